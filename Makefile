@@ -1,0 +1,145 @@
+# ipfs-kit build. `make demo` and `make test` first install what is missing (scripts/bootstrap).
+# Variants: build/rel (optimised, -fPIC) and build/asan (AddressSanitizer + UBSan).
+# CI=true (as CI sets it) turns warnings into errors.
+
+CC ?= cc
+CLANG ?= clang
+BUILD := build
+PY := .venv/bin/python
+
+WARN := -Wall -Wextra -Wpedantic -Wconversion -Wshadow
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+
+CPPFLAGS := -Iinclude -Ilib -D_GNU_SOURCE -MMD -MP
+BASE_CFLAGS := -std=c11 $(WARN)
+REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+LDLIBS := -llz4 -lzstd -lm -lpthread
+
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
+BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_TIME ?= 60
+
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+
+REL_LIB_OBJ := $(call obj,rel,$(LIB_SRC))
+ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
+
+.PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench clean \
+	bootstrap bootstrap-test
+
+all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
+
+# ---- the two README commands -------------------------------------------------------------
+demo:
+	@scripts/bootstrap
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+test:
+	@scripts/bootstrap --test
+	@$(MAKE) --no-print-directory test-run
+
+test-run: test-c test-asan test-corpus test-py
+
+# ---- objects -----------------------------------------------------------------------------
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/libipfskit.a: $(REL_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libipfskit.a: $(ASAN_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ipfs-kit: $(call obj,rel,$(BIN_SRC)) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/ipfs-kit: $(call obj,asan,$(BIN_SRC)) $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/test-runner: $(call obj,asan,$(TEST_SRC)) $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+# Fuzz targets replayed over their corpus by our own driver (fuzz/replay.c), under ASan+UBSan.
+$(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+# libFuzzer builds (clang).
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRC) $(LDLIBS)
+
+asan: $(BUILD)/asan/test-runner $(BUILD)/asan/ipfs-kit
+
+# ---- tests -------------------------------------------------------------------------------
+test-c: $(BUILD)/test-runner
+	$(BUILD)/test-runner
+
+test-asan: $(BUILD)/asan/test-runner
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/asan/test-runner
+
+test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
+	@for t in $(FUZZ_NAMES); do \
+		echo "replaying fuzz/corpus/$$t under ASan+UBSan"; \
+		ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/replay-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+test-py: all $(BUILD)/asan/ipfs-kit
+	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
+		$(PY) -m pytest -q -p no:cacheprovider python/tests
+
+# ---- fuzzing, lint, bench ----------------------------------------------------------------
+fuzz:
+	@scripts/bootstrap --dev
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
+	@for t in $(FUZZ_NAMES); do \
+		mkdir -p $(BUILD)/fuzz-corpus/$$t fuzz/artifacts; \
+		echo "fuzzing $$t for $(FUZZ_TIME)s"; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+			-artifact_prefix=fuzz/artifacts/$$t- $(BUILD)/fuzz-corpus/$$t fuzz/corpus/$$t \
+			|| exit 1; \
+	done
+
+lint:
+	@scripts/bootstrap --dev
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz
+	$(MAKE) --no-print-directory WERROR=1 all $(BUILD)/test-runner
+
+bench:
+	@scripts/bootstrap --test
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow
+	$(PY) bench/run.py
+
+$(BUILD)/bench-arrow: $(call obj,rel,bench/bench_arrow.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

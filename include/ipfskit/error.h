@@ -1,0 +1,50 @@
+/* Error codes and the error message buffer shared by every ipfs-kit function.
+ * Functions return 0 on success or a positive code; when `err` is not NULL it receives a
+ * human-readable message naming what was wrong and where. */
+#ifndef IPFSKIT_ERROR_H
+#define IPFSKIT_ERROR_H
+
+#include <errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* errno-style codes we use as they are: EINVAL (bad argument from the caller), ENOMEM, EIO,
+ * ENOENT, ENOTSUP (valid input we do not implement). Our own codes start at 1000. */
+enum {
+    IK_EFORMAT = 1000,  /* malformed or hostile input bytes (IPC, flatbuffers, JSON) */
+    IK_ELIMIT = 1001,   /* input exceeds a configured limit (size, depth, count) */
+    IK_EAGAIN = 1002,   /* incremental reader: more bytes are needed */
+    IK_EOS = 1003,      /* reader: end of stream reached, no more batches */
+    IK_EINVALID = 1004, /* data that decodes but violates the Arrow spec (full validation) */
+};
+
+#define IK_ERROR_SIZE 512
+
+struct ik_error {
+    char message[IK_ERROR_SIZE];
+};
+
+/* Formats a message into `err` (no-op when err is NULL) and returns `code`. */
+int ik_error_set(struct ik_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Prepends "prefix: " to the message already in `err` (no-op when err is NULL); returns code. */
+int ik_error_prefix(struct ik_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* A short name for a code: "format error", "limit exceeded", strerror() for errno codes. */
+const char *ik_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
