@@ -1,0 +1,59 @@
+/* Error messages: formatting into struct ik_error and naming error codes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ipfskit/error.h"
+
+int ik_error_set(struct ik_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL)
+        return code;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int ik_error_prefix(struct ik_error *err, int code, const char *fmt, ...)
+{
+    char old[IK_ERROR_SIZE];
+    size_t n;
+    va_list ap;
+    if (err == NULL)
+        return code;
+    memcpy(old, err->message, sizeof old);
+    old[sizeof old - 1] = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    n = strlen(err->message);
+    if (n + 2 < sizeof err->message) {
+        memcpy(err->message + n, ": ", 2);
+        n += 2;
+        strncpy(err->message + n, old, sizeof err->message - n - 1);
+        err->message[sizeof err->message - 1] = 0;
+    }
+    return code;
+}
+
+const char *ik_strerror(int code)
+{
+    switch (code) {
+    case 0:
+        return "ok";
+    case IK_EFORMAT:
+        return "format error";
+    case IK_ELIMIT:
+        return "limit exceeded";
+    case IK_EAGAIN:
+        return "more input needed";
+    case IK_EOS:
+        return "end of stream";
+    case IK_EINVALID:
+        return "invalid data";
+    default:
+        return strerror(code);
+    }
+}
