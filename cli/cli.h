@@ -1,0 +1,30 @@
+/* Shared declarations of the ipfs-kit command line: exit codes and subcommand entry points. */
+#ifndef IK_CLI_H
+#define IK_CLI_H
+
+#include "ipfskit/arrow.h"
+
+/* Exit codes (sysexits.h values where one fits). */
+enum {
+    IK_EXIT_OK = 0,
+    IK_EXIT_USAGE = 2,
+    IK_EXIT_DATAERR = 65, /* invalid input data */
+    IK_EXIT_NOINPUT = 66, /* input missing or unreadable */
+    IK_EXIT_SOFTWARE = 70,
+    IK_EXIT_IOERR = 74, /* output could not be written */
+};
+
+extern const char *ik_cli_prog;
+
+int ik_cli_arrow(int argc, char **argv);
+int ik_cli_sample(int argc, char **argv);
+/* Prints "ipfs-kit: <msg>" on one line to stderr. */
+void ik_cli_errorf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Exit code for a library error code. */
+int ik_cli_exit_code(int rc);
+
+#endif
