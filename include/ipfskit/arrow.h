@@ -51,7 +51,8 @@ int64_t ik_buffer_live_count(void);
 
 enum ik_validate_level {
     /* Structure only, O(columns): every buffer lies inside the body and is large enough for the
-     * declared length and offset, child lengths agree, counts and depth within limits. Always on. */
+     * declared length and offset, child lengths agree, counts and depth within limits. Always on.
+     */
     IK_VALIDATE_DEFAULT = 0,
     /* Everything, O(data): offsets monotone and in range, UTF-8 (if check_utf8), dictionary
      * indices within the dictionary, union type ids declared and dense offsets in range, run
@@ -95,12 +96,10 @@ struct ik_ipc_reader;
 int ik_ipc_reader_create(const struct ik_read_options *opts, struct ik_ipc_reader **out,
                          struct ik_error *err);
 /* Appends a copy of `data` to the reader's pending bytes. */
-int ik_ipc_reader_feed(struct ik_ipc_reader *r, const void *data, size_t len,
-                       struct ik_error *err);
+int ik_ipc_reader_feed(struct ik_ipc_reader *r, const void *data, size_t len, struct ik_error *err);
 /* Feeds a refcounted buffer: messages wholly inside it are decoded without copying their
  * bodies (the arrays keep a reference to `buf`). */
-int ik_ipc_reader_feed_buffer(struct ik_ipc_reader *r, struct ik_buffer *buf,
-                              struct ik_error *err);
+int ik_ipc_reader_feed_buffer(struct ik_ipc_reader *r, struct ik_buffer *buf, struct ik_error *err);
 /* Declares that no more bytes will come: a partial message pending becomes an error. */
 int ik_ipc_reader_finish(struct ik_ipc_reader *r, struct ik_error *err);
 /* Returns 0 with the next batch in `out`; IK_EAGAIN when more bytes are needed; IK_EOS at the

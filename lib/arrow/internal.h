@@ -19,8 +19,7 @@ static inline uint16_t ik__ld_u16(const uint8_t *p)
 }
 static inline uint32_t ik__ld_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t ik__ld_u64(const uint8_t *p)
 {
@@ -58,8 +57,9 @@ static inline void ik__st_u64(uint8_t *p, uint64_t v)
 struct ik_fb {
     const uint8_t *buf;
     uint32_t len;
-    int code;         /* 0, or the first failure's code */
-    char message[200]; /* the first failure, e.g. "table at 96: field 3 offset past end (len 120)" */
+    int code; /* 0, or the first failure's code */
+    char
+        message[200]; /* the first failure, e.g. "table at 96: field 3 offset past end (len 120)" */
 };
 
 /* A table reference; pos == 0 means absent (no table starts at byte 0 of a valid buffer). */
@@ -130,7 +130,7 @@ typedef uint32_t ik_fbref;
 
 struct ik__fbb_field {
     uint16_t id;
-    uint8_t size;  /* 1, 2, 4, 8 for scalars; 4 for refs; struct size for structs (<= 32) */
+    uint8_t size; /* 1, 2, 4, 8 for scalars; 4 for refs; struct size for structs (<= 32) */
     uint8_t align;
     uint8_t is_ref;
     uint8_t bytes[32]; /* little-endian value, or the ik_fbref for refs */

@@ -9,20 +9,29 @@
 /* Message.fbs */
 enum { IK_MSG_VERSION = 0, IK_MSG_HEADER_TYPE = 1, IK_MSG_HEADER = 2, IK_MSG_BODY_LENGTH = 3 };
 enum { IK_HDR_SCHEMA = 1, IK_HDR_DICTIONARY = 2, IK_HDR_RECORD_BATCH = 3 };
-enum { IK_RB_LENGTH = 0, IK_RB_NODES = 1, IK_RB_BUFFERS = 2, IK_RB_COMPRESSION = 3,
-       IK_RB_VARIADIC = 4 };
+enum {
+    IK_RB_LENGTH = 0,
+    IK_RB_NODES = 1,
+    IK_RB_BUFFERS = 2,
+    IK_RB_COMPRESSION = 3,
+    IK_RB_VARIADIC = 4
+};
 enum { IK_DB_ID = 0, IK_DB_DATA = 1, IK_DB_IS_DELTA = 2 };
 enum { IK_BC_CODEC = 0, IK_BC_METHOD = 1 };
 /* File.fbs */
-enum { IK_FOOTER_VERSION = 0, IK_FOOTER_SCHEMA = 1, IK_FOOTER_DICTIONARIES = 2,
-       IK_FOOTER_BATCHES = 3 };
+enum {
+    IK_FOOTER_VERSION = 0,
+    IK_FOOTER_SCHEMA = 1,
+    IK_FOOTER_DICTIONARIES = 2,
+    IK_FOOTER_BATCHES = 3
+};
 /* MetadataVersion */
 enum { IK_V4 = 3, IK_V5 = 4 };
 
 #define IK_CONTINUATION 0xFFFFFFFFu
-#define IK_BLOCK_SIZE 24     /* struct Block { long offset; int metaDataLength; long bodyLength } */
-#define IK_NODE_SIZE 16      /* struct FieldNode { long length; long null_count } */
-#define IK_BUFFER_SIZE 16    /* struct Buffer { long offset; long length } */
+#define IK_BLOCK_SIZE 24  /* struct Block { long offset; int metaDataLength; long bodyLength } */
+#define IK_NODE_SIZE 16   /* struct FieldNode { long length; long null_count } */
+#define IK_BUFFER_SIZE 16 /* struct Buffer { long offset; long length } */
 #define IK_ALIGN 64
 
 /* One encapsulated message located in a byte range. */
@@ -34,7 +43,7 @@ struct ik__msg {
     int64_t body_length;
     size_t meta_offset; /* flatbuffer start, relative to the message start */
     size_t meta_length;
-    size_t total;       /* prefix + metadata + body */
+    size_t total; /* prefix + metadata + body */
     bool eos;
 };
 
@@ -66,8 +75,7 @@ void ik__dicts_reset(struct ik__dicts *d);
  * point into `body` (held by reference) unless compressed or misaligned. */
 int ik__decode_batch(const struct ArrowSchema *schema, const struct ik__msg *m,
                      struct ik_buffer *body, size_t body_offset, struct ik__dicts *dicts,
-                     const struct ik_read_options *o, struct ArrowArray *out,
-                     struct ik_error *err);
+                     const struct ik_read_options *o, struct ArrowArray *out, struct ik_error *err);
 /* Decodes a DictionaryBatch and stores it (replacing, or appending when isDelta). Replacement
  * is refused when !allow_replacement (the file format). */
 int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_t body_offset,
@@ -76,8 +84,7 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
 
 /* A deep proxy of `src` whose every node holds a reference to `owner` (the ik_buffer that keeps
  * src alive), so it can be released, or have children moved out, independently of src. */
-int ik__array_share(const struct ArrowArray *src, struct ik_buffer *owner,
-                    struct ArrowArray *out);
+int ik__array_share(const struct ArrowArray *src, struct ik_buffer *owner, struct ArrowArray *out);
 
 /* Wraps an owned ArrowArray in an ik_buffer whose last unref releases it (the array is moved). */
 int ik__array_owner(struct ArrowArray *array, struct ik_buffer **owner, struct ArrowArray **view);

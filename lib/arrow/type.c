@@ -66,12 +66,10 @@ static int parse_int(const char **p, long lo, long hi, int32_t *out)
     char *end;
     long v;
     if (**p < '0' || **p > '9') {
-        if (!(**p == '-' && (*p)[1] >= '0' && (*p)[1] <= '9'))
-            return -1;
+        if (!(**p == '-' && (*p)[1] >= '0' && (*p)[1] <= '9')) return -1;
     }
     v = strtol(*p, &end, 10);
-    if (end == *p || v < lo || v > hi)
-        return -1;
+    if (end == *p || v < lo || v > hi) return -1;
     *p = end;
     *out = (int32_t)v;
     return 0;
@@ -80,30 +78,34 @@ static int parse_int(const char **p, long lo, long hi, int32_t *out)
 static int parse_unit(char c, enum ik_time_unit *u)
 {
     switch (c) {
-    case 's': *u = IK_SECOND; return 0;
-    case 'm': *u = IK_MILLI; return 0;
-    case 'u': *u = IK_MICRO; return 0;
-    case 'n': *u = IK_NANO; return 0;
-    default: return -1;
+    case 's':
+        *u = IK_SECOND;
+        return 0;
+    case 'm':
+        *u = IK_MILLI;
+        return 0;
+    case 'u':
+        *u = IK_MICRO;
+        return 0;
+    case 'n':
+        *u = IK_NANO;
+        return 0;
+    default:
+        return -1;
     }
 }
 
 static int parse_union(const char *format, const char *p, struct ik_type *t, struct ik_error *err)
 {
-    if (*p++ != ':')
-        return bad(format, err);
+    if (*p++ != ':') return bad(format, err);
     t->n_type_ids = 0;
-    if (*p == 0)
-        return 0;
+    if (*p == 0) return 0;
     for (;;) {
         int32_t id;
-        if (t->n_type_ids >= 128 || parse_int(&p, 0, 127, &id) != 0)
-            return bad(format, err);
+        if (t->n_type_ids >= 128 || parse_int(&p, 0, 127, &id) != 0) return bad(format, err);
         t->type_ids[t->n_type_ids++] = (int8_t)id;
-        if (*p == 0)
-            return 0;
-        if (*p++ != ',')
-            return bad(format, err);
+        if (*p == 0) return 0;
+        if (*p++ != ',') return bad(format, err);
     }
 }
 
@@ -111,11 +113,21 @@ static int parse_nested(const char *format, struct ik_type *t, struct ik_error *
 {
     const char *p = format + 1;
     switch (*p) {
-    case 'l': t->id = IK_T_LIST; return p[1] ? bad(format, err) : 0;
-    case 'L': t->id = IK_T_LARGE_LIST; return p[1] ? bad(format, err) : 0;
-    case 's': t->id = IK_T_STRUCT; return p[1] ? bad(format, err) : 0;
-    case 'm': t->id = IK_T_MAP; return p[1] ? bad(format, err) : 0;
-    case 'r': t->id = IK_T_RUN_END_ENCODED; return p[1] ? bad(format, err) : 0;
+    case 'l':
+        t->id = IK_T_LIST;
+        return p[1] ? bad(format, err) : 0;
+    case 'L':
+        t->id = IK_T_LARGE_LIST;
+        return p[1] ? bad(format, err) : 0;
+    case 's':
+        t->id = IK_T_STRUCT;
+        return p[1] ? bad(format, err) : 0;
+    case 'm':
+        t->id = IK_T_MAP;
+        return p[1] ? bad(format, err) : 0;
+    case 'r':
+        t->id = IK_T_RUN_END_ENCODED;
+        return p[1] ? bad(format, err) : 0;
     case 'w':
         t->id = IK_T_FIXED_SIZE_LIST;
         p++;
@@ -154,27 +166,23 @@ static int parse_temporal(const char *format, struct ik_type *t, struct ik_error
         }
         return 0;
     case 't':
-        if (parse_unit(u, &t->unit) != 0 || *p)
-            return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p) return bad(format, err);
         t->id = (u == 's' || u == 'm') ? IK_T_TIME32 : IK_T_TIME64;
         t->bit_width = t->id == IK_T_TIME32 ? 32 : 64;
         return 0;
     case 's':
-        if (parse_unit(u, &t->unit) != 0 || *p != ':')
-            return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p != ':') return bad(format, err);
         t->id = IK_T_TIMESTAMP;
         t->bit_width = 64;
         t->timezone = p + 1;
         return 0;
     case 'D':
-        if (parse_unit(u, &t->unit) != 0 || *p)
-            return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p) return bad(format, err);
         t->id = IK_T_DURATION;
         t->bit_width = 64;
         return 0;
     case 'i':
-        if (*p)
-            return bad(format, err);
+        if (*p) return bad(format, err);
         if (u == 'M') {
             t->id = IK_T_INTERVAL_MONTHS;
             t->bit_width = 32;
@@ -202,17 +210,24 @@ static int parse_decimal(const char *format, struct ik_type *t, struct ik_error 
         return bad(format, err);
     if (*p == ',') {
         p++;
-        if (parse_int(&p, 32, 256, &bits) != 0)
-            return bad(format, err);
+        if (parse_int(&p, 32, 256, &bits) != 0) return bad(format, err);
     }
-    if (*p)
-        return bad(format, err);
+    if (*p) return bad(format, err);
     switch (bits) {
-    case 32: t->id = IK_T_DECIMAL32; break;
-    case 64: t->id = IK_T_DECIMAL64; break;
-    case 128: t->id = IK_T_DECIMAL128; break;
-    case 256: t->id = IK_T_DECIMAL256; break;
-    default: return bad(format, err);
+    case 32:
+        t->id = IK_T_DECIMAL32;
+        break;
+    case 64:
+        t->id = IK_T_DECIMAL64;
+        break;
+    case 128:
+        t->id = IK_T_DECIMAL128;
+        break;
+    case 256:
+        t->id = IK_T_DECIMAL256;
+        break;
+    default:
+        return bad(format, err);
     }
     t->bit_width = bits;
     return 0;
@@ -225,12 +240,12 @@ int ik__type_parse(const char *format, struct ik_type *t, struct ik_error *err)
         enum ik_type_id id;
         int32_t bits;
     } simple[] = {
-        {'n', IK_T_NA, 0},           {'b', IK_T_BOOL, 1},        {'c', IK_T_INT8, 8},
-        {'C', IK_T_UINT8, 8},        {'s', IK_T_INT16, 16},      {'S', IK_T_UINT16, 16},
-        {'i', IK_T_INT32, 32},       {'I', IK_T_UINT32, 32},     {'l', IK_T_INT64, 64},
-        {'L', IK_T_UINT64, 64},      {'e', IK_T_HALF_FLOAT, 16}, {'f', IK_T_FLOAT, 32},
-        {'g', IK_T_DOUBLE, 64},      {'z', IK_T_BINARY, 0},      {'Z', IK_T_LARGE_BINARY, 0},
-        {'u', IK_T_STRING, 0},       {'U', IK_T_LARGE_STRING, 0},
+        {'n', IK_T_NA, 0},      {'b', IK_T_BOOL, 1},         {'c', IK_T_INT8, 8},
+        {'C', IK_T_UINT8, 8},   {'s', IK_T_INT16, 16},       {'S', IK_T_UINT16, 16},
+        {'i', IK_T_INT32, 32},  {'I', IK_T_UINT32, 32},      {'l', IK_T_INT64, 64},
+        {'L', IK_T_UINT64, 64}, {'e', IK_T_HALF_FLOAT, 16},  {'f', IK_T_FLOAT, 32},
+        {'g', IK_T_DOUBLE, 64}, {'z', IK_T_BINARY, 0},       {'Z', IK_T_LARGE_BINARY, 0},
+        {'u', IK_T_STRING, 0},  {'U', IK_T_LARGE_STRING, 0},
     };
     size_t i;
     memset(t, 0, sizeof *t);

@@ -5,8 +5,7 @@
 #include "arrow/internal.h"
 #include "ipfskit/schemas.h"
 
-const char *const ik_table_names[] = {"pin_index", "metrics", "vfs_stats", "backend_health",
-                                      NULL};
+const char *const ik_table_names[] = {"pin_index", "metrics", "vfs_stats", "backend_health", NULL};
 
 struct col {
     const char *name;
@@ -18,18 +17,12 @@ struct col {
 #define TS "tsu:UTC"
 
 static const struct col pin_index[] = {
-    {"cid", "u", NULL, false},
-    {"name", "u", NULL, true},
-    {"size_bytes", "l", NULL, true},
-    {"pin_type", "c", "u", false},
-    {"timestamp", TS, NULL, false},
-    {"metadata", "u", NULL, true},
-    {"backend", "s", "u", false},
-    {"replication_factor", "i", NULL, false},
-    {"verified", "b", NULL, false},
-    {"last_access", TS, NULL, true},
-    {"vfs_path", "u", NULL, true},
-    {"access_count", "l", NULL, false},
+    {"cid", "u", NULL, false},       {"name", "u", NULL, true},
+    {"size_bytes", "l", NULL, true}, {"pin_type", "c", "u", false},
+    {"timestamp", TS, NULL, false},  {"metadata", "u", NULL, true},
+    {"backend", "s", "u", false},    {"replication_factor", "i", NULL, false},
+    {"verified", "b", NULL, false},  {"last_access", TS, NULL, true},
+    {"vfs_path", "u", NULL, true},   {"access_count", "l", NULL, false},
     {NULL, NULL, NULL, false},
 };
 
@@ -40,16 +33,19 @@ static const struct col metrics[] = {
 };
 
 static const struct col vfs_stats[] = {
-    {"path", "u", NULL, false},           {"size_bytes", "l", NULL, true},
-    {"file_count", "l", NULL, true},      {"last_modified", TS, NULL, true},
-    {"access_count", "l", NULL, true},    {"cache_hit_ratio", "g", NULL, true},
+    {"path", "u", NULL, false},        {"size_bytes", "l", NULL, true},
+    {"file_count", "l", NULL, true},   {"last_modified", TS, NULL, true},
+    {"access_count", "l", NULL, true}, {"cache_hit_ratio", "g", NULL, true},
     {NULL, NULL, NULL, false},
 };
 
 static const struct col backend_health[] = {
-    {"backend_name", "u", NULL, false},     {"status", "u", NULL, true},
-    {"response_time_ms", "g", NULL, true},  {"last_check", TS, NULL, true},
-    {"error_count", "l", NULL, true},       {"success_rate", "g", NULL, true},
+    {"backend_name", "u", NULL, false},
+    {"status", "u", NULL, true},
+    {"response_time_ms", "g", NULL, true},
+    {"last_check", TS, NULL, true},
+    {"error_count", "l", NULL, true},
+    {"success_rate", "g", NULL, true},
     {NULL, NULL, NULL, false},
 };
 
@@ -58,8 +54,7 @@ static char *metadata1(const char *k, const char *v)
 {
     int32_t n = 1, kl = (int32_t)strlen(k), vl = (int32_t)strlen(v);
     char *m = malloc(4 + 4 + (size_t)kl + 4 + (size_t)vl), *p = m;
-    if (m == NULL)
-        return NULL;
+    if (m == NULL) return NULL;
     memcpy(p, &n, 4);
     memcpy(p + 4, &kl, 4);
     memcpy(p + 8, k, (size_t)kl);
@@ -88,12 +83,10 @@ int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *
     while (cols[n].name)
         n++;
     meta = metadata1("ipfs_kit.table", name);
-    if (meta == NULL)
-        return ik_error_set(err, ENOMEM, "out of memory");
+    if (meta == NULL) return ik_error_set(err, ENOMEM, "out of memory");
     rc = ik__schema_alloc(out, "+s", "", meta, 0, n);
     free(meta);
-    if (rc != 0)
-        return ik_error_set(err, ENOMEM, "out of memory");
+    if (rc != 0) return ik_error_set(err, ENOMEM, "out of memory");
     for (i = 0; i < n; i++) {
         struct ArrowSchema *c = out->children[i];
         if (ik__schema_alloc(c, cols[i].format, cols[i].name, NULL,
