@@ -27,7 +27,8 @@ static long rss_kib(void)
     long pages = 0, res = 0;
     FILE *f = fopen("/proc/self/statm", "r");
     if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+            res = 0;
         fclose(f);
     }
     return res * (sysconf(_SC_PAGESIZE) / 1024);
@@ -94,7 +95,8 @@ static int gen(const char *path, long mb)
     struct ik_error err;
     int64_t bytes = (int64_t)mb << 20, per_row = COLS * 8, rows = bytes / per_row, done = 0;
     FILE *f = fopen(path, "wb");
-    if (f == NULL) return 1;
+    if (f == NULL)
+        return 1;
     make_schema(&s);
     ik_write_options_init(&o);
     o.format = IK_IPC_FILE;
@@ -138,7 +140,8 @@ static int bench_open(const char *path, int reps)
             return 1;
         }
         t[i] = now() - t0;
-        if (i == 0) rss1 = rss_kib();
+        if (i == 0)
+            rss1 = rss_kib();
         b.release(&b);
         ik_ipc_file_destroy(f);
         ik_buffer_unref(buf);
@@ -180,7 +183,8 @@ static int bench_validate(const char *path, int reps)
         ik_ipc_file_destroy(f);
         ik_buffer_unref(buf);
         dt = now() - t0;
-        if (dt < best) best = dt;
+        if (dt < best)
+            best = dt;
     }
     printf("{\"best_s\": %.6f, \"bytes\": %zu, \"gb_per_s\": %.3f}\n", best, size,
            (double)size / best / 1e9);
@@ -196,7 +200,8 @@ static int mem_write(void *ctx, const void *data, size_t len, struct ik_error *e
 {
     struct memsink *m = ctx;
     (void)err;
-    if (m->len + len > m->cap) return ENOSPC;
+    if (m->len + len > m->cap)
+        return ENOSPC;
     memcpy(m->p + m->len, data, len);
     m->len += len;
     return 0;
@@ -233,11 +238,13 @@ static int bench_write(long mb, int reps)
         }
         dt = now() - t0;
         ik_ipc_writer_destroy(w);
-        if (dt < best_w) best_w = dt;
+        if (dt < best_w)
+            best_w = dt;
         t0 = now();
         memcpy(m.p, src, data_bytes);
         dt = now() - t0;
-        if (dt < best_c) best_c = dt;
+        if (dt < best_c)
+            best_c = dt;
     }
     printf("{\"bytes\": %zu, \"writer_gb_per_s\": %.3f, \"memcpy_gb_per_s\": %.3f, "
            "\"ratio\": %.3f, \"check\": %u}\n",
@@ -252,8 +259,10 @@ static int bench_write(long mb, int reps)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "gen") == 0) return gen(argv[2], atol(argv[3]));
-    if (argc == 4 && strcmp(argv[1], "open") == 0) return bench_open(argv[2], atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "gen") == 0)
+        return gen(argv[2], atol(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "open") == 0)
+        return bench_open(argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "validate") == 0)
         return bench_validate(argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "write") == 0)

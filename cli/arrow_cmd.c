@@ -22,11 +22,13 @@ static int open_input(const char *path, struct input *in, struct ik_error *err)
         rc = ik_buffer_map_file(path, &in->buf, err);
     if (rc == EINVAL) { /* a pipe or device: read it instead of mapping */
         FILE *f = fopen(path, "rb");
-        if (f == NULL) return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        if (f == NULL)
+            return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
         rc = ik_buffer_read_stream(f, &in->buf, err);
         fclose(f);
     }
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     ik_read_options_init(&o);
     o.validate = IK_VALIDATE_FULL;
     o.check_utf8 = true;
@@ -40,7 +42,8 @@ static int open_input(const char *path, struct input *in, struct ik_error *err)
 
 static void close_input(struct input *in)
 {
-    if (in->stream.release) in->stream.release(&in->stream);
+    if (in->stream.release)
+        in->stream.release(&in->stream);
     ik_buffer_unref(in->buf);
 }
 
@@ -68,19 +71,22 @@ static int cmd_validate(int argc, char **argv)
         ik_cli_errorf("usage: ipfs-kit arrow validate FILE");
         return IK_EXIT_USAGE;
     }
-    if ((rc = open_input(argv[0], &in, &err)) != 0) return fail(argv[0], rc, &err);
+    if ((rc = open_input(argv[0], &in, &err)) != 0)
+        return fail(argv[0], rc, &err);
     for (;;) {
         if ((rc = in.stream.get_next(&in.stream, &batch)) != 0) {
             rc = stream_fail(&in.stream, rc, &err);
             break;
         }
-        if (batch.release == NULL) break;
+        if (batch.release == NULL)
+            break;
         batches++;
         rows += batch.length;
         batch.release(&batch);
     }
     close_input(&in);
-    if (rc != 0) return fail(argv[0], rc, &err);
+    if (rc != 0)
+        return fail(argv[0], rc, &err);
     printf("%s: valid Arrow IPC %s, %lld batches, %lld rows\n", argv[0],
            in.is_file ? "file" : "stream", (long long)batches, (long long)rows);
     return IK_EXIT_OK;
@@ -133,7 +139,8 @@ static int cmd_convert(int argc, char **argv)
                       "[--compression none|lz4|zstd]");
         return IK_EXIT_USAGE;
     }
-    if ((rc = open_input(paths[0], &in, &err)) != 0) return fail(paths[0], rc, &err);
+    if ((rc = open_input(paths[0], &in, &err)) != 0)
+        return fail(paths[0], rc, &err);
     wo.format = to ? (strcmp(to, "file") == 0 ? IK_IPC_FILE : IK_IPC_STREAM)
                    : (in.is_file ? IK_IPC_FILE : IK_IPC_STREAM);
     rc = ik_ipc_write_stream_to_path(&in.stream, paths[1], &wo, &err);
@@ -189,7 +196,8 @@ static int cmd_cat(int argc, char **argv)
         ik_cli_errorf("usage: ipfs-kit arrow cat FILE [--format table|json|csv] [--limit N]");
         return IK_EXIT_USAGE;
     }
-    if ((rc = open_input(path, &in, &err)) != 0) return fail(path, rc, &err);
+    if ((rc = open_input(path, &in, &err)) != 0)
+        return fail(path, rc, &err);
     if ((rc = in.stream.get_schema(&in.stream, &schema)) != 0) {
         rc = stream_fail(&in.stream, rc, &err);
         close_input(&in);
@@ -201,11 +209,13 @@ static int cmd_cat(int argc, char **argv)
             rc = stream_fail(&in.stream, rc, &err);
             break;
         }
-        if (batch.release == NULL) break;
+        if (batch.release == NULL)
+            break;
         rc = ik_printer_batch(pr, &batch, &err);
         batch.release(&batch);
     }
-    if (rc == 0) rc = ik_printer_finish(pr, &err);
+    if (rc == 0)
+        rc = ik_printer_finish(pr, &err);
     ik_printer_destroy(pr);
     schema.release(&schema);
     close_input(&in);
@@ -224,7 +234,8 @@ static int cmd_schema(int argc, char **argv)
         ik_cli_errorf("usage: ipfs-kit arrow schema FILE");
         return IK_EXIT_USAGE;
     }
-    if ((rc = open_input(argv[0], &in, &err)) != 0) return fail(argv[0], rc, &err);
+    if ((rc = open_input(argv[0], &in, &err)) != 0)
+        return fail(argv[0], rc, &err);
     if ((rc = in.stream.get_schema(&in.stream, &schema)) != 0) {
         rc = stream_fail(&in.stream, rc, &err);
     } else {
@@ -241,11 +252,16 @@ int ik_cli_arrow(int argc, char **argv)
         ik_cli_errorf("usage: ipfs-kit arrow validate|convert|cat|schema|sample-pins ...");
         return IK_EXIT_USAGE;
     }
-    if (strcmp(argv[0], "validate") == 0) return cmd_validate(argc - 1, argv + 1);
-    if (strcmp(argv[0], "convert") == 0) return cmd_convert(argc - 1, argv + 1);
-    if (strcmp(argv[0], "cat") == 0) return cmd_cat(argc - 1, argv + 1);
-    if (strcmp(argv[0], "schema") == 0) return cmd_schema(argc - 1, argv + 1);
-    if (strcmp(argv[0], "sample-pins") == 0) return ik_cli_sample(argc - 1, argv + 1);
+    if (strcmp(argv[0], "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(argv[0], "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(argv[0], "cat") == 0)
+        return cmd_cat(argc - 1, argv + 1);
+    if (strcmp(argv[0], "schema") == 0)
+        return cmd_schema(argc - 1, argv + 1);
+    if (strcmp(argv[0], "sample-pins") == 0)
+        return ik_cli_sample(argc - 1, argv + 1);
     ik_cli_errorf("unknown arrow command '%s'", argv[0]);
     return IK_EXIT_USAGE;
 }

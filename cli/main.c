@@ -20,7 +20,8 @@ void ik_cli_errorf(const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     for (i = 0; line[i]; i++) /* one line, whatever the message holds */
-        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
     fprintf(stderr, "%s: %s\n", ik_cli_prog, line);
 }
 
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return IK_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "arrow") == 0) return ik_cli_arrow(argc - 2, argv + 2);
+    if (strcmp(argv[1], "arrow") == 0)
+        return ik_cli_arrow(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("ipfs-kit %s\n", IK_VERSION);
         return IK_EXIT_OK;

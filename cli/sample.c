@@ -39,7 +39,8 @@ static size_t base58(const uint8_t *in, size_t n, char *out)
     for (i = 0; i < zeros; i++)
         out[k++] = '1';
     for (i = nd; i-- > 0;)
-        if (!(i == nd - 1 && digits[i] == 0 && nd > 1)) out[k++] = alphabet[digits[i]];
+        if (!(i == nd - 1 && digits[i] == 0 && nd > 1))
+            out[k++] = alphabet[digits[i]];
     out[k] = 0;
     return k;
 }
@@ -102,7 +103,8 @@ static int give(struct ArrowArray *a, int i, void *p, size_t n)
 static int str_finish(struct strcol *c, struct ArrowArray *a)
 {
     int rc = ik__array_alloc(a, 3, 0);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     a->length = c->n;
     a->null_count = c->nulls;
     rc = give(a, 1, c->offs, (size_t)(c->n + 1) * 4) | give(a, 2, c->data, c->len);
@@ -137,7 +139,8 @@ static int dict_values(struct ArrowArray *d, const char *const *words, int n)
 {
     struct strcol c;
     int i;
-    if (str_init(&c, n) != 0) return ENOMEM;
+    if (str_init(&c, n) != 0)
+        return ENOMEM;
     for (i = 0; i < n; i++)
         str_add(&c, words[i]);
     return str_finish(&c, d);
@@ -193,7 +196,8 @@ static int make_batch(uint64_t seed, int64_t first, int64_t rows, struct ArrowAr
         ptype[i] = (int8_t)((r >> 8) % 10 < 7 ? 0 : (r >> 8) % 10 < 9 ? 1 : 2);
         backend[i] = (int16_t)((r >> 16) % 4);
         repl[i] = (int32_t)(1 + (r >> 20) % 3);
-        if ((r >> 24) & 1) verified[i / 8] = (uint8_t)(verified[i / 8] | (1u << (i % 8)));
+        if ((r >> 24) & 1)
+            verified[i / 8] = (uint8_t)(verified[i / 8] | (1u << (i % 8)));
         ts[i] = 1767225600000000ll + (first + i) * 1000000ll; /* 2026-01-01T00:00:00Z + i s */
         if ((r >> 28) % 3 == 0) {
             last_nulls++;
@@ -213,7 +217,8 @@ static int make_batch(uint64_t seed, int64_t first, int64_t rows, struct ArrowAr
                  (int)((r >> 52) % 16), (int)((r >> 56) % 32), (long long)(first + i));
         str_add(&path, buf);
     }
-    if ((rc = ik__array_alloc(out, 1, 12)) != 0) return rc;
+    if ((rc = ik__array_alloc(out, 1, 12)) != 0)
+        return rc;
     out->length = rows;
     rc = str_finish(&cid, out->children[0]);
     rc |= str_finish(&name, out->children[1]);
@@ -299,7 +304,8 @@ int ik_cli_sample(int argc, char **argv)
         batch.release(&batch);
         done += n;
     }
-    if (rc == 0) rc = ik_ipc_writer_finish(w, &err);
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, &err);
     ik_ipc_writer_destroy(w);
     if (f != stdout && fclose(f) != 0 && rc == 0)
         rc = ik_error_set(&err, EIO, "%s", strerror(errno));

@@ -21,7 +21,8 @@ static int fuzz_null_write(void *ctx, const void *data, size_t len, struct ik_er
 static FILE *fuzz_devnull(void)
 {
     static FILE *f;
-    if (f == NULL) f = fopen("/dev/null", "w");
+    if (f == NULL)
+        f = fopen("/dev/null", "w");
     return f;
 }
 
@@ -33,12 +34,14 @@ static void fuzz_consume(const struct ArrowSchema *schema, const struct ArrowArr
     struct ik_ipc_writer *w = NULL;
     struct ik_write_options wo;
     if (ik_printer_create(fuzz_devnull(), schema, IK_PRINT_JSON, -1, &p, &err) == 0) {
-        if (ik_printer_batch(p, batch, &err) == 0) ik_printer_finish(p, &err);
+        if (ik_printer_batch(p, batch, &err) == 0)
+            ik_printer_finish(p, &err);
         ik_printer_destroy(p);
     }
     ik_write_options_init(&wo);
     if (ik_ipc_writer_create(schema, &wo, fuzz_null_write, NULL, &w, &err) == 0) {
-        if (ik_ipc_writer_write(w, batch, &err) == 0) ik_ipc_writer_finish(w, &err);
+        if (ik_ipc_writer_write(w, batch, &err) == 0)
+            ik_ipc_writer_finish(w, &err);
         ik_ipc_writer_destroy(w);
     }
 }

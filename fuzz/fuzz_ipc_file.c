@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ik_error err;
     uint8_t *copy;
     int64_t i;
-    if (ik_buffer_alloc(size, &buf, &copy) != 0) return 0;
+    if (ik_buffer_alloc(size, &buf, &copy) != 0)
+        return 0;
     memcpy(copy, data, size);
     ik_read_options_init(&o);
     o.validate = IK_VALIDATE_FULL;

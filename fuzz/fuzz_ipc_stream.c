@@ -13,18 +13,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ArrowArray b;
     size_t split;
     int rc, n = 0;
-    if (size == 0) return 0;
+    if (size == 0)
+        return 0;
     split = (size_t)data[0] * size / 256;
     ik_read_options_init(&o);
     o.validate = IK_VALIDATE_FULL;
     o.max_body_bytes = 64 << 20;
-    if (ik_ipc_reader_create(&o, &r, &err) != 0) return 0;
+    if (ik_ipc_reader_create(&o, &r, &err) != 0)
+        return 0;
     ik_ipc_reader_feed(r, data + 1, split > 0 ? split - 1 : 0, &err);
     while ((rc = ik_ipc_reader_next(r, &b, &err)) == 0 && n++ < 64) {
         fuzz_consume(ik_ipc_reader_schema(r), &b);
         b.release(&b);
     }
-    if (rc == 0) b.release(&b);
+    if (rc == 0)
+        b.release(&b);
     if (rc == IK_EAGAIN) {
         ik_ipc_reader_feed(r, data + (split ? split : 1), size - (split ? split : 1), &err);
         ik_ipc_reader_finish(r, &err);
@@ -32,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_consume(ik_ipc_reader_schema(r), &b);
             b.release(&b);
         }
-        if (rc == 0) b.release(&b);
+        if (rc == 0)
+            b.release(&b);
     }
     ik_ipc_reader_destroy(r);
     return 0;

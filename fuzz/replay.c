@@ -18,7 +18,8 @@ static int run_file(const char *path)
     if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET) != 0) {
         fprintf(stderr, "replay: cannot read %s\n", path);
-        if (f) fclose(f);
+        if (f)
+            fclose(f);
         return -1;
     }
     p = malloc((size_t)n + 1);

@@ -59,12 +59,14 @@ int main(int argc, char **argv)
     for (t = tests; t; t = t->next)
         n++;
     all = calloc(n ? n : 1, sizeof *all);
-    if (all == NULL) return 2;
+    if (all == NULL)
+        return 2;
     for (i = 0, t = tests; t; t = t->next)
         all[i++] = t;
     qsort(all, n, sizeof *all, by_name);
     for (i = 0; i < n; i++) {
-        if (filter && strstr(all[i]->name, filter) == NULL) continue;
+        if (filter && strstr(all[i]->name, filter) == NULL)
+            continue;
         current_failed = 0;
         all[i]->fn();
         if (current_failed) {
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
     if (tmpdir[0] && failed == 0) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
     }
     if (passed + failed == 0) {
         fprintf(stderr, "no test matched\n");

@@ -23,7 +23,8 @@ static int sink_write(void *ctx, const void *data, size_t len, struct ik_error *
         while (cap < s->len + len)
             cap *= 2;
         q = realloc(s->p, cap);
-        if (q == NULL) return ENOMEM;
+        if (q == NULL)
+            return ENOMEM;
         s->p = q;
         s->cap = cap;
     }
@@ -42,7 +43,8 @@ static void *give(struct ArrowArray *a, int i, size_t n)
 {
     struct ik_buffer *b;
     uint8_t *p;
-    if (ik_buffer_alloc(n, &b, &p) != 0) return NULL;
+    if (ik_buffer_alloc(n, &b, &p) != 0)
+        return NULL;
     a->buffers[i] = p;
     ik__array_hold(a, b);
     ik_buffer_unref(b);
@@ -175,8 +177,10 @@ static int row_ok(const struct ArrowArray *got, int64_t r, int64_t src_row, int 
     int k;
     const int32_t *lo = c3->buffers[1];
     int64_t i3 = c3->offset + r;
-    if (valid != (src_row % 3 != 0)) return 0;
-    if (valid && ((const int32_t *)c0->buffers[1])[i0] != (int32_t)src_row) return 0;
+    if (valid != (src_row % 3 != 0))
+        return 0;
+    if (valid && ((const int32_t *)c0->buffers[1])[i0] != (int32_t)src_row)
+        return 0;
     snprintf(want, sizeof want, "s%lld", (long long)src_row);
     if ((size_t)(o[i1 + 1] - o[i1]) != strlen(want) ||
         memcmp((const char *)c1->buffers[2] + o[i1], want, strlen(want)) != 0)
@@ -185,14 +189,16 @@ static int row_ok(const struct ArrowArray *got, int64_t r, int64_t src_row, int 
     if (k != (int)(src_row % nwords) ||
         memcmp((const char *)d->buffers[2] + dofs[d->offset + k], words[k], strlen(words[k])) != 0)
         return 0;
-    if (lo[i3 + 1] - lo[i3] != src_row % 4) return 0;
+    if (lo[i3 + 1] - lo[i3] != src_row % 4)
+        return 0;
     if (src_row % 4) {
         const int64_t *vals = c3->children[0]->buffers[1];
         /* first item of the row: its global index in make_list's numbering */
         int64_t first = 0, i;
         for (i = 0; i < src_row; i++)
             first += i % 4;
-        if (vals[c3->children[0]->offset + lo[i3]] != first * 10) return 0;
+        if (vals[c3->children[0]->offset + lo[i3]] != first * 10)
+            return 0;
     }
     return 1;
 }
@@ -214,9 +220,12 @@ static int write_all(enum ik_ipc_format fmt, enum ik_compression comp, int64_t r
     o.compression = comp;
     memset(out, 0, sizeof *out);
     rc = ik_ipc_writer_create(&s, &o, sink_write, out, &w, err);
-    if (rc == 0) rc = ik_ipc_writer_write(w, &b, err);
-    if (rc == 0) rc = ik_ipc_writer_write(w, &b, err); /* same dictionary: written once */
-    if (rc == 0) rc = ik_ipc_writer_finish(w, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_write(w, &b, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_write(w, &b, err); /* same dictionary: written once */
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, err);
     ik_ipc_writer_destroy(w);
     b.release(&b);
     s.release(&s);
@@ -237,23 +246,27 @@ static int check_stream_bytes(const uint8_t *p, size_t n, int64_t rows, int64_t 
     ik_buffer_wrap(p, n, NULL, NULL, &buf);
     rc = ik_ipc_open_stream(buf, &o, &st, NULL, err);
     ik_buffer_unref(buf);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     *batches = 0;
     for (;;) {
         if ((rc = st.get_next(&st, &b)) != 0) {
             snprintf(err->message, sizeof err->message, "%s", st.get_last_error(&st));
             break;
         }
-        if (b.release == NULL) break;
+        if (b.release == NULL)
+            break;
         (*batches)++;
-        if (b.length != rows - slice_off) rc = EINVAL;
+        if (b.length != rows - slice_off)
+            rc = EINVAL;
         for (r = 0; rc == 0 && r < b.length; r++)
             if (!row_ok(&b, r, slice_off + r, 3, words_a)) {
                 snprintf(err->message, sizeof err->message, "row %lld differs", (long long)r);
                 rc = EINVAL;
             }
         b.release(&b);
-        if (rc != 0) break;
+        if (rc != 0)
+            break;
     }
     st.release(&st);
     return rc;
@@ -314,7 +327,8 @@ TEST(test_ipc_buffers_aligned_to_64)
     for (i = 0; i < b.n_children; i++)
         for (j = 0; j < b.children[i]->n_buffers; j++) {
             const uint8_t *p = b.children[i]->buffers[j];
-            if (p == NULL) continue;
+            if (p == NULL)
+                continue;
             /* zero-copy: every buffer lies inside the file bytes, 64-byte aligned */
             ASSERT_TRUE(p >= copy && p < copy + ik_buffer_size(buf));
             ASSERT_EQ(((uintptr_t)p) % 64, 0);
@@ -362,7 +376,8 @@ TEST(test_ipc_reader_byte_at_a_time)
             b.release(&b);
             got++;
         }
-        if (i + 1 < s.len) ASSERT_EQ(rc, IK_EAGAIN);
+        if (i + 1 < s.len)
+            ASSERT_EQ(rc, IK_EAGAIN);
     }
     ASSERT_EQ(rc, IK_EOS);
     ASSERT_EQ(got, 2);

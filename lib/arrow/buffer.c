@@ -34,7 +34,8 @@ int64_t ik_buffer_live_count(void)
 static struct ik_buffer *new_buffer(enum kind k)
 {
     struct ik_buffer *b = calloc(1, sizeof *b);
-    if (b == NULL) return NULL;
+    if (b == NULL)
+        return NULL;
     atomic_init(&b->refs, 1);
     b->kind = k;
     atomic_fetch_add(&live_count, 1);
@@ -46,8 +47,10 @@ int ik_buffer_alloc(size_t size, struct ik_buffer **out, uint8_t **data_out)
     struct ik_buffer *b;
     void *p = NULL;
     size_t rounded = (size + 63) & ~(size_t)63;
-    if (rounded < size) return ENOMEM;
-    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) return ENOMEM;
+    if (rounded < size)
+        return ENOMEM;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+        return ENOMEM;
     memset(p, 0, rounded ? rounded : 64);
     b = new_buffer(KIND_HEAP);
     if (b == NULL) {
@@ -58,7 +61,8 @@ int ik_buffer_alloc(size_t size, struct ik_buffer **out, uint8_t **data_out)
     b->data = p;
     b->size = size;
     *out = b;
-    if (data_out) *data_out = p;
+    if (data_out)
+        *data_out = p;
     return 0;
 }
 
@@ -66,7 +70,8 @@ int ik_buffer_wrap(const void *data, size_t size, void (*free_fn)(void *ctx), vo
                    struct ik_buffer **out)
 {
     struct ik_buffer *b = new_buffer(KIND_WRAP);
-    if (b == NULL) return ENOMEM;
+    if (b == NULL)
+        return ENOMEM;
     b->data = data;
     b->size = size;
     b->free_fn = free_fn;
@@ -80,16 +85,19 @@ int ik_buffer_map_fd(int fd, struct ik_buffer **out, struct ik_error *err)
     struct stat st;
     struct ik_buffer *b;
     void *p = NULL;
-    if (fstat(fd, &st) != 0) return ik_error_set(err, errno, "fstat: %s", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        return ik_error_set(err, errno, "fstat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return ik_error_set(err, EINVAL, "not a regular file (cannot be mapped)");
     if (st.st_size > 0) {
         p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) return ik_error_set(err, errno, "mmap: %s", strerror(errno));
+        if (p == MAP_FAILED)
+            return ik_error_set(err, errno, "mmap: %s", strerror(errno));
     }
     b = new_buffer(KIND_MMAP);
     if (b == NULL) {
-        if (p) munmap(p, (size_t)st.st_size);
+        if (p)
+            munmap(p, (size_t)st.st_size);
         return ik_error_set(err, ENOMEM, "out of memory");
     }
     b->base = p;
@@ -103,10 +111,12 @@ int ik_buffer_map_fd(int fd, struct ik_buffer **out, struct ik_error *err)
 int ik_buffer_map_file(const char *path, struct ik_buffer **out, struct ik_error *err)
 {
     int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     rc = ik_buffer_map_fd(fd, out, err);
     close(fd);
-    if (rc != 0) ik_error_prefix(err, rc, "%s", path);
+    if (rc != 0)
+        ik_error_prefix(err, rc, "%s", path);
     return rc;
 }
 
@@ -115,7 +125,8 @@ int ik_buffer_read_stream(FILE *f, struct ik_buffer **out, struct ik_error *err)
     size_t cap = 1 << 16, len = 0, n;
     uint8_t *p = malloc(cap), *q;
     struct ik_buffer *b;
-    if (p == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (p == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     while ((n = fread(p + len, 1, cap - len, f)) > 0) {
         len += n;
         if (len == cap) {
@@ -163,16 +174,19 @@ struct ik_buffer *ik_buffer_ref(struct ik_buffer *b)
 
 void ik_buffer_unref(struct ik_buffer *b)
 {
-    if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1) return;
+    if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
     switch (b->kind) {
     case KIND_HEAP:
         free(b->base);
         break;
     case KIND_MMAP:
-        if (b->base) munmap(b->base, b->map_len);
+        if (b->base)
+            munmap(b->base, b->map_len);
         break;
     case KIND_WRAP:
-        if (b->free_fn) b->free_fn(b->ctx);
+        if (b->free_fn)
+            b->free_fn(b->ctx);
         break;
     }
     atomic_fetch_sub(&live_count, 1);

@@ -20,12 +20,15 @@ static void array_release(struct ArrowArray *a)
 {
     struct array_priv *p;
     int64_t i;
-    if (a == NULL || a->release == NULL) return;
+    if (a == NULL || a->release == NULL)
+        return;
     p = a->private_data;
     for (i = 0; i < a->n_children; i++) {
-        if (p->children[i]->release) p->children[i]->release(p->children[i]);
+        if (p->children[i]->release)
+            p->children[i]->release(p->children[i]);
     }
-    if (p->dict && p->dict->release) p->dict->release(p->dict);
+    if (p->dict && p->dict->release)
+        p->dict->release(p->dict);
     for (i = 0; i < p->n_holds; i++)
         ik_buffer_unref(p->holds[i]);
     free(p->holds);
@@ -42,11 +45,13 @@ int ik__array_alloc(struct ArrowArray *out, int64_t n_buffers, int64_t n_childre
     struct array_priv *p = calloc(1, sizeof *p);
     int64_t i;
     memset(out, 0, sizeof *out);
-    if (p == NULL || n_buffers < 0 || n_children < 0) goto fail;
+    if (p == NULL || n_buffers < 0 || n_children < 0)
+        goto fail;
     p->buffers = calloc((size_t)(n_buffers ? n_buffers : 1), sizeof *p->buffers);
     p->children = calloc((size_t)(n_children ? n_children : 1), sizeof *p->children);
     p->child_storage = calloc((size_t)(n_children ? n_children : 1), sizeof *p->child_storage);
-    if (p->buffers == NULL || p->children == NULL || p->child_storage == NULL) goto fail;
+    if (p->buffers == NULL || p->children == NULL || p->child_storage == NULL)
+        goto fail;
     for (i = 0; i < n_children; i++)
         p->children[i] = &p->child_storage[i];
     out->n_buffers = n_buffers;
@@ -72,7 +77,8 @@ int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b)
     if (p->n_holds == p->cap_holds) {
         int cap = p->cap_holds ? p->cap_holds * 2 : 2;
         struct ik_buffer **h = realloc(p->holds, (size_t)cap * sizeof *h);
-        if (h == NULL) return ENOMEM;
+        if (h == NULL)
+            return ENOMEM;
         p->holds = h;
         p->cap_holds = cap;
     }
@@ -85,7 +91,8 @@ int ik__array_alloc_dictionary(struct ArrowArray *a)
     struct array_priv *p = a->private_data;
     if (p->dict == NULL) {
         p->dict = calloc(1, sizeof *p->dict);
-        if (p->dict == NULL) return ENOMEM;
+        if (p->dict == NULL)
+            return ENOMEM;
     }
     a->dictionary = p->dict;
     return 0;
@@ -124,7 +131,8 @@ int64_t ik__metadata_size(const char *metadata)
 {
     const char *p = metadata;
     int32_t n, i, len;
-    if (metadata == NULL) return 0;
+    if (metadata == NULL)
+        return 0;
     memcpy(&n, p, 4);
     p += 4;
     for (i = 0; i < n; i++) {
@@ -141,7 +149,8 @@ const char *ik_metadata_get(const char *metadata, const char *key, int32_t *len)
     const char *p = metadata;
     int32_t n, i, klen, vlen;
     size_t want = strlen(key);
-    if (metadata == NULL) return NULL;
+    if (metadata == NULL)
+        return NULL;
     memcpy(&n, p, 4);
     p += 4;
     for (i = 0; i < n; i++) {
@@ -152,7 +161,8 @@ const char *ik_metadata_get(const char *metadata, const char *key, int32_t *len)
         memcpy(&vlen, p, 4);
         p += 4;
         if ((size_t)klen == want && memcmp(k, key, want) == 0) {
-            if (len) *len = vlen;
+            if (len)
+                *len = vlen;
             return p;
         }
         p += vlen;
@@ -164,12 +174,15 @@ static void schema_release(struct ArrowSchema *s)
 {
     struct schema_priv *p;
     int64_t i;
-    if (s == NULL || s->release == NULL) return;
+    if (s == NULL || s->release == NULL)
+        return;
     p = s->private_data;
     for (i = 0; i < s->n_children; i++) {
-        if (p->children[i]->release) p->children[i]->release(p->children[i]);
+        if (p->children[i]->release)
+            p->children[i]->release(p->children[i]);
     }
-    if (p->dict && p->dict->release) p->dict->release(p->dict);
+    if (p->dict && p->dict->release)
+        p->dict->release(p->dict);
     free(p->dict);
     free(p->child_storage);
     free(p->children);
@@ -186,7 +199,8 @@ int ik__schema_alloc(struct ArrowSchema *out, const char *format, const char *na
     struct schema_priv *p = calloc(1, sizeof *p);
     int64_t i, mlen = ik__metadata_size(metadata);
     memset(out, 0, sizeof *out);
-    if (p == NULL || n_children < 0) goto fail;
+    if (p == NULL || n_children < 0)
+        goto fail;
     p->format = strdup(format ? format : "");
     p->name = name ? strdup(name) : NULL;
     p->metadata = mlen ? malloc((size_t)mlen) : NULL;
@@ -195,7 +209,8 @@ int ik__schema_alloc(struct ArrowSchema *out, const char *format, const char *na
     if (p->format == NULL || (name && p->name == NULL) || (mlen && p->metadata == NULL) ||
         p->children == NULL || p->child_storage == NULL)
         goto fail;
-    if (mlen) memcpy(p->metadata, metadata, (size_t)mlen);
+    if (mlen)
+        memcpy(p->metadata, metadata, (size_t)mlen);
     for (i = 0; i < n_children; i++)
         p->children[i] = &p->child_storage[i];
     out->format = p->format;
@@ -224,7 +239,8 @@ int ik__schema_alloc_dictionary(struct ArrowSchema *s)
     struct schema_priv *p = s->private_data;
     if (p->dict == NULL) {
         p->dict = calloc(1, sizeof *p->dict);
-        if (p->dict == NULL) return ENOMEM;
+        if (p->dict == NULL)
+            return ENOMEM;
     }
     s->dictionary = p->dict;
     return 0;
@@ -235,13 +251,15 @@ static int schema_copy(const struct ArrowSchema *src, struct ArrowSchema *out, i
 {
     int64_t i;
     int rc;
-    if (depth > 256) return ik_error_set(err, IK_ELIMIT, "schema nested deeper than 256 levels");
+    if (depth > 256)
+        return ik_error_set(err, IK_ELIMIT, "schema nested deeper than 256 levels");
     if (ik__schema_alloc(out, src->format, src->name, src->metadata, src->flags, src->n_children) !=
         0)
         return ik_error_set(err, ENOMEM, "out of memory copying a schema");
     for (i = 0; i < src->n_children; i++) {
         rc = schema_copy(src->children[i], out->children[i], depth + 1, err);
-        if (rc != 0) goto fail;
+        if (rc != 0)
+            goto fail;
     }
     if (src->dictionary) {
         if (ik__schema_alloc_dictionary(out) != 0) {
@@ -249,7 +267,8 @@ static int schema_copy(const struct ArrowSchema *src, struct ArrowSchema *out, i
             goto fail;
         }
         rc = schema_copy(src->dictionary, out->dictionary, depth + 1, err);
-        if (rc != 0) goto fail;
+        if (rc != 0)
+            goto fail;
     }
     return 0;
 fail:

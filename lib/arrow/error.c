@@ -8,7 +8,8 @@
 int ik_error_set(struct ik_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
-    if (err == NULL) return code;
+    if (err == NULL)
+        return code;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
@@ -20,7 +21,8 @@ int ik_error_prefix(struct ik_error *err, int code, const char *fmt, ...)
     char old[IK_ERROR_SIZE];
     size_t n;
     va_list ap;
-    if (err == NULL) return code;
+    if (err == NULL)
+        return code;
     memcpy(old, err->message, sizeof old);
     old[sizeof old - 1] = 0;
     va_start(ap, fmt);

@@ -15,10 +15,12 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
     size_t prefix = 4;
     uint32_t len;
     memset(m, 0, sizeof *m);
-    if (avail < 4) return IK_EAGAIN;
+    if (avail < 4)
+        return IK_EAGAIN;
     len = ik__ld_u32(p);
     if (len == IK_CONTINUATION) {
-        if (avail < 8) return IK_EAGAIN;
+        if (avail < 8)
+            return IK_EAGAIN;
         len = ik__ld_u32(p + 4);
         prefix = 8;
     }
@@ -30,7 +32,8 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
     if (len > INT32_MAX || (int64_t)len > o->max_message_bytes)
         return ik_error_set(err, IK_ELIMIT, "metadata length %u exceeds the limit of %lld bytes",
                             len, (long long)o->max_message_bytes);
-    if (avail - prefix < len) return IK_EAGAIN;
+    if (avail - prefix < len)
+        return IK_EAGAIN;
     m->meta_offset = prefix;
     m->meta_length = len;
     if (ik__fb_init(&m->fb, p + prefix, len, err) != 0)
@@ -41,7 +44,8 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
         m->header_type = ik__fbt_u8(msg, IK_MSG_HEADER_TYPE, 0);
         m->header = ik__fbt_table(msg, IK_MSG_HEADER);
         m->body_length = ik__fbt_i64(msg, IK_MSG_BODY_LENGTH, 0);
-        if (ik__fb_failed(&m->fb)) return ik__fb_error(&m->fb, "message metadata", err);
+        if (ik__fb_failed(&m->fb))
+            return ik__fb_error(&m->fb, "message metadata", err);
         if (!ik__fbt_present(msg) || !ik__fbt_present(m->header))
             return ik_error_set(err, IK_EFORMAT, "message metadata has no header");
     }
@@ -53,7 +57,8 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
     if (m->body_length < 0 || m->body_length > o->max_body_bytes)
         return ik_error_set(err, IK_ELIMIT, "body length %lld is negative or over the limit",
                             (long long)m->body_length);
-    if ((uint64_t)(avail - prefix - len) < (uint64_t)m->body_length) return IK_EAGAIN;
+    if ((uint64_t)(avail - prefix - len) < (uint64_t)m->body_length)
+        return IK_EAGAIN;
     m->total = prefix + len + (size_t)m->body_length;
     return 0;
 }
@@ -66,7 +71,8 @@ int ik__dicts_init(struct ik__dicts *d, const struct ik__dict_field *fields, int
     int64_t i;
     d->n = n;
     d->e = calloc((size_t)(n ? n : 1), sizeof *d->e);
-    if (d->e == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (d->e == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     for (i = 0; i < n; i++) {
         d->e[i].id = fields[i].id;
         d->e[i].field = fields[i].field;
@@ -88,7 +94,8 @@ static struct ik__dict_entry *dict_find(struct ik__dicts *d, int64_t id)
 {
     int64_t i;
     for (i = 0; i < d->n; i++)
-        if (d->e[i].id == id) return &d->e[i];
+        if (d->e[i].id == id)
+            return &d->e[i];
     return NULL;
 }
 
@@ -96,21 +103,24 @@ static struct ik__dict_entry *dict_for_field(struct ik__dicts *d, const struct A
 {
     int64_t i;
     for (i = 0; i < d->n; i++)
-        if (d->e[i].field == f) return &d->e[i];
+        if (d->e[i].field == f)
+            return &d->e[i];
     return NULL;
 }
 
 static void owner_free(void *ctx)
 {
     struct ArrowArray *a = ctx;
-    if (a->release) a->release(a);
+    if (a->release)
+        a->release(a);
     free(a);
 }
 
 int ik__array_owner(struct ArrowArray *array, struct ik_buffer **owner, struct ArrowArray **view)
 {
     struct ArrowArray *a = malloc(sizeof *a);
-    if (a == NULL) return ENOMEM;
+    if (a == NULL)
+        return ENOMEM;
     ik_array_move(array, a);
     if (ik_buffer_wrap(NULL, 0, owner_free, a, owner) != 0) {
         owner_free(a);
@@ -123,15 +133,18 @@ int ik__array_owner(struct ArrowArray *array, struct ik_buffer **owner, struct A
 int ik__array_share(const struct ArrowArray *src, struct ik_buffer *owner, struct ArrowArray *out)
 {
     int64_t i;
-    if (ik__array_alloc(out, src->n_buffers, src->n_children) != 0) return ENOMEM;
-    if (ik__array_hold(out, owner) != 0) goto fail;
+    if (ik__array_alloc(out, src->n_buffers, src->n_children) != 0)
+        return ENOMEM;
+    if (ik__array_hold(out, owner) != 0)
+        goto fail;
     out->length = src->length;
     out->null_count = src->null_count;
     out->offset = src->offset;
     for (i = 0; i < src->n_buffers; i++)
         out->buffers[i] = src->buffers[i];
     for (i = 0; i < src->n_children; i++)
-        if (ik__array_share(src->children[i], owner, out->children[i]) != 0) goto fail;
+        if (ik__array_share(src->children[i], owner, out->children[i]) != 0)
+            goto fail;
     if (src->dictionary) {
         if (ik__array_alloc_dictionary(out) != 0 ||
             ik__array_share(src->dictionary, owner, out->dictionary) != 0)
@@ -176,7 +189,8 @@ static int next_node(struct dec *d, int64_t *length, int64_t *null_count)
         return dec_fail(d, IK_EFORMAT, "more fields than field nodes", msg);
     }
     p = ik__fbv_elem(d->nodes, d->node_i++, IK_NODE_SIZE);
-    if (p == NULL) return dec_fail(d, IK_EFORMAT, "field node out of bounds", NULL);
+    if (p == NULL)
+        return dec_fail(d, IK_EFORMAT, "field node out of bounds", NULL);
     *length = ik__ld_i64(p);
     *null_count = ik__ld_i64(p + 8);
     if (*length < 0 || *null_count < 0 || *null_count > *length) {
@@ -205,7 +219,8 @@ static int next_buffer(struct dec *d, struct ArrowArray *a, const char *what, co
         return dec_fail(d, IK_EFORMAT, "more buffers needed than the message has", msg);
     }
     p = ik__fbv_elem(d->bufs, d->buf_i++, IK_BUFFER_SIZE);
-    if (p == NULL) return dec_fail(d, IK_EFORMAT, "buffer descriptor out of bounds", NULL);
+    if (p == NULL)
+        return dec_fail(d, IK_EFORMAT, "buffer descriptor out of bounds", NULL);
     off = ik__ld_i64(p);
     len = ik__ld_i64(p + 8);
     if (off < 0 || len < 0 || (uint64_t)off > d->body_len ||
@@ -243,7 +258,8 @@ static int next_buffer(struct dec *d, struct ArrowArray *a, const char *what, co
                 return ik_error_set(d->err, ENOMEM, "out of memory decompressing a buffer");
             rc = ik__decompress_buffer((enum ik_compression)(d->codec + 1), p, (size_t)len, dst,
                                        (size_t)raw, d->err);
-            if (rc == 0) rc = ik__array_hold(a, nb) ? ENOMEM : 0;
+            if (rc == 0)
+                rc = ik__array_hold(a, nb) ? ENOMEM : 0;
             ik_buffer_unref(nb);
             if (rc != 0) {
                 snprintf(msg, sizeof msg, "buffer %u (%s)", idx, what);
@@ -261,7 +277,8 @@ static int next_buffer(struct dec *d, struct ArrowArray *a, const char *what, co
         memcpy(dst, p, (size_t)len);
         rc = ik__array_hold(a, nb);
         ik_buffer_unref(nb);
-        if (rc != 0) return ik_error_set(d->err, ENOMEM, "out of memory");
+        if (rc != 0)
+            return ik_error_set(d->err, ENOMEM, "out of memory");
         p = dst;
     }
     *ptr = p;
@@ -273,7 +290,8 @@ static int next_buffer(struct dec *d, struct ArrowArray *a, const char *what, co
 static int need_bytes(struct dec *d, const char *what, int64_t have, int64_t need)
 {
     char msg[160];
-    if (have >= need) return 0;
+    if (have >= need)
+        return 0;
     snprintf(msg, sizeof msg, " (%s buffer has %lld bytes, needs %lld)", what, (long long)have,
              (long long)need);
     return dec_fail(d, IK_EFORMAT, "buffer too small", msg);
@@ -291,12 +309,14 @@ static int validity(struct dec *d, struct ArrowArray *a, int64_t length, int64_t
     const void *p;
     int64_t size;
     int rc = next_buffer(d, a, "validity", &p, &size);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (nulls == 0) {
         a->buffers[0] = NULL;
         return 0;
     }
-    if ((rc = need_bytes(d, "validity", size, bits_to_bytes(length))) != 0) return rc;
+    if ((rc = need_bytes(d, "validity", size, bits_to_bytes(length))) != 0)
+        return rc;
     a->buffers[0] = p;
     return 0;
 }
@@ -308,13 +328,15 @@ static int offsets_buffer(struct dec *d, struct ArrowArray *a, int idx, int64_t 
     int64_t size;
     int rc = next_buffer(d, a, "offsets", &p, &size);
     char msg[160];
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     a->buffers[idx] = p;
     if (length == 0 && size == 0) {
         *first = *last = 0;
         return 0;
     }
-    if ((rc = need_bytes(d, "offsets", size, (length + 1) * w)) != 0) return rc;
+    if ((rc = need_bytes(d, "offsets", size, (length + 1) * w)) != 0)
+        return rc;
     if (w == 4) {
         *first = ((const int32_t *)p)[0];
         *last = ((const int32_t *)p)[length];
@@ -332,7 +354,8 @@ static int offsets_buffer(struct dec *d, struct ArrowArray *a, int idx, int64_t 
 static size_t path_push(struct dec *d, const char *name)
 {
     size_t n = strlen(d->path);
-    if (n > 0 && n + 1 < sizeof d->path) d->path[n] = '.', d->path[n + 1] = 0;
+    if (n > 0 && n + 1 < sizeof d->path)
+        d->path[n] = '.', d->path[n + 1] = 0;
     strncat(d->path, name ? name : "?", sizeof d->path - strlen(d->path) - 1);
     return n;
 }
@@ -345,7 +368,8 @@ static int decode_children(struct dec *d, const struct ArrowSchema *s, struct Ar
         size_t n = path_push(d, s->children[i]->name);
         rc = decode_node(d, s->children[i], a->children[i]);
         d->path[n] = 0;
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -353,7 +377,8 @@ static int decode_children(struct dec *d, const struct ArrowSchema *s, struct Ar
 static int child_length_at_least(struct dec *d, const struct ArrowArray *child, int64_t need)
 {
     char msg[160];
-    if (child->length >= need) return 0;
+    if (child->length >= need)
+        return 0;
     snprintf(msg, sizeof msg, " (child has %lld values, needs %lld)", (long long)child->length,
              (long long)need);
     return dec_fail(d, IK_EFORMAT, "child array too short", msg);
@@ -392,15 +417,18 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
         if ((rc = validity(d, a, length, nulls)) != 0 ||
             (rc = next_buffer(d, a, "views", &p, &size)) != 0)
             return rc;
-        if ((rc = need_bytes(d, "views", size, length * 16)) != 0) return rc;
+        if ((rc = need_bytes(d, "views", size, length * 16)) != 0)
+            return rc;
         a->buffers[1] = p;
         if (ik_buffer_alloc((size_t)(n_var ? n_var : 1) * 8, &sb, &sizes) != 0)
             return ik_error_set(d->err, ENOMEM, "out of memory");
         rc = ik__array_hold(a, sb) ? ENOMEM : 0;
         ik_buffer_unref(sb);
-        if (rc != 0) return ik_error_set(d->err, ENOMEM, "out of memory");
+        if (rc != 0)
+            return ik_error_set(d->err, ENOMEM, "out of memory");
         for (i = 0; i < n_var; i++) {
-            if ((rc = next_buffer(d, a, "variadic data", &p, &size)) != 0) return rc;
+            if ((rc = next_buffer(d, a, "variadic data", &p, &size)) != 0)
+                return rc;
             a->buffers[2 + i] = p;
             memcpy(sizes + 8 * i, &size, 8);
         }
@@ -427,28 +455,36 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
         if ((rc = validity(d, a, length, nulls)) != 0 || (rc = decode_children(d, s, a)) != 0)
             return rc;
         for (i = 0; i < a->n_children; i++)
-            if ((rc = child_length_at_least(d, a->children[i], length)) != 0) return rc;
+            if ((rc = child_length_at_least(d, a->children[i], length)) != 0)
+                return rc;
         return 0;
     case IK_T_SPARSE_UNION:
     case IK_T_DENSE_UNION:
         if (d->version < IK_V5) { /* V4 unions carried a validity buffer first */
-            if ((rc = next_buffer(d, a, "union validity", &p, &size)) != 0) return rc;
+            if ((rc = next_buffer(d, a, "union validity", &p, &size)) != 0)
+                return rc;
             if (nulls != 0)
                 return dec_fail(d, ENOTSUP, "V4 union with nulls is not supported", NULL);
         }
-        if ((rc = next_buffer(d, a, "type ids", &p, &size)) != 0) return rc;
-        if ((rc = need_bytes(d, "type ids", size, length)) != 0) return rc;
+        if ((rc = next_buffer(d, a, "type ids", &p, &size)) != 0)
+            return rc;
+        if ((rc = need_bytes(d, "type ids", size, length)) != 0)
+            return rc;
         a->buffers[0] = p;
         if (t->id == IK_T_DENSE_UNION) {
-            if ((rc = next_buffer(d, a, "offsets", &p, &size)) != 0) return rc;
-            if ((rc = need_bytes(d, "offsets", size, length * 4)) != 0) return rc;
+            if ((rc = next_buffer(d, a, "offsets", &p, &size)) != 0)
+                return rc;
+            if ((rc = need_bytes(d, "offsets", size, length * 4)) != 0)
+                return rc;
             a->buffers[1] = p;
         }
         a->null_count = 0;
-        if ((rc = decode_children(d, s, a)) != 0) return rc;
+        if ((rc = decode_children(d, s, a)) != 0)
+            return rc;
         if (t->id == IK_T_SPARSE_UNION)
             for (i = 0; i < a->n_children; i++)
-                if ((rc = child_length_at_least(d, a->children[i], length)) != 0) return rc;
+                if ((rc = child_length_at_least(d, a->children[i], length)) != 0)
+                    return rc;
         return 0;
     case IK_T_RUN_END_ENCODED:
         a->null_count = 0;
@@ -477,8 +513,10 @@ static int decode_node(struct dec *d, const struct ArrowSchema *s, struct ArrowA
         return dec_fail(d, IK_ELIMIT, "nesting deeper than the limit", NULL);
     }
     rc = ik__type_parse(s->format, &t, d->err);
-    if (rc == 0) rc = next_node(d, &length, &nulls);
-    if (rc != 0) goto out;
+    if (rc == 0)
+        rc = next_node(d, &length, &nulls);
+    if (rc != 0)
+        goto out;
     n_children = s->dictionary ? 0 : s->n_children;
     n_buffers = ik__type_n_buffers(&t);
     if (!s->dictionary && (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)) {
@@ -506,7 +544,8 @@ static int decode_node(struct dec *d, const struct ArrowSchema *s, struct ArrowA
             rc = dec_fail(d, IK_EFORMAT, "dictionary index type must be an integer", NULL);
             goto out;
         }
-        if ((rc = decode_layout(d, s, &t, a, length, nulls)) != 0) goto out;
+        if ((rc = decode_layout(d, s, &t, a, length, nulls)) != 0)
+            goto out;
         if (e == NULL || e->values == NULL) {
             char msg[64];
             snprintf(msg, sizeof msg, " %lld", e ? (long long)e->id : -1LL);
@@ -543,7 +582,8 @@ static int dec_init(struct dec *d, const struct ik__msg *m, struct ik_fbt rb,
             return ik_error_set(err, IK_EFORMAT, "unknown body compression method");
         d->codec = codec;
     }
-    if (ik__fb_failed(&m->fb)) return ik__fb_error(&m->fb, "record batch", err);
+    if (ik__fb_failed(&m->fb))
+        return ik__fb_error(&m->fb, "record batch", err);
     d->body = ik_buffer_data(body) + body_offset;
     d->body_len = (size_t)m->body_length;
     d->body_buf = body;
@@ -572,7 +612,8 @@ static int decode_rb(const struct ArrowSchema *schema, const struct ik__msg *m, 
     struct dec d;
     int64_t length = ik__fbt_i64(rb, IK_RB_LENGTH, 0), i;
     int rc = dec_init(&d, m, rb, body, body_offset, dicts, o, err);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (length < 0)
         return ik_error_set(err, IK_EFORMAT, "record batch length %lld is negative",
                             (long long)length);
@@ -588,9 +629,11 @@ static int decode_rb(const struct ArrowSchema *schema, const struct ik__msg *m, 
                               "column %lld has %lld rows, the record batch says %lld", (long long)i,
                               (long long)out->children[i]->length, (long long)length);
         }
-        if (rc != 0) goto fail;
+        if (rc != 0)
+            goto fail;
     }
-    if ((rc = dec_finish(&d)) != 0) goto fail;
+    if ((rc = dec_finish(&d)) != 0)
+        goto fail;
     if (o->validate == IK_VALIDATE_FULL &&
         (rc = ik_array_validate(schema, out, IK_VALIDATE_FULL, o->check_utf8, err)) != 0)
         goto fail;
@@ -623,7 +666,8 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
     struct ik_buffer *owner;
     int rc;
 
-    if (ik__fb_failed(&m->fb)) return ik__fb_error(&m->fb, "dictionary batch", err);
+    if (ik__fb_failed(&m->fb))
+        return ik__fb_error(&m->fb, "dictionary batch", err);
     if (!ik__fbt_present(rb))
         return ik_error_set(err, IK_EFORMAT, "dictionary batch %lld has no data", (long long)id);
     e = dict_find(dicts, id);
@@ -644,13 +688,15 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
     wrap.n_children = 1;
     wrap.children = &child;
     rc = decode_rb(&wrap, m, rb, body, body_offset, dicts, o, &batch, err);
-    if (rc != 0) return ik_error_prefix(err, rc, "dictionary %lld", (long long)id);
+    if (rc != 0)
+        return ik_error_prefix(err, rc, "dictionary %lld", (long long)id);
     ik_array_move(batch.children[0], &values);
     batch.release(&batch);
     if (delta) {
         rc = ik__array_concat(child, e->values, &values, &merged, err);
         values.release(&values);
-        if (rc != 0) return ik_error_prefix(err, rc, "dictionary %lld delta", (long long)id);
+        if (rc != 0)
+            return ik_error_prefix(err, rc, "dictionary %lld delta", (long long)id);
         ik_array_move(&merged, &values);
     }
     if (ik__array_owner(&values, &owner, &view) != 0)

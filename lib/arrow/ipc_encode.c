@@ -35,12 +35,14 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem)
 {
     int64_t c;
     void *q;
-    if (need <= *cap) return 0;
+    if (need <= *cap)
+        return 0;
     c = *cap ? *cap * 2 : 16;
     while (c < need)
         c *= 2;
     q = realloc(*p, (size_t)c * elem);
-    if (q == NULL) return ENOMEM;
+    if (q == NULL)
+        return ENOMEM;
     *p = q;
     *cap = c;
     return 0;
@@ -58,7 +60,8 @@ static int add_node(struct ik__enc *e, int64_t length, int64_t nulls)
 
 static int add_buf(struct ik__enc *e, const void *p, int64_t len, int64_t bits)
 {
-    if (grow((void **)&e->bufs, &e->cap_bufs, e->n_bufs + 1, sizeof *e->bufs)) return ENOMEM;
+    if (grow((void **)&e->bufs, &e->cap_bufs, e->n_bufs + 1, sizeof *e->bufs))
+        return ENOMEM;
     e->bufs[e->n_bufs].ptr = len ? p : (const uint8_t *)zeros;
     e->bufs[e->n_bufs].len = len;
     e->bufs[e->n_bufs].bits = bits;
@@ -72,7 +75,8 @@ static void *scratch(struct ik__enc *e, size_t n)
     if (grow((void **)&e->scratch, &e->cap_scratch, e->n_scratch + 1, sizeof *e->scratch))
         return NULL;
     p = calloc(1, n ? n : 1);
-    if (p) e->scratch[e->n_scratch++] = p;
+    if (p)
+        e->scratch[e->n_scratch++] = p;
     return p;
 }
 
@@ -96,10 +100,13 @@ static int emit_bits(struct ik__enc *e, const uint8_t *bits, int64_t start, int6
 {
     int64_t nbytes = (len + 7) / 8, i;
     uint8_t *out;
-    if (len == 0) return add_buf(e, NULL, 0, 0);
-    if ((start & 7) == 0) return add_buf(e, bits + start / 8, nbytes, len);
+    if (len == 0)
+        return add_buf(e, NULL, 0, 0);
+    if ((start & 7) == 0)
+        return add_buf(e, bits + start / 8, nbytes, len);
     out = scratch(e, (size_t)nbytes);
-    if (out == NULL) return ENOMEM;
+    if (out == NULL)
+        return ENOMEM;
     for (i = 0; i < len; i++)
         if ((bits[(start + i) >> 3] >> ((start + i) & 7)) & 1)
             out[i >> 3] = (uint8_t)(out[i >> 3] | (1u << (i & 7)));
@@ -112,12 +119,14 @@ static int emit_validity(struct ik__enc *e, const struct ArrowArray *a, int64_t 
 {
     const uint8_t *bits = a->buffers[0];
     *nulls = 0;
-    if (bits == NULL || a->null_count == 0) return add_buf(e, NULL, 0, 0);
+    if (bits == NULL || a->null_count == 0)
+        return add_buf(e, NULL, 0, 0);
     if (start == a->offset && len == a->length && a->null_count > 0)
         *nulls = a->null_count;
     else
         *nulls = count_nulls(bits, start, len);
-    if (*nulls == 0) return add_buf(e, NULL, 0, 0);
+    if (*nulls == 0)
+        return add_buf(e, NULL, 0, 0);
     return emit_bits(e, bits, start, len);
 }
 
@@ -130,9 +139,11 @@ static int emit_offsets(struct ik__enc *e, const void *buf, int w, int64_t start
         const int32_t *o = (const int32_t *)buf + start;
         *first = o[0];
         *last = o[len];
-        if (*first == 0) return add_buf(e, o, (len + 1) * 4, 0);
+        if (*first == 0)
+            return add_buf(e, o, (len + 1) * 4, 0);
         int32_t *out = scratch(e, (size_t)(len + 1) * 4);
-        if (out == NULL) return ENOMEM;
+        if (out == NULL)
+            return ENOMEM;
         for (i = 0; i <= len; i++)
             out[i] = o[i] - (int32_t)*first;
         return add_buf(e, out, (len + 1) * 4, 0);
@@ -140,9 +151,11 @@ static int emit_offsets(struct ik__enc *e, const void *buf, int w, int64_t start
         const int64_t *o = (const int64_t *)buf + start;
         *first = o[0];
         *last = o[len];
-        if (*first == 0) return add_buf(e, o, (len + 1) * 8, 0);
+        if (*first == 0)
+            return add_buf(e, o, (len + 1) * 8, 0);
         int64_t *out = scratch(e, (size_t)(len + 1) * 8);
-        if (out == NULL) return ENOMEM;
+        if (out == NULL)
+            return ENOMEM;
         for (i = 0; i <= len; i++)
             out[i] = o[i] - *first;
         return add_buf(e, out, (len + 1) * 8, 0);
@@ -180,20 +193,25 @@ static int enc_run_end(struct ik__enc *e, const struct ArrowSchema *s, const str
     int w, rc;
     int64_t r0, r1, n, i;
     uint8_t *out;
-    if ((rc = ik__type_parse(s->children[0]->format, &rt, err)) != 0) return rc;
+    if ((rc = ik__type_parse(s->children[0]->format, &rt, err)) != 0)
+        return rc;
     w = rt.bit_width / 8;
-    if (add_node(e, len, 0)) return ENOMEM;
+    if (add_node(e, len, 0))
+        return ENOMEM;
     r0 = len ? find_run(re, w, start) : 0;
     r1 = len ? find_run(re, w, start + len - 1) : -1;
     n = r1 - r0 + 1;
     if (r0 > re->length || r1 >= re->length)
         return ik_error_set(err, IK_EINVALID, "run ends do not cover the array");
-    if (add_node(e, n, 0) || add_buf(e, NULL, 0, 0)) return ENOMEM;
+    if (add_node(e, n, 0) || add_buf(e, NULL, 0, 0))
+        return ENOMEM;
     out = scratch(e, (size_t)(n * w));
-    if (out == NULL) return ENOMEM;
+    if (out == NULL)
+        return ENOMEM;
     for (i = 0; i < n; i++) {
         int64_t v = run_end_at(re, w, r0 + i) - start;
-        if (v > len) v = len;
+        if (v > len)
+            v = len;
         if (w == 2) {
             int16_t x = (int16_t)v;
             memcpy(out + 2 * i, &x, 2);
@@ -204,7 +222,8 @@ static int enc_run_end(struct ik__enc *e, const struct ArrowSchema *s, const str
             memcpy(out + 8 * i, &v, 8);
         }
     }
-    if (add_buf(e, out, n * w, 0)) return ENOMEM;
+    if (add_buf(e, out, n * w, 0))
+        return ENOMEM;
     return ik__enc_array(e, s->children[1], vals, vals->offset + r0, n, err);
 }
 
@@ -214,14 +233,18 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
     struct ik_type t;
     int64_t nulls, first, last, i;
     int rc;
-    if ((rc = ik__type_parse(s->format, &t, err)) != 0) return rc;
-    if (t.id == IK_T_NA) return add_node(e, len, len) ? ENOMEM : 0;
-    if (t.id == IK_T_RUN_END_ENCODED) return enc_run_end(e, s, a, start, len, err);
+    if ((rc = ik__type_parse(s->format, &t, err)) != 0)
+        return rc;
+    if (t.id == IK_T_NA)
+        return add_node(e, len, len) ? ENOMEM : 0;
+    if (t.id == IK_T_RUN_END_ENCODED)
+        return enc_run_end(e, s, a, start, len, err);
     if (t.id == IK_T_SPARSE_UNION || t.id == IK_T_DENSE_UNION) {
         if (add_node(e, len, 0) || add_buf(e, (const int8_t *)a->buffers[0] + start, len, 0))
             return ENOMEM;
         if (t.id == IK_T_DENSE_UNION) {
-            if (add_buf(e, (const int32_t *)a->buffers[1] + start, len * 4, 0)) return ENOMEM;
+            if (add_buf(e, (const int32_t *)a->buffers[1] + start, len * 4, 0))
+                return ENOMEM;
             for (i = 0; i < s->n_children; i++) {
                 const struct ArrowArray *c = a->children[i];
                 if ((rc = ik__enc_array(e, s->children[i], c, c->offset, c->length, err)))
@@ -231,7 +254,8 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
         }
         for (i = 0; i < s->n_children; i++) {
             const struct ArrowArray *c = a->children[i];
-            if ((rc = ik__enc_array(e, s->children[i], c, c->offset + start, len, err))) return rc;
+            if ((rc = ik__enc_array(e, s->children[i], c, c->offset + start, len, err)))
+                return rc;
         }
         return 0;
     }
@@ -240,7 +264,8 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
         return ENOMEM;
     {
         int64_t node = e->n_nodes;
-        if (add_node(e, len, 0) || emit_validity(e, a, start, len, &nulls)) return ENOMEM;
+        if (add_node(e, len, 0) || emit_validity(e, a, start, len, &nulls))
+            return ENOMEM;
         e->nodes[2 * node + 1] = nulls;
     }
     if (s->dictionary) /* indices only */
@@ -265,9 +290,11 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
     case IK_T_STRING_VIEW: {
         int64_t n_var = a->n_buffers - 3;
         const int64_t *sizes = a->buffers[a->n_buffers - 1];
-        if (add_buf(e, (const uint8_t *)a->buffers[1] + start * 16, len * 16, 0)) return ENOMEM;
+        if (add_buf(e, (const uint8_t *)a->buffers[1] + start * 16, len * 16, 0))
+            return ENOMEM;
         for (i = 0; i < n_var; i++)
-            if (add_buf(e, a->buffers[2 + i], sizes[i], 0)) return ENOMEM;
+            if (add_buf(e, a->buffers[2 + i], sizes[i], 0))
+                return ENOMEM;
         if (grow((void **)&e->variadic, &e->cap_variadic, e->n_variadic + 1, sizeof *e->variadic))
             return ENOMEM;
         e->variadic[e->n_variadic++] = n_var;
@@ -278,7 +305,8 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
     case IK_T_MAP: {
         int w = t.id == IK_T_LARGE_LIST ? 8 : 4;
         const struct ArrowArray *c = a->children[0];
-        if (emit_offsets(e, a->buffers[1], w, start, len, &first, &last)) return ENOMEM;
+        if (emit_offsets(e, a->buffers[1], w, start, len, &first, &last))
+            return ENOMEM;
         return ik__enc_array(e, s->children[0], c, c->offset + first, last - first, err);
     }
     case IK_T_FIXED_SIZE_LIST: {
@@ -289,7 +317,8 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
     case IK_T_STRUCT:
         for (i = 0; i < s->n_children; i++) {
             const struct ArrowArray *c = a->children[i];
-            if ((rc = ik__enc_array(e, s->children[i], c, c->offset + start, len, err))) return rc;
+            if ((rc = ik__enc_array(e, s->children[i], c, c->offset + start, len, err)))
+                return rc;
         }
         return 0;
     default: /* fixed width */
@@ -308,17 +337,21 @@ int ik__enc_fingerprint(const struct ik__enc *e, uint8_t **out, size_t *len)
     for (i = 0; i < e->n_bufs; i++)
         n += 8 + (size_t)e->bufs[i].len;
     p = malloc(n ? n : 1);
-    if (p == NULL) return ENOMEM;
+    if (p == NULL)
+        return ENOMEM;
     memcpy(p, e->nodes, (size_t)e->n_nodes * 16);
     pos = (size_t)e->n_nodes * 16;
-    if (e->n_variadic) memcpy(p + pos, e->variadic, (size_t)e->n_variadic * 8);
+    if (e->n_variadic)
+        memcpy(p + pos, e->variadic, (size_t)e->n_variadic * 8);
     pos += (size_t)e->n_variadic * 8;
     for (i = 0; i < e->n_bufs; i++) {
         const struct ik__enc_buf *b = &e->bufs[i];
         memcpy(p + pos, &b->len, 8);
         pos += 8;
-        if (b->len) memcpy(p + pos, b->ptr, (size_t)b->len);
-        if (b->bits % 8) p[pos + (size_t)b->len - 1] &= (uint8_t)((1u << (b->bits % 8)) - 1);
+        if (b->len)
+            memcpy(p + pos, b->ptr, (size_t)b->len);
+        if (b->bits % 8)
+            p[pos + (size_t)b->len - 1] &= (uint8_t)((1u << (b->bits % 8)) - 1);
         pos += (size_t)b->len;
     }
     *out = p;

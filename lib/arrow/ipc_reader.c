@@ -22,9 +22,12 @@ static void options_or_default(const struct ik_read_options *in, struct ik_read_
         *out = *in;
     else
         ik_read_options_init(out);
-    if (out->max_depth <= 0) out->max_depth = 64;
-    if (out->max_message_bytes <= 0) out->max_message_bytes = 64ll << 20;
-    if (out->max_body_bytes <= 0) out->max_body_bytes = 16ll << 30;
+    if (out->max_depth <= 0)
+        out->max_depth = 64;
+    if (out->max_message_bytes <= 0)
+        out->max_message_bytes = 64ll << 20;
+    if (out->max_body_bytes <= 0)
+        out->max_body_bytes = 16ll << 30;
 }
 
 /* Parses a Schema message header into schema + dictionary state. */
@@ -34,10 +37,12 @@ static int read_schema(struct ik_fbt schema_table, const struct ik_read_options 
     struct ik__dict_field *fields = NULL;
     int64_t n = 0;
     int rc = ik__schema_from_fb(schema_table, o->max_depth, schema, &fields, &n, err);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     rc = ik__dicts_init(dicts, fields, n, err);
     free(fields);
-    if (rc != 0) schema->release(schema);
+    if (rc != 0)
+        schema->release(schema);
     return rc;
 }
 
@@ -61,7 +66,8 @@ int ik_ipc_reader_create(const struct ik_read_options *opts, struct ik_ipc_reade
                          struct ik_error *err)
 {
     struct ik_ipc_reader *r = calloc(1, sizeof *r);
-    if (r == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (r == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     options_or_default(opts, &r->o);
     *out = r;
     return 0;
@@ -69,7 +75,8 @@ int ik_ipc_reader_create(const struct ik_read_options *opts, struct ik_ipc_reade
 
 void ik_ipc_reader_destroy(struct ik_ipc_reader *r)
 {
-    if (r == NULL) return;
+    if (r == NULL)
+        return;
     if (r->have_schema) {
         ik__dicts_reset(&r->dicts);
         r->schema.release(&r->schema);
@@ -81,42 +88,49 @@ void ik_ipc_reader_destroy(struct ik_ipc_reader *r)
 
 static int acc_append(struct ik_ipc_reader *r, const uint8_t *p, size_t n, struct ik_error *err)
 {
-    if (r->acc_pos > 0 && r->acc_pos == r->acc_len) r->acc_pos = r->acc_len = 0;
+    if (r->acc_pos > 0 && r->acc_pos == r->acc_len)
+        r->acc_pos = r->acc_len = 0;
     if (r->acc_len + n > r->acc_cap) {
         size_t live = r->acc_len - r->acc_pos, cap = r->acc_cap ? r->acc_cap : 4096;
         uint8_t *q;
         while (cap < live + n)
             cap *= 2;
         q = malloc(cap);
-        if (q == NULL) return ik_error_set(err, ENOMEM, "out of memory buffering the stream");
-        if (live) memcpy(q, r->acc + r->acc_pos, live);
+        if (q == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory buffering the stream");
+        if (live)
+            memcpy(q, r->acc + r->acc_pos, live);
         free(r->acc);
         r->acc = q;
         r->acc_cap = cap;
         r->acc_pos = 0;
         r->acc_len = live;
     }
-    if (n) memcpy(r->acc + r->acc_len, p, n);
+    if (n)
+        memcpy(r->acc + r->acc_len, p, n);
     r->acc_len += n;
     return 0;
 }
 
 int ik_ipc_reader_feed(struct ik_ipc_reader *r, const void *data, size_t len, struct ik_error *err)
 {
-    if (r->finished) return ik_error_set(err, EINVAL, "bytes fed after finish");
+    if (r->finished)
+        return ik_error_set(err, EINVAL, "bytes fed after finish");
     if (r->cur) { /* keep order: move the zero-copy remainder into the copy buffer first */
         int rc = acc_append(r, ik_buffer_data(r->cur) + r->cur_pos,
                             ik_buffer_size(r->cur) - r->cur_pos, err);
         ik_buffer_unref(r->cur);
         r->cur = NULL;
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
     return acc_append(r, data, len, err);
 }
 
 int ik_ipc_reader_feed_buffer(struct ik_ipc_reader *r, struct ik_buffer *buf, struct ik_error *err)
 {
-    if (r->finished) return ik_error_set(err, EINVAL, "bytes fed after finish");
+    if (r->finished)
+        return ik_error_set(err, EINVAL, "bytes fed after finish");
     if (r->cur == NULL && r->acc_len == r->acc_pos) {
         r->cur = ik_buffer_ref(buf);
         r->cur_pos = 0;
@@ -154,7 +168,8 @@ static int handle_message(struct ik_ipc_reader *r, const struct ik__msg *m, stru
             return ik_error_set(err, IK_EFORMAT, "stream does not start with a schema (type %d)",
                                 m->header_type);
         int rc = read_schema(m->header, &r->o, &r->schema, &r->dicts, err);
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
         r->have_schema = true;
         return 0;
     }
@@ -165,7 +180,8 @@ static int handle_message(struct ik_ipc_reader *r, const struct ik__msg *m, stru
         return ik__decode_dictionary(m, src, body_off, &r->dicts, &r->o, true, err);
     case IK_HDR_RECORD_BATCH: {
         int rc = ik__decode_batch(&r->schema, m, src, body_off, &r->dicts, &r->o, out, err);
-        if (rc == 0) *got_batch = true;
+        if (rc == 0)
+            *got_batch = true;
         return rc;
     }
     default:
@@ -188,7 +204,8 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
             r->cur = NULL;
             return rc ? rc : IK_EAGAIN;
         }
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
         if (m.eos) {
             r->eos = true;
             return IK_EOS;
@@ -202,7 +219,8 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
         return rc;
     }
     rc = ik__msg_frame(r->acc + r->acc_pos, r->acc_len - r->acc_pos, &r->o, &m, err);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (m.eos) {
         r->eos = true;
         return IK_EOS;
@@ -231,11 +249,13 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
 int ik_ipc_reader_next(struct ik_ipc_reader *r, struct ArrowArray *out, struct ik_error *err)
 {
     int rc;
-    if (r->failed) return ik_error_set(err, r->failed, "%s", r->last.message);
+    if (r->failed)
+        return ik_error_set(err, r->failed, "%s", r->last.message);
     out->release = NULL;
     for (;;) {
         bool got = false;
-        if (r->eos) return IK_EOS;
+        if (r->eos)
+            return IK_EOS;
         rc = reader_step(r, out, &got, err);
         if (rc == IK_EAGAIN || rc == IK_EOS) {
             if (rc == IK_EAGAIN && r->finished) {
@@ -259,10 +279,12 @@ int ik_ipc_reader_next(struct ik_ipc_reader *r, struct ArrowArray *out, struct i
             break;
         }
         r->messages++;
-        if (got) return 0;
+        if (got)
+            return 0;
     }
     r->failed = rc;
-    if (err) r->last = *err;
+    if (err)
+        r->last = *err;
     return rc;
 }
 
@@ -293,7 +315,8 @@ static int read_blocks(struct ik_fbt footer, int id, size_t file_len, struct blo
     uint32_t i;
     *out = calloc(v.n ? v.n : 1, sizeof **out);
     *n = v.n;
-    if (*out == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (*out == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     for (i = 0; i < v.n; i++) {
         const uint8_t *p = ik__fbv_elem(v, i, IK_BLOCK_SIZE);
         struct block *b = &(*out)[i];
@@ -340,7 +363,8 @@ int ik_ipc_file_open(struct ik_buffer *buf, const struct ik_read_options *opts,
         opts->max_message_bytes > 0)
         return ik_error_set(err, IK_ELIMIT, "footer length %d exceeds the limit", flen);
     f = calloc(1, sizeof *f);
-    if (f == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (f == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     options_or_default(opts, &f->o);
     f->buf = ik_buffer_ref(buf);
     if ((rc = ik__fb_init(&fb, p + len - 10 - flen, (size_t)flen, err)) != 0) {
@@ -380,9 +404,11 @@ fail_nodicts:
 
 void ik_ipc_file_destroy(struct ik_ipc_file *f)
 {
-    if (f == NULL) return;
+    if (f == NULL)
+        return;
     ik__dicts_reset(&f->dicts);
-    if (f->schema.release) f->schema.release(&f->schema);
+    if (f->schema.release)
+        f->schema.release(&f->schema);
     free(f->dict_blocks);
     free(f->batch_blocks);
     ik_buffer_unref(f->buf);
@@ -411,7 +437,8 @@ static int frame_block(struct ik_ipc_file *f, const struct block *b, struct ik__
                             "message at offset %lld does not fit its block (metadata %d, body "
                             "%lld)",
                             (long long)b->offset, b->meta_length, (long long)b->body_length);
-    if (rc != 0) return ik_error_prefix(err, rc, "message at offset %lld", (long long)b->offset);
+    if (rc != 0)
+        return ik_error_prefix(err, rc, "message at offset %lld", (long long)b->offset);
     if (m->eos)
         return ik_error_set(err, IK_EFORMAT, "block at offset %lld holds an end-of-stream marker",
                             (long long)b->offset);
@@ -429,7 +456,8 @@ static int load_dictionaries(struct ik_ipc_file *f, struct ik_error *err)
 {
     int64_t i;
     int rc;
-    if (f->dicts_loaded) return 0;
+    if (f->dicts_loaded)
+        return 0;
     for (i = 0; i < f->n_dict_blocks; i++) {
         struct ik__msg m;
         const struct block *b = &f->dict_blocks[i];
@@ -440,7 +468,8 @@ static int load_dictionaries(struct ik_ipc_file *f, struct ik_error *err)
                                 (long long)i, m.header_type);
         rc = ik__decode_dictionary(&m, f->buf, (size_t)b->offset + m.meta_offset + m.meta_length,
                                    &f->dicts, &f->o, false, err);
-        if (rc != 0) return ik_error_prefix(err, rc, "dictionary block %lld", (long long)i);
+        if (rc != 0)
+            return ik_error_prefix(err, rc, "dictionary block %lld", (long long)i);
     }
     f->dicts_loaded = true;
     return 0;
@@ -456,13 +485,15 @@ int ik_ipc_file_read_batch(struct ik_ipc_file *f, int64_t i, struct ArrowArray *
     if (i < 0 || i >= f->n_batch_blocks)
         return ik_error_set(err, EINVAL, "batch %lld out of range (file has %lld)", (long long)i,
                             (long long)f->n_batch_blocks);
-    if ((rc = load_dictionaries(f, err)) != 0) return rc;
+    if ((rc = load_dictionaries(f, err)) != 0)
+        return rc;
     b = &f->batch_blocks[i];
     if ((rc = frame_block(f, b, &m, err)) != 0)
         return ik_error_prefix(err, rc, "record batch %lld", (long long)i);
     rc = ik__decode_batch(&f->schema, &m, f->buf, (size_t)b->offset + m.meta_offset + m.meta_length,
                           &f->dicts, &f->o, out, err);
-    if (rc != 0) return ik_error_prefix(err, rc, "record batch %lld", (long long)i);
+    if (rc != 0)
+        return ik_error_prefix(err, rc, "record batch %lld", (long long)i);
     return 0;
 }
 
@@ -488,7 +519,8 @@ static int stream_get_schema(struct ArrowArrayStream *s, struct ArrowSchema *out
             return EIO;
         }
         schema = ik_ipc_reader_schema(p->reader);
-        if (schema == NULL) return rc == IK_EOS ? EIO : (rc < 1000 ? rc : EIO);
+        if (schema == NULL)
+            return rc == IK_EOS ? EIO : (rc < 1000 ? rc : EIO);
     }
     return ik_schema_copy(schema, out, &p->err) ? ENOMEM : 0;
 }
@@ -499,14 +531,18 @@ static int stream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out)
     int rc;
     out->release = NULL;
     if (p->file) {
-        if (p->next >= ik_ipc_file_num_batches(p->file)) return 0;
+        if (p->next >= ik_ipc_file_num_batches(p->file))
+            return 0;
         rc = ik_ipc_file_read_batch(p->file, p->next, out, &p->err);
-        if (rc == 0) p->next++;
+        if (rc == 0)
+            p->next++;
     } else {
         rc = ik_ipc_reader_next(p->reader, out, &p->err);
-        if (rc == IK_EOS) return 0;
+        if (rc == IK_EOS)
+            return 0;
     }
-    if (rc == 0) return 0;
+    if (rc == 0)
+        return 0;
     return (rc == IK_EFORMAT || rc == IK_ELIMIT || rc == IK_EINVALID) ? EIO : rc;
 }
 
@@ -519,7 +555,8 @@ static const char *stream_last_error(struct ArrowArrayStream *s)
 static void stream_release(struct ArrowArrayStream *s)
 {
     struct stream_priv *p;
-    if (s == NULL || s->release == NULL) return;
+    if (s == NULL || s->release == NULL)
+        return;
     p = s->private_data;
     ik_ipc_file_destroy(p->file);
     ik_ipc_reader_destroy(p->reader);
@@ -531,7 +568,8 @@ static int make_stream(struct ik_ipc_file *file, struct ik_ipc_reader *reader,
                        struct ArrowArrayStream *out)
 {
     struct stream_priv *p = calloc(1, sizeof *p);
-    if (p == NULL) return ENOMEM;
+    if (p == NULL)
+        return ENOMEM;
     p->file = file;
     p->reader = reader;
     out->get_schema = stream_get_schema;
@@ -547,7 +585,8 @@ int ik_ipc_file_to_stream(struct ik_ipc_file *f, struct ArrowArrayStream *out, s
     struct ik_ipc_file *copy;
     /* Re-open on the same buffer so the stream owns its own reader state. */
     int rc = ik_ipc_file_open(f->buf, &f->o, &copy, err);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     if (make_stream(copy, NULL, out) != 0) {
         ik_ipc_file_destroy(copy);
         return ik_error_set(err, ENOMEM, "out of memory");
@@ -563,8 +602,10 @@ int ik_ipc_open_stream(struct ik_buffer *buf, const struct ik_read_options *opts
     int rc;
     if (len >= 6 && memcmp(p, magic, 6) == 0) {
         struct ik_ipc_file *f;
-        if (is_file) *is_file = true;
-        if ((rc = ik_ipc_file_open(buf, opts, &f, err)) != 0) return rc;
+        if (is_file)
+            *is_file = true;
+        if ((rc = ik_ipc_file_open(buf, opts, &f, err)) != 0)
+            return rc;
         if (make_stream(f, NULL, out) != 0) {
             ik_ipc_file_destroy(f);
             return ik_error_set(err, ENOMEM, "out of memory");
@@ -573,8 +614,10 @@ int ik_ipc_open_stream(struct ik_buffer *buf, const struct ik_read_options *opts
     } else {
         struct ik_ipc_reader *r;
         struct ArrowArray first;
-        if (is_file) *is_file = false;
-        if ((rc = ik_ipc_reader_create(opts, &r, err)) != 0) return rc;
+        if (is_file)
+            *is_file = false;
+        if ((rc = ik_ipc_reader_create(opts, &r, err)) != 0)
+            return rc;
         if ((rc = ik_ipc_reader_feed_buffer(r, buf, err)) != 0 ||
             (rc = ik_ipc_reader_finish(r, err)) != 0)
             goto fail;
@@ -588,7 +631,8 @@ int ik_ipc_open_stream(struct ik_buffer *buf, const struct ik_read_options *opts
                                            : "stream truncated before its schema");
                 goto fail;
             }
-            if (rc != 0) goto fail;
+            if (rc != 0)
+                goto fail;
             {
                 bool got = false;
                 rc = reader_step(r, &first, &got, err);

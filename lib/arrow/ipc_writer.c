@@ -58,7 +58,8 @@ int ik_write_to_file(void *ctx, const void *data, size_t len, struct ik_error *e
 static int emit(struct ik_ipc_writer *w, const void *p, size_t n, struct ik_error *err)
 {
     int rc = w->write(w->ctx, p, n, err);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     w->pos += (int64_t)n;
     return 0;
 }
@@ -74,7 +75,8 @@ static int add_block(struct wblock **v, int64_t *n, int64_t *cap, struct wblock 
     if (*n == *cap) {
         int64_t c = *cap ? *cap * 2 : 16;
         struct wblock *q = realloc(*v, (size_t)c * sizeof *q);
-        if (q == NULL) return ENOMEM;
+        if (q == NULL)
+            return ENOMEM;
         *v = q;
         *cap = c;
     }
@@ -99,11 +101,13 @@ static int write_message(struct ik_ipc_writer *w, const uint8_t *meta, size_t me
         return rc;
     for (i = 0; body && i < body->n_bufs; i++) {
         int64_t at = w->pos - (start + 8 + (int64_t)meta_len + pad);
-        if (at < offs[i] && (rc = emit(w, pad_bytes, (size_t)(offs[i] - at), err))) return rc;
+        if (at < offs[i] && (rc = emit(w, pad_bytes, (size_t)(offs[i] - at), err)))
+            return rc;
         if (body->bufs[i].len && (rc = emit(w, body->bufs[i].ptr, (size_t)body->bufs[i].len, err)))
             return rc;
     }
-    if ((rc = pad_to(w, 8, err)) != 0) return rc;
+    if ((rc = pad_to(w, 8, err)) != 0)
+        return rc;
     if (w->pos - start != 8 + (int64_t)meta_len + pad + body_len)
         return ik_error_set(err, EIO, "internal: body length mismatch");
     block->offset = start;
@@ -126,10 +130,12 @@ static int compress_body(struct ik_ipc_writer *w, struct ik_error *err)
         size_t cap, written;
         uint8_t *dst;
         int rc;
-        if (b->len == 0) continue;
+        if (b->len == 0)
+            continue;
         cap = ik__compress_bound(w->o.compression, (size_t)b->len);
         dst = malloc(cap);
-        if (dst == NULL) return ik_error_set(err, ENOMEM, "out of memory compressing");
+        if (dst == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory compressing");
         rc = ik__compress_buffer(w->o.compression, w->o.compression_level, b->ptr, (size_t)b->len,
                                  dst, cap, &written, err);
         if (rc != 0) {
@@ -167,7 +173,8 @@ static int write_batch_message(struct ik_ipc_writer *w, int64_t length, bool is_
     size_t meta_len;
     int rc = 0;
 
-    if (w->o.compression != IK_COMPRESSION_NONE && (rc = compress_body(w, err)) != 0) return rc;
+    if (w->o.compression != IK_COMPRESSION_NONE && (rc = compress_body(w, err)) != 0)
+        return rc;
     offs = malloc((size_t)(w->enc.n_bufs + 1) * sizeof *offs);
     nodes = malloc((size_t)(w->enc.n_nodes + 1) * 16);
     bufs = malloc((size_t)(w->enc.n_bufs + 1) * 16);
@@ -249,7 +256,8 @@ static int write_schema_message(struct ik_ipc_writer *w, struct ik_error *err)
     int rc;
     ik__fbb_reset(b);
     ik__fbb_init(b);
-    if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, &sref, err)) != 0) return rc;
+    if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, &sref, err)) != 0)
+        return rc;
     ik__fbb_table_start(b);
     ik__fbb_add_i16(b, IK_MSG_VERSION, IK_V5);
     ik__fbb_add_u8(b, IK_MSG_HEADER_TYPE, IK_HDR_SCHEMA);
@@ -270,8 +278,10 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
     if (schema == NULL || schema->release == NULL || strcmp(schema->format, "+s") != 0)
         return ik_error_set(err, EINVAL, "the writer needs a struct schema (format \"+s\")");
     w = calloc(1, sizeof *w);
-    if (w == NULL) return ik_error_set(err, ENOMEM, "out of memory");
-    if (opts) w->o = *opts;
+    if (w == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if (opts)
+        w->o = *opts;
     w->write = write;
     w->ctx = ctx;
     ik__enc_init(&w->enc);
@@ -280,7 +290,8 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
         free(w);
         return rc;
     }
-    if ((rc = ik__schema_dict_fields(&w->schema, &w->dfields, &w->n_dfields, err)) != 0) goto fail;
+    if ((rc = ik__schema_dict_fields(&w->schema, &w->dfields, &w->n_dfields, err)) != 0)
+        goto fail;
     w->dicts = calloc((size_t)(w->n_dfields ? w->n_dfields : 1), sizeof *w->dicts);
     if (w->dicts == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
@@ -288,9 +299,11 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
     }
     if (w->o.format == IK_IPC_FILE) {
         static const uint8_t magic[8] = {'A', 'R', 'R', 'O', 'W', '1', 0, 0};
-        if ((rc = emit(w, magic, 8, err)) != 0) goto fail;
+        if ((rc = emit(w, magic, 8, err)) != 0)
+            goto fail;
     }
-    if ((rc = write_schema_message(w, err)) != 0) goto fail;
+    if ((rc = write_schema_message(w, err)) != 0)
+        goto fail;
     *out = w;
     return 0;
 fail:
@@ -325,7 +338,8 @@ static int collect_dicts(const struct ArrowSchema *s, const struct ArrowArray *a
                             (long long)node->n_children);
     for (i = 0; i < node->n_children; i++) {
         int rc = collect_dicts(node->children[i], arr->children[i], found, n, max, err);
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -370,7 +384,8 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
                                 "allows only deltas (write a stream instead)",
                                 (long long)w->dfields[k].id);
         }
-        if (delta) from = wd->length;
+        if (delta)
+            from = wd->length;
     }
     ik__enc_clear(&w->enc);
     if ((rc = ik__enc_array(&w->enc, vs, d, d->offset + from, d->length - from, err)) == 0)
@@ -409,23 +424,27 @@ int ik_ipc_writer_write(struct ik_ipc_writer *w, const struct ArrowArray *batch,
     }
     if (w->n_dfields) {
         dicts = calloc((size_t)w->n_dfields, sizeof *dicts);
-        if (dicts == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+        if (dicts == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory");
         for (i = 0; rc == 0 && i < w->schema.n_children; i++)
             rc = collect_dicts(w->schema.children[i], batch->children[i], dicts, &n, w->n_dfields,
                                err);
         for (i = 0; rc == 0 && i < n; i++)
             rc = write_dictionary(w, i, dicts[i], err);
         free(dicts);
-        if (rc != 0) goto fail;
+        if (rc != 0)
+            goto fail;
     }
     ik__enc_clear(&w->enc);
     for (i = 0; i < w->schema.n_children; i++) {
         const struct ArrowArray *c = batch->children[i];
         rc = ik__enc_array(&w->enc, w->schema.children[i], c, c->offset + batch->offset,
                            batch->length, err);
-        if (rc != 0) goto fail;
+        if (rc != 0)
+            goto fail;
     }
-    if ((rc = write_batch_message(w, batch->length, false, 0, false, &block, err)) != 0) goto fail;
+    if ((rc = write_batch_message(w, batch->length, false, 0, false, &block, err)) != 0)
+        goto fail;
     if (add_block(&w->bblocks, &w->n_bblocks, &w->cap_bblocks, block) != 0) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto fail;
@@ -434,7 +453,8 @@ int ik_ipc_writer_write(struct ik_ipc_writer *w, const struct ArrowArray *batch,
     return 0;
 fail:
     ik__enc_clear(&w->enc);
-    if (rc == EIO || rc == ENOSPC) w->failed = rc;
+    if (rc == EIO || rc == ENOSPC)
+        w->failed = rc;
     return rc;
 }
 
@@ -443,7 +463,8 @@ static ik_fbref blocks_vector(struct ik_fbb *b, const struct wblock *v, int64_t 
     uint8_t *raw = calloc((size_t)(n ? n : 1), IK_BLOCK_SIZE);
     ik_fbref r;
     int64_t i;
-    if (raw == NULL) return 0;
+    if (raw == NULL)
+        return 0;
     for (i = 0; i < n; i++) {
         ik__st_u64(raw + 24 * i, (uint64_t)v[i].offset);
         ik__st_u32(raw + 24 * i + 8, (uint32_t)v[i].meta_length);
@@ -460,7 +481,8 @@ int ik_ipc_writer_finish(struct ik_ipc_writer *w, struct ik_error *err)
     int rc;
     if (w->failed || w->finished)
         return ik_error_set(err, EINVAL, "writer already %s", w->failed ? "failed" : "finished");
-    if ((rc = emit(w, eos, 8, err)) != 0) return rc;
+    if ((rc = emit(w, eos, 8, err)) != 0)
+        return rc;
     if (w->o.format == IK_IPC_FILE) {
         struct ik_fbb *b = &w->fbb;
         ik_fbref sref, dv, bv, footer;
@@ -469,7 +491,8 @@ int ik_ipc_writer_finish(struct ik_ipc_writer *w, struct ik_error *err)
         uint8_t tail[10];
         ik__fbb_reset(b);
         ik__fbb_init(b);
-        if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, &sref, err)) != 0) return rc;
+        if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, &sref, err)) != 0)
+            return rc;
         dv = blocks_vector(b, w->dblocks, w->n_dblocks);
         bv = blocks_vector(b, w->bblocks, w->n_bblocks);
         ik__fbb_table_start(b);
@@ -492,7 +515,8 @@ int ik_ipc_writer_finish(struct ik_ipc_writer *w, struct ik_error *err)
 void ik_ipc_writer_destroy(struct ik_ipc_writer *w)
 {
     int64_t i;
-    if (w == NULL) return;
+    if (w == NULL)
+        return;
     for (i = 0; w->dicts && i < w->n_dfields; i++)
         free(w->dicts[i].print);
     free(w->dicts);
@@ -502,7 +526,8 @@ void ik_ipc_writer_destroy(struct ik_ipc_writer *w)
     free(w->zbuf);
     ik__enc_reset(&w->enc);
     ik__fbb_reset(&w->fbb);
-    if (w->schema.release) w->schema.release(&w->schema);
+    if (w->schema.release)
+        w->schema.release(&w->schema);
     free(w);
 }
 
@@ -553,21 +578,25 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
             rc = stream_error(stream, rc, "could not read the next batch", err);
             break;
         }
-        if (batch.release == NULL) break;
+        if (batch.release == NULL)
+            break;
         rc = ik_ipc_writer_write(w, &batch, err);
         batch.release(&batch);
     }
-    if (rc == 0) rc = ik_ipc_writer_finish(w, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, err);
     ik_ipc_writer_destroy(w);
     if (rc == 0 && fflush(f) != 0)
         rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
-    if (to_stdout) return rc;
+    if (to_stdout)
+        return rc;
     if (rc == 0 && fsync(fileno(f)) != 0)
         rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
     if (fclose(f) != 0 && rc == 0)
         rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
     if (rc == 0 && rename(tmp, path) != 0)
         rc = ik_error_set(err, errno, "%s: rename: %s", path, strerror(errno));
-    if (rc != 0) unlink(tmp);
+    if (rc != 0)
+        unlink(tmp);
     return rc;
 }

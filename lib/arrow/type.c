@@ -66,10 +66,12 @@ static int parse_int(const char **p, long lo, long hi, int32_t *out)
     char *end;
     long v;
     if (**p < '0' || **p > '9') {
-        if (!(**p == '-' && (*p)[1] >= '0' && (*p)[1] <= '9')) return -1;
+        if (!(**p == '-' && (*p)[1] >= '0' && (*p)[1] <= '9'))
+            return -1;
     }
     v = strtol(*p, &end, 10);
-    if (end == *p || v < lo || v > hi) return -1;
+    if (end == *p || v < lo || v > hi)
+        return -1;
     *p = end;
     *out = (int32_t)v;
     return 0;
@@ -97,15 +99,20 @@ static int parse_unit(char c, enum ik_time_unit *u)
 
 static int parse_union(const char *format, const char *p, struct ik_type *t, struct ik_error *err)
 {
-    if (*p++ != ':') return bad(format, err);
+    if (*p++ != ':')
+        return bad(format, err);
     t->n_type_ids = 0;
-    if (*p == 0) return 0;
+    if (*p == 0)
+        return 0;
     for (;;) {
         int32_t id;
-        if (t->n_type_ids >= 128 || parse_int(&p, 0, 127, &id) != 0) return bad(format, err);
+        if (t->n_type_ids >= 128 || parse_int(&p, 0, 127, &id) != 0)
+            return bad(format, err);
         t->type_ids[t->n_type_ids++] = (int8_t)id;
-        if (*p == 0) return 0;
-        if (*p++ != ',') return bad(format, err);
+        if (*p == 0)
+            return 0;
+        if (*p++ != ',')
+            return bad(format, err);
     }
 }
 
@@ -166,23 +173,27 @@ static int parse_temporal(const char *format, struct ik_type *t, struct ik_error
         }
         return 0;
     case 't':
-        if (parse_unit(u, &t->unit) != 0 || *p) return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p)
+            return bad(format, err);
         t->id = (u == 's' || u == 'm') ? IK_T_TIME32 : IK_T_TIME64;
         t->bit_width = t->id == IK_T_TIME32 ? 32 : 64;
         return 0;
     case 's':
-        if (parse_unit(u, &t->unit) != 0 || *p != ':') return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p != ':')
+            return bad(format, err);
         t->id = IK_T_TIMESTAMP;
         t->bit_width = 64;
         t->timezone = p + 1;
         return 0;
     case 'D':
-        if (parse_unit(u, &t->unit) != 0 || *p) return bad(format, err);
+        if (parse_unit(u, &t->unit) != 0 || *p)
+            return bad(format, err);
         t->id = IK_T_DURATION;
         t->bit_width = 64;
         return 0;
     case 'i':
-        if (*p) return bad(format, err);
+        if (*p)
+            return bad(format, err);
         if (u == 'M') {
             t->id = IK_T_INTERVAL_MONTHS;
             t->bit_width = 32;
@@ -210,9 +221,11 @@ static int parse_decimal(const char *format, struct ik_type *t, struct ik_error 
         return bad(format, err);
     if (*p == ',') {
         p++;
-        if (parse_int(&p, 32, 256, &bits) != 0) return bad(format, err);
+        if (parse_int(&p, 32, 256, &bits) != 0)
+            return bad(format, err);
     }
-    if (*p) return bad(format, err);
+    if (*p)
+        return bad(format, err);
     switch (bits) {
     case 32:
         t->id = IK_T_DECIMAL32;

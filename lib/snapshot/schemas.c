@@ -54,7 +54,8 @@ static char *metadata1(const char *k, const char *v)
 {
     int32_t n = 1, kl = (int32_t)strlen(k), vl = (int32_t)strlen(v);
     char *m = malloc(4 + 4 + (size_t)kl + 4 + (size_t)vl), *p = m;
-    if (m == NULL) return NULL;
+    if (m == NULL)
+        return NULL;
     memcpy(p, &n, 4);
     memcpy(p + 4, &kl, 4);
     memcpy(p + 8, k, (size_t)kl);
@@ -83,10 +84,12 @@ int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *
     while (cols[n].name)
         n++;
     meta = metadata1("ipfs_kit.table", name);
-    if (meta == NULL) return ik_error_set(err, ENOMEM, "out of memory");
+    if (meta == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
     rc = ik__schema_alloc(out, "+s", "", meta, 0, n);
     free(meta);
-    if (rc != 0) return ik_error_set(err, ENOMEM, "out of memory");
+    if (rc != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
     for (i = 0; i < n; i++) {
         struct ArrowSchema *c = out->children[i];
         if (ik__schema_alloc(c, cols[i].format, cols[i].name, NULL,
