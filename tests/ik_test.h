@@ -82,8 +82,7 @@ const char *ik_test_tmpdir(void);
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ != 0) {                                                                            \
-            ik_test_fail(__FILE__, __LINE__, "%s returned %d: %s", #expr, rc_,                     \
-                         (errp) ? (errp)->message : "");                                           \
+            ik_test_fail(__FILE__, __LINE__, "%s returned %d: %s", #expr, rc_, (errp)->message);   \
             return;                                                                                \
         }                                                                                          \
     } while (0)

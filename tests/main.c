@@ -1,4 +1,4 @@
-/* The C test runner: runs every TEST registered by tests/*.c (optionally those whose name
+/* The C test runner: runs every TEST registered in tests/ (optionally those whose name
  * contains argv[1]) and prints one line per failure and `N passed, N failed` last. */
 #include <stdarg.h>
 #include <stdio.h>

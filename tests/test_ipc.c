@@ -366,7 +366,7 @@ TEST(test_ipc_reader_byte_at_a_time)
     struct ArrowArray b;
     size_t i;
     int64_t got = 0;
-    int rc;
+    int rc = IK_EAGAIN;
     ASSERT_OK(write_all(IK_IPC_STREAM, IK_COMPRESSION_NONE, 40, 0, &s, &err), &err);
     ASSERT_OK(ik_ipc_reader_create(NULL, &r, &err), &err);
     for (i = 0; i < s.len; i++) {

@@ -193,7 +193,7 @@ static int next_node(struct dec *d, int64_t *length, int64_t *null_count)
         return dec_fail(d, IK_EFORMAT, "field node out of bounds", NULL);
     *length = ik__ld_i64(p);
     *null_count = ik__ld_i64(p + 8);
-    if (*length < 0 || *null_count < 0 || *null_count > *length) {
+    if (*length < 0 || *length > (INT64_MAX >> 5) || *null_count < 0 || *null_count > *length) {
         snprintf(msg, sizeof msg, " (length %lld, null count %lld)", (long long)*length,
                  (long long)*null_count);
         return dec_fail(d, IK_EFORMAT, "invalid field node", msg);
@@ -505,7 +505,7 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
 static int decode_node(struct dec *d, const struct ArrowSchema *s, struct ArrowArray *a)
 {
     struct ik_type t;
-    int64_t length, nulls, n_children, n_buffers;
+    int64_t length = 0, nulls = 0, n_children, n_buffers;
     int rc;
 
     if (++d->depth > d->o->max_depth) {
@@ -653,6 +653,11 @@ int ik__decode_batch(const struct ArrowSchema *schema, const struct ik__msg *m,
     return decode_rb(schema, m, m->header, body, body_offset, dicts, o, out, err);
 }
 
+static void noop_release(struct ArrowSchema *s)
+{
+    (void)s;
+}
+
 int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_t body_offset,
                           struct ik__dicts *dicts, const struct ik_read_options *o,
                           bool allow_replacement, struct ik_error *err)
@@ -685,6 +690,7 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
     child = e->field->dictionary;
     memset(&wrap, 0, sizeof wrap);
     wrap.format = "+s";
+    wrap.release = noop_release; /* borrowed: marks it live for validation */
     wrap.n_children = 1;
     wrap.children = &child;
     rc = decode_rb(&wrap, m, rb, body, body_offset, dicts, o, &batch, err);

@@ -2,6 +2,7 @@
  * 64-byte aligned bodies, optional LZ4_FRAME / ZSTD buffer compression, dictionary deltas and
  * replacements, and the file footer. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,12 +65,6 @@ static int emit(struct ik_ipc_writer *w, const void *p, size_t n, struct ik_erro
     return 0;
 }
 
-static int pad_to(struct ik_ipc_writer *w, int64_t align, struct ik_error *err)
-{
-    int64_t n = (align - w->pos % align) % align;
-    return n ? emit(w, pad_bytes, (size_t)n, err) : 0;
-}
-
 static int add_block(struct wblock **v, int64_t *n, int64_t *cap, struct wblock b)
 {
     if (*n == *cap) {
@@ -106,8 +101,11 @@ static int write_message(struct ik_ipc_writer *w, const uint8_t *meta, size_t me
         if (body->bufs[i].len && (rc = emit(w, body->bufs[i].ptr, (size_t)body->bufs[i].len, err)))
             return rc;
     }
-    if ((rc = pad_to(w, 8, err)) != 0)
-        return rc;
+    {
+        int64_t end = start + 8 + (int64_t)meta_len + pad + body_len;
+        if (w->pos < end && (rc = emit(w, pad_bytes, (size_t)(end - w->pos), err)) != 0)
+            return rc;
+    }
     if (w->pos - start != 8 + (int64_t)meta_len + pad + body_len)
         return ik_error_set(err, EIO, "internal: body length mismatch");
     block->offset = start;
@@ -560,6 +558,13 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
             return ik_error_set(err, ENAMETOOLONG, "%s: path too long", path);
         }
         fd = mkstemp(tmp);
+        if (fd >= 0) { /* mkstemp makes 0600; give the file the usual umask-derived mode */
+            mode_t um = umask(0);
+            umask(um);
+            if (fchmod(fd, 0666 & ~um) != 0) {
+                /* keep 0600: still correct, only stricter */
+            }
+        }
         f = fd >= 0 ? fdopen(fd, "wb") : NULL;
         if (f == NULL) {
             rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));

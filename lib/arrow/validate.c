@@ -1,0 +1,348 @@
+/* Validation of C Data Interface arrays against their schema: structure (counts, lengths,
+ * offsets at the ends) at the default level, and every value that can make a reader go out of
+ * bounds or misread (offsets, UTF-8, dictionary indices, union ids, run ends, null counts) at
+ * the full level. Errors name the field path and the index. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arrow/internal.h"
+
+struct val {
+    enum ik_validate_level level;
+    bool utf8;
+    struct ik_error *err;
+    char path[256];
+};
+
+static int fail(struct val *v, int code, const char *fmt, int64_t a, int64_t b, int64_t c)
+{
+    char what[256];
+    snprintf(what, sizeof what, fmt, (long long)a, (long long)b, (long long)c);
+    return ik_error_set(v->err, code, "field '%s': %s", v->path[0] ? v->path : "(root)", what);
+}
+
+static bool bit(const void *bits, int64_t i)
+{
+    return (((const uint8_t *)bits)[i >> 3] >> (i & 7)) & 1;
+}
+
+static int64_t offset_at(const void *p, int w, int64_t i)
+{
+    return w == 4 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
+}
+
+/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+static int64_t utf8_bad_at(const uint8_t *s, int64_t n)
+{
+    int64_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
+                return i;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (i + 2 >= n || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80)
+                return i;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (i + 3 >= n || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80 ||
+                (s[i + 3] & 0xC0) != 0x80)
+                return i;
+            i += 4;
+        } else {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int validate_node(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
+                         int depth);
+
+static int children(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
+                    int depth)
+{
+    int64_t i;
+    for (i = 0; i < s->n_children; i++) {
+        size_t n = strlen(v->path);
+        int rc;
+        snprintf(v->path + n, sizeof v->path - n, "%s%s", n ? "." : "",
+                 s->children[i]->name ? s->children[i]->name : "?");
+        rc = validate_node(v, s->children[i], a->children[i], depth + 1);
+        v->path[n] = 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_offsets(struct val *v, const struct ArrowArray *a, int w, int64_t limit)
+{
+    const void *o = a->buffers[1];
+    int64_t i, end = a->offset + a->length, prev, cur;
+    if (a->length == 0)
+        return 0;
+    prev = offset_at(o, w, a->offset);
+    if (prev < 0 || offset_at(o, w, end) > limit || offset_at(o, w, end) < prev)
+        return fail(v, EINVAL, "offsets out of range (first %lld, last %lld, limit %lld)", prev,
+                    offset_at(o, w, end), limit);
+    if (v->level != IK_VALIDATE_FULL)
+        return 0;
+    for (i = a->offset + 1; i <= end; i++) {
+        cur = offset_at(o, w, i);
+        if (cur < prev)
+            return fail(v, IK_EINVALID, "offsets not monotone at index %lld (%lld > %lld)",
+                        i - a->offset, prev, cur);
+        prev = cur;
+    }
+    return 0;
+}
+
+static int check_ints_below(struct val *v, const struct ArrowArray *a, const struct ik_type *t,
+                            int64_t limit, const char *what)
+{
+    int64_t i;
+    for (i = 0; i < a->length; i++) {
+        int64_t k = a->offset + i, x;
+        if (a->buffers[0] && !bit(a->buffers[0], k))
+            continue;
+        switch (t->id) {
+        case IK_T_INT8:
+            x = ((const int8_t *)a->buffers[1])[k];
+            break;
+        case IK_T_UINT8:
+            x = ((const uint8_t *)a->buffers[1])[k];
+            break;
+        case IK_T_INT16:
+            x = ((const int16_t *)a->buffers[1])[k];
+            break;
+        case IK_T_UINT16:
+            x = ((const uint16_t *)a->buffers[1])[k];
+            break;
+        case IK_T_INT32:
+            x = ((const int32_t *)a->buffers[1])[k];
+            break;
+        case IK_T_UINT32:
+            x = ((const uint32_t *)a->buffers[1])[k];
+            break;
+        case IK_T_UINT64:
+            if (((const uint64_t *)a->buffers[1])[k] > (uint64_t)INT64_MAX)
+                return fail(v, IK_EINVALID, "%s out of range at index %lld", i, 0, 0);
+            x = ((const int64_t *)a->buffers[1])[k];
+            break;
+        default:
+            x = ((const int64_t *)a->buffers[1])[k];
+            break;
+        }
+        if (x < 0 || x >= limit) {
+            char fmt[128];
+            snprintf(fmt, sizeof fmt, "%s %%lld at index %%lld out of range [0, %%lld)", what);
+            return fail(v, IK_EINVALID, fmt, x, i, limit);
+        }
+    }
+    return 0;
+}
+
+static int validate_node(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
+                         int depth)
+{
+    struct ik_type t;
+    int64_t nb, i, end;
+    int rc;
+    if (depth > 64)
+        return fail(v, IK_ELIMIT, "nesting deeper than 64 levels", 0, 0, 0);
+    if (a == NULL || a->release == NULL)
+        return fail(v, EINVAL, "array missing or released", 0, 0, 0);
+    if ((rc = ik__type_parse(s->format, &t, v->err)) != 0)
+        return rc;
+    if (a->length < 0 || a->offset < 0 || a->offset > INT64_MAX - a->length)
+        return fail(v, EINVAL, "invalid length %lld or offset %lld", a->length, a->offset, 0);
+    end = a->offset + a->length;
+    nb = ik__type_n_buffers(&t);
+    if (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)
+        nb = 3;
+    if ((t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW) ? a->n_buffers < nb
+                                                               : a->n_buffers != nb)
+        return fail(v, EINVAL, "%lld buffers, the type needs %lld", a->n_buffers, nb, 0);
+    if (!s->dictionary && ik__type_n_children(&t) >= 0 && a->n_children != ik__type_n_children(&t))
+        return fail(v, EINVAL, "%lld children, the type needs %lld", a->n_children,
+                    ik__type_n_children(&t), 0);
+    if (a->n_children != (s->dictionary ? 0 : s->n_children))
+        return fail(v, EINVAL, "%lld children, the schema has %lld", a->n_children, s->n_children,
+                    0);
+    for (i = ik__type_has_validity(&t) ? 1 : 0; i < nb && a->length > 0; i++)
+        if (a->buffers[i] == NULL && t.id != IK_T_NA)
+            return fail(v, EINVAL, "buffer %lld is NULL", i, 0, 0);
+    if (ik__type_has_validity(&t) && a->buffers[0] == NULL && a->null_count > 0)
+        return fail(v, EINVAL, "null count %lld without a validity bitmap", a->null_count, 0, 0);
+    if (v->level == IK_VALIDATE_FULL && ik__type_has_validity(&t) && a->buffers[0] &&
+        a->null_count >= 0) {
+        int64_t nulls = 0;
+        for (i = a->offset; i < end; i++)
+            nulls += !bit(a->buffers[0], i);
+        if (nulls != a->null_count)
+            return fail(v, IK_EINVALID, "null count %lld, the bitmap has %lld nulls", a->null_count,
+                        nulls, 0);
+    }
+    if (s->dictionary) {
+        if (a->dictionary == NULL)
+            return fail(v, EINVAL, "dictionary-encoded but no dictionary", 0, 0, 0);
+        if ((rc = validate_node(v, s->dictionary, a->dictionary, depth + 1)) != 0)
+            return rc;
+        if (v->level == IK_VALIDATE_FULL)
+            return check_ints_below(v, a, &t, a->dictionary->length, "dictionary index");
+        return 0;
+    }
+    switch (t.id) {
+    case IK_T_STRING:
+    case IK_T_LARGE_STRING:
+    case IK_T_BINARY:
+    case IK_T_LARGE_BINARY: {
+        int w = (t.id == IK_T_STRING || t.id == IK_T_BINARY) ? 4 : 8;
+        if ((rc = check_offsets(v, a, w, INT64_MAX)) != 0)
+            return rc;
+        if (v->level == IK_VALIDATE_FULL && v->utf8 &&
+            (t.id == IK_T_STRING || t.id == IK_T_LARGE_STRING) && a->length > 0) {
+            int64_t first = offset_at(a->buffers[1], w, a->offset);
+            int64_t last = offset_at(a->buffers[1], w, end);
+            int64_t bad = utf8_bad_at((const uint8_t *)a->buffers[2] + first, last - first);
+            if (bad >= 0) {
+                for (i = a->offset; i < end && offset_at(a->buffers[1], w, i + 1) <= first + bad;
+                     i++)
+                    ;
+                return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld (byte %lld)",
+                            i - a->offset, bad, 0);
+            }
+        }
+        return 0;
+    }
+    case IK_T_LIST:
+    case IK_T_LARGE_LIST:
+    case IK_T_MAP:
+        if ((rc = check_offsets(v, a, t.id == IK_T_LARGE_LIST ? 8 : 4, a->children[0]->length)) !=
+            0)
+            return rc;
+        return children(v, s, a, depth);
+    case IK_T_FIXED_SIZE_LIST:
+        if (t.fixed_size > 0 && a->children[0]->length / t.fixed_size < end)
+            return fail(v, EINVAL, "child has %lld values, needs %lld", a->children[0]->length,
+                        end * t.fixed_size, 0);
+        return children(v, s, a, depth);
+    case IK_T_STRUCT:
+        for (i = 0; i < a->n_children; i++)
+            if (a->children[i]->length < end)
+                return fail(v, EINVAL, "child %lld has %lld values, needs %lld", i,
+                            a->children[i]->length, end);
+        return children(v, s, a, depth);
+    case IK_T_SPARSE_UNION:
+    case IK_T_DENSE_UNION: {
+        int8_t child_of[128];
+        memset(child_of, -1, sizeof child_of);
+        for (i = 0; i < t.n_type_ids; i++)
+            child_of[t.type_ids[i]] = (int8_t)i;
+        if (t.n_type_ids != a->n_children)
+            return fail(v, EINVAL, "%lld type ids for %lld children", t.n_type_ids, a->n_children,
+                        0);
+        if (t.id == IK_T_SPARSE_UNION)
+            for (i = 0; i < a->n_children; i++)
+                if (a->children[i]->length < end)
+                    return fail(v, EINVAL, "child %lld has %lld values, needs %lld", i,
+                                a->children[i]->length, end);
+        if (v->level == IK_VALIDATE_FULL)
+            for (i = a->offset; i < end; i++) {
+                int8_t id = ((const int8_t *)a->buffers[0])[i];
+                if (id < 0 || child_of[id] < 0)
+                    return fail(v, IK_EINVALID, "undeclared union type id %lld at index %lld", id,
+                                i - a->offset, 0);
+                if (t.id == IK_T_DENSE_UNION) {
+                    int32_t o = ((const int32_t *)a->buffers[1])[i];
+                    if (o < 0 || o >= a->children[child_of[id]]->length)
+                        return fail(v, IK_EINVALID,
+                                    "dense union offset %lld at index %lld out of range (%lld)", o,
+                                    i - a->offset, a->children[child_of[id]]->length);
+                }
+            }
+        return children(v, s, a, depth);
+    }
+    case IK_T_RUN_END_ENCODED: {
+        const struct ArrowArray *re = a->children[0];
+        struct ik_type rt;
+        int64_t prev = 0;
+        if ((rc = ik__type_parse(s->children[0]->format, &rt, v->err)) != 0)
+            return rc;
+        if (rt.id != IK_T_INT16 && rt.id != IK_T_INT32 && rt.id != IK_T_INT64)
+            return fail(v, EINVAL, "run ends must be int16, int32 or int64", 0, 0, 0);
+        if (re->null_count != 0)
+            return fail(v, EINVAL, "run ends contain nulls", 0, 0, 0);
+        if ((rc = children(v, s, a, depth)) != 0)
+            return rc;
+        if (a->children[1]->length < re->length)
+            return fail(v, EINVAL, "fewer values (%lld) than runs (%lld)", a->children[1]->length,
+                        re->length, 0);
+        for (i = 0; i < re->length && (v->level == IK_VALIDATE_FULL || i == re->length - 1); i++) {
+            int64_t k = re->offset + i;
+            int64_t e = rt.id == IK_T_INT16   ? ((const int16_t *)re->buffers[1])[k]
+                        : rt.id == IK_T_INT32 ? ((const int32_t *)re->buffers[1])[k]
+                                              : ((const int64_t *)re->buffers[1])[k];
+            if (v->level == IK_VALIDATE_FULL && e <= prev)
+                return fail(v, IK_EINVALID, "run ends not increasing at run %lld (%lld)", i, e, 0);
+            prev = e;
+        }
+        if (a->length > 0 && prev < end)
+            return fail(v, EINVAL, "run ends cover %lld rows, need %lld", prev, end, 0);
+        return 0;
+    }
+    case IK_T_BINARY_VIEW:
+    case IK_T_STRING_VIEW: {
+        int64_t n_var = a->n_buffers - 3;
+        const int64_t *sizes = a->buffers[a->n_buffers - 1];
+        if (v->level != IK_VALIDATE_FULL)
+            return 0;
+        for (i = a->offset; i < end; i++) {
+            const uint8_t *view = (const uint8_t *)a->buffers[1] + 16 * i;
+            int32_t len, idx, off;
+            const uint8_t *data;
+            if (a->buffers[0] && !bit(a->buffers[0], i))
+                continue;
+            memcpy(&len, view, 4);
+            if (len < 0)
+                return fail(v, IK_EINVALID, "negative view length at index %lld", i, 0, 0);
+            if (len <= 12) {
+                data = view + 4;
+            } else {
+                memcpy(&idx, view + 8, 4);
+                memcpy(&off, view + 12, 4);
+                if (idx < 0 || idx >= n_var || off < 0 || (int64_t)off + len > sizes[idx])
+                    return fail(v, IK_EINVALID, "view at index %lld points outside buffer %lld",
+                                i - a->offset, idx, 0);
+                data = (const uint8_t *)a->buffers[2 + idx] + off;
+            }
+            if (v->utf8 && t.id == IK_T_STRING_VIEW && utf8_bad_at(data, len) >= 0)
+                return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld", i - a->offset, 0, 0);
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int ik_array_validate(const struct ArrowSchema *schema, const struct ArrowArray *array,
+                      enum ik_validate_level level, bool check_utf8, struct ik_error *err)
+{
+    struct val v;
+    memset(&v, 0, sizeof v);
+    v.level = level;
+    v.utf8 = check_utf8;
+    v.err = err;
+    if (schema == NULL || schema->release == NULL)
+        return ik_error_set(err, EINVAL, "schema missing or released");
+    return validate_node(&v, schema, array, 0);
+}
