@@ -142,31 +142,28 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         data = new_buffer(out, 2, (size_t)total);
         if (offs == NULL || data == NULL)
             goto oom;
+        memset(offs, 0, (size_t)w); /* offs[0] = 0 */
         for (k = 0; k < 2; k++) {
             const void *o = src[k]->buffers[1];
-            for (i = 0; i <= src[k]->length; i++) {
+            int64_t f = w == 4 ? ((const int32_t *)o)[src[k]->offset]
+                               : ((const int64_t *)o)[src[k]->offset];
+            int64_t l = f;
+            for (i = 1; i <= src[k]->length; i++) {
                 int64_t x = w == 4 ? ((const int32_t *)o)[src[k]->offset + i]
                                    : ((const int64_t *)o)[src[k]->offset + i];
-                int64_t f = w == 4 ? ((const int32_t *)o)[src[k]->offset]
-                                   : ((const int64_t *)o)[src[k]->offset];
                 int64_t v = base + x - f;
-                if (i == 0 && k == 1)
-                    continue;
+                pos++;
                 if (w == 4) {
                     int32_t v32 = (int32_t)v;
                     memcpy(offs + 4 * pos, &v32, 4);
                 } else {
                     memcpy(offs + 8 * pos, &v, 8);
                 }
-                if (i < src[k]->length || k == 1)
-                    pos++;
-                if (i == src[k]->length) {
-                    if (v - base)
-                        memcpy(data + base, (const uint8_t *)src[k]->buffers[2] + f,
-                               (size_t)(v - base));
-                    base = v;
-                }
+                l = x;
             }
+            if (l > f)
+                memcpy(data + base, (const uint8_t *)src[k]->buffers[2] + f, (size_t)(l - f));
+            base += l - f;
         }
         return 0;
     }
