@@ -34,6 +34,8 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 REL_LIB_OBJ := $(call obj,rel,$(LIB_SRC))
 ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 
+.SECONDARY:
+
 .PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench clean \
 	bootstrap bootstrap-test
 
