@@ -33,7 +33,7 @@ static void fuzz_consume(const struct ArrowSchema *schema, const struct ArrowArr
     struct ik_printer *p = NULL;
     struct ik_ipc_writer *w = NULL;
     struct ik_write_options wo;
-    if (ik_printer_create(fuzz_devnull(), schema, IK_PRINT_JSON, -1, &p, &err) == 0) {
+    if (ik_printer_create(fuzz_devnull(), schema, IK_PRINT_JSON, 256, &p, &err) == 0) {
         if (ik_printer_batch(p, batch, &err) == 0)
             ik_printer_finish(p, &err);
         ik_printer_destroy(p);

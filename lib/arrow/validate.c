@@ -26,6 +26,22 @@ static bool bit(const void *bits, int64_t i)
     return (((const uint8_t *)bits)[i >> 3] >> (i & 7)) & 1;
 }
 
+/* Set bits in [start, start+len): byte-wise to a 64-bit boundary, then popcount words. */
+static int64_t count_set(const uint8_t *bits, int64_t start, int64_t len)
+{
+    int64_t i = start, end = start + len, set = 0;
+    for (; i < end && (i & 63); i++)
+        set += (bits[i >> 3] >> (i & 7)) & 1;
+    for (; i + 64 <= end; i += 64) {
+        uint64_t w;
+        memcpy(&w, bits + (i >> 3), 8);
+        set += __builtin_popcountll(w);
+    }
+    for (; i < end; i++)
+        set += (bits[i >> 3] >> (i & 7)) & 1;
+    return set;
+}
+
 static int64_t offset_at(const void *p, int w, int64_t i)
 {
     return w == 4 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
@@ -184,9 +200,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         return fail(v, EINVAL, "null count %lld without a validity bitmap", a->null_count, 0, 0);
     if (v->level == IK_VALIDATE_FULL && ik__type_has_validity(&t) && a->buffers[0] &&
         a->null_count >= 0) {
-        int64_t nulls = 0;
-        for (i = a->offset; i < end; i++)
-            nulls += !bit(a->buffers[0], i);
+        int64_t nulls = a->length - count_set(a->buffers[0], a->offset, a->length);
         if (nulls != a->null_count)
             return fail(v, IK_EINVALID, "null count %lld, the bitmap has %lld nulls", a->null_count,
                         nulls, 0);
