@@ -17,6 +17,8 @@ struct val {
 static int fail(struct val *v, int code, const char *fmt, int64_t a, int64_t b, int64_t c)
 {
     char what[256];
+    /* fmt takes up to three %lld; unused ones are ignored */
+    // cppcheck-suppress wrongPrintfScanfArgNum
     snprintf(what, sizeof what, fmt, (long long)a, (long long)b, (long long)c);
     return ik_error_set(v->err, code, "field '%s': %s", v->path[0] ? v->path : "(root)", what);
 }
