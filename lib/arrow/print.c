@@ -156,7 +156,7 @@ static void date_str(struct sb *s, int64_t days)
 static void decimal(struct sb *s, const uint8_t *p, int bytes, int scale)
 {
     uint32_t w[8] = {0};
-    char digits[100];
+    char digits[1100]; /* 78 digits of a 256-bit value, zero-padded up to scale <= 1000 */
     int nw = bytes / 4, i, nd = 0;
     bool neg = (p[bytes - 1] & 0x80) != 0, zero;
     for (i = 0; i < nw; i++)
@@ -181,6 +181,8 @@ static void decimal(struct sb *s, const uint8_t *p, int bytes, int scale)
         }
         digits[nd++] = (char)('0' + rem);
     } while (!zero && nd < 99);
+    if (scale > 1000)
+        scale = 1000;
     if (neg)
         sb_add(s, "-", 1);
     if (scale <= 0) {
