@@ -1,6 +1,5 @@
-/* Concatenation of two arrays of one type, used to apply IPC delta dictionaries. Supports the
- * fixed-width, bool, binary/utf8 (and large) layouts and structs of them, which is what
- * dictionaries hold; other layouts are refused with ENOTSUP naming the type. */
+/* Concatenation of two arrays of one type, used to apply IPC delta dictionaries: every layout
+ * (sliced inputs included) except run-end encoded, which is refused with ENOTSUP. */
 #include <stdlib.h>
 
 #include "arrow/internal.h"
@@ -56,6 +55,87 @@ static int concat_validity(const struct ArrowArray *a, const struct ArrowArray *
     return 0;
 }
 
+static int64_t off_at(const void *o, int w, int64_t i)
+{
+    return w == 4 ? ((const int32_t *)o)[i] : ((const int64_t *)o)[i];
+}
+
+/* Offsets of src[0] then src[1] rebased into one run starting at 0; first/last receive each
+ * source's offset range. Fails when the total overflows 32-bit offsets. */
+static int concat_offsets(int w, const struct ArrowArray *const src[2], uint8_t *offs,
+                          int64_t first[2], int64_t last[2])
+{
+    int64_t pos = 0, base = 0, i;
+    int k;
+    memset(offs, 0, (size_t)w);
+    for (k = 0; k < 2; k++) {
+        const void *o = src[k]->buffers[1];
+        first[k] = off_at(o, w, src[k]->offset);
+        last[k] = off_at(o, w, src[k]->offset + src[k]->length);
+        if (w == 4 && base + last[k] - first[k] > INT32_MAX)
+            return -1;
+        for (i = 1; i <= src[k]->length; i++) {
+            int64_t v = base + off_at(o, w, src[k]->offset + i) - first[k];
+            pos++;
+            if (w == 4) {
+                int32_t v32 = (int32_t)v;
+                memcpy(offs + 4 * pos, &v32, 4);
+            } else {
+                memcpy(offs + 8 * pos, &v, 8);
+            }
+        }
+        base += last[k] - first[k];
+    }
+    return 0;
+}
+
+/* Views: both arrays' variadic buffers are copied and appended; b's buffer indices shift. */
+static int concat_views(const struct ArrowArray *a, const struct ArrowArray *b,
+                        struct ArrowArray *out, struct ik_error *err)
+{
+    int64_t na = a->n_buffers - 3, nbv = b->n_buffers - 3, n = a->length + b->length, i;
+    const struct ArrowArray *src[2] = {a, b};
+    uint8_t *views;
+    int64_t *sizes;
+    int k;
+    if (ik__array_alloc(out, 3 + na + nbv, 0) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    out->length = n;
+    views = new_buffer(out, 1, (size_t)n * 16);
+    sizes = new_buffer(out, (int)(2 + na + nbv), (size_t)(na + nbv + 1) * 8);
+    if (views == NULL || sizes == NULL || concat_validity(a, b, out) != 0)
+        goto oom;
+    for (k = 0; k < 2; k++) {
+        const struct ArrowArray *x = src[k];
+        const int64_t *xs = x->buffers[x->n_buffers - 1];
+        int64_t nv = x->n_buffers - 3, shift = k ? na : 0;
+        for (i = 0; i < nv; i++) {
+            uint8_t *p = new_buffer(out, (int)(2 + shift + i), (size_t)xs[i]);
+            if (p == NULL)
+                goto oom;
+            if (xs[i])
+                memcpy(p, x->buffers[2 + i], (size_t)xs[i]);
+            sizes[shift + i] = xs[i];
+        }
+        for (i = 0; i < x->length; i++) {
+            uint8_t *v = views + 16 * ((k ? a->length : 0) + i);
+            int32_t len;
+            memcpy(v, (const uint8_t *)x->buffers[1] + 16 * (x->offset + i), 16);
+            memcpy(&len, v, 4);
+            if (len > 12 && shift) {
+                int32_t idx;
+                memcpy(&idx, v + 8, 4);
+                idx += (int32_t)shift;
+                memcpy(v + 8, &idx, 4);
+            }
+        }
+    }
+    return 0;
+oom:
+    out->release(out);
+    return ik_error_set(err, ENOMEM, "out of memory");
+}
+
 static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
                        const struct ArrowArray *b, struct ArrowArray *out, int depth,
                        struct ik_error *err)
@@ -70,24 +150,13 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         return rc;
     if (s->dictionary)
         return ik_error_set(err, ENOTSUP, "concat: nested dictionaries are not supported");
-    switch (t.id) {
-    case IK_T_BINARY_VIEW:
-    case IK_T_STRING_VIEW:
-    case IK_T_LIST:
-    case IK_T_LARGE_LIST:
-    case IK_T_FIXED_SIZE_LIST:
-    case IK_T_MAP:
-    case IK_T_SPARSE_UNION:
-    case IK_T_DENSE_UNION:
-    case IK_T_RUN_END_ENCODED:
+    if (t.id == IK_T_RUN_END_ENCODED)
         return ik_error_set(err, ENOTSUP,
-                            "concat of %s arrays (a delta dictionary of that type) "
-                            "is not supported",
-                            ik__type_name(t.id));
-    default:
-        break;
-    }
-    if (ik__array_alloc(out, ik__type_n_buffers(&t), t.id == IK_T_STRUCT ? s->n_children : 0) != 0)
+                            "concat of run_end_encoded arrays (a delta dictionary "
+                            "of that type) is not supported");
+    if (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)
+        return concat_views(a, b, out, err);
+    if (ik__array_alloc(out, ik__type_n_buffers(&t), s->n_children) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     out->length = n;
     if (t.id == IK_T_NA) {
@@ -119,52 +188,100 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
                     set_bit(bits, pos);
         return 0;
     }
+    case IK_T_FIXED_SIZE_LIST: {
+        struct ArrowArray ca = *a->children[0], cb = *b->children[0];
+        ca.offset += a->offset * t.fixed_size;
+        ca.length = a->length * t.fixed_size;
+        cb.offset += b->offset * t.fixed_size;
+        cb.length = b->length * t.fixed_size;
+        if ((rc = concat_node(s->children[0], &ca, &cb, out->children[0], depth + 1, err)))
+            goto fail;
+        return 0;
+    }
+    case IK_T_LIST:
+    case IK_T_LARGE_LIST:
+    case IK_T_MAP: {
+        int w = t.id == IK_T_LARGE_LIST ? 8 : 4;
+        int64_t first[2], last[2];
+        struct ArrowArray ca = *a->children[0], cb = *b->children[0];
+        uint8_t *offs = new_buffer(out, 1, (size_t)(n + 1) * (size_t)w);
+        if (offs == NULL)
+            goto oom;
+        if (concat_offsets(w, src, offs, first, last) != 0) {
+            rc = ik_error_set(err, IK_ELIMIT, "concat: list offsets overflow int32");
+            goto fail;
+        }
+        ca.offset += first[0];
+        ca.length = last[0] - first[0];
+        cb.offset += first[1];
+        cb.length = last[1] - first[1];
+        if ((rc = concat_node(s->children[0], &ca, &cb, out->children[0], depth + 1, err)))
+            goto fail;
+        return 0;
+    }
+    case IK_T_SPARSE_UNION:
+    case IK_T_DENSE_UNION: {
+        int8_t *ids = new_buffer(out, 0, (size_t)n);
+        int32_t *offs;
+        int8_t child_of[128];
+        if (ids == NULL)
+            goto oom;
+        memcpy(ids, (const int8_t *)a->buffers[0] + a->offset, (size_t)a->length);
+        memcpy(ids + a->length, (const int8_t *)b->buffers[0] + b->offset, (size_t)b->length);
+        out->null_count = 0;
+        memset(child_of, -1, sizeof child_of);
+        for (i = 0; i < t.n_type_ids; i++)
+            child_of[t.type_ids[i]] = (int8_t)i;
+        if (t.id == IK_T_DENSE_UNION) {
+            offs = new_buffer(out, 1, (size_t)n * 4);
+            if (offs == NULL)
+                goto oom;
+            memcpy(offs, (const int32_t *)a->buffers[1] + a->offset, (size_t)a->length * 4);
+            for (i = 0; i < b->length; i++) {
+                int8_t id = ids[a->length + i];
+                int c = id >= 0 ? child_of[id] : -1;
+                if (c < 0 || c >= a->n_children) {
+                    rc = ik_error_set(err, IK_EINVALID, "concat: undeclared union type id %d", id);
+                    goto fail;
+                }
+                offs[a->length + i] = ((const int32_t *)b->buffers[1])[b->offset + i] +
+                                      (int32_t)a->children[c]->length;
+            }
+        }
+        for (i = 0; i < s->n_children; i++) {
+            struct ArrowArray ca = *a->children[i], cb = *b->children[i];
+            if (t.id == IK_T_SPARSE_UNION) {
+                ca.offset += a->offset;
+                ca.length = a->length;
+                cb.offset += b->offset;
+                cb.length = b->length;
+            }
+            if ((rc = concat_node(s->children[i], &ca, &cb, out->children[i], depth + 1, err)))
+                goto fail;
+        }
+        return 0;
+    }
     case IK_T_BINARY:
     case IK_T_STRING:
     case IK_T_LARGE_BINARY:
     case IK_T_LARGE_STRING: {
         int w = (t.id == IK_T_BINARY || t.id == IK_T_STRING) ? 4 : 8;
-        int64_t total = 0, pos = 0, base = 0;
-        uint8_t *offs, *data;
-        for (k = 0; k < 2; k++) {
-            const void *o = src[k]->buffers[1];
-            int64_t f = w == 4 ? ((const int32_t *)o)[src[k]->offset]
-                               : ((const int64_t *)o)[src[k]->offset];
-            int64_t l = w == 4 ? ((const int32_t *)o)[src[k]->offset + src[k]->length]
-                               : ((const int64_t *)o)[src[k]->offset + src[k]->length];
-            total += l - f;
-        }
-        if (w == 4 && total > INT32_MAX) {
+        int64_t first[2], last[2];
+        uint8_t *offs = new_buffer(out, 1, (size_t)(n + 1) * (size_t)w), *data;
+        if (offs == NULL)
+            goto oom;
+        if (concat_offsets(w, src, offs, first, last) != 0) {
             rc = ik_error_set(err, IK_ELIMIT, "concat: more than 2 GiB of string data");
             goto fail;
         }
-        offs = new_buffer(out, 1, (size_t)(n + 1) * (size_t)w);
-        data = new_buffer(out, 2, (size_t)total);
-        if (offs == NULL || data == NULL)
+        data = new_buffer(out, 2, (size_t)(last[0] - first[0] + last[1] - first[1]));
+        if (data == NULL)
             goto oom;
-        memset(offs, 0, (size_t)w); /* offs[0] = 0 */
-        for (k = 0; k < 2; k++) {
-            const void *o = src[k]->buffers[1];
-            int64_t f = w == 4 ? ((const int32_t *)o)[src[k]->offset]
-                               : ((const int64_t *)o)[src[k]->offset];
-            int64_t l = f;
-            for (i = 1; i <= src[k]->length; i++) {
-                int64_t x = w == 4 ? ((const int32_t *)o)[src[k]->offset + i]
-                                   : ((const int64_t *)o)[src[k]->offset + i];
-                int64_t v = base + x - f;
-                pos++;
-                if (w == 4) {
-                    int32_t v32 = (int32_t)v;
-                    memcpy(offs + 4 * pos, &v32, 4);
-                } else {
-                    memcpy(offs + 8 * pos, &v, 8);
-                }
-                l = x;
-            }
-            if (l > f)
-                memcpy(data + base, (const uint8_t *)src[k]->buffers[2] + f, (size_t)(l - f));
-            base += l - f;
-        }
+        if (last[0] > first[0])
+            memcpy(data, (const uint8_t *)a->buffers[2] + first[0], (size_t)(last[0] - first[0]));
+        if (last[1] > first[1])
+            memcpy(data + last[0] - first[0], (const uint8_t *)b->buffers[2] + first[1],
+                   (size_t)(last[1] - first[1]));
         return 0;
     }
     default: { /* fixed width */

@@ -232,3 +232,32 @@ def test_our_sample_pins_read_by_pyarrow(ik, tmp_path):
             for buf in col.buffers():
                 if buf is not None and buf.size:
                     assert buf.address % 64 == 0
+
+
+@pytest.mark.parametrize("values", [
+    [[1, 2], [3], None, [4, 5, 6]],
+    [{"x": 1, "y": "a"}, {"x": 2, "y": None}, None, {"x": 4, "y": "d"}],
+    ["a", "bb", None, "dddd"],
+], ids=["list", "struct", "string"])
+def test_dictionary_deltas_of_nested_values(ik, tmp_path, values):
+    dict_values = pa.array(values)
+    vt = dict_values.type if not pa.types.is_string(dict_values.type) else pa.large_string()
+    dict_values = dict_values.cast(vt)
+    schema = pa.schema([("d", pa.dictionary(pa.int16(), vt))])
+    batches = [
+        pa.record_batch([pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int16()),
+                                                        dict_values[:2])], schema=schema),
+        pa.record_batch([pa.DictionaryArray.from_arrays(pa.array([3, 2, 0], pa.int16()),
+                                                        dict_values)], schema=schema),
+    ]
+    src, out = tmp_path / "d.arrows", tmp_path / "o.arrows"
+    with ipc.new_stream(str(src), schema,
+                        options=ipc.IpcWriteOptions(emit_dictionary_deltas=True)) as w:
+        for b in batches:
+            w.write_batch(b)
+    for to in ("stream", "file"):
+        r = ik(["arrow", "convert", src, out, "--to", to])
+        assert r.returncode == 0, r.stderr.decode()
+        got = read(out)
+        assert got.to_pylist() == read(src).to_pylist()
+        assert got.column("d").chunk(1).dictionary.to_pylist() == dict_values.to_pylist()
