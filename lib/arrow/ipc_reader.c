@@ -218,6 +218,8 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
         }
         return rc;
     }
+    if (r->acc == NULL) /* nothing buffered yet */
+        return IK_EAGAIN;
     rc = ik__msg_frame(r->acc + r->acc_pos, r->acc_len - r->acc_pos, &r->o, &m, err);
     if (rc != 0)
         return rc;
