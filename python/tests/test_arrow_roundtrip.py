@@ -45,6 +45,8 @@ CASES = {
     "float32": column(pa.float32(), [1.5, None, float("inf")]),
     "float64": column(pa.float64(), [1.25, None, float("-inf")]),
     "decimal128": column(pa.decimal128(10, 2), [D("12.34"), None, D("-99999999.99")]),
+    "decimal32": column(pa.decimal32(7, 2), [D("12.34"), None, D("-99999.99")]),
+    "decimal64": column(pa.decimal64(18, 4), [D("1.0001"), None, D("-3")]),
     "decimal256": column(pa.decimal256(40, 5), [D("1.00001"), None, D("-3")]),
     "date32": column(pa.date32(), [datetime.date(1969, 12, 31), None, datetime.date(2024, 1, 1)]),
     "date64": column(pa.date64(), [datetime.date(2000, 2, 29), None]),
