@@ -1,5 +1,5 @@
-/* Concatenation of two arrays of one type, used to apply IPC delta dictionaries: every layout
- * (sliced inputs included) except run-end encoded, which is refused with ENOTSUP. */
+/* Concatenation of two arrays of one type, used to apply IPC delta dictionaries: every layout,
+ * sliced inputs included. */
 #include <stdlib.h>
 
 #include "arrow/internal.h"
@@ -138,6 +138,100 @@ oom:
 
 static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
                        const struct ArrowArray *b, struct ArrowArray *out, int depth,
+                       struct ik_error *err);
+
+static int64_t run_end(const struct ArrowArray *re, int w, int64_t i)
+{
+    const void *p = re->buffers[1];
+    i += re->offset;
+    return w == 2   ? ((const int16_t *)p)[i]
+           : w == 4 ? ((const int32_t *)p)[i]
+                    : ((const int64_t *)p)[i];
+}
+
+/* First run whose end is > pos. */
+static int64_t run_at(const struct ArrowArray *re, int w, int64_t pos)
+{
+    int64_t lo = 0, hi = re->length;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (run_end(re, w, mid) > pos)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Run-end encoded: the runs covering each input's slice, cut to it, b's ends shifted by
+ * a->length; the values covering those runs concatenated. */
+static int concat_ree(const struct ArrowSchema *s, const struct ArrowArray *a,
+                      const struct ArrowArray *b, struct ArrowArray *out, int depth,
+                      struct ik_error *err)
+{
+    const struct ArrowArray *src[2] = {a, b};
+    struct ArrowArray vals[2];
+    struct ik_type rt;
+    int64_t r0[2], nruns[2], total, i, pos = 0;
+    uint8_t *ends;
+    int k, w, rc;
+    if ((rc = ik__type_parse(s->children[0]->format, &rt, err)) != 0)
+        return rc;
+    w = rt.bit_width / 8;
+    if (w != 2 && w != 4 && w != 8)
+        return ik_error_set(err, IK_EINVALID, "concat: run ends must be int16/32/64");
+    for (k = 0; k < 2; k++) {
+        const struct ArrowArray *x = src[k], *re = x->children[0];
+        int64_t last = x->length ? run_at(re, w, x->offset + x->length - 1) : -1;
+        r0[k] = x->length ? run_at(re, w, x->offset) : 0;
+        nruns[k] = last - r0[k] + 1;
+        if (x->length && (last >= re->length || last >= x->children[1]->length))
+            return ik_error_set(err, IK_EINVALID, "concat: run ends do not cover the array");
+        vals[k] = *x->children[1];
+        vals[k].offset += r0[k];
+        vals[k].length = nruns[k];
+    }
+    total = a->length + b->length;
+    if ((w == 2 && total > INT16_MAX) || (w == 4 && total > INT32_MAX))
+        return ik_error_set(err, IK_ELIMIT, "concat: run ends overflow their type");
+    if (ik__array_alloc(out, 0, 2) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    out->length = total;
+    if (ik__array_alloc(out->children[0], 2, 0) != 0)
+        goto oom;
+    out->children[0]->length = nruns[0] + nruns[1];
+    ends = new_buffer(out->children[0], 1, (size_t)((nruns[0] + nruns[1]) * w));
+    if (ends == NULL)
+        goto oom;
+    for (k = 0; k < 2; k++) {
+        const struct ArrowArray *x = src[k];
+        int64_t base = k ? a->length : 0;
+        for (i = 0; i < nruns[k]; i++, pos++) {
+            int64_t e = run_end(x->children[0], w, r0[k] + i) - x->offset;
+            int64_t v = base + (e < x->length ? e : x->length);
+            if (w == 2) {
+                int16_t v16 = (int16_t)v;
+                memcpy(ends + 2 * pos, &v16, 2);
+            } else if (w == 4) {
+                int32_t v32 = (int32_t)v;
+                memcpy(ends + 4 * pos, &v32, 4);
+            } else {
+                memcpy(ends + 8 * pos, &v, 8);
+            }
+        }
+    }
+    if ((rc = concat_node(s->children[1], &vals[0], &vals[1], out->children[1], depth + 1, err)))
+        goto fail;
+    return 0;
+oom:
+    rc = ik_error_set(err, ENOMEM, "out of memory");
+fail:
+    out->release(out);
+    return rc;
+}
+
+static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
+                       const struct ArrowArray *b, struct ArrowArray *out, int depth,
                        struct ik_error *err)
 {
     struct ik_type t;
@@ -151,9 +245,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
     if (s->dictionary)
         return ik_error_set(err, ENOTSUP, "concat: nested dictionaries are not supported");
     if (t.id == IK_T_RUN_END_ENCODED)
-        return ik_error_set(err, ENOTSUP,
-                            "concat of run_end_encoded arrays (a delta dictionary "
-                            "of that type) is not supported");
+        return concat_ree(s, a, b, out, depth, err);
     if (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)
         return concat_views(a, b, out, err);
     if (ik__array_alloc(out, ik__type_n_buffers(&t), s->n_children) != 0)
