@@ -151,8 +151,11 @@ static int check_ints_below(struct val *v, const struct ArrowArray *a, const str
             x = ((const uint32_t *)a->buffers[1])[k];
             break;
         case IK_T_UINT64:
-            if (((const uint64_t *)a->buffers[1])[k] > (uint64_t)INT64_MAX)
-                return fail(v, IK_EINVALID, "%s out of range at index %lld", i, 0, 0);
+            if (((const uint64_t *)a->buffers[1])[k] > (uint64_t)INT64_MAX) {
+                char fmt[128];
+                snprintf(fmt, sizeof fmt, "%s at index %%lld is above INT64_MAX", what);
+                return fail(v, IK_EINVALID, fmt, i, 0, 0);
+            }
             x = ((const int64_t *)a->buffers[1])[k];
             break;
         default:
