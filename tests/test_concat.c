@@ -90,8 +90,8 @@ TEST(test_concat_sliced_run_end_encoded)
     ASSERT_EQ(out.length, 6);
     ASSERT_OK(ik_array_validate(&s, &out, IK_VALIDATE_FULL, true, &err), &err);
     ASSERT_OK(render(&s, &out, text, sizeof text), &err);
-    ASSERT_STR_EQ(text, "{\"c\": \"x\"}\n{\"c\": \"y\"}\n{\"c\": \"y\"}\n{\"c\": \"y\"}\n"
-                        "{\"c\": \"w\"}\n{\"c\": \"w\"}\n");
+    ASSERT_STR_EQ(text, "{\"c\":\"x\"}\n{\"c\":\"y\"}\n{\"c\":\"y\"}\n{\"c\":\"y\"}\n"
+                        "{\"c\":\"w\"}\n{\"c\":\"w\"}\n");
     out.release(&out);
     a.release(&a);
     b.release(&b);
@@ -125,7 +125,7 @@ TEST(test_concat_list_of_strings_and_dense_union)
     ASSERT_OK(ik__array_concat(&s, &a, &b, &out, &err), &err);
     ASSERT_OK(ik_array_validate(&s, &out, IK_VALIDATE_FULL, true, &err), &err);
     ASSERT_OK(render(&s, &out, text, sizeof text), &err);
-    ASSERT_STR_EQ(text, "{\"l\": [\"a\", \"bc\"]}\n{\"l\": [\"def\"]}\n{\"l\": [\"ghij\"]}\n");
+    ASSERT_STR_EQ(text, "{\"l\":[\"a\",\"bc\"]}\n{\"l\":[\"def\"]}\n{\"l\":[\"ghij\"]}\n");
     /* dense_union<i: int64=0, s: string=1>: a = [7, "pq"], b = ["r", "s", 9] */
     ik__schema_alloc(&u, "+ud:0,1", "u", NULL, 0, 2);
     ik__schema_alloc(u.children[0], "l", "i", NULL, ARROW_FLAG_NULLABLE, 0);
@@ -150,7 +150,7 @@ TEST(test_concat_list_of_strings_and_dense_union)
     ASSERT_OK(ik_array_validate(&u, &uout, IK_VALIDATE_FULL, true, &err), &err);
     ASSERT_OK(render(&u, &uout, text, sizeof text), &err);
     ASSERT_STR_EQ(text,
-                  "{\"u\": 7}\n{\"u\": \"pq\"}\n{\"u\": \"r\"}\n{\"u\": \"s\"}\n{\"u\": 9}\n");
+                  "{\"u\":7}\n{\"u\":\"pq\"}\n{\"u\":\"r\"}\n{\"u\":\"s\"}\n{\"u\":9}\n");
     out.release(&out);
     a.release(&a);
     b.release(&b);
