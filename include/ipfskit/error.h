@@ -18,6 +18,10 @@ enum {
     IK_EAGAIN = 1002,   /* incremental reader: more bytes are needed */
     IK_EOS = 1003,      /* reader: end of stream reached, no more batches */
     IK_EINVALID = 1004, /* data that decodes but violates the Arrow spec (full validation) */
+    IK_ELOCKED = 1005,  /* the store is held by a running daemon that could not be reached */
+    IK_EDAEMON = 1006,  /* no daemon answers on the socket (down, or not ours) */
+    IK_EPROTO = 1007,   /* the peer broke the wire protocol (bad frame, bad header) */
+    IK_EREMOTE = 1008,  /* the daemon answered with an error reply; the message is its own */
 };
 
 #define IK_ERROR_SIZE 512

@@ -53,6 +53,14 @@ const char *ik_strerror(int code)
         return "end of stream";
     case IK_EINVALID:
         return "invalid data";
+    case IK_ELOCKED:
+        return "store locked by daemon";
+    case IK_EDAEMON:
+        return "daemon not running";
+    case IK_EPROTO:
+        return "protocol error";
+    case IK_EREMOTE:
+        return "daemon error";
     default:
         return strerror(code);
     }

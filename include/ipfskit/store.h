@@ -1,0 +1,122 @@
+/* The pin store: SQLite (WAL) at $IPFS_KIT_PATH/pins.db, the source of truth for the
+ * pin_index table. Adds, removes and touches pins, imports kubo / IPFS Cluster / CSV / Arrow
+ * pin lists in one transaction, and reads pins out as Arrow (for snapshots and for the
+ * daemon-down fallback). One ik_store is used by one thread at a time. */
+#ifndef IPFSKIT_STORE_H
+#define IPFSKIT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfskit/abi.h"
+#include "ipfskit/error.h"
+#include "ipfskit/query.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ik_store;
+
+enum {
+    IK_STORE_READONLY = 1, /* open read-only (no schema creation, no writes) */
+    IK_STORE_CREATE = 2,   /* create pins.db and its schema when missing */
+};
+
+/* Opens `dir`/pins.db. ENOENT when it does not exist and IK_STORE_CREATE is not set; EIO with
+ * SQLite's message otherwise. A database written by a newer schema version is refused. */
+int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct ik_error *err);
+void ik_store_close(struct ik_store *st); /* NULL is a no-op */
+
+/* One pin; strings are borrowed. Use ik_pin_init for the defaults. A NULL string, a negative
+ * size_bytes or last_access_us means null. */
+struct ik_pin {
+    const char *cid;      /* required, validated */
+    const char *name;
+    int64_t size_bytes;
+    const char *pin_type; /* "recursive" (default), "direct", "indirect" */
+    int64_t timestamp_us; /* pinned at, microseconds since the epoch UTC; 0 = now */
+    const char *metadata; /* a JSON object text, validated */
+    const char *backend;  /* default "ipfs" */
+    int32_t replication_factor; /* default 1, >= 0 */
+    bool verified;
+    int64_t last_access_us;
+    const char *vfs_path; /* absolute path, no "//", no trailing '/' except "/" itself */
+    int64_t access_count;
+};
+
+void ik_pin_init(struct ik_pin *p);
+
+/* Checks one pin (CID, pin type, metadata JSON, vfs path, numbers); EINVAL with the reason,
+ * e.g. "invalid CID 'Qmx': CIDv0 must be 46 characters", "pin_type 'foo' is not one of
+ * recursive, direct, indirect". */
+int ik_pin_check(const struct ik_pin *p, struct ik_error *err);
+
+/* Adds a pin, or updates every given field of an existing one (access_count and last_access
+ * are kept when the new pin does not set them). */
+int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *err);
+
+/* Removes a pin: ENOENT when it is not there. */
+int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err);
+
+/* Records an access: access_count + 1, last_access = now_us (0 = now). ENOENT when absent. */
+int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err);
+
+enum ik_import_format {
+    IK_IMPORT_AUTO,      /* detected from the bytes */
+    IK_IMPORT_KUBO_JSON, /* `ipfs pin ls --enc=json`: {"Keys":{cid:{"Type","Name"}}} */
+    IK_IMPORT_JSONL,     /* one JSON object per line: kubo --stream {"Cid","Name","Type"},
+                            IPFS Cluster state export {"cid", "name", ...}, or our own columns */
+    IK_IMPORT_CSV,       /* header line naming columns of pin_index (cid required) */
+    IK_IMPORT_ARROW,     /* Arrow IPC stream or file with pin_index column names */
+};
+
+struct ik_import_options {
+    enum ik_import_format format;
+    bool skip_invalid;           /* import the valid rows, count the others */
+    const char *default_backend; /* NULL = "ipfs" */
+};
+
+struct ik_import_result {
+    int64_t imported; /* rows inserted or updated */
+    int64_t skipped;  /* invalid rows skipped (skip_invalid) */
+    char first_skip[256]; /* reason for the first skipped row, "" when none */
+};
+
+void ik_import_options_init(struct ik_import_options *o);
+
+/* Imports the pins in `data` (len bytes) in ONE transaction: all or nothing. Without
+ * skip_invalid the first bad row aborts the import with EINVAL naming its line (or record
+ * batch row) and reason, e.g. "line 17: invalid CID 'Qm123': CIDv0 must be 46 characters";
+ * nothing is written. kubo's "indirect through <cid>" type reads as "indirect". */
+int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
+                    const struct ik_import_options *o, struct ik_import_result *res,
+                    struct ik_error *err);
+
+/* Imports the pins of an Arrow stream (columns by name; cid required). One transaction. */
+int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
+                           const struct ik_import_options *o, struct ik_import_result *res,
+                           struct ik_error *err);
+
+/* Number of pins. */
+int64_t ik_store_count(struct ik_store *st);
+
+/* A number that grows with every committed change to the pins (by anyone). */
+int ik_store_generation(struct ik_store *st, uint64_t *gen, struct ik_error *err);
+
+/* Reads every pin as one pin_index record batch (schema of ipfskit/schemas.h, rows in cid
+ * order), for snapshot builds and the direct fallback. */
+int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out,
+                       struct ArrowArray *out, struct ik_error *err);
+
+/* Reads the pins selected by `q` (table pin_index) using SQL and the store's indexes, then
+ * applies projection/offset/limit: the direct SQLite fallback. */
+int ik_store_query(struct ik_store *st, const struct ik_query *q, struct ArrowSchema *schema_out,
+                   struct ArrowArray *out, struct ik_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
