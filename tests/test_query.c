@@ -457,23 +457,20 @@ TEST(test_query_foreign_input_is_copied)
     ik_query_reset(&q);
 }
 
-TEST(test_query_speed_on_a_million_pins)
+TEST(test_query_filters_a_million_pins)
 {
     struct ArrowSchema s, os;
     struct ArrowArray b, out;
     struct ik_query q;
     struct ik_error err;
     int64_t matched = 0, i, n = 1000000, expect = 0;
-    double t0, t_dict, t_dict_limit, t_int, t_str, t_slice;
     fx_pins(n, &s, &b);
     for (i = 0; i < n; i++)
         expect += (i * 7919) % 3 == 1;
 
     ik_query_init(&q, "pin_index");
     ASSERT_OK(ik_query_filter_str(&q, "pin_type", IK_OP_EQ, "direct", &err), &err);
-    t0 = fx_ms();
     ASSERT_OK(ik_query_apply(&q, &s, &b, &os, &out, &matched, &err), &err);
-    t_dict = fx_ms() - t0;
     ASSERT_EQ(matched, expect);
     ASSERT_EQ(out.length, expect);
     ASSERT_OK(ik_array_validate(&os, &out, IK_VALIDATE_FULL, true, &err), &err);
@@ -484,9 +481,7 @@ TEST(test_query_speed_on_a_million_pins)
     ik_query_init(&q, "pin_index");
     ASSERT_OK(ik_query_filter_str(&q, "pin_type", IK_OP_EQ, "direct", &err), &err);
     q.limit = 100;
-    t0 = fx_ms();
     ASSERT_OK(ik_query_apply(&q, &s, &b, &os, &out, &matched, &err), &err);
-    t_dict_limit = fx_ms() - t0;
     ASSERT_EQ(matched, expect);
     ASSERT_EQ(out.length, 100);
     out.release(&out);
@@ -495,18 +490,14 @@ TEST(test_query_speed_on_a_million_pins)
 
     ik_query_init(&q, "pin_index");
     ASSERT_OK(ik_query_filter_int(&q, "size_bytes", IK_OP_GT, 1500000, &err), &err);
-    t0 = fx_ms();
     ASSERT_OK(ik_query_apply(&q, &s, &b, &os, &out, &matched, &err), &err);
-    t_int = fx_ms() - t0;
     out.release(&out);
     os.release(&os);
     ik_query_reset(&q);
 
     ik_query_init(&q, "pin_index");
     ASSERT_OK(ik_query_filter_str(&q, "vfs_path", IK_OP_PATH_PREFIX, "/d3/e13", &err), &err);
-    t0 = fx_ms();
     ASSERT_OK(ik_query_apply(&q, &s, &b, &os, &out, &matched, &err), &err);
-    t_str = fx_ms() - t0;
     ASSERT_EQ(matched, n / 100);
     out.release(&out);
     os.release(&os);
@@ -516,18 +507,12 @@ TEST(test_query_speed_on_a_million_pins)
     ASSERT_OK(ik_query_add_column(&q, "cid", &err), &err);
     q.offset = 10;
     q.limit = 100;
-    t0 = fx_ms();
     ASSERT_OK(ik_query_apply(&q, &s, &b, &os, &out, &matched, &err), &err);
-    t_slice = fx_ms() - t0;
     ASSERT_EQ(out.length, 100);
     out.release(&out);
     os.release(&os);
     ik_query_reset(&q);
 
-    fprintf(stderr,
-            "  1M pins: pin_type eq (dictionary) %.2f ms (limit 100: %.2f ms), size_bytes gt %.2f ms, vfs_path "
-            "path_prefix %.2f ms, projection+limit %.3f ms\n",
-            t_dict, t_dict_limit, t_int, t_str, t_slice);
     b.release(&b);
     s.release(&s);
 }
