@@ -1,0 +1,219 @@
+/* Arrow pin lists: an IPC stream or file (or any ArrowArrayStream) whose columns are named as
+ * pin_index's. Strings may be utf8, large_utf8 or dictionary-encoded; numbers any integer type;
+ * times any timestamp unit (converted to microseconds) or int64 microseconds; verified a bool.
+ * Columns with other names are ignored. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ipfskit/arrow.h"
+#include "store/store_internal.h"
+
+enum kind { K_NONE, K_STR32, K_STR64, K_INT, K_BOOL };
+
+struct acol {
+    int col;            /* pin_index column */
+    enum kind kind;     /* of the values (the dictionary's, when dict) */
+    char int_fmt;       /* c s i l C S I L of the values, or of the indices when dict */
+    int64_t ts_mul;     /* timestamp unit to microseconds: multiply... */
+    int64_t ts_div;     /* ...or divide */
+    bool dict;
+    char idx_fmt;
+    const struct ArrowArray *arr; /* current batch's child */
+};
+
+static bool is_int_fmt(const char *f)
+{
+    return f[0] && f[1] == 0 && strchr("csilCSIL", f[0]) != NULL;
+}
+
+static int64_t load_int(const void *buf, char fmt, int64_t i)
+{
+    switch (fmt) {
+    case 'c': return ((const int8_t *)buf)[i];
+    case 'C': return ((const uint8_t *)buf)[i];
+    case 's': return ((const int16_t *)buf)[i];
+    case 'S': return ((const uint16_t *)buf)[i];
+    case 'i': return ((const int32_t *)buf)[i];
+    case 'I': return ((const uint32_t *)buf)[i];
+    case 'L': {
+        uint64_t v = ((const uint64_t *)buf)[i];
+        return v > INT64_MAX ? -1 : (int64_t)v;
+    }
+    default: return ((const int64_t *)buf)[i];
+    }
+}
+
+static bool valid(const struct ArrowArray *a, int64_t i)
+{
+    const uint8_t *bits = a->buffers[0];
+    i += a->offset;
+    return bits == NULL || (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+/* Sets up column `c` from its schema; EINVAL when the type cannot feed the column. */
+static int describe(struct acol *c, const struct ArrowSchema *f, struct ik_error *err)
+{
+    const char *fmt = f->format, *vf;
+    bool want_str = c->col == IK__CID || c->col == IK__NAME || c->col == IK__PIN_TYPE ||
+                    c->col == IK__METADATA || c->col == IK__BACKEND || c->col == IK__VFS_PATH;
+    c->ts_mul = c->ts_div = 1;
+    c->dict = f->dictionary != NULL;
+    vf = c->dict ? f->dictionary->format : fmt;
+    if (c->dict) {
+        if (!is_int_fmt(fmt))
+            goto bad;
+        c->idx_fmt = fmt[0];
+    }
+    if (want_str) {
+        if (strcmp(vf, "u") == 0)
+            c->kind = K_STR32;
+        else if (strcmp(vf, "U") == 0)
+            c->kind = K_STR64;
+        else
+            goto bad;
+        return 0;
+    }
+    if (c->dict)
+        goto bad;
+    if (c->col == IK__VERIFIED && strcmp(vf, "b") == 0) {
+        c->kind = K_BOOL;
+        return 0;
+    }
+    if (is_int_fmt(vf)) {
+        c->kind = K_INT;
+        c->int_fmt = vf[0];
+        return 0;
+    }
+    if ((c->col == IK__TIMESTAMP || c->col == IK__LAST_ACCESS) && strncmp(vf, "ts", 2) == 0 &&
+        vf[2] && vf[3] == ':') {
+        c->kind = K_INT;
+        c->int_fmt = 'l';
+        switch (vf[2]) {
+        case 's': c->ts_mul = 1000000; break;
+        case 'm': c->ts_mul = 1000; break;
+        case 'u': break;
+        case 'n': c->ts_div = 1000; break;
+        default: goto bad;
+        }
+        return 0;
+    }
+bad:
+    return ik_error_set(err, EINVAL, "Arrow column '%s': type '%s%s%s' cannot be read as %s",
+                        ik__col_names[c->col], fmt, c->dict ? " dictionary of " : "",
+                        c->dict ? f->dictionary->format : "",
+                        want_str ? "a string" : c->col == IK__VERIFIED ? "a bool" : "an integer");
+}
+
+static void read_str(const struct ArrowArray *a, enum kind k, int64_t i, struct ik__span *out)
+{
+    int64_t b, e;
+    i += a->offset;
+    if (k == K_STR32) {
+        const int32_t *o = a->buffers[1];
+        b = o[i], e = o[i + 1];
+    } else {
+        const int64_t *o = a->buffers[1];
+        b = o[i], e = o[i + 1];
+    }
+    out->p = (const char *)a->buffers[2] + b;
+    out->n = (size_t)(e - b);
+}
+
+static void read_value(const struct acol *c, int64_t i, struct ik__row *r)
+{
+    const struct ArrowArray *a = c->arr;
+    if (!valid(a, i))
+        return;
+    if (c->dict) {
+        i = load_int(a->buffers[1], c->idx_fmt, a->offset + i);
+        a = a->dictionary;
+        if (!valid(a, i))
+            return;
+    }
+    if (c->kind == K_STR32 || c->kind == K_STR64) {
+        struct ik__span s;
+        read_str(a, c->kind, i, &s);
+        if (c->col != IK__NAME || s.n > 0)
+            ik__row_str(r, c->col, s.p, s.n);
+    } else if (c->kind == K_BOOL) {
+        const uint8_t *bits = a->buffers[1];
+        int64_t k = a->offset + i;
+        ik__row_num(r, c->col, (bits[k >> 3] >> (k & 7)) & 1);
+    } else {
+        int64_t v = load_int(a->buffers[1], c->int_fmt, a->offset + i);
+        ik__row_num(r, c->col, c->ts_div > 1 ? v / c->ts_div : v * c->ts_mul);
+    }
+}
+
+static int batch_rows(struct ik__sink *s, struct acol *cols, int n, const struct ArrowArray *b,
+                      int64_t batch_no, struct ik_error *err)
+{
+    char unit[48];
+    int64_t i;
+    int k, rc;
+    snprintf(unit, sizeof unit, "record batch %lld row", (long long)batch_no);
+    for (i = 0; i < b->length; i++) {
+        struct ik__row r;
+        r.given = 0;
+        for (k = 0; k < n; k++)
+            read_value(&cols[k], b->offset + i, &r);
+        if ((rc = ik__sink_row(s, &r, unit, i, err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const char *last_error(struct ArrowArrayStream *stream, int rc)
+{
+    const char *m = stream->get_last_error ? stream->get_last_error(stream) : NULL;
+    return m ? m : ik_strerror(rc);
+}
+
+int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
+                            struct ik_error *err)
+{
+    struct ArrowSchema schema;
+    struct ArrowArray batch;
+    struct acol cols[IK__NCOLS];
+    int n = 0, rc, k;
+    int64_t i, batch_no = 0, child[IK__NCOLS];
+    bool has_cid = false;
+
+    if ((rc = stream->get_schema(stream, &schema)) != 0)
+        return ik_error_set(err, rc, "Arrow input: %s", last_error(stream, rc));
+    for (i = 0; i < schema.n_children && rc == 0; i++) {
+        const struct ArrowSchema *f = schema.children[i];
+        int c = f->name ? ik__col_find(f->name, strlen(f->name)) : -1;
+        if (c < 0)
+            continue;
+        for (k = 0; k < n; k++)
+            if (cols[k].col == c)
+                rc = ik_error_set(err, EINVAL, "Arrow input: column '%s' appears twice",
+                                  f->name);
+        if (rc != 0)
+            break;
+        memset(&cols[n], 0, sizeof cols[n]);
+        cols[n].col = c;
+        child[n] = i;
+        rc = describe(&cols[n], f, err);
+        has_cid |= c == IK__CID;
+        n++;
+    }
+    schema.release(&schema);
+    if (rc == 0 && !has_cid)
+        rc = ik_error_set(err, EINVAL, "Arrow input: no 'cid' column");
+    while (rc == 0) {
+        if ((rc = stream->get_next(stream, &batch)) != 0) {
+            rc = ik_error_set(err, rc, "Arrow input: record batch %lld: %s",
+                              (long long)batch_no, last_error(stream, rc));
+            break;
+        }
+        if (batch.release == NULL)
+            break;
+        for (k = 0; k < n; k++)
+            cols[k].arr = batch.children[child[k]];
+        rc = batch_rows(s, cols, n, &batch, batch_no++, err);
+        batch.release(&batch);
+    }
+    return rc;
+}

@@ -1,0 +1,363 @@
+/* The pin store's SQLite side: opening pins.db (WAL, schema, version check), the prepared
+ * statements, write transactions that bump the generation counter, and the single-pin
+ * operations add / remove / touch, count and generation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store_internal.h"
+
+#define SCHEMA_VERSION 1
+
+/* The pins table is WITHOUT ROWID, keyed by cid: one B-tree instead of a rowid table plus a
+ * separate primary-key index, so an insert updates one tree, and reading in cid order (what
+ * every snapshot build does) is a plain scan with no sort and no lookups. Measured with 1M
+ * kubo pins: see the commit message / report.
+ *
+ * Indexes, chosen for the CLI's filters:
+ * - vfs_path: path_prefix / eq / prefix become range scans. Partial (vfs_path IS NOT NULL):
+ *   imports from kubo or Cluster carry no paths and pay nothing, and any comparison on
+ *   vfs_path implies NOT NULL, so the planner can use it.
+ * - name: eq / prefix lookups of named pins; partial for the same reason (kubo names are "").
+ * - none on pin_type or backend: three pin types and a handful of backends, so an equality
+ *   selects a large share of the table; an index would make every insert slower and a scan
+ *   through it (a primary-key lookup per row, then a sort by cid) slower than the plain cid-order
+ *   scan for all but rare values. */
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('schema_version', 1);"
+    "INSERT OR IGNORE INTO meta VALUES('generation', 0);"
+    "CREATE TABLE IF NOT EXISTS pins("
+    " cid TEXT PRIMARY KEY NOT NULL,"
+    " name TEXT,"
+    " size_bytes INTEGER,"
+    " pin_type TEXT NOT NULL,"
+    " timestamp INTEGER NOT NULL," /* microseconds since the epoch, UTC */
+    " metadata TEXT,"              /* a JSON object */
+    " backend TEXT NOT NULL,"
+    " replication_factor INTEGER NOT NULL,"
+    " verified INTEGER NOT NULL,"
+    " last_access INTEGER,"
+    " vfs_path TEXT,"
+    " access_count INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS pins_vfs_path ON pins(vfs_path) WHERE vfs_path IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS pins_name ON pins(name) WHERE name IS NOT NULL;";
+
+/* A missing column keeps the stored value on update and takes the default on insert. ?13 is
+ * "now" (a missing pinned-at time on insert), ?14 the default backend. */
+static const char *const upsert_sql =
+    "INSERT INTO pins(cid, name, size_bytes, pin_type, timestamp, metadata, backend,"
+    " replication_factor, verified, last_access, vfs_path, access_count)"
+    " VALUES(?1, ?2, ?3, coalesce(?4, 'recursive'), coalesce(?5, ?13), ?6, coalesce(?7, ?14),"
+    " coalesce(?8, 1), coalesce(?9, 0), ?10, ?11, coalesce(?12, 0))"
+    " ON CONFLICT(cid) DO UPDATE SET name = coalesce(?2, name),"
+    " size_bytes = coalesce(?3, size_bytes), pin_type = coalesce(?4, pin_type),"
+    " timestamp = coalesce(?5, timestamp), metadata = coalesce(?6, metadata),"
+    " backend = coalesce(?7, backend), replication_factor = coalesce(?8, replication_factor),"
+    " verified = coalesce(?9, verified), last_access = coalesce(?10, last_access),"
+    " vfs_path = coalesce(?11, vfs_path), access_count = coalesce(?12, access_count)";
+
+int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_error *err)
+{
+    int primary = sqlrc & 0xff;
+    int code = primary == SQLITE_FULL ? ENOSPC : EIO;
+    const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(sqlrc);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        code = IK_ELOCKED;
+    return ik_error_set(err, code, "%s: %s", what, msg);
+}
+
+sqlite3 *ik__store_db(struct ik_store *st)
+{
+    return st->db;
+}
+
+static int exec(struct ik_store *st, const char *sql, const char *what, struct ik_error *err)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, what, err);
+}
+
+static int meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db", err);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return ik_error_set(err, EIO, "pins.db: meta has no '%s'", key);
+    return ik__sql_error(st, rc, "pins.db", err);
+}
+
+static int prepare(struct ik_store *st, const char *sql, sqlite3_stmt **out, struct ik_error *err)
+{
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, "pins.db: prepare", err);
+}
+
+static int setup(struct ik_store *st, bool create, struct ik_error *err)
+{
+    int64_t version = 0;
+    int rc;
+    /* busy_timeout first: everything after may meet a writer's lock. The page cache may grow to
+     * 64 MiB so a large import does not spill dirty pages into the WAL twice; it is released
+     * after each import (sqlite3_db_release_memory). */
+    rc = exec(st, "PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;", "pins.db", err);
+    if (rc == 0 && !st->readonly)
+        rc = exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", "pins.db", err);
+    if (rc == 0 && create)
+        rc = exec(st, schema_sql, "pins.db: creating the schema", err);
+    if (rc == 0)
+        rc = meta_get(st, "schema_version", &version, err);
+    if (rc != 0)
+        return rc;
+    if (version > SCHEMA_VERSION)
+        return ik_error_set(err, ENOTSUP,
+                            "pins.db has schema version %lld; this ipfs-kit reads up to %d",
+                            (long long)version, SCHEMA_VERSION);
+    if (st->readonly)
+        return 0;
+    if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
+        (rc = prepare(st, "DELETE FROM pins WHERE cid = ?1", &st->remove, err)) != 0 ||
+        (rc = prepare(st,
+                      "UPDATE pins SET access_count = access_count + 1, last_access = ?2"
+                      " WHERE cid = ?1",
+                      &st->touch, err)) != 0 ||
+        (rc = prepare(st, "UPDATE meta SET value = value + 1 WHERE key = 'generation'", &st->bump,
+                      err)) != 0)
+        return rc;
+    return 0;
+}
+
+int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct ik_error *err)
+{
+    struct ik_store *st;
+    struct stat sb;
+    char path[4096];
+    bool readonly = (flags & IK_STORE_READONLY) != 0, exists, create;
+    int rc, oflags;
+
+    *out = NULL;
+    if (snprintf(path, sizeof path, "%s/pins.db", dir) >= (int)sizeof path)
+        return ik_error_set(err, EINVAL, "store directory path too long");
+    exists = stat(path, &sb) == 0;
+    create = !exists && !readonly && (flags & IK_STORE_CREATE);
+    if (!exists && !create)
+        return ik_error_set(err, ENOENT, "%s does not exist", path);
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "cannot create %s: %s", dir, strerror(errno));
+    st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    st->readonly = readonly;
+    oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+             SQLITE_OPEN_NOMUTEX;
+    rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        rc = ik_error_set(err, EIO, "%s: %s", path,
+                          st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        ik_store_close(st);
+        return rc;
+    }
+    if (create)
+        chmod(path, 0600); /* the -wal and -shm files take the database file's mode */
+    rc = setup(st, !readonly, err);
+    if (rc != 0) {
+        ik_error_prefix(err, rc, "%s", path);
+        ik_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void ik_store_close(struct ik_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_finalize(st->upsert);
+    sqlite3_finalize(st->remove);
+    sqlite3_finalize(st->touch);
+    sqlite3_finalize(st->bump);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int ik__begin(struct ik_store *st, struct ik_error *err)
+{
+    if (st->readonly)
+        return ik_error_set(err, EINVAL, "the store is open read-only");
+    return exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err);
+}
+
+int ik__commit(struct ik_store *st, struct ik_error *err)
+{
+    int rc = sqlite3_step(st->bump);
+    sqlite3_reset(st->bump);
+    if (rc != SQLITE_DONE)
+        return ik__sql_error(st, rc, "pins.db: generation", err);
+    return exec(st, "COMMIT", "pins.db: commit", err);
+}
+
+void ik__rollback(struct ik_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_str(sqlite3_stmt *s, int i, const struct ik__row *r, int c)
+{
+    if (IK__HAS(r, c) && r->str[c].p != NULL)
+        sqlite3_bind_text(s, i, r->str[c].p, (int)r->str[c].n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void bind_num(sqlite3_stmt *s, int i, const struct ik__row *r, int c)
+{
+    if (IK__HAS(r, c))
+        sqlite3_bind_int64(s, i, r->num[c]);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
+               struct ik_error *err)
+{
+    sqlite3_stmt *s = st->upsert;
+    int rc, c;
+    for (c = 0; c < IK__NCOLS; c++) {
+        if (c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
+            c == IK__BACKEND || c == IK__VFS_PATH)
+            bind_str(s, c + 1, r, c);
+        else
+            bind_num(s, c + 1, r, c);
+    }
+    sqlite3_bind_int64(s, 13, now);
+    sqlite3_bind_text(s, 14, backend ? backend : "ipfs", -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return ik__sql_error(st, rc, "pins.db: insert", err);
+    return 0;
+}
+
+/* Converts the public pin to a row: NULL strings, negative sizes / last access, a zero
+ * timestamp and a zero access count are "not given". */
+static void pin_to_row(const struct ik_pin *p, struct ik__row *r)
+{
+    memset(r, 0, sizeof *r);
+#define S(col, v)                                                                                  \
+    if ((v) != NULL)                                                                               \
+    ik__row_str(r, col, v, strlen(v))
+    S(IK__CID, p->cid);
+    S(IK__NAME, p->name);
+    S(IK__PIN_TYPE, p->pin_type);
+    S(IK__METADATA, p->metadata);
+    S(IK__BACKEND, p->backend);
+    S(IK__VFS_PATH, p->vfs_path);
+#undef S
+    if (p->size_bytes >= 0)
+        ik__row_num(r, IK__SIZE_BYTES, p->size_bytes);
+    if (p->timestamp_us != 0)
+        ik__row_num(r, IK__TIMESTAMP, p->timestamp_us);
+    ik__row_num(r, IK__REPLICATION_FACTOR, p->replication_factor);
+    ik__row_num(r, IK__VERIFIED, p->verified);
+    if (p->last_access_us >= 0)
+        ik__row_num(r, IK__LAST_ACCESS, p->last_access_us);
+    if (p->access_count != 0)
+        ik__row_num(r, IK__ACCESS_COUNT, p->access_count);
+}
+
+int ik_pin_check(const struct ik_pin *p, struct ik_error *err)
+{
+    struct ik__row r;
+    if (p->cid == NULL)
+        return ik_error_set(err, EINVAL, "a pin needs a CID");
+    pin_to_row(p, &r);
+    return ik__row_check(&r, err);
+}
+
+int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *err)
+{
+    struct ik__row r;
+    int rc = ik_pin_check(p, err);
+    if (rc != 0)
+        return rc;
+    pin_to_row(p, &r);
+    if ((rc = ik__begin(st, err)) != 0)
+        return rc;
+    rc = ik__upsert(st, &r, ik__now_us(), "ipfs", err);
+    if (rc == 0)
+        rc = ik__commit(st, err);
+    if (rc != 0)
+        ik__rollback(st);
+    return rc;
+}
+
+/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction; ENOENT when
+ * it changed nothing. */
+static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, struct ik_error *err)
+{
+    int rc = ik__begin(st, err);
+    if (rc != 0)
+        return rc;
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        rc = ik__sql_error(st, rc, "pins.db", err);
+    else if (sqlite3_changes(st->db) == 0)
+        rc = ik_error_set(err, ENOENT, "no pin %.100s", cid);
+    else
+        rc = ik__commit(st, err);
+    if (rc != 0)
+        ik__rollback(st);
+    return rc;
+}
+
+int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
+{
+    if (st->readonly)
+        return ik_error_set(err, EINVAL, "the store is open read-only");
+    sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
+    return change_one(st, st->remove, cid, err);
+}
+
+int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
+{
+    if (st->readonly)
+        return ik_error_set(err, EINVAL, "the store is open read-only");
+    sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
+    return change_one(st, st->touch, cid, err);
+}
+
+int64_t ik_store_count(struct ik_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pins", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+int ik_store_generation(struct ik_store *st, uint64_t *gen, struct ik_error *err)
+{
+    int64_t v = 0;
+    int rc = meta_get(st, "generation", &v, err);
+    if (rc == 0)
+        *gen = (uint64_t)v;
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* Internals of the pin store shared by its files (store.c, pin.c, import*.c, store_read.c):
+ * the store handle, the pin row as parsers produce it (spans into the input, with a mask of the
+ * columns the input gave), its validation, and the prepared upsert. Not public API. */
+#ifndef IK_STORE_INTERNAL_H
+#define IK_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfskit/error.h"
+#include "ipfskit/store.h"
+
+/* pin_index columns, in schema order; also the SQL column order of the pins table. */
+enum ik__col {
+    IK__CID,
+    IK__NAME,
+    IK__SIZE_BYTES,
+    IK__PIN_TYPE,
+    IK__TIMESTAMP,
+    IK__METADATA,
+    IK__BACKEND,
+    IK__REPLICATION_FACTOR,
+    IK__VERIFIED,
+    IK__LAST_ACCESS,
+    IK__VFS_PATH,
+    IK__ACCESS_COUNT,
+    IK__NCOLS
+};
+
+extern const char *const ik__col_names[IK__NCOLS];
+/* Column index for a pin_index column name of `len` bytes, or -1. */
+int ik__col_find(const char *name, size_t len);
+
+struct ik__span {
+    const char *p; /* not NUL-terminated */
+    size_t n;
+};
+
+/* One pin as read from any input. A column whose bit is not in `given` was not in the input: an
+ * insert takes the default, an update keeps the stored value. */
+struct ik__row {
+    unsigned given; /* 1u << enum ik__col */
+    struct ik__span str[IK__NCOLS]; /* cid, name, pin_type, metadata, backend, vfs_path */
+    int64_t num[IK__NCOLS];         /* size_bytes, timestamp, rf, verified, last_access, count */
+};
+
+#define IK__HAS(r, c) (((r)->given >> (c)) & 1u)
+
+static inline void ik__row_str(struct ik__row *r, int c, const char *p, size_t n)
+{
+    r->given |= 1u << c;
+    r->str[c].p = p;
+    r->str[c].n = n;
+}
+
+static inline void ik__row_num(struct ik__row *r, int c, int64_t v)
+{
+    r->given |= 1u << c;
+    r->num[c] = v;
+}
+
+/* Validates a row (CID, pin type, metadata JSON object, vfs path, numbers); EINVAL with the
+ * reason, e.g. "invalid CID 'Qmx': CIDv0 must be 46 characters". */
+int ik__row_check(const struct ik__row *r, struct ik_error *err);
+
+/* Parses "true"/"false"/"1"/"0" (-1 if neither), and an RFC 3339 time or an integer count of
+ * microseconds into *us (EINVAL on anything else). */
+int ik__parse_bool(const char *s, size_t n);
+int ik__parse_time(const char *s, size_t n, int64_t *us);
+int ik__parse_int(const char *s, size_t n, int64_t *v);
+
+int64_t ik__now_us(void);
+
+struct ik_store {
+    sqlite3 *db;
+    bool readonly;
+    sqlite3_stmt *upsert;
+    sqlite3_stmt *remove;
+    sqlite3_stmt *touch;
+    sqlite3_stmt *bump;
+};
+
+/* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
+int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_error *err);
+
+/* Write transactions: BEGIN IMMEDIATE ... bump generation, COMMIT; rollback on failure. */
+int ik__begin(struct ik_store *st, struct ik_error *err);
+int ik__commit(struct ik_store *st, struct ik_error *err);
+void ik__rollback(struct ik_store *st);
+
+/* Binds and runs the prepared upsert for one (checked) row. `now` fills a missing timestamp on
+ * insert; `backend` a missing backend. */
+int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
+               struct ik_error *err);
+
+/* Import sink: each parser hands rows to ik__sink_row, which checks, counts or skips, and
+ * upserts them. Messages start with "<unit> <n>: " ("line 17: ", "record batch 2 row 5: "),
+ * formatted only when a row is bad. */
+struct ik__sink {
+    struct ik_store *st;
+    const struct ik_import_options *opts;
+    struct ik_import_result *res;
+    int64_t now;
+};
+int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
+                 struct ik_error *err);
+/* A row the parser could not read (bad syntax/value): skipped under skip_invalid, else fatal.
+ * `msg` is the reason with its location. Returns 0 when skipped. */
+int ik__sink_bad(struct ik__sink *s, const char *msg, struct ik_error *err);
+
+/* The parsers (import_json.c, import_csv.c, import_arrow.c). */
+int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
+int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
+int ik__import_csv(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
+int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
+                            struct ik_error *err);
+
+/* For tests: the store's SQLite handle. */
+sqlite3 *ik__store_db(struct ik_store *st);
+
+#endif

@@ -1,0 +1,70 @@
+/* Test data for the pin store (tests/test_store.c, bench/bench_store.c): valid CIDv0 strings
+ * made from a number (base58btc of 0x12 0x20 and a 32-byte digest derived from it), and a
+ * memory sink for the IPC writer. */
+#ifndef IK_STORE_TESTUTIL_H
+#define IK_STORE_TESTUTIL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipfskit/error.h"
+
+/* Writes the 46-character CIDv0 of number `n` and a NUL into out[47]. */
+static inline void ik_test_cidv0(uint64_t n, char out[47])
+{
+    static const char b58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    uint8_t mh[34], digits[64] = {0};
+    uint64_t x = n * 0x9e3779b97f4a7c15u + 1;
+    int i, k, nd = 0;
+    mh[0] = 0x12;
+    mh[1] = 0x20;
+    for (i = 0; i < 32; i++) {
+        x ^= x >> 29;
+        x *= 0xbf58476d1ce4e5b9u;
+        x ^= x >> 32;
+        mh[2 + i] = (uint8_t)x;
+    }
+    for (i = 0; i < 34; i++) {
+        unsigned carry = mh[i];
+        for (k = 0; k < nd; k++) {
+            carry += (unsigned)digits[k] << 8;
+            digits[k] = (uint8_t)(carry % 58);
+            carry /= 58;
+        }
+        while (carry) {
+            digits[nd++] = (uint8_t)(carry % 58);
+            carry /= 58;
+        }
+    }
+    for (i = 0; i < 46; i++)
+        out[i] = b58[digits[45 - i]];
+    out[46] = 0;
+}
+
+struct ik_test_sink {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static inline int ik_test_sink_write(void *ctx, const void *data, size_t len,
+                                     struct ik_error *err)
+{
+    struct ik_test_sink *s = ctx;
+    (void)err;
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 1024;
+        uint8_t *q;
+        while (cap < s->len + len)
+            cap *= 2;
+        if ((q = realloc(s->p, cap)) == NULL)
+            return ENOMEM;
+        s->p = q;
+        s->cap = cap;
+    }
+    memcpy(s->p + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+#endif
