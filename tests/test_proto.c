@@ -929,4 +929,5 @@ TEST(test_proto_sock_connect_unix_and_peer_uid)
     longpath[sizeof longpath - 1] = 0;
     ASSERT_FAILS(ik_sock_connect_unix(longpath, 100, &cfd, &err), ENAMETOOLONG, &err,
                  "socket path of 199 bytes (limit 107)");
+    ASSERT_FAILS(ik_sock_connect_unix("", 100, &cfd, &err), EINVAL, &err, "empty socket path");
 }

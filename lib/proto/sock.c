@@ -219,7 +219,9 @@ int ik_sock_connect_unix(const char *path, int timeout_ms, int *fd, struct ik_er
     size_t n = strlen(path);
     int s, rc = 0;
     *fd = -1;
-    if (n == 0 || n >= sizeof sa.sun_path)
+    if (n == 0)
+        return ik_error_set(err, EINVAL, "empty socket path");
+    if (n >= sizeof sa.sun_path)
         return ik_error_set(err, ENAMETOOLONG, "socket path of %zu bytes (limit %zu): %s", n,
                             sizeof sa.sun_path - 1, path);
     memset(&sa, 0, sizeof sa);
