@@ -403,7 +403,7 @@ TEST(test_snapshot_open_rejects_empty_and_garbage)
     ik_snapshot_close(NULL);
 }
 
-TEST(test_snapshot_speed_on_a_million_pins)
+TEST(test_snapshot_of_a_million_pins_answers_a_limit_query)
 {
     char dir[512], path[1024];
     struct ArrowSchema s;
@@ -413,28 +413,19 @@ TEST(test_snapshot_speed_on_a_million_pins)
     struct ik_snapshot *snap;
     struct ik_query q;
     struct ik_error err;
-    double t0, t_write, t_open, t_query;
     test_dir("speed", dir, sizeof dir);
     fx_pins(1000000, &s, &b);
-    t0 = fx_ms();
     ASSERT_OK(ik_snapshot_write(dir, "pins", 1, &s, &b, path, sizeof path, &err), &err);
-    t_write = fx_ms() - t0;
     b.release(&b);
     s.release(&s);
-    t0 = fx_ms();
     ASSERT_OK(ik_snapshot_open_path(path, 0, &snap, &err), &err);
-    t_open = fx_ms() - t0;
     ik_query_init(&q, "pins");
     q.limit = 100;
-    t0 = fx_ms();
     ASSERT_OK(ik_snapshot_query(snap, &q, &st, NULL, &err), &err);
     ASSERT_EQ(st.get_next(&st, &out), 0);
-    t_query = fx_ms() - t0;
     ASSERT_EQ(out.length, 100);
     out.release(&out);
     st.release(&st);
     ik_snapshot_close(snap);
     ik_query_reset(&q);
-    fprintf(stderr, "  snapshot of 1M pins: write %.1f ms (fsync included), open %.3f ms, "
-                    "100-row query %.3f ms\n", t_write, t_open, t_query);
 }

@@ -179,26 +179,22 @@ TEST(test_vfs_needs_a_vfs_path_column)
     s.release(&s);
 }
 
-TEST(test_vfs_speed_on_a_million_pins)
+TEST(test_vfs_sums_a_million_pins)
 {
     struct ArrowSchema ps, vs;
     struct ArrowArray pa, va;
     struct ik_error err;
     int64_t n = 1000000, i, size = 0;
-    double t0, t;
     fx_pins(n, &ps, &pa);
     for (i = 0; i < n; i++)
         size += i % 7 ? i * 3 : 0;
-    t0 = fx_ms();
     ASSERT_OK(ik_vfs_stats_build(&ps, &pa, &vs, &va, &err), &err);
-    t = fx_ms() - t0;
     ASSERT_EQ(va.length, 1 + 10 + 100);
     ASSERT_OK(ik_array_validate(&vs, &va, IK_VALIDATE_FULL, true, &err), &err);
     /* row 0 is "/": every pin */
     ASSERT_EQ(((const int64_t *)va.children[1]->buffers[1])[0], size);
     ASSERT_EQ(((const int64_t *)va.children[2]->buffers[1])[0], n);
     ASSERT_EQ(((const int64_t *)va.children[3]->buffers[1])[0], 1700000000000000 + n - 1);
-    fprintf(stderr, "  vfs_stats over 1M pins (111 directories): %.1f ms\n", t);
     va.release(&va);
     vs.release(&vs);
     pa.release(&pa);
