@@ -91,7 +91,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         snprintf(msg, sizeof msg, "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
                                   "backend_health)", table);
         finish(d, c, IK_REQ_QUERY, -1, true);
-        ik_conn_send_error(d, c, "unknown_table", msg);
+        ik_conn_send_error(d, c, "not_found", msg);
         ik_request_reset(req);
         return;
     }
@@ -100,7 +100,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         schema.release(&schema);
         if (rc != 0) {
             finish(d, c, IK_REQ_QUERY, -1, true);
-            ik_conn_send_error(d, c, "bad_query", err.message);
+            ik_conn_send_error(d, c, "bad_request", err.message);
             ik_request_reset(req);
             return;
         }
@@ -116,7 +116,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         if (file_backed(table)) {
             if (ik_published_get(d, table, &snap) != 0) {
                 finish(d, c, IK_REQ_QUERY, -1, true);
-                ik_conn_send_error(d, c, "unavailable", "no snapshot published yet");
+                ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
                 ik_request_reset(req);
                 return;
             }
@@ -131,9 +131,9 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
             }
             snap.version = 0;
         }
-        h = json_pack("{s:b,s:s,s:s,s:s,s:I,s:I}", "ok", 1, "method", "zero_copy", "source",
-                      "arrow_ipc_daemon", "table", table, "version", (json_int_t)snap.version,
-                      "table_rows", (json_int_t)snap.rows);
+        h = json_pack("{s:b,s:s,s:s,s:s,s:s,s:I,s:I}", "ok", 1, "method", "zero_copy", "source",
+                      "arrow_ipc_daemon", "transport", "fd", "table", table, "version",
+                      (json_int_t)snap.version, "table_rows", (json_int_t)snap.rows);
         finish(d, c, IK_REQ_QUERY, 0, false);
         reply_json(d, c, h, fd);
         close(fd);
@@ -156,7 +156,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         j->snap.fd = -1;
         if (file_backed(table) && ik_published_get(d, table, &j->snap) != 0) {
             free(j);
-            ik_conn_send_error(d, c, "unavailable", "no snapshot published yet");
+            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
             ik_request_reset(req);
             return;
         }
@@ -203,12 +203,18 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     gen = d->published_gen;
     rows = d->pins.rows;
     pthread_mutex_unlock(&d->pub_mu);
-    if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:{s:b,s:b,s:b,s:b,s:b,s:[sss]},s:[ssss],s:s}", "ok", 1,
-                      "capabilities", "arrow_ipc", d->cfg.arrow_ipc_enabled, "zero_copy",
-                      d->cfg.zero_copy, "fd_passing", 1, "ipc_stream", 1, "traditional", 1,
-                      "compression", "none", "lz4", "zstd", "tables", "pin_index", "metrics",
-                      "vfs_stats", "backend_health", "version", IK_VERSION);
+    if (op == IK_REQ_PING) {
+        h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
+    } else if (op == IK_REQ_CAPABILITIES) {
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b},s:[sssssssss],s:[sss],s:[sss],"
+                      "s:[ssss],s:i,s:s}",
+                      "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
+                      d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
+                      "ipc_stream", 1, "traditional", 1, "ops", "ping", "capabilities", "status",
+                      "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
+                      "transports", "fd", "stream", "json", "compression", "none", "lz4", "zstd",
+                      "tables", "pin_index", "metrics", "vfs_stats", "backend_health",
+                      "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
     } else {
         h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s}", "ok", 1, "pid", (json_int_t)getpid(),
                       "version", IK_VERSION, "uptime_s",

@@ -199,7 +199,13 @@ static void on_accept(struct ik_daemon *d)
         if (fd < 0)
             return; /* EAGAIN, or EMFILE: the listener stays readable, we retry next turn */
         if (ik_sock_peer_uid(fd, &uid, NULL) != 0 || (uid != d->uid && uid != 0)) {
-            close(fd); /* not our user: no word, no service */
+            static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\"forbidden\","
+                                      "\"message\":\"this daemon serves its own user only\"}}";
+            uint8_t hdr[4];
+            ik_frame_put_header(hdr, (uint32_t)(sizeof msg - 1));
+            if (send(fd, hdr, 4, MSG_NOSIGNAL | MSG_DONTWAIT) == 4) /* best effort, then close */
+                (void)!send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(fd);
             continue;
         }
         c = calloc(1, sizeof *c);
@@ -238,7 +244,7 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             return 0;
         if (rc != 0) {
             c->closing = true; /* oversized: we cannot find the next frame boundary */
-            ik_conn_send_error(d, c, "bad_frame", err.message);
+            ik_conn_send_error(d, c, "too_large", err.message);
             return 0;
         }
         c->t_start = ik_now_ms();
@@ -251,7 +257,7 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             if (in_fd >= 0)
                 close(in_fd);
             ik_metrics_request(&d->metrics, -1, -1, 0, true);
-            ik_conn_send_error(d, c, "bad_request", err.message);
+            ik_conn_send_error(d, c, ik_reply_code(rc), err.message);
             continue; /* the framing is intact: the connection can go on */
         }
         ik_handle_request(d, c, &req, in_fd); /* takes req and in_fd */

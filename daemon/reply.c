@@ -135,6 +135,7 @@ static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t
     int rc;
     if (!h)
         return ik_error_set(err, ENOMEM, "out of memory");
+    json_object_set_new(h, "transport", json_string(json ? "json" : "stream"));
     if (!json)
         json_object_set_new(h, "compression", json_string(compression_name(j->req.compression)));
     text = json_dumps(h, JSON_COMPACT);
@@ -192,7 +193,7 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
     }
     rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
     if (rc != 0) {
-        char *e = ik_reply_error("query_failed", err.message);
+        char *e = ik_reply_error(ik_reply_code(rc), err.message);
         if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
             j->close_conn = true;
         free(e);

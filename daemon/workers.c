@@ -371,13 +371,15 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
     if (rc == 0)
         rc = ik_store_generation(d->wstore, &gen, &err);
     if (rc != 0) {
-        j->reply = error_reply(rc == ENOENT ? "not_found" : rc == EINVAL ? "invalid" : "store",
-                               rc, &err);
+        j->reply = error_reply(ik_reply_code(rc), rc, &err);
         j->generation = 0;
         return;
     }
     {
         json_t *h = json_pack("{s:b,s:I}", "ok", 1, "generation", (json_int_t)gen);
+        if (h && j->req.op != IK_REQ_IMPORT)
+            json_object_set_new(h, "cid", json_string(j->req.op == IK_REQ_PIN_ADD ? j->req.pin.cid
+                                                                                  : j->req.cid));
         if (h && j->req.op == IK_REQ_IMPORT) {
             json_object_set_new(h, "imported", json_integer(res.imported));
             json_object_set_new(h, "skipped", json_integer(res.skipped));
