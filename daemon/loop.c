@@ -528,6 +528,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     close(d->listen_fd);
     unlink(d->sock_path);
     d->listen_fd = -1;
+    atomic_store(&d->stop, true); /* every thread's loop condition */
     ik_health_stop(d);
     ik_workers_stop(d);
     while (d->conns)
