@@ -97,6 +97,8 @@ static int cmd_add(int argc, char **argv)
     if (rc != 0)
         return fail(rc, &err);
     printf("pinned %s (generation %llu)\n", p.cid, (unsigned long long)gen);
+    if (err.message[0])
+        fprintf(stderr, "ipfs-kit: warning: %s\n", err.message);
     return 0;
 }
 
@@ -123,6 +125,8 @@ static int cmd_rm_touch(bool touch, int argc, char **argv)
         return fail(rc, &err);
     printf("%s %s (generation %llu)\n", touch ? "touched" : "unpinned", argv[0],
            (unsigned long long)gen);
+    if (err.message[0])
+        fprintf(stderr, "ipfs-kit: warning: %s\n", err.message);
     return 0;
 }
 
@@ -220,6 +224,8 @@ static int cmd_import(int argc, char **argv)
     if (res.skipped)
         printf(", skipped %lld invalid (first: %s)", (long long)res.skipped, res.first_skip);
     printf(" (generation %llu)\n", (unsigned long long)gen);
+    if (err.message[0])
+        fprintf(stderr, "ipfs-kit: warning: %s\n", err.message);
     return 0;
 }
 

@@ -254,6 +254,27 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
     ik_request_reset(req);
 }
 
+/* A committed write whose snapshot could not be built (a full disk, say): the reply still
+ * says ok — the write is in the store — and carries the builder's error as a warning. */
+static char *with_warning(struct ik_daemon *d, char *reply)
+{
+    json_t *o = json_loads(reply, 0, NULL);
+    char *out;
+    if (!o)
+        return reply;
+    pthread_mutex_lock(&d->pub_mu);
+    json_object_set_new(o, "warning", json_sprintf("committed, but the snapshot build failed "
+                                                   "(queries show the previous version): %s",
+                                                   d->build_error));
+    pthread_mutex_unlock(&d->pub_mu);
+    out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!out)
+        return reply;
+    free(reply);
+    return out;
+}
+
 void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
 {
     struct ik_conn *c = j->conn;
@@ -276,6 +297,8 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
             c->next_parked = d->parked;
             d->parked = c;
         } else {
+            if (j->generation > published)
+                j->reply = with_warning(d, j->reply);
             finish(d, c, c->req_op, -1, strstr(j->reply, "\"ok\":false") != NULL);
             ik_conn_send(d, c, j->reply, -1);
         }
@@ -302,6 +325,8 @@ void ik_release_parked(struct ik_daemon *d)
         struct ik_conn *c = *pp;
         if (c->wait_gen <= published || failed) {
             char *reply = c->parked_reply;
+            if (c->wait_gen > published)
+                reply = with_warning(d, reply);
             *pp = c->next_parked;
             c->next_parked = NULL;
             c->parked_reply = NULL;

@@ -102,7 +102,8 @@ int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *er
  * write is published, so a following query sees it); directly into the store when no
  * daemon holds it; IK_ELOCKED "Database is locked by daemon (PID n)" when a daemon holds the
  * store but does not answer. `*generation` (may be NULL) receives the store generation
- * after the write. */
+ * after the write. A write that was committed but whose snapshot could not be built returns 0
+ * with the daemon's warning in err->message (callers should show a non-empty message). */
 int ik_client_pin_add(struct ik_client *c, const struct ik_pin *p, uint64_t *generation,
                       struct ik_error *err);
 int ik_client_pin_remove(struct ik_client *c, const char *cid, uint64_t *generation,

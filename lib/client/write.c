@@ -184,6 +184,9 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");
+        const char *warning = json_string_value(json_object_get(hdr, "warning"));
+        if (warning) /* committed, but not yet visible: said in err, with success */
+            ik_error_set(err, 0, "%s", warning);
         if (gen)
             *gen = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
         if (a->res) {
