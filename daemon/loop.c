@@ -507,6 +507,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     sigaddset(&mask, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &mask, NULL); /* threads started below inherit the mask */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is an EFBIG to report, not a death */
     sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (d->ep_fd < 0 || d->wake_fd < 0 || sig_fd < 0 || ep_add(d, d->listen_fd, TAG_LISTEN) ||
         ep_add(d, d->wake_fd, TAG_WAKE) || ep_add(d, sig_fd, TAG_SIGNAL)) {
