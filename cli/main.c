@@ -1,6 +1,7 @@
 /* ipfs-kit: the command-line entry point; dispatches to the subcommands. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -60,7 +61,23 @@ static void usage(FILE *f)
                "  arrow convert IN OUT [--to stream|file] [--compression none|lz4|zstd]\n"
                "  arrow cat FILE [--format table|json|csv] [--limit N]\n"
                "  arrow schema FILE\n"
-               "  arrow sample-pins OUT [--rows N] [--seed S] [--to stream|file]\n"
+               "  arrow sample-pins OUT [--rows N] [--seed S] [--to stream|file] [--format "
+               "arrow|jsonl|kubo_json|csv]\n"
+               "\n"
+               "  daemon run|start|stop|status     the pin daemon on $IPFS_KIT_PATH\n"
+               "  pin add CID [--name N] [--type T] [--backend B] [--size N] [--metadata JSON]\n"
+               "          [--vfs-path P] [--replication N]\n"
+               "  pin rm CID | pin touch CID\n"
+               "  pin import FILE|- [--format auto|kubo_json|jsonl|csv|arrow] [--skip-invalid]\n"
+               "  pin list [--type T] [--backend B] [--cid C] [--name-contains S]\n"
+               "          [--vfs-prefix P] [--columns a,b] [--limit N] [--offset N]\n"
+               "  metrics | vfs stats | backend health\n"
+               "\n"
+               "query options: --format table|json|jsonl|csv|arrow, --limit, --offset, --columns,\n"
+               "  --method auto|zero_copy|ipc_stream|direct|traditional, --compression none|lz4|zstd,\n"
+               "  --source snapshot|sqlite (direct method)\n"
+               "global option (before the command): --path DIR (default $IPFS_KIT_PATH or "
+               "~/.ipfs_kit)\n"
                "  version\n"
                "\n"
                "FILE may be '-' for standard input, OUT '-' for standard output.\n");
@@ -68,12 +85,27 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    while (argc >= 3 && strcmp(argv[1], "--path") == 0) {
+        setenv("IPFS_KIT_PATH", argv[2], 1);
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2) {
         usage(stderr);
         return IK_EXIT_USAGE;
     }
     if (strcmp(argv[1], "arrow") == 0)
         return ik_cli_arrow(argc - 2, argv + 2);
+    if (strcmp(argv[1], "pin") == 0)
+        return ik_cli_pin(argc - 2, argv + 2);
+    if (strcmp(argv[1], "daemon") == 0)
+        return ik_cli_daemon(argc - 2, argv + 2);
+    if (strcmp(argv[1], "metrics") == 0)
+        return ik_cli_metrics(argc - 2, argv + 2);
+    if (strcmp(argv[1], "vfs") == 0)
+        return ik_cli_vfs(argc - 2, argv + 2);
+    if (strcmp(argv[1], "backend") == 0)
+        return ik_cli_backend(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("ipfs-kit %s\n", IK_VERSION);
         return IK_EXIT_OK;

@@ -6,6 +6,7 @@
 
 #include "arrow/internal.h"
 #include "cli.h"
+#include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
 
 static uint64_t splitmix(uint64_t *s)
@@ -242,13 +243,33 @@ static int make_batch(uint64_t seed, int64_t first, int64_t rows, struct ArrowAr
     return rc ? ENOMEM : 0;
 }
 
+/* One kubo `ipfs pin ls --enc=json --stream` line per row: {"Cid","Name","Type"}. */
+static int write_kubo(FILE *f, const struct ArrowArray *b)
+{
+    const struct ArrowArray *cid = b->children[0], *name = b->children[1], *pt = b->children[3];
+    const int32_t *co = cid->buffers[1], *no = name->buffers[1];
+    const char *cd = cid->buffers[2], *nd = name->buffers[2];
+    const uint8_t *nvalid = name->buffers[0];
+    const int8_t *ti = pt->buffers[1];
+    for (int64_t i = 0; i < b->length; i++) {
+        bool has_name = !nvalid || (nvalid[i / 8] >> (i % 8) & 1);
+        if (fprintf(f, "{\"Cid\":\"%.*s\",\"Name\":\"%.*s\",\"Type\":\"%s\"}\n",
+                    (int)(co[i + 1] - co[i]), cd + co[i],
+                    has_name ? (int)(no[i + 1] - no[i]) : 0, has_name ? nd + no[i] : "",
+                    pin_types[ti[i]]) < 0)
+            return EIO;
+    }
+    return 0;
+}
+
 int ik_cli_sample(int argc, char **argv)
 {
+    const char *text_format = NULL;
     const char *path = NULL;
     long long rows = 1000, seed = 42;
     struct ik_write_options wo;
     struct ik_error err = {{0}};
-    struct ArrowSchema schema;
+    struct ArrowSchema schema = {0};
     struct ik_ipc_writer *w = NULL;
     FILE *f;
     int i, rc;
@@ -262,6 +283,12 @@ int ik_cli_sample(int argc, char **argv)
             rows = strtoll(argv[++i], &end, 10);
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             seed = strtoll(argv[++i], &end, 10);
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "jsonl") == 0 || strcmp(argv[i], "kubo") == 0)
+                text_format = argv[i];
+            else if (strcmp(argv[i], "arrow") != 0)
+                end = argv[i];
         } else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
             i++;
             if (strcmp(argv[i], "stream") == 0)
@@ -275,7 +302,7 @@ int ik_cli_sample(int argc, char **argv)
         }
         if (end && *end) {
             ik_cli_errorf("usage: ipfs-kit arrow sample-pins OUT [--rows N] [--seed S] "
-                          "[--to stream|file] (bad '%s')",
+                          "[--to stream|file] [--format arrow|jsonl|kubo] (bad '%s')",
                           argv[i]);
             return IK_EXIT_USAGE;
         }
@@ -290,8 +317,8 @@ int ik_cli_sample(int argc, char **argv)
         return IK_EXIT_IOERR;
     }
     if ((rc = ik_table_schema("pin_index", &schema, &err)) == 0) {
-        rc = ik_ipc_writer_create(&schema, &wo, ik_write_to_file, f, &w, &err);
-        schema.release(&schema);
+        if (!text_format)
+            rc = ik_ipc_writer_create(&schema, &wo, ik_write_to_file, f, &w, &err);
     }
     while (rc == 0 && done < rows) {
         struct ArrowArray batch;
@@ -300,11 +327,18 @@ int ik_cli_sample(int argc, char **argv)
             ik_error_set(&err, rc, "out of memory building sample rows");
             break;
         }
-        rc = ik_ipc_writer_write(w, &batch, &err);
+        if (!text_format)
+            rc = ik_ipc_writer_write(w, &batch, &err);
+        else if (strcmp(text_format, "jsonl") == 0)
+            rc = ik_json_rows_write(&schema, &batch, ik_write_to_file, f, &err);
+        else if ((rc = write_kubo(f, &batch)) != 0)
+            ik_error_set(&err, rc, "write failed");
         batch.release(&batch);
         done += n;
     }
-    if (rc == 0)
+    if (schema.release)
+        schema.release(&schema);
+    if (rc == 0 && w)
         rc = ik_ipc_writer_finish(w, &err);
     ik_ipc_writer_destroy(w);
     if (f != stdout && fclose(f) != 0 && rc == 0)

@@ -86,6 +86,51 @@ int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b)
     return 0;
 }
 
+int ik__array_hold_all(struct ArrowArray *dst, const struct ArrowArray *src)
+{
+    const struct array_priv *p;
+    int i;
+    if (src->release != array_release)
+        return ENOTSUP;
+    p = src->private_data;
+    for (i = 0; i < p->n_holds; i++)
+        if (ik__array_hold(dst, p->holds[i]) != 0)
+            return ENOMEM;
+    return 0;
+}
+
+int ik__array_clone(const struct ArrowArray *src, struct ArrowArray *out)
+{
+    int64_t i;
+    int rc;
+    if (src->release != array_release)
+        return ENOTSUP;
+    if (ik__array_alloc(out, src->n_buffers, src->n_children) != 0)
+        return ENOMEM;
+    if ((rc = ik__array_hold_all(out, src)) != 0)
+        goto fail;
+    out->length = src->length;
+    out->null_count = src->null_count;
+    out->offset = src->offset;
+    for (i = 0; i < src->n_buffers; i++)
+        out->buffers[i] = src->buffers[i];
+    for (i = 0; i < src->n_children; i++)
+        if ((rc = ik__array_clone(src->children[i], out->children[i])) != 0)
+            goto fail;
+    if (src->dictionary) {
+        if (ik__array_alloc_dictionary(out) != 0) {
+            rc = ENOMEM;
+            goto fail;
+        }
+        if ((rc = ik__array_clone(src->dictionary, out->dictionary)) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    out->release(out);
+    return rc;
+}
+
 int ik__array_alloc_dictionary(struct ArrowArray *a)
 {
     struct array_priv *p = a->private_data;

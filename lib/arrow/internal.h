@@ -253,6 +253,13 @@ bool ik__type_has_validity(const struct ik_type *t);
 int ik__array_alloc(struct ArrowArray *out, int64_t n_buffers, int64_t n_children);
 /* Makes `a` (allocated by ik__array_alloc) hold a reference to `b`. */
 int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b);
+/* Makes `dst` (from ik__array_alloc) hold every buffer reference `src` holds. ENOTSUP when src
+ * was not made by ik__array_alloc (foreign memory we cannot reference). */
+int ik__array_hold_all(struct ArrowArray *dst, const struct ArrowArray *src);
+/* A new owned array with src's shape and buffer pointers (children and dictionary too), every
+ * node holding the references the matching node of src holds: shares src's memory without
+ * copying or borrowing src itself. ENOTSUP when some node was not made by ik__array_alloc. */
+int ik__array_clone(const struct ArrowArray *src, struct ArrowArray *out);
 /* Allocates and attaches an empty dictionary ArrowArray (release NULL) for the caller to fill. */
 int ik__array_alloc_dictionary(struct ArrowArray *a);
 

@@ -1,0 +1,290 @@
+/* `ipfs-kit pin add|rm|touch|import|list`: pin writes go through the daemon when it runs
+ * (else straight into the store), `list` queries pin_index with filters. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ipfskit/client.h"
+
+static int open_client(struct ik_client **c)
+{
+    struct ik_error err = {{0}};
+    int rc = ik_client_open(NULL, c, &err);
+    if (rc != 0)
+        ik_cli_errorf("%s", err.message);
+    return rc;
+}
+
+static int fail(int rc, const struct ik_error *err)
+{
+    ik_cli_errorf("%s", err->message[0] ? err->message : ik_strerror(rc));
+    if (rc == IK_ELOCKED)
+        return 75; /* EX_TEMPFAIL: retry once the daemon is reachable or stopped */
+    return ik_cli_exit_code(rc == ENOENT || rc == EINVAL ? IK_EINVALID : rc);
+}
+
+static int parse_int(const char *opt, const char *v, int64_t *out)
+{
+    char *end;
+    long long n;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        ik_cli_errorf("%s takes an integer, not '%s'", opt, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    struct ik_pin p;
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    uint64_t gen = 0;
+    int64_t n;
+    int rc;
+    ik_pin_init(&p);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-' && !p.cid) {
+            p.cid = a;
+            continue;
+        }
+        if (!v) {
+            ik_cli_errorf("pin add: option '%s' needs a value", a);
+            return IK_EXIT_USAGE;
+        }
+        i++;
+        if (strcmp(a, "--name") == 0)
+            p.name = v;
+        else if (strcmp(a, "--type") == 0)
+            p.pin_type = v;
+        else if (strcmp(a, "--backend") == 0)
+            p.backend = v;
+        else if (strcmp(a, "--metadata") == 0)
+            p.metadata = v;
+        else if (strcmp(a, "--vfs-path") == 0)
+            p.vfs_path = v;
+        else if (strcmp(a, "--size") == 0) {
+            if (parse_int(a, v, &n))
+                return IK_EXIT_USAGE;
+            p.size_bytes = n;
+        } else if (strcmp(a, "--replication") == 0) {
+            if (parse_int(a, v, &n) || n < 0 || n > INT32_MAX)
+                return IK_EXIT_USAGE;
+            p.replication_factor = (int32_t)n;
+        } else {
+            ik_cli_errorf("pin add: unknown option '%s'", a);
+            return IK_EXIT_USAGE;
+        }
+    }
+    if (!p.cid) {
+        ik_cli_errorf("usage: ipfs-kit pin add CID [--name N] [--type recursive|direct|indirect] "
+                      "[--backend B] [--size BYTES] [--metadata JSON] [--vfs-path PATH]");
+        return IK_EXIT_USAGE;
+    }
+    if (open_client(&c))
+        return IK_EXIT_USAGE;
+    rc = ik_client_pin_add(c, &p, &gen, &err);
+    ik_client_close(c);
+    if (rc != 0)
+        return fail(rc, &err);
+    printf("pinned %s (generation %llu)\n", p.cid, (unsigned long long)gen);
+    return 0;
+}
+
+static int cmd_rm_touch(bool touch, int argc, char **argv)
+{
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    uint64_t gen = 0;
+    int rc;
+    if (argc != 1) {
+        ik_cli_errorf("usage: ipfs-kit pin %s CID", touch ? "touch" : "rm");
+        return IK_EXIT_USAGE;
+    }
+    if (open_client(&c))
+        return IK_EXIT_USAGE;
+    rc = touch ? ik_client_pin_touch(c, argv[0], &gen, &err)
+               : ik_client_pin_remove(c, argv[0], &gen, &err);
+    ik_client_close(c);
+    if (rc == ENOENT) {
+        ik_cli_errorf("%s: not pinned", argv[0]);
+        return IK_EXIT_DATAERR;
+    }
+    if (rc != 0)
+        return fail(rc, &err);
+    printf("%s %s (generation %llu)\n", touch ? "touched" : "unpinned", argv[0],
+           (unsigned long long)gen);
+    return 0;
+}
+
+/* Copies a non-regular input (a pipe, a terminal) into a memfd the store can map. */
+static int spool(int in, int *out)
+{
+    char buf[1 << 16];
+    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC);
+    ssize_t n;
+    if (fd < 0)
+        return errno;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || write(fd, buf, (size_t)n) != n) {
+            int e = errno;
+            close(fd);
+            return e ? e : EIO;
+        }
+    }
+    *out = fd;
+    return 0;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    struct ik_import_options o;
+    struct ik_import_result res;
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    struct stat st;
+    const char *path = NULL;
+    uint64_t gen = 0;
+    int fd, rc;
+    ik_import_options_init(&o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--skip-invalid") == 0)
+            o.skip_invalid = true;
+        else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") == 0)
+                o.format = IK_IMPORT_AUTO;
+            else if (strcmp(v, "kubo") == 0 || strcmp(v, "kubo_json") == 0)
+                o.format = IK_IMPORT_KUBO_JSON;
+            else if (strcmp(v, "jsonl") == 0)
+                o.format = IK_IMPORT_JSONL;
+            else if (strcmp(v, "csv") == 0)
+                o.format = IK_IMPORT_CSV;
+            else if (strcmp(v, "arrow") == 0)
+                o.format = IK_IMPORT_ARROW;
+            else {
+                ik_cli_errorf("--format takes auto, kubo_json, jsonl, csv or arrow, not '%s'", v);
+                return IK_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--backend") == 0 && i + 1 < argc)
+            o.default_backend = argv[++i];
+        else if (!path && (a[0] != '-' || strcmp(a, "-") == 0))
+            path = a;
+        else {
+            ik_cli_errorf("pin import: unknown option '%s'", a);
+            return IK_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        ik_cli_errorf("usage: ipfs-kit pin import FILE|- [--format auto|kubo_json|jsonl|csv|arrow] "
+                      "[--skip-invalid] [--backend B]");
+        return IK_EXIT_USAGE;
+    }
+    fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ik_cli_errorf("%s: %s", path, strerror(errno));
+        return IK_EXIT_NOINPUT;
+    }
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int m = -1;
+        rc = spool(fd, &m);
+        close(fd);
+        if (rc != 0) {
+            ik_cli_errorf("%s: %s", path, strerror(rc));
+            return IK_EXIT_NOINPUT;
+        }
+        fd = m;
+    }
+    if (open_client(&c)) {
+        close(fd);
+        return IK_EXIT_USAGE;
+    }
+    rc = ik_client_import_fd(c, fd, &o, &res, &gen, &err);
+    ik_client_close(c);
+    close(fd);
+    if (rc != 0)
+        return fail(rc, &err);
+    printf("imported %lld pins", (long long)res.imported);
+    if (res.skipped)
+        printf(", skipped %lld invalid (first: %s)", (long long)res.skipped, res.first_skip);
+    printf(" (generation %llu)\n", (unsigned long long)gen);
+    return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    struct ik_cli_query_opts o;
+    struct ik_query q;
+    struct ik_error err = {{0}};
+    int rc = 0;
+    ik_cli_query_opts_init(&o);
+    ik_query_init(&q, "pin_index");
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int k = ik_cli_query_option(&o, &q, argc, argv, &i);
+        if (k < 0) {
+            rc = IK_EXIT_USAGE;
+            break;
+        }
+        if (k > 0)
+            continue;
+        if (!v) {
+            ik_cli_errorf("pin list: unknown option '%s'", a);
+            rc = IK_EXIT_USAGE;
+            break;
+        }
+        i++;
+        if (strcmp(a, "--type") == 0)
+            rc = ik_query_filter_str(&q, "pin_type", IK_OP_EQ, v, &err);
+        else if (strcmp(a, "--backend") == 0)
+            rc = ik_query_filter_str(&q, "backend", IK_OP_EQ, v, &err);
+        else if (strcmp(a, "--cid") == 0)
+            rc = ik_query_filter_str(&q, "cid", IK_OP_EQ, v, &err);
+        else if (strcmp(a, "--name-contains") == 0)
+            rc = ik_query_filter_str(&q, "name", IK_OP_CONTAINS, v, &err);
+        else if (strcmp(a, "--vfs-prefix") == 0)
+            rc = ik_query_filter_str(&q, "vfs_path", IK_OP_PATH_PREFIX, v, &err);
+        else {
+            ik_cli_errorf("pin list: unknown option '%s'", a);
+            rc = IK_EXIT_USAGE;
+        }
+    }
+    if (rc == 0)
+        rc = ik_cli_run_query(&o, &q, "pins");
+    else if (err.message[0])
+        ik_cli_errorf("%s", err.message);
+    ik_query_reset(&q);
+    return rc;
+}
+
+int ik_cli_pin(int argc, char **argv)
+{
+    if (argc < 1) {
+        ik_cli_errorf("usage: ipfs-kit pin add|rm|touch|import|list ...");
+        return IK_EXIT_USAGE;
+    }
+    if (strcmp(argv[0], "add") == 0)
+        return cmd_add(argc - 1, argv + 1);
+    if (strcmp(argv[0], "rm") == 0)
+        return cmd_rm_touch(false, argc - 1, argv + 1);
+    if (strcmp(argv[0], "touch") == 0)
+        return cmd_rm_touch(true, argc - 1, argv + 1);
+    if (strcmp(argv[0], "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
+    if (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "ls") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list)", argv[0]);
+    return IK_EXIT_USAGE;
+}

@@ -1,0 +1,172 @@
+/* The daemon's shared state and the interfaces between its parts: the event loop (loop.c),
+ * request handlers (handlers.c), the writer, snapshot builder and reply workers (workers.c),
+ * metrics (metrics.c) and backend probes (health.c). One loop thread owns connections and
+ * never blocks; everything slow runs on a worker thread and reports back through a queue
+ * and an eventfd. */
+#ifndef IK_DAEMON_H
+#define IK_DAEMON_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipfskit/config.h"
+#include "ipfskit/error.h"
+#include "ipfskit/store.h"
+#include "proto/proto.h"
+
+#define IK_DAEMON_WORKERS 4
+#define IK_DAEMON_SEND_TIMEOUT_MS 10000
+
+struct ik_daemon;
+
+/* One client connection, owned by the loop thread except while `busy` (lent to a worker). */
+struct ik_conn {
+    int fd;
+    uint8_t *in;
+    size_t in_len, in_cap;
+    int in_fd; /* fd received with the request being parsed (import), or -1 */
+    uint8_t *out;
+    size_t out_len, out_off, out_cap;
+    int out_fd;       /* fd to pass with the first pending byte, or -1 */
+    bool busy;        /* lent to a worker or waiting on the writer */
+    bool closing;     /* close once `out` is flushed */
+    bool dead;        /* the socket failed: close at the next safe point */
+    uint64_t wait_gen; /* parked write reply: sent once this generation is published */
+    double t_start;   /* request start (monotonic ms), for the latency histogram */
+    int req_op;       /* op of the request in flight, for metrics */
+    char *parked_reply; /* the reply held back until wait_gen is published */
+    struct ik_conn *next_parked;
+    struct ik_conn *prev, *next; /* every open connection, for shutdown */
+};
+
+/* A published snapshot of a file-backed table. */
+struct ik_published {
+    int fd;
+    uint64_t version;
+    int64_t rows;
+    int64_t bytes;
+};
+
+enum ik_job_kind { IK_JOB_WRITE, IK_JOB_REPLY };
+
+/* A unit of work for a worker thread: the request (owned), the connection lent, and when
+ * done, the reply header (malloc'd JSON) and the generation the reply waits for. */
+struct ik_job {
+    enum ik_job_kind kind;
+    struct ik_conn *conn;
+    struct ik_request req;
+    int in_fd;
+    struct ik_published snap; /* REPLY: the snapshot to answer from (fd dup'd) */
+    char *reply;              /* done: header JSON to send (WRITE), NULL when the worker sent */
+    uint64_t generation;      /* done: WRITE reply waits for this generation */
+    bool close_conn;          /* done: the worker hit an I/O error; close */
+    struct ik_job *next;
+};
+
+struct ik_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ik_job *head, *tail;
+};
+
+void ik_queue_init(struct ik_queue *q);
+void ik_queue_push(struct ik_queue *q, struct ik_job *j);
+/* Pops a job, waiting while empty; NULL once `stop` is set and the queue is empty. */
+struct ik_job *ik_queue_pop(struct ik_queue *q, atomic_bool *stop);
+/* Non-blocking pop. */
+struct ik_job *ik_queue_try_pop(struct ik_queue *q);
+void ik_queue_wake_all(struct ik_queue *q);
+
+/* Daemon metrics: counters updated with relaxed atomics from any thread. */
+enum { IK_M_OPS = 9, IK_M_METHODS = 4, IK_M_HIST = 64 };
+struct ik_metrics {
+    double started_ms; /* wall clock ms at start */
+    double started_mono;
+    atomic_llong requests_by_op[IK_M_OPS];
+    atomic_llong replies_by_method[IK_M_METHODS]; /* zero_copy, ipc_stream, -, traditional */
+    atomic_llong bytes_served;                    /* bytes written to sockets + mapped bytes */
+    atomic_llong errors;
+    atomic_llong connections;
+    atomic_llong snapshot_builds;
+    atomic_llong snapshot_build_us_last;
+    atomic_llong hist[IK_M_HIST]; /* request latency, log2 buckets of microseconds */
+};
+
+struct ik_health; /* health.c */
+
+struct ik_daemon {
+    char dir[PATH_MAX];
+    char sock_path[PATH_MAX];
+    struct ik_config cfg;
+    int lock_fd;
+    int listen_fd;
+    int ep_fd;
+    int wake_fd; /* eventfd: workers → loop */
+    atomic_bool stop;
+    bool stopping; /* loop: shutdown requested, finish and exit */
+
+    struct ik_store *wstore; /* writer thread's connection */
+    struct ik_queue writes;  /* WRITE jobs */
+    struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
+    struct ik_queue done;    /* finished jobs, for the loop */
+
+    pthread_t writer, builder, workers[IK_DAEMON_WORKERS];
+    int n_workers;
+    pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
+    pthread_cond_t build_cv;
+    uint64_t build_wanted;   /* newest generation committed (builder goal) */
+
+    pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
+    struct ik_published pins, vfs;
+    uint64_t published_gen;
+    bool build_failed;
+    char build_error[IK_ERROR_SIZE];
+
+    struct ik_conn *parked; /* write replies waiting for a snapshot */
+    struct ik_conn *conns;  /* every open connection */
+    struct ik_metrics metrics;
+    struct ik_health *health;
+    uid_t uid;
+};
+
+/* loop.c */
+int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err);
+void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int pass_fd);
+void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code,
+                        const char *message);
+void ik_loop_wake(struct ik_daemon *d);
+/* Closes a dead or finished connection (not while busy). */
+void ik_conn_settle(struct ik_daemon *d, struct ik_conn *c);
+double ik_now_ms(void);      /* monotonic */
+double ik_wall_ms(void);     /* since the epoch */
+
+/* handlers.c: handles one parsed request on the loop thread. */
+void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd);
+void ik_handle_done(struct ik_daemon *d, struct ik_job *j);
+void ik_release_parked(struct ik_daemon *d);
+
+/* workers.c */
+void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */
+int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
+void ik_workers_stop(struct ik_daemon *d);
+int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
+void ik_build_request(struct ik_daemon *d, uint64_t generation);
+/* Current published snapshot of a table, fd dup'd (caller closes); ENOENT if none. */
+int ik_published_get(struct ik_daemon *d, const char *table, struct ik_published *out);
+
+/* metrics.c */
+void ik_metrics_init(struct ik_metrics *m);
+void ik_metrics_request(struct ik_metrics *m, int op, int method, double latency_ms, bool error);
+int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct ArrowArray *out,
+                     struct ik_error *err);
+
+/* health.c */
+int ik_health_start(struct ik_daemon *d, struct ik_error *err);
+void ik_health_stop(struct ik_daemon *d);
+int ik_health_build(struct ik_daemon *d, struct ArrowSchema *schema, struct ArrowArray *out,
+                    struct ik_error *err);
+
+#endif

@@ -1,0 +1,317 @@
+/* Request handlers, run on the loop thread: answers ping/status/capabilities at once, hands
+ * zero-copy queries the published snapshot's fd (O(1) whatever the table size), and sends
+ * everything slow — writes, IPC stream and JSON replies — to a worker thread. Write replies
+ * are held until a snapshot containing the write is published, so that a client's next
+ * query sees its own write. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/snapshot.h"
+
+#ifndef IK_VERSION
+#define IK_VERSION "0.1.0"
+#endif
+
+static bool table_known(const char *t)
+{
+    for (int i = 0; ik_table_names[i]; i++)
+        if (strcmp(ik_table_names[i], t) == 0)
+            return true;
+    return false;
+}
+
+static bool file_backed(const char *t)
+{
+    return strcmp(t, "pin_index") == 0 || strcmp(t, "vfs_stats") == 0;
+}
+
+static void reply_json(struct ik_daemon *d, struct ik_conn *c, json_t *obj, int pass_fd)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!s) {
+        ik_conn_send_error(d, c, "internal", "out of memory");
+        return;
+    }
+    ik_conn_send(d, c, s, pass_fd);
+    free(s);
+}
+
+static void finish(struct ik_daemon *d, struct ik_conn *c, int op, int method, bool error)
+{
+    ik_metrics_request(&d->metrics, op, method, ik_now_ms() - c->t_start, error);
+}
+
+/* Builds a small table (metrics, backend_health) into a sealed memfd. */
+static int small_table_fd(struct ik_daemon *d, const char *table, int64_t *rows,
+                          struct ik_error *err)
+{
+    struct ArrowSchema s = {0};
+    struct ArrowArray a = {0};
+    int fd = -1, rc;
+    rc = strcmp(table, "metrics") == 0 ? ik_metrics_build(d, &s, &a, err)
+                                       : ik_health_build(d, &s, &a, err);
+    if (rc != 0)
+        return -rc;
+    *rows = a.length;
+    fd = memfd_create(table, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        rc = ik_error_set(err, errno, "memfd_create: %s", strerror(errno));
+    else
+        rc = ik_snapshot_write_fd(fd, table, (uint64_t)(ik_wall_ms() * 1000.0), &s, &a, err);
+    a.release(&a);
+    s.release(&s);
+    if (rc != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -rc;
+    }
+    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
+static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
+{
+    struct ik_error err = {{0}};
+    struct ArrowSchema schema = {0};
+    struct ik_published snap = {.fd = -1};
+    const char *table = req->query.table;
+    bool arrow = d->cfg.arrow_ipc_enabled;
+    int transport = req->transport;
+
+    if (!table_known(table)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
+                                  "backend_health)", table);
+        finish(d, c, IK_REQ_QUERY, -1, true);
+        ik_conn_send_error(d, c, "not_found", msg);
+        ik_request_reset(req);
+        return;
+    }
+    if (ik_table_schema(table, &schema, &err) == 0) {
+        int rc = ik_query_check(&req->query, &schema, &err);
+        schema.release(&schema);
+        if (rc != 0) {
+            finish(d, c, IK_REQ_QUERY, -1, true);
+            ik_conn_send_error(d, c, "bad_request", err.message);
+            ik_request_reset(req);
+            return;
+        }
+    }
+    if (!arrow)
+        transport = IK_TRANSPORT_JSON; /* Arrow disabled in config: JSON rows, and say so */
+    else if (transport == IK_TRANSPORT_FD && !d->cfg.zero_copy)
+        transport = IK_TRANSPORT_STREAM;
+
+    if (transport == IK_TRANSPORT_FD) {
+        json_t *h;
+        int fd;
+        if (file_backed(table)) {
+            if (ik_published_get(d, table, &snap) != 0) {
+                finish(d, c, IK_REQ_QUERY, -1, true);
+                ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
+                ik_request_reset(req);
+                return;
+            }
+            fd = snap.fd;
+        } else {
+            fd = small_table_fd(d, table, &snap.rows, &err);
+            if (fd < 0) {
+                finish(d, c, IK_REQ_QUERY, -1, true);
+                ik_conn_send_error(d, c, "internal", err.message);
+                ik_request_reset(req);
+                return;
+            }
+            snap.version = 0;
+        }
+        h = json_pack("{s:b,s:s,s:s,s:s,s:s,s:I,s:I}", "ok", 1, "method", "zero_copy", "source",
+                      "arrow_ipc_daemon", "transport", "fd", "table", table, "version",
+                      (json_int_t)snap.version, "table_rows", (json_int_t)snap.rows);
+        finish(d, c, IK_REQ_QUERY, 0, false);
+        reply_json(d, c, h, fd);
+        close(fd);
+        ik_request_reset(req);
+        return;
+    }
+    /* ipc_stream and traditional: encoded by a worker, which owns the socket meanwhile. */
+    {
+        struct ik_job *j = calloc(1, sizeof *j);
+        if (!j) {
+            ik_conn_send_error(d, c, "internal", "out of memory");
+            ik_request_reset(req);
+            return;
+        }
+        j->kind = IK_JOB_REPLY;
+        j->conn = c;
+        j->req = *req;
+        j->req.transport = transport;
+        j->in_fd = -1;
+        j->snap.fd = -1;
+        if (file_backed(table) && ik_published_get(d, table, &j->snap) != 0) {
+            free(j);
+            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
+            ik_request_reset(req);
+            return;
+        }
+        c->busy = true;
+        c->req_op = IK_REQ_QUERY;
+        ik_queue_push(&d->replies, j);
+    }
+}
+
+static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req,
+                         int in_fd)
+{
+    struct ik_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (in_fd >= 0)
+            close(in_fd);
+        ik_conn_send_error(d, c, "internal", "out of memory");
+        ik_request_reset(req);
+        return;
+    }
+    if (req->op == IK_REQ_IMPORT && in_fd < 0) {
+        free(j);
+        ik_conn_send_error(d, c, "bad_request", "import: the request carries no file (pass "
+                                                "the file to import as an fd)");
+        ik_request_reset(req);
+        return;
+    }
+    j->kind = IK_JOB_WRITE;
+    j->conn = c;
+    j->req = *req;
+    j->in_fd = in_fd;
+    j->snap.fd = -1;
+    c->busy = true;
+    c->req_op = (int)req->op;
+    ik_queue_push(&d->writes, j);
+}
+
+static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
+{
+    json_t *h;
+    uint64_t gen;
+    int64_t rows;
+    pthread_mutex_lock(&d->pub_mu);
+    gen = d->published_gen;
+    rows = d->pins.rows;
+    pthread_mutex_unlock(&d->pub_mu);
+    if (op == IK_REQ_PING) {
+        h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
+    } else if (op == IK_REQ_CAPABILITIES) {
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b},s:[sssssssss],s:[sss],s:[sss],"
+                      "s:[ssss],s:i,s:s}",
+                      "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
+                      d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
+                      "ipc_stream", 1, "traditional", 1, "ops", "ping", "capabilities", "status",
+                      "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
+                      "transports", "fd", "stream", "json", "compression", "none", "lz4", "zstd",
+                      "tables", "pin_index", "metrics", "vfs_stats", "backend_health",
+                      "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
+    } else {
+        h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s}", "ok", 1, "pid", (json_int_t)getpid(),
+                      "version", IK_VERSION, "uptime_s",
+                      (ik_now_ms() - d->metrics.started_mono) / 1000.0, "snapshot_version",
+                      (json_int_t)gen, "pins", (json_int_t)rows, "path", d->dir, "socket",
+                      d->sock_path);
+    }
+    finish(d, c, op, -1, false);
+    reply_json(d, c, h, -1);
+}
+
+void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)
+{
+    switch (req->op) {
+    case IK_REQ_QUERY:
+        if (in_fd >= 0)
+            close(in_fd);
+        handle_query(d, c, req);
+        return;
+    case IK_REQ_PIN_ADD:
+    case IK_REQ_PIN_RM:
+    case IK_REQ_PIN_TOUCH:
+    case IK_REQ_IMPORT:
+        handle_write(d, c, req, in_fd);
+        return;
+    case IK_REQ_SHUTDOWN:
+        finish(d, c, (int)req->op, -1, false);
+        ik_conn_send(d, c, "{\"ok\":true,\"stopping\":true}", -1);
+        d->stopping = true;
+        break;
+    default: /* ping, status, capabilities */
+        handle_status(d, c, (int)req->op);
+        break;
+    }
+    if (in_fd >= 0)
+        close(in_fd);
+    ik_request_reset(req);
+}
+
+void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
+{
+    struct ik_conn *c = j->conn;
+    c->busy = false;
+    if (j->kind == IK_JOB_REPLY) {
+        int method = j->req.transport == IK_TRANSPORT_JSON ? 3 : 1;
+        finish(d, c, IK_REQ_QUERY, method, j->close_conn);
+        if (j->close_conn)
+            c->closing = true;
+    } else if (j->reply) {
+        uint64_t published;
+        pthread_mutex_lock(&d->pub_mu);
+        published = d->published_gen;
+        pthread_mutex_unlock(&d->pub_mu);
+        if (j->generation > published && !d->build_failed) {
+            c->busy = true; /* parked: nothing else is read until the reply goes */
+            c->wait_gen = j->generation;
+            c->parked_reply = j->reply;
+            j->reply = NULL;
+            c->next_parked = d->parked;
+            d->parked = c;
+        } else {
+            finish(d, c, c->req_op, -1, strstr(j->reply, "\"ok\":false") != NULL);
+            ik_conn_send(d, c, j->reply, -1);
+        }
+    }
+    free(j->reply);
+    if (j->snap.fd >= 0)
+        close(j->snap.fd);
+    if (j->in_fd >= 0)
+        close(j->in_fd);
+    ik_request_reset(&j->req);
+    free(j);
+}
+
+void ik_release_parked(struct ik_daemon *d)
+{
+    struct ik_conn **pp = &d->parked;
+    uint64_t published;
+    bool failed;
+    pthread_mutex_lock(&d->pub_mu);
+    published = d->published_gen;
+    failed = d->build_failed;
+    pthread_mutex_unlock(&d->pub_mu);
+    while (*pp) {
+        struct ik_conn *c = *pp;
+        if (c->wait_gen <= published || failed) {
+            char *reply = c->parked_reply;
+            *pp = c->next_parked;
+            c->next_parked = NULL;
+            c->parked_reply = NULL;
+            c->busy = false;
+            finish(d, c, c->req_op, -1, false);
+            ik_conn_send(d, c, reply, -1);
+            free(reply);
+            ik_conn_settle(d, c);
+        } else {
+            pp = &c->next_parked;
+        }
+    }
+}

@@ -1,0 +1,230 @@
+/* Reply workers: answer queries whose reply carries the rows — an Arrow IPC stream (the
+ * `ipc_stream` method, optionally LZ4/ZSTD compressed) or JSON lines (`traditional`) — as a
+ * header frame, data frames and a zero-length end frame. The socket is written with a
+ * timeout: a client that stops reading loses its connection and holds up nobody else. */
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/snapshot.h"
+
+#define FRAME_CAP (1u << 20)
+
+struct sender {
+    struct ik_daemon *d;
+    int fd;
+    uint8_t *buf; /* 4 header bytes + payload */
+    size_t len;   /* payload bytes */
+    int64_t sent;
+};
+
+static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_error *err)
+{
+    while (n > 0) {
+        struct pollfd pfd = {s->fd, POLLOUT, 0};
+        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            s->sent += w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return ik_error_set(err, errno, "send: %s", strerror(errno));
+        if (poll(&pfd, 1, IK_DAEMON_SEND_TIMEOUT_MS) <= 0)
+            return ik_error_set(err, ETIMEDOUT, "client stopped reading");
+        if (atomic_load(&s->d->stop))
+            return ik_error_set(err, ECANCELED, "daemon stopping");
+    }
+    return 0;
+}
+
+static int flush_frame(struct sender *s, struct ik_error *err)
+{
+    ik_frame_put_header(s->buf, (uint32_t)s->len);
+    int rc = send_all(s, s->buf, s->len + 4, err);
+    s->len = 0;
+    return rc;
+}
+
+/* ik_write_fn: gathers writer output into frames of up to FRAME_CAP bytes. */
+static int frame_write(void *ctx, const void *data, size_t len, struct ik_error *err)
+{
+    struct sender *s = ctx;
+    const uint8_t *p = data;
+    while (len > 0) {
+        size_t k = FRAME_CAP - s->len < len ? FRAME_CAP - s->len : len;
+        memcpy(s->buf + 4 + s->len, p, k);
+        s->len += k;
+        p += k;
+        len -= k;
+        if (s->len == FRAME_CAP) {
+            int rc = flush_frame(s, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static const char *compression_name(int c)
+{
+    return c == IK_COMPRESSION_LZ4 ? "lz4" : c == IK_COMPRESSION_ZSTD ? "zstd" : "none";
+}
+
+/* The result rows of the job's query: from the snapshot, or built now for small tables. */
+static int result_batch(struct ik_daemon *d, struct ik_job *j, struct ArrowSchema *schema,
+                        struct ArrowArray *batch, int64_t *matched, int64_t *table_rows,
+                        struct ik_error *err)
+{
+    const char *table = j->req.query.table;
+    struct ArrowSchema s = {0};
+    struct ArrowArray a = {0};
+    int rc;
+    if (j->snap.fd >= 0) {
+        struct ik_snapshot *snap = NULL;
+        struct ArrowArrayStream st = {0};
+        if ((rc = ik_snapshot_open_fd(j->snap.fd, 0, &snap, err)) != 0)
+            return rc;
+        *table_rows = ik_snapshot_rows(snap);
+        rc = ik_snapshot_query(snap, &j->req.query, &st, matched, err);
+        ik_snapshot_close(snap);
+        if (rc != 0)
+            return rc;
+        rc = st.get_schema(&st, schema);
+        if (rc == 0)
+            rc = st.get_next(&st, batch);
+        if (rc == 0 && batch->release == NULL)
+            rc = ik_error_set(err, EIO, "snapshot query returned no batch");
+        if (rc != 0 && schema->release)
+            schema->release(schema);
+        st.release(&st);
+        return rc;
+    }
+    rc = strcmp(table, "metrics") == 0 ? ik_metrics_build(d, &s, &a, err)
+                                       : ik_health_build(d, &s, &a, err);
+    if (rc != 0)
+        return rc;
+    *table_rows = a.length;
+    rc = ik_query_apply(&j->req.query, &s, &a, schema, batch, matched, err);
+    a.release(&a);
+    s.release(&s);
+    return rc;
+}
+
+static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t matched,
+                       int64_t table_rows, struct ik_error *err)
+{
+    bool json = j->req.transport == IK_TRANSPORT_JSON;
+    json_t *h = json_pack("{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "ok", 1, "method",
+                          json ? "traditional" : "ipc_stream", "source",
+                          json ? "traditional_json_fallback" : "arrow_ipc_daemon", "table",
+                          j->req.query.table, "version", (json_int_t)j->snap.version, "rows",
+                          (json_int_t)rows, "matched", (json_int_t)matched, "table_rows",
+                          (json_int_t)table_rows);
+    char *text;
+    int rc;
+    if (!h)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    json_object_set_new(h, "transport", json_string(json ? "json" : "stream"));
+    if (!json)
+        json_object_set_new(h, "compression", json_string(compression_name(j->req.compression)));
+    text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (!text)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    rc = frame_write(s, text, strlen(text), err);
+    free(text);
+    return rc ? rc : flush_frame(s, err);
+}
+
+static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *schema,
+                  const struct ArrowArray *batch, struct ik_error *err)
+{
+    int rc;
+    if (j->req.transport == IK_TRANSPORT_JSON) {
+        rc = ik_json_rows_write(schema, batch, frame_write, s, err);
+    } else {
+        struct ik_write_options o;
+        struct ik_ipc_writer *w = NULL;
+        ik_write_options_init(&o);
+        o.format = IK_IPC_STREAM;
+        o.compression = (enum ik_compression)j->req.compression;
+        rc = ik_ipc_writer_create(schema, &o, frame_write, s, &w, err);
+        if (rc == 0)
+            rc = ik_ipc_writer_write(w, batch, err);
+        if (rc == 0)
+            rc = ik_ipc_writer_finish(w, err);
+        ik_ipc_writer_destroy(w);
+    }
+    if (rc == 0 && s->len > 0)
+        rc = flush_frame(s, err);
+    if (rc == 0)
+        rc = flush_frame(s, err); /* the zero-length end frame */
+    return rc;
+}
+
+static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
+{
+    struct sender s = {d, j->conn->fd, buf, 0, 0};
+    struct ik_error err = {{0}};
+    struct ArrowSchema schema = {0};
+    struct ArrowArray batch = {0};
+    struct ik_conn *c = j->conn;
+    int64_t matched = 0, table_rows = 0;
+    int rc;
+    /* Replies queued before this one go first, in order. */
+    if (c->out_len > c->out_off) {
+        rc = send_all(&s, c->out + c->out_off, c->out_len - c->out_off, &err);
+        c->out_off = c->out_len = 0;
+        if (rc != 0) {
+            j->close_conn = true;
+            return;
+        }
+    }
+    rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+    if (rc != 0) {
+        char *e = ik_reply_error(ik_reply_code(rc), err.message);
+        if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
+            j->close_conn = true;
+        free(e);
+        atomic_fetch_add_explicit(&d->metrics.errors, 1, memory_order_relaxed);
+        return;
+    }
+    rc = send_header(&s, j, batch.length, matched, table_rows, &err);
+    if (rc == 0)
+        rc = encode(&s, j, &schema, &batch, &err);
+    if (rc != 0) {
+        /* Mid-stream failure: the client sees the connection close before the end frame. */
+        j->close_conn = true;
+        atomic_fetch_add_explicit(&d->metrics.errors, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&d->metrics.bytes_served, s.sent, memory_order_relaxed);
+    batch.release(&batch);
+    schema.release(&schema);
+}
+
+void *ik_reply_worker_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    uint8_t *buf = malloc(FRAME_CAP + 4);
+    struct ik_job *j;
+    while ((j = ik_queue_pop(&d->replies, &d->stop)) != NULL) {
+        if (buf)
+            reply_job(d, j, buf);
+        else
+            j->close_conn = true;
+        ik_job_done(d, j);
+    }
+    free(buf);
+    return NULL;
+}

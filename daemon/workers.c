@@ -1,0 +1,455 @@
+/* The daemon's threads besides the loop: the writer (the only thread that writes the store),
+ * the snapshot builder (reads the store on its own connection, writes snapshot files off the
+ * loop, coalescing many writes into one build) and the reply workers (encode IPC stream and
+ * JSON replies and send them with a timeout, so a slow reader holds up only its own worker).
+ * Each reports back to the loop through d->done and the eventfd. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipfskit/arrow.h"
+#include "ipfskit/json_rows.h"
+#include "ipfskit/snapshot.h"
+
+/* ---- queues --------------------------------------------------------------------------- */
+
+void ik_queue_init(struct ik_queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->head = q->tail = NULL;
+}
+
+void ik_queue_push(struct ik_queue *q, struct ik_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static struct ik_job *pop_locked(struct ik_queue *q)
+{
+    struct ik_job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return j;
+}
+
+struct ik_job *ik_queue_pop(struct ik_queue *q, atomic_bool *stop)
+{
+    struct ik_job *j;
+    pthread_mutex_lock(&q->mu);
+    while (!q->head && !atomic_load(stop))
+        pthread_cond_wait(&q->cv, &q->mu);
+    j = pop_locked(q);
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+struct ik_job *ik_queue_try_pop(struct ik_queue *q)
+{
+    struct ik_job *j;
+    pthread_mutex_lock(&q->mu);
+    j = pop_locked(q);
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+void ik_queue_wake_all(struct ik_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ik_job_done(struct ik_daemon *d, struct ik_job *j)
+{
+    ik_queue_push(&d->done, j);
+    ik_loop_wake(d);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+static int open_ro(const char *path, struct ik_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        ik_error_set(err, errno, "open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static int64_t file_size(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins,
+                    struct ik_published *vfs)
+{
+    int old_pins, old_vfs;
+    pthread_mutex_lock(&d->pub_mu);
+    old_pins = d->pins.fd;
+    old_vfs = d->vfs.fd;
+    d->pins = *pins;
+    d->vfs = *vfs;
+    d->published_gen = gen;
+    d->build_failed = false;
+    pthread_mutex_unlock(&d->pub_mu);
+    if (old_pins >= 0)
+        close(old_pins);
+    if (old_vfs >= 0)
+        close(old_vfs);
+}
+
+/* Writes a snapshot; a version already on disk (written before a restart) is the same
+ * generation of the same store, so it is used as it is. */
+static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
+                          const struct ArrowSchema *s, const struct ArrowArray *a, char *path,
+                          size_t cap, struct ik_error *err)
+{
+    int rc = ik_snapshot_write(d->dir, table, gen, s, a, path, cap, err);
+    if (rc == EEXIST) {
+        snprintf(path, cap, "%s/snapshots/%s.%llu.arrow", d->dir, table, (unsigned long long)gen);
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Builds the pin_index and vfs_stats snapshots of the store's current generation. */
+static int build(struct ik_daemon *d, struct ik_store *st, struct ik_error *err)
+{
+    struct ArrowSchema ps = {0}, vs = {0};
+    struct ArrowArray pa = {0}, va = {0};
+    struct ik_published pins = {.fd = -1}, vfs = {.fd = -1};
+    char path[PATH_MAX + 64];
+    uint64_t gen = 0;
+    double t0 = ik_now_ms();
+    int rc;
+    if ((rc = ik_store_generation(st, &gen, err)) != 0)
+        return rc;
+    if ((rc = ik_store_read_pins(st, &ps, &pa, err)) != 0)
+        return rc;
+    rc = write_snapshot(d, "pin_index", gen, &ps, &pa, path, sizeof path, err);
+    if (rc == 0 && (pins.fd = open_ro(path, err)) < 0)
+        rc = errno ? errno : EIO;
+    if (rc == 0)
+        rc = ik_vfs_stats_build(&ps, &pa, &vs, &va, err);
+    pins.rows = pa.length;
+    pa.release(&pa);
+    ps.release(&ps);
+    if (rc == 0) {
+        rc = write_snapshot(d, "vfs_stats", gen, &vs, &va, path, sizeof path, err);
+        if (rc == 0 && (vfs.fd = open_ro(path, err)) < 0)
+            rc = errno ? errno : EIO;
+        vfs.rows = va.length;
+        va.release(&va);
+        vs.release(&vs);
+    }
+    if (rc != 0) {
+        if (pins.fd >= 0)
+            close(pins.fd);
+        return rc;
+    }
+    pins.version = vfs.version = gen;
+    pins.bytes = file_size(pins.fd);
+    vfs.bytes = file_size(vfs.fd);
+    publish(d, gen, &pins, &vfs);
+    ik_snapshot_prune(d->dir, "pin_index", gen, NULL);
+    ik_snapshot_prune(d->dir, "vfs_stats", gen, NULL);
+    atomic_fetch_add_explicit(&d->metrics.snapshot_builds, 1, memory_order_relaxed);
+    atomic_store_explicit(&d->metrics.snapshot_build_us_last,
+                          (long long)((ik_now_ms() - t0) * 1000.0), memory_order_relaxed);
+    return 0;
+}
+
+/* At start: reuse the newest snapshots when they match the store, else build them now (the
+ * socket opens only once there is something to serve). */
+int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
+{
+    char pp[PATH_MAX + 64], vp[PATH_MAX + 64];
+    uint64_t gen = 0, pv = 0, vv = 0;
+    int rc = ik_store_generation(d->wstore, &gen, err);
+    if (rc != 0)
+        return rc;
+    if (ik_snapshot_latest(d->dir, "pin_index", pp, sizeof pp, &pv, NULL) == 0 &&
+        ik_snapshot_latest(d->dir, "vfs_stats", vp, sizeof vp, &vv, NULL) == 0 && pv == gen &&
+        vv == gen) {
+        struct ik_snapshot *s = NULL;
+        struct ik_published pins = {.fd = -1, .version = gen}, vfs = {.fd = -1, .version = gen};
+        pins.fd = open_ro(pp, NULL);
+        vfs.fd = open_ro(vp, NULL);
+        if (pins.fd >= 0 && vfs.fd >= 0 && ik_snapshot_open_fd(pins.fd, 0, &s, NULL) == 0) {
+            pins.rows = ik_snapshot_rows(s);
+            ik_snapshot_close(s);
+            if (ik_snapshot_open_fd(vfs.fd, 0, &s, NULL) == 0) {
+                vfs.rows = ik_snapshot_rows(s);
+                ik_snapshot_close(s);
+                pins.bytes = file_size(pins.fd);
+                vfs.bytes = file_size(vfs.fd);
+                publish(d, gen, &pins, &vfs);
+                return 0;
+            }
+        }
+        if (pins.fd >= 0)
+            close(pins.fd);
+        if (vfs.fd >= 0)
+            close(vfs.fd);
+    }
+    return build(d, d->wstore, err);
+}
+
+void ik_build_request(struct ik_daemon *d, uint64_t generation)
+{
+    pthread_mutex_lock(&d->build_mu);
+    if (generation > d->build_wanted)
+        d->build_wanted = generation;
+    pthread_cond_signal(&d->build_cv);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
+static void *builder_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    struct ik_store *st = NULL;
+    struct ik_error err = {{0}};
+    if (ik_store_open(d->dir, IK_STORE_READONLY, &st, &err) != 0) {
+        fprintf(stderr, "ipfs-kit daemon: snapshot builder: %s\n", err.message);
+        return NULL;
+    }
+    for (;;) {
+        uint64_t want, have;
+        pthread_mutex_lock(&d->build_mu);
+        for (;;) {
+            pthread_mutex_lock(&d->pub_mu);
+            have = d->published_gen;
+            pthread_mutex_unlock(&d->pub_mu);
+            want = d->build_wanted;
+            if (atomic_load(&d->stop) || want > have)
+                break;
+            pthread_cond_wait(&d->build_cv, &d->build_mu);
+        }
+        pthread_mutex_unlock(&d->build_mu);
+        if (atomic_load(&d->stop))
+            break;
+        if (build(d, st, &err) != 0) {
+            fprintf(stderr, "ipfs-kit daemon: snapshot build failed: %s\n", err.message);
+            pthread_mutex_lock(&d->pub_mu);
+            d->build_failed = true;
+            snprintf(d->build_error, sizeof d->build_error, "%s", err.message);
+            pthread_mutex_unlock(&d->pub_mu);
+            ik_loop_wake(d);
+            /* Wait for the next write before trying again, not in a hot loop. */
+            pthread_mutex_lock(&d->build_mu);
+            if (!atomic_load(&d->stop) && d->build_wanted == want)
+                pthread_cond_wait(&d->build_cv, &d->build_mu);
+            pthread_mutex_unlock(&d->build_mu);
+            continue;
+        }
+        ik_loop_wake(d); /* parked write replies can go */
+    }
+    ik_store_close(st);
+    return NULL;
+}
+
+int ik_published_get(struct ik_daemon *d, const char *table, struct ik_published *out)
+{
+    struct ik_published *p;
+    int rc = 0;
+    pthread_mutex_lock(&d->pub_mu);
+    p = strcmp(table, "pin_index") == 0 ? &d->pins : &d->vfs;
+    *out = *p;
+    out->fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (out->fd < 0)
+        rc = ENOENT;
+    pthread_mutex_unlock(&d->pub_mu);
+    return rc;
+}
+
+/* ---- the writer ----------------------------------------------------------------------- */
+
+static char *error_reply(const char *code, int rc, const struct ik_error *err)
+{
+    char msg[IK_ERROR_SIZE + 64];
+    snprintf(msg, sizeof msg, "%s", err->message[0] ? err->message : ik_strerror(rc));
+    return ik_reply_error(code, msg);
+}
+
+static int read_all_fd(int fd, uint8_t **data, size_t *len, struct ik_error *err)
+{
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return ik_error_set(err, ENOMEM, "out of memory reading the import");
+    for (;;) {
+        ssize_t r;
+        if (n == cap) {
+            uint8_t *p = realloc(buf, cap * 2);
+            if (!p) {
+                free(buf);
+                return ik_error_set(err, ENOMEM, "out of memory reading the import");
+            }
+            buf = p;
+            cap *= 2;
+        }
+        r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return ik_error_set(err, e, "reading the import: %s", strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_result *res,
+                     struct ik_error *err)
+{
+    struct stat st;
+    struct ik_buffer *buf = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc;
+    if (fstat(j->in_fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
+            return rc;
+        rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
+                             res, err);
+        ik_buffer_unref(buf);
+        return rc;
+    }
+    if ((rc = read_all_fd(j->in_fd, &data, &len, err)) != 0)
+        return rc;
+    rc = ik_store_import(d->wstore, data, len, &j->req.import, res, err);
+    free(data);
+    return rc;
+}
+
+static void write_job(struct ik_daemon *d, struct ik_job *j)
+{
+    struct ik_error err = {{0}};
+    struct ik_import_result res = {0};
+    uint64_t gen = 0;
+    int rc;
+    switch (j->req.op) {
+    case IK_REQ_PIN_ADD:
+        rc = ik_store_add(d->wstore, &j->req.pin, &err);
+        break;
+    case IK_REQ_PIN_RM:
+        rc = ik_store_remove(d->wstore, j->req.cid, &err);
+        break;
+    case IK_REQ_PIN_TOUCH:
+        rc = ik_store_touch(d->wstore, j->req.cid, 0, &err);
+        break;
+    default:
+        rc = do_import(d, j, &res, &err);
+        break;
+    }
+    if (rc == 0)
+        rc = ik_store_generation(d->wstore, &gen, &err);
+    if (rc != 0) {
+        j->reply = error_reply(ik_reply_code(rc), rc, &err);
+        j->generation = 0;
+        return;
+    }
+    {
+        json_t *h = json_pack("{s:b,s:I}", "ok", 1, "generation", (json_int_t)gen);
+        if (h && j->req.op != IK_REQ_IMPORT)
+            json_object_set_new(h, "cid", json_string(j->req.op == IK_REQ_PIN_ADD ? j->req.pin.cid
+                                                                                  : j->req.cid));
+        if (h && j->req.op == IK_REQ_IMPORT) {
+            json_object_set_new(h, "imported", json_integer(res.imported));
+            json_object_set_new(h, "skipped", json_integer(res.skipped));
+            if (res.first_skip[0])
+                json_object_set_new(h, "first_skip", json_string(res.first_skip));
+        }
+        j->reply = h ? json_dumps(h, JSON_COMPACT) : NULL;
+        json_decref(h);
+    }
+    j->generation = gen;
+    ik_build_request(d, gen);
+}
+
+static void *writer_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    struct ik_job *j;
+    while ((j = ik_queue_pop(&d->writes, &d->stop)) != NULL) {
+        write_job(d, j);
+        if (!j->reply)
+            j->reply = ik_reply_error("internal", "out of memory");
+        ik_job_done(d, j);
+    }
+    return NULL;
+}
+
+/* ---- start / stop --------------------------------------------------------------------- */
+
+void *ik_reply_worker_main(void *arg);
+
+int ik_workers_start(struct ik_daemon *d, struct ik_error *err)
+{
+    int rc;
+    if ((rc = pthread_create(&d->writer, NULL, writer_main, d)) != 0)
+        return ik_error_set(err, rc, "starting the writer thread: %s", strerror(rc));
+    if ((rc = pthread_create(&d->builder, NULL, builder_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_queue_wake_all(&d->writes);
+        pthread_join(d->writer, NULL);
+        return ik_error_set(err, rc, "starting the snapshot builder: %s", strerror(rc));
+    }
+    for (d->n_workers = 0; d->n_workers < IK_DAEMON_WORKERS; d->n_workers++)
+        if (pthread_create(&d->workers[d->n_workers], NULL, ik_reply_worker_main, d) != 0)
+            break;
+    return 0;
+}
+
+void ik_workers_stop(struct ik_daemon *d)
+{
+    struct ik_job *j;
+    atomic_store(&d->stop, true);
+    ik_queue_wake_all(&d->writes);
+    ik_queue_wake_all(&d->replies);
+    pthread_mutex_lock(&d->build_mu);
+    pthread_cond_broadcast(&d->build_cv);
+    pthread_mutex_unlock(&d->build_mu);
+    pthread_join(d->writer, NULL);
+    pthread_join(d->builder, NULL);
+    for (int i = 0; i < d->n_workers; i++)
+        pthread_join(d->workers[i], NULL);
+    /* Jobs finished after the loop stopped listening: their connections are closed by the
+     * loop's shutdown; free the jobs. */
+    while ((j = ik_queue_try_pop(&d->done)) != NULL) {
+        j->conn->busy = false;
+        free(j->reply);
+        if (j->snap.fd >= 0)
+            close(j->snap.fd);
+        if (j->in_fd >= 0)
+            close(j->in_fd);
+        ik_request_reset(&j->req);
+        free(j);
+    }
+}

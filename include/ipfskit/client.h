@@ -1,0 +1,125 @@
+/* The ipfs-kit client: talks to the local daemon over $IPFS_KIT_PATH/daemon.sock and returns
+ * query results as an ArrowArrayStream, taking the fastest path that works and saying which:
+ *
+ *   zero_copy    arrow_ipc_daemon           the daemon passes the snapshot's fd; we map it
+ *   ipc_stream   arrow_ipc_daemon           IPC stream bytes in the reply (fd passing off)
+ *   direct       direct_pin_index           daemon down: newest snapshot file, else SQLite
+ *   traditional  traditional_json_fallback  Arrow disabled in config (or asked): JSON rows
+ *
+ * One ik_client may be used from several threads at once (it keeps a small pool of
+ * connections). Results own everything they point to and outlive the client, the daemon
+ * and the snapshot file. */
+#ifndef IPFSKIT_CLIENT_H
+#define IPFSKIT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfskit/abi.h"
+#include "ipfskit/arrow.h"
+#include "ipfskit/error.h"
+#include "ipfskit/query.h"
+#include "ipfskit/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ik_method {
+    IK_METHOD_AUTO = 0, /* only as a request: take the best path */
+    IK_METHOD_ZERO_COPY,
+    IK_METHOD_IPC_STREAM,
+    IK_METHOD_DIRECT,
+    IK_METHOD_TRADITIONAL,
+};
+
+const char *ik_method_name(enum ik_method m);    /* "zero_copy", ... */
+int ik_method_from_name(const char *name);       /* -1 when unknown */
+
+struct ik_client_options {
+    const char *path;       /* data directory; NULL = $IPFS_KIT_PATH or ~/.ipfs_kit */
+    int timeout_ms;         /* per request; 0 = config arrow_ipc.timeout (default 30 s) */
+    enum ik_method method;  /* AUTO, or force one path (ZERO_COPY/IPC_STREAM need the daemon;
+                               DIRECT never contacts it) */
+    int compression;        /* IK_COMPRESSION_* for ipc_stream replies */
+    bool direct_sqlite;     /* direct path: skip the snapshot file, read SQLite */
+    bool validate;          /* fully validate mapped snapshots before use (default off:
+                               a 0400 file from our own daemon, checked by uid) */
+};
+
+void ik_client_options_init(struct ik_client_options *o);
+
+struct ik_client;
+
+/* Opens a client (no connection yet; reads config.json). EINVAL/IK_EFORMAT name a bad
+ * config value. */
+int ik_client_open(const struct ik_client_options *o, struct ik_client **out,
+                   struct ik_error *err);
+void ik_client_close(struct ik_client *c); /* NULL is a no-op */
+
+const char *ik_client_path(const struct ik_client *c);
+
+struct ik_timings {
+    double connect_ms; /* connecting (or reusing) the socket; 0 for direct */
+    double request_ms; /* request sent until the reply header (and fd) arrived */
+    double decode_ms;  /* mapping / decoding / filtering into Arrow */
+    double total_ms;
+};
+
+struct ik_result {
+    struct ArrowArrayStream stream; /* moved out by the caller, or released by reset */
+    enum ik_method method;
+    const char *method_name; /* static strings */
+    const char *source;
+    const char *detail;      /* "snapshot" or "sqlite" for direct, compression for stream */
+    uint64_t version;        /* snapshot version (the store generation it reflects) */
+    int64_t rows;            /* rows in the result */
+    int64_t matched;         /* rows matching the filter before offset/limit */
+    int64_t table_rows;      /* rows in the whole table */
+    struct ik_timings timings;
+};
+
+void ik_result_init(struct ik_result *r);
+void ik_result_reset(struct ik_result *r); /* releases the stream if still owned */
+
+/* Runs `q` on table q->table ("pin_index", "metrics", "vfs_stats", "backend_health").
+ * Errors: EINVAL (bad query, named), IK_EDAEMON (method needs the daemon and none answers;
+ * metrics and backend_health always need it), IK_EREMOTE (the daemon's own message),
+ * IK_EPROTO, ETIMEDOUT. */
+int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                    struct ik_error *err);
+
+/* Sends a raw JSON request (an object with "v" and "op") and returns the reply header text
+ * (malloc'd) — for status, ping, capabilities, shutdown. IK_EDAEMON when none answers. */
+int ik_client_call(struct ik_client *c, const char *request_json, char **reply_json,
+                   struct ik_error *err);
+
+/* Capabilities as a JSON object text (malloc'd): config flags, daemon presence, methods. */
+int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *err);
+
+/* Writes. Through the daemon when it runs (the reply comes once a snapshot containing the
+ * write is published, so a following query sees it); directly into the store when no
+ * daemon holds it; IK_ELOCKED "Database is locked by daemon (PID n)" when a daemon holds the
+ * store but does not answer. `*generation` (may be NULL) receives the store generation
+ * after the write. */
+int ik_client_pin_add(struct ik_client *c, const struct ik_pin *p, uint64_t *generation,
+                      struct ik_error *err);
+int ik_client_pin_remove(struct ik_client *c, const char *cid, uint64_t *generation,
+                         struct ik_error *err);
+int ik_client_pin_touch(struct ik_client *c, const char *cid, uint64_t *generation,
+                        struct ik_error *err);
+/* Imports the file open on `fd` (passed to the daemon, or read directly). */
+int ik_client_import_fd(struct ik_client *c, int fd, const struct ik_import_options *o,
+                        struct ik_import_result *res, uint64_t *generation,
+                        struct ik_error *err);
+/* Imports an Arrow stream (e.g. from Python's __arrow_c_stream__); consumed. */
+int ik_client_import_stream(struct ik_client *c, struct ArrowArrayStream *stream,
+                            const struct ik_import_options *o, struct ik_import_result *res,
+                            uint64_t *generation, struct ik_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,92 @@
+/* The data directory ($IPFS_KIT_PATH, default ~/.ipfs_kit), its config.json, and the daemon
+ * lock (`daemon.lock`, held with flock by the running daemon and holding its PID). */
+#ifndef IPFSKIT_CONFIG_H
+#define IPFSKIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfskit/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- data directory ------------------------------------------------------------------- */
+
+/* Writes the data directory into out: $IPFS_KIT_PATH when set and not empty, else
+ * $HOME/.ipfs_kit. Returns 0, ENOENT when neither variable is set, ENAMETOOLONG when the path
+ * does not fit in cap. */
+int ik_data_dir(char *out, size_t cap, struct ik_error *err);
+
+/* Creates `dir` and its missing parents with mode 0700 (mkdir -p). Existing directories are left
+ * as they are. Returns 0, ENOTDIR when `dir` or a parent exists and is not a directory, or the
+ * errno of the failing mkdir. */
+int ik_data_dir_ensure(const char *dir, struct ik_error *err);
+
+/* ---- config.json ---------------------------------------------------------------------- */
+
+struct ik_backend_conf {
+    char name[64];  /* the key under "backends" */
+    char kind[8];   /* "http" ({"url": "http://host:port/path"}) or "tcp" ({"tcp": "host:port"}) */
+    char host[256]; /* IPv6 literals without their brackets */
+    int port;       /* http without a port: 80 */
+    char path[256]; /* http path, default "/"; empty for tcp */
+    int timeout_ms; /* "timeout_ms", default 2000 */
+};
+
+struct ik_config {
+    /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
+    bool arrow_ipc_enabled;
+    bool zero_copy;         /* capabilities.zero_copy, default true */
+    int timeout_s;          /* arrow_ipc.timeout, seconds, default 30 */
+    int64_t max_table_size; /* arrow_ipc.max_table_size, bytes, default "100MB" */
+    struct ik_backend_conf *backends; /* "backends" (owned; freed by ik_config_reset) */
+    size_t n_backends;
+    int health_interval_s; /* "health_interval", seconds between backend checks, default 10 */
+};
+
+#define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)
+
+/* Fills `c` with the defaults (no backends). */
+void ik_config_init(struct ik_config *c);
+
+/* Frees the backends and sets `c` back to the defaults. */
+void ik_config_reset(struct ik_config *c);
+
+/* Parses a size: a positive integer of bytes, optionally followed (a space allowed) by a unit:
+ * B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024), in any case. Returns 0,
+ * or EINVAL for anything else, zero, or a size above INT64_MAX. */
+int ik_config_parse_size(const char *s, int64_t *out);
+
+/* Loads `<dir>/config.json` into `out` (initialised here; call ik_config_reset after). A missing
+ * file gives the defaults. Unknown keys are ignored. Returns 0; IK_EFORMAT for malformed JSON
+ * ("config.json: line 3, column 5: ..."); EINVAL for a bad value, naming the key ("config.json:
+ * arrow_ipc.timeout: expected a positive integer, got \"x\""); ENOMEM; or the errno of a file
+ * that exists but cannot be read. On error `out` holds the defaults. */
+int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err);
+
+/* ---- daemon lock ---------------------------------------------------------------------- */
+
+/* Takes the daemon lock: opens or creates `<dir>/daemon.lock` (0600), flock(LOCK_EX|LOCK_NB),
+ * and writes our PID and "\n" into it. On success *fd_out holds the lock for as long as it stays
+ * open. When another open file description holds it, returns IK_ELOCKED with "Database is
+ * locked by daemon (PID n)" and *holder_pid = n (0 when the file names no PID yet);
+ * holder_pid may be NULL. Other failures return the errno. On any failure *fd_out is -1. */
+int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_error *err);
+
+/* Gives the lock up: empties the file (no PID left in it) and closes fd. The file itself stays,
+ * see lock.c for why. */
+void ik_lock_release(int fd, const char *dir);
+
+/* Whether the lock is held right now (by any process, this one included): 0 and the PID from the
+ * file (0 if none yet), or ENOENT when nobody holds it or the file does not exist. Other
+ * failures return the errno. */
+int ik_lock_holder(const char *dir, long *pid);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,456 @@
+/* The client: options, the connection pool, request/reply exchange with the daemon, and
+ * queries along the zero_copy, ipc_stream and traditional paths (direct.c holds the
+ * daemon-down path, write.c the writes). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "ipfskit/builder.h"
+#include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/snapshot.h"
+#include "proto/proto.h"
+
+static const char *const method_names[] = {"auto", "zero_copy", "ipc_stream", "direct",
+                                           "traditional"};
+
+const char *ik_method_name(enum ik_method m)
+{
+    return (unsigned)m < 5 ? method_names[m] : "?";
+}
+
+int ik_method_from_name(const char *name)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, method_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+double ik__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void ik_client_options_init(struct ik_client_options *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+int ik_client_open(const struct ik_client_options *o, struct ik_client **out,
+                   struct ik_error *err)
+{
+    struct ik_client *c = calloc(1, sizeof *c);
+    int rc;
+    *out = NULL;
+    if (!c)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if (o)
+        c->opts = *o;
+    if (c->opts.path && c->opts.path[0])
+        snprintf(c->dir, sizeof c->dir, "%s", c->opts.path);
+    else if ((rc = ik_data_dir(c->dir, sizeof c->dir, err)) != 0) {
+        free(c);
+        return rc;
+    }
+    c->opts.path = NULL; /* borrowed from the caller: keep our copy only */
+    snprintf(c->sock_path, sizeof c->sock_path, "%s/daemon.sock", c->dir);
+    if ((rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
+        free(c);
+        return rc;
+    }
+    c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : c->cfg.timeout_s * 1000;
+    if (c->timeout_ms <= 0)
+        c->timeout_ms = 30000;
+    pthread_mutex_init(&c->mu, NULL);
+    *out = c;
+    return 0;
+}
+
+void ik_client_close(struct ik_client *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n_idle; i++)
+        close(c->idle[i]);
+    pthread_mutex_destroy(&c->mu);
+    ik_config_reset(&c->cfg);
+    free(c);
+}
+
+const char *ik_client_path(const struct ik_client *c)
+{
+    return c->dir;
+}
+
+void ik_result_init(struct ik_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->method_name = r->source = r->detail = "";
+}
+
+void ik_result_reset(struct ik_result *r)
+{
+    if (r->stream.release)
+        r->stream.release(&r->stream);
+    ik_result_init(r);
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static int conn_get(struct ik_client *c, int *fd, bool *reused, struct ik_error *err)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->n_idle > 0) {
+        *fd = c->idle[--c->n_idle];
+        pthread_mutex_unlock(&c->mu);
+        *reused = true;
+        return 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    *reused = false;
+    return ik_sock_connect_unix(c->sock_path, c->timeout_ms, fd, err);
+}
+
+static void conn_put(struct ik_client *c, int fd)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->n_idle < IK_CLIENT_POOL) {
+        c->idle[c->n_idle++] = fd;
+        fd = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* One exchange: sends `req`, receives the reply header (and its fd). On success *conn is the
+ * connection (give it back with conn_put once any data frames are read, or close it). A
+ * pooled connection that turns out dead (daemon restarted) is replaced once. */
+static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply_timeout_ms,
+                    json_t **hdr, int *fd_out, int *conn, struct ik_timings *t,
+                    struct ik_error *err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        bool reused = false;
+        double t0 = ik__mono_ms(), t1;
+        int fd = -1, rc = conn_get(c, &fd, &reused, err);
+        if (rc != 0)
+            return rc;
+        t1 = ik__mono_ms();
+        if (t)
+            t->connect_ms += t1 - t0;
+        rc = ik_sock_send_frame(fd, req, strlen(req), pass_fd, c->timeout_ms, err);
+        if (rc == 0)
+            rc = ik_sock_recv_frame(fd, IK_PROTO_MAX_HEADER, &payload, &len, fd_out,
+                                    reply_timeout_ms, err);
+        if (rc != 0) {
+            close(fd);
+            if (reused && (rc == IK_EOS || rc == EPIPE || rc == ECONNRESET))
+                continue; /* stale pooled connection: try a fresh one */
+            if (rc == IK_EOS)
+                rc = ik_error_set(err, IK_EPROTO, "the daemon closed the connection without "
+                                                  "a reply");
+            return rc;
+        }
+        if (t)
+            t->request_ms += ik__mono_ms() - t1;
+        rc = ik_reply_parse((const char *)payload, len, hdr, err);
+        free(payload);
+        if (rc != 0) {
+            if (*hdr) {
+                json_decref(*hdr);
+                *hdr = NULL;
+            }
+            if (fd_out && *fd_out >= 0) {
+                close(*fd_out);
+                *fd_out = -1;
+            }
+            if (rc == IK_EREMOTE)
+                conn_put(c, fd); /* an error reply leaves the connection usable */
+            else
+                close(fd);
+            return rc;
+        }
+        *conn = fd;
+        return 0;
+    }
+    return ik_error_set(err, IK_EDAEMON, "no daemon answers on %s", c->sock_path);
+}
+
+int ik_client_call(struct ik_client *c, const char *request_json, char **reply_json,
+                   struct ik_error *err)
+{
+    json_t *hdr = NULL;
+    int conn = -1;
+    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, &conn, NULL, err);
+    if (rc != 0)
+        return rc;
+    conn_put(c, conn);
+    *reply_json = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    return *reply_json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
+}
+
+/* Reads data frames until the zero-length end frame into one malloc'd buffer. */
+static int read_data(struct ik_client *c, int conn, uint8_t **data, size_t *len,
+                     struct ik_error *err)
+{
+    size_t cap = 0, n = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        uint8_t *p = NULL;
+        size_t plen = 0;
+        int rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_DATA, &p, &plen, NULL, c->timeout_ms, err);
+        if (rc != 0) {
+            free(buf);
+            return rc == IK_EOS ? ik_error_set(err, IK_EPROTO, "reply ended before its end frame")
+                                : rc;
+        }
+        if (plen == 0) {
+            free(p);
+            break;
+        }
+        if (n + plen > cap) {
+            size_t ncap = cap ? cap : 1 << 16;
+            uint8_t *q;
+            while (ncap < n + plen)
+                ncap *= 2;
+            q = realloc(buf, ncap);
+            if (!q) {
+                free(p);
+                free(buf);
+                return ik_error_set(err, ENOMEM, "out of memory reading a reply");
+            }
+            buf = q;
+            cap = ncap;
+        }
+        memcpy(buf + n, p, plen);
+        n += plen;
+        free(p);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int64_t hdr_int(json_t *h, const char *key)
+{
+    json_t *v = json_object_get(h, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void free_cb(void *ctx)
+{
+    free(ctx);
+}
+
+/* The schema of the query's result: the table's, projected to q->columns. */
+static int projected_schema(const struct ik_query *q, struct ArrowSchema *out,
+                            struct ik_error *err)
+{
+    struct ik_builder *b = NULL;
+    struct ArrowSchema full = {0};
+    struct ArrowArray empty = {0}, res = {0};
+    struct ik_query proj;
+    int rc;
+    ik_query_init(&proj, q->table);
+    proj.columns = q->columns; /* borrowed: only the projection matters here */
+    proj.n_columns = q->n_columns;
+    rc = ik_builder_create_table(q->table, 0, &b, err);
+    if (rc == 0)
+        rc = ik_builder_finish(b, NULL, &full, &empty, err);
+    ik_builder_destroy(b);
+    if (rc == 0) {
+        rc = ik_query_apply(&proj, &full, &empty, out, &res, NULL, err);
+        if (rc == 0)
+            res.release(&res);
+        empty.release(&empty);
+        full.release(&full);
+    }
+    return rc;
+}
+
+/* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
+static int decode_rows(struct ik_client *c, const struct ik_query *q, int conn, bool json,
+                       struct ik_result *out, struct ik_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = read_data(c, conn, &data, &len, err);
+    if (rc != 0)
+        return rc;
+    if (json) {
+        struct ArrowSchema proj = {0}, s = {0};
+        struct ArrowArray a = {0};
+        rc = projected_schema(q, &proj, err);
+        if (rc == 0) {
+            rc = ik_json_rows_read(NULL, &proj, (const char *)data, len, &s, &a, err);
+            proj.release(&proj);
+        }
+        free(data);
+        if (rc == 0)
+            rc = ik__one_batch_stream(&s, &a, &out->stream, err);
+        return rc;
+    }
+    {
+        struct ik_buffer *buf = NULL;
+        struct ik_read_options ro;
+        bool is_file = false;
+        if (len == 0) {
+            free(data);
+            return ik_error_set(err, IK_EPROTO, "ipc_stream reply carried no bytes");
+        }
+        rc = ik_buffer_wrap(data, len, free_cb, data, &buf);
+        if (rc != 0) {
+            free(data);
+            return ik_error_set(err, rc, "out of memory");
+        }
+        ik_read_options_init(&ro);
+        rc = ik_ipc_open_stream(buf, &ro, &out->stream, &is_file, err);
+        ik_buffer_unref(buf);
+        return rc;
+    }
+}
+
+static int need_daemon_table(const char *table)
+{
+    return strcmp(table, "metrics") == 0 || strcmp(table, "backend_health") == 0;
+}
+
+static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_method m,
+                        struct ik_result *out, struct ik_error *err)
+{
+    struct ik_request req;
+    json_t *hdr = NULL;
+    char *text;
+    const char *method;
+    int conn = -1, fd = -1, rc;
+    double t_dec;
+
+    ik_request_init(&req, IK_REQ_QUERY);
+    req.query = *q; /* borrowed: not reset below */
+    req.transport = m == IK_METHOD_IPC_STREAM    ? IK_TRANSPORT_STREAM
+                    : m == IK_METHOD_TRADITIONAL ? IK_TRANSPORT_JSON
+                                                 : IK_TRANSPORT_FD;
+    req.compression = (enum ik_compression)c->opts.compression;
+    text = ik_request_to_json(&req);
+    if (!text)
+        return ik_error_set(err, EINVAL, "query has a value without a JSON form");
+    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fd, &conn, &out->timings, err);
+    free(text);
+    if (rc != 0)
+        return rc;
+    t_dec = ik__mono_ms();
+    method = json_string_value(json_object_get(hdr, "method"));
+    out->version = (uint64_t)hdr_int(hdr, "version");
+    out->table_rows = hdr_int(hdr, "table_rows");
+    if (method && strcmp(method, "zero_copy") == 0) {
+        struct ik_snapshot *s = NULL;
+        if (fd < 0) {
+            rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
+        } else {
+            rc = ik_snapshot_open_fd(fd, c->opts.validate, &s, err);
+            close(fd);
+        }
+        if (rc == 0) {
+            rc = ik_snapshot_query(s, q, &out->stream, &out->matched, err);
+            ik_snapshot_close(s);
+        }
+        out->method = IK_METHOD_ZERO_COPY;
+        out->source = "arrow_ipc_daemon";
+        out->detail = "fd";
+        conn_put(c, conn);
+    } else if (method && (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0)) {
+        bool json = strcmp(method, "traditional") == 0;
+        if (fd >= 0)
+            close(fd);
+        out->matched = hdr_int(hdr, "matched");
+        rc = decode_rows(c, q, conn, json, out, err);
+        if (rc == 0)
+            conn_put(c, conn);
+        else
+            close(conn);
+        out->method = json ? IK_METHOD_TRADITIONAL : IK_METHOD_IPC_STREAM;
+        out->source = json ? "traditional_json_fallback" : "arrow_ipc_daemon";
+        out->detail = json ? "json" : json_string_value(json_object_get(hdr, "compression"));
+        if (!out->detail)
+            out->detail = "none";
+    } else {
+        if (fd >= 0)
+            close(fd);
+        close(conn);
+        rc = ik_error_set(err, IK_EPROTO, "reply header names no known method");
+    }
+    json_decref(hdr);
+    out->timings.decode_ms = ik__mono_ms() - t_dec;
+    return rc;
+}
+
+int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                    struct ik_error *err)
+{
+    enum ik_method m = c->opts.method;
+    double t0 = ik__mono_ms();
+    int rc;
+    ik_result_init(out);
+    if (!c->cfg.arrow_ipc_enabled && m == IK_METHOD_AUTO)
+        m = IK_METHOD_TRADITIONAL; /* Arrow disabled in config: JSON rows */
+    if (m == IK_METHOD_DIRECT) {
+        rc = ik__client_direct(c, q, out, err);
+    } else {
+        rc = query_daemon(c, q, m, out, err);
+        if (rc == IK_EDAEMON && m == IK_METHOD_AUTO && !need_daemon_table(q->table)) {
+            ik_result_reset(out);
+            rc = ik__client_direct(c, q, out, err);
+        } else if (rc == IK_EDAEMON && need_daemon_table(q->table)) {
+            rc = ik_error_set(err, IK_EDAEMON, "%s come from the running daemon, and none "
+                                               "answers on %s (start it: ipfs-kit daemon start)",
+                              q->table, c->sock_path);
+        }
+    }
+    if (rc != 0) {
+        ik_result_reset(out);
+        return rc;
+    }
+    out->method_name = ik_method_name(out->method);
+    out->timings.total_ms = ik__mono_ms() - t0;
+    if (out->matched >= 0) { /* the one batch the stream delivers */
+        int64_t rows = out->matched - q->offset;
+        rows = rows < 0 ? 0 : rows;
+        out->rows = q->limit >= 0 && q->limit < rows ? q->limit : rows;
+    }
+    return 0;
+}
+
+int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *err)
+{
+    char *reply = NULL;
+    json_t *o, *d = NULL;
+    struct ik_error e2 = {{0}};
+    int rc = ik_client_call(c, "{\"v\":1,\"op\":\"capabilities\"}", &reply, &e2);
+    if (rc == 0) {
+        d = json_loads(reply, 0, NULL);
+        free(reply);
+    }
+    {
+        json_t *caps = d ? json_object_get(d, "capabilities") : NULL;
+        o = json_pack("{s:b,s:b,s:b,s:s,s:O}", "arrow_ipc", c->cfg.arrow_ipc_enabled,
+                      "zero_copy", c->cfg.zero_copy, "daemon_running", rc == 0, "path", c->dir,
+                      "daemon", caps ? caps : json_null());
+    }
+    json_decref(d);
+    if (!o)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    *json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return *json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
+}

@@ -1,0 +1,399 @@
+/* Unix socket helpers: connecting with a timeout, sending and receiving whole frames with an
+ * optional SCM_RIGHTS descriptor (blocking, for the client), single nonblocking sendmsg/recvmsg
+ * calls for the daemon's event loop, and the peer's uid. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/proto.h"
+
+/* Room for a few descriptors so that a peer sending more is caught, not silently truncated. */
+#define FDS_MAX 4
+
+union cmsg_buf {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
+};
+
+/* ---- deadlines -------------------------------------------------------------------------- */
+
+struct deadline {
+    int infinite;
+    struct timespec end;
+};
+
+static struct deadline deadline_in(int timeout_ms)
+{
+    struct deadline d = {timeout_ms < 0, {0, 0}};
+    if (!d.infinite) {
+        clock_gettime(CLOCK_MONOTONIC, &d.end);
+        d.end.tv_sec += timeout_ms / 1000;
+        d.end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (d.end.tv_nsec >= 1000000000L) {
+            d.end.tv_sec++;
+            d.end.tv_nsec -= 1000000000L;
+        }
+    }
+    return d;
+}
+
+/* Milliseconds left (rounded up), 0 when past, -1 for no deadline. */
+static int deadline_left(const struct deadline *d)
+{
+    struct timespec now;
+    long long ms;
+    if (d->infinite)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long long)(d->end.tv_sec - now.tv_sec) * 1000 +
+         (d->end.tv_nsec - now.tv_nsec + 999999L) / 1000000L;
+    if (ms <= 0)
+        return 0;
+    return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+/* Waits for `events` on fd until the deadline: 0 when ready (or hung up: the next call says
+ * why), ETIMEDOUT, or poll's errno. */
+static int wait_fd(int fd, short events, const struct deadline *d)
+{
+    for (;;) {
+        struct pollfd p = {fd, events, 0};
+        int left = deadline_left(d), r = poll(&p, 1, left);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return ETIMEDOUT;
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
+/* ---- descriptors in control messages ---------------------------------------------------- */
+
+/* Collects the SCM_RIGHTS descriptors of a received message: 0 with *got (-1 when none), or
+ * IK_EPROTO after closing them all when there were several or the control data was cut. */
+static int take_fds(struct msghdr *m, int *got, struct ik_error *err)
+{
+    struct cmsghdr *c;
+    int n = 0, fds[FDS_MAX * 2], i;
+    *got = -1;
+    for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        size_t k, count;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (k = 0; k < count; k++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+            if (n < (int)(sizeof fds / sizeof fds[0]))
+                fds[n++] = fd;
+            else
+                close(fd);
+        }
+    }
+    if (n == 1 && !(m->msg_flags & MSG_CTRUNC)) {
+        *got = fds[0];
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+    if (m->msg_flags & MSG_CTRUNC)
+        return ik_error_set(err, IK_EPROTO, "control data truncated (too many descriptors)");
+    if (n > 1)
+        return ik_error_set(err, IK_EPROTO, "%d file descriptors passed at once, expected one",
+                            n);
+    return 0;
+}
+
+/* ---- nonblocking single calls ----------------------------------------------------------- */
+
+int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out,
+                       struct ik_error *err)
+{
+    union cmsg_buf cb;
+    struct iovec iov = {buf, cap};
+    struct msghdr m;
+    ssize_t r;
+    int got, rc;
+    if (fd_out)
+        *fd_out = -1;
+    *n = 0;
+    if (cap == 0)
+        return ik_error_set(err, EINVAL, "recvmsg: empty buffer");
+    for (;;) {
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = cb.buf;
+        m.msg_controllen = sizeof cb.buf;
+        r = recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (r >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return EAGAIN;
+        return ik_error_set(err, errno, "recvmsg: %s", strerror(errno));
+    }
+    rc = take_fds(&m, &got, err);
+    if (rc)
+        return rc;
+    if (fd_out)
+        *fd_out = got;
+    else if (got >= 0)
+        close(got);
+    *n = r;
+    return 0;
+}
+
+int ik_sock_sendmsg_fd(int fd, const void *data, size_t len, int pass_fd, ssize_t *n,
+                       struct ik_error *err)
+{
+    union cmsg_buf cb;
+    struct iovec iov = {(void *)(uintptr_t)data, len};
+    struct msghdr m;
+    ssize_t r;
+    *n = 0;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (pass_fd >= 0) {
+        struct cmsghdr *c;
+        if (len == 0)
+            return ik_error_set(err, EINVAL, "sendmsg: a descriptor needs at least one byte");
+        memset(&cb, 0, sizeof cb);
+        m.msg_control = cb.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int));
+        c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
+    }
+    for (;;) {
+        r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return EAGAIN;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return ik_error_set(err, errno, "send: connection closed by peer");
+        return ik_error_set(err, errno, "sendmsg: %s", strerror(errno));
+    }
+    *n = r;
+    return 0;
+}
+
+int ik_sock_peer_uid(int fd, uid_t *uid, struct ik_error *err)
+{
+    struct ucred cred;
+    socklen_t n = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) != 0)
+        return ik_error_set(err, errno, "SO_PEERCRED: %s", strerror(errno));
+    *uid = cred.uid;
+    return 0;
+}
+
+/* ---- blocking helpers ------------------------------------------------------------------- */
+
+static int connect_error(const char *path, int e, struct ik_error *err)
+{
+    if (e == ENOENT || e == ECONNREFUSED)
+        return ik_error_set(err, IK_EDAEMON, "no daemon listening on %s", path);
+    if (e == EACCES)
+        return ik_error_set(err, EACCES, "permission denied connecting to %s", path);
+    return ik_error_set(err, e, "connecting to %s: %s", path, strerror(e));
+}
+
+int ik_sock_connect_unix(const char *path, int timeout_ms, int *fd, struct ik_error *err)
+{
+    struct sockaddr_un sa;
+    struct deadline d = deadline_in(timeout_ms);
+    size_t n = strlen(path);
+    int s, rc = 0;
+    *fd = -1;
+    if (n == 0)
+        return ik_error_set(err, EINVAL, "empty socket path");
+    if (n >= sizeof sa.sun_path)
+        return ik_error_set(err, ENAMETOOLONG, "socket path of %zu bytes (limit %zu): %s", n,
+                            sizeof sa.sun_path - 1, path);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return ik_error_set(err, errno, "socket: %s", strerror(errno));
+    for (;;) {
+        if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) { /* the listen queue is full: nothing changed, try again */
+            int left = deadline_left(&d);
+            if (left == 0) {
+                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms",
+                                  path, timeout_ms);
+                goto out;
+            }
+            poll(NULL, 0, left < 0 || left > 10 ? 10 : left);
+            continue;
+        }
+        if (errno == EINPROGRESS) {
+            int e = 0;
+            socklen_t el = sizeof e;
+            rc = wait_fd(s, POLLOUT, &d);
+            if (rc == ETIMEDOUT) {
+                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms",
+                                  path, timeout_ms);
+                goto out;
+            }
+            if (rc == 0 && getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
+                rc = errno;
+            if (rc == 0)
+                rc = e;
+            if (rc)
+                rc = connect_error(path, rc, err);
+            goto out;
+        }
+        rc = connect_error(path, errno, err);
+        goto out;
+    }
+out:
+    if (rc) {
+        close(s);
+        return rc;
+    }
+    *fd = s;
+    return 0;
+}
+
+int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int timeout_ms,
+                       struct ik_error *err)
+{
+    struct deadline d = deadline_in(timeout_ms);
+    uint8_t hdr[IK_FRAME_HEADER_SIZE];
+    size_t sent = 0, total = IK_FRAME_HEADER_SIZE + len;
+    if (len > UINT32_MAX)
+        return ik_error_set(err, EINVAL, "frame payload of %zu bytes does not fit 32 bits", len);
+    ik_frame_put_header(hdr, (uint32_t)len);
+    while (sent < total) {
+        const uint8_t *p;
+        size_t chunk;
+        ssize_t n;
+        int rc;
+        if (sent < IK_FRAME_HEADER_SIZE) {
+            p = hdr + sent;
+            chunk = IK_FRAME_HEADER_SIZE - sent;
+        } else {
+            p = (const uint8_t *)data + (sent - IK_FRAME_HEADER_SIZE);
+            chunk = total - sent;
+        }
+        rc = ik_sock_sendmsg_fd(fd, p, chunk, sent == 0 ? pass_fd : -1, &n, err);
+        if (rc == EAGAIN) {
+            rc = wait_fd(fd, POLLOUT, &d);
+            if (rc == ETIMEDOUT)
+                return ik_error_set(err, ETIMEDOUT,
+                                    "sending a frame timed out after %d ms (%zu of %zu bytes)",
+                                    timeout_ms, sent, total);
+            if (rc)
+                return ik_error_set(err, rc, "poll: %s", strerror(rc));
+            continue;
+        }
+        if (rc)
+            return rc;
+        sent += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads exactly `want` bytes into buf, keeping a descriptor that arrives in *fd_got. */
+static int recv_exact(int fd, uint8_t *buf, size_t want, int *fd_got, const struct deadline *d,
+                      int timeout_ms, const char *what, struct ik_error *err)
+{
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n;
+        int rc, f;
+        rc = ik_sock_recvmsg_fd(fd, buf + got, want - got, &n, &f, err);
+        if (rc == EAGAIN) {
+            rc = wait_fd(fd, POLLIN, d);
+            if (rc == ETIMEDOUT)
+                return ik_error_set(err, ETIMEDOUT,
+                                    "receiving a frame timed out after %d ms (%zu of %zu %s "
+                                    "bytes)",
+                                    timeout_ms, got, want, what);
+            if (rc)
+                return ik_error_set(err, rc, "poll: %s", strerror(rc));
+            continue;
+        }
+        if (rc)
+            return rc;
+        if (f >= 0) {
+            if (*fd_got >= 0) {
+                close(f);
+                return ik_error_set(err, IK_EPROTO,
+                                    "more than one file descriptor passed with a frame");
+            }
+            *fd_got = f;
+        }
+        if (n == 0) {
+            if (got == 0 && strcmp(what, "header") == 0)
+                return ik_error_set(err, IK_EOS, "connection closed by peer");
+            return ik_error_set(err, IK_EPROTO, "connection closed after %zu of %zu %s bytes",
+                                got, want, what);
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *fd_out,
+                       int timeout_ms, struct ik_error *err)
+{
+    struct deadline d = deadline_in(timeout_ms);
+    uint8_t hdr[IK_FRAME_HEADER_SIZE], *p = NULL;
+    size_t off;
+    uint32_t n;
+    int rc, got = -1;
+    *payload = NULL;
+    *len = 0;
+    if (fd_out)
+        *fd_out = -1;
+    rc = recv_exact(fd, hdr, sizeof hdr, &got, &d, timeout_ms, "header", err);
+    if (rc)
+        goto fail;
+    /* With the header alone the parser says IK_EAGAIN (payload missing) or checks the limit. */
+    rc = ik_frame_parse(hdr, sizeof hdr, max, &off, &n, err);
+    if (rc == IK_ELIMIT)
+        goto fail;
+    n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
+        (uint32_t)hdr[3] << 24;
+    p = malloc(n ? n : 1);
+    if (p == NULL) {
+        rc = ik_error_set(err, ENOMEM, "out of memory for a frame of %lu bytes",
+                          (unsigned long)n);
+        goto fail;
+    }
+    rc = recv_exact(fd, p, n, &got, &d, timeout_ms, "payload", err);
+    if (rc)
+        goto fail;
+    *payload = p;
+    *len = n;
+    if (fd_out)
+        *fd_out = got;
+    else if (got >= 0)
+        close(got);
+    return 0;
+fail:
+    free(p);
+    if (got >= 0)
+        close(got);
+    return rc;
+}

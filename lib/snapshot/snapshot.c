@@ -1,0 +1,517 @@
+/* Snapshots: writing one record batch as an immutable Arrow IPC file (temp name, fsync, rename
+ * without replacing, fsync of the directory, mode 0400), finding the newest complete one,
+ * pruning old ones, and opening one from a path or fd to answer queries whose results point
+ * into the read-only mapping. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arrow/internal.h"
+#include "ipfskit/snapshot.h"
+
+#define KEY_TABLE "ipfs_kit.table"
+#define KEY_VERSION "ipfs_kit.snapshot_version"
+#define KEY_CREATED "ipfs_kit.created_at"
+
+struct ik_snapshot {
+    struct ik_buffer *buf;
+    struct ik_ipc_file *file;
+    struct ArrowArray batch;
+    uint64_t version;
+};
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+static int check_table_name(const char *table, struct ik_error *err)
+{
+    size_t i, n = strlen(table);
+    if (n == 0 || n >= IK_TABLE_NAME_MAX)
+        return ik_error_set(err, EINVAL, "bad table name '%s' (1 to %d characters)", table,
+                            IK_TABLE_NAME_MAX - 1);
+    for (i = 0; i < n; i++) {
+        char c = table[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return ik_error_set(err, EINVAL, "bad table name '%s' (letters, digits, '_', '-')",
+                                table);
+    }
+    return 0;
+}
+
+/* Parses "<table>.<version>.arrow" (exactly; temp names do not parse). */
+static bool parse_name(const char *name, const char *table, uint64_t *version)
+{
+    size_t tl = strlen(table);
+    const char *p;
+    uint64_t v = 0;
+    if (strncmp(name, table, tl) != 0 || name[tl] != '.')
+        return false;
+    p = name + tl + 1;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (strcmp(p, ".arrow") != 0)
+        return false;
+    *version = v;
+    return true;
+}
+
+static int snap_dir(const char *dir, char *out, size_t cap, struct ik_error *err)
+{
+    if ((size_t)snprintf(out, cap, "%s/snapshots", dir) >= cap)
+        return ik_error_set(err, ENAMETOOLONG, "%s/snapshots: path too long", dir);
+    return 0;
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+/* A metadata blob: `src` without our three keys, then our three keys. */
+static char *merge_metadata(const char *src, const char *const *keys, const char *const *vals)
+{
+    int64_t size = ik__metadata_size(src), out_size = size + 4;
+    int32_t n = 0, cnt = 0, i, kl, vl;
+    const char *p = src;
+    char *m, *w;
+    for (i = 0; i < 3; i++)
+        out_size += 8 + (int64_t)strlen(keys[i]) + (int64_t)strlen(vals[i]);
+    m = malloc((size_t)out_size);
+    if (m == NULL)
+        return NULL;
+    w = m + 4;
+    if (src) {
+        memcpy(&cnt, p, 4);
+        p += 4;
+    }
+    for (i = 0; i < cnt; i++) {
+        const char *k = p, *v;
+        bool ours = false;
+        int j;
+        memcpy(&kl, k, 4);
+        v = k + 4 + kl;
+        memcpy(&vl, v, 4);
+        p = v + 4 + vl;
+        for (j = 0; j < 3; j++)
+            ours |= strlen(keys[j]) == (size_t)kl && memcmp(k + 4, keys[j], (size_t)kl) == 0;
+        if (ours)
+            continue;
+        memcpy(w, k, (size_t)(p - k));
+        w += p - k;
+        n++;
+    }
+    for (i = 0; i < 3; i++) {
+        kl = (int32_t)strlen(keys[i]);
+        vl = (int32_t)strlen(vals[i]);
+        memcpy(w, &kl, 4);
+        memcpy(w + 4, keys[i], (size_t)kl);
+        w += 4 + kl;
+        memcpy(w, &vl, 4);
+        memcpy(w + 4, vals[i], (size_t)vl);
+        w += 4 + vl;
+        n++;
+    }
+    memcpy(m, &n, 4);
+    return m;
+}
+
+static void now_rfc3339(char *out, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+static int fd_write(void *ctx, const void *data, size_t len, struct ik_error *err)
+{
+    int fd = *(const int *)ctx;
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            return ik_error_set(err, e, "write: %s", strerror(e));
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         struct ik_error *err)
+{
+    static const char *const keys[3] = {KEY_TABLE, KEY_VERSION, KEY_CREATED};
+    char vbuf[24], created[80];
+    const char *vals[3] = {table, vbuf, created};
+    struct ArrowSchema view;
+    struct ik_write_options o;
+    struct ik_ipc_writer *w = NULL;
+    char *meta;
+    int rc;
+    if ((rc = check_table_name(table, err)) != 0)
+        return rc;
+    if (batch->n_children != schema->n_children)
+        return ik_error_set(err, EINVAL, "snapshot of '%s': the batch has %lld columns, the schema %lld",
+                            table, (long long)batch->n_children, (long long)schema->n_children);
+    snprintf(vbuf, sizeof vbuf, "%llu", (unsigned long long)version);
+    now_rfc3339(created, sizeof created);
+    meta = merge_metadata(schema->metadata, keys, vals);
+    if (meta == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    view = *schema; /* read only by the writer, which copies it */
+    view.metadata = meta;
+    ik_write_options_init(&o);
+    o.format = IK_IPC_FILE;
+    o.compression = IK_COMPRESSION_NONE;
+    rc = ik_ipc_writer_create(&view, &o, fd_write, &fd, &w, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_write(w, batch, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, err);
+    ik_ipc_writer_destroy(w);
+    free(meta);
+    return rc;
+}
+
+static int fsync_dir(const char *path, struct ik_error *err)
+{
+    int rc = 0, fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if (fsync(fd) != 0 && errno != EINVAL)
+        rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
+                      const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                      char *path_out, size_t path_cap, struct ik_error *err)
+{
+    char sdir[4096], path[4096], tmp[4200];
+    int rc, fd;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table,
+                         (unsigned long long)version) >= sizeof path)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
+    if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    if (fchmod(fd, 0400) != 0) {
+        rc = ik_error_set(err, errno, "%s: chmod: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if ((rc = ik_snapshot_write_fd(fd, table, version, schema, batch, err)) != 0) {
+        ik_error_prefix(err, rc, "%s", path);
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = ik_error_set(err, errno, "%s: close: %s", path, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    /* link() never replaces: a published version is immutable. */
+    if (link(tmp, path) != 0) {
+        if (errno == EEXIST) {
+            rc = ik_error_set(err, EEXIST, "%s: snapshot version %llu already exists", path,
+                              (unsigned long long)version);
+            goto fail;
+        }
+        if (rename(tmp, path) != 0) { /* a file system without hard links */
+            rc = ik_error_set(err, errno, "%s: rename: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else {
+        unlink(tmp);
+    }
+    if ((rc = fsync_dir(sdir, err)) != 0)
+        return rc;
+    if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
+        return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+/* ---- discovery ------------------------------------------------------------------------- */
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* The versions of `table` under dir/snapshots (malloc'd, sorted newest first). */
+static int list_versions(const char *sdir, const char *table, uint64_t **out, size_t *n,
+                         struct ik_error *err)
+{
+    DIR *d = opendir(sdir);
+    struct dirent *e;
+    uint64_t *v = NULL, ver;
+    size_t cap = 0;
+    *n = 0;
+    if (d == NULL)
+        return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        if (!parse_name(e->d_name, table, &ver))
+            continue;
+        if (*n == cap) {
+            uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+            if (nv == NULL) {
+                free(v);
+                closedir(d);
+                return ik_error_set(err, ENOMEM, "out of memory");
+            }
+            v = nv;
+        }
+        v[(*n)++] = ver;
+    }
+    closedir(d);
+    if (*n)
+        qsort(v, *n, sizeof *v, cmp_desc);
+    *out = v;
+    return 0;
+}
+
+int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
+                       uint64_t *version_out, struct ik_error *err)
+{
+    char sdir[4096], path[4200];
+    uint64_t *v = NULL;
+    size_t n = 0, i;
+    int rc;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    if ((rc = list_versions(sdir, table, &v, &n, err)) != 0)
+        return rc == ENOENT ? ik_error_set(err, ENOENT, "no snapshot of '%s' under %s", table, dir)
+                            : rc;
+    for (i = 0; i < n; i++) {
+        struct ik_snapshot *s;
+        snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table, (unsigned long long)v[i]);
+        if (ik_snapshot_open_path(path, 0, &s, NULL) != 0)
+            continue; /* truncated, corrupt or unreadable: try an older one */
+        ik_snapshot_close(s);
+        if (version_out)
+            *version_out = v[i];
+        free(v);
+        if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
+            return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
+        return 0;
+    }
+    free(v);
+    return ik_error_set(err, ENOENT, "no complete snapshot of '%s' under %s", table, sdir);
+}
+
+int ik_snapshot_prune(const char *dir, const char *table, uint64_t keep_version,
+                      struct ik_error *err)
+{
+    char sdir[4096], path[4400];
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    if ((d = opendir(sdir)) == NULL)
+        return errno == ENOENT ? 0 : ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        uint64_t ver;
+        char name[256];
+        const char *tmp = strstr(e->d_name, ".arrow.tmp.");
+        /* A temp file left by a crashed writer counts as its version. */
+        snprintf(name, sizeof name, "%.*s", tmp ? (int)(tmp - e->d_name + 6) : 255, e->d_name);
+        if (!parse_name(name, table, &ver) || ver >= keep_version)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", sdir, e->d_name);
+        if (unlink(path) != 0 && errno != ENOENT && rc == 0)
+            rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
+/* ---- reading --------------------------------------------------------------------------- */
+
+int ik_snapshot_open_fd(int fd, int validate, struct ik_snapshot **out, struct ik_error *err)
+{
+    struct ik_snapshot *s = calloc(1, sizeof *s);
+    struct ik_read_options o;
+    const char *v;
+    int32_t vlen = 0, i;
+    int rc;
+    *out = NULL;
+    if (s == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = ik_buffer_map_fd(fd, &s->buf, err)) != 0)
+        goto fail;
+    ik_read_options_init(&o);
+    if (validate) {
+        o.validate = IK_VALIDATE_FULL;
+        o.check_utf8 = true;
+    }
+    if ((rc = ik_ipc_file_open(s->buf, &o, &s->file, err)) != 0)
+        goto fail;
+    if (ik_ipc_file_num_batches(s->file) != 1) {
+        rc = ik_error_set(err, IK_EFORMAT, "a snapshot holds one record batch, this file %lld",
+                          (long long)ik_ipc_file_num_batches(s->file));
+        goto fail;
+    }
+    if ((rc = ik_ipc_file_read_batch(s->file, 0, &s->batch, err)) != 0)
+        goto fail;
+    v = ik_metadata_get(ik_ipc_file_schema(s->file)->metadata, KEY_VERSION, &vlen);
+    for (i = 0; v && i < vlen && v[i] >= '0' && v[i] <= '9'; i++)
+        s->version = s->version * 10 + (uint64_t)(v[i] - '0');
+    *out = s;
+    return 0;
+fail:
+    ik_snapshot_close(s);
+    return rc;
+}
+
+int ik_snapshot_open_path(const char *path, int validate, struct ik_snapshot **out,
+                          struct ik_error *err)
+{
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    *out = NULL;
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    rc = ik_snapshot_open_fd(fd, validate, out, err);
+    close(fd);
+    if (rc != 0)
+        ik_error_prefix(err, rc, "%s", path);
+    return rc;
+}
+
+const struct ArrowSchema *ik_snapshot_schema(const struct ik_snapshot *s)
+{
+    return ik_ipc_file_schema(s->file);
+}
+
+uint64_t ik_snapshot_version(const struct ik_snapshot *s)
+{
+    return s->version;
+}
+
+int64_t ik_snapshot_rows(const struct ik_snapshot *s)
+{
+    return s->batch.length;
+}
+
+const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size)
+{
+    if (size)
+        *size = ik_buffer_size(s->buf);
+    return ik_buffer_data(s->buf);
+}
+
+void ik_snapshot_close(struct ik_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    if (s->batch.release)
+        s->batch.release(&s->batch);
+    ik_ipc_file_destroy(s->file);
+    ik_buffer_unref(s->buf);
+    free(s);
+}
+
+/* ---- the one-batch result stream ------------------------------------------------------- */
+
+struct result {
+    struct ArrowSchema schema;
+    struct ArrowArray batch; /* moved out by the first get_next */
+    char error[IK_ERROR_SIZE];
+};
+
+static int result_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
+{
+    struct result *r = st->private_data;
+    struct ik_error err;
+    int rc = ik_schema_copy(&r->schema, out, &err);
+    if (rc != 0)
+        snprintf(r->error, sizeof r->error, "%s", err.message);
+    return rc;
+}
+
+static int result_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+    struct result *r = st->private_data;
+    if (r->batch.release)
+        ik_array_move(&r->batch, out);
+    else
+        out->release = NULL; /* end of stream */
+    return 0;
+}
+
+static const char *result_last_error(struct ArrowArrayStream *st)
+{
+    struct result *r = st->private_data;
+    return r->error[0] ? r->error : NULL;
+}
+
+static void result_release(struct ArrowArrayStream *st)
+{
+    struct result *r;
+    if (st == NULL || st->release == NULL)
+        return;
+    r = st->private_data;
+    if (r->schema.release)
+        r->schema.release(&r->schema);
+    if (r->batch.release)
+        r->batch.release(&r->batch);
+    free(r);
+    st->release = NULL;
+}
+
+int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q,
+                      struct ArrowArrayStream *out, int64_t *matched, struct ik_error *err)
+{
+    const struct ArrowSchema *schema = ik_snapshot_schema(s);
+    struct result *r;
+    int32_t tl = 0;
+    const char *table = ik_metadata_get(schema->metadata, KEY_TABLE, &tl);
+    int rc;
+    out->release = NULL;
+    if (table && q->table[0] &&
+        (strlen(q->table) != (size_t)tl || memcmp(q->table, table, (size_t)tl) != 0))
+        return ik_error_set(err, EINVAL, "query for table '%s' on a snapshot of '%.*s'", q->table,
+                            (int)tl, table);
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = ik_query_apply(q, schema, &s->batch, &r->schema, &r->batch, matched, err)) != 0) {
+        free(r);
+        return rc;
+    }
+    out->get_schema = result_get_schema;
+    out->get_next = result_get_next;
+    out->get_last_error = result_last_error;
+    out->release = result_release;
+    out->private_data = r;
+    return 0;
+}

@@ -1,0 +1,124 @@
+/* The daemon lock: `<dir>/daemon.lock`, held with flock(LOCK_EX) by the running daemon and
+ * holding its PID so others can name it.
+ *
+ * Stale locks need no detection of their own: the kernel drops a flock when the last descriptor
+ * of its open file description closes, which includes the holder dying. A file left behind with
+ * a dead PID in it is therefore not locked, and the next ik_lock_acquire simply takes it over and
+ * writes its own PID. The PID in the file is only ever information, never the lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "ipfskit/config.h"
+
+#define LOCK_NAME "daemon.lock"
+
+static int lock_path(const char *dir, char *path, size_t cap)
+{
+    int n = snprintf(path, cap, "%s/" LOCK_NAME, dir);
+    return n < 0 || (size_t)n >= cap ? ENAMETOOLONG : 0;
+}
+
+/* The PID written in the lock file, or 0 when it holds none (yet). */
+static long read_pid(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    char *end;
+    long pid;
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    pid = strtol(buf, &end, 10);
+    return end != buf && (*end == '\n' || *end == 0) && pid > 0 ? pid : 0;
+}
+
+static const char *pid_text(long pid, char buf[24])
+{
+    if (pid > 0)
+        snprintf(buf, 24, "%ld", pid);
+    else
+        snprintf(buf, 24, "unknown");
+    return buf;
+}
+
+int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_error *err)
+{
+    char path[PATH_MAX], line[24], who[24];
+    int fd, len;
+    long pid;
+    *fd_out = -1;
+    if (holder_pid != NULL)
+        *holder_pid = 0;
+    if (lock_path(dir, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "lock path longer than %zu bytes",
+                            sizeof path - 1);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            /* The holder may be between its flock and its write: then there is no PID yet. */
+            pid = read_pid(fd);
+            close(fd);
+            if (holder_pid != NULL)
+                *holder_pid = pid;
+            return ik_error_set(err, IK_ELOCKED, "Database is locked by daemon (PID %s)",
+                                pid_text(pid, who));
+        }
+        close(fd);
+        return ik_error_set(err, e, "cannot lock %s: %s", path, strerror(e));
+    }
+    len = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        int e = errno ? errno : EIO;
+        close(fd);
+        return ik_error_set(err, e, "cannot write our PID to %s: %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* The file is emptied rather than unlinked: unlinking a flock'd file lets a process that opened
+ * the old file before the unlink lock it while another creates and locks a new one, and then two
+ * daemons both believe they hold the store. An empty file names nobody. */
+void ik_lock_release(int fd, const char *dir)
+{
+    (void)dir;
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, 0) != 0) {
+        /* nothing to do: closing below releases the lock all the same */
+    }
+    close(fd);
+}
+
+int ik_lock_holder(const char *dir, long *pid)
+{
+    char path[PATH_MAX];
+    int fd, rc;
+    *pid = 0;
+    if (lock_path(dir, path, sizeof path) != 0)
+        return ENAMETOOLONG;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    /* A separate open file description, so even a lock held by this process conflicts. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+        rc = ENOENT;
+    } else if (errno == EWOULDBLOCK) {
+        *pid = read_pid(fd);
+        rc = 0;
+    } else {
+        rc = errno;
+    }
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,342 @@
+/* Tests of the data directory and config.json: where the directory is, creating it 0700,
+ * defaults, the DESIGN.md example, every bad value named by its key, sizes, and backends. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ik_test.h"
+#include "ipfskit/config.h"
+
+/* A fresh directory under the run's scratch directory, with config.json = `json` (none when
+ * json is NULL). */
+static const char *config_dir(const char *name, const char *json)
+{
+    static char dir[512];
+    char path[600];
+    FILE *f;
+    snprintf(dir, sizeof dir, "%s/config-%s", ik_test_tmpdir(), name);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    remove(path);
+    if (json != NULL && (f = fopen(path, "w")) != NULL) {
+        fputs(json, f);
+        fclose(f);
+    }
+    return dir;
+}
+
+static int load(const char *name, const char *json, struct ik_config *c, struct ik_error *err)
+{
+    return ik_config_load(config_dir(name, json), c, err);
+}
+
+/* ---- data directory ------------------------------------------------------------------- */
+
+TEST(test_config_data_dir_prefers_ipfs_kit_path_then_home)
+{
+    struct ik_error err;
+    char out[256];
+    char *old_path = getenv("IPFS_KIT_PATH") ? strdup(getenv("IPFS_KIT_PATH")) : NULL;
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    int rc1, rc2, rc3, rc4;
+    char got1[256] = "", got2[256] = "";
+    setenv("IPFS_KIT_PATH", "/srv/kit", 1);
+    setenv("HOME", "/home/someone", 1);
+    rc1 = ik_data_dir(out, sizeof out, &err);
+    strcpy(got1, out);
+    setenv("IPFS_KIT_PATH", "", 1);
+    rc2 = ik_data_dir(out, sizeof out, &err);
+    strcpy(got2, out);
+    unsetenv("IPFS_KIT_PATH");
+    rc3 = ik_data_dir(out, 10, &err);
+    unsetenv("HOME");
+    rc4 = ik_data_dir(out, sizeof out, &err);
+    if (old_path)
+        setenv("IPFS_KIT_PATH", old_path, 1);
+    if (old_home)
+        setenv("HOME", old_home, 1);
+    free(old_path);
+    free(old_home);
+    ASSERT_EQ(rc1, 0);
+    ASSERT_STR_EQ(got1, "/srv/kit");
+    ASSERT_EQ(rc2, 0);
+    ASSERT_STR_EQ(got2, "/home/someone/.ipfs_kit");
+    ASSERT_EQ(rc3, ENAMETOOLONG);
+    ASSERT_EQ(rc4, ENOENT);
+}
+
+TEST(test_config_data_dir_ensure_creates_parents_0700)
+{
+    struct ik_error err;
+    char dir[512], file[600];
+    struct stat st;
+    FILE *f;
+    snprintf(dir, sizeof dir, "%s/ensure/a/b/", ik_test_tmpdir());
+    ASSERT_OK(ik_data_dir_ensure(dir, &err), &err);
+    ASSERT_EQ(stat(dir, &st), 0);
+    ASSERT_TRUE(S_ISDIR(st.st_mode));
+    ASSERT_EQ(st.st_mode & 0777, 0700);
+    snprintf(dir, sizeof dir, "%s/ensure/a", ik_test_tmpdir());
+    ASSERT_EQ(stat(dir, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0700);
+    ASSERT_OK(ik_data_dir_ensure(dir, &err), &err); /* again: already there */
+    snprintf(file, sizeof file, "%s/ensure/file", ik_test_tmpdir());
+    f = fopen(file, "w");
+    ASSERT_TRUE(f != NULL);
+    fclose(f);
+    ASSERT_FAILS(ik_data_dir_ensure(file, &err), ENOTDIR, &err, "exists and is not a directory");
+    strcat(file, "/below");
+    ASSERT_FAILS(ik_data_dir_ensure(file, &err), ENOTDIR, &err, "file exists and is not");
+}
+
+/* ---- config.json ---------------------------------------------------------------------- */
+
+TEST(test_config_missing_file_gives_defaults)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(load("missing", NULL, &c, &err), &err);
+    ASSERT_TRUE(c.arrow_ipc_enabled);
+    ASSERT_TRUE(c.zero_copy);
+    ASSERT_EQ(c.timeout_s, 30);
+    ASSERT_EQ(c.max_table_size, 100000000);
+    ASSERT_EQ(c.n_backends, 0);
+    ASSERT_TRUE(c.backends == NULL);
+    ASSERT_EQ(c.health_interval_s, 10);
+    ik_config_reset(&c);
+}
+
+TEST(test_config_design_example_loads)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(load("design",
+                   "{\"capabilities\":{\"arrow_ipc\":true,\"zero_copy\":true},"
+                   "\"arrow_ipc\":{\"enabled\":true,\"timeout\":30,\"max_table_size\":\"100MB\"}}",
+                   &c, &err),
+              &err);
+    ASSERT_TRUE(c.arrow_ipc_enabled);
+    ASSERT_TRUE(c.zero_copy);
+    ASSERT_EQ(c.timeout_s, 30);
+    ASSERT_EQ(c.max_table_size, 100000000);
+    ik_config_reset(&c);
+}
+
+TEST(test_config_values_and_unknown_keys)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(load("values",
+                   "{\"capabilities\":{\"zero_copy\":false,\"future\":[1,2]},\n"
+                   " \"arrow_ipc\":{\"timeout\":5,\"max_table_size\":\"1GiB\",\"extra\":{}},\n"
+                   " \"health_interval\":3, \"something_else\":\"kept\"}",
+                   &c, &err),
+              &err);
+    ASSERT_TRUE(c.arrow_ipc_enabled);
+    ASSERT_TRUE(!c.zero_copy);
+    ASSERT_EQ(c.timeout_s, 5);
+    ASSERT_EQ(c.max_table_size, 1073741824);
+    ASSERT_EQ(c.health_interval_s, 3);
+    ik_config_reset(&c);
+    ASSERT_OK(load("values", "{\"arrow_ipc\":{\"max_table_size\":4096}}", &c, &err), &err);
+    ASSERT_EQ(c.max_table_size, 4096);
+    ik_config_reset(&c);
+}
+
+TEST(test_config_arrow_off_by_either_switch)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(load("off1", "{\"capabilities\":{\"arrow_ipc\":false}}", &c, &err), &err);
+    ASSERT_TRUE(!c.arrow_ipc_enabled);
+    ASSERT_TRUE(c.zero_copy);
+    ik_config_reset(&c);
+    ASSERT_OK(load("off2", "{\"arrow_ipc\":{\"enabled\":false}}", &c, &err), &err);
+    ASSERT_TRUE(!c.arrow_ipc_enabled);
+    ik_config_reset(&c);
+    ASSERT_OK(load("off3", "{\"capabilities\":{\"arrow_ipc\":true},\"arrow_ipc\":{}}", &c, &err),
+              &err);
+    ASSERT_TRUE(c.arrow_ipc_enabled);
+    ik_config_reset(&c);
+}
+
+TEST(test_config_sizes)
+{
+    int64_t v = 0;
+    ASSERT_EQ(ik_config_parse_size("100MB", &v), 0);
+    ASSERT_EQ(v, 100000000);
+    ASSERT_EQ(ik_config_parse_size("1GiB", &v), 0);
+    ASSERT_EQ(v, 1073741824);
+    ASSERT_EQ(ik_config_parse_size("512 kib", &v), 0);
+    ASSERT_EQ(v, 524288);
+    ASSERT_EQ(ik_config_parse_size("2TB", &v), 0);
+    ASSERT_EQ(v, 2000000000000);
+    ASSERT_EQ(ik_config_parse_size("12345", &v), 0);
+    ASSERT_EQ(v, 12345);
+    ASSERT_EQ(ik_config_parse_size("7B", &v), 0);
+    ASSERT_EQ(v, 7);
+    ASSERT_EQ(ik_config_parse_size("", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("MB", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("0MB", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("-1", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("1.5GB", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("10 XB", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("10  MB", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("9223372036854775807", &v), 0);
+    ASSERT_EQ(ik_config_parse_size("9223372036854775808", &v), EINVAL);
+    ASSERT_EQ(ik_config_parse_size("9223372036854776KB", &v), EINVAL);
+}
+
+struct bad_config {
+    const char *json;
+    int code;
+    const char *why;
+};
+
+TEST(test_config_rejects_bad_values_naming_the_key)
+{
+    static const struct bad_config v[] = {
+        {"{\"arrow_ipc\":{\"timeout\":\"x\"}}", EINVAL,
+         "config.json: arrow_ipc.timeout: expected a positive integer, got \"x\""},
+        {"{\"arrow_ipc\":{\"timeout\":0}}", EINVAL, "arrow_ipc.timeout: expected a positive"},
+        {"{\"arrow_ipc\":{\"timeout\":-5}}", EINVAL, "arrow_ipc.timeout: expected a positive"},
+        {"{\"arrow_ipc\":{\"timeout\":2.5}}", EINVAL, "got 2.5"},
+        {"{\"arrow_ipc\":{\"timeout\":4294967296}}", EINVAL, "got 4294967296"},
+        {"{\"arrow_ipc\":{\"enabled\":\"yes\"}}", EINVAL,
+         "config.json: arrow_ipc.enabled: expected true or false, got \"yes\""},
+        {"{\"capabilities\":{\"arrow_ipc\":1}}", EINVAL,
+         "capabilities.arrow_ipc: expected true or false, got 1"},
+        {"{\"capabilities\":{\"zero_copy\":null}}", EINVAL,
+         "capabilities.zero_copy: expected true or false, got null"},
+        {"{\"arrow_ipc\":{\"max_table_size\":\"lots\"}}", EINVAL,
+         "arrow_ipc.max_table_size: expected a positive size such as \"100MB\""},
+        {"{\"arrow_ipc\":{\"max_table_size\":0}}", EINVAL, "arrow_ipc.max_table_size: expected"},
+        {"{\"arrow_ipc\":[]}", EINVAL, "config.json: arrow_ipc: expected an object, got []"},
+        {"{\"capabilities\":true}", EINVAL, "capabilities: expected an object, got true"},
+        {"{\"health_interval\":\"10s\"}", EINVAL,
+         "health_interval: expected a positive integer, got \"10s\""},
+        {"[1]", EINVAL, "config.json: (top level): expected an object, got [1]"},
+        {"{\"backends\":[]}", EINVAL, "backends: expected an object, got []"},
+        {"{\"backends\":{\"ipfs\":\"http://x\"}}", EINVAL,
+         "backends.ipfs: expected an object with \"url\" or \"tcp\""},
+        {"{\"backends\":{\"ipfs\":{}}}", EINVAL,
+         "backends.ipfs: expected exactly one of \"url\" or \"tcp\""},
+        {"{\"backends\":{\"ipfs\":{\"url\":\"http://a:1/\",\"tcp\":\"a:1\"}}}", EINVAL,
+         "backends.ipfs: expected exactly one"},
+        {"{\"backends\":{\"ipfs\":{\"url\":\"https://a/\"}}}", EINVAL,
+         "backends.ipfs.url: only http:// URLs are supported in \"https://a/\""},
+        {"{\"backends\":{\"ipfs\":{\"url\":\"http://a:99999/\"}}}", EINVAL,
+         "backends.ipfs.url: port out of range 1-65535"},
+        {"{\"backends\":{\"ipfs\":{\"url\":\"http://a:x/\"}}}", EINVAL,
+         "backends.ipfs.url: bad port"},
+        {"{\"backends\":{\"ipfs\":{\"url\":\"http:///v\"}}}", EINVAL,
+         "backends.ipfs.url: empty host"},
+        {"{\"backends\":{\"ipfs\":{\"url\":5}}}", EINVAL,
+         "backends.ipfs.url: expected an http:// URL, got 5"},
+        {"{\"backends\":{\"swarm\":{\"tcp\":\"127.0.0.1\"}}}", EINVAL,
+         "backends.swarm.tcp: missing port in \"127.0.0.1\""},
+        {"{\"backends\":{\"swarm\":{\"tcp\":\"[::1:4001\"}}}", EINVAL,
+         "backends.swarm.tcp: unclosed '[' in host"},
+        {"{\"backends\":{\"swarm\":{\"tcp\":\"h:1\",\"timeout_ms\":-1}}}", EINVAL,
+         "backends.swarm.timeout_ms: expected a positive integer, got -1"},
+        {"{\"backends\":{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":"
+         "{\"tcp\":\"h:1\"}}}",
+         EINVAL, "name must be 1 to 63 bytes"},
+        /* malformed JSON: line and column */
+        {"{\"arrow_ipc\": {\n  \"timeout\": 30,\n}}", IK_EFORMAT, "config.json: line 3, column"},
+        {"{\"a\":1, \"a\":2}", IK_EFORMAT, "duplicate object key"},
+        {"", IK_EFORMAT, "config.json: line 1"},
+    };
+    struct ik_config c;
+    struct ik_error err;
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        int rc;
+        err.message[0] = 0;
+        rc = load("bad", v[i].json, &c, &err);
+        if (rc != v[i].code || strstr(err.message, v[i].why) == NULL) {
+            ik_test_fail(__FILE__, __LINE__, "%s: returned %d \"%s\", wanted %d \"%s\"",
+                         v[i].json, rc, err.message, v[i].code, v[i].why);
+            return;
+        }
+        /* a failed load leaves the defaults and nothing to free */
+        ASSERT_TRUE(c.backends == NULL);
+        ASSERT_EQ(c.timeout_s, 30);
+        ASSERT_TRUE(c.arrow_ipc_enabled);
+    }
+}
+
+static const struct ik_backend_conf *find(const struct ik_config *c, const char *name)
+{
+    size_t i;
+    for (i = 0; i < c->n_backends; i++)
+        if (strcmp(c->backends[i].name, name) == 0)
+            return &c->backends[i];
+    return NULL;
+}
+
+TEST(test_config_backends_http_and_tcp)
+{
+    struct ik_config c;
+    struct ik_error err;
+    const struct ik_backend_conf *b;
+    ASSERT_OK(load("backends",
+                   "{\"backends\":{"
+                   "\"ipfs\":{\"url\":\"http://127.0.0.1:5001/api/v0/version\"},"
+                   "\"cluster\":{\"url\":\"http://cluster.local\",\"timeout_ms\":500},"
+                   "\"swarm\":{\"tcp\":\"127.0.0.1:4001\"},"
+                   "\"v6\":{\"tcp\":\"[::1]:4001\"},"
+                   "\"v6http\":{\"url\":\"http://[fe80::1]:8080/x?y=1\"}}}",
+                   &c, &err),
+              &err);
+    ASSERT_EQ(c.n_backends, 5);
+    b = find(&c, "ipfs");
+    ASSERT_TRUE(b != NULL);
+    ASSERT_STR_EQ(b->kind, "http");
+    ASSERT_STR_EQ(b->host, "127.0.0.1");
+    ASSERT_EQ(b->port, 5001);
+    ASSERT_STR_EQ(b->path, "/api/v0/version");
+    ASSERT_EQ(b->timeout_ms, 2000);
+    b = find(&c, "cluster");
+    ASSERT_TRUE(b != NULL);
+    ASSERT_STR_EQ(b->host, "cluster.local");
+    ASSERT_EQ(b->port, 80);
+    ASSERT_STR_EQ(b->path, "/");
+    ASSERT_EQ(b->timeout_ms, 500);
+    b = find(&c, "swarm");
+    ASSERT_TRUE(b != NULL);
+    ASSERT_STR_EQ(b->kind, "tcp");
+    ASSERT_STR_EQ(b->host, "127.0.0.1");
+    ASSERT_EQ(b->port, 4001);
+    ASSERT_STR_EQ(b->path, "");
+    b = find(&c, "v6");
+    ASSERT_TRUE(b != NULL);
+    ASSERT_STR_EQ(b->host, "::1");
+    ASSERT_EQ(b->port, 4001);
+    b = find(&c, "v6http");
+    ASSERT_TRUE(b != NULL);
+    ASSERT_STR_EQ(b->host, "fe80::1");
+    ASSERT_EQ(b->port, 8080);
+    ASSERT_STR_EQ(b->path, "/x?y=1");
+    ik_config_reset(&c);
+    ASSERT_TRUE(c.backends == NULL);
+    ASSERT_EQ(c.n_backends, 0);
+}
+
+TEST(test_config_unreadable_file_is_an_error_not_defaults)
+{
+    struct ik_config c;
+    struct ik_error err;
+    char path[600];
+    const char *dir = config_dir("unreadable", NULL);
+    int rc;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    mkdir(path, 0700); /* a directory where the file should be */
+    rc = ik_config_load(dir, &c, &err);
+    rmdir(path);
+    ASSERT_EQ(rc, EISDIR);
+    ASSERT_TRUE(strstr(err.message, "config.json is not a regular file") != NULL);
+    ik_config_reset(&c);
+}
