@@ -141,6 +141,9 @@ bench:
 $(BUILD)/bench-arrow: $(call obj,rel,bench/bench_arrow.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench-store: $(call obj,rel,bench/bench_store.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
 clean:
 	rm -rf $(BUILD)
 

@@ -437,38 +437,111 @@ static int row_done(struct ik__sink *s, struct jp *j, int prc, struct ik__row *r
     return ik__sink_row(s, r, "line", line, err);
 }
 
+/* A checked line, to be inserted in cid order. */
+struct pending {
+    const char *cid;
+    uint32_t cid_len;
+    const char *line;
+    int64_t line_no;
+};
+
+static int by_cid(const void *a, const void *b)
+{
+    const struct pending *x = a, *y = b;
+    size_t n = x->cid_len < y->cid_len ? x->cid_len : y->cid_len;
+    int c = memcmp(x->cid, y->cid, n);
+    if (c == 0)
+        c = x->cid_len < y->cid_len ? -1 : x->cid_len > y->cid_len;
+    if (c == 0) /* the same pin twice: the later line is upserted last and wins */
+        c = x->line_no < y->line_no ? -1 : x->line_no > y->line_no;
+    return c;
+}
+
+/* Parses the line at `p` (up to its newline or `end`); 0 for an empty line, 1 for a row, -1 on a
+ * syntax error (j->msg). */
+static int parse_line(struct jp *j, const char *p, const char *end, struct ik__row *r, char *bad,
+                      size_t badsz, struct ik_error *err, int *rc)
+{
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    int prc;
+    j->base = j->p = p;
+    j->end = eol ? eol : end;
+    ws(j);
+    if (j->p == j->end)
+        return 0;
+    if ((*rc = reserve(j, (size_t)(j->end - j->p), err)) != 0)
+        return -2;
+    j->msg[0] = bad[0] = 0;
+    prc = object(j, r, bad, badsz);
+    if (prc == 0) {
+        ws(j);
+        if (j->p != j->end)
+            prc = fail(j, "text after the object");
+    }
+    return prc == 0 ? 1 : -1;
+}
+
+/* Two passes: every line is parsed and checked first (bad ones fail or are skipped), then the
+ * good lines are sorted by CID and parsed again to be inserted in key order — SQLite appends
+ * to its B-tree instead of splitting random pages, about twice as fast for 1M pins. */
 int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik_error *err)
 {
     struct jp j = {0};
     const char *p = data, *end = data + len;
+    struct pending *todo = NULL;
+    size_t n = 0, cap = 0, i;
     int64_t line = 0;
     int rc = 0;
     struct ik__row r;
-    char bad[160];
+    char bad[160], msg[IK_ERROR_SIZE + 32];
+    struct ik_error e;
 
-    while (rc == 0 && p < end) {
+    for (; rc == 0 && p < end; line++) {
+        const char *at = p;
+        int k = parse_line(&j, p, end, &r, bad, sizeof bad, err, &rc);
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        int prc;
-        if (eol == NULL)
-            eol = end;
-        line++;
-        j.base = j.p = p;
-        j.end = eol;
-        p = eol + 1;
-        ws(&j);
-        if (j.p == j.end)
+        p = eol ? eol + 1 : end;
+        if (k == -2 || k == 0)
             continue;
-        if ((rc = reserve(&j, (size_t)(j.end - j.p), err)) != 0)
-            break;
-        j.msg[0] = bad[0] = 0;
-        prc = object(&j, &r, bad, sizeof bad);
-        if (prc == 0) {
-            ws(&j);
-            if (j.p != j.end)
-                prc = fail(&j, "text after the object");
+        if (k < 0 || bad[0] || ik__row_check(&r, &e) != 0) {
+            snprintf(msg, sizeof msg, "line %lld: %s", (long long)line + 1,
+                     k < 0 ? j.msg : bad[0] ? bad : e.message);
+            rc = ik__sink_bad(s, msg, err);
+            continue;
         }
-        rc = row_done(s, &j, prc, &r, bad, line, err);
+        if (n == cap) {
+            struct pending *t;
+            cap = cap ? cap * 2 : 1024;
+            if ((t = realloc(todo, cap * sizeof *t)) == NULL) {
+                rc = ik_error_set(err, ENOMEM, "out of memory");
+                break;
+            }
+            todo = t;
+        }
+        todo[n].cid = r.str[IK__CID].p;
+        todo[n].cid_len = (uint32_t)r.str[IK__CID].n;
+        todo[n].line = at;
+        todo[n].line_no = line + 1;
+        if (todo[n].cid >= j.scratch && todo[n].cid < j.scratch + j.cap)
+            todo[n].cid = NULL; /* escaped CID: decoded again in pass 2; sorts by position */
+        n++;
     }
+    if (rc == 0) {
+        bool all_plain = true;
+        for (i = 0; i < n && all_plain; i++)
+            all_plain = todo[i].cid != NULL;
+        if (all_plain)
+            qsort(todo, n, sizeof *todo, by_cid);
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        if (parse_line(&j, todo[i].line, end, &r, bad, sizeof bad, err, &rc) != 1)
+            break;
+        if ((rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
+            rc = ik_error_prefix(err, rc, "line %lld", (long long)todo[i].line_no);
+        else
+            s->res->imported++;
+    }
+    free(todo);
     free(j.scratch);
     return rc;
 }
