@@ -216,6 +216,8 @@ static int do_write(struct ik_client *c, struct wargs *a, uint64_t *gen, struct 
     }
     rc = c->opts.method == IK_METHOD_DIRECT ? IK_EDAEMON : daemon_write(c, a, gen, err);
     if (rc == IK_EDAEMON) {
+        if (err)
+            err->message[0] = 0; /* no daemon is the normal case for a direct write */
         if (ik_lock_holder(c->dir, &pid) == 0) {
             rc = locked_error(c, pid, err);
         } else {
