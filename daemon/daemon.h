@@ -150,6 +150,7 @@ void ik_release_parked(struct ik_daemon *d);
 
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */
+void ik_job_free(struct ik_job *j);                      /* and what it holds */
 int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
 void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);

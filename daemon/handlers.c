@@ -303,13 +303,7 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
             ik_conn_send(d, c, j->reply, -1);
         }
     }
-    free(j->reply);
-    if (j->snap.fd >= 0)
-        close(j->snap.fd);
-    if (j->in_fd >= 0)
-        close(j->in_fd);
-    ik_request_reset(&j->req);
-    free(j);
+    ik_job_free(j);
 }
 
 void ik_release_parked(struct ik_daemon *d)

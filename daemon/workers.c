@@ -444,12 +444,17 @@ void ik_workers_stop(struct ik_daemon *d)
      * loop's shutdown; free the jobs. */
     while ((j = ik_queue_try_pop(&d->done)) != NULL) {
         j->conn->busy = false;
-        free(j->reply);
-        if (j->snap.fd >= 0)
-            close(j->snap.fd);
-        if (j->in_fd >= 0)
-            close(j->in_fd);
-        ik_request_reset(&j->req);
-        free(j);
+        ik_job_free(j);
     }
+}
+
+void ik_job_free(struct ik_job *j)
+{
+    free(j->reply);
+    if (j->snap.fd >= 0)
+        close(j->snap.fd);
+    if (j->in_fd >= 0)
+        close(j->in_fd);
+    ik_request_reset(&j->req);
+    free(j);
 }

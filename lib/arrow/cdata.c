@@ -86,6 +86,21 @@ int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b)
     return 0;
 }
 
+void *ik__array_new_buffer(struct ArrowArray *out, int idx, size_t n)
+{
+    struct ik_buffer *b;
+    uint8_t *p;
+    if (ik_buffer_alloc(n, &b, &p) != 0)
+        return NULL;
+    if (ik__array_hold(out, b) != 0) {
+        ik_buffer_unref(b);
+        return NULL;
+    }
+    ik_buffer_unref(b);
+    out->buffers[idx] = p;
+    return p;
+}
+
 int ik__array_hold_all(struct ArrowArray *dst, const struct ArrowArray *src)
 {
     const struct array_priv *p;

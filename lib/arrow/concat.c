@@ -14,21 +14,6 @@ static void set_bit(uint8_t *b, int64_t i)
     b[i >> 3] = (uint8_t)(b[i >> 3] | (1u << (i & 7)));
 }
 
-static void *new_buffer(struct ArrowArray *out, int idx, size_t n)
-{
-    struct ik_buffer *b;
-    uint8_t *p;
-    if (ik_buffer_alloc(n, &b, &p) != 0)
-        return NULL;
-    if (ik__array_hold(out, b) != 0) {
-        ik_buffer_unref(b);
-        return NULL;
-    }
-    ik_buffer_unref(b);
-    out->buffers[idx] = p;
-    return p;
-}
-
 /* Validity of a then b into out (only allocated when there are nulls). */
 static int concat_validity(const struct ArrowArray *a, const struct ArrowArray *b,
                            struct ArrowArray *out)
@@ -39,7 +24,7 @@ static int concat_validity(const struct ArrowArray *a, const struct ArrowArray *
     if ((a->buffers[0] == NULL || a->null_count == 0) &&
         (b->buffers[0] == NULL || b->null_count == 0))
         return 0;
-    bits = new_buffer(out, 0, (size_t)n / 8 + 1);
+    bits = ik__array_new_buffer(out, 0, (size_t)n / 8 + 1);
     if (bits == NULL)
         return ENOMEM;
     for (k = 0; k < 2; k++)
@@ -101,8 +86,8 @@ static int concat_views(const struct ArrowArray *a, const struct ArrowArray *b,
     if (ik__array_alloc(out, 3 + na + nbv, 0) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     out->length = n;
-    views = new_buffer(out, 1, (size_t)n * 16);
-    sizes = new_buffer(out, (int)(2 + na + nbv), (size_t)(na + nbv + 1) * 8);
+    views = ik__array_new_buffer(out, 1, (size_t)n * 16);
+    sizes = ik__array_new_buffer(out, (int)(2 + na + nbv), (size_t)(na + nbv + 1) * 8);
     if (views == NULL || sizes == NULL || concat_validity(a, b, out) != 0)
         goto oom;
     for (k = 0; k < 2; k++) {
@@ -110,7 +95,7 @@ static int concat_views(const struct ArrowArray *a, const struct ArrowArray *b,
         const int64_t *xs = x->buffers[x->n_buffers - 1];
         int64_t nv = x->n_buffers - 3, shift = k ? na : 0;
         for (i = 0; i < nv; i++) {
-            uint8_t *p = new_buffer(out, (int)(2 + shift + i), (size_t)xs[i]);
+            uint8_t *p = ik__array_new_buffer(out, (int)(2 + shift + i), (size_t)xs[i]);
             if (p == NULL)
                 goto oom;
             if (xs[i])
@@ -200,7 +185,7 @@ static int concat_ree(const struct ArrowSchema *s, const struct ArrowArray *a,
     if (ik__array_alloc(out->children[0], 2, 0) != 0)
         goto oom;
     out->children[0]->length = nruns[0] + nruns[1];
-    ends = new_buffer(out->children[0], 1, (size_t)((nruns[0] + nruns[1]) * w));
+    ends = ik__array_new_buffer(out->children[0], 1, (size_t)((nruns[0] + nruns[1]) * w));
     if (ends == NULL)
         goto oom;
     for (k = 0; k < 2; k++) {
@@ -270,7 +255,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         }
         return 0;
     case IK_T_BOOL: {
-        uint8_t *bits = new_buffer(out, 1, (size_t)n / 8 + 1);
+        uint8_t *bits = ik__array_new_buffer(out, 1, (size_t)n / 8 + 1);
         int64_t pos = 0;
         if (bits == NULL)
             goto oom;
@@ -296,7 +281,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         int w = t.id == IK_T_LARGE_LIST ? 8 : 4;
         int64_t first[2], last[2];
         struct ArrowArray ca = *a->children[0], cb = *b->children[0];
-        uint8_t *offs = new_buffer(out, 1, (size_t)(n + 1) * (size_t)w);
+        uint8_t *offs = ik__array_new_buffer(out, 1, (size_t)(n + 1) * (size_t)w);
         if (offs == NULL)
             goto oom;
         if (concat_offsets(w, src, offs, first, last) != 0) {
@@ -313,7 +298,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
     }
     case IK_T_SPARSE_UNION:
     case IK_T_DENSE_UNION: {
-        int8_t *ids = new_buffer(out, 0, (size_t)n);
+        int8_t *ids = ik__array_new_buffer(out, 0, (size_t)n);
         int32_t *offs;
         int8_t child_of[128];
         if (ids == NULL)
@@ -325,7 +310,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         for (i = 0; i < t.n_type_ids; i++)
             child_of[t.type_ids[i]] = (int8_t)i;
         if (t.id == IK_T_DENSE_UNION) {
-            offs = new_buffer(out, 1, (size_t)n * 4);
+            offs = ik__array_new_buffer(out, 1, (size_t)n * 4);
             if (offs == NULL)
                 goto oom;
             memcpy(offs, (const int32_t *)a->buffers[1] + a->offset, (size_t)a->length * 4);
@@ -359,14 +344,14 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
     case IK_T_LARGE_STRING: {
         int w = (t.id == IK_T_BINARY || t.id == IK_T_STRING) ? 4 : 8;
         int64_t first[2], last[2];
-        uint8_t *offs = new_buffer(out, 1, (size_t)(n + 1) * (size_t)w), *data;
+        uint8_t *offs = ik__array_new_buffer(out, 1, (size_t)(n + 1) * (size_t)w), *data;
         if (offs == NULL)
             goto oom;
         if (concat_offsets(w, src, offs, first, last) != 0) {
             rc = ik_error_set(err, IK_ELIMIT, "concat: more than 2 GiB of string data");
             goto fail;
         }
-        data = new_buffer(out, 2, (size_t)(last[0] - first[0] + last[1] - first[1]));
+        data = ik__array_new_buffer(out, 2, (size_t)(last[0] - first[0] + last[1] - first[1]));
         if (data == NULL)
             goto oom;
         if (last[0] > first[0])
@@ -378,7 +363,7 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
     }
     default: { /* fixed width */
         int64_t bw = t.bit_width / 8;
-        uint8_t *d = new_buffer(out, 1, (size_t)(n * bw));
+        uint8_t *d = ik__array_new_buffer(out, 1, (size_t)(n * bw));
         if (d == NULL)
             goto oom;
         memcpy(d, (const uint8_t *)a->buffers[1] + a->offset * bw, (size_t)(a->length * bw));

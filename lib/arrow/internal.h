@@ -253,6 +253,9 @@ bool ik__type_has_validity(const struct ik_type *t);
 int ik__array_alloc(struct ArrowArray *out, int64_t n_buffers, int64_t n_children);
 /* Makes `a` (allocated by ik__array_alloc) hold a reference to `b`. */
 int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b);
+/* Allocates an n-byte (64-byte aligned) buffer held by `out` as its buffer `idx`; NULL on
+ * ENOMEM. */
+void *ik__array_new_buffer(struct ArrowArray *out, int idx, size_t n);
 /* Makes `dst` (from ik__array_alloc) hold every buffer reference `src` holds. ENOTSUP when src
  * was not made by ik__array_alloc (foreign memory we cannot reference). */
 int ik__array_hold_all(struct ArrowArray *dst, const struct ArrowArray *src);

@@ -510,21 +510,6 @@ static int eval_dict(const struct rpred *r, const struct ArrowArray *a, int64_t 
 
 /* ---- output ---------------------------------------------------------------------------- */
 
-static void *new_buffer(struct ArrowArray *out, int idx, size_t n)
-{
-    struct ik_buffer *b;
-    uint8_t *p;
-    if (ik_buffer_alloc(n, &b, &p) != 0)
-        return NULL;
-    if (ik__array_hold(out, b) != 0) {
-        ik_buffer_unref(b);
-        return NULL;
-    }
-    ik_buffer_unref(b);
-    out->buffers[idx] = p;
-    return p;
-}
-
 static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, int64_t base,
                        const int64_t *sel, int64_t k, struct ArrowArray *out,
                        struct ik_error *err);
@@ -565,7 +550,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
     out->length = k;
     valid = a->null_count != 0 ? a->buffers[0] : NULL;
     if (valid) {
-        uint8_t *bits = new_buffer(out, 0, (size_t)(k + 7) / 8);
+        uint8_t *bits = ik__array_new_buffer(out, 0, (size_t)(k + 7) / 8);
         if (bits == NULL)
             goto oom;
         for (i = 0; i < k; i++) {
@@ -579,7 +564,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
     }
     out->null_count = nulls;
     if (kd == K_BOOL) {
-        uint8_t *bits = new_buffer(out, 1, (size_t)(k + 7) / 8);
+        uint8_t *bits = ik__array_new_buffer(out, 1, (size_t)(k + 7) / 8);
         if (bits == NULL)
             goto oom;
         for (i = 0; i < k; i++)
@@ -591,7 +576,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
         int64_t total = 0, o0, o1;
         uint8_t *offs, *data;
         w = large ? 8 : 4;
-        offs = new_buffer(out, 1, (size_t)((k + 1) * w));
+        offs = ik__array_new_buffer(out, 1, (size_t)((k + 1) * w));
         if (offs == NULL)
             goto oom;
         for (i = 0; i < k; i++) {
@@ -601,7 +586,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
                        : ((const int32_t *)a->buffers[1])[p + 1];
             total += o1 - o0;
         }
-        data = new_buffer(out, 2, (size_t)total);
+        data = ik__array_new_buffer(out, 2, (size_t)total);
         if (data == NULL)
             goto oom;
         total = 0;
@@ -628,7 +613,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
         uint8_t *d;
         const uint8_t *s = a->buffers[1];
         w = t.bit_width / 8;
-        d = new_buffer(out, 1, (size_t)(k * w));
+        d = ik__array_new_buffer(out, 1, (size_t)(k * w));
         if (d == NULL)
             goto oom;
         switch (w) {
