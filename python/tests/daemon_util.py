@@ -125,11 +125,29 @@ class Daemon:
         r = self.ik("daemon", "stop", "--timeout", "30", timeout=60)
         return r
 
+    def lock_held(self):
+        """Whether some process holds daemon.lock (flock), as the daemon's peers see it."""
+        import fcntl
+        try:
+            fd = os.open(self.p("daemon.lock"), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
     def kill9(self):
         pid = self.lock_pid()
         assert pid and pid_alive(pid)
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not pid_alive(pid), 10, what=f"PID {pid} to die")
+        # the leader turns zombie before its other threads have closed the files: wait for
+        # the lock itself to be let go
+        wait_for(lambda: not pid_alive(pid) and not self.lock_held(), 10,
+                 what=f"PID {pid} to die and release its lock")
         return pid
 
     def cleanup(self):
