@@ -251,3 +251,12 @@ def test_status_codes_modes_and_a_second_start(daemons):
     assert d.ik("daemon", "status").returncode == 3
     r = d.ok("daemon", "stop")  # stopping a stopped daemon is harmless too
     assert b"no daemon running" in r.stdout
+
+
+def test_import_from_standard_input(daemons):
+    d = daemons()
+    lines = "".join(json.dumps({"Cid": cid_v0(i), "Name": f"s{i}", "Type": "recursive"}) + "\n"
+                    for i in range(12))
+    r = d.ok("pin", "import", "-", input=lines.encode())  # a pipe, spooled by the CLI
+    assert b"imported 12 pins" in r.stdout
+    assert d.count() == 12
