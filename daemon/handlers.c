@@ -91,7 +91,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         snprintf(msg, sizeof msg, "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
                                   "backend_health)", table);
         finish(d, c, IK_REQ_QUERY, -1, true);
-        ik_conn_send_error(d, c, "unknown_table", msg);
+        ik_conn_send_error(d, c, "not_found", msg);
         ik_request_reset(req);
         return;
     }
@@ -100,7 +100,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         schema.release(&schema);
         if (rc != 0) {
             finish(d, c, IK_REQ_QUERY, -1, true);
-            ik_conn_send_error(d, c, "bad_query", err.message);
+            ik_conn_send_error(d, c, "bad_request", err.message);
             ik_request_reset(req);
             return;
         }
@@ -116,7 +116,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         if (file_backed(table)) {
             if (ik_published_get(d, table, &snap) != 0) {
                 finish(d, c, IK_REQ_QUERY, -1, true);
-                ik_conn_send_error(d, c, "unavailable", "no snapshot published yet");
+                ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
                 ik_request_reset(req);
                 return;
             }
@@ -156,7 +156,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         j->snap.fd = -1;
         if (file_backed(table) && ik_published_get(d, table, &j->snap) != 0) {
             free(j);
-            ik_conn_send_error(d, c, "unavailable", "no snapshot published yet");
+            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
             ik_request_reset(req);
             return;
         }

@@ -238,7 +238,7 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             return 0;
         if (rc != 0) {
             c->closing = true; /* oversized: we cannot find the next frame boundary */
-            ik_conn_send_error(d, c, "bad_frame", err.message);
+            ik_conn_send_error(d, c, ik_reply_code(rc), err.message); /* too_large */
             return 0;
         }
         c->t_start = ik_now_ms();
@@ -251,8 +251,11 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             if (in_fd >= 0)
                 close(in_fd);
             ik_metrics_request(&d->metrics, -1, -1, 0, true);
-            ik_conn_send_error(d, c, "bad_request", err.message);
-            continue; /* the framing is intact: the connection can go on */
+            /* bad_request, or unsupported for another version; then close, as
+             * docs/protocol.md says: a peer that sends such things is not one of ours */
+            c->closing = true;
+            ik_conn_send_error(d, c, ik_reply_code(rc), err.message);
+            return 0;
         }
         ik_handle_request(d, c, &req, in_fd); /* takes req and in_fd */
     }

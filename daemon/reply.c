@@ -192,7 +192,7 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
     }
     rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
     if (rc != 0) {
-        char *e = ik_reply_error("query_failed", err.message);
+        char *e = ik_reply_error(ik_reply_code(rc), err.message);
         if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
             j->close_conn = true;
         free(e);

@@ -378,8 +378,7 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
     if (rc == 0)
         rc = ik_store_generation(d->wstore, &gen, &err);
     if (rc != 0) {
-        j->reply = error_reply(rc == ENOENT ? "not_found" : rc == EINVAL ? "invalid" : "store",
-                               rc, &err);
+        j->reply = error_reply(ik_reply_code(rc), rc, &err); /* not_found, bad_request, ... */
         j->generation = 0;
         return;
     }

@@ -103,14 +103,13 @@ def test_random_bytes(d):
 
 def test_random_payloads_in_valid_frames(d):
     rnd = random.Random(2)
-    s = connect(d)
     for _ in range(20):
+        s = connect(d)
         s.sendall(frame(rnd.randbytes(rnd.randrange(1, 300))))
         h = expect_error_or_close(s)
-        if h is None:
-            s.close()
-            s = connect(d)
-    s.close()
+        assert h is None or h["error"]["code"] == "bad_request", h
+        assert recv_reply(s) is None  # a malformed request ends the connection
+        s.close()
 
 
 def test_truncated_frame_then_close(d):
@@ -127,25 +126,38 @@ def test_oversized_frame_header(d):
     s.sendall(struct.pack("<I", 100 << 20) + b"x" * 1000)
     h = expect_error_or_close(s, "exceeds the limit")
     assert h is not None, "no reply to an oversized frame: it is refused before its payload"
+    assert h["error"]["code"] == "too_large", h
     assert recv_reply(s) is None  # and the connection is closed
     s.close()
 
 
 def test_invalid_json_unknown_op_missing_v_bad_version(d):
-    cases = [(b'{"v":1,"op":', "invalid JSON"), (b"[1,2,3]", ""), (b"", ""),
-             (b'{"v":1,"op":"frob"}', "unknown op"), (b'{"op":"ping"}', '"v"'),
-             (b'{"v":2,"op":"ping"}', "unsupported version 2"),
-             (b'{"v":1,"op":"query","table":"pin_index","limt":5}', 'unknown key "limt"'),
-             (b'{"v":1,"op":"query","table":"nope"}', "nope"),
+    # (payload, code of docs/protocol.md, words of the message, connection closed after)
+    cases = [(b'{"v":1,"op":', "bad_request", "invalid JSON", True),
+             (b"[1,2,3]", "bad_request", "", True), (b"", "bad_request", "", True),
+             (b'{"v":1,"op":"frob"}', "bad_request", "unknown op", True),
+             (b'{"op":"ping"}', "bad_request", '"v"', True),
+             (b'{"v":2,"op":"ping"}', "unsupported", "unsupported version 2", True),
+             (b'{"v":1,"op":"query","table":"pin_index","limt":5}', "bad_request",
+              'unknown key "limt"', True),
+             (b'{"v":1,"op":"query","table":"nope"}', "not_found", "nope", False),
              (b'{"v":1,"op":"query","table":"pin_index","filter":{"size_bytes":'
-              b'{"contains":"x"}}}', "size_bytes"),
-             (b'{"v":1,"op":"pin_add","pin":{"cid":"Qmx"}}', "invalid CID"),
-             (b'{"v":1,"op":"import"}', "carries no file")]
-    for payload, words in cases:
+              b'{"contains":"x"}}}', "bad_request", "size_bytes", False),
+             (b'{"v":1,"op":"pin_add","pin":{"cid":"Qmx"}}', "bad_request", "invalid CID", False),
+             (b'{"v":1,"op":"pin_rm","cid":"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"}',
+              "not_found", "", False),
+             (b'{"v":1,"op":"import"}', "bad_request", "carries no file", False)]
+    for payload, code, words, closed in cases:
         s = connect(d)
         s.sendall(frame(payload))
         h = expect_error_or_close(s, *([words] if words else []))
         assert h is not None, payload  # every one of these is answered
+        assert h["error"]["code"] == code, (payload, h)
+        if closed:
+            assert recv_reply(s) is None, payload
+        else:  # a well-formed request that failed: the connection goes on
+            s.sendall(frame(b'{"v":1,"op":"ping"}'))
+            assert recv_reply(s)["ok"] is True, payload
         s.close()
 
 
@@ -172,8 +184,8 @@ def test_import_of_a_pipe_that_never_ends_does_not_hang_the_writer(d):
         os.write(w, b'{"cid":"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"}\n')
         # the write end stays open: an import that waits for its end would wait forever and
         # hold every other write behind it
-        h = expect_error_or_close(s)
-        assert h is not None
+        h = expect_error_or_close(s, "regular file")
+        assert h is not None and h["error"]["code"] == "bad_request", h
         # other writes still go through
         r2 = d.ik("pin", "add", "QmYRo92hnpFzLwgHhxJ2QpPaSFK4FqsFUKbgWfrnjn95kZ", timeout=20)
         assert r2.returncode == 0, r2.stderr
