@@ -276,6 +276,10 @@ TEST(test_snapshot_prune_unlinks_older_versions_readers_keep_working)
     ASSERT_OK(write_mixed(dir, 3, p3, sizeof p3, &err), &err);
     snprintf(other, sizeof other, "%s/snapshots/mixed.1.arrow.tmp.XYZ123", dir);
     write_bytes(other, "x", 1);
+    snprintf(other, sizeof other, "%s/snapshots/mixed.3.arrow.tmp.CRASH1", dir);
+    write_bytes(other, "x", 1); /* a crashed write of the kept version */
+    snprintf(other, sizeof other, "%s/snapshots/mixed.4.arrow.tmp.NEWER1", dir);
+    write_bytes(other, "x", 1); /* newer than the kept one: not ours to judge */
     snprintf(other, sizeof other, "%s/snapshots/keep.1.arrow", dir);
     write_bytes(other, "x", 1);
     ASSERT_OK(ik_snapshot_open_path(p1, 0, &old, &err), &err);
@@ -285,6 +289,10 @@ TEST(test_snapshot_prune_unlinks_older_versions_readers_keep_working)
     ASSERT_EQ(stat(other, &sb), 0); /* another table's file */
     snprintf(other, sizeof other, "%s/snapshots/mixed.1.arrow.tmp.XYZ123", dir);
     ASSERT_TRUE(stat(other, &sb) != 0);
+    snprintf(other, sizeof other, "%s/snapshots/mixed.3.arrow.tmp.CRASH1", dir);
+    ASSERT_TRUE(stat(other, &sb) != 0);
+    snprintf(other, sizeof other, "%s/snapshots/mixed.4.arrow.tmp.NEWER1", dir);
+    ASSERT_EQ(stat(other, &sb), 0);
     ASSERT_OK(ik_snapshot_latest(dir, "mixed", found, sizeof found, &version, &err), &err);
     ASSERT_EQ(version, 3);
     ASSERT_EQ(ik_snapshot_rows(old), MIX_ROWS); /* still mapped */

@@ -36,7 +36,9 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
 int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
                        uint64_t *version_out, struct ik_error *err);
 
-/* Unlinks snapshots of `table` older than `keep_version` (mapped readers keep working). */
+/* Unlinks snapshots of `table` older than `keep_version` (mapped readers keep working), and
+ * temp files of crashed writes up to and including `keep_version`. Only the one writer of
+ * the snapshots (the daemon's builder) may call it, between its builds. */
 int ik_snapshot_prune(const char *dir, const char *table, uint64_t keep_version,
                       struct ik_error *err);
 

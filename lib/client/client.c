@@ -321,6 +321,15 @@ static int decode_rows(struct ik_client *c, const struct ik_query *q, int conn, 
     }
 }
 
+static const char *static_compression(const char *name)
+{
+    if (name && strcmp(name, "lz4") == 0)
+        return "lz4";
+    if (name && strcmp(name, "zstd") == 0)
+        return "zstd";
+    return "none";
+}
+
 static int need_daemon_table(const char *table)
 {
     return strcmp(table, "metrics") == 0 || strcmp(table, "backend_health") == 0;
@@ -381,9 +390,9 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
             close(conn);
         out->method = json ? IK_METHOD_TRADITIONAL : IK_METHOD_IPC_STREAM;
         out->source = json ? "traditional_json_fallback" : "arrow_ipc_daemon";
-        out->detail = json ? "json" : json_string_value(json_object_get(hdr, "compression"));
-        if (!out->detail)
-            out->detail = "none";
+        /* a static string: the header's own value dies with hdr below */
+        out->detail = json ? "json" : static_compression(json_string_value(
+                                          json_object_get(hdr, "compression")));
     } else {
         if (fd >= 0)
             close(fd);

@@ -343,9 +343,12 @@ int ik_snapshot_prune(const char *dir, const char *table, uint64_t keep_version,
         uint64_t ver;
         char name[256];
         const char *tmp = strstr(e->d_name, ".arrow.tmp.");
-        /* A temp file left by a crashed writer counts as its version. */
+        /* A temp file left by a crashed writer counts as its version; one of the kept
+         * version itself is dead too (the kept file is complete), and would otherwise stay
+         * forever, a partial file beside the snapshots. */
         snprintf(name, sizeof name, "%.*s", tmp ? (int)(tmp - e->d_name + 6) : 255, e->d_name);
-        if (!parse_name(name, table, &ver) || ver >= keep_version)
+        if (!parse_name(name, table, &ver) || ver > keep_version ||
+            (ver == keep_version && !tmp))
             continue;
         snprintf(path, sizeof path, "%s/%s", sdir, e->d_name);
         if (unlink(path) != 0 && errno != ENOENT && rc == 0)

@@ -28,3 +28,24 @@ def ik_asan():
     def go(args, input=None, timeout=60):
         return run(args, input=input, binary=binary, timeout=timeout)
     return go
+
+
+@pytest.fixture
+def daemons():
+    """Makes Daemon objects (daemon_util.py) on fresh short data directories; every one is
+    stopped (`daemon stop`, then kill -9 by the PID in daemon.lock) and removed afterwards.
+    make(asan=True) runs the daemon from the ASan build."""
+    from daemon_util import Daemon
+    made = []
+
+    def make(asan=False, start=True):
+        binary = ASAN_BIN if asan else BIN
+        assert os.access(binary, os.X_OK), f"build it first: {binary}"
+        d = Daemon(binary=binary)
+        made.append(d)
+        if start:
+            d.start()
+        return d
+    yield make
+    for d in made:
+        d.cleanup()

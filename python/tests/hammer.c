@@ -1,0 +1,125 @@
+/* Many clients querying one daemon at once, for test_daemon_concurrency.py (compiled by the
+ * test against build/libipfskit.so). Usage: hammer DIR CLIENTS QUERIES
+ *
+ * Each thread opens its own ik_client and runs QUERIES unfiltered queries of pin_index's cid
+ * column, reading the result's batch. Every reply must be zero_copy and one consistent
+ * snapshot: rows == matched == table_rows == the batch's length; a client's versions never
+ * go backwards. Prints "V <client> <version> <table_rows>" for each version a client saw,
+ * "ERR <client> <message>" for each failure; exits 1 on any failure. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipfskit/client.h"
+
+#define MAX_SEEN 4096
+
+struct worker {
+    pthread_t t;
+    int id, queries;
+    const char *dir;
+    char error[600];
+    uint64_t versions[MAX_SEEN];
+    int64_t rows[MAX_SEEN];
+    int n_seen;
+};
+
+static pthread_barrier_t start;
+
+static int one(struct ik_client *c, struct worker *w, uint64_t *last, struct ik_error *err)
+{
+    struct ik_query q;
+    struct ik_result r;
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    int rc;
+    ik_query_init(&q, "pin_index");
+    rc = ik_query_add_column(&q, "cid", err);
+    if (rc == 0)
+        rc = ik_client_query(c, &q, &r, err);
+    ik_query_reset(&q);
+    if (rc != 0)
+        return snprintf(w->error, sizeof w->error, "query: rc %d: %s", rc, err->message), 1;
+    if (r.method != IK_METHOD_ZERO_COPY)
+        snprintf(w->error, sizeof w->error, "method %s", r.method_name);
+    else if (r.rows != r.matched || r.rows != r.table_rows)
+        snprintf(w->error, sizeof w->error, "rows %lld matched %lld table_rows %lld",
+                 (long long)r.rows, (long long)r.matched, (long long)r.table_rows);
+    else if (r.version < *last)
+        snprintf(w->error, sizeof w->error, "version went back from %llu to %llu",
+                 (unsigned long long)*last, (unsigned long long)r.version);
+    else if (r.stream.get_schema(&r.stream, &s) != 0 || r.stream.get_next(&r.stream, &b) != 0 ||
+             !b.release)
+        snprintf(w->error, sizeof w->error, "reading the stream failed");
+    else if (b.length != r.table_rows)
+        snprintf(w->error, sizeof w->error, "batch of %lld rows, table_rows %lld",
+                 (long long)b.length, (long long)r.table_rows);
+    if (b.release)
+        b.release(&b);
+    if (s.release)
+        s.release(&s);
+    if (!w->error[0] && (w->n_seen == 0 || w->versions[w->n_seen - 1] != r.version)) {
+        if (w->n_seen == MAX_SEEN) {
+            snprintf(w->error, sizeof w->error, "too many versions");
+        } else {
+            w->versions[w->n_seen] = r.version;
+            w->rows[w->n_seen++] = r.table_rows;
+        }
+    }
+    *last = r.version;
+    ik_result_reset(&r);
+    return w->error[0] != 0;
+}
+
+static void *run(void *arg)
+{
+    struct worker *w = arg;
+    struct ik_client_options o;
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    uint64_t last = 0;
+    ik_client_options_init(&o);
+    o.path = w->dir;
+    if (ik_client_open(&o, &c, &err) != 0) {
+        snprintf(w->error, sizeof w->error, "open: %s", err.message);
+        pthread_barrier_wait(&start);
+        return NULL;
+    }
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < w->queries; i++)
+        if (one(c, w, &last, &err) != 0)
+            break;
+    ik_client_close(c);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int n, queries, failed = 0;
+    struct worker *ws;
+    if (argc != 4)
+        return fprintf(stderr, "usage: hammer DIR CLIENTS QUERIES\n"), 2;
+    n = atoi(argv[2]);
+    queries = atoi(argv[3]);
+    ws = calloc((size_t)n, sizeof *ws);
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        ws[i].id = i;
+        ws[i].queries = queries;
+        ws[i].dir = argv[1];
+        pthread_create(&ws[i].t, NULL, run, &ws[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(ws[i].t, NULL);
+        for (int k = 0; k < ws[i].n_seen; k++)
+            printf("V %d %llu %lld\n", i, (unsigned long long)ws[i].versions[k],
+                   (long long)ws[i].rows[k]);
+        if (ws[i].error[0]) {
+            printf("ERR %d %s\n", i, ws[i].error);
+            failed = 1;
+        }
+    }
+    free(ws);
+    return failed;
+}

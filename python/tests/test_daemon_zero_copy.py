@@ -1,0 +1,120 @@
+"""The zero-copy path, proven from Python through libipfskit.so (ctypes): a query's
+ArrowArrayStream, imported into pyarrow, has every buffer inside the process's mapping of
+the daemon's snapshot file snapshots/pin_index.<version>.arrow, and fetching the whole
+1M-pin table grows resident memory by less than 1 MB."""
+import gc
+import os
+import re
+
+import pytest
+
+from daemon_util import Client, Daemon
+
+ROWS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def big():
+    d = Daemon()
+    try:
+        src = d.sample(os.path.join(d.path, "p.arrow"), ROWS, fmt="arrow", seed=11)
+        d.ok("pin", "import", src, timeout=300)  # no daemon yet: straight into the store
+        os.unlink(src)
+        d.start()
+        yield d
+    finally:
+        d.cleanup()
+
+
+def snapshot_mappings(version):
+    """(start, end) of every mapping of pin_index.<version>.arrow in this process."""
+    pat = re.compile(r"/snapshots/pin_index\.%d\.arrow( \(deleted\))?$" % version)
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and pat.search(parts[5].rstrip("\n")):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi))
+    return out
+
+
+def vm_rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def all_buffers(arr):
+    """Every buffer of an array: its own, its children's (buffers() covers those) and its
+    dictionary's."""
+    out = [b for b in arr.buffers() if b is not None]
+    if hasattr(arr, "dictionary"):
+        out += all_buffers(arr.dictionary)
+    return out
+
+
+def assert_in_mapping(batch, maps):
+    n = 0
+    for name, col in zip(batch.schema.names, batch.columns):
+        for buf in all_buffers(col):
+            if buf.size == 0:
+                continue
+            lo, hi = buf.address, buf.address + buf.size
+            assert any(a <= lo and hi <= b for a, b in maps), \
+                f"column {name}: buffer {lo:#x}+{buf.size} is outside the snapshot mapping {maps}"
+            n += 1
+    return n
+
+
+def test_whole_table_is_zero_copy_and_costs_no_memory(big):
+    with Client(big.path) as c:
+        meta, reader = c.query(limit=1)  # warm up code paths and pyarrow's import machinery
+        reader.read_all()
+        del reader
+        gc.collect()
+
+        rss0 = vm_rss_kb()
+        meta, reader = c.query()
+        batch = reader.read_next_batch()
+        rss1 = vm_rss_kb()
+
+        assert meta["method"] == "zero_copy" and meta["source"] == "arrow_ipc_daemon"
+        assert meta["rows"] == meta["table_rows"] == meta["matched"] == ROWS
+        assert batch.num_rows == ROWS
+        maps = snapshot_mappings(meta["version"])
+        assert maps, "the snapshot file is not mapped"
+        assert sum(b - a for a, b in maps) >= os.path.getsize(
+            big.p("snapshots", f"pin_index.{meta['version']}.arrow"))
+        assert assert_in_mapping(batch, maps) >= 12  # every column has data buffers
+        assert rss1 - rss0 < 1024, f"RSS grew {rss1 - rss0} kB fetching {ROWS} pins"
+
+        # the mapping lives as long as the arrays, and goes with the last of them
+        col = batch.column("cid")
+        del batch
+        with pytest.raises(StopIteration):
+            reader.read_next_batch()
+        del reader
+        gc.collect()
+        assert snapshot_mappings(meta["version"]), "unmapped while a column is alive"
+        assert col[ROWS - 1].as_py().startswith(("Qm", "b"))
+        del col
+        gc.collect()
+        assert snapshot_mappings(meta["version"]) == []
+
+
+def test_projection_offset_and_limit_are_slices_of_the_mapping(big):
+    with Client(big.path) as c:
+        meta, reader = c.query(columns=["size_bytes", "cid", "pin_type"], offset=123_456,
+                               limit=1000)
+        batch = reader.read_next_batch()
+        assert meta["method"] == "zero_copy"
+        assert batch.schema.names == ["size_bytes", "cid", "pin_type"]
+        assert batch.num_rows == meta["rows"] == 1000 and meta["matched"] == ROWS
+        assert assert_in_mapping(batch, snapshot_mappings(meta["version"])) >= 4
+        # the slice starts at the offset: its first row is row 123456 of the whole table
+        whole_meta, whole = c.query(columns=["cid"], offset=123_456, limit=1)
+        assert whole.read_all().column("cid")[0] == batch.column("cid")[0]
+        del batch, reader, whole
