@@ -257,8 +257,11 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             if (in_fd >= 0)
                 close(in_fd);
             ik_metrics_request(&d->metrics, -1, -1, 0, true);
+            /* bad_request, or unsupported for another version; then close: a peer that
+             * sends what no client of ours writes is not worth a second guess */
+            c->closing = true;
             ik_conn_send_error(d, c, ik_reply_code(rc), err.message);
-            continue; /* the framing is intact: the connection can go on */
+            return 0;
         }
         ik_handle_request(d, c, &req, in_fd); /* takes req and in_fd */
     }

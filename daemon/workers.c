@@ -333,7 +333,14 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
     uint8_t *data = NULL;
     size_t len = 0;
     int rc;
-    if (fstat(j->in_fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (fstat(j->in_fd, &st) != 0)
+        return ik_error_set(err, errno, "import: fstat: %s", strerror(errno));
+    /* Only files with an end: reading a pipe or a device whose other end never closes would
+     * hold the writer thread, and every write behind it, forever (or fill memory). */
+    if (!S_ISREG(st.st_mode))
+        return ik_error_set(err, EINVAL, "import: the file passed must be a regular file or a "
+                                         "memfd (spool a pipe into one first)");
+    if (st.st_size > 0) {
         if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
             return rc;
         rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
