@@ -135,13 +135,16 @@ lint:
 
 bench:
 	@scripts/bootstrap --test
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
 	$(PY) bench/run.py
 
 $(BUILD)/bench-arrow: $(call obj,rel,bench/bench_arrow.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-store: $(call obj,rel,bench/bench_store.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-daemon: $(call obj,rel,bench/bench_daemon.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:

@@ -31,6 +31,7 @@ struct ik_conn {
     uint8_t *out;
     size_t out_len, out_off, out_cap;
     int out_fd;       /* fd to pass with the first pending byte, or -1 */
+    uint32_t watched; /* epoll events currently registered (skip no-op EPOLL_CTL_MOD) */
     bool busy;        /* lent to a worker or waiting on the writer */
     bool closing;     /* close once `out` is flushed */
     bool dead;        /* the socket failed: close at the next safe point */

@@ -55,8 +55,11 @@ static void conn_watch(struct ik_daemon *d, struct ik_conn *c)
         ev.events = EPOLLOUT; /* a client that does not read its replies gets no more */
     else
         ev.events = EPOLLIN | (c->out_len > c->out_off ? EPOLLOUT : 0u);
+    if (ev.events == c->watched)
+        return; /* one syscall less per request in the common case */
     ev.data.ptr = c;
-    epoll_ctl(d->ep_fd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (epoll_ctl(d->ep_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->watched = ev.events;
 }
 
 static void conn_close(struct ik_daemon *d, struct ik_conn *c)
@@ -215,7 +218,7 @@ static void on_accept(struct ik_daemon *d)
         }
         c->fd = fd;
         c->in_fd = c->out_fd = -1;
-        ev.events = EPOLLIN;
+        ev.events = c->watched = EPOLLIN;
         ev.data.ptr = c;
         if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);

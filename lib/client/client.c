@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,10 +74,26 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out,
     return 0;
 }
 
+static void snap_drop(struct ik_client *c, struct ik__snap_ref *r)
+{
+    bool last;
+    if (!r)
+        return;
+    pthread_mutex_lock(&c->mu);
+    last = --r->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        ik_snapshot_close(r->s); /* arrays handed out keep the mapping alive */
+        free(r);
+    }
+}
+
 void ik_client_close(struct ik_client *c)
 {
     if (!c)
         return;
+    for (int i = 0; i < IK_CLIENT_SNAP_TABLES; i++)
+        snap_drop(c, c->snaps[i]);
     for (int i = 0; i < c->n_idle; i++)
         close(c->idle[i]);
     pthread_mutex_destroy(&c->mu);
@@ -330,6 +347,58 @@ static const char *static_compression(const char *name)
     return "none";
 }
 
+/* The snapshot passed as `fd` (consumed), mapped: the cached mapping when the daemon passed
+ * the same immutable file as last time, else a new one that replaces it in the cache. The
+ * caller drops its reference with snap_drop. */
+static int snap_get(struct ik_client *c, const char *table, int fd, struct ik__snap_ref **out,
+                    struct ik_error *err)
+{
+    int slot = strcmp(table, "pin_index") == 0   ? 0
+               : strcmp(table, "vfs_stats") == 0 ? 1
+                                                 : -1;
+    struct ik__snap_ref *r, *old = NULL;
+    struct stat sb;
+    int rc;
+    bool have_id = slot >= 0 && fstat(fd, &sb) == 0;
+    *out = NULL;
+    if (have_id) {
+        pthread_mutex_lock(&c->mu);
+        r = c->snaps[slot];
+        if (r && r->dev == sb.st_dev && r->ino == sb.st_ino) {
+            r->refs++;
+            pthread_mutex_unlock(&c->mu);
+            close(fd);
+            *out = r;
+            return 0;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        close(fd);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    rc = ik_snapshot_open_fd(fd, c->opts.validate, &r->s, err);
+    close(fd);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    r->refs = 1;
+    if (have_id) {
+        r->dev = sb.st_dev;
+        r->ino = sb.st_ino;
+        r->refs = 2; /* ours and the cache's */
+        pthread_mutex_lock(&c->mu);
+        old = c->snaps[slot];
+        c->snaps[slot] = r;
+        pthread_mutex_unlock(&c->mu);
+        snap_drop(c, old);
+    }
+    *out = r;
+    return 0;
+}
+
 static int need_daemon_table(const char *table)
 {
     return strcmp(table, "metrics") == 0 || strcmp(table, "backend_health") == 0;
@@ -363,16 +432,14 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     out->version = (uint64_t)hdr_int(hdr, "version");
     out->table_rows = hdr_int(hdr, "table_rows");
     if (method && strcmp(method, "zero_copy") == 0) {
-        struct ik_snapshot *s = NULL;
-        if (fd < 0) {
+        struct ik__snap_ref *s = NULL;
+        if (fd < 0)
             rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
-        } else {
-            rc = ik_snapshot_open_fd(fd, c->opts.validate, &s, err);
-            close(fd);
-        }
+        else
+            rc = snap_get(c, q->table, fd, &s, err);
         if (rc == 0) {
-            rc = ik_snapshot_query(s, q, &out->stream, &out->matched, err);
-            ik_snapshot_close(s);
+            rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
+            snap_drop(c, s);
         }
         out->method = IK_METHOD_ZERO_COPY;
         out->source = "arrow_ipc_daemon";

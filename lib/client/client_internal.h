@@ -3,11 +3,27 @@
 #define IK_CLIENT_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "ipfskit/client.h"
 #include "ipfskit/config.h"
 
 #define IK_CLIENT_POOL 16
+
+struct ik_snapshot;
+
+/* A mapped snapshot kept between queries: snapshot files are immutable, so when the daemon
+ * passes the same file again (same device and inode) the client reuses the mapping instead of
+ * mapping, parsing the footer and unmapping it on every query. Shared by the client's threads;
+ * `refs` counts the cache's own reference and every query using it (guarded by mu). */
+struct ik__snap_ref {
+    struct ik_snapshot *s;
+    dev_t dev;
+    ino_t ino;
+    int refs;
+};
+
+#define IK_CLIENT_SNAP_TABLES 2 /* pin_index, vfs_stats: the file-backed tables */
 
 struct ik_client {
     char dir[4096];
@@ -18,6 +34,7 @@ struct ik_client {
     pthread_mutex_t mu; /* guards the idle connection pool */
     int idle[IK_CLIENT_POOL];
     int n_idle;
+    struct ik__snap_ref *snaps[IK_CLIENT_SNAP_TABLES]; /* guarded by mu */
 };
 
 /* Wraps one batch (moved) as a stream (out). */

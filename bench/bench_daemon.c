@@ -1,0 +1,435 @@
+/* Benchmarks of the daemon, the client library and the CLI, driven by bench/run.py. Each
+ * subcommand prints one JSON object on stdout; nothing here asserts a time.
+ *
+ *   floor ITERS                 socketpair and unix-socket ping-pong round trips (p50/p99 µs)
+ *                               and memcpy bandwidth: the floors the other numbers are read
+ *                               against
+ *   query DIR LIMIT ITERS       ik_client_query on pin_index through the running daemon with
+ *                               one reused client (its connection pool), get_next, release:
+ *                               p50/p99 µs; LIMIT -1 is the whole-table handoff
+ *   qps DIR CLIENTS MS LIMIT S  CLIENTS threads issuing queries for MS milliseconds, each with
+ *                               its own ik_client (S=0) or all sharing one (S=1): queries/s
+ *   exec ITERS ARGV...          fork/exec ARGV (stdout to /dev/null) and wait: p50/p99 ms
+ *   pinadd DIR ITERS            ik_client_pin_add of a new pin (the reply comes once the
+ *                               snapshot holding it is published): p50/p99 ms
+ *   import DIR FILE             ik_client_import_fd of FILE through the daemon: pins/s
+ *   store-import DIR FILE       ik_store_import in process into DIR (a fresh store): pins/s
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipfskit/client.h"
+#include "ipfskit/store.h"
+
+extern char **environ;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Prints "name": {"p50":..,"p99":..,"min":..,"n":..} (values in the caller's unit). */
+static void print_dist(const char *name, double *t, int n, const char *tail)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    printf("\"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"min\": %.3f, \"n\": %d}%s", name, t[n / 2],
+           t[(int)((double)n * 0.99)], t[0], n, tail);
+}
+
+static void die(const char *what, const struct ik_error *err)
+{
+    fprintf(stderr, "bench-daemon: %s: %s\n", what, err ? err->message : "");
+    exit(1);
+}
+
+/* ---- floors ------------------------------------------------------------------------------ */
+
+static void *echo_thread(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[256];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0 || write(fd, buf, (size_t)n) != n)
+            break;
+    }
+    return NULL;
+}
+
+/* Round trips of a 64-byte message to an echo thread over `fd`. */
+static void ping_pong(int fd, double *t, int iters)
+{
+    char msg[64] = {1}, back[64];
+    for (int i = -iters / 10; i < iters; i++) {
+        double t0 = now_us();
+        size_t got = 0;
+        if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg)
+            die("ping write", NULL);
+        while (got < sizeof back) {
+            ssize_t n = read(fd, back + got, sizeof back - got);
+            if (n <= 0)
+                die("ping read", NULL);
+            got += (size_t)n;
+        }
+        if (i >= 0)
+            t[i] = now_us() - t0;
+    }
+}
+
+static int cmd_floor(int iters)
+{
+    double *t = calloc((size_t)iters, sizeof *t);
+    int sv[2];
+    pthread_t th;
+    struct sockaddr_un sa = {0};
+    char path[108];
+    int lfd, cfd, afd;
+    size_t bytes = 256u << 20;
+    uint8_t *src, *dst;
+    double best = 1e30;
+
+    printf("{");
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        die("socketpair", NULL);
+    pthread_create(&th, NULL, echo_thread, &sv[1]);
+    ping_pong(sv[0], t, iters);
+    close(sv[0]);
+    pthread_join(th, NULL);
+    close(sv[1]);
+    print_dist("socketpair_rtt_us", t, iters, ", ");
+
+    snprintf(path, sizeof path, "/tmp/ik-bench-%ld.sock", (long)getpid());
+    unlink(path);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 4) != 0)
+        die("unix listen", NULL);
+    cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("unix connect", NULL);
+    afd = accept(lfd, NULL, NULL);
+    pthread_create(&th, NULL, echo_thread, &afd);
+    ping_pong(cfd, t, iters);
+    close(cfd);
+    pthread_join(th, NULL);
+    close(afd);
+    close(lfd);
+    unlink(path);
+    print_dist("unix_rtt_us", t, iters, ", ");
+
+    src = malloc(bytes);
+    dst = malloc(bytes);
+    memset(src, 0x5a, bytes);
+    memset(dst, 0, bytes);
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_us(), dt;
+        memcpy(dst, src, bytes);
+        dt = now_us() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    printf("\"memcpy_gb_per_s\": %.3f, \"check\": %d}\n", (double)bytes / best / 1e3,
+           dst[bytes / 2]);
+    free(src);
+    free(dst);
+    free(t);
+    return 0;
+}
+
+/* ---- queries ----------------------------------------------------------------------------- */
+
+static struct ik_client *open_client(const char *dir)
+{
+    struct ik_client_options o;
+    struct ik_client *c;
+    struct ik_error err = {{0}};
+    ik_client_options_init(&o);
+    o.path = dir;
+    o.method = IK_METHOD_ZERO_COPY; /* never fall back silently: we measure this path */
+    if (ik_client_open(&o, &c, &err) != 0)
+        die("client open", &err);
+    return c;
+}
+
+/* One query: ask, take the batch, release it and the stream (unmaps the snapshot). */
+static int64_t one_query(struct ik_client *c, const struct ik_query *q, uint64_t *version,
+                         struct ik_timings *tm)
+{
+    struct ik_result r;
+    struct ik_error err = {{0}};
+    struct ArrowArray b;
+    int64_t rows;
+    if (ik_client_query(c, q, &r, &err) != 0)
+        die("query", &err);
+    if (r.stream.get_next(&r.stream, &b) != 0 || b.release == NULL)
+        die("get_next", NULL);
+    rows = b.length;
+    b.release(&b);
+    if (tm)
+        *tm = r.timings;
+    if (version)
+        *version = r.version;
+    ik_result_reset(&r);
+    return rows;
+}
+
+static int cmd_query(const char *dir, long limit, int iters)
+{
+    struct ik_client *c = open_client(dir);
+    struct ik_query q;
+    double *t = calloc((size_t)iters, sizeof *t), *req = calloc((size_t)iters, sizeof *t),
+           *dec = calloc((size_t)iters, sizeof *t);
+    uint64_t version = 0;
+    int64_t rows = 0;
+    ik_query_init(&q, "pin_index");
+    q.limit = limit;
+    for (int i = -iters / 10 - 10; i < iters; i++) {
+        struct ik_timings tm;
+        double t0 = now_us();
+        rows = one_query(c, &q, &version, &tm);
+        if (i >= 0) {
+            t[i] = now_us() - t0;
+            req[i] = tm.request_ms * 1e3; /* request sent until the header and fd arrived */
+            dec[i] = tm.decode_ms * 1e3;  /* map + open + slice */
+        }
+    }
+    printf("{\"limit\": %ld, \"rows\": %lld, \"version\": %llu, ", limit, (long long)rows,
+           (unsigned long long)version);
+    print_dist("request_us", req, iters, ", ");
+    print_dist("decode_us", dec, iters, ", ");
+    print_dist("us", t, iters, "}\n");
+    free(req);
+    free(dec);
+    ik_query_reset(&q);
+    ik_client_close(c);
+    free(t);
+    return 0;
+}
+
+struct qps_arg {
+    struct ik_client *c;
+    const char *dir;
+    long limit;
+    double until;
+    atomic_bool *go;
+    long long n;
+};
+
+static void *qps_thread(void *p)
+{
+    struct qps_arg *a = p;
+    struct ik_client *c = a->c ? a->c : open_client(a->dir);
+    struct ik_query q;
+    ik_query_init(&q, "pin_index");
+    q.limit = a->limit;
+    one_query(c, &q, NULL, NULL); /* connect before the clock starts */
+    while (!atomic_load(a->go))
+        ;
+    while (now_us() < a->until) {
+        one_query(c, &q, NULL, NULL);
+        a->n++;
+    }
+    ik_query_reset(&q);
+    if (!a->c)
+        ik_client_close(c);
+    return NULL;
+}
+
+static int cmd_qps(const char *dir, int clients, int ms, long limit, int shared)
+{
+    pthread_t *th = calloc((size_t)clients, sizeof *th);
+    struct qps_arg *a = calloc((size_t)clients, sizeof *a);
+    struct ik_client *one = shared ? open_client(dir) : NULL;
+    atomic_bool go = false;
+    long long total = 0;
+    double t0, until;
+    t0 = now_us() + 200e3 + 2e3 * clients; /* time for every thread to connect */
+    until = t0 + ms * 1e3;
+    for (int i = 0; i < clients; i++) {
+        a[i] = (struct qps_arg){one, dir, limit, until, &go, 0};
+        pthread_create(&th[i], NULL, qps_thread, &a[i]);
+    }
+    while (now_us() < t0)
+        usleep(1000);
+    atomic_store(&go, true);
+    t0 = now_us();
+    for (int i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        total += a[i].n;
+    }
+    printf("{\"clients\": %d, \"shared\": %d, \"limit\": %ld, \"queries\": %lld, "
+           "\"seconds\": %.3f, \"qps\": %.0f}\n",
+           clients, shared, limit, total, (until - t0) / 1e6, (double)total / ((until - t0) / 1e6));
+    ik_client_close(one);
+    free(th);
+    free(a);
+    return 0;
+}
+
+/* ---- whole processes --------------------------------------------------------------------- */
+
+static int cmd_exec(int iters, char **argv)
+{
+    double *t = calloc((size_t)iters, sizeof *t);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    for (int i = -3; i < iters; i++) {
+        pid_t pid;
+        int st = 0;
+        double t0 = now_us();
+        if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+            die("posix_spawn", NULL);
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("child failed", NULL);
+        if (i >= 0)
+            t[i] = (now_us() - t0) / 1e3;
+    }
+    printf("{");
+    print_dist("ms", t, iters, "}\n");
+    posix_spawn_file_actions_destroy(&fa);
+    free(t);
+    return 0;
+}
+
+/* A valid CIDv1 (raw, sha2-256) in base16 whose digest is derived from `n`. */
+static void make_cid(uint64_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t bin[36] = {0x01, 0x55, 0x12, 0x20};
+    uint64_t x = n * 0x9E3779B97F4A7C15ull + 0xB5AD4ECEDA1CE2A9ull;
+    for (int i = 4; i < 36; i++) {
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ull;
+        bin[i] = (uint8_t)(x >> 56);
+    }
+    out[0] = 'f';
+    for (int i = 0; i < 36; i++) {
+        out[1 + 2 * i] = hex[bin[i] >> 4];
+        out[2 + 2 * i] = hex[bin[i] & 15];
+    }
+    out[73] = 0;
+}
+
+static int cmd_pinadd(const char *dir, int iters)
+{
+    struct ik_client *c = open_client(dir);
+    double *t = calloc((size_t)iters, sizeof *t);
+    uint64_t gen = 0;
+    for (int i = -1; i < iters; i++) {
+        struct ik_pin p;
+        struct ik_error err = {{0}};
+        char cid[80];
+        double t0;
+        make_cid((uint64_t)(i + 2) + ((uint64_t)getpid() << 20), cid);
+        ik_pin_init(&p);
+        p.cid = cid;
+        p.name = "bench.bin";
+        p.size_bytes = 1234;
+        p.vfs_path = "/bench/bench.bin";
+        t0 = now_us();
+        if (ik_client_pin_add(c, &p, &gen, &err) != 0)
+            die("pin_add", &err);
+        if (i >= 0)
+            t[i] = (now_us() - t0) / 1e3;
+    }
+    printf("{\"generation\": %llu, ", (unsigned long long)gen);
+    print_dist("ms", t, iters, "}\n");
+    ik_client_close(c);
+    free(t);
+    return 0;
+}
+
+static int cmd_import(const char *dir, const char *file)
+{
+    struct ik_client *c = open_client(dir);
+    struct ik_import_options o;
+    struct ik_import_result res = {0};
+    struct ik_error err = {{0}};
+    uint64_t gen = 0;
+    double t0, dt;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(file, NULL);
+    ik_import_options_init(&o);
+    t0 = now_us();
+    if (ik_client_import_fd(c, fd, &o, &res, &gen, &err) != 0)
+        die("import", &err);
+    dt = (now_us() - t0) / 1e6;
+    printf("{\"imported\": %lld, \"seconds\": %.3f, \"pins_per_s\": %.0f}\n",
+           (long long)res.imported, dt, (double)res.imported / dt);
+    close(fd);
+    ik_client_close(c);
+    return 0;
+}
+
+static int cmd_store_import(const char *dir, const char *file)
+{
+    struct ik_store *st;
+    struct ik_import_options o;
+    struct ik_import_result res = {0};
+    struct ik_error err = {{0}};
+    struct stat sb;
+    double t0, dt;
+    uint8_t *data;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0)
+        die(file, NULL);
+    data = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (data == MAP_FAILED)
+        die("mmap", NULL);
+    if (ik_store_open(dir, IK_STORE_CREATE, &st, &err) != 0)
+        die("store open", &err);
+    ik_import_options_init(&o);
+    t0 = now_us();
+    if (ik_store_import(st, data, (size_t)sb.st_size, &o, &res, &err) != 0)
+        die("store import", &err);
+    dt = (now_us() - t0) / 1e6;
+    printf("{\"imported\": %lld, \"seconds\": %.3f, \"pins_per_s\": %.0f}\n",
+           (long long)res.imported, dt, (double)res.imported / dt);
+    ik_store_close(st);
+    munmap(data, (size_t)sb.st_size);
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "floor") == 0)
+        return cmd_floor(atoi(argv[2]));
+    if (argc >= 5 && strcmp(argv[1], "query") == 0)
+        return cmd_query(argv[2], atol(argv[3]), atoi(argv[4]));
+    if (argc >= 7 && strcmp(argv[1], "qps") == 0)
+        return cmd_qps(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
+    if (argc >= 4 && strcmp(argv[1], "exec") == 0)
+        return cmd_exec(atoi(argv[2]), argv + 3);
+    if (argc >= 4 && strcmp(argv[1], "pinadd") == 0)
+        return cmd_pinadd(argv[2], atoi(argv[3]));
+    if (argc >= 4 && strcmp(argv[1], "import") == 0)
+        return cmd_import(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "store-import") == 0)
+        return cmd_store_import(argv[2], argv[3]);
+    fprintf(stderr, "usage: bench-daemon floor|query|qps|exec|pinadd|import|store-import ...\n");
+    return 2;
+}
