@@ -114,8 +114,8 @@ static void client_dealloc(ClientObject *self)
 static struct ik_client *enter(ClientObject *self, enum ik_method m)
 {
     if (self->closed || self->h[0] == NULL) {
-        PyErr_SetString(ikpy_Error, self->closed ? "the client is closed"
-                                                 : "the client is not initialised");
+        PyErr_SetString(ikpy_Error,
+                        self->closed ? "the client is closed" : "the client is not initialised");
         return NULL;
     }
     if (self->h[m] == NULL) {
@@ -161,12 +161,10 @@ static PyObject *query(ClientObject *self, const char *table, PyObject *args, Py
         ik_query_reset(&q);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
-    rc = ik_client_query(h, &q, &res, &err);
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_query(h, &q, &res, &err);
     if (rc == 0)
         rc = ikpy_batches_from_stream(&res.stream, &b, &err);
-    Py_END_ALLOW_THREADS
-    leave(self);
+    Py_END_ALLOW_THREADS leave(self);
     ik_query_reset(&q);
     if (rc != 0)
         return ikpy_raise(rc, &err);
@@ -213,10 +211,8 @@ static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
     (void)noargs;
     if (h == NULL)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ik_client_capabilities(h, &text, &err);
-    Py_END_ALLOW_THREADS
-    leave(self);
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_capabilities(h, &text, &err);
+    Py_END_ALLOW_THREADS leave(self);
     if (rc != 0)
         return ikpy_raise(rc, &err);
     r = json_loads(text);
@@ -270,10 +266,9 @@ static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject
     o.skip_invalid = skip_invalid != 0;
     o.default_backend = backend;
     memset(&res, 0, sizeof res);
-    Py_BEGIN_ALLOW_THREADS
-    rc = ik_client_import_stream(h, &stream, &o, &res, &gen, &err); /* consumes the stream */
-    Py_END_ALLOW_THREADS
-    leave(self);
+    Py_BEGIN_ALLOW_THREADS rc =
+        ik_client_import_stream(h, &stream, &o, &res, &gen, &err); /* consumes the stream */
+    Py_END_ALLOW_THREADS leave(self);
     if (rc != 0)
         return ikpy_raise(rc, &err);
     return Py_BuildValue("{s:L,s:L,s:K,s:s}", "imported", (long long)res.imported, "skipped",
@@ -318,9 +313,9 @@ static PyObject *get_path(ClientObject *self, void *c)
     return self->path;
 }
 
-#define QUERY_DOC(what)                                                                        \
-    "(limit=None, offset=0, filters=None, columns=None, method=None) -> Result: " what         \
-    ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne in contains prefix " \
+#define QUERY_DOC(what)                                                                            \
+    "(limit=None, offset=0, filters=None, columns=None, method=None) -> Result: " what             \
+    ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne in contains prefix "     \
     "path_prefix is_null not_null), ANDed."
 
 static PyMethodDef client_methods[] = {

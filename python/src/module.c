@@ -118,9 +118,11 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_ipfs_kit_arrow",
-    "ipfs-kit's C client (libipfskit) for Python: pin metadata as zero-copy Arrow.", -1,
-    module_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_ipfs_kit_arrow",
+    .m_doc = "ipfs-kit's C client (libipfskit) for Python: pin metadata as zero-copy Arrow.",
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__ipfs_kit_arrow(void)

@@ -74,8 +74,8 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 /* datetime -> microseconds since the epoch UTC (naive = UTC). 0 or -1 with an exception. */
 static int datetime_us(PyObject *v, int64_t *out)
 {
-    int64_t days = days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
-                                   PyDateTime_GET_DAY(v));
+    int64_t days =
+        days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v));
     int64_t us = ((days * 24 + PyDateTime_DATE_GET_HOUR(v)) * 60 + PyDateTime_DATE_GET_MINUTE(v)) *
                      60 * 1000000 +
                  (int64_t)PyDateTime_DATE_GET_SECOND(v) * 1000000 +
@@ -84,10 +84,10 @@ static int datetime_us(PyObject *v, int64_t *out)
     if (off == NULL)
         return -1;
     if (off != Py_None && PyDelta_Check(off))
-        us -= ((int64_t)PyDateTime_DELTA_GET_DAYS(off) * 86400 +
-               PyDateTime_DELTA_GET_SECONDS(off)) *
-                  1000000 +
-              PyDateTime_DELTA_GET_MICROSECONDS(off);
+        us -=
+            ((int64_t)PyDateTime_DELTA_GET_DAYS(off) * 86400 + PyDateTime_DELTA_GET_SECONDS(off)) *
+                1000000 +
+            PyDateTime_DELTA_GET_MICROSECONDS(off);
     Py_DECREF(off);
     *out = us;
     return 0;
@@ -144,8 +144,8 @@ static int add_one(struct ik_query *q, const char *col, enum ik_op op, PyObject 
     if (to_value(col, v, &val) != 0)
         return -1;
     if (val.kind == IK_VAL_NULL && (op == IK_OP_EQ || op == IK_OP_NE))
-        rc = ik_query_add_filter(q, col, op == IK_OP_EQ ? IK_OP_IS_NULL : IK_OP_NOT_NULL, NULL,
-                                 0, &err);
+        rc = ik_query_add_filter(q, col, op == IK_OP_EQ ? IK_OP_IS_NULL : IK_OP_NOT_NULL, NULL, 0,
+                                 &err);
     else if (op == IK_OP_IS_NULL || op == IK_OP_NOT_NULL) {
         /* {"col": {"is_null": True}}; False flips the test */
         bool flip = val.kind == IK_VAL_BOOL && !val.b;

@@ -226,8 +226,8 @@ static PyGetSetDef result_getset[] = {
      "fd (zero_copy), snapshot or sqlite (direct), compression (ipc_stream), json.", NULL},
     {"matched", (getter)get_matched, NULL,
      "Rows matching the filter before offset/limit (None when not counted).", NULL},
-    {"timings", (getter)get_timings, NULL,
-     "Milliseconds spent: connect, request, decode, total.", NULL},
+    {"timings", (getter)get_timings, NULL, "Milliseconds spent: connect, request, decode, total.",
+     NULL},
     {"num_batches", (getter)get_num_batches, NULL, "Record batches in the result.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
