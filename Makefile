@@ -110,7 +110,10 @@ test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
 		ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/replay-$$t fuzz/corpus/$$t || exit 1; \
 	done
 
+# The binding (python/, imported by python/tests/test_binding_*.py) is (re)installed into
+# .venv by scripts/bootstrap --test when its sources or the library's changed.
 test-py: all $(BUILD)/asan/ipfs-kit
+	@scripts/bootstrap --test
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
 		$(PY) -m pytest -q -p no:cacheprovider python/tests
 

@@ -1,5 +1,6 @@
 /* Arrow pin lists: an IPC stream or file (or any ArrowArrayStream) whose columns are named as
- * pin_index's. Strings may be utf8, large_utf8 or dictionary-encoded; numbers any integer type;
+ * pin_index's. Strings may be utf8, large_utf8, utf8_view (polars' strings) or
+ * dictionary-encoded; numbers any integer type;
  * times any timestamp unit (converted to microseconds) or int64 microseconds; verified a bool.
  * Columns with other names are ignored. */
 #include <stdio.h>
@@ -8,7 +9,7 @@
 #include "ipfskit/arrow.h"
 #include "store/store_internal.h"
 
-enum kind { K_NONE, K_STR32, K_STR64, K_INT, K_BOOL };
+enum kind { K_NONE, K_STR32, K_STR64, K_VIEW, K_INT, K_BOOL };
 
 struct acol {
     int col;            /* pin_index column */
@@ -69,6 +70,8 @@ static int describe(struct acol *c, const struct ArrowSchema *f, struct ik_error
             c->kind = K_STR32;
         else if (strcmp(vf, "U") == 0)
             c->kind = K_STR64;
+        else if (strcmp(vf, "vu") == 0)
+            c->kind = K_VIEW;
         else
             goto bad;
         return 0;
@@ -108,6 +111,20 @@ static void read_str(const struct ArrowArray *a, enum kind k, int64_t i, struct 
 {
     int64_t b, e;
     i += a->offset;
+    if (k == K_VIEW) { /* 16-byte views: length, then inline bytes or prefix, buffer, offset */
+        const uint8_t *v = (const uint8_t *)a->buffers[1] + 16 * i;
+        int32_t len, buf, off;
+        memcpy(&len, v, 4);
+        out->n = (size_t)len;
+        if (len <= 12) {
+            out->p = (const char *)v + 4;
+            return;
+        }
+        memcpy(&buf, v + 8, 4);
+        memcpy(&off, v + 12, 4);
+        out->p = (const char *)a->buffers[2 + buf] + off;
+        return;
+    }
     if (k == K_STR32) {
         const int32_t *o = a->buffers[1];
         b = o[i], e = o[i + 1];
@@ -130,7 +147,7 @@ static void read_value(const struct acol *c, int64_t i, struct ik__row *r)
         if (!valid(a, i))
             return;
     }
-    if (c->kind == K_STR32 || c->kind == K_STR64) {
+    if (c->kind == K_STR32 || c->kind == K_STR64 || c->kind == K_VIEW) {
         struct ik__span s;
         read_str(a, c->kind, i, &s);
         if (c->col != IK__NAME || s.n > 0)

@@ -49,3 +49,72 @@ def daemons():
     yield make
     for d in made:
         d.cleanup()
+
+
+# ---- the Python binding's tests (test_binding_*.py): real daemons in short temp dirs -------
+
+class Daemon:
+    """An ipfs-kit data directory under /tmp (short: the socket path must stay < 108 bytes)
+    and the daemon serving it, driven with the CLI."""
+
+    def __init__(self, pins=0, seed=1):
+        import tempfile
+        self.path = tempfile.mkdtemp(prefix="ikpy", dir="/tmp")
+        self.running = False
+        self.pins = pins
+        if pins:
+            src = os.path.join(self.path, "sample.jsonl")
+            self.ok(["arrow", "sample-pins", src, "--rows", pins, "--seed", seed,
+                     "--format", "jsonl"])
+            self.sample = src
+
+    def cli(self, args, check=True):
+        r = run(["--path", self.path, *args])
+        if check:
+            assert r.returncode == 0, (args, r.stdout.decode(), r.stderr.decode())
+        return r
+
+    ok = cli
+
+    def start(self):
+        self.cli(["daemon", "start"])
+        self.running = True
+        return self
+
+    def stop(self):
+        if self.running:
+            self.cli(["daemon", "stop"])
+            self.running = False
+
+    def import_sample(self):
+        self.cli(["pin", "import", self.sample])
+
+    def sqlite(self):
+        """A read-only SQLite connection on pins.db (the store, bypassing ipfs-kit)."""
+        import sqlite3
+        return sqlite3.connect(f"file:{self.path}/pins.db?mode=ro", uri=True)
+
+    def cleanup(self):
+        import shutil
+        self.stop()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pin_daemon():
+    """One daemon for the session with 20,000 sample pins. Tests must not change its pins."""
+    assert os.access(BIN, os.X_OK), f"build the CLI first: {BIN}"
+    d = Daemon(pins=20000).start()
+    d.import_sample()
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture
+def fresh_daemon():
+    """A daemon of the test's own (1,000 sample pins imported), stopped and removed after."""
+    assert os.access(BIN, os.X_OK), f"build the CLI first: {BIN}"
+    d = Daemon(pins=1000, seed=7).start()
+    d.import_sample()
+    yield d
+    d.cleanup()

@@ -1,0 +1,360 @@
+/* Client: a libipfskit ik_client for Python. Queries release the GIL while they talk to the
+ * daemon (or read the snapshot / SQLite) and drain the result into a Result. One Client may be
+ * used from many threads at once (the C client pools connections). A per-call method opens one
+ * C client per forced method, lazily. close() while other threads are mid-call marks the
+ * client closed; the last call to finish closes the C clients. */
+#include <string.h>
+
+#include "ikpy.h"
+
+#define N_METHODS 5 /* enum ik_method: AUTO .. TRADITIONAL */
+
+typedef struct {
+    PyObject_HEAD struct ik_client *h[N_METHODS];
+    enum ik_method method; /* the client's default */
+    int timeout_ms;
+    int busy;   /* calls in flight (GIL-protected) */
+    int closed; /* close() was called */
+    PyObject *path;
+} ClientObject;
+
+static void close_handles(ClientObject *self)
+{
+    for (int i = 0; i < N_METHODS; i++) {
+        ik_client_close(self->h[i]);
+        self->h[i] = NULL;
+    }
+}
+
+static int open_handle(ClientObject *self, const char *path, enum ik_method m)
+{
+    struct ik_client_options o;
+    struct ik_error err = {{0}};
+    int rc;
+    ik_client_options_init(&o);
+    o.path = path;
+    o.method = m;
+    o.timeout_ms = self->timeout_ms;
+    rc = ik_client_open(&o, &self->h[m], &err);
+    if (rc != 0) {
+        ikpy_raise(rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_method(PyObject *v, enum ik_method *out)
+{
+    const char *s;
+    int m;
+    if (v == NULL || v == Py_None)
+        return 1; /* not given */
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "method must be a str or None, not %s", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if ((s = PyUnicode_AsUTF8(v)) == NULL)
+        return -1;
+    m = ik_method_from_name(s);
+    if (m < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "unknown method '%.64s' (use auto, zero_copy, ipc_stream, direct, traditional)",
+                 s);
+        ikpy_raise_msg(EINVAL, msg);
+        return -1;
+    }
+    *out = (enum ik_method)m;
+    return 0;
+}
+
+static int client_init(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "method", "timeout", NULL};
+    PyObject *path = Py_None, *method = Py_None, *timeout = Py_None, *bytes = NULL;
+    enum ik_method m = IK_METHOD_AUTO;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOO:Client", kwlist, &path, &method, &timeout))
+        return -1;
+    if (self->h[0] != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Client is already initialised");
+        return -1;
+    }
+    if (parse_method(method, &m) < 0)
+        return -1;
+    if (timeout != Py_None) {
+        double t = PyFloat_AsDouble(timeout);
+        if (t == -1.0 && PyErr_Occurred())
+            return -1;
+        if (!(t > 0)) {
+            ikpy_raise_msg(EINVAL, "timeout must be a positive number of seconds");
+            return -1;
+        }
+        self->timeout_ms = t * 1000 > 2e9 ? 2000000000 : (int)(t * 1000 + 0.5);
+    }
+    if (path != Py_None && !PyUnicode_FSConverter(path, &bytes))
+        return -1;
+    self->method = m;
+    rc = open_handle(self, bytes ? PyBytes_AS_STRING(bytes) : NULL, IK_METHOD_AUTO);
+    Py_XDECREF(bytes);
+    if (rc != 0)
+        return -1;
+    self->path = PyUnicode_DecodeFSDefault(ik_client_path(self->h[0]));
+    return self->path ? 0 : -1;
+}
+
+static void client_dealloc(ClientObject *self)
+{
+    close_handles(self);
+    Py_XDECREF(self->path);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The C client for method m (opened on first use). Marks a call in flight. */
+static struct ik_client *enter(ClientObject *self, enum ik_method m)
+{
+    if (self->closed || self->h[0] == NULL) {
+        PyErr_SetString(ikpy_Error,
+                        self->closed ? "the client is closed" : "the client is not initialised");
+        return NULL;
+    }
+    if (self->h[m] == NULL) {
+        PyObject *bytes = NULL;
+        int rc;
+        if (!PyUnicode_FSConverter(self->path, &bytes))
+            return NULL;
+        rc = open_handle(self, PyBytes_AS_STRING(bytes), m);
+        Py_DECREF(bytes);
+        if (rc != 0)
+            return NULL;
+    }
+    self->busy++;
+    return self->h[m];
+}
+
+static void leave(ClientObject *self)
+{
+    if (--self->busy == 0 && self->closed)
+        close_handles(self);
+}
+
+static PyObject *query(ClientObject *self, const char *table, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"limit", "offset", "filters", "columns", "method", NULL};
+    PyObject *limit = Py_None, *offset = Py_None, *filters = Py_None, *columns = Py_None,
+             *method = Py_None;
+    struct ik_query q;
+    struct ik_result res;
+    struct ik_error err = {{0}};
+    struct ikpy_batches *b = NULL;
+    struct ik_client *h;
+    enum ik_method m = self->method;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOO", kwlist, &limit, &offset, &filters,
+                                     &columns, &method))
+        return NULL;
+    if (parse_method(method, &m) < 0)
+        return NULL;
+    ik_query_init(&q, table);
+    if (ikpy_query_fill(&q, limit, offset, filters, columns) != 0 || ikpy_query_check(&q) != 0 ||
+        (h = enter(self, m)) == NULL) {
+        ik_query_reset(&q);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_query(h, &q, &res, &err);
+    if (rc == 0)
+        rc = ikpy_batches_from_stream(&res.stream, &b, &err);
+    Py_END_ALLOW_THREADS leave(self);
+    ik_query_reset(&q);
+    if (rc != 0)
+        return ikpy_raise(rc, &err);
+    return ikpy_result_new(&res, b);
+}
+
+static PyObject *client_pins(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    return query(self, "pin_index", args, kw);
+}
+
+static PyObject *client_metrics(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    return query(self, "metrics", args, kw);
+}
+
+static PyObject *client_vfs_stats(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    return query(self, "vfs_stats", args, kw);
+}
+
+static PyObject *client_backend_health(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    return query(self, "backend_health", args, kw);
+}
+
+static PyObject *json_loads(const char *text)
+{
+    PyObject *json = PyImport_ImportModule("json"), *r;
+    if (json == NULL)
+        return NULL;
+    r = PyObject_CallMethod(json, "loads", "s", text);
+    Py_DECREF(json);
+    return r;
+}
+
+static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
+{
+    struct ik_error err = {{0}};
+    struct ik_client *h = enter(self, IK_METHOD_AUTO);
+    char *text = NULL;
+    PyObject *r;
+    int rc;
+    (void)noargs;
+    if (h == NULL)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_capabilities(h, &text, &err);
+    Py_END_ALLOW_THREADS leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, &err);
+    r = json_loads(text);
+    free(text);
+    return r;
+}
+
+/* import_pins(data, skip_invalid=False, default_backend=None): anything with
+ * __arrow_c_stream__ (pyarrow Table / RecordBatchReader, polars DataFrame, a Result). */
+static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"data", "skip_invalid", "default_backend", NULL};
+    PyObject *data, *cap;
+    int skip_invalid = 0;
+    const char *backend = NULL;
+    struct ArrowArrayStream *src, stream;
+    struct ik_import_options o;
+    struct ik_import_result res;
+    struct ik_error err = {{0}};
+    struct ik_client *h;
+    uint64_t gen = 0;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pz:import_pins", kwlist, &data, &skip_invalid,
+                                     &backend))
+        return NULL;
+    if (!PyObject_HasAttrString(data, "__arrow_c_stream__")) {
+        PyErr_Format(PyExc_TypeError,
+                     "import_pins needs an object with __arrow_c_stream__ (a pyarrow Table or "
+                     "RecordBatchReader, a polars DataFrame, ...), not %s",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL);
+    if (cap == NULL)
+        return NULL;
+    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (src == NULL || src->release == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
+        Py_DECREF(cap);
+        return NULL;
+    }
+    memcpy(&stream, src, sizeof stream); /* move out of the capsule */
+    src->release = NULL;
+    Py_DECREF(cap);
+    if ((h = enter(self, IK_METHOD_AUTO)) == NULL) {
+        stream.release(&stream);
+        return NULL;
+    }
+    ik_import_options_init(&o);
+    o.skip_invalid = skip_invalid != 0;
+    o.default_backend = backend;
+    memset(&res, 0, sizeof res);
+    Py_BEGIN_ALLOW_THREADS rc =
+        ik_client_import_stream(h, &stream, &o, &res, &gen, &err); /* consumes the stream */
+    Py_END_ALLOW_THREADS leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, &err);
+    return Py_BuildValue("{s:L,s:L,s:K,s:s}", "imported", (long long)res.imported, "skipped",
+                         (long long)res.skipped, "generation", (unsigned long long)gen,
+                         "first_skip", res.first_skip);
+}
+
+static PyObject *client_close(ClientObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    self->closed = 1;
+    if (self->busy == 0)
+        close_handles(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *client_enter(ClientObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *client_exit(ClientObject *self, PyObject *args)
+{
+    (void)args;
+    return client_close(self, NULL);
+}
+
+static PyObject *get_closed(ClientObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->closed);
+}
+
+static PyObject *get_path(ClientObject *self, void *c)
+{
+    (void)c;
+    if (self->path == NULL)
+        Py_RETURN_NONE;
+    Py_INCREF(self->path);
+    return self->path;
+}
+
+#define QUERY_DOC(what)                                                                            \
+    "(limit=None, offset=0, filters=None, columns=None, method=None) -> Result: " what             \
+    ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne in contains prefix "     \
+    "path_prefix is_null not_null), ANDed."
+
+static PyMethodDef client_methods[] = {
+    {"pins", (PyCFunction)(void (*)(void))client_pins, METH_VARARGS | METH_KEYWORDS,
+     QUERY_DOC("the pin_index table")},
+    {"metrics", (PyCFunction)(void (*)(void))client_metrics, METH_VARARGS | METH_KEYWORDS,
+     QUERY_DOC("the daemon's metrics (needs the daemon)")},
+    {"vfs_stats", (PyCFunction)(void (*)(void))client_vfs_stats, METH_VARARGS | METH_KEYWORDS,
+     QUERY_DOC("per-directory statistics of the pins' vfs paths")},
+    {"backend_health", (PyCFunction)(void (*)(void))client_backend_health,
+     METH_VARARGS | METH_KEYWORDS, QUERY_DOC("storage backend health (needs the daemon)")},
+    {"capabilities", (PyCFunction)client_capabilities, METH_NOARGS,
+     "Config flags, whether a daemon answers, and the daemon's own capabilities (dict)."},
+    {"import_pins", (PyCFunction)(void (*)(void))client_import_pins, METH_VARARGS | METH_KEYWORDS,
+     "(data, skip_invalid=False, default_backend=None) -> dict(imported, skipped, generation, "
+     "first_skip): imports pins from anything with __arrow_c_stream__ in one transaction."},
+    {"close", (PyCFunction)client_close, METH_NOARGS,
+     "Closes the client's connections (Results stay valid)."},
+    {"__enter__", (PyCFunction)client_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)client_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef client_getset[] = {
+    {"path", (getter)get_path, NULL, "The data directory.", NULL},
+    {"closed", (getter)get_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject ikpy_ClientType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ipfs_kit_arrow.Client",
+    .tp_basicsize = sizeof(ClientObject),
+    .tp_dealloc = (destructor)client_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Client(path=None, method=None, timeout=None): a connection to the ipfs-kit "
+              "daemon on path ($IPFS_KIT_PATH or ~/.ipfs_kit); falls back to reading the "
+              "snapshot or SQLite directly when no daemon runs.",
+    .tp_methods = client_methods,
+    .tp_getset = client_getset,
+    .tp_init = (initproc)client_init,
+    .tp_new = PyType_GenericNew,
+};

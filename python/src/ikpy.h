@@ -1,0 +1,52 @@
+/* Internal header of the _ipfs_kit_arrow extension: the shared batch set (shared.c, pure C),
+ * the Result and Client types (result.c, client.c), filters to queries (query.c) and the
+ * error mapping (module.c). */
+#ifndef IKPY_H
+#define IKPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "ipfskit/client.h"
+
+/* ---- shared.c: a refcounted schema + batches handing out fresh streams ---------------- */
+struct ikpy_batches;
+
+/* Drains `s` (released in all cases) into a new set with one reference. */
+int ikpy_batches_from_stream(struct ArrowArrayStream *s, struct ikpy_batches **out,
+                             struct ik_error *err);
+struct ikpy_batches *ikpy_batches_ref(struct ikpy_batches *b);
+void ikpy_batches_unref(struct ikpy_batches *b); /* NULL is a no-op; any thread */
+int64_t ikpy_batches_rows(const struct ikpy_batches *b);
+int64_t ikpy_batches_count(const struct ikpy_batches *b);
+const struct ArrowSchema *ikpy_batches_schema(const struct ikpy_batches *b);
+/* A new stream over the set's batches, sharing their buffers (ENOMEM only). */
+int ikpy_batches_export_stream(struct ikpy_batches *b, struct ArrowArrayStream *out);
+
+/* ---- module.c ------------------------------------------------------------------------- */
+/* Sets the Python exception matching `code` (an ik error code) with `err`'s message and
+ * returns NULL. */
+PyObject *ikpy_raise(int code, const struct ik_error *err);
+PyObject *ikpy_raise_msg(int code, const char *msg);
+extern PyObject *ikpy_Error;
+
+/* ---- query.c ---------------------------------------------------------------------------- */
+/* Fills `q` (initialised for its table by the caller) from Python arguments. Returns 0, or -1
+ * with a Python exception set. */
+int ikpy_query_fill(struct ik_query *q, PyObject *limit, PyObject *offset, PyObject *filters,
+                    PyObject *columns);
+/* Checks `q` against its table's schema locally, so a bad column or op raises InvalidQuery
+ * naming it before anything is sent. Returns 0, or -1 with a Python exception set. */
+int ikpy_query_check(const struct ik_query *q);
+int ikpy_query_init_module(void);
+
+/* ---- result.c ----------------------------------------------------------------------------- */
+extern PyTypeObject ikpy_ResultType;
+/* A new Result taking the query result `r` (its stream is drained; r is reset). Called with
+ * the GIL held, after the blocking part. `b` is the drained batch set (reference moved). */
+PyObject *ikpy_result_new(const struct ik_result *r, struct ikpy_batches *b);
+
+/* ---- client.c ------------------------------------------------------------------------------ */
+extern PyTypeObject ikpy_ClientType;
+
+#endif
