@@ -7,7 +7,8 @@
  *   traditional  traditional_json_fallback  Arrow disabled in config (or asked): JSON rows
  *
  * One ik_client may be used from several threads at once (it keeps a small pool of
- * connections). Results own everything they point to and outlive the client, the daemon
+ * connections, and the newest snapshot of each file-backed table mapped until a newer one
+ * arrives or the client is closed). Results own everything they point to and outlive the client, the daemon
  * and the snapshot file. */
 #ifndef IPFSKIT_CLIENT_H
 #define IPFSKIT_CLIENT_H

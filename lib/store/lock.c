@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipfskit/config.h"
@@ -47,6 +48,24 @@ static const char *pid_text(long pid, char buf[24])
     return buf;
 }
 
+/* ik_lock_holder probes by taking a shared lock for an instant; an acquire that meets such a
+ * probe retries for up to ~50 ms before it believes someone really holds the lock. */
+static int try_lock(int fd)
+{
+    for (int i = 0;; i++) {
+        struct timespec ms = {0, 1000000};
+        int e;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        e = errno;
+        if (e != EWOULDBLOCK || i == 50 || read_pid(fd) > 0) {
+            errno = e;
+            return -1; /* a real holder writes its PID right after locking */
+        }
+        nanosleep(&ms, NULL);
+    }
+}
+
 int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_error *err)
 {
     char path[PATH_MAX], line[24], who[24];
@@ -61,7 +80,7 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (try_lock(fd) != 0) {
         int e = errno;
         if (e == EWOULDBLOCK) {
             /* The holder may be between its flock and its write: then there is no PID yet. */
