@@ -295,7 +295,7 @@ int ik_cli_sample(int argc, char **argv)
                 wo.format = IK_IPC_STREAM;
             else if (strcmp(argv[i], "file") != 0)
                 end = argv[i];
-        } else if (path == NULL) {
+        } else if (path == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) {
             path = argv[i];
         } else {
             end = argv[i];
