@@ -150,6 +150,9 @@ $(BUILD)/bench-store: $(call obj,rel,bench/bench_store.c) $(BUILD)/libipfskit.a
 $(BUILD)/bench-daemon: $(call obj,rel,bench/bench_daemon.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
 clean:
 	rm -rf $(BUILD)
 

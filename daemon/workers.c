@@ -118,13 +118,13 @@ static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins
         close(old_vfs);
 }
 
-/* Writes a snapshot; a version already on disk (written before a restart) is the same
+/* Writes a snapshot, not yet fsynced (build() syncs it once published); a version already on disk (written before a restart) is the same
  * generation of the same store, so it is used as it is. */
 static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
                           const struct ArrowSchema *s, const struct ArrowArray *a, char *path,
                           size_t cap, struct ik_error *err)
 {
-    int rc = ik_snapshot_write(d->dir, table, gen, s, a, path, cap, err);
+    int rc = ik_snapshot_write_unsynced(d->dir, table, gen, s, a, path, cap, err);
     if (rc == EEXIST) {
         snprintf(path, cap, "%s/snapshots/%s.%llu.arrow", d->dir, table, (unsigned long long)gen);
         rc = 0;
@@ -132,8 +132,10 @@ static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
     return rc;
 }
 
-/* Builds the pin_index and vfs_stats snapshots of the store's current generation. */
-static int build(struct ik_daemon *d, struct ik_store *st, struct ik_error *err)
+/* Builds the pin_index and vfs_stats snapshots of the store's current generation, read by the
+ * builder's parallel pin reader `pr`, or (at start, pr NULL) on the store `st`. */
+static int build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
+                 struct ik_error *err)
 {
     struct ArrowSchema ps = {0}, vs = {0};
     struct ArrowArray pa = {0}, va = {0};
@@ -142,9 +144,11 @@ static int build(struct ik_daemon *d, struct ik_store *st, struct ik_error *err)
     uint64_t gen = 0;
     double t0 = ik_now_ms();
     int rc;
-    if ((rc = ik_store_generation(st, &gen, err)) != 0)
-        return rc;
-    if ((rc = ik_store_read_pins(st, &ps, &pa, err)) != 0)
+    if (pr != NULL)
+        rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
+    else if ((rc = ik_store_generation(st, &gen, err)) == 0)
+        rc = ik_store_read_pins(st, &ps, &pa, err);
+    if (rc != 0)
         return rc;
     rc = write_snapshot(d, "pin_index", gen, &ps, &pa, path, sizeof path, err);
     if (rc == 0 && (pins.fd = open_ro(path, err)) < 0)
@@ -171,11 +175,23 @@ static int build(struct ik_daemon *d, struct ik_store *st, struct ik_error *err)
     pins.bytes = file_size(pins.fd);
     vfs.bytes = file_size(vfs.fd);
     publish(d, gen, &pins, &vfs);
-    ik_snapshot_prune(d->dir, "pin_index", gen, NULL);
-    ik_snapshot_prune(d->dir, "vfs_stats", gen, NULL);
+    /* the build as writers wait for it: their replies go once published */
     atomic_fetch_add_explicit(&d->metrics.snapshot_builds, 1, memory_order_relaxed);
     atomic_store_explicit(&d->metrics.snapshot_build_us_last,
                           (long long)((ik_now_ms() - t0) * 1000.0), memory_order_relaxed);
+    if (pr != NULL) /* the builder thread: parked write replies can go now */
+        ik_loop_wake(d);
+    /* Durable after it is served (docs/architecture.md): a crash before the mark leaves the
+     * files unmarked, and a restart rebuilds rather than trusting them. Older versions go
+     * only once this one is durable. */
+    if (ik_snapshot_sync(d->dir, "pin_index", gen, err) != 0 ||
+        ik_snapshot_sync(d->dir, "vfs_stats", gen, err) != 0) {
+        fprintf(stderr, "ipfs-kit daemon: snapshot %llu: %s\n", (unsigned long long)gen,
+                err->message);
+        return 0;
+    }
+    ik_snapshot_prune(d->dir, "pin_index", gen, NULL);
+    ik_snapshot_prune(d->dir, "vfs_stats", gen, NULL);
     return 0;
 }
 
@@ -212,7 +228,7 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
         if (vfs.fd >= 0)
             close(vfs.fd);
     }
-    return build(d, d->wstore, err);
+    return build(d, NULL, d->wstore, err);
 }
 
 void ik_build_request(struct ik_daemon *d, uint64_t generation)
@@ -227,9 +243,10 @@ void ik_build_request(struct ik_daemon *d, uint64_t generation)
 static void *builder_main(void *arg)
 {
     struct ik_daemon *d = arg;
-    struct ik_store *st = NULL;
+    struct ik_pin_reader *pr = NULL;
     struct ik_error err = {{0}};
-    if (ik_store_open(d->dir, IK_STORE_READONLY, &st, &err) != 0) {
+    /* one reading thread per core of this 2-core target; each has its own connection */
+    if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0) {
         fprintf(stderr, "ipfs-kit daemon: snapshot builder: %s\n", err.message);
         return NULL;
     }
@@ -248,7 +265,7 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&d->build_mu);
         if (atomic_load(&d->stop))
             break;
-        if (build(d, st, &err) != 0) {
+        if (build(d, pr, NULL, &err) != 0) {
             fprintf(stderr, "ipfs-kit daemon: snapshot build failed: %s\n", err.message);
             pthread_mutex_lock(&d->pub_mu);
             d->build_failed = true;
@@ -264,7 +281,7 @@ static void *builder_main(void *arg)
         }
         ik_loop_wake(d); /* parked write replies can go */
     }
-    ik_store_close(st);
+    ik_pin_reader_close(pr);
     return NULL;
 }
 

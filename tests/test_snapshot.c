@@ -437,3 +437,28 @@ TEST(test_snapshot_of_a_million_pins_answers_a_limit_query)
     ik_snapshot_close(snap);
     ik_query_reset(&q);
 }
+
+TEST(test_snapshot_unsynced_is_named_at_once_but_trusted_only_once_synced)
+{
+    char dir[512], p2[1024], found[1100];
+    struct ArrowSchema s;
+    struct ArrowArray b;
+    struct ik_error err;
+    struct stat sb;
+    uint64_t version = 0;
+    test_dir("unsynced", dir, sizeof dir);
+    ASSERT_OK(write_mixed(dir, 1, found, sizeof found, &err), &err); /* synced: marked */
+    fx_mixed(true, &s, &b);
+    ASSERT_OK(ik_snapshot_write_unsynced(dir, "mixed", 2, &s, &b, p2, sizeof p2, &err), &err);
+    b.release(&b);
+    s.release(&s);
+    ASSERT_EQ(stat(p2, &sb), 0); /* final name, mode 0400, before any fsync */
+    ASSERT_EQ(sb.st_mode & 0777, 0400);
+    /* a crash now could have torn it: the newest trusted version is still 1 */
+    ASSERT_OK(ik_snapshot_latest(dir, "mixed", found, sizeof found, &version, &err), &err);
+    ASSERT_EQ(version, 1);
+    ASSERT_OK(ik_snapshot_sync(dir, "mixed", 2, &err), &err);
+    ASSERT_OK(ik_snapshot_latest(dir, "mixed", found, sizeof found, &version, &err), &err);
+    ASSERT_EQ(version, 2);
+    ASSERT_STR_EQ(found, p2);
+}

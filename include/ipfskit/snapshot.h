@@ -26,13 +26,24 @@ int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
                       char *path_out, size_t path_cap, struct ik_error *err);
 
+/* As ik_snapshot_write, but returns as soon as the file has its final name, before any fsync:
+ * for a caller that hands the file out at once and makes it durable afterwards with
+ * ik_snapshot_sync. Until then ik_snapshot_latest skips it (a crash may have torn it). */
+int ik_snapshot_write_unsynced(const char *dir, const char *table, uint64_t version,
+                               const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                               char *path_out, size_t path_cap, struct ik_error *err);
+/* Makes version `version` of `table` durable (fsync of the file and of snapshots/), then
+ * records it in dir/snapshots-synced.<table> as the newest durable version. */
+int ik_snapshot_sync(const char *dir, const char *table, uint64_t version, struct ik_error *err);
+
 /* Writes the same snapshot bytes to an open fd (e.g. a sealed memfd for small tables). */
 int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
                          const struct ArrowSchema *schema, const struct ArrowArray *batch,
                          struct ik_error *err);
 
 /* Finds the newest complete snapshot of `table` under `dir` (highest version whose file
- * opens and has a valid footer; temp files ignored). ENOENT when there is none. */
+ * opens and has a valid footer; temp files ignored; when dir/snapshots-synced.<table> exists,
+ * versions newer than the one it names are not yet durable and are skipped). ENOENT when there is none. */
 int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
                        uint64_t *version_out, struct ik_error *err);
 

@@ -110,6 +110,21 @@ int ik_store_generation(struct ik_store *st, uint64_t *gen, struct ik_error *err
 int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out,
                        struct ArrowArray *out, struct ik_error *err);
 
+/* A reader of every pin for snapshot builds: ik_store_read_pins split over `threads` threads,
+ * each with its own read-only connection to dir/pins.db, reading one range of cids; all of
+ * them read the same state (one generation). The cuts come from the previous read, so the
+ * first read runs on one thread. Use from one thread at a time. */
+struct ik_pin_reader;
+int ik_pin_reader_open(const char *dir, int threads, struct ik_pin_reader **out,
+                       struct ik_error *err);
+/* Reads every pin as ik_store_read_pins does, in one read transaction per connection;
+ * *generation receives the store generation the batch holds. */
+int ik_pin_reader_read(struct ik_pin_reader *r, uint64_t *generation,
+                       struct ArrowSchema *schema_out, struct ArrowArray *out,
+                       struct ik_error *err);
+/* Closes the connections; NULL is a no-op. */
+void ik_pin_reader_close(struct ik_pin_reader *r);
+
 /* Reads the pins selected by `q` (table pin_index) using SQL and the store's indexes, then
  * applies projection/offset/limit: the direct SQLite fallback. */
 int ik_store_query(struct ik_store *st, const struct ik_query *q, struct ArrowSchema *schema_out,

@@ -17,16 +17,10 @@
 /* ---- growable aligned buffers -----------------------------------------------------------
  * Small buffers come from posix_memalign; from 1 MiB on they are anonymous mappings that grow
  * with mremap, so a large column is never copied or faulted in twice. Memory is not zeroed
- * on growth: writers initialise what they use, and give() zeroes the padding. */
+ * on growth: writers initialise what they use, and ik__gb_give() zeroes the padding. */
 #define GB_MAP_MIN ((size_t)1 << 20)
 
-struct gbuf {
-    uint8_t *data;
-    size_t len, cap;
-    bool mapped;
-};
-
-static int gb_grow(struct gbuf *g, size_t need)
+int ik__gb_grow(struct ik__gbuf *g, size_t need)
 {
     size_t cap = g->cap ? g->cap : 64;
     void *p = NULL;
@@ -64,14 +58,7 @@ static int gb_grow(struct gbuf *g, size_t need)
     return 0;
 }
 
-static inline int gb_reserve(struct gbuf *g, size_t extra)
-{
-    if (g->len + extra <= g->cap)
-        return 0;
-    return gb_grow(g, g->len + extra);
-}
-
-static void gb_free(struct gbuf *g)
+void ik__gb_free(struct ik__gbuf *g)
 {
     if (g->mapped)
         munmap(g->data, g->cap);
@@ -102,9 +89,9 @@ struct column {
     bool nullable;
     int64_t length, null_count;
     bool has_valid;
-    struct gbuf valid, data, offs;
+    struct ik__gbuf valid, data, offs;
     /* dictionary<int, utf8> */
-    struct gbuf doffs, ddata;
+    struct ik__gbuf doffs, ddata;
     int64_t n_dict, dict_mark;
     uint32_t *slots; /* entry index + 1, 0 = empty */
     uint32_t *hashes;
@@ -185,14 +172,14 @@ static int column_reset(struct column *c, int64_t hint)
     c->valid.len = c->data.len = c->offs.len = 0;
     if (c->kind == K_STR32 || c->kind == K_STR64) {
         size_t w = c->kind == K_STR32 ? 4 : 8;
-        if (gb_reserve(&c->offs, w * (size_t)(hint + 1)) != 0)
+        if (ik__gb_reserve(&c->offs, w * (size_t)(hint + 1)) != 0)
             return ENOMEM;
         memset(c->offs.data, 0, w);
         c->offs.len = w;
     } else if (c->kind == K_BOOL) {
-        if (gb_reserve(&c->data, (size_t)(hint + 7) / 8) != 0)
+        if (ik__gb_reserve(&c->data, (size_t)(hint + 7) / 8) != 0)
             return ENOMEM;
-    } else if (gb_reserve(&c->data, (size_t)c->width * (size_t)hint) != 0) {
+    } else if (ik__gb_reserve(&c->data, (size_t)c->width * (size_t)hint) != 0) {
         return ENOMEM;
     }
     if (c->kind == K_DICT) {
@@ -201,7 +188,7 @@ static int column_reset(struct column *c, int64_t hint)
         if (c->slots == NULL && dict_init(c) != 0)
             return ENOMEM;
         memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-        if (gb_reserve(&c->doffs, 64) != 0)
+        if (ik__gb_reserve(&c->doffs, 64) != 0)
             return ENOMEM;
         memset(c->doffs.data, 0, 4);
         c->doffs.len = 4;
@@ -211,11 +198,11 @@ static int column_reset(struct column *c, int64_t hint)
 
 static void column_free(struct column *c)
 {
-    gb_free(&c->valid);
-    gb_free(&c->data);
-    gb_free(&c->offs);
-    gb_free(&c->doffs);
-    gb_free(&c->ddata);
+    ik__gb_free(&c->valid);
+    ik__gb_free(&c->data);
+    ik__gb_free(&c->offs);
+    ik__gb_free(&c->doffs);
+    ik__gb_free(&c->ddata);
     free(c->slots);
     free(c->hashes);
 }
@@ -410,7 +397,7 @@ static inline int valid_extend(struct column *c)
 {
     size_t need = (size_t)(c->length >> 3) + 1;
     if (need > c->valid.len) {
-        if (need > c->valid.cap && gb_grow(&c->valid, need) != 0)
+        if (need > c->valid.cap && ik__gb_grow(&c->valid, need) != 0)
             return ENOMEM;
         memset(c->valid.data + c->valid.len, 0, need - c->valid.len);
         c->valid.len = need;
@@ -480,14 +467,14 @@ static int append_bytes(struct column *c, const char *s, size_t len, struct ik_e
         if (c->data.len + len > INT32_MAX)
             return ik_error_set(err, IK_ELIMIT, "column '%s': more than 2 GiB of string data",
                                 c->name);
-        if (gb_reserve(&c->data, len) != 0 || gb_reserve(&c->offs, 4) != 0)
+        if (ik__gb_reserve(&c->data, len) != 0 || ik__gb_reserve(&c->offs, 4) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         end = (int32_t)(c->data.len + len);
         memcpy(c->offs.data + c->offs.len, &end, 4);
         c->offs.len += 4;
     } else {
         int64_t end;
-        if (gb_reserve(&c->data, len) != 0 || gb_reserve(&c->offs, 8) != 0)
+        if (ik__gb_reserve(&c->data, len) != 0 || ik__gb_reserve(&c->offs, 8) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         end = (int64_t)(c->data.len + len);
         memcpy(c->offs.data + c->offs.len, &end, 8);
@@ -574,7 +561,7 @@ static int dict_lookup(struct column *c, const char *s, size_t len, int64_t *idx
             return ik_error_set(err, ENOMEM, "out of memory");
         c->hashes = hs;
     }
-    if (gb_reserve(&c->ddata, len) != 0 || gb_reserve(&c->doffs, 4) != 0)
+    if (ik__gb_reserve(&c->ddata, len) != 0 || ik__gb_reserve(&c->doffs, 4) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     if (len)
         memcpy(c->ddata.data + c->ddata.len, s, len);
@@ -624,7 +611,7 @@ int ik_builder_str(struct ik_builder *b, int col, const char *s, size_t len, str
         int64_t idx = 0;
         if ((rc = dict_lookup(c, s, len, &idx, err)) != 0)
             return rc;
-        if (gb_reserve(&c->data, (size_t)c->width) != 0)
+        if (ik__gb_reserve(&c->data, (size_t)c->width) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         put_int(c->data.data + c->data.len, c->width, idx);
         c->data.len += (size_t)c->width;
@@ -639,7 +626,7 @@ int ik_builder_str(struct ik_builder *b, int col, const char *s, size_t len, str
 
 static int append_fixed(struct column *c, const void *v, struct ik_error *err)
 {
-    if (gb_reserve(&c->data, (size_t)c->width) != 0 || mark_valid(c) != 0)
+    if (ik__gb_reserve(&c->data, (size_t)c->width) != 0 || mark_valid(c) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     memcpy(c->data.data + c->data.len, v, (size_t)c->width);
     c->data.len += (size_t)c->width;
@@ -657,7 +644,7 @@ int ik_builder_int(struct ik_builder *b, int col, int64_t v, struct ik_error *er
         if (v < c->min || v > c->max)
             return ik_error_set(err, EINVAL, "column '%s' (%s): %" PRId64 " is out of range",
                                 c->name, c->type_name, v);
-        if (gb_reserve(&c->data, (size_t)c->width) != 0 || mark_valid(c) != 0)
+        if (ik__gb_reserve(&c->data, (size_t)c->width) != 0 || mark_valid(c) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         put_int(c->data.data + c->data.len, c->width, v);
         c->data.len += (size_t)c->width;
@@ -699,7 +686,7 @@ int ik_builder_bool(struct ik_builder *b, int col, bool v, struct ik_error *err)
     if (c->kind != K_BOOL)
         return wrong_kind(c, "a bool", err);
     if ((size_t)(c->length >> 3) >= c->data.len) {
-        if (gb_reserve(&c->data, 1) != 0)
+        if (ik__gb_reserve(&c->data, 1) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         c->data.data[c->data.len++] = 0;
     }
@@ -720,7 +707,7 @@ static int append_null(struct column *c)
     case K_STR32:
     case K_STR64: {
         size_t w = c->kind == K_STR32 ? 4 : 8;
-        if (gb_reserve(&c->offs, w) != 0)
+        if (ik__gb_reserve(&c->offs, w) != 0)
             return ENOMEM;
         memcpy(c->offs.data + c->offs.len, c->offs.data + c->offs.len - w, w);
         c->offs.len += w;
@@ -728,13 +715,13 @@ static int append_null(struct column *c)
     }
     case K_BOOL:
         if ((size_t)(c->length >> 3) >= c->data.len) {
-            if (gb_reserve(&c->data, 1) != 0)
+            if (ik__gb_reserve(&c->data, 1) != 0)
                 return ENOMEM;
             c->data.data[c->data.len++] = 0;
         }
         break;
     default:
-        if (gb_reserve(&c->data, (size_t)c->width) != 0)
+        if (ik__gb_reserve(&c->data, (size_t)c->width) != 0)
             return ENOMEM;
         memset(c->data.data + c->data.len, 0, (size_t)c->width);
         c->data.len += (size_t)c->width;
@@ -843,13 +830,12 @@ static void unmap_data(void *ctx)
     free(m);
 }
 
-/* Hands g's memory to array `a` as buffer `i` (g becomes empty either way). */
-static int give(struct ArrowArray *a, int i, struct gbuf *g)
+int ik__gb_give(struct ArrowArray *a, int i, struct ik__gbuf *g)
 {
     struct ik_buffer *buf;
     int rc;
     size_t padded;
-    if (g->data == NULL && gb_grow(g, 64) != 0)
+    if (g->data == NULL && ik__gb_grow(g, 64) != 0)
         return ENOMEM;
     padded = (g->len + 63) & ~(size_t)63; /* caps are powers of two >= 64: fits */
     memset(g->data + g->len, 0, padded - g->len);
@@ -867,7 +853,7 @@ static int give(struct ArrowArray *a, int i, struct gbuf *g)
         rc = ik_buffer_wrap(g->data, g->len, free_data, g->data, &buf);
     }
     if (rc != 0) {
-        gb_free(g);
+        ik__gb_free(g);
         return ENOMEM;
     }
     rc = ik__array_hold(a, buf);
@@ -886,13 +872,13 @@ static int finish_column(struct column *c, struct ArrowArray *a)
     a->length = c->length;
     a->null_count = c->null_count;
     if (c->null_count > 0) {
-        if (give(a, 0, &c->valid) != 0)
+        if (ik__gb_give(a, 0, &c->valid) != 0)
             return ENOMEM;
     }
     if (n_buffers == 3) {
-        if (give(a, 1, &c->offs) != 0 || give(a, 2, &c->data) != 0)
+        if (ik__gb_give(a, 1, &c->offs) != 0 || ik__gb_give(a, 2, &c->data) != 0)
             return ENOMEM;
-    } else if (give(a, 1, &c->data) != 0) {
+    } else if (ik__gb_give(a, 1, &c->data) != 0) {
         return ENOMEM;
     }
     if (c->kind == K_DICT) {
@@ -903,7 +889,7 @@ static int finish_column(struct column *c, struct ArrowArray *a)
         if (ik__array_alloc(d, 3, 0) != 0)
             return ENOMEM;
         d->length = c->n_dict;
-        if (give(d, 1, &c->doffs) != 0 || give(d, 2, &c->ddata) != 0)
+        if (ik__gb_give(d, 1, &c->doffs) != 0 || ik__gb_give(d, 2, &c->ddata) != 0)
             return ENOMEM;
     }
     return 0;

@@ -266,6 +266,27 @@ int ik__array_clone(const struct ArrowArray *src, struct ArrowArray *out);
 /* Allocates and attaches an empty dictionary ArrowArray (release NULL) for the caller to fill. */
 int ik__array_alloc_dictionary(struct ArrowArray *a);
 
+/* Growable 64-byte aligned buffers (lib/arrow/builder.c), for the row builder and specialised
+ * fillers such as the store's pin reader. Small ones come from posix_memalign; from 1 MiB on
+ * they are anonymous mappings grown with mremap. Growth does not zero memory. */
+struct ik__gbuf {
+    uint8_t *data;
+    size_t len, cap;
+    bool mapped;
+};
+/* Makes cap >= need (capacity doubles); ENOMEM. */
+int ik__gb_grow(struct ik__gbuf *g, size_t need);
+static inline int ik__gb_reserve(struct ik__gbuf *g, size_t extra)
+{
+    if (g->len + extra <= g->cap)
+        return 0;
+    return ik__gb_grow(g, g->len + extra);
+}
+void ik__gb_free(struct ik__gbuf *g);
+/* Hands g's memory to array `a` (from ik__array_alloc) as buffer `i`, padding zeroed to 64
+ * bytes; g becomes empty either way. ENOMEM. */
+int ik__gb_give(struct ArrowArray *a, int i, struct ik__gbuf *g);
+
 /* Allocates an owned schema with copies of format, name (may be NULL) and metadata (may be
  * NULL), and n_children zeroed children. */
 int ik__schema_alloc(struct ArrowSchema *out, const char *format, const char *name,

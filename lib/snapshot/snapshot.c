@@ -1,5 +1,6 @@
 /* Snapshots: writing one record batch as an immutable Arrow IPC file (temp name, fsync, rename
- * without replacing, fsync of the directory, mode 0400), finding the newest complete one,
+ * without replacing, fsync of the directory, mode 0400; or the fsyncs deferred until after the
+ * file is in use, with a mark of the newest durable version), finding the newest complete one,
  * pruning old ones, and opening one from a path or fd to answer queries whose results point
  * into the read-only mapping. */
 #include <dirent.h>
@@ -198,9 +199,59 @@ static int fsync_dir(const char *path, struct ik_error *err)
     return rc;
 }
 
-int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
-                      const struct ArrowSchema *schema, const struct ArrowArray *batch,
-                      char *path_out, size_t path_cap, struct ik_error *err)
+/* <dir>/snapshots-synced.<table>: the newest version of `table` known durable (written
+ * only after that file and its directory were fsynced). Outside snapshots/, which holds only
+ * Arrow files. */
+static int synced_path(const char *dir, const char *table, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s/snapshots-synced.%s", dir, table) >= cap ? -1 : 0;
+}
+
+static int mark_synced(const char *dir, const char *table, uint64_t version,
+                       struct ik_error *err)
+{
+    char path[4200], tmp[4300], text[32];
+    int fd, n, rc = 0;
+    if (synced_path(dir, table, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)version);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    if (write(fd, text, (size_t)n) != n)
+        rc = ik_error_set(err, errno ? errno : EIO, "%s: write failed", tmp);
+    close(fd);
+    /* no fsync: losing the mark only makes the next start rebuild */
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = ik_error_set(err, errno, "%s: rename: %s", path, strerror(errno));
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* The version in the table's synced mark; false when there is none (every snapshot under
+ * snapshots/ was then fsynced before it got its name). */
+static bool read_synced(const char *dir, const char *table, uint64_t *version)
+{
+    char path[4200], text[32];
+    ssize_t n;
+    uint64_t v = 0;
+    int fd, i;
+    if (synced_path(dir, table, path, sizeof path) != 0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, text, sizeof text - 1);
+    close(fd);
+    for (i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(text[i] - '0');
+    *version = v;
+    return true;
+}
+
+static int write_named(const char *dir, const char *table, uint64_t version,
+                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                       char *path_out, size_t path_cap, bool sync, struct ik_error *err)
 {
     char sdir[4096], path[4096], tmp[4200];
     int rc, fd;
@@ -223,7 +274,7 @@ int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
         ik_error_prefix(err, rc, "%s", path);
         goto fail;
     }
-    if (fsync(fd) != 0) {
+    if (sync && fsync(fd) != 0) {
         rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
         goto fail;
     }
@@ -247,7 +298,7 @@ int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
     } else {
         unlink(tmp);
     }
-    if ((rc = fsync_dir(sdir, err)) != 0)
+    if (sync && ((rc = fsync_dir(sdir, err)) != 0 || (rc = mark_synced(dir, table, version, err))))
         return rc;
     if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
         return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
@@ -256,6 +307,37 @@ fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
+    return rc;
+}
+
+int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
+                      const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                      char *path_out, size_t path_cap, struct ik_error *err)
+{
+    return write_named(dir, table, version, schema, batch, path_out, path_cap, true, err);
+}
+
+int ik_snapshot_write_unsynced(const char *dir, const char *table, uint64_t version,
+                               const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                               char *path_out, size_t path_cap, struct ik_error *err)
+{
+    return write_named(dir, table, version, schema, batch, path_out, path_cap, false, err);
+}
+
+int ik_snapshot_sync(const char *dir, const char *table, uint64_t version, struct ik_error *err)
+{
+    char sdir[4096], path[4200];
+    int rc, fd;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table, (unsigned long long)version);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if (fsync(fd) != 0)
+        rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
+    close(fd);
+    if (rc == 0 && (rc = fsync_dir(sdir, err)) == 0)
+        rc = mark_synced(dir, table, version, err);
     return rc;
 }
 
@@ -303,16 +385,20 @@ int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_
                        uint64_t *version_out, struct ik_error *err)
 {
     char sdir[4096], path[4200];
-    uint64_t *v = NULL;
+    uint64_t *v = NULL, synced = 0;
     size_t n = 0, i;
     int rc;
+    bool marked;
     if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
         return rc;
+    marked = read_synced(dir, table, &synced);
     if ((rc = list_versions(sdir, table, &v, &n, err)) != 0)
         return rc == ENOENT ? ik_error_set(err, ENOENT, "no snapshot of '%s' under %s", table, dir)
                             : rc;
     for (i = 0; i < n; i++) {
         struct ik_snapshot *s;
+        if (marked && v[i] > synced)
+            continue; /* named before its fsync, which a crash may have cut short */
         snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table, (unsigned long long)v[i]);
         if (ik_snapshot_open_path(path, 0, &s, NULL) != 0)
             continue; /* truncated, corrupt or unreadable: try an older one */

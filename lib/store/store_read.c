@@ -1,5 +1,4 @@
-/* Pins out of SQLite as Arrow: every pin as one pin_index batch in cid order (snapshot builds,
- * the direct fallback), and queries answered with SQL — the filter becomes a WHERE clause with
+/* Pins out of SQLite as Arrow: queries answered with SQL — the filter becomes a WHERE clause with
  * bound parameters that can use the store's indexes, then ORDER BY cid, LIMIT / OFFSET and the
  * projection — so the result equals ik_query_apply on the full batch. */
 #include <stdlib.h>
@@ -413,15 +412,4 @@ int ik_store_query(struct ik_store *st, const struct ik_query *q, struct ArrowSc
                    struct ArrowArray *out, struct ik_error *err)
 {
     return run(st, q, schema_out, out, err);
-}
-
-int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out,
-                       struct ArrowArray *out, struct ik_error *err)
-{
-    struct ik_query q;
-    int rc;
-    ik_query_init(&q, "pin_index");
-    rc = run(st, &q, schema_out, out, err);
-    ik_query_reset(&q);
-    return rc;
 }
