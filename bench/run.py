@@ -670,7 +670,7 @@ def plots(res):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
     for ax in axes:  # 12 series: one colour each
         ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(0, 20, 2)]
-                          + ["#8c564b", "#e377c2"])
+                          + ["#393b79", "#637939"])
     for ax, lim, title in ((axes[0], "100", "limit 100"), (axes[1], "all", "whole table")):
         for label, *_ in PATHS:
             xs, ys = [], []
