@@ -293,6 +293,10 @@ def bench_daemon(res):
         t_store = time.perf_counter()
         d = store_dir(pins)
         jl = jsonl_file(pins) if pins <= 1_000_000 else None
+        if not jl:
+            notes.append(f"at {pins:,} pins the Python alternatives that build every row as "
+                         f"Python objects (JSON, SQLite select *, IPFS-Kit's to_pylist) are "
+                         f"not run: minutes and ~10 GB each; their 1M numbers scale linearly")
         st = {"build_or_reuse_s": round(time.perf_counter() - t_store, 2)}
         print(f"measuring {pins:,} pins", file=sys.stderr, flush=True)
         with Daemon(d) as dm:
