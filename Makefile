@@ -36,8 +36,8 @@ ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 
 .SECONDARY:
 
-.PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench clean \
-	bootstrap bootstrap-test
+.PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench bench-check \
+	clean bootstrap bootstrap-test
 
 all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
 
@@ -136,10 +136,16 @@ lint:
 		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz
 	$(MAKE) --no-print-directory WERROR=1 all $(BUILD)/test-runner
 
+# make bench: every path at 100, 10k and 1M pins (BENCH_BIG=1 adds 10M, BENCH_QUICK=1 is short)
+# against the floors and the alternatives; tables in bench/results/latest.md, plots beside it.
+# make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
-	@scripts/bootstrap --test
+	@scripts/bootstrap --bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
 	$(PY) bench/run.py
+
+bench-check:
+	@$(PY) bench/check.py
 
 $(BUILD)/bench-arrow: $(call obj,rel,bench/bench_arrow.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -14,6 +14,19 @@
  *                               snapshot holding it is published): p50/p99 ms
  *   import DIR FILE             ik_client_import_fd of FILE through the daemon: pins/s
  *   store-import DIR FILE       ik_store_import in process into DIR (a fresh store): pins/s
+ *   path DIR METHOD COMP SQLITE LIMIT ITERS MAXSEC
+ *                               one client path (zero_copy, ipc_stream, direct, traditional;
+ *                               COMP none|lz4|zstd; SQLITE 1 = direct from SQLite): a new
+ *                               ik_client, its first query timed alone ("cold": new connection,
+ *                               new mapping) with the resident growth while its result is held,
+ *                               then up to ITERS warm queries (at most MAXSEC seconds, at least
+ *                               3, or 1 when the cold query took over MAXSEC/3), every batch
+ *                               taken: min/p50/p99 µs. LIMIT -1 = whole table
+ *   scan FILE REPS              floors over a snapshot file: map it and touch every page; sum
+ *                               every 8-byte word of the mapping (bandwidth); min/p50/p99 ms
+ *   groupby DIR ITERS           zero_copy whole table, then sum(size_bytes) group by backend in
+ *                               plain C over the mapped buffers: the floor for the same query
+ *                               in pyarrow / polars / DuckDB / SQLite; min/p50/p99 ms
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -414,8 +427,246 @@ static int cmd_store_import(const char *dir, const char *file)
     return 0;
 }
 
+/* ---- every client path ------------------------------------------------------------------- */
+
+static long status_kib(const char *key)
+{
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = atol(line + kl + 1);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* min/p50/p99 of t[0..n) (sorted here) as "name": {...}. */
+static void print_stats(const char *name, double *t, int n, const char *tail)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    printf("\"%s\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"n\": %d}%s", name, t[0],
+           t[n / 2], t[n > 1 ? (int)((double)(n - 1) * 0.99) : 0], n, tail);
+}
+
+/* Runs q and takes every batch; *held (when not NULL) keeps the batches alive (caller frees).
+ * Returns the rows. */
+static int64_t drain_query(struct ik_client *c, const struct ik_query *q, enum ik_method want,
+                           struct ArrowArray **held, int *nheld)
+{
+    struct ik_result r;
+    struct ik_error err = {{0}};
+    int64_t rows = 0;
+    if (ik_client_query(c, q, &r, &err) != 0)
+        die("query", &err);
+    if (r.method != want) {
+        fprintf(stderr, "bench-daemon: asked for %s, got %s\n", ik_method_name(want),
+                r.method_name);
+        exit(1);
+    }
+    for (;;) {
+        struct ArrowArray b;
+        if (r.stream.get_next(&r.stream, &b) != 0)
+            die("get_next", NULL);
+        if (b.release == NULL)
+            break;
+        rows += b.length;
+        if (held) {
+            *held = realloc(*held, (size_t)(*nheld + 1) * sizeof **held);
+            (*held)[(*nheld)++] = b;
+        } else {
+            b.release(&b);
+        }
+    }
+    ik_result_reset(&r);
+    return rows;
+}
+
+static int cmd_path(char **a)
+{
+    const char *dir = a[0];
+    int method = ik_method_from_name(a[1]);
+    const char *comp = a[2];
+    long limit = atol(a[4]);
+    int iters = atoi(a[5]);
+    double maxsec = atof(a[6]), t0, cold, deadline;
+    struct ik_client_options o;
+    struct ik_client *c;
+    struct ik_error err = {{0}};
+    struct ik_query q;
+    struct ArrowArray *held = NULL;
+    int nheld = 0, n = 0;
+    long rss0, rss1, hwm0, hwm1;
+    int64_t rows;
+    double *t = calloc((size_t)(iters > 0 ? iters : 1), sizeof *t);
+    if (method <= 0)
+        die("unknown method", NULL);
+    ik_client_options_init(&o);
+    o.path = dir;
+    o.method = (enum ik_method)method;
+    o.compression = strcmp(comp, "lz4") == 0    ? IK_COMPRESSION_LZ4
+                    : strcmp(comp, "zstd") == 0 ? IK_COMPRESSION_ZSTD
+                                                : IK_COMPRESSION_NONE;
+    o.direct_sqlite = atoi(a[3]) != 0;
+    if (ik_client_open(&o, &c, &err) != 0)
+        die("client open", &err);
+    ik_query_init(&q, "pin_index");
+    q.limit = limit;
+
+    rss0 = status_kib("VmRSS");
+    hwm0 = status_kib("VmHWM");
+    t0 = now_us();
+    rows = drain_query(c, &q, o.method, &held, &nheld);
+    cold = now_us() - t0;
+    rss1 = status_kib("VmRSS");
+    hwm1 = status_kib("VmHWM");
+    for (int i = 0; i < nheld; i++)
+        held[i].release(&held[i]);
+    free(held);
+
+    deadline = now_us() + maxsec * 1e6;
+    /* at least 3 warm runs, or 1 when the cold one alone took a third of the budget */
+    for (; n < iters && (n < (cold * 3 > maxsec * 1e6 ? 1 : 3) || now_us() < deadline); n++) {
+        double s = now_us();
+        drain_query(c, &q, o.method, NULL, NULL);
+        t[n] = now_us() - s;
+    }
+    printf("{\"method\": \"%s\", \"compression\": \"%s\", \"sqlite\": %d, \"limit\": %ld, "
+           "\"rows\": %lld, \"cold_us\": %.3f, \"rss_growth_kib\": %ld, \"hwm_growth_kib\": %ld, ",
+           ik_method_name(o.method), comp, o.direct_sqlite, limit, (long long)rows, cold,
+           rss1 - rss0, hwm1 - hwm0);
+    print_stats("us", t, n, "}\n");
+    ik_query_reset(&q);
+    ik_client_close(c);
+    free(t);
+    return 0;
+}
+
+static int cmd_scan(const char *file, int reps)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    double *touch = calloc((size_t)reps, sizeof *touch), *sum = calloc((size_t)reps, sizeof *sum);
+    uint64_t acc = 0;
+    size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
+    if (fd < 0 || fstat(fd, &sb) != 0)
+        die(file, NULL);
+    len = (size_t)sb.st_size;
+    for (int r = 0; r < reps; r++) {
+        const volatile uint8_t *p;
+        const uint64_t *w;
+        double s = now_us();
+        void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+            die("mmap", NULL);
+        p = m;
+        for (size_t off = 0; off < len; off += page)
+            acc += p[off];
+        touch[r] = (now_us() - s) / 1e3;
+        w = m;
+        s = now_us();
+        for (size_t i = 0; i < len / 8; i++)
+            acc += w[i];
+        sum[r] = (now_us() - s) / 1e3;
+        munmap(m, len);
+    }
+    printf("{\"bytes\": %zu, \"pages\": %zu, \"check\": %llu, ", len, (len + page - 1) / page,
+           (unsigned long long)(acc & 0xff));
+    print_stats("touch_pages_ms", touch, reps, ", ");
+    printf("\"sum_gb_per_s\": %.3f, ", (double)len / (sum[0] * 1e6));
+    print_stats("sum_words_ms", sum, reps, "}\n");
+    free(touch);
+    free(sum);
+    close(fd);
+    return 0;
+}
+
+static int child_index(const struct ArrowSchema *s, const char *name)
+{
+    for (int64_t i = 0; i < s->n_children; i++)
+        if (strcmp(s->children[i]->name, name) == 0)
+            return (int)i;
+    die(name, NULL);
+    return -1;
+}
+
+/* zero_copy whole table, sum(size_bytes) group by backend over the mapped buffers. */
+static int cmd_groupby(const char *dir, int iters)
+{
+    struct ik_client *c = open_client(dir);
+    struct ik_query q;
+    double *t = calloc((size_t)iters, sizeof *t);
+    int64_t groups = 0, total = 0;
+    ik_query_init(&q, "pin_index");
+    for (int it = -2; it < iters; it++) {
+        struct ik_result r;
+        struct ik_error err = {{0}};
+        struct ArrowSchema s;
+        int is, ib;
+        int64_t sums[65536] = {0};
+        uint8_t seen[65536] = {0};
+        double t0 = now_us();
+        if (ik_client_query(c, &q, &r, &err) != 0)
+            die("query", &err);
+        if (r.stream.get_schema(&r.stream, &s) != 0)
+            die("get_schema", NULL);
+        is = child_index(&s, "size_bytes");
+        ib = child_index(&s, "backend");
+        s.release(&s);
+        total = 0;
+        for (;;) {
+            struct ArrowArray b;
+            const struct ArrowArray *sz, *be;
+            const int64_t *v;
+            const int16_t *k;
+            const uint8_t *valid;
+            if (r.stream.get_next(&r.stream, &b) != 0)
+                die("get_next", NULL);
+            if (b.release == NULL)
+                break;
+            sz = b.children[is];
+            be = b.children[ib];
+            v = (const int64_t *)sz->buffers[1] + sz->offset + b.offset;
+            valid = sz->null_count != 0 ? sz->buffers[0] : NULL;
+            k = (const int16_t *)be->buffers[1] + be->offset + b.offset;
+            for (int64_t i = 0; i < b.length; i++) {
+                int64_t bit = sz->offset + b.offset + i;
+                if (valid && !(valid[bit >> 3] >> (bit & 7) & 1))
+                    continue;
+                sums[(uint16_t)k[i]] += v[i];
+                seen[(uint16_t)k[i]] = 1;
+            }
+            total += b.length;
+            b.release(&b);
+        }
+        ik_result_reset(&r);
+        groups = 0;
+        for (int g = 0; g < 65536; g++)
+            groups += seen[g];
+        if (it >= 0)
+            t[it] = (now_us() - t0) / 1e3;
+    }
+    printf("{\"rows\": %lld, \"groups\": %lld, ", (long long)total, (long long)groups);
+    print_stats("ms", t, iters, "}\n");
+    ik_query_reset(&q);
+    ik_client_close(c);
+    free(t);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 9 && strcmp(argv[1], "path") == 0)
+        return cmd_path(argv + 2);
+    if (argc >= 4 && strcmp(argv[1], "scan") == 0)
+        return cmd_scan(argv[2], atoi(argv[3]));
+    if (argc >= 4 && strcmp(argv[1], "groupby") == 0)
+        return cmd_groupby(argv[2], atoi(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "floor") == 0)
         return cmd_floor(atoi(argv[2]));
     if (argc >= 5 && strcmp(argv[1], "query") == 0)
@@ -430,6 +681,6 @@ int main(int argc, char **argv)
         return cmd_import(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "store-import") == 0)
         return cmd_store_import(argv[2], argv[3]);
-    fprintf(stderr, "usage: bench-daemon floor|query|qps|exec|pinadd|import|store-import ...\n");
+    fprintf(stderr, "usage: bench-daemon floor|query|qps|exec|pinadd|import|store-import|path|scan|groupby ...\n");
     return 2;
 }

@@ -12,6 +12,16 @@ Results go to bench/results/python.md (and stdout).
 
 Usage: python bench/bench_python.py [--pins N] [--out PATH]
 Needs: build/ipfs-kit (make all) and ipfs_kit_arrow installed (pip install ./python).
+
+`--suite DIR --pins N --json OUT [--jsonl F] [--quick]` is the mode bench/run.py (make bench)
+uses: against the daemon already running on DIR (N pins), it measures each of the Python paths
+and alternatives below with min/p50/p99 and writes one JSON object to OUT:
+  zero-copy pa.table(c.pins(limit=100)) (the first on a new Client labelled cold) and of the
+  whole table; the whole table into pyarrow, polars and DuckDB, and
+  `group by backend, sum(size_bytes)` in each; the same query in SQLite (python sqlite3 on
+  DIR/pins.db, read-only); SQLite `select * ... limit 100` and the whole table; JSON parsing of
+  the same rows (a jsonl file, json.loads and orjson.loads per line); IPFS-Kit's path (IPC file
+  read with ordinary reads + to_pylist).
 """
 import argparse
 import datetime
@@ -72,11 +82,153 @@ def machine():
            f"{platform.python_version()}, pyarrow {pa.__version__}"
 
 
+def measure(fn, n, max_s, warmup=1):
+    """Runs fn up to n times within about max_s seconds (at least 3 times, or once when one
+    call alone takes over max_s / 3): {'min','p50','p99','n'} in microseconds."""
+    out = []
+    t0 = time.perf_counter_ns()
+    for _ in range(max(warmup, 1)):
+        fn()
+    first = (time.perf_counter_ns() - t0) / 1e9 / max(warmup, 1)
+    if warmup == 0:  # the one call was a sample
+        out.append(first * 1e6)
+    least = 1 if first * 3 > max_s else 3
+    deadline = time.perf_counter() + max_s
+    while len(out) < n and (len(out) < least or time.perf_counter() < deadline):
+        t0 = time.perf_counter_ns()
+        fn()
+        out.append((time.perf_counter_ns() - t0) / 1000.0)
+    out.sort()
+    return {"min": out[0], "p50": out[len(out) // 2],
+            "p99": out[min(len(out) - 1, int((len(out) - 1) * 0.99))], "n": len(out)}
+
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def suite(a):
+    """One store's Python measurements for bench/run.py (see the module docstring)."""
+    import json
+    import sqlite3
+    import duckdb
+    import polars as pl
+    try:
+        import orjson
+    except ImportError:
+        orjson = None
+    n = a.pins
+    big = n >= 1_000_000
+    S = 0.6 if a.quick else 2.0          # seconds per measurement, small results
+    L = 3.0 if a.quick else 8.0          # seconds per measurement, whole-table alternatives
+    res = {"pins": n}
+
+    class Wrap:  # pyarrow's own first-use costs (imports, capsule machinery) are not ours
+        def __arrow_c_stream__(self, requested_schema=None):
+            return pa.table({"x": [1]}).__arrow_c_stream__(requested_schema)
+    pa.table(Wrap())
+
+    # cold: the first query of a new Client (new connection, new mapping)
+    c = ika.connect(a.suite)
+    t0 = time.perf_counter_ns()
+    pa.table(c.pins(limit=100))
+    res["zc_limit100_cold_us"] = (time.perf_counter_ns() - t0) / 1000.0
+    r = c.pins(limit=100)
+    assert r.method == "zero_copy", r.method
+    res["zc_limit100"] = measure(lambda: pa.table(c.pins(limit=100)), 3000, S, warmup=50)
+    res["zc_all"] = measure(lambda: pa.table(c.pins()), 1000, S, warmup=5)
+    rss0 = rss_kib()
+    held = pa.table(c.pins())
+    res["zc_all_rss_growth_kib"] = rss_kib() - rss0
+    del held
+
+    # into each frame library, then the group-by in each (all including c.pins())
+    def into_polars():
+        return pl.DataFrame(c.pins())
+
+    def into_duckdb():
+        r = c.pins()
+        return duckdb.sql("select count(*) from r").fetchall()
+
+    def gb_pyarrow():
+        return pa.table(c.pins()).group_by("backend").aggregate([("size_bytes", "sum")])
+
+    def gb_polars():
+        return pl.DataFrame(c.pins()).group_by("backend").agg(pl.col("size_bytes").sum())
+
+    def gb_duckdb():
+        r = c.pins()
+        return duckdb.sql("select backend, sum(size_bytes) from r group by backend").fetchall()
+
+    res["into_polars"] = measure(into_polars, 200, L if big else S)
+    res["into_duckdb"] = measure(into_duckdb, 200, L if big else S)
+    res["groupby_pyarrow"] = measure(gb_pyarrow, 200, L if big else S)
+    res["groupby_polars"] = measure(gb_polars, 200, L if big else S)
+    res["groupby_duckdb"] = measure(gb_duckdb, 200, L if big else S)
+
+    # SQLite, read-only, on the same pins
+    db = sqlite3.connect(f"file:{os.path.join(a.suite, 'pins.db')}?mode=ro", uri=True)
+    res["sqlite_limit100"] = measure(
+        lambda: db.execute("select * from pins limit 100").fetchall(), 3000, S)
+    if n <= 1_000_000:  # 10M rows as Python tuples: minutes and ~10 GB
+        res["sqlite_all"] = measure(lambda: db.execute("select * from pins").fetchall(), 50, L)
+    res["groupby_sqlite"] = measure(lambda: db.execute(
+        "select backend, sum(size_bytes) from pins group by backend").fetchall(), 50, L)
+    db.close()
+
+    # JSON parse of the same rows (jsonl of the same seed)
+    if a.jsonl:
+        with open(a.jsonl, "rb") as f:
+            lines = f.read().splitlines()
+        assert len(lines) == n, (len(lines), n)
+        head = lines[:100]
+        res["json_limit100"] = measure(lambda: [json.loads(x) for x in head], 3000, S)
+        res["json_all"] = measure(lambda: [json.loads(x) for x in lines], 20, L)
+        if orjson:
+            res["orjson_limit100"] = measure(lambda: [orjson.loads(x) for x in head], 3000, S)
+            res["orjson_all"] = measure(lambda: [orjson.loads(x) for x in lines], 20, L)
+        del lines, head
+
+    # IPFS-Kit's path: an IPC file of the same rows read with ordinary reads + to_pylist
+    tmp = tempfile.mkdtemp(prefix="ikbench", dir="/tmp")
+    try:
+        for lim, key in ((100, "limit100"), (None, "all")):
+            f = os.path.join(tmp, f"ipfskit-{key}.arrow")
+            t = pa.table(c.pins(limit=lim))
+            with ipc.new_file(f, t.schema) as w:
+                w.write_table(t)
+            del t
+
+            def theirs(f=f):
+                with open(f, "rb") as fh:
+                    return ipc.RecordBatchFileReader(fh).read_all().to_pylist()
+            if key == "all" and (big and a.quick or n > 1_000_000):
+                continue  # ~10-20 s a call at 1M pins, minutes and ~10 GB at 10M
+            res[f"ipfskit_{key}"] = measure(theirs, 2000, S if key == "limit100" else L,
+                                            warmup=0 if big and key == "all" else 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    c.close()
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=1)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pins", type=int, default=1_000_000)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "python.md"))
+    ap.add_argument("--suite", metavar="DIR", help="measure against the daemon on DIR")
+    ap.add_argument("--json", help="--suite: where to write the results")
+    ap.add_argument("--jsonl", help="--suite: the same pins as JSON lines")
+    ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
+    if a.suite:
+        return suite(a)
     path = tempfile.mkdtemp(prefix="ikbench", dir="/tmp")
     lines = []
 
