@@ -77,7 +77,7 @@ struct ik_result {
     uint64_t version;        /* snapshot version (the store generation it reflects) */
     int64_t rows;            /* rows in the result */
     int64_t matched;         /* rows matching the filter before offset/limit */
-    int64_t table_rows;      /* rows in the whole table */
+    int64_t table_rows;      /* rows in the whole table; -1 when not known (direct from SQLite) */
     struct ik_timings timings;
 };
 
