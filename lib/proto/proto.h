@@ -115,12 +115,21 @@ enum ik_transport {
 
 #define IK_REQ_OWNED_MAX 8
 
+/* The snapshot file a client holds mapped (request key "have"): its version as the daemon
+ * announced it and the file's identity (st_dev, st_ino). When it is still the published one the
+ * daemon answers a transport-fd query without passing the descriptor again. */
+struct ik_snapshot_id {
+    bool set;
+    uint64_t version, dev, ino; /* each at most INT64_MAX (a JSON integer) */
+};
+
 struct ik_request {
     int v;                           /* IK_PROTO_VERSION */
     enum ik_req_op op;
     struct ik_query query;           /* QUERY (owned; always initialised) */
     enum ik_transport transport;     /* QUERY; default IK_TRANSPORT_FD */
     enum ik_compression compression; /* QUERY over "stream"; default IK_COMPRESSION_NONE */
+    struct ik_snapshot_id have;      /* QUERY: the snapshot the client holds; default unset */
     struct ik_pin pin;               /* PIN_ADD; see ik_request_init for the defaults */
     char cid[IK_CID_MAX_TEXT];       /* PIN_RM, PIN_TOUCH */
     struct ik_import_options import; /* IMPORT; the file comes as the frame's descriptor */

@@ -23,8 +23,9 @@ static const char *const format_names[] = {
 
 /* The keys each op accepts besides "v" and "op"; anything else is refused, so that a misspelt
  * key is an error rather than silently ignored. */
-static const char *const keys_query[] = {"table", "columns",   "filter",      "limit",
-                                         "offset", "transport", "compression", NULL};
+static const char *const keys_query[] = {"table",     "columns",     "filter", "limit", "offset",
+                                         "transport", "compression", "have",   NULL};
+static const char *const have_keys[] = {"version", "dev", "ino", NULL};
 static const char *const keys_pin_add[] = {"pin", NULL};
 static const char *const keys_cid[] = {"cid", NULL};
 static const char *const keys_import[] = {"format", "skip_invalid", "default_backend", NULL};
@@ -252,6 +253,29 @@ static int parse_import(struct ik_request *r, const json_t *obj, struct ik_error
     return get_str(r, obj, "default_backend", 0, "", &r->import.default_backend, err);
 }
 
+/* "have": {"version":N,"dev":N,"ino":N}, all three non-negative integers; null = absent. */
+static int parse_have(struct ik_request *r, const json_t *obj, struct ik_error *err)
+{
+    const json_t *h = json_object_get(obj, "have");
+    uint64_t *dst[3] = {&r->have.version, &r->have.dev, &r->have.ino};
+    int rc;
+    if (h == NULL || json_is_null(h))
+        return 0;
+    if (!json_is_object(h))
+        return ik_error_set(err, EINVAL, "\"have\" must be an object");
+    if ((rc = check_keys(h, have_keys, "object", "have", err)) != 0)
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(h, have_keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return ik_error_set(err, EINVAL, "\"have.%s\" must be a non-negative integer",
+                                have_keys[i]);
+        *dst[i] = (uint64_t)json_integer_value(v);
+    }
+    r->have.set = true;
+    return 0;
+}
+
 static int parse_query(struct ik_request *r, const json_t *obj, struct ik_error *err)
 {
     int t = (int)r->transport, c = (int)r->compression;
@@ -260,6 +284,8 @@ static int parse_query(struct ik_request *r, const json_t *obj, struct ik_error 
         rc = get_enum(obj, "transport", transport_names, 3, &t, err);
     if (rc == 0)
         rc = get_enum(obj, "compression", compression_names, 3, &c, err);
+    if (rc == 0)
+        rc = parse_have(r, obj, err);
     r->transport = (enum ik_transport)t;
     r->compression = (enum ik_compression)c;
     return rc;
@@ -401,6 +427,17 @@ static int request_fields(const struct ik_request *r, json_t *o)
             json_object_set_new(o, "compression",
                                 json_string(ik_compression_name(r->compression))))
             return EINVAL;
+        if (r->have.set) {
+            if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX ||
+                r->have.ino > INT64_MAX)
+                return EINVAL;
+            if (json_object_set_new(o, "have",
+                                    json_pack("{s:I,s:I,s:I}", "version",
+                                              (json_int_t)r->have.version, "dev",
+                                              (json_int_t)r->have.dev, "ino",
+                                              (json_int_t)r->have.ino)))
+                return EINVAL;
+        }
         return 0;
     case IK_REQ_PIN_ADD:
         return json_object_set_new(o, "pin", pin_to_json(&r->pin)) ? EINVAL : 0;
