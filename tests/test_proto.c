@@ -973,3 +973,109 @@ TEST(test_proto_sock_connect_unix_and_peer_uid)
                  "socket path of 199 bytes (limit 107)");
     ASSERT_FAILS(ik_sock_connect_unix("", 100, &cfd, &err), EINVAL, &err, "empty socket path");
 }
+
+/* ---- the client's frame reader ---------------------------------------------------------- */
+
+TEST(test_proto_reader_takes_glued_frames_and_keeps_the_fd_with_the_first)
+{
+    struct ik_error err;
+    struct ik_sock_reader rd;
+    int sv[2], file, got = -2;
+    uint8_t *payload;
+    size_t len;
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_OK(ik_sock_set_recv_timeout(sv[1], 1000, &err), &err);
+    file = temp_file_with("snapshot");
+    ASSERT_TRUE(file >= 0);
+    /* a header with a descriptor, a data frame and the end frame, all queued before reading */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "{\"ok\":true}", 11, file, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "data", 4, -1, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "", 0, -1, 1000, &err), &err);
+    close(file);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 11);
+    ASSERT_MEM_EQ(payload, "{\"ok\":true}", 11);
+    free(payload);
+    ASSERT_TRUE(got >= 0);
+    close(got);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 4);
+    ASSERT_MEM_EQ(payload, "data", 4);
+    ASSERT_EQ(got, -1);
+    free(payload);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 0);
+    free(payload);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 0);
+
+    /* bytes past the last frame read stay pending: the connection is not reusable */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "a", 1, -1, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "b", 1, -1, 1000, &err), &err);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), &err);
+    free(payload);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 5);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(test_proto_reader_large_frame_timeout_and_close)
+{
+    struct ik_error err;
+    struct ik_sock_reader rd;
+    size_t n = 3 * IK_SOCK_READER_BUF + 17, len;
+    uint8_t *big = malloc(n), *payload;
+    int sv[2];
+    pid_t pid;
+    int st;
+    for (size_t i = 0; i < n; i++)
+        big[i] = (uint8_t)(i * 7);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_OK(ik_sock_set_recv_timeout(sv[1], 2000, &err), &err);
+    pid = fork();
+    if (pid == 0) { /* the frame in pieces, slowly */
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, (uint32_t)n);
+        (void)!write(sv[0], hdr, 2);
+        usleep(20000);
+        (void)!write(sv[0], hdr + 2, 2);
+        (void)!write(sv[0], big, 100);
+        usleep(20000);
+        (void)!write(sv[0], big + 100, n - 100);
+        _exit(0);
+    }
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, n, &payload, &len, NULL, 2000, &err), &err);
+    ASSERT_EQ(len, n);
+    ASSERT_MEM_EQ(payload, big, n);
+    free(payload);
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 0);
+
+    /* nothing comes: the timeout holds on a blocking socket too */
+    ik_sock_reader_init(&rd, sv[1], false);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT,
+                 &err, "of 4 header bytes");
+    /* over the limit, from the header alone */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "0123456789", 10, -1, 1000, &err), &err);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 9, &payload, &len, NULL, 1000, &err), IK_ELIMIT,
+                 &err, "exceeds the limit");
+    /* closed mid-frame, then at a frame boundary */
+    ik_sock_reader_init(&rd, sv[1], true);
+    {
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, 8);
+        ASSERT_EQ(write(sv[0], hdr, 4), 4);
+        ASSERT_EQ(write(sv[0], "abc", 3), 3);
+    }
+    close(sv[0]);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EPROTO,
+                 &err, "connection closed after 3 of 8 payload bytes");
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EOS, &err,
+                 "closed by peer");
+    close(sv[1]);
+    free(big);
+}
