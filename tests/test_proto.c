@@ -583,6 +583,48 @@ TEST(test_proto_request_to_json_from_a_built_request)
     ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"filter\":{\"name\":{"
                      "\"contains\":\"x\\\"y\"}},\"limit\":5}");
     free(s);
+    ik_request_reset(&r);
+
+    /* the common query, written by hand, and the same with a name that needs escaping (jansson
+     * writes it): one form either way */
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    ASSERT_OK(ik_query_add_column(&r.query, "cid", &err), &err);
+    ASSERT_OK(ik_query_add_column(&r.query, "size_bytes", &err), &err);
+    r.query.offset = 3;
+    r.query.limit = 100;
+    r.have.set = true;
+    r.have.version = 9;
+    r.have.dev = 2049;
+    r.have.ino = 77;
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\","
+                     "\"size_bytes\"],\"offset\":3,\"limit\":100,\"have\":{\"version\":9,"
+                     "\"dev\":2049,\"ino\":77}}");
+    free(s);
+    ASSERT_OK(ik_query_add_column(&r.query, "a\"b", &err), &err);
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\","
+                     "\"size_bytes\",\"a\\\"b\"],\"offset\":3,\"limit\":100,\"have\":{"
+                     "\"version\":9,\"dev\":2049,\"ino\":77}}");
+    free(s);
+    ik_request_reset(&r);
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\"}");
+    free(s);
+    r.transport = IK_TRANSPORT_STREAM;
+    r.compression = IK_COMPRESSION_LZ4;
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"transport\":"
+                     "\"stream\",\"compression\":\"lz4\"}");
+    free(s);
+    ik_request_reset(&r);
+
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    ASSERT_OK(ik_query_filter_str(&r.query, "name", IK_OP_CONTAINS, "x", &err), &err);
     /* a string that is not UTF-8 has no JSON form */
     ASSERT_OK(ik_query_filter_str(&r.query, "name", IK_OP_EQ, "\xff", &err), &err);
     ASSERT_TRUE(ik_request_to_json(&r) == NULL);

@@ -458,12 +458,87 @@ static int request_fields(const struct ik_request *r, json_t *o)
     }
 }
 
+/* Appends "s" (quoted) when s needs no escaping: printable ASCII without '"' and '\\'. */
+static bool put_plain(char *buf, size_t cap, size_t *n, const char *s)
+{
+    size_t len = strlen(s);
+    if (*n + len + 2 >= cap)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+            s[i] == '\\')
+            return false;
+    buf[(*n)++] = '"';
+    memcpy(buf + *n, s, len);
+    *n += len;
+    buf[(*n)++] = '"';
+    return true;
+}
+
+static bool put_fmt(char *buf, size_t cap, size_t *n, const char *fmt, unsigned long long v)
+{
+    int k = snprintf(buf + *n, cap - *n, fmt, v);
+    if (k < 0 || (size_t)k >= cap - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
+}
+
+/* The common query (transport fd, no compression, no filter, plain names) written by hand, in
+ * exactly the form the jansson path below writes: clients send one per query. NULL when it
+ * does not apply (the caller checked transport, compression and that "have" has a JSON form). */
+static char *query_to_json_fast(const struct ik_request *r)
+{
+    char buf[1024];
+    size_t n = 0;
+    bool ok = r->query.n_preds == 0;
+    static const char head[] = "{\"v\":1,\"op\":\"query\",\"table\":";
+    if (ok) {
+        memcpy(buf, head, sizeof head - 1);
+        n = sizeof head - 1;
+        ok = r->v == 1 && put_plain(buf, sizeof buf, &n, r->query.table);
+    }
+    for (size_t i = 0; ok && i < r->query.n_columns; i++) {
+        ok = n + 14 < sizeof buf;
+        if (ok) {
+            memcpy(buf + n, i ? "," : ",\"columns\":[", i ? 1 : 12);
+            n += i ? 1 : 12;
+            ok = put_plain(buf, sizeof buf, &n, r->query.columns[i]);
+        }
+    }
+    if (ok && r->query.n_columns)
+        buf[n++] = ']'; /* room kept by the "n + 14" check */
+    if (ok && r->query.offset != 0)
+        ok = r->query.offset > 0 &&
+             put_fmt(buf, sizeof buf, &n, ",\"offset\":%llu", (unsigned long long)r->query.offset);
+    if (ok && r->query.limit >= 0)
+        ok = put_fmt(buf, sizeof buf, &n, ",\"limit\":%llu", (unsigned long long)r->query.limit);
+    if (ok && r->have.set)
+        ok = put_fmt(buf, sizeof buf, &n, ",\"have\":{\"version\":%llu",
+                     (unsigned long long)r->have.version) &&
+             put_fmt(buf, sizeof buf, &n, ",\"dev\":%llu", (unsigned long long)r->have.dev) &&
+             put_fmt(buf, sizeof buf, &n, ",\"ino\":%llu}", (unsigned long long)r->have.ino);
+    if (!ok || n + 2 > sizeof buf)
+        return NULL;
+    buf[n++] = '}';
+    buf[n] = 0;
+    return strdup(buf);
+}
+
 char *ik_request_to_json(const struct ik_request *r)
 {
     json_t *o;
     char *s = NULL;
     if ((int)r->op < 0 || (int)r->op >= N_OPS)
         return NULL;
+    if (r->op == IK_REQ_QUERY && r->transport == IK_TRANSPORT_FD &&
+        r->compression == IK_COMPRESSION_NONE && r->query.n_preds == 0) {
+        if (r->have.set && (r->have.version > INT64_MAX || r->have.dev > INT64_MAX ||
+                            r->have.ino > INT64_MAX))
+            return NULL;
+        if ((s = query_to_json_fast(r)) != NULL)
+            return s;
+    }
     o = json_object();
     if (o == NULL)
         return NULL;
