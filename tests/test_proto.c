@@ -1121,3 +1121,70 @@ TEST(test_proto_reader_large_frame_timeout_and_close)
     close(sv[1]);
     free(big);
 }
+
+/* ---- the client's cheap reply header reader --------------------------------------------- */
+
+TEST(test_proto_reply_query_fast_reads_our_headers_and_defers_the_rest)
+{
+    static const char *const ours[] = {
+        "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\",\"transport\":"
+        "\"fd\",\"table\":\"pin_index\",\"version\":12,\"table_rows\":1000000}",
+        "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\",\"transport\":"
+        "\"fd\",\"table\":\"pin_index\",\"version\":12,\"table_rows\":1000000,\"held\":true}",
+        "{\"ok\":true,\"method\":\"ipc_stream\",\"source\":\"arrow_ipc_daemon\",\"table\":"
+        "\"metrics\",\"version\":0,\"rows\":3,\"matched\":7,\"table_rows\":9,\"transport\":"
+        "\"stream\",\"compression\":\"lz4\",\"future\":null,\"flag\":false,\"neg\":-4}",
+        "{\"ok\":true}",
+    };
+    /* each is read exactly as jansson reads it */
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
+        struct ik_reply_query fast, slow;
+        struct ik_error err;
+        json_t *obj = NULL;
+        ASSERT_EQ(ik_reply_query_fast(ours[i], strlen(ours[i]), &fast), 0);
+        ASSERT_OK(ik_reply_parse(ours[i], strlen(ours[i]), &obj, &err), &err);
+        ik_reply_query_from(obj, &slow);
+        json_decref(obj);
+        ASSERT_STR_EQ(fast.method, slow.method);
+        ASSERT_STR_EQ(fast.compression, slow.compression);
+        ASSERT_EQ(fast.version, slow.version);
+        ASSERT_EQ(fast.table_rows, slow.table_rows);
+        ASSERT_EQ(fast.matched, slow.matched);
+        ASSERT_EQ(fast.held, slow.held);
+    }
+    {
+        struct ik_reply_query r;
+        ASSERT_EQ(ik_reply_query_fast(ours[1], strlen(ours[1]), &r), 0);
+        ASSERT_STR_EQ(r.method, "zero_copy");
+        ASSERT_EQ(r.version, 12);
+        ASSERT_EQ(r.table_rows, 1000000);
+        ASSERT_TRUE(r.held);
+        /* every truncation is deferred, never misread */
+        for (size_t n = 0; n < strlen(ours[1]); n++)
+            ASSERT_EQ(ik_reply_query_fast(ours[1], n, &r), EAGAIN);
+    }
+    /* anything else goes to ik_reply_parse, which accepts or refuses it */
+    static const char *const others[] = {
+        "{\"ok\":false,\"error\":{\"code\":\"x\",\"message\":\"y\"}}",
+        "{ \"ok\":true}",
+        "{\"ok\":true, \"version\":1}",
+        "{\"ok\":true,\"method\":\"zero\\u005fcopy\"}",
+        "{\"ok\":true,\"capabilities\":{\"a\":true}}",
+        "{\"ok\":true,\"version\":1.5}",
+        "{\"ok\":true,\"version\":1e3}",
+        "{\"ok\":true,\"version\":99999999999999999999}",
+        "{\"ok\":true,\"version\":1,\"version\":2}",
+        "{\"ok\":true,\"ok\":true}",
+        "{\"ok\":true,\"method\":\"zero_copy_but_far_too_long\"}",
+        "{\"ok\":true,\"m\":\"\xc3\xa9\"}",
+        "{\"ok\":true}x",
+        "{\"ok\":true,}",
+        "{\"ok\":true,\"version\":-}",
+        "{\"ok\":true,\"held\":tru}",
+        "[\"ok\",true]",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        struct ik_reply_query r;
+        ASSERT_EQ(ik_reply_query_fast(others[i], strlen(others[i]), &r), EAGAIN);
+    }
+}

@@ -160,13 +160,15 @@ static void conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *r
         close(fd);
 }
 
-/* One exchange: sends `req`, receives the reply header (and its fd) through `rd`. On success
+/* One exchange: sends `req`, receives the reply header (and its fd) through `rd`, as a tree in
+ * *hdr, or when `fast` is given, as its query fields in *fast (with *hdr NULL when the cheap
+ * reader could take the header, else the tree as well). On success
  * *conn is the connection (give it back with conn_put once any data frames are read through
  * `rd`, or close it). A pooled connection that turns out dead (daemon restarted) is replaced
  * once. */
 static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply_timeout_ms,
-                    json_t **hdr, int *fd_out, int *conn, struct ik_sock_reader *rd,
-                    struct ik_timings *t, struct ik_error *err)
+                    json_t **hdr, struct ik_reply_query *fast, int *fd_out, int *conn,
+                    struct ik_sock_reader *rd, struct ik_timings *t, struct ik_error *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         uint8_t *payload = NULL;
@@ -196,7 +198,14 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         }
         if (t)
             t->request_ms += ik__mono_ms() - t1;
-        rc = ik_reply_parse((const char *)payload, len, hdr, err);
+        if (fast && ik_reply_query_fast((const char *)payload, len, fast) == 0) {
+            *hdr = NULL; /* our daemon's compact header, read without building a tree */
+            rc = 0;
+        } else {
+            rc = ik_reply_parse((const char *)payload, len, hdr, err);
+            if (rc == 0 && fast)
+                ik_reply_query_from(*hdr, fast);
+        }
         free(payload);
         if (rc != 0) {
             if (*hdr) {
@@ -225,7 +234,7 @@ int ik_client_call(struct ik_client *c, const char *request_json, char **reply_j
     struct ik_sock_reader rd;
     json_t *hdr = NULL;
     int conn = -1;
-    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, &conn, &rd, NULL, err);
+    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, NULL, &conn, &rd, NULL, err);
     if (rc != 0)
         return rc;
     conn_put(c, conn, &rd);
@@ -274,12 +283,6 @@ static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **d
     *data = buf;
     *len = n;
     return 0;
-}
-
-static int64_t hdr_int(json_t *h, const char *key)
-{
-    json_t *v = json_object_get(h, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
 static void free_cb(void *ctx)
@@ -441,7 +444,8 @@ static int need_daemon_table(const char *table)
 
 /* The zero_copy result: from the snapshot passed as `fd`, or from `held` (the mapping named in
  * "have") when the daemon says the client holds the published one. Consumes fd. */
-static int zero_copy_result(struct ik_client *c, const struct ik_query *q, json_t *hdr, int fd,
+static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
+                            const struct ik_reply_query *hdr, int fd,
                             struct ik__snap_ref *held, struct ik_result *out,
                             struct ik_error *err)
 {
@@ -449,7 +453,7 @@ static int zero_copy_result(struct ik_client *c, const struct ik_query *q, json_
     int rc;
     if (fd >= 0)
         rc = snap_get(c, q->table, out->version, fd, &s, err);
-    else if (held && json_is_true(json_object_get(hdr, "held")))
+    else if (held && hdr->held)
         rc = 0, s = held, held = NULL;
     else
         rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
@@ -472,6 +476,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     struct ik_sock_reader rd;
     struct ik_error e1 = {{0}};
     json_t *hdr = NULL;
+    struct ik_reply_query fh;
     char *text;
     const char *method;
     int conn = -1, fd = -1, rc;
@@ -497,7 +502,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         snap_drop(c, held);
         return ik_error_set(err, EINVAL, "query has a value without a JSON form");
     }
-    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fd, &conn, &rd, &out->timings, &e1);
+    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings, &e1);
     free(text);
     if (rc != 0 && err)
         *err = e1;
@@ -508,7 +513,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         c->no_have = true;
         req.have.set = false;
         text = ik_request_to_json(&req);
-        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fd, &conn, &rd, &out->timings, err)
+        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings, err)
                   : ik_error_set(err, EINVAL, "query has a value without a JSON form");
         free(text);
     }
@@ -517,18 +522,18 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         return rc;
     }
     t_dec = ik__mono_ms();
-    method = json_string_value(json_object_get(hdr, "method"));
-    out->version = (uint64_t)hdr_int(hdr, "version");
-    out->table_rows = hdr_int(hdr, "table_rows");
-    if (method && strcmp(method, "zero_copy") == 0) {
-        rc = zero_copy_result(c, q, hdr, fd, held, out, err);
+    method = fh.method;
+    out->version = fh.version;
+    out->table_rows = fh.table_rows;
+    if (strcmp(method, "zero_copy") == 0) {
+        rc = zero_copy_result(c, q, &fh, fd, held, out, err);
         held = NULL; /* dropped there */
         conn_put(c, conn, &rd);
-    } else if (method && (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0)) {
+    } else if (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0) {
         bool json = strcmp(method, "traditional") == 0;
         if (fd >= 0)
             close(fd);
-        out->matched = hdr_int(hdr, "matched");
+        out->matched = fh.matched;
         rc = decode_rows(c, q, &rd, json, out, err);
         if (rc == 0)
             conn_put(c, conn, &rd);
@@ -536,9 +541,8 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
             close(conn);
         out->method = json ? IK_METHOD_TRADITIONAL : IK_METHOD_IPC_STREAM;
         out->source = json ? "traditional_json_fallback" : "arrow_ipc_daemon";
-        /* a static string: the header's own value dies with hdr below */
-        out->detail = json ? "json" : static_compression(json_string_value(
-                                          json_object_get(hdr, "compression")));
+        /* a static string: the header's own value dies with fh */
+        out->detail = json ? "json" : static_compression(fh.compression);
     } else {
         if (fd >= 0)
             close(fd);

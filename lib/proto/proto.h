@@ -232,6 +232,26 @@ const char *ik_reply_code(int rc);
  * code and message; *obj_out is NULL then. */
 int ik_reply_parse(const char *json, size_t len, json_t **obj_out, struct ik_error *err);
 
+/* The fields of a successful query reply header that the client reads. */
+struct ik_reply_query {
+    char method[16];      /* "zero_copy", "ipc_stream", "traditional"; "" when absent */
+    char compression[8];  /* "none", "lz4", "zstd"; "" when absent */
+    uint64_t version;
+    int64_t table_rows, matched;
+    bool held;            /* "held":true: no descriptor, the client's "have" is current */
+};
+
+/* Reads a query reply header the cheap way: 0 for a compact, flat {"ok":true,...} whose keys
+ * and strings are plain ASCII needing no unescaping and whose values are strings, integers, booleans or null (what
+ * our daemon writes); unknown keys are skipped. EAGAIN for anything else — an error reply,
+ * whitespace, escapes, nesting, a number that is not a plain integer, a repeated key, a string
+ * that does not fit — which the caller must hand to ik_reply_parse (it decides, and refuses
+ * what is malformed with IK_EPROTO). Never reads past len. */
+int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out);
+
+/* The same fields from a parsed header object (the fallback of the above). */
+void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out);
+
 /* The "code" of an error reply object, or NULL. Borrowed from obj. */
 const char *ik_reply_error_code(const json_t *obj);
 
