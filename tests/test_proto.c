@@ -1188,3 +1188,61 @@ TEST(test_proto_reply_query_fast_reads_our_headers_and_defers_the_rest)
         ASSERT_EQ(ik_reply_query_fast(others[i], strlen(others[i]), &r), EAGAIN);
     }
 }
+
+/* ---- the daemon's cheap read of the common query ---------------------------------------- */
+
+TEST(test_proto_request_fast_query_reads_as_jansson_does)
+{
+    static const char *const forms[] = {
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\"}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"limit\":100}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\",\"name\"],"
+        "\"offset\":5,\"limit\":0,\"have\":{\"version\":3,\"dev\":2049,\"ino\":123456789}}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"vfs_stats\",\"offset\":999999999999999999}",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        struct ik_request fast, slow;
+        struct ik_error err;
+        char spaced[512];
+        char *a, *b;
+        /* one space after '{' is still JSON, but not the hand-written form: jansson reads it */
+        snprintf(spaced, sizeof spaced, "{ %s", forms[i] + 1);
+        ASSERT_OK(parse(forms[i], &fast, &err), &err);
+        ASSERT_OK(parse(spaced, &slow, &err), &err);
+        a = ik_request_to_json(&fast);
+        b = ik_request_to_json(&slow);
+        ASSERT_STR_EQ(a, forms[i]);
+        ASSERT_STR_EQ(b, forms[i]);
+        ASSERT_EQ(fast.have.set, slow.have.set);
+        ASSERT_EQ(fast.query.limit, slow.query.limit);
+        ASSERT_EQ(fast.query.offset, slow.query.offset);
+        free(a);
+        free(b);
+        ik_request_reset(&fast);
+        ik_request_reset(&slow);
+    }
+    /* near misses get jansson's verdict and message */
+    static const struct bad_request near[] = {
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":01}", IK_EFORMAT, "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1}x", IK_EFORMAT, "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1.0}", EINVAL,
+         "\"limit\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":99999999999999999999}", IK_EFORMAT,
+         "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"\"}", EINVAL, "\"table\" must be a string of 1"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"columns\":[\"\"]}", EINVAL,
+         "\"columns\" element 0 must be a non-empty string"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2}}", EINVAL,
+         "\"have.ino\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1,\"limit\":2}", IK_EFORMAT,
+         "duplicate object key"},
+    };
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        struct ik_request r;
+        struct ik_error err = {{0}};
+        int rc = parse(near[i].json, &r, &err);
+        ik_request_reset(&r);
+        ASSERT_EQ(rc, near[i].code);
+        ASSERT_TRUE(strstr(err.message, near[i].message) != NULL);
+    }
+}

@@ -342,6 +342,101 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
     }
 }
 
+/* ---- the common query, read without a jansson tree ---------------------------------------- */
+
+struct cursor {
+    const char *s;
+    size_t len, p;
+};
+
+static bool lit(struct cursor *c, const char *text)
+{
+    size_t n = strlen(text);
+    if (c->len - c->p < n || memcmp(c->s + c->p, text, n) != 0)
+        return false;
+    c->p += n;
+    return true;
+}
+
+/* A string of printable ASCII without escapes (what it decodes to is exactly its bytes). */
+static bool plain_str(struct cursor *c, const char **s, size_t *n)
+{
+    size_t i = c->p;
+    if (i >= c->len || c->s[i] != '"')
+        return false;
+    for (++i; i < c->len && c->s[i] != '"'; i++)
+        if ((unsigned char)c->s[i] < 0x20 || (unsigned char)c->s[i] >= 0x7f || c->s[i] == '\\')
+            return false;
+    if (i >= c->len)
+        return false;
+    *s = c->s + c->p + 1;
+    *n = i - c->p - 1;
+    c->p = i + 1;
+    return true;
+}
+
+/* A non-negative JSON integer of at most 18 digits, no leading zero. */
+static bool small_uint(struct cursor *c, uint64_t *v)
+{
+    size_t start = c->p;
+    *v = 0;
+    while (c->p < c->len && c->s[c->p] >= '0' && c->s[c->p] <= '9' && c->p - start < 19)
+        *v = *v * 10 + (uint64_t)(c->s[c->p++] - '0');
+    if (c->p == start || c->p - start > 18 || (c->s[start] == '0' && c->p - start > 1))
+        return false;
+    return c->p >= c->len || (c->s[c->p] != '.' && c->s[c->p] != 'e' && c->s[c->p] != 'E' &&
+                              (c->s[c->p] < '0' || c->s[c->p] > '9'));
+}
+
+/* The query our client writes (ik_request_to_json's hand-written form): table, then optional
+ * columns, offset, limit and have, in that order, compact, plain names. 0 with `out` filled
+ * exactly as the jansson path fills it; EAGAIN for anything else, which that path reads (or
+ * refuses with its message). */
+static int parse_query_fast(const char *json, size_t len, struct ik_request *out)
+{
+    struct cursor c = {json, len, 0};
+    const char *s;
+    size_t n;
+    uint64_t v;
+    char name[256];
+    if (!lit(&c, "{\"v\":1,\"op\":\"query\",\"table\":") || !plain_str(&c, &s, &n) || n == 0 ||
+        n >= IK_TABLE_NAME_MAX)
+        return EAGAIN;
+    out->op = IK_REQ_QUERY;
+    memcpy(out->query.table, s, n);
+    out->query.table[n] = 0;
+    if (lit(&c, ",\"columns\":[")) {
+        do {
+            if (!plain_str(&c, &s, &n) || n == 0 || n >= sizeof name)
+                return EAGAIN;
+            memcpy(name, s, n);
+            name[n] = 0;
+            if (ik_query_add_column(&out->query, name, NULL) != 0)
+                return EAGAIN;
+        } while (lit(&c, ","));
+        if (!lit(&c, "]"))
+            return EAGAIN;
+    }
+    if (lit(&c, ",\"offset\":")) {
+        if (!small_uint(&c, &v))
+            return EAGAIN;
+        out->query.offset = (int64_t)v;
+    }
+    if (lit(&c, ",\"limit\":")) {
+        if (!small_uint(&c, &v))
+            return EAGAIN;
+        out->query.limit = (int64_t)v;
+    }
+    if (lit(&c, ",\"have\":{\"version\":")) {
+        if (!small_uint(&c, &out->have.version) || !lit(&c, ",\"dev\":") ||
+            !small_uint(&c, &out->have.dev) || !lit(&c, ",\"ino\":") ||
+            !small_uint(&c, &out->have.ino) || !lit(&c, "}"))
+            return EAGAIN;
+        out->have.set = true;
+    }
+    return lit(&c, "}") && c.p == c.len ? 0 : EAGAIN;
+}
+
 int ik_request_parse(const char *json, size_t len, struct ik_request *out, struct ik_error *err)
 {
     json_error_t je;
@@ -351,6 +446,9 @@ int ik_request_parse(const char *json, size_t len, struct ik_request *out, struc
     if (len > IK_PROTO_MAX_REQUEST)
         return ik_error_set(err, IK_ELIMIT, "request: %zu bytes exceeds the limit of %d bytes",
                             len, IK_PROTO_MAX_REQUEST);
+    if (parse_query_fast(json, len, out) == 0)
+        return 0;
+    ik_request_reset(out); /* whatever the fast reader took: start again with jansson */
     obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (obj == NULL)
         return ik_error_set(err, IK_EFORMAT, "request: invalid JSON at line %d column %d: %s",
