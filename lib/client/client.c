@@ -123,7 +123,6 @@ void ik_result_reset(struct ik_result *r)
 
 static int conn_get(struct ik_client *c, int *fd, bool *reused, struct ik_error *err)
 {
-    int rc;
     pthread_mutex_lock(&c->mu);
     if (c->n_idle > 0) {
         *fd = c->idle[--c->n_idle];
@@ -133,13 +132,7 @@ static int conn_get(struct ik_client *c, int *fd, bool *reused, struct ik_error 
     }
     pthread_mutex_unlock(&c->mu);
     *reused = false;
-    rc = ik_sock_connect_unix(c->sock_path, c->timeout_ms, fd, err);
-    /* blocking with SO_RCVTIMEO: a reply is awaited in one recvmsg (see exchange) */
-    if (rc == 0 && (rc = ik_sock_set_recv_timeout(*fd, c->timeout_ms, err)) != 0) {
-        close(*fd);
-        *fd = -1;
-    }
-    return rc;
+    return ik_sock_connect_unix(c->sock_path, c->timeout_ms, fd, err);
 }
 
 /* Gives a connection back to the pool once its reply has been read exactly; one with bytes
@@ -181,7 +174,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         t1 = ik__mono_ms();
         if (t)
             t->connect_ms += t1 - t0;
-        ik_sock_reader_init(rd, fd, reply_timeout_ms >= c->timeout_ms);
+        ik_sock_reader_init(rd, fd, true);
         rc = ik_sock_send_frame(fd, req, strlen(req), pass_fd, c->timeout_ms, err);
         if (rc == 0)
             rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_HEADER, &payload, &len, fd_out,

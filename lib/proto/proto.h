@@ -69,30 +69,26 @@ int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int ti
 int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *fd_out,
                        int timeout_ms, struct ik_error *err);
 
-/* Makes a client socket blocking with receive timeout `timeout_ms` (> 0) (SO_RCVTIMEO), so that
- * a reply is awaited in one recvmsg instead of recvmsg (EAGAIN), poll, recvmsg. The helpers above
- * and the reader below keep their timeouts on such a socket as long as `timeout_ms` is no longer
- * than the timeouts they are given (a longer wait ends at SO_RCVTIMEO and goes on with poll). */
-int ik_sock_set_recv_timeout(int fd, int timeout_ms, struct ik_error *err);
-
 /* Reads the frames of one reply: each recvmsg takes whatever the kernel has, up to the buffer,
- * so a reply header normally arrives in a single call (with its descriptor), and bytes read past
- * a frame are kept for the next call. Frames larger than the buffer are read straight into their
+ * so a reply header normally arrives in one poll + one recvmsg (with its descriptor) rather than
+ * recvmsg (EAGAIN), poll, 4 bytes, the rest; bytes read past a frame are kept for the next call. Frames larger than the buffer are read straight into their
  * payload. Lives on the stack for one request/reply; a connection may only be reused when
  * ik_sock_reader_pending is 0 after the reply's last frame. */
 #define IK_SOCK_READER_BUF 2048
 struct ik_sock_reader {
     int fd;
-    bool timed;  /* fd was set up by ik_sock_set_recv_timeout: the first read may block */
+    bool wait_first; /* poll before the first recvmsg of the next frame */
     int fd_got; /* a descriptor received and not yet handed out with a frame, or -1 */
     size_t off, len;
     uint8_t buf[IK_SOCK_READER_BUF];
 };
 
-/* `timed`: fd is a blocking socket set up by ik_sock_set_recv_timeout with a timeout no longer
- * than those given to ik_sock_reader_frame, so a frame's first read may block in recvmsg.
- * Otherwise every read is MSG_DONTWAIT and waits in poll (any socket works). */
-void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool timed);
+/* `wait_first`: the reply was just asked for, so poll before reading the first frame. Every
+ * read is MSG_DONTWAIT and every wait a poll bounded by the timeout (any socket works).
+ * (A blocking recvmsg would save the poll, but Linux wakes a task sleeping in recvmsg on a
+ * unix socket also when the peer consumes what it sent — unix_write_space — which showed as
+ * extra context switches and no gain.) */
+void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first);
 
 /* Like ik_sock_recv_frame (same errors and messages, *payload malloc'd), through the reader.
  * A descriptor goes out with the frame completed by the read that brought it. */

@@ -428,24 +428,12 @@ fail:
     return rc;
 }
 
-/* ---- client replies: blocking sockets and the frame reader ------------------------------ */
+/* ---- client replies: the frame reader ---------------------------------------------------- */
 
-int ik_sock_set_recv_timeout(int fd, int timeout_ms, struct ik_error *err)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int fl = fcntl(fd, F_GETFL);
-    if (timeout_ms <= 0)
-        return ik_error_set(err, EINVAL, "a blocking socket needs a positive timeout");
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 || fl < 0 ||
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
-        return ik_error_set(err, errno, "socket options: %s", strerror(errno));
-    return 0;
-}
-
-void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool timed)
+void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first)
 {
     r->fd = fd;
-    r->timed = timed;
+    r->wait_first = wait_first;
     r->fd_got = -1;
     r->off = r->len = 0;
 }
@@ -462,9 +450,10 @@ void ik_sock_reader_reset(struct ik_sock_reader *r)
     r->fd_got = -1;
 }
 
-/* One recvmsg into the free end of the buffer: blocking when the socket is (the first read of
- * a frame), else MSG_DONTWAIT with poll until the deadline. */
-static int reader_fill(struct ik_sock_reader *r, bool block, const struct deadline *d,
+/* Reads into the free end of the buffer: poll first when `wait_first` (a reply just asked
+ * for is not there yet, so a recvmsg would only learn EAGAIN), then one MSG_DONTWAIT recvmsg
+ * of whatever has come. */
+static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct deadline *d,
                        int timeout_ms, uint32_t want, struct ik_error *err)
 {
     for (;;) {
@@ -478,13 +467,16 @@ static int reader_fill(struct ik_sock_reader *r, bool block, const struct deadli
         m.msg_iovlen = 1;
         m.msg_control = cb.buf;
         m.msg_controllen = sizeof cb.buf;
-        n = recvmsg(r->fd, &m, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+        n = -1;
+        errno = EAGAIN;
+        if (!wait_first) /* else the reply is not there yet: straight to poll */
+            n = recvmsg(r->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        wait_first = false;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return ik_error_set(err, errno, "recvmsg: %s", strerror(errno));
-            block = false;
             rc = wait_fd(r->fd, POLLIN, d);
             if (rc == ETIMEDOUT) {
                 size_t have = r->len - r->off;
@@ -533,7 +525,7 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
                          int *fd_out, int timeout_ms, struct ik_error *err)
 {
     struct deadline d = deadline_in(timeout_ms);
-    bool block = r->timed;
+    bool wait_first = r->wait_first;
     uint8_t *p;
     *payload = NULL;
     *len = 0;
@@ -581,9 +573,9 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
             r->off = 0;
             r->len = have;
         }
-        rc = reader_fill(r, block, &d, timeout_ms, n, err);
+        rc = reader_fill(r, wait_first, &d, timeout_ms, n, err);
         if (rc)
             return rc;
-        block = false;
+        wait_first = false;
     }
 }
