@@ -89,7 +89,7 @@ static int small_table_fd(struct ik_daemon *d, const char *table, int64_t *rows,
 
 /* The header of a zero_copy reply, written by hand: this runs for every query. */
 static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *table,
-                          const struct ik_published *snap, int fd)
+                           const struct ik_published *snap, int fd)
 {
     char h[256];
     snprintf(h, sizeof h,
@@ -225,8 +225,8 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
-                      "ipc_stream", 1, "traditional", 1, "have", 1, "ops", "ping", "capabilities", "status",
-                      "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
+                      "ipc_stream", 1, "traditional", 1, "have", 1, "ops", "ping", "capabilities",
+                      "status", "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
                       "transports", "fd", "stream", "json", "compression", "none", "lz4", "zstd",
                       "tables", "pin_index", "metrics", "vfs_stats", "backend_health",
                       "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);

@@ -381,8 +381,8 @@ TEST(test_proto_request_errors_name_what_is_wrong)
         {"{\"v\":1,\"op\":\"query\"}", EINVAL, "request: missing \"table\""},
         {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":3}", EINVAL,
          "request: \"have\" must be an object"},
-        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2}}",
-         EINVAL, "request: \"have.ino\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2}}", EINVAL,
+         "request: \"have.ino\" must be a non-negative integer"},
         {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":-1,\"dev\":2,"
          "\"ino\":3}}",
          EINVAL, "request: \"have.version\" must be a non-negative integer"},
@@ -544,8 +544,7 @@ TEST(test_proto_request_parses_have)
     ik_request_reset(&r);
     ASSERT_TRUE(!r.have.set);
     /* absent or null: not set, the daemon passes the descriptor as before */
-    ASSERT_OK(parse("{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":null}", &r, &err),
-              &err);
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":null}", &r, &err), &err);
     ASSERT_TRUE(!r.have.set);
     ik_request_reset(&r);
     /* an identity above INT64_MAX has no JSON form: the client leaves "have" out */
@@ -1095,16 +1094,16 @@ TEST(test_proto_reader_large_frame_timeout_and_close)
 
     /* nothing comes: the timeout holds on a blocking socket too, with or without a first poll */
     ik_sock_reader_init(&rd, sv[1], false);
-    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT,
-                 &err, "of 4 header bytes");
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT, &err,
+                 "of 4 header bytes");
     ik_sock_reader_init(&rd, sv[1], true);
-    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT,
-                 &err, "of 4 header bytes");
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT, &err,
+                 "of 4 header bytes");
     /* over the limit, from the header alone */
     ASSERT_OK(ik_sock_send_frame(sv[0], "0123456789", 10, -1, 1000, &err), &err);
     ik_sock_reader_init(&rd, sv[1], true);
-    ASSERT_FAILS(ik_sock_reader_frame(&rd, 9, &payload, &len, NULL, 1000, &err), IK_ELIMIT,
-                 &err, "exceeds the limit");
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 9, &payload, &len, NULL, 1000, &err), IK_ELIMIT, &err,
+                 "exceeds the limit");
     /* closed mid-frame, then at a frame boundary */
     ik_sock_reader_init(&rd, sv[1], true);
     {
@@ -1114,8 +1113,8 @@ TEST(test_proto_reader_large_frame_timeout_and_close)
         ASSERT_EQ(write(sv[0], "abc", 3), 3);
     }
     close(sv[0]);
-    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EPROTO,
-                 &err, "connection closed after 3 of 8 payload bytes");
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EPROTO, &err,
+                 "connection closed after 3 of 8 payload bytes");
     ik_sock_reader_init(&rd, sv[1], true);
     ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EOS, &err,
                  "closed by peer");

@@ -237,8 +237,8 @@ int ik_client_call(struct ik_client *c, const char *request_json, char **reply_j
 }
 
 /* Reads data frames until the zero-length end frame into one malloc'd buffer. */
-static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data,
-                     size_t *len, struct ik_error *err)
+static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data, size_t *len,
+                     struct ik_error *err)
 {
     size_t cap = 0, n = 0;
     uint8_t *buf = NULL;
@@ -438,9 +438,8 @@ static int need_daemon_table(const char *table)
 /* The zero_copy result: from the snapshot passed as `fd`, or from `held` (the mapping named in
  * "have") when the daemon says the client holds the published one. Consumes fd. */
 static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
-                            const struct ik_reply_query *hdr, int fd,
-                            struct ik__snap_ref *held, struct ik_result *out,
-                            struct ik_error *err)
+                            const struct ik_reply_query *hdr, int fd, struct ik__snap_ref *held,
+                            struct ik_result *out, struct ik_error *err)
 {
     struct ik__snap_ref *s = NULL;
     int rc;
@@ -506,7 +505,8 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         c->no_have = true;
         req.have.set = false;
         text = ik_request_to_json(&req);
-        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings, err)
+        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings,
+                             err)
                   : ik_error_set(err, EINVAL, "query has a value without a JSON form");
         free(text);
     }

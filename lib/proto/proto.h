@@ -71,14 +71,15 @@ int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *
 
 /* Reads the frames of one reply: each recvmsg takes whatever the kernel has, up to the buffer,
  * so a reply header normally arrives in one poll + one recvmsg (with its descriptor) rather than
- * recvmsg (EAGAIN), poll, 4 bytes, the rest; bytes read past a frame are kept for the next call. Frames larger than the buffer are read straight into their
- * payload. Lives on the stack for one request/reply; a connection may only be reused when
- * ik_sock_reader_pending is 0 after the reply's last frame. */
+ * recvmsg (EAGAIN), poll, 4 bytes, the rest; bytes read past a frame are kept for the next call.
+ * Frames larger than the buffer are read straight into their payload. Lives on the stack for one
+ * request/reply; a connection may only be reused when ik_sock_reader_pending is 0 after the reply's
+ * last frame. */
 #define IK_SOCK_READER_BUF 2048
 struct ik_sock_reader {
     int fd;
     bool wait_first; /* poll before the first recvmsg of the next frame */
-    int fd_got; /* a descriptor received and not yet handed out with a frame, or -1 */
+    int fd_got;      /* a descriptor received and not yet handed out with a frame, or -1 */
     size_t off, len;
     uint8_t buf[IK_SOCK_READER_BUF];
 };
@@ -230,19 +231,19 @@ int ik_reply_parse(const char *json, size_t len, json_t **obj_out, struct ik_err
 
 /* The fields of a successful query reply header that the client reads. */
 struct ik_reply_query {
-    char method[16];      /* "zero_copy", "ipc_stream", "traditional"; "" when absent */
-    char compression[8];  /* "none", "lz4", "zstd"; "" when absent */
+    char method[16];     /* "zero_copy", "ipc_stream", "traditional"; "" when absent */
+    char compression[8]; /* "none", "lz4", "zstd"; "" when absent */
     uint64_t version;
     int64_t table_rows, matched;
-    bool held;            /* "held":true: no descriptor, the client's "have" is current */
+    bool held; /* "held":true: no descriptor, the client's "have" is current */
 };
 
 /* Reads a query reply header the cheap way: 0 for a compact, flat {"ok":true,...} whose keys
- * and strings are plain ASCII needing no unescaping and whose values are strings, integers, booleans or null (what
- * our daemon writes); unknown keys are skipped. EAGAIN for anything else — an error reply,
- * whitespace, escapes, nesting, a number that is not a plain integer, a repeated key, a string
- * that does not fit — which the caller must hand to ik_reply_parse (it decides, and refuses
- * what is malformed with IK_EPROTO). Never reads past len. */
+ * and strings are plain ASCII needing no unescaping and whose values are strings, integers,
+ * booleans or null (what our daemon writes); unknown keys are skipped. EAGAIN for anything else —
+ * an error reply, whitespace, escapes, nesting, a number that is not a plain integer, a repeated
+ * key, a string that does not fit — which the caller must hand to ik_reply_parse (it decides, and
+ * refuses what is malformed with IK_EPROTO). Never reads past len. */
 int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out);
 
 /* The same fields from a parsed header object (the fallback of the above). */

@@ -187,8 +187,8 @@ int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out
                     return EAGAIN;
                 u = u * 10 + (uint64_t)(json[p] - '0');
             }
-            if (digits == 0 || u > INT64_MAX || (p < len && (json[p] == '.' || json[p] == 'e' ||
-                                                             json[p] == 'E')))
+            if (digits == 0 || u > INT64_MAX ||
+                (p < len && (json[p] == '.' || json[p] == 'e' || json[p] == 'E')))
                 return EAGAIN;
             num = neg ? -(int64_t)u : (int64_t)u;
             is_num = true;

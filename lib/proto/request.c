@@ -526,14 +526,12 @@ static int request_fields(const struct ik_request *r, json_t *o)
                                 json_string(ik_compression_name(r->compression))))
             return EINVAL;
         if (r->have.set) {
-            if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX ||
-                r->have.ino > INT64_MAX)
+            if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX)
                 return EINVAL;
-            if (json_object_set_new(o, "have",
-                                    json_pack("{s:I,s:I,s:I}", "version",
-                                              (json_int_t)r->have.version, "dev",
-                                              (json_int_t)r->have.dev, "ino",
-                                              (json_int_t)r->have.ino)))
+            if (json_object_set_new(
+                    o, "have",
+                    json_pack("{s:I,s:I,s:I}", "version", (json_int_t)r->have.version, "dev",
+                              (json_int_t)r->have.dev, "ino", (json_int_t)r->have.ino)))
                 return EINVAL;
         }
         return 0;
@@ -631,8 +629,8 @@ char *ik_request_to_json(const struct ik_request *r)
         return NULL;
     if (r->op == IK_REQ_QUERY && r->transport == IK_TRANSPORT_FD &&
         r->compression == IK_COMPRESSION_NONE && r->query.n_preds == 0) {
-        if (r->have.set && (r->have.version > INT64_MAX || r->have.dev > INT64_MAX ||
-                            r->have.ino > INT64_MAX))
+        if (r->have.set &&
+            (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX))
             return NULL;
         if ((s = query_to_json_fast(r)) != NULL)
             return s;

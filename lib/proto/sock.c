@@ -510,10 +510,13 @@ static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct d
             if (have == 0)
                 return ik_error_set(err, IK_EOS, "connection closed by peer");
             if (have < IK_FRAME_HEADER_SIZE)
-                return ik_error_set(err, IK_EPROTO, "connection closed after %zu of 4 header "
-                                                    "bytes", have);
-            return ik_error_set(err, IK_EPROTO, "connection closed after %zu of %lu payload "
-                                                "bytes",
+                return ik_error_set(err, IK_EPROTO,
+                                    "connection closed after %zu of 4 header "
+                                    "bytes",
+                                    have);
+            return ik_error_set(err, IK_EPROTO,
+                                "connection closed after %zu of %lu payload "
+                                "bytes",
                                 have - IK_FRAME_HEADER_SIZE, (unsigned long)want);
         }
         r->len += (size_t)n;
@@ -540,8 +543,8 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
         if (have >= IK_FRAME_HEADER_SIZE)
             n = (uint32_t)r->buf[r->off] | (uint32_t)r->buf[r->off + 1] << 8 |
                 (uint32_t)r->buf[r->off + 2] << 16 | (uint32_t)r->buf[r->off + 3] << 24;
-        if (rc == 0 || (have >= IK_FRAME_HEADER_SIZE &&
-                        IK_FRAME_HEADER_SIZE + (size_t)n > sizeof r->buf)) {
+        if (rc == 0 ||
+            (have >= IK_FRAME_HEADER_SIZE && IK_FRAME_HEADER_SIZE + (size_t)n > sizeof r->buf)) {
             size_t inbuf = have - IK_FRAME_HEADER_SIZE < n ? have - IK_FRAME_HEADER_SIZE : n;
             p = malloc(n ? n : 1);
             if (p == NULL)
@@ -550,8 +553,8 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
             memcpy(p, r->buf + r->off + IK_FRAME_HEADER_SIZE, inbuf);
             r->off += IK_FRAME_HEADER_SIZE + inbuf;
             if (inbuf < n) { /* a large frame: the rest straight into its payload */
-                rc = recv_exact(r->fd, p + inbuf, n - inbuf, &r->fd_got, &d, timeout_ms,
-                                "payload", err);
+                rc = recv_exact(r->fd, p + inbuf, n - inbuf, &r->fd_got, &d, timeout_ms, "payload",
+                                err);
                 if (rc) {
                     free(p);
                     return rc;
