@@ -22,7 +22,7 @@
 /* The index of a table in ik_table_names, or -1. */
 static int table_index(const char *t)
 {
-    for (int i = 0; ik_table_names[i] && i < IK_DAEMON_TABLES; i++)
+    for (int i = 0; i < IK_DAEMON_TABLES && ik_table_names[i]; i++)
         if (strcmp(ik_table_names[i], t) == 0)
             return i;
     return -1;
