@@ -49,6 +49,7 @@ struct ik_published {
     uint64_t version;
     int64_t rows;
     int64_t bytes;
+    uint64_t dev, ino; /* the file's identity, matched against a query's "have" */
 };
 
 enum ik_job_kind { IK_JOB_WRITE, IK_JOB_REPLY };
@@ -98,6 +99,8 @@ struct ik_metrics {
 
 struct ik_health; /* health.c */
 
+#define IK_DAEMON_TABLES 4 /* ik_table_names */
+
 struct ik_daemon {
     char dir[PATH_MAX];
     char sock_path[PATH_MAX];
@@ -126,6 +129,7 @@ struct ik_daemon {
     bool build_failed;
     char build_error[IK_ERROR_SIZE];
 
+    struct ArrowSchema schemas[IK_DAEMON_TABLES]; /* loop: each table's, built on first use */
     struct ik_conn *parked; /* write replies waiting for a snapshot */
     struct ik_conn *conns;  /* every open connection */
     struct ik_metrics metrics;
@@ -135,6 +139,8 @@ struct ik_daemon {
 
 /* loop.c */
 int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err);
+/* Queues a reply header frame and sends what it can. `pass_fd` (>= 0) is taken: it travels
+ * with the frame and is closed once sent (or at once when it cannot be). */
 void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int pass_fd);
 void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code,
                         const char *message);
@@ -156,8 +162,11 @@ int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
 void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
 void ik_build_request(struct ik_daemon *d, uint64_t generation);
-/* Current published snapshot of a table, fd dup'd (caller closes); ENOENT if none. */
-int ik_published_get(struct ik_daemon *d, const char *table, struct ik_published *out);
+/* Current published snapshot of a table, fd dup'd (caller closes); ENOENT if none. When
+ * `have` is set and names that very snapshot (version, dev, ino), out->fd is -1 instead: the
+ * client holds it already, nothing to dup. */
+int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_snapshot_id *have,
+                     struct ik_published *out);
 
 /* metrics.c */
 void ik_metrics_init(struct ik_metrics *m);

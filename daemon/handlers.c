@@ -19,12 +19,22 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static bool table_known(const char *t)
+/* The index of a table in ik_table_names, or -1. */
+static int table_index(const char *t)
 {
-    for (int i = 0; ik_table_names[i]; i++)
+    for (int i = 0; i < IK_DAEMON_TABLES && ik_table_names[i]; i++)
         if (strcmp(ik_table_names[i], t) == 0)
-            return true;
-    return false;
+            return i;
+    return -1;
+}
+
+/* The table's schema, built once and kept (a query is checked against it every time). */
+static const struct ArrowSchema *table_schema(struct ik_daemon *d, int t)
+{
+    struct ArrowSchema *s = &d->schemas[t];
+    if (s->release == NULL && ik_table_schema(ik_table_names[t], s, NULL) != 0)
+        return NULL;
+    return s;
 }
 
 static bool file_backed(const char *t)
@@ -32,7 +42,7 @@ static bool file_backed(const char *t)
     return strcmp(t, "pin_index") == 0 || strcmp(t, "vfs_stats") == 0;
 }
 
-static void reply_json(struct ik_daemon *d, struct ik_conn *c, json_t *obj, int pass_fd)
+static void reply_json(struct ik_daemon *d, struct ik_conn *c, json_t *obj)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
@@ -40,7 +50,7 @@ static void reply_json(struct ik_daemon *d, struct ik_conn *c, json_t *obj, int 
         ik_conn_send_error(d, c, "internal", "out of memory");
         return;
     }
-    ik_conn_send(d, c, s, pass_fd);
+    ik_conn_send(d, c, s, -1);
     free(s);
 }
 
@@ -77,16 +87,30 @@ static int small_table_fd(struct ik_daemon *d, const char *table, int64_t *rows,
     return fd;
 }
 
+/* The header of a zero_copy reply, written by hand: this runs for every query. */
+static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *table,
+                           const struct ik_published *snap, int fd)
+{
+    char h[256];
+    snprintf(h, sizeof h,
+             "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\","
+             "\"transport\":\"fd\",\"table\":\"%s\",\"version\":%llu,\"table_rows\":%lld%s}",
+             table, (unsigned long long)snap->version, (long long)snap->rows,
+             fd < 0 ? ",\"held\":true" : "");
+    finish(d, c, IK_REQ_QUERY, 0, false);
+    ik_conn_send(d, c, h, fd);
+}
+
 static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
 {
     struct ik_error err = {{0}};
-    struct ArrowSchema schema = {0};
+    const struct ArrowSchema *schema;
     struct ik_published snap = {.fd = -1};
     const char *table = req->query.table;
     bool arrow = d->cfg.arrow_ipc_enabled;
-    int transport = req->transport;
+    int transport = req->transport, t = table_index(table);
 
-    if (!table_known(table)) {
+    if (t < 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
                                   "backend_health)", table);
@@ -95,15 +119,12 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         ik_request_reset(req);
         return;
     }
-    if (ik_table_schema(table, &schema, &err) == 0) {
-        int rc = ik_query_check(&req->query, &schema, &err);
-        schema.release(&schema);
-        if (rc != 0) {
-            finish(d, c, IK_REQ_QUERY, -1, true);
-            ik_conn_send_error(d, c, "bad_request", err.message);
-            ik_request_reset(req);
-            return;
-        }
+    table = ik_table_names[t]; /* a static string, known to need no JSON escaping */
+    if ((schema = table_schema(d, t)) != NULL && ik_query_check(&req->query, schema, &err) != 0) {
+        finish(d, c, IK_REQ_QUERY, -1, true);
+        ik_conn_send_error(d, c, "bad_request", err.message);
+        ik_request_reset(req);
+        return;
     }
     if (!arrow)
         transport = IK_TRANSPORT_JSON; /* Arrow disabled in config: JSON rows, and say so */
@@ -111,16 +132,15 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         transport = IK_TRANSPORT_STREAM;
 
     if (transport == IK_TRANSPORT_FD) {
-        json_t *h;
         int fd;
         if (file_backed(table)) {
-            if (ik_published_get(d, table, &snap) != 0) {
+            if (ik_published_get(d, table, &req->have, &snap) != 0) {
                 finish(d, c, IK_REQ_QUERY, -1, true);
                 ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
                 ik_request_reset(req);
                 return;
             }
-            fd = snap.fd;
+            fd = snap.fd; /* -1: the client holds this snapshot already */
         } else {
             fd = small_table_fd(d, table, &snap.rows, &err);
             if (fd < 0) {
@@ -131,12 +151,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
             }
             snap.version = 0;
         }
-        h = json_pack("{s:b,s:s,s:s,s:s,s:s,s:I,s:I}", "ok", 1, "method", "zero_copy", "source",
-                      "arrow_ipc_daemon", "transport", "fd", "table", table, "version",
-                      (json_int_t)snap.version, "table_rows", (json_int_t)snap.rows);
-        finish(d, c, IK_REQ_QUERY, 0, false);
-        reply_json(d, c, h, fd);
-        close(fd);
+        send_zero_copy(d, c, table, &snap, fd); /* takes fd */
         ik_request_reset(req);
         return;
     }
@@ -154,7 +169,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         j->req.transport = transport;
         j->in_fd = -1;
         j->snap.fd = -1;
-        if (file_backed(table) && ik_published_get(d, table, &j->snap) != 0) {
+        if (file_backed(table) && ik_published_get(d, table, NULL, &j->snap) != 0) {
             free(j);
             ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
             ik_request_reset(req);
@@ -206,12 +221,12 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
     } else if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b},s:[sssssssss],s:[sss],s:[sss],"
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b},s:[sssssssss],s:[sss],s:[sss],"
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
-                      "ipc_stream", 1, "traditional", 1, "ops", "ping", "capabilities", "status",
-                      "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
+                      "ipc_stream", 1, "traditional", 1, "have", 1, "ops", "ping", "capabilities",
+                      "status", "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
                       "transports", "fd", "stream", "json", "compression", "none", "lz4", "zstd",
                       "tables", "pin_index", "metrics", "vfs_stats", "backend_health",
                       "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
@@ -223,7 +238,7 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                       d->sock_path);
     }
     finish(d, c, op, -1, false);
-    reply_json(d, c, h, -1);
+    reply_json(d, c, h);
 }
 
 void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)

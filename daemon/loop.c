@@ -145,6 +145,8 @@ void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int 
             cap *= 2;
         p = realloc(c->out, cap);
         if (!p) {
+            if (pass_fd >= 0)
+                close(pass_fd);
             c->closing = true;
             return;
         }
@@ -154,7 +156,9 @@ void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int 
     ik_frame_put_header(c->out + c->out_len, (uint32_t)n);
     memcpy(c->out + c->out_len + 4, json, n);
     if (pass_fd >= 0 && c->out_fd < 0 && c->out_len == c->out_off)
-        c->out_fd = fcntl(pass_fd, F_DUPFD_CLOEXEC, 3);
+        c->out_fd = pass_fd; /* taken: no second dup, closed once sent */
+    else if (pass_fd >= 0)
+        close(pass_fd);
     c->out_len = need;
     if (c->busy || c->dead)
         return; /* a worker owns the socket; it flushes before handing back */
@@ -341,7 +345,9 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
         c->in_len += (size_t)n;
         if (conn_parse(d, c) < 0)
             return -1;
-        if (c->busy || c->closing)
+        /* Every byte read was a whole frame: stop here rather than spend a recvmsg learning
+         * EAGAIN; epoll is level-triggered and brings us back when more has come. */
+        if (c->busy || c->closing || c->in_len == 0)
             break;
     }
     return 0;
@@ -442,6 +448,9 @@ static void daemon_free(struct ik_daemon *d)
     if (d->vfs.fd >= 0)
         close(d->vfs.fd);
     ik_store_close(d->wstore);
+    for (int i = 0; i < IK_DAEMON_TABLES; i++)
+        if (d->schemas[i].release)
+            d->schemas[i].release(&d->schemas[i]);
     ik_config_reset(&d->cfg);
     if (d->lock_fd >= 0)
         ik_lock_release(d->lock_fd, d->dir);

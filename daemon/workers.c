@@ -100,10 +100,21 @@ static int64_t file_size(int fd)
     return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
+static void identify(struct ik_published *p)
+{
+    struct stat st;
+    if (p->fd >= 0 && fstat(p->fd, &st) == 0) {
+        p->dev = (uint64_t)st.st_dev;
+        p->ino = (uint64_t)st.st_ino;
+    }
+}
+
 static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins,
                     struct ik_published *vfs)
 {
     int old_pins, old_vfs;
+    identify(pins);
+    identify(vfs);
     pthread_mutex_lock(&d->pub_mu);
     old_pins = d->pins.fd;
     old_vfs = d->vfs.fd;
@@ -285,15 +296,18 @@ static void *builder_main(void *arg)
     return NULL;
 }
 
-int ik_published_get(struct ik_daemon *d, const char *table, struct ik_published *out)
+int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_snapshot_id *have,
+                     struct ik_published *out)
 {
     struct ik_published *p;
     int rc = 0;
     pthread_mutex_lock(&d->pub_mu);
     p = strcmp(table, "pin_index") == 0 ? &d->pins : &d->vfs;
     *out = *p;
-    out->fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -1;
-    if (out->fd < 0)
+    if (p->fd >= 0 && have && have->set && have->version == p->version && have->dev == p->dev &&
+        have->ino == p->ino)
+        out->fd = -1; /* the client holds this very file */
+    else if ((out->fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -1) < 0)
         rc = ENOENT;
     pthread_mutex_unlock(&d->pub_mu);
     return rc;

@@ -379,6 +379,18 @@ TEST(test_proto_request_errors_name_what_is_wrong)
         {"{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"limt\":1}", EINVAL,
          "unknown key \"limt\" for op \"query\""},
         {"{\"v\":1,\"op\":\"query\"}", EINVAL, "request: missing \"table\""},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":3}", EINVAL,
+         "request: \"have\" must be an object"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2}}", EINVAL,
+         "request: \"have.ino\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":-1,\"dev\":2,"
+         "\"ino\":3}}",
+         EINVAL, "request: \"have.version\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2,"
+         "\"ino\":3,\"size\":4}}",
+         EINVAL, "request: unknown key \"size\" for object \"have\""},
+        {"{\"v\":1,\"op\":\"ping\",\"have\":null}", EINVAL,
+         "request: unknown key \"have\" for op \"ping\""},
         {"{\"v\":1,\"op\":\"query\",\"table\":\"\"}", EINVAL, "\"table\" must be a string of 1"},
         {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":-1}", EINVAL,
          "request: \"limit\" must be a non-negative integer"},
@@ -480,6 +492,8 @@ TEST(test_proto_request_round_trips_exactly)
         "\"filter\":{\"pin_type\":\"recursive\",\"size_bytes\":{\"gt\":1000,\"lt\":2.5}},"
         "\"offset\":2,\"limit\":10,\"transport\":\"stream\",\"compression\":\"lz4\"}",
         "{\"v\":1,\"op\":\"query\",\"table\":\"vfs_stats\",\"limit\":0}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"limit\":100,\"have\":{"
+        "\"version\":7,\"dev\":2049,\"ino\":9223372036854775807}}",
         "{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"filter\":{\"a\":{\"is_null\":true},\"b\":"
         "{\"not_null\":true},\"c\":{\"in\":[1,\"x\",true,0.5]},\"d\":{\"path_prefix\":\"/a\","
         "\"ne\":false}},\"transport\":\"json\"}",
@@ -515,6 +529,33 @@ TEST(test_proto_request_round_trips_exactly)
                            "\"a\":1}}}"));
 }
 
+TEST(test_proto_request_parses_have)
+{
+    struct ik_request r;
+    struct ik_error err;
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"have\":{\"ino\":"
+                    "12,\"version\":3,\"dev\":0}}",
+                    &r, &err),
+              &err);
+    ASSERT_TRUE(r.have.set);
+    ASSERT_EQ(r.have.version, 3);
+    ASSERT_EQ(r.have.dev, 0);
+    ASSERT_EQ(r.have.ino, 12);
+    ik_request_reset(&r);
+    ASSERT_TRUE(!r.have.set);
+    /* absent or null: not set, the daemon passes the descriptor as before */
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":null}", &r, &err), &err);
+    ASSERT_TRUE(!r.have.set);
+    ik_request_reset(&r);
+    /* an identity above INT64_MAX has no JSON form: the client leaves "have" out */
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    r.have.set = true;
+    r.have.ino = (uint64_t)INT64_MAX + 1;
+    ASSERT_TRUE(ik_request_to_json(&r) == NULL);
+    ik_request_reset(&r);
+}
+
 TEST(test_proto_request_to_json_from_a_built_request)
 {
     struct ik_request r, back;
@@ -541,6 +582,48 @@ TEST(test_proto_request_to_json_from_a_built_request)
     ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"filter\":{\"name\":{"
                      "\"contains\":\"x\\\"y\"}},\"limit\":5}");
     free(s);
+    ik_request_reset(&r);
+
+    /* the common query, written by hand, and the same with a name that needs escaping (jansson
+     * writes it): one form either way */
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    ASSERT_OK(ik_query_add_column(&r.query, "cid", &err), &err);
+    ASSERT_OK(ik_query_add_column(&r.query, "size_bytes", &err), &err);
+    r.query.offset = 3;
+    r.query.limit = 100;
+    r.have.set = true;
+    r.have.version = 9;
+    r.have.dev = 2049;
+    r.have.ino = 77;
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\","
+                     "\"size_bytes\"],\"offset\":3,\"limit\":100,\"have\":{\"version\":9,"
+                     "\"dev\":2049,\"ino\":77}}");
+    free(s);
+    ASSERT_OK(ik_query_add_column(&r.query, "a\"b", &err), &err);
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\","
+                     "\"size_bytes\",\"a\\\"b\"],\"offset\":3,\"limit\":100,\"have\":{"
+                     "\"version\":9,\"dev\":2049,\"ino\":77}}");
+    free(s);
+    ik_request_reset(&r);
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\"}");
+    free(s);
+    r.transport = IK_TRANSPORT_STREAM;
+    r.compression = IK_COMPRESSION_LZ4;
+    s = ik_request_to_json(&r);
+    ASSERT_STR_EQ(s, "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"transport\":"
+                     "\"stream\",\"compression\":\"lz4\"}");
+    free(s);
+    ik_request_reset(&r);
+
+    ik_request_init(&r, IK_REQ_QUERY);
+    ik_query_init(&r.query, "pin_index");
+    ASSERT_OK(ik_query_filter_str(&r.query, "name", IK_OP_CONTAINS, "x", &err), &err);
     /* a string that is not UTF-8 has no JSON form */
     ASSERT_OK(ik_query_filter_str(&r.query, "name", IK_OP_EQ, "\xff", &err), &err);
     ASSERT_TRUE(ik_request_to_json(&r) == NULL);
@@ -930,4 +1013,236 @@ TEST(test_proto_sock_connect_unix_and_peer_uid)
     ASSERT_FAILS(ik_sock_connect_unix(longpath, 100, &cfd, &err), ENAMETOOLONG, &err,
                  "socket path of 199 bytes (limit 107)");
     ASSERT_FAILS(ik_sock_connect_unix("", 100, &cfd, &err), EINVAL, &err, "empty socket path");
+}
+
+/* ---- the client's frame reader ---------------------------------------------------------- */
+
+TEST(test_proto_reader_takes_glued_frames_and_keeps_the_fd_with_the_first)
+{
+    struct ik_error err;
+    struct ik_sock_reader rd;
+    int sv[2], file, got = -2;
+    uint8_t *payload;
+    size_t len;
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    file = temp_file_with("snapshot");
+    ASSERT_TRUE(file >= 0);
+    /* a header with a descriptor, a data frame and the end frame, all queued before reading */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "{\"ok\":true}", 11, file, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "data", 4, -1, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "", 0, -1, 1000, &err), &err);
+    close(file);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 11);
+    ASSERT_MEM_EQ(payload, "{\"ok\":true}", 11);
+    free(payload);
+    ASSERT_TRUE(got >= 0);
+    close(got);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 4);
+    ASSERT_MEM_EQ(payload, "data", 4);
+    ASSERT_EQ(got, -1);
+    free(payload);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, &got, 1000, &err), &err);
+    ASSERT_EQ(len, 0);
+    free(payload);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 0);
+
+    /* bytes past the last frame read stay pending: the connection is not reusable */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "a", 1, -1, 1000, &err), &err);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "b", 1, -1, 1000, &err), &err);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), &err);
+    free(payload);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 5);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(test_proto_reader_large_frame_timeout_and_close)
+{
+    struct ik_error err;
+    struct ik_sock_reader rd;
+    size_t n = 3 * IK_SOCK_READER_BUF + 17, len;
+    uint8_t *big = malloc(n), *payload;
+    int sv[2];
+    pid_t pid;
+    int st;
+    for (size_t i = 0; i < n; i++)
+        big[i] = (uint8_t)(i * 7);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid = fork();
+    if (pid == 0) { /* the frame in pieces, slowly */
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, (uint32_t)n);
+        (void)!write(sv[0], hdr, 2);
+        usleep(20000);
+        (void)!write(sv[0], hdr + 2, 2);
+        (void)!write(sv[0], big, 100);
+        usleep(20000);
+        (void)!write(sv[0], big + 100, n - 100);
+        _exit(0);
+    }
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame(&rd, n, &payload, &len, NULL, 2000, &err), &err);
+    ASSERT_EQ(len, n);
+    ASSERT_MEM_EQ(payload, big, n);
+    free(payload);
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 0);
+
+    /* nothing comes: the timeout holds on a blocking socket too, with or without a first poll */
+    ik_sock_reader_init(&rd, sv[1], false);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT, &err,
+                 "of 4 header bytes");
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 30, &err), ETIMEDOUT, &err,
+                 "of 4 header bytes");
+    /* over the limit, from the header alone */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "0123456789", 10, -1, 1000, &err), &err);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 9, &payload, &len, NULL, 1000, &err), IK_ELIMIT, &err,
+                 "exceeds the limit");
+    /* closed mid-frame, then at a frame boundary */
+    ik_sock_reader_init(&rd, sv[1], true);
+    {
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, 8);
+        ASSERT_EQ(write(sv[0], hdr, 4), 4);
+        ASSERT_EQ(write(sv[0], "abc", 3), 3);
+    }
+    close(sv[0]);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EPROTO, &err,
+                 "connection closed after 3 of 8 payload bytes");
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame(&rd, 100, &payload, &len, NULL, 1000, &err), IK_EOS, &err,
+                 "closed by peer");
+    close(sv[1]);
+    free(big);
+}
+
+/* ---- the client's cheap reply header reader --------------------------------------------- */
+
+TEST(test_proto_reply_query_fast_reads_our_headers_and_defers_the_rest)
+{
+    static const char *const ours[] = {
+        "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\",\"transport\":"
+        "\"fd\",\"table\":\"pin_index\",\"version\":12,\"table_rows\":1000000}",
+        "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\",\"transport\":"
+        "\"fd\",\"table\":\"pin_index\",\"version\":12,\"table_rows\":1000000,\"held\":true}",
+        "{\"ok\":true,\"method\":\"ipc_stream\",\"source\":\"arrow_ipc_daemon\",\"table\":"
+        "\"metrics\",\"version\":0,\"rows\":3,\"matched\":7,\"table_rows\":9,\"transport\":"
+        "\"stream\",\"compression\":\"lz4\",\"future\":null,\"flag\":false,\"neg\":-4}",
+        "{\"ok\":true}",
+    };
+    /* each is read exactly as jansson reads it */
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
+        struct ik_reply_query fast, slow;
+        struct ik_error err;
+        json_t *obj = NULL;
+        ASSERT_EQ(ik_reply_query_fast(ours[i], strlen(ours[i]), &fast), 0);
+        ASSERT_OK(ik_reply_parse(ours[i], strlen(ours[i]), &obj, &err), &err);
+        ik_reply_query_from(obj, &slow);
+        json_decref(obj);
+        ASSERT_STR_EQ(fast.method, slow.method);
+        ASSERT_STR_EQ(fast.compression, slow.compression);
+        ASSERT_EQ(fast.version, slow.version);
+        ASSERT_EQ(fast.table_rows, slow.table_rows);
+        ASSERT_EQ(fast.matched, slow.matched);
+        ASSERT_EQ(fast.held, slow.held);
+    }
+    {
+        struct ik_reply_query r;
+        ASSERT_EQ(ik_reply_query_fast(ours[1], strlen(ours[1]), &r), 0);
+        ASSERT_STR_EQ(r.method, "zero_copy");
+        ASSERT_EQ(r.version, 12);
+        ASSERT_EQ(r.table_rows, 1000000);
+        ASSERT_TRUE(r.held);
+        /* every truncation is deferred, never misread */
+        for (size_t n = 0; n < strlen(ours[1]); n++)
+            ASSERT_EQ(ik_reply_query_fast(ours[1], n, &r), EAGAIN);
+    }
+    /* anything else goes to ik_reply_parse, which accepts or refuses it */
+    static const char *const others[] = {
+        "{\"ok\":false,\"error\":{\"code\":\"x\",\"message\":\"y\"}}",
+        "{ \"ok\":true}",
+        "{\"ok\":true, \"version\":1}",
+        "{\"ok\":true,\"method\":\"zero\\u005fcopy\"}",
+        "{\"ok\":true,\"capabilities\":{\"a\":true}}",
+        "{\"ok\":true,\"version\":1.5}",
+        "{\"ok\":true,\"version\":1e3}",
+        "{\"ok\":true,\"version\":99999999999999999999}",
+        "{\"ok\":true,\"version\":1,\"version\":2}",
+        "{\"ok\":true,\"ok\":true}",
+        "{\"ok\":true,\"method\":\"zero_copy_but_far_too_long\"}",
+        "{\"ok\":true,\"m\":\"\xc3\xa9\"}",
+        "{\"ok\":true}x",
+        "{\"ok\":true,}",
+        "{\"ok\":true,\"version\":-}",
+        "{\"ok\":true,\"held\":tru}",
+        "[\"ok\",true]",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        struct ik_reply_query r;
+        ASSERT_EQ(ik_reply_query_fast(others[i], strlen(others[i]), &r), EAGAIN);
+    }
+}
+
+/* ---- the daemon's cheap read of the common query ---------------------------------------- */
+
+TEST(test_proto_request_fast_query_reads_as_jansson_does)
+{
+    static const char *const forms[] = {
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\"}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"limit\":100}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"pin_index\",\"columns\":[\"cid\",\"name\"],"
+        "\"offset\":5,\"limit\":0,\"have\":{\"version\":3,\"dev\":2049,\"ino\":123456789}}",
+        "{\"v\":1,\"op\":\"query\",\"table\":\"vfs_stats\",\"offset\":999999999999999999}",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        struct ik_request fast, slow;
+        struct ik_error err;
+        char spaced[512];
+        char *a, *b;
+        /* one space after '{' is still JSON, but not the hand-written form: jansson reads it */
+        snprintf(spaced, sizeof spaced, "{ %s", forms[i] + 1);
+        ASSERT_OK(parse(forms[i], &fast, &err), &err);
+        ASSERT_OK(parse(spaced, &slow, &err), &err);
+        a = ik_request_to_json(&fast);
+        b = ik_request_to_json(&slow);
+        ASSERT_STR_EQ(a, forms[i]);
+        ASSERT_STR_EQ(b, forms[i]);
+        ASSERT_EQ(fast.have.set, slow.have.set);
+        ASSERT_EQ(fast.query.limit, slow.query.limit);
+        ASSERT_EQ(fast.query.offset, slow.query.offset);
+        free(a);
+        free(b);
+        ik_request_reset(&fast);
+        ik_request_reset(&slow);
+    }
+    /* near misses get jansson's verdict and message */
+    static const struct bad_request near[] = {
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":01}", IK_EFORMAT, "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1}x", IK_EFORMAT, "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1.0}", EINVAL,
+         "\"limit\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":99999999999999999999}", IK_EFORMAT,
+         "invalid JSON"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"\"}", EINVAL, "\"table\" must be a string of 1"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"columns\":[\"\"]}", EINVAL,
+         "\"columns\" element 0 must be a non-empty string"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"have\":{\"version\":1,\"dev\":2}}", EINVAL,
+         "\"have.ino\" must be a non-negative integer"},
+        {"{\"v\":1,\"op\":\"query\",\"table\":\"t\",\"limit\":1,\"limit\":2}", IK_EFORMAT,
+         "duplicate object key"},
+    };
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        struct ik_request r;
+        struct ik_error err = {{0}};
+        int rc = parse(near[i].json, &r, &err);
+        ik_request_reset(&r);
+        ASSERT_EQ(rc, near[i].code);
+        ASSERT_TRUE(strstr(err.message, near[i].message) != NULL);
+    }
 }

@@ -135,8 +135,14 @@ static int conn_get(struct ik_client *c, int *fd, bool *reused, struct ik_error 
     return ik_sock_connect_unix(c->sock_path, c->timeout_ms, fd, err);
 }
 
-static void conn_put(struct ik_client *c, int fd)
+/* Gives a connection back to the pool once its reply has been read exactly; one with bytes
+ * left over (a broken reply) is closed. */
+static void conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd)
 {
+    if (rd && ik_sock_reader_pending(rd) != 0) {
+        close(fd);
+        return;
+    }
     pthread_mutex_lock(&c->mu);
     if (c->n_idle < IK_CLIENT_POOL) {
         c->idle[c->n_idle++] = fd;
@@ -147,12 +153,15 @@ static void conn_put(struct ik_client *c, int fd)
         close(fd);
 }
 
-/* One exchange: sends `req`, receives the reply header (and its fd). On success *conn is the
- * connection (give it back with conn_put once any data frames are read, or close it). A
- * pooled connection that turns out dead (daemon restarted) is replaced once. */
+/* One exchange: sends `req`, receives the reply header (and its fd) through `rd`, as a tree in
+ * *hdr, or when `fast` is given, as its query fields in *fast (with *hdr NULL when the cheap
+ * reader could take the header, else the tree as well). On success
+ * *conn is the connection (give it back with conn_put once any data frames are read through
+ * `rd`, or close it). A pooled connection that turns out dead (daemon restarted) is replaced
+ * once. */
 static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply_timeout_ms,
-                    json_t **hdr, int *fd_out, int *conn, struct ik_timings *t,
-                    struct ik_error *err)
+                    json_t **hdr, struct ik_reply_query *fast, int *fd_out, int *conn,
+                    struct ik_sock_reader *rd, struct ik_timings *t, struct ik_error *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         uint8_t *payload = NULL;
@@ -165,11 +174,13 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         t1 = ik__mono_ms();
         if (t)
             t->connect_ms += t1 - t0;
+        ik_sock_reader_init(rd, fd, true);
         rc = ik_sock_send_frame(fd, req, strlen(req), pass_fd, c->timeout_ms, err);
         if (rc == 0)
-            rc = ik_sock_recv_frame(fd, IK_PROTO_MAX_HEADER, &payload, &len, fd_out,
-                                    reply_timeout_ms, err);
+            rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_HEADER, &payload, &len, fd_out,
+                                      reply_timeout_ms, err);
         if (rc != 0) {
+            ik_sock_reader_reset(rd);
             close(fd);
             if (reused && (rc == IK_EOS || rc == EPIPE || rc == ECONNRESET))
                 continue; /* stale pooled connection: try a fresh one */
@@ -180,7 +191,14 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         }
         if (t)
             t->request_ms += ik__mono_ms() - t1;
-        rc = ik_reply_parse((const char *)payload, len, hdr, err);
+        if (fast && ik_reply_query_fast((const char *)payload, len, fast) == 0) {
+            *hdr = NULL; /* our daemon's compact header, read without building a tree */
+            rc = 0;
+        } else {
+            rc = ik_reply_parse((const char *)payload, len, hdr, err);
+            if (rc == 0 && fast)
+                ik_reply_query_from(*hdr, fast);
+        }
         free(payload);
         if (rc != 0) {
             if (*hdr) {
@@ -192,7 +210,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 *fd_out = -1;
             }
             if (rc == IK_EREMOTE)
-                conn_put(c, fd); /* an error reply leaves the connection usable */
+                conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
             return rc;
@@ -206,19 +224,20 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
 int ik_client_call(struct ik_client *c, const char *request_json, char **reply_json,
                    struct ik_error *err)
 {
+    struct ik_sock_reader rd;
     json_t *hdr = NULL;
     int conn = -1;
-    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, &conn, NULL, err);
+    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, NULL, &conn, &rd, NULL, err);
     if (rc != 0)
         return rc;
-    conn_put(c, conn);
+    conn_put(c, conn, &rd);
     *reply_json = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
     return *reply_json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
 }
 
 /* Reads data frames until the zero-length end frame into one malloc'd buffer. */
-static int read_data(struct ik_client *c, int conn, uint8_t **data, size_t *len,
+static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data, size_t *len,
                      struct ik_error *err)
 {
     size_t cap = 0, n = 0;
@@ -226,7 +245,7 @@ static int read_data(struct ik_client *c, int conn, uint8_t **data, size_t *len,
     for (;;) {
         uint8_t *p = NULL;
         size_t plen = 0;
-        int rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_DATA, &p, &plen, NULL, c->timeout_ms, err);
+        int rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_DATA, &p, &plen, NULL, c->timeout_ms, err);
         if (rc != 0) {
             free(buf);
             return rc == IK_EOS ? ik_error_set(err, IK_EPROTO, "reply ended before its end frame")
@@ -257,12 +276,6 @@ static int read_data(struct ik_client *c, int conn, uint8_t **data, size_t *len,
     *data = buf;
     *len = n;
     return 0;
-}
-
-static int64_t hdr_int(json_t *h, const char *key)
-{
-    json_t *v = json_object_get(h, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
 static void free_cb(void *ctx)
@@ -297,12 +310,12 @@ static int projected_schema(const struct ik_query *q, struct ArrowSchema *out,
 }
 
 /* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
-static int decode_rows(struct ik_client *c, const struct ik_query *q, int conn, bool json,
-                       struct ik_result *out, struct ik_error *err)
+static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_sock_reader *rd,
+                       bool json, struct ik_result *out, struct ik_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_data(c, conn, &data, &len, err);
+    int rc = read_data(c, rd, &data, &len, err);
     if (rc != 0)
         return rc;
     if (json) {
@@ -347,15 +360,32 @@ static const char *static_compression(const char *name)
     return "none";
 }
 
+static int snap_slot(const char *table)
+{
+    return strcmp(table, "pin_index") == 0 ? 0 : strcmp(table, "vfs_stats") == 0 ? 1 : -1;
+}
+
+/* The cached mapping of a file-backed table with a reference for the caller, or NULL. */
+static struct ik__snap_ref *snap_held(struct ik_client *c, const char *table)
+{
+    int slot = snap_slot(table);
+    struct ik__snap_ref *r = NULL;
+    if (slot < 0)
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    if ((r = c->snaps[slot]) != NULL)
+        r->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
 /* The snapshot passed as `fd` (consumed), mapped: the cached mapping when the daemon passed
  * the same immutable file as last time, else a new one that replaces it in the cache. The
  * caller drops its reference with snap_drop. */
-static int snap_get(struct ik_client *c, const char *table, int fd, struct ik__snap_ref **out,
-                    struct ik_error *err)
+static int snap_get(struct ik_client *c, const char *table, uint64_t version, int fd,
+                    struct ik__snap_ref **out, struct ik_error *err)
 {
-    int slot = strcmp(table, "pin_index") == 0   ? 0
-               : strcmp(table, "vfs_stats") == 0 ? 1
-                                                 : -1;
+    int slot = snap_slot(table);
     struct ik__snap_ref *r, *old = NULL;
     struct stat sb;
     int rc;
@@ -385,6 +415,7 @@ static int snap_get(struct ik_client *c, const char *table, int fd, struct ik__s
         return rc;
     }
     r->refs = 1;
+    r->version = version;
     if (have_id) {
         r->dev = sb.st_dev;
         r->ino = sb.st_ino;
@@ -404,11 +435,40 @@ static int need_daemon_table(const char *table)
     return strcmp(table, "metrics") == 0 || strcmp(table, "backend_health") == 0;
 }
 
+/* The zero_copy result: from the snapshot passed as `fd`, or from `held` (the mapping named in
+ * "have") when the daemon says the client holds the published one. Consumes fd. */
+static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
+                            const struct ik_reply_query *hdr, int fd, struct ik__snap_ref *held,
+                            struct ik_result *out, struct ik_error *err)
+{
+    struct ik__snap_ref *s = NULL;
+    int rc;
+    if (fd >= 0)
+        rc = snap_get(c, q->table, out->version, fd, &s, err);
+    else if (held && hdr->held)
+        rc = 0, s = held, held = NULL;
+    else
+        rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
+    if (rc == 0) {
+        rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
+        snap_drop(c, s);
+    }
+    snap_drop(c, held);
+    out->method = IK_METHOD_ZERO_COPY;
+    out->source = "arrow_ipc_daemon";
+    out->detail = "fd";
+    return rc;
+}
+
 static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_method m,
                         struct ik_result *out, struct ik_error *err)
 {
     struct ik_request req;
+    struct ik__snap_ref *held = NULL;
+    struct ik_sock_reader rd;
+    struct ik_error e1 = {{0}};
     json_t *hdr = NULL;
+    struct ik_reply_query fh;
     char *text;
     const char *method;
     int conn = -1, fd = -1, rc;
@@ -420,52 +480,69 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
                     : m == IK_METHOD_TRADITIONAL ? IK_TRANSPORT_JSON
                                                  : IK_TRANSPORT_FD;
     req.compression = (enum ik_compression)c->opts.compression;
+    /* Name the snapshot we hold mapped: if it is still the published one, the daemon passes
+     * no descriptor and we answer from the mapping (the reference kept meanwhile). */
+    if (req.transport == IK_TRANSPORT_FD && !c->no_have && (held = snap_held(c, q->table))) {
+        req.have.set = (uint64_t)held->dev <= INT64_MAX && (uint64_t)held->ino <= INT64_MAX &&
+                       held->version <= INT64_MAX;
+        req.have.version = held->version;
+        req.have.dev = (uint64_t)held->dev;
+        req.have.ino = (uint64_t)held->ino;
+    }
     text = ik_request_to_json(&req);
-    if (!text)
+    if (!text) {
+        snap_drop(c, held);
         return ik_error_set(err, EINVAL, "query has a value without a JSON form");
-    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fd, &conn, &out->timings, err);
+    }
+    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings, &e1);
     free(text);
-    if (rc != 0)
+    if (rc != 0 && err)
+        *err = e1;
+    if (rc == IK_EREMOTE && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
+        /* a daemon older than "have": ask again without it, and never send it again */
+        json_decref(hdr);
+        hdr = NULL;
+        c->no_have = true;
+        req.have.set = false;
+        text = ik_request_to_json(&req);
+        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings,
+                             err)
+                  : ik_error_set(err, EINVAL, "query has a value without a JSON form");
+        free(text);
+    }
+    if (rc != 0) {
+        snap_drop(c, held);
         return rc;
+    }
     t_dec = ik__mono_ms();
-    method = json_string_value(json_object_get(hdr, "method"));
-    out->version = (uint64_t)hdr_int(hdr, "version");
-    out->table_rows = hdr_int(hdr, "table_rows");
-    if (method && strcmp(method, "zero_copy") == 0) {
-        struct ik__snap_ref *s = NULL;
-        if (fd < 0)
-            rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
-        else
-            rc = snap_get(c, q->table, fd, &s, err);
-        if (rc == 0) {
-            rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
-            snap_drop(c, s);
-        }
-        out->method = IK_METHOD_ZERO_COPY;
-        out->source = "arrow_ipc_daemon";
-        out->detail = "fd";
-        conn_put(c, conn);
-    } else if (method && (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0)) {
+    method = fh.method;
+    out->version = fh.version;
+    out->table_rows = fh.table_rows;
+    if (strcmp(method, "zero_copy") == 0) {
+        rc = zero_copy_result(c, q, &fh, fd, held, out, err);
+        held = NULL; /* dropped there */
+        conn_put(c, conn, &rd);
+    } else if (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0) {
         bool json = strcmp(method, "traditional") == 0;
         if (fd >= 0)
             close(fd);
-        out->matched = hdr_int(hdr, "matched");
-        rc = decode_rows(c, q, conn, json, out, err);
+        out->matched = fh.matched;
+        rc = decode_rows(c, q, &rd, json, out, err);
         if (rc == 0)
-            conn_put(c, conn);
+            conn_put(c, conn, &rd);
         else
             close(conn);
         out->method = json ? IK_METHOD_TRADITIONAL : IK_METHOD_IPC_STREAM;
         out->source = json ? "traditional_json_fallback" : "arrow_ipc_daemon";
-        /* a static string: the header's own value dies with hdr below */
-        out->detail = json ? "json" : static_compression(json_string_value(
-                                          json_object_get(hdr, "compression")));
+        /* a static string: the header's own value dies with fh */
+        out->detail = json ? "json" : static_compression(fh.compression);
     } else {
         if (fd >= 0)
             close(fd);
         close(conn);
         rc = ik_error_set(err, IK_EPROTO, "reply header names no known method");
     }
+    snap_drop(c, held);
     json_decref(hdr);
     out->timings.decode_ms = ik__mono_ms() - t_dec;
     return rc;

@@ -20,6 +20,7 @@ struct ik__snap_ref {
     struct ik_snapshot *s;
     dev_t dev;
     ino_t ino;
+    uint64_t version; /* as the daemon's reply announced it; sent back in "have" */
     int refs;
 };
 
@@ -35,6 +36,7 @@ struct ik_client {
     int idle[IK_CLIENT_POOL];
     int n_idle;
     struct ik__snap_ref *snaps[IK_CLIENT_SNAP_TABLES]; /* guarded by mu */
+    bool no_have; /* the daemon refused the "have" key (an older daemon): never send it */
 };
 
 /* Wraps one batch (moved) as a stream (out). */

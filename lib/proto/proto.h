@@ -69,6 +69,39 @@ int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int ti
 int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *fd_out,
                        int timeout_ms, struct ik_error *err);
 
+/* Reads the frames of one reply: each recvmsg takes whatever the kernel has, up to the buffer,
+ * so a reply header normally arrives in one poll + one recvmsg (with its descriptor) rather than
+ * recvmsg (EAGAIN), poll, 4 bytes, the rest; bytes read past a frame are kept for the next call.
+ * Frames larger than the buffer are read straight into their payload. Lives on the stack for one
+ * request/reply; a connection may only be reused when ik_sock_reader_pending is 0 after the reply's
+ * last frame. */
+#define IK_SOCK_READER_BUF 2048
+struct ik_sock_reader {
+    int fd;
+    bool wait_first; /* poll before the first recvmsg of the next frame */
+    int fd_got;      /* a descriptor received and not yet handed out with a frame, or -1 */
+    size_t off, len;
+    uint8_t buf[IK_SOCK_READER_BUF];
+};
+
+/* `wait_first`: the reply was just asked for, so poll before reading the first frame. Every
+ * read is MSG_DONTWAIT and every wait a poll bounded by the timeout (any socket works).
+ * (A blocking recvmsg would save the poll, but Linux wakes a task sleeping in recvmsg on a
+ * unix socket also when the peer consumes what it sent — unix_write_space — which showed as
+ * extra context switches and no gain.) */
+void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first);
+
+/* Like ik_sock_recv_frame (same errors and messages, *payload malloc'd), through the reader.
+ * A descriptor goes out with the frame completed by the read that brought it. */
+int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
+                         int *fd_out, int timeout_ms, struct ik_error *err);
+
+/* Bytes buffered beyond the frames handed out (0 when the reply was read exactly). */
+size_t ik_sock_reader_pending(const struct ik_sock_reader *r);
+
+/* Closes a descriptor still held (after an error). The socket is not closed. */
+void ik_sock_reader_reset(struct ik_sock_reader *r);
+
 /* ---------------------------------------------------------------------------------------------
  * Nonblocking helpers (the daemon's event loop): one system call each, never waiting. */
 
@@ -115,12 +148,21 @@ enum ik_transport {
 
 #define IK_REQ_OWNED_MAX 8
 
+/* The snapshot file a client holds mapped (request key "have"): its version as the daemon
+ * announced it and the file's identity (st_dev, st_ino). When it is still the published one the
+ * daemon answers a transport-fd query without passing the descriptor again. */
+struct ik_snapshot_id {
+    bool set;
+    uint64_t version, dev, ino; /* each at most INT64_MAX (a JSON integer) */
+};
+
 struct ik_request {
     int v;                           /* IK_PROTO_VERSION */
     enum ik_req_op op;
     struct ik_query query;           /* QUERY (owned; always initialised) */
     enum ik_transport transport;     /* QUERY; default IK_TRANSPORT_FD */
     enum ik_compression compression; /* QUERY over "stream"; default IK_COMPRESSION_NONE */
+    struct ik_snapshot_id have;      /* QUERY: the snapshot the client holds; default unset */
     struct ik_pin pin;               /* PIN_ADD; see ik_request_init for the defaults */
     char cid[IK_CID_MAX_TEXT];       /* PIN_RM, PIN_TOUCH */
     struct ik_import_options import; /* IMPORT; the file comes as the frame's descriptor */
@@ -186,6 +228,26 @@ const char *ik_reply_code(int rc);
  * it is not JSON, not an object, lacks a boolean "ok", or is an error reply without a string
  * code and message; *obj_out is NULL then. */
 int ik_reply_parse(const char *json, size_t len, json_t **obj_out, struct ik_error *err);
+
+/* The fields of a successful query reply header that the client reads. */
+struct ik_reply_query {
+    char method[16];     /* "zero_copy", "ipc_stream", "traditional"; "" when absent */
+    char compression[8]; /* "none", "lz4", "zstd"; "" when absent */
+    uint64_t version;
+    int64_t table_rows, matched;
+    bool held; /* "held":true: no descriptor, the client's "have" is current */
+};
+
+/* Reads a query reply header the cheap way: 0 for a compact, flat {"ok":true,...} whose keys
+ * and strings are plain ASCII needing no unescaping and whose values are strings, integers,
+ * booleans or null (what our daemon writes); unknown keys are skipped. EAGAIN for anything else —
+ * an error reply, whitespace, escapes, nesting, a number that is not a plain integer, a repeated
+ * key, a string that does not fit — which the caller must hand to ik_reply_parse (it decides, and
+ * refuses what is malformed with IK_EPROTO). Never reads past len. */
+int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out);
+
+/* The same fields from a parsed header object (the fallback of the above). */
+void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out);
 
 /* The "code" of an error reply object, or NULL. Borrowed from obj. */
 const char *ik_reply_error_code(const json_t *obj);

@@ -1,6 +1,7 @@
 /* Reply headers: writing error replies, mapping error codes to their wire names, and parsing a
  * reply header on the client side (an error reply becomes IK_EREMOTE with the daemon's
  * message). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,4 +120,139 @@ int ik_reply_parse(const char *json, size_t len, json_t **obj_out, struct ik_err
     }
     *obj_out = obj;
     return ik_error_set(err, IK_EREMOTE, "%s", json_string_value(msg));
+}
+
+/* ---- the client's query reply header ---------------------------------------------------- */
+
+/* A plain string at *p (no escapes, no control bytes): its bounds; false otherwise. */
+static bool scan_str(const char *json, size_t len, size_t *p, const char **s, size_t *n)
+{
+    size_t i = *p;
+    if (i >= len || json[i] != '"')
+        return false;
+    for (++i; i < len && json[i] != '"'; i++)
+        if (json[i] == '\\' || (unsigned char)json[i] < 0x20 || (unsigned char)json[i] >= 0x80)
+            return false; /* escapes and non-ASCII (UTF-8 to check): the general parser */
+    if (i >= len)
+        return false;
+    *s = json + *p + 1;
+    *n = i - *p - 1;
+    *p = i + 1;
+    return true;
+}
+
+static bool key_is(const char *k, size_t n, const char *name)
+{
+    return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+/* Copies a string value into a field, or fails when it does not fit. */
+static bool put_field(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        return false;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return true;
+}
+
+int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out)
+{
+    size_t p = 1;
+    unsigned seen = 0;
+    memset(out, 0, sizeof *out);
+    if (len < 11 || json[0] != '{' || memcmp(json + 1, "\"ok\":true", 9) != 0)
+        return EAGAIN;
+    p = 10;
+    seen = 1;
+    while (p < len && json[p] == ',') {
+        const char *k, *v = NULL;
+        size_t kn, vn = 0;
+        int64_t num = 0;
+        bool is_num = false, is_true = false;
+        unsigned bit = 0;
+        p++;
+        if (!scan_str(json, len, &p, &k, &kn) || p >= len || json[p++] != ':' || p >= len)
+            return EAGAIN;
+        if (json[p] == '"') {
+            if (!scan_str(json, len, &p, &v, &vn))
+                return EAGAIN;
+        } else if (json[p] == '-' || (json[p] >= '0' && json[p] <= '9')) {
+            bool neg = json[p] == '-';
+            size_t digits = 0;
+            uint64_t u = 0;
+            p += neg;
+            for (; p < len && json[p] >= '0' && json[p] <= '9'; p++, digits++) {
+                if (u > (UINT64_MAX - 9) / 10)
+                    return EAGAIN;
+                u = u * 10 + (uint64_t)(json[p] - '0');
+            }
+            if (digits == 0 || u > INT64_MAX ||
+                (p < len && (json[p] == '.' || json[p] == 'e' || json[p] == 'E')))
+                return EAGAIN;
+            num = neg ? -(int64_t)u : (int64_t)u;
+            is_num = true;
+        } else if (len - p >= 4 && memcmp(json + p, "true", 4) == 0) {
+            p += 4;
+            is_true = true;
+        } else if (len - p >= 5 && memcmp(json + p, "false", 5) == 0) {
+            p += 5;
+        } else if (len - p >= 4 && memcmp(json + p, "null", 4) == 0) {
+            p += 4;
+        } else {
+            return EAGAIN; /* an object, an array: the general parser */
+        }
+        if (key_is(k, kn, "ok"))
+            return EAGAIN; /* repeated */
+        else if (key_is(k, kn, "method"))
+            bit = 2;
+        else if (key_is(k, kn, "compression"))
+            bit = 4;
+        else if (key_is(k, kn, "version"))
+            bit = 8;
+        else if (key_is(k, kn, "table_rows"))
+            bit = 16;
+        else if (key_is(k, kn, "matched"))
+            bit = 32;
+        else if (key_is(k, kn, "held"))
+            bit = 64;
+        if (bit & seen)
+            return EAGAIN; /* a repeated key: jansson refuses it */
+        seen |= bit;
+        if ((bit == 2 && v && !put_field(out->method, sizeof out->method, v, vn)) ||
+            (bit == 4 && v && !put_field(out->compression, sizeof out->compression, v, vn)))
+            return EAGAIN;
+        if (bit == 8 && is_num && num >= 0)
+            out->version = (uint64_t)num;
+        else if (bit == 16 && is_num)
+            out->table_rows = num;
+        else if (bit == 32 && is_num)
+            out->matched = num;
+        else if (bit == 64)
+            out->held = is_true;
+    }
+    return p + 1 == len && json[p] == '}' ? 0 : EAGAIN;
+}
+
+static void copy_str(char *dst, size_t cap, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (s && strlen(s) < cap)
+        memcpy(dst, s, strlen(s) + 1);
+}
+
+static int64_t int_of(const json_t *v)
+{
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out)
+{
+    memset(out, 0, sizeof *out);
+    copy_str(out->method, sizeof out->method, json_object_get(obj, "method"));
+    copy_str(out->compression, sizeof out->compression, json_object_get(obj, "compression"));
+    out->version = (uint64_t)int_of(json_object_get(obj, "version"));
+    out->table_rows = int_of(json_object_get(obj, "table_rows"));
+    out->matched = int_of(json_object_get(obj, "matched"));
+    out->held = json_is_true(json_object_get(obj, "held"));
 }

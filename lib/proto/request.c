@@ -23,8 +23,9 @@ static const char *const format_names[] = {
 
 /* The keys each op accepts besides "v" and "op"; anything else is refused, so that a misspelt
  * key is an error rather than silently ignored. */
-static const char *const keys_query[] = {"table", "columns",   "filter",      "limit",
-                                         "offset", "transport", "compression", NULL};
+static const char *const keys_query[] = {"table",     "columns",     "filter", "limit", "offset",
+                                         "transport", "compression", "have",   NULL};
+static const char *const have_keys[] = {"version", "dev", "ino", NULL};
 static const char *const keys_pin_add[] = {"pin", NULL};
 static const char *const keys_cid[] = {"cid", NULL};
 static const char *const keys_import[] = {"format", "skip_invalid", "default_backend", NULL};
@@ -252,6 +253,29 @@ static int parse_import(struct ik_request *r, const json_t *obj, struct ik_error
     return get_str(r, obj, "default_backend", 0, "", &r->import.default_backend, err);
 }
 
+/* "have": {"version":N,"dev":N,"ino":N}, all three non-negative integers; null = absent. */
+static int parse_have(struct ik_request *r, const json_t *obj, struct ik_error *err)
+{
+    const json_t *h = json_object_get(obj, "have");
+    uint64_t *dst[3] = {&r->have.version, &r->have.dev, &r->have.ino};
+    int rc;
+    if (h == NULL || json_is_null(h))
+        return 0;
+    if (!json_is_object(h))
+        return ik_error_set(err, EINVAL, "\"have\" must be an object");
+    if ((rc = check_keys(h, have_keys, "object", "have", err)) != 0)
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(h, have_keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return ik_error_set(err, EINVAL, "\"have.%s\" must be a non-negative integer",
+                                have_keys[i]);
+        *dst[i] = (uint64_t)json_integer_value(v);
+    }
+    r->have.set = true;
+    return 0;
+}
+
 static int parse_query(struct ik_request *r, const json_t *obj, struct ik_error *err)
 {
     int t = (int)r->transport, c = (int)r->compression;
@@ -260,6 +284,8 @@ static int parse_query(struct ik_request *r, const json_t *obj, struct ik_error 
         rc = get_enum(obj, "transport", transport_names, 3, &t, err);
     if (rc == 0)
         rc = get_enum(obj, "compression", compression_names, 3, &c, err);
+    if (rc == 0)
+        rc = parse_have(r, obj, err);
     r->transport = (enum ik_transport)t;
     r->compression = (enum ik_compression)c;
     return rc;
@@ -316,6 +342,101 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
     }
 }
 
+/* ---- the common query, read without a jansson tree ---------------------------------------- */
+
+struct cursor {
+    const char *s;
+    size_t len, p;
+};
+
+static bool lit(struct cursor *c, const char *text)
+{
+    size_t n = strlen(text);
+    if (c->len - c->p < n || memcmp(c->s + c->p, text, n) != 0)
+        return false;
+    c->p += n;
+    return true;
+}
+
+/* A string of printable ASCII without escapes (what it decodes to is exactly its bytes). */
+static bool plain_str(struct cursor *c, const char **s, size_t *n)
+{
+    size_t i = c->p;
+    if (i >= c->len || c->s[i] != '"')
+        return false;
+    for (++i; i < c->len && c->s[i] != '"'; i++)
+        if ((unsigned char)c->s[i] < 0x20 || (unsigned char)c->s[i] >= 0x7f || c->s[i] == '\\')
+            return false;
+    if (i >= c->len)
+        return false;
+    *s = c->s + c->p + 1;
+    *n = i - c->p - 1;
+    c->p = i + 1;
+    return true;
+}
+
+/* A non-negative JSON integer of at most 18 digits, no leading zero. */
+static bool small_uint(struct cursor *c, uint64_t *v)
+{
+    size_t start = c->p;
+    *v = 0;
+    while (c->p < c->len && c->s[c->p] >= '0' && c->s[c->p] <= '9' && c->p - start < 19)
+        *v = *v * 10 + (uint64_t)(c->s[c->p++] - '0');
+    if (c->p == start || c->p - start > 18 || (c->s[start] == '0' && c->p - start > 1))
+        return false;
+    return c->p >= c->len || (c->s[c->p] != '.' && c->s[c->p] != 'e' && c->s[c->p] != 'E' &&
+                              (c->s[c->p] < '0' || c->s[c->p] > '9'));
+}
+
+/* The query our client writes (ik_request_to_json's hand-written form): table, then optional
+ * columns, offset, limit and have, in that order, compact, plain names. 0 with `out` filled
+ * exactly as the jansson path fills it; EAGAIN for anything else, which that path reads (or
+ * refuses with its message). */
+static int parse_query_fast(const char *json, size_t len, struct ik_request *out)
+{
+    struct cursor c = {json, len, 0};
+    const char *s;
+    size_t n;
+    uint64_t v;
+    char name[256];
+    if (!lit(&c, "{\"v\":1,\"op\":\"query\",\"table\":") || !plain_str(&c, &s, &n) || n == 0 ||
+        n >= IK_TABLE_NAME_MAX)
+        return EAGAIN;
+    out->op = IK_REQ_QUERY;
+    memcpy(out->query.table, s, n);
+    out->query.table[n] = 0;
+    if (lit(&c, ",\"columns\":[")) {
+        do {
+            if (!plain_str(&c, &s, &n) || n == 0 || n >= sizeof name)
+                return EAGAIN;
+            memcpy(name, s, n);
+            name[n] = 0;
+            if (ik_query_add_column(&out->query, name, NULL) != 0)
+                return EAGAIN;
+        } while (lit(&c, ","));
+        if (!lit(&c, "]"))
+            return EAGAIN;
+    }
+    if (lit(&c, ",\"offset\":")) {
+        if (!small_uint(&c, &v))
+            return EAGAIN;
+        out->query.offset = (int64_t)v;
+    }
+    if (lit(&c, ",\"limit\":")) {
+        if (!small_uint(&c, &v))
+            return EAGAIN;
+        out->query.limit = (int64_t)v;
+    }
+    if (lit(&c, ",\"have\":{\"version\":")) {
+        if (!small_uint(&c, &out->have.version) || !lit(&c, ",\"dev\":") ||
+            !small_uint(&c, &out->have.dev) || !lit(&c, ",\"ino\":") ||
+            !small_uint(&c, &out->have.ino) || !lit(&c, "}"))
+            return EAGAIN;
+        out->have.set = true;
+    }
+    return lit(&c, "}") && c.p == c.len ? 0 : EAGAIN;
+}
+
 int ik_request_parse(const char *json, size_t len, struct ik_request *out, struct ik_error *err)
 {
     json_error_t je;
@@ -325,6 +446,9 @@ int ik_request_parse(const char *json, size_t len, struct ik_request *out, struc
     if (len > IK_PROTO_MAX_REQUEST)
         return ik_error_set(err, IK_ELIMIT, "request: %zu bytes exceeds the limit of %d bytes",
                             len, IK_PROTO_MAX_REQUEST);
+    if (parse_query_fast(json, len, out) == 0)
+        return 0;
+    ik_request_reset(out); /* whatever the fast reader took: start again with jansson */
     obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (obj == NULL)
         return ik_error_set(err, IK_EFORMAT, "request: invalid JSON at line %d column %d: %s",
@@ -401,6 +525,15 @@ static int request_fields(const struct ik_request *r, json_t *o)
             json_object_set_new(o, "compression",
                                 json_string(ik_compression_name(r->compression))))
             return EINVAL;
+        if (r->have.set) {
+            if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX)
+                return EINVAL;
+            if (json_object_set_new(
+                    o, "have",
+                    json_pack("{s:I,s:I,s:I}", "version", (json_int_t)r->have.version, "dev",
+                              (json_int_t)r->have.dev, "ino", (json_int_t)r->have.ino)))
+                return EINVAL;
+        }
         return 0;
     case IK_REQ_PIN_ADD:
         return json_object_set_new(o, "pin", pin_to_json(&r->pin)) ? EINVAL : 0;
@@ -421,12 +554,87 @@ static int request_fields(const struct ik_request *r, json_t *o)
     }
 }
 
+/* Appends "s" (quoted) when s needs no escaping: printable ASCII without '"' and '\\'. */
+static bool put_plain(char *buf, size_t cap, size_t *n, const char *s)
+{
+    size_t len = strlen(s);
+    if (*n + len + 2 >= cap)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+            s[i] == '\\')
+            return false;
+    buf[(*n)++] = '"';
+    memcpy(buf + *n, s, len);
+    *n += len;
+    buf[(*n)++] = '"';
+    return true;
+}
+
+static bool put_fmt(char *buf, size_t cap, size_t *n, const char *fmt, unsigned long long v)
+{
+    int k = snprintf(buf + *n, cap - *n, fmt, v);
+    if (k < 0 || (size_t)k >= cap - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
+}
+
+/* The common query (transport fd, no compression, no filter, plain names) written by hand, in
+ * exactly the form the jansson path below writes: clients send one per query. NULL when it
+ * does not apply (the caller checked transport, compression and that "have" has a JSON form). */
+static char *query_to_json_fast(const struct ik_request *r)
+{
+    char buf[1024];
+    size_t n = 0;
+    bool ok = r->query.n_preds == 0;
+    static const char head[] = "{\"v\":1,\"op\":\"query\",\"table\":";
+    if (ok) {
+        memcpy(buf, head, sizeof head - 1);
+        n = sizeof head - 1;
+        ok = r->v == 1 && put_plain(buf, sizeof buf, &n, r->query.table);
+    }
+    for (size_t i = 0; ok && i < r->query.n_columns; i++) {
+        ok = n + 14 < sizeof buf;
+        if (ok) {
+            memcpy(buf + n, i ? "," : ",\"columns\":[", i ? 1 : 12);
+            n += i ? 1 : 12;
+            ok = put_plain(buf, sizeof buf, &n, r->query.columns[i]);
+        }
+    }
+    if (ok && r->query.n_columns)
+        buf[n++] = ']'; /* room kept by the "n + 14" check */
+    if (ok && r->query.offset != 0)
+        ok = r->query.offset > 0 &&
+             put_fmt(buf, sizeof buf, &n, ",\"offset\":%llu", (unsigned long long)r->query.offset);
+    if (ok && r->query.limit >= 0)
+        ok = put_fmt(buf, sizeof buf, &n, ",\"limit\":%llu", (unsigned long long)r->query.limit);
+    if (ok && r->have.set)
+        ok = put_fmt(buf, sizeof buf, &n, ",\"have\":{\"version\":%llu",
+                     (unsigned long long)r->have.version) &&
+             put_fmt(buf, sizeof buf, &n, ",\"dev\":%llu", (unsigned long long)r->have.dev) &&
+             put_fmt(buf, sizeof buf, &n, ",\"ino\":%llu}", (unsigned long long)r->have.ino);
+    if (!ok || n + 2 > sizeof buf)
+        return NULL;
+    buf[n++] = '}';
+    buf[n] = 0;
+    return strdup(buf);
+}
+
 char *ik_request_to_json(const struct ik_request *r)
 {
     json_t *o;
     char *s = NULL;
     if ((int)r->op < 0 || (int)r->op >= N_OPS)
         return NULL;
+    if (r->op == IK_REQ_QUERY && r->transport == IK_TRANSPORT_FD &&
+        r->compression == IK_COMPRESSION_NONE && r->query.n_preds == 0) {
+        if (r->have.set &&
+            (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX))
+            return NULL;
+        if ((s = query_to_json_fast(r)) != NULL)
+            return s;
+    }
     o = json_object();
     if (o == NULL)
         return NULL;

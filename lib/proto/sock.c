@@ -2,6 +2,7 @@
  * optional SCM_RIGHTS descriptor (blocking, for the client), single nonblocking sendmsg/recvmsg
  * calls for the daemon's event loop, and the peer's uid. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,38 +278,67 @@ out:
 int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int timeout_ms,
                        struct ik_error *err)
 {
-    struct deadline d = deadline_in(timeout_ms);
+    struct deadline d = {1, {0, 0}};
+    bool have_deadline = false;
     uint8_t hdr[IK_FRAME_HEADER_SIZE];
     size_t sent = 0, total = IK_FRAME_HEADER_SIZE + len;
     if (len > UINT32_MAX)
         return ik_error_set(err, EINVAL, "frame payload of %zu bytes does not fit 32 bits", len);
     ik_frame_put_header(hdr, (uint32_t)len);
+    /* Header and payload go in one sendmsg (two iovecs): one system call, and the reader
+     * wakes once for the whole frame rather than for its first 4 bytes. */
     while (sent < total) {
-        const uint8_t *p;
-        size_t chunk;
+        union cmsg_buf cb;
+        struct iovec iov[2];
+        struct msghdr m;
         ssize_t n;
         int rc;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = iov;
         if (sent < IK_FRAME_HEADER_SIZE) {
-            p = hdr + sent;
-            chunk = IK_FRAME_HEADER_SIZE - sent;
+            iov[0].iov_base = hdr + sent;
+            iov[0].iov_len = IK_FRAME_HEADER_SIZE - sent;
+            iov[1].iov_base = (void *)(uintptr_t)data;
+            iov[1].iov_len = len;
+            m.msg_iovlen = len ? 2 : 1;
         } else {
-            p = (const uint8_t *)data + (sent - IK_FRAME_HEADER_SIZE);
-            chunk = total - sent;
+            iov[0].iov_base = (uint8_t *)(uintptr_t)data + (sent - IK_FRAME_HEADER_SIZE);
+            iov[0].iov_len = total - sent;
+            m.msg_iovlen = 1;
         }
-        rc = ik_sock_sendmsg_fd(fd, p, chunk, sent == 0 ? pass_fd : -1, &n, err);
-        if (rc == EAGAIN) {
-            rc = wait_fd(fd, POLLOUT, &d);
-            if (rc == ETIMEDOUT)
-                return ik_error_set(err, ETIMEDOUT,
-                                    "sending a frame timed out after %d ms (%zu of %zu bytes)",
-                                    timeout_ms, sent, total);
-            if (rc)
-                return ik_error_set(err, rc, "poll: %s", strerror(rc));
+        if (sent == 0 && pass_fd >= 0) {
+            struct cmsghdr *c;
+            memset(&cb, 0, sizeof cb);
+            m.msg_control = cb.buf;
+            m.msg_controllen = CMSG_SPACE(sizeof(int));
+            c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
+        }
+        n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) {
+            sent += (size_t)n;
             continue;
         }
+        if (errno == EINTR)
+            continue;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return ik_error_set(err, errno, "send: connection closed by peer");
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ik_error_set(err, errno, "sendmsg: %s", strerror(errno));
+        if (!have_deadline) { /* the clock is read only when we have to wait */
+            d = deadline_in(timeout_ms);
+            have_deadline = true;
+        }
+        rc = wait_fd(fd, POLLOUT, &d);
+        if (rc == ETIMEDOUT)
+            return ik_error_set(err, ETIMEDOUT,
+                                "sending a frame timed out after %d ms (%zu of %zu bytes)",
+                                timeout_ms, sent, total);
         if (rc)
-            return rc;
-        sent += (size_t)n;
+            return ik_error_set(err, rc, "poll: %s", strerror(rc));
     }
     return 0;
 }
@@ -396,4 +426,159 @@ fail:
     if (got >= 0)
         close(got);
     return rc;
+}
+
+/* ---- client replies: the frame reader ---------------------------------------------------- */
+
+void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first)
+{
+    r->fd = fd;
+    r->wait_first = wait_first;
+    r->fd_got = -1;
+    r->off = r->len = 0;
+}
+
+size_t ik_sock_reader_pending(const struct ik_sock_reader *r)
+{
+    return r->len - r->off;
+}
+
+void ik_sock_reader_reset(struct ik_sock_reader *r)
+{
+    if (r->fd_got >= 0)
+        close(r->fd_got);
+    r->fd_got = -1;
+}
+
+/* Reads into the free end of the buffer: poll first when `wait_first` (a reply just asked
+ * for is not there yet, so a recvmsg would only learn EAGAIN), then one MSG_DONTWAIT recvmsg
+ * of whatever has come. */
+static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct deadline *d,
+                       int timeout_ms, uint32_t want, struct ik_error *err)
+{
+    for (;;) {
+        union cmsg_buf cb;
+        struct iovec iov = {r->buf + r->len, sizeof r->buf - r->len};
+        struct msghdr m;
+        ssize_t n;
+        int rc, f;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = cb.buf;
+        m.msg_controllen = sizeof cb.buf;
+        n = -1;
+        errno = EAGAIN;
+        if (!wait_first) /* else the reply is not there yet: straight to poll */
+            n = recvmsg(r->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        wait_first = false;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return ik_error_set(err, errno, "recvmsg: %s", strerror(errno));
+            rc = wait_fd(r->fd, POLLIN, d);
+            if (rc == ETIMEDOUT) {
+                size_t have = r->len - r->off;
+                return have < IK_FRAME_HEADER_SIZE
+                           ? ik_error_set(err, ETIMEDOUT,
+                                          "receiving a frame timed out after %d ms (%zu of 4 "
+                                          "header bytes)",
+                                          timeout_ms, have)
+                           : ik_error_set(err, ETIMEDOUT,
+                                          "receiving a frame timed out after %d ms (%zu of %lu "
+                                          "payload bytes)",
+                                          timeout_ms, have - IK_FRAME_HEADER_SIZE,
+                                          (unsigned long)want);
+            }
+            if (rc)
+                return ik_error_set(err, rc, "poll: %s", strerror(rc));
+            continue;
+        }
+        if ((rc = take_fds(&m, &f, err)) != 0)
+            return rc;
+        if (f >= 0) {
+            if (r->fd_got >= 0) {
+                close(f);
+                return ik_error_set(err, IK_EPROTO,
+                                    "more than one file descriptor passed with a frame");
+            }
+            r->fd_got = f;
+        }
+        if (n == 0) {
+            size_t have = r->len - r->off;
+            if (have == 0)
+                return ik_error_set(err, IK_EOS, "connection closed by peer");
+            if (have < IK_FRAME_HEADER_SIZE)
+                return ik_error_set(err, IK_EPROTO,
+                                    "connection closed after %zu of 4 header "
+                                    "bytes",
+                                    have);
+            return ik_error_set(err, IK_EPROTO,
+                                "connection closed after %zu of %lu payload "
+                                "bytes",
+                                have - IK_FRAME_HEADER_SIZE, (unsigned long)want);
+        }
+        r->len += (size_t)n;
+        return 0;
+    }
+}
+
+int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
+                         int *fd_out, int timeout_ms, struct ik_error *err)
+{
+    struct deadline d = deadline_in(timeout_ms);
+    bool wait_first = r->wait_first;
+    uint8_t *p;
+    *payload = NULL;
+    *len = 0;
+    if (fd_out)
+        *fd_out = -1;
+    for (;;) {
+        size_t have = r->len - r->off, off;
+        uint32_t n = 0;
+        int rc = ik_frame_parse(r->buf + r->off, have, max, &off, &n, err);
+        if (rc == IK_ELIMIT)
+            return rc;
+        if (have >= IK_FRAME_HEADER_SIZE)
+            n = (uint32_t)r->buf[r->off] | (uint32_t)r->buf[r->off + 1] << 8 |
+                (uint32_t)r->buf[r->off + 2] << 16 | (uint32_t)r->buf[r->off + 3] << 24;
+        if (rc == 0 ||
+            (have >= IK_FRAME_HEADER_SIZE && IK_FRAME_HEADER_SIZE + (size_t)n > sizeof r->buf)) {
+            size_t inbuf = have - IK_FRAME_HEADER_SIZE < n ? have - IK_FRAME_HEADER_SIZE : n;
+            p = malloc(n ? n : 1);
+            if (p == NULL)
+                return ik_error_set(err, ENOMEM, "out of memory for a frame of %lu bytes",
+                                    (unsigned long)n);
+            memcpy(p, r->buf + r->off + IK_FRAME_HEADER_SIZE, inbuf);
+            r->off += IK_FRAME_HEADER_SIZE + inbuf;
+            if (inbuf < n) { /* a large frame: the rest straight into its payload */
+                rc = recv_exact(r->fd, p + inbuf, n - inbuf, &r->fd_got, &d, timeout_ms, "payload",
+                                err);
+                if (rc) {
+                    free(p);
+                    return rc;
+                }
+            }
+            if (r->off == r->len)
+                r->off = r->len = 0;
+            *payload = p;
+            *len = n;
+            if (fd_out)
+                *fd_out = r->fd_got;
+            else if (r->fd_got >= 0)
+                close(r->fd_got);
+            r->fd_got = -1;
+            return 0;
+        }
+        if (r->off > 0) { /* room at the end for the rest of this frame */
+            memmove(r->buf, r->buf + r->off, have);
+            r->off = 0;
+            r->len = have;
+        }
+        rc = reader_fill(r, wait_first, &d, timeout_ms, n, err);
+        if (rc)
+            return rc;
+        wait_first = false;
+    }
 }

@@ -2,9 +2,13 @@
 ArrowArrayStream, imported into pyarrow, has every buffer inside the process's mapping of
 the daemon's snapshot file snapshots/pin_index.<version>.arrow, and fetching the whole
 1M-pin table grows resident memory by less than 1 MB."""
+import array
 import gc
+import json
 import os
 import re
+import socket
+import struct
 
 import pytest
 
@@ -102,8 +106,8 @@ def test_whole_table_is_zero_copy_and_costs_no_memory(big):
         assert col[ROWS - 1].as_py().startswith(("Qm", "b"))
         del col
         gc.collect()
-    # the client keeps the newest snapshot mapped for its next query (lib/client: snap_get);
-    # with the client closed and the arrays gone, nothing maps the file any more
+    # the client keeps its last mapping of each table for the next query (it names it in
+    # "have"); the mapping goes once the arrays and the client have let go
     assert snapshot_mappings(meta["version"]) == []
 
 
@@ -120,3 +124,57 @@ def test_projection_offset_and_limit_are_slices_of_the_mapping(big):
         whole_meta, whole = c.query(columns=["cid"], offset=123_456, limit=1)
         assert whole.read_all().column("cid")[0] == batch.column("cid")[0]
         del batch, reader, whole
+
+
+def raw_query(d, have=None):
+    """One query on a raw socket: (reply header, descriptor passed with it or None)."""
+    req = {"v": 1, "op": "query", "table": "pin_index", "limit": 1}
+    if have is not None:
+        req["have"] = have
+    body = json.dumps(req).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(os.path.join(d.path, "daemon.sock"))
+        s.sendall(struct.pack("<I", len(body)) + body)
+        data, fds = b"", []
+        while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
+            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+            assert msg, "connection closed before the reply header"
+            data += msg
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    a = array.array("i")
+                    a.frombytes(raw[: len(raw) - len(raw) % a.itemsize])
+                    fds += list(a)
+        n = struct.unpack("<I", data[:4])[0]
+        assert len(data) == 4 + n, "nothing may follow a zero_copy header"
+        assert len(fds) <= 1
+        return json.loads(data[4:]), (fds[0] if fds else None)
+
+
+def test_have_spares_the_descriptor_when_the_client_holds_the_snapshot(big):
+    hdr, fd = raw_query(big)
+    assert hdr["method"] == "zero_copy" and "held" not in hdr and fd is not None
+    st = os.fstat(fd)
+    os.close(fd)
+    have = {"version": hdr["version"], "dev": st.st_dev, "ino": st.st_ino}
+
+    held, fd = raw_query(big, have)
+    assert fd is None, "the daemon passed the snapshot the client said it holds"
+    assert held["held"] is True
+    assert {k: held[k] for k in ("method", "transport", "table", "version", "table_rows")} == \
+        {k: hdr[k] for k in ("method", "transport", "table", "version", "table_rows")}
+
+    # any other file, or another version of it: the descriptor comes as before
+    for other in ({**have, "ino": have["ino"] + 1}, {**have, "version": have["version"] + 1},
+                  {**have, "dev": have["dev"] + 1}):
+        again, fd = raw_query(big, other)
+        assert "held" not in again and fd is not None
+        assert os.fstat(fd).st_ino == st.st_ino
+        os.close(fd)
+
+
+def test_have_is_refused_when_malformed(big):
+    hdr, fd = raw_query(big, {"version": 1, "dev": 1})
+    assert fd is None and hdr["ok"] is False and hdr["error"]["code"] == "bad_request"
+    assert '"have.ino"' in hdr["error"]["message"]
