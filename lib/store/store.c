@@ -117,8 +117,16 @@ static int setup(struct ik_store *st, bool create, struct ik_error *err)
      * 64 MiB so a large import does not spill dirty pages into the WAL twice; it is released
      * after each import (sqlite3_db_release_memory). */
     rc = exec(st, "PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;", "pins.db", err);
+    /* 16 KiB pages for a new store (ignored by an existing one: the size is fixed once the file
+     * has a table, and WAL mode cannot change it): a 1M-pin import spends ~7% less CPU and
+     * writes a quarter of the WAL frames, and snapshot builds scan fewer pages. The cost is 16
+     * KiB of WAL per page a single-pin change touches, nothing at human rates. It must come
+     * before journal_mode, which writes the file's first page. */
     if (rc == 0 && !st->readonly)
-        rc = exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", "pins.db", err);
+        rc = exec(st,
+                  "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
+                  " PRAGMA synchronous = NORMAL;",
+                  "pins.db", err);
     if (rc == 0 && create)
         rc = exec(st, schema_sql, "pins.db: creating the schema", err);
     if (rc == 0)
