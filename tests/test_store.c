@@ -1,10 +1,11 @@
 /* Tests of the pin store: open/create, add/upsert/remove/touch, pin validation, the generation
  * counter, every import format, the one-transaction rule, skip_invalid, a full disk, reading
- * pins as Arrow, queries answered by SQL against a reference filter, and a read-only reader
- * next to a writer. */
+ * pins as Arrow, queries answered by SQL against a reference filter, a read-only reader
+ * next to a writer, and checkpoints left to the caller. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ik_test.h"
 #include "ipfskit/arrow.h"
@@ -684,6 +685,57 @@ TEST(test_store_readonly_reads_while_a_writer_holds_a_transaction)
     ASSERT_EQ(ik_store_count(r), 0);
     ik_store_close(r);
     ik_store_close(w);
+    free(text);
+}
+
+static int64_t file_size(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+/* 20000 pins with 1000-byte names: ~22 MB, over the 1000-page (16 MB) checkpoint threshold. */
+static char *big_lines(void)
+{
+    char *text = malloc(20000 * 1100 + 1), *p = text, cid[47], name[1001];
+    int i;
+    memset(name, 'n', 1000);
+    name[1000] = 0;
+    for (i = 0; i < 20000; i++) {
+        ik_test_cidv0(70000 + (uint64_t)i, cid);
+        p += sprintf(p, "{\"Cid\":\"%s\",\"Name\":\"%s\"}\n", cid, name);
+    }
+    return text;
+}
+
+TEST(test_store_manual_checkpoint_leaves_the_wal_to_the_caller)
+{
+    struct ik_error err;
+    struct ik_store *w, *r, *auto_st;
+    struct ik_import_result res;
+    char dir[256], dir2[256];
+    char *text = big_lines();
+    snprintf(dir, sizeof dir, "%s/store%d", ik_test_tmpdir(), ++dir_no);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &w, &err), &err);
+    ASSERT_OK(import_text(w, text, false, &res, &err), &err);
+    ASSERT_TRUE(file_size(dir, "pins.db") < (1 << 20)); /* all of it still in the WAL */
+    ASSERT_TRUE(file_size(dir, "pins.db-wal") > (20 << 20));
+    ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &r, &err), &err);
+    ASSERT_EQ(ik_store_count(r), 20000);
+    ASSERT_FAILS(ik_store_checkpoint(r, &err), EINVAL, &err, "read-only");
+    ASSERT_OK(ik_store_checkpoint(w, &err), &err);
+    ASSERT_TRUE(file_size(dir, "pins.db") > (20 << 20));
+    ASSERT_EQ(ik_store_count(r), 20000);
+    ik_store_close(r);
+    ik_store_close(w);
+    /* without the flag, the commit checkpoints as SQLite does by default */
+    auto_st = fresh(dir2, sizeof dir2);
+    ASSERT_TRUE(auto_st != NULL);
+    ASSERT_OK(import_text(auto_st, text, false, &res, &err), &err);
+    ASSERT_TRUE(file_size(dir2, "pins.db") > (20 << 20));
+    ik_store_close(auto_st);
     free(text);
 }
 

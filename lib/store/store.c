@@ -103,13 +103,46 @@ static int meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_
     return ik__sql_error(st, rc, "pins.db", err);
 }
 
+/* Checkpoints under IK_STORE_MANUAL_CHECKPOINT. The writer calls ik_store_checkpoint when idle,
+ * which acts from SQLite's own autocheckpoint threshold on, so small writes keep costing no
+ * fsync. A commit still checkpoints inline once the WAL passes WAL_CAP_BYTES, for a writer
+ * that is never idle. journal_size_limit makes the first commit after the WAL is rewound
+ * truncate the file, so one large import does not leave a WAL of its size on disk. */
+#define CHECKPOINT_FRAMES 1000
+#define WAL_CAP_BYTES ((int64_t)256 << 20)
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct ik_store *st = arg;
+    (void)db;
+    (void)name;
+    st->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static int manual_checkpoints(struct ik_store *st, struct ik_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st->page_size = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db", err);
+    st->manual_checkpoint = true;
+    sqlite3_wal_hook(st->db, wal_hook, st); /* replaces SQLite's autocheckpoint hook */
+    return exec(st, "PRAGMA journal_size_limit = 67108864", "pins.db", err);
+}
+
 static int prepare(struct ik_store *st, const char *sql, sqlite3_stmt **out, struct ik_error *err)
 {
     int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
     return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, "pins.db: prepare", err);
 }
 
-static int setup(struct ik_store *st, bool create, struct ik_error *err)
+static int setup(struct ik_store *st, bool create, bool manual, struct ik_error *err)
 {
     int64_t version = 0;
     int rc;
@@ -139,6 +172,8 @@ static int setup(struct ik_store *st, bool create, struct ik_error *err)
                             (long long)version, SCHEMA_VERSION);
     if (st->readonly)
         return 0;
+    if (manual && (rc = manual_checkpoints(st, err)) != 0)
+        return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
         (rc = prepare(st, "DELETE FROM pins WHERE cid = ?1", &st->remove, err)) != 0 ||
         (rc = prepare(st,
@@ -183,7 +218,7 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
     }
     if (create)
         chmod(path, 0600); /* the -wal and -shm files take the database file's mode */
-    rc = setup(st, !readonly, err);
+    rc = setup(st, !readonly, (flags & IK_STORE_MANUAL_CHECKPOINT) != 0, err);
     if (rc != 0) {
         ik_error_prefix(err, rc, "%s", path);
         ik_store_close(st);
@@ -218,7 +253,28 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
     sqlite3_reset(st->bump);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: generation", err);
-    return exec(st, "COMMIT", "pins.db: commit", err);
+    if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
+        return rc;
+    if (st->manual_checkpoint && st->wal_frames * st->page_size >= WAL_CAP_BYTES)
+        (void)ik_store_checkpoint(st, NULL); /* committed; a failure here is retried later */
+    return 0;
+}
+
+int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
+{
+    int log = 0, done = 0, rc;
+    if (st->readonly)
+        return ik_error_set(err, EINVAL, "the store is open read-only");
+    if (st->manual_checkpoint && st->wal_frames < CHECKPOINT_FRAMES)
+        return 0;
+    rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_BUSY)
+        return 0; /* another connection is checkpointing */
+    if (rc != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db: checkpoint", err);
+    if (done == log)
+        st->wal_frames = 0;
+    return 0;
 }
 
 void ik__rollback(struct ik_store *st)
