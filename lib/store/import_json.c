@@ -490,6 +490,45 @@ static int by_cid(const void *a, const void *b)
     return c;
 }
 
+/* Sorts a[0, n) by cid: a bottom-up merge sort over runs put in order by insertion, with the
+ * comparison inlined and 32-byte entries moved by assignment (glibc's qsort calls by_cid
+ * through a pointer and copies generic elements: 0.25 s of CPU for 1M lines, this ~0.1 s).
+ * `tmp` holds n entries. Stable, O(n log n) whatever the input. */
+#define RUN 16
+
+static void sort_pending(struct pending *a, struct pending *tmp, size_t n)
+{
+    struct pending *src = a, *dst = tmp, *t;
+    size_t w, i, j;
+    for (i = 0; i < n; i += RUN) {
+        size_t e = i + RUN < n ? i + RUN : n;
+        for (j = i + 1; j < e; j++) {
+            struct pending x = a[j];
+            size_t k = j;
+            for (; k > i && by_cid(&x, &a[k - 1]) < 0; k--)
+                a[k] = a[k - 1];
+            a[k] = x;
+        }
+    }
+    for (w = RUN; w < n; w *= 2) {
+        for (i = 0; i < n; i += 2 * w) {
+            size_t m = i + w < n ? i + w : n, e = i + 2 * w < n ? i + 2 * w : n;
+            size_t l = i, r = m, k = i;
+            while (l < m && r < e)
+                dst[k++] = by_cid(&src[r], &src[l]) < 0 ? src[r++] : src[l++];
+            while (l < m)
+                dst[k++] = src[l++];
+            while (r < e)
+                dst[k++] = src[r++];
+        }
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
 /* Parses the line at `p` (up to its newline or `end`); 0 for an empty line, 1 for a row, -1 on a
  * syntax error (j->msg). */
 static int parse_line(struct jp *j, const char *p, const char *end, struct ik__row *r, char *bad,
@@ -560,8 +599,14 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
         bool all_plain = true;
         for (i = 0; i < n && all_plain; i++)
             all_plain = todo[i].cid_off != NO_KEY;
-        if (all_plain)
-            qsort(todo, n, sizeof *todo, by_cid);
+        if (all_plain) {
+            struct pending *tmp = malloc(n * sizeof *tmp + 1);
+            if (tmp != NULL)
+                sort_pending(todo, tmp, n);
+            else
+                qsort(todo, n, sizeof *todo, by_cid);
+            free(tmp);
+        }
     }
     for (i = 0; i < n && rc == 0; i++) {
         if (i + PREFETCH < n) { /* the lines come in cid order, i.e. from all over the input */
