@@ -283,20 +283,25 @@ void ik__rollback(struct ik_store *st)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static void bind_str(sqlite3_stmt *s, int i, const struct ik__row *r, int c)
+/* Binds column c of r to parameter c + 1, or NULL when the row does not give it. A parameter
+ * keeps its value across sqlite3_reset, so a NULL already bound is not bound again: a kubo row
+ * gives 3 of 12 columns, and the 9 sqlite3_bind_null calls per row were ~2% of an import. */
+static void bind_col(struct ik_store *st, const struct ik__row *r, int c)
 {
-    if (IK__HAS(r, c) && r->str[c].p != NULL)
-        sqlite3_bind_text(s, i, r->str[c].p, (int)r->str[c].n, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void bind_num(sqlite3_stmt *s, int i, const struct ik__row *r, int c)
-{
-    if (IK__HAS(r, c))
-        sqlite3_bind_int64(s, i, r->num[c]);
-    else
-        sqlite3_bind_null(s, i);
+    sqlite3_stmt *s = st->upsert;
+    unsigned bit = 1u << c;
+    bool str = c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
+               c == IK__BACKEND || c == IK__VFS_PATH;
+    if (IK__HAS(r, c) && (!str || r->str[c].p != NULL)) {
+        if (str)
+            sqlite3_bind_text(s, c + 1, r->str[c].p, (int)r->str[c].n, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(s, c + 1, r->num[c]);
+        st->upsert_nulls &= ~bit;
+    } else if (!(st->upsert_nulls & bit)) {
+        sqlite3_bind_null(s, c + 1);
+        st->upsert_nulls |= bit;
+    }
 }
 
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
@@ -304,13 +309,8 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
 {
     sqlite3_stmt *s = st->upsert;
     int rc, c;
-    for (c = 0; c < IK__NCOLS; c++) {
-        if (c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
-            c == IK__BACKEND || c == IK__VFS_PATH)
-            bind_str(s, c + 1, r, c);
-        else
-            bind_num(s, c + 1, r, c);
-    }
+    for (c = 0; c < IK__NCOLS; c++)
+        bind_col(st, r, c);
     sqlite3_bind_int64(s, 13, now);
     sqlite3_bind_text(s, 14, backend ? backend : "ipfs", -1, SQLITE_STATIC);
     rc = sqlite3_step(s);

@@ -80,6 +80,7 @@ struct ik_store {
     int wal_frames;         /* frames in the WAL after the last commit (manual checkpoints) */
     int64_t page_size;
     sqlite3_stmt *upsert;
+    unsigned upsert_nulls; /* upsert parameters bound to NULL (1u << column) */
     sqlite3_stmt *remove;
     sqlite3_stmt *touch;
     sqlite3_stmt *bump;
