@@ -508,7 +508,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     if ((rc = ik_lock_acquire(dir, &d->lock_fd, &holder, err)) != 0)
         goto fail;
-    if ((rc = ik_store_open(dir, IK_STORE_CREATE, &d->wstore, err)) != 0)
+    rc = ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
+    if (rc != 0)
         goto fail;
     if ((rc = ik_build_initial(d, err)) != 0)
         goto fail;

@@ -1,14 +1,16 @@
 /* Tests of the pin store: open/create, add/upsert/remove/touch, pin validation, the generation
  * counter, every import format, the one-transaction rule, skip_invalid, a full disk, reading
- * pins as Arrow, queries answered by SQL against a reference filter, and a read-only reader
- * next to a writer. */
+ * pins as Arrow, queries answered by SQL against a reference filter, a read-only reader
+ * next to a writer, and checkpoints left to the caller. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ik_test.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/builder.h"
+#include "ipfskit/cid.h"
 #include "ipfskit/store.h"
 #include "store/store_internal.h"
 #include "store_testutil.h"
@@ -335,6 +337,55 @@ TEST(test_store_import_kubo_stream_lines)
                  "line 2: pin_type 'weird' is not one of");
     ASSERT_FAILS(import_text(st, "{\"Cid\":\"x\"\n", false, &res, &err), EINVAL, &err,
                  "line 1: bad JSON: expected ',' or '}' at column 11");
+    ik_store_close(st);
+}
+
+/* Lines are inserted in cid order: CIDs whose first 16 characters tie (the sort key) still sort
+ * by the whole CID, and of two lines with the same CID the later one is applied last. */
+TEST(test_store_import_lines_sort_by_whole_cid_and_later_duplicate_wins)
+{
+    struct ik_error err;
+    struct ik_store *st;
+    struct ik_import_result res;
+    struct ik_cid cid;
+    struct ArrowSchema s;
+    struct ArrowArray b;
+    char dir[256], c[3][47], sib[64], text[2048], buf[64];
+    const char *want[4][3];
+    int i, k;
+    st = fresh(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < 3; i++)
+        ik_test_cidv0(40 + (uint64_t)i, c[i]);
+    ASSERT_OK(ik_cid_parse(c[0], 46, &cid, &err), &err);
+    cid.binary[cid.binary_len - 1] ^= 1; /* the same multihash but its last bit */
+    ASSERT_EQ(ik_cid_format(&cid, sib, sizeof sib), 46);
+    ASSERT_TRUE(strncmp(sib, c[0], 16) == 0 && strcmp(sib, c[0]) != 0);
+    snprintf(text, sizeof text,
+             "{\"Cid\":\"%s\",\"Name\":\"two\"}\n"
+             "{\"Cid\":\"%s\",\"Name\":\"sib\"}\n"
+             "{\"Cid\":\"%s\",\"Name\":\"old\",\"Type\":\"direct\"}\n"
+             "{\"Cid\":\"%s\",\"Name\":\"one\"}\n"
+             "{\"Cid\":\"%s\",\"Name\":\"new\"}\n",
+             c[2], sib, c[0], c[1], c[0]);
+    ASSERT_OK(import_text(st, text, false, &res, &err), &err);
+    ASSERT_EQ(res.imported, 5);
+    ASSERT_EQ(ik_store_count(st), 4);
+    want[0][0] = c[0], want[0][1] = "new", want[0][2] = "direct";
+    want[1][0] = sib, want[1][1] = "sib", want[1][2] = "recursive";
+    want[2][0] = c[1], want[2][1] = "one", want[2][2] = "recursive";
+    want[3][0] = c[2], want[3][1] = "two", want[3][2] = "recursive";
+    ASSERT_OK(ik_store_read_pins(st, &s, &b, &err), &err);
+    ASSERT_EQ(b.length, 4);
+    for (i = 0; i < 4; i++) {
+        for (k = 0; k < 4; k++)
+            if (strcmp(str_at(&s, &b, "cid", i, buf, sizeof buf), want[k][0]) == 0)
+                break;
+        ASSERT_TRUE(k < 4);
+        ASSERT_STR_EQ(str_at(&s, &b, "name", i, buf, sizeof buf), want[k][1]);
+        ASSERT_STR_EQ(str_at(&s, &b, "pin_type", i, buf, sizeof buf), want[k][2]);
+    }
+    release_both(&s, &b);
     ik_store_close(st);
 }
 
@@ -684,6 +735,57 @@ TEST(test_store_readonly_reads_while_a_writer_holds_a_transaction)
     ASSERT_EQ(ik_store_count(r), 0);
     ik_store_close(r);
     ik_store_close(w);
+    free(text);
+}
+
+static int64_t file_size(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+/* 20000 pins with 1000-byte names: ~22 MB, over the 1000-page (16 MB) checkpoint threshold. */
+static char *big_lines(void)
+{
+    char *text = malloc(20000 * 1100 + 1), *p = text, cid[47], name[1001];
+    int i;
+    memset(name, 'n', 1000);
+    name[1000] = 0;
+    for (i = 0; i < 20000; i++) {
+        ik_test_cidv0(70000 + (uint64_t)i, cid);
+        p += sprintf(p, "{\"Cid\":\"%s\",\"Name\":\"%s\"}\n", cid, name);
+    }
+    return text;
+}
+
+TEST(test_store_manual_checkpoint_leaves_the_wal_to_the_caller)
+{
+    struct ik_error err;
+    struct ik_store *w, *r, *auto_st;
+    struct ik_import_result res;
+    char dir[256], dir2[256];
+    char *text = big_lines();
+    snprintf(dir, sizeof dir, "%s/store%d", ik_test_tmpdir(), ++dir_no);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &w, &err), &err);
+    ASSERT_OK(import_text(w, text, false, &res, &err), &err);
+    ASSERT_TRUE(file_size(dir, "pins.db") < (1 << 20)); /* all of it still in the WAL */
+    ASSERT_TRUE(file_size(dir, "pins.db-wal") > (20 << 20));
+    ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &r, &err), &err);
+    ASSERT_EQ(ik_store_count(r), 20000);
+    ASSERT_FAILS(ik_store_checkpoint(r, &err), EINVAL, &err, "read-only");
+    ASSERT_OK(ik_store_checkpoint(w, &err), &err);
+    ASSERT_TRUE(file_size(dir, "pins.db") > (20 << 20));
+    ASSERT_EQ(ik_store_count(r), 20000);
+    ik_store_close(r);
+    ik_store_close(w);
+    /* without the flag, the commit checkpoints as SQLite does by default */
+    auto_st = fresh(dir2, sizeof dir2);
+    ASSERT_TRUE(auto_st != NULL);
+    ASSERT_OK(import_text(auto_st, text, false, &res, &err), &err);
+    ASSERT_TRUE(file_size(dir2, "pins.db") > (20 << 20));
+    ik_store_close(auto_st);
     free(text);
 }
 

@@ -22,6 +22,10 @@ struct ik_store;
 enum {
     IK_STORE_READONLY = 1, /* open read-only (no schema creation, no writes) */
     IK_STORE_CREATE = 2,   /* create pins.db and its schema when missing */
+    /* commits leave the WAL to ik_store_checkpoint (a long-lived writer that has idle time,
+     * like the daemon's writer thread); without it SQLite checkpoints inside each commit that
+     * leaves 1000 pages or more in the WAL */
+    IK_STORE_MANUAL_CHECKPOINT = 4,
 };
 
 /* Opens `dir`/pins.db. ENOENT when it does not exist and IK_STORE_CREATE is not set; EIO with
@@ -98,6 +102,15 @@ int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
 int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
                            const struct ik_import_options *o, struct ik_import_result *res,
                            struct ik_error *err);
+
+/* Copies the WAL into pins.db without waiting for readers (a PASSIVE checkpoint); frames a
+ * reader still needs stay for a later call. Meant for stores opened with
+ * IK_STORE_MANUAL_CHECKPOINT, called when the writer is idle; there it does nothing while the
+ * WAL holds fewer than 1000 pages (SQLite's autocheckpoint threshold), so a stream of small
+ * writes does not pay two fsyncs each. Returns 0, also when another connection is
+ * checkpointing; EIO (ENOSPC) with SQLite's message on an I/O error; EINVAL on a read-only
+ * store. */
+int ik_store_checkpoint(struct ik_store *st, struct ik_error *err);
 
 /* Number of pins. */
 int64_t ik_store_count(struct ik_store *st);

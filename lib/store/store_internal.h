@@ -76,7 +76,11 @@ int64_t ik__now_us(void);
 struct ik_store {
     sqlite3 *db;
     bool readonly;
+    bool manual_checkpoint; /* IK_STORE_MANUAL_CHECKPOINT */
+    int wal_frames;         /* frames in the WAL after the last commit (manual checkpoints) */
+    int64_t page_size;
     sqlite3_stmt *upsert;
+    unsigned upsert_nulls; /* upsert parameters bound to NULL (1u << column) */
     sqlite3_stmt *remove;
     sqlite3_stmt *touch;
     sqlite3_stmt *bump;
