@@ -681,6 +681,7 @@ int main(int argc, char **argv)
         return cmd_import(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "store-import") == 0)
         return cmd_store_import(argv[2], argv[3]);
-    fprintf(stderr, "usage: bench-daemon floor|query|qps|exec|pinadd|import|store-import|path|scan|groupby ...\n");
+    fprintf(stderr, "usage: bench-daemon "
+                    "floor|query|qps|exec|pinadd|import|store-import|path|scan|groupby ...\n");
     return 2;
 }

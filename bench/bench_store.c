@@ -1,7 +1,8 @@
 /* Pin store benchmark: imports N kubo `--stream` JSON lines of CIDv0 pins into an empty store
- * (SORTED=1: lines already in cid order), reads them back, then N more into the now-full store, then reads every pin as Arrow; prints pins/s and ms.
- * Also times jansson parsing the same lines, the alternative to our hand parser.
- * Usage: bench-store [N] [dir]   (default 1000000, a temp dir) */
+ * (SORTED=1: lines already in cid order), reads them back, then N more into the now-full store,
+ * then reads every pin as Arrow; prints pins/s and ms. Also times jansson parsing the same lines,
+ * the alternative to our hand parser. Usage: bench-store [N] [dir]   (default 1000000, a temp dir)
+ */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,8 @@ int main(int argc, char **argv)
         p = e + 1;
     }
     t = now_s() - t;
-    printf("%-34s %8ld pins %8.0f ms %10.0f pins/s\n", "jansson parse only (reference)", k,
-           t * 1e3, (double)k / t);
+    printf("%-34s %8ld pins %8.0f ms %10.0f pins/s\n", "jansson parse only (reference)", k, t * 1e3,
+           (double)k / t);
     if (ik_store_open(dir, IK_STORE_CREATE, &st, &err) != 0) {
         fprintf(stderr, "open: %s\n", err.message);
         return 1;

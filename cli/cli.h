@@ -10,8 +10,8 @@
 enum {
     IK_EXIT_OK = 0,
     IK_EXIT_USAGE = 2,
-    IK_EXIT_DATAERR = 65, /* invalid input data */
-    IK_EXIT_NOINPUT = 66, /* input missing or unreadable */
+    IK_EXIT_DATAERR = 65,     /* invalid input data */
+    IK_EXIT_NOINPUT = 66,     /* input missing or unreadable */
     IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
     IK_EXIT_SOFTWARE = 70,
     IK_EXIT_IOERR = 74, /* output could not be written */

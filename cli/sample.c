@@ -254,9 +254,8 @@ static int write_kubo(FILE *f, const struct ArrowArray *b)
     for (int64_t i = 0; i < b->length; i++) {
         bool has_name = !nvalid || (nvalid[i / 8] >> (i % 8) & 1);
         if (fprintf(f, "{\"Cid\":\"%.*s\",\"Name\":\"%.*s\",\"Type\":\"%s\"}\n",
-                    (int)(co[i + 1] - co[i]), cd + co[i],
-                    has_name ? (int)(no[i + 1] - no[i]) : 0, has_name ? nd + no[i] : "",
-                    pin_types[ti[i]]) < 0)
+                    (int)(co[i + 1] - co[i]), cd + co[i], has_name ? (int)(no[i + 1] - no[i]) : 0,
+                    has_name ? nd + no[i] : "", pin_types[ti[i]]) < 0)
             return EIO;
     }
     return 0;

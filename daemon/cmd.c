@@ -125,9 +125,9 @@ static int cmd_start(const char *dir, int timeout_s)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        _exit(ik_daemon_run(dir, false, &err) == 0 ? 0 : (fprintf(stderr, "ipfs-kit daemon: %s\n",
-                                                                  err.message),
-                                                          1));
+        _exit(ik_daemon_run(dir, false, &err) == 0
+                  ? 0
+                  : (fprintf(stderr, "ipfs-kit daemon: %s\n", err.message), 1));
     }
     waitpid(pid, NULL, 0);
     deadline = ik_now_ms() + timeout_s * 1000.0;
@@ -141,7 +141,8 @@ static int cmd_start(const char *dir, int timeout_s)
             json_decref(st);
             return 0;
         }
-        if (ik_lock_holder(dir, &holder) != 0 && ik_now_ms() > deadline - timeout_s * 1000.0 + 2000) {
+        if (ik_lock_holder(dir, &holder) != 0 &&
+            ik_now_ms() > deadline - timeout_s * 1000.0 + 2000) {
             ik_cli_errorf("the daemon exited before answering");
             print_log_tail(log);
             return 1;
@@ -216,8 +217,8 @@ static int cmd_status(const char *dir)
         return 0;
     }
     if (ik_lock_holder(dir, &pid) == 0) {
-        printf("not answering: PID %ld holds the lock of %s but its socket does not answer\n",
-               pid, dir);
+        printf("not answering: PID %ld holds the lock of %s but its socket does not answer\n", pid,
+               dir);
         return 1;
     }
     printf("not running (%s)\n", dir);

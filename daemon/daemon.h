@@ -30,14 +30,14 @@ struct ik_conn {
     int in_fd; /* fd received with the request being parsed (import), or -1 */
     uint8_t *out;
     size_t out_len, out_off, out_cap;
-    int out_fd;       /* fd to pass with the first pending byte, or -1 */
-    uint32_t watched; /* epoll events currently registered (skip no-op EPOLL_CTL_MOD) */
-    bool busy;        /* lent to a worker or waiting on the writer */
-    bool closing;     /* close once `out` is flushed */
-    bool dead;        /* the socket failed: close at the next safe point */
-    uint64_t wait_gen; /* parked write reply: sent once this generation is published */
-    double t_start;   /* request start (monotonic ms), for the latency histogram */
-    int req_op;       /* op of the request in flight, for metrics */
+    int out_fd;         /* fd to pass with the first pending byte, or -1 */
+    uint32_t watched;   /* epoll events currently registered (skip no-op EPOLL_CTL_MOD) */
+    bool busy;          /* lent to a worker or waiting on the writer */
+    bool closing;       /* close once `out` is flushed */
+    bool dead;          /* the socket failed: close at the next safe point */
+    uint64_t wait_gen;  /* parked write reply: sent once this generation is published */
+    double t_start;     /* request start (monotonic ms), for the latency histogram */
+    int req_op;         /* op of the request in flight, for metrics */
     char *parked_reply; /* the reply held back until wait_gen is published */
     struct ik_conn *next_parked;
     struct ik_conn *prev, *next; /* every open connection, for shutdown */
@@ -121,7 +121,7 @@ struct ik_daemon {
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
     pthread_cond_t build_cv;
-    uint64_t build_wanted;   /* newest generation committed (builder goal) */
+    uint64_t build_wanted; /* newest generation committed (builder goal) */
 
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;
@@ -130,8 +130,8 @@ struct ik_daemon {
     char build_error[IK_ERROR_SIZE];
 
     struct ArrowSchema schemas[IK_DAEMON_TABLES]; /* loop: each table's, built on first use */
-    struct ik_conn *parked; /* write replies waiting for a snapshot */
-    struct ik_conn *conns;  /* every open connection */
+    struct ik_conn *parked;                       /* write replies waiting for a snapshot */
+    struct ik_conn *conns;                        /* every open connection */
     struct ik_metrics metrics;
     struct ik_health *health;
     uid_t uid;
@@ -147,8 +147,8 @@ void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code
 void ik_loop_wake(struct ik_daemon *d);
 /* Closes a dead or finished connection (not while busy). */
 void ik_conn_settle(struct ik_daemon *d, struct ik_conn *c);
-double ik_now_ms(void);      /* monotonic */
-double ik_wall_ms(void);     /* since the epoch */
+double ik_now_ms(void);  /* monotonic */
+double ik_wall_ms(void); /* since the epoch */
 
 /* handlers.c: handles one parsed request on the loop thread. */
 void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd);

@@ -112,8 +112,10 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
 
     if (t < 0) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
-                                  "backend_health)", table);
+        snprintf(msg, sizeof msg,
+                 "unknown table '%.64s' (pin_index, metrics, vfs_stats, "
+                 "backend_health)",
+                 table);
         finish(d, c, IK_REQ_QUERY, -1, true);
         ik_conn_send_error(d, c, "not_found", msg);
         ik_request_reset(req);
@@ -181,8 +183,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
     }
 }
 
-static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req,
-                         int in_fd)
+static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)
 {
     struct ik_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -194,8 +195,9 @@ static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
     }
     if (req->op == IK_REQ_IMPORT && in_fd < 0) {
         free(j);
-        ik_conn_send_error(d, c, "bad_request", "import: the request carries no file (pass "
-                                                "the file to import as an fd)");
+        ik_conn_send_error(d, c, "bad_request",
+                           "import: the request carries no file (pass "
+                           "the file to import as an fd)");
         ik_request_reset(req);
         return;
     }
@@ -278,9 +280,10 @@ static char *with_warning(struct ik_daemon *d, char *reply)
     if (!o)
         return reply;
     pthread_mutex_lock(&d->pub_mu);
-    json_object_set_new(o, "warning", json_sprintf("committed, but the snapshot build failed "
-                                                   "(queries show the previous version): %s",
-                                                   d->build_error));
+    json_object_set_new(o, "warning",
+                        json_sprintf("committed, but the snapshot build failed "
+                                     "(queries show the previous version): %s",
+                                     d->build_error));
     pthread_mutex_unlock(&d->pub_mu);
     out = json_dumps(o, JSON_COMPACT);
     json_decref(o);

@@ -105,7 +105,8 @@ static void probe(const struct ik_backend_conf *b, struct probe_state *st)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     snprintf(st->status, sizeof st->status, "%s", status);
-    st->response_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    st->response_ms =
+        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     st->last_check_us = (int64_t)(ik_wall_ms() * 1000.0);
     st->probes++;
     if (strcmp(status, "ok") == 0)

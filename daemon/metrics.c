@@ -12,9 +12,9 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const op_names[IK_M_OPS] = {"ping",    "capabilities", "status",
-                                               "query",   "pin_add",      "pin_rm",
-                                               "pin_touch", "import",     "shutdown"};
+static const char *const op_names[IK_M_OPS] = {"ping",      "capabilities", "status",
+                                               "query",     "pin_add",      "pin_rm",
+                                               "pin_touch", "import",       "shutdown"};
 static const char *const method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                        "traditional"};
 
@@ -51,7 +51,8 @@ static double percentile(struct ik_metrics *m, double q)
     for (int b = 0; b < IK_M_HIST; b++) {
         seen += counts[b];
         if ((double)seen >= q * (double)total) {
-            double lo = b == 0 ? 0 : (double)(1ull << b) / 4.0, hi = (double)(1ull << (b + 1)) / 4.0;
+            double lo = b == 0 ? 0 : (double)(1ull << b) / 4.0,
+                   hi = (double)(1ull << (b + 1)) / 4.0;
             return (lo + hi) / 2.0 / 1000.0;
         }
     }
@@ -66,8 +67,7 @@ struct rows {
     struct ik_error *err;
 };
 
-static void row(struct rows *r, const char *name, double value, const char *type,
-                const char *tags)
+static void row(struct rows *r, const char *name, double value, const char *type, const char *tags)
 {
     if (r->rc)
         return;

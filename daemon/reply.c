@@ -125,12 +125,11 @@ static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t
                        int64_t table_rows, struct ik_error *err)
 {
     bool json = j->req.transport == IK_TRANSPORT_JSON;
-    json_t *h = json_pack("{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "ok", 1, "method",
-                          json ? "traditional" : "ipc_stream", "source",
-                          json ? "traditional_json_fallback" : "arrow_ipc_daemon", "table",
-                          j->req.query.table, "version", (json_int_t)j->snap.version, "rows",
-                          (json_int_t)rows, "matched", (json_int_t)matched, "table_rows",
-                          (json_int_t)table_rows);
+    json_t *h = json_pack(
+        "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "ok", 1, "method", json ? "traditional" : "ipc_stream",
+        "source", json ? "traditional_json_fallback" : "arrow_ipc_daemon", "table",
+        j->req.query.table, "version", (json_int_t)j->snap.version, "rows", (json_int_t)rows,
+        "matched", (json_int_t)matched, "table_rows", (json_int_t)table_rows);
     char *text;
     int rc;
     if (!h)

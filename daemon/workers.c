@@ -129,8 +129,8 @@ static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins
         close(old_vfs);
 }
 
-/* Writes a snapshot, not yet fsynced (build() syncs it once published); a version already on disk (written before a restart) is the same
- * generation of the same store, so it is used as it is. */
+/* Writes a snapshot, not yet fsynced (build() syncs it once published); a version already on disk
+ * (written before a restart) is the same generation of the same store, so it is used as it is. */
 static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
                           const struct ArrowSchema *s, const struct ArrowArray *a, char *path,
                           size_t cap, struct ik_error *err)
@@ -369,8 +369,9 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
     /* Only files with an end: reading a pipe or a device whose other end never closes would
      * hold the writer thread, and every write behind it, forever (or fill memory). */
     if (!S_ISREG(st.st_mode))
-        return ik_error_set(err, EINVAL, "import: the file passed must be a regular file or a "
-                                         "memfd (spool a pipe into one first)");
+        return ik_error_set(err, EINVAL,
+                            "import: the file passed must be a regular file or a "
+                            "memfd (spool a pipe into one first)");
     if (st.st_size > 0) {
         if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
             return rc;
@@ -416,8 +417,8 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
     {
         json_t *h = json_pack("{s:b,s:I}", "ok", 1, "generation", (json_int_t)gen);
         if (h && j->req.op != IK_REQ_IMPORT)
-            json_object_set_new(h, "cid", json_string(j->req.op == IK_REQ_PIN_ADD ? j->req.pin.cid
-                                                                                  : j->req.cid));
+            json_object_set_new(
+                h, "cid", json_string(j->req.op == IK_REQ_PIN_ADD ? j->req.pin.cid : j->req.cid));
         if (h && j->req.op == IK_REQ_IMPORT) {
             json_object_set_new(h, "imported", json_integer(res.imported));
             json_object_set_new(h, "skipped", json_integer(res.skipped));

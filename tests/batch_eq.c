@@ -105,8 +105,9 @@ bool ik_test_batch_equal(const struct ArrowSchema *schema, const struct ArrowArr
     int64_t c, r;
     if (a->length != b->length || a->n_children != b->n_children ||
         a->n_children != schema->n_children) {
-        snprintf(why, why_len, "shape differs: %" PRId64 "/%" PRId64 " rows, %" PRId64 "/%" PRId64
-                 " columns", a->length, b->length, a->n_children, b->n_children);
+        snprintf(why, why_len,
+                 "shape differs: %" PRId64 "/%" PRId64 " rows, %" PRId64 "/%" PRId64 " columns",
+                 a->length, b->length, a->n_children, b->n_children);
         return false;
     }
     for (c = 0; c < schema->n_children; c++) {

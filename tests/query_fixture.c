@@ -64,8 +64,8 @@ static void fixed(struct ArrowArray *a, const void *vals, const void *junk_val, 
     a->length = n + junk - a->offset;
 }
 
-static void strings(struct ArrowArray *a, const char *const *vals, const char *junk_val,
-                    bool large, int64_t junk, int64_t n)
+static void strings(struct ArrowArray *a, const char *const *vals, const char *junk_val, bool large,
+                    int64_t junk, int64_t n)
 {
     char valid[64];
     int64_t i, total = 0;

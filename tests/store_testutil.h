@@ -47,8 +47,7 @@ struct ik_test_sink {
     size_t len, cap;
 };
 
-static inline int ik_test_sink_write(void *ctx, const void *data, size_t len,
-                                     struct ik_error *err)
+static inline int ik_test_sink_write(void *ctx, const void *data, size_t len, struct ik_error *err)
 {
     struct ik_test_sink *s = ctx;
     (void)err;

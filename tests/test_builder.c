@@ -46,10 +46,9 @@ static bool str_is(const struct ArrowSchema *f, const struct ArrowArray *c, int6
 }
 
 static const char *const all_kinds[] = {
-    "u:u",   "U:U",   "z:z",   "b:b",    "c:c",    "s:s",         "i:i",
-    "l:l",   "C:C",   "S:S",   "I:I",    "L:L",    "g:g",         "f:f",
-    "ts:tsu:UTC",     "ts_ns:tsn:", "d32:tdD", "d64:tdm",      "dur:tDu",
-    "d8:dict:c",      "d64i:dict:l",
+    "u:u",        "U:U",        "z:z",     "b:b",     "c:c",     "s:s",       "i:i",
+    "l:l",        "C:C",        "S:S",     "I:I",     "L:L",     "g:g",       "f:f",
+    "ts:tsu:UTC", "ts_ns:tsn:", "d32:tdD", "d64:tdm", "dur:tDu", "d8:dict:c", "d64i:dict:l",
 };
 #define N_KINDS ((int)(sizeof all_kinds / sizeof all_kinds[0]))
 

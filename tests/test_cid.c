@@ -218,18 +218,18 @@ TEST(test_cid_multibase_names_unsupported_bases)
     uint8_t out[64];
     size_t n;
     /* test1.csv base64 / base32hex / base58flickr forms of "Decentralize everything!!" */
-    ASSERT_FAILS(ik__multibase_decode("mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ", 35, out, sizeof out,
-                                      &n, &err),
-                 IK_EFORMAT, &err, "unsupported multibase 'm' (base64)");
+    ASSERT_FAILS(
+        ik__multibase_decode("mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ", 35, out, sizeof out, &n, &err),
+        IK_EFORMAT, &err, "unsupported multibase 'm' (base64)");
     ASSERT_FAILS(ik__multibase_decode("v8him6pbeehp62r39f9ii0pbmclp7it38d5n6e891", 41, out,
                                       sizeof out, &n, &err),
                  IK_EFORMAT, &err, "(base32hex)");
-    ASSERT_FAILS(ik__multibase_decode("Ztwe7gVTeK8wswS1gf8hrgAua9fcw9reboD", 35, out, sizeof out,
-                                      &n, &err),
-                 IK_EFORMAT, &err, "(base58flickr)");
-    ASSERT_FAILS(ik__multibase_decode("k343ixo7d49hqj1ium15pgy1wzww5fxrid21td7l", 40, out, 24, &n,
-                                      &err),
-                 IK_EFORMAT, &err, "base36 text decodes to more than 24 bytes");
+    ASSERT_FAILS(
+        ik__multibase_decode("Ztwe7gVTeK8wswS1gf8hrgAua9fcw9reboD", 35, out, sizeof out, &n, &err),
+        IK_EFORMAT, &err, "(base58flickr)");
+    ASSERT_FAILS(
+        ik__multibase_decode("k343ixo7d49hqj1ium15pgy1wzww5fxrid21td7l", 40, out, 24, &n, &err),
+        IK_EFORMAT, &err, "base36 text decodes to more than 24 bytes");
 }
 
 struct mh_vector {
@@ -405,7 +405,9 @@ TEST(test_cid_rejects_each_malformed_text_with_its_reason)
         {"", "empty CID"},
         {"x" V0_AS_V1, "bad multibase prefix 'x'"},
         {" " V0, "bad multibase prefix ' '"},
-        {"\x01" "afy", "bad multibase prefix '\\x01'"},
+        {"\x01"
+         "afy",
+         "bad multibase prefix '\\x01'"},
         {"mAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV", "unsupported multibase 'm'"},
         /* CIDv0 */
         {"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1", "CIDv0 must be 46 characters, not 45"},
@@ -497,4 +499,3 @@ TEST(test_cid_rejects_embedded_nul)
     ASSERT_FAILS(ik_cid_parse(text, sizeof text - 1, &c, &err), IK_EFORMAT, &err,
                  "invalid base32 character '\\x00' at 10");
 }
-

@@ -149,8 +149,7 @@ TEST(test_concat_list_of_strings_and_dense_union)
     ASSERT_OK(ik__array_concat(&u, &ua, &ub, &uout, &err), &err);
     ASSERT_OK(ik_array_validate(&u, &uout, IK_VALIDATE_FULL, true, &err), &err);
     ASSERT_OK(render(&u, &uout, text, sizeof text), &err);
-    ASSERT_STR_EQ(text,
-                  "{\"u\":7}\n{\"u\":\"pq\"}\n{\"u\":\"r\"}\n{\"u\":\"s\"}\n{\"u\":9}\n");
+    ASSERT_STR_EQ(text, "{\"u\":7}\n{\"u\":\"pq\"}\n{\"u\":\"r\"}\n{\"u\":\"s\"}\n{\"u\":9}\n");
     out.release(&out);
     a.release(&a);
     b.release(&b);

@@ -257,8 +257,8 @@ TEST(test_config_rejects_bad_values_naming_the_key)
         err.message[0] = 0;
         rc = load("bad", v[i].json, &c, &err);
         if (rc != v[i].code || strstr(err.message, v[i].why) == NULL) {
-            ik_test_fail(__FILE__, __LINE__, "%s: returned %d \"%s\", wanted %d \"%s\"",
-                         v[i].json, rc, err.message, v[i].code, v[i].why);
+            ik_test_fail(__FILE__, __LINE__, "%s: returned %d \"%s\", wanted %d \"%s\"", v[i].json,
+                         rc, err.message, v[i].code, v[i].why);
             return;
         }
         /* a failed load leaves the defaults and nothing to free */

@@ -39,12 +39,18 @@ static int text_write(void *ctx, const void *data, size_t len, struct ik_error *
 }
 
 static const char *const strs[] = {
-    "plain", "quote \" back \\ slash", "tab\there\nnew line\r", "\x01\x1f\x7f ctl",
-    "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80", "", "{\"k\":[1,2]}", "/vfs/a b/c",
+    "plain",
+    "quote \" back \\ slash",
+    "tab\there\nnew line\r",
+    "\x01\x1f\x7f ctl",
+    "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80",
+    "",
+    "{\"k\":[1,2]}",
+    "/vfs/a b/c",
 };
 #define N_STRS ((int)(sizeof strs / sizeof strs[0]))
 
-static const double reals[] = {0.1,    -0.0,    1e300, 5e-324, 123456789.123456789,
+static const double reals[] = {0.1,     -0.0,    1e300, 5e-324, 123456789.123456789,
                                1.0 / 3, -2.5e-8, 0.0,   1e22,   9007199254740993.0};
 #define N_REALS ((int)(sizeof reals / sizeof reals[0]))
 
@@ -158,11 +164,12 @@ TEST(test_json_rows_spells_a_pin_row)
     ASSERT_OK(ik_builder_finish(b, NULL, &s, &a, &err), &err);
     ik_builder_destroy(b);
     ASSERT_OK(ik_json_rows_write(&s, &a, text_write, &t, &err), &err);
-    ASSERT_STR_EQ(t.p, "{\"cid\":\"QmX\",\"name\":null,\"size_bytes\":123,\"pin_type\":\"recursive\","
-                       "\"timestamp\":\"2026-11-25T10:00:00.123456Z\",\"metadata\":null,"
-                       "\"backend\":\"ipfs\",\"replication_factor\":1,\"verified\":true,"
-                       "\"last_access\":\"1969-12-31T23:59:59.999999Z\",\"vfs_path\":null,"
-                       "\"access_count\":0}\n");
+    ASSERT_STR_EQ(t.p,
+                  "{\"cid\":\"QmX\",\"name\":null,\"size_bytes\":123,\"pin_type\":\"recursive\","
+                  "\"timestamp\":\"2026-11-25T10:00:00.123456Z\",\"metadata\":null,"
+                  "\"backend\":\"ipfs\",\"replication_factor\":1,\"verified\":true,"
+                  "\"last_access\":\"1969-12-31T23:59:59.999999Z\",\"vfs_path\":null,"
+                  "\"access_count\":0}\n");
     free(t.p);
     a.release(&a);
     s.release(&s);
@@ -305,13 +312,13 @@ static void expect_read_error(const char *text, int code, const char *msg)
 }
 
 #define PIN_OK                                                                                     \
-    "{\"cid\":\"Qm1\",\"pin_type\":\"direct\",\"timestamp\":\"2026-11-25T10:00:00Z\","            \
+    "{\"cid\":\"Qm1\",\"pin_type\":\"direct\",\"timestamp\":\"2026-11-25T10:00:00Z\","             \
     "\"backend\":\"ipfs\",\"replication_factor\":1,\"verified\":false,\"access_count\":0}\n"
 
 TEST(test_json_rows_errors_name_line_and_key)
 {
     expect_read_error(PIN_OK "\n" PIN_OK
-                      "{\"cid\":\"Qm\",\"size_bytes\":\"12\",\"pin_type\":\"direct\"}\n",
+                             "{\"cid\":\"Qm\",\"size_bytes\":\"12\",\"pin_type\":\"direct\"}\n",
                       EINVAL, "line 4: key 'size_bytes': expected an integer");
     expect_read_error(PIN_OK "{\"cid\":\"Qm\",\"size_bytes\":1.5}\n", EINVAL,
                       "line 2: key 'size_bytes': expected an integer");
@@ -344,12 +351,11 @@ TEST(test_json_rows_reads_timestamps_offsets_and_integers)
     struct ik_error err;
     struct ArrowSchema s;
     struct ArrowArray a;
-    const char *in =
-        "{\"metric_name\":\"a\",\"timestamp\":\"2026-11-25T12:00:00.5+02:00\"}\n"
-        "  \r\n"
-        "{\"metric_name\":\"b\",\"timestamp\":\"1969-12-31t23:59:59.999999z\"}\r\n"
-        "{\"metric_name\":\"c\",\"timestamp\":-5,\"metric_value\":3}\n"
-        "{\"metric_name\":\"d\",\"timestamp\":\"0000-01-01T00:00:00.000000000Z\"}";
+    const char *in = "{\"metric_name\":\"a\",\"timestamp\":\"2026-11-25T12:00:00.5+02:00\"}\n"
+                     "  \r\n"
+                     "{\"metric_name\":\"b\",\"timestamp\":\"1969-12-31t23:59:59.999999z\"}\r\n"
+                     "{\"metric_name\":\"c\",\"timestamp\":-5,\"metric_value\":3}\n"
+                     "{\"metric_name\":\"d\",\"timestamp\":\"0000-01-01T00:00:00.000000000Z\"}";
     ASSERT_OK(ik_json_rows_read("metrics", NULL, in, strlen(in), &s, &a, &err), &err);
     ASSERT_EQ(a.length, 4);
     ASSERT_EQ(ik_test_int(s.children[3], a.children[3], 0), INT64_C(1795600800500000));
@@ -369,8 +375,8 @@ TEST(test_json_rows_other_temporal_and_integer_types)
     struct ik_builder *b;
     struct text t = {0};
     char why[200];
-    static const char *const fmts[] = {"tsn:", "tss:Europe/Paris", "tsm:", "tdD", "tdm", "tDs",
-                                       "C",    "S",                "I",    "L",   "c",   "f"};
+    static const char *const fmts[] = {
+        "tsn:", "tss:Europe/Paris", "tsm:", "tdD", "tdm", "tDs", "C", "S", "I", "L", "c", "f"};
     int i, r;
     ASSERT_OK(ik__schema_alloc(&s, "+s", "", NULL, 0, 12), &err);
     for (i = 0; i < 12; i++) {

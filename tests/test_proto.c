@@ -116,11 +116,11 @@ TEST(test_proto_frame_parse_rejects_oversize_from_the_header_alone)
     size_t off;
     uint32_t plen;
     ik_frame_put_header(hdr, IK_PROTO_MAX_REQUEST + 1);
-    ASSERT_FAILS(ik_frame_parse(hdr, 4, IK_PROTO_MAX_REQUEST, &off, &plen, &err), IK_ELIMIT,
-                 &err, "frame of 65537 bytes exceeds the limit of 65536 bytes");
+    ASSERT_FAILS(ik_frame_parse(hdr, 4, IK_PROTO_MAX_REQUEST, &off, &plen, &err), IK_ELIMIT, &err,
+                 "frame of 65537 bytes exceeds the limit of 65536 bytes");
     ik_frame_put_header(hdr, 0xffffffffu);
-    ASSERT_FAILS(ik_frame_parse(hdr, 4, IK_PROTO_MAX_REQUEST, &off, &plen, &err), IK_ELIMIT,
-                 &err, "frame of 4294967295 bytes");
+    ASSERT_FAILS(ik_frame_parse(hdr, 4, IK_PROTO_MAX_REQUEST, &off, &plen, &err), IK_ELIMIT, &err,
+                 "frame of 4294967295 bytes");
     ik_frame_put_header(hdr, IK_PROTO_MAX_REQUEST); /* exactly the limit is fine */
     ASSERT_EQ(ik_frame_parse(hdr, 4, IK_PROTO_MAX_REQUEST, &off, &plen, &err), IK_EAGAIN);
 }
@@ -141,8 +141,9 @@ TEST(test_proto_frame_zero_length_and_little_endian_header)
     ASSERT_EQ(hdr[3], 1);
     ASSERT_EQ(ik_frame_build("abc", 3, &f, &flen, NULL), 0);
     ASSERT_EQ(flen, 7);
-    ASSERT_MEM_EQ(f, "\x03\x00\x00\x00"
-                     "abc",
+    ASSERT_MEM_EQ(f,
+                  "\x03\x00\x00\x00"
+                  "abc",
                   7);
     free(f);
 }
@@ -260,11 +261,10 @@ TEST(test_proto_request_parses_every_filter_op)
         "\"ne\":1,\"gt\":2,\"gte\":3,\"lt\":4,\"lte\":5,\"in\":[1,\"x\",1.5,false],"
         "\"contains\":\"c\",\"prefix\":\"p\",\"path_prefix\":\"/v\",\"is_null\":true,"
         "\"not_null\":true},\"b\":{\"is_null\":false,\"eq\":null,\"ne\":null}}}";
-    static const enum ik_op want[] = {IK_OP_EQ,       IK_OP_NE,     IK_OP_GT,
-                                      IK_OP_GTE,      IK_OP_LT,     IK_OP_LTE,
-                                      IK_OP_IN,       IK_OP_CONTAINS, IK_OP_PREFIX,
-                                      IK_OP_PATH_PREFIX, IK_OP_IS_NULL, IK_OP_NOT_NULL,
-                                      IK_OP_NOT_NULL, IK_OP_IS_NULL, IK_OP_NOT_NULL};
+    static const enum ik_op want[] = {
+        IK_OP_EQ,      IK_OP_NE,       IK_OP_GT,       IK_OP_GTE,     IK_OP_LT,
+        IK_OP_LTE,     IK_OP_IN,       IK_OP_CONTAINS, IK_OP_PREFIX,  IK_OP_PATH_PREFIX,
+        IK_OP_IS_NULL, IK_OP_NOT_NULL, IK_OP_NOT_NULL, IK_OP_IS_NULL, IK_OP_NOT_NULL};
     ASSERT_OK(parse(json, &r, &err), &err);
     ASSERT_EQ(r.query.n_preds, 15);
     for (size_t i = 0; i < 15; i++)
@@ -302,8 +302,7 @@ TEST(test_proto_request_parses_pin_add)
     ik_request_reset(&r);
 
     /* only the cid: the defaults of ik_request_init */
-    ASSERT_OK(parse("{\"v\":1,\"op\":\"pin_add\",\"pin\":{\"cid\":\"" CID0 "\"}}", &r, &err),
-              &err);
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"pin_add\",\"pin\":{\"cid\":\"" CID0 "\"}}", &r, &err), &err);
     ASSERT_TRUE(r.pin.name == NULL && r.pin.pin_type == NULL && r.pin.metadata == NULL);
     ASSERT_EQ(r.pin.size_bytes, -1);
     ASSERT_EQ(r.pin.last_access_us, -1);
@@ -318,9 +317,9 @@ TEST(test_proto_request_parses_pin_add)
               &err);
     ASSERT_STR_EQ(r.pin.metadata, "{\"a\":1}");
     ik_request_reset(&r);
-    ASSERT_OK(parse("{\"v\":1,\"op\":\"pin_add\",\"pin\":{\"cid\":\"x\",\"metadata\":\"[1\"}}",
-                    &r, &err),
-              &err);
+    ASSERT_OK(
+        parse("{\"v\":1,\"op\":\"pin_add\",\"pin\":{\"cid\":\"x\",\"metadata\":\"[1\"}}", &r, &err),
+        &err);
     ASSERT_STR_EQ(r.pin.metadata, "[1");
     ik_request_reset(&r);
 }
@@ -480,8 +479,8 @@ TEST(test_proto_request_refuses_oversize_and_invalid_utf8)
                  "invalid JSON");
     ik_request_reset(&r);
     /* an embedded NUL ends nothing early: the length is what counts */
-    ASSERT_FAILS(ik_request_parse("{\"v\":1,\"op\":\"ping\"}\0x", 21, &r, &err), IK_EFORMAT,
-                 &err, "invalid JSON");
+    ASSERT_FAILS(ik_request_parse("{\"v\":1,\"op\":\"ping\"}\0x", 21, &r, &err), IK_EFORMAT, &err,
+                 "invalid JSON");
     ik_request_reset(&r);
 }
 
@@ -866,13 +865,13 @@ TEST(test_proto_sock_timeouts)
     int64_t t0;
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     t0 = now_ms();
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 50, &err), ETIMEDOUT,
-                 &err, "receiving a frame timed out after 50 ms (0 of 4 header bytes)");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 50, &err), ETIMEDOUT, &err,
+                 "receiving a frame timed out after 50 ms (0 of 4 header bytes)");
     ASSERT_TRUE(now_ms() - t0 >= 45);
     /* half a header, then silence */
     ASSERT_EQ(write(sv[0], "\x05\x00", 2), 2);
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 30, &err), ETIMEDOUT,
-                 &err, "(2 of 4 header bytes)");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 30, &err), ETIMEDOUT, &err,
+                 "(2 of 4 header bytes)");
     /* a peer that never reads: the send times out once the buffers are full */
     big = calloc(1, n);
     t0 = now_ms();
@@ -881,8 +880,8 @@ TEST(test_proto_sock_timeouts)
     ASSERT_TRUE(now_ms() - t0 >= 45);
     free(big);
     /* zero timeout: a pure poll */
-    ASSERT_FAILS(ik_sock_recv_frame(sv[0], 100, &payload, &len, NULL, 0, &err), ETIMEDOUT,
-                 &err, "timed out");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[0], 100, &payload, &len, NULL, 0, &err), ETIMEDOUT, &err,
+                 "timed out");
     close(sv[0]);
     close(sv[1]);
 }
@@ -896,22 +895,22 @@ TEST(test_proto_sock_peer_closed_mid_frame)
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ASSERT_EQ(write(sv[0], "\x0a\x00", 2), 2);
     close(sv[0]);
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO,
-                 &err, "connection closed after 2 of 4 header bytes");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO, &err,
+                 "connection closed after 2 of 4 header bytes");
     ASSERT_TRUE(payload == NULL);
     close(sv[1]);
 
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ASSERT_EQ(write(sv[0], "\x0a\x00\x00\x00xyz", 7), 7);
     close(sv[0]);
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO,
-                 &err, "connection closed after 3 of 10 payload bytes");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO, &err,
+                 "connection closed after 3 of 10 payload bytes");
     close(sv[1]);
 
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     close(sv[0]);
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EOS,
-                 &err, "connection closed by peer");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EOS, &err,
+                 "connection closed by peer");
     /* sending to a closed peer is EPIPE, without SIGPIPE */
     ASSERT_FAILS(ik_sock_send_frame(sv[1], "x", 1, -1, 1000, &err), EPIPE, &err,
                  "connection closed by peer");
@@ -939,8 +938,8 @@ TEST(test_proto_sock_recv_refuses_oversize_and_two_fds)
     ASSERT_OK(ik_sock_sendmsg_fd(sv[0], "\x02\x00\x00\x00", 4, a, &n, &err), &err);
     ASSERT_EQ(n, 4);
     ASSERT_OK(ik_sock_sendmsg_fd(sv[0], "hi", 2, b, &n, &err), &err);
-    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO,
-                 &err, "more than one file descriptor passed with a frame");
+    ASSERT_FAILS(ik_sock_recv_frame(sv[1], 100, &payload, &len, NULL, 1000, &err), IK_EPROTO, &err,
+                 "more than one file descriptor passed with a frame");
     close(a);
     close(b);
     close(sv[0]);

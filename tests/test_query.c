@@ -8,10 +8,22 @@
 #include "ipfskit/query.h"
 #include "query_fixture.h"
 
-#define S(x) {.kind = IK_VAL_STR, .s = (char *)(x), .len = sizeof(x) - 1}
-#define I(x) {.kind = IK_VAL_INT, .i = (x), .d = (double)(x)}
-#define D(x) {.kind = IK_VAL_DOUBLE, .d = (x)}
-#define B(x) {.kind = IK_VAL_BOOL, .b = (x)}
+#define S(x)                                                                                       \
+    {                                                                                              \
+        .kind = IK_VAL_STR, .s = (char *)(x), .len = sizeof(x) - 1                                 \
+    }
+#define I(x)                                                                                       \
+    {                                                                                              \
+        .kind = IK_VAL_INT, .i = (x), .d = (double)(x)                                             \
+    }
+#define D(x)                                                                                       \
+    {                                                                                              \
+        .kind = IK_VAL_DOUBLE, .d = (x)                                                            \
+    }
+#define B(x)                                                                                       \
+    {                                                                                              \
+        .kind = IK_VAL_BOOL, .b = (x)                                                              \
+    }
 
 struct fcase {
     const char *col;
@@ -143,8 +155,8 @@ static void expect_rows(const struct ik_query *q, bool sliced, const int64_t *id
     } else {
         for (i = 0; i < n; i++)
             if (strcmp(got[i], ref[ids[i]]) != 0) {
-                ik_test_fail(__FILE__, __LINE__, "%s: row %lld is %s, want %s", what,
-                             (long long)i, got[i], ref[ids[i]]);
+                ik_test_fail(__FILE__, __LINE__, "%s: row %lld is %s, want %s", what, (long long)i,
+                             got[i], ref[ids[i]]);
                 break;
             }
     }
@@ -425,8 +437,12 @@ TEST(test_query_foreign_input_is_copied)
     struct ArrowArray cv = {.length = 4, .n_buffers = 2, .buffers = vb, .release = foreign_release};
     struct ArrowArray cs = {.length = 4, .n_buffers = 3, .buffers = sb, .release = foreign_release};
     struct ArrowArray *kids[2] = {&cv, &cs};
-    struct ArrowArray b = {.length = 4, .n_buffers = 1, .buffers = rb, .n_children = 2,
-                           .children = kids, .release = foreign_release};
+    struct ArrowArray b = {.length = 4,
+                           .n_buffers = 1,
+                           .buffers = rb,
+                           .n_children = 2,
+                           .children = kids,
+                           .release = foreign_release};
     struct ArrowSchema s, os;
     struct ArrowArray out;
     struct ik_query q;

@@ -257,10 +257,10 @@ TEST(test_snapshot_latest_skips_temp_truncated_and_corrupt_files)
     ASSERT_OK(ik_snapshot_latest(dir, "mixed", found, sizeof found, &version, &err), &err);
     ASSERT_EQ(version, 2);
     ASSERT_STR_EQ(found, p2);
-    ASSERT_FAILS(ik_snapshot_latest(dir, "pin_index", found, sizeof found, &version, &err),
-                 ENOENT, &err, "pin_index");
-    ASSERT_FAILS(ik_snapshot_latest(dir, "../x", found, sizeof found, &version, &err), EINVAL,
-                 &err, "table name");
+    ASSERT_FAILS(ik_snapshot_latest(dir, "pin_index", found, sizeof found, &version, &err), ENOENT,
+                 &err, "pin_index");
+    ASSERT_FAILS(ik_snapshot_latest(dir, "../x", found, sizeof found, &version, &err), EINVAL, &err,
+                 "table name");
 }
 
 TEST(test_snapshot_prune_unlinks_older_versions_readers_keep_working)

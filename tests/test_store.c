@@ -56,8 +56,8 @@ static bool is_null(const struct ArrowArray *a, int64_t i)
 }
 
 /* The string at row i of a utf8 or dictionary<int8|int16, utf8> column, copied into buf. */
-static const char *str_at(const struct ArrowSchema *s, const struct ArrowArray *b,
-                          const char *name, int64_t i, char *buf, size_t cap)
+static const char *str_at(const struct ArrowSchema *s, const struct ArrowArray *b, const char *name,
+                          int64_t i, char *buf, size_t cap)
 {
     int c = col_of(s, name);
     const struct ArrowArray *a;
@@ -302,8 +302,7 @@ TEST(test_store_import_kubo_json_object)
     ASSERT_TRUE(int_at(&s, &b, "timestamp", 0) > 1600000000000000);
     release_both(&s, &b);
 
-    snprintf(text, sizeof text, "{\"Keys\":{\"%s\":{\"Type\":\"recursive\"},\n\"Qm123\":{}}}",
-             c1);
+    snprintf(text, sizeof text, "{\"Keys\":{\"%s\":{\"Type\":\"recursive\"},\n\"Qm123\":{}}}", c1);
     ASSERT_FAILS(import_text(st, text, false, &res, &err), EINVAL, &err,
                  "line 2: invalid CID 'Qm123'");
     ASSERT_FAILS(import_text(st, "{\"Keys\":{\"x\" 1}}", false, &res, &err), EINVAL, &err,
@@ -484,14 +483,15 @@ TEST(test_store_import_csv_with_quotes)
     ASSERT_TRUE(st != NULL);
     for (i = 0; i < 3; i++)
         ik_test_cidv0(50 + (uint64_t)i, c[i]);
-    snprintf(text, sizeof text,
-             "\xef\xbb\xbf"
-             "cid,name,size_bytes,pin_type,verified,timestamp,metadata\r\n"
-             "%s,\"a, \"\"quoted\"\"\nname\",12,direct,true,2024-01-02T03:04:05Z,\"{\"\"k\"\":2}\"\r\n"
-             "%s,,,,,,\n"
-             "\n"
-             "%s,plain,7,indirect,0,1500,",
-             c[0], c[1], c[2]);
+    snprintf(
+        text, sizeof text,
+        "\xef\xbb\xbf"
+        "cid,name,size_bytes,pin_type,verified,timestamp,metadata\r\n"
+        "%s,\"a, \"\"quoted\"\"\nname\",12,direct,true,2024-01-02T03:04:05Z,\"{\"\"k\"\":2}\"\r\n"
+        "%s,,,,,,\n"
+        "\n"
+        "%s,plain,7,indirect,0,1500,",
+        c[0], c[1], c[2]);
     ASSERT_OK(import_text(st, text, false, &res, &err), &err);
     ASSERT_EQ(res.imported, 3);
     ASSERT_OK(ik_store_read_pins(st, &s, &b, &err), &err);
@@ -649,8 +649,7 @@ TEST(test_store_import_is_all_or_nothing)
     ASSERT_TRUE(st != NULL);
     ASSERT_OK(import_text(st, ok, false, &res, &err), &err);
     ASSERT_OK(ik_store_generation(st, &g0, &err), &err);
-    ASSERT_FAILS(import_text(st, text, false, &res, &err), EINVAL, &err,
-                 "line 500: invalid CID '");
+    ASSERT_FAILS(import_text(st, text, false, &res, &err), EINVAL, &err, "line 500: invalid CID '");
     ASSERT_EQ(res.imported, 0);
     ASSERT_EQ(ik_store_count(st), 3);
     ASSERT_OK(ik_store_generation(st, &g1, &err), &err);
@@ -688,16 +687,15 @@ TEST(test_store_import_full_disk_rolls_back_with_sqlite_message)
     char *text = kubo_lines(20000, 0, 0);
     st = fresh(dir, sizeof dir);
     ASSERT_TRUE(st != NULL);
-    ASSERT_OK(import_text(st, "{\"Cid\":\"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG\"}",
-                          false, &res, &err),
+    ASSERT_OK(import_text(st, "{\"Cid\":\"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG\"}", false,
+                          &res, &err),
               &err);
     ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 40", NULL, NULL, NULL),
               SQLITE_OK);
     ASSERT_FAILS(import_text(st, text, false, &res, &err), ENOSPC, &err,
                  "database or disk is full");
     ASSERT_EQ(ik_store_count(st), 1);
-    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 1000000", NULL, NULL,
-                           NULL),
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
               SQLITE_OK);
     ASSERT_OK(import_text(st, text, false, &res, &err), &err);
     ASSERT_EQ(ik_store_count(st), 20001);
@@ -719,8 +717,7 @@ TEST(test_store_readonly_reads_while_a_writer_holds_a_transaction)
     w = fresh(dir, sizeof dir);
     ASSERT_TRUE(w != NULL);
     ASSERT_OK(import_text(w, text, false, &res, &err), &err);
-    ASSERT_EQ(sqlite3_exec(ik__store_db(w), "BEGIN IMMEDIATE; DELETE FROM pins;", NULL, NULL,
-                           NULL),
+    ASSERT_EQ(sqlite3_exec(ik__store_db(w), "BEGIN IMMEDIATE; DELETE FROM pins;", NULL, NULL, NULL),
               SQLITE_OK);
     ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &r, &err), &err);
     ASSERT_EQ(ik_store_count(r), 10);
@@ -798,7 +795,7 @@ struct refpin {
     char name[16]; /* "" = null */
     const char *pin_type, *backend;
     int64_t size; /* -1 = null */
-    char vfs[32];  /* "" = null */
+    char vfs[32]; /* "" = null */
     bool verified;
     int64_t ts;
 };
@@ -852,7 +849,10 @@ static struct ik_store *query_store(struct ik_error *err)
 
 typedef bool (*ref_pred)(const struct refpin *r);
 
-static bool q_direct(const struct refpin *r) { return strcmp(r->pin_type, "direct") == 0; }
+static bool q_direct(const struct refpin *r)
+{
+    return strcmp(r->pin_type, "direct") == 0;
+}
 static bool q_s3_big(const struct refpin *r)
 {
     return strcmp(r->backend, "s3") == 0 && r->size > 500;
@@ -861,16 +861,34 @@ static bool q_path(const struct refpin *r)
 {
     return strcmp(r->vfs, "/data/d1") == 0 || strncmp(r->vfs, "/data/d1/", 9) == 0;
 }
-static bool q_root(const struct refpin *r) { return r->vfs[0] == '/'; }
-static bool q_name_prefix(const struct refpin *r) { return strncmp(r->name, "pin-1", 5) == 0; }
-static bool q_name_contains(const struct refpin *r) { return strstr(r->name, "-2") != NULL; }
-static bool q_size_null(const struct refpin *r) { return r->size < 0; }
-static bool q_verified(const struct refpin *r) { return r->verified; }
+static bool q_root(const struct refpin *r)
+{
+    return r->vfs[0] == '/';
+}
+static bool q_name_prefix(const struct refpin *r)
+{
+    return strncmp(r->name, "pin-1", 5) == 0;
+}
+static bool q_name_contains(const struct refpin *r)
+{
+    return strstr(r->name, "-2") != NULL;
+}
+static bool q_size_null(const struct refpin *r)
+{
+    return r->size < 0;
+}
+static bool q_verified(const struct refpin *r)
+{
+    return r->verified;
+}
 static bool q_ts(const struct refpin *r)
 {
     return r->ts >= 1000000000000100 && r->ts < 1000000000000120;
 }
-static bool q_name_ne(const struct refpin *r) { return r->name[0] && strcmp(r->name, "pin-5"); }
+static bool q_name_ne(const struct refpin *r)
+{
+    return r->name[0] && strcmp(r->name, "pin-5");
+}
 
 /* Runs q and checks its cid column against the reference rows, offset and limit applied. */
 static void check_query(struct ik_store *st, struct ik_query *q, ref_pred pred, int *failed)

@@ -83,16 +83,21 @@ static void expect_lines(const struct ArrowSchema *s, const struct ArrowArray *a
 TEST(test_vfs_aggregates_every_ancestor_directory)
 {
     static const char *const want[] = {
-        "{\"path\":\"/\",\"size_bytes\":23,\"file_count\":5,\"last_modified\":" T(300) ","
-        "\"access_count\":47,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a\",\"size_bytes\":15,\"file_count\":3,\"last_modified\":" T(300) ","
-        "\"access_count\":7,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a-b\",\"size_bytes\":1,\"file_count\":1,\"last_modified\":" T(020) ","
-        "\"access_count\":32,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a/b\",\"size_bytes\":10,\"file_count\":2,\"last_modified\":" T(300) ","
-        "\"access_count\":3,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a/c\",\"size_bytes\":5,\"file_count\":1,\"last_modified\":" T(200) ","
-        "\"access_count\":4,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/\",\"size_bytes\":23,\"file_count\":5,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":47,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a\",\"size_bytes\":15,\"file_count\":3,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":7,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a-b\",\"size_bytes\":1,\"file_count\":1,\"last_modified\":" T(
+            020) ","
+                 "\"access_count\":32,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a/b\",\"size_bytes\":10,\"file_count\":2,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":3,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a/c\",\"size_bytes\":5,\"file_count\":1,\"last_modified\":" T(
+            200) ","
+                 "\"access_count\":4,\"cache_hit_ratio\":null}",
     };
     struct ArrowSchema ps, vs, ref;
     struct ArrowArray pa, va;
@@ -118,14 +123,18 @@ TEST(test_vfs_over_a_sliced_query_result)
 {
     /* rows QmB, QmC, QmD (offset 1 limit 3): a slice sharing the pins' buffers */
     static const char *const want[] = {
-        "{\"path\":\"/\",\"size_bytes\":12,\"file_count\":3,\"last_modified\":" T(300) ","
-        "\"access_count\":14,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a\",\"size_bytes\":5,\"file_count\":2,\"last_modified\":" T(300) ","
-        "\"access_count\":6,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a/b\",\"size_bytes\":0,\"file_count\":1,\"last_modified\":" T(300) ","
-        "\"access_count\":2,\"cache_hit_ratio\":null}",
-        "{\"path\":\"/a/c\",\"size_bytes\":5,\"file_count\":1,\"last_modified\":" T(200) ","
-        "\"access_count\":4,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/\",\"size_bytes\":12,\"file_count\":3,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":14,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a\",\"size_bytes\":5,\"file_count\":2,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":6,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a/b\",\"size_bytes\":0,\"file_count\":1,\"last_modified\":" T(
+            300) ","
+                 "\"access_count\":2,\"cache_hit_ratio\":null}",
+        "{\"path\":\"/a/c\",\"size_bytes\":5,\"file_count\":1,\"last_modified\":" T(
+            200) ","
+                 "\"access_count\":4,\"cache_hit_ratio\":null}",
     };
     struct ArrowSchema ps, qs, vs;
     struct ArrowArray pa, qa, va;

@@ -18,10 +18,10 @@ extern "C" {
 #define IK_CID_MAX_BINARY 256
 
 struct ik_cid {
-    uint8_t version;   /* 0 or 1 */
-    char multibase;    /* the prefix character of the text form; 0 for CIDv0 */
-    uint64_t codec;    /* 0x70 dag-pb for CIDv0; otherwise as decoded */
-    uint64_t hash_fn;  /* multihash function code (0x12 sha2-256, 0x00 identity, ...) */
+    uint8_t version;  /* 0 or 1 */
+    char multibase;   /* the prefix character of the text form; 0 for CIDv0 */
+    uint64_t codec;   /* 0x70 dag-pb for CIDv0; otherwise as decoded */
+    uint64_t hash_fn; /* multihash function code (0x12 sha2-256, 0x00 identity, ...) */
     uint32_t digest_len;
     uint32_t digest_off; /* offset of the digest inside `binary` */
     uint32_t binary_len;

@@ -8,8 +8,8 @@
  *
  * One ik_client may be used from several threads at once (it keeps a small pool of
  * connections, and the newest snapshot of each file-backed table mapped until a newer one
- * arrives or the client is closed). Results own everything they point to and outlive the client, the daemon
- * and the snapshot file. */
+ * arrives or the client is closed). Results own everything they point to and outlive the client,
+ * the daemon and the snapshot file. */
 #ifndef IPFSKIT_CLIENT_H
 #define IPFSKIT_CLIENT_H
 
@@ -35,18 +35,18 @@ enum ik_method {
     IK_METHOD_TRADITIONAL,
 };
 
-const char *ik_method_name(enum ik_method m);    /* "zero_copy", ... */
-int ik_method_from_name(const char *name);       /* -1 when unknown */
+const char *ik_method_name(enum ik_method m); /* "zero_copy", ... */
+int ik_method_from_name(const char *name);    /* -1 when unknown */
 
 struct ik_client_options {
-    const char *path;       /* data directory; NULL = $IPFS_KIT_PATH or ~/.ipfs_kit */
-    int timeout_ms;         /* per request; 0 = config arrow_ipc.timeout (default 30 s) */
-    enum ik_method method;  /* AUTO, or force one path (ZERO_COPY/IPC_STREAM need the daemon;
-                               DIRECT never contacts it) */
-    int compression;        /* IK_COMPRESSION_* for ipc_stream replies */
-    bool direct_sqlite;     /* direct path: skip the snapshot file, read SQLite */
-    bool validate;          /* fully validate mapped snapshots before use (default off:
-                               a 0400 file from our own daemon, checked by uid) */
+    const char *path;      /* data directory; NULL = $IPFS_KIT_PATH or ~/.ipfs_kit */
+    int timeout_ms;        /* per request; 0 = config arrow_ipc.timeout (default 30 s) */
+    enum ik_method method; /* AUTO, or force one path (ZERO_COPY/IPC_STREAM need the daemon;
+                              DIRECT never contacts it) */
+    int compression;       /* IK_COMPRESSION_* for ipc_stream replies */
+    bool direct_sqlite;    /* direct path: skip the snapshot file, read SQLite */
+    bool validate;         /* fully validate mapped snapshots before use (default off:
+                              a 0400 file from our own daemon, checked by uid) */
 };
 
 void ik_client_options_init(struct ik_client_options *o);
@@ -55,8 +55,7 @@ struct ik_client;
 
 /* Opens a client (no connection yet; reads config.json). EINVAL/IK_EFORMAT name a bad
  * config value. */
-int ik_client_open(const struct ik_client_options *o, struct ik_client **out,
-                   struct ik_error *err);
+int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err);
 void ik_client_close(struct ik_client *c); /* NULL is a no-op */
 
 const char *ik_client_path(const struct ik_client *c);
@@ -73,11 +72,11 @@ struct ik_result {
     enum ik_method method;
     const char *method_name; /* static strings */
     const char *source;
-    const char *detail;      /* "snapshot" or "sqlite" for direct, compression for stream */
-    uint64_t version;        /* snapshot version (the store generation it reflects) */
-    int64_t rows;            /* rows in the result */
-    int64_t matched;         /* rows matching the filter before offset/limit */
-    int64_t table_rows;      /* rows in the whole table; -1 when not known (direct from SQLite) */
+    const char *detail; /* "snapshot" or "sqlite" for direct, compression for stream */
+    uint64_t version;   /* snapshot version (the store generation it reflects) */
+    int64_t rows;       /* rows in the result */
+    int64_t matched;    /* rows matching the filter before offset/limit */
+    int64_t table_rows; /* rows in the whole table; -1 when not known (direct from SQLite) */
     struct ik_timings timings;
 };
 
@@ -113,8 +112,7 @@ int ik_client_pin_touch(struct ik_client *c, const char *cid, uint64_t *generati
                         struct ik_error *err);
 /* Imports the file open on `fd` (passed to the daemon, or read directly). */
 int ik_client_import_fd(struct ik_client *c, int fd, const struct ik_import_options *o,
-                        struct ik_import_result *res, uint64_t *generation,
-                        struct ik_error *err);
+                        struct ik_import_result *res, uint64_t *generation, struct ik_error *err);
 /* Imports an Arrow stream (e.g. from Python's __arrow_c_stream__); consumed. */
 int ik_client_import_stream(struct ik_client *c, struct ArrowArrayStream *stream,
                             const struct ik_import_options *o, struct ik_import_result *res,

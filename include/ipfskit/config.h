@@ -39,9 +39,9 @@ struct ik_backend_conf {
 struct ik_config {
     /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
     bool arrow_ipc_enabled;
-    bool zero_copy;         /* capabilities.zero_copy, default true */
-    int timeout_s;          /* arrow_ipc.timeout, seconds, default 30 */
-    int64_t max_table_size; /* arrow_ipc.max_table_size, bytes, default "100MB" */
+    bool zero_copy;                   /* capabilities.zero_copy, default true */
+    int timeout_s;                    /* arrow_ipc.timeout, seconds, default 30 */
+    int64_t max_table_size;           /* arrow_ipc.max_table_size, bytes, default "100MB" */
     struct ik_backend_conf *backends; /* "backends" (owned; freed by ik_config_reset) */
     size_t n_backends;
     int health_interval_s; /* "health_interval", seconds between backend checks, default 10 */

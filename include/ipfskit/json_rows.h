@@ -31,9 +31,9 @@ int ik_json_rows_write(const struct ArrowSchema *schema, const struct ArrowArray
  * (any RFC 3339 offset) or integers in the column's unit. `schema_out` (may be NULL) receives
  * the schema, `out` the batch. Errors (IK_EFORMAT for bad JSON, EINVAL for a bad value) name
  * the line and key: "line 3: key 'size_bytes': expected an integer". */
-int ik_json_rows_read(const char *table_or_NULL, const struct ArrowSchema *schema,
-                      const char *text, size_t len, struct ArrowSchema *schema_out,
-                      struct ArrowArray *out, struct ik_error *err);
+int ik_json_rows_read(const char *table_or_NULL, const struct ArrowSchema *schema, const char *text,
+                      size_t len, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                      struct ik_error *err);
 
 #ifdef __cplusplus
 }

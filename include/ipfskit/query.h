@@ -17,15 +17,15 @@ extern "C" {
 #endif
 
 enum ik_op {
-    IK_OP_EQ,       /* column == value (strings, ints, timestamps, floats, bools) */
-    IK_OP_NE,       /* column != value (nulls never match) */
-    IK_OP_GT,       /* ordered comparisons: numbers, timestamps, strings (bytewise) */
+    IK_OP_EQ, /* column == value (strings, ints, timestamps, floats, bools) */
+    IK_OP_NE, /* column != value (nulls never match) */
+    IK_OP_GT, /* ordered comparisons: numbers, timestamps, strings (bytewise) */
     IK_OP_GTE,
     IK_OP_LT,
     IK_OP_LTE,
-    IK_OP_IN,       /* column equals one of values[] */
-    IK_OP_CONTAINS, /* string column contains the substring value */
-    IK_OP_PREFIX,   /* string column starts with value (bytewise) */
+    IK_OP_IN,          /* column equals one of values[] */
+    IK_OP_CONTAINS,    /* string column contains the substring value */
+    IK_OP_PREFIX,      /* string column starts with value (bytewise) */
     IK_OP_PATH_PREFIX, /* path column equals value or lies under it: "/a" matches "/a" and
                           "/a/b", not "/ab"; "/" matches every absolute path */
     IK_OP_IS_NULL,     /* no value */

@@ -43,7 +43,8 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
 
 /* Finds the newest complete snapshot of `table` under `dir` (highest version whose file
  * opens and has a valid footer; temp files ignored; when dir/snapshots-synced.<table> exists,
- * versions newer than the one it names are not yet durable and are skipped). ENOENT when there is none. */
+ * versions newer than the one it names are not yet durable and are skipped). ENOENT when there is
+ * none. */
 int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
                        uint64_t *version_out, struct ik_error *err);
 
@@ -73,8 +74,8 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size);
 /* Applies `q` to the snapshot and returns the result as a stream of one batch whose buffers
  * point into the mapping (slices) or, for filtered rows, are materialised. `*matched` (may be
  * NULL) is the row count matching the filter before offset/limit. */
-int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q,
-                      struct ArrowArrayStream *out, int64_t *matched, struct ik_error *err);
+int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct ArrowArrayStream *out,
+                      int64_t *matched, struct ik_error *err);
 
 void ik_snapshot_close(struct ik_snapshot *s); /* NULL is a no-op */
 

@@ -36,13 +36,13 @@ void ik_store_close(struct ik_store *st); /* NULL is a no-op */
 /* One pin; strings are borrowed. Use ik_pin_init for the defaults. A NULL string, a negative
  * size_bytes or last_access_us means null. */
 struct ik_pin {
-    const char *cid;      /* required, validated */
+    const char *cid; /* required, validated */
     const char *name;
     int64_t size_bytes;
-    const char *pin_type; /* "recursive" (default), "direct", "indirect" */
-    int64_t timestamp_us; /* pinned at, microseconds since the epoch UTC; 0 = now */
-    const char *metadata; /* a JSON object text, validated */
-    const char *backend;  /* default "ipfs" */
+    const char *pin_type;       /* "recursive" (default), "direct", "indirect" */
+    int64_t timestamp_us;       /* pinned at, microseconds since the epoch UTC; 0 = now */
+    const char *metadata;       /* a JSON object text, validated */
+    const char *backend;        /* default "ipfs" */
     int32_t replication_factor; /* default 1, >= 0 */
     bool verified;
     int64_t last_access_us;
@@ -83,8 +83,8 @@ struct ik_import_options {
 };
 
 struct ik_import_result {
-    int64_t imported; /* rows inserted or updated */
-    int64_t skipped;  /* invalid rows skipped (skip_invalid) */
+    int64_t imported;     /* rows inserted or updated */
+    int64_t skipped;      /* invalid rows skipped (skip_invalid) */
     char first_skip[256]; /* reason for the first skipped row, "" when none */
 };
 
@@ -120,8 +120,8 @@ int ik_store_generation(struct ik_store *st, uint64_t *gen, struct ik_error *err
 
 /* Reads every pin as one pin_index record batch (schema of ipfskit/schemas.h, rows in cid
  * order), for snapshot builds and the direct fallback. */
-int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out,
-                       struct ArrowArray *out, struct ik_error *err);
+int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                       struct ik_error *err);
 
 /* A reader of every pin for snapshot builds: ik_store_read_pins split over `threads` threads,
  * each with its own read-only connection to dir/pins.db, reading one range of cids; all of

@@ -374,8 +374,7 @@ static const char *kind_want(enum kind k)
 }
 
 /* Checks the column index and that the column has no value yet in this row. */
-static inline int column_get(struct ik_builder *b, int col, struct column **c,
-                             struct ik_error *err)
+static inline int column_get(struct ik_builder *b, int col, struct column **c, struct ik_error *err)
 {
     if (col < 0 || col >= b->n_cols)
         return ik_error_set(err, EINVAL, "no column %d (the schema has %d)", col, b->n_cols);
@@ -387,8 +386,8 @@ static inline int column_get(struct ik_builder *b, int col, struct column **c,
 
 static int wrong_kind(const struct column *c, const char *got, struct ik_error *err)
 {
-    return ik_error_set(err, EINVAL, "column '%s' (%s): expected %s, got %s", c->name,
-                        c->type_name, kind_want(c->kind), got);
+    return ik_error_set(err, EINVAL, "column '%s' (%s): expected %s, got %s", c->name, c->type_name,
+                        kind_want(c->kind), got);
 }
 
 /* Records validity of the value being appended at index c->length. */
@@ -547,8 +546,8 @@ static int dict_lookup(struct column *c, const char *s, size_t len, int64_t *idx
         j = (j + 1) & mask;
     }
     if (c->n_dict > c->max)
-        return ik_error_set(err, EINVAL, "dictionary for '%s' exceeds int%d index range",
-                            c->name, 8 * c->width);
+        return ik_error_set(err, EINVAL, "dictionary for '%s' exceeds int%d index range", c->name,
+                            8 * c->width);
     if (c->ddata.len + len > INT32_MAX)
         return ik_error_set(err, IK_ELIMIT, "dictionary for '%s': more than 2 GiB of strings",
                             c->name);

@@ -44,8 +44,7 @@ void ik_client_options_init(struct ik_client_options *o)
     memset(o, 0, sizeof *o);
 }
 
-int ik_client_open(const struct ik_client_options *o, struct ik_client **out,
-                   struct ik_error *err)
+int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err)
 {
     struct ik_client *c = calloc(1, sizeof *c);
     int rc;
@@ -185,8 +184,9 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
             if (reused && (rc == IK_EOS || rc == EPIPE || rc == ECONNRESET))
                 continue; /* stale pooled connection: try a fresh one */
             if (rc == IK_EOS)
-                rc = ik_error_set(err, IK_EPROTO, "the daemon closed the connection without "
-                                                  "a reply");
+                rc = ik_error_set(err, IK_EPROTO,
+                                  "the daemon closed the connection without "
+                                  "a reply");
             return rc;
         }
         if (t)
@@ -284,8 +284,7 @@ static void free_cb(void *ctx)
 }
 
 /* The schema of the query's result: the table's, projected to q->columns. */
-static int projected_schema(const struct ik_query *q, struct ArrowSchema *out,
-                            struct ik_error *err)
+static int projected_schema(const struct ik_query *q, struct ArrowSchema *out, struct ik_error *err)
 {
     struct ik_builder *b = NULL;
     struct ArrowSchema full = {0};
@@ -565,8 +564,9 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
             ik_result_reset(out);
             rc = ik__client_direct(c, q, out, err);
         } else if (rc == IK_EDAEMON && need_daemon_table(q->table)) {
-            rc = ik_error_set(err, IK_EDAEMON, "%s come from the running daemon, and none "
-                                               "answers on %s (start it: ipfs-kit daemon start)",
+            rc = ik_error_set(err, IK_EDAEMON,
+                              "%s come from the running daemon, and none "
+                              "answers on %s (start it: ipfs-kit daemon start)",
                               q->table, c->sock_path);
         }
     }
@@ -596,9 +596,9 @@ int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *er
     }
     {
         json_t *caps = d ? json_object_get(d, "capabilities") : NULL;
-        o = json_pack("{s:b,s:b,s:b,s:s,s:O}", "arrow_ipc", c->cfg.arrow_ipc_enabled,
-                      "zero_copy", c->cfg.zero_copy, "daemon_running", rc == 0, "path", c->dir,
-                      "daemon", caps ? caps : json_null());
+        o = json_pack("{s:b,s:b,s:b,s:s,s:O}", "arrow_ipc", c->cfg.arrow_ipc_enabled, "zero_copy",
+                      c->cfg.zero_copy, "daemon_running", rc == 0, "path", c->dir, "daemon",
+                      caps ? caps : json_null());
     }
     json_decref(d);
     if (!o)

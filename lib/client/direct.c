@@ -67,8 +67,9 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
     int rc, have_snap;
     double t0 = ik__mono_ms();
     if (strcmp(q->table, "pin_index") != 0 && strcmp(q->table, "vfs_stats") != 0)
-        return ik_error_set(err, IK_EDAEMON, "%s come from the running daemon, and none is "
-                                             "running (start it: ipfs-kit daemon start)",
+        return ik_error_set(err, IK_EDAEMON,
+                            "%s come from the running daemon, and none is "
+                            "running (start it: ipfs-kit daemon start)",
                             q->table);
     out->method = IK_METHOD_DIRECT;
     out->source = "direct_pin_index";

@@ -66,8 +66,8 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
             struct ik_buffer *buf = NULL;
             rc = ik_buffer_map_fd(a->fd, &buf, err);
             if (rc == 0) {
-                rc = ik_store_import(st, ik_buffer_data(buf), ik_buffer_size(buf), a->imp,
-                                     a->res, err);
+                rc = ik_store_import(st, ik_buffer_data(buf), ik_buffer_size(buf), a->imp, a->res,
+                                     err);
                 ik_buffer_unref(buf);
             }
             break;
@@ -110,8 +110,7 @@ static int stream_to_memfd(struct ArrowArrayStream *s, int *fd_out, struct ik_er
             rc = s->get_next(s, &b);
             if (rc != 0) {
                 rc = ik_error_set(err, rc, "import stream: %s",
-                                  s->get_last_error(s) ? s->get_last_error(s)
-                                                       : "get_next failed");
+                                  s->get_last_error(s) ? s->get_last_error(s) : "get_next failed");
                 break;
             }
             if (!b.release)
@@ -141,8 +140,8 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     json_t *hdr = NULL;
     char *text;
     int conn = -1, pass_fd = -1, rc;
-    ik_request_init(&req, a->op == W_ADD    ? IK_REQ_PIN_ADD
-                          : a->op == W_RM   ? IK_REQ_PIN_RM
+    ik_request_init(&req, a->op == W_ADD     ? IK_REQ_PIN_ADD
+                          : a->op == W_RM    ? IK_REQ_PIN_RM
                           : a->op == W_TOUCH ? IK_REQ_PIN_TOUCH
                                              : IK_REQ_IMPORT);
     if (a->op == W_ADD)
@@ -164,11 +163,12 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     if (rc == 0) {
         uint8_t *payload = NULL;
         size_t len = 0;
-        rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL,
-                                WRITE_TIMEOUT_MS, err);
+        rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL, WRITE_TIMEOUT_MS,
+                                err);
         if (rc == IK_EOS)
-            rc = ik_error_set(err, IK_EPROTO, "the daemon closed the connection without a reply "
-                                              "(did it stop?)");
+            rc = ik_error_set(err, IK_EPROTO,
+                              "the daemon closed the connection without a reply "
+                              "(did it stop?)");
         if (rc == 0)
             rc = ik_reply_parse((const char *)payload, len, &hdr, err);
         free(payload);
@@ -252,8 +252,7 @@ int ik_client_pin_touch(struct ik_client *c, const char *cid, uint64_t *generati
 }
 
 int ik_client_import_fd(struct ik_client *c, int fd, const struct ik_import_options *o,
-                        struct ik_import_result *res, uint64_t *generation,
-                        struct ik_error *err)
+                        struct ik_import_result *res, uint64_t *generation, struct ik_error *err)
 {
     struct ik_import_options def;
     struct wargs a = {.op = W_IMPORT, .fd = fd, .imp = o, .res = res};

@@ -19,8 +19,7 @@ int ik_frame_parse(const uint8_t *buf, size_t len, size_t max_payload, size_t *p
     uint32_t n;
     if (len < IK_FRAME_HEADER_SIZE)
         return IK_EAGAIN;
-    n = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
-        (uint32_t)buf[3] << 24;
+    n = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24;
     if (n > max_payload)
         return ik_error_set(err, IK_ELIMIT, "frame of %lu bytes exceeds the limit of %zu bytes",
                             (unsigned long)n, max_payload);

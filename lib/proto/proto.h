@@ -20,9 +20,9 @@
 
 #define IK_PROTO_VERSION 1
 #define IK_FRAME_HEADER_SIZE 4
-#define IK_PROTO_MAX_REQUEST 65536      /* request frame payload (JSON) */
-#define IK_PROTO_MAX_HEADER 65536       /* reply header frame payload (JSON) */
-#define IK_PROTO_MAX_DATA (16u << 20)   /* one data frame of a reply stream */
+#define IK_PROTO_MAX_REQUEST 65536    /* request frame payload (JSON) */
+#define IK_PROTO_MAX_HEADER 65536     /* reply header frame payload (JSON) */
+#define IK_PROTO_MAX_DATA (16u << 20) /* one data frame of a reply stream */
 
 /* ---------------------------------------------------------------------------------------------
  * Frames: a 4-byte little-endian payload length, then the payload. */
@@ -157,7 +157,7 @@ struct ik_snapshot_id {
 };
 
 struct ik_request {
-    int v;                           /* IK_PROTO_VERSION */
+    int v; /* IK_PROTO_VERSION */
     enum ik_req_op op;
     struct ik_query query;           /* QUERY (owned; always initialised) */
     enum ik_transport transport;     /* QUERY; default IK_TRANSPORT_FD */

@@ -72,17 +72,16 @@ static int add_op(struct ik_query *q, const char *col, const char *opname, const
     case IK_OP_IS_NULL:
     case IK_OP_NOT_NULL:
         if (!json_is_boolean(val))
-            return ik_error_set(err, EINVAL, "filter on '%.64s': op '%s' takes true or false",
-                                col, opname);
+            return ik_error_set(err, EINVAL, "filter on '%.64s': op '%s' takes true or false", col,
+                                opname);
         if (json_is_false(val)) /* is_null: false reads as not_null, and back */
             op = op == IK_OP_IS_NULL ? IK_OP_NOT_NULL : IK_OP_IS_NULL;
         return ik_query_add_filter(q, col, (enum ik_op)op, NULL, 0, err);
     case IK_OP_IN:
         n = json_is_array(val) ? json_array_size(val) : 0;
         if (n == 0)
-            return ik_error_set(err, EINVAL,
-                                "filter on '%.64s': op 'in' takes a non-empty array of values",
-                                col);
+            return ik_error_set(
+                err, EINVAL, "filter on '%.64s': op 'in' takes a non-empty array of values", col);
         vs = calloc(n, sizeof *vs);
         if (vs == NULL)
             return ik_error_set(err, ENOMEM, "out of memory reading a filter");
@@ -127,13 +126,15 @@ static int filter_from_object(const json_t *f, struct ik_query *q, struct ik_err
     const char *col, *opname;
     json_t *val, *opval;
     int rc;
-    json_object_foreach ((json_t *)(uintptr_t)f, col, val) {
+    json_object_foreach((json_t *)(uintptr_t)f, col, val)
+    {
         if (col[0] == 0)
             return ik_error_set(err, EINVAL, "filter: empty column name");
         if (json_is_object(val)) {
             if (json_object_size(val) == 0)
                 return ik_error_set(err, EINVAL, "filter on '%.64s': no op", col);
-            json_object_foreach (val, opname, opval) {
+            json_object_foreach(val, opname, opval)
+            {
                 rc = add_op(q, col, opname, opval, err);
                 if (rc)
                     return rc;
@@ -158,8 +159,8 @@ static int filter_from_json(const json_t *f, struct ik_query *q, struct ik_error
     for (i = 0; i < json_array_size(f); i++) {
         const json_t *e = json_array_get(f, i);
         if (!json_is_object(e))
-            return ik_error_set(err, EINVAL, "\"filter\" element %zu must be an object, not %s",
-                                i, json_kind(e));
+            return ik_error_set(err, EINVAL, "\"filter\" element %zu must be an object, not %s", i,
+                                json_kind(e));
         rc = filter_from_object(e, q, err);
         if (rc)
             return rc;
@@ -200,8 +201,10 @@ int ik__query_from_jansson(const json_t *obj, struct ik_query *q, struct ik_erro
         for (i = 0; i < json_array_size(c); i++) {
             const json_t *e = json_array_get(c, i);
             if (!json_is_string(e) || json_string_length(e) == 0)
-                return ik_error_set(err, EINVAL, "\"columns\" element %zu must be a non-empty "
-                                    "string", i);
+                return ik_error_set(err, EINVAL,
+                                    "\"columns\" element %zu must be a non-empty "
+                                    "string",
+                                    i);
             rc = ik_query_add_column(q, json_string_value(e), err);
             if (rc)
                 return rc;

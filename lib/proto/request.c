@@ -6,9 +6,9 @@
 #include "proto/proto.h"
 
 static const char *const op_names[] = {
-    [IK_REQ_PING] = "ping",       [IK_REQ_CAPABILITIES] = "capabilities",
-    [IK_REQ_STATUS] = "status",   [IK_REQ_QUERY] = "query",
-    [IK_REQ_PIN_ADD] = "pin_add", [IK_REQ_PIN_RM] = "pin_rm",
+    [IK_REQ_PING] = "ping",           [IK_REQ_CAPABILITIES] = "capabilities",
+    [IK_REQ_STATUS] = "status",       [IK_REQ_QUERY] = "query",
+    [IK_REQ_PIN_ADD] = "pin_add",     [IK_REQ_PIN_RM] = "pin_rm",
     [IK_REQ_PIN_TOUCH] = "pin_touch", [IK_REQ_IMPORT] = "import",
     [IK_REQ_SHUTDOWN] = "shutdown",
 };
@@ -32,8 +32,8 @@ static const char *const keys_import[] = {"format", "skip_invalid", "default_bac
 static const char *const keys_none[] = {NULL};
 
 static const char *const pin_keys[] = {
-    "cid",      "name",    "size_bytes", "pin_type",           "timestamp_us",   "metadata",
-    "backend",  "verified", "vfs_path",  "replication_factor", "last_access_us", "access_count",
+    "cid",     "name",     "size_bytes", "pin_type",           "timestamp_us",   "metadata",
+    "backend", "verified", "vfs_path",   "replication_factor", "last_access_us", "access_count",
     NULL};
 
 const char *ik_req_op_name(enum ik_req_op op)
@@ -101,7 +101,8 @@ static int check_keys(const json_t *obj, const char *const *allowed, const char 
 {
     const char *key;
     json_t *val;
-    json_object_foreach ((json_t *)(uintptr_t)obj, key, val) {
+    json_object_foreach((json_t *)(uintptr_t)obj, key, val)
+    {
         int ok = 0;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
@@ -139,8 +140,8 @@ static int get_int(const json_t *obj, const char *key, int64_t min, int64_t max,
         return 0;
     }
     if (!json_is_integer(j) || json_integer_value(j) < min || json_integer_value(j) > max)
-        return ik_error_set(err, EINVAL, "\"pin.%s\" must be an integer from %lld to %lld%s",
-                            key, (long long)min, (long long)max, nullable ? " or null" : "");
+        return ik_error_set(err, EINVAL, "\"pin.%s\" must be an integer from %lld to %lld%s", key,
+                            (long long)min, (long long)max, nullable ? " or null" : "");
     *out = (int64_t)json_integer_value(j);
     return 0;
 }
@@ -211,8 +212,7 @@ static int parse_cid(struct ik_request *r, const json_t *obj, struct ik_error *e
     const json_t *c = json_object_get(obj, "cid");
     if (c == NULL)
         return ik_error_set(err, EINVAL, "missing \"cid\"");
-    if (!json_is_string(c) || json_string_length(c) == 0 ||
-        json_string_length(c) >= sizeof r->cid)
+    if (!json_is_string(c) || json_string_length(c) == 0 || json_string_length(c) >= sizeof r->cid)
         return ik_error_set(err, EINVAL, "\"cid\" must be a string of 1 to %zu bytes",
                             sizeof r->cid - 1);
     memcpy(r->cid, json_string_value(c), json_string_length(c) + 1);
@@ -220,8 +220,8 @@ static int parse_cid(struct ik_request *r, const json_t *obj, struct ik_error *e
 }
 
 /* A string member that must be one of `names`; *out keeps its default when absent. */
-static int get_enum(const json_t *obj, const char *key, const char *const *names, int n,
-                    int *out, struct ik_error *err)
+static int get_enum(const json_t *obj, const char *key, const char *const *names, int n, int *out,
+                    struct ik_error *err)
 {
     const json_t *j = json_object_get(obj, key);
     int i;
@@ -319,7 +319,8 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
     if (i < 0)
         return ik_error_set(err, EINVAL, "unknown op \"%.64s\"", json_string_value(op));
     r->op = (enum ik_req_op)i;
-    json_object_foreach ((json_t *)(uintptr_t)obj, key, val) {
+    json_object_foreach((json_t *)(uintptr_t)obj, key, val)
+    {
         int ok = strcmp(key, "v") == 0 || strcmp(key, "op") == 0;
         for (const char *const *a = keys[i]; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
@@ -444,8 +445,8 @@ int ik_request_parse(const char *json, size_t len, struct ik_request *out, struc
     int rc;
     ik_request_init(out, IK_REQ_PING);
     if (len > IK_PROTO_MAX_REQUEST)
-        return ik_error_set(err, IK_ELIMIT, "request: %zu bytes exceeds the limit of %d bytes",
-                            len, IK_PROTO_MAX_REQUEST);
+        return ik_error_set(err, IK_ELIMIT, "request: %zu bytes exceeds the limit of %d bytes", len,
+                            IK_PROTO_MAX_REQUEST);
     if (parse_query_fast(json, len, out) == 0)
         return 0;
     ik_request_reset(out); /* whatever the fast reader took: start again with jansson */
@@ -522,8 +523,7 @@ static int request_fields(const struct ik_request *r, json_t *o)
             json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
             return EINVAL;
         if (r->compression != IK_COMPRESSION_NONE &&
-            json_object_set_new(o, "compression",
-                                json_string(ik_compression_name(r->compression))))
+            json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
             return EINVAL;
         if (r->have.set) {
             if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX)

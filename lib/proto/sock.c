@@ -106,15 +106,13 @@ static int take_fds(struct msghdr *m, int *got, struct ik_error *err)
     if (m->msg_flags & MSG_CTRUNC)
         return ik_error_set(err, IK_EPROTO, "control data truncated (too many descriptors)");
     if (n > 1)
-        return ik_error_set(err, IK_EPROTO, "%d file descriptors passed at once, expected one",
-                            n);
+        return ik_error_set(err, IK_EPROTO, "%d file descriptors passed at once, expected one", n);
     return 0;
 }
 
 /* ---- nonblocking single calls ----------------------------------------------------------- */
 
-int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out,
-                       struct ik_error *err)
+int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out, struct ik_error *err)
 {
     union cmsg_buf cb;
     struct iovec iov = {buf, cap};
@@ -239,8 +237,8 @@ int ik_sock_connect_unix(const char *path, int timeout_ms, int *fd, struct ik_er
         if (errno == EAGAIN) { /* the listen queue is full: nothing changed, try again */
             int left = deadline_left(&d);
             if (left == 0) {
-                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms",
-                                  path, timeout_ms);
+                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms", path,
+                                  timeout_ms);
                 goto out;
             }
             poll(NULL, 0, left < 0 || left > 10 ? 10 : left);
@@ -251,8 +249,8 @@ int ik_sock_connect_unix(const char *path, int timeout_ms, int *fd, struct ik_er
             socklen_t el = sizeof e;
             rc = wait_fd(s, POLLOUT, &d);
             if (rc == ETIMEDOUT) {
-                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms",
-                                  path, timeout_ms);
+                rc = ik_error_set(err, ETIMEDOUT, "connecting to %s timed out after %d ms", path,
+                                  timeout_ms);
                 goto out;
             }
             if (rc == 0 && getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
@@ -376,8 +374,8 @@ static int recv_exact(int fd, uint8_t *buf, size_t want, int *fd_got, const stru
         if (n == 0) {
             if (got == 0 && strcmp(what, "header") == 0)
                 return ik_error_set(err, IK_EOS, "connection closed by peer");
-            return ik_error_set(err, IK_EPROTO, "connection closed after %zu of %zu %s bytes",
-                                got, want, what);
+            return ik_error_set(err, IK_EPROTO, "connection closed after %zu of %zu %s bytes", got,
+                                want, what);
         }
         got += (size_t)n;
     }
@@ -403,12 +401,10 @@ int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *
     rc = ik_frame_parse(hdr, sizeof hdr, max, &off, &n, err);
     if (rc == IK_ELIMIT)
         goto fail;
-    n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
-        (uint32_t)hdr[3] << 24;
+    n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
     p = malloc(n ? n : 1);
     if (p == NULL) {
-        rc = ik_error_set(err, ENOMEM, "out of memory for a frame of %lu bytes",
-                          (unsigned long)n);
+        rc = ik_error_set(err, ENOMEM, "out of memory for a frame of %lu bytes", (unsigned long)n);
         goto fail;
     }
     rc = recv_exact(fd, p, n, &got, &d, timeout_ms, "payload", err);

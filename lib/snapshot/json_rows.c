@@ -18,7 +18,7 @@ enum jkind { J_STR, J_LSTR, J_DICT, J_BOOL, J_INT, J_UINT, J_F64, J_F32, J_TS, J
 struct jcol {
     const char *name;
     enum jkind kind;
-    int width;     /* bytes of one value (ints, dictionary indices) */
+    int width;      /* bytes of one value (ints, dictionary indices) */
     bool is_signed; /* ints, dictionary indices */
     enum ik_time_unit unit;
 };
@@ -31,17 +31,16 @@ static int plan_column(const struct ArrowSchema *f, struct jcol *c, struct ik_er
         return ik_error_prefix(err, EINVAL, "column '%s'", c->name);
     c->width = t.bit_width / 8;
     c->unit = t.unit;
-    c->is_signed = t.id == IK_T_INT8 || t.id == IK_T_INT16 || t.id == IK_T_INT32 ||
-                   t.id == IK_T_INT64;
+    c->is_signed =
+        t.id == IK_T_INT8 || t.id == IK_T_INT16 || t.id == IK_T_INT32 || t.id == IK_T_INT64;
     if (f->dictionary) {
-        if (!c->is_signed && t.id != IK_T_UINT8 && t.id != IK_T_UINT16 &&
-            t.id != IK_T_UINT32 && t.id != IK_T_UINT64)
-            return ik_error_set(err, EINVAL, "column '%s': bad dictionary index type '%s'",
-                                c->name, f->format);
+        if (!c->is_signed && t.id != IK_T_UINT8 && t.id != IK_T_UINT16 && t.id != IK_T_UINT32 &&
+            t.id != IK_T_UINT64)
+            return ik_error_set(err, EINVAL, "column '%s': bad dictionary index type '%s'", c->name,
+                                f->format);
         if (strcmp(f->dictionary->format, "u") != 0)
             return ik_error_set(err, ENOTSUP,
-                                "column '%s': JSON rows spell only dictionaries of utf8",
-                                c->name);
+                                "column '%s': JSON rows spell only dictionaries of utf8", c->name);
         c->kind = J_DICT;
         return 0;
     }
@@ -87,8 +86,8 @@ static int plan_column(const struct ArrowSchema *f, struct jcol *c, struct ik_er
         c->kind = J_DATE64;
         return 0;
     default:
-        return ik_error_set(err, ENOTSUP, "column '%s': JSON rows cannot spell type %s",
-                            c->name, ik__type_name(t.id));
+        return ik_error_set(err, ENOTSUP, "column '%s': JSON rows cannot spell type %s", c->name,
+                            ik__type_name(t.id));
     }
 }
 
@@ -581,8 +580,7 @@ static const char *parse_timestamp(const char *s, size_t n, enum ik_time_unit un
     if (i != n)
         return "unexpected text after the timestamp";
     secs = days * 86400 + hh * 3600 + mm * 60 + ss - off;
-    if (__builtin_mul_overflow(secs, unit_per_sec[unit], &v) ||
-        __builtin_add_overflow(v, frac, &v))
+    if (__builtin_mul_overflow(secs, unit_per_sec[unit], &v) || __builtin_add_overflow(v, frac, &v))
         return "timestamp out of range for the column's unit";
     *out = v;
     return NULL;
@@ -594,8 +592,8 @@ static int bad(struct ik_error *err, int64_t line, const char *key, const char *
 }
 
 /* Appends JSON value `v` to column `col` as the column's kind wants. */
-static int read_value(struct ik_builder *b, int col, const struct jcol *c, json_t *v,
-                      int64_t line, struct ik_error *err)
+static int read_value(struct ik_builder *b, int col, const struct jcol *c, json_t *v, int64_t line,
+                      struct ik_error *err)
 {
     int64_t x;
     int rc;
@@ -711,9 +709,9 @@ done:
     return rc;
 }
 
-int ik_json_rows_read(const char *table_or_NULL, const struct ArrowSchema *schema,
-                      const char *text, size_t len, struct ArrowSchema *schema_out,
-                      struct ArrowArray *out, struct ik_error *err)
+int ik_json_rows_read(const char *table_or_NULL, const struct ArrowSchema *schema, const char *text,
+                      size_t len, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                      struct ik_error *err)
 {
     struct ArrowSchema table;
     struct ik_builder *b = NULL;
@@ -727,16 +725,15 @@ int ik_json_rows_read(const char *table_or_NULL, const struct ArrowSchema *schem
             return rc;
         schema = &table;
     }
-    if ((rc = plan(schema, &cols, err)) != 0 ||
-        (rc = ik_builder_create(schema, 0, &b, err)) != 0)
+    if ((rc = plan(schema, &cols, err)) != 0 || (rc = ik_builder_create(schema, 0, &b, err)) != 0)
         goto done;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p)), *e = nl ? nl : end, *q = p;
         line++;
         while (q < e && (*q == ' ' || *q == '\t' || *q == '\r'))
             q++;
-        if (q < e && (rc = read_line(b, cols, (int)schema->n_children, p, (size_t)(e - p), line,
-                                     err)) != 0)
+        if (q < e &&
+            (rc = read_line(b, cols, (int)schema->n_children, p, (size_t)(e - p), line, err)) != 0)
             goto done;
         p = nl ? nl + 1 : end;
     }

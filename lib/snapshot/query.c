@@ -89,8 +89,8 @@ static const char *value_kind_name(enum ik_value_kind k)
     return "?";
 }
 
-static int resolve(const struct ik_predicate *p, const struct ArrowSchema *schema,
-                   struct rpred *r, struct ik_error *err)
+static int resolve(const struct ik_predicate *p, const struct ArrowSchema *schema, struct rpred *r,
+                   struct ik_error *err)
 {
     const struct ArrowSchema *f;
     const char *want = NULL;
@@ -123,8 +123,8 @@ static int resolve(const struct ik_predicate *p, const struct ArrowSchema *schem
                             ik_op_name(p->op), p->n_values);
     if ((p->op == IK_OP_CONTAINS || p->op == IK_OP_PREFIX || p->op == IK_OP_PATH_PREFIX) &&
         r->k != K_STR)
-        return ik_error_set(err, EINVAL, "filter on '%s': op '%s' needs a string column",
-                            p->column, ik_op_name(p->op));
+        return ik_error_set(err, EINVAL, "filter on '%s': op '%s' needs a string column", p->column,
+                            ik_op_name(p->op));
     if (r->k == K_OTHER)
         return ik_error_set(err, EINVAL,
                             "filter on '%s': a %s column can only be tested with is_null or "
@@ -152,16 +152,15 @@ static int resolve(const struct ik_predicate *p, const struct ArrowSchema *schem
             break;
         }
         if (!ok)
-            return ik_error_set(err, EINVAL, "filter on '%s': op '%s' on a %s column needs %s, got %s%s",
-                                p->column, ik_op_name(p->op), ik__type_name(r->t.id), want,
-                                value_kind_name(vk),
-                                vk == IK_VAL_NULL ? " (use is_null / not_null)" : "");
+            return ik_error_set(
+                err, EINVAL, "filter on '%s': op '%s' on a %s column needs %s, got %s%s", p->column,
+                ik_op_name(p->op), ik__type_name(r->t.id), want, value_kind_name(vk),
+                vk == IK_VAL_NULL ? " (use is_null / not_null)" : "");
     }
     return 0;
 }
 
-int ik_query_check(const struct ik_query *q, const struct ArrowSchema *schema,
-                   struct ik_error *err)
+int ik_query_check(const struct ik_query *q, const struct ArrowSchema *schema, struct ik_error *err)
 {
     struct rpred r;
     size_t i;
@@ -190,8 +189,7 @@ static inline bool bit(const void *b, int64_t i)
 }
 
 /* Loads n values of an integer-like (or bool) column starting at physical index `start`. */
-static void load_i64(const struct ik_type *t, const void *d, int64_t start, int64_t n,
-                     int64_t *out)
+static void load_i64(const struct ik_type *t, const void *d, int64_t start, int64_t n, int64_t *out)
 {
     int64_t i;
     switch (t->id) {
@@ -230,8 +228,8 @@ static void load_i64(const struct ik_type *t, const void *d, int64_t start, int6
     }
 }
 
-static void load_f64(const struct ik_type *t, const void *d, int64_t start, int64_t n,
-                     double *out, int64_t *tmp)
+static void load_f64(const struct ik_type *t, const void *d, int64_t start, int64_t n, double *out,
+                     int64_t *tmp)
 {
     int64_t i;
     if (t->id == IK_T_FLOAT) {
@@ -343,8 +341,7 @@ static int64_t value_int(const struct ik_value *v)
 }
 
 /* Numeric (and bool) predicates over rows [start, start + n) of values buffer d. */
-static void eval_numeric(const struct rpred *r, const void *d, int64_t start, int64_t n,
-                         uint8_t *m)
+static void eval_numeric(const struct rpred *r, const void *d, int64_t start, int64_t n, uint8_t *m)
 {
     const struct ik_predicate *p = r->p;
     int64_t xi[CHUNK], i, c, len;
@@ -444,8 +441,8 @@ static void eval_strings(const struct rpred *r, const struct ArrowArray *a, int6
 }
 
 /* ANDs the predicate over values array `a` (rows [start, start + n) physical) into m. */
-static void eval_values(const struct rpred *r, const struct ArrowArray *a, int64_t start,
-                        int64_t n, uint8_t *m)
+static void eval_values(const struct rpred *r, const struct ArrowArray *a, int64_t start, int64_t n,
+                        uint8_t *m)
 {
     const void *valid = ik__type_has_validity(&r->t) && a->null_count != 0 ? a->buffers[0] : NULL;
     bool all_null = r->t.id == IK_T_NA;
@@ -511,8 +508,7 @@ static int eval_dict(const struct rpred *r, const struct ArrowArray *a, int64_t 
 /* ---- output ---------------------------------------------------------------------------- */
 
 static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, int64_t base,
-                       const int64_t *sel, int64_t k, struct ArrowArray *out,
-                       struct ik_error *err);
+                       const int64_t *sel, int64_t k, struct ArrowArray *out, struct ik_error *err);
 
 /* A copy of a whole (dictionary) array: used when the input is not ours to reference. */
 static int copy_array(const struct ArrowSchema *f, const struct ArrowArray *a,
@@ -531,8 +527,7 @@ static int copy_array(const struct ArrowSchema *f, const struct ArrowArray *a,
 
 /* Gathers rows base + sel[i] (physical indices) of `a` (field f) into a new owned array. */
 static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, int64_t base,
-                       const int64_t *sel, int64_t k, struct ArrowArray *out,
-                       struct ik_error *err)
+                       const int64_t *sel, int64_t k, struct ArrowArray *out, struct ik_error *err)
 {
     struct ik_type t;
     const void *valid;
@@ -543,7 +538,8 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
         return rc;
     kd = f->dictionary ? K_INT : kind_of(&t);
     if (kd == K_OTHER || (f->dictionary && !is_int_type(t.id)))
-        return ik_error_set(err, ENOTSUP, "column '%s': selecting rows of a %s column is not supported",
+        return ik_error_set(err, ENOTSUP,
+                            "column '%s': selecting rows of a %s column is not supported",
                             f->name ? f->name : "", ik__type_name(t.id));
     if (ik__array_alloc(out, kd == K_STR ? 3 : 2, 0) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");

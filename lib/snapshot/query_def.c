@@ -7,18 +7,12 @@
 #include "ipfskit/query.h"
 
 static const char *const op_names[] = {
-    [IK_OP_EQ] = "eq",
-    [IK_OP_NE] = "ne",
-    [IK_OP_GT] = "gt",
-    [IK_OP_GTE] = "gte",
-    [IK_OP_LT] = "lt",
-    [IK_OP_LTE] = "lte",
-    [IK_OP_IN] = "in",
-    [IK_OP_CONTAINS] = "contains",
-    [IK_OP_PREFIX] = "prefix",
-    [IK_OP_PATH_PREFIX] = "path_prefix",
-    [IK_OP_IS_NULL] = "is_null",
-    [IK_OP_NOT_NULL] = "not_null",
+    [IK_OP_EQ] = "eq",           [IK_OP_NE] = "ne",
+    [IK_OP_GT] = "gt",           [IK_OP_GTE] = "gte",
+    [IK_OP_LT] = "lt",           [IK_OP_LTE] = "lte",
+    [IK_OP_IN] = "in",           [IK_OP_CONTAINS] = "contains",
+    [IK_OP_PREFIX] = "prefix",   [IK_OP_PATH_PREFIX] = "path_prefix",
+    [IK_OP_IS_NULL] = "is_null", [IK_OP_NOT_NULL] = "not_null",
 };
 
 #define N_OPS ((int)(sizeof op_names / sizeof op_names[0]))
@@ -102,7 +96,10 @@ int ik_query_add_filter(struct ik_query *q, const char *column, enum ik_op op,
         return ik_error_set(err, EINVAL, "filter on '%s': unknown op %d", column, (int)op);
     if (n_values != want || (op == IK_OP_IN && n_values == 0))
         return ik_error_set(err, EINVAL, "filter on '%s': op '%s' takes %s, got %zu", column,
-                            ik_op_name(op), op == IK_OP_IN ? "one or more values" : want ? "one value" : "no value",
+                            ik_op_name(op),
+                            op == IK_OP_IN ? "one or more values"
+                            : want         ? "one value"
+                                           : "no value",
                             n_values);
     preds = realloc(q->preds, (q->n_preds + 1) * sizeof *preds);
     if (!preds)

@@ -166,8 +166,9 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     if ((rc = check_table_name(table, err)) != 0)
         return rc;
     if (batch->n_children != schema->n_children)
-        return ik_error_set(err, EINVAL, "snapshot of '%s': the batch has %lld columns, the schema %lld",
-                            table, (long long)batch->n_children, (long long)schema->n_children);
+        return ik_error_set(err, EINVAL,
+                            "snapshot of '%s': the batch has %lld columns, the schema %lld", table,
+                            (long long)batch->n_children, (long long)schema->n_children);
     snprintf(vbuf, sizeof vbuf, "%llu", (unsigned long long)version);
     now_rfc3339(created, sizeof created);
     meta = merge_metadata(schema->metadata, keys, vals);
@@ -207,8 +208,7 @@ static int synced_path(const char *dir, const char *table, char *out, size_t cap
     return (size_t)snprintf(out, cap, "%s/snapshots-synced.%s", dir, table) >= cap ? -1 : 0;
 }
 
-static int mark_synced(const char *dir, const char *table, uint64_t version,
-                       struct ik_error *err)
+static int mark_synced(const char *dir, const char *table, uint64_t version, struct ik_error *err)
 {
     char path[4200], tmp[4300], text[32];
     int fd, n, rc = 0;
@@ -433,8 +433,7 @@ int ik_snapshot_prune(const char *dir, const char *table, uint64_t keep_version,
          * version itself is dead too (the kept file is complete), and would otherwise stay
          * forever, a partial file beside the snapshots. */
         snprintf(name, sizeof name, "%.*s", tmp ? (int)(tmp - e->d_name + 6) : 255, e->d_name);
-        if (!parse_name(name, table, &ver) || ver > keep_version ||
-            (ver == keep_version && !tmp))
+        if (!parse_name(name, table, &ver) || ver > keep_version || (ver == keep_version && !tmp))
             continue;
         snprintf(path, sizeof path, "%s/%s", sdir, e->d_name);
         if (unlink(path) != 0 && errno != ENOENT && rc == 0)
@@ -577,8 +576,8 @@ static void result_release(struct ArrowArrayStream *st)
     st->release = NULL;
 }
 
-int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q,
-                      struct ArrowArrayStream *out, int64_t *matched, struct ik_error *err)
+int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct ArrowArrayStream *out,
+                      int64_t *matched, struct ik_error *err)
 {
     const struct ArrowSchema *schema = ik_snapshot_schema(s);
     struct result *r;

@@ -92,8 +92,8 @@ struct pin_cols {
 };
 
 static const struct ArrowArray *column(const struct ArrowSchema *s, const struct ArrowArray *a,
-                                       const char *name, const char *const *formats,
-                                       int64_t *base, struct ik_error *err, int *rc)
+                                       const char *name, const char *const *formats, int64_t *base,
+                                       struct ik_error *err, int *rc)
 {
     int64_t i;
     for (i = 0; i < s->n_children; i++) {
@@ -124,8 +124,8 @@ static inline int64_t value_or(const struct ArrowArray *a, int64_t base, int64_t
     return ((const int64_t *)a->buffers[1])[base + r];
 }
 
-static int add_pin(struct dirmap *m, struct dir *root, const uint8_t *p, int64_t len,
-                   int64_t size, int64_t access, int64_t ts, bool has_ts)
+static int add_pin(struct dirmap *m, struct dir *root, const uint8_t *p, int64_t len, int64_t size,
+                   int64_t access, int64_t ts, bool has_ts)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     int64_t i;
@@ -184,8 +184,7 @@ static int build_rows(const struct dir *dirs, size_t n, struct ArrowSchema *sche
 }
 
 int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
-                       struct ArrowSchema *schema_out, struct ArrowArray *out,
-                       struct ik_error *err)
+                       struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
 {
     static const char *const str_f[] = {"u", "U", NULL}, *const int_f[] = {"l", NULL},
                              *const ts_f[] = {"ts", NULL};

@@ -12,6 +12,7 @@ enum { NOT_A_DIGIT = 0xff };
 #define X NOT_A_DIGIT
 /* Character value tables (X = not in the alphabet). base32, base36 and base16 are case
  * insensitive, as the multibase spec's case_insensitivity tests expect; base58 is not. */
+/* clang-format off */
 static const uint8_t b58_value[128] = {
     X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
     X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
@@ -52,6 +53,7 @@ static const uint8_t b16_value[128] = {
     X, 10, 11, 12, 13, 14, 15, X, X, X, X, X, X, X, X, X,
     X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
 };
+/* clang-format on */
 #undef X
 
 static const char b58_alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -96,8 +98,7 @@ static const char *show(char c, char buf[8])
 static int bad_char(struct ik_error *err, const char *base, char c, size_t pos)
 {
     char b[8];
-    return ik_error_set(err, IK_EFORMAT, "invalid %s character '%s' at %zu", base, show(c, b),
-                        pos);
+    return ik_error_set(err, IK_EFORMAT, "invalid %s character '%s' at %zu", base, show(c, b), pos);
 }
 
 static int too_long(struct ik_error *err, const char *base, size_t cap)
@@ -112,8 +113,8 @@ static inline unsigned digit(const uint8_t *value, char c)
 }
 
 /* s[0..len) in base `r` to bytes; `pos0` is the offset of s[0] in the caller's text. */
-static int radix_decode(const struct radix *r, const char *s, size_t len, size_t pos0,
-                        uint8_t *out, size_t cap, size_t *out_len, struct ik_error *err)
+static int radix_decode(const struct radix *r, const char *s, size_t len, size_t pos0, uint8_t *out,
+                        size_t cap, size_t *out_len, struct ik_error *err)
 {
     /* The number in little-endian 32-bit limbs; one spare limb so overflow shows before the
      * byte count is checked. */
@@ -146,6 +147,7 @@ static int radix_decode(const struct radix *r, const char *s, size_t len, size_t
         }
     }
     nbytes = nl * 4;
+    /* cppcheck-suppress uninitvar ; limbs[0..nl) were all written above */
     while (nbytes > 0 && (limbs[(nbytes - 1) / 4] >> (8 * ((nbytes - 1) % 4))) == 0)
         nbytes--;
     if (zeros > cap || nbytes > cap - zeros)
@@ -313,16 +315,14 @@ static int parse_multihash(struct ik_cid *c, size_t pos, struct ik_error *err)
                             dlen);
     if (dlen < rest)
         return ik_error_set(err, IK_EFORMAT,
-                            "trailing bytes after multihash (%zu after a %" PRIu64
-                            "-byte digest)",
+                            "trailing bytes after multihash (%zu after a %" PRIu64 "-byte digest)",
                             rest - (size_t)dlen, dlen);
     if (fn == MH_SHA2_256 && dlen != 32)
         return ik_error_set(err, IK_EFORMAT, "sha2-256 digest must be 32 bytes, not %" PRIu64,
                             dlen);
     if (fn == MH_IDENTITY && dlen > IDENTITY_MAX)
-        return ik_error_set(err, IK_EFORMAT,
-                            "identity digest of %" PRIu64 " bytes exceeds %d", dlen,
-                            IDENTITY_MAX);
+        return ik_error_set(err, IK_EFORMAT, "identity digest of %" PRIu64 " bytes exceeds %d",
+                            dlen, IDENTITY_MAX);
     c->hash_fn = fn;
     c->digest_len = (uint32_t)dlen;
     c->digest_off = (uint32_t)pos;
@@ -398,7 +398,7 @@ int ik_cid_valid(const char *s, struct ik_error *err)
 /* base58btc of p[0..n) into out (no NUL); returns the length, 0 when cap is too small. */
 static size_t base58_encode(const uint8_t *p, size_t n, char *out, size_t cap)
 {
-    uint32_t limbs[IK_CID_MAX_BINARY / 4 + 1]; /* big-endian */
+    uint32_t limbs[IK_CID_MAX_BINARY / 4 + 1];      /* big-endian */
     char digits[IK_CID_MAX_BINARY * 138 / 100 + 8]; /* least significant first */
     size_t zeros = 0, nl, top = 0, nd = 0, i, len;
     while (zeros < n && p[zeros] == 0)
@@ -424,6 +424,7 @@ static size_t base58_encode(const uint8_t *p, size_t n, char *out, size_t cap)
             rem /= 58;
         }
     }
+    /* cppcheck-suppress uninitvar ; digits[0..nd) were all written above */
     while (nd > 0 && digits[nd - 1] == '1')
         nd--;
     len = zeros + nd;

@@ -134,8 +134,8 @@ int ik_config_parse_size(const char *s, int64_t *out)
 static int bad_value(struct ik_error *err, const char *key, const char *expected, json_t *v)
 {
     char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    int rc = ik_error_set(err, EINVAL, CONFIG_NAME ": %s: expected %s, got %.80s%s", key,
-                          expected, text ? text : "?", text && strlen(text) > 80 ? "..." : "");
+    int rc = ik_error_set(err, EINVAL, CONFIG_NAME ": %s: expected %s, got %.80s%s", key, expected,
+                          text ? text : "?", text && strlen(text) > 80 ? "..." : "");
     free(text);
     return rc;
 }
@@ -306,8 +306,8 @@ static int load_backend(const char *name, json_t *v, struct ik_backend_conf *b,
         snprintf(key, sizeof key, "backends.%.64s.tcp", name);
         if (!json_is_string(tcp))
             return bad_value(err, key, "\"host:port\"", tcp);
-        if (split_host_port(json_string_value(tcp), strlen(json_string_value(tcp)), 0, b,
-                            &why) != 0)
+        if (split_host_port(json_string_value(tcp), strlen(json_string_value(tcp)), 0, b, &why) !=
+            0)
             return ik_error_set(err, EINVAL, CONFIG_NAME ": %s: %s in \"%.80s\"", key, why,
                                 json_string_value(tcp));
         strcpy(b->kind, "tcp");
@@ -379,8 +379,8 @@ int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return ik_error_set(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
-                            "%s is not a regular file", path);
+        return ik_error_set(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%s is not a regular file",
+                            path);
     }
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);

@@ -12,11 +12,11 @@
 enum kind { K_NONE, K_STR32, K_STR64, K_VIEW, K_INT, K_BOOL };
 
 struct acol {
-    int col;            /* pin_index column */
-    enum kind kind;     /* of the values (the dictionary's, when dict) */
-    char int_fmt;       /* c s i l C S I L of the values, or of the indices when dict */
-    int64_t ts_mul;     /* timestamp unit to microseconds: multiply... */
-    int64_t ts_div;     /* ...or divide */
+    int col;        /* pin_index column */
+    enum kind kind; /* of the values (the dictionary's, when dict) */
+    char int_fmt;   /* c s i l C S I L of the values, or of the indices when dict */
+    int64_t ts_mul; /* timestamp unit to microseconds: multiply... */
+    int64_t ts_div; /* ...or divide */
     bool dict;
     char idx_fmt;
     const struct ArrowArray *arr; /* current batch's child */
@@ -30,17 +30,24 @@ static bool is_int_fmt(const char *f)
 static int64_t load_int(const void *buf, char fmt, int64_t i)
 {
     switch (fmt) {
-    case 'c': return ((const int8_t *)buf)[i];
-    case 'C': return ((const uint8_t *)buf)[i];
-    case 's': return ((const int16_t *)buf)[i];
-    case 'S': return ((const uint16_t *)buf)[i];
-    case 'i': return ((const int32_t *)buf)[i];
-    case 'I': return ((const uint32_t *)buf)[i];
+    case 'c':
+        return ((const int8_t *)buf)[i];
+    case 'C':
+        return ((const uint8_t *)buf)[i];
+    case 's':
+        return ((const int16_t *)buf)[i];
+    case 'S':
+        return ((const uint16_t *)buf)[i];
+    case 'i':
+        return ((const int32_t *)buf)[i];
+    case 'I':
+        return ((const uint32_t *)buf)[i];
     case 'L': {
         uint64_t v = ((const uint64_t *)buf)[i];
         return v > INT64_MAX ? -1 : (int64_t)v;
     }
-    default: return ((const int64_t *)buf)[i];
+    default:
+        return ((const int64_t *)buf)[i];
     }
 }
 
@@ -92,11 +99,19 @@ static int describe(struct acol *c, const struct ArrowSchema *f, struct ik_error
         c->kind = K_INT;
         c->int_fmt = 'l';
         switch (vf[2]) {
-        case 's': c->ts_mul = 1000000; break;
-        case 'm': c->ts_mul = 1000; break;
-        case 'u': break;
-        case 'n': c->ts_div = 1000; break;
-        default: goto bad;
+        case 's':
+            c->ts_mul = 1000000;
+            break;
+        case 'm':
+            c->ts_mul = 1000;
+            break;
+        case 'u':
+            break;
+        case 'n':
+            c->ts_div = 1000;
+            break;
+        default:
+            goto bad;
         }
         return 0;
     }
@@ -104,7 +119,9 @@ bad:
     return ik_error_set(err, EINVAL, "Arrow column '%s': type '%s%s%s' cannot be read as %s",
                         ik__col_names[c->col], fmt, c->dict ? " dictionary of " : "",
                         c->dict ? f->dictionary->format : "",
-                        want_str ? "a string" : c->col == IK__VERIFIED ? "a bool" : "an integer");
+                        want_str                 ? "a string"
+                        : c->col == IK__VERIFIED ? "a bool"
+                                                 : "an integer");
 }
 
 static void read_str(const struct ArrowArray *a, enum kind k, int64_t i, struct ik__span *out)
@@ -205,8 +222,7 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
             continue;
         for (k = 0; k < n; k++)
             if (cols[k].col == c)
-                rc = ik_error_set(err, EINVAL, "Arrow input: column '%s' appears twice",
-                                  f->name);
+                rc = ik_error_set(err, EINVAL, "Arrow input: column '%s' appears twice", f->name);
         if (rc != 0)
             break;
         memset(&cols[n], 0, sizeof cols[n]);
@@ -221,8 +237,8 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
         rc = ik_error_set(err, EINVAL, "Arrow input: no 'cid' column");
     while (rc == 0) {
         if ((rc = stream->get_next(stream, &batch)) != 0) {
-            rc = ik_error_set(err, rc, "Arrow input: record batch %lld: %s",
-                              (long long)batch_no, last_error(stream, rc));
+            rc = ik_error_set(err, rc, "Arrow input: record batch %lld: %s", (long long)batch_no,
+                              last_error(stream, rc));
             break;
         }
         if (batch.release == NULL)

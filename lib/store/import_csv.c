@@ -17,7 +17,7 @@ struct field {
 
 struct csv {
     const char *p, *end;
-    int64_t line; /* line of the next byte */
+    int64_t line;  /* line of the next byte */
     char *scratch; /* decoded quoted fields with doubled quotes; as large as the input */
     size_t used;
     size_t total;
@@ -157,7 +157,7 @@ static int value(struct ik__row *r, int col, const struct field *f, char *bad, s
     }
     snprintf(bad, badsz, "%s '%.*s' is not %s", ik__col_names[col],
              (int)(f->s.n > 40 ? 40 : f->s.n), f->s.p,
-             col == IK__VERIFIED                                  ? "true, false, 1 or 0"
+             col == IK__VERIFIED                              ? "true, false, 1 or 0"
              : col == IK__TIMESTAMP || col == IK__LAST_ACCESS ? "an RFC 3339 time or microseconds"
                                                               : "an integer");
     return -1;

@@ -23,7 +23,8 @@ static int fail(struct jp *j, const char *what)
 {
     if (j->msg[0] == 0)
         snprintf(j->msg, sizeof j->msg, "bad JSON: %s at %s %lld", what,
-                 j->offsets ? "byte" : "column", (long long)(j->p - j->base) + (j->offsets ? 0 : 1));
+                 j->offsets ? "byte" : "column",
+                 (long long)(j->p - j->base) + (j->offsets ? 0 : 1));
     return -1;
 }
 
@@ -89,12 +90,26 @@ static int decode(struct jp *j, const char *s, struct ik__span *out)
         c = (unsigned char)j->p[1];
         j->p += 2;
         switch (c) {
-        case '"': case '\\': case '/': *o++ = (char)c; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = (char)c;
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             unsigned cp, lo;
             if (j->end - j->p < 4 || hex4(j->p, &cp) != 0)
@@ -265,7 +280,7 @@ enum key {
     K_IGNORE = -1,
     K_CLUSTER_MODE = IK__NCOLS, /* Cluster "mode": pin type */
     K_CLUSTER_RFMIN,            /* Cluster "replication_factor_min": -1 means every peer */
-    K_TYPE,                     /* kubo "Type" / "type": a string pin type (Cluster's is a number) */
+    K_TYPE, /* kubo "Type" / "type": a string pin type (Cluster's is a number) */
 };
 
 static int key_of(struct ik__span k)
@@ -576,7 +591,9 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
             continue;
         if (k < 0 || bad[0] || ik__row_check(&r, &e) != 0) {
             snprintf(msg, sizeof msg, "line %lld: %s", (long long)line + 1,
-                     k < 0 ? j.msg : bad[0] ? bad : e.message);
+                     k < 0    ? j.msg
+                     : bad[0] ? bad
+                              : e.message);
             rc = ik__sink_bad(s, msg, err);
             continue;
         }

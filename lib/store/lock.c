@@ -75,8 +75,7 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
     if (holder_pid != NULL)
         *holder_pid = 0;
     if (lock_path(dir, path, sizeof path) != 0)
-        return ik_error_set(err, ENAMETOOLONG, "lock path longer than %zu bytes",
-                            sizeof path - 1);
+        return ik_error_set(err, ENAMETOOLONG, "lock path longer than %zu bytes", sizeof path - 1);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));

@@ -9,9 +9,9 @@
 #include "store/store_internal.h"
 
 const char *const ik__col_names[IK__NCOLS] = {
-    "cid",      "name",    "size_bytes",         "pin_type", "timestamp",
-    "metadata", "backend", "replication_factor", "verified", "last_access",
-    "vfs_path", "access_count",
+    "cid",       "name",        "size_bytes", "pin_type",
+    "timestamp", "metadata",    "backend",    "replication_factor",
+    "verified",  "last_access", "vfs_path",   "access_count",
 };
 
 int ik__col_find(const char *name, size_t len)
@@ -98,9 +98,8 @@ int ik__row_check(const struct ik__row *r, struct ik_error *err)
     if (IK__HAS(r, IK__PIN_TYPE)) {
         struct ik__span t = r->str[IK__PIN_TYPE];
         if (!span_is(t, "recursive") && !span_is(t, "direct") && !span_is(t, "indirect"))
-            return ik_error_set(err, EINVAL,
-                                "pin_type '%.*s' is not one of recursive, direct, indirect",
-                                SHOWN(t));
+            return ik_error_set(
+                err, EINVAL, "pin_type '%.*s' is not one of recursive, direct, indirect", SHOWN(t));
     }
     if (IK__HAS(r, IK__BACKEND) && r->str[IK__BACKEND].n == 0)
         return ik_error_set(err, EINVAL, "backend is empty");

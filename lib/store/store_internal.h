@@ -41,7 +41,7 @@ struct ik__span {
 /* One pin as read from any input. A column whose bit is not in `given` was not in the input: an
  * insert takes the default, an update keeps the stored value. */
 struct ik__row {
-    unsigned given; /* 1u << enum ik__col */
+    unsigned given;                 /* 1u << enum ik__col */
     struct ik__span str[IK__NCOLS]; /* cid, name, pin_type, metadata, backend, vfs_path */
     int64_t num[IK__NCOLS];         /* size_bytes, timestamp, rf, verified, last_access, count */
 };

@@ -118,16 +118,19 @@ static char *dup_bytes(const char *s, size_t n)
 static bool fits(enum ctype t, const struct ik_value *v)
 {
     switch (t) {
-    case C_STR: return v->kind == IK_VAL_STR;
-    case C_BOOL: return v->kind == IK_VAL_BOOL;
-    default: return v->kind == IK_VAL_INT || v->kind == IK_VAL_DOUBLE;
+    case C_STR:
+        return v->kind == IK_VAL_STR;
+    case C_BOOL:
+        return v->kind == IK_VAL_BOOL;
+    default:
+        return v->kind == IK_VAL_INT || v->kind == IK_VAL_DOUBLE;
     }
 }
 
 /* Appends "col >= ?lo [AND col < ?hi]": the strings starting with s[0, n) (bytewise, as
  * SQLite's BINARY collation compares). */
-static int prefix_range(struct plan *pl, const char *col, const struct ik_value *v,
-                        const char *s, size_t n)
+static int prefix_range(struct plan *pl, const char *col, const struct ik_value *v, const char *s,
+                        size_t n)
 {
     size_t ulen = 0;
     char *u, *lo = dup_bytes(s, n);
@@ -173,8 +176,10 @@ static int predicate(struct plan *pl, const struct ik_predicate *p, struct ik_er
                             opn);
     for (i = 0; i < p->n_values; i++)
         if (!fits(t, &p->values[i]))
-            return ik_error_set(err, EINVAL, "filter on '%s': op '%s' with a value of the wrong "
-                                "kind for the column", name, opn ? opn : "?");
+            return ik_error_set(err, EINVAL,
+                                "filter on '%s': op '%s' with a value of the wrong "
+                                "kind for the column",
+                                name, opn ? opn : "?");
     put(&pl->sql, "(");
     switch (p->op) {
     case IK_OP_EQ:
@@ -220,7 +225,8 @@ static int predicate(struct plan *pl, const struct ik_predicate *p, struct ik_er
         }
         put(&pl->sql, qcol);
         put(&pl->sql, " = ");
-        if ((exact = dup_bytes(v, n)) == NULL || (rc = add_param(pl, &p->values[0], exact, n)) != 0) {
+        if ((exact = dup_bytes(v, n)) == NULL ||
+            (rc = add_param(pl, &p->values[0], exact, n)) != 0) {
             rc = ENOMEM;
             break;
         }
