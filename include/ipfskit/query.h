@@ -94,7 +94,8 @@ int ik_query_check(const struct ik_query *q, const struct ArrowSchema *schema,
  * release callbacks). Projection, offset and limit are slices: no row is copied. When the
  * filter is not empty, only the selected rows are materialised (dictionary columns keep
  * their dictionary and copy their indices). `*matched` (may be NULL) receives the number of
- * rows matching the filter before offset/limit. Output schema keeps the input's metadata.
+ * rows matching the filter before offset/limit. Output schema keeps the input's metadata;
+ * `schema_out` may be NULL when the caller does not need it (it costs a copy of the tree).
  * The input batch must stay valid until ik_query_apply returns; afterwards the output is
  * independent of the caller's copy of it. */
 int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,

@@ -77,7 +77,9 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size);
 int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct ArrowArrayStream *out,
                       int64_t *matched, struct ik_error *err);
 
-void ik_snapshot_close(struct ik_snapshot *s); /* NULL is a no-op */
+/* Drops the opener's reference; streams from ik_snapshot_query hold their own, so the snapshot
+ * goes when the last of them is released. NULL is a no-op. */
+void ik_snapshot_close(struct ik_snapshot *s);
 
 /* vfs_stats from a pin_index batch: one row per directory of every pin's vfs_path (and "/"),
  * with size_bytes and file_count summed over the pins under it, last_modified the newest pin

@@ -736,7 +736,8 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
     bool sliced = true;
     int rc;
     out->release = NULL;
-    schema_out->release = NULL;
+    if (schema_out)
+        schema_out->release = NULL;
     if (cols == NULL || preds == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto done;
@@ -786,7 +787,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
         k = q->limit < 0 || q->limit > n - start ? n - start : q->limit;
     }
 
-    if ((rc = make_schema(schema, cols, n_cols, schema_out, err)) != 0)
+    if (schema_out && (rc = make_schema(schema, cols, n_cols, schema_out, err)) != 0)
         goto done;
     if (ik__array_alloc(out, 1, n_cols) != 0) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
@@ -809,7 +810,7 @@ done:
     if (rc != 0) {
         if (out->release)
             out->release(out);
-        if (schema_out->release)
+        if (schema_out && schema_out->release)
             schema_out->release(schema_out);
     }
     free(cols);

@@ -5,6 +5,7 @@
  * into the read-only mapping. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #define KEY_CREATED "ipfs_kit.created_at"
 
 struct ik_snapshot {
+    atomic_int refs; /* the opener's, and one per unprojected result (its schema lives here) */
     struct ik_buffer *buf;
     struct ik_ipc_file *file;
     struct ArrowArray batch;
@@ -455,6 +457,7 @@ int ik_snapshot_open_fd(int fd, int validate, struct ik_snapshot **out, struct i
     *out = NULL;
     if (s == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
+    atomic_init(&s->refs, 1);
     if ((rc = ik_buffer_map_fd(fd, &s->buf, err)) != 0)
         goto fail;
     ik_read_options_init(&o);
@@ -519,7 +522,7 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size)
 
 void ik_snapshot_close(struct ik_snapshot *s)
 {
-    if (s == NULL)
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) > 1)
         return;
     if (s->batch.release)
         s->batch.release(&s->batch);
@@ -531,7 +534,8 @@ void ik_snapshot_close(struct ik_snapshot *s)
 /* ---- the one-batch result stream ------------------------------------------------------- */
 
 struct result {
-    struct ArrowSchema schema;
+    struct ik_snapshot *snap; /* unprojected: the schema is the snapshot's, copied on request */
+    struct ArrowSchema schema; /* projected: built with the batch */
     struct ArrowArray batch; /* moved out by the first get_next */
     char error[IK_ERROR_SIZE];
 };
@@ -540,7 +544,7 @@ static int result_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *ou
 {
     struct result *r = st->private_data;
     struct ik_error err;
-    int rc = ik_schema_copy(&r->schema, out, &err);
+    int rc = ik_schema_copy(r->snap ? ik_snapshot_schema(r->snap) : &r->schema, out, &err);
     if (rc != 0)
         snprintf(r->error, sizeof r->error, "%s", err.message);
     return rc;
@@ -572,6 +576,7 @@ static void result_release(struct ArrowArrayStream *st)
         r->schema.release(&r->schema);
     if (r->batch.release)
         r->batch.release(&r->batch);
+    ik_snapshot_close(r->snap);
     free(r);
     st->release = NULL;
 }
@@ -592,9 +597,17 @@ int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct Ar
     r = calloc(1, sizeof *r);
     if (r == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
-    if ((rc = ik_query_apply(q, schema, &s->batch, &r->schema, &r->batch, matched, err)) != 0) {
+    /* Without a projection the result's schema is the snapshot's: it is copied only when the
+     * consumer asks for it, and the snapshot stays alive (refcount) while the result does. */
+    rc = ik_query_apply(q, schema, &s->batch, q->n_columns ? &r->schema : NULL, &r->batch,
+                        matched, err);
+    if (rc != 0) {
         free(r);
         return rc;
+    }
+    if (q->n_columns == 0) {
+        atomic_fetch_add(&s->refs, 1);
+        r->snap = s;
     }
     out->get_schema = result_get_schema;
     out->get_next = result_get_next;
