@@ -29,7 +29,9 @@
  *                               in pyarrow / polars / DuckDB / SQLite; min/p50/p99 ms
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -89,8 +91,21 @@ static void *echo_thread(void *arg)
     return NULL;
 }
 
+/* Before blocking, the pinger may wait as the client library does (lib/proto/sock.c wait_fd:
+ * a few sched_yield + poll(0) rounds), so that the floor is measured with the same waiting
+ * strategy as the queries compared with it. */
+static void wait_spin(int fd)
+{
+    for (int k = 0; k < 16; k++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        sched_yield();
+        if (poll(&p, 1, 0) > 0)
+            return;
+    }
+}
+
 /* Round trips of a 64-byte message to an echo thread over `fd`. */
-static void ping_pong(int fd, double *t, int iters)
+static void ping_pong(int fd, double *t, int iters, int spin)
 {
     char msg[64] = {1}, back[64];
     for (int i = -iters / 10; i < iters; i++) {
@@ -98,6 +113,8 @@ static void ping_pong(int fd, double *t, int iters)
         size_t got = 0;
         if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg)
             die("ping write", NULL);
+        if (spin)
+            wait_spin(fd);
         while (got < sizeof back) {
             ssize_t n = read(fd, back + got, sizeof back - got);
             if (n <= 0)
@@ -125,7 +142,7 @@ static int cmd_floor(int iters)
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         die("socketpair", NULL);
     pthread_create(&th, NULL, echo_thread, &sv[1]);
-    ping_pong(sv[0], t, iters);
+    ping_pong(sv[0], t, iters, 0);
     close(sv[0]);
     pthread_join(th, NULL);
     close(sv[1]);
@@ -143,13 +160,15 @@ static int cmd_floor(int iters)
         die("unix connect", NULL);
     afd = accept(lfd, NULL, NULL);
     pthread_create(&th, NULL, echo_thread, &afd);
-    ping_pong(cfd, t, iters);
+    ping_pong(cfd, t, iters, 0);
+    print_dist("unix_rtt_us", t, iters, ", ");
+    ping_pong(cfd, t, iters, 1);
+    print_dist("unix_rtt_spin_us", t, iters, ", ");
     close(cfd);
     pthread_join(th, NULL);
     close(afd);
     close(lfd);
     unlink(path);
-    print_dist("unix_rtt_us", t, iters, ", ");
 
     src = malloc(bytes);
     dst = malloc(bytes);

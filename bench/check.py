@@ -29,6 +29,9 @@ def main():
     with open(path) as f:
         r = json.load(f)
     rtt = get(r, "floor", "unix_rtt_us", "p50")
+    spin = get(r, "floor", "unix_rtt_spin_us", "p50")
+    if rtt is not None and spin is not None:
+        rtt = min(rtt, spin)  # the faster of a blocking and a spin-then-block round trip
     rows = []  # (issue, target, measured text, ok: True/False/None)
 
     def add(issue, target, value, ok, fmt="{:.2f}"):

@@ -269,12 +269,20 @@ def run_paths(d, pins, res_store, notes):
     res_store["paths"] = out
 
 
+def rtt_floor(floor):
+    """The socket round trip the queries are compared with: the faster p50 of a blocking
+    ping-pong and one that waits as the client library does (it spins briefly before
+    blocking), so the client's waiting strategy cannot flatter the ratio."""
+    spin = floor.get("unix_rtt_spin_us", {}).get("p50")
+    return min(floor["unix_rtt_us"]["p50"], spin) if spin else floor["unix_rtt_us"]["p50"]
+
+
 def bench_daemon(res):
     """The daemon, client, CLI and every client path against floors and alternatives."""
     notes = []
     floor = drun("floor", ITERS)
     res["floor"] = floor
-    rtt = floor["unix_rtt_us"]["p50"]
+    rtt = rtt_floor(floor)
     stores = {}
     for pins in PINS:
         if pins >= 10_000_000 and not (BIG or os.path.exists(
@@ -422,7 +430,7 @@ def ratio(a, b):
 def report_daemon(res):
     """The markdown tables of bench_daemon's results (one per question)."""
     floor = res["floor"]
-    rtt = floor["unix_rtt_us"]["p50"]
+    rtt = rtt_floor(floor)
     memcpy = floor["memcpy_gb_per_s"]
     imp = res["import"]
     n_imp = res["import_pins"]
@@ -440,7 +448,9 @@ def report_daemon(res):
     L.append("| floor | min | p50 | p99 |")
     L.append("|---|---|---|---|")
     for k, name in (("socketpair_rtt_us", "socketpair ping-pong round trip (64 B)"),
-                    ("unix_rtt_us", "unix-socket ping-pong round trip (64 B)")):
+                    ("unix_rtt_us", "unix-socket ping-pong round trip (64 B)"),
+                    ("unix_rtt_spin_us", "unix-socket round trip, pinger waiting as the client "
+                     "does (yield + poll, then block)")):
         L.append(f"| {name} | {fmt_us(floor[k]['min'])} | {fmt_us(floor[k]['p50'])} | "
                  f"{fmt_us(floor[k]['p99'])} |")
     L.append(f"| memcpy 256 MB (best of 5) | | {memcpy:.1f} GB/s | |")
@@ -669,7 +679,7 @@ def plots(res):
     if not stores:
         return []
     pins_list = sorted(stores)
-    rtt = res["floor"]["unix_rtt_us"]["p50"]
+    rtt = rtt_floor(res["floor"])
     out = []
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
     for ax in axes:  # 12 series: one colour each
@@ -744,7 +754,7 @@ def plots(res):
 def headlines(res):
     """The few numbers README quotes, as one table."""
     L = ["## Headlines\n", "| question | result | ratio |", "|---|---|---|"]
-    rtt = res["floor"]["unix_rtt_us"]["p50"]
+    rtt = rtt_floor(res["floor"])
     stores = {int(k): v for k, v in res.get("stores", {}).items()}
     if 1_000_000 in stores:
         st = stores[1_000_000]

