@@ -534,9 +534,9 @@ void ik_snapshot_close(struct ik_snapshot *s)
 /* ---- the one-batch result stream ------------------------------------------------------- */
 
 struct result {
-    struct ik_snapshot *snap; /* unprojected: the schema is the snapshot's, copied on request */
+    struct ik_snapshot *snap;  /* unprojected: the schema is the snapshot's, copied on request */
     struct ArrowSchema schema; /* projected: built with the batch */
-    struct ArrowArray batch; /* moved out by the first get_next */
+    struct ArrowArray batch;   /* moved out by the first get_next */
     char error[IK_ERROR_SIZE];
 };
 
@@ -599,8 +599,8 @@ int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct Ar
         return ik_error_set(err, ENOMEM, "out of memory");
     /* Without a projection the result's schema is the snapshot's: it is copied only when the
      * consumer asks for it, and the snapshot stays alive (refcount) while the result does. */
-    rc = ik_query_apply(q, schema, &s->batch, q->n_columns ? &r->schema : NULL, &r->batch,
-                        matched, err);
+    rc = ik_query_apply(q, schema, &s->batch, q->n_columns ? &r->schema : NULL, &r->batch, matched,
+                        err);
     if (rc != 0) {
         free(r);
         return rc;
