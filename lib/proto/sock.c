@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,10 +72,12 @@ static int deadline_left(const struct deadline *d)
  * why), ETIMEDOUT, or poll's errno. */
 static int wait_fd(int fd, short events, const struct deadline *d)
 {
-    static int spins = -1;
-    if (spins < 0) { /* racing threads compute the same value */
+    static atomic_int cached = -1; /* racing threads compute and store the same value */
+    int spins = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (spins < 0) {
         const char *e = getenv("IPFS_KIT_SPIN");
         spins = e ? atoi(e) : SPIN_YIELDS;
+        atomic_store_explicit(&cached, spins, memory_order_relaxed);
     }
     for (int spin = 0; spin < spins; spin++) {
         struct pollfd p = {fd, events, 0};
