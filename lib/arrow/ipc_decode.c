@@ -443,11 +443,15 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
             (rc = offsets_buffer(d, a, 1, length, w, &first, &last)) != 0 ||
             (rc = decode_children(d, s, a)) != 0)
             return rc;
+        if (a->n_children != 1) /* a schema can reach here unchecked (dictionary values) */
+            return dec_fail(d, IK_EFORMAT, "list type without exactly one child field", NULL);
         return child_length_at_least(d, a->children[0], last);
     }
     case IK_T_FIXED_SIZE_LIST:
         if ((rc = validity(d, a, length, nulls)) != 0 || (rc = decode_children(d, s, a)) != 0)
             return rc;
+        if (a->n_children != 1)
+            return dec_fail(d, IK_EFORMAT, "list type without exactly one child field", NULL);
         if (t->fixed_size > 0 && length > INT64_MAX / t->fixed_size)
             return dec_fail(d, IK_EFORMAT, "fixed size list length overflows", NULL);
         return child_length_at_least(d, a->children[0], length * t->fixed_size);
