@@ -6,6 +6,7 @@
 
 #include "arrow/internal.h"
 #include "cli.h"
+#include "ipfskit/cid.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
 
@@ -17,33 +18,19 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* base58btc of `n` bytes into out (NUL-terminated); returns the length. */
-static size_t base58(const uint8_t *in, size_t n, char *out)
+/* The CIDv0 text of a sha2-256 multihash (0x12 0x20 + 32 bytes) into out. */
+static void cidv0_text(const uint8_t mh[34], char *out, size_t cap)
 {
-    static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    uint8_t digits[64] = {0};
-    size_t nd = 1, i, j, k = 0, zeros = 0;
-    while (zeros < n && in[zeros] == 0)
-        zeros++;
-    for (i = 0; i < n; i++) {
-        unsigned carry = in[i];
-        for (j = 0; j < nd; j++) {
-            carry += (unsigned)digits[j] << 8;
-            digits[j] = (uint8_t)(carry % 58);
-            carry /= 58;
-        }
-        while (carry) {
-            digits[nd++] = (uint8_t)(carry % 58);
-            carry /= 58;
-        }
-    }
-    for (i = 0; i < zeros; i++)
-        out[k++] = '1';
-    for (i = nd; i-- > 0;)
-        if (!(i == nd - 1 && digits[i] == 0 && nd > 1))
-            out[k++] = alphabet[digits[i]];
-    out[k] = 0;
-    return k;
+    struct ik_cid c;
+    memset(&c, 0, sizeof c);
+    c.version = 0;
+    c.codec = 0x70;
+    c.hash_fn = 0x12;
+    c.digest_len = 32;
+    c.digest_off = 2;
+    c.binary_len = 34;
+    memcpy(c.binary, mh, 34);
+    ik_cid_format(&c, out, cap);
 }
 
 struct strcol {
@@ -180,7 +167,7 @@ static int make_batch(uint64_t seed, int64_t first, int64_t rows, struct ArrowAr
             r = splitmix(&s);
             memcpy(mh + 2 + 8 * k, &r, 8);
         }
-        base58(mh, 34, buf);
+        cidv0_text(mh, buf, sizeof buf);
         str_add(&cid, buf);
         r = splitmix(&s);
         if (r % 7 == 0) {

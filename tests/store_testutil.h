@@ -8,38 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipfskit/cid.h"
 #include "ipfskit/error.h"
 
 /* Writes the 46-character CIDv0 of number `n` and a NUL into out[47]. */
 static inline void ik_test_cidv0(uint64_t n, char out[47])
 {
-    static const char b58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    uint8_t mh[34], digits[64] = {0};
+    struct ik_cid c;
     uint64_t x = n * 0x9e3779b97f4a7c15u + 1;
-    int i, k, nd = 0;
-    mh[0] = 0x12;
-    mh[1] = 0x20;
+    int i;
+    memset(&c, 0, sizeof c);
+    c.codec = 0x70;
+    c.hash_fn = 0x12;
+    c.digest_len = 32;
+    c.digest_off = 2;
+    c.binary_len = 34;
+    c.binary[0] = 0x12;
+    c.binary[1] = 0x20;
     for (i = 0; i < 32; i++) {
         x ^= x >> 29;
         x *= 0xbf58476d1ce4e5b9u;
         x ^= x >> 32;
-        mh[2 + i] = (uint8_t)x;
+        c.binary[2 + i] = (uint8_t)x;
     }
-    for (i = 0; i < 34; i++) {
-        unsigned carry = mh[i];
-        for (k = 0; k < nd; k++) {
-            carry += (unsigned)digits[k] << 8;
-            digits[k] = (uint8_t)(carry % 58);
-            carry /= 58;
-        }
-        while (carry) {
-            digits[nd++] = (uint8_t)(carry % 58);
-            carry /= 58;
-        }
-    }
-    for (i = 0; i < 46; i++)
-        out[i] = b58[digits[45 - i]];
-    out[46] = 0;
+    ik_cid_format(&c, out, 47);
 }
 
 struct ik_test_sink {
