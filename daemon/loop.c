@@ -92,35 +92,14 @@ static void conn_close(struct ik_daemon *d, struct ik_conn *c)
 static int conn_flush(struct ik_daemon *d, struct ik_conn *c)
 {
     while (c->out_off < c->out_len) {
-        struct iovec iov = {c->out + c->out_off, c->out_len - c->out_off};
-        struct msghdr msg = {0};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } cm;
-        ssize_t n;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        if (c->out_fd >= 0) {
-            struct cmsghdr *h;
-            memset(&cm, 0, sizeof cm);
-            msg.msg_control = cm.buf;
-            msg.msg_controllen = sizeof cm.buf;
-            h = CMSG_FIRSTHDR(&msg);
-            h->cmsg_level = SOL_SOCKET;
-            h->cmsg_type = SCM_RIGHTS;
-            h->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(h), &c->out_fd, sizeof(int));
-        }
-        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+        ssize_t n = 0;
+        int rc = ik_sock_sendmsg_fd(c->fd, c->out + c->out_off, c->out_len - c->out_off, c->out_fd,
+                                    &n, NULL);
+        if (rc == EAGAIN)
+            break;
+        if (rc != 0)
             return -1;
-        }
-        if (c->out_fd >= 0) {
+        if (c->out_fd >= 0) { /* it went with the first byte sent */
             close(c->out_fd);
             c->out_fd = -1;
         }
@@ -275,45 +254,12 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
     return 0;
 }
 
-/* recv with room for one passed fd (an import request carries its file). */
-static ssize_t recv_some(int fd, uint8_t *buf, size_t cap, int *fd_out)
-{
-    struct iovec iov = {buf, cap};
-    struct msghdr msg = {0};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } cm;
-    struct cmsghdr *h;
-    ssize_t n;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = sizeof cm.buf;
-    n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return n;
-    for (h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-            size_t k, nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (k = 0; k < nfd; k++) {
-                int got;
-                memcpy(&got, CMSG_DATA(h) + k * sizeof(int), sizeof got);
-                if (*fd_out < 0)
-                    *fd_out = got;
-                else
-                    close(got); /* one fd per request; extra ones are dropped */
-            }
-        }
-    }
-    return n;
-}
-
 static int conn_read(struct ik_daemon *d, struct ik_conn *c)
 {
     for (;;) {
-        ssize_t n;
-        int fd = -1;
+        struct ik_error err = {{0}};
+        ssize_t n = 0;
+        int fd = -1, rc;
         if (c->in_cap - c->in_len < IN_CHUNK) {
             size_t cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK * 2;
             uint8_t *p;
@@ -327,7 +273,18 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
             c->in = p;
             c->in_cap = cap;
         }
-        n = recv_some(c->fd, c->in + c->in_len, c->in_cap - c->in_len, &fd);
+        /* An import request carries its file; a frame with several descriptors is a
+         * protocol error (all of them closed), as docs/protocol.md says. */
+        rc = ik_sock_recvmsg_fd(c->fd, c->in + c->in_len, c->in_cap - c->in_len, &n, &fd, &err);
+        if (rc == EAGAIN)
+            break;
+        if (rc == IK_EPROTO) {
+            c->closing = true;
+            ik_conn_send_error(d, c, ik_reply_code(rc), err.message);
+            return 0;
+        }
+        if (rc != 0)
+            return -1;
         if (fd >= 0) {
             if (c->in_fd >= 0)
                 close(c->in_fd);
@@ -335,13 +292,6 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
         }
         if (n == 0)
             return -1; /* peer closed */
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
         c->in_len += (size_t)n;
         if (conn_parse(d, c) < 0)
             return -1;
