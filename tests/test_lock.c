@@ -107,7 +107,7 @@ TEST(test_lock_held_by_child_then_stale_lock_taken_over)
     }
     ASSERT_EQ(ik_lock_holder(dir, &holder), 0);
     ASSERT_EQ(holder, child);
-    /* let the child exit; the kernel drops its flock */
+    /* let the child exit; the kernel drops its lock */
     ASSERT_EQ(write(go[1], "x", 1), 1);
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);

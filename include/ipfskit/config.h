@@ -1,5 +1,6 @@
 /* The data directory ($IPFS_KIT_PATH, default ~/.ipfs_kit), its config.json, and the daemon
- * lock (`daemon.lock`, held with flock by the running daemon and holding its PID). */
+ * lock (`daemon.lock`, write-locked by the running daemon with an open file description lock
+ * and holding its PID). */
 #ifndef IPFSKIT_CONFIG_H
 #define IPFSKIT_CONFIG_H
 
@@ -69,7 +70,7 @@ int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)
 
 /* ---- daemon lock ---------------------------------------------------------------------- */
 
-/* Takes the daemon lock: opens or creates `<dir>/daemon.lock` (0600), flock(LOCK_EX|LOCK_NB),
+/* Takes the daemon lock: opens or creates `<dir>/daemon.lock` (0600), F_OFD_SETLK F_WRLCK,
  * and writes our PID and "\n" into it. On success *fd_out holds the lock for as long as it stays
  * open. When another open file description holds it, returns IK_ELOCKED with "Database is
  * locked by daemon (PID n)" and *holder_pid = n (0 when the file names no PID yet);
@@ -80,9 +81,9 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
  * see lock.c for why. */
 void ik_lock_release(int fd, const char *dir);
 
-/* Whether the lock is held right now (by any process, this one included): 0 and the PID from the
- * file (0 if none yet), or ENOENT when nobody holds it or the file does not exist. Other
- * failures return the errno. */
+/* Whether the lock is held right now (by any process, this one included), asked with
+ * F_OFD_GETLK, which takes nothing: 0 and the PID from the file (0 if none yet), or ENOENT when
+ * nobody holds it or the file does not exist. Other failures return the errno. */
 int ik_lock_holder(const char *dir, long *pid);
 
 #ifdef __cplusplus

@@ -1,18 +1,18 @@
-/* The daemon lock: `<dir>/daemon.lock`, held with flock(LOCK_EX) by the running daemon and
- * holding its PID so others can name it.
+/* The daemon lock: `<dir>/daemon.lock`, write-locked with an open file description (OFD)
+ * record lock by the running daemon and holding its PID so others can name it. OFD locks, not
+ * flock: F_OFD_GETLK lets ik_lock_holder ask whether the lock is held without taking it, so a
+ * probe can never make a starting daemon believe the store is locked.
  *
- * Stale locks need no detection of their own: the kernel drops a flock when the last descriptor
- * of its open file description closes, which includes the holder dying. A file left behind with
- * a dead PID in it is therefore not locked, and the next ik_lock_acquire simply takes it over and
- * writes its own PID. The PID in the file is only ever information, never the lock. */
+ * Stale locks need no detection of their own: the kernel drops an OFD lock when the last
+ * descriptor of its open file description closes, which includes the holder dying. A file left
+ * behind with a dead PID in it is therefore not locked, and the next ik_lock_acquire simply takes
+ * it over and writes its own PID. The PID in the file is only ever information, never the lock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipfskit/config.h"
@@ -48,27 +48,19 @@ static const char *pid_text(long pid, char buf[24])
     return buf;
 }
 
-/* ik_lock_holder probes by taking a shared lock for an instant; an acquire that meets such a
- * probe retries for up to ~50 ms before it believes someone really holds the lock. */
-static int try_lock(int fd)
+/* A write lock on the whole file, or (get) the first lock that would conflict with one. */
+static int whole_file(int fd, int cmd, short type, struct flock *fl)
 {
-    for (int i = 0;; i++) {
-        struct timespec ms = {0, 1000000};
-        int e;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return 0;
-        e = errno;
-        if (e != EWOULDBLOCK || i == 50 || read_pid(fd) > 0) {
-            errno = e;
-            return -1; /* a real holder writes its PID right after locking */
-        }
-        nanosleep(&ms, NULL);
-    }
+    memset(fl, 0, sizeof *fl);
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    return fcntl(fd, cmd, fl);
 }
 
 int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_error *err)
 {
     char path[PATH_MAX], line[24], who[24];
+    struct flock fl;
     int fd, len;
     long pid;
     *fd_out = -1;
@@ -79,10 +71,10 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-    if (try_lock(fd) != 0) {
+    if (whole_file(fd, F_OFD_SETLK, F_WRLCK, &fl) != 0) {
         int e = errno;
-        if (e == EWOULDBLOCK) {
-            /* The holder may be between its flock and its write: then there is no PID yet. */
+        if (e == EAGAIN || e == EACCES) {
+            /* The holder may be between its lock and its write: then there is no PID yet. */
             pid = read_pid(fd);
             close(fd);
             if (holder_pid != NULL)
@@ -103,7 +95,7 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
     return 0;
 }
 
-/* The file is emptied rather than unlinked: unlinking a flock'd file lets a process that opened
+/* The file is emptied rather than unlinked: unlinking a locked file lets a process that opened
  * the old file before the unlink lock it while another creates and locks a new one, and then two
  * daemons both believe they hold the store. An empty file names nobody. */
 void ik_lock_release(int fd, const char *dir)
@@ -120,6 +112,7 @@ void ik_lock_release(int fd, const char *dir)
 int ik_lock_holder(const char *dir, long *pid)
 {
     char path[PATH_MAX];
+    struct flock fl;
     int fd, rc;
     *pid = 0;
     if (lock_path(dir, path, sizeof path) != 0)
@@ -128,14 +121,13 @@ int ik_lock_holder(const char *dir, long *pid)
     if (fd < 0)
         return errno;
     /* A separate open file description, so even a lock held by this process conflicts. */
-    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-        flock(fd, LOCK_UN);
+    if (whole_file(fd, F_OFD_GETLK, F_WRLCK, &fl) != 0) {
+        rc = errno;
+    } else if (fl.l_type == F_UNLCK) {
         rc = ENOENT;
-    } else if (errno == EWOULDBLOCK) {
+    } else {
         *pid = read_pid(fd);
         rc = 0;
-    } else {
-        rc = errno;
     }
     close(fd);
     return rc;

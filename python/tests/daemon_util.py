@@ -126,17 +126,18 @@ class Daemon:
         return r
 
     def lock_held(self):
-        """Whether some process holds daemon.lock (flock), as the daemon's peers see it."""
+        """Whether some process holds daemon.lock, asked as the daemon's peers ask it
+        (F_OFD_GETLK on a write lock of the whole file: it takes nothing)."""
         import fcntl
+        import struct
         try:
             fd = os.open(self.p("daemon.lock"), os.O_RDONLY)
         except FileNotFoundError:
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
+            want = struct.pack("=hh4xqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+            got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, want)
+            return struct.unpack("=hh4xqqi4x", got)[0] != fcntl.F_UNLCK
         finally:
             os.close(fd)
 

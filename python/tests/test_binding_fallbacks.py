@@ -2,6 +2,7 @@
 import fcntl
 import json
 import os
+import struct
 
 import pyarrow as pa
 import pytest
@@ -66,7 +67,8 @@ def test_write_refused_while_a_silent_daemon_holds_the_lock(fresh_daemon):
     fresh_daemon.stop()
     lock = os.path.join(fresh_daemon.path, "daemon.lock")
     with open(lock, "r+") as f:  # hold the lock as a hung daemon would, with our PID inside
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.fcntl(f, fcntl.F_OFD_SETLK, struct.pack("=hh4xqqi4x", fcntl.F_WRLCK, os.SEEK_SET,
+                                                      0, 0, 0))
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
