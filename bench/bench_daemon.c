@@ -27,6 +27,10 @@
  *   groupby DIR ITERS           zero_copy whole table, then sum(size_bytes) group by backend in
  *                               plain C over the mapped buffers: the floor for the same query
  *                               in pyarrow / polars / DuckDB / SQLite; min/p50/p99 ms
+ *
+ * Clients here ask the daemon on every query (ik_client_options.no_watch), so that the
+ * numbers measure the round trip; BENCH_WATCH=1 lets them use the daemon's version page as
+ * clients do by default (repeated queries answered from the held snapshot).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -191,6 +195,13 @@ static int cmd_floor(int iters)
 
 /* ---- queries ----------------------------------------------------------------------------- */
 
+/* Whether clients may answer from the version page (BENCH_WATCH=1), or must ask the daemon. */
+static bool use_watch(void)
+{
+    const char *v = getenv("BENCH_WATCH");
+    return v && strcmp(v, "0") != 0 && v[0];
+}
+
 static struct ik_client *open_client(const char *dir)
 {
     struct ik_client_options o;
@@ -198,6 +209,7 @@ static struct ik_client *open_client(const char *dir)
     struct ik_error err = {{0}};
     ik_client_options_init(&o);
     o.path = dir;
+    o.no_watch = !use_watch();
     o.method = IK_METHOD_ZERO_COPY; /* never fall back silently: we measure this path */
     if (ik_client_open(&o, &c, &err) != 0)
         die("client open", &err);
@@ -527,6 +539,7 @@ static int cmd_path(char **a)
         die("unknown method", NULL);
     ik_client_options_init(&o);
     o.path = dir;
+    o.no_watch = !use_watch();
     o.method = (enum ik_method)method;
     o.compression = strcmp(comp, "lz4") == 0    ? IK_COMPRESSION_LZ4
                     : strcmp(comp, "zstd") == 0 ? IK_COMPRESSION_ZSTD

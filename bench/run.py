@@ -39,7 +39,8 @@ ITERS = int(os.environ.get("BENCH_ITERS", "2000" if QUICK else "20000"))
 SEED = 1
 STORE_FORMAT = "2"  # bump when the stores' contents change: older ones are rebuilt
 # client paths: (label, method, compression, sqlite)
-PATHS = [("zero_copy", "zero_copy", "none", 0), ("ipc_stream", "ipc_stream", "none", 0),
+PATHS = [("zero_copy", "zero_copy", "none", 0), ("zero_copy (page)", "zero_copy", "none", 0),
+         ("ipc_stream", "ipc_stream", "none", 0),
          ("ipc_stream lz4", "ipc_stream", "lz4", 0), ("ipc_stream zstd", "ipc_stream", "zstd", 0),
          ("direct (snapshot)", "direct", "none", 0), ("direct (SQLite)", "direct", "none", 1),
          ("traditional (JSON)", "traditional", "none", 0)]
@@ -89,8 +90,12 @@ def pyarrow_read_validate(path, reps):
     return best
 
 
-def drun(*args):
-    out = subprocess.run([DBIN, *map(str, args)], check=True, capture_output=True, text=True)
+def drun(*args, watch=False):
+    """bench-daemon ARGS. Its clients ask the daemon on every query unless `watch` (then they
+    answer repeated queries from the daemon's version page, as clients do by default)."""
+    env = dict(os.environ, BENCH_WATCH="1" if watch else "0")
+    out = subprocess.run([DBIN, *map(str, args)], check=True, capture_output=True, text=True,
+                         env=env)
     return json.loads(out.stdout)
 
 
@@ -265,7 +270,8 @@ def run_paths(d, pins, res_store, notes):
                              f"several GB per call; its 1M number scales linearly)")
                 continue
             key = f"{label}|{'all' if lim < 0 else lim}"
-            out[key] = drun("path", d, method, comp, sq, lim, iters, maxsec)
+            out[key] = drun("path", d, method, comp, sq, lim, iters, maxsec,
+                            watch=label.endswith("(page)"))
     res_store["paths"] = out
 
 
@@ -329,6 +335,7 @@ def bench_daemon(res):
                 st["python"] = json.load(f)
             if pins == 1_000_000:
                 res["q100"] = drun("query", d, 100, ITERS)
+                res["q100_page"] = drun("query", d, 100, ITERS, watch=True)
                 res["exec"] = drun("exec", 50 if QUICK else 300, CLI, "--path", d, "pin", "list",
                                    "--limit", "100")
                 if shutil.which("hyperfine"):
@@ -350,6 +357,7 @@ def bench_daemon(res):
                 for n in CLIENTS:
                     qps[n] = drun("qps", d, n, 1000 if QUICK else 3000, 10, 0)
                 qps["16 shared"] = drun("qps", d, 16, 1000 if QUICK else 3000, 10, 1)
+                qps["16 page"] = drun("qps", d, 16, 1000 if QUICK else 3000, 10, 0, watch=True)
                 res["qps"] = qps
                 st["daemon_rss_kib_after_qps"] = dm.rss_kib()
         stores[pins] = st
@@ -550,8 +558,14 @@ def report_daemon(res):
         L.append(f"\nPython `pa.table(c.pins(limit=100))` at {big:,} pins: cold (first query "
                  f"of a new Client) {fmt_us(py.get('zc_limit100_cold_us'))}, then min "
                  f"{fmt_us(py['zc_limit100']['min'])} / p50 {fmt_us(py['zc_limit100']['p50'])} / "
-                 f"p99 {fmt_us(py['zc_limit100']['p99'])} (target p50 ≤ 30 µs); whole table "
+                 f"p99 {fmt_us(py['zc_limit100']['p99'])} (target p50 ≤ 30 µs; detail "
+                 f"`{py.get('zc_limit100_detail', '?')}`); whole table "
                  f"p50 {fmt_us(py['zc_all']['p50'])} (target ≤ 150 µs).")
+        if "zc_limit100_rt" in py:
+            rt = py["zc_limit100_rt"]
+            L.append(f"With a round trip to the daemon on every query (`connect(watch=False)`, "
+                     f"detail `{py.get('zc_limit100_rt_detail', '?')}`): min "
+                     f"{fmt_us(rt['min'])} / p50 {fmt_us(rt['p50'])} / p99 {fmt_us(rt['p99'])}.")
 
     if "q100" in res:
         q = res["q100"]
@@ -566,6 +580,12 @@ def report_daemon(res):
                  f"{q['request_us']['p50'] / rtt:.2f}× | |")
         L.append(f"| of which map / open / slice | {q['decode_us']['min']:.1f} | "
                  f"{q['decode_us']['p50']:.1f} | {q['decode_us']['p99']:.1f} | | |")
+        if "q100_page" in res:
+            q = res["q100_page"]
+            L.append(f"| the same through the version page (clients' default: no round trip "
+                     f"while the held snapshot is current) | {q['us']['min']:.1f} | "
+                     f"{q['us']['p50']:.1f} | {q['us']['p99']:.1f} | "
+                     f"{q['us']['p50'] / rtt:.2f}× | |")
     L.append("\n## Whole-table zero-copy handoff by pin count (query, get_next, release)\n")
     L.append("| pins | rows | min µs | p50 µs | p99 µs | p50 / unix RTT | p50 / 100-pin p50 | "
              "target |")
@@ -594,18 +614,19 @@ def report_daemon(res):
         L.append("\n## Small-query throughput by concurrent clients (2 cores, client and "
                  "server on the same machine)\n")
         L.append("ipfs-kit: limit-10 zero-copy queries on the 1M-pin table, each client its "
-                 "own thread and ik_client. Redis "
+                 "own thread and ik_client, each query a round trip to the daemon (the last row: "
+                 "the clients' default, repeated queries answered from the version page). Redis "
                  f"{res.get('redis', {}).get('version', '')}: `LRANGE pins 0 9` on a list of "
                  "the same 100 pins (JSON rows), redis-benchmark with the same client count.\n")
         L.append("| clients | ipfs-kit q/s | Redis q/s | ipfs-kit / Redis | target |")
         L.append("|---|---|---|---|---|")
-        for k in [str(c) for c in CLIENTS] + ["16 shared"]:
+        for k in [str(c) for c in CLIENTS] + ["16 shared", "16 page"]:
             if k not in qps:
                 continue
-            r = red.get(k, {}).get("qps")
-            name = k if k.endswith("shared") else f"{k}"
-            name = "16 (one shared ik_client)" if k == "16 shared" else name
-            tgt = "≥ 100k/s" if k.startswith("16") else ""
+            r = red.get(k.split()[0], {}).get("qps")
+            name = {"16 shared": "16 (one shared ik_client)",
+                    "16 page": "16 through the version page (no round trip)"}.get(k, k)
+            tgt = "≥ 100k/s" if k in ("16", "16 shared") else ""
             L.append(f"| {name} | {qps[k]['qps']:,.0f} | "
                      f"{f'{r:,.0f}' if r else '—'} | {fmt_x(ratio(qps[k]['qps'], r))} | "
                      f"{tgt} |")

@@ -83,7 +83,7 @@ struct ik_job *ik_queue_try_pop(struct ik_queue *q);
 void ik_queue_wake_all(struct ik_queue *q);
 
 /* Daemon metrics: counters updated with relaxed atomics from any thread. */
-enum { IK_M_OPS = 9, IK_M_METHODS = 4, IK_M_HIST = 64 };
+enum { IK_M_OPS = 10, IK_M_METHODS = 4, IK_M_HIST = 64 };
 struct ik_metrics {
     double started_ms; /* wall clock ms at start */
     double started_mono;
@@ -135,6 +135,8 @@ struct ik_daemon {
     struct ik_metrics metrics;
     struct ik_health *health;
     uid_t uid;
+    _Atomic uint64_t *vpage; /* the version page (vpage.c), mapped read-write */
+    int vpage_fd;
 };
 
 /* loop.c */
@@ -167,6 +169,14 @@ void ik_build_request(struct ik_daemon *d, uint64_t generation);
  * client holds it already, nothing to dup. */
 int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_snapshot_id *have,
                      struct ik_published *out);
+
+/* vpage.c: the version page passed to "watch" requests. */
+int ik_vpage_create(struct ik_daemon *d, struct ik_error *err);
+/* Sets a table's published version (and the state to serving). Call before the write replies
+ * waiting for that version are released. */
+void ik_vpage_publish(struct ik_daemon *d, const char *table, uint64_t version);
+void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page */
+void ik_vpage_free(struct ik_daemon *d);
 
 /* metrics.c */
 void ik_metrics_init(struct ik_metrics *m);

@@ -223,15 +223,15 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
     } else if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b},s:[sssssssss],s:[sss],s:[sss],"
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[ssssssssss],s:[sss],s:[sss],"
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
-                      "ipc_stream", 1, "traditional", 1, "have", 1, "ops", "ping", "capabilities",
-                      "status", "query", "pin_add", "pin_rm", "pin_touch", "import", "shutdown",
-                      "transports", "fd", "stream", "json", "compression", "none", "lz4", "zstd",
-                      "tables", "pin_index", "metrics", "vfs_stats", "backend_health",
-                      "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
+                      "ipc_stream", 1, "traditional", 1, "have", 1, "watch", 1, "ops", "ping",
+                      "capabilities", "status", "query", "pin_add", "pin_rm", "pin_touch", "import",
+                      "shutdown", "watch", "transports", "fd", "stream", "json", "compression",
+                      "none", "lz4", "zstd", "tables", "pin_index", "metrics", "vfs_stats",
+                      "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
     } else {
         h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s}", "ok", 1, "pid", (json_int_t)getpid(),
                       "version", IK_VERSION, "uptime_s",
@@ -241,6 +241,23 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     }
     finish(d, c, op, -1, false);
     reply_json(d, c, h);
+}
+
+/* "watch": the version page, passed as a read-only descriptor. The connection then stays open
+ * and idle: the client polls it to learn that this daemon still runs. */
+static void handle_watch(struct ik_daemon *d, struct ik_conn *c)
+{
+    char h[160];
+    int fd = d->vpage_fd >= 0 ? fcntl(d->vpage_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (fd < 0) {
+        finish(d, c, IK_REQ_WATCH, -1, true);
+        ik_conn_send_error(d, c, "internal", "no version page to pass");
+        return;
+    }
+    snprintf(h, sizeof h, "{\"ok\":true,\"watch\":true,\"page_size\":%d,\"pid\":%ld}",
+             IK_VPAGE_SIZE, (long)getpid());
+    finish(d, c, IK_REQ_WATCH, -1, false);
+    ik_conn_send(d, c, h, fd);
 }
 
 void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)
@@ -261,6 +278,9 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
         finish(d, c, (int)req->op, -1, false);
         ik_conn_send(d, c, "{\"ok\":true,\"stopping\":true}", -1);
         d->stopping = true;
+        break;
+    case IK_REQ_WATCH:
+        handle_watch(d, c);
         break;
     default: /* ping, status, capabilities */
         handle_status(d, c, (int)req->op);

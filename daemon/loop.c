@@ -398,6 +398,7 @@ static void daemon_free(struct ik_daemon *d)
     if (d->vfs.fd >= 0)
         close(d->vfs.fd);
     ik_store_close(d->wstore);
+    ik_vpage_free(d);
     for (int i = 0; i < IK_DAEMON_TABLES; i++)
         if (d->schemas[i].release)
             d->schemas[i].release(&d->schemas[i]);
@@ -443,6 +444,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     if (!d)
         return ik_error_set(err, ENOMEM, "out of memory");
     d->listen_fd = d->ep_fd = d->wake_fd = d->lock_fd = d->pins.fd = d->vfs.fd = -1;
+    d->vpage_fd = -1;
     d->uid = getuid();
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     snprintf(d->sock_path, sizeof d->sock_path, "%s/daemon.sock", dir);
@@ -461,7 +463,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     rc = ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
     if (rc != 0)
         goto fail;
-    if ((rc = ik_build_initial(d, err)) != 0)
+    if ((rc = ik_vpage_create(d, err)) != 0 || (rc = ik_build_initial(d, err)) != 0)
         goto fail;
     if ((rc = listen_socket(d, err)) != 0)
         goto fail;
@@ -491,6 +493,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
                 (long long)d->pins.rows);
     loop(d, sig_fd);
+    ik_vpage_stopping(d); /* watching clients ask again, and find nobody */
     /* Stop accepting first, so a client never connects to a daemon that will not answer. */
     close(d->listen_fd);
     unlink(d->sock_path);

@@ -12,9 +12,9 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const op_names[IK_M_OPS] = {"ping",      "capabilities", "status",
-                                               "query",     "pin_add",      "pin_rm",
-                                               "pin_touch", "import",       "shutdown"};
+static const char *const op_names[IK_M_OPS] = {"ping",     "capabilities", "status",    "query",
+                                               "pin_add",  "pin_rm",       "pin_touch", "import",
+                                               "shutdown", "watch"};
 static const char *const method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                        "traditional"};
 

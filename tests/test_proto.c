@@ -186,13 +186,13 @@ static int round_trip(const char *json, const char *canon)
 
 TEST(test_proto_request_parses_ops_without_fields)
 {
-    static const char *const ops[] = {"ping", "capabilities", "status", "shutdown"};
+    static const char *const ops[] = {"ping", "capabilities", "status", "shutdown", "watch"};
     static const enum ik_req_op want[] = {IK_REQ_PING, IK_REQ_CAPABILITIES, IK_REQ_STATUS,
-                                          IK_REQ_SHUTDOWN};
+                                          IK_REQ_SHUTDOWN, IK_REQ_WATCH};
     struct ik_request r;
     struct ik_error err;
     char json[64];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(json, sizeof json, "{\"v\":1,\"op\":\"%s\"}", ops[i]);
         ASSERT_OK(parse(json, &r, &err), &err);
         ASSERT_EQ(r.op, want[i]);
@@ -201,6 +201,15 @@ TEST(test_proto_request_parses_ops_without_fields)
         ik_request_reset(&r);
         ASSERT_TRUE(round_trip(json, NULL));
     }
+}
+
+TEST(test_proto_watch_takes_no_keys)
+{
+    struct ik_request r;
+    struct ik_error err;
+    ASSERT_EQ(parse("{\"v\":1,\"op\":\"watch\",\"table\":\"pin_index\"}", &r, &err), EINVAL);
+    ASSERT_STR_EQ(err.message, "request: unknown key \"table\" for op \"watch\"");
+    ik_request_reset(&r);
 }
 
 TEST(test_proto_request_parses_query)

@@ -47,6 +47,10 @@ struct ik_client_options {
     bool direct_sqlite;    /* direct path: skip the snapshot file, read SQLite */
     bool validate;         /* fully validate mapped snapshots before use (default off:
                               a 0400 file from our own daemon, checked by uid) */
+    bool no_watch;         /* ask the daemon on every query; by default, once a query finds
+                              its snapshot unchanged, the client reads the daemon's version
+                              page and answers repeated queries from the mapping it holds while
+                              the daemon still publishes that snapshot (detail "page") */
 };
 
 void ik_client_options_init(struct ik_client_options *o);
@@ -72,7 +76,10 @@ struct ik_result {
     enum ik_method method;
     const char *method_name; /* static strings */
     const char *source;
-    const char *detail; /* "snapshot" or "sqlite" for direct, compression for stream */
+    const char *detail; /* zero_copy: "fd" (the daemon passed the snapshot), "held" (the
+                           daemon said the client's mapping is current), "page" (the version
+                           page said so: no round trip); direct: "snapshot" or "sqlite";
+                           ipc_stream: the compression; traditional: "json" */
     uint64_t version;   /* snapshot version (the store generation it reflects) */
     int64_t rows;       /* rows in the result */
     int64_t matched;    /* rows matching the filter before offset/limit */

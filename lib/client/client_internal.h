@@ -3,6 +3,7 @@
 #define IK_CLIENT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "ipfskit/client.h"
@@ -20,7 +21,19 @@ struct ik__snap_ref {
     struct ik_snapshot *s;
     dev_t dev;
     ino_t ino;
-    uint64_t version; /* as the daemon's reply announced it; sent back in "have" */
+    uint64_t version;   /* as the daemon's reply announced it; sent back in "have" */
+    int64_t table_rows; /* as the reply announced it */
+    int refs;
+};
+
+/* The daemon's version page (lib/proto/proto.h) and the connection it came on, kept open and
+ * idle: while that connection has neither hung up nor become readable, the daemon that passed
+ * the page runs, and the page says which snapshot it would pass for each table. Refcounted like
+ * snapshots (guarded by the client's mu): one query may be reading it while another finds the
+ * daemon gone and drops it. */
+struct ik__watch {
+    int fd;
+    const _Atomic uint64_t *page;
     int refs;
 };
 
@@ -37,6 +50,9 @@ struct ik_client {
     int n_idle;
     struct ik__snap_ref *snaps[IK_CLIENT_SNAP_TABLES]; /* guarded by mu */
     bool no_have; /* the daemon refused the "have" key (an older daemon): never send it */
+    struct ik__watch *watch; /* guarded by mu; NULL until a repeated query sets it up */
+    bool watch_refused;      /* the daemon does not know "watch": never ask again */
+    bool watch_opening;      /* a thread is setting it up (guarded by mu) */
 };
 
 /* Wraps one batch (moved) as a stream (out). */

@@ -25,6 +25,24 @@
 #define IK_PROTO_MAX_DATA (16u << 20) /* one data frame of a reply stream */
 
 /* ---------------------------------------------------------------------------------------------
+ * The version page: one page of a sealed memfd that the daemon passes with the reply to a
+ * "watch" request and rewrites whenever it publishes snapshots. The daemon maps it read-write;
+ * F_SEAL_FUTURE_WRITE stops anyone else from writing it, so clients map it read-only. Every
+ * field is a native-endian uint64_t written and read with atomic release/acquire operations.
+ * A client that holds a snapshot mapped and finds, on a watch connection still open, the
+ * state "serving" and its snapshot's version in the table's word knows the snapshot is the one
+ * the daemon would pass: it answers from its mapping without a round trip. */
+#define IK_VPAGE_SIZE 4096
+#define IK_VPAGE_MAGIC 0x3165676170766b69ull /* "ikvpage1" read as a little-endian word */
+enum ik_vpage_word {
+    IK_VPAGE_W_MAGIC = 0,  /* IK_VPAGE_MAGIC */
+    IK_VPAGE_W_STATE = 1,  /* IK_VPAGE_* below */
+    IK_VPAGE_W_PID = 2,    /* the daemon's process id */
+    IK_VPAGE_W_TABLES = 8, /* + the table's index in ik_table_names: its published version */
+};
+enum { IK_VPAGE_STARTING = 0, IK_VPAGE_SERVING = 1, IK_VPAGE_STOPPING = 2 };
+
+/* ---------------------------------------------------------------------------------------------
  * Frames: a 4-byte little-endian payload length, then the payload. */
 
 /* Looks at the bytes buffered so far (`buf`, `len`; never reads past len). Returns 0 when a
@@ -138,6 +156,7 @@ enum ik_req_op {
     IK_REQ_PIN_TOUCH,
     IK_REQ_IMPORT,
     IK_REQ_SHUTDOWN,
+    IK_REQ_WATCH,
 };
 
 enum ik_transport {

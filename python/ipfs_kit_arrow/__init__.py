@@ -29,13 +29,16 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def connect(path=None, method=None, timeout=None):
+def connect(path=None, method=None, timeout=None, watch=True):
     """A Client on the data directory `path` (default $IPFS_KIT_PATH, else ~/.ipfs_kit).
 
     `method` forces one path for every query ("zero_copy", "ipc_stream", "direct",
     "traditional"); the default takes the best that works and each Result says which.
-    `timeout` is per request, in seconds (default: config.json arrow_ipc.timeout, 30 s)."""
-    return Client(path, method, timeout)
+    `timeout` is per request, in seconds (default: config.json arrow_ipc.timeout, 30 s).
+    `watch=False` asks the daemon on every query; by default a repeated query is answered
+    from the snapshot the client holds while the daemon's version page says it is current
+    (Result.detail "page")."""
+    return Client(path, method, timeout, watch)
 
 
 # ---- IPFS-Kit compatibility ---------------------------------------------------------------

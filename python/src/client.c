@@ -13,8 +13,9 @@ typedef struct {
     PyObject_HEAD struct ik_client *h[N_METHODS];
     enum ik_method method; /* the client's default */
     int timeout_ms;
-    int busy;   /* calls in flight (GIL-protected) */
-    int closed; /* close() was called */
+    int no_watch; /* watch=False: ask the daemon on every query */
+    int busy;     /* calls in flight (GIL-protected) */
+    int closed;   /* close() was called */
     PyObject *path;
 } ClientObject;
 
@@ -35,6 +36,7 @@ static int open_handle(ClientObject *self, const char *path, enum ik_method m)
     o.path = path;
     o.method = m;
     o.timeout_ms = self->timeout_ms;
+    o.no_watch = self->no_watch != 0;
     rc = ik_client_open(&o, &self->h[m], &err);
     if (rc != 0) {
         ikpy_raise(rc, &err);
@@ -70,11 +72,12 @@ static int parse_method(PyObject *v, enum ik_method *out)
 
 static int client_init(ClientObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "method", "timeout", NULL};
+    static char *kwlist[] = {"path", "method", "timeout", "watch", NULL};
     PyObject *path = Py_None, *method = Py_None, *timeout = Py_None, *bytes = NULL;
     enum ik_method m = IK_METHOD_AUTO;
-    int rc;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOO:Client", kwlist, &path, &method, &timeout))
+    int rc, watch = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOp:Client", kwlist, &path, &method, &timeout,
+                                     &watch))
         return -1;
     if (self->h[0] != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Client is already initialised");
@@ -95,6 +98,7 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kw)
     if (path != Py_None && !PyUnicode_FSConverter(path, &bytes))
         return -1;
     self->method = m;
+    self->no_watch = !watch;
     rc = open_handle(self, bytes ? PyBytes_AS_STRING(bytes) : NULL, IK_METHOD_AUTO);
     Py_XDECREF(bytes);
     if (rc != 0)

@@ -208,7 +208,8 @@ class Stream(ctypes.Structure):
 class ClientOptions(ctypes.Structure):  # struct ik_client_options
     _fields_ = [("path", ctypes.c_char_p), ("timeout_ms", ctypes.c_int),
                 ("method", ctypes.c_int), ("compression", ctypes.c_int),
-                ("direct_sqlite", ctypes.c_bool), ("validate", ctypes.c_bool)]
+                ("direct_sqlite", ctypes.c_bool), ("validate", ctypes.c_bool),
+                ("no_watch", ctypes.c_bool)]
 
 
 class Timings(ctypes.Structure):  # struct ik_timings
@@ -284,7 +285,7 @@ class Client:
     thread-safe). ctypes releases the GIL during each C call."""
 
     def __init__(self, path, method="auto", compression="none", direct_sqlite=False,
-                 timeout_ms=0):
+                 timeout_ms=0, watch=True):
         L = lib()
         self.L = L
         o = ClientOptions()
@@ -294,6 +295,7 @@ class Client:
         o.method = METHODS[method]
         o.compression = COMPRESSION[compression]
         o.direct_sqlite = direct_sqlite
+        o.no_watch = not watch
         o.timeout_ms = timeout_ms
         self.c = ctypes.c_void_p()
         err = Err()

@@ -1,12 +1,15 @@
 /* Many clients querying one daemon at once, for test_daemon_concurrency.py (compiled by the
- * test against build/libipfskit.so). Usage: hammer DIR CLIENTS QUERIES
+ * test against build/libipfskit.so). Usage: hammer DIR CLIENTS QUERIES WATCH
  *
  * Each thread opens its own ik_client and runs QUERIES unfiltered queries of pin_index's cid
  * column, reading the result's batch. Every reply must be zero_copy and one consistent
  * snapshot: rows == matched == table_rows == the batch's length; a client's versions never
  * go backwards. Prints "V <client> <version> <table_rows>" for each version a client saw,
- * "ERR <client> <message>" for each failure; exits 1 on any failure. */
+ * "P <client> <n> 0" with the number of answers read through the version page (WATCH 1; with
+ * WATCH 0 every query asks the daemon), "ERR <client> <message>" for each failure; exits 1 on
+ * any failure. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,8 @@ struct worker {
     uint64_t versions[MAX_SEEN];
     int64_t rows[MAX_SEEN];
     int n_seen;
+    bool watch; /* use the version page (the default), or ask the daemon every time */
+    int pages;  /* answers read through the version page (detail "page") */
 };
 
 static pthread_barrier_t start;
@@ -41,6 +46,8 @@ static int one(struct ik_client *c, struct worker *w, uint64_t *last, struct ik_
     ik_query_reset(&q);
     if (rc != 0)
         return snprintf(w->error, sizeof w->error, "query: rc %d: %s", rc, err->message), 1;
+    if (strcmp(r.detail, "page") == 0)
+        w->pages++;
     if (r.method != IK_METHOD_ZERO_COPY)
         snprintf(w->error, sizeof w->error, "method %s", r.method_name);
     else if (r.rows != r.matched || r.rows != r.table_rows)
@@ -81,6 +88,7 @@ static void *run(void *arg)
     uint64_t last = 0;
     ik_client_options_init(&o);
     o.path = w->dir;
+    o.no_watch = !w->watch;
     if (ik_client_open(&o, &c, &err) != 0) {
         snprintf(w->error, sizeof w->error, "open: %s", err.message);
         pthread_barrier_wait(&start);
@@ -98,8 +106,8 @@ int main(int argc, char **argv)
 {
     int n, queries, failed = 0;
     struct worker *ws;
-    if (argc != 4)
-        return fprintf(stderr, "usage: hammer DIR CLIENTS QUERIES\n"), 2;
+    if (argc != 5)
+        return fprintf(stderr, "usage: hammer DIR CLIENTS QUERIES WATCH(0|1)\n"), 2;
     n = atoi(argv[2]);
     queries = atoi(argv[3]);
     ws = calloc((size_t)n, sizeof *ws);
@@ -108,6 +116,7 @@ int main(int argc, char **argv)
         ws[i].id = i;
         ws[i].queries = queries;
         ws[i].dir = argv[1];
+        ws[i].watch = atoi(argv[4]) != 0;
         pthread_create(&ws[i].t, NULL, run, &ws[i]);
     }
     for (int i = 0; i < n; i++) {
@@ -115,6 +124,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < ws[i].n_seen; k++)
             printf("V %d %llu %lld\n", i, (unsigned long long)ws[i].versions[k],
                    (long long)ws[i].rows[k]);
+        printf("P %d %d 0\n", i, ws[i].pages);
         if (ws[i].error[0]) {
             printf("ERR %d %s\n", i, ws[i].error);
             failed = 1;

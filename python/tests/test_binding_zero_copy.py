@@ -111,3 +111,19 @@ def test_dropping_every_reference_unmaps_the_snapshot(fresh_daemon):
     assert snapshot_mappings(fresh_daemon.path, version)  # the table still holds it
     del t
     assert snapshot_mappings(fresh_daemon.path, version) == []
+
+
+def test_repeated_queries_come_through_the_version_page_still_zero_copy(pin_daemon):
+    with ika.connect(pin_daemon.path) as c, ika.connect(pin_daemon.path, watch=False) as plain:
+        details = [c.pins(limit=100, offset=7).detail for _ in range(3)]
+        assert details == ["fd", "held", "page"]
+        r = c.pins(limit=100, offset=7, columns=["cid", "size_bytes"])
+        ref = plain.pins(limit=100, offset=7, columns=["cid", "size_bytes"])
+        assert (r.method, r.source, r.detail) == ("zero_copy", "arrow_ipc_daemon", "page")
+        assert ref.detail == "fd"
+        assert [plain.pins(limit=1).detail for _ in range(4)] == ["held"] * 4  # never "page"
+        assert (r.version, r.rows, r.matched, r.table_rows) == \
+            (ref.version, 100, 20000, 20000)
+        t = pa.table(r)
+        assert t.equals(pa.table(ref))
+        assert_inside(t, snapshot_mappings(pin_daemon.path, r.version))

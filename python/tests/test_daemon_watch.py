@@ -1,0 +1,188 @@
+"""The version page ("watch", docs/protocol.md): a client that repeats a query answers it from
+the snapshot it holds while the daemon's page says that snapshot is still the published one,
+and only then. Every write, every restart, a clean stop and a kill -9 send it back to the
+daemon; the page itself is read-only to clients and says what the daemon publishes."""
+import array
+import json
+import mmap
+import os
+import socket
+import struct
+
+import pytest
+
+from daemon_util import Client, cid_v0, wait_for
+
+PINS = 500
+MAGIC = 0x3165676170766B69
+W_STATE, W_PID, W_TABLES = 1, 2, 8
+SERVING, STOPPING = 1, 2
+PIN_INDEX, VFS_STATS = 0, 2
+
+
+@pytest.fixture
+def loaded(daemons, tmp_path):
+    d = daemons()
+    d.ok("pin", "import", d.sample(tmp_path / "p.jsonl", PINS, seed=9))
+    return d
+
+
+def rows(c, **kw):
+    meta, reader = c.query(**kw)
+    return meta, reader.read_all().to_pylist()
+
+
+def until_page(c, **kw):
+    """Queries until the answer comes through the page: by the third query at the latest
+    (fd, then held, which sets the page up, then page). Returns the (meta, rows) of each."""
+    seen = []
+    while not seen or seen[-1][0]["detail"] != "page":
+        assert len(seen) < 3, [m for m, _ in seen]
+        seen.append(rows(c, **kw))
+    return seen
+
+
+def test_repeated_queries_skip_the_round_trip_and_give_the_same_rows(loaded):
+    with Client(loaded.path) as c:
+        seen = until_page(c, limit=50, columns=["cid", "size_bytes"])
+        assert [m["detail"] for m, _ in seen] == ["fd", "held", "page"]
+        assert all(m["method"] == "zero_copy" and m["source"] == "arrow_ipc_daemon"
+                   for m, _ in seen)
+        assert seen[0][1] == seen[1][1] == seen[2][1] and len(seen[0][1]) == 50
+        assert seen[2][0]["version"] == seen[0][0]["version"]
+        assert seen[2][0]["table_rows"] == PINS and seen[2][0]["matched"] == PINS
+        # other queries on the same table come through the page at once, filters too
+        meta, got = rows(c, filters=[("size_bytes", "gt", 0)], offset=3, limit=7)
+        with Client(loaded.path, watch=False) as plain:
+            ref_meta, ref = rows(plain, filters=[("size_bytes", "gt", 0)], offset=3, limit=7)
+        assert meta["detail"] == "page" and ref_meta["detail"] == "fd"
+        assert got == ref and (meta["matched"], meta["rows"]) == (ref_meta["matched"], 7)
+        # vfs_stats has its own word: its first query takes the descriptor, the next ones
+        # read the page this client already watches
+        assert [rows(c, table="vfs_stats")[0]["detail"] for _ in range(3)] == \
+            ["fd", "page", "page"]
+    metrics = {}
+    for line in loaded.ok("metrics", "--format", "jsonl").stdout.splitlines():
+        m = json.loads(line)
+        if m["metric_name"] == "requests_total" and json.loads(m["tags"])["op"] == "watch":
+            metrics["watch"] = m["metric_value"]
+    assert metrics["watch"] == 1  # one page per client, set up once
+
+
+def test_without_watch_every_query_asks_the_daemon(loaded):
+    with Client(loaded.path, watch=False) as c:
+        details = [rows(c, limit=5)[0]["detail"] for _ in range(6)]
+    assert details == ["fd"] + ["held"] * 5
+
+
+def test_a_write_from_another_process_is_seen_at_once(loaded):
+    with Client(loaded.path) as c:
+        until_page(c, limit=1)
+        v0 = rows(c, limit=1)[0]["version"]
+        for n in range(3):
+            cid = cid_v0(90_000 + n)
+            loaded.ok("pin", "add", cid, "--name", f"late{n}")  # returns once published
+            meta, got = rows(c, filters=[("cid", "eq", cid)])
+            assert meta["detail"] == "fd" and meta["version"] > v0, meta
+            assert [r["name"] for r in got] == [f"late{n}"]
+            assert meta["table_rows"] == PINS + n + 1
+            v0 = meta["version"]
+            # and the new snapshot is trusted through the page from the next query on
+            meta, got = rows(c, filters=[("cid", "eq", cid)])
+            assert meta["detail"] == "page" and meta["version"] == v0 and len(got) == 1
+
+
+def test_a_killed_daemon_is_not_trusted(loaded):
+    with Client(loaded.path) as c:
+        until_page(c, limit=10)
+        loaded.kill9()
+        meta, got = rows(c, limit=10)
+        assert (meta["method"], meta["source"]) == ("direct", "direct_pin_index"), meta
+        assert len(got) == 10
+        # a write made while the daemon is down, then a new daemon: the client follows
+        loaded.ok("pin", "add", cid_v0(77_777), "--name", "offline")
+        assert rows(c, filters=[("name", "eq", "offline")])[0]["method"] == "direct"
+        loaded.start()
+        meta, got = rows(c, filters=[("name", "eq", "offline")])
+        assert meta["method"] == "zero_copy" and meta["detail"] != "page", meta
+        assert [r["name"] for r in got] == ["offline"]
+        until_page(c, limit=2)
+
+
+def test_a_restarted_daemon_is_asked_again(loaded):
+    with Client(loaded.path) as c:
+        until_page(c, limit=3)
+        r = loaded.stop()
+        assert r.returncode == 0
+        assert rows(c, limit=3)[0]["method"] == "direct"
+        loaded.start()
+        meta, got = rows(c, limit=3)
+        assert meta["method"] == "zero_copy" and meta["detail"] in ("fd", "held"), meta
+        assert len(got) == 3
+
+
+def watch(d):
+    """A raw "watch" request: (reply header, passed descriptor, the open socket)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(d.sock)
+    body = b'{"v":1,"op":"watch"}'
+    s.sendall(struct.pack("<I", len(body)) + body)
+    data, fds = b"", []
+    while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
+        msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+        assert msg, "connection closed before the reply header"
+        data += msg
+        for level, kind, raw in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                a = array.array("i")
+                a.frombytes(raw[: len(raw) - len(raw) % a.itemsize])
+                fds += list(a)
+    assert len(fds) == 1, fds
+    return json.loads(data[4:]), fds[0], s
+
+
+def word(page, i):
+    return struct.unpack_from("=Q", page, 8 * i)[0]
+
+
+def status_version(d):
+    # the second line of `daemon status` is the daemon's status reply
+    return json.loads(d.ok("daemon", "status").stdout.splitlines()[1])["snapshot_version"]
+
+
+def test_the_page_says_what_the_daemon_publishes_and_cannot_be_written(loaded):
+    hdr, fd, s = watch(loaded)
+    try:
+        assert hdr == {"ok": True, "watch": True, "page_size": 4096, "pid": loaded.pid}
+        page = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+        with pytest.raises(PermissionError):
+            mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        with pytest.raises(OSError):
+            os.ftruncate(fd, 8192)
+        assert word(page, 0) == MAGIC and word(page, W_PID) == loaded.pid
+        assert word(page, W_STATE) == SERVING
+        v = status_version(loaded)
+        assert word(page, W_TABLES + PIN_INDEX) == v == word(page, W_TABLES + VFS_STATS)
+        loaded.ok("pin", "add", cid_v0(55_555))
+        assert word(page, W_TABLES + PIN_INDEX) == status_version(loaded) > v
+        # the watch connection stays open and quiet; a clean stop says so in the page first
+        loaded.stop()
+        assert word(page, W_STATE) == STOPPING
+        assert s.recv(1) == b""  # and then hangs up
+        page.close()
+    finally:
+        os.close(fd)
+        s.close()
+
+
+def test_garbage_on_a_watch_connection_is_an_error_like_anywhere(loaded):
+    hdr, fd, s = watch(loaded)
+    os.close(fd)
+    with s:
+        s.sendall(struct.pack("<I", 5) + b"nope!")
+        head = s.recv(4)
+        assert len(head) == 4
+        body = json.loads(s.recv(65536))
+        assert body["ok"] is False and "invalid JSON" in body["error"]["message"]
+    wait_for(lambda: loaded.ok("daemon", "status").returncode == 0, what="the daemon to answer")
