@@ -172,9 +172,10 @@ int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_sna
 
 /* vpage.c: the version page passed to "watch" requests. */
 int ik_vpage_create(struct ik_daemon *d, struct ik_error *err);
-/* Sets a table's published version (and the state to serving). Call before the write replies
- * waiting for that version are released. */
-void ik_vpage_publish(struct ik_daemon *d, const char *table, uint64_t version);
+/* Writes the published snapshots' identities (and the state serving). Call before the write
+ * replies waiting for them are released. One thread (the publisher) calls it at a time. */
+void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
+                      const struct ik_published *vfs);
 void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page */
 void ik_vpage_free(struct ik_daemon *d);
 

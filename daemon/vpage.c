@@ -52,12 +52,32 @@ static int table_index(const char *table)
     return -1;
 }
 
-void ik_vpage_publish(struct ik_daemon *d, const char *table, uint64_t version)
+static void put_table(struct ik_daemon *d, const char *table, const struct ik_published *p)
 {
     int t = table_index(table);
-    if (d->vpage == NULL || t < 0)
+    _Atomic uint64_t *w;
+    if (t < 0)
         return;
-    atomic_store_explicit(&d->vpage[IK_VPAGE_W_TABLES + t], version, memory_order_release);
+    w = &d->vpage[IK_VPAGE_W_TABLES + IK_VPAGE_T_WORDS * t];
+    atomic_store_explicit(&w[IK_VPAGE_T_VERSION], p->version, memory_order_relaxed);
+    atomic_store_explicit(&w[IK_VPAGE_T_DEV], p->dev, memory_order_relaxed);
+    atomic_store_explicit(&w[IK_VPAGE_T_INO], p->ino, memory_order_relaxed);
+    atomic_store_explicit(&w[IK_VPAGE_T_ROWS], (uint64_t)p->rows, memory_order_relaxed);
+}
+
+void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
+                      const struct ik_published *vfs)
+{
+    uint64_t seq;
+    if (d->vpage == NULL)
+        return;
+    /* the builder is the only writer: a plain seqlock */
+    seq = atomic_load_explicit(&d->vpage[IK_VPAGE_W_SEQ], memory_order_relaxed);
+    atomic_store_explicit(&d->vpage[IK_VPAGE_W_SEQ], seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* odd before any word changes */
+    put_table(d, "pin_index", pins);
+    put_table(d, "vfs_stats", vfs);
+    atomic_store_explicit(&d->vpage[IK_VPAGE_W_SEQ], seq + 2, memory_order_release);
     atomic_store_explicit(&d->vpage[IK_VPAGE_W_STATE], IK_VPAGE_SERVING, memory_order_release);
 }
 

@@ -122,8 +122,7 @@ static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins
     d->vfs = *vfs;
     d->published_gen = gen;
     d->build_failed = false;
-    ik_vpage_publish(d, "pin_index", pins->version);
-    ik_vpage_publish(d, "vfs_stats", vfs->version);
+    ik_vpage_publish(d, pins, vfs);
     pthread_mutex_unlock(&d->pub_mu);
     if (old_pins >= 0)
         close(old_pins);

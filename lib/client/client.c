@@ -480,12 +480,35 @@ static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
 
 /* ---- the version page ----------------------------------------------------------------- */
 
-/* The table's word in the version page (its index in ik_table_names). */
+/* The first of the table's words in the version page (table index in ik_table_names). */
 static int page_word(const char *table)
 {
-    return strcmp(table, "pin_index") == 0   ? IK_VPAGE_W_TABLES + 0
-           : strcmp(table, "vfs_stats") == 0 ? IK_VPAGE_W_TABLES + 2
-                                             : -1;
+    int t = strcmp(table, "pin_index") == 0 ? 0 : strcmp(table, "vfs_stats") == 0 ? 2 : -1;
+    return t < 0 ? -1 : IK_VPAGE_W_TABLES + IK_VPAGE_T_WORDS * t;
+}
+
+/* Whether the page, read consistently (seqlock), names `s` as the table's published snapshot
+ * while the daemon serves. A read that overlaps a rewrite is retried a few times, then counts
+ * as no. */
+static bool page_names(const _Atomic uint64_t *page, int word, const struct ik__snap_ref *s)
+{
+    const _Atomic uint64_t *w = page + word;
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t seq = atomic_load_explicit(&page[IK_VPAGE_W_SEQ], memory_order_acquire), v, dev,
+                 ino;
+        if (seq & 1)
+            continue;
+        v = atomic_load_explicit(&w[IK_VPAGE_T_VERSION], memory_order_relaxed);
+        dev = atomic_load_explicit(&w[IK_VPAGE_T_DEV], memory_order_relaxed);
+        ino = atomic_load_explicit(&w[IK_VPAGE_T_INO], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire); /* the words before the second look */
+        if (atomic_load_explicit(&page[IK_VPAGE_W_SEQ], memory_order_relaxed) != seq)
+            continue;
+        return atomic_load_explicit(&page[IK_VPAGE_W_STATE], memory_order_acquire) ==
+                   IK_VPAGE_SERVING &&
+               v == s->version && dev == (uint64_t)s->dev && ino == (uint64_t)s->ino;
+    }
+    return false;
 }
 
 /* Asks the daemon for its version page on a connection of its own, kept open afterwards. A
@@ -590,9 +613,7 @@ static int answer_from_page(struct ik_client *c, const struct ik_query *q, struc
             w->refs--; /* the client's reference; ours is dropped below */
         }
         pthread_mutex_unlock(&c->mu);
-    } else if (atomic_load_explicit(&w->page[IK_VPAGE_W_STATE], memory_order_acquire) ==
-                   IK_VPAGE_SERVING &&
-               atomic_load_explicit(&w->page[word], memory_order_acquire) == s->version) {
+    } else if (page_names(w->page, word, s)) {
         double t1 = ik__mono_ms();
         rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
         out->method = IK_METHOD_ZERO_COPY;

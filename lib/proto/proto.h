@@ -28,18 +28,21 @@
  * The version page: one page of a sealed memfd that the daemon passes with the reply to a
  * "watch" request and rewrites whenever it publishes snapshots. The daemon maps it read-write;
  * F_SEAL_FUTURE_WRITE stops anyone else from writing it, so clients map it read-only. Every
- * field is a native-endian uint64_t written and read with atomic release/acquire operations.
- * A client that holds a snapshot mapped and finds, on a watch connection still open, the
- * state "serving" and its snapshot's version in the table's word knows the snapshot is the one
- * the daemon would pass: it answers from its mapping without a round trip. */
+ * field is a native-endian uint64_t accessed atomically. The table words are rewritten as a
+ * seqlock: IK_VPAGE_W_SEQ goes odd, the words change, it goes even again. A client that holds a
+ * snapshot mapped and finds, on a watch connection still open, the state "serving" and a
+ * consistent read of its table's words naming that snapshot (version, device, inode) knows it
+ * is the one the daemon would pass: it answers from its mapping without a round trip. */
 #define IK_VPAGE_SIZE 4096
 #define IK_VPAGE_MAGIC 0x3165676170766b69ull /* "ikvpage1" read as a little-endian word */
 enum ik_vpage_word {
     IK_VPAGE_W_MAGIC = 0,  /* IK_VPAGE_MAGIC */
-    IK_VPAGE_W_STATE = 1,  /* IK_VPAGE_* below */
+    IK_VPAGE_W_STATE = 1,  /* IK_VPAGE_STARTING, _SERVING, _STOPPING */
     IK_VPAGE_W_PID = 2,    /* the daemon's process id */
-    IK_VPAGE_W_TABLES = 8, /* + the table's index in ik_table_names: its published version */
+    IK_VPAGE_W_SEQ = 3,    /* odd while the table words are being rewritten */
+    IK_VPAGE_W_TABLES = 8, /* table t (index in ik_table_names) at 8 + 4t: IK_VPAGE_T_* */
 };
+enum { IK_VPAGE_T_VERSION, IK_VPAGE_T_DEV, IK_VPAGE_T_INO, IK_VPAGE_T_ROWS, IK_VPAGE_T_WORDS };
 enum { IK_VPAGE_STARTING = 0, IK_VPAGE_SERVING = 1, IK_VPAGE_STOPPING = 2 };
 
 /* ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from daemon_util import Client, cid_v0, wait_for
 
 PINS = 500
 MAGIC = 0x3165676170766B69
-W_STATE, W_PID, W_TABLES = 1, 2, 8
+W_STATE, W_PID, W_SEQ, W_TABLES = 1, 2, 3, 8
 SERVING, STOPPING = 1, 2
 PIN_INDEX, VFS_STATS = 0, 2
 
@@ -146,6 +146,16 @@ def word(page, i):
     return struct.unpack_from("=Q", page, 8 * i)[0]
 
 
+def table_words(page, t):
+    """(version, st_dev, st_ino, rows) the page names for table t."""
+    return struct.unpack_from("=4Q", page, 8 * (W_TABLES + 4 * t))
+
+
+def snapshot_id(d, table, version):
+    st = os.stat(d.p("snapshots", f"{table}.{version}.arrow"))
+    return st.st_dev, st.st_ino
+
+
 def status_version(d):
     # the second line of `daemon status` is the daemon's status reply
     return json.loads(d.ok("daemon", "status").stdout.splitlines()[1])["snapshot_version"]
@@ -162,10 +172,18 @@ def test_the_page_says_what_the_daemon_publishes_and_cannot_be_written(loaded):
             os.ftruncate(fd, 8192)
         assert word(page, 0) == MAGIC and word(page, W_PID) == loaded.pid
         assert word(page, W_STATE) == SERVING
+        seq = word(page, W_SEQ)
+        assert seq % 2 == 0 and seq > 0
         v = status_version(loaded)
-        assert word(page, W_TABLES + PIN_INDEX) == v == word(page, W_TABLES + VFS_STATS)
+        assert table_words(page, PIN_INDEX) == (v, *snapshot_id(loaded, "pin_index", v), PINS)
+        vfs = table_words(page, VFS_STATS)
+        assert vfs[:3] == (v, *snapshot_id(loaded, "vfs_stats", v)) and vfs[3] > 1
+        assert table_words(page, 1) == table_words(page, 3) == (0, 0, 0, 0)  # no files
         loaded.ok("pin", "add", cid_v0(55_555))
-        assert word(page, W_TABLES + PIN_INDEX) == status_version(loaded) > v
+        v2 = status_version(loaded)
+        assert v2 > v and word(page, W_SEQ) > seq and word(page, W_SEQ) % 2 == 0
+        assert table_words(page, PIN_INDEX) == (v2, *snapshot_id(loaded, "pin_index", v2),
+                                                 PINS + 1)
         # the watch connection stays open and quiet; a clean stop says so in the page first
         loaded.stop()
         assert word(page, W_STATE) == STOPPING
