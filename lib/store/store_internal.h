@@ -114,6 +114,30 @@ int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, 
  * `msg` is the reason with its location. Returns 0 when skipped. */
 int ik__sink_bad(struct ik__sink *s, const char *msg, struct ik_error *err);
 
+/* A checked row waiting to be upserted in cid order (import_order.c). `key` holds the CID's
+ * first 16 bytes, big-endian and zero-padded, so the sort compares integers in a 32-byte entry
+ * instead of reading every CID out of the input at random (a cache miss each). `cid` points into
+ * the input, which must outlive the list; `seq` is the row's place in the input, unique and
+ * increasing (of two rows with the same CID the later is upserted last and wins). */
+struct ik__pending {
+    uint64_t key[2];
+    const char *cid;
+    uint32_t cid_len;
+    uint32_t seq;
+};
+
+struct ik__pending_list {
+    struct ik__pending *v;
+    size_t n, cap;
+};
+
+/* Appends an entry (ENOMEM; EFBIG when seq passes UINT32_MAX). */
+int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
+                    struct ik_error *err);
+/* Sorts by (cid, seq); needs n more entries of scratch, else falls back to qsort. */
+void ik__pending_sort(struct ik__pending_list *l);
+void ik__pending_free(struct ik__pending_list *l);
+
 /* The parsers (import_json.c, import_csv.c, import_arrow.c). */
 int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
 int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
