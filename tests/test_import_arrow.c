@@ -283,3 +283,57 @@ TEST(test_import_arrow_insert_error_names_batch_and_row)
     ASSERT_EQ(ik_store_count(st), 0);
     ik_store_close(st);
 }
+
+static int64_t sql_int(struct ik_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(ik__store_db(st), sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+#define NBIG 12000
+#define HAS_INDEX "SELECT count(*) FROM sqlite_master WHERE name = 'pins_vfs_path'"
+
+/* An import bringing more paths than the table has rows drops the vfs_path index and builds
+ * it at commit (the schema changes); one that fails after the drop leaves it as it was; a
+ * smaller one leaves the schema alone. */
+TEST(test_import_arrow_large_import_builds_the_vfs_path_index_at_commit)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    static char cids[NBIG][47], paths[NBIG][32];
+    static struct arow rows[NBIG];
+    int64_t v0, v1;
+    int i;
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < NBIG; i++) {
+        ik_test_cidv0(100000 + (uint64_t)i, cids[i]);
+        snprintf(paths[i], sizeof paths[i], "/p/%d/f%d", i % 3, i);
+        rows[i] = (struct arow){cids[i], NULL, NULL, paths[i], 0};
+    }
+    v0 = sql_int(st, "PRAGMA schema_version");
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 20", NULL, NULL, NULL),
+              SQLITE_OK); /* fails in the inserts, after the index was dropped */
+    ASSERT_FAILS(import_rows(st, rows, NBIG, false, &res, &err), ENOSPC, &err, "record batch 0");
+    ASSERT_EQ(sql_int(st, HAS_INDEX), 1);
+    ASSERT_EQ(sql_int(st, "PRAGMA schema_version"), v0);
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_OK(import_rows(st, rows, NBIG, false, &res, &err), &err);
+    ASSERT_EQ(res.imported, NBIG);
+    ASSERT_EQ(sql_int(st, HAS_INDEX), 1);
+    v1 = sql_int(st, "PRAGMA schema_version");
+    ASSERT_TRUE(v1 > v0);
+    ASSERT_EQ(sql_int(st, "SELECT count(*) FROM pins WHERE vfs_path >= '/p/1/' AND vfs_path < "
+                          "'/p/10'"),
+              NBIG / 3);
+    ASSERT_OK(import_rows(st, rows, NBIG - 1000, false, &res, &err), &err);
+    ASSERT_EQ(sql_int(st, "PRAGMA schema_version"), v1);
+    ASSERT_EQ(ik_store_count(st), NBIG);
+    ik_store_close(st);
+}

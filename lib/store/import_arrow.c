@@ -258,6 +258,7 @@ static int check_batch(struct ik__sink *s, struct acol *cols, int n, const struc
             rc = ik__sink_bad(s, msg, err);
             continue;
         }
+        s->paths += IK__HAS(&r, IK__VFS_PATH);
         rc = ik__pending_add(todo, r.str[IK__CID].p, r.str[IK__CID].n, first + (uint64_t)i, err);
     }
     return rc;
@@ -351,8 +352,10 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
     }
     if (rc == 0) {
         ik__pending_sort(&todo);
-        rc = upsert_sorted(s, cols, n, child, &h, &todo, err);
+        rc = ik__defer_vfs_index(s->st, s->paths, err);
     }
+    if (rc == 0)
+        rc = upsert_sorted(s, cols, n, child, &h, &todo, err);
     ik__pending_free(&todo);
     release_held(&h);
     return rc;

@@ -534,10 +534,13 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
             cid.p = at;
             cid.n = 0;
         }
+        s->paths += IK__HAS(&r, IK__VFS_PATH);
         rc = ik__pending_add(&todo, cid.p, cid.n, todo.n, err);
     }
     if (rc == 0 && all_plain)
         ik__pending_sort(&todo);
+    if (rc == 0)
+        rc = ik__defer_vfs_index(s->st, s->paths, err);
     for (i = 0; i < todo.n && rc == 0; i++) {
         const char *at;
         if (i + PREFETCH < todo.n) { /* the lines come in cid order, i.e. from all over the input */

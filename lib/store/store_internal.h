@@ -79,6 +79,7 @@ struct ik_store {
     bool manual_checkpoint; /* IK_STORE_MANUAL_CHECKPOINT */
     int wal_frames;         /* frames in the WAL after the last commit (manual checkpoints) */
     int64_t page_size;
+    bool vfs_index_deferred; /* dropped in this transaction, built again by ik__commit */
     sqlite3_stmt *upsert;
     unsigned upsert_nulls; /* upsert parameters bound to NULL (1u << column) */
     sqlite3_stmt *remove;
@@ -94,6 +95,12 @@ int ik__begin(struct ik_store *st, struct ik_error *err);
 int ik__commit(struct ik_store *st, struct ik_error *err);
 void ik__rollback(struct ik_store *st);
 
+/* Called inside a write transaction before upserting `rows` rows that carry a vfs_path: when
+ * the table holds fewer rows than that (and rows >= 10000), drops the vfs_path index so that
+ * ik__commit builds it once from the finished table (sorted) instead of taking every insert
+ * at a random place. A rollback restores it. */
+int ik__defer_vfs_index(struct ik_store *st, int64_t rows, struct ik_error *err);
+
 /* Binds and runs the prepared upsert for one (checked) row. `now` fills a missing timestamp on
  * insert; `backend` a missing backend. */
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
@@ -107,6 +114,7 @@ struct ik__sink {
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
+    int64_t paths; /* checked rows giving a vfs_path (the two-pass parsers count them) */
 };
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
