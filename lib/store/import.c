@@ -108,6 +108,7 @@ static int start(struct ik_store *st, const struct ik_import_options *o,
     s->opts = o;
     s->res = res;
     s->now = ik__now_us();
+    s->paths = 0;
     return ik__begin(st, err);
 }
 

@@ -79,6 +79,7 @@ struct ik_store {
     bool manual_checkpoint; /* IK_STORE_MANUAL_CHECKPOINT */
     int wal_frames;         /* frames in the WAL after the last commit (manual checkpoints) */
     int64_t page_size;
+    bool vfs_index_deferred; /* dropped in this transaction, built again by ik__commit */
     sqlite3_stmt *upsert;
     unsigned upsert_nulls; /* upsert parameters bound to NULL (1u << column) */
     sqlite3_stmt *remove;
@@ -94,6 +95,12 @@ int ik__begin(struct ik_store *st, struct ik_error *err);
 int ik__commit(struct ik_store *st, struct ik_error *err);
 void ik__rollback(struct ik_store *st);
 
+/* Called inside a write transaction before upserting `rows` rows that carry a vfs_path: when
+ * the table holds fewer rows than that (and rows >= 10000), drops the vfs_path index so that
+ * ik__commit builds it once from the finished table (sorted) instead of taking every insert
+ * at a random place. A rollback restores it. */
+int ik__defer_vfs_index(struct ik_store *st, int64_t rows, struct ik_error *err);
+
 /* Binds and runs the prepared upsert for one (checked) row. `now` fills a missing timestamp on
  * insert; `backend` a missing backend. */
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
@@ -107,12 +114,37 @@ struct ik__sink {
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
+    int64_t paths; /* checked rows giving a vfs_path (the two-pass parsers count them) */
 };
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
 /* A row the parser could not read (bad syntax/value): skipped under skip_invalid, else fatal.
  * `msg` is the reason with its location. Returns 0 when skipped. */
 int ik__sink_bad(struct ik__sink *s, const char *msg, struct ik_error *err);
+
+/* A checked row waiting to be upserted in cid order (import_order.c). `key` holds the CID's
+ * first 16 bytes, big-endian and zero-padded, so the sort compares integers in a 32-byte entry
+ * instead of reading every CID out of the input at random (a cache miss each). `cid` points into
+ * the input, which must outlive the list; `seq` is the row's place in the input, unique and
+ * increasing (of two rows with the same CID the later is upserted last and wins). */
+struct ik__pending {
+    uint64_t key[2];
+    const char *cid;
+    uint32_t cid_len;
+    uint32_t seq;
+};
+
+struct ik__pending_list {
+    struct ik__pending *v;
+    size_t n, cap;
+};
+
+/* Appends an entry (ENOMEM; EFBIG when seq passes UINT32_MAX). */
+int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
+                    struct ik_error *err);
+/* Sorts by (cid, seq); needs n more entries of scratch, else falls back to qsort. */
+void ik__pending_sort(struct ik__pending_list *l);
+void ik__pending_free(struct ik__pending_list *l);
 
 /* The parsers (import_json.c, import_csv.c, import_arrow.c). */
 int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);

@@ -1,0 +1,339 @@
+/* Tests of the Arrow import, which checks every row and then upserts in cid order: across record
+ * batches the later of two rows with one CID wins, the input order does not change the store,
+ * errors name the record batch and row (of a check and of the insert), skip_invalid skips. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrow/internal.h"
+#include "batch_eq.h"
+#include "ik_test.h"
+#include "ipfskit/arrow.h"
+#include "ipfskit/builder.h"
+#include "ipfskit/cid.h"
+#include "ipfskit/store.h"
+#include "store/store_internal.h"
+#include "store_testutil.h"
+
+static int dir_no;
+
+static struct ik_store *fresh(void)
+{
+    struct ik_error err;
+    struct ik_store *st = NULL;
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/arrow-import%d", ik_test_tmpdir(), ++dir_no);
+    if (ik_store_open(dir, IK_STORE_CREATE, &st, &err) != 0)
+        fprintf(stderr, "open: %s\n", err.message);
+    return st;
+}
+
+/* One input row: NULL strings and a zero timestamp are nulls (not given). A row with a NULL
+ * cid ends the record batch instead. */
+struct arow {
+    const char *cid, *name, *pin_type, *vfs_path;
+    int64_t ts;
+};
+
+#define NCOL 5
+
+/* An IPC stream of `rows` with the columns cid, name, pin_type, vfs_path (utf8) and
+ * timestamp (int64 µs), all nullable, a record batch per run of rows. */
+static int arrow_rows(const struct arow *rows, int n, struct ik_test_sink *out,
+                      struct ik_error *err)
+{
+    static const char *const names[NCOL] = {"cid", "name", "pin_type", "vfs_path", "timestamp"};
+    struct ArrowSchema s;
+    struct ArrowArray a;
+    struct ik_builder *b = NULL;
+    struct ik_ipc_writer *w = NULL;
+    struct ik_write_options o;
+    int i, k, rc;
+    if (ik__schema_alloc(&s, "+s", "", NULL, 0, NCOL) != 0)
+        return ENOMEM;
+    for (k = 0; k < NCOL; k++)
+        if (ik__schema_alloc(s.children[k], k < 4 ? "u" : "l", names[k], NULL, ARROW_FLAG_NULLABLE,
+                             0) != 0) {
+            s.release(&s);
+            return ENOMEM;
+        }
+    ik_write_options_init(&o);
+    o.format = IK_IPC_STREAM;
+    rc = ik_builder_create(&s, 0, &b, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_create(&s, &o, ik_test_sink_write, out, &w, err);
+    for (i = 0; i <= n && rc == 0; i++) {
+        const struct arow *r = i < n ? &rows[i] : NULL;
+        const char *v[4];
+        if (r == NULL || r->cid == NULL) {
+            if (ik_builder_rows(b) == 0)
+                continue;
+            rc = ik_builder_finish(b, NULL, NULL, &a, err);
+            if (rc == 0) {
+                rc = ik_ipc_writer_write(w, &a, err);
+                a.release(&a);
+            }
+            continue;
+        }
+        v[0] = r->cid, v[1] = r->name, v[2] = r->pin_type, v[3] = r->vfs_path;
+        for (k = 0; k < 4 && rc == 0; k++)
+            rc = v[k] ? ik_builder_str(b, k, v[k], strlen(v[k]), err) : 0;
+        if (rc == 0 && r->ts)
+            rc = ik_builder_int(b, 4, r->ts, err);
+        if (rc == 0)
+            rc = ik_builder_end_row(b, err);
+    }
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, err);
+    ik_ipc_writer_destroy(w);
+    ik_builder_destroy(b);
+    s.release(&s);
+    return rc;
+}
+
+static int import_rows(struct ik_store *st, const struct arow *rows, int n, bool skip,
+                       struct ik_import_result *res, struct ik_error *err)
+{
+    struct ik_test_sink bytes = {0};
+    struct ik_import_options o;
+    int rc = arrow_rows(rows, n, &bytes, err);
+    ik_import_options_init(&o);
+    o.format = IK_IMPORT_ARROW;
+    o.skip_invalid = skip;
+    if (rc == 0)
+        rc = ik_store_import(st, bytes.p, bytes.len, &o, res, err);
+    free(bytes.p);
+    return rc;
+}
+
+/* The pins as read back (cid order), and a column's string at row i ("" for null). */
+struct pins {
+    struct ArrowSchema s;
+    struct ArrowArray b;
+};
+
+static const char *col_str(const struct pins *p, const char *name, int64_t i, char *buf)
+{
+    int64_t c;
+    size_t n = 0;
+    const char *v = NULL;
+    for (c = 0; c < p->s.n_children; c++)
+        if (strcmp(p->s.children[c]->name, name) == 0 && !ik_test_is_null(p->b.children[c], i))
+            v = ik_test_str(p->s.children[c], p->b.children[c], i, &n);
+    if (v == NULL || n > 63)
+        n = 0;
+    if (n)
+        memcpy(buf, v, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static void pins_release(struct pins *p)
+{
+    p->s.release(&p->s);
+    p->b.release(&p->b);
+}
+
+TEST(test_import_arrow_later_duplicate_wins_across_batches)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    struct ik_cid cid;
+    struct pins p;
+    char c[4][47], sib[64], buf[64];
+    int i;
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < 4; i++)
+        ik_test_cidv0(70 + (uint64_t)i, c[i]);
+    ASSERT_OK(ik_cid_parse(c[0], 46, &cid, &err), &err);
+    cid.binary[cid.binary_len - 1] ^= 1; /* shares the 16-character sort key with c[0] */
+    ASSERT_EQ(ik_cid_format(&cid, sib, sizeof sib), 46);
+    ASSERT_TRUE(strncmp(sib, c[0], 16) == 0 && strcmp(sib, c[0]) != 0);
+    {
+        const struct arow rows[] = {
+            {c[0], "a1", "direct", "/a/1", 0}, {c[1], "b1", NULL, NULL, 0},
+            {sib, "sib", NULL, NULL, 0},       {NULL, NULL, NULL, NULL, 0},
+            {c[0], "a2", NULL, NULL, 0}, /* pin_type and vfs_path not given: kept */
+            {c[3], "d", NULL, "/d", 0},        {c[1], "b2", "indirect", NULL, 0},
+            {NULL, NULL, NULL, NULL, 0},       {c[0], "a3", NULL, NULL, 0},
+            {c[2], "c", NULL, NULL, 0},
+        };
+        ASSERT_OK(import_rows(st, rows, 10, false, &res, &err), &err);
+    }
+    ASSERT_EQ(res.imported, 8);
+    ASSERT_EQ(ik_store_count(st), 5);
+    ASSERT_OK(ik_store_read_pins(st, &p.s, &p.b, &err), &err);
+    ASSERT_EQ(p.b.length, 5);
+    for (i = 0; i < 5; i++) {
+        col_str(&p, "cid", i, buf);
+        if (strcmp(buf, c[0]) == 0) {
+            ASSERT_STR_EQ(col_str(&p, "name", i, buf), "a3");
+            ASSERT_STR_EQ(col_str(&p, "pin_type", i, buf), "direct");
+            ASSERT_STR_EQ(col_str(&p, "vfs_path", i, buf), "/a/1");
+        } else if (strcmp(buf, c[1]) == 0) {
+            ASSERT_STR_EQ(col_str(&p, "name", i, buf), "b2");
+            ASSERT_STR_EQ(col_str(&p, "pin_type", i, buf), "indirect");
+        } else if (strcmp(buf, sib) == 0) {
+            ASSERT_STR_EQ(col_str(&p, "name", i, buf), "sib");
+        } else if (strcmp(buf, c[2]) == 0) {
+            ASSERT_STR_EQ(col_str(&p, "name", i, buf), "c");
+        } else {
+            ASSERT_STR_EQ(buf, c[3]);
+            ASSERT_STR_EQ(col_str(&p, "vfs_path", i, buf), "/d");
+        }
+    }
+    pins_release(&p);
+    ik_store_close(st);
+}
+
+#define NPERM 300
+
+/* The same distinct pins in file order (one batch) and in a scrambled order (batches of 7)
+ * give equal stores. */
+TEST(test_import_arrow_input_order_does_not_change_the_store)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st[2];
+    struct pins p[2];
+    static char cids[NPERM][47], names[NPERM][16], paths[NPERM][32];
+    static struct arow rows[2][NPERM + NPERM / 7];
+    char why[256];
+    int i, k, n = 0;
+    for (i = 0; i < NPERM; i++) {
+        ik_test_cidv0(5000 + (uint64_t)i, cids[i]);
+        snprintf(names[i], sizeof names[i], "n%d", i);
+        snprintf(paths[i], sizeof paths[i], "/p/%d/f%d", i % 5, i);
+        rows[0][i] = (struct arow){cids[i], names[i], i % 3 ? "recursive" : "direct",
+                                   i % 4 ? paths[i] : NULL, 1000000 + i};
+    }
+    for (i = 0; i < NPERM; i++) {
+        int j = (int)(((unsigned)i * 7919u) % NPERM); /* 7919 is prime: a permutation */
+        if (i % 7 == 6)
+            rows[1][n++] = (struct arow){NULL, NULL, NULL, NULL, 0};
+        rows[1][n++] = rows[0][j];
+    }
+    for (k = 0; k < 2; k++) {
+        st[k] = fresh();
+        ASSERT_TRUE(st[k] != NULL);
+        ASSERT_OK(import_rows(st[k], rows[k], k ? n : NPERM, false, &res, &err), &err);
+        ASSERT_EQ(res.imported, NPERM);
+        ASSERT_OK(ik_store_read_pins(st[k], &p[k].s, &p[k].b, &err), &err);
+    }
+    ASSERT_EQ(p[0].b.length, NPERM);
+    ASSERT_TRUE(ik_test_batch_equal(&p[0].s, &p[0].b, &p[1].b, why, sizeof why));
+    for (k = 0; k < 2; k++) {
+        pins_release(&p[k]);
+        ik_store_close(st[k]);
+    }
+}
+
+TEST(test_import_arrow_errors_name_batch_and_row)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    char c[6][47];
+    int i;
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < 6; i++)
+        ik_test_cidv0(90 + (uint64_t)i, c[i]);
+    c[4][7] = '0'; /* not base58 */
+    {
+        const struct arow rows[] = {
+            {c[0], NULL, NULL, NULL, 0},        {c[1], NULL, NULL, NULL, 0},
+            {NULL, NULL, NULL, NULL, 0},        {c[2], NULL, NULL, NULL, 0},
+            {c[3], NULL, "sometimes", NULL, 0}, {c[4], NULL, NULL, NULL, 0},
+            {c[5], NULL, NULL, NULL, 0},
+        };
+        ASSERT_FAILS(import_rows(st, rows, 7, false, &res, &err), EINVAL, &err,
+                     "record batch 1 row 1: pin_type 'sometimes'");
+        ASSERT_EQ(res.imported, 0);
+        ASSERT_EQ(ik_store_count(st), 0);
+        ASSERT_OK(import_rows(st, rows, 7, true, &res, &err), &err);
+        ASSERT_EQ(res.imported, 4);
+        ASSERT_EQ(res.skipped, 2);
+        ASSERT_TRUE(strncmp(res.first_skip, "record batch 1 row 1: pin_type", 30) == 0);
+        ASSERT_EQ(ik_store_count(st), 4);
+    }
+    ik_store_close(st);
+}
+
+/* A failing insert (here a full disk) names the row it was inserting, though rows go in cid
+ * order, and nothing is kept. */
+TEST(test_import_arrow_insert_error_names_batch_and_row)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    static char cids[3000][47];
+    static struct arow rows[3000];
+    int i;
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < 3000; i++) {
+        ik_test_cidv0(20000 + (uint64_t)i, cids[i]);
+        rows[i] = (struct arow){cids[i], "some name to fill pages", NULL, NULL, 0};
+    }
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 8", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_FAILS(import_rows(st, rows, 3000, false, &res, &err), ENOSPC, &err,
+                 "record batch 0 row ");
+    ASSERT_TRUE(strstr(err.message, "database or disk is full") != NULL);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+}
+
+static int64_t sql_int(struct ik_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(ik__store_db(st), sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+#define NBIG 12000
+#define HAS_INDEX "SELECT count(*) FROM sqlite_master WHERE name = 'pins_vfs_path'"
+
+/* An import bringing more paths than the table has rows drops the vfs_path index and builds
+ * it at commit (the schema changes); one that fails after the drop leaves it as it was; a
+ * smaller one leaves the schema alone. */
+TEST(test_import_arrow_large_import_builds_the_vfs_path_index_at_commit)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    static char cids[NBIG][47], paths[NBIG][32];
+    static struct arow rows[NBIG];
+    int64_t v0, v1;
+    int i;
+    ASSERT_TRUE(st != NULL);
+    for (i = 0; i < NBIG; i++) {
+        ik_test_cidv0(100000 + (uint64_t)i, cids[i]);
+        snprintf(paths[i], sizeof paths[i], "/p/%d/f%d", i % 3, i);
+        rows[i] = (struct arow){cids[i], NULL, NULL, paths[i], 0};
+    }
+    v0 = sql_int(st, "PRAGMA schema_version");
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 20", NULL, NULL, NULL),
+              SQLITE_OK); /* fails in the inserts, after the index was dropped */
+    ASSERT_FAILS(import_rows(st, rows, NBIG, false, &res, &err), ENOSPC, &err, "record batch 0");
+    ASSERT_EQ(sql_int(st, HAS_INDEX), 1);
+    ASSERT_EQ(sql_int(st, "PRAGMA schema_version"), v0);
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st), "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_OK(import_rows(st, rows, NBIG, false, &res, &err), &err);
+    ASSERT_EQ(res.imported, NBIG);
+    ASSERT_EQ(sql_int(st, HAS_INDEX), 1);
+    v1 = sql_int(st, "PRAGMA schema_version");
+    ASSERT_TRUE(v1 > v0);
+    ASSERT_EQ(sql_int(st, "SELECT count(*) FROM pins WHERE vfs_path >= '/p/1/' AND vfs_path < "
+                          "'/p/10'"),
+              NBIG / 3);
+    ASSERT_OK(import_rows(st, rows, NBIG - 1000, false, &res, &err), &err);
+    ASSERT_EQ(sql_int(st, "PRAGMA schema_version"), v1);
+    ASSERT_EQ(ik_store_count(st), NBIG);
+    ik_store_close(st);
+}
