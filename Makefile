@@ -136,8 +136,9 @@ lint:
 		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz
 	$(MAKE) --no-print-directory WERROR=1 all $(BUILD)/test-runner
 
-# make bench: every path at 100, 10k and 1M pins (BENCH_BIG=1 adds 10M, BENCH_QUICK=1 is short)
-# against the floors and the alternatives; tables in bench/results/latest.md, plots beside it.
+# make bench: every path at 100, 10k, 1M and 10M pins (10M when memory and disk allow;
+# BENCH_PINS=100,10000 picks counts, BENCH_QUICK=1 is short) against the floors and the
+# alternatives; tables in bench/results/latest.md, plots beside it.
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench

@@ -2,7 +2,8 @@
 """`make bench-check`: reads the newest bench/results/<timestamp>.json (written by `make bench`)
 and says which of the issues' speed targets hold in it. A report, not a test: exit 0 whatever
 it finds, unless STRICT=1 (then 1 when a measured target misses). Targets not measured in that
-run (e.g. 10M pins without BENCH_BIG=1) are listed as not measured."""
+run (e.g. 10M pins on a machine without the memory or disk for them) are listed as not
+measured."""
 import glob
 import json
 import os
