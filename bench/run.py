@@ -153,10 +153,10 @@ def room_for(pins):
     """Why the machine cannot take `pins` pins now ("" when it can). Measured at 10M: building
     the store took ~7 GB of disk at its peak (the 1.8 GB Arrow input, the 3 GB pins.db and its
     WAL) and 2.4 GB resident (1.8 GB of it the mapped input); then the largest processes were
-    the Python suite (2.6 GB resident), the daemon and the ipc_stream whole-table client (1.75
-    GB each, mostly the snapshot, mapped or copied), and MemAvailable fell by 2.3 GB at most
-    (4.7 GB while the lz4/zstd whole-table reads, now skipped, ran). 8 GB leaves room for that
-    and the 1.8 GB snapshot in the page cache. Smaller counts always fit."""
+    the Python suite (2.5 GB resident), the daemon and the ipc_stream whole-table client (1.5-
+    1.75 GB each, mostly the snapshot, mapped or copied), and MemAvailable fell by 2.4 GB at
+    most (4.7 GB while the lz4/zstd whole-table reads, now skipped, ran). 8 GB leaves room for
+    that and the 1.8 GB snapshot in the page cache. Smaller counts always fit."""
     if pins < 10_000_000:
         return ""
     built = os.path.exists(os.path.join(WORK, f"store-{pins}", ".complete"))
