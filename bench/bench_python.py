@@ -145,6 +145,7 @@ def suite(a):
     rt = ika.connect(a.suite, watch=False)
     res["zc_limit100_rt"] = measure(lambda: pa.table(rt.pins(limit=100)), 3000, S, warmup=50)
     res["zc_limit100_rt_detail"] = rt.pins(limit=100).detail
+    res["zc_all_rt"] = measure(lambda: pa.table(rt.pins()), 1000, S, warmup=5)
     rt.close()
     res["zc_all"] = measure(lambda: pa.table(c.pins()), 1000, S, warmup=5)
     rss0 = rss_kib()

@@ -94,9 +94,12 @@ def main():
     how = get(r, "stores", 1_000_000, "python", "zc_limit100_detail") or "?"
     add(5, f"Python pa.table(c.pins(limit=100)) p50 ≤ 30 µs (client default; detail {how})", z,
         z is not None and z <= 30, "{:.1f} µs")
-    z = get(r, "stores", 1_000_000, "python", "zc_all", "p50")
-    add(5, "Python pa.table(c.pins()) at 1M pins p50 ≤ 150 µs", z, z is not None and z <= 150,
-        "{:.1f} µs")
+    z = get(r, "stores", 1_000_000, "python", "zc_all_rt", "p50")
+    how = "asking the daemon every query"
+    if z is None:
+        z, how = get(r, "stores", 1_000_000, "python", "zc_all", "p50"), "client default"
+    add(5, f"Python pa.table(c.pins()) at 1M pins p50 ≤ 150 µs ({how})", z,
+        z is not None and z <= 150, "{:.1f} µs")
 
     m = r.get("machine", {})
     print(f"bench-check: {os.path.relpath(path)} ({r.get('when', '?')}, {m.get('cpu', '?')}, "
