@@ -27,6 +27,40 @@ from conftest import ASAN_BIN, BIN, ROOT
 LIB = os.environ.get("IPFS_KIT_LIB", os.path.join(ROOT, "build", "libipfskit.so"))
 
 
+def raw_request(path, req, keep_open=False):
+    """Sends one request (a dict) on a new raw connection to the daemon of data dir `path` and
+    reads its reply header frame with the descriptors passed on it: (header dict, [fds]), and
+    the open socket too when `keep_open`. Asserts that nothing follows the header."""
+    import array
+    import socket
+    import struct
+    body = json.dumps(req).encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(10)
+        s.connect(os.path.join(path, "daemon.sock"))
+        s.sendall(struct.pack("<I", len(body)) + body)
+        data, fds = b"", []
+        while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
+            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+            assert msg, "connection closed before the reply header"
+            data += msg
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    a = array.array("i")
+                    a.frombytes(raw[: len(raw) - len(raw) % a.itemsize])
+                    fds += list(a)
+        n = struct.unpack("<I", data[:4])[0]
+        assert len(data) == 4 + n, "nothing may follow the reply header"
+    except BaseException:
+        s.close()
+        raise
+    if keep_open:
+        return json.loads(data[4:]), fds, s
+    s.close()
+    return json.loads(data[4:]), fds
+
+
 def wait_for(cond, timeout=10.0, interval=0.005, what="condition"):
     """Polls `cond()` until it returns a truthy value; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -2,16 +2,14 @@
 the snapshot it holds while the daemon's page says that snapshot is still the published one,
 and only then. Every write, every restart, a clean stop and a kill -9 send it back to the
 daemon; the page itself is read-only to clients and says what the daemon publishes."""
-import array
 import json
 import mmap
 import os
-import socket
 import struct
 
 import pytest
 
-from daemon_util import Client, cid_v0, wait_for
+from daemon_util import Client, cid_v0, raw_request, wait_for
 
 PINS = 500
 MAGIC = 0x3165676170766B69
@@ -123,23 +121,9 @@ def test_a_restarted_daemon_is_asked_again(loaded):
 
 def watch(d):
     """A raw "watch" request: (reply header, passed descriptor, the open socket)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(d.sock)
-    body = b'{"v":1,"op":"watch"}'
-    s.sendall(struct.pack("<I", len(body)) + body)
-    data, fds = b"", []
-    while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
-        msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
-        assert msg, "connection closed before the reply header"
-        data += msg
-        for level, kind, raw in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                a = array.array("i")
-                a.frombytes(raw[: len(raw) - len(raw) % a.itemsize])
-                fds += list(a)
+    hdr, fds, s = raw_request(d.path, {"v": 1, "op": "watch"}, keep_open=True)
     assert len(fds) == 1, fds
-    return json.loads(data[4:]), fds[0], s
+    return hdr, fds[0], s
 
 
 def word(page, i):

@@ -2,17 +2,13 @@
 ArrowArrayStream, imported into pyarrow, has every buffer inside the process's mapping of
 the daemon's snapshot file snapshots/pin_index.<version>.arrow, and fetching the whole
 1M-pin table grows resident memory by less than 1 MB."""
-import array
 import gc
-import json
 import os
 import re
-import socket
-import struct
 
 import pytest
 
-from daemon_util import Client, Daemon
+from daemon_util import Client, Daemon, raw_request
 
 ROWS = 1_000_000
 
@@ -131,25 +127,9 @@ def raw_query(d, have=None):
     req = {"v": 1, "op": "query", "table": "pin_index", "limit": 1}
     if have is not None:
         req["have"] = have
-    body = json.dumps(req).encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(os.path.join(d.path, "daemon.sock"))
-        s.sendall(struct.pack("<I", len(body)) + body)
-        data, fds = b"", []
-        while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
-            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
-            assert msg, "connection closed before the reply header"
-            data += msg
-            for level, kind, raw in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    a = array.array("i")
-                    a.frombytes(raw[: len(raw) - len(raw) % a.itemsize])
-                    fds += list(a)
-        n = struct.unpack("<I", data[:4])[0]
-        assert len(data) == 4 + n, "nothing may follow a zero_copy header"
-        assert len(fds) <= 1
-        return json.loads(data[4:]), (fds[0] if fds else None)
+    hdr, fds = raw_request(d.path, req)
+    assert len(fds) <= 1
+    return hdr, (fds[0] if fds else None)
 
 
 def test_have_spares_the_descriptor_when_the_client_holds_the_snapshot(big):
