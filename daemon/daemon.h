@@ -41,6 +41,8 @@ struct ik_conn {
     char *parked_reply; /* the reply held back until wait_gen is published */
     struct ik_conn *next_parked;
     struct ik_conn *prev, *next; /* every open connection, for shutdown */
+    bool closed;                 /* closed; freed once the current batch of events is done */
+    struct ik_conn *next_closed;
 };
 
 /* A published snapshot of a file-backed table. */
@@ -132,6 +134,8 @@ struct ik_daemon {
     struct ArrowSchema schemas[IK_DAEMON_TABLES]; /* loop: each table's, built on first use */
     struct ik_conn *parked;                       /* write replies waiting for a snapshot */
     struct ik_conn *conns;                        /* every open connection */
+    struct ik_conn *closed; /* closed this round: a later event of the same epoll_wait batch
+                               may still name them, so they are freed after the batch */
     struct ik_metrics metrics;
     struct ik_health *health;
     uid_t uid;

@@ -78,14 +78,29 @@ static void conn_close(struct ik_daemon *d, struct ik_conn *c)
         c->next->prev = c->prev;
     epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    c->fd = -1;
     free(c->parked_reply);
+    c->parked_reply = NULL;
     if (c->in_fd >= 0)
         close(c->in_fd);
     if (c->out_fd >= 0)
         close(c->out_fd);
+    c->in_fd = c->out_fd = -1;
     free(c->in);
     free(c->out);
-    free(c);
+    c->in = c->out = NULL;
+    c->closed = true;
+    c->next_closed = d->closed; /* freed by conns_free_closed once no event can name it */
+    d->closed = c;
+}
+
+static void conns_free_closed(struct ik_daemon *d)
+{
+    while (d->closed) {
+        struct ik_conn *c = d->closed;
+        d->closed = c->next_closed;
+        free(c);
+    }
 }
 
 /* Sends what is pending; returns -1 when the connection must be closed. */
@@ -305,7 +320,7 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
 
 static void on_conn(struct ik_daemon *d, struct ik_conn *c, uint32_t events)
 {
-    if (c->busy)
+    if (c->busy || c->closed) /* closed by an earlier event of this batch */
         return;
     if ((events & EPOLLOUT) && conn_flush(d, c) < 0)
         c->dead = true;
@@ -430,6 +445,7 @@ static void loop(struct ik_daemon *d, int sig_fd)
             } else
                 on_conn(d, tag, evs[i].events);
         }
+        conns_free_closed(d);
         if (d->stopping && d->parked && n == 0)
             break; /* a write reply that never got its snapshot: give up on it */
     }
@@ -503,6 +519,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     ik_workers_stop(d);
     while (d->conns)
         conn_close(d, d->conns);
+    conns_free_closed(d);
     close(sig_fd);
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: stopped\n");
