@@ -77,6 +77,11 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size);
 int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct ArrowArrayStream *out,
                       int64_t *matched, struct ik_error *err);
 
+/* The same one-batch stream over a schema and batch of the caller's (both moved in, and
+ * released on error): a copy of the schema on every get_schema, the batch once, then the end. */
+int ik_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
+                    struct ArrowArrayStream *out, struct ik_error *err);
+
 /* Drops the opener's reference; streams from ik_snapshot_query hold their own, so the snapshot
  * goes when the last of them is released. NULL is a no-op. */
 void ik_snapshot_close(struct ik_snapshot *s);

@@ -345,7 +345,7 @@ static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_
         }
         free(data);
         if (rc == 0)
-            rc = ik__one_batch_stream(&s, &a, &out->stream, err);
+            rc = ik_batch_stream(&s, &a, &out->stream, err);
         return rc;
     }
     {

@@ -55,10 +55,6 @@ struct ik_client {
     bool watch_opening;      /* a thread is setting it up (guarded by mu) */
 };
 
-/* Wraps one batch (moved) as a stream (out). */
-int ik__one_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
-                         struct ArrowArrayStream *out, struct ik_error *err);
-
 /* direct.c: the daemon-down path. */
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err);

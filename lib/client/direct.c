@@ -55,7 +55,7 @@ static int from_store(struct ik_client *c, struct ik_store *st, const struct ik_
     (void)c;
     if (rc != 0)
         return rc;
-    return ik__one_batch_stream(&s, &a, &out->stream, err);
+    return ik_batch_stream(&s, &a, &out->stream, err);
 }
 
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,

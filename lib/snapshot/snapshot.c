@@ -535,7 +535,7 @@ void ik_snapshot_close(struct ik_snapshot *s)
 
 struct result {
     struct ik_snapshot *snap;  /* unprojected: the schema is the snapshot's, copied on request */
-    struct ArrowSchema schema; /* projected: built with the batch */
+    struct ArrowSchema schema; /* otherwise owned: the projection's, or ik_batch_stream's */
     struct ArrowArray batch;   /* moved out by the first get_next */
     char error[IK_ERROR_SIZE];
 };
@@ -556,7 +556,7 @@ static int result_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
     if (r->batch.release)
         ik_array_move(&r->batch, out);
     else
-        out->release = NULL; /* end of stream */
+        memset(out, 0, sizeof *out); /* end of stream */
     return 0;
 }
 
@@ -579,6 +579,31 @@ static void result_release(struct ArrowArrayStream *st)
     ik_snapshot_close(r->snap);
     free(r);
     st->release = NULL;
+}
+
+static void result_stream(struct result *r, struct ArrowArrayStream *out)
+{
+    out->get_schema = result_get_schema;
+    out->get_next = result_get_next;
+    out->get_last_error = result_last_error;
+    out->release = result_release;
+    out->private_data = r;
+}
+
+int ik_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
+                    struct ArrowArrayStream *out, struct ik_error *err)
+{
+    struct result *r = calloc(1, sizeof *r);
+    out->release = NULL;
+    if (r == NULL) {
+        schema->release(schema);
+        batch->release(batch);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    ik_schema_move(schema, &r->schema);
+    ik_array_move(batch, &r->batch);
+    result_stream(r, out);
+    return 0;
 }
 
 int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct ArrowArrayStream *out,
@@ -609,10 +634,6 @@ int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct Ar
         atomic_fetch_add(&s->refs, 1);
         r->snap = s;
     }
-    out->get_schema = result_get_schema;
-    out->get_next = result_get_next;
-    out->get_last_error = result_last_error;
-    out->release = result_release;
-    out->private_data = r;
+    result_stream(r, out);
     return 0;
 }
