@@ -19,15 +19,6 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-/* The index of a table in ik_table_names, or -1. */
-static int table_index(const char *t)
-{
-    for (int i = 0; i < IK_DAEMON_TABLES && ik_table_names[i]; i++)
-        if (strcmp(ik_table_names[i], t) == 0)
-            return i;
-    return -1;
-}
-
 /* The table's schema, built once and kept (a query is checked against it every time). */
 static const struct ArrowSchema *table_schema(struct ik_daemon *d, int t)
 {
@@ -108,7 +99,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
     struct ik_published snap = {.fd = -1};
     const char *table = req->query.table;
     bool arrow = d->cfg.arrow_ipc_enabled;
-    int transport = req->transport, t = table_index(table);
+    int transport = req->transport, t = ik_table_index(table);
 
     if (t < 0) {
         char msg[160];

@@ -44,17 +44,9 @@ int ik_vpage_create(struct ik_daemon *d, struct ik_error *err)
     return 0;
 }
 
-static int table_index(const char *table)
-{
-    for (int i = 0; ik_table_names[i]; i++)
-        if (strcmp(ik_table_names[i], table) == 0)
-            return i;
-    return -1;
-}
-
 static void put_table(struct ik_daemon *d, const char *table, const struct ik_published *p)
 {
-    int t = table_index(table);
+    int t = ik_table_index(table);
     _Atomic uint64_t *w;
     if (t < 0)
         return;

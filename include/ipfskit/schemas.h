@@ -17,6 +17,9 @@ int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *
 /* The table names, NULL-terminated. */
 extern const char *const ik_table_names[];
 
+/* The index of table `name` in ik_table_names, or -1. */
+int ik_table_index(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -480,10 +480,10 @@ static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
 
 /* ---- the version page ----------------------------------------------------------------- */
 
-/* The first of the table's words in the version page (table index in ik_table_names). */
+/* The first of a file-backed table's words in the version page, or -1. */
 static int page_word(const char *table)
 {
-    int t = strcmp(table, "pin_index") == 0 ? 0 : strcmp(table, "vfs_stats") == 0 ? 2 : -1;
+    int t = snap_slot(table) < 0 ? -1 : ik_table_index(table);
     return t < 0 ? -1 : IK_VPAGE_W_TABLES + IK_VPAGE_T_WORDS * t;
 }
 

@@ -7,6 +7,14 @@
 
 const char *const ik_table_names[] = {"pin_index", "metrics", "vfs_stats", "backend_health", NULL};
 
+int ik_table_index(const char *name)
+{
+    for (int i = 0; ik_table_names[i]; i++)
+        if (strcmp(ik_table_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 struct col {
     const char *name;
     const char *format;      /* index type for dictionary columns */
