@@ -1,14 +1,19 @@
 /* Many clients querying one daemon at once, for test_daemon_concurrency.py (compiled by the
  * test against build/libipfskit.so). Usage: hammer DIR CLIENTS QUERIES WATCH
  *
- * Each thread opens its own ik_client and runs QUERIES unfiltered queries of pin_index's cid
- * column, reading the result's batch. Every reply must be zero_copy and one consistent
+ * Each thread opens its own ik_client and makes one unfiltered query of pin_index's cid column,
+ * reading the result's batch; when every thread has, "READY" is printed. The threads then go on
+ * querying until each has made at least QUERIES queries and standard input has reached its end
+ * (the writer closes it once its writes are acknowledged), then make one last query, which must
+ * see the last write. Every reply must be zero_copy and one consistent
  * snapshot: rows == matched == table_rows == the batch's length; a client's versions never
  * go backwards. Prints "V <client> <version> <table_rows>" for each version a client saw,
  * "P <client> <n> 0" with the number of answers read through the version page (WATCH 1; with
- * WATCH 0 every query asks the daemon), "ERR <client> <message>" for each failure; exits 1 on
+ * WATCH 0 every query asks the daemon), "Q <client> <n> <version>" with its number of queries and
+ * the version its last query saw, "ERR <client> <message>" for each failure; exits 1 on
  * any failure. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +31,14 @@ struct worker {
     uint64_t versions[MAX_SEEN];
     int64_t rows[MAX_SEEN];
     int n_seen;
-    bool watch; /* use the version page (the default), or ask the daemon every time */
-    int pages;  /* answers read through the version page (detail "page") */
+    bool watch;    /* use the version page (the default), or ask the daemon every time */
+    int pages;     /* answers read through the version page (detail "page") */
+    int done;      /* queries made */
+    uint64_t last; /* the version the last query saw */
 };
 
 static pthread_barrier_t start;
+static atomic_bool stop; /* standard input has ended: the writer is done */
 
 static int one(struct ik_client *c, struct worker *w, uint64_t *last, struct ik_error *err)
 {
@@ -75,6 +83,7 @@ static int one(struct ik_client *c, struct worker *w, uint64_t *last, struct ik_
         }
     }
     *last = r.version;
+    w->done++;
     ik_result_reset(&r);
     return w->error[0] != 0;
 }
@@ -94,10 +103,18 @@ static void *run(void *arg)
         pthread_barrier_wait(&start);
         return NULL;
     }
+    if (one(c, w, &last, &err) != 0) {
+        pthread_barrier_wait(&start);
+        ik_client_close(c);
+        return NULL;
+    }
     pthread_barrier_wait(&start);
-    for (int i = 0; i < w->queries; i++)
+    while (w->done < w->queries || !atomic_load(&stop))
         if (one(c, w, &last, &err) != 0)
             break;
+    if (!w->error[0])
+        one(c, w, &last, &err); /* begun after the writer's last acknowledged write */
+    w->last = last;
     ik_client_close(c);
     return NULL;
 }
@@ -111,7 +128,7 @@ int main(int argc, char **argv)
     n = atoi(argv[2]);
     queries = atoi(argv[3]);
     ws = calloc((size_t)n, sizeof *ws);
-    pthread_barrier_init(&start, NULL, (unsigned)n);
+    pthread_barrier_init(&start, NULL, (unsigned)n + 1);
     for (int i = 0; i < n; i++) {
         ws[i].id = i;
         ws[i].queries = queries;
@@ -119,12 +136,19 @@ int main(int argc, char **argv)
         ws[i].watch = atoi(argv[4]) != 0;
         pthread_create(&ws[i].t, NULL, run, &ws[i]);
     }
+    pthread_barrier_wait(&start);
+    printf("READY\n");
+    fflush(stdout);
+    while (getchar() != EOF)
+        ;
+    atomic_store(&stop, true);
     for (int i = 0; i < n; i++) {
         pthread_join(ws[i].t, NULL);
         for (int k = 0; k < ws[i].n_seen; k++)
             printf("V %d %llu %lld\n", i, (unsigned long long)ws[i].versions[k],
                    (long long)ws[i].rows[k]);
         printf("P %d %d 0\n", i, ws[i].pages);
+        printf("Q %d %d %llu\n", i, ws[i].done, (unsigned long long)ws[i].last);
         if (ws[i].error[0]) {
             printf("ERR %d %s\n", i, ws[i].error);
             failed = 1;
