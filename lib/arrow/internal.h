@@ -348,4 +348,10 @@ int ik__decompress_buffer(enum ik_compression c, const uint8_t *src, size_t n, u
 int ik__array_concat(const struct ArrowSchema *schema, const struct ArrowArray *a,
                      const struct ArrowArray *b, struct ArrowArray *out, struct ik_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * Crash-test stop points (stop_point.c): stops the process with SIGSTOP when the environment
+ * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
+ * commit), "publish" (a snapshot written under its temp name, about to get its final one). */
+void ik__stop_point(const char *point);
+
 #endif

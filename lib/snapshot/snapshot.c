@@ -286,6 +286,7 @@ static int write_named(const char *dir, const char *table, uint64_t version,
         goto fail;
     }
     fd = -1;
+    ik__stop_point("publish");
     /* link() never replaces: a published version is immutable. */
     if (link(tmp, path) != 0) {
         if (errno == EEXIST) {

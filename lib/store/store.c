@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arrow/internal.h"
 #include "store/store_internal.h"
 
 #define SCHEMA_VERSION 1
@@ -301,6 +302,7 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
     sqlite3_reset(st->bump);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: generation", err);
+    ik__stop_point("commit");
     if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
         return rc;
     if (st->manual_checkpoint && st->wal_frames * st->page_size >= WAL_CAP_BYTES)

@@ -86,6 +86,16 @@ def pid_alive(pid):
         return False
 
 
+def pid_stopped(pid):
+    """True when the process is stopped by a signal (state T): where an IPFS_KIT_STOP_AT stop
+    point leaves it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:
+        return False
+
+
 class Daemon:
     """A data directory and the daemon serving it."""
 
@@ -132,9 +142,10 @@ class Daemon:
             json.dump(obj, f)
 
     # ---- the CLI ----------------------------------------------------------------------
-    def ik(self, *args, input=None, timeout=60, binary=None):
+    def ik(self, *args, input=None, timeout=60, binary=None, env=None):
         return subprocess.run([binary or BIN, *map(str, args)], input=input,
-                              capture_output=True, timeout=timeout, env=self.env)
+                              capture_output=True, timeout=timeout,
+                              env=dict(self.env, **env) if env else self.env)
 
     def ok(self, *args, **kw):
         r = self.ik(*args, **kw)
@@ -146,8 +157,10 @@ class Daemon:
                                 stderr=subprocess.PIPE, env=self.env)
 
     # ---- lifecycle --------------------------------------------------------------------
-    def start(self):
-        r = self.ik("daemon", "start", "--timeout", "30", binary=self.binary, timeout=60)
+    def start(self, env=None):
+        """Starts the daemon (env: variables added to its environment) and returns its PID."""
+        r = self.ik("daemon", "start", "--timeout", "30", binary=self.binary, timeout=60,
+                    env=env)
         assert r.returncode == 0, (r.stdout, r.stderr.decode(), self.log()[-3000:])
         pid = self.lock_pid()
         assert pid and pid_alive(pid), f"no live PID in daemon.lock: {pid}"

@@ -1,7 +1,11 @@
 """kill -9 of the daemon in the middle of a large import, and in the middle of the snapshot
 build that follows it: after a restart (which takes over the dead daemon's lock) the pin count
 is the old one or old + all (never partial), every pin committed before is there, every file
-under snapshots/ passes `ipfs-kit arrow validate`, and queries work."""
+under snapshots/ passes `ipfs-kit arrow validate`, and queries work.
+
+The instant of the kill is not raced: the daemon runs with IPFS_KIT_STOP_AT set to a stop point
+(lib/arrow/stop_point.c) and stops itself there (SIGSTOP); the test waits for that state, checks
+what is on disk, and kills it."""
 import os
 import shutil
 import subprocess
@@ -9,7 +13,7 @@ import tempfile
 
 import pytest
 
-from daemon_util import Daemon, pid_alive, wait_for
+from daemon_util import Daemon, pid_alive, pid_stopped, wait_for
 
 N = 200_000
 OLD = 2000
@@ -52,22 +56,32 @@ def restart_and_check(d, old, dead_pid, expect_counts):
     return len(cids)
 
 
+def stopped_at(d, point):
+    """Restarts d's daemon so that it stops itself at `point`; returns its PID."""
+    assert d.stop().returncode == 0
+    return d.start(env={"IPFS_KIT_STOP_AT": point})
+
+
+def wait_stopped(d, pid, imp):
+    wait_for(lambda: pid_stopped(pid) or imp.poll() is not None, 60,
+             what=f"the daemon (PID {pid}) to reach its stop point")
+    assert imp.poll() is None, (imp.returncode, imp.communicate())
+    assert pid_stopped(pid)
+
+
 def test_kill_9_during_a_large_import(daemons, tmp_path, big_jsonl):
     d, old = loaded(daemons, tmp_path)
-    wal = d.p("pins.db-wal")
-    wal0 = os.path.getsize(wal)
+    pid = stopped_at(d, "commit")
     imp = d.popen("pin", "import", big_jsonl)
     try:
-        # the import's transaction is spilling pages into the WAL: it is underway
-        wait_for(lambda: os.path.getsize(wal) > wal0 + (8 << 20) or imp.poll() is not None,
-                 30, what="the WAL to grow")
-        assert imp.poll() is None, "the import finished before it could be interrupted"
+        wait_stopped(d, pid, imp)  # every row inserted, the transaction about to commit
         dead = d.kill9()
         out, err = imp.communicate(timeout=30)
     finally:
         if imp.poll() is None:
             imp.kill()
             imp.wait()
+    assert dead == pid
     assert imp.returncode != 0 and b"imported" not in out, (out, err)
     assert err.strip(), "the client said nothing about the failed import"
     n = restart_and_check(d, old, dead, {OLD, OLD + N})
@@ -79,6 +93,7 @@ def test_kill_9_during_a_large_import(daemons, tmp_path, big_jsonl):
 
 def test_kill_9_while_the_snapshot_is_being_written(daemons, tmp_path, big_jsonl):
     d, old = loaded(daemons, tmp_path)
+    pid = stopped_at(d, "publish")
     snaps = d.p("snapshots")
 
     def building():
@@ -86,16 +101,17 @@ def test_kill_9_while_the_snapshot_is_being_written(daemons, tmp_path, big_jsonl
 
     imp = d.popen("pin", "import", big_jsonl)
     try:
-        wait_for(lambda: building() or imp.poll() is not None, 60, interval=0.002,
-                 what="a snapshot temp file")
-        assert imp.poll() is None, "the snapshot was published before it could be interrupted"
+        wait_stopped(d, pid, imp)
+        assert building(), os.listdir(snaps)  # written in full under its temp name
         dead = d.kill9()
-        assert building(), "no temp file left to recover from"
-        imp.communicate(timeout=30)
+        out, err = imp.communicate(timeout=30)
     finally:
         if imp.poll() is None:
             imp.kill()
             imp.wait()
+    assert dead == pid
+    # the reply waits for the snapshot: the client saw the daemon go, not a success
+    assert imp.returncode != 0 and b"imported" not in out, (out, err)
     # the import had committed (the snapshot build follows the commit)
     n = restart_and_check(d, old, dead, {OLD + N})
     assert n == OLD + N
