@@ -49,14 +49,22 @@ static int64_t offset_at(const void *p, int w, int64_t i)
     return w == 4 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
 }
 
-/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, max U+10FFFF): the offset of
+ * the first byte that starts no valid sequence, or -1. ASCII is skipped 32, then 8 bytes at a
+ * time. */
 static int64_t utf8_bad_at(const uint8_t *s, int64_t n)
 {
     int64_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
         if (c < 0x80) {
+            uint64_t w[4];
             i++;
+            while (i + 32 <= n && (memcpy(w, s + i, 32),
+                                   ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ull) == 0))
+                i += 32;
+            while (i + 8 <= n && (memcpy(w, s + i, 8), (w[0] & 0x8080808080808080ull) == 0))
+                i += 8;
             continue;
         }
         if (c >= 0xC2 && c <= 0xDF) {
@@ -79,6 +87,39 @@ static int64_t utf8_bad_at(const uint8_t *s, int64_t n)
         }
     }
     return -1;
+}
+
+/* Every value of a string array (offsets of width w) must be valid UTF-8 by itself, as
+ * pyarrow's full validation requires: "\xc3" then "\xa9" is two invalid values although the
+ * bytes together spell "é". Values are taken 256 at a time: their bytes are scanned as one
+ * range (a call per value costs more than the scan of a short value), then, while those bytes
+ * are in cache, no value but the first may start with a continuation byte. In a range that
+ * scanned valid, a byte is a continuation byte exactly when it does not start a sequence, so no
+ * sequence crosses a value boundary; the first value of a range starting with one fails the
+ * scan itself. Only on failure are the values scanned one by one, to name the first bad one. */
+static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
+{
+    const uint8_t *data = a->buffers[2];
+    const void *off = a->buffers[1];
+    int64_t i, k, end = a->offset + a->length, bad;
+    for (i = a->offset; i < end; i += 256) {
+        int64_t stop = end - i < 256 ? end : i + 256, first = offset_at(off, w, i),
+                last = offset_at(off, w, stop);
+        bool ok = utf8_bad_at(data + first, last - first) < 0;
+        for (k = i + 1; ok && k < stop; k++) {
+            int64_t o = offset_at(off, w, k);
+            ok = o >= last || (data[o] & 0xC0) != 0x80;
+        }
+        if (ok)
+            continue;
+        for (k = i; k < stop; k++) {
+            int64_t o = offset_at(off, w, k);
+            if ((bad = utf8_bad_at(data + o, offset_at(off, w, k + 1) - o)) >= 0)
+                return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld (byte %lld of the value)",
+                            k - a->offset, bad, 0);
+        }
+    }
+    return 0;
 }
 
 static int validate_node(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
@@ -228,18 +269,8 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         if ((rc = check_offsets(v, a, w, INT64_MAX)) != 0)
             return rc;
         if (v->level == IK_VALIDATE_FULL && v->utf8 &&
-            (t.id == IK_T_STRING || t.id == IK_T_LARGE_STRING) && a->length > 0) {
-            int64_t first = offset_at(a->buffers[1], w, a->offset);
-            int64_t last = offset_at(a->buffers[1], w, end);
-            int64_t bad = utf8_bad_at((const uint8_t *)a->buffers[2] + first, last - first);
-            if (bad >= 0) {
-                for (i = a->offset; i < end && offset_at(a->buffers[1], w, i + 1) <= first + bad;
-                     i++)
-                    ;
-                return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld (byte %lld)",
-                            i - a->offset, bad, 0);
-            }
-        }
+            (t.id == IK_T_STRING || t.id == IK_T_LARGE_STRING) && a->length > 0)
+            return check_utf8(v, a, w);
         return 0;
     }
     case IK_T_LIST:
