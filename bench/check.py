@@ -52,6 +52,14 @@ def main():
     vr = py / ours if py and ours else None
     add(3, "full validation no slower than pyarrow (pyarrow time / ours ≥ 1)", vr,
         vr is not None and vr >= 1, "{:.2f}×")
+    v = get(r, "validate_strings", "ours", "gb_per_s")
+    add(3, "full validation of the pin snapshot (strings) ≥ 2 GB/s", v,
+        v is not None and v >= 2, "{:.2f} GB/s")
+    py, ours = get(r, "validate_strings", "pyarrow_s"), get(r, "validate_strings", "ours",
+                                                            "best_s")
+    vr = py / ours if py and ours else None
+    add(3, "full validation of the pin snapshot no slower than pyarrow", vr,
+        vr is not None and vr >= 1, "{:.2f}×")
     w = get(r, "write", "ratio")
     add(3, "stream writer ≥ 0.5× memcpy", w, w is not None and w >= 0.5, "{:.2f}×")
 
