@@ -363,9 +363,17 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
                 continue;
             memcpy(&len, view, 4);
             if (len < 0)
-                return fail(v, IK_EINVALID, "negative view length at index %lld", i, 0, 0);
+                return fail(v, IK_EINVALID, "negative view length at index %lld", i - a->offset, 0,
+                            0);
             if (len <= 12) {
+                /* the spec pads an inline value with zeros; pyarrow holds readers to it */
                 data = view + 4;
+                for (int k = 4 + len; k < 16; k++)
+                    if (view[k] != 0)
+                        return fail(v, IK_EINVALID,
+                                    "view at index %lld: inline value of %lld bytes has nonzero "
+                                    "padding",
+                                    i - a->offset, len, 0);
             } else {
                 memcpy(&idx, view + 8, 4);
                 memcpy(&off, view + 12, 4);
@@ -373,6 +381,10 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
                     return fail(v, IK_EINVALID, "view at index %lld points outside buffer %lld",
                                 i - a->offset, idx, 0);
                 data = (const uint8_t *)a->buffers[2 + idx] + off;
+                if (memcmp(view + 4, data, 4) != 0) /* comparisons trust the prefix */
+                    return fail(v, IK_EINVALID,
+                                "view at index %lld: prefix differs from the value's first bytes",
+                                i - a->offset, 0, 0);
             }
             if (v->utf8 && t.id == IK_T_STRING_VIEW && utf8_bad_at(data, len) >= 0)
                 return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld", i - a->offset, 0, 0);

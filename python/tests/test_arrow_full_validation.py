@@ -1,10 +1,15 @@
-"""Full validation of string columns agrees with pyarrow's, value by value: random values built
+"""Full validation agrees with pyarrow's where values, not structure, are wrong.
+
+UTF-8 of string columns, value by value: random values built
 from ASCII runs (short and long, so the word-at-a-time skips end at every alignment), valid
 multi-byte characters, their fragments (a character split across two values is two invalid
 values although the bytes together are valid), overlongs, surrogates, code points past U+10FFFF
 and random bytes; sometimes a slice, sometimes more than one 256-value block. pyarrow writes
 the file without validating; `ipfs-kit arrow validate` must call it valid exactly when
-pyarrow's validate(full=True) does, and name the same first bad value."""
+pyarrow's validate(full=True) does, and name the same first bad value.
+
+String views: an inline value's padding must be zeros and an out-of-line value's 4-byte prefix
+must equal its first bytes (the spec's layout; pyarrow refuses both)."""
 import re
 import struct
 
@@ -88,3 +93,41 @@ def test_a_character_split_across_two_values_is_invalid(ik, tmp_path):
     r = ik(["arrow", "validate", path])
     assert r.returncode == 65
     assert "field 's': invalid UTF-8 at index 0 (byte 0 of the value)" in r.stderr.decode()
+
+
+def view_inline(s, pad=b""):
+    return struct.pack("<i", len(s)) + s + pad + b"\0" * (12 - len(s) - len(pad))
+
+
+def view_out(n, prefix, buf, off):
+    return struct.pack("<i", n) + prefix + struct.pack("<ii", buf, off)
+
+
+@pytest.mark.parametrize("case,views,want", [
+    ("valid", [view_inline(b"ab"), view_inline(b""), view_out(13, b"hell", 0, 0)], None),
+    ("padding", [view_inline(b"ab"), view_inline(b"ab", b"x")],
+     "view at index 1: inline value of 2 bytes has nonzero padding"),
+    ("empty padding", [view_inline(b"", b"\x01")],
+     "view at index 0: inline value of 0 bytes has nonzero padding"),
+    ("prefix", [view_inline(b"ok"), view_out(13, b"HELL", 0, 0)],
+     "view at index 1: prefix differs from the value's first bytes"),
+])
+def test_string_view_padding_and_prefix(ik, tmp_path, case, views, want):
+    arr = pa.Array.from_buffers(pa.string_view(), len(views),
+                                [None, pa.py_buffer(b"".join(views)),
+                                 pa.py_buffer(b"hello world!!")])
+    try:
+        arr.validate(full=True)
+        py_ok = True
+    except pa.ArrowInvalid:
+        py_ok = False
+    assert py_ok == (want is None)
+    path = tmp_path / "v.arrow"
+    table = pa.table({"v": arr})
+    with ipc.new_file(str(path), table.schema) as w:
+        w.write_table(table)
+    r = ik(["arrow", "validate", path])
+    if want is None:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 65 and f"field 'v': {want}" in r.stderr.decode(), r.stderr
