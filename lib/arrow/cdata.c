@@ -187,46 +187,62 @@ struct schema_priv {
     struct ArrowSchema *dict;
 };
 
+void ik__kv_begin(struct ik__kv_iter *it, const char *metadata)
+{
+    it->p = metadata;
+    it->left = 0;
+    if (metadata) {
+        memcpy(&it->left, metadata, 4);
+        it->p += 4;
+    }
+}
+
+bool ik__kv_next(struct ik__kv_iter *it, struct ik__kv *out)
+{
+    int32_t len;
+    if (it->left <= 0)
+        return false;
+    out->start = it->p;
+    memcpy(&len, it->p, 4);
+    if (len < 0)
+        return it->left = 0, false;
+    out->key = it->p + 4;
+    out->key_len = (size_t)len;
+    memcpy(&len, out->key + out->key_len, 4);
+    if (len < 0)
+        return it->left = 0, false;
+    out->value = out->key + out->key_len + 4;
+    out->value_len = (size_t)len;
+    it->p = out->end = out->value + out->value_len;
+    it->left--;
+    return true;
+}
+
+bool ik__kv_is(const struct ik__kv *e, const char *key)
+{
+    return e->key_len == strlen(key) && memcmp(e->key, key, e->key_len) == 0;
+}
+
 int64_t ik__metadata_size(const char *metadata)
 {
-    const char *p = metadata;
-    int32_t n, i, len;
-    if (metadata == NULL)
-        return 0;
-    memcpy(&n, p, 4);
-    p += 4;
-    for (i = 0; i < n; i++) {
-        memcpy(&len, p, 4);
-        p += 4 + len;
-        memcpy(&len, p, 4);
-        p += 4 + len;
-    }
-    return p - metadata;
+    struct ik__kv_iter it;
+    struct ik__kv e;
+    ik__kv_begin(&it, metadata);
+    while (ik__kv_next(&it, &e))
+        ;
+    return metadata ? it.p - metadata : 0;
 }
 
 const char *ik_metadata_get(const char *metadata, const char *key, int32_t *len)
 {
-    const char *p = metadata;
-    int32_t n, i, klen, vlen;
-    size_t want = strlen(key);
-    if (metadata == NULL)
-        return NULL;
-    memcpy(&n, p, 4);
-    p += 4;
-    for (i = 0; i < n; i++) {
-        memcpy(&klen, p, 4);
-        p += 4;
-        const char *k = p;
-        p += klen;
-        memcpy(&vlen, p, 4);
-        p += 4;
-        if ((size_t)klen == want && memcmp(k, key, want) == 0) {
+    struct ik__kv_iter it;
+    struct ik__kv e;
+    for (ik__kv_begin(&it, metadata); ik__kv_next(&it, &e);)
+        if (ik__kv_is(&e, key)) {
             if (len)
-                *len = vlen;
-            return p;
+                *len = (int32_t)e.value_len;
+            return e.value;
         }
-        p += vlen;
-    }
     return NULL;
 }
 

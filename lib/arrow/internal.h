@@ -295,6 +295,24 @@ int ik__schema_alloc_dictionary(struct ArrowSchema *s);
 /* Byte size of a metadata blob (0 for NULL). */
 int64_t ik__metadata_size(const char *metadata);
 
+/* Walking a C Data Interface metadata blob (int32 pair count, then per pair an int32 key
+ * length, the key, an int32 value length, the value):
+ *     struct ik__kv_iter it; struct ik__kv e;
+ *     for (ik__kv_begin(&it, md); ik__kv_next(&it, &e);) ...
+ * A NULL blob has no pairs; a negative length ends the walk. */
+struct ik__kv {
+    const char *key, *value;
+    size_t key_len, value_len;
+    const char *start, *end; /* the whole pair's bytes, lengths included */
+};
+struct ik__kv_iter {
+    const char *p;
+    int32_t left;
+};
+void ik__kv_begin(struct ik__kv_iter *it, const char *metadata);
+bool ik__kv_next(struct ik__kv_iter *it, struct ik__kv *out);
+bool ik__kv_is(const struct ik__kv *e, const char *key);
+
 /* A dictionary-encoded field found in a schema, in depth-first order (the order IPC writers
  * assign ids in): the field's node in the schema tree and its dictionary id. */
 struct ik__dict_field {

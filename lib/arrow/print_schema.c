@@ -161,53 +161,18 @@ static int type_str(struct ik__sb *s, const struct ArrowSchema *f, int depth, st
 
 /* ---- metadata ----------------------------------------------------------------------------- */
 
-struct kv {
-    const char *key, *value;
-    size_t key_len, value_len;
-};
-
-/* Entry i of a C Data Interface metadata blob; false past the end or on a negative length. */
-static bool kv_at(const char *md, int32_t i, struct kv *out)
-{
-    const char *p = md + 4;
-    int32_t n, k, len;
-    memcpy(&n, md, 4);
-    for (k = 0; k <= i && k < n; k++) {
-        memcpy(&len, p, 4);
-        if (len < 0)
-            return false;
-        out->key = p + 4;
-        out->key_len = (size_t)len;
-        p += 4 + len;
-        memcpy(&len, p, 4);
-        if (len < 0)
-            return false;
-        out->value = p + 4;
-        out->value_len = (size_t)len;
-        p += 4 + len;
-    }
-    return i < n && k == i + 1;
-}
-
-static bool is_key(const struct kv *e, const char *key)
-{
-    return e->key_len == strlen(key) && memcmp(e->key, key, e->key_len) == 0;
-}
-
 /* A title line and "key: 'value'" lines at `indent`; a value longer than
  * max(10, 70 - key length - indent) bytes is cut there and followed by " + <bytes left>".
  * Extension keys are left out when `skip_ext` (they are the field's type). */
 static void metadata_str(struct ik__sb *s, const char *md, const char *title, size_t indent,
                          bool skip_ext)
 {
-    struct kv e;
-    int32_t i;
+    struct ik__kv_iter it;
+    struct ik__kv e;
     bool any = false;
-    if (md == NULL)
-        return;
-    for (i = 0; kv_at(md, i, &e); i++) {
+    for (ik__kv_begin(&it, md); ik__kv_next(&it, &e);) {
         size_t lim;
-        if (skip_ext && (is_key(&e, EXT_NAME) || is_key(&e, EXT_META)))
+        if (skip_ext && (ik__kv_is(&e, EXT_NAME) || ik__kv_is(&e, EXT_META)))
             continue;
         if (!any) {
             ik__sb_addc(s, '\n');

@@ -428,22 +428,12 @@ static ik_fbref write_metadata(struct ik_fbb *b, const char *m1, const char *m2)
     ik_fbref refs[512];
     uint32_t n = 0;
     const char *ms[2] = {m1, m2};
-    int k;
-    for (k = 0; k < 2; k++) {
-        const char *p = ms[k];
-        int32_t cnt, i, kl, vl;
-        if (p == NULL)
-            continue;
-        memcpy(&cnt, p, 4);
-        p += 4;
-        for (i = 0; i < cnt && n < 512; i++) {
-            ik_fbref kr, vr;
-            memcpy(&kl, p, 4);
-            kr = ik__fbb_string(b, p + 4, (size_t)kl);
-            p += 4 + kl;
-            memcpy(&vl, p, 4);
-            vr = ik__fbb_string(b, p + 4, (size_t)vl);
-            p += 4 + vl;
+    for (int k = 0; k < 2; k++) {
+        struct ik__kv_iter it;
+        struct ik__kv e;
+        for (ik__kv_begin(&it, ms[k]); n < 512 && ik__kv_next(&it, &e);) {
+            ik_fbref kr = ik__fbb_string(b, e.key, e.key_len),
+                     vr = ik__fbb_string(b, e.value, e.value_len);
             ik__fbb_table_start(b);
             ik__fbb_add_ref(b, 0, kr);
             ik__fbb_add_ref(b, 1, vr);

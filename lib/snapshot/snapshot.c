@@ -81,8 +81,9 @@ static int snap_dir(const char *dir, char *out, size_t cap, struct ik_error *err
 static char *merge_metadata(const char *src, const char *const *keys, const char *const *vals)
 {
     int64_t size = ik__metadata_size(src), out_size = size + 4;
-    int32_t n = 0, cnt = 0, i, kl, vl;
-    const char *p = src;
+    int32_t n = 0, i, kl, vl;
+    struct ik__kv_iter it;
+    struct ik__kv e;
     char *m, *w;
     for (i = 0; i < 3; i++)
         out_size += 8 + (int64_t)strlen(keys[i]) + (int64_t)strlen(vals[i]);
@@ -90,24 +91,11 @@ static char *merge_metadata(const char *src, const char *const *keys, const char
     if (m == NULL)
         return NULL;
     w = m + 4;
-    if (src) {
-        memcpy(&cnt, p, 4);
-        p += 4;
-    }
-    for (i = 0; i < cnt; i++) {
-        const char *k = p, *v;
-        bool ours = false;
-        int j;
-        memcpy(&kl, k, 4);
-        v = k + 4 + kl;
-        memcpy(&vl, v, 4);
-        p = v + 4 + vl;
-        for (j = 0; j < 3; j++)
-            ours |= strlen(keys[j]) == (size_t)kl && memcmp(k + 4, keys[j], (size_t)kl) == 0;
-        if (ours)
+    for (ik__kv_begin(&it, src); ik__kv_next(&it, &e);) {
+        if (ik__kv_is(&e, keys[0]) || ik__kv_is(&e, keys[1]) || ik__kv_is(&e, keys[2]))
             continue;
-        memcpy(w, k, (size_t)(p - k));
-        w += p - k;
+        memcpy(w, e.start, (size_t)(e.end - e.start));
+        w += e.end - e.start;
         n++;
     }
     for (i = 0; i < 3; i++) {
