@@ -3,6 +3,7 @@ backend_health table reports what it saw (status, response time, errors, success
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -61,8 +62,16 @@ def _health(env):
     return {row["backend_name"]: row for row in map(json.loads, r.stdout.decode().splitlines())}
 
 
-def test_backend_health_reports_each_configured_backend(services):
-    home = tempfile.mkdtemp(prefix="ikh", dir="/tmp")
+@pytest.fixture
+def home():
+    """A short data directory under /tmp (a socket path must stay under 108 bytes), removed
+    afterwards."""
+    d = tempfile.mkdtemp(prefix="ikh", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_backend_health_reports_each_configured_backend(services, home):
     env = dict(os.environ, IPFS_KIT_PATH=home)
     with open(os.path.join(home, "config.json"), "w") as f:
         json.dump({"health_interval": 1, "backends": {
@@ -100,8 +109,7 @@ def test_backend_health_reports_each_configured_backend(services):
         _ik(env, "daemon", "stop")
 
 
-def test_backend_health_without_config_lists_the_default_backend():
-    home = tempfile.mkdtemp(prefix="ikh", dir="/tmp")
+def test_backend_health_without_config_lists_the_default_backend(home):
     env = dict(os.environ, IPFS_KIT_PATH=home)
     assert _ik(env, "daemon", "start").returncode == 0
     try:
@@ -112,8 +120,7 @@ def test_backend_health_without_config_lists_the_default_backend():
         _ik(env, "daemon", "stop")
 
 
-def test_backend_health_needs_the_daemon():
-    home = tempfile.mkdtemp(prefix="ikh", dir="/tmp")
+def test_backend_health_needs_the_daemon(home):
     r = _ik(dict(os.environ, IPFS_KIT_PATH=home), "backend", "health")
     assert r.returncode == 69
     assert b"daemon" in r.stderr and b"start it" in r.stderr
