@@ -18,21 +18,6 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* The CIDv0 text of a sha2-256 multihash (0x12 0x20 + 32 bytes) into out. */
-static void cidv0_text(const uint8_t mh[34], char *out, size_t cap)
-{
-    struct ik_cid c;
-    memset(&c, 0, sizeof c);
-    c.version = 0;
-    c.codec = 0x70;
-    c.hash_fn = 0x12;
-    c.digest_len = 32;
-    c.digest_off = 2;
-    c.binary_len = 34;
-    memcpy(c.binary, mh, 34);
-    ik_cid_format(&c, out, cap);
-}
-
 struct strcol {
     int32_t *offs;
     char *data;
@@ -159,15 +144,15 @@ static int make_batch(uint64_t seed, int64_t first, int64_t rows, struct ArrowAr
         return ENOMEM; /* the process exits on this path; nothing to salvage */
     for (i = 0; i < rows; i++) {
         uint64_t s = seed * 1000003u + (uint64_t)(first + i), r;
-        uint8_t mh[34];
+        uint8_t digest[32];
+        struct ik_cid c;
         int k;
-        mh[0] = 0x12;
-        mh[1] = 0x20;
         for (k = 0; k < 4; k++) {
             r = splitmix(&s);
-            memcpy(mh + 2 + 8 * k, &r, 8);
+            memcpy(digest + 8 * k, &r, 8);
         }
-        cidv0_text(mh, buf, sizeof buf);
+        ik_cid_v0(digest, &c);
+        ik_cid_format(&c, buf, sizeof buf);
         str_add(&cid, buf);
         r = splitmix(&s);
         if (r % 7 == 0) {

@@ -15,22 +15,16 @@
 static inline void ik_test_cidv0(uint64_t n, char out[47])
 {
     struct ik_cid c;
+    uint8_t digest[32];
     uint64_t x = n * 0x9e3779b97f4a7c15u + 1;
     int i;
-    memset(&c, 0, sizeof c);
-    c.codec = 0x70;
-    c.hash_fn = 0x12;
-    c.digest_len = 32;
-    c.digest_off = 2;
-    c.binary_len = 34;
-    c.binary[0] = 0x12;
-    c.binary[1] = 0x20;
     for (i = 0; i < 32; i++) {
         x ^= x >> 29;
         x *= 0xbf58476d1ce4e5b9u;
         x ^= x >> 32;
-        c.binary[2 + i] = (uint8_t)x;
+        digest[i] = (uint8_t)x;
     }
+    ik_cid_v0(digest, &c);
     ik_cid_format(&c, out, 47);
 }
 

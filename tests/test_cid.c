@@ -62,6 +62,28 @@ TEST(test_cid_v0_formats_to_the_same_text)
     ASSERT_STR_EQ(text, V0);
 }
 
+TEST(test_cid_v0_of_a_digest_equals_the_parsed_one)
+{
+    struct ik_cid made, parsed;
+    struct ik_error err;
+    uint8_t digest[32];
+    char text[IK_CID_MAX_TEXT + 1];
+    unhex(EMPTY_SHA256, digest);
+    memset(&made, 0xa5, sizeof made); /* every field must be set, none left over */
+    ik_cid_v0(digest, &made);
+    ASSERT_OK(parse(V0, &parsed, &err), &err);
+    ASSERT_EQ(made.version, parsed.version);
+    ASSERT_EQ(made.multibase, parsed.multibase);
+    ASSERT_EQ(made.codec, parsed.codec);
+    ASSERT_EQ(made.hash_fn, parsed.hash_fn);
+    ASSERT_EQ(made.digest_len, parsed.digest_len);
+    ASSERT_EQ(made.digest_off, parsed.digest_off);
+    ASSERT_EQ(made.binary_len, parsed.binary_len);
+    ASSERT_MEM_EQ(made.binary, parsed.binary, 34);
+    ASSERT_EQ(ik_cid_format(&made, text, sizeof text), 46);
+    ASSERT_STR_EQ(text, V0);
+}
+
 TEST(test_cid_v1_of_v0_carries_the_same_multihash)
 {
     struct ik_cid v0, v1;

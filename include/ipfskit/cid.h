@@ -37,6 +37,10 @@ int ik_cid_parse(const char *s, size_t len, struct ik_cid *out, struct ik_error 
 /* Convenience: 1 when `s` (NUL-terminated) is a valid CID, else 0 (reason in err). */
 int ik_cid_valid(const char *s, struct ik_error *err);
 
+/* Fills `out` with the CIDv0 of a sha2-256 `digest` (the multihash 0x12 0x20 + 32 bytes).
+ * `digest` may point into out->binary. */
+void ik_cid_v0(const uint8_t digest[32], struct ik_cid *out);
+
 /* Writes the canonical text of `cid` (CIDv0 as base58btc `Qm…`, CIDv1 as base32 lower `b…`)
  * into out (NUL-terminated). Returns the length, or 0 when cap is too small. */
 size_t ik_cid_format(const struct ik_cid *cid, char *out, size_t cap);

@@ -341,6 +341,17 @@ static int parse_v0(const char *s, size_t len, struct ik_cid *out, struct ik_err
     if (n != CIDV0_BINARY_LEN || out->binary[0] != MH_SHA2_256 || out->binary[1] != 32)
         return ik_error_set(err, IK_EFORMAT,
                             "CIDv0 must be a sha2-256 multihash (0x12 0x20 + 32 bytes)");
+    ik_cid_v0(out->binary + 2, out);
+    return 0;
+}
+
+void ik_cid_v0(const uint8_t digest[32], struct ik_cid *out)
+{
+    /* out is only written (cppcheck takes the address arithmetic for a read) */
+    // cppcheck-suppress ctuuninitvar
+    memmove(out->binary + 2, digest, 32);
+    out->binary[0] = MH_SHA2_256;
+    out->binary[1] = 32;
     out->version = 0;
     out->multibase = 0;
     out->codec = 0x70;
@@ -348,7 +359,6 @@ static int parse_v0(const char *s, size_t len, struct ik_cid *out, struct ik_err
     out->digest_len = 32;
     out->digest_off = 2;
     out->binary_len = CIDV0_BINARY_LEN;
-    return 0;
 }
 
 static int parse_v1(const char *s, size_t len, struct ik_cid *out, struct ik_error *err)
