@@ -125,29 +125,6 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
                        const struct ArrowArray *b, struct ArrowArray *out, int depth,
                        struct ik_error *err);
 
-static int64_t run_end(const struct ArrowArray *re, int w, int64_t i)
-{
-    const void *p = re->buffers[1];
-    i += re->offset;
-    return w == 2   ? ((const int16_t *)p)[i]
-           : w == 4 ? ((const int32_t *)p)[i]
-                    : ((const int64_t *)p)[i];
-}
-
-/* First run whose end is > pos. */
-static int64_t run_at(const struct ArrowArray *re, int w, int64_t pos)
-{
-    int64_t lo = 0, hi = re->length;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (run_end(re, w, mid) > pos)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 /* Run-end encoded: the runs covering each input's slice, cut to it, b's ends shifted by
  * a->length; the values covering those runs concatenated. */
 static int concat_ree(const struct ArrowSchema *s, const struct ArrowArray *a,
@@ -167,8 +144,8 @@ static int concat_ree(const struct ArrowSchema *s, const struct ArrowArray *a,
         return ik_error_set(err, IK_EINVALID, "concat: run ends must be int16/32/64");
     for (k = 0; k < 2; k++) {
         const struct ArrowArray *x = src[k], *re = x->children[0];
-        int64_t last = x->length ? run_at(re, w, x->offset + x->length - 1) : -1;
-        r0[k] = x->length ? run_at(re, w, x->offset) : 0;
+        int64_t last = x->length ? ik__run_find(re, w, x->offset + x->length - 1) : -1;
+        r0[k] = x->length ? ik__run_find(re, w, x->offset) : 0;
         nruns[k] = last - r0[k] + 1;
         if (x->length && (last >= re->length || last >= x->children[1]->length))
             return ik_error_set(err, IK_EINVALID, "concat: run ends do not cover the array");
@@ -192,7 +169,7 @@ static int concat_ree(const struct ArrowSchema *s, const struct ArrowArray *a,
         const struct ArrowArray *x = src[k];
         int64_t base = k ? a->length : 0;
         for (i = 0; i < nruns[k]; i++, pos++) {
-            int64_t e = run_end(x->children[0], w, r0[k] + i) - x->offset;
+            int64_t e = ik__run_end(x->children[0], w, r0[k] + i) - x->offset;
             int64_t v = base + (e < x->length ? e : x->length);
             if (w == 2) {
                 int16_t v16 = (int16_t)v;

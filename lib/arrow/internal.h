@@ -367,6 +367,33 @@ int ik__array_concat(const struct ArrowSchema *schema, const struct ArrowArray *
                      const struct ArrowArray *b, struct ArrowArray *out, struct ik_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * Run-end encoded arrays: `re` is the run_ends child, `w` its width in bytes (2, 4 or 8). */
+
+/* The end of run i (i counted from re's offset). */
+static inline int64_t ik__run_end(const struct ArrowArray *re, int w, int64_t i)
+{
+    const void *p = re->buffers[1];
+    i += re->offset;
+    return w == 2   ? ((const int16_t *)p)[i]
+           : w == 4 ? ((const int32_t *)p)[i]
+                    : ((const int64_t *)p)[i];
+}
+
+/* The first run whose end is > pos (binary search; re->length when none is). */
+static inline int64_t ik__run_find(const struct ArrowArray *re, int w, int64_t pos)
+{
+    int64_t lo = 0, hi = re->length;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ik__run_end(re, w, mid) > pos)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Crash-test stop points (stop_point.c): stops the process with SIGSTOP when the environment
  * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
  * commit), "publish" (a snapshot written under its temp name, about to get its final one). */

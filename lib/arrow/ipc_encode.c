@@ -162,29 +162,6 @@ static int emit_offsets(struct ik__enc *e, const void *buf, int w, int64_t start
     }
 }
 
-static int64_t run_end_at(const struct ArrowArray *re, int w, int64_t i)
-{
-    const void *p = re->buffers[1];
-    i += re->offset;
-    return w == 2   ? ((const int16_t *)p)[i]
-           : w == 4 ? ((const int32_t *)p)[i]
-                    : ((const int64_t *)p)[i];
-}
-
-/* First run whose end is > pos (binary search). */
-static int64_t find_run(const struct ArrowArray *re, int w, int64_t pos)
-{
-    int64_t lo = 0, hi = re->length;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (run_end_at(re, w, mid) > pos)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 static int enc_run_end(struct ik__enc *e, const struct ArrowSchema *s, const struct ArrowArray *a,
                        int64_t start, int64_t len, struct ik_error *err)
 {
@@ -198,8 +175,8 @@ static int enc_run_end(struct ik__enc *e, const struct ArrowSchema *s, const str
     w = rt.bit_width / 8;
     if (add_node(e, len, 0))
         return ENOMEM;
-    r0 = len ? find_run(re, w, start) : 0;
-    r1 = len ? find_run(re, w, start + len - 1) : -1;
+    r0 = len ? ik__run_find(re, w, start) : 0;
+    r1 = len ? ik__run_find(re, w, start + len - 1) : -1;
     n = r1 - r0 + 1;
     if (r0 > re->length || r1 >= re->length)
         return ik_error_set(err, IK_EINVALID, "run ends do not cover the array");
@@ -209,7 +186,7 @@ static int enc_run_end(struct ik__enc *e, const struct ArrowSchema *s, const str
     if (out == NULL)
         return ENOMEM;
     for (i = 0; i < n; i++) {
-        int64_t v = run_end_at(re, w, r0 + i) - start;
+        int64_t v = ik__run_end(re, w, r0 + i) - start;
         if (v > len)
             v = len;
         if (w == 2) {
