@@ -63,8 +63,7 @@ static bool valid(const struct ArrowArray *a, int64_t i)
 static int describe(struct acol *c, const struct ArrowSchema *f, struct ik_error *err)
 {
     const char *fmt = f->format, *vf;
-    bool want_str = c->col == IK__CID || c->col == IK__NAME || c->col == IK__PIN_TYPE ||
-                    c->col == IK__METADATA || c->col == IK__BACKEND || c->col == IK__VFS_PATH;
+    bool want_str = ik__col_is_str(c->col);
     c->ts_mul = c->ts_div = 1;
     c->dict = f->dictionary != NULL;
     vf = c->dict ? f->dictionary->format : fmt;

@@ -330,8 +330,7 @@ static void set_field(struct ik__row *r, int c, const struct val *v, char *bad, 
         ik__row_str(r, c, v->s.p, v->s.n);
         return;
     }
-    if (c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
-        c == IK__BACKEND || c == IK__VFS_PATH) {
+    if (ik__col_is_str(c)) {
         if (v->kind != V_STR)
             snprintf(bad, badsz, "%s is not a string", ik__col_names[c]);
         else if (c != IK__NAME || v->s.n > 0) /* kubo writes "" for no name */

@@ -341,8 +341,7 @@ static void bind_col(struct ik_store *st, const struct ik__row *r, int c)
 {
     sqlite3_stmt *s = st->upsert;
     unsigned bit = 1u << c;
-    bool str = c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
-               c == IK__BACKEND || c == IK__VFS_PATH;
+    bool str = ik__col_is_str(c);
     if (IK__HAS(r, c) && (!str || r->str[c].p != NULL)) {
         if (str)
             sqlite3_bind_text(s, c + 1, r->str[c].p, (int)r->str[c].n, SQLITE_STATIC);

@@ -29,6 +29,14 @@ enum ik__col {
     IK__NCOLS
 };
 
+/* Whether column c holds text (cid, name, pin_type, metadata, backend, vfs_path); the others
+ * hold integers. */
+static inline bool ik__col_is_str(int c)
+{
+    return c == IK__CID || c == IK__NAME || c == IK__PIN_TYPE || c == IK__METADATA ||
+           c == IK__BACKEND || c == IK__VFS_PATH;
+}
+
 extern const char *const ik__col_names[IK__NCOLS];
 /* Column index for a pin_index column name of `len` bytes, or -1. */
 int ik__col_find(const char *name, size_t len);
