@@ -67,11 +67,6 @@ void ik__gb_free(struct ik__gbuf *g)
     memset(g, 0, sizeof *g);
 }
 
-static inline void bit_set(uint8_t *bits, int64_t i)
-{
-    bits[i >> 3] = (uint8_t)(bits[i >> 3] | (1u << (i & 7)));
-}
-
 static inline void bit_clear(uint8_t *bits, int64_t i)
 {
     bits[i >> 3] = (uint8_t)(bits[i >> 3] & ~(1u << (i & 7)));
@@ -411,7 +406,7 @@ static inline int mark_valid(struct column *c)
         return 0;
     if (valid_extend(c) != 0)
         return ENOMEM;
-    bit_set(c->valid.data, c->length);
+    ik__bit_set(c->valid.data, c->length);
     return 0;
 }
 
@@ -692,7 +687,7 @@ int ik_builder_bool(struct ik_builder *b, int col, bool v, struct ik_error *err)
     if (mark_valid(c) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     if (v)
-        bit_set(c->data.data, c->length);
+        ik__bit_set(c->data.data, c->length);
     c->length++;
     return 0;
 }

@@ -4,16 +4,6 @@
 
 #include "arrow/internal.h"
 
-static bool get_bit(const void *b, int64_t i)
-{
-    return (((const uint8_t *)b)[i >> 3] >> (i & 7)) & 1;
-}
-
-static void set_bit(uint8_t *b, int64_t i)
-{
-    b[i >> 3] = (uint8_t)(b[i >> 3] | (1u << (i & 7)));
-}
-
 /* Validity of a then b into out (only allocated when there are nulls). */
 static int concat_validity(const struct ArrowArray *a, const struct ArrowArray *b,
                            struct ArrowArray *out)
@@ -29,8 +19,8 @@ static int concat_validity(const struct ArrowArray *a, const struct ArrowArray *
         return ENOMEM;
     for (k = 0; k < 2; k++)
         for (i = 0; i < src[k]->length; i++, pos++) {
-            if (src[k]->buffers[0] == NULL || get_bit(src[k]->buffers[0], src[k]->offset + i))
-                set_bit(bits, pos);
+            if (src[k]->buffers[0] == NULL || ik__bit_get(src[k]->buffers[0], src[k]->offset + i))
+                ik__bit_set(bits, pos);
             else
                 nulls++;
         }
@@ -238,8 +228,8 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
             goto oom;
         for (k = 0; k < 2; k++)
             for (i = 0; i < src[k]->length; i++, pos++)
-                if (get_bit(src[k]->buffers[1], src[k]->offset + i))
-                    set_bit(bits, pos);
+                if (ik__bit_get(src[k]->buffers[1], src[k]->offset + i))
+                    ik__bit_set(bits, pos);
         return 0;
     }
     case IK_T_FIXED_SIZE_LIST: {

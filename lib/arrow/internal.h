@@ -367,6 +367,34 @@ int ik__array_concat(const struct ArrowSchema *schema, const struct ArrowArray *
                      const struct ArrowArray *b, struct ArrowArray *out, struct ik_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * Bitmaps (validity, bool values): bit i of byte i / 8, least significant first. */
+static inline bool ik__bit_get(const void *bits, int64_t i)
+{
+    return (((const uint8_t *)bits)[i >> 3] >> (i & 7)) & 1;
+}
+
+static inline void ik__bit_set(uint8_t *bits, int64_t i)
+{
+    bits[i >> 3] = (uint8_t)(bits[i >> 3] | (1u << (i & 7)));
+}
+
+/* Set bits in [start, start+len): byte-wise to a 64-bit boundary, then popcount words. */
+static inline int64_t ik__bits_count(const uint8_t *bits, int64_t start, int64_t len)
+{
+    int64_t i = start, end = start + len, set = 0;
+    for (; i < end && (i & 63); i++)
+        set += ik__bit_get(bits, i);
+    for (; i + 64 <= end; i += 64) {
+        uint64_t w;
+        memcpy(&w, bits + (i >> 3), 8);
+        set += __builtin_popcountll(w);
+    }
+    for (; i < end; i++)
+        set += ik__bit_get(bits, i);
+    return set;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Run-end encoded arrays: `re` is the run_ends child, `w` its width in bytes (2, 4 or 8). */
 
 /* The end of run i (i counted from re's offset). */

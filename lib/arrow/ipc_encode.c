@@ -80,21 +80,6 @@ static void *scratch(struct ik__enc *e, size_t n)
     return p;
 }
 
-static int64_t count_nulls(const uint8_t *bits, int64_t start, int64_t len)
-{
-    int64_t i, set = 0;
-    for (i = start; i < start + len && (i & 7); i++)
-        set += (bits[i >> 3] >> (i & 7)) & 1;
-    for (; i + 64 <= start + len; i += 64) {
-        uint64_t w;
-        memcpy(&w, bits + (i >> 3), 8);
-        set += __builtin_popcountll(w);
-    }
-    for (; i < start + len; i++)
-        set += (bits[i >> 3] >> (i & 7)) & 1;
-    return len - set;
-}
-
 /* Emits a bitmap for bits [start, start+len). */
 static int emit_bits(struct ik__enc *e, const uint8_t *bits, int64_t start, int64_t len)
 {
@@ -108,8 +93,8 @@ static int emit_bits(struct ik__enc *e, const uint8_t *bits, int64_t start, int6
     if (out == NULL)
         return ENOMEM;
     for (i = 0; i < len; i++)
-        if ((bits[(start + i) >> 3] >> ((start + i) & 7)) & 1)
-            out[i >> 3] = (uint8_t)(out[i >> 3] | (1u << (i & 7)));
+        if (ik__bit_get(bits, start + i))
+            ik__bit_set(out, i);
     return add_buf(e, out, nbytes, len);
 }
 
@@ -124,7 +109,7 @@ static int emit_validity(struct ik__enc *e, const struct ArrowArray *a, int64_t 
     if (start == a->offset && len == a->length && a->null_count > 0)
         *nulls = a->null_count;
     else
-        *nulls = count_nulls(bits, start, len);
+        *nulls = len - ik__bits_count(bits, start, len);
     if (*nulls == 0)
         return add_buf(e, NULL, 0, 0);
     return emit_bits(e, bits, start, len);

@@ -275,11 +275,6 @@ static int64_t ld64(const void *buf, int64_t k)
     return v;
 }
 
-static bool bit(const void *buf, int64_t k)
-{
-    return (((const uint8_t *)buf)[k >> 3] >> (k & 7)) & 1;
-}
-
 static void put_null(struct ik__sb *s, enum ik__pmode mode)
 {
     if (mode != IK__PM_CSV)
@@ -390,7 +385,8 @@ static int render_items(struct ik__sb *s, const struct ik__pnode *n, const struc
             ik__sb_addc(s, ',');
         if (n->t.id != IK_T_MAP) {
             rc = ik__render(s, cn, c, j, IK__PM_JSON, err);
-        } else if (c->null_count != 0 && c->buffers[0] && !bit(c->buffers[0], c->offset + j)) {
+        } else if (c->null_count != 0 && c->buffers[0] &&
+                   !ik__bit_get(c->buffers[0], c->offset + j)) {
             ik__sb_add(s, "null", 4);
             rc = 0;
         } else {
@@ -489,8 +485,8 @@ int ik__render(struct ik__sb *s, const struct ik__pnode *n, const struct ArrowAr
 {
     int64_t k = a->offset + i;
     const void *d = a->n_buffers > 1 ? a->buffers[1] : NULL;
-    if (n->t.id == IK_T_NA ||
-        (n->has_validity && a->null_count != 0 && a->buffers[0] && !bit(a->buffers[0], k))) {
+    if (n->t.id == IK_T_NA || (n->has_validity && a->null_count != 0 && a->buffers[0] &&
+                               !ik__bit_get(a->buffers[0], k))) {
         put_null(s, mode);
         return 0;
     }
@@ -502,7 +498,7 @@ int ik__render(struct ik__sb *s, const struct ik__pnode *n, const struct ArrowAr
     }
     switch (n->t.id) {
     case IK_T_BOOL:
-        ik__sb_adds(s, bit(d, k) ? "true" : "false");
+        ik__sb_adds(s, ik__bit_get(d, k) ? "true" : "false");
         return 0;
     case IK_T_INT8:
     case IK_T_UINT8:

@@ -23,27 +23,6 @@ static int fail(struct val *v, int code, const char *fmt, int64_t a, int64_t b, 
     return ik_error_set(v->err, code, "field '%s': %s", v->path[0] ? v->path : "(root)", what);
 }
 
-static bool bit(const void *bits, int64_t i)
-{
-    return (((const uint8_t *)bits)[i >> 3] >> (i & 7)) & 1;
-}
-
-/* Set bits in [start, start+len): byte-wise to a 64-bit boundary, then popcount words. */
-static int64_t count_set(const uint8_t *bits, int64_t start, int64_t len)
-{
-    int64_t i = start, end = start + len, set = 0;
-    for (; i < end && (i & 63); i++)
-        set += (bits[i >> 3] >> (i & 7)) & 1;
-    for (; i + 64 <= end; i += 64) {
-        uint64_t w;
-        memcpy(&w, bits + (i >> 3), 8);
-        set += __builtin_popcountll(w);
-    }
-    for (; i < end; i++)
-        set += (bits[i >> 3] >> (i & 7)) & 1;
-    return set;
-}
-
 static int64_t offset_at(const void *p, int w, int64_t i)
 {
     return w == 4 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
@@ -170,7 +149,7 @@ static int check_ints_below(struct val *v, const struct ArrowArray *a, const str
     int64_t i;
     for (i = 0; i < a->length; i++) {
         int64_t k = a->offset + i, x;
-        if (a->buffers[0] && !bit(a->buffers[0], k))
+        if (a->buffers[0] && !ik__bit_get(a->buffers[0], k))
             continue;
         switch (t->id) {
         case IK_T_INT8:
@@ -246,7 +225,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         return fail(v, EINVAL, "null count %lld without a validity bitmap", a->null_count, 0, 0);
     if (v->level == IK_VALIDATE_FULL && ik__type_has_validity(&t) && a->buffers[0] &&
         a->null_count >= 0) {
-        int64_t nulls = a->length - count_set(a->buffers[0], a->offset, a->length);
+        int64_t nulls = a->length - ik__bits_count(a->buffers[0], a->offset, a->length);
         if (nulls != a->null_count)
             return fail(v, IK_EINVALID, "null count %lld, the bitmap has %lld nulls", a->null_count,
                         nulls, 0);
@@ -359,7 +338,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
             const uint8_t *view = (const uint8_t *)a->buffers[1] + 16 * i;
             int32_t len, idx, off;
             const uint8_t *data;
-            if (a->buffers[0] && !bit(a->buffers[0], i))
+            if (a->buffers[0] && !ik__bit_get(a->buffers[0], i))
                 continue;
             memcpy(&len, view, 4);
             if (len < 0)

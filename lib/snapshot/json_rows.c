@@ -392,7 +392,7 @@ static int put_value(struct out *o, const struct jcol *c, const struct ArrowArra
                                 c->name, bad - 1);
         return 0;
     case J_BOOL:
-        n = snprintf(buf, sizeof buf, "%s", (data[j >> 3] >> (j & 7)) & 1 ? "true" : "false");
+        n = snprintf(buf, sizeof buf, "%s", ik__bit_get(data, j) ? "true" : "false");
         break;
     case J_INT:
         n = snprintf(buf, sizeof buf, "%" PRId64,

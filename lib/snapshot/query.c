@@ -183,11 +183,6 @@ int ik_query_check(const struct ik_query *q, const struct ArrowSchema *schema, s
 
 /* ---- predicate evaluation ------------------------------------------------------------- */
 
-static inline bool bit(const void *b, int64_t i)
-{
-    return (((const uint8_t *)b)[i >> 3] >> (i & 7)) & 1;
-}
-
 /* Loads n values of an integer-like (or bool) column starting at physical index `start`. */
 static void load_i64(const struct ik_type *t, const void *d, int64_t start, int64_t n, int64_t *out)
 {
@@ -195,7 +190,7 @@ static void load_i64(const struct ik_type *t, const void *d, int64_t start, int6
     switch (t->id) {
     case IK_T_BOOL:
         for (i = 0; i < n; i++)
-            out[i] = bit(d, start + i);
+            out[i] = ik__bit_get(d, start + i);
         break;
     case IK_T_INT8:
         for (i = 0; i < n; i++)
@@ -454,7 +449,7 @@ static void eval_values(const struct rpred *r, const struct ArrowArray *a, int64
                 memset(m, 0, (size_t)n);
             return;
         }
-        AND_LOOP(bit(valid, start + i) != want_null);
+        AND_LOOP(ik__bit_get(valid, start + i) != want_null);
         return;
     }
     if (all_null) {
@@ -463,13 +458,13 @@ static void eval_values(const struct rpred *r, const struct ArrowArray *a, int64
     }
     if (r->k == K_STR) {
         if (valid)
-            AND_LOOP(bit(valid, start + i));
+            AND_LOOP(ik__bit_get(valid, start + i));
         eval_strings(r, a, start, n, m);
         return;
     }
     eval_numeric(r, a->buffers[1], start, n, m);
     if (valid)
-        AND_LOOP(bit(valid, start + i));
+        AND_LOOP(ik__bit_get(valid, start + i));
 }
 
 /* Dictionary column: the predicate is evaluated once per dictionary value, then looked up by
@@ -493,7 +488,7 @@ static int eval_dict(const struct rpred *r, const struct ArrowArray *a, int64_t 
         if (valid) {
             for (i = 0; i < len; i++) {
                 uint8_t hit = (uint64_t)idx[i] < (uint64_t)nd ? tbl[idx[i]] : 0;
-                hit = bit(valid, start + c + i) ? hit : null_hit;
+                hit = ik__bit_get(valid, start + c + i) ? hit : null_hit;
                 mc[i] = (uint8_t)(mc[i] & hit);
             }
         } else {
@@ -550,7 +545,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
         if (bits == NULL)
             goto oom;
         for (i = 0; i < k; i++) {
-            if (bit(valid, base + sel[i]))
+            if (ik__bit_get(valid, base + sel[i]))
                 bits[i >> 3] = (uint8_t)(bits[i >> 3] | (1u << (i & 7)));
             else
                 nulls++;
@@ -564,7 +559,7 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
         if (bits == NULL)
             goto oom;
         for (i = 0; i < k; i++)
-            if (bit(a->buffers[1], base + sel[i]))
+            if (ik__bit_get(a->buffers[1], base + sel[i]))
                 bits[i >> 3] = (uint8_t)(bits[i >> 3] | (1u << (i & 7)));
     } else if (kd == K_STR) {
         bool large = t.id == IK_T_LARGE_STRING || t.id == IK_T_LARGE_BINARY;

@@ -114,7 +114,7 @@ static const struct ArrowArray *column(const struct ArrowSchema *s, const struct
 static inline bool valid(const struct ArrowArray *a, int64_t i)
 {
     const uint8_t *b = a->buffers[0];
-    return a->null_count == 0 || b == NULL || ((b[i >> 3] >> (i & 7)) & 1);
+    return a->null_count == 0 || b == NULL || ik__bit_get(b, i);
 }
 
 static inline int64_t value_or(const struct ArrowArray *a, int64_t base, int64_t r, int64_t dflt)

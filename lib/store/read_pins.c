@@ -222,11 +222,6 @@ static int part_init(struct part *p, struct ik_store *st)
     return 0;
 }
 
-static inline void bit_set(uint8_t *bits, int64_t i)
-{
-    bits[i >> 3] = (uint8_t)(bits[i >> 3] | (1u << (i & 7)));
-}
-
 static int null_in(struct part *p, int c, struct ik_error *err)
 {
     return ik_error_set(err, EIO, "pins.db: pin %lld of this read: '%s' is NULL",
@@ -254,7 +249,7 @@ static int read_row(struct part *p, struct ik_error *err)
                 p->nulls[c]++;
                 n = 0;
             } else if (lay[c].nullable) {
-                bit_set(p->buf[c][0].data, r);
+                ik__bit_set(p->buf[c][0].data, r);
             }
             if (lay[c].dict) {
                 int32_t i = dict_find(&p->dict[c], t, n, &rc);
@@ -294,7 +289,7 @@ static int read_row(struct part *p, struct ik_error *err)
                 if (v == 0 && sqlite3_column_type(s, c) == SQLITE_NULL)
                     p->nulls[c]++;
                 else
-                    bit_set(p->buf[c][0].data, r);
+                    ik__bit_set(p->buf[c][0].data, r);
             }
             if (lay[c].width == 8) {
                 memcpy(b->data + 8 * r, &v, 8);
@@ -305,7 +300,7 @@ static int read_row(struct part *p, struct ik_error *err)
                                         ik__col_names[c], (long long)v);
                 memcpy(b->data + 4 * r, &x, 4);
             } else if (v) {
-                bit_set(b->data, r);
+                ik__bit_set(b->data, r);
             }
         }
     }
