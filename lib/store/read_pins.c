@@ -147,6 +147,14 @@ static int32_t dict_find(struct dict *d, const unsigned char *s, size_t n, int *
     return d->last = d->n++;
 }
 
+/* The error of a failed dict_find (its *rc). */
+static int dict_error(int rc, struct ik_error *err)
+{
+    return ik_error_set(err, rc, "%s",
+                        rc == ENOMEM ? "out of memory"
+                                     : "pin_index: too many distinct values in a dictionary");
+}
+
 /* ---- parts ----------------------------------------------------------------------------- */
 
 static void part_free(struct part *p)
@@ -254,10 +262,7 @@ static int read_row(struct part *p, struct ik_error *err)
             if (lay[c].dict) {
                 int32_t i = dict_find(&p->dict[c], t, n, &rc);
                 if (i < 0)
-                    return ik_error_set(
-                        err, rc, "%s",
-                        rc == ENOMEM ? "out of memory"
-                                     : "pin_index: too many distinct values in a dictionary");
+                    return dict_error(rc, err);
                 if (lay[c].width == 1)
                     b->data[r] = (uint8_t)(int8_t)i;
                 else {
@@ -402,10 +407,7 @@ static int part_append(struct part *p, struct part *q, struct ik_error *err)
                 memcpy(&e, qd->offs.data + 4 * k + 4, 4);
                 map[k] = dict_find(&p->dict[c], qd->data.data + a, (size_t)(e - a), &rc);
                 if (map[k] < 0)
-                    return ik_error_set(
-                        err, rc, "%s",
-                        rc == ENOMEM ? "out of memory"
-                                     : "pin_index: too many distinct values in a dictionary");
+                    return dict_error(rc, err);
             }
             for (i = 0; i < m; i++) {
                 if (lay[c].width == 1) {
