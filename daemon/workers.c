@@ -137,11 +137,7 @@ static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
                           size_t cap, struct ik_error *err)
 {
     int rc = ik_snapshot_write_unsynced(d->dir, table, gen, s, a, path, cap, err);
-    if (rc == EEXIST) {
-        snprintf(path, cap, "%s/snapshots/%s.%llu.arrow", d->dir, table, (unsigned long long)gen);
-        rc = 0;
-    }
-    return rc;
+    return rc == EEXIST ? 0 : rc; /* path names the existing file */
 }
 
 /* Builds the pin_index and vfs_stats snapshots of the store's current generation, read by the

@@ -301,11 +301,12 @@ TEST(test_snapshot_prune_unlinks_older_versions_readers_keep_working)
 
 TEST(test_snapshot_write_refuses_to_replace_a_version)
 {
-    char dir[512], path[1024];
+    char dir[512], path[1024], again[1024] = "";
     struct ik_error err;
     test_dir("replace", dir, sizeof dir);
     ASSERT_OK(write_mixed(dir, 5, path, sizeof path, &err), &err);
-    ASSERT_FAILS(write_mixed(dir, 5, path, sizeof path, &err), EEXIST, &err, "mixed.5.arrow");
+    ASSERT_FAILS(write_mixed(dir, 5, again, sizeof again, &err), EEXIST, &err, "mixed.5.arrow");
+    ASSERT_STR_EQ(again, path); /* the existing file is named for the caller to use */
 }
 
 TEST(test_snapshot_write_fd_to_a_full_disk_is_enospc)

@@ -20,8 +20,9 @@ extern "C" {
  * `dir`/snapshots (created 0700 when missing). Schema metadata gains ipfs_kit.table,
  * ipfs_kit.snapshot_version and ipfs_kit.created_at (RFC 3339 UTC, microseconds). The file
  * appears atomically (temp name, fsync, rename, fsync of the directory) with mode 0400.
- * Its path is written to path_out (may be NULL). A full disk is ENOSPC naming the file; no
- * partial snapshot is ever left under a final name. */
+ * Its path is written to path_out (may be NULL). A version that exists already is EEXIST, with
+ * that file's path in path_out. A full disk is ENOSPC naming the file; no partial snapshot is
+ * ever left under a final name. */
 int ik_snapshot_write(const char *dir, const char *table, uint64_t version,
                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
                       char *path_out, size_t path_cap, struct ik_error *err);

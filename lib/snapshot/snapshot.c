@@ -239,6 +239,24 @@ static bool read_synced(const char *dir, const char *table, uint64_t *version)
     return true;
 }
 
+/* <sdir>/<table>.<version>.arrow into out; -1 when it does not fit. */
+static int version_path(const char *sdir, const char *table, uint64_t version, char *out,
+                        size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s/%s.%llu.arrow", sdir, table,
+                            (unsigned long long)version) >= cap
+               ? -1
+               : 0;
+}
+
+/* The path just written (or found already there) into the caller's path_out. */
+static int give_path(const char *path, char *path_out, size_t path_cap, struct ik_error *err)
+{
+    if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
+        return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
+    return 0;
+}
+
 static int write_named(const char *dir, const char *table, uint64_t version,
                        const struct ArrowSchema *schema, const struct ArrowArray *batch,
                        char *path_out, size_t path_cap, bool sync, struct ik_error *err)
@@ -247,8 +265,7 @@ static int write_named(const char *dir, const char *table, uint64_t version,
     int rc, fd;
     if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
         return rc;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table,
-                         (unsigned long long)version) >= sizeof path)
+    if (version_path(sdir, table, version, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
     if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
         return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
@@ -280,6 +297,7 @@ static int write_named(const char *dir, const char *table, uint64_t version,
         if (errno == EEXIST) {
             rc = ik_error_set(err, EEXIST, "%s: snapshot version %llu already exists", path,
                               (unsigned long long)version);
+            (void)give_path(path, path_out, path_cap, NULL);
             goto fail;
         }
         if (rename(tmp, path) != 0) { /* a file system without hard links */
@@ -291,9 +309,7 @@ static int write_named(const char *dir, const char *table, uint64_t version,
     }
     if (sync && ((rc = fsync_dir(sdir, err)) != 0 || (rc = mark_synced(dir, table, version, err))))
         return rc;
-    if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
-        return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
-    return 0;
+    return give_path(path, path_out, path_cap, err);
 fail:
     if (fd >= 0)
         close(fd);
@@ -321,7 +337,8 @@ int ik_snapshot_sync(const char *dir, const char *table, uint64_t version, struc
     int rc, fd;
     if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
         return rc;
-    snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table, (unsigned long long)version);
+    if (version_path(sdir, table, version, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     if (fsync(fd) != 0)
@@ -390,16 +407,15 @@ int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_
         struct ik_snapshot *s;
         if (marked && v[i] > synced)
             continue; /* named before its fsync, which a crash may have cut short */
-        snprintf(path, sizeof path, "%s/%s.%llu.arrow", sdir, table, (unsigned long long)v[i]);
+        if (version_path(sdir, table, v[i], path, sizeof path) != 0)
+            continue;
         if (ik_snapshot_open_path(path, 0, &s, NULL) != 0)
             continue; /* truncated, corrupt or unreadable: try an older one */
         ik_snapshot_close(s);
         if (version_out)
             *version_out = v[i];
         free(v);
-        if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
-            return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
-        return 0;
+        return give_path(path, path_out, path_cap, err);
     }
     free(v);
     return ik_error_set(err, ENOENT, "no complete snapshot of '%s' under %s", table, sdir);
