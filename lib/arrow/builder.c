@@ -86,11 +86,8 @@ struct column {
     bool has_valid;
     struct ik__gbuf valid, data, offs;
     /* dictionary<int, utf8> */
-    struct ik__gbuf doffs, ddata;
-    int64_t n_dict, dict_mark;
-    uint32_t *slots; /* entry index + 1, 0 = empty */
-    uint32_t *hashes;
-    size_t n_slots;
+    struct ik__strdict dict;
+    int64_t dict_mark; /* entries before the row being appended */
 };
 
 struct ik_builder {
@@ -150,15 +147,6 @@ static void int_range(int width, bool is_signed, int64_t *min, int64_t *max)
     }
 }
 
-static int dict_init(struct column *c)
-{
-    c->n_slots = 16;
-    c->slots = calloc(c->n_slots, sizeof *c->slots);
-    if (c->slots == NULL)
-        return ENOMEM;
-    return 0;
-}
-
 /* Puts the column in its empty state (offset buffers hold their leading 0). */
 static int column_reset(struct column *c, int64_t hint)
 {
@@ -178,15 +166,9 @@ static int column_reset(struct column *c, int64_t hint)
         return ENOMEM;
     }
     if (c->kind == K_DICT) {
-        c->n_dict = c->dict_mark = 0;
-        c->ddata.len = 0;
-        if (c->slots == NULL && dict_init(c) != 0)
+        c->dict_mark = 0;
+        if (ik__strdict_reset(&c->dict) != 0)
             return ENOMEM;
-        memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-        if (ik__gb_reserve(&c->doffs, 64) != 0)
-            return ENOMEM;
-        memset(c->doffs.data, 0, 4);
-        c->doffs.len = 4;
     }
     return 0;
 }
@@ -196,10 +178,7 @@ static void column_free(struct column *c)
     ik__gb_free(&c->valid);
     ik__gb_free(&c->data);
     ik__gb_free(&c->offs);
-    ik__gb_free(&c->doffs);
-    ik__gb_free(&c->ddata);
-    free(c->slots);
-    free(c->hashes);
+    ik__strdict_free(&c->dict);
 }
 
 static int column_init(struct column *c, const struct ArrowSchema *f, int i, struct ik_error *err)
@@ -480,116 +459,18 @@ static int append_bytes(struct column *c, const char *s, size_t len, struct ik_e
     return 0;
 }
 
-static inline uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    size_t i;
-    for (i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3u;
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-static inline void dict_entry(const struct column *c, int64_t i, const char **s, size_t *len)
-{
-    int32_t a, e;
-    memcpy(&a, c->doffs.data + 4 * i, 4);
-    memcpy(&e, c->doffs.data + 4 * (i + 1), 4);
-    *s = (const char *)c->ddata.data + a;
-    *len = (size_t)(e - a);
-}
-
-static void dict_place(struct column *c, uint32_t h, uint32_t idx)
-{
-    size_t mask = c->n_slots - 1, j = h & mask;
-    while (c->slots[j])
-        j = (j + 1) & mask;
-    c->slots[j] = idx + 1;
-}
-
-static int dict_rehash(struct column *c)
-{
-    size_t n = c->n_slots * 2, i;
-    uint32_t *s = calloc(n, sizeof *s);
-    if (s == NULL)
-        return ENOMEM;
-    free(c->slots);
-    c->slots = s;
-    c->n_slots = n;
-    for (i = 0; i < (size_t)c->n_dict; i++)
-        dict_place(c, c->hashes[i], (uint32_t)i);
-    return 0;
-}
-
 /* Finds or adds `s` in the column's dictionary; *idx receives its index. */
 static int dict_lookup(struct column *c, const char *s, size_t len, int64_t *idx,
                        struct ik_error *err)
 {
-    uint32_t h = hash_bytes(s, len);
-    size_t mask = c->n_slots - 1, j = h & mask;
-    int32_t end;
-    while (c->slots[j]) {
-        uint32_t e = c->slots[j] - 1;
-        if (c->hashes[e] == h) {
-            const char *es;
-            size_t el;
-            dict_entry(c, e, &es, &el);
-            if (el == len && memcmp(es, s, len) == 0) {
-                *idx = e;
-                return 0;
-            }
-        }
-        j = (j + 1) & mask;
-    }
-    if (c->n_dict > c->max)
+    int rc = ik__strdict_find(&c->dict, s, len, c->max, idx);
+    if (rc == ERANGE)
         return ik_error_set(err, EINVAL, "dictionary for '%s' exceeds int%d index range", c->name,
                             8 * c->width);
-    if (c->ddata.len + len > INT32_MAX)
+    if (rc == IK_ELIMIT)
         return ik_error_set(err, IK_ELIMIT, "dictionary for '%s': more than 2 GiB of strings",
                             c->name);
-    if ((size_t)(c->n_dict + 1) * 2 > c->n_slots && dict_rehash(c) != 0)
-        return ik_error_set(err, ENOMEM, "out of memory");
-    if ((c->n_dict & (c->n_dict - 1)) == 0) { /* grow the hash array at powers of two */
-        size_t n = c->n_dict ? (size_t)c->n_dict * 2 : 8;
-        uint32_t *hs = realloc(c->hashes, n * sizeof *hs);
-        if (hs == NULL)
-            return ik_error_set(err, ENOMEM, "out of memory");
-        c->hashes = hs;
-    }
-    if (ik__gb_reserve(&c->ddata, len) != 0 || ik__gb_reserve(&c->doffs, 4) != 0)
-        return ik_error_set(err, ENOMEM, "out of memory");
-    if (len)
-        memcpy(c->ddata.data + c->ddata.len, s, len);
-    c->ddata.len += len;
-    end = (int32_t)c->ddata.len;
-    memcpy(c->doffs.data + c->doffs.len, &end, 4);
-    c->doffs.len += 4;
-    c->hashes[c->n_dict] = h;
-    dict_place(c, h, (uint32_t)c->n_dict);
-    *idx = c->n_dict++;
-    return 0;
-}
-
-/* Removes the newest dictionary entries back to c->dict_mark (after an aborted row). */
-static void dict_rollback(struct column *c)
-{
-    while (c->n_dict > c->dict_mark) {
-        uint32_t e = (uint32_t)(c->n_dict - 1);
-        size_t mask = c->n_slots - 1, j = c->hashes[e] & mask, k;
-        int32_t start;
-        while (c->slots[j] != e + 1)
-            j = (j + 1) & mask;
-        c->slots[j] = 0;
-        /* re-place the rest of the probe cluster so lookups still find it */
-        for (k = (j + 1) & mask; c->slots[k]; k = (k + 1) & mask) {
-            uint32_t x = c->slots[k] - 1;
-            c->slots[k] = 0;
-            dict_place(c, c->hashes[x], x);
-        }
-        memcpy(&start, c->doffs.data + 4 * e, 4);
-        c->ddata.len = (size_t)start;
-        c->doffs.len -= 4;
-        c->n_dict--;
-    }
+    return rc ? ik_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
 int ik_builder_str(struct ik_builder *b, int col, const char *s, size_t len, struct ik_error *err)
@@ -779,7 +660,7 @@ void ik_builder_abort_row(struct ik_builder *b)
         if (c->length > b->rows)
             column_unappend(c, b->rows);
         if (c->kind == K_DICT)
-            dict_rollback(c);
+            ik__strdict_truncate(&c->dict, c->dict_mark);
     }
 }
 
@@ -800,7 +681,7 @@ int ik_builder_end_row(struct ik_builder *b, struct ik_error *err)
         }
     }
     for (i = 0; i < b->n_cols; i++)
-        b->cols[i].dict_mark = b->cols[i].n_dict;
+        b->cols[i].dict_mark = b->cols[i].dict.n;
     b->rows++;
     return 0;
 }
@@ -882,8 +763,8 @@ static int finish_column(struct column *c, struct ArrowArray *a)
         d = a->dictionary;
         if (ik__array_alloc(d, 3, 0) != 0)
             return ENOMEM;
-        d->length = c->n_dict;
-        if (ik__gb_give(d, 1, &c->doffs) != 0 || ik__gb_give(d, 2, &c->ddata) != 0)
+        d->length = c->dict.n;
+        if (ik__gb_give(d, 1, &c->dict.offs) != 0 || ik__gb_give(d, 2, &c->dict.data) != 0)
             return ENOMEM;
     }
     return 0;
@@ -925,7 +806,7 @@ int ik_builder_finish(struct ik_builder *b, const char *metadata, struct ArrowSc
         if (b->cols[i].length > b->rows) /* a row begun but not ended is dropped */
             column_unappend(&b->cols[i], b->rows);
         if (b->cols[i].kind == K_DICT)
-            dict_rollback(&b->cols[i]);
+            ik__strdict_truncate(&b->cols[i].dict, b->cols[i].dict_mark);
         if (finish_column(&b->cols[i], out.children[i]) != 0)
             goto oom;
     }

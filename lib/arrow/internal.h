@@ -367,6 +367,34 @@ int ik__array_concat(const struct ArrowSchema *schema, const struct ArrowArray *
                      const struct ArrowArray *b, struct ArrowArray *out, struct ik_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * A string dictionary being built (strdict.c): the values of a dictionary<int, utf8> array,
+ * int32 offsets and data in first-appearance order, found through an open-addressing hash.
+ * Zero-initialise, then ik__strdict_reset (also to empty it for reuse). */
+struct ik__strdict {
+    struct ik__gbuf offs, data; /* the dictionary array's buffers 1 and 2 */
+    int64_t n, last;            /* entries; the last one found (-1: none) */
+    uint32_t *slots;            /* entry index + 1, 0 = empty */
+    uint32_t *hashes;           /* each entry's hash */
+    size_t n_slots;
+};
+int ik__strdict_reset(struct ik__strdict *d);
+void ik__strdict_free(struct ik__strdict *d);
+/* The index of `s` (len bytes), added when new: 0, or ERANGE when adding would need an index
+ * above `max`, IK_ELIMIT past 2 GiB of strings, ENOMEM. */
+int ik__strdict_find(struct ik__strdict *d, const void *s, size_t len, int64_t max, int64_t *idx);
+/* Drops the entries from index n on (the newest ones). */
+void ik__strdict_truncate(struct ik__strdict *d, int64_t n);
+static inline void ik__strdict_entry(const struct ik__strdict *d, int64_t i, const uint8_t **s,
+                                     size_t *len)
+{
+    int32_t a, e;
+    memcpy(&a, d->offs.data + 4 * i, 4);
+    memcpy(&e, d->offs.data + 4 * (i + 1), 4);
+    *s = d->data.data + a;
+    *len = (size_t)(e - a);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Bitmaps (validity, bool values): bit i of byte i / 8, least significant first. */
 static inline bool ik__bit_get(const void *bits, int64_t i)
 {

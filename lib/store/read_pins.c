@@ -42,15 +42,6 @@ static const struct layout lay[IK__NCOLS] = {
     [IK__VFS_PATH] = {4, true, false, true},    [IK__ACCESS_COUNT] = {8, false, false, false},
 };
 
-/* A dictionary<int, utf8> column's values: offsets + data, an open-addressing hash of entry
- * indices (+1, 0 = empty) and the last entry hit (pins mostly repeat the previous value). */
-struct dict {
-    struct ik__gbuf offs, data;
-    int32_t n, last, max;
-    uint32_t *slots, *hashes;
-    size_t n_slots;
-};
-
 /* One thread's rows: buffers per column (0 validity, 1 offsets/values/indices, 2 string
  * data). */
 struct part {
@@ -61,98 +52,23 @@ struct part {
     int64_t rows, cap;
     struct ik__gbuf buf[IK__NCOLS][3];
     int64_t nulls[IK__NCOLS];
-    struct dict dict[IK__NCOLS];
+    struct ik__strdict dict[IK__NCOLS]; /* dictionary<int, utf8> columns' values */
     int rc;
     struct ik_error err;
 };
 
 /* ---- dictionaries -------------------------------------------------------------------- */
 
-static inline uint32_t hash_bytes(const unsigned char *s, size_t n)
+/* Index of string s in column c's dictionary (int8 or int16 indices), added when new. */
+static int dict_find(struct part *p, int c, const void *s, size_t n, int64_t *idx,
+                     struct ik_error *err)
 {
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < n; i++)
-        h = (h ^ s[i]) * 16777619u;
-    return h;
-}
-
-static inline bool dict_is(const struct dict *d, int32_t e, const unsigned char *s, size_t n)
-{
-    int32_t a, b;
-    memcpy(&a, d->offs.data + 4 * (size_t)e, 4);
-    memcpy(&b, d->offs.data + 4 * (size_t)e + 4, 4);
-    return (size_t)(b - a) == n && memcmp(d->data.data + a, s, n) == 0;
-}
-
-static int dict_rehash(struct dict *d)
-{
-    size_t n = d->n_slots ? d->n_slots * 2 : 16, i, j;
-    uint32_t *s = calloc(n, sizeof *s), *h = realloc(d->hashes, n / 2 * sizeof *h);
-    if (s == NULL || h == NULL) {
-        free(s);
-        if (h)
-            d->hashes = h;
-        return ENOMEM;
-    }
-    d->hashes = h;
-    for (i = 0; i < (size_t)d->n; i++) {
-        for (j = d->hashes[i] & (n - 1); s[j]; j = (j + 1) & (n - 1))
-            ;
-        s[j] = (uint32_t)i + 1;
-    }
-    free(d->slots);
-    d->slots = s;
-    d->n_slots = n;
-    return 0;
-}
-
-/* The index of string s in d, added when new; -1 on ENOMEM or overflow (*rc says which). */
-static int32_t dict_find(struct dict *d, const unsigned char *s, size_t n, int *rc)
-{
-    uint32_t h;
-    size_t j;
-    int32_t end;
-    if (d->n > 0 && dict_is(d, d->last, s, n))
-        return d->last;
-    h = hash_bytes(s, n);
-    for (j = h & (d->n_slots - 1); d->n_slots && d->slots[j]; j = (j + 1) & (d->n_slots - 1)) {
-        int32_t e = (int32_t)d->slots[j] - 1;
-        if (d->hashes[e] == h && dict_is(d, e, s, n))
-            return d->last = e;
-    }
-    if (d->n > d->max || d->data.len + n > INT32_MAX) {
-        *rc = IK_ELIMIT;
-        return -1;
-    }
-    if ((size_t)(d->n + 1) * 2 > d->n_slots) {
-        if (dict_rehash(d) != 0) {
-            *rc = ENOMEM;
-            return -1;
-        }
-        for (j = h & (d->n_slots - 1); d->slots[j]; j = (j + 1) & (d->n_slots - 1))
-            ;
-    }
-    if (ik__gb_reserve(&d->data, n) != 0 || ik__gb_reserve(&d->offs, 4) != 0) {
-        *rc = ENOMEM;
-        return -1;
-    }
-    memcpy(d->data.data + d->data.len, s, n);
-    d->data.len += n;
-    end = (int32_t)d->data.len;
-    memcpy(d->offs.data + d->offs.len, &end, 4);
-    d->offs.len += 4;
-    d->hashes[d->n] = h;
-    d->slots[j] = (uint32_t)d->n + 1;
-    return d->last = d->n++;
-}
-
-/* The error of a failed dict_find (its *rc). */
-static int dict_error(int rc, struct ik_error *err)
-{
-    return ik_error_set(err, rc, "%s",
-                        rc == ENOMEM ? "out of memory"
-                                     : "pin_index: too many distinct values in a dictionary");
+    int rc = ik__strdict_find(&p->dict[c], s, n, lay[c].width == 1 ? INT8_MAX : INT16_MAX, idx);
+    if (rc == 0)
+        return 0;
+    if (rc == ENOMEM)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    return ik_error_set(err, IK_ELIMIT, "pin_index: too many distinct values in a dictionary");
 }
 
 /* ---- parts ----------------------------------------------------------------------------- */
@@ -165,11 +81,7 @@ static void part_free(struct part *p)
     for (c = 0; c < IK__NCOLS; c++) {
         for (k = 0; k < 3; k++)
             ik__gb_free(&p->buf[c][k]);
-        ik__gb_free(&p->dict[c].offs);
-        ik__gb_free(&p->dict[c].data);
-        free(p->dict[c].slots);
-        free(p->dict[c].hashes);
-        memset(&p->dict[c], 0, sizeof p->dict[c]);
+        ik__strdict_free(&p->dict[c]);
     }
 }
 
@@ -212,16 +124,9 @@ static int part_init(struct part *p, struct ik_store *st)
     int c;
     memset(p, 0, sizeof *p);
     p->st = st;
-    for (c = 0; c < IK__NCOLS; c++) {
-        if (lay[c].dict) {
-            struct dict *d = &p->dict[c];
-            d->max = lay[c].width == 1 ? INT8_MAX : INT16_MAX;
-            if (ik__gb_grow(&d->offs, 64) != 0)
-                return ENOMEM;
-            memset(d->offs.data, 0, 4);
-            d->offs.len = 4;
-        }
-    }
+    for (c = 0; c < IK__NCOLS; c++)
+        if (lay[c].dict && ik__strdict_reset(&p->dict[c]) != 0)
+            return ENOMEM;
     if (part_grow(p, 1024) != 0)
         return ENOMEM;
     for (c = 0; c < IK__NCOLS; c++)
@@ -260,9 +165,9 @@ static int read_row(struct part *p, struct ik_error *err)
                 ik__bit_set(p->buf[c][0].data, r);
             }
             if (lay[c].dict) {
-                int32_t i = dict_find(&p->dict[c], t, n, &rc);
-                if (i < 0)
-                    return dict_error(rc, err);
+                int64_t i;
+                if ((rc = dict_find(p, c, t, n, &i, err)) != 0)
+                    return rc;
                 if (lay[c].width == 1)
                     b->data[r] = (uint8_t)(int8_t)i;
                 else {
@@ -400,14 +305,15 @@ static int part_append(struct part *p, struct part *q, struct ik_error *err)
                 memcpy(b->data + 4 * (r0 + i), &o, 4);
             }
         } else if (lay[c].dict) {
-            struct dict *qd = &q->dict[c];
-            int32_t map[INT16_MAX + 1], a, e, k;
-            for (k = 0; k < qd->n; k++) {
-                memcpy(&a, qd->offs.data + 4 * k, 4);
-                memcpy(&e, qd->offs.data + 4 * k + 4, 4);
-                map[k] = dict_find(&p->dict[c], qd->data.data + a, (size_t)(e - a), &rc);
-                if (map[k] < 0)
-                    return dict_error(rc, err);
+            int32_t map[INT16_MAX + 1];
+            for (int64_t k = 0; k < q->dict[c].n; k++) {
+                const uint8_t *v;
+                size_t n;
+                int64_t to;
+                ik__strdict_entry(&q->dict[c], k, &v, &n);
+                if ((rc = dict_find(p, c, v, n, &to, err)) != 0)
+                    return rc;
+                map[k] = (int32_t)to;
             }
             for (i = 0; i < m; i++) {
                 if (lay[c].width == 1) {
