@@ -133,6 +133,20 @@ static int take_fds(struct msghdr *m, int *got, struct ik_error *err)
     return 0;
 }
 
+/* Attaches descriptor `fd` to message m (its control data in cb). */
+static void put_fd(struct msghdr *m, union cmsg_buf *cb, int fd)
+{
+    struct cmsghdr *c;
+    memset(cb, 0, sizeof *cb);
+    m->msg_control = cb->buf;
+    m->msg_controllen = CMSG_SPACE(sizeof(int));
+    c = CMSG_FIRSTHDR(m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
+
 /* ---- nonblocking single calls ----------------------------------------------------------- */
 
 int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out, struct ik_error *err)
@@ -185,17 +199,9 @@ int ik_sock_sendmsg_fd(int fd, const void *data, size_t len, int pass_fd, ssize_
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     if (pass_fd >= 0) {
-        struct cmsghdr *c;
         if (len == 0)
             return ik_error_set(err, EINVAL, "sendmsg: a descriptor needs at least one byte");
-        memset(&cb, 0, sizeof cb);
-        m.msg_control = cb.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(int));
-        c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
+        put_fd(&m, &cb, pass_fd);
     }
     for (;;) {
         r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -327,17 +333,8 @@ int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int ti
             iov[0].iov_len = total - sent;
             m.msg_iovlen = 1;
         }
-        if (sent == 0 && pass_fd >= 0) {
-            struct cmsghdr *c;
-            memset(&cb, 0, sizeof cb);
-            m.msg_control = cb.buf;
-            m.msg_controllen = CMSG_SPACE(sizeof(int));
-            c = CMSG_FIRSTHDR(&m);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
-        }
+        if (sent == 0 && pass_fd >= 0)
+            put_fd(&m, &cb, pass_fd);
         n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
             sent += (size_t)n;
