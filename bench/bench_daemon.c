@@ -68,11 +68,12 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Prints "name": {"p50":..,"p99":..,"min":..,"n":..} (values in the caller's unit). */
-static void print_dist(const char *name, double *t, int n, const char *tail)
+/* min/p50/p99 of t[0..n) (sorted here) as "name": {...}. */
+static void print_stats(const char *name, double *t, int n, const char *tail)
 {
     qsort(t, (size_t)n, sizeof *t, cmp_double);
-    printf("\"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"min\": %.3f, \"n\": %d}%s", name, t[n / 2],
-           t[(int)((double)n * 0.99)], t[0], n, tail);
+    printf("\"%s\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"n\": %d}%s", name, t[0],
+           t[n / 2], t[n > 1 ? (int)((double)(n - 1) * 0.99) : 0], n, tail);
 }
 
 static void die(const char *what, const struct ik_error *err)
@@ -150,7 +151,7 @@ static int cmd_floor(int iters)
     close(sv[0]);
     pthread_join(th, NULL);
     close(sv[1]);
-    print_dist("socketpair_rtt_us", t, iters, ", ");
+    print_stats("socketpair_rtt_us", t, iters, ", ");
 
     snprintf(path, sizeof path, "/tmp/ik-bench-%ld.sock", (long)getpid());
     unlink(path);
@@ -165,9 +166,9 @@ static int cmd_floor(int iters)
     afd = accept(lfd, NULL, NULL);
     pthread_create(&th, NULL, echo_thread, &afd);
     ping_pong(cfd, t, iters, 0);
-    print_dist("unix_rtt_us", t, iters, ", ");
+    print_stats("unix_rtt_us", t, iters, ", ");
     ping_pong(cfd, t, iters, 1);
-    print_dist("unix_rtt_spin_us", t, iters, ", ");
+    print_stats("unix_rtt_spin_us", t, iters, ", ");
     close(cfd);
     pthread_join(th, NULL);
     close(afd);
@@ -260,9 +261,9 @@ static int cmd_query(const char *dir, long limit, int iters)
     }
     printf("{\"limit\": %ld, \"rows\": %lld, \"version\": %llu, ", limit, (long long)rows,
            (unsigned long long)version);
-    print_dist("request_us", req, iters, ", ");
-    print_dist("decode_us", dec, iters, ", ");
-    print_dist("us", t, iters, "}\n");
+    print_stats("request_us", req, iters, ", ");
+    print_stats("decode_us", dec, iters, ", ");
+    print_stats("us", t, iters, "}\n");
     free(req);
     free(dec);
     ik_query_reset(&q);
@@ -351,7 +352,7 @@ static int cmd_exec(int iters, char **argv)
             t[i] = (now_us() - t0) / 1e3;
     }
     printf("{");
-    print_dist("ms", t, iters, "}\n");
+    print_stats("ms", t, iters, "}\n");
     posix_spawn_file_actions_destroy(&fa);
     free(t);
     return 0;
@@ -399,7 +400,7 @@ static int cmd_pinadd(const char *dir, int iters)
             t[i] = (now_us() - t0) / 1e3;
     }
     printf("{\"generation\": %llu, ", (unsigned long long)gen);
-    print_dist("ms", t, iters, "}\n");
+    print_stats("ms", t, iters, "}\n");
     ik_client_close(c);
     free(t);
     return 0;
@@ -475,14 +476,6 @@ static long status_kib(const char *key)
         }
     fclose(f);
     return v;
-}
-
-/* min/p50/p99 of t[0..n) (sorted here) as "name": {...}. */
-static void print_stats(const char *name, double *t, int n, const char *tail)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    printf("\"%s\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"n\": %d}%s", name, t[0],
-           t[n / 2], t[n > 1 ? (int)((double)(n - 1) * 0.99) : 0], n, tail);
 }
 
 /* Runs q and takes every batch; *held (when not NULL) keeps the batches alive (caller frees).
