@@ -62,16 +62,17 @@ def machine():
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
-            "ram_gb": round(mem_total_gb(), 1), "python": platform.python_version(),
+            "ram_gb": round(meminfo_gb("MemTotal"), 1), "python": platform.python_version(),
             "loadavg_start": os.getloadavg()[0],
             "note": "shared machine: other engineers run benchmarks on it too; read ratios, "
                     "not absolute times"}
 
 
-def mem_total_gb():
+def meminfo_gb(field):
+    """A /proc/meminfo field (MemTotal, MemAvailable) in GB."""
     with open("/proc/meminfo") as f:
         for line in f:
-            if line.startswith("MemTotal:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1e6
     return 0.0
 
@@ -141,14 +142,6 @@ def free_gb(path):
     return st.f_bavail * st.f_frsize / 1e9
 
 
-def mem_gb():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1e6
-    return 0.0
-
-
 def room_for(pins):
     """Why the machine cannot take `pins` pins now ("" when it can). Measured at 10M: building
     the store took ~7 GB of disk at its peak (the 1.8 GB Arrow input, the 3 GB pins.db and its
@@ -163,7 +156,7 @@ def room_for(pins):
     scale = pins / 10_000_000
     need_disk = (4.0 if built else 10.0) * scale
     need_mem = 8.0 * scale
-    disk, mem = free_gb(WORK), mem_gb()
+    disk, mem = free_gb(WORK), meminfo_gb("MemAvailable")
     if disk >= need_disk and mem >= need_mem:
         return ""
     return (f"needs {need_disk:.0f} GB free disk under build/bench"
@@ -472,6 +465,16 @@ def fmt_x(x):
     return f"{x:.2f}×"
 
 
+def mpp(d, f=fmt_us, scale=1):
+    """The "min | p50 | p99" table cells of distribution d, each f(value * scale)."""
+    return " | ".join(f(d[k] * scale) for k in ("min", "p50", "p99"))
+
+
+def fixed(places):
+    """A cell formatter with `places` decimals."""
+    return lambda v: f"{v:.{places}f}"
+
+
 def fmt_kib(k):
     if k is None:
         return "—"
@@ -510,19 +513,15 @@ def report_daemon(res):
                     ("unix_rtt_us", "unix-socket ping-pong round trip (64 B)"),
                     ("unix_rtt_spin_us", "unix-socket round trip, pinger waiting as the client "
                      "does (yield + poll, then block)")):
-        L.append(f"| {name} | {fmt_us(floor[k]['min'])} | {fmt_us(floor[k]['p50'])} | "
-                 f"{fmt_us(floor[k]['p99'])} |")
+        L.append(f"| {name} | {mpp(floor[k])} |")
     L.append(f"| memcpy 256 MB (best of 5) | | {memcpy:.1f} GB/s | |")
     for pins in pins_list:
         sc = stores[pins]["scan"]
         L.append(f"| {pins:,}-pin snapshot ({sc['bytes'] / 1e6:.1f} MB): map + touch every "
-                 f"page ({sc['pages']:,}) | {sc['touch_pages_ms']['min'] * 1e3:.0f} µs | "
-                 f"{sc['touch_pages_ms']['p50'] * 1e3:.0f} µs | "
-                 f"{sc['touch_pages_ms']['p99'] * 1e3:.0f} µs |")
+                 f"page ({sc['pages']:,}) | "
+                 f"{mpp(sc['touch_pages_ms'], lambda v: f'{v:.0f} µs', 1e3)} |")
         L.append(f"| {pins:,}-pin snapshot: sum every 8-byte word | "
-                 f"{fmt_us(sc['sum_words_ms']['min'] * 1e3)} | "
-                 f"{fmt_us(sc['sum_words_ms']['p50'] * 1e3)} | "
-                 f"{fmt_us(sc['sum_words_ms']['p99'] * 1e3)} |")
+                 f"{mpp(sc['sum_words_ms'], scale=1e3)} |")
 
     for lim, title in (("100", "limit 100"), ("all", "the whole table")):
         L.append(f"\n## Every client path, {title}: p50 by pin count (C client, warm)\n")
@@ -556,8 +555,7 @@ def report_daemon(res):
             if not p:
                 continue
             L.append(f"| {label} | {'limit 100' if lim == '100' else 'whole table'} | "
-                     f"{p['rows']:,} | {fmt_us(p['cold_us'])} | {fmt_us(p['us']['min'])} | "
-                     f"{fmt_us(p['us']['p50'])} | {fmt_us(p['us']['p99'])} | {p['us']['n']} | "
+                     f"{p['rows']:,} | {fmt_us(p['cold_us'])} | {mpp(p['us'])} | {p['us']['n']} | "
                      f"{fmt_kib(p['rss_growth_kib'])} |")
     L.append("\nCold: zero_copy's limit-100 row is the first query after the daemon started; "
              "every other cold is the first query of a new client (new connection, new "
@@ -627,19 +625,15 @@ def report_daemon(res):
         L.append("\n## 100 rows through the zero-copy path (pooled connection, 1M-pin table)\n")
         L.append("| what | min µs | p50 µs | p99 µs | p50 / unix RTT | target |")
         L.append("|---|---|---|---|---|---|")
-        L.append(f"| ik_client_query limit 100 + get_next + release | {q['us']['min']:.1f} | "
-                 f"{q['us']['p50']:.1f} | {q['us']['p99']:.1f} | {q['us']['p50'] / rtt:.2f}× | "
-                 "≤ 1.5× |")
-        L.append(f"| of which request → header + fd | {q['request_us']['min']:.1f} | "
-                 f"{q['request_us']['p50']:.1f} | {q['request_us']['p99']:.1f} | "
+        L.append(f"| ik_client_query limit 100 + get_next + release | {mpp(q['us'], fixed(1))} | "
+                 f"{q['us']['p50'] / rtt:.2f}× | ≤ 1.5× |")
+        L.append(f"| of which request → header + fd | {mpp(q['request_us'], fixed(1))} | "
                  f"{q['request_us']['p50'] / rtt:.2f}× | |")
-        L.append(f"| of which map / open / slice | {q['decode_us']['min']:.1f} | "
-                 f"{q['decode_us']['p50']:.1f} | {q['decode_us']['p99']:.1f} | | |")
+        L.append(f"| of which map / open / slice | {mpp(q['decode_us'], fixed(1))} | | |")
         if "q100_page" in res:
             q = res["q100_page"]
             L.append(f"| the same through the version page (clients' default: no round trip "
-                     f"while the held snapshot is current) | {q['us']['min']:.1f} | "
-                     f"{q['us']['p50']:.1f} | {q['us']['p99']:.1f} | "
+                     f"while the held snapshot is current) | {mpp(q['us'], fixed(1))} | "
                      f"{q['us']['p50'] / rtt:.2f}× | |")
     L.append("\n## Whole-table zero-copy handoff by pin count (query, get_next, release)\n")
     L.append("| pins | rows | min µs | p50 µs | p99 µs | p50 / unix RTT | p50 / 100-pin p50 | "
@@ -648,16 +642,16 @@ def report_daemon(res):
     base = path_p50(100, "zero_copy", "all") if 100 in stores else None
     for pins in pins_list:
         h = stores[pins]["paths"]["zero_copy|all"]
-        L.append(f"| {pins:,} | {h['rows']:,} | {h['us']['min']:.1f} | {h['us']['p50']:.1f} | "
-                 f"{h['us']['p99']:.1f} | {h['us']['p50'] / rtt:.2f}× | "
+        L.append(f"| {pins:,} | {h['rows']:,} | {mpp(h['us'], fixed(1))} | "
+                 f"{h['us']['p50'] / rtt:.2f}× | "
                  f"{fmt_x(ratio(h['us']['p50'], base))} | ≤ 100 µs, O(1) |")
     if "exec" in res:
         e = res["exec"]
         L.append("\n## `ipfs-kit pin list --limit 100` as a whole process (1M pins)\n")
         L.append("| measured by | min ms | p50 ms | p99 ms | target |")
         L.append("|---|---|---|---|---|")
-        L.append(f"| bench-daemon exec (posix_spawn + wait) | {e['ms']['min']:.2f} | "
-                 f"{e['ms']['p50']:.2f} | {e['ms']['p99']:.2f} | p50 ≤ 2 ms |")
+        L.append(f"| bench-daemon exec (posix_spawn + wait) | {mpp(e['ms'], fixed(2))} | "
+                 "p50 ≤ 2 ms |")
         if "hyperfine" in res:
             h = res["hyperfine"]
             L.append(f"| hyperfine -N ({h['runs']} runs; mean {h['mean_ms']:.2f}) | "
@@ -728,8 +722,7 @@ def report_daemon(res):
         L.append("|---|---|---|---|---|")
         sb = p.get("snapshot_build_ms")
         sbs = f"{sb:.0f}" if isinstance(sb, (int, float)) else "n/a"
-        L.append(f"| {p['ms']['min']:.0f} | {p['ms']['p50']:.0f} | {p['ms']['p99']:.0f} | "
-                 f"{sbs} | ≤ 1000 ms |")
+        L.append(f"| {mpp(p['ms'], fixed(0))} | {sbs} | ≤ 1000 ms |")
     L.append(f"\n## Bulk import of {n_imp:,} kubo `--stream` lines into an empty store\n")
     L.append(f"Each import runs {len(imp['store'].get('runs_s', [1]))} times into a fresh store; "
              f"the run with the median time is shown (every run's seconds in the JSON: "
