@@ -73,27 +73,28 @@ def wait_for(cond, timeout=10.0, interval=0.005, what="condition"):
         time.sleep(interval)
 
 
+def pid_state(pid):
+    """The process's state letter from /proc/PID/stat (R, S, T, Z, ...), or None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie still answers kill(0): look at its state
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    state = pid_state(pid)  # a zombie still answers kill(0)
+    return state is not None and state != "Z"
 
 
 def pid_stopped(pid):
     """True when the process is stopped by a signal (state T): where an IPFS_KIT_STOP_AT stop
     point leaves it."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "T"
-    except FileNotFoundError:
-        return False
+    return pid_state(pid) == "T"
 
 
 class Daemon:
