@@ -14,7 +14,8 @@ enum {
     IK_EXIT_NOINPUT = 66,     /* input missing or unreadable */
     IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
     IK_EXIT_SOFTWARE = 70,
-    IK_EXIT_IOERR = 74, /* output could not be written */
+    IK_EXIT_IOERR = 74,  /* output could not be written */
+    IK_EXIT_CONFIG = 78, /* the data directory is set up unsafely (owner, mode, links) */
 };
 
 extern const char *ik_cli_prog;

@@ -47,6 +47,9 @@ int ik_cli_exit_code(int rc)
         return IK_EXIT_IOERR;
     case EINVAL:
         return IK_EXIT_USAGE;
+    case EPERM:
+    case ELOOP:
+        return IK_EXIT_CONFIG;
     default:
         return IK_EXIT_SOFTWARE;
     }

@@ -175,6 +175,8 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
         ik_cli_errorf("%s", err.message);
         return rc == IK_EDAEMON ? IK_EXIT_UNAVAILABLE : ik_cli_exit_code(rc);
     }
+    if (err.message[0]) /* the path taken had to work around something: say what */
+        fprintf(stderr, "%s: warning: %s\n", ik_cli_prog, err.message);
     if (r.matched >= 0)
         snprintf(count, sizeof count, "%lld of %lld", (long long)r.rows, (long long)r.matched);
     else

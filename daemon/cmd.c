@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../cli/cli.h"
+#include "arrow/internal.h"
 #include "daemon.h"
 #include "ipfskit/client.h"
 
@@ -67,10 +68,14 @@ static int cmd_run(const char *dir)
 static void print_log_tail(const char *log)
 {
     char buf[2048];
-    FILE *f = fopen(log, "r");
+    int fd = ik__open_nofollow(AT_FDCWD, log, O_RDONLY, 0, NULL);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     size_t n;
-    if (!f)
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     fseek(f, 0, SEEK_END);
     if (ftell(f) > (long)sizeof buf - 1)
         fseek(f, -(long)(sizeof buf - 1), SEEK_END);
@@ -90,6 +95,7 @@ static int cmd_start(const char *dir, int timeout_s)
     long holder = 0;
     pid_t pid;
     double deadline;
+    int log_fd;
     if (ping(dir, &st, 2000) == 0) {
         printf("daemon already running (PID %lld) on %s/daemon.sock\n",
                (long long)json_integer_value(json_object_get(st, "pid")), dir);
@@ -100,6 +106,10 @@ static int cmd_start(const char *dir, int timeout_s)
         ik_cli_errorf("%s", err.message);
         return IK_EXIT_NOINPUT;
     }
+    if (ik_data_dir_check(dir, NULL, &err) != 0) { /* the daemon would refuse it too */
+        ik_cli_errorf("daemon: %s", err.message);
+        return IK_EXIT_CONFIG;
+    }
     if (ik_lock_holder(dir, &holder) == 0) {
         ik_cli_errorf("Database is locked by daemon (PID %ld), which does not answer; stop it "
                       "(ipfs-kit daemon stop, or kill %ld) and retry",
@@ -107,28 +117,35 @@ static int cmd_start(const char *dir, int timeout_s)
         return 1;
     }
     snprintf(log, sizeof log, "%s/daemon.log", dir);
+    /* Opened here, so that a log we must not write (a planted link) stops the start with the
+     * reason on the terminal rather than leaving a daemon with nowhere to report. */
+    log_fd = ik__open_nofollow(AT_FDCWD, log, O_WRONLY | O_CREAT | O_APPEND, 0600, &err);
+    if (log_fd < 0) {
+        ik_cli_errorf("daemon: %s", err.message);
+        return IK_EXIT_CONFIG;
+    }
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
         ik_cli_errorf("fork: %s", strerror(errno));
+        close(log_fd);
         return IK_EXIT_SOFTWARE;
     }
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         int nul = open("/dev/null", O_RDONLY);
         setsid();
         if (pid == 0 && fork() > 0)
             _exit(0); /* the grandchild is the daemon: never a zombie of our caller */
         if (nul >= 0)
             dup2(nul, 0);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
+        dup2(log_fd, 1);
+        dup2(log_fd, 2);
+        close(log_fd);
         _exit(ik_daemon_run(dir, false, &err) == 0
                   ? 0
                   : (fprintf(stderr, "ipfs-kit daemon: %s\n", err.message), 1));
     }
+    close(log_fd);
     waitpid(pid, NULL, 0);
     deadline = ik_now_ms() + timeout_s * 1000.0;
     while (ik_now_ms() < deadline) {

@@ -104,7 +104,8 @@ struct ik_health; /* health.c */
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
 struct ik_daemon {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX];       /* "." : the daemon's cwd is its data directory (loop.c) */
+    char shown_dir[PATH_MAX]; /* the data directory as given, for messages */
     char sock_path[PATH_MAX];
     struct ik_config cfg;
     int lock_fd;

@@ -227,7 +227,7 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
         h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s}", "ok", 1, "pid", (json_int_t)getpid(),
                       "version", IK_VERSION, "uptime_s",
                       (ik_now_ms() - d->metrics.started_mono) / 1000.0, "snapshot_version",
-                      (json_int_t)gen, "pins", (json_int_t)rows, "path", d->dir, "socket",
+                      (json_int_t)gen, "pins", (json_int_t)rows, "path", d->shown_dir, "socket",
                       d->sock_path);
     }
     finish(d, c, op, -1, false);

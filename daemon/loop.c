@@ -24,6 +24,7 @@
 #define TAG_SIGNAL ((void *)3)
 #define IN_CHUNK 4096
 #define OUT_BACKLOG (256 * 1024)
+#define SOCK_NAME "daemon.sock"
 
 double ik_now_ms(void)
 {
@@ -372,19 +373,20 @@ static int listen_socket(struct ik_daemon *d, struct ik_error *err)
                             "IPFS_KIT_PATH)",
                             d->sock_path, sizeof sa.sun_path - 1);
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, d->sock_path, strlen(d->sock_path) + 1);
+    memcpy(sa.sun_path, SOCK_NAME, sizeof SOCK_NAME); /* in the data directory, our cwd */
     d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (d->listen_fd < 0)
         return ik_error_set(err, errno, "socket: %s", strerror(errno));
-    unlink(d->sock_path); /* we hold the lock: any socket file left is stale */
-    old = umask(077);
+    unlink(SOCK_NAME); /* we hold the lock: any socket file left is stale (or a planted link) */
+    /* Created 0600 by bind itself: a chmod by path afterwards could be sent through a link
+     * swapped in after the bind. */
+    old = umask(0177);
     if (bind(d->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         int e = errno;
         umask(old);
         return ik_error_set(err, e, "bind %s: %s", d->sock_path, strerror(e));
     }
     umask(old);
-    chmod(d->sock_path, 0600);
     if (listen(d->listen_fd, 1024) != 0)
         return ik_error_set(err, errno, "listen %s: %s", d->sock_path, strerror(errno));
     return 0;
@@ -402,7 +404,7 @@ static void daemon_free(struct ik_daemon *d)
 {
     if (d->listen_fd >= 0) {
         close(d->listen_fd);
-        unlink(d->sock_path);
+        unlink(SOCK_NAME);
     }
     if (d->ep_fd >= 0)
         close(d->ep_fd);
@@ -455,14 +457,15 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
 {
     struct ik_daemon *d = calloc(1, sizeof *d);
     sigset_t mask;
-    int rc, sig_fd = -1;
+    int rc, sig_fd = -1, dir_fd = -1;
     long holder = 0;
     if (!d)
         return ik_error_set(err, ENOMEM, "out of memory");
     d->listen_fd = d->ep_fd = d->wake_fd = d->lock_fd = d->pins.fd = d->vfs.fd = -1;
     d->vpage_fd = -1;
     d->uid = getuid();
-    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    snprintf(d->dir, sizeof d->dir, ".");
+    snprintf(d->shown_dir, sizeof d->shown_dir, "%s", dir);
     snprintf(d->sock_path, sizeof d->sock_path, "%s/daemon.sock", dir);
     ik_metrics_init(&d->metrics);
     ik_queue_init(&d->writes);
@@ -472,11 +475,20 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_cond_init(&d->build_cv, NULL);
     pthread_mutex_init(&d->pub_mu, NULL);
 
-    if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_config_load(dir, &d->cfg, err)) != 0)
+    if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))
         goto fail;
-    if ((rc = ik_lock_acquire(dir, &d->lock_fd, &holder, err)) != 0)
+    /* The daemon works inside the directory it checked, for its whole life: every file is
+     * named relative to it (d->dir is "."), so renaming a parent directory or swapping in a
+     * link for it after the check cannot send a single open elsewhere. */
+    if (fchdir(dir_fd) != 0) {
+        rc = ik_error_set(err, errno, "cannot enter %s: %s", dir, strerror(errno));
         goto fail;
-    rc = ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
+    }
+    if ((rc = ik_config_load(d->dir, &d->cfg, err)) != 0)
+        goto fail;
+    if ((rc = ik_lock_acquire(d->dir, &d->lock_fd, &holder, err)) != 0)
+        goto fail;
+    rc = ik_store_open(d->dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
     if (rc != 0)
         goto fail;
     if ((rc = ik_vpage_create(d, err)) != 0 || (rc = ik_build_initial(d, err)) != 0)
@@ -504,6 +516,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_workers_stop(d);
         goto fail;
     }
+    close(dir_fd); /* the working directory holds it from here on */
+    dir_fd = -1;
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
@@ -512,7 +526,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     ik_vpage_stopping(d); /* watching clients ask again, and find nobody */
     /* Stop accepting first, so a client never connects to a daemon that will not answer. */
     close(d->listen_fd);
-    unlink(d->sock_path);
+    unlink(SOCK_NAME);
     d->listen_fd = -1;
     atomic_store(&d->stop, true); /* every thread's loop condition */
     ik_health_stop(d);
@@ -528,6 +542,10 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
 fail:
     if (sig_fd >= 0)
         close(sig_fd);
+    if (dir_fd >= 0)
+        close(dir_fd);
+    if (err != NULL && strncmp(err->message, "./", 2) == 0) /* a file named from our cwd */
+        ik_error_prefix(err, rc, "%s", dir);
     daemon_free(d);
     return rc;
 }

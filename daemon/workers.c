@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "daemon.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
@@ -88,10 +89,7 @@ void ik_job_done(struct ik_daemon *d, struct ik_job *j)
 
 static int open_ro(const char *path, struct ik_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        ik_error_set(err, errno, "open %s: %s", path, strerror(errno));
-    return fd;
+    return ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err);
 }
 
 static int64_t file_size(int fd)
@@ -203,39 +201,48 @@ static int build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store 
     return 0;
 }
 
-/* At start: reuse the newest snapshots when they match the store, else build them now (the
- * socket opens only once there is something to serve). */
+/* One table's snapshot of generation `gen`, fully validated (a damaged file must never reach
+ * a reader: the query engine and the printers trust a snapshot's offsets); false, with the
+ * reason logged, when there is none or it cannot be used. */
+static bool reuse_one(struct ik_daemon *d, const char *table, uint64_t gen, struct ik_published *p)
+{
+    struct ik_error err = {{0}};
+    struct ik_snapshot *s = NULL;
+    int rc = ik_snapshot_open_version(d->dir, table, gen, IK_VALIDATE_FULL, &s, &p->fd, &err);
+    if (rc != 0) {
+        if (rc != ENOENT) /* none of this generation is the normal case after direct writes */
+            fprintf(stderr,
+                    "ipfs-kit daemon: snapshot of %s version %llu is damaged, rebuilding it "
+                    "from the store: %s\n",
+                    table, (unsigned long long)gen, err.message);
+        /* damaged, or there but never marked durable: the build must write it anew, not
+         * take the file it finds under that name */
+        if (ik_snapshot_discard(d->dir, table, gen, &err) != 0)
+            fprintf(stderr, "ipfs-kit daemon: %s\n", err.message);
+        return false;
+    }
+    p->version = gen;
+    p->rows = ik_snapshot_rows(s);
+    p->bytes = file_size(p->fd);
+    ik_snapshot_close(s);
+    return true;
+}
+
+/* At start: reuse the snapshots of the store's generation when they are sound, else build
+ * them now (the socket opens only once there is something to serve). */
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 {
-    char pp[PATH_MAX + 64], vp[PATH_MAX + 64];
-    uint64_t gen = 0, pv = 0, vv = 0;
+    struct ik_published pins = {.fd = -1}, vfs = {.fd = -1};
+    uint64_t gen = 0;
     int rc = ik_store_generation(d->wstore, &gen, err);
     if (rc != 0)
         return rc;
-    if (ik_snapshot_latest(d->dir, "pin_index", pp, sizeof pp, &pv, NULL) == 0 &&
-        ik_snapshot_latest(d->dir, "vfs_stats", vp, sizeof vp, &vv, NULL) == 0 && pv == gen &&
-        vv == gen) {
-        struct ik_snapshot *s = NULL;
-        struct ik_published pins = {.fd = -1, .version = gen}, vfs = {.fd = -1, .version = gen};
-        pins.fd = open_ro(pp, NULL);
-        vfs.fd = open_ro(vp, NULL);
-        if (pins.fd >= 0 && vfs.fd >= 0 && ik_snapshot_open_fd(pins.fd, 0, &s, NULL) == 0) {
-            pins.rows = ik_snapshot_rows(s);
-            ik_snapshot_close(s);
-            if (ik_snapshot_open_fd(vfs.fd, 0, &s, NULL) == 0) {
-                vfs.rows = ik_snapshot_rows(s);
-                ik_snapshot_close(s);
-                pins.bytes = file_size(pins.fd);
-                vfs.bytes = file_size(vfs.fd);
-                publish(d, gen, &pins, &vfs);
-                return 0;
-            }
-        }
-        if (pins.fd >= 0)
-            close(pins.fd);
-        if (vfs.fd >= 0)
-            close(vfs.fd);
+    if (reuse_one(d, "pin_index", gen, &pins) && reuse_one(d, "vfs_stats", gen, &vfs)) {
+        publish(d, gen, &pins, &vfs);
+        return 0;
     }
+    if (pins.fd >= 0)
+        close(pins.fd);
     return build(d, NULL, d->wstore, err);
 }
 

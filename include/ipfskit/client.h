@@ -93,7 +93,8 @@ void ik_result_reset(struct ik_result *r); /* releases the stream if still owned
 /* Runs `q` on table q->table ("pin_index", "metrics", "vfs_stats", "backend_health").
  * Errors: EINVAL (bad query, named), IK_EDAEMON (method needs the daemon and none answers;
  * metrics and backend_health always need it), IK_EREMOTE (the daemon's own message),
- * IK_EPROTO, ETIMEDOUT. */
+ * IK_EPROTO, ETIMEDOUT. On success err->message is empty, or holds a warning for the user: the
+ * direct path found the snapshot file damaged (it is fully validated first) and read SQLite. */
 int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                     struct ik_error *err);
 

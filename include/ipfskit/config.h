@@ -26,6 +26,15 @@ int ik_data_dir(char *out, size_t cap, struct ik_error *err);
  * errno of the failing mkdir. */
 int ik_data_dir_ensure(const char *dir, struct ik_error *err);
 
+/* Checks that `dir` is a directory owned by this process's effective uid that neither group nor
+ * others can write, and so is `dir`/snapshots when it exists (which must not be a symbolic link).
+ * Whoever could write them could plant links to files we would then write. Returns 0, or EPERM
+ * with a message naming the directory, its owner and mode and the chown/chmod that fixes it
+ * (ENOTDIR, or the errno of a directory that cannot be opened). With `dirfd_out`, the opened
+ * directory's descriptor is given to the caller on success (the directory that was checked,
+ * even if its path is later renamed), else -1. */
+int ik_data_dir_check(const char *dir, int *dirfd_out, struct ik_error *err);
+
 /* ---- config.json ---------------------------------------------------------------------- */
 
 struct ik_backend_conf {

@@ -455,4 +455,11 @@ static inline int64_t ik__run_find(const struct ArrowArray *re, int w, int64_t p
  * commit), "publish" (a snapshot written under its temp name, about to get its final one). */
 void ik__stop_point(const char *point);
 
+/* ---------------------------------------------------------------------------------------------
+ * Files of the data directory (nofollow.c): opens `path` (relative to `dirfd`, or AT_FDCWD) with
+ * O_NOFOLLOW | O_CLOEXEC added to `flags`, and accepts only a regular file. Returns the fd, or -1
+ * with errno set (ELOOP: a symbolic link; EISDIR, EINVAL: not a regular file) and `err` naming the
+ * path and what was wrong. */
+int ik__open_nofollow(int dirfd, const char *path, int flags, unsigned mode, struct ik_error *err);
+
 #endif

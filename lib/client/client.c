@@ -754,6 +754,8 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
         ik_result_reset(out);
         return rc;
     }
+    if (err != NULL && out->method != IK_METHOD_DIRECT)
+        err->message[0] = 0; /* no warning; nothing left from a path tried before */
     out->method_name = ik_method_name(out->method);
     out->timings.total_ms = ik__mono_ms() - t0;
     if (out->matched >= 0) { /* the one batch the stream delivers */

@@ -55,7 +55,8 @@ struct ik_client {
     bool watch_opening;      /* a thread is setting it up (guarded by mu) */
 };
 
-/* direct.c: the daemon-down path. */
+/* direct.c: the daemon-down path. On success err->message is empty, or says why the snapshot
+ * file was not used (damaged: the rows came from SQLite). */
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err);
 

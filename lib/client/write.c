@@ -40,7 +40,8 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     struct ik_store *st = NULL;
     long pid = 0;
     int lock_fd = -1, rc;
-    if ((rc = ik_data_dir_ensure(c->dir, err)) != 0)
+    /* with no daemon, this process is the store's writer: the daemon's rules apply */
+    if ((rc = ik_data_dir_ensure(c->dir, err)) != 0 || (rc = ik_data_dir_check(c->dir, NULL, err)))
         return rc;
     rc = ik_lock_acquire(c->dir, &lock_fd, &pid, err);
     if (rc == IK_ELOCKED)

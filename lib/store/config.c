@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/config.h"
 
 #define CONFIG_NAME "config.json"
@@ -71,6 +75,72 @@ int ik_data_dir_ensure(const char *dir, struct ik_error *err)
             return rc;
     }
     return make_one(path, err);
+}
+
+/* "uid 1000 (alice)", or "uid 1000" when the name is unknown. */
+static void owner_text(uid_t uid, char *out, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != NULL)
+        snprintf(out, cap, "uid %u (%s)", (unsigned)uid, found->pw_name);
+    else
+        snprintf(out, cap, "uid %u", (unsigned)uid);
+}
+
+/* A directory the daemon writes must be its own and closed to everyone else: whoever can
+ * write it can plant links, swap files and fill it. */
+static int check_owned(const char *path, const struct stat *st, struct ik_error *err)
+{
+    uid_t me = geteuid();
+    char owner[300], fix[PATH_MAX * 2 + 64];
+    int n = 0;
+    if (st->st_uid == me && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0)
+        return 0;
+    owner_text(st->st_uid, owner, sizeof owner);
+    fix[0] = 0;
+    if (st->st_uid != me)
+        n = snprintf(fix, sizeof fix, "chown %u '%s'", (unsigned)me, path);
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && n >= 0 && (size_t)n < sizeof fix)
+        snprintf(fix + n, sizeof fix - (size_t)n, "%schmod go-w '%s'", n ? " && " : "", path);
+    return ik_error_set(err, EPERM,
+                        "%s is owned by %s with mode %04o: refused, it must belong to uid %u "
+                        "(this process) and be writable by no one else (whoever can write it "
+                        "can plant links to files we would write); fix: %s",
+                        path, owner, (unsigned)(st->st_mode & 07777), (unsigned)me, fix);
+}
+
+int ik_data_dir_check(const char *dir, int *dirfd_out, struct ik_error *err)
+{
+    char sub[PATH_MAX + 16];
+    struct stat st;
+    int fd, rc = 0;
+    if (dirfd_out != NULL)
+        *dirfd_out = -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ik_error_set(err, errno, "cannot open data directory %s: %s", dir, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = ik_error_set(err, errno, "%s: fstat: %s", dir, strerror(errno));
+    else
+        rc = check_owned(dir, &st, err);
+    snprintf(sub, sizeof sub, "%s/snapshots", dir);
+    if (rc == 0 && fstatat(fd, "snapshots", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode))
+            rc = ik_error_set(err, EPERM,
+                              "%s is a symbolic link: refused (remove it; the daemon creates "
+                              "the directory itself)",
+                              sub);
+        else if (!S_ISDIR(st.st_mode))
+            rc = ik_error_set(err, ENOTDIR, "%s exists and is not a directory", sub);
+        else
+            rc = check_owned(sub, &st, err);
+    }
+    if (rc != 0 || dirfd_out == NULL)
+        close(fd);
+    else
+        *dirfd_out = fd;
+    return rc;
 }
 
 /* ---- config.json ---------------------------------------------------------------------- */
@@ -364,23 +434,18 @@ int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)
     char path[PATH_MAX];
     json_error_t jerr;
     json_t *root;
-    struct stat st = {0};
     FILE *f;
-    int rc;
+    int rc, fd;
     ik_config_init(out);
     if (snprintf(path, sizeof path, "%s/" CONFIG_NAME, dir) >= (int)sizeof path)
         return ik_error_set(err, ENAMETOOLONG, "config path longer than %zu bytes",
                             sizeof path - 1);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return ik_error_set(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%s is not a regular file",
-                            path);
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : errno;
+    if ((f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
+        return ik_error_set(err, ENOMEM, "%s: out of memory", path);
     }
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);

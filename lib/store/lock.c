@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/config.h"
 
 #define LOCK_NAME "daemon.lock"
@@ -68,9 +69,10 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
         *holder_pid = 0;
     if (lock_path(dir, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "lock path longer than %zu bytes", sizeof path - 1);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* never through a link planted in its place: a root daemon would create and write any path */
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDWR | O_CREAT, 0600, err);
     if (fd < 0)
-        return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+        return errno;
     if (whole_file(fd, F_OFD_SETLK, F_WRLCK, &fl) != 0) {
         int e = errno;
         if (e == EAGAIN || e == EACCES) {
@@ -117,7 +119,7 @@ int ik_lock_holder(const char *dir, long *pid)
     *pid = 0;
     if (lock_path(dir, path, sizeof path) != 0)
         return ENAMETOOLONG;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, NULL);
     if (fd < 0)
         return errno;
     /* A separate open file description, so even a lock held by this process conflicts. */

@@ -2,10 +2,12 @@
  * statements, write transactions that bump the generation counter, and the single-pin
  * operations add / remove / touch, count and generation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arrow/internal.h"
 #include "store/store_internal.h"
@@ -200,18 +202,34 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
     *out = NULL;
     if (snprintf(path, sizeof path, "%s/pins.db", dir) >= (int)sizeof path)
         return ik_error_set(err, EINVAL, "store directory path too long");
-    exists = stat(path, &sb) == 0;
+    exists = lstat(path, &sb) == 0; /* a link is "there": SQLite refuses it below */
     create = !exists && !readonly && (flags & IK_STORE_CREATE);
     if (!exists && !create)
         return ik_error_set(err, ENOENT, "%s does not exist", path);
+    if (exists && S_ISLNK(sb.st_mode))
+        return ik_error_set(err, ELOOP,
+                            "%s is a symbolic link: refused (files in the data directory are "
+                            "never followed through links; remove it)",
+                            path);
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
         return ik_error_set(err, errno, "cannot create %s: %s", dir, strerror(errno));
+    if (create) {
+        /* Made here, 0600 and new (O_EXCL never follows a link), rather than by SQLite and then
+         * chmod'ed by path; -wal and -shm take the database file's mode. An empty file is an
+         * empty database. */
+        int fd = ik__open_nofollow(AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL, 0600, err);
+        if (fd < 0 && errno != EEXIST) /* EEXIST: a concurrent opener made it first */
+            return errno;
+        if (fd >= 0)
+            close(fd);
+    }
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
     st->readonly = readonly;
+    /* NOFOLLOW: pins.db may not be a link (SQLite opens -wal and -shm with O_NOFOLLOW itself) */
     oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-             SQLITE_OPEN_NOMUTEX;
+             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
     rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
     if (rc != SQLITE_OK) {
         rc = ik_error_set(err, EIO, "%s: %s", path,
@@ -219,8 +237,6 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
         ik_store_close(st);
         return rc;
     }
-    if (create)
-        chmod(path, 0600); /* the -wal and -shm files take the database file's mode */
     rc = setup(st, !readonly, (flags & IK_STORE_MANUAL_CHECKPOINT) != 0, err);
     if (rc != 0) {
         ik_error_prefix(err, rc, "%s", path);
