@@ -449,6 +449,25 @@ static inline int64_t ik__run_find(const struct ArrowArray *re, int w, int64_t p
     return lo;
 }
 
+/* Whether [s, e) is a well-formed value range of the offsets-based array `a` (string, binary;
+ * 64-bit offsets when `large`): not backwards, and inside the span of the array's first and last
+ * offsets, which structural validation checks against the data buffer. Full validation refuses
+ * offsets that go backwards; code that may see an array validated only structurally (a
+ * snapshot damaged after it was checked) tests each value with this before touching its bytes. */
+static inline bool ik__range_ok(const struct ArrowArray *a, bool large, int64_t s, int64_t e)
+{
+    const uint8_t *o = (const uint8_t *)a->buffers[1];
+    int64_t lo, hi;
+    if (large) {
+        lo = ik__ld_i64(o + 8 * a->offset);
+        hi = ik__ld_i64(o + 8 * (a->offset + a->length));
+    } else {
+        lo = ik__ld_i32(o + 4 * a->offset);
+        hi = ik__ld_i32(o + 4 * (a->offset + a->length));
+    }
+    return lo <= s && s <= e && e <= hi;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Crash-test stop points (stop_point.c): stops the process with SIGSTOP when the environment
  * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
