@@ -234,15 +234,21 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 {
     struct ik_published pins = {.fd = -1}, vfs = {.fd = -1};
     uint64_t gen = 0;
+    bool pins_ok, vfs_ok;
     int rc = ik_store_generation(d->wstore, &gen, err);
     if (rc != 0)
         return rc;
-    if (reuse_one(d, "pin_index", gen, &pins) && reuse_one(d, "vfs_stats", gen, &vfs)) {
+    /* both checked whatever the first gives: a build takes the file it finds under a name */
+    pins_ok = reuse_one(d, "pin_index", gen, &pins);
+    vfs_ok = reuse_one(d, "vfs_stats", gen, &vfs);
+    if (pins_ok && vfs_ok) {
         publish(d, gen, &pins, &vfs);
         return 0;
     }
     if (pins.fd >= 0)
         close(pins.fd);
+    if (vfs.fd >= 0)
+        close(vfs.fd);
     return build(d, NULL, d->wstore, err);
 }
 

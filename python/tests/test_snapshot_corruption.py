@@ -132,6 +132,24 @@ def test_daemon_rebuilds_a_damaged_snapshot_at_start(store, damage):
     d.assert_clean_log()
 
 
+@pytest.mark.parametrize("tables", [["vfs_stats"], ["pin_index", "vfs_stats"]], ids="+".join)
+def test_daemon_rebuilds_every_damaged_table(store, tables):
+    d, old = store
+    paths = {t: snapshot_path(d, t) for t in tables}
+    for path in paths.values():
+        truncated(d, path, old)
+    d.start()
+    log = d.log()
+    for t, path in paths.items():
+        assert f"snapshot of {t} version" in log and os.path.basename(path) in log, log[-3000:]
+    r = d.ok("vfs", "stats", "--format", "arrow")
+    want = d.ok("vfs", "stats", "--format", "arrow", "--method", "direct", "--source", "sqlite")
+    got, want = (ipc.open_stream(io.BytesIO(x.stdout)).read_all() for x in (r, want))
+    assert got.to_pylist() == want.to_pylist()
+    assert rows(d)[0] == sqlite_rows(d)
+    d.assert_clean_log()
+
+
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
 def test_direct_reads_sqlite_past_a_damaged_snapshot(store, damage):
     d, old = store
