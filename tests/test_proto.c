@@ -757,6 +757,9 @@ TEST(test_proto_reply_error_and_parse)
     ASSERT_STR_EQ(ik_reply_code(IK_ELIMIT), "too_large");
     ASSERT_STR_EQ(ik_reply_code(ENOENT), "not_found");
     ASSERT_STR_EQ(ik_reply_code(IK_ELOCKED), "busy");
+    ASSERT_STR_EQ(ik_reply_code(ENOSPC), "disk_full");
+    ASSERT_STR_EQ(ik_reply_code(EDQUOT), "disk_full");
+    ASSERT_STR_EQ(ik_reply_code(EIO), "io_error");
     ASSERT_STR_EQ(ik_reply_code(ENOMEM), "internal");
 }
 

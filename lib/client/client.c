@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +47,34 @@ void ik_client_options_init(struct ik_client_options *o)
     memset(o, 0, sizeof *o);
 }
 
+static void user_name(uid_t uid, char *buf, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &found) == 0 && found)
+        snprintf(buf, cap, "%s (uid %u)", found->pw_name, (unsigned)uid);
+    else
+        snprintf(buf, cap, "uid %u", (unsigned)uid);
+}
+
+/* A data directory of another user: its daemon refuses us (it serves its own uid and root)
+ * and its files are not ours to read, so say that, not what fails first. Root may use any. */
+static int check_owner(const char *dir, struct ik_error *err)
+{
+    struct stat sb;
+    char owner[96], me[96];
+    uid_t uid = geteuid();
+    if (uid == 0 || stat(dir, &sb) != 0 || sb.st_uid == uid)
+        return 0;
+    user_name(sb.st_uid, owner, sizeof owner);
+    user_name(uid, me, sizeof me);
+    return ik_error_set(err, EPERM,
+                        "the data directory %s belongs to %s, not to you, %s: only its owner "
+                        "(or root) can use it and its daemon; run as that user, or use a "
+                        "directory of your own (--path DIR or IPFS_KIT_PATH)",
+                        dir, owner, me);
+}
+
 int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err)
 {
     struct ik_client *c = calloc(1, sizeof *c);
@@ -63,7 +92,7 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     }
     c->opts.path = NULL; /* borrowed from the caller: keep our copy only */
     snprintf(c->sock_path, sizeof c->sock_path, "%s/daemon.sock", c->dir);
-    if ((rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
+    if ((rc = check_owner(c->dir, err)) != 0 || (rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
         free(c);
         return rc;
     }
@@ -727,11 +756,21 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     return rc;
 }
 
+void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap)
+{
+    long pid = 0;
+    if (ik_lock_holder(c->dir, &pid) == 0)
+        snprintf(buf, cap, "daemon (PID %ld)", pid);
+    else
+        snprintf(buf, cap, "daemon");
+}
+
 int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                     struct ik_error *err)
 {
     enum ik_method m = c->opts.method;
     double t0 = ik__mono_ms();
+    char why[sizeof out->reason] = "";
     int rc;
     ik_result_init(out);
     if (!c->cfg.arrow_ipc_enabled && m == IK_METHOD_AUTO)
@@ -740,9 +779,24 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
         rc = ik__client_direct(c, q, out, err);
     } else {
         rc = query_daemon(c, q, m, out, err);
-        if (rc == IK_EDAEMON && m == IK_METHOD_AUTO && !need_daemon_table(q->table)) {
+        if (rc == ETIMEDOUT) { /* stopped or hung: it holds the lock but says nothing */
+            char who[64];
+            ik__client_daemon_name(c, who, sizeof who);
+            snprintf(why, sizeof why, "the %s did not answer within %g s", who,
+                     c->timeout_ms / 1000.0);
+        }
+        if ((rc == IK_EDAEMON || rc == ETIMEDOUT) && m == IK_METHOD_AUTO &&
+            !need_daemon_table(q->table)) {
             ik_result_reset(out);
             rc = ik__client_direct(c, q, out, err);
+            snprintf(out->reason, sizeof out->reason, "%s", why);
+        } else if (rc == ETIMEDOUT) {
+            rc = ik_error_set(err, ETIMEDOUT,
+                              "%s; %s (check it with 'ipfs-kit daemon status', or raise "
+                              "--timeout)",
+                              why,
+                              need_daemon_table(q->table) ? "this table comes from the daemon"
+                                                          : "the method asked for needs it");
         } else if (rc == IK_EDAEMON && need_daemon_table(q->table)) {
             rc = ik_error_set(err, IK_EDAEMON,
                               "%s come from the running daemon, and none "

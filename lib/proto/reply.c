@@ -80,6 +80,12 @@ const char *ik_reply_code(int rc)
         return "busy";
     case ETIMEDOUT:
         return "timeout";
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return "disk_full";
+    case EIO:
+        return "io_error";
     case IK_EPROTO:
         return "protocol";
     default:
