@@ -19,6 +19,7 @@ enum {
     IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
     IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
     IK_EXIT_NOPERM = 77,   /* the data directory belongs to another user */
+    IK_EXIT_CONFIG = 78,   /* config.json (or the data directory's location) is wrong */
 };
 
 extern const char *ik_cli_prog;
@@ -50,6 +51,10 @@ void ik_cli_errorf(const char *fmt, ...)
 /* Exit code for a library error code: the same failure gives the same code in every
  * command (README.md, "Exit codes"). */
 int ik_cli_exit_code(int rc);
+
+/* Opens a client; 0, or the exit code with the message printed: 77 for a data directory of
+ * another user, 78 for a bad config.json. */
+int ik_cli_open(const struct ik_client_options *o, struct ik_client **c);
 
 /* usage.c: whether `cmd` (and `sub`, when not NULL) names a command; prints the usage of one
  * subcommand (`full`: with its options), of every subcommand of `cmd`, or of all (cmd NULL). */

@@ -60,6 +60,18 @@ int ik_cli_exit_code(int rc)
     }
 }
 
+int ik_cli_open(const struct ik_client_options *o, struct ik_client **c)
+{
+    struct ik_error err = {{0}};
+    int rc = ik_client_open(o, c, &err);
+    if (rc == 0)
+        return 0;
+    ik_cli_errorf("%s", err.message);
+    if (rc == EPERM)
+        return IK_EXIT_NOPERM;
+    return rc == ENOMEM ? IK_EXIT_SOFTWARE : IK_EXIT_CONFIG; /* $HOME or config.json */
+}
+
 int ik_cli_parse_timeout(const char *v, int *ms)
 {
     char *end;

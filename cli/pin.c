@@ -16,14 +16,9 @@
 static int open_client(int timeout_ms, struct ik_client **c)
 {
     struct ik_client_options o;
-    struct ik_error err = {{0}};
-    int rc;
     ik_client_options_init(&o);
     o.timeout_ms = timeout_ms;
-    rc = ik_client_open(&o, c, &err);
-    if (rc != 0)
-        ik_cli_errorf("%s", err.message);
-    return rc == 0 ? 0 : ik_cli_exit_code(rc == EINVAL ? IK_EINVALID : rc);
+    return ik_cli_open(&o, c);
 }
 
 static int fail(int rc, const struct ik_error *err)

@@ -167,16 +167,14 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
     struct ik_result r;
     struct ik_error err = {{0}};
     char summary[256], count[64];
-    int rc = ik_client_open(&o->client, &c, &err);
-    if (rc != 0) {
-        ik_cli_errorf("%s", err.message);
-        return ik_cli_exit_code(rc);
-    }
+    int rc = ik_cli_open(&o->client, &c);
+    if (rc != 0)
+        return rc;
     rc = ik_client_query(c, q, &r, &err);
     ik_client_close(c);
     if (rc != 0) {
         ik_cli_errorf("%s", err.message);
-        return rc == IK_EDAEMON ? IK_EXIT_UNAVAILABLE : ik_cli_exit_code(rc);
+        return ik_cli_exit_code(rc);
     }
     if (r.matched >= 0)
         snprintf(count, sizeof count, "%lld of %lld", (long long)r.rows, (long long)r.matched);

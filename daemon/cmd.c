@@ -33,19 +33,20 @@ static int resolve_dir(char *dir, size_t cap)
 }
 
 /* Asks the daemon for its status; 0 and the reply object when it answers, else the error
- * (in err when not NULL). */
-static int ping(const char *dir, json_t **reply, int timeout_ms, struct ik_error *err)
+ * (IK_EDAEMON: nothing listens; ETIMEDOUT: it listens but does not answer). */
+static int ping(const char *dir, json_t **reply, int timeout_ms)
 {
     struct ik_client_options o;
     struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
     char *text = NULL;
     int rc;
     ik_client_options_init(&o);
     o.path = dir;
     o.timeout_ms = timeout_ms;
-    if ((rc = ik_client_open(&o, &c, err)) != 0)
+    if ((rc = ik_client_open(&o, &c, &err)) != 0)
         return rc;
-    rc = ik_client_call(c, "{\"v\":1,\"op\":\"status\"}", &text, err);
+    rc = ik_client_call(c, "{\"v\":1,\"op\":\"status\"}", &text, &err);
     ik_client_close(c);
     if (rc == 0 && reply)
         *reply = json_loads(text, 0, NULL);
@@ -101,7 +102,7 @@ static int wait_starting(const char *dir, long holder, int timeout_s)
     long pid = holder;
     bool said = false;
     int rc;
-    while ((rc = ping(dir, &st, 1000, NULL)) != 0) {
+    while ((rc = ping(dir, &st, 1000)) != 0) {
         if (ik_lock_holder(dir, &pid) != 0)
             return 1;
         if (rc != IK_EDAEMON) {
@@ -135,13 +136,9 @@ static int cmd_start(const char *dir, int timeout_s)
     long holder = 0;
     pid_t pid;
     double deadline;
-    int rc = ping(dir, &st, 2000, &err);
+    int rc = ping(dir, &st, 2000);
     if (rc == 0)
         return already_running(dir, st);
-    if (rc == EPERM) {
-        ik_cli_errorf("%s", err.message);
-        return IK_EXIT_NOPERM;
-    }
     if ((rc = ik_data_dir_ensure(dir, &err)) != 0) {
         ik_cli_errorf("%s", err.message);
         return ik_cli_exit_code(rc);
@@ -174,7 +171,7 @@ static int cmd_start(const char *dir, int timeout_s)
     waitpid(pid, NULL, 0);
     deadline = ik_now_ms() + timeout_s * 1000.0;
     while (ik_now_ms() < deadline) {
-        if (ping(dir, &st, 1000, NULL) == 0) {
+        if (ping(dir, &st, 1000) == 0) {
             printf("daemon started (PID %lld), socket %s/daemon.sock, snapshot version %lld, "
                    "%lld pins\n",
                    (long long)json_integer_value(json_object_get(st, "pid")), dir,
@@ -254,15 +251,9 @@ static void print_json(json_t *o)
 
 static int cmd_status(const char *dir, bool json, int timeout_ms)
 {
-    struct ik_error err = {{0}};
     json_t *st = NULL;
     long pid = 0;
-    int rc = ping(dir, &st, timeout_ms, &err);
-    if (rc == EPERM) {
-        ik_cli_errorf("%s", err.message);
-        return IK_EXIT_NOPERM;
-    }
-    if (rc == 0) {
+    if (ping(dir, &st, timeout_ms) == 0) {
         if (json) {
             json_object_del(st, "ok");
             json_object_set_new(st, "state", json_string("running"));
@@ -294,10 +285,24 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
     return 3;
 }
 
+/* What every daemon command needs before it looks at the daemon: a data directory of ours
+ * and a config.json that loads (else "not running" or "not answering" would be the message). */
+static int preflight(const char *dir)
+{
+    struct ik_client_options o;
+    struct ik_client *c = NULL;
+    int rc;
+    ik_client_options_init(&o);
+    o.path = dir;
+    rc = ik_cli_open(&o, &c);
+    ik_client_close(c);
+    return rc;
+}
+
 int ik_cli_daemon(int argc, char **argv)
 {
     char dir[PATH_MAX];
-    int timeout_ms = 0;
+    int timeout_ms = 0, rc;
     bool json = false;
     if (argc < 1)
         return ik_cli_usage_error("daemon", NULL);
@@ -318,7 +323,9 @@ int ik_cli_daemon(int argc, char **argv)
         }
     }
     if (resolve_dir(dir, sizeof dir) != 0)
-        return IK_EXIT_USAGE;
+        return IK_EXIT_CONFIG;
+    if ((rc = preflight(dir)) != 0)
+        return rc;
     if (strcmp(argv[0], "run") == 0)
         return cmd_run(dir);
     if (strcmp(argv[0], "start") == 0)

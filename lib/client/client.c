@@ -248,6 +248,9 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         }
         free(payload);
         if (rc != 0) {
+            bool remote = rc == IK_EREMOTE;
+            if (remote) /* the daemon's verdict, as the client's own code */
+                rc = ik_reply_errno(ik_reply_error_code(*hdr));
             if (*hdr) {
                 json_decref(*hdr);
                 *hdr = NULL;
@@ -256,7 +259,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 close(*fd_out);
                 *fd_out = -1;
             }
-            if (rc == IK_EREMOTE)
+            if (remote)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
@@ -703,7 +706,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     free(text);
     if (rc != 0 && err)
         *err = e1;
-    if (rc == IK_EREMOTE && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
+    if (rc == EINVAL && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
         /* a daemon older than "have": ask again without it, and never send it again */
         json_decref(hdr);
         hdr = NULL;

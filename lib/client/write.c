@@ -222,16 +222,9 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (conn >= 0)
         close(conn);
-    if (rc == IK_EREMOTE) {
+    if (rc == IK_EREMOTE) { /* the same code as when the client finds it itself */
         const char *code = ik_reply_error_code(hdr);
-        if (code && strcmp(code, "not_found") == 0)
-            rc = ENOENT;
-        else if (code && (strcmp(code, "invalid") == 0 || strcmp(code, "bad_request") == 0))
-            rc = EINVAL;
-        else if (code && strcmp(code, "disk_full") == 0)
-            rc = ENOSPC; /* the same exit as a direct write that finds the disk full */
-        else if (code && strcmp(code, "io_error") == 0)
-            rc = EIO;
+        rc = code && strcmp(code, "invalid") == 0 ? EINVAL : ik_reply_errno(code);
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");

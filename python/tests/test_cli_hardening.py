@@ -251,3 +251,25 @@ def test_a_full_disk_exits_74_saying_disk_full(daemons, tmp_path):
             assert r.returncode == 74 and "disk full" in r.stderr.decode(), r.stderr
         finally:
             d.cleanup()
+
+
+def test_the_same_failure_exits_with_the_same_code_in_every_command(daemons, tmp_path):
+    d = daemons(start=False)
+    src = tmp_path / "p.jsonl"
+    src.write_text("")
+    writes = (["pin", "add", cid_v0(1)], ["pin", "rm", cid_v0(1)], ["pin", "touch", cid_v0(1)],
+              ["pin", "import", src])
+    d.write_config({"arrow_ipc": {"timeout": "soon"}})
+    for args in writes + (["pin", "list"], ["metrics"], ["daemon", "status"],
+                          ["daemon", "start"], ["daemon", "stop"]):
+        r = d.ik(*args)
+        assert r.returncode == 78, (args, r.returncode, r.stderr)
+        assert "arrow_ipc.timeout" in r.stderr.decode(), (args, r.stderr)
+    os.unlink(d.p("config.json"))
+    d.ok("pin", "add", cid_v0(1))
+    # a bad column: exit 2 whether the client (direct) or the daemon finds it
+    assert d.ik("pin", "list", "--columns", "nope").returncode == 2
+    d.start()
+    for args in (["pin", "list", "--columns", "nope"], ["metrics", "--columns", "nope"]):
+        r = d.ik(*args)
+        assert r.returncode == 2 and "nope" in r.stderr.decode(), (args, r.returncode)
