@@ -273,3 +273,15 @@ def test_the_same_failure_exits_with_the_same_code_in_every_command(daemons, tmp
     for args in (["pin", "list", "--columns", "nope"], ["metrics", "--columns", "nope"]):
         r = d.ik(*args)
         assert r.returncode == 2 and "nope" in r.stderr.decode(), (args, r.returncode)
+
+
+def test_a_write_the_daemon_is_working_on_outlasts_the_timeout(daemons, tmp_path):
+    """The timeout bounds a daemon's silence, not a write's length: while a big import runs,
+    the daemon answers the client's pings, so the import is not cut short."""
+    d = daemons()
+    src = d.sample(tmp_path / "big.jsonl", 150000)
+    r, took = timed(d, "pin", "import", src, "--timeout", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert b"imported 150000 pins" in r.stdout
+    assert took > 1.0, f"the import took {took:.2f} s: too short to show anything"
+    assert d.count() == 150000
