@@ -63,7 +63,8 @@ void ik_client_options_init(struct ik_client_options *o);
 struct ik_client;
 
 /* Opens a client (no connection yet; reads config.json). EINVAL/IK_EFORMAT name a bad
- * config value; EPERM says the data directory belongs to another user (unless we are root). */
+ * config value; EPERM says the data directory, or the daemon socket in it, belongs to another
+ * user (never for root). */
 int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err);
 void ik_client_close(struct ik_client *c); /* NULL is a no-op */
 

@@ -57,22 +57,32 @@ static void user_name(uid_t uid, char *buf, size_t cap)
         snprintf(buf, cap, "uid %u", (unsigned)uid);
 }
 
-/* A data directory of another user: its daemon refuses us (it serves its own uid and root)
- * and its files are not ours to read, so say that, not what fails first. Root may use any. */
-static int check_owner(const char *dir, struct ik_error *err)
+/* A data directory of another user, or a daemon of another user on ours: that daemon refuses
+ * us (it serves its own uid and root) and the files are not ours to read, so say that, not
+ * what fails first. Root may use any. */
+static int check_owner(const char *dir, const char *sock, struct ik_error *err)
 {
     struct stat sb;
     char owner[96], me[96];
     uid_t uid = geteuid();
-    if (uid == 0 || stat(dir, &sb) != 0 || sb.st_uid == uid)
+    bool dir_theirs = stat(dir, &sb) == 0 && sb.st_uid != uid;
+    if (uid == 0)
+        return 0;
+    if (!dir_theirs && (lstat(sock, &sb) != 0 || !S_ISSOCK(sb.st_mode) || sb.st_uid == uid))
         return 0;
     user_name(sb.st_uid, owner, sizeof owner);
     user_name(uid, me, sizeof me);
+    if (dir_theirs)
+        return ik_error_set(err, EPERM,
+                            "the data directory %s belongs to %s, not to you, %s: only its "
+                            "owner (or root) can use it and its daemon; run as that user, or use "
+                            "a directory of your own (--path DIR or IPFS_KIT_PATH)",
+                            dir, owner, me);
     return ik_error_set(err, EPERM,
-                        "the data directory %s belongs to %s, not to you, %s: only its owner "
-                        "(or root) can use it and its daemon; run as that user, or use a "
-                        "directory of your own (--path DIR or IPFS_KIT_PATH)",
-                        dir, owner, me);
+                        "the daemon socket %s belongs to %s, not to you, %s: a daemon of that "
+                        "user serves your data directory and answers only its owner (or root); "
+                        "stop it (as that user) and start your own",
+                        sock, owner, me);
 }
 
 int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err)
@@ -92,7 +102,8 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     }
     c->opts.path = NULL; /* borrowed from the caller: keep our copy only */
     snprintf(c->sock_path, sizeof c->sock_path, "%s/daemon.sock", c->dir);
-    if ((rc = check_owner(c->dir, err)) != 0 || (rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
+    if ((rc = check_owner(c->dir, c->sock_path, err)) != 0 ||
+        (rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
         free(c);
         return rc;
     }

@@ -179,6 +179,7 @@ def test_another_users_data_directory_is_named_as_the_problem(daemons):
             prefix, path, owner = ["setpriv", "--reuid=nobody", "--regid=nogroup",
                                    "--clear-groups", binary], d.path, "root (uid 0)"
             check_foreign(prefix, path, owner)
+            check_foreign_socket(prefix, bindir)
         finally:
             shutil.rmtree(bindir)
     else:  # a directory root owns
@@ -195,6 +196,32 @@ def check_foreign(prefix, path, owner):
         err = r.stderr.decode()
         assert r.returncode == 77, (args, r.returncode, err)
         assert f"the data directory {path} belongs to {owner}, not to you" in err, (args, err)
+
+
+def check_foreign_socket(prefix, parent):
+    """nobody's own directory, with a daemon socket of root's in it (a root daemon started on
+    it): the socket's owner is named, not "permission denied connecting"."""
+    import pwd
+    import socket
+    mine = os.path.join(parent, "mine")
+    os.mkdir(mine, 0o700)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(mine, nobody.pw_uid, nobody.pw_gid)
+    env = dict(os.environ, IPFS_KIT_PATH=mine)
+    r = subprocess.run(prefix + ["pin", "add", cid_v0(1)], env=env, capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr  # a directory of one's own works
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(os.path.join(mine, "daemon.sock"))  # root's, as a root daemon's would be
+        s.listen(1)
+        for args in (["pin", "list"], ["pin", "add", cid_v0(2)], ["daemon", "status"]):
+            r = subprocess.run(prefix + args, env=env, capture_output=True, timeout=60)
+            err = r.stderr.decode()
+            assert r.returncode == 77, (args, r.returncode, err)
+            assert f"the daemon socket {mine}/daemon.sock belongs to root (uid 0)" in err, err
+    finally:
+        s.close()
 
 
 def test_out_of_range_values_are_refused_with_a_message(daemons):
