@@ -82,24 +82,30 @@ bool ik_cli_is_command(const char *cmd, const char *sub)
 
 void ik_cli_usage(FILE *f, const char *cmd, const char *sub, bool full)
 {
-    bool one = cmd && sub && ik_cli_is_command(cmd, sub), any = false;
+    size_t n = 0, any = 0;
+    bool one;
+    if (cmd && sub && !ik_cli_is_command(cmd, sub))
+        sub = NULL; /* an unknown subcommand: every one of the command */
+    for (size_t i = 0; cmd && i < N_USAGES; i++)
+        n += matches(&usages[i], cmd, sub);
+    one = n == 1; /* `vfs` has one subcommand, `metrics` none */
     for (size_t i = 0; i < N_USAGES; i++) {
         const struct usage *u = &usages[i];
-        if (cmd && !matches(u, cmd, one ? sub : NULL))
+        if (cmd && !matches(u, cmd, sub))
             continue;
-        fprintf(f, "%s ipfs-kit %s\n", any ? "      " : "usage:", u->synopsis);
+        fprintf(f, "%s ipfs-kit %s\n", any++ ? "      " : "usage:", u->synopsis);
         if (full && one && u->body)
             fprintf(f, "\n%s", u->body);
-        any = true;
     }
     if (full && !one)
         fputs("\nglobal option (before the command): --path DIR (default $IPFS_KIT_PATH or "
               "~/.ipfs_kit)\n"
               "'ipfs-kit <command> [<subcommand>] --help' prints a command's options.\n"
               "FILE may be '-' for standard input, OUT '-' for standard output.\n"
-              "Exit codes: 0 ok, 2 usage, 65 invalid data, 66 no input, 69 no daemon, 70\n"
-              "internal error, 74 I/O error or disk full, 75 daemon busy or not answering\n"
-              "(retry later).\n",
+              "Exit codes (README.md): 0 ok, 2 usage, 3 not running (daemon status), 65 invalid\n"
+              "data, 66 no input, 69 no daemon, 70 internal error, 74 I/O error or disk full,\n"
+              "75 the daemon does not answer (retry later), 77 another user's directory or\n"
+              "daemon, 78 a bad config.json.\n",
               f);
 }
 

@@ -31,6 +31,11 @@ def test_help_on_every_subcommand(daemons):
             assert r.returncode == 0, (words, flag, r.stderr)
             assert r.stderr == b"", (words, flag, r.stderr)
             assert out.startswith("usage: ipfs-kit " + " ".join(words)), (words, out)
+            if cmd in ("pin", "metrics", "vfs", "backend") or sub in ("start", "stop", "status"):
+                assert "--timeout SECONDS" in out, (words, out)  # talks to the daemon
+    for words in (["vfs"], ["metrics", "--format", "json"]):  # one usage: with its options
+        r = d.ik(*words, "-h")
+        assert r.returncode == 0 and b"--method" in r.stdout, (words, r.stdout)
     # after other arguments too, and for a command group
     r = d.ik("pin", "add", cid_v0(1), "--name", "x", "--help")
     assert r.returncode == 0 and b"--replication" in r.stdout and b"--timeout" in r.stdout
