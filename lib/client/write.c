@@ -224,7 +224,12 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
         close(conn);
     if (rc == IK_EREMOTE) { /* the same code as when the client finds it itself */
         const char *code = ik_reply_error_code(hdr);
-        rc = code && strcmp(code, "invalid") == 0 ? EINVAL : ik_reply_errno(code);
+        if (code && strcmp(code, "invalid") == 0)
+            rc = EINVAL;
+        else if (code && strcmp(code, "timeout") == 0)
+            rc = ETIMEDOUT; /* the daemon gave up on its side: try again later, too */
+        else
+            rc = ik_reply_errno(code);
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");
