@@ -18,8 +18,7 @@ enum {
     IK_EXIT_SOFTWARE = 70,
     IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
     IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
-    IK_EXIT_NOPERM = 77,   /* the data directory belongs to another user */
-    IK_EXIT_CONFIG = 78,   /* config.json (or the data directory's location) is wrong */
+    IK_EXIT_CONFIG = 78,   /* the data directory is not ours (or unsafe), or config.json is bad */
 };
 
 extern const char *ik_cli_prog;
@@ -52,8 +51,8 @@ void ik_cli_errorf(const char *fmt, ...)
  * command (README.md, "Exit codes"). */
 int ik_cli_exit_code(int rc);
 
-/* Opens a client; 0, or the exit code with the message printed: 77 for a data directory of
- * another user, 78 for a bad config.json. */
+/* Opens a client; 0, or the exit code with the message printed: 78 for a data directory (or
+ * daemon) of another user or a bad config.json. */
 int ik_cli_open(const struct ik_client_options *o, struct ik_client **c);
 
 /* usage.c: whether `cmd` (and `sub`, when not NULL) names a command; prints the usage of one

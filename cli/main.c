@@ -46,8 +46,6 @@ int ik_cli_exit_code(int rc)
     case EFBIG:
     case EPIPE:
         return IK_EXIT_IOERR;
-    case EPERM:
-        return IK_EXIT_NOPERM;
     case ETIMEDOUT:
     case IK_ELOCKED:
         return IK_EXIT_TEMPFAIL;
@@ -55,6 +53,8 @@ int ik_cli_exit_code(int rc)
         return IK_EXIT_UNAVAILABLE;
     case EINVAL:
         return IK_EXIT_USAGE;
+    case EPERM: /* a data directory that is not ours */
+        return IK_EXIT_CONFIG;
     default:
         return IK_EXIT_SOFTWARE;
     }
@@ -67,9 +67,7 @@ int ik_cli_open(const struct ik_client_options *o, struct ik_client **c)
     if (rc == 0)
         return 0;
     ik_cli_errorf("%s", err.message);
-    if (rc == EPERM)
-        return IK_EXIT_NOPERM;
-    return rc == ENOMEM ? IK_EXIT_SOFTWARE : IK_EXIT_CONFIG; /* $HOME or config.json */
+    return rc == ENOMEM ? IK_EXIT_SOFTWARE : IK_EXIT_CONFIG; /* the directory, config.json */
 }
 
 int ik_cli_parse_timeout(const char *v, int *ms)

@@ -104,8 +104,8 @@ void ik_cli_usage(FILE *f, const char *cmd, const char *sub, bool full)
               "FILE may be '-' for standard input, OUT '-' for standard output.\n"
               "Exit codes (README.md): 0 ok, 2 usage, 3 not running (daemon status), 65 invalid\n"
               "data, 66 no input, 69 no daemon, 70 internal error, 74 I/O error or disk full,\n"
-              "75 the daemon does not answer (retry later), 77 another user's directory or\n"
-              "daemon, 78 a bad config.json.\n",
+              "75 the daemon does not answer (retry later), 78 another user's directory or\n"
+              "daemon, or a bad config.json.\n",
               f);
 }
 

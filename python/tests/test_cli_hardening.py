@@ -199,7 +199,7 @@ def check_foreign(prefix, path, owner):
                  ["daemon", "start"], ["daemon", "stop"]):
         r = subprocess.run(prefix + args, env=env, capture_output=True, timeout=60, input=b"")
         err = r.stderr.decode()
-        assert r.returncode == 77, (args, r.returncode, err)
+        assert r.returncode == 78, (args, r.returncode, err)
         assert f"the data directory {path} belongs to {owner}, not to you" in err, (args, err)
 
 
@@ -223,7 +223,7 @@ def check_foreign_socket(prefix, parent):
         for args in (["pin", "list"], ["pin", "add", cid_v0(2)], ["daemon", "status"]):
             r = subprocess.run(prefix + args, env=env, capture_output=True, timeout=60)
             err = r.stderr.decode()
-            assert r.returncode == 77, (args, r.returncode, err)
+            assert r.returncode == 78, (args, r.returncode, err)
             assert f"the daemon socket {mine}/daemon.sock belongs to root (uid 0)" in err, err
     finally:
         s.close()
