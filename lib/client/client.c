@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +47,44 @@ void ik_client_options_init(struct ik_client_options *o)
     memset(o, 0, sizeof *o);
 }
 
+static void user_name(uid_t uid, char *buf, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &found) == 0 && found)
+        snprintf(buf, cap, "%s (uid %u)", found->pw_name, (unsigned)uid);
+    else
+        snprintf(buf, cap, "uid %u", (unsigned)uid);
+}
+
+/* A data directory of another user, or a daemon of another user on ours: that daemon refuses
+ * us (it serves its own uid and root) and the files are not ours to read, so say that, not
+ * what fails first. Root may use any. */
+static int check_owner(const char *dir, const char *sock, struct ik_error *err)
+{
+    struct stat sb;
+    char owner[96], me[96];
+    uid_t uid = geteuid();
+    bool dir_theirs = stat(dir, &sb) == 0 && sb.st_uid != uid;
+    if (uid == 0)
+        return 0;
+    if (!dir_theirs && (lstat(sock, &sb) != 0 || !S_ISSOCK(sb.st_mode) || sb.st_uid == uid))
+        return 0;
+    user_name(sb.st_uid, owner, sizeof owner);
+    user_name(uid, me, sizeof me);
+    if (dir_theirs)
+        return ik_error_set(err, EPERM,
+                            "the data directory %s belongs to %s, not to you, %s: only its "
+                            "owner (or root) can use it and its daemon; run as that user, or use "
+                            "a directory of your own (--path DIR or IPFS_KIT_PATH)",
+                            dir, owner, me);
+    return ik_error_set(err, EPERM,
+                        "the daemon socket %s belongs to %s, not to you, %s: a daemon of that "
+                        "user serves your data directory and answers only its owner (or root); "
+                        "stop it (as that user) and start your own",
+                        sock, owner, me);
+}
+
 int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err)
 {
     struct ik_client *c = calloc(1, sizeof *c);
@@ -63,7 +102,8 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     }
     c->opts.path = NULL; /* borrowed from the caller: keep our copy only */
     snprintf(c->sock_path, sizeof c->sock_path, "%s/daemon.sock", c->dir);
-    if ((rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
+    if ((rc = check_owner(c->dir, c->sock_path, err)) != 0 ||
+        (rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
         free(c);
         return rc;
     }
@@ -219,6 +259,9 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         }
         free(payload);
         if (rc != 0) {
+            bool remote = rc == IK_EREMOTE;
+            if (remote) /* the daemon's verdict, as the client's own code */
+                rc = ik_reply_errno(ik_reply_error_code(*hdr));
             if (*hdr) {
                 json_decref(*hdr);
                 *hdr = NULL;
@@ -227,7 +270,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 close(*fd_out);
                 *fd_out = -1;
             }
-            if (rc == IK_EREMOTE)
+            if (remote)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
@@ -674,7 +717,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     free(text);
     if (rc != 0 && err)
         *err = e1;
-    if (rc == IK_EREMOTE && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
+    if (rc == EINVAL && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
         /* a daemon older than "have": ask again without it, and never send it again */
         json_decref(hdr);
         hdr = NULL;
@@ -727,11 +770,21 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     return rc;
 }
 
+void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap)
+{
+    long pid = 0;
+    if (ik_lock_holder(c->dir, &pid) == 0)
+        snprintf(buf, cap, "daemon (PID %ld)", pid);
+    else
+        snprintf(buf, cap, "daemon");
+}
+
 int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                     struct ik_error *err)
 {
     enum ik_method m = c->opts.method;
     double t0 = ik__mono_ms();
+    char why[sizeof out->reason] = "";
     int rc;
     ik_result_init(out);
     if (!c->cfg.arrow_ipc_enabled && m == IK_METHOD_AUTO)
@@ -740,9 +793,24 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
         rc = ik__client_direct(c, q, out, err);
     } else {
         rc = query_daemon(c, q, m, out, err);
-        if (rc == IK_EDAEMON && m == IK_METHOD_AUTO && !need_daemon_table(q->table)) {
+        if (rc == ETIMEDOUT) { /* stopped or hung: it holds the lock but says nothing */
+            char who[64];
+            ik__client_daemon_name(c, who, sizeof who);
+            snprintf(why, sizeof why, "the %s did not answer within %g s", who,
+                     c->timeout_ms / 1000.0);
+        }
+        if ((rc == IK_EDAEMON || rc == ETIMEDOUT) && m == IK_METHOD_AUTO &&
+            !need_daemon_table(q->table)) {
             ik_result_reset(out);
             rc = ik__client_direct(c, q, out, err);
+            snprintf(out->reason, sizeof out->reason, "%s", why);
+        } else if (rc == ETIMEDOUT) {
+            rc = ik_error_set(err, ETIMEDOUT,
+                              "%s; %s (check it with 'ipfs-kit daemon status', or raise "
+                              "--timeout)",
+                              why,
+                              need_daemon_table(q->table) ? "this table comes from the daemon"
+                                                          : "the method asked for needs it");
         } else if (rc == IK_EDAEMON && need_daemon_table(q->table)) {
             rc = ik_error_set(err, IK_EDAEMON,
                               "%s come from the running daemon, and none "

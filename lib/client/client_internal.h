@@ -62,4 +62,7 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
 
 double ik__mono_ms(void);
 
+/* "daemon (PID n)" into buf, the PID read from the lock (just "daemon" when none holds it). */
+void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap);
+
 #endif

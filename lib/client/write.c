@@ -3,6 +3,7 @@
  * "Database is locked by daemon (PID n)" and what to do — when a daemon holds the lock but
  * does not answer. */
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,6 @@
 
 #include "client_internal.h"
 #include "proto/proto.h"
-
-#define WRITE_TIMEOUT_MS (3600 * 1000) /* a 10M-pin import takes a while */
 
 enum wop { W_ADD, W_RM, W_TOUCH, W_IMPORT, W_IMPORT_STREAM };
 
@@ -33,6 +32,52 @@ static int locked_error(struct ik_client *c, long pid, struct ik_error *err)
                         "Check it with 'ipfs-kit daemon status'; stop it with 'ipfs-kit daemon "
                         "stop' (or kill %ld) and retry",
                         pid, c->sock_path, pid);
+}
+
+/* Whether the daemon answers a ping on a connection of its own within `timeout_ms`: its
+ * event loop runs even while its writer works through a long import. */
+static bool daemon_answers(struct ik_client *c, int timeout_ms)
+{
+    static const char req[] = "{\"v\":1,\"op\":\"ping\"}";
+    struct ik_error e = {{0}};
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int fd = -1;
+    int rc = ik_sock_connect_unix(c->sock_path, timeout_ms, &fd, &e);
+    if (rc == 0)
+        rc = ik_sock_send_frame(fd, req, sizeof req - 1, -1, timeout_ms, &e);
+    if (rc == 0)
+        rc = ik_sock_recv_frame(fd, IK_PROTO_MAX_HEADER, &payload, &len, NULL, timeout_ms, &e);
+    free(payload);
+    if (fd >= 0)
+        close(fd);
+    return rc == 0;
+}
+
+/* Waits until the write's reply starts arriving on `conn`. A big import may take the daemon
+ * minutes, so there is no deadline on the write itself: the wait fails (ETIMEDOUT) only when
+ * the daemon has answered neither the write nor a ping for the client's timeout (half of it
+ * waiting, half for the ping), as when it is stopped or hung. */
+static int await_reply(struct ik_client *c, int conn, struct ik_error *err)
+{
+    int half = c->timeout_ms / 2 > 0 ? c->timeout_ms / 2 : 1;
+    char who[64];
+    for (;;) {
+        struct pollfd p = {.fd = conn, .events = POLLIN};
+        int n = poll(&p, 1, half);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return ik_error_set(err, errno, "poll: %s", strerror(errno));
+        if (n == 0 && !daemon_answers(c, half))
+            break;
+    }
+    ik__client_daemon_name(c, who, sizeof who);
+    return ik_error_set(err, ETIMEDOUT,
+                        "%s is not answering: no reply to the write within %g s; the write may "
+                        "still be applied when it resumes (check with 'ipfs-kit daemon status', "
+                        "then retry, or raise --timeout)",
+                        who, c->timeout_ms / 1000.0);
 }
 
 static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, struct ik_error *err)
@@ -164,8 +209,10 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     if (rc == 0) {
         uint8_t *payload = NULL;
         size_t len = 0;
-        rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL, WRITE_TIMEOUT_MS,
-                                err);
+        rc = await_reply(c, conn, err);
+        if (rc == 0)
+            rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL, c->timeout_ms,
+                                    err);
         if (rc == IK_EOS)
             rc = ik_error_set(err, IK_EPROTO,
                               "the daemon closed the connection without a reply "
@@ -176,12 +223,14 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (conn >= 0)
         close(conn);
-    if (rc == IK_EREMOTE) {
+    if (rc == IK_EREMOTE) { /* the same code as when the client finds it itself */
         const char *code = ik_reply_error_code(hdr);
-        if (code && strcmp(code, "not_found") == 0)
-            rc = ENOENT;
-        else if (code && (strcmp(code, "invalid") == 0 || strcmp(code, "bad_request") == 0))
+        if (code && strcmp(code, "invalid") == 0)
             rc = EINVAL;
+        else if (code && strcmp(code, "timeout") == 0)
+            rc = ETIMEDOUT; /* the daemon gave up on its side: try again later, too */
+        else
+            rc = ik_reply_errno(code);
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");

@@ -274,4 +274,11 @@ void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out);
 /* The "code" of an error reply object, or NULL. Borrowed from obj. */
 const char *ik_reply_error_code(const json_t *obj);
 
+/* The client's code for an error reply's code, so that a failure reads the same whether the
+ * daemon or the client found it: "bad_request" -> EINVAL, "unsupported" -> ENOTSUP,
+ * "too_large" -> IK_ELIMIT, "not_found" -> ENOENT, "forbidden" -> EACCES, "protocol" ->
+ * IK_EPROTO, "disk_full" -> ENOSPC, "io_error" -> EIO; anything else (NULL, "internal",
+ * "busy", "timeout": the daemon's own state, not ours) IK_EREMOTE. */
+int ik_reply_errno(const char *code);
+
 #endif

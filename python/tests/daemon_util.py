@@ -270,7 +270,7 @@ class Result(ctypes.Structure):  # struct ik_result
                 ("source", ctypes.c_char_p), ("detail", ctypes.c_char_p),
                 ("version", ctypes.c_uint64), ("rows", ctypes.c_int64),
                 ("matched", ctypes.c_int64), ("table_rows", ctypes.c_int64),
-                ("timings", Timings)]
+                ("timings", Timings), ("reason", ctypes.c_char * 256)]
 
 
 class Query(ctypes.Structure):  # struct ik_query
@@ -397,7 +397,8 @@ class Client:
     def meta(res):
         return {"method": res.method_name.decode(), "source": res.source.decode(),
                 "detail": res.detail.decode(), "version": res.version, "rows": res.rows,
-                "matched": res.matched, "table_rows": res.table_rows}
+                "matched": res.matched, "table_rows": res.table_rows,
+                "reason": res.reason.decode()}
 
     def query(self, **kw):
         """Runs one query: (metadata dict, pyarrow RecordBatchReader owning the stream)."""
