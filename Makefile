@@ -37,7 +37,7 @@ ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 .SECONDARY:
 
 .PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench bench-check \
-	clean bootstrap bootstrap-test
+	clean bootstrap bootstrap-test soak
 
 all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
 
@@ -116,6 +116,14 @@ test-py: all $(BUILD)/asan/ipfs-kit
 	@scripts/bootstrap --test
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
 		$(PY) -m pytest -q -p no:cacheprovider python/tests
+
+# The soak test alone, longer: SOAK_SECONDS (default 600) against the ASan daemon.
+SOAK_SECONDS ?= 600
+soak: all $(BUILD)/asan/ipfs-kit
+	@scripts/bootstrap --test
+	SOAK_SECONDS=$(SOAK_SECONDS) IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit \
+		IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
+		$(PY) -m pytest -q -s -p no:cacheprovider python/tests/test_daemon_soak.py
 
 # ---- fuzzing, lint, bench ----------------------------------------------------------------
 fuzz:

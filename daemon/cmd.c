@@ -183,8 +183,16 @@ static int cmd_stop(const char *dir, int timeout_s)
     ik_client_close(c);
     free(reply);
     if (rc != 0) {
-        if (ik_lock_holder(dir, &pid) != 0) {
+        bool is_daemon = false;
+        if (ik_lock_holder_role(dir, &pid, &is_daemon) != 0) {
             printf("no daemon running\n");
+            return 0;
+        }
+        if (!is_daemon) {
+            /* a direct write (pin import with no daemon) holds the lock: not ours to stop */
+            printf("no daemon running (PID %ld holds the lock of %s for a direct write; not "
+                   "signalling it)\n",
+                   pid, dir);
             return 0;
         }
         fprintf(stderr, "ipfs-kit: daemon (PID %ld) does not answer; sending SIGTERM\n", pid);
@@ -201,6 +209,19 @@ static int cmd_stop(const char *dir, int timeout_s)
     return 0;
 }
 
+/* Status of a daemon whose snapshot builds fail: committed writes are not visible yet. */
+static void build_warning(json_t *st)
+{
+    json_t *b = json_object_get(st, "snapshot_build");
+    if (b && json_is_false(json_object_get(b, "ok")))
+        fprintf(stderr,
+                "ipfs-kit: warning: snapshot builds are failing (%lld retries, for %.1f s): %s; "
+                "the newest writes are committed but not visible yet\n",
+                (long long)json_integer_value(json_object_get(b, "retries")),
+                json_number_value(json_object_get(b, "failing_for_s")),
+                json_string_value(json_object_get(b, "error")));
+}
+
 static int cmd_status(const char *dir)
 {
     json_t *st = NULL;
@@ -213,6 +234,7 @@ static int cmd_status(const char *dir)
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")), text ? text : "");
         free(text);
+        build_warning(st);
         json_decref(st);
         return 0;
     }

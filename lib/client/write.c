@@ -181,6 +181,10 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
             rc = ENOENT;
         else if (code && (strcmp(code, "invalid") == 0 || strcmp(code, "bad_request") == 0))
             rc = EINVAL;
+        else if (code && strcmp(code, "too_large") == 0)
+            rc = IK_ELIMIT; /* an import over daemon.max_import_size */
+        else if (code && strcmp(code, "timeout") == 0)
+            rc = ETIMEDOUT; /* committed, not visible within daemon.visible_timeout */
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");

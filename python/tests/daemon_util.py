@@ -120,7 +120,8 @@ class Daemon:
                 text = f.read().strip()
         except FileNotFoundError:
             return None
-        return int(text) if text.isdigit() else None
+        word = text.split()[0] if text else ""  # "PID daemon" from a daemon, "PID" otherwise
+        return int(word) if word.isdigit() else None
 
     def log(self):
         try:
