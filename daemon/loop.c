@@ -24,7 +24,7 @@
 #define TAG_WAKE ((void *)2)
 #define TAG_SIGNAL ((void *)3)
 #define IN_CHUNK 4096
-#define OUT_BACKLOG (64 * 1024) /* replies waiting for a client before it is read no more */
+#define OUT_BACKLOG (16 * 1024) /* replies waiting for a client before it is read no more */
 #define SWEEP_MS 200            /* how often timeouts are checked */
 #define ACCEPT_PAUSE_MS 100     /* out of descriptors even for the refusal: wait this long */
 
@@ -355,6 +355,8 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
         struct ik_error err = {{0}};
         ssize_t n = 0;
         int fd = -1, rc;
+        if (c->out_len - c->out_off > OUT_BACKLOG)
+            break; /* it does not read its replies: its requests wait in the kernel, not here */
         if (c->in_cap - c->in_len < IN_CHUNK) {
             size_t cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK * 2;
             uint8_t *p;

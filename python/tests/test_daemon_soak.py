@@ -23,10 +23,10 @@ CLIENTS = 64
 QUERY_TIMEOUT_MS = 10000
 BASE = 5000
 # The bound on the daemon's resident memory above what it used once warmed up. A connection
-# costs the daemon at most its request buffer (72 KiB), its reply backlog (64 KiB plus one
-# header) and nothing once closed; the soak keeps ~100 connections open (64 clients with 4
-# connections' worth of requests in flight at most, 20 hostile), so buffers are < 30 MiB even
-# if all were full at once. The rest is snapshots (a few MiB at this size, each version
+# costs the daemon at most ~150 KiB (docs/protocol.md, "Limits and timeouts": one request of
+# up to 64 KiB, 16 KiB of queued replies plus one header) and nothing once closed; the soak
+# keeps a few hundred connections open (64 clients with 4 pooled ik_clients each, 20 hostile
+# ones), so buffers stay < 40 MiB even if all were full at once. The rest is snapshots (a few MiB at this size, each version
 # replaced) and ASan's quarantine, capped at 32 MiB below. Unbounded buffers or a leak per
 # request or per connection would pass 96 MiB within seconds of this load.
 RSS_GROWTH_MIB = 96
