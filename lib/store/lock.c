@@ -154,7 +154,7 @@ int ik_lock_holder_role(const char *dir, long *pid, bool *is_daemon)
     } else if (fl.l_type == F_UNLCK) {
         rc = ENOENT;
     } else {
-        *pid = read_pid(fd, NULL);
+        *pid = read_pid(fd, is_daemon);
         rc = 0;
     }
     close(fd);

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import ASAN_BIN, BIN
-from daemon_util import Client, Daemon, cid_v0, pid_alive, pid_stopped, wait_for
+from daemon_util import Client, cid_v0, pid_alive, pid_stopped, wait_for
 
 
 @pytest.fixture
@@ -407,3 +407,18 @@ def test_stop_with_no_daemon_never_signals_a_direct_import(daemons, tmp_path):
             imp.kill()
             imp.wait()
     assert d.count(method="direct") == 2000
+
+
+def test_stop_still_signals_a_daemon_that_does_not_answer(make):
+    """The other side of the rule above: a lock holder marked as a daemon whose socket does
+    not answer gets SIGTERM, and stops."""
+    d = make()
+    with open(d.p("daemon.lock")) as f:
+        assert f.read() == f"{d.pid} daemon\n"
+    os.rename(d.sock, d.p("hidden.sock"))
+    r = d.ik("daemon", "stop", "--timeout", "30")
+    assert r.returncode == 0, (r.stdout, r.stderr.decode())
+    assert f"daemon (PID {d.pid}) does not answer; sending SIGTERM" in r.stderr.decode()
+    assert b"daemon stopped" in r.stdout
+    assert not pid_alive(d.pid)  # stop waits for the exit, not only the lock
+    d.assert_clean_log()

@@ -15,8 +15,8 @@ import subprocess
 import threading
 import time
 
-from conftest import BIN, ROOT
-from daemon_util import Client, cid_v0, pid_alive, wait_for
+from conftest import BIN
+from daemon_util import Client, build_c_helper, cid_v0, pid_alive, wait_for
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))
 CLIENTS = 64
@@ -32,16 +32,6 @@ BASE = 5000
 RSS_GROWTH_MIB = 96
 CONFIG = {"daemon": {"max_connections": 512, "header_timeout": 2, "idle_timeout": 5,
                      "send_timeout": 3}}
-
-
-def build_soak(tmp_path):
-    out = str(tmp_path / "soak")
-    build = os.path.join(ROOT, "build")
-    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"),
-                    os.path.join(os.path.dirname(__file__), "soak.c"), "-o", out,
-                    "-L", build, "-lipfskit", "-Wl,-rpath," + build, "-lpthread"],
-                   check=True, capture_output=True)
-    return out
 
 
 def rss_kib(pid):
@@ -151,7 +141,7 @@ class Hostiles:
 
 
 def test_soak_well_behaved_clients_hostile_clients_and_writes(daemons, tmp_path):
-    soak = build_soak(tmp_path)
+    soak = build_c_helper("soak", tmp_path)
     d = daemons(asan=True, start=False)
     d.write_config(CONFIG)
     d.ok("pin", "import", d.sample(str(tmp_path / "base.jsonl"), BASE, seed=11))
