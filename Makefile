@@ -37,7 +37,7 @@ ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 .SECONDARY:
 
 .PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench bench-check \
-	clean bootstrap bootstrap-test
+	clean bootstrap bootstrap-test soak
 
 all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
 
@@ -111,11 +111,21 @@ test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
 	done
 
 # The binding (python/, imported by python/tests/test_binding_*.py) is (re)installed into
-# .venv by scripts/bootstrap --test when its sources or the library's changed.
+# .venv by scripts/bootstrap --test when its sources or the library's changed. The daemon tests
+# (python/tests/test_daemon_*.py) run the ASan+UBSan daemon and check its log
+# (IPFS_KIT_DAEMON_ASAN=1); the soak test in it runs for 20 s here (make soak: longer).
 test-py: all $(BUILD)/asan/ipfs-kit
 	@scripts/bootstrap --test
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
-		$(PY) -m pytest -q -p no:cacheprovider python/tests
+		IPFS_KIT_DAEMON_ASAN=1 SOAK_SECONDS=20 $(PY) -m pytest -q -p no:cacheprovider python/tests
+
+# The soak test alone, longer: SOAK_SECONDS (default 600) against the ASan daemon.
+SOAK_SECONDS ?= 600
+soak: all $(BUILD)/asan/ipfs-kit
+	@scripts/bootstrap --test
+	SOAK_SECONDS=$(SOAK_SECONDS) IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit \
+		IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
+		$(PY) -m pytest -q -s -p no:cacheprovider python/tests/test_daemon_soak.py
 
 # ---- fuzzing, lint, bench ----------------------------------------------------------------
 fuzz:

@@ -221,26 +221,59 @@ static int wait_unlocked(const char *dir, int timeout_s)
     return 0;
 }
 
+/* Waits (until `deadline`) for `pid` to be gone or a zombie: it lets go of the lock before it
+ * has finished exiting. Only watched, never signalled. */
+static void wait_exited(long pid, double deadline)
+{
+    char path[64], buf[256];
+    while (pid > 0 && kill((pid_t)pid, 0) == 0 && ik_now_ms() < deadline) {
+        FILE *f;
+        const char *state;
+        size_t n = 0;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        if ((f = fopen(path, "r")) != NULL) {
+            n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+        }
+        buf[n] = 0;
+        state = strrchr(buf, ')');
+        if (state && state[1] == ' ' && state[2] == 'Z')
+            return;
+        sleep_ms(10);
+    }
+}
+
 static int cmd_stop(const char *dir, int timeout_s)
 {
+    double deadline = ik_now_ms() + timeout_s * 1000.0;
     struct ik_client_options o;
     struct ik_client *c = NULL;
     struct ik_error err = {{0}};
     char *reply = NULL;
     long pid = 0;
     int rc;
+    bool is_daemon = false;
     ik_client_options_init(&o);
     o.path = dir;
     if ((rc = ik_client_open(&o, &c, &err)) != 0) {
         ik_cli_errorf("%s", err.message);
         return ik_cli_exit_code(rc);
     }
+    if (ik_lock_holder_role(dir, &pid, &is_daemon) != 0 || !is_daemon)
+        pid = 0; /* whose exit to wait for, after the lock goes */
     rc = ik_client_call(c, "{\"v\":1,\"op\":\"shutdown\"}", &reply, &err);
     ik_client_close(c);
     free(reply);
     if (rc != 0) {
-        if (ik_lock_holder(dir, &pid) != 0) {
+        if (ik_lock_holder_role(dir, &pid, &is_daemon) != 0) {
             printf("no daemon running\n");
+            return 0;
+        }
+        if (!is_daemon) {
+            /* a direct write (pin import with no daemon) holds the lock: not ours to stop */
+            printf("no daemon running (PID %ld holds the lock of %s for a direct write; not "
+                   "signalling it)\n",
+                   pid, dir);
             return 0;
         }
         fprintf(stderr, "ipfs-kit: daemon (PID %ld) does not answer; sending SIGTERM\n", pid);
@@ -253,8 +286,22 @@ static int cmd_stop(const char *dir, int timeout_s)
         ik_cli_errorf("the daemon did not stop within %d s", timeout_s);
         return 1;
     }
+    wait_exited(pid, deadline);
     printf("daemon stopped\n");
     return 0;
+}
+
+/* Status of a daemon whose snapshot builds fail: committed writes are not visible yet. */
+static void build_warning(json_t *st)
+{
+    json_t *b = json_object_get(st, "snapshot_build");
+    if (b && json_is_false(json_object_get(b, "ok")))
+        fprintf(stderr,
+                "ipfs-kit: warning: snapshot builds are failing (%lld retries, for %.1f s): %s; "
+                "the newest writes are committed but not visible yet\n",
+                (long long)json_integer_value(json_object_get(b, "retries")),
+                json_number_value(json_object_get(b, "failing_for_s")),
+                json_string_value(json_object_get(b, "error")));
 }
 
 /* Prints one JSON object (compact) and frees it. */
@@ -282,6 +329,7 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
                (long long)json_integer_value(json_object_get(st, "pins")),
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
+        build_warning(st);
         json_decref(st);
         return 0;
     }

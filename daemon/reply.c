@@ -1,7 +1,8 @@
 /* Reply workers: answer queries whose reply carries the rows — an Arrow IPC stream (the
  * `ipc_stream` method, optionally LZ4/ZSTD compressed) or JSON lines (`traditional`) — as a
  * header frame, data frames and a zero-length end frame. The socket is written with a
- * timeout: a client that stops reading loses its connection and holds up nobody else. */
+ * deadline for the whole reply (daemon.send_timeout) and a 10 s bound on a stall: a client that
+ * reads slowly or not at all loses its connection, and frees its worker for the others. */
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -23,12 +24,14 @@ struct sender {
     uint8_t *buf; /* 4 header bytes + payload */
     size_t len;   /* payload bytes */
     int64_t sent;
+    double deadline; /* the whole reply is sent by then (daemon.send_timeout), monotonic ms */
 };
 
 static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_error *err)
 {
     while (n > 0) {
         struct pollfd pfd = {s->fd, POLLOUT, 0};
+        double left = s->deadline - ik_now_ms();
         ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
             p += w;
@@ -40,7 +43,15 @@ static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_erro
             continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return ik_error_set(err, errno, "send: %s", strerror(errno));
-        if (poll(&pfd, 1, IK_DAEMON_SEND_TIMEOUT_MS) <= 0)
+        if (left <= 0)
+            return ik_error_set(err, ETIMEDOUT,
+                                "reply not sent within daemon.send_timeout (%d s): client reads "
+                                "too slowly",
+                                s->d->cfg.send_timeout_s);
+        if (poll(&pfd, 1,
+                 left < IK_DAEMON_SEND_TIMEOUT_MS ? (int)left + 1 : IK_DAEMON_SEND_TIMEOUT_MS) <=
+                0 &&
+            ik_now_ms() < s->deadline)
             return ik_error_set(err, ETIMEDOUT, "client stopped reading");
         if (atomic_load(&s->d->stop))
             return ik_error_set(err, ECANCELED, "daemon stopping");
@@ -174,7 +185,7 @@ static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *
 
 static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
 {
-    struct sender s = {d, j->conn->fd, buf, 0, 0};
+    struct sender s = {d, j->conn->fd, buf, 0, 0, ik_now_ms() + d->cfg.send_timeout_s * 1e3};
     struct ik_error err = {{0}};
     struct ArrowSchema schema = {0};
     struct ArrowArray batch = {0};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arrow/internal.h"
@@ -120,6 +121,8 @@ static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins
     d->vfs = *vfs;
     d->published_gen = gen;
     d->build_failed = false;
+    d->build_retries = 0;
+    d->build_failed_since = 0;
     ik_vpage_publish(d, pins, vfs);
     pthread_mutex_unlock(&d->pub_mu);
     if (old_pins >= 0)
@@ -261,6 +264,56 @@ void ik_build_request(struct ik_daemon *d, uint64_t generation)
     pthread_mutex_unlock(&d->build_mu);
 }
 
+/* IPFS_KIT_FAIL_BUILDS=n (tests only): the builder thread's next n builds fail as a full disk
+ * would. Read once; only the builder thread calls this. */
+static int injected_failure(struct ik_error *err)
+{
+    static int left = -1;
+    if (left < 0) {
+        const char *v = getenv("IPFS_KIT_FAIL_BUILDS");
+        left = v ? atoi(v) : 0;
+    }
+    if (left <= 0)
+        return 0;
+    left--;
+    return ik_error_set(err, ENOSPC,
+                        "writing the snapshot: No space left on device (injected by "
+                        "IPFS_KIT_FAIL_BUILDS)");
+}
+
+/* A failed build leaves committed writes invisible: record it for status and metrics (their
+ * replies stay parked) and retry after a backoff of 50 ms doubling to 5 s, not waiting for
+ * another write to come. */
+static void build_failed(struct ik_daemon *d, const struct ik_error *err)
+{
+    struct timespec until;
+    int retries;
+    long ms;
+    atomic_fetch_add_explicit(&d->metrics.snapshot_build_failures, 1, memory_order_relaxed);
+    pthread_mutex_lock(&d->pub_mu);
+    if (!d->build_failed)
+        d->build_failed_since = ik_wall_ms();
+    d->build_failed = true;
+    retries = ++d->build_retries;
+    snprintf(d->build_error, sizeof d->build_error, "%s", err->message);
+    pthread_mutex_unlock(&d->pub_mu);
+    ms = retries >= 8 ? 5000 : 50L << (retries - 1); /* 50, 100, ... 3200, then 5000 */
+    fprintf(stderr, "ipfs-kit daemon: snapshot build failed (attempt %d, retry in %ld ms): %s\n",
+            retries, ms, err->message);
+    ik_loop_wake(d); /* parked replies: their visible_timeout may have passed */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop))
+        pthread_cond_timedwait(&d->build_cv, &d->build_mu, &until);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
 static void *builder_main(void *arg)
 {
     struct ik_daemon *d = arg;
@@ -286,18 +339,8 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&d->build_mu);
         if (atomic_load(&d->stop))
             break;
-        if (build(d, pr, NULL, &err) != 0) {
-            fprintf(stderr, "ipfs-kit daemon: snapshot build failed: %s\n", err.message);
-            pthread_mutex_lock(&d->pub_mu);
-            d->build_failed = true;
-            snprintf(d->build_error, sizeof d->build_error, "%s", err.message);
-            pthread_mutex_unlock(&d->pub_mu);
-            ik_loop_wake(d);
-            /* Wait for the next write before trying again, not in a hot loop. */
-            pthread_mutex_lock(&d->build_mu);
-            if (!atomic_load(&d->stop) && d->build_wanted == want)
-                pthread_cond_wait(&d->build_cv, &d->build_mu);
-            pthread_mutex_unlock(&d->build_mu);
+        if (injected_failure(&err) != 0 || build(d, pr, NULL, &err) != 0) {
+            build_failed(d, &err);
             continue;
         }
         ik_loop_wake(d); /* parked write replies can go */
@@ -332,7 +375,7 @@ static char *error_reply(const char *code, int rc, const struct ik_error *err)
     return ik_reply_error(code, msg);
 }
 
-static int read_all_fd(int fd, uint8_t **data, size_t *len, struct ik_error *err)
+static int read_all_fd(int fd, int64_t limit, uint8_t **data, size_t *len, struct ik_error *err)
 {
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
@@ -360,6 +403,13 @@ static int read_all_fd(int fd, uint8_t **data, size_t *len, struct ik_error *err
         if (r == 0)
             break;
         n += (size_t)r;
+        if ((int64_t)n > limit) { /* a file that says size 0 (/proc, ...) but is not */
+            free(buf);
+            return ik_error_set(err, IK_ELIMIT,
+                                "import: the file is over the limit of %lld bytes "
+                                "(daemon.max_import_size in config.json)",
+                                (long long)limit);
+        }
     }
     *data = buf;
     *len = n;
@@ -382,6 +432,11 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
         return ik_error_set(err, EINVAL,
                             "import: the file passed must be a regular file or a "
                             "memfd (spool a pipe into one first)");
+    if (st.st_size > d->cfg.max_import_size) /* before a byte is read: the writer stays free */
+        return ik_error_set(err, IK_ELIMIT,
+                            "import: the file has %lld bytes, over the limit of %lld "
+                            "(daemon.max_import_size in config.json)",
+                            (long long)st.st_size, (long long)d->cfg.max_import_size);
     if (st.st_size > 0) {
         if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
             return rc;
@@ -390,7 +445,7 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
         ik_buffer_unref(buf);
         return rc;
     }
-    if ((rc = read_all_fd(j->in_fd, &data, &len, err)) != 0)
+    if ((rc = read_all_fd(j->in_fd, d->cfg.max_import_size, &data, &len, err)) != 0)
         return rc;
     rc = ik_store_import(d->wstore, data, len, &j->req.import, res, err);
     free(data);

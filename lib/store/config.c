@@ -153,6 +153,12 @@ void ik_config_init(struct ik_config *c)
     c->timeout_s = 30;
     c->max_table_size = IK_CONFIG_DEFAULT_MAX_TABLE_SIZE;
     c->health_interval_s = 10;
+    c->max_connections = 1024;
+    c->idle_timeout_s = 300;
+    c->header_timeout_s = 10;
+    c->send_timeout_s = 60;
+    c->visible_timeout_s = 60;
+    c->max_import_size = IK_CONFIG_DEFAULT_MAX_IMPORT_SIZE;
 }
 
 void ik_config_reset(struct ik_config *c)
@@ -407,6 +413,26 @@ static int load_backends(json_t *root, struct ik_config *c, struct ik_error *err
     return 0;
 }
 
+/* The "daemon" section: the daemon's limits and timeouts. */
+static int load_daemon(json_t *root, struct ik_config *c, struct ik_error *err)
+{
+    json_t *dm;
+    int rc;
+    if ((rc = get_object(root, "daemon", &dm, err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.max_connections", "max_connections", &c->max_connections,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.idle_timeout", "idle_timeout", &c->idle_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.header_timeout", "header_timeout", &c->header_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.send_timeout", "send_timeout", &c->send_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.visible_timeout", "visible_timeout",
+                               &c->visible_timeout_s, err)) != 0)
+        return rc;
+    return get_size(dm, "daemon.max_import_size", "max_import_size", &c->max_import_size, err);
+}
+
 static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
 {
     json_t *caps, *arrow;
@@ -426,6 +452,8 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
                                err)) != 0)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
+    if ((rc = load_daemon(root, c, err)) != 0)
+        return rc;
     return load_backends(root, c, err);
 }
 
