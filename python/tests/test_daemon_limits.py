@@ -311,7 +311,7 @@ def test_failed_builds_are_retried_and_the_write_answered_once_visible(make):
     assert cid in d.cids()  # acknowledged means visible
     assert metric(d, "snapshot_build_failures_total") == 3
     assert metric(d, "snapshot_build_failing") == 0
-    st = json.loads(d.ok("daemon", "status").stdout.decode().splitlines()[-1])
+    st = json.loads(d.ok("daemon", "status", "--format", "json").stdout)
     assert st["snapshot_build"] == {"ok": True}, st
     assert "injected by IPFS_KIT_FAIL_BUILDS" in d.log()
     d.assert_clean_log()
@@ -328,7 +328,7 @@ def test_a_write_never_visible_gets_an_error_and_status_says_why(make):
     assert "No space left on device" in err, err
     assert time.monotonic() - t0 < 15
     s = d.ik("daemon", "status")
-    st = json.loads(s.stdout.decode().splitlines()[-1])
+    st = json.loads(d.ik("daemon", "status", "--format", "json").stdout)
     b = st["snapshot_build"]
     assert b["ok"] is False and b["retries"] >= 1 and "No space left" in b["error"], st
     assert "snapshot builds are failing" in s.stderr.decode()
