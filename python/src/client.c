@@ -13,9 +13,10 @@ typedef struct {
     PyObject_HEAD struct ik_client *h[N_METHODS];
     enum ik_method method; /* the client's default */
     int timeout_ms;
-    int no_watch; /* watch=False: ask the daemon on every query */
-    int busy;     /* calls in flight (GIL-protected) */
-    int closed;   /* close() was called */
+    int no_watch;   /* watch=False: ask the daemon on every query */
+    int busy;       /* calls in flight (GIL-protected) */
+    unsigned forks; /* ikpy_forks when busy was last right: a forked child starts at 0 */
+    int closed;     /* close() was called */
     PyObject *path;
 } ClientObject;
 
@@ -99,6 +100,7 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kw)
         return -1;
     self->method = m;
     self->no_watch = !watch;
+    self->forks = ikpy_forks;
     rc = open_handle(self, bytes ? PyBytes_AS_STRING(bytes) : NULL, IK_METHOD_AUTO);
     Py_XDECREF(bytes);
     if (rc != 0)
@@ -117,6 +119,10 @@ static void client_dealloc(ClientObject *self)
 /* The C client for method m (opened on first use). Marks a call in flight. */
 static struct ik_client *enter(ClientObject *self, enum ik_method m)
 {
+    if (self->forks != ikpy_forks) { /* the calls in flight were the parent's threads' */
+        self->forks = ikpy_forks;
+        self->busy = 0;
+    }
     if (self->closed || self->h[0] == NULL) {
         PyErr_SetString(ikpy_Error,
                         self->closed ? "the client is closed" : "the client is not initialised");

@@ -29,6 +29,9 @@ int ikpy_batches_export_stream(struct ikpy_batches *b, struct ArrowArrayStream *
 PyObject *ikpy_raise(int code, const struct ik_error *err);
 PyObject *ikpy_raise_msg(int code, const char *msg);
 extern PyObject *ikpy_Error;
+/* Forks this process has made (counted in the child by a pthread_atfork handler): a Client
+ * compares it with the count it last saw to forget the calls its parent had in flight. */
+extern volatile unsigned ikpy_forks;
 
 /* ---- query.c ---------------------------------------------------------------------------- */
 /* Fills `q` (initialised for its table by the caller) from Python arguments. Returns 0, or -1

@@ -1,8 +1,16 @@
 /* The _ipfs_kit_arrow module: its exception classes (one per kind of library error, each a
  * subclass of Error carrying the C library's message and code) and type registration. */
+#include <pthread.h>
+
 #include "ikpy.h"
 
 PyObject *ikpy_Error;
+volatile unsigned ikpy_forks;
+
+static void count_fork(void)
+{
+    ikpy_forks++;
+}
 static PyObject *DaemonNotRunning, *InvalidQuery, *LockedError, *ProtocolError, *RemoteError,
     *RequestTimeout, *NotFound, *FormatError;
 
@@ -132,6 +140,7 @@ PyMODINIT_FUNC PyInit__ipfs_kit_arrow(void)
         return NULL;
     if (add_exceptions(m) != 0 || ikpy_query_init_module() != 0)
         goto fail;
+    pthread_atfork(NULL, NULL, count_fork);
     if (PyType_Ready(&ikpy_ResultType) < 0 || PyType_Ready(&ikpy_ClientType) < 0)
         goto fail;
     Py_INCREF(&ikpy_ResultType);
