@@ -43,6 +43,14 @@ int ikpy_query_fill(struct ik_query *q, PyObject *limit, PyObject *offset, PyObj
 int ikpy_query_check(const struct ik_query *q);
 int ikpy_query_init_module(void);
 
+/* ---- values.c ---------------------------------------------------------------------------- */
+int ikpy_values_init(void);
+/* A Python filter value (str, int, float, bool, None, datetime, date, numpy or pyarrow scalar)
+ * to an ik_value for column `col`; `ts_col` when it is a timestamp column (then only points in
+ * time are taken). *keep receives a new reference (or NULL) owning out->s: release it once the
+ * value is copied. Returns 0, or -1 with a Python exception set (InvalidQuery naming col). */
+int ikpy_value(const char *col, int ts_col, PyObject *v, struct ik_value *out, PyObject **keep);
+
 /* ---- result.c ----------------------------------------------------------------------------- */
 extern PyTypeObject ikpy_ResultType;
 /* A new Result taking the query result `r` (its stream is drained; r is reset). Called with
