@@ -2,6 +2,7 @@
  * it reflects the store's current generation, else the SQLite store opened read-only (WAL
  * lets it read while another process writes). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_internal.h"
@@ -58,6 +59,26 @@ static int from_store(struct ik_client *c, struct ik_store *st, const struct ik_
     return ik_batch_stream(&s, &a, &out->stream, err);
 }
 
+/* No store and no snapshot: say where we looked and how to get one (the first thing a new
+ * user meets, e.g. the README's Python example after `make demo`, whose store is elsewhere). */
+static int no_store(const struct ik_client *c, struct ik_error *err)
+{
+    char def[4096];
+    bool is_default = getenv("IPFS_KIT_PATH") == NULL && ik_data_dir(def, sizeof def, NULL) == 0 &&
+                      strcmp(def, c->dir) == 0;
+    bool autom = c->opts.method == IK_METHOD_AUTO;
+    return ik_error_set(err, ENOENT,
+                        "no ipfs-kit store at %s (no pins.db there%s)%s. Start one: 'ipfs-kit "
+                        "--path %s daemon start', then 'ipfs-kit pin import FILE'; or set "
+                        "IPFS_KIT_PATH to an existing data directory ('make demo' leaves one "
+                        "in build/demo/ipfs_kit)",
+                        c->dir, autom ? ", and no daemon answers on its socket" : "",
+                        is_default ? "; IPFS_KIT_PATH is not set, so this is the default "
+                                     "~/.ipfs_kit"
+                                   : "",
+                        c->dir);
+}
+
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err)
 {
@@ -80,6 +101,8 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
         rc = from_snapshot(c, q, path, out, err);
         goto done;
     }
+    if (rc == ENOENT)
+        return no_store(c, err);
     if (rc != 0)
         return rc;
     if ((rc = ik_store_generation(st, &gen, err)) != 0)

@@ -268,6 +268,10 @@ static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject
     memcpy(&stream, src, sizeof stream); /* move out of the capsule */
     src->release = NULL;
     Py_DECREF(cap);
+    if (ikpy_import_check(&stream) != 0) {
+        stream.release(&stream);
+        return NULL;
+    }
     if ((h = enter(self, IK_METHOD_AUTO)) == NULL) {
         stream.release(&stream);
         return NULL;
@@ -323,29 +327,33 @@ static PyObject *get_path(ClientObject *self, void *c)
     return self->path;
 }
 
-#define QUERY_DOC(what)                                                                            \
-    "(limit=None, offset=0, filters=None, columns=None, method=None) -> Result: " what             \
-    ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne in contains prefix "     \
-    "path_prefix is_null not_null), ANDed."
+#define QUERY_DOC(name, what)                                                                      \
+    name "($self, /, limit=None, offset=0, filters=None, columns=None, method=None)\n--\n\n"       \
+         "-> Result: " what                                                                        \
+         ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne "                   \
+         "in contains prefix path_prefix is_null not_null), ANDed."
 
 static PyMethodDef client_methods[] = {
     {"pins", (PyCFunction)(void (*)(void))client_pins, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("the pin_index table")},
+     QUERY_DOC("pins", "the pin_index table")},
     {"metrics", (PyCFunction)(void (*)(void))client_metrics, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("the daemon's metrics (needs the daemon)")},
+     QUERY_DOC("metrics", "the daemon's metrics (needs the daemon)")},
     {"vfs_stats", (PyCFunction)(void (*)(void))client_vfs_stats, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("per-directory statistics of the pins' vfs paths")},
+     QUERY_DOC("vfs_stats", "per-directory statistics of the pins' vfs paths")},
     {"backend_health", (PyCFunction)(void (*)(void))client_backend_health,
-     METH_VARARGS | METH_KEYWORDS, QUERY_DOC("storage backend health (needs the daemon)")},
+     METH_VARARGS | METH_KEYWORDS,
+     QUERY_DOC("backend_health", "storage backend health (needs the daemon)")},
     {"capabilities", (PyCFunction)client_capabilities, METH_NOARGS,
-     "Config flags, whether a daemon answers, and the daemon's own capabilities (dict)."},
+     "capabilities($self, /)\n--\n\nConfig flags, whether a daemon answers, and the daemon's own "
+     "capabilities (dict)."},
     {"import_pins", (PyCFunction)(void (*)(void))client_import_pins, METH_VARARGS | METH_KEYWORDS,
-     "(data, skip_invalid=False, default_backend=None) -> dict(imported, skipped, generation, "
-     "first_skip): imports pins from anything with __arrow_c_stream__ in one transaction."},
+     "import_pins($self, /, data, skip_invalid=False, default_backend=None)\n--\n\n"
+     "-> dict(imported, skipped, generation, first_skip): imports pins from anything with "
+     "__arrow_c_stream__ in one transaction."},
     {"close", (PyCFunction)client_close, METH_NOARGS,
-     "Closes the client's connections (Results stay valid)."},
-    {"__enter__", (PyCFunction)client_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)client_exit, METH_VARARGS, NULL},
+     "close($self, /)\n--\n\nCloses the client's connections (Results stay valid)."},
+    {"__enter__", (PyCFunction)client_enter, METH_NOARGS, "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)client_exit, METH_VARARGS, "__exit__($self, *exc_info, /)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -360,7 +368,8 @@ PyTypeObject ikpy_ClientType = {
     .tp_basicsize = sizeof(ClientObject),
     .tp_dealloc = (destructor)client_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Client(path=None, method=None, timeout=None): a connection to the ipfs-kit "
+    .tp_doc = "Client(path=None, method=None, timeout=None, watch=True)\n--\n\nA connection to the "
+              "ipfs-kit "
               "daemon on path ($IPFS_KIT_PATH or ~/.ipfs_kit); falls back to reading the "
               "snapshot or SQLite directly when no daemon runs.",
     .tp_methods = client_methods,
@@ -368,3 +377,14 @@ PyTypeObject ikpy_ClientType = {
     .tp_init = (initproc)client_init,
     .tp_new = PyType_GenericNew,
 };
+
+/* For the Client methods defined in other files (client_ops.c). */
+struct ik_client *ikpy_client_enter(PyObject *self, enum ik_method m)
+{
+    return enter((ClientObject *)self, m);
+}
+
+void ikpy_client_leave(PyObject *self)
+{
+    leave((ClientObject *)self);
+}

@@ -1,6 +1,7 @@
 /* The _ipfs_kit_arrow module: its exception classes (one per kind of library error, each a
  * subclass of Error carrying the C library's message and code) and type registration. */
 #include <pthread.h>
+#include <string.h>
 
 #include "ikpy.h"
 
@@ -113,6 +114,46 @@ static int add_exceptions(PyObject *m)
                    "Malformed input bytes (Arrow IPC, JSON, configuration).");
 }
 
+int ikpy_add_methods(PyTypeObject *t, const PyMethodDef *extra)
+{
+    size_t n = 0, m = 0;
+    PyMethodDef *all;
+    while (t->tp_methods && t->tp_methods[n].ml_name)
+        n++;
+    while (extra[m].ml_name)
+        m++;
+    all = PyMem_Calloc(n + m + 1, sizeof *all); /* lives as long as the type: never freed */
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (n)
+        memcpy(all, t->tp_methods, n * sizeof *all);
+    memcpy(all + n, extra, m * sizeof *all);
+    t->tp_methods = all;
+    return 0;
+}
+
+int ikpy_add_getset(PyTypeObject *t, const PyGetSetDef *extra)
+{
+    size_t n = 0, m = 0;
+    PyGetSetDef *all;
+    while (t->tp_getset && t->tp_getset[n].name)
+        n++;
+    while (extra[m].name)
+        m++;
+    all = PyMem_Calloc(n + m + 1, sizeof *all); /* lives as long as the type: never freed */
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (n)
+        memcpy(all, t->tp_getset, n * sizeof *all);
+    memcpy(all + n, extra, m * sizeof *all);
+    t->tp_getset = all;
+    return 0;
+}
+
 static PyObject *method_names(PyObject *self, PyObject *noargs)
 {
     (void)self;
@@ -121,7 +162,10 @@ static PyObject *method_names(PyObject *self, PyObject *noargs)
 }
 
 static PyMethodDef module_methods[] = {
-    {"methods", method_names, METH_NOARGS, "The query paths a Result's method can name."},
+    {"methods", method_names, METH_NOARGS,
+     "methods()\n--\n\nThe query paths a Result's method can name."},
+    {"_result_from_arrow", ikpy_result_from_arrow, METH_VARARGS,
+     "_result_from_arrow(data, meta, /)\n--\n\nA Result over an Arrow stream (unpickling)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -141,6 +185,11 @@ PyMODINIT_FUNC PyInit__ipfs_kit_arrow(void)
     if (add_exceptions(m) != 0 || ikpy_query_init_module() != 0)
         goto fail;
     pthread_atfork(NULL, NULL, count_fork);
+    ikpy_ClientType.tp_repr = ikpy_client_repr;
+    if (ikpy_add_methods(&ikpy_ClientType, ikpy_client_ops) != 0 ||
+        ikpy_add_methods(&ikpy_ResultType, ikpy_result_extra) != 0 ||
+        ikpy_add_getset(&ikpy_ResultType, ikpy_result_extra_getset) != 0)
+        goto fail;
     if (PyType_Ready(&ikpy_ResultType) < 0 || PyType_Ready(&ikpy_ClientType) < 0)
         goto fail;
     Py_INCREF(&ikpy_ResultType);

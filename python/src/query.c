@@ -34,6 +34,14 @@ int ikpy_query_init_module(void)
     return 0;
 }
 
+const struct ArrowSchema *ikpy_table_schema(const char *table)
+{
+    for (int i = 0; i < N_TABLES; i++)
+        if (strcmp(table, tables[i]) == 0)
+            return &table_schema[i];
+    return NULL;
+}
+
 int ikpy_query_check(const struct ik_query *q)
 {
     struct ik_error err = {{0}};

@@ -149,7 +149,7 @@ def test_child_can_close_and_reopen(shared_client, pin_daemon):
 
 def test_compat_global_client_across_fork(pin_daemon, monkeypatch):
     monkeypatch.setenv("IPFS_KIT_PATH", pin_daemon.path)
-    monkeypatch.setattr(ika, "_global_client", None)
+    ika.compat._close_all()
     try:
         for _ in range(3):
             assert ika.get_pin_index_zero_copy_sync(limit=2)["success"]
@@ -161,7 +161,7 @@ def test_compat_global_client_across_fork(pin_daemon, monkeypatch):
                 assert ika.get_metrics_zero_copy_sync()["success"]
             assert job.get(timeout=120) == [1 + i for i in range(12)]
     finally:
-        ika.get_global_arrow_ipc_interface().close()
+        ika.compat._close_all()
 
 
 def test_spawned_workers(pin_daemon, monkeypatch):
