@@ -14,6 +14,7 @@ and (compat.py) the names of IPFS-Kit's arrow_ipc_daemon_interface and vfs_manag
 import asyncio
 import json
 import os
+from typing import Any, Mapping, Sequence, Union
 
 from . import _ipfs_kit_arrow as _ext
 from ._ipfs_kit_arrow import (DaemonNotRunning, Error, FormatError, InvalidQuery, LockedError,
@@ -30,7 +31,11 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def _rows_to_table(rows):
+_Filters = Mapping[str, Any]
+_Columns = Union[Sequence[str], str, None]
+
+
+def _rows_to_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     """A list of pin dicts as a pyarrow Table (metadata dicts become JSON text; columns that
     are None in every row are left out, so their type need not be guessed)."""
     import pyarrow as pa
@@ -59,10 +64,13 @@ class Client(_ext.Client):
 
     __slots__ = ()
 
-    def __init__(self, path=None, method=None, timeout=None, watch=True):
+    def __init__(self, path: Union[str, "os.PathLike[str]", None] = None,
+                 method: Union[str, None] = None, timeout: Union[float, None] = None,
+                 watch: bool = True) -> None:
         super().__init__(path, method, timeout, watch)
 
-    def import_pins(self, data, skip_invalid=False, default_backend=None):
+    def import_pins(self, data: Any, skip_invalid: bool = False,
+                    default_backend: Union[str, None] = None) -> dict[str, Any]:
         """Imports pins in one transaction, through the daemon when it runs (else straight into
         the store), from: a path (JSON lines, kubo JSON, CSV or Arrow, as `ipfs-kit pin
         import`), anything with __arrow_c_stream__ (a pyarrow Table or RecordBatchReader, a
@@ -82,35 +90,43 @@ class Client(_ext.Client):
 
     # The blocking calls release the GIL, so a worker thread runs them without holding up the
     # event loop.
-    async def pins_async(self, limit=None, offset=0, filters=None, columns=None, method=None):
+    async def pins_async(self, limit: Union[int, None] = None, offset: int = 0,
+                         filters: Union[_Filters, None] = None, columns: _Columns = None,
+                         method: Union[str, None] = None) -> Result:
         """pins(...) without blocking the event loop (runs in a worker thread)."""
         return await asyncio.to_thread(self.pins, limit, offset, filters, columns, method)
 
-    async def metrics_async(self, limit=None, offset=0, filters=None, columns=None, method=None):
+    async def metrics_async(self, limit: Union[int, None] = None, offset: int = 0,
+                            filters: Union[_Filters, None] = None, columns: _Columns = None,
+                            method: Union[str, None] = None) -> Result:
         """metrics(...) without blocking the event loop."""
         return await asyncio.to_thread(self.metrics, limit, offset, filters, columns, method)
 
-    async def vfs_stats_async(self, limit=None, offset=0, filters=None, columns=None,
-                              method=None):
+    async def vfs_stats_async(self, limit: Union[int, None] = None, offset: int = 0,
+                              filters: Union[_Filters, None] = None, columns: _Columns = None,
+                              method: Union[str, None] = None) -> Result:
         """vfs_stats(...) without blocking the event loop."""
         return await asyncio.to_thread(self.vfs_stats, limit, offset, filters, columns, method)
 
-    async def backend_health_async(self, limit=None, offset=0, filters=None, columns=None,
-                                   method=None):
+    async def backend_health_async(self, limit: Union[int, None] = None, offset: int = 0,
+                                   filters: Union[_Filters, None] = None, columns: _Columns = None,
+                                   method: Union[str, None] = None) -> Result:
         """backend_health(...) without blocking the event loop."""
         return await asyncio.to_thread(self.backend_health, limit, offset, filters, columns,
                                        method)
 
-    async def import_pins_async(self, data, skip_invalid=False, default_backend=None):
+    async def import_pins_async(self, data: Any, skip_invalid: bool = False,
+                                default_backend: Union[str, None] = None) -> dict[str, Any]:
         """import_pins(...) without blocking the event loop."""
         return await asyncio.to_thread(self.import_pins, data, skip_invalid, default_backend)
 
-    async def status_async(self):
+    async def status_async(self) -> dict[str, Any]:
         """status() without blocking the event loop."""
         return await asyncio.to_thread(self.status)
 
 
-def connect(path=None, method=None, timeout=None, watch=True):
+def connect(path: Union[str, "os.PathLike[str]", None] = None, method: Union[str, None] = None,
+            timeout: Union[float, None] = None, watch: bool = True) -> Client:
     """A Client on the data directory `path` (default $IPFS_KIT_PATH, else ~/.ipfs_kit).
 
     `method` forces one path for every query ("zero_copy", "ipc_stream", "direct",

@@ -20,14 +20,15 @@ import logging
 import os
 import threading
 import time
+from typing import Any, Optional
 
 from . import Client, RequestTimeout
 
 log = logging.getLogger("ipfs_kit_arrow")
 
 _lock = threading.Lock()
-_interfaces = {}
-_managers = {}
+_interfaces: "dict[tuple[str, Optional[float]], ArrowIPCDaemonInterface]" = {}
+_managers: "dict[tuple[str, Optional[float]], VFSManager]" = {}
 
 
 def _data_dir(path):
