@@ -201,16 +201,6 @@ static PyObject *client_backend_health(ClientObject *self, PyObject *args, PyObj
     return query(self, "backend_health", args, kw);
 }
 
-static PyObject *json_loads(const char *text)
-{
-    PyObject *json = PyImport_ImportModule("json"), *r;
-    if (json == NULL)
-        return NULL;
-    r = PyObject_CallMethod(json, "loads", "s", text);
-    Py_DECREF(json);
-    return r;
-}
-
 static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
 {
     struct ik_error err = {{0}};
@@ -225,7 +215,7 @@ static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
     Py_END_ALLOW_THREADS leave(self);
     if (rc != 0)
         return ikpy_raise(rc, &err);
-    r = json_loads(text);
+    r = ikpy_json_loads(text);
     free(text);
     return r;
 }
@@ -235,10 +225,10 @@ static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
 static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"data", "skip_invalid", "default_backend", NULL};
-    PyObject *data, *cap;
+    PyObject *data;
     int skip_invalid = 0;
     const char *backend = NULL;
-    struct ArrowArrayStream *src, stream;
+    struct ArrowArrayStream stream;
     struct ik_import_options o;
     struct ik_import_result res;
     struct ik_error err = {{0}};
@@ -255,19 +245,8 @@ static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL);
-    if (cap == NULL)
+    if (ikpy_take_stream(data, &stream) != 0)
         return NULL;
-    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
-    if (src == NULL || src->release == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
-        Py_DECREF(cap);
-        return NULL;
-    }
-    memcpy(&stream, src, sizeof stream); /* move out of the capsule */
-    src->release = NULL;
-    Py_DECREF(cap);
     if (ikpy_import_check(&stream) != 0) {
         stream.release(&stream);
         return NULL;

@@ -8,16 +8,6 @@
 
 #include "ikpy.h"
 
-static PyObject *json_loads(const char *text)
-{
-    PyObject *json = PyImport_ImportModule("json"), *r;
-    if (json == NULL)
-        return NULL;
-    r = PyObject_CallMethod(json, "loads", "s", text);
-    Py_DECREF(json);
-    return r;
-}
-
 static PyObject *path_of(PyObject *self)
 {
     return PyObject_GetAttrString(self, "path");
@@ -46,7 +36,7 @@ static PyObject *client_status(PyObject *self, PyObject *noargs)
     }
     if (rc != 0)
         return ikpy_raise(rc, &err);
-    r = json_loads(text);
+    r = ikpy_json_loads(text);
     free(text);
     if (r && PyDict_Check(r)) {
         if (PyDict_DelItemString(r, "ok") != 0)
@@ -93,21 +83,11 @@ static int opt_str(PyObject *v, const char *what, const char **out, PyObject **k
 
 static int opt_int(PyObject *v, const char *what, int64_t none, int64_t *out)
 {
-    PyObject *i;
     long long n;
     *out = none;
     if (v == NULL || v == Py_None)
         return 0;
-    if (PyBool_Check(v) || !PyIndex_Check(v)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int or None, not %s", what,
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    if ((i = PyNumber_Index(v)) == NULL)
-        return -1;
-    n = PyLong_AsLongLong(i);
-    Py_DECREF(i);
-    if (n == -1 && PyErr_Occurred())
+    if (ikpy_int_arg(v, what, &n) != 0)
         return -1;
     *out = n;
     return 0;

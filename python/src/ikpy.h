@@ -29,6 +29,10 @@ int ikpy_batches_export_stream(struct ikpy_batches *b, struct ArrowArrayStream *
 PyObject *ikpy_raise(int code, const struct ik_error *err);
 PyObject *ikpy_raise_msg(int code, const char *msg);
 extern PyObject *ikpy_Error;
+PyObject *ikpy_json_loads(const char *text); /* json.loads(text), new reference */
+/* Moves the stream of data.__arrow_c_stream__() into *out (the caller releases it). Returns 0,
+ * or -1 with an exception set. */
+int ikpy_take_stream(PyObject *data, struct ArrowArrayStream *out);
 /* Forks this process has made (counted in the child by a pthread_atfork handler): a Client
  * compares it with the count it last saw to forget the calls its parent had in flight. */
 extern volatile unsigned ikpy_forks;
@@ -58,6 +62,9 @@ int ikpy_values_init(void);
  * time are taken). *keep receives a new reference (or NULL) owning out->s: release it once the
  * value is copied. Returns 0, or -1 with a Python exception set (InvalidQuery naming col). */
 int ikpy_value(const char *col, int ts_col, PyObject *v, struct ik_value *out, PyObject **keep);
+/* An int argument (int, or anything with __index__ such as np.int64; not bool) into *out;
+ * TypeError naming `what` otherwise. Returns 0, or -1 with an exception set. */
+int ikpy_int_arg(PyObject *v, const char *what, long long *out);
 
 /* ---- result.c ----------------------------------------------------------------------------- */
 extern PyTypeObject ikpy_ResultType;

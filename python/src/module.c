@@ -114,43 +114,69 @@ static int add_exceptions(PyObject *m)
                    "Malformed input bytes (Arrow IPC, JSON, configuration).");
 }
 
+/* A new table of n + m entries (and the zeroed end marker): `old`'s, then `extra`'s. It lives
+ * as long as the type, so it is never freed. */
+static void *joined(const void *old, size_t n, const void *extra, size_t m, size_t size)
+{
+    char *all = PyMem_Calloc(n + m + 1, size);
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (n)
+        memcpy(all, old, n * size);
+    memcpy(all + n * size, extra, m * size);
+    return all;
+}
+
 int ikpy_add_methods(PyTypeObject *t, const PyMethodDef *extra)
 {
     size_t n = 0, m = 0;
-    PyMethodDef *all;
     while (t->tp_methods && t->tp_methods[n].ml_name)
         n++;
     while (extra[m].ml_name)
         m++;
-    all = PyMem_Calloc(n + m + 1, sizeof *all); /* lives as long as the type: never freed */
-    if (all == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (n)
-        memcpy(all, t->tp_methods, n * sizeof *all);
-    memcpy(all + n, extra, m * sizeof *all);
-    t->tp_methods = all;
-    return 0;
+    t->tp_methods = joined(t->tp_methods, n, extra, m, sizeof *extra);
+    return t->tp_methods ? 0 : -1;
 }
 
 int ikpy_add_getset(PyTypeObject *t, const PyGetSetDef *extra)
 {
     size_t n = 0, m = 0;
-    PyGetSetDef *all;
     while (t->tp_getset && t->tp_getset[n].name)
         n++;
     while (extra[m].name)
         m++;
-    all = PyMem_Calloc(n + m + 1, sizeof *all); /* lives as long as the type: never freed */
-    if (all == NULL) {
-        PyErr_NoMemory();
+    t->tp_getset = joined(t->tp_getset, n, extra, m, sizeof *extra);
+    return t->tp_getset ? 0 : -1;
+}
+
+PyObject *ikpy_json_loads(const char *text)
+{
+    PyObject *json = PyImport_ImportModule("json"), *r;
+    if (json == NULL)
+        return NULL;
+    r = PyObject_CallMethod(json, "loads", "s", text);
+    Py_DECREF(json);
+    return r;
+}
+
+int ikpy_take_stream(PyObject *data, struct ArrowArrayStream *out)
+{
+    PyObject *cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL);
+    struct ArrowArrayStream *src;
+    if (cap == NULL)
+        return -1;
+    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (src == NULL || src->release == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
+        Py_DECREF(cap);
         return -1;
     }
-    if (n)
-        memcpy(all, t->tp_getset, n * sizeof *all);
-    memcpy(all + n, extra, m * sizeof *all);
-    t->tp_getset = all;
+    memcpy(out, src, sizeof *out); /* move out of the capsule */
+    src->release = NULL;
+    Py_DECREF(cap);
     return 0;
 }
 

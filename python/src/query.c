@@ -243,20 +243,7 @@ static int to_count(PyObject *v, const char *what, int64_t none_value, int64_t *
         *out = none_value;
         return 0;
     }
-    if (!PyIndex_Check(v) || PyBool_Check(v) ||
-        strncmp(Py_TYPE(v)->tp_name, "numpy.bool", 10) == 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int or None, not %s", what,
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    {
-        PyObject *i = PyNumber_Index(v); /* np.int64 too */
-        if (i == NULL)
-            return -1;
-        n = PyLong_AsLongLong(i);
-        Py_DECREF(i);
-    }
-    if (n == -1 && PyErr_Occurred())
+    if (ikpy_int_arg(v, what, &n) != 0)
         return -1;
     if (n < 0) {
         char msg[128];

@@ -59,6 +59,19 @@ static PyObject *result_to_batches(PyObject *self, PyObject *args, PyObject *kw)
     return r;
 }
 
+/* to_dataset(): a pyarrow.dataset.Dataset over the rows (pyarrow's dataset() takes only its own
+ * types, not PyCapsule objects, so ds.dataset(result) itself cannot work). */
+static PyObject *result_to_dataset(PyObject *self, PyObject *noargs)
+{
+    PyObject *mod = PyImport_ImportModule("pyarrow.dataset"), *t = NULL, *r = NULL;
+    (void)noargs;
+    if (mod != NULL && (t = table_of(self)) != NULL)
+        r = PyObject_CallMethod(mod, "dataset", "O", t);
+    Py_XDECREF(t);
+    Py_XDECREF(mod);
+    return r;
+}
+
 static PyObject *result_iter_batches(PyObject *self, PyObject *args, PyObject *kw)
 {
     PyObject *l = result_to_batches(self, args, kw), *it;
@@ -150,8 +163,8 @@ PyObject *ikpy_result_from_arrow(PyObject *mod, PyObject *args)
                                           "traditional_json_fallback", NULL};
     static const char *const details[] = {"fd",   "held", "page", "snapshot", "sqlite",
                                           "json", "none", "lz4",  "zstd",     NULL};
-    PyObject *data, *meta, *cap;
-    struct ArrowArrayStream *src, stream;
+    PyObject *data, *meta;
+    struct ArrowArrayStream stream;
     struct ikpy_batches *b = NULL;
     struct ik_error err = {{0}};
     struct ik_result r;
@@ -159,18 +172,8 @@ PyObject *ikpy_result_from_arrow(PyObject *mod, PyObject *args)
     (void)mod;
     if (!PyArg_ParseTuple(args, "OO!:_result_from_arrow", &data, &PyDict_Type, &meta))
         return NULL;
-    if ((cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL)) == NULL)
+    if (ikpy_take_stream(data, &stream) != 0)
         return NULL;
-    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
-    if (src == NULL || src->release == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
-        Py_DECREF(cap);
-        return NULL;
-    }
-    memcpy(&stream, src, sizeof stream);
-    src->release = NULL;
-    Py_DECREF(cap);
     Py_BEGIN_ALLOW_THREADS rc = ikpy_batches_from_stream(&stream, &b, &err);
     Py_END_ALLOW_THREADS if (rc != 0) return ikpy_raise(rc, &err);
     ik_result_init(&r);
@@ -193,6 +196,9 @@ PyMethodDef ikpy_result_extra[] = {
      "pyarrow.RecordBatch, each at most max_chunksize rows (slices: no copy)."},
     {"iter_batches", (PyCFunction)(void (*)(void))result_iter_batches, METH_VARARGS | METH_KEYWORDS,
      "iter_batches($self, /, max_chunksize=None)\n--\n\nAn iterator over to_batches(...)."},
+    {"to_dataset", (PyCFunction)result_to_dataset, METH_NOARGS,
+     "to_dataset($self, /)\n--\n\nA pyarrow.dataset.Dataset over the rows (in memory, no "
+     "copy)."},
     {"__reduce__", (PyCFunction)result_reduce, METH_NOARGS,
      "__reduce__($self, /)\n--\n\nPickles the rows and how they were obtained."},
     {NULL, NULL, 0, NULL},

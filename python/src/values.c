@@ -287,3 +287,19 @@ int ikpy_value(const char *col, int ts_col, PyObject *v, struct ik_value *out, P
     }
     return 0;
 }
+
+int ikpy_int_arg(PyObject *v, const char *what, long long *out)
+{
+    PyObject *i;
+    if (!PyIndex_Check(v) || PyBool_Check(v) ||
+        strncmp(Py_TYPE(v)->tp_name, "numpy.bool", 10) == 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int or None, not %s", what,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if ((i = PyNumber_Index(v)) == NULL) /* np.int64 too */
+        return -1;
+    *out = PyLong_AsLongLong(i);
+    Py_DECREF(i);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
