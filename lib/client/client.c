@@ -111,6 +111,7 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     if (c->timeout_ms <= 0)
         c->timeout_ms = 30000;
     pthread_mutex_init(&c->mu, NULL);
+    ik__fork_register(c);
     *out = c;
     return 0;
 }
@@ -148,6 +149,7 @@ void ik_client_close(struct ik_client *c)
 {
     if (!c)
         return;
+    ik__fork_unregister(c);
     watch_drop(c, c->watch);
     for (int i = 0; i < IK_CLIENT_SNAP_TABLES; i++)
         snap_drop(c, c->snaps[i]);

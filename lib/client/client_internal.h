@@ -50,9 +50,10 @@ struct ik_client {
     int n_idle;
     struct ik__snap_ref *snaps[IK_CLIENT_SNAP_TABLES]; /* guarded by mu */
     bool no_have; /* the daemon refused the "have" key (an older daemon): never send it */
-    struct ik__watch *watch; /* guarded by mu; NULL until a repeated query sets it up */
-    bool watch_refused;      /* the daemon does not know "watch": never ask again */
-    bool watch_opening;      /* a thread is setting it up (guarded by mu) */
+    struct ik__watch *watch;     /* guarded by mu; NULL until a repeated query sets it up */
+    bool watch_refused;          /* the daemon does not know "watch": never ask again */
+    bool watch_opening;          /* a thread is setting it up (guarded by mu) */
+    struct ik_client *fork_next; /* fork.c's list of open clients */
 };
 
 /* direct.c: the daemon-down path. On success err->message is empty, or says why the snapshot
@@ -64,5 +65,10 @@ double ik__mono_ms(void);
 
 /* "daemon (PID n)" into buf, the PID read from the lock (just "daemon" when none holds it). */
 void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap);
+
+/* fork.c: registers an open client so a forked child drops the connections it shares with its
+ * parent (and the parent's client stays locked while fork() copies it). */
+void ik__fork_register(struct ik_client *c);
+void ik__fork_unregister(struct ik_client *c); /* before the client is freed */
 
 #endif

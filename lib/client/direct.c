@@ -2,6 +2,7 @@
  * it reflects the store's current generation, else the SQLite store opened read-only (WAL
  * lets it read while another process writes). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_internal.h"
@@ -72,6 +73,26 @@ static int from_latest(struct ik_client *c, const struct ik_query *q, struct ik_
     return from_snapshot(s, q, out, err);
 }
 
+/* No store and no snapshot: say where we looked and how to get one (the first thing a new
+ * user meets, e.g. the README's Python example after `make demo`, whose store is elsewhere). */
+static int no_store(const struct ik_client *c, struct ik_error *err)
+{
+    char def[4096];
+    bool is_default = getenv("IPFS_KIT_PATH") == NULL && ik_data_dir(def, sizeof def, NULL) == 0 &&
+                      strcmp(def, c->dir) == 0;
+    bool autom = c->opts.method == IK_METHOD_AUTO;
+    return ik_error_set(err, ENOENT,
+                        "no ipfs-kit store at %s (no pins.db there%s)%s. Start one: 'ipfs-kit "
+                        "--path %s daemon start', then 'ipfs-kit pin import FILE'; or set "
+                        "IPFS_KIT_PATH to an existing data directory ('make demo' leaves one "
+                        "in build/demo/ipfs_kit)",
+                        c->dir, autom ? ", and no daemon answers on its socket" : "",
+                        is_default ? "; IPFS_KIT_PATH is not set, so this is the default "
+                                     "~/.ipfs_kit"
+                                   : "",
+                        c->dir);
+}
+
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err)
 {
@@ -92,6 +113,8 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
     rc = ik_store_open(c->dir, IK_STORE_READONLY, &st, err);
     if (rc == ENOENT) {
         rc = from_latest(c, q, out, rc, err);
+        if (rc == ENOENT)
+            return no_store(c, err);
         goto done;
     }
     if (rc != 0)

@@ -208,13 +208,15 @@ static PyObject *result_repr(ResultObject *self)
 static PyMethodDef result_methods[] = {
     {"__arrow_c_stream__", (PyCFunction)(void (*)(void))result_c_stream,
      METH_VARARGS | METH_KEYWORDS,
-     "A new ArrowArrayStream PyCapsule over the result (every call; no copy)."},
+     "__arrow_c_stream__($self, /, requested_schema=None)\n--\n\nA new ArrowArrayStream "
+     "PyCapsule over the result (every call; no copy)."},
     {"__arrow_c_schema__", (PyCFunction)result_c_schema, METH_NOARGS,
-     "The result's schema as an ArrowSchema PyCapsule."},
+     "__arrow_c_schema__($self, /)\n--\n\nThe result's schema as an ArrowSchema PyCapsule."},
     {"to_pyarrow", (PyCFunction)result_to_pyarrow, METH_NOARGS,
-     "The result as a pyarrow.Table sharing its buffers (no copy)."},
+     "to_pyarrow($self, /)\n--\n\nThe result as a pyarrow.Table sharing its buffers (no copy)."},
     {"to_pandas", (PyCFunction)(void (*)(void))result_to_pandas, METH_VARARGS | METH_KEYWORDS,
-     "The result as a pandas.DataFrame (through pyarrow; arguments go to Table.to_pandas)."},
+     "to_pandas($self, /, **kwargs)\n--\n\nThe result as a pandas.DataFrame (through pyarrow; "
+     "arguments go to Table.to_pandas)."},
     {NULL, NULL, 0, NULL},
 };
 
