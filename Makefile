@@ -131,6 +131,7 @@ fuzz:
 
 lint:
 	@scripts/bootstrap --dev
+	python3 scripts/check_layers.py
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz

@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 #ifndef IK_VERSION
 #define IK_VERSION "0.1.0"

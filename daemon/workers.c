@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
 /* ---- queues --------------------------------------------------------------------------- */

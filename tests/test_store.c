@@ -11,6 +11,7 @@
 #include "ipfskit/arrow.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/cid.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/store.h"
 #include "store/store_internal.h"
 #include "store_testutil.h"

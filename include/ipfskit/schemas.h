@@ -20,6 +20,21 @@ extern const char *const ik_table_names[];
 /* The index of table `name` in ik_table_names, or -1. */
 int ik_table_index(const char *name);
 
+struct ik_builder;
+
+/* Creates a row builder (include/ipfskit/builder.h) for table `name`'s schema; ENOENT for an
+ * unknown name. */
+int ik_builder_create_table(const char *name, int64_t capacity_hint, struct ik_builder **out,
+                            struct ik_error *err);
+
+/* vfs_stats from a pin_index batch: one row per directory of every pin's vfs_path (and "/"),
+ * with size_bytes and file_count summed over the pins under it, last_modified the newest pin
+ * timestamp, access_count summed, cache_hit_ratio null (no cache data yet). Rows sorted by
+ * path. */
+int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
+                       struct ArrowSchema *schema_out, struct ArrowArray *out,
+                       struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/cli.h"
-#include "daemon.h"
+#include "../daemon/daemon.h"
+#include "cli.h"
 #include "ipfskit/client.h"
 
 static void sleep_ms(int ms)
