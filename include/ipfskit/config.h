@@ -46,6 +46,11 @@ struct ik_config {
     struct ik_backend_conf *backends; /* "backends" (owned; freed by ik_config_reset) */
     size_t n_backends;
     int health_interval_s; /* "health_interval", seconds between backend checks, default 10 */
+    /* The change log's retention (docs/architecture.md "Change log"): a version's changes are
+     * kept while it is among the newest `changes.retain_versions` versions (default 100000)
+     * and younger than `changes.retain_seconds` (default 86400). */
+    int changes_retain_versions;
+    int changes_retain_seconds;
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

@@ -35,6 +35,11 @@ int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct Arrow
                        struct ArrowSchema *schema_out, struct ArrowArray *out,
                        struct ik_error *err);
 
+/* The schema of `table`'s change feed: the table's columns (all nullable but the first, the
+ * key), then "op" dictionary<int8, utf8> ("upsert" or "delete") and "version" int64. ENOENT for
+ * an unknown table, ENOTSUP for a table without a change log (all but pin_index). */
+int ik_changes_schema(const char *table, struct ArrowSchema *out, struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

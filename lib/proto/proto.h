@@ -240,8 +240,8 @@ char *ik_reply_error(const char *code, const char *message);
 
 /* The reply error code for an ik/errno code: IK_EFORMAT, EINVAL -> "bad_request"; ENOTSUP ->
  * "unsupported"; IK_ELIMIT -> "too_large"; ENOENT -> "not_found"; EACCES, EPERM -> "forbidden";
- * IK_ELOCKED, EBUSY -> "busy"; ETIMEDOUT -> "timeout"; IK_EPROTO -> "protocol"; anything else
- * "internal". */
+ * IK_ELOCKED, EBUSY -> "busy"; ETIMEDOUT -> "timeout"; IK_EPROTO -> "protocol"; IK_EGONE -> "gone";
+ * anything else "internal". */
 const char *ik_reply_code(int rc);
 
 /* Parses a reply header. Returns 0 for {"ok":true,...} with the object in *obj_out (decref it).

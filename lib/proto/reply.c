@@ -82,6 +82,8 @@ const char *ik_reply_code(int rc)
         return "timeout";
     case IK_EPROTO:
         return "protocol";
+    case IK_EGONE:
+        return "gone";
     default:
         return "internal";
     }

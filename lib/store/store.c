@@ -10,7 +10,9 @@
 #include "arrow/internal.h"
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 1
+/* 2: the change log (changes.c). An older ipfs-kit would write without logging, so it is
+ * refused. */
+#define SCHEMA_VERSION 2
 
 #define VFS_INDEX_SQL                                                                              \
     "CREATE INDEX IF NOT EXISTS pins_vfs_path ON pins(vfs_path) WHERE vfs_path IS NOT NULL"
@@ -177,6 +179,10 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
         return 0;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
+    if ((rc = ik__changes_setup(st, err)) != 0 ||
+        (rc = exec(st, "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value < 2",
+                   "pins.db", err)) != 0)
+        return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
         (rc = prepare(st, "DELETE FROM pins WHERE cid = ?1", &st->remove, err)) != 0 ||
         (rc = prepare(st,
@@ -239,6 +245,7 @@ void ik_store_close(struct ik_store *st)
     sqlite3_finalize(st->remove);
     sqlite3_finalize(st->touch);
     sqlite3_finalize(st->bump);
+    sqlite3_finalize(st->stamp);
     sqlite3_close(st->db);
     free(st);
 }
@@ -302,6 +309,8 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
     sqlite3_reset(st->bump);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: generation", err);
+    if ((rc = ik__changes_stamp(st, err)) != 0)
+        return rc;
     ik__stop_point("commit");
     if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
         return rc;

@@ -93,6 +93,7 @@ struct ik_store {
     sqlite3_stmt *remove;
     sqlite3_stmt *touch;
     sqlite3_stmt *bump;
+    sqlite3_stmt *stamp; /* change_versions row of the committing version (changes.c) */
 };
 
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
@@ -160,6 +161,12 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
 int ik__import_csv(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
 int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
                             struct ik_error *err);
+
+/* The change log (changes.c): creates its tables and triggers (a writable open) and prepares
+ * st->stamp; ik__changes_stamp records the committing version's time (ik__commit, after the
+ * generation bump). */
+int ik__changes_setup(struct ik_store *st, struct ik_error *err);
+int ik__changes_stamp(struct ik_store *st, struct ik_error *err);
 
 /* For tests: the store's SQLite handle. */
 sqlite3 *ik__store_db(struct ik_store *st);

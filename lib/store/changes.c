@@ -1,0 +1,283 @@
+/* The change log (docs/architecture.md "Change log"): triggers on the pins table record, in the
+ * transaction of every write whatever its path, which keys each version changed, so the log
+ * never disagrees with the pins. changes(since) coalesces them per key into the difference
+ * between two versions; trimming drops versions past the retention window, a chunk at a time,
+ * in the writer's idle time. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
+#include "store/store_internal.h"
+
+/* One row per (version, key): `existed` whether the key was in the table before the version's
+ * first change of it, `present` whether it is after the version's last. change_versions holds
+ * each version's commit time (for the age limit); meta.changes_floor is the oldest `since`
+ * still answerable (every change after it is kept). A store that had no log starts it at its
+ * current generation. */
+#define LOG_ROW "(SELECT value + 1 FROM meta WHERE key = 'generation')"
+static const char *const changes_sql =
+    "CREATE TABLE IF NOT EXISTS changes(version INTEGER NOT NULL, cid TEXT NOT NULL,"
+    " existed INTEGER NOT NULL, present INTEGER NOT NULL, PRIMARY KEY(version, cid))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS change_versions(version INTEGER PRIMARY KEY, at INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta SELECT 'changes_floor', value FROM meta"
+    " WHERE key = 'generation';"
+    "CREATE TRIGGER IF NOT EXISTS pins_log_insert AFTER INSERT ON pins BEGIN"
+    " INSERT INTO changes VALUES(" LOG_ROW ", NEW.cid, 0, 1)"
+    " ON CONFLICT(version, cid) DO UPDATE SET present = 1; END;"
+    "CREATE TRIGGER IF NOT EXISTS pins_log_update AFTER UPDATE ON pins"
+    " WHEN (OLD.name, OLD.size_bytes, OLD.pin_type, OLD.timestamp, OLD.metadata, OLD.backend,"
+    " OLD.replication_factor, OLD.verified, OLD.last_access, OLD.vfs_path, OLD.access_count)"
+    " IS NOT (NEW.name, NEW.size_bytes, NEW.pin_type, NEW.timestamp, NEW.metadata, NEW.backend,"
+    " NEW.replication_factor, NEW.verified, NEW.last_access, NEW.vfs_path, NEW.access_count)"
+    " BEGIN"
+    " INSERT INTO changes VALUES(" LOG_ROW ", NEW.cid, 1, 1)"
+    " ON CONFLICT(version, cid) DO UPDATE SET present = 1; END;"
+    "CREATE TRIGGER IF NOT EXISTS pins_log_delete AFTER DELETE ON pins BEGIN"
+    " INSERT INTO changes VALUES(" LOG_ROW ", OLD.cid, 1, 0)"
+    " ON CONFLICT(version, cid) DO UPDATE SET present = 0; END;";
+
+int ik__changes_setup(struct ik_store *st, struct ik_error *err)
+{
+    int rc = sqlite3_exec(st->db, changes_sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db: change log", err);
+    rc = sqlite3_prepare_v3(st->db,
+                            "INSERT OR REPLACE INTO change_versions"
+                            " SELECT value, ?1 FROM meta WHERE key = 'generation'",
+                            -1, SQLITE_PREPARE_PERSISTENT, &st->stamp, NULL);
+    return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, "pins.db: prepare", err);
+}
+
+int ik__changes_stamp(struct ik_store *st, struct ik_error *err)
+{
+    int rc;
+    sqlite3_bind_int64(st->stamp, 1, ik__now_us());
+    rc = sqlite3_step(st->stamp);
+    sqlite3_reset(st->stamp);
+    return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: change log", err);
+}
+
+/* One integer from `sql` (no parameters) into *v; *v untouched when there is no row. */
+static int scalar(struct ik_store *st, const char *sql, int64_t *v, struct ik_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+            *v = sqlite3_column_int64(s, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: change log", err);
+}
+
+int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newest,
+                           struct ik_error *err)
+{
+    int64_t gen = 0, floor;
+    int rc = scalar(st, "SELECT value FROM meta WHERE key = 'generation'", &gen, err);
+    floor = gen; /* a store whose log was never created: nothing before now */
+    if (rc == 0)
+        rc = scalar(st, "SELECT value FROM meta WHERE key = 'changes_floor'", &floor, err);
+    if (rc == 0) {
+        *oldest = (uint64_t)floor;
+        *newest = (uint64_t)gen;
+    }
+    return rc;
+}
+
+/* Every key changed after `since`, once, at its newest change: "existed" from the first change
+ * after since, the values from the table now (the same read transaction). */
+static const char *const query_sql =
+    "SELECT k.v, c.existed, p.cid IS NOT NULL, k.cid, p.name, p.size_bytes, p.pin_type,"
+    " p.timestamp, p.metadata, p.backend, p.replication_factor, p.verified, p.last_access,"
+    " p.vfs_path, p.access_count"
+    " FROM (SELECT cid, min(version) AS f, max(version) AS v FROM changes WHERE version > ?1"
+    " GROUP BY cid) AS k"
+    " JOIN changes AS c ON c.version = k.f AND c.cid = k.cid"
+    " LEFT JOIN pins AS p ON p.cid = k.cid ORDER BY k.v, k.cid";
+
+/* Appends result row `s` (query_sql's columns) when the key differs between since and now. */
+static int append(struct ik_builder *b, sqlite3_stmt *s, struct ik_error *err)
+{
+    bool present = sqlite3_column_int(s, 2) != 0;
+    int c, rc = 0;
+    if (!present && sqlite3_column_int(s, 1) == 0)
+        return 0; /* added and removed again after since: no difference */
+    for (c = 0; c < IK__NCOLS && rc == 0; c++) {
+        int i = c + 3;
+        if (sqlite3_column_type(s, i) == SQLITE_NULL)
+            rc = ik_builder_null(b, c, err);
+        else if (c == IK__VERIFIED)
+            rc = ik_builder_bool(b, c, sqlite3_column_int(s, i) != 0, err);
+        else if (ik__col_is_str(c))
+            rc = ik_builder_str(b, c, (const char *)sqlite3_column_text(s, i),
+                                (size_t)sqlite3_column_bytes(s, i), err);
+        else
+            rc = ik_builder_int(b, c, sqlite3_column_int64(s, i), err);
+    }
+    if (rc == 0)
+        rc = ik_builder_str(b, IK__NCOLS, present ? "upsert" : "delete", 6, err);
+    if (rc == 0)
+        rc = ik_builder_int(b, IK__NCOLS + 1, sqlite3_column_int64(s, 0), err);
+    if (rc == 0)
+        rc = ik_builder_end_row(b, err);
+    return rc;
+}
+
+static int run_query(struct ik_store *st, uint64_t since, struct ArrowSchema *schema_out,
+                     struct ArrowArray *out, struct ik_error *err)
+{
+    struct ArrowSchema schema;
+    struct ik_builder *b = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc, sqlrc;
+    if ((rc = ik_changes_schema("pin_index", &schema, err)) != 0)
+        return rc;
+    rc = ik_builder_create(&schema, 0, &b, err);
+    schema.release(&schema);
+    if (rc != 0)
+        goto done;
+    if ((sqlrc = sqlite3_prepare_v2(st->db, query_sql, -1, &s, NULL)) != SQLITE_OK) {
+        rc = ik__sql_error(st, sqlrc, "pins.db: changes", err);
+        goto done;
+    }
+    sqlite3_bind_int64(s, 1, (int64_t)since);
+    while ((sqlrc = sqlite3_step(s)) == SQLITE_ROW)
+        if ((rc = append(b, s, err)) != 0)
+            goto done;
+    if (sqlrc != SQLITE_DONE) {
+        rc = ik__sql_error(st, sqlrc, "pins.db: changes", err);
+        goto done;
+    }
+    rc = ik_builder_finish(b, NULL, schema_out, out, err);
+done:
+    sqlite3_finalize(s);
+    ik_builder_destroy(b);
+    return rc;
+}
+
+int ik_store_changes(struct ik_store *st, const char *table, uint64_t since,
+                     struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,
+                     struct ik_error *err)
+{
+    struct ArrowSchema check;
+    uint64_t oldest = 0, gen = 0;
+    int rc;
+    if ((rc = ik_changes_schema(table, &check, err)) != 0)
+        return rc;
+    check.release(&check);
+    if (since > INT64_MAX)
+        return ik_error_set(err, EINVAL, "since %llu is out of range", (unsigned long long)since);
+    /* one read transaction: the versions, the log and the rows agree */
+    if ((rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db: begin", err);
+    rc = ik_store_changes_range(st, &oldest, &gen, err);
+    if (rc == 0 && since < oldest)
+        rc = ik_error_set(err, IK_EGONE,
+                          "changes since version %llu are gone: the oldest version still "
+                          "available is %llu; re-read the table and follow from its version",
+                          (unsigned long long)since, (unsigned long long)oldest);
+    else if (rc == 0 && since > gen)
+        rc = ik_error_set(err, EINVAL, "since %llu is newer than the newest version, %llu",
+                          (unsigned long long)since, (unsigned long long)gen);
+    else if (rc == 0)
+        rc = run_query(st, since, schema_out, out, err);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == 0 && newest)
+        *newest = gen;
+    return rc;
+}
+
+/* The newest version past the window: `retain_versions` behind the newest, or the newest
+ * committed more than `retain_seconds` ago, whichever is later. */
+static int cutoff(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
+                  int64_t now_us, int64_t *out, bool *by_age, struct ik_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t gen = 0, old = 0;
+    int rc = scalar(st, "SELECT value FROM meta WHERE key = 'generation'", &gen, err);
+    if (rc != 0)
+        return rc;
+    rc = sqlite3_prepare_v2(st->db, "SELECT max(version) FROM change_versions WHERE at < ?1", -1,
+                            &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, now_us - retain_seconds * 1000000);
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            old = sqlite3_column_int64(s, 0); /* 0 for NULL */
+            rc = SQLITE_DONE;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return ik__sql_error(st, rc, "pins.db: change log", err);
+    *by_age = old > gen - retain_versions;
+    *out = *by_age ? old : gen - retain_versions;
+    return 0;
+}
+
+/* Trimming deletes at most TRIM_CHUNK log rows per transaction (a large import's version is
+ * dropped over several idle moments). Under the count limit it waits until the window has moved
+ * TRIM_STEP versions (or a sixteenth of the window) so that a steady stream of small writes
+ * does not pay a second commit each; the age limit trims as soon as a version passes it. */
+#define TRIM_CHUNK 20000
+#define TRIM_STEP 64
+
+/* Whether log rows at or below `floor` remain. */
+static int leftover(struct ik_store *st, int64_t floor, bool *out, struct ik_error *err)
+{
+    char sql[160];
+    int64_t n = 0;
+    int rc;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM changes WHERE version <= %lld LIMIT 1)",
+             (long long)floor);
+    rc = scalar(st, sql, &n, err);
+    *out = n > 0;
+    return rc;
+}
+
+int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
+                          int64_t now_us, bool *more, struct ik_error *err)
+{
+    int64_t floor = 0, cut = 0, step;
+    bool left = false, by_age = false;
+    int rc;
+    char sql[320];
+    *more = false;
+    if (st->readonly)
+        return ik_error_set(err, EINVAL, "the store is open read-only");
+    if ((rc = scalar(st, "SELECT value FROM meta WHERE key = 'changes_floor'", &floor, err)) != 0 ||
+        (rc = cutoff(st, retain_versions, retain_seconds, now_us, &cut, &by_age, err)) != 0 ||
+        (rc = leftover(st, floor, &left, err)) != 0)
+        return rc;
+    step = retain_versions / 16 < TRIM_STEP ? retain_versions / 16 : TRIM_STEP;
+    if (!left && (cut <= floor || (cut < floor + step && !by_age)))
+        return 0;
+    if (cut > floor)
+        floor = cut;
+    if ((rc = ik__begin(st, err)) != 0)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = %lld WHERE key = 'changes_floor';"
+             "DELETE FROM changes WHERE (version, cid) IN (SELECT version, cid FROM changes"
+             " WHERE version <= %lld LIMIT %d);"
+             "DELETE FROM change_versions WHERE version <= %lld;",
+             (long long)floor, (long long)floor, TRIM_CHUNK, (long long)floor);
+    if ((rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+        rc = ik__sql_error(st, rc, "pins.db: trimming the change log", err);
+        goto fail;
+    }
+    if ((rc = leftover(st, floor, more, err)) != 0)
+        goto fail;
+    if ((rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+        rc = ik__sql_error(st, rc, "pins.db: commit", err);
+        goto fail;
+    }
+    return 0;
+fail:
+    ik__rollback(st);
+    return rc;
+}
