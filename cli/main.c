@@ -72,6 +72,8 @@ static void usage(FILE *f)
            "  pin import FILE|- [--format auto|kubo_json|jsonl|csv|arrow] [--skip-invalid]\n"
            "  pin list [--type T] [--backend B] [--cid C] [--name-contains S]\n"
            "          [--vfs-prefix P] [--columns a,b] [--limit N] [--offset N]\n"
+           "  pin changes --since V [--follow] [--format table|json|jsonl|csv|arrow]\n"
+           "          what changed after version V (--follow: and after, until Ctrl-C)\n"
            "  metrics | vfs stats | backend health\n"
            "\n"
            "query options: --format table|json|jsonl|csv|arrow, --limit, --offset, --columns,\n"

@@ -218,6 +218,9 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 ik_reply_query_from(*hdr, fast);
         }
         free(payload);
+        if (rc == IK_EREMOTE && *hdr && ik_reply_error_code(*hdr) &&
+            strcmp(ik_reply_error_code(*hdr), "gone") == 0)
+            rc = IK_EGONE; /* the daemon's message names the oldest version kept */
         if (rc != 0) {
             if (*hdr) {
                 json_decref(*hdr);
@@ -227,7 +230,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 close(*fd_out);
                 *fd_out = -1;
             }
-            if (rc == IK_EREMOTE)
+            if (rc == IK_EREMOTE || rc == IK_EGONE)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
@@ -786,4 +789,23 @@ int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *er
     *json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return *json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
+}
+
+/* For the client's other files (changes.c). */
+int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
+                        struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
+                        struct ik_timings *t, struct ik_error *err)
+{
+    return exchange(c, req, -1, c->timeout_ms, hdr, fast, NULL, conn, rd, t, err);
+}
+
+void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd)
+{
+    conn_put(c, fd, rd);
+}
+
+int ik__client_read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data,
+                         size_t *len, struct ik_error *err)
+{
+    return read_data(c, rd, data, len, err);
 }

@@ -160,6 +160,7 @@ enum ik_req_op {
     IK_REQ_IMPORT,
     IK_REQ_SHUTDOWN,
     IK_REQ_WATCH,
+    IK_REQ_CHANGES,
 };
 
 enum ik_transport {
@@ -181,9 +182,10 @@ struct ik_snapshot_id {
 struct ik_request {
     int v; /* IK_PROTO_VERSION */
     enum ik_req_op op;
-    struct ik_query query;           /* QUERY (owned; always initialised) */
-    enum ik_transport transport;     /* QUERY; default IK_TRANSPORT_FD */
-    enum ik_compression compression; /* QUERY over "stream"; default IK_COMPRESSION_NONE */
+    struct ik_query query;           /* QUERY; CHANGES uses its table (owned; always initialised) */
+    uint64_t since;                  /* CHANGES: changes after this version (at most INT64_MAX) */
+    enum ik_transport transport;     /* QUERY (default fd); CHANGES: stream (default) or json */
+    enum ik_compression compression; /* QUERY, CHANGES over "stream"; default none */
     struct ik_snapshot_id have;      /* QUERY: the snapshot the client holds; default unset */
     struct ik_pin pin;               /* PIN_ADD; see ik_request_init for the defaults */
     char cid[IK_CID_MAX_TEXT];       /* PIN_RM, PIN_TOUCH */
