@@ -15,18 +15,45 @@ import asyncio
 import threading
 import time
 
-from ._ipfs_kit_arrow import (Client, DaemonNotRunning, Error, FormatError, InvalidQuery,
+from ._ipfs_kit_arrow import Client as _Client
+from ._ipfs_kit_arrow import (ChangesGone, DaemonNotRunning, Error, FormatError, InvalidQuery,
                               LockedError, NotFound, ProtocolError, RemoteError, RequestTimeout,
                               Result, methods)
 
 __all__ = [
     "connect", "Client", "Result", "Error", "DaemonNotRunning", "InvalidQuery", "LockedError",
+    "ChangesGone",
     "ProtocolError", "RemoteError", "RequestTimeout", "NotFound", "FormatError", "methods",
     "get_global_arrow_ipc_interface", "get_pin_index_zero_copy", "get_pin_index_zero_copy_sync",
     "get_metrics_zero_copy", "get_metrics_zero_copy_sync",
 ]
 
 __version__ = "0.1.0"
+
+
+class Client(_Client):
+    __doc__ = _Client.__doc__
+
+    def follow_changes(self, since, timeout=None, table="pin_index"):
+        """Yields a Result for each new set of changes after version `since`: first what
+        changed since then (when anything did), then the changes of every newer version as it
+        is committed. Blocks in between (no polling). Ends when no new version arrives within
+        `timeout` seconds (None: never). Each Result's version is where the next one starts;
+        a `since` the log no longer reaches raises ChangesGone."""
+        r = self.changes(since, table)
+        while True:
+            if r.rows:
+                yield r
+            since = r.version
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+                v = self.wait_version(since, min(left, 1.0))
+                if v is not None:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+            r = self.changes(since, table)
 
 
 def connect(path=None, method=None, timeout=None, watch=True):

@@ -175,6 +175,69 @@ static PyObject *query(ClientObject *self, const char *table, PyObject *args, Py
     return ikpy_result_new(&res, b);
 }
 
+/* changes(since, table="pin_index", method=None): the change feed as a Result. */
+static PyObject *client_changes(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"since", "table", "method", NULL};
+    unsigned long long since = 0;
+    const char *table = "pin_index";
+    PyObject *method = Py_None;
+    struct ik_result res;
+    struct ik_error err = {{0}};
+    struct ikpy_batches *b = NULL;
+    struct ik_client *h;
+    enum ik_method m = self->method;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|sO", kwlist, &since, &table, &method))
+        return NULL;
+    if (parse_method(method, &m) < 0 || (h = enter(self, m)) == NULL)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_changes(h, table, (uint64_t)since, &res, &err);
+    if (rc == 0)
+        rc = ikpy_batches_from_stream(&res.stream, &b, &err);
+    Py_END_ALLOW_THREADS leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, &err);
+    return ikpy_result_new(&res, b);
+}
+
+/* wait_version(after, timeout): the newest version once it is above `after`, or None after
+ * `timeout` seconds. The GIL is released while waiting; Ctrl-C raises KeyboardInterrupt. */
+static PyObject *client_wait_version(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"after", "timeout", NULL};
+    unsigned long long after = 0;
+    double timeout = 1.0, left;
+    struct ik_error err = {{0}};
+    struct ik_client *h;
+    uint64_t v = 0;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|d", kwlist, &after, &timeout))
+        return NULL;
+    if ((h = enter(self, self->method)) == NULL)
+        return NULL;
+    /* in slices of at most 200 ms, so that a signal is seen promptly */
+    for (left = timeout < 0 ? 0 : timeout;;) {
+        int slice = left > 0.2 ? 200 : (int)(left * 1000);
+        Py_BEGIN_ALLOW_THREADS rc = ik_client_wait_version(h, (uint64_t)after, slice, &v, &err);
+        Py_END_ALLOW_THREADS left -= 0.2;
+        if (rc == EINTR || (rc == ETIMEDOUT && slice == 200 && left > 0)) {
+            if (PyErr_CheckSignals() != 0) {
+                leave(self);
+                return NULL;
+            }
+            continue;
+        }
+        break;
+    }
+    leave(self);
+    if (rc == ETIMEDOUT)
+        Py_RETURN_NONE;
+    if (rc != 0)
+        return ikpy_raise(rc, &err);
+    return PyLong_FromUnsignedLongLong(v);
+}
+
 static PyObject *client_pins(ClientObject *self, PyObject *args, PyObject *kw)
 {
     return query(self, "pin_index", args, kw);
@@ -331,6 +394,14 @@ static PyMethodDef client_methods[] = {
      QUERY_DOC("per-directory statistics of the pins' vfs paths")},
     {"backend_health", (PyCFunction)(void (*)(void))client_backend_health,
      METH_VARARGS | METH_KEYWORDS, QUERY_DOC("storage backend health (needs the daemon)")},
+    {"changes", (PyCFunction)(void (*)(void))client_changes, METH_VARARGS | METH_KEYWORDS,
+     "changes(since, table='pin_index', method=None) -> Result: one row per pin that differs "
+     "between version `since` and the newest (columns of the table, then op 'upsert'/'delete' "
+     "and version); Result.version is the newest version covered. ChangesGone when the log "
+     "no longer reaches back to `since`."},
+    {"wait_version", (PyCFunction)(void (*)(void))client_wait_version, METH_VARARGS | METH_KEYWORDS,
+     "wait_version(after, timeout=1.0) -> int or None: blocks until the store's newest version "
+     "is above `after` (returns it) or `timeout` seconds pass (None)."},
     {"capabilities", (PyCFunction)client_capabilities, METH_NOARGS,
      "Config flags, whether a daemon answers, and the daemon's own capabilities (dict)."},
     {"import_pins", (PyCFunction)(void (*)(void))client_import_pins, METH_VARARGS | METH_KEYWORDS,

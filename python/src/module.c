@@ -4,7 +4,7 @@
 
 PyObject *ikpy_Error;
 static PyObject *DaemonNotRunning, *InvalidQuery, *LockedError, *ProtocolError, *RemoteError,
-    *RequestTimeout, *NotFound, *FormatError;
+    *RequestTimeout, *NotFound, *FormatError, *ChangesGone;
 
 static PyObject *class_for(int code)
 {
@@ -26,6 +26,8 @@ static PyObject *class_for(int code)
     case IK_EFORMAT:
     case IK_EINVALID:
         return FormatError;
+    case IK_EGONE:
+        return ChangesGone;
     default:
         return ikpy_Error;
     }
@@ -102,7 +104,11 @@ static int add_exceptions(PyObject *m)
            add_exc(m, &NotFound, "NotFound", PyExc_LookupError,
                    "Something named does not exist (data directory, store, pin).") ||
            add_exc(m, &FormatError, "FormatError", PyExc_ValueError,
-                   "Malformed input bytes (Arrow IPC, JSON, configuration).");
+                   "Malformed input bytes (Arrow IPC, JSON, configuration).") ||
+           add_exc(m, &ChangesGone, "ChangesGone", NULL,
+                   "changes(since=V): the change log no longer reaches back to V; the message "
+                   "names the oldest version kept. Re-read the table and follow from its "
+                   "version.");
 }
 
 static PyObject *method_names(PyObject *self, PyObject *noargs)
