@@ -143,7 +143,7 @@ lint:
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 
 bench-check:
@@ -159,6 +159,9 @@ $(BUILD)/bench-daemon: $(call obj,rel,bench/bench_daemon.c) $(BUILD)/libipfskit.
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:

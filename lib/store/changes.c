@@ -4,8 +4,10 @@
  * between two versions; trimming drops versions past the retention window, a chunk at a time,
  * in the writer's idle time. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/schemas.h"
 #include "store/store_internal.h"
@@ -88,26 +90,63 @@ int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newe
     return rc;
 }
 
-/* Every key changed after `since`, once, at its newest change: "existed" from the first change
- * after since, the values from the table now (the same read transaction). */
-static const char *const query_sql =
-    "SELECT k.v, c.existed, p.cid IS NOT NULL, k.cid, p.name, p.size_bytes, p.pin_type,"
-    " p.timestamp, p.metadata, p.backend, p.replication_factor, p.verified, p.last_access,"
-    " p.vfs_path, p.access_count"
-    " FROM (SELECT cid, min(version) AS f, max(version) AS v FROM changes WHERE version > ?1"
-    " GROUP BY cid) AS k"
-    " JOIN changes AS c ON c.version = k.f AND c.cid = k.cid"
-    " LEFT JOIN pins AS p ON p.cid = k.cid ORDER BY k.v, k.cid";
+/* Coalescing the log after `since` per key, in two ordered scans of its primary key (version,
+ * cid) — a GROUP BY cid would sort every entry through a temporary B-tree, ten times the cost:
+ * the first notes, per key, whether it existed before its first change after since and the
+ * version of its newest change; the second walks the log again joined with the rows as they
+ * are now (the same read transaction) and emits each key at its newest change, in (version,
+ * cid) order, unless it came and went after since. */
+static const char *const keys_sql = "SELECT version, cid, existed FROM changes WHERE version > ?1";
+static const char *const rows_sql =
+    "SELECT c.version, c.present, c.cid, p.name, p.size_bytes, p.pin_type, p.timestamp,"
+    " p.metadata, p.backend, p.replication_factor, p.verified, p.last_access, p.vfs_path,"
+    " p.access_count FROM changes AS c LEFT JOIN pins AS p ON c.present AND p.cid = c.cid"
+    " WHERE c.version > ?1";
 
-/* Appends result row `s` (query_sql's columns) when the key differs between since and now. */
-static int append(struct ik_builder *b, sqlite3_stmt *s, struct ik_error *err)
+struct keys {
+    struct ik__strdict cids;
+    int64_t *last; /* per key: the version of its newest change */
+    bool *existed; /* per key: in the table before its first change after since */
+    int64_t cap;
+};
+
+static void keys_free(struct keys *k)
 {
-    bool present = sqlite3_column_int(s, 2) != 0;
+    ik__strdict_free(&k->cids);
+    free(k->last);
+    free(k->existed);
+}
+
+/* The key of row `s` (text column `col`): its index, added when new. */
+static int key_of(struct keys *k, sqlite3_stmt *s, int col, int64_t *idx, bool *added,
+                  struct ik_error *err)
+{
+    int64_t n = k->cids.n;
+    int rc = ik__strdict_find(&k->cids, sqlite3_column_text(s, col),
+                              (size_t)sqlite3_column_bytes(s, col), INT32_MAX - 1, idx);
+    if (rc != 0)
+        return ik_error_set(err, rc, "changes: too many keys");
+    *added = k->cids.n > n;
+    if (*added && k->cids.n > k->cap) {
+        int64_t cap = k->cap ? k->cap * 2 : 1024;
+        int64_t *last = realloc(k->last, (size_t)cap * sizeof *last);
+        bool *existed = last ? realloc(k->existed, (size_t)cap * sizeof *existed) : NULL;
+        if (last)
+            k->last = last;
+        if (!existed)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        k->existed = existed;
+        k->cap = cap;
+    }
+    return 0;
+}
+
+/* Appends row `s` (rows_sql's columns) as an upsert (present) or a delete. */
+static int append(struct ik_builder *b, sqlite3_stmt *s, bool present, struct ik_error *err)
+{
     int c, rc = 0;
-    if (!present && sqlite3_column_int(s, 1) == 0)
-        return 0; /* added and removed again after since: no difference */
     for (c = 0; c < IK__NCOLS && rc == 0; c++) {
-        int i = c + 3;
+        int i = c + 2;
         if (sqlite3_column_type(s, i) == SQLITE_NULL)
             rc = ik_builder_null(b, c, err);
         else if (c == IK__VERIFIED)
@@ -127,27 +166,59 @@ static int append(struct ik_builder *b, sqlite3_stmt *s, struct ik_error *err)
     return rc;
 }
 
+static int scan(struct ik_store *st, const char *sql, uint64_t since, sqlite3_stmt **out,
+                struct ik_error *err)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db: changes", err);
+    sqlite3_bind_int64(*out, 1, (int64_t)since);
+    return 0;
+}
+
 static int run_query(struct ik_store *st, uint64_t since, struct ArrowSchema *schema_out,
                      struct ArrowArray *out, struct ik_error *err)
 {
     struct ArrowSchema schema;
     struct ik_builder *b = NULL;
+    struct keys k = {0};
     sqlite3_stmt *s = NULL;
+    int64_t idx;
+    bool added;
     int rc, sqlrc;
     if ((rc = ik_changes_schema("pin_index", &schema, err)) != 0)
         return rc;
     rc = ik_builder_create(&schema, 0, &b, err);
     schema.release(&schema);
-    if (rc != 0)
+    if (rc != 0 || (rc = ik__strdict_reset(&k.cids)) != 0 ||
+        (rc = scan(st, keys_sql, since, &s, err)) != 0)
         goto done;
-    if ((sqlrc = sqlite3_prepare_v2(st->db, query_sql, -1, &s, NULL)) != SQLITE_OK) {
-        rc = ik__sql_error(st, sqlrc, "pins.db: changes", err);
+    while ((sqlrc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = key_of(&k, s, 1, &idx, &added, err)) != 0)
+            goto done;
+        if (added)
+            k.existed[idx] = sqlite3_column_int(s, 2) != 0;
+        k.last[idx] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlrc != SQLITE_DONE || (rc = scan(st, rows_sql, since, &s, err)) != 0) {
+        rc = rc ? rc : ik__sql_error(st, sqlrc, "pins.db: changes", err);
         goto done;
     }
-    sqlite3_bind_int64(s, 1, (int64_t)since);
-    while ((sqlrc = sqlite3_step(s)) == SQLITE_ROW)
-        if ((rc = append(b, s, err)) != 0)
+    while ((sqlrc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool present = sqlite3_column_int(s, 1) != 0;
+        if ((rc = key_of(&k, s, 2, &idx, &added, err)) != 0)
             goto done;
+        if (added) { /* the log changed between the scans: not in one transaction */
+            rc = ik_error_set(err, EIO, "pins.db: the change log moved while read");
+            goto done;
+        }
+        if (sqlite3_column_int64(s, 0) != k.last[idx] || (!present && !k.existed[idx]))
+            continue; /* superseded, or came and went after since: no difference */
+        if ((rc = append(b, s, present, err)) != 0)
+            goto done;
+    }
     if (sqlrc != SQLITE_DONE) {
         rc = ik__sql_error(st, sqlrc, "pins.db: changes", err);
         goto done;
@@ -156,6 +227,7 @@ static int run_query(struct ik_store *st, uint64_t since, struct ArrowSchema *sc
 done:
     sqlite3_finalize(s);
     ik_builder_destroy(b);
+    keys_free(&k);
     return rc;
 }
 
