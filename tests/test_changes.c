@@ -12,6 +12,7 @@
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/store.h"
+#include "proto/proto.h"
 #include "store/store_internal.h"
 #include "store_testutil.h"
 
@@ -328,4 +329,39 @@ TEST(test_changes_log_exists_for_each_write_path_and_not_for_a_failed_one)
     ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 3);
     ASSERT_EQ(sql_count(st, "SELECT count(*) FROM change_versions"), 3);
     ik_store_close(st);
+}
+
+TEST(test_changes_request_parses_and_round_trips)
+{
+    struct ik_error err;
+    struct ik_request r, back;
+    const char *ok = "{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\",\"since\":41}";
+    char *text;
+    ASSERT_OK(ik_request_parse(ok, strlen(ok), &r, &err), &err);
+    ASSERT_EQ(r.op, IK_REQ_CHANGES);
+    ASSERT_EQ(r.since, 41);
+    ASSERT_EQ(r.transport, IK_TRANSPORT_STREAM);
+    ASSERT_STR_EQ(r.query.table, "pin_index");
+    text = ik_request_to_json(&r);
+    ASSERT_TRUE(text != NULL);
+    ASSERT_OK(ik_request_parse(text, strlen(text), &back, &err), &err);
+    ASSERT_EQ(back.since, 41);
+    ASSERT_STR_EQ(back.query.table, "pin_index");
+    free(text);
+    ik_request_reset(&back);
+    ik_request_reset(&r);
+#define BAD(json, what)                                                                            \
+    do {                                                                                           \
+        ASSERT_FAILS(ik_request_parse(json, strlen(json), &r, &err), EINVAL, &err, what);          \
+        ik_request_reset(&r);                                                                      \
+    } while (0)
+    BAD("{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\"}", "missing \"since\"");
+    BAD("{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\",\"since\":-1}", "non-negative");
+    BAD("{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\",\"since\":\"3\"}", "non-negative");
+    BAD("{\"v\":1,\"op\":\"changes\",\"since\":3}", "missing \"table\"");
+    BAD("{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\",\"since\":3,\"transport\":\"fd\"}",
+        "no file to pass");
+    BAD("{\"v\":1,\"op\":\"changes\",\"table\":\"pin_index\",\"since\":3,\"limit\":3}",
+        "unknown key \"limit\"");
+#undef BAD
 }
