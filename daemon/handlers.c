@@ -92,6 +92,34 @@ static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *t
     ik_conn_send(d, c, h, fd);
 }
 
+/* Hands the request (moved into the job) to a reply worker, which owns the socket meanwhile;
+ * with `snap_table`, the worker answers from that table's published snapshot. */
+static void queue_reply(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req,
+                        enum ik_transport transport, const char *snap_table)
+{
+    struct ik_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        ik_conn_send_error(d, c, "internal", "out of memory");
+        ik_request_reset(req);
+        return;
+    }
+    j->kind = IK_JOB_REPLY;
+    j->conn = c;
+    j->req = *req;
+    j->req.transport = transport;
+    j->in_fd = -1;
+    j->snap.fd = -1;
+    if (snap_table && ik_published_get(d, snap_table, NULL, &j->snap) != 0) {
+        free(j);
+        ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
+        ik_request_reset(req);
+        return;
+    }
+    c->busy = true;
+    c->req_op = (int)req->op;
+    ik_queue_push(&d->replies, j);
+}
+
 static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
 {
     struct ik_error err = {{0}};
@@ -149,50 +177,13 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         return;
     }
     /* ipc_stream and traditional: encoded by a worker, which owns the socket meanwhile. */
-    {
-        struct ik_job *j = calloc(1, sizeof *j);
-        if (!j) {
-            ik_conn_send_error(d, c, "internal", "out of memory");
-            ik_request_reset(req);
-            return;
-        }
-        j->kind = IK_JOB_REPLY;
-        j->conn = c;
-        j->req = *req;
-        j->req.transport = transport;
-        j->in_fd = -1;
-        j->snap.fd = -1;
-        if (file_backed(table) && ik_published_get(d, table, NULL, &j->snap) != 0) {
-            free(j);
-            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
-            ik_request_reset(req);
-            return;
-        }
-        c->busy = true;
-        c->req_op = IK_REQ_QUERY;
-        ik_queue_push(&d->replies, j);
-    }
+    queue_reply(d, c, req, (enum ik_transport)transport, file_backed(table) ? table : NULL);
 }
 
 /* "changes": read from the store and encoded by a reply worker (docs/protocol.md). */
 static void handle_changes(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
 {
-    struct ik_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        ik_conn_send_error(d, c, "internal", "out of memory");
-        ik_request_reset(req);
-        return;
-    }
-    j->kind = IK_JOB_REPLY;
-    j->conn = c;
-    j->req = *req;
-    if (!d->cfg.arrow_ipc_enabled)
-        j->req.transport = IK_TRANSPORT_JSON;
-    j->in_fd = -1;
-    j->snap.fd = -1;
-    c->busy = true;
-    c->req_op = IK_REQ_CHANGES;
-    ik_queue_push(&d->replies, j);
+    queue_reply(d, c, req, d->cfg.arrow_ipc_enabled ? req->transport : IK_TRANSPORT_JSON, NULL);
 }
 
 static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)

@@ -9,50 +9,21 @@
 #include <unistd.h>
 
 #include "client_internal.h"
-#include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
-
-static void free_cb(void *ctx)
-{
-    free(ctx);
-}
 
 static int decode(struct ik_client *c, const char *table, struct ik_sock_reader *rd, bool json,
                   struct ik_result *out, struct ik_error *err)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = ik__client_read_data(c, rd, &data, &len, err);
-    if (rc != 0)
+    struct ArrowSchema cs = {0};
+    int rc;
+    if (!json)
+        return ik__client_decode(c, rd, NULL, &out->stream, err);
+    if ((rc = ik_changes_schema(table, &cs, err)) != 0)
         return rc;
-    if (json) {
-        struct ArrowSchema cs = {0}, s = {0};
-        struct ArrowArray a = {0};
-        if ((rc = ik_changes_schema(table, &cs, err)) == 0) {
-            rc = ik_json_rows_read(NULL, &cs, (const char *)data, len, &s, &a, err);
-            cs.release(&cs);
-        }
-        free(data);
-        return rc == 0 ? ik_batch_stream(&s, &a, &out->stream, err) : rc;
-    }
-    {
-        struct ik_buffer *buf = NULL;
-        struct ik_read_options ro;
-        bool is_file = false;
-        if (len == 0) {
-            free(data);
-            return ik_error_set(err, IK_EPROTO, "changes reply carried no bytes");
-        }
-        if ((rc = ik_buffer_wrap(data, len, free_cb, data, &buf)) != 0) {
-            free(data);
-            return ik_error_set(err, rc, "out of memory");
-        }
-        ik_read_options_init(&ro);
-        rc = ik_ipc_open_stream(buf, &ro, &out->stream, &is_file, err);
-        ik_buffer_unref(buf);
-        return rc;
-    }
+    rc = ik__client_decode(c, rd, &cs, &out->stream, err);
+    cs.release(&cs);
+    return rc;
 }
 
 static int from_daemon(struct ik_client *c, const char *table, uint64_t since, bool json,

@@ -63,12 +63,14 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
 double ik__mono_ms(void);
 
 /* client.c, for changes.c: one request/reply-header exchange (see exchange() there), giving
- * a connection back to the pool, and reading a reply's data frames into one buffer. */
+ * a connection back to the pool, and decoding a reply's data frames (JSON rows of
+ * `json_schema`, or an IPC stream when it is NULL). */
 int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
                         struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
                         struct ik_timings *t, struct ik_error *err);
 void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd);
-int ik__client_read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data,
-                         size_t *len, struct ik_error *err);
+int ik__client_decode(struct ik_client *c, struct ik_sock_reader *rd,
+                      const struct ArrowSchema *json_schema, struct ArrowArrayStream *out,
+                      struct ik_error *err);
 
 #endif

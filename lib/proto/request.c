@@ -541,17 +541,23 @@ static json_t *pin_to_json(const struct ik_pin *p)
     return o;
 }
 
+/* "transport" (unless the op's default) and "compression" (unless none). */
+static int put_delivery(const struct ik_request *r, enum ik_transport dflt, json_t *o)
+{
+    if (r->transport != dflt &&
+        json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
+        return EINVAL;
+    if (r->compression != IK_COMPRESSION_NONE &&
+        json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
+        return EINVAL;
+    return 0;
+}
+
 static int request_fields(const struct ik_request *r, json_t *o)
 {
     switch (r->op) {
     case IK_REQ_QUERY:
-        if (ik__query_to_jansson(&r->query, o) != 0)
-            return EINVAL;
-        if (r->transport != IK_TRANSPORT_FD &&
-            json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
-            return EINVAL;
-        if (r->compression != IK_COMPRESSION_NONE &&
-            json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
+        if (ik__query_to_jansson(&r->query, o) != 0 || put_delivery(r, IK_TRANSPORT_FD, o) != 0)
             return EINVAL;
         if (r->have.set) {
             if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX)
@@ -582,13 +588,7 @@ static int request_fields(const struct ik_request *r, json_t *o)
             json_object_set_new(o, "table", json_string(r->query.table)) ||
             json_object_set_new(o, "since", json_integer((json_int_t)r->since)))
             return EINVAL;
-        if (r->transport != IK_TRANSPORT_STREAM &&
-            json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
-            return EINVAL;
-        if (r->compression != IK_COMPRESSION_NONE &&
-            json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
-            return EINVAL;
-        return 0;
+        return put_delivery(r, IK_TRANSPORT_STREAM, o);
     default:
         return 0;
     }

@@ -142,6 +142,16 @@ static void leave(ClientObject *self)
         close_handles(self);
 }
 
+/* Ends a call that produced a result: the Result, or the error raised. */
+static PyObject *finish_result(ClientObject *self, int rc, const struct ik_result *res,
+                               struct ikpy_batches *b, const struct ik_error *err)
+{
+    leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, err);
+    return ikpy_result_new(res, b);
+}
+
 static PyObject *query(ClientObject *self, const char *table, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"limit", "offset", "filters", "columns", "method", NULL};
@@ -168,11 +178,8 @@ static PyObject *query(ClientObject *self, const char *table, PyObject *args, Py
     Py_BEGIN_ALLOW_THREADS rc = ik_client_query(h, &q, &res, &err);
     if (rc == 0)
         rc = ikpy_batches_from_stream(&res.stream, &b, &err);
-    Py_END_ALLOW_THREADS leave(self);
-    ik_query_reset(&q);
-    if (rc != 0)
-        return ikpy_raise(rc, &err);
-    return ikpy_result_new(&res, b);
+    Py_END_ALLOW_THREADS ik_query_reset(&q);
+    return finish_result(self, rc, &res, b, &err);
 }
 
 /* changes(since, table="pin_index", method=None): the change feed as a Result. */
@@ -195,10 +202,7 @@ static PyObject *client_changes(ClientObject *self, PyObject *args, PyObject *kw
     Py_BEGIN_ALLOW_THREADS rc = ik_client_changes(h, table, (uint64_t)since, &res, &err);
     if (rc == 0)
         rc = ikpy_batches_from_stream(&res.stream, &b, &err);
-    Py_END_ALLOW_THREADS leave(self);
-    if (rc != 0)
-        return ikpy_raise(rc, &err);
-    return ikpy_result_new(&res, b);
+    Py_END_ALLOW_THREADS return finish_result(self, rc, &res, b, &err);
 }
 
 /* wait_version(after, timeout): the newest version once it is above `after`, or None after
