@@ -246,15 +246,23 @@ void ik_store_close(struct ik_store *st)
     sqlite3_finalize(st->touch);
     sqlite3_finalize(st->bump);
     sqlite3_finalize(st->stamp);
+    sqlite3_finalize(st->probe);
+    sqlite3_finalize(st->log);
+    sqlite3_finalize(st->next);
     sqlite3_close(st->db);
     free(st);
 }
 
 int ik__begin(struct ik_store *st, struct ik_error *err)
 {
+    int rc;
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    return exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err);
+    if ((rc = exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err)) != 0)
+        return rc;
+    if ((rc = ik__changes_begin(st, err)) != 0)
+        ik__rollback(st);
+    return rc;
 }
 
 /* Bulk imports in cid order insert into the vfs_path index at random places: over half of a
@@ -367,7 +375,11 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
                struct ik_error *err)
 {
     sqlite3_stmt *s = st->upsert;
+    const struct ik__span *cid = &r->str[IK__CID];
+    bool existed = true; /* unless looked up: "may have existed" (see changes.c) */
     int rc, c;
+    if (st->probe_existed && (rc = ik__changes_exists(st, cid->p, cid->n, &existed, err)) != 0)
+        return rc;
     for (c = 0; c < IK__NCOLS; c++)
         bind_col(st, r, c);
     sqlite3_bind_int64(s, 13, now);
@@ -376,7 +388,7 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: insert", err);
-    return 0;
+    return ik__changes_log(st, cid->p, cid->n, existed, true, err);
 }
 
 /* Converts the public pin to a row: NULL strings, negative sizes / last access, a zero
@@ -424,7 +436,9 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     pin_to_row(p, &r);
     if ((rc = ik__begin(st, err)) != 0)
         return rc;
+    st->probe_existed = true; /* one pin: log exactly whether it is new */
     rc = ik__upsert(st, &r, ik__now_us(), "ipfs", err);
+    st->probe_existed = false;
     if (rc == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
@@ -432,9 +446,10 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     return rc;
 }
 
-/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction; ENOENT when
- * it changed nothing. */
-static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, struct ik_error *err)
+/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction, logged
+ * with the pin `present` after it; ENOENT when it changed nothing. */
+static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, bool present,
+                      struct ik_error *err)
 {
     int rc = ik__begin(st, err);
     if (rc != 0)
@@ -445,7 +460,7 @@ static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, str
         rc = ik__sql_error(st, rc, "pins.db", err);
     else if (sqlite3_changes(st->db) == 0)
         rc = ik_error_set(err, ENOENT, "no pin %.100s", cid);
-    else
+    else if ((rc = ik__changes_log(st, cid, strlen(cid), true, present, err)) == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
         ik__rollback(st);
@@ -457,7 +472,7 @@ int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
     sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
-    return change_one(st, st->remove, cid, err);
+    return change_one(st, st->remove, cid, false, err);
 }
 
 int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
@@ -466,7 +481,7 @@ int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct 
         return ik_error_set(err, EINVAL, "the store is open read-only");
     sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
-    return change_one(st, st->touch, cid, err);
+    return change_one(st, st->touch, cid, true, err);
 }
 
 int64_t ik_store_count(struct ik_store *st)
