@@ -365,3 +365,38 @@ TEST(test_changes_request_parses_and_round_trips)
         "unknown key \"limit\"");
 #undef BAD
 }
+
+TEST(test_changes_on_a_store_that_never_had_a_log)
+{
+    struct ik_error err;
+    struct ik_store *st, *ro;
+    struct ArrowSchema s;
+    struct ArrowArray a;
+    char dir[256];
+    st = fresh(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    add_n(st, 0, 3);
+    /* as a store written by an ipfs-kit without the log, opened read-only before any write */
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st),
+                           "DROP TABLE changes; DROP TABLE change_versions;"
+                           " DELETE FROM meta WHERE key = 'changes_floor'",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ik_store_close(st);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &ro, &err), &err);
+    ASSERT_OK(ik_store_changes(ro, "pin_index", 3, &s, &a, NULL, &err), &err);
+    ASSERT_EQ(a.length, 0);
+    a.release(&a);
+    s.release(&s);
+    ASSERT_FAILS(ik_store_changes(ro, "pin_index", 2, &s, &a, NULL, &err), IK_EGONE, &err,
+                 "oldest version still available is 3");
+    ik_store_close(ro);
+    /* a writable open starts the log at the current version */
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    add_n(st, 10, 1);
+    ASSERT_OK(ik_store_changes(st, "pin_index", 3, &s, &a, NULL, &err), &err);
+    ASSERT_EQ(a.length, 1);
+    a.release(&a);
+    s.release(&s);
+    ik_store_close(st);
+}

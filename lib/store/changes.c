@@ -214,8 +214,10 @@ static int scan(struct ik_store *st, const char *sql, uint64_t since, sqlite3_st
     return 0;
 }
 
-static int run_query(struct ik_store *st, uint64_t since, struct ArrowSchema *schema_out,
-                     struct ArrowArray *out, struct ik_error *err)
+/* `empty`: since is the newest version, nothing to read (and a store whose log was never
+ * created, opened read-only, has no table to read). */
+static int run_query(struct ik_store *st, uint64_t since, bool empty,
+                     struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
 {
     struct ArrowSchema schema;
     struct ik_builder *b = NULL;
@@ -228,6 +230,10 @@ static int run_query(struct ik_store *st, uint64_t since, struct ArrowSchema *sc
         return rc;
     rc = ik_builder_create(&schema, 0, &b, err);
     schema.release(&schema);
+    if (rc == 0 && empty) {
+        rc = ik_builder_finish(b, NULL, schema_out, out, err);
+        goto done;
+    }
     if (rc != 0 || (rc = ik__strdict_reset(&k.cids)) != 0 ||
         (rc = scan(st, keys_sql, since, &s, err)) != 0)
         goto done;
@@ -294,7 +300,7 @@ int ik_store_changes(struct ik_store *st, const char *table, uint64_t since,
         rc = ik_error_set(err, EINVAL, "since %llu is newer than the newest version, %llu",
                           (unsigned long long)since, (unsigned long long)gen);
     else if (rc == 0)
-        rc = run_query(st, since, schema_out, out, err);
+        rc = run_query(st, since, since == gen, schema_out, out, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc == 0 && newest)
         *newest = gen;
