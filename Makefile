@@ -141,6 +141,7 @@ fuzz:
 
 lint:
 	@scripts/bootstrap --dev
+	python3 scripts/check_layers.py
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz
@@ -152,7 +153,7 @@ lint:
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 
 bench-check:
@@ -168,6 +169,9 @@ $(BUILD)/bench-daemon: $(call obj,rel,bench/bench_daemon.c) $(BUILD)/libipfskit.
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:

@@ -25,6 +25,7 @@ extern const char *ik_cli_prog;
 
 int ik_cli_arrow(int argc, char **argv);
 int ik_cli_pin(int argc, char **argv);
+int ik_cli_pin_changes(int argc, char **argv); /* changes_cmd.c */
 int ik_cli_metrics(int argc, char **argv);
 int ik_cli_vfs(int argc, char **argv);
 int ik_cli_backend(int argc, char **argv);

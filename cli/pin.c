@@ -298,6 +298,8 @@ int ik_cli_pin(int argc, char **argv)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "ls") == 0)
         return cmd_list(argc - 1, argv + 1);
-    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list)", argv[0]);
+    if (strcmp(argv[0], "changes") == 0)
+        return ik_cli_pin_changes(argc - 1, argv + 1);
+    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes)", argv[0]);
     return IK_EXIT_USAGE;
 }

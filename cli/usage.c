@@ -55,6 +55,12 @@ static const struct usage usages[] = {
      "pin list [--type T] [--backend B] [--cid C] [--name-contains S] [--vfs-prefix P]\n"
      "            [query options]",
      "Lists pins (pin_index). Query options:\n" QUERY_OPTS},
+    {"pin", "changes",
+     "pin changes --since V [--follow] [--format table|json|jsonl|csv|arrow]\n"
+     "            [--method auto|ipc_stream|direct|traditional] [--timeout SECONDS]",
+     "What changed after version V: one row per pin (op upsert or delete, version, and for\n"
+     "upserts the pin's columns). --follow keeps printing each new version's changes until\n"
+     "interrupted (Ctrl-C: exit 0).\n" TIMEOUT_OPT},
     {"metrics", NULL, "metrics [query options]",
      "The daemon's metrics table. Query options:\n" QUERY_OPTS},
     {"vfs", "stats", "vfs stats [query options]",

@@ -90,7 +90,7 @@ struct ik_job *ik_queue_try_pop(struct ik_queue *q);
 void ik_queue_wake_all(struct ik_queue *q);
 
 /* Daemon metrics: counters updated with relaxed atomics from any thread. */
-enum { IK_M_OPS = 10, IK_M_METHODS = 4, IK_M_HIST = 64 };
+enum { IK_M_OPS = 11, IK_M_METHODS = 4, IK_M_HIST = 64 };
 struct ik_metrics {
     double started_ms; /* wall clock ms at start */
     double started_mono;

@@ -92,6 +92,34 @@ static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *t
     ik_conn_send(d, c, h, fd);
 }
 
+/* Hands the request (moved into the job) to a reply worker, which owns the socket meanwhile;
+ * with `snap_table`, the worker answers from that table's published snapshot. */
+static void queue_reply(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req,
+                        enum ik_transport transport, const char *snap_table)
+{
+    struct ik_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        ik_conn_send_error(d, c, "internal", "out of memory");
+        ik_request_reset(req);
+        return;
+    }
+    j->kind = IK_JOB_REPLY;
+    j->conn = c;
+    j->req = *req;
+    j->req.transport = transport;
+    j->in_fd = -1;
+    j->snap.fd = -1;
+    if (snap_table && ik_published_get(d, snap_table, NULL, &j->snap) != 0) {
+        free(j);
+        ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
+        ik_request_reset(req);
+        return;
+    }
+    c->busy = true;
+    c->req_op = (int)req->op;
+    ik_queue_push(&d->replies, j);
+}
+
 static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
 {
     struct ik_error err = {{0}};
@@ -149,29 +177,13 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         return;
     }
     /* ipc_stream and traditional: encoded by a worker, which owns the socket meanwhile. */
-    {
-        struct ik_job *j = calloc(1, sizeof *j);
-        if (!j) {
-            ik_conn_send_error(d, c, "internal", "out of memory");
-            ik_request_reset(req);
-            return;
-        }
-        j->kind = IK_JOB_REPLY;
-        j->conn = c;
-        j->req = *req;
-        j->req.transport = transport;
-        j->in_fd = -1;
-        j->snap.fd = -1;
-        if (file_backed(table) && ik_published_get(d, table, NULL, &j->snap) != 0) {
-            free(j);
-            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
-            ik_request_reset(req);
-            return;
-        }
-        c->busy = true;
-        c->req_op = IK_REQ_QUERY;
-        ik_queue_push(&d->replies, j);
-    }
+    queue_reply(d, c, req, (enum ik_transport)transport, file_backed(table) ? table : NULL);
+}
+
+/* "changes": read from the store and encoded by a reply worker (docs/protocol.md). */
+static void handle_changes(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
+{
+    queue_reply(d, c, req, d->cfg.arrow_ipc_enabled ? req->transport : IK_TRANSPORT_JSON, NULL);
 }
 
 static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)
@@ -229,15 +241,16 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
     } else if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[ssssssssss],s:[sss],s:[sss],"
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[sssssssssss],s:[sss],s:[sss],"
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
                       "ipc_stream", 1, "traditional", 1, "have", 1, "watch", 1, "ops", "ping",
                       "capabilities", "status", "query", "pin_add", "pin_rm", "pin_touch", "import",
-                      "shutdown", "watch", "transports", "fd", "stream", "json", "compression",
-                      "none", "lz4", "zstd", "tables", "pin_index", "metrics", "vfs_stats",
-                      "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
+                      "shutdown", "watch", "changes", "transports", "fd", "stream", "json",
+                      "compression", "none", "lz4", "zstd", "tables", "pin_index", "metrics",
+                      "vfs_stats", "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version",
+                      IK_VERSION);
     } else {
         h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s,s:i,s:i}", "ok", 1, "pid",
                       (json_int_t)getpid(), "version", IK_VERSION, "uptime_s",
@@ -276,6 +289,11 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
         if (in_fd >= 0)
             close(in_fd);
         handle_query(d, c, req);
+        return;
+    case IK_REQ_CHANGES:
+        if (in_fd >= 0)
+            close(in_fd);
+        handle_changes(d, c, req);
         return;
     case IK_REQ_PIN_ADD:
     case IK_REQ_PIN_RM:
@@ -334,7 +352,7 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
     c->busy = false;
     if (j->kind == IK_JOB_REPLY) {
         int method = j->req.transport == IK_TRANSPORT_JSON ? 3 : 1;
-        finish(d, c, IK_REQ_QUERY, method, j->close_conn);
+        finish(d, c, (int)j->req.op, method, j->close_conn);
         if (j->close_conn)
             c->closing = true;
     } else if (j->reply) {

@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 #ifndef IK_VERSION
 #define IK_VERSION "0.1.0"
@@ -14,7 +15,7 @@
 
 static const char *const op_names[IK_M_OPS] = {"ping",     "capabilities", "status",    "query",
                                                "pin_add",  "pin_rm",       "pin_touch", "import",
-                                               "shutdown", "watch"};
+                                               "shutdown", "watch",        "changes"};
 static const char *const method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                        "traditional"};
 

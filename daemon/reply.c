@@ -132,6 +132,21 @@ static int result_batch(struct ik_daemon *d, struct ik_job *j, struct ArrowSchem
     return rc;
 }
 
+/* The changes of the job's table since its version, read from the store on the worker's own
+ * read-only connection (opened on first use, kept for the worker's life). The reply's version
+ * is the newest the batch covers. */
+static int changes_batch(struct ik_daemon *d, struct ik_job *j, struct ik_store **ro,
+                         struct ArrowSchema *schema, struct ArrowArray *batch, struct ik_error *err)
+{
+    uint64_t newest = 0;
+    int rc;
+    if (*ro == NULL && (rc = ik_store_open(d->dir, IK_STORE_READONLY, ro, err)) != 0)
+        return rc;
+    rc = ik_store_changes(*ro, j->req.query.table, j->req.since, schema, batch, &newest, err);
+    j->snap.version = newest;
+    return rc;
+}
+
 static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t matched,
                        int64_t table_rows, struct ik_error *err)
 {
@@ -146,6 +161,8 @@ static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t
     if (!h)
         return ik_error_set(err, ENOMEM, "out of memory");
     json_object_set_new(h, "transport", json_string(json ? "json" : "stream"));
+    if (j->req.op == IK_REQ_CHANGES)
+        json_object_set_new(h, "since", json_integer((json_int_t)j->req.since));
     if (!json)
         json_object_set_new(h, "compression", json_string(compression_name(j->req.compression)));
     text = json_dumps(h, JSON_COMPACT);
@@ -183,7 +200,7 @@ static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *
     return rc;
 }
 
-static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
+static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf, struct ik_store **ro)
 {
     struct sender s = {d, j->conn->fd, buf, 0, 0, ik_now_ms() + d->cfg.send_timeout_s * 1e3};
     struct ik_error err = {{0}};
@@ -201,7 +218,12 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
             return;
         }
     }
-    rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+    if (j->req.op == IK_REQ_CHANGES) {
+        rc = changes_batch(d, j, ro, &schema, &batch, &err);
+        matched = table_rows = rc == 0 ? batch.length : 0;
+    } else {
+        rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+    }
     if (rc != 0) {
         char *e = ik_reply_error(ik_reply_code(rc), err.message);
         if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
@@ -227,14 +249,16 @@ void *ik_reply_worker_main(void *arg)
 {
     struct ik_daemon *d = arg;
     uint8_t *buf = malloc(FRAME_CAP + 4);
+    struct ik_store *ro = NULL; /* for "changes" */
     struct ik_job *j;
     while ((j = ik_queue_pop(&d->replies, &d->stop)) != NULL) {
         if (buf)
-            reply_job(d, j, buf);
+            reply_job(d, j, buf, &ro);
         else
             j->close_conn = true;
         ik_job_done(d, j);
     }
+    ik_store_close(ro);
     free(buf);
     return NULL;
 }

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
 /* ---- queues --------------------------------------------------------------------------- */
@@ -506,6 +507,22 @@ static bool queue_empty(struct ik_queue *q)
     return empty;
 }
 
+/* Drops change-log versions past the retention window (config.json "changes") while no write
+ * waits: one bounded chunk at a time, checking the queue between chunks. */
+static void trim_changes(struct ik_daemon *d)
+{
+    struct ik_error err = {{0}};
+    bool more = true;
+    while (more && queue_empty(&d->writes)) {
+        if (ik_store_changes_trim(d->wstore, d->cfg.changes_retain_versions,
+                                  d->cfg.changes_retain_seconds, (int64_t)(ik_wall_ms() * 1000.0),
+                                  &more, &err) != 0) {
+            fprintf(stderr, "ipfs-kit daemon: trimming the change log: %s\n", err.message);
+            return;
+        }
+    }
+}
+
 /* The store is opened with IK_STORE_MANUAL_CHECKPOINT: commits do not copy the WAL into
  * pins.db (for a 1M-pin import that was a second write of the whole table and two fsyncs
  * before the build could start); the writer does it here once no write is waiting, while the
@@ -522,6 +539,7 @@ static void *writer_main(void *arg)
         ik_job_done(d, j);
         if (queue_empty(&d->writes) && ik_store_checkpoint(d->wstore, &err) != 0)
             fprintf(stderr, "ipfs-kit daemon: checkpoint: %s\n", err.message);
+        trim_changes(d);
     }
     return NULL;
 }

@@ -138,6 +138,25 @@ int ik_client_import_stream(struct ik_client *c, struct ArrowArrayStream *stream
                             const struct ik_import_options *o, struct ik_import_result *res,
                             uint64_t *generation, struct ik_error *err);
 
+/* The changes of `table` (pin_index) after version `since` (docs/protocol.md "changes"): one
+ * batch of the table's columns plus "op" ("upsert"/"delete") and "version", one row per key
+ * that differs between `since` and the newest version, in (version, cid) order, upserts with
+ * the newest values. out->version is the newest version covered: follow on from it. Through
+ * the daemon (method ipc_stream, or traditional when Arrow is off), or read from the store
+ * (direct) when none runs. IK_EGONE when `since` is older than the change log keeps (the
+ * message names the oldest version still available: re-read the table, then follow from its
+ * version); EINVAL when it is newer than the newest version; ENOTSUP for a table without a
+ * change log. */
+int ik_client_changes(struct ik_client *c, const char *table, uint64_t since, struct ik_result *out,
+                      struct ik_error *err);
+
+/* Blocks until the store's newest version is above `after` (0 with it in *version), for at
+ * most timeout_ms (ETIMEDOUT). Wakes on the store's own file changes (inotify on the data
+ * directory), whether a daemon or a direct writer commits: no polling. EINTR when a signal
+ * arrives (the caller decides whether to go on). */
+int ik_client_wait_version(struct ik_client *c, uint64_t after, int timeout_ms, uint64_t *version,
+                           struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,6 +62,11 @@ struct ik_config {
     int send_timeout_s;      /* daemon.send_timeout: to send one whole reply, default 60 */
     int visible_timeout_s;   /* daemon.visible_timeout: a write waits to be visible, default 60 */
     int64_t max_import_size; /* daemon.max_import_size: bytes of one import file, default 16GiB */
+    /* The change log's retention (docs/architecture.md "Change log"): a version's changes are
+     * kept while it is among the newest `changes.retain_versions` versions (default 100000)
+     * and younger than `changes.retain_seconds` (default 86400). */
+    int changes_retain_versions;
+    int changes_retain_seconds;
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

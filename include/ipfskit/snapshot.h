@@ -103,14 +103,6 @@ int ik_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
  * goes when the last of them is released. NULL is a no-op. */
 void ik_snapshot_close(struct ik_snapshot *s);
 
-/* vfs_stats from a pin_index batch: one row per directory of every pin's vfs_path (and "/"),
- * with size_bytes and file_count summed over the pins under it, last_modified the newest pin
- * timestamp, access_count summed, cache_hit_ratio null (no cache data yet). Rows sorted by
- * path. */
-int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
-                       struct ArrowSchema *schema_out, struct ArrowArray *out,
-                       struct ik_error *err);
-
 #ifdef __cplusplus
 }
 #endif

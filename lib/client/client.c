@@ -260,6 +260,9 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 ik_reply_query_from(*hdr, fast);
         }
         free(payload);
+        if (rc == IK_EREMOTE && *hdr && ik_reply_error_code(*hdr) &&
+            strcmp(ik_reply_error_code(*hdr), "gone") == 0)
+            rc = IK_EGONE; /* the daemon's message names the oldest version kept */
         if (rc != 0) {
             bool remote = rc == IK_EREMOTE;
             if (remote) /* the daemon's verdict, as the client's own code */
@@ -272,7 +275,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 close(*fd_out);
                 *fd_out = -1;
             }
-            if (remote)
+            if (remote || rc == IK_EGONE)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
@@ -371,26 +374,24 @@ static int projected_schema(const struct ik_query *q, struct ArrowSchema *out, s
     return rc;
 }
 
-/* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
-static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_sock_reader *rd,
-                       bool json, struct ik_result *out, struct ik_error *err)
+/* Decodes the data frames of a reply into *out: JSON rows of `json_schema`, or (NULL) an Arrow
+ * IPC stream. */
+int ik__client_decode(struct ik_client *c, struct ik_sock_reader *rd,
+                      const struct ArrowSchema *json_schema, struct ArrowArrayStream *out,
+                      struct ik_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = read_data(c, rd, &data, &len, err);
     if (rc != 0)
         return rc;
-    if (json) {
-        struct ArrowSchema proj = {0}, s = {0};
+    if (json_schema) {
+        struct ArrowSchema s = {0};
         struct ArrowArray a = {0};
-        rc = projected_schema(q, &proj, err);
-        if (rc == 0) {
-            rc = ik_json_rows_read(NULL, &proj, (const char *)data, len, &s, &a, err);
-            proj.release(&proj);
-        }
+        rc = ik_json_rows_read(NULL, json_schema, (const char *)data, len, &s, &a, err);
         free(data);
         if (rc == 0)
-            rc = ik_batch_stream(&s, &a, &out->stream, err);
+            rc = ik_batch_stream(&s, &a, out, err);
         return rc;
     }
     {
@@ -407,10 +408,25 @@ static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_
             return ik_error_set(err, rc, "out of memory");
         }
         ik_read_options_init(&ro);
-        rc = ik_ipc_open_stream(buf, &ro, &out->stream, &is_file, err);
+        rc = ik_ipc_open_stream(buf, &ro, out, &is_file, err);
         ik_buffer_unref(buf);
         return rc;
     }
+}
+
+/* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
+static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_sock_reader *rd,
+                       bool json, struct ik_result *out, struct ik_error *err)
+{
+    struct ArrowSchema proj = {0};
+    int rc;
+    if (!json)
+        return ik__client_decode(c, rd, NULL, &out->stream, err);
+    if ((rc = projected_schema(q, &proj, err)) != 0)
+        return rc;
+    rc = ik__client_decode(c, rd, &proj, &out->stream, err);
+    proj.release(&proj);
+    return rc;
 }
 
 static const char *static_compression(const char *name)
@@ -858,4 +874,17 @@ int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *er
     *json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return *json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
+}
+
+/* For the client's other files (changes.c). */
+int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
+                        struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
+                        struct ik_timings *t, struct ik_error *err)
+{
+    return exchange(c, req, -1, c->timeout_ms, hdr, fast, NULL, conn, rd, t, err);
+}
+
+void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd)
+{
+    conn_put(c, fd, rd);
 }

@@ -8,6 +8,7 @@
 
 #include "ipfskit/client.h"
 #include "ipfskit/config.h"
+#include "proto/proto.h"
 
 #define IK_CLIENT_POOL 16
 
@@ -70,5 +71,16 @@ void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap);
  * parent (and the parent's client stays locked while fork() copies it). */
 void ik__fork_register(struct ik_client *c);
 void ik__fork_unregister(struct ik_client *c); /* before the client is freed */
+
+/* client.c, for changes.c: one request/reply-header exchange (see exchange() there), giving
+ * a connection back to the pool, and decoding a reply's data frames (JSON rows of
+ * `json_schema`, or an IPC stream when it is NULL). */
+int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
+                        struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
+                        struct ik_timings *t, struct ik_error *err);
+void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd);
+int ik__client_decode(struct ik_client *c, struct ik_sock_reader *rd,
+                      const struct ArrowSchema *json_schema, struct ArrowArrayStream *out,
+                      struct ik_error *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 #include "ipfskit/store.h"
 

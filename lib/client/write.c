@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -122,6 +123,14 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (rc == 0 && gen)
         rc = ik_store_generation(st, gen, err);
+    if (rc == 0) { /* no daemon trims the change log: one bounded chunk after each write */
+        struct timespec now;
+        bool more = false;
+        clock_gettime(CLOCK_REALTIME, &now);
+        (void)ik_store_changes_trim(
+            st, c->cfg.changes_retain_versions, c->cfg.changes_retain_seconds,
+            (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &more, NULL);
+    }
     ik_store_close(st);
     ik_lock_release(lock_fd, c->dir);
     return rc;

@@ -88,6 +88,8 @@ const char *ik_reply_code(int rc)
         return "io_error";
     case IK_EPROTO:
         return "protocol";
+    case IK_EGONE:
+        return "gone";
     default:
         return "internal";
     }

@@ -159,6 +159,8 @@ void ik_config_init(struct ik_config *c)
     c->send_timeout_s = 60;
     c->visible_timeout_s = 60;
     c->max_import_size = IK_CONFIG_DEFAULT_MAX_IMPORT_SIZE;
+    c->changes_retain_versions = 100000;
+    c->changes_retain_seconds = 86400;
 }
 
 void ik_config_reset(struct ik_config *c)
@@ -435,7 +437,7 @@ static int load_daemon(json_t *root, struct ik_config *c, struct ik_error *err)
 
 static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
 {
-    json_t *caps, *arrow;
+    json_t *caps, *arrow, *changes;
     bool caps_arrow = true, enabled = true;
     int rc;
     if (!json_is_object(root))
@@ -449,7 +451,12 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
         (rc = get_size(arrow, "arrow_ipc.max_table_size", "max_table_size", &c->max_table_size,
                        err)) != 0 ||
         (rc = get_positive_int(root, "health_interval", "health_interval", &c->health_interval_s,
-                               err)) != 0)
+                               err)) != 0 ||
+        (rc = get_object(root, "changes", &changes, err)) != 0 ||
+        (rc = get_positive_int(changes, "changes.retain_versions", "retain_versions",
+                               &c->changes_retain_versions, err)) != 0 ||
+        (rc = get_positive_int(changes, "changes.retain_seconds", "retain_seconds",
+                               &c->changes_retain_seconds, err)) != 0)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
     if ((rc = load_daemon(root, c, err)) != 0)

@@ -12,7 +12,9 @@
 #include "arrow/internal.h"
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 1
+/* 2: the change log (changes.c). An older ipfs-kit would write without logging, so it is
+ * refused. */
+#define SCHEMA_VERSION 2
 
 #define VFS_INDEX_SQL                                                                              \
     "CREATE INDEX IF NOT EXISTS pins_vfs_path ON pins(vfs_path) WHERE vfs_path IS NOT NULL"
@@ -179,6 +181,10 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
         return 0;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
+    if ((rc = ik__changes_setup(st, err)) != 0 ||
+        (rc = exec(st, "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value < 2",
+                   "pins.db", err)) != 0)
+        return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
         (rc = prepare(st, "DELETE FROM pins WHERE cid = ?1", &st->remove, err)) != 0 ||
         (rc = prepare(st,
@@ -255,15 +261,24 @@ void ik_store_close(struct ik_store *st)
     sqlite3_finalize(st->remove);
     sqlite3_finalize(st->touch);
     sqlite3_finalize(st->bump);
+    sqlite3_finalize(st->stamp);
+    sqlite3_finalize(st->probe);
+    sqlite3_finalize(st->log);
+    sqlite3_finalize(st->next);
     sqlite3_close(st->db);
     free(st);
 }
 
 int ik__begin(struct ik_store *st, struct ik_error *err)
 {
+    int rc;
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    return exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err);
+    if ((rc = exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err)) != 0)
+        return rc;
+    if ((rc = ik__changes_begin(st, err)) != 0)
+        ik__rollback(st);
+    return rc;
 }
 
 /* Bulk imports in cid order insert into the vfs_path index at random places: over half of a
@@ -318,6 +333,8 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
     sqlite3_reset(st->bump);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: generation", err);
+    if ((rc = ik__changes_stamp(st, err)) != 0)
+        return rc;
     ik__stop_point("commit");
     if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
         return rc;
@@ -374,7 +391,11 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
                struct ik_error *err)
 {
     sqlite3_stmt *s = st->upsert;
+    const struct ik__span *cid = &r->str[IK__CID];
+    bool existed = true; /* unless looked up: "may have existed" (see changes.c) */
     int rc, c;
+    if (st->probe_existed && (rc = ik__changes_exists(st, cid->p, cid->n, &existed, err)) != 0)
+        return rc;
     for (c = 0; c < IK__NCOLS; c++)
         bind_col(st, r, c);
     sqlite3_bind_int64(s, 13, now);
@@ -383,7 +404,7 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: insert", err);
-    return 0;
+    return ik__changes_log(st, cid->p, cid->n, existed, true, err);
 }
 
 /* Converts the public pin to a row: NULL strings, negative sizes / last access, a zero
@@ -431,7 +452,9 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     pin_to_row(p, &r);
     if ((rc = ik__begin(st, err)) != 0)
         return rc;
+    st->probe_existed = true; /* one pin: log exactly whether it is new */
     rc = ik__upsert(st, &r, ik__now_us(), "ipfs", err);
+    st->probe_existed = false;
     if (rc == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
@@ -439,9 +462,10 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     return rc;
 }
 
-/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction; ENOENT when
- * it changed nothing. */
-static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, struct ik_error *err)
+/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction, logged
+ * with the pin `present` after it; ENOENT when it changed nothing. */
+static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, bool present,
+                      struct ik_error *err)
 {
     int rc = ik__begin(st, err);
     if (rc != 0)
@@ -452,7 +476,7 @@ static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, str
         rc = ik__sql_error(st, rc, "pins.db", err);
     else if (sqlite3_changes(st->db) == 0)
         rc = ik_error_set(err, ENOENT, "no pin %.100s", cid);
-    else
+    else if ((rc = ik__changes_log(st, cid, strlen(cid), true, present, err)) == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
         ik__rollback(st);
@@ -464,7 +488,7 @@ int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
     sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
-    return change_one(st, st->remove, cid, err);
+    return change_one(st, st->remove, cid, false, err);
 }
 
 int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
@@ -473,7 +497,7 @@ int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct 
         return ik_error_set(err, EINVAL, "the store is open read-only");
     sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
-    return change_one(st, st->touch, cid, err);
+    return change_one(st, st->touch, cid, true, err);
 }
 
 int64_t ik_store_count(struct ik_store *st)

@@ -14,15 +14,17 @@ and (compat.py) the names of IPFS-Kit's arrow_ipc_daemon_interface and vfs_manag
 import asyncio
 import json
 import os
-from typing import Any, Mapping, Sequence, Union
+import time
+from typing import Any, Iterator, Mapping, Sequence, Union
 
 from . import _ipfs_kit_arrow as _ext
-from ._ipfs_kit_arrow import (DaemonNotRunning, Error, FormatError, InvalidQuery, LockedError,
-                              NotFound, ProtocolError, RemoteError, RequestTimeout, Result,
-                              methods)
+from ._ipfs_kit_arrow import (ChangesGone, DaemonNotRunning, Error, FormatError, InvalidQuery,
+                              LockedError, NotFound, ProtocolError, RemoteError, RequestTimeout,
+                              Result, methods)
 
 __all__ = [
     "connect", "Client", "Result", "Error", "DaemonNotRunning", "InvalidQuery", "LockedError",
+    "ChangesGone",
     "ProtocolError", "RemoteError", "RequestTimeout", "NotFound", "FormatError", "methods",
     "get_global_arrow_ipc_interface", "get_global_vfs_manager", "get_pin_index_zero_copy",
     "get_pin_index_zero_copy_sync", "get_metrics_zero_copy", "get_metrics_zero_copy_sync",
@@ -124,6 +126,28 @@ class Client(_ext.Client):
         """status() without blocking the event loop."""
         return await asyncio.to_thread(self.status)
 
+
+    def follow_changes(self, since: int, timeout: Union[float, None] = None,
+                       table: str = "pin_index") -> Iterator[Result]:
+        """Yields a Result for each new set of changes after version `since`: first what
+        changed since then (when anything did), then the changes of every newer version as it
+        is committed. Blocks in between (no polling). Ends when no new version arrives within
+        `timeout` seconds (None: never). Each Result's version is where the next one starts;
+        a `since` the log no longer reaches raises ChangesGone."""
+        r = self.changes(since, table)
+        while True:
+            if r.rows:
+                yield r
+            since = r.version
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+                v = self.wait_version(since, min(left, 1.0))
+                if v is not None:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+            r = self.changes(since, table)
 
 def connect(path: Union[str, "os.PathLike[str]", None] = None, method: Union[str, None] = None,
             timeout: Union[float, None] = None, watch: bool = True) -> Client:

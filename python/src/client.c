@@ -148,6 +148,16 @@ static void leave(ClientObject *self)
         close_handles(self);
 }
 
+/* Ends a call that produced a result: the Result, or the error raised. */
+static PyObject *finish_result(ClientObject *self, int rc, const struct ik_result *res,
+                               struct ikpy_batches *b, const struct ik_error *err)
+{
+    leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, err);
+    return ikpy_result_new(res, b);
+}
+
 static PyObject *query(ClientObject *self, const char *table, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"limit", "offset", "filters", "columns", "method", NULL};
@@ -174,11 +184,68 @@ static PyObject *query(ClientObject *self, const char *table, PyObject *args, Py
     Py_BEGIN_ALLOW_THREADS rc = ik_client_query(h, &q, &res, &err);
     if (rc == 0)
         rc = ikpy_batches_from_stream(&res.stream, &b, &err);
-    Py_END_ALLOW_THREADS leave(self);
-    ik_query_reset(&q);
+    Py_END_ALLOW_THREADS ik_query_reset(&q);
+    return finish_result(self, rc, &res, b, &err);
+}
+
+/* changes(since, table="pin_index", method=None): the change feed as a Result. */
+static PyObject *client_changes(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"since", "table", "method", NULL};
+    unsigned long long since = 0;
+    const char *table = "pin_index";
+    PyObject *method = Py_None;
+    struct ik_result res;
+    struct ik_error err = {{0}};
+    struct ikpy_batches *b = NULL;
+    struct ik_client *h;
+    enum ik_method m = self->method;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|sO", kwlist, &since, &table, &method))
+        return NULL;
+    if (parse_method(method, &m) < 0 || (h = enter(self, m)) == NULL)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_changes(h, table, (uint64_t)since, &res, &err);
+    if (rc == 0)
+        rc = ikpy_batches_from_stream(&res.stream, &b, &err);
+    Py_END_ALLOW_THREADS return finish_result(self, rc, &res, b, &err);
+}
+
+/* wait_version(after, timeout): the newest version once it is above `after`, or None after
+ * `timeout` seconds. The GIL is released while waiting; Ctrl-C raises KeyboardInterrupt. */
+static PyObject *client_wait_version(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"after", "timeout", NULL};
+    unsigned long long after = 0;
+    double timeout = 1.0, left;
+    struct ik_error err = {{0}};
+    struct ik_client *h;
+    uint64_t v = 0;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|d", kwlist, &after, &timeout))
+        return NULL;
+    if ((h = enter(self, self->method)) == NULL)
+        return NULL;
+    /* in slices of at most 200 ms, so that a signal is seen promptly */
+    for (left = timeout < 0 ? 0 : timeout;;) {
+        int slice = left > 0.2 ? 200 : (int)(left * 1000);
+        Py_BEGIN_ALLOW_THREADS rc = ik_client_wait_version(h, (uint64_t)after, slice, &v, &err);
+        Py_END_ALLOW_THREADS left -= 0.2;
+        if (rc == EINTR || (rc == ETIMEDOUT && slice == 200 && left > 0)) {
+            if (PyErr_CheckSignals() != 0) {
+                leave(self);
+                return NULL;
+            }
+            continue;
+        }
+        break;
+    }
+    leave(self);
+    if (rc == ETIMEDOUT)
+        Py_RETURN_NONE;
     if (rc != 0)
         return ikpy_raise(rc, &err);
-    return ikpy_result_new(&res, b);
+    return PyLong_FromUnsignedLongLong(v);
 }
 
 static PyObject *client_pins(ClientObject *self, PyObject *args, PyObject *kw)
@@ -322,6 +389,15 @@ static PyMethodDef client_methods[] = {
     {"backend_health", (PyCFunction)(void (*)(void))client_backend_health,
      METH_VARARGS | METH_KEYWORDS,
      QUERY_DOC("backend_health", "storage backend health (needs the daemon)")},
+    {"changes", (PyCFunction)(void (*)(void))client_changes, METH_VARARGS | METH_KEYWORDS,
+     "changes($self, /, since, table='pin_index', method=None)\n--\n\n"
+     "A Result of one row per pin that differs between version `since` and the newest "
+     "(columns of the table, then op 'upsert'/'delete' and version); Result.version is the "
+     "newest version covered. ChangesGone when the log no longer reaches back to `since`."},
+    {"wait_version", (PyCFunction)(void (*)(void))client_wait_version, METH_VARARGS | METH_KEYWORDS,
+     "wait_version($self, /, after, timeout=1.0)\n--\n\n"
+     "Blocks until the store's newest version is above `after` (returns it) or `timeout` "
+     "seconds pass (returns None)."},
     {"capabilities", (PyCFunction)client_capabilities, METH_NOARGS,
      "capabilities($self, /)\n--\n\nConfig flags, whether a daemon answers, and the daemon's own "
      "capabilities (dict)."},

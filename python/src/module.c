@@ -13,7 +13,7 @@ static void count_fork(void)
     ikpy_forks++;
 }
 static PyObject *DaemonNotRunning, *InvalidQuery, *LockedError, *ProtocolError, *RemoteError,
-    *RequestTimeout, *NotFound, *FormatError;
+    *RequestTimeout, *NotFound, *FormatError, *ChangesGone;
 
 static PyObject *class_for(int code)
 {
@@ -35,6 +35,8 @@ static PyObject *class_for(int code)
     case IK_EFORMAT:
     case IK_EINVALID:
         return FormatError;
+    case IK_EGONE:
+        return ChangesGone;
     default:
         return ikpy_Error;
     }
@@ -111,7 +113,11 @@ static int add_exceptions(PyObject *m)
            add_exc(m, &NotFound, "NotFound", PyExc_LookupError,
                    "Something named does not exist (data directory, store, pin).") ||
            add_exc(m, &FormatError, "FormatError", PyExc_ValueError,
-                   "Malformed input bytes (Arrow IPC, JSON, configuration).");
+                   "Malformed input bytes (Arrow IPC, JSON, configuration).") ||
+           add_exc(m, &ChangesGone, "ChangesGone", NULL,
+                   "changes(since=V): the change log no longer reaches back to V; the message "
+                   "names the oldest version kept. Re-read the table and follow from its "
+                   "version.");
 }
 
 /* A new table of n + m entries (and the zeroed end marker): `old`'s, then `extra`'s. It lives

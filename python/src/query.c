@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 static const char *const tables[] = {"pin_index", "metrics", "vfs_stats", "backend_health"};
 #define N_TABLES 4

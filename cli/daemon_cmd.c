@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/cli.h"
+#include "../daemon/daemon.h"
 #include "arrow/internal.h"
-#include "daemon.h"
+#include "cli.h"
 #include "ipfskit/client.h"
 
 static void sleep_ms(int ms)
