@@ -73,7 +73,12 @@ class ArrowIPCDaemonInterface(Client):
         """Runs one query; a daemon that does not answer in time is left for the snapshot or
         store itself (pins and vfs_stats). Returns (Result, warning or None)."""
         try:
-            return fn(**kw), None
+            r = fn(**kw)
+            # the client itself answers from the store when the daemon does not in time, and
+            # says why in reason (C library, ik_result.reason)
+            if r.method == "direct" and r.reason:
+                return r, f"the daemon did not answer in time ({r.reason}); read the store directly"
+            return r, None
         except RequestTimeout as e:
             if fn.__name__ not in ("pins", "vfs_stats"):
                 raise
