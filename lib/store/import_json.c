@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrow/internal.h"
 #include "store/store_internal.h"
 
 #define MAX_DEPTH 64
@@ -541,6 +542,8 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
         ik__pending_sort(&todo);
     if (rc == 0)
         rc = ik__defer_vfs_index(s->st, s->paths, err);
+    if (rc == 0)
+        ik__stop_point("import-pass2");
     for (i = 0; i < todo.n && rc == 0; i++) {
         const char *at;
         if (i + PREFETCH < todo.n) { /* the lines come in cid order, i.e. from all over the input */
@@ -548,8 +551,15 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
             __builtin_prefetch(todo.v[i + PREFETCH].cid + 64);
         }
         at = line_of(data, todo.v[i].cid);
-        if (parse_line(&j, at, end, &r, bad, sizeof bad, err, &rc) != 1)
+        /* Pass 1 parsed and checked this line: failing now means the input changed under us
+         * (it is a private copy, so a bug). Never a silent end with success. */
+        if (parse_line(&j, at, end, &r, bad, sizeof bad, err, &rc) != 1 || bad[0]) {
+            if (rc == 0)
+                rc =
+                    ik_error_set(err, EIO, "line %lld: parsed in the first pass, not in the second",
+                                 (long long)(1 + count_lines(data, at)));
             break;
+        }
         if ((rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
             rc = ik_error_prefix(err, rc, "line %lld", (long long)(1 + count_lines(data, at)));
         else

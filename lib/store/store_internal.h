@@ -122,7 +122,8 @@ struct ik__sink {
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
-    int64_t paths; /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t paths;    /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t changes0; /* sqlite3_total_changes64 when the import began */
 };
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
