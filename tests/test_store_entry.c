@@ -81,3 +81,97 @@ TEST(test_entry_every_import_format_refuses_strings_that_are_not_utf8)
     ASSERT_EQ(ik_store_count(st), 1);
     ik_store_close(st);
 }
+/* The single cid stored, or "" when the store holds not exactly one pin. */
+static void only_cid(struct ik_store *st, char out[IK_CID_MAX_TEXT + 1])
+{
+    sqlite3_stmt *s = NULL;
+    out[0] = 0;
+    if (ik_store_count(st) != 1)
+        return;
+    if (sqlite3_prepare_v2(ik__store_db(st), "SELECT cid FROM pins", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out, IK_CID_MAX_TEXT + 1, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+/* ---- canonical CIDs ----------------------------------------------------------------------- */
+
+#define LOWER "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+#define UPPER "BAFYBEIHDWDCEFGH4DQKJV67UZCMW7OJEE6XEDZDETOJUZJEVTENXQUVYKU"
+#define B64 "mAXASIOOwxEKY/BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV"
+#define B36 "k2jmtxx1epa2wl096hsbpuhrz9xhppklonehzwkmskc9rmeb51kwn4ut"
+
+TEST(test_entry_add_stores_one_pin_under_the_canonical_cid)
+{
+    struct ik_error err;
+    struct ik_pin p;
+    struct ik_store *st = fresh();
+    char cid[IK_CID_MAX_TEXT + 1];
+    ASSERT_TRUE(st != NULL);
+    ik_pin_init(&p);
+    p.cid = UPPER;
+    ASSERT_OK(ik_store_add(st, &p, &err), &err);
+    p.cid = LOWER;
+    ASSERT_OK(ik_store_add(st, &p, &err), &err);
+    p.cid = B64;
+    p.name = "by base64";
+    ASSERT_OK(ik_store_add(st, &p, &err), &err);
+    only_cid(st, cid);
+    ASSERT_STR_EQ(cid, LOWER);
+    ASSERT_OK(ik_store_touch(st, B36, 0, &err), &err);
+    ASSERT_OK(ik_store_remove(st, UPPER, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ASSERT_FAILS(ik_store_remove(st, B64, &err), ENOENT, &err, "no pin " B64);
+    ik_store_close(st);
+}
+
+TEST(test_entry_every_import_format_stores_the_canonical_cid)
+{
+    static const struct {
+        enum ik_import_format f;
+        const char *text;
+    } v[] = {
+        {IK_IMPORT_CSV, "cid,name\n" UPPER ",a\n"},
+        {IK_IMPORT_JSONL, "{\"cid\":\"" B64 "\",\"name\":\"b\"}\n"},
+        {IK_IMPORT_JSONL, "{\"Cid\":\"" B36 "\",\"Type\":\"direct\"}\n"},
+        {IK_IMPORT_KUBO_JSON, "{\"Keys\":{\"" UPPER "\":{\"Type\":\"direct\"}}}"},
+    };
+    struct ik_error err;
+    struct ik_import_result res;
+    char cid[IK_CID_MAX_TEXT + 1];
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct ik_store *st = fresh();
+        ASSERT_TRUE(st != NULL);
+        ASSERT_OK(import_as(st, v[i].text, v[i].f, &res, &err), &err);
+        ASSERT_EQ(res.imported, 1);
+        only_cid(st, cid);
+        ASSERT_STR_EQ(cid, LOWER);
+        ik_store_close(st);
+    }
+}
+
+/* Twins in one import are one pin, as in two. */
+TEST(test_entry_import_of_twin_cids_keeps_one_pin)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    char cid[IK_CID_MAX_TEXT + 1];
+    sqlite3_stmt *s = NULL;
+    ASSERT_TRUE(st != NULL);
+    ASSERT_OK(import_as(st,
+                        "{\"cid\":\"" LOWER "\",\"name\":\"lower\"}\n"
+                        "{\"cid\":\"" UPPER "\",\"name\":\"upper\"}\n",
+                        IK_IMPORT_JSONL, &res, &err),
+              &err);
+    ASSERT_EQ(res.imported, 2);
+    only_cid(st, cid);
+    ASSERT_STR_EQ(cid, LOWER);
+    ASSERT_TRUE(sqlite3_prepare_v2(ik__store_db(st), "SELECT name FROM pins", -1, &s, NULL) ==
+                SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(s, 0), "upper"); /* the later row wins */
+    sqlite3_finalize(s);
+    ik_store_close(st);
+}

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/cid.h"
+#include "store/cid_internal.h"
 #include "store/store_internal.h"
 
 #define SCHEMA_VERSION 1
@@ -354,13 +356,33 @@ static void bind_col(struct ik_store *st, const struct ik__row *r, int c)
     }
 }
 
+/* Every pin is stored under its canonical CID text, whichever way it came in (the one place
+ * all of them pass): `B…` and `b…` are one pin, as are a CID's base64, base36 and base16
+ * forms. The test costs a scan of the text; only other forms are parsed and formatted. */
+static int bind_cid(struct ik_store *st, const struct ik__row *r, char *buf, size_t cap,
+                    struct ik_error *err)
+{
+    struct ik__span cid = r->str[IK__CID];
+    size_t n;
+    if (!ik__cid_needs_canonical(cid.p, cid.n))
+        return 0;
+    if ((n = ik_cid_canonical(cid.p, cid.n, buf, cap)) == 0)
+        return ik_error_set(err, EINVAL, "invalid CID '%.*s'", (int)(cid.n > 64 ? 64 : cid.n),
+                            cid.p);
+    sqlite3_bind_text(st->upsert, IK__CID + 1, buf, (int)n, SQLITE_STATIC);
+    return 0;
+}
+
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
                struct ik_error *err)
 {
     sqlite3_stmt *s = st->upsert;
+    char cid[IK_CID_MAX_TEXT + 1];
     int rc, c;
     for (c = 0; c < IK__NCOLS; c++)
         bind_col(st, r, c);
+    if ((rc = bind_cid(st, r, cid, sizeof cid, err)) != 0)
+        return rc;
     sqlite3_bind_int64(s, 13, now);
     sqlite3_bind_text(s, 14, backend ? backend : "ipfs", -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
@@ -443,19 +465,29 @@ static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, str
     return rc;
 }
 
+/* Binds ?1 of `s` to the canonical form of `cid` (kept in buf), or to `cid` itself when it is
+ * not a CID (then it names no pin, and the message quotes it as given). */
+static void bind_lookup(sqlite3_stmt *s, const char *cid, char *buf, size_t cap)
+{
+    size_t n = ik_cid_canonical(cid, strlen(cid), buf, cap);
+    sqlite3_bind_text(s, 1, n ? buf : cid, -1, SQLITE_STATIC);
+}
+
 int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
+    bind_lookup(st->remove, cid, buf, sizeof buf);
     return change_one(st, st->remove, cid, err);
 }
 
 int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
+    bind_lookup(st->touch, cid, buf, sizeof buf);
     sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
     return change_one(st, st->touch, cid, err);
 }

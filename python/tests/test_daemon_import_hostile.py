@@ -240,3 +240,40 @@ def test_rewriting_the_import_file_between_the_passes(daemons):
     assert "imported 2000 pins" in out, out
     # what was reported is what was committed: the rows pass 1 checked, none other
     assert d.cids() == want
+
+
+# ---- item 12: one pin per CID, whatever multibase or case it is written in -----------------
+
+LOWER = "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+FORMS = [LOWER.upper(), "mAXASIOOwxEKY/BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+         "uAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+         "k2jmtxx1epa2wl096hsbpuhrz9xhppklonehzwkmskc9rmeb51kwn4ut",
+         "F01701220E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"]
+
+
+def cid_rows(d, *args):
+    t, _ = d.query_arrow("pin", "list", "--columns", "cid,name", *args)
+    return t.to_pylist()
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_cid_forms_are_one_pin(daemons, direct):
+    d = daemons(asan=True, start=not direct)
+    d.ok("pin", "add", LOWER, "--name", "first")
+    for i, form in enumerate(FORMS):
+        d.ok("pin", "add", form, "--name", f"form{i}")
+        rows = cid_rows(d)
+        assert rows == [{"cid": LOWER, "name": f"form{i}"}], (form, rows)
+        for method in (["--method", "direct"], []):
+            assert cid_rows(d, "--cid", form, *method) == rows, (form, method)
+    d.ok("pin", "touch", FORMS[1])
+    d.ok("pin", "rm", FORMS[0])
+    assert cid_rows(d) == []
+    path = d.p("forms.csv")
+    with open(path, "w") as f:
+        f.write("cid,name\n" + "".join(f"{form},n{i}\n" for i, form in enumerate(FORMS)))
+    r = d.ok("pin", "import", path)
+    assert b"imported 5 pins" in r.stdout, r.stdout
+    assert cid_rows(d) == [{"cid": LOWER, "name": "n4"}]  # the last row wins
+    if not direct:
+        d.assert_clean_log()
