@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -321,19 +322,24 @@ static char *error_reply(const char *code, int rc, const struct ik_error *err)
 
 /* Reads the client's file into private memory: from offset 0 (as a mapping would see it, not
  * from wherever the shared file offset was left) to its end, however long that turns out to
- * be. `hint` is the size fstat reported, so an unchanged file is read without a realloc. */
-static int read_private(int fd, size_t hint, uint8_t **data, size_t *len, struct ik_error *err)
+ * be. `hint` is the size fstat reported, so an unchanged file is read without a remap. The
+ * memory is an anonymous mapping that asks for huge pages: a 380 MB file then takes a few
+ * hundred page faults instead of ~93,000, and the second pass of an import, which reads the
+ * lines in CID order (all over the file), misses the TLB less. Freed with munmap(*data, *cap). */
+static int read_private(int fd, size_t hint, uint8_t **data, size_t *len, size_t *cap_out,
+                        struct ik_error *err)
 {
     size_t cap = hint + 1 > (1 << 16) ? hint + 1 : (1 << 16), n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf)
+    uint8_t *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
         return ik_error_set(err, ENOMEM, "out of memory reading the import (%zu bytes)", hint);
+    (void)madvise(buf, cap, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
     for (;;) {
         ssize_t r;
-        if (n == cap) {
-            uint8_t *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
+        if (n == cap) { /* the file grew since fstat */
+            void *p = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+            if (p == MAP_FAILED) {
+                munmap(buf, cap);
                 return ik_error_set(err, ENOMEM, "out of memory reading the import");
             }
             buf = p;
@@ -344,7 +350,7 @@ static int read_private(int fd, size_t hint, uint8_t **data, size_t *len, struct
             continue;
         if (r < 0) {
             int e = errno;
-            free(buf);
+            munmap(buf, cap);
             return ik_error_set(err, e, "reading the import: %s", strerror(e));
         }
         if (r == 0)
@@ -353,6 +359,7 @@ static int read_private(int fd, size_t hint, uint8_t **data, size_t *len, struct
     }
     *data = buf;
     *len = n;
+    *cap_out = cap;
     return 0;
 }
 
@@ -374,7 +381,7 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
     struct stat st;
     struct ik_buffer *buf = NULL;
     uint8_t *data = NULL;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     int rc;
     if (fstat(j->in_fd, &st) != 0)
         return ik_error_set(err, errno, "import: fstat: %s", strerror(errno));
@@ -392,10 +399,10 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
         ik_buffer_unref(buf);
         return rc;
     }
-    if ((rc = read_private(j->in_fd, (size_t)st.st_size, &data, &len, err)) != 0)
+    if ((rc = read_private(j->in_fd, (size_t)st.st_size, &data, &len, &cap, err)) != 0)
         return rc;
     rc = ik_store_import(d->wstore, data, len, &j->req.import, res, err);
-    free(data);
+    munmap(data, cap);
     return rc;
 }
 
