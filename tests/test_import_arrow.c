@@ -351,34 +351,46 @@ static bool patch_offsets(struct ik_test_sink *bytes, const int32_t from[3], con
     return false;
 }
 
-/* Two rows whose name offsets {0, 8, 12} are replaced by `to`: imports must be refused with
- * EINVAL naming the column, the store unchanged. */
+/* Two rows named `a` and `b`, as an IPC stream in *bytes. */
+static int two_names(const char *a, const char *b, struct ik_test_sink *bytes, struct ik_error *err)
+{
+    char c[2][47];
+    ik_test_cidv0(501, c[0]);
+    ik_test_cidv0(502, c[1]);
+    {
+        const struct arow rows[] = {{c[0], a, NULL, NULL, 0}, {c[1], b, NULL, NULL, 0}};
+        return arrow_rows(rows, 2, bytes, err);
+    }
+}
+
+/* Importing `bytes` fails with EINVAL naming `want` and the column 'name', even when skipping
+ * bad rows (a damaged file is not a bad row: it is refused whole), and stores nothing. */
+static void expect_refused(struct ik_test_sink *bytes, const char *want)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_import_options o;
+    struct ik_store *st = fresh();
+    ASSERT_TRUE(st != NULL);
+    ik_import_options_init(&o);
+    o.skip_invalid = true;
+    ASSERT_FAILS(ik_store_import(st, bytes->p, bytes->len, &o, &res, &err), EINVAL, &err, want);
+    ASSERT_TRUE(strstr(err.message, "'name'") != NULL);
+    ASSERT_EQ(res.imported, 0);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+}
+
+/* Names "aaaaaaaa" and "bbbb", whose offsets {0, 8, 12} are then replaced by `to`. */
 static void import_patched_names(const int32_t to[3], const char *want)
 {
     static const int32_t from[3] = {0, 8, 12};
     struct ik_error err;
-    struct ik_import_result res;
-    struct ik_import_options o;
     struct ik_test_sink bytes = {0};
-    struct ik_store *st = fresh();
-    char c[2][47];
-    ASSERT_TRUE(st != NULL);
-    ik_test_cidv0(501, c[0]);
-    ik_test_cidv0(502, c[1]);
-    {
-        const struct arow rows[] = {{c[0], "aaaaaaaa", NULL, NULL, 0},
-                                    {c[1], "bbbb", NULL, NULL, 0}};
-        ASSERT_OK(arrow_rows(rows, 2, &bytes, &err), &err);
-    }
+    ASSERT_OK(two_names("aaaaaaaa", "bbbb", &bytes, &err), &err);
     ASSERT_TRUE(patch_offsets(&bytes, from, to));
-    ik_import_options_init(&o);
-    o.skip_invalid = true; /* a damaged file is not a bad row: it is refused whole */
-    ASSERT_FAILS(ik_store_import(st, bytes.p, bytes.len, &o, &res, &err), EINVAL, &err, want);
-    ASSERT_TRUE(strstr(err.message, "'name'") != NULL);
-    ASSERT_EQ(res.imported, 0);
-    ASSERT_EQ(ik_store_count(st), 0);
+    expect_refused(&bytes, want);
     free(bytes.p);
-    ik_store_close(st);
 }
 
 TEST(test_import_arrow_rejects_string_offsets_going_backwards)
@@ -403,18 +415,8 @@ TEST(test_import_arrow_rejects_negative_string_offsets)
 TEST(test_import_arrow_rejects_invalid_utf8_strings)
 {
     struct ik_error err;
-    struct ik_import_result res;
-    struct ik_store *st = fresh();
-    char c[2][47];
-    ASSERT_TRUE(st != NULL);
-    ik_test_cidv0(601, c[0]);
-    ik_test_cidv0(602, c[1]);
-    {
-        const struct arow rows[] = {{c[0], "fine", NULL, NULL, 0},
-                                    {c[1], "bad \xff\xfe name", NULL, NULL, 0}};
-        ASSERT_FAILS(import_rows(st, rows, 2, true, &res, &err), EINVAL, &err, "UTF-8");
-        ASSERT_TRUE(strstr(err.message, "'name'") != NULL);
-    }
-    ASSERT_EQ(ik_store_count(st), 0);
-    ik_store_close(st);
+    struct ik_test_sink bytes = {0};
+    ASSERT_OK(two_names("fine", "bad \xff\xfe name", &bytes, &err), &err);
+    expect_refused(&bytes, "UTF-8");
+    free(bytes.p);
 }

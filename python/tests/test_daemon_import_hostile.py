@@ -7,8 +7,6 @@ import io
 import os
 import signal
 import struct
-import subprocess
-import time
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -78,30 +76,37 @@ def not_utf8_arrow():
     return patched(arrow_file(t), b"bad \x01\x02 name", b"bad \xff\xfe name")
 
 
+def stored(d):
+    """The pins in d's store (0 before a direct command created it)."""
+    return d.count() if os.path.exists(d.p("pins.db")) else 0
+
+
+def refused(d, name, data, words, binary=None):
+    """Imports `data` (written to `name` in d's directory): exit 65 with each of `words` in
+    the message, no pin added; returns the message."""
+    path = d.p(name)
+    with open(path, "wb") as f:
+        f.write(data)
+    before = stored(d)
+    r = d.ik("pin", "import", path, binary=binary)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == EX_DATAERR, (name, r.returncode, r.stdout, err)
+    for w in words:
+        assert w in err, (name, err)
+    assert stored(d) == before
+    return err
+
+
 @pytest.mark.parametrize("case", range(4))
 def test_damaged_arrow_is_refused_through_the_daemon(daemon, case):
     label, data, words = hostile_files()[case]
-    path = daemon.p(f"hostile{case}.arrow")
-    with open(path, "wb") as f:
-        f.write(data)
-    before = daemon.count()
-    r = daemon.ik("pin", "import", path)
-    err = r.stderr.decode()
-    assert r.returncode == EX_DATAERR, (label, r.returncode, r.stdout, err)
-    for w in words:
-        assert w in err, (label, err)
+    refused(daemon, f"hostile{case}.arrow", data, words)
     assert pid_alive(daemon.pid), daemon.log()[-3000:]
-    assert daemon.count() == before
     daemon.assert_clean_log()
 
 
 def test_not_utf8_arrow_is_refused_through_the_daemon(daemon):
-    path = daemon.p("not-utf8.arrow")
-    with open(path, "wb") as f:
-        f.write(not_utf8_arrow())
-    r = daemon.ik("pin", "import", path)
-    assert r.returncode == EX_DATAERR, (r.returncode, r.stdout, r.stderr)
-    assert b"UTF-8" in r.stderr, r.stderr
+    refused(daemon, "not-utf8.arrow", not_utf8_arrow(), ["UTF-8"])
     assert pid_alive(daemon.pid)
     daemon.assert_clean_log()
 
@@ -111,14 +116,7 @@ def test_damaged_arrow_is_refused_direct(case):
     label, data, words = hostile_files()[case]
     d = Daemon(binary=ASAN_BIN)
     try:
-        path = d.p("hostile.arrow")
-        with open(path, "wb") as f:
-            f.write(data)
-        r = d.ik("pin", "import", path, binary=ASAN_BIN)
-        err = r.stderr.decode()
-        assert r.returncode == EX_DATAERR, (label, r.returncode, r.stdout, err)
-        for w in words:
-            assert w in err, (label, err)
+        err = refused(d, "hostile.arrow", data, words, binary=ASAN_BIN)
         assert "Sanitizer" not in err and "runtime error" not in err, err
     finally:
         d.cleanup()
@@ -144,16 +142,7 @@ def not_utf8_inputs():
 @pytest.mark.parametrize("case", range(5))
 def test_import_refuses_strings_that_are_not_utf8(daemon, case):
     label, data, word = not_utf8_inputs()[case]
-    path = daemon.p(f"not-utf8-{case}")
-    with open(path, "wb") as f:
-        f.write(data)
-    before = daemon.count()
-    r = daemon.ik("pin", "import", path)
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode == EX_DATAERR, (label, r.returncode, r.stdout, err)
-    assert "UTF-8" in err, (label, err)
-    assert word in err, (label, err)
-    assert daemon.count() == before
+    refused(daemon, f"not-utf8-{case}", data, ["UTF-8", word])
     # the published snapshot is still valid Arrow, in every output format
     for fmt in ("json", "table"):
         daemon.ok("pin", "list", "--format", fmt)
@@ -162,13 +151,8 @@ def test_import_refuses_strings_that_are_not_utf8(daemon, case):
 def test_direct_import_refuses_strings_that_are_not_utf8():
     d = Daemon()
     try:
-        for label, data, word in not_utf8_inputs():
-            path = d.p("in")
-            with open(path, "wb") as f:
-                f.write(data)
-            r = d.ik("pin", "import", path)
-            assert r.returncode == EX_DATAERR, (label, r.returncode, r.stderr)
-            assert b"UTF-8" in r.stderr, (label, r.stderr)
+        for i, (label, data, word) in enumerate(not_utf8_inputs()):
+            refused(d, f"in{i}", data, ["UTF-8", word])
     finally:
         d.cleanup()
 
