@@ -175,3 +175,26 @@ TEST(test_entry_import_of_twin_cids_keeps_one_pin)
     sqlite3_finalize(s);
     ik_store_close(st);
 }
+
+/* kubo's object form skips each entry to find its end before it sizes the buffer strings are
+ * decoded into: an escaped string in a skipped field wrote through a NULL buffer (or past a
+ * short one). Found by fuzz_import_kubo. */
+TEST(test_entry_kubo_object_with_escapes_in_unknown_fields)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    char cid[47], text[1024];
+    ASSERT_TRUE(st != NULL);
+    ik_test_cidv0(8, cid);
+    snprintf(text, sizeof text,
+             "{\"Keys\":{\"%s\":{\"Type\":\"direct\",\"Extra\":{\"k\\u00e9y\":[\"v\\u00e9\\n\","
+             "\"\\ud83d\\ude80%0400d\"]},\"Name\":\"caf\\u00e9\"}}}",
+             cid, 0);
+    ASSERT_OK(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), &err);
+    ASSERT_EQ(res.imported, 1);
+    snprintf(text, sizeof text, "{\"Keys\":{\"%s\":{\"Type\":\"direct\",\"X\":\"\\uZZZZ\"}}}", cid);
+    ASSERT_FAILS(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), EINVAL, &err,
+                 "bad \\u escape");
+    ik_store_close(st);
+}

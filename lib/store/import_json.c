@@ -17,6 +17,8 @@ struct jp {
     char *scratch;              /* decoded strings of the current row */
     size_t cap, used;
     bool offsets;  /* name byte offsets in messages, not columns (kubo's one-object form) */
+    bool dry;      /* skipping: strings are checked, their decoded bytes thrown away */
+    char sink[8];  /* where a dry decode writes (one character at a time) */
     char msg[160]; /* syntax error */
 };
 
@@ -73,13 +75,17 @@ static char *put_utf8(char *o, unsigned cp)
 }
 
 /* Decodes the escaped string whose body starts at `s` (after the quote) into scratch. The
- * scratch buffer holds at least the row's text length, which bounds every decoded string. */
+ * scratch buffer holds at least the row's text length, which bounds every decoded string.
+ * A dry run (skip) checks the same escapes but writes each character into j->sink, so it
+ * needs no scratch at all: kubo's object form skips an entry before it sizes the buffer. */
 static int decode(struct jp *j, const char *s, struct ik__span *out)
 {
-    char *o = j->scratch + j->used, *o0 = o;
+    char *o = j->dry ? j->sink : j->scratch + j->used, *o0 = o;
     j->p = s;
     while (j->p < j->end && *j->p != '"') {
         unsigned char c = (unsigned char)*j->p;
+        if (j->dry) /* a character writes at most 4 bytes */
+            o = o0;
         if (c < 0x20)
             return fail(j, "control character in string");
         if (c != '\\') {
@@ -136,7 +142,7 @@ static int decode(struct jp *j, const char *s, struct ik__span *out)
         return fail(j, "unterminated string");
     j->p++;
     out->p = o0;
-    out->n = (size_t)(o - o0);
+    out->n = j->dry ? 0 : (size_t)(o - o0);
     j->used += out->n;
     return 0;
 }
@@ -186,8 +192,8 @@ static int number(struct jp *j)
     return j->p > s ? 0 : fail(j, "bad number");
 }
 
-/* Skips any value, checking its syntax (numbers loosely). */
-static int skip(struct jp *j, int depth)
+/* Skips any value, checking its syntax (numbers loosely); see skip(). */
+static int skip_value(struct jp *j, int depth)
 {
     struct ik__span s;
     char close;
@@ -223,7 +229,7 @@ static int skip(struct jp *j, int depth)
                 if (!lit(j, ":", 1))
                     return fail(j, "expected ':'");
             }
-            if (skip(j, depth + 1) != 0)
+            if (skip_value(j, depth + 1) != 0)
                 return -1;
             ws(j);
             if (lit(j, ",", 1))
@@ -235,6 +241,17 @@ static int skip(struct jp *j, int depth)
     default:
         return number(j);
     }
+}
+
+/* Skips a value without decoding its strings into the scratch buffer (a dry run). */
+static int skip(struct jp *j, int depth)
+{
+    bool was = j->dry;
+    int rc;
+    j->dry = true;
+    rc = skip_value(j, depth);
+    j->dry = was;
+    return rc;
 }
 
 /* The value kinds a field may have. */
