@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -320,89 +319,26 @@ static char *error_reply(const char *code, int rc, const struct ik_error *err)
     return ik_reply_error(code, msg);
 }
 
-/* Reads the client's file into private memory: from offset 0 (as a mapping would see it, not
- * from wherever the shared file offset was left) to its end, however long that turns out to
- * be. `hint` is the size fstat reported, so an unchanged file is read without a remap. The
- * memory is an anonymous mapping that asks for huge pages: a 380 MB file then takes a few
- * hundred page faults instead of ~93,000, and the second pass of an import, which reads the
- * lines in CID order (all over the file), misses the TLB less. Freed with munmap(*data, *cap). */
-static int read_private(int fd, size_t hint, uint8_t **data, size_t *len, size_t *cap_out,
-                        struct ik_error *err)
-{
-    size_t cap = hint + 1 > (1 << 16) ? hint + 1 : (1 << 16), n = 0;
-    uint8_t *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED)
-        return ik_error_set(err, ENOMEM, "out of memory reading the import (%zu bytes)", hint);
-    (void)madvise(buf, cap, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
-    for (;;) {
-        ssize_t r;
-        if (n == cap) { /* the file grew since fstat */
-            void *p = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
-            if (p == MAP_FAILED) {
-                munmap(buf, cap);
-                return ik_error_set(err, ENOMEM, "out of memory reading the import");
-            }
-            buf = p;
-            cap *= 2;
-        }
-        r = pread(fd, buf + n, cap - n, (off_t)n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            munmap(buf, cap);
-            return ik_error_set(err, e, "reading the import: %s", strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    *data = buf;
-    *len = n;
-    *cap_out = cap;
-    return 0;
-}
-
-/* A memfd sealed against writes and shrinking (the client library seals the ones it makes)
- * cannot change under a mapping, so it is mapped, not copied. */
-static bool sealed(int fd)
-{
-    int seals = fcntl(fd, F_GET_SEALS);
-    return seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) == (F_SEAL_WRITE | F_SEAL_SHRINK);
-}
-
 /* The client's file is never mapped as it is: a client that truncates it would kill the daemon
- * with SIGBUS, and one that rewrites it between the two passes of an import would have the
- * second read other rows than the first checked. It is read into private memory instead (a
- * 1M-pin, 380 MB JSON lines file: see docs/architecture.md), unless it is a sealed memfd. */
+ * with SIGBUS, and one that rewrites it between the two passes would have the second read
+ * other rows than the first checked. ik_buffer_read_fd copies it into private memory (a 1M-pin,
+ * 380 MB JSON lines file: see docs/architecture.md), unless it is a sealed memfd. Only files
+ * with an end: reading a pipe or a device whose other end never closes would hold the writer
+ * thread, and every write behind it, forever (or fill memory). */
 static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_result *res,
                      struct ik_error *err)
 {
-    struct stat st;
     struct ik_buffer *buf = NULL;
-    uint8_t *data = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    if (fstat(j->in_fd, &st) != 0)
-        return ik_error_set(err, errno, "import: fstat: %s", strerror(errno));
-    /* Only files with an end: reading a pipe or a device whose other end never closes would
-     * hold the writer thread, and every write behind it, forever (or fill memory). */
-    if (!S_ISREG(st.st_mode))
+    int rc = ik_buffer_read_fd(j->in_fd, &buf, err);
+    if (rc == EINVAL)
         return ik_error_set(err, EINVAL,
                             "import: the file passed must be a regular file or a "
                             "memfd (spool a pipe into one first)");
-    if (st.st_size > 0 && sealed(j->in_fd)) {
-        if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
-            return rc;
-        rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
-                             res, err);
-        ik_buffer_unref(buf);
-        return rc;
-    }
-    if ((rc = read_private(j->in_fd, (size_t)st.st_size, &data, &len, &cap, err)) != 0)
-        return rc;
-    rc = ik_store_import(d->wstore, data, len, &j->req.import, res, err);
-    munmap(data, cap);
+    if (rc != 0)
+        return ik_error_prefix(err, rc, "import");
+    rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import, res,
+                         err);
+    ik_buffer_unref(buf);
     return rc;
 }
 

@@ -1,12 +1,18 @@
 /* Tests of the one validation every pin passes on its way into the store, whichever way it comes
  * (ik_store_add, import of kubo JSON, JSON lines, CSV, Arrow): strings must be UTF-8, and CIDs
  * are stored in their canonical text (lower-case base32 for v1, base58 for v0), so a CID given
- * in another multibase or case finds, updates and removes the same pin. */
+ * in another multibase or case finds, updates and removes the same pin. Also the import file
+ * as it is read (ik_buffer_read_fd: a private copy unless sealed) and a kubo parser crash the
+ * import fuzzer found. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ik_test.h"
+#include "ipfskit/arrow.h"
 #include "ipfskit/cid.h"
 #include "ipfskit/store.h"
 #include "store/store_internal.h"
@@ -197,4 +203,32 @@ TEST(test_entry_kubo_object_with_escapes_in_unknown_fields)
     ASSERT_FAILS(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), EINVAL, &err,
                  "bad \\u escape");
     ik_store_close(st);
+}
+
+/* ---- the import file as the daemon reads it ------------------------------------------------ */
+
+/* A copy, not a mapping: truncating or rewriting the file afterwards changes nothing read
+ * (a mapping raised SIGBUS on the truncated pages). A sealed memfd cannot change: mapped. */
+TEST(test_entry_read_fd_copies_a_file_that_can_change)
+{
+    static const char text[] = "cid,name\nsome,rows\n";
+    struct ik_error err;
+    struct ik_buffer *buf = NULL;
+    int fd = memfd_create("read-fd", MFD_CLOEXEC | MFD_ALLOW_SEALING), sealed;
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    ASSERT_OK(ik_buffer_read_fd(fd, &buf, &err), &err);
+    ASSERT_EQ(ftruncate(fd, 0), 0);
+    ASSERT_EQ(ik_buffer_size(buf), sizeof text - 1);
+    ASSERT_MEM_EQ(ik_buffer_data(buf), text, sizeof text - 1); /* no SIGBUS, the same bytes */
+    ik_buffer_unref(buf);
+    ASSERT_EQ(pwrite(fd, text, sizeof text - 1, 0), (ssize_t)(sizeof text - 1));
+    ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), 0);
+    ASSERT_OK(ik_buffer_read_fd(fd, &buf, &err), &err);
+    ASSERT_MEM_EQ(ik_buffer_data(buf), text, sizeof text - 1);
+    sealed = ftruncate(fd, 0);
+    ASSERT_EQ(sealed, -1); /* the seal holds, so mapping it was safe */
+    ik_buffer_unref(buf);
+    close(fd);
+    ASSERT_FAILS(ik_buffer_read_fd(-1, &buf, &err), EBADF, &err, "fstat");
 }

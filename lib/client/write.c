@@ -65,7 +65,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
             break;
         case W_IMPORT: {
             struct ik_buffer *buf = NULL;
-            rc = ik_buffer_map_fd(a->fd, &buf, err);
+            rc = ik_buffer_read_fd(a->fd, &buf, err); /* another process may change the file */
             if (rc == 0) {
                 rc = ik_store_import(st, ik_buffer_data(buf), ik_buffer_size(buf), a->imp, a->res,
                                      err);
