@@ -199,6 +199,13 @@ TEST(test_entry_kubo_object_with_escapes_in_unknown_fields)
              cid, 0);
     ASSERT_OK(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), &err);
     ASSERT_EQ(res.imported, 1);
+    /* an escape in the first key (the CID) was decoded through the unsized buffer too */
+    snprintf(text, sizeof text, "{\"Keys\":{\"%.10s\\u0041%s\":{\"Type\":\"direct\"}}}", cid,
+             cid + 10);
+    ASSERT_FAILS(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), EINVAL, &err, "invalid CID");
+    snprintf(text, sizeof text, "{\"K\\u0065ys\":{}}");
+    ASSERT_FAILS(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), EINVAL, &err,
+                 "expected {\"Keys\": {");
     snprintf(text, sizeof text, "{\"Keys\":{\"%s\":{\"Type\":\"direct\",\"X\":\"\\uZZZZ\"}}}", cid);
     ASSERT_FAILS(import_as(st, text, IK_IMPORT_KUBO_JSON, &res, &err), EINVAL, &err,
                  "bad \\u escape");

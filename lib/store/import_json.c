@@ -254,6 +254,18 @@ static int skip(struct jp *j, int depth)
     return rc;
 }
 
+/* A string, checked but not decoded (an escaped one gives length 0): before the scratch
+ * buffer is sized. */
+static int dry_string(struct jp *j, struct ik__span *out)
+{
+    bool was = j->dry;
+    int rc;
+    j->dry = true;
+    rc = string(j, out);
+    j->dry = was;
+    return rc;
+}
+
 /* The value kinds a field may have. */
 enum vk { V_NULL, V_STR, V_NUM, V_BOOL, V_OBJ, V_OTHER };
 
@@ -603,7 +615,7 @@ int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struc
     j.end = data + len;
     j.offsets = true;
     ws(&j);
-    if (!lit(&j, "{", 1) || (ws(&j), string(&j, &k)) != 0 || k.n != 4 ||
+    if (!lit(&j, "{", 1) || (ws(&j), dry_string(&j, &k)) != 0 || k.n != 4 ||
         memcmp(k.p, "Keys", 4) != 0 || (ws(&j), !lit(&j, ":", 1)) || (ws(&j), !lit(&j, "{", 1))) {
         fail(&j, "expected {\"Keys\": {");
         goto syntax;
@@ -618,7 +630,7 @@ int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struc
         ws(&j);
         line += count_lines(line_at, j.p);
         line_at = j.p;
-        if (string(&j, &k) != 0)
+        if (dry_string(&j, &k) != 0) /* decoded in the second pass, into a sized buffer */
             goto syntax;
         ws(&j);
         if (!lit(&j, ":", 1)) {
