@@ -90,7 +90,7 @@ $(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o $(BUI
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
 # libFuzzer builds (clang).
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRC) $(LDLIBS)
@@ -134,7 +134,7 @@ fuzz:
 	@for t in $(FUZZ_NAMES); do \
 		mkdir -p $(BUILD)/fuzz-corpus/$$t fuzz/artifacts; \
 		echo "fuzzing $$t for $(FUZZ_TIME)s"; \
-		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=1048576 -rss_limit_mb=2048 -timeout=10 \
 			-artifact_prefix=fuzz/artifacts/$$t- $(BUILD)/fuzz-corpus/$$t fuzz/corpus/$$t \
 			|| exit 1; \
 	done

@@ -143,7 +143,7 @@ static int cmd_rm_touch(bool touch, int argc, char **argv)
 static int spool(int in, int *out)
 {
     char buf[1 << 16];
-    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC);
+    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     ssize_t n;
     if (fd < 0)
         return errno;
@@ -156,6 +156,8 @@ static int spool(int in, int *out)
             return e ? e : EIO;
         }
     }
+    /* sealed, the daemon maps it instead of copying it (it copies files that could change) */
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     *out = fd;
     return 0;
 }

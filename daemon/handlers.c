@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
@@ -141,7 +142,8 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         return;
     }
     table = ik_table_names[t]; /* a static string, known to need no JSON escaping */
-    if ((schema = table_schema(d, t)) != NULL && ik_query_check(&req->query, schema, &err) != 0) {
+    if (ik_query_canonical_cids(&req->query, &err) != 0 ||
+        ((schema = table_schema(d, t)) != NULL && ik_query_check(&req->query, schema, &err) != 0)) {
         finish(d, c, IK_REQ_QUERY, -1, true);
         ik_conn_send_error(d, c, "bad_request", err.message);
         ik_request_reset(req);

@@ -98,6 +98,13 @@ struct ik_result {
 void ik_result_init(struct ik_result *r);
 void ik_result_reset(struct ik_result *r); /* releases the stream if still owned */
 
+/* Filters on cid (eq, ne, in) compare the canonical CID text the store keeps. Whether a
+ * value of one is a CID in another form (another multibase, upper case), and rewriting every
+ * such value to the canonical form in place (ENOMEM). ik_client_query does this on a copy;
+ * the daemon on each query it receives. */
+bool ik_query_has_other_cids(const struct ik_query *q);
+int ik_query_canonical_cids(struct ik_query *q, struct ik_error *err);
+
 /* Runs `q` on table q->table ("pin_index", "metrics", "vfs_stats", "backend_health").
  * Errors: EINVAL (bad query, named), IK_EDAEMON (method needs the daemon and none answers;
  * metrics and backend_health always need it), IK_EREMOTE (the daemon's own message),

@@ -468,10 +468,16 @@ static inline bool ik__range_ok(const struct ArrowArray *a, bool large, int64_t 
     return lo <= s && s <= e && e <= hi;
 }
 
+/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) of
+ * s[0..n): the offset of the first byte that starts no valid sequence, or -1 when all is
+ * valid (validate.c; the pin store checks every imported string with it too). */
+int64_t ik__utf8_bad_at(const uint8_t *s, int64_t n);
+
 /* ---------------------------------------------------------------------------------------------
  * Crash-test stop points (stop_point.c): stops the process with SIGSTOP when the environment
  * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
- * commit), "publish" (a snapshot written under its temp name, about to get its final one). */
+ * commit), "publish" (a snapshot written under its temp name, about to get its final one),
+ * "import-pass2" (an import checked every row and is about to upsert them). */
 void ik__stop_point(const char *point);
 
 /* ---------------------------------------------------------------------------------------------

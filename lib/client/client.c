@@ -797,8 +797,41 @@ void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap)
         snprintf(buf, cap, "daemon");
 }
 
+/* A copy of q with its cid filters in canonical form (see ik_query_canonical_cids). */
+static int canonical_copy(const struct ik_query *q, struct ik_query *out, struct ik_error *err)
+{
+    char *json = ik_query_to_json(q);
+    int rc;
+    ik_query_init(out, NULL);
+    if (json == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    rc = ik_query_from_json(json, strlen(json), out, err);
+    free(json);
+    if (rc == 0)
+        rc = ik_query_canonical_cids(out, err);
+    return rc;
+}
+
+static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                     struct ik_error *err);
+
 int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                     struct ik_error *err)
+{
+    struct ik_query canon;
+    int rc;
+    if (!ik_query_has_other_cids(q))
+        return run_query(c, q, out, err);
+    ik_result_init(out);
+    rc = canonical_copy(q, &canon, err);
+    if (rc == 0)
+        rc = run_query(c, &canon, out, err);
+    ik_query_reset(&canon);
+    return rc;
+}
+
+static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                     struct ik_error *err)
 {
     enum ik_method m = c->opts.method;
     double t0 = ik__mono_ms();

@@ -2,6 +2,7 @@
  * into the store under the daemon lock when none runs, and a clear refusal —
  * "Database is locked by daemon (PID n)" and what to do — when a daemon holds the lock but
  * does not answer. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
             break;
         case W_IMPORT: {
             struct ik_buffer *buf = NULL;
-            rc = ik_buffer_map_fd(a->fd, &buf, err);
+            rc = ik_buffer_read_fd(a->fd, &buf, err); /* another process may change the file */
             if (rc == 0) {
                 rc = ik_store_import(st, ik_buffer_data(buf), ik_buffer_size(buf), a->imp, a->res,
                                      err);
@@ -139,7 +140,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
 /* Writes an Arrow stream into a memfd (IPC stream format) so the daemon can map it. */
 static int stream_to_memfd(struct ArrowArrayStream *s, int *fd_out, struct ik_error *err)
 {
-    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC);
+    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     FILE *f;
     int rc;
     if (fd < 0)
@@ -181,6 +182,10 @@ static int stream_to_memfd(struct ArrowArrayStream *s, int *fd_out, struct ik_er
     }
     if (fclose(f) != 0 && rc == 0)
         rc = ik_error_set(err, EIO, "writing the import to memory failed");
+    /* sealed, the daemon can map it instead of copying it (it copies what could change) */
+    if (rc == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        rc = ik_error_set(err, errno, "sealing the import: %s", strerror(errno));
     if (rc != 0) {
         close(fd);
         return rc;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/cid.h"
+#include "store/cid_internal.h"
 #include "store/store_internal.h"
 
 /* 2: the change log (changes.c). An older ipfs-kit would write without logging, so it is
@@ -387,24 +389,48 @@ static void bind_col(struct ik_store *st, const struct ik__row *r, int c)
     }
 }
 
+/* Every pin is stored under its canonical CID text, whichever way it came in (the one place
+ * all of them pass): `B…` and `b…` are one pin, as are a CID's base64, base36 and base16
+ * forms. The test costs a scan of the text; only other forms are parsed and formatted. */
+static int bind_cid(struct ik_store *st, const struct ik__row *r, char *buf, size_t cap,
+                    struct ik__span *key, struct ik_error *err)
+{
+    struct ik__span cid = r->str[IK__CID];
+    size_t n;
+    *key = cid;
+    if (!ik__cid_needs_canonical(cid.p, cid.n))
+        return 0;
+    if ((n = ik_cid_canonical(cid.p, cid.n, buf, cap)) == 0)
+        return ik_error_set(err, EINVAL, "invalid CID '%.*s'", (int)(cid.n > 64 ? 64 : cid.n),
+                            cid.p);
+    sqlite3_bind_text(st->upsert, IK__CID + 1, buf, (int)n, SQLITE_STATIC);
+    key->p = buf;
+    key->n = n;
+    return 0;
+}
+
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
                struct ik_error *err)
 {
     sqlite3_stmt *s = st->upsert;
-    const struct ik__span *cid = &r->str[IK__CID];
+    char buf[IK_CID_MAX_TEXT + 1];
+    struct ik__span key;
     bool existed = true; /* unless looked up: "may have existed" (see changes.c) */
     int rc, c;
-    if (st->probe_existed && (rc = ik__changes_exists(st, cid->p, cid->n, &existed, err)) != 0)
-        return rc;
     for (c = 0; c < IK__NCOLS; c++)
         bind_col(st, r, c);
+    if ((rc = bind_cid(st, r, buf, sizeof buf, &key, err)) != 0)
+        return rc;
+    if (st->probe_existed && (rc = ik__changes_exists(st, key.p, key.n, &existed, err)) != 0)
+        return rc;
     sqlite3_bind_int64(s, 13, now);
     sqlite3_bind_text(s, 14, backend ? backend : "ipfs", -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: insert", err);
-    return ik__changes_log(st, cid->p, cid->n, existed, true, err);
+    st->upserted += sqlite3_changes64(st->db); /* before the log's own insert */
+    return ik__changes_log(st, key.p, key.n, existed, true, err);
 }
 
 /* Converts the public pin to a row: NULL strings, negative sizes / last access, a zero
@@ -464,8 +490,8 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
 
 /* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction, logged
  * with the pin `present` after it; ENOENT when it changed nothing. */
-static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, bool present,
-                      struct ik_error *err)
+static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, const char *key,
+                      bool present, struct ik_error *err)
 {
     int rc = ik__begin(st, err);
     if (rc != 0)
@@ -476,28 +502,39 @@ static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, boo
         rc = ik__sql_error(st, rc, "pins.db", err);
     else if (sqlite3_changes(st->db) == 0)
         rc = ik_error_set(err, ENOENT, "no pin %.100s", cid);
-    else if ((rc = ik__changes_log(st, cid, strlen(cid), true, present, err)) == 0)
+    else if ((rc = ik__changes_log(st, key, strlen(key), true, present, err)) == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
         ik__rollback(st);
     return rc;
 }
 
+/* Binds ?1 of `s` to the canonical form of `cid` (kept in buf), or to `cid` itself when it is
+ * not a CID (then it names no pin, and the message quotes it as given). */
+static const char *bind_lookup(sqlite3_stmt *s, const char *cid, char *buf, size_t cap)
+{
+    size_t n = ik_cid_canonical(cid, strlen(cid), buf, cap);
+    sqlite3_bind_text(s, 1, n ? buf : cid, -1, SQLITE_STATIC);
+    return n ? buf : cid; /* the key bound */
+}
+
 int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
-    return change_one(st, st->remove, cid, false, err);
+    return change_one(st, st->remove, cid, bind_lookup(st->remove, cid, buf, sizeof buf), false,
+                      err);
 }
 
 int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
+    const char *key = bind_lookup(st->touch, cid, buf, sizeof buf);
     sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
-    return change_one(st, st->touch, cid, true, err);
+    return change_one(st, st->touch, cid, key, true, err);
 }
 
 int64_t ik_store_count(struct ik_store *st)

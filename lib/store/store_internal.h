@@ -100,6 +100,7 @@ struct ik_store {
     sqlite3_stmt *next;  /* the version this transaction commits */
     int64_t log_version; /* set by ik__begin */
     bool probe_existed;  /* ik__upsert looks up whether the pin is new (ik_store_add) */
+    int64_t upserted;    /* pins rows changed by ik__upsert (SQLite's count), ever */
 };
 
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
@@ -129,7 +130,8 @@ struct ik__sink {
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
-    int64_t paths; /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t paths;    /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t changes0; /* st->upserted when the import began */
 };
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
