@@ -20,7 +20,7 @@ BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lm -lpthread
+LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c))
@@ -114,6 +114,7 @@ test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
 # .venv by scripts/bootstrap --test when its sources or the library's changed.
 test-py: all $(BUILD)/asan/ipfs-kit
 	@scripts/bootstrap --test
+	@scripts/kubo >/dev/null # the sync tests' kubo: built once (~5 min of CPU), then cached
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
 		$(PY) -m pytest -q -p no:cacheprovider python/tests
 

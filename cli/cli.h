@@ -15,6 +15,7 @@ enum {
     IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
     IK_EXIT_SOFTWARE = 70,
     IK_EXIT_IOERR = 74, /* output could not be written */
+    IK_EXIT_TEMPFAIL = 75,  /* try again later (the store is busy, the daemon does not answer) */
 };
 
 extern const char *ik_cli_prog;
@@ -25,6 +26,7 @@ int ik_cli_metrics(int argc, char **argv);
 int ik_cli_vfs(int argc, char **argv);
 int ik_cli_backend(int argc, char **argv);
 int ik_cli_daemon(int argc, char **argv);
+int ik_cli_sync(int argc, char **argv);
 
 /* Options shared by the query commands. */
 struct ik_cli_query_opts {

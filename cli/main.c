@@ -73,6 +73,7 @@ static void usage(FILE *f)
            "  pin list [--type T] [--backend B] [--cid C] [--name-contains S]\n"
            "          [--vfs-prefix P] [--columns a,b] [--limit N] [--offset N]\n"
            "  metrics | vfs stats | backend health\n"
+           "  sync [NAME] [--once]             sync the pin index from kubo / IPFS Cluster now\n"
            "\n"
            "query options: --format table|json|jsonl|csv|arrow, --limit, --offset, --columns,\n"
            "  --method auto|zero_copy|ipc_stream|direct|traditional, --compression none|lz4|zstd,\n"
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
         return ik_cli_pin(argc - 2, argv + 2);
     if (strcmp(argv[1], "daemon") == 0)
         return ik_cli_daemon(argc - 2, argv + 2);
+    if (strcmp(argv[1], "sync") == 0)
+        return ik_cli_sync(argc - 2, argv + 2);
     if (strcmp(argv[1], "metrics") == 0)
         return ik_cli_metrics(argc - 2, argv + 2);
     if (strcmp(argv[1], "vfs") == 0)

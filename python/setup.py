@@ -39,7 +39,7 @@ ext = Extension(
                   os.path.join(HERE, "src")],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"],
-    libraries=["sqlite3", "jansson", "lz4", "zstd", "m", "pthread"],
+    libraries=["sqlite3", "jansson", "lz4", "zstd", "curl", "m", "pthread"],
 )
 
 setup(ext_modules=[ext], cmdclass={"build_ext": ParallelBuildExt})

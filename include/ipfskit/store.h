@@ -143,6 +143,41 @@ void ik_pin_reader_close(struct ik_pin_reader *r);
 int ik_store_query(struct ik_store *st, const struct ik_query *q, struct ArrowSchema *schema_out,
                    struct ArrowArray *out, struct ik_error *err);
 
+/* ---- sync: making a source's rows equal to its listing (lib/sync, docs/sync.md) ---------- */
+
+struct ik_store_sync;
+
+struct ik_sync_counts {
+    int64_t listed; /* pins the source listed */
+    int64_t added, changed, removed;
+    int64_t invalid;         /* listed pins the store refuses (bad CID, ...), left out */
+    char first_invalid[256]; /* why the first of them was refused, "" when none */
+    bool wrote;              /* a change was committed (else nothing was written) */
+    uint64_t generation;     /* the store generation after the sync, when wrote */
+};
+
+/* Starts a sync of the rows whose backend is `source`: listed pins are staged (in a temporary
+ * table; the store itself is not locked meanwhile) by ik_store_sync_stage, then
+ * ik_store_sync_finish applies the difference in one write transaction. The creator ends it
+ * with finish (which frees it) or abort. */
+int ik_store_sync_begin(struct ik_store *st, const char *source, struct ik_store_sync **out,
+                        struct ik_error *err);
+/* Stages one listed pin. `name` NULL is no name; `rf` < 0, `metadata` NULL and `verified` < 0
+ * mean the source does not say (the stored value is kept). A pin the store would refuse is
+ * counted as invalid and left out (not an error). A CID listed twice keeps the last. */
+int ik_store_sync_stage(struct ik_store_sync *s, const char *cid, const char *name,
+                        const char *pin_type, int32_t rf, const char *metadata, int verified,
+                        struct ik_error *err);
+/* Sets `verified` of a staged pin (a second pass over per-peer status); unknown CIDs ignored. */
+int ik_store_sync_verified(struct ik_store_sync *s, const char *cid, bool verified,
+                           struct ik_error *err);
+/* Applies the staged listing: inserts new pins (backend = the source), updates the source's
+ * rows whose listed columns changed, removes the source's rows no longer listed. Rows of
+ * other backends are never touched, even when the source lists their CID. Nothing changed:
+ * nothing written, no generation used. Frees `s` in every case. */
+int ik_store_sync_finish(struct ik_store_sync *s, struct ik_sync_counts *res, struct ik_error *err);
+void ik_store_sync_abort(struct ik_store_sync *s); /* NULL is a no-op */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,130 @@
+"""`ipfs-kit sync` against a real kubo (kubo_util.Kubo): the index equals kubo's own listing
+after a sync, follows pins, unpins, renames and directories (indirect pins), writes nothing
+when nothing changed, leaves other sources' and hand-added pins alone, and says clearly when
+kubo is down or answers with an error."""
+import json
+import pytest
+
+from daemon_util import Daemon
+from kubo_util import Kubo
+
+
+@pytest.fixture
+def kubo():
+    k = Kubo().start()
+    yield k
+    k.cleanup()
+
+
+@pytest.fixture
+def store():
+    d = Daemon()
+    yield d
+    d.cleanup()
+
+
+def sync(store, kubo, *args, check=True):
+    r = store.ik("sync", *args, env={"IPFS_PATH": kubo.repo})
+    if check:
+        assert r.returncode == 0, r.stderr.decode()
+    return r
+
+
+def indexed(store, backend="kubo"):
+    """The index's rows of one backend: {cid: (pin_type, name)}, read from SQLite."""
+    r = store.ik("pin", "list", "--method", "direct", "--source", "sqlite", "--backend", backend,
+                 "--format", "jsonl", "--columns", "cid,pin_type,name")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines() if line]
+    return {o["cid"]: (o["pin_type"], o["name"]) for o in rows}
+
+
+def generation(store):
+    import sqlite3
+    db = sqlite3.connect(f"file:{store.p('pins.db')}?mode=ro", uri=True)
+    try:
+        return db.execute("select value from meta where key='generation'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def counts(r):
+    line = r.stdout.decode().strip().splitlines()[-1]
+    words = line.replace(",", "").split()
+    return {w: int(words[i - 1]) for i, w in enumerate(words) if w in
+            ("listed", "added", "removed", "changed")}
+
+
+def test_sync_equals_kubo_listing_through_pins_unpins_and_renames(kubo, store):
+    a = kubo.add(b"alpha", name="alpha")
+    b = kubo.add(b"bravo")
+    root = kubo.add_dir({"x.txt": b"x", "sub/y.txt": b"y"})
+    r = sync(store, kubo)
+    assert indexed(store) == kubo.pins()
+    c = counts(r)
+    assert c["added"] == len(kubo.pins()) and c["removed"] == 0
+    assert indexed(store)[a] == ("recursive", "alpha")
+    assert sum(1 for t, _ in indexed(store).values() if t == "indirect") >= 3  # dir, sub, files
+
+    kubo.ipfs("pin", "rm", b)               # unpin
+    kubo.ipfs("pin", "rm", a)
+    kubo.ipfs("pin", "add", a)              # re-pin without a name
+    kubo.ipfs("pin", "rm", root)            # the directory and its indirect pins go
+    r = sync(store, kubo)
+    assert indexed(store) == kubo.pins()
+    assert indexed(store)[a] == ("recursive", None)
+    assert b not in indexed(store) and root not in indexed(store)
+    c = counts(r)
+    assert c["changed"] == 1 and c["removed"] >= 4
+
+
+def test_sync_with_no_change_writes_nothing(kubo, store):
+    kubo.add(b"one", name="one")
+    sync(store, kubo)
+    gen = generation(store)
+    r = sync(store, kubo)
+    assert "nothing to write" in r.stdout.decode()
+    assert generation(store) == gen
+
+
+def test_sync_leaves_hand_added_and_other_sources_alone(kubo, store):
+    mine = "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN"
+    store.ok("pin", "add", mine, "--name", "by hand")
+    other = kubo.add(b"other source")
+    store.ok("pin", "add", other, "--name", "cluster's", "--backend", "cluster")
+    kubo.add(b"kubo's own", name="k")
+    sync(store, kubo)
+    assert indexed(store, "ipfs") == {mine: ("recursive", "by hand")}
+    # a CID another source holds stays that source's row
+    assert indexed(store, "cluster") == {other: ("recursive", "cluster's")}
+    assert other not in indexed(store)
+    kubo.ipfs("pin", "rm", other)
+    sync(store, kubo)
+    assert indexed(store, "cluster") == {other: ("recursive", "cluster's")}
+    assert indexed(store, "ipfs") == {mine: ("recursive", "by hand")}
+
+
+def test_sync_of_a_stopped_kubo_names_the_url_and_keeps_the_pins(kubo, store):
+    kubo.add(b"kept", name="kept")
+    store.write_config({"sources": [{"name": "kubo", "kind": "kubo", "api": kubo.url,
+                                     "timeout_ms": 2000}]})
+    sync(store, kubo)
+    before = indexed(store)
+    kubo.kill()
+    r = sync(store, kubo, check=False)
+    assert r.returncode == 69
+    err = r.stderr.decode()
+    assert kubo.url + "/api/v0/pin/ls" in err and "connect" in err.lower(), err
+    assert indexed(store) == before
+
+
+def test_sync_of_an_unknown_source_name_is_a_usage_error(kubo, store):
+    r = sync(store, kubo, "nope", check=False)
+    assert r.returncode == 2 and "no source named 'nope'" in r.stderr.decode()
+
+
+def test_config_sources_are_checked_with_the_key_named(kubo, store):
+    store.write_config({"sources": [{"name": "k", "kind": "kubbo", "api": kubo.url}]})
+    r = sync(store, kubo, check=False)
+    assert r.returncode != 0
+    assert "sources[0].kind" in r.stderr.decode()
