@@ -504,6 +504,12 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_workers_stop(d);
         goto fail;
     }
+    if ((rc = ik_syncer_start(d, err)) != 0) {
+        ik_syncer_stop(d);
+        ik_health_stop(d);
+        ik_workers_stop(d);
+        goto fail;
+    }
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
@@ -515,6 +521,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     unlink(d->sock_path);
     d->listen_fd = -1;
     atomic_store(&d->stop, true); /* every thread's loop condition */
+    ik_syncer_stop(d);
     ik_health_stop(d);
     ik_workers_stop(d);
     while (d->conns)

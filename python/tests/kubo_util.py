@@ -15,6 +15,15 @@ from daemon_util import wait_for
 _BIN = None
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def kubo_bin():
     global _BIN
     if _BIN is None:
@@ -32,7 +41,10 @@ class Kubo:
         self.env = dict(os.environ, IPFS_PATH=self.repo)
         self.proc = None
         self.ipfs("init", "--profile=test", "-e")
-        self.ipfs("config", "Addresses.API", "/ip4/127.0.0.1/tcp/0")
+        # a fixed free port, so a restarted node answers where the index's source points
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ipfs("config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{self.port}")
         self.ipfs("config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0")
         self.ipfs("config", "--json", "Addresses.Swarm", "[]")
 
@@ -51,9 +63,6 @@ class Kubo:
         wait_for(lambda: os.path.exists(api) or self.proc.poll() is not None, timeout=60,
                  what="kubo's api file")
         assert self.proc.poll() is None, open(os.path.join(self.dir, "daemon.log")).read()
-        ma = open(api).read().strip()  # /ip4/127.0.0.1/tcp/PORT
-        parts = ma.split("/")
-        self.url = f"http://{parts[2]}:{parts[4]}"
         wait_for(self.answers, timeout=60, what="kubo's API answering")
         return self
 

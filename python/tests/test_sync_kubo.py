@@ -128,3 +128,59 @@ def test_config_sources_are_checked_with_the_key_named(kubo, store):
     r = sync(store, kubo, check=False)
     assert r.returncode != 0
     assert "sources[0].kind" in r.stderr.decode()
+
+
+def health(store, name):
+    r = store.ik("backend", "health", "--format", "jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = {o["backend_name"]: o for o in map(json.loads, r.stdout.decode().splitlines())}
+    return rows.get(name)
+
+
+@pytest.fixture
+def asan_store():
+    from conftest import ASAN_BIN
+    d = Daemon(binary=ASAN_BIN)
+    yield d
+    d.cleanup()
+
+
+def test_daemon_keeps_the_index_equal_to_kubo_and_reports_its_health(kubo, asan_store):
+    from daemon_util import wait_for
+    store = asan_store
+    a = kubo.add(b"first", name="first")
+    store.write_config({"sources": [{"name": "kubo", "kind": "kubo", "api": kubo.url,
+                                     "interval_s": 1, "timeout_ms": 1000}]})
+    store.start()
+    wait_for(lambda: indexed_live(store) == kubo.pins(), timeout=30, what="first sync")
+    wait_for(lambda: (health(store, "kubo") or {}).get("status") == "ok", timeout=30,
+             what="kubo probed ok")
+    # a change on the node shows within two intervals (plus a build)
+    b = kubo.add(b"second", name="second")
+    kubo.ipfs("pin", "rm", a)
+    wait_for(lambda: indexed_live(store) == kubo.pins(), timeout=30, what="change synced")
+    assert b in indexed_live(store) and a not in indexed_live(store)
+    # kubo down: health says so, the pins stay
+    kubo.kill()
+    wait_for(lambda: (health(store, "kubo") or {}).get("status") == "down", timeout=30,
+             what="kubo reported down")
+    h = health(store, "kubo")
+    assert h["error_count"] >= 1 and h["success_rate"] < 1.0
+    assert b in indexed_live(store)
+    # back up on the same port: recovers (backoff from a 1 s interval stays within seconds)
+    kubo.start()
+    c = kubo.add(b"third")
+    wait_for(lambda: c in indexed_live(store), timeout=60, what="recovery")
+    wait_for(lambda: (health(store, "kubo") or {}).get("status") in ("ok", "degraded"),
+             timeout=30, what="kubo probed again")
+    store.stop()
+    store.assert_clean_log()
+
+
+def indexed_live(store):
+    """The index as the daemon serves it (zero-copy), kubo's rows: {cid: (type, name)}."""
+    r = store.ik("pin", "list", "--backend", "kubo", "--format", "jsonl",
+                 "--columns", "cid,pin_type,name")
+    assert r.returncode == 0, r.stderr.decode()
+    return {o["cid"]: (o["pin_type"], o["name"]) for o in
+            map(json.loads, r.stdout.decode().splitlines())}
