@@ -15,6 +15,9 @@
 #include "ipfskit/sync.h"
 
 #define WINDOW 20             /* probes in success_rate */
+#define SIZE_BATCH 256        /* pins sized per store transaction */
+#define SIZE_THREADS 4        /* files/stat requests in flight */
+#define SIZE_BUDGET_MS 2000.0 /* sizing per round, so the next sync is never held long */
 #define MAX_BACKOFF_MS 300000 /* a failing source is retried at least every 5 minutes */
 
 struct src_state {
@@ -69,6 +72,8 @@ static void record_probe(struct src_state *s, int rc, double ms, int timeout_ms)
         snprintf(s->status, sizeof s->status, "ok");
 }
 
+static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_source *src);
+
 /* One probe and sync of source i, no lock held while talking to it. */
 static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
 {
@@ -111,6 +116,73 @@ static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
                 src->name, (long long)res.added, (long long)res.removed, (long long)res.changed);
     } else if (rc != 0) {
         fprintf(stderr, "ipfs-kit daemon: sync %s: %s\n", src->name, err.message);
+    }
+    if (rc == 0 && src->kind == IK_SOURCE_KUBO && src->sizes)
+        size_pins(d, y, src);
+}
+
+struct size_job {
+    const struct ik_source *src;
+    char **cids;
+    int64_t *sizes;
+    size_t from, to;
+};
+
+static void *size_some(void *arg)
+{
+    struct size_job *j = arg;
+    for (size_t i = j->from; i < j->to; i++)
+        if (ik_kubo_dag_size(j->src, j->cids[i], &j->sizes[i], NULL) != 0)
+            j->sizes[i] = -1; /* retried next round */
+    return NULL;
+}
+
+/* kubo's listing has no sizes: with "sizes": true, the source's new recursive and direct pins
+ * get size_bytes from files/stat (CumulativeSize), SIZE_THREADS requests at a time, in batches
+ * that each commit and publish, within SIZE_BUDGET_MS a round. */
+static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_source *src)
+{
+    double t0 = ik_now_ms();
+    while (!atomic_load(&d->stop) && ik_now_ms() - t0 < SIZE_BUDGET_MS) {
+        struct ik_error err = {{0}};
+        struct size_job jobs[SIZE_THREADS];
+        pthread_t th[SIZE_THREADS];
+        bool started[SIZE_THREADS];
+        char **cids = NULL;
+        int64_t *sizes, changed = 0;
+        size_t n = 0, k;
+        int rc;
+        if (ik_store_sizes_missing(y->store, src->name, SIZE_BATCH, &cids, &n, &err) != 0 ||
+            n == 0) {
+            free(cids);
+            return;
+        }
+        if ((sizes = calloc(n, sizeof *sizes)) != NULL) {
+            for (k = 0; k < SIZE_THREADS; k++) {
+                jobs[k] = (struct size_job){src, cids, sizes, n * k / SIZE_THREADS,
+                                            n * (k + 1) / SIZE_THREADS};
+                started[k] = pthread_create(&th[k], NULL, size_some, &jobs[k]) == 0;
+                if (!started[k])
+                    size_some(&jobs[k]);
+            }
+            for (k = 0; k < SIZE_THREADS; k++)
+                if (started[k])
+                    pthread_join(th[k], NULL);
+            rc = ik_store_set_sizes(y->store, src->name, cids, sizes, n, &changed, &err);
+            if (rc == 0 && changed > 0) {
+                uint64_t gen = 0;
+                if (ik_store_generation(y->store, &gen, &err) == 0)
+                    ik_build_request(d, gen);
+            } else if (rc != 0) {
+                fprintf(stderr, "ipfs-kit daemon: sizes of %s: %s\n", src->name, err.message);
+            }
+        }
+        for (k = 0; k < n; k++)
+            free(cids[k]);
+        free(cids);
+        free(sizes);
+        if (changed == 0)
+            return; /* nothing could be sized: try again next round */
     }
 }
 

@@ -178,6 +178,15 @@ int ik_store_sync_verified(struct ik_store_sync *s, const char *cid, bool verifi
 int ik_store_sync_finish(struct ik_store_sync *s, struct ik_sync_counts *res, struct ik_error *err);
 void ik_store_sync_abort(struct ik_store_sync *s); /* NULL is a no-op */
 
+/* Up to `limit` CIDs of the source's recursive and direct pins whose size_bytes is null
+ * (malloc'd array of malloc'd strings, the caller frees each and the array). */
+int ik_store_sizes_missing(struct ik_store *st, const char *source, int64_t limit, char ***cids_out,
+                           size_t *n_out, struct ik_error *err);
+/* Sets size_bytes of the source's pins (a negative size skips that pin), in one transaction;
+ * `*changed` rows changed (none: nothing written). */
+int ik_store_set_sizes(struct ik_store *st, const char *source, char *const *cids,
+                       const int64_t *sizes, size_t n, int64_t *changed, struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -261,3 +261,80 @@ out:
     ik_store_sync_abort(s); /* frees the staging table and s */
     return rc;
 }
+
+int ik_store_sizes_missing(struct ik_store *st, const char *source, int64_t limit, char ***cids_out,
+                           size_t *n_out, struct ik_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    char **cids = NULL;
+    size_t n = 0;
+    int rc = prep(st,
+                  "SELECT cid FROM pins WHERE backend = ?1 AND size_bytes IS NULL"
+                  " AND pin_type != 'indirect' LIMIT ?2",
+                  &q, err);
+    *cids_out = NULL;
+    *n_out = 0;
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, limit);
+    if ((cids = calloc((size_t)limit, sizeof *cids)) == NULL) {
+        sqlite3_finalize(q);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    while (rc == 0) {
+        int step = sqlite3_step(q);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = ik__sql_error(st, step, "pins.db: sizes", err);
+            break;
+        }
+        if ((cids[n] = strdup((const char *)sqlite3_column_text(q, 0))) == NULL)
+            rc = ik_error_set(err, ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    sqlite3_finalize(q);
+    if (rc != 0) {
+        while (n > 0)
+            free(cids[--n]);
+        free(cids);
+        return rc;
+    }
+    *cids_out = cids;
+    *n_out = n;
+    return 0;
+}
+
+int ik_store_set_sizes(struct ik_store *st, const char *source, char *const *cids,
+                       const int64_t *sizes, size_t n, int64_t *changed, struct ik_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+    *changed = 0;
+    if ((rc = ik__begin(st, err)) != 0)
+        return rc;
+    rc = prep(st,
+              "UPDATE pins SET size_bytes = ?2 WHERE cid = ?1 AND backend = ?3"
+              " AND size_bytes IS NOT ?2",
+              &q, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (sizes[i] < 0)
+            continue; /* not known (the source did not answer for it) */
+        sqlite3_bind_text(q, 1, cids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, sizes[i]);
+        sqlite3_bind_text(q, 3, source, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = ik__sql_error(st, sqlite3_errcode(st->db), "pins.db: sizes", err);
+        else
+            *changed += sqlite3_changes(st->db);
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    if (rc == 0 && *changed > 0)
+        rc = ik__commit(st, err);
+    if (rc != 0 || *changed == 0)
+        ik__rollback(st);
+    return rc;
+}

@@ -184,3 +184,24 @@ def indexed_live(store):
     assert r.returncode == 0, r.stderr.decode()
     return {o["cid"]: (o["pin_type"], o["name"]) for o in
             map(json.loads, r.stdout.decode().splitlines())}
+
+
+def test_daemon_fills_sizes_from_files_stat(kubo, store):
+    from daemon_util import wait_for
+    a = kubo.add(b"x" * 5000, name="five thousand")
+    root = kubo.add_dir({"one": b"1" * 100, "two/three": b"3" * 3000})
+    want = {c: int(kubo.ipfs("files", "stat", "--format=<cumulsize>", "/ipfs/" + c))
+            for c in (a, root)}
+    store.write_config({"sources": [{"name": "kubo", "kind": "kubo", "api": kubo.url,
+                                     "interval_s": 1, "sizes": True}]})
+    store.start()
+
+    def sizes():
+        r = store.ik("pin", "list", "--backend", "kubo", "--format", "jsonl",
+                     "--columns", "cid,size_bytes,pin_type")
+        return {o["cid"]: o["size_bytes"] for o in map(json.loads, r.stdout.decode().splitlines())
+                if o["pin_type"] != "indirect"}
+    # every recursive pin sized (kubo's init also pins the empty directory)
+    wait_for(lambda: None not in sizes().values(), timeout=30, what="sizes filled")
+    assert {c: sizes()[c] for c in want} == want
+    assert want[a] > 5000  # CumulativeSize counts the DAG's encoding too
