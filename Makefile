@@ -145,6 +145,7 @@ bench:
 	@scripts/bootstrap --bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
 	$(PY) bench/run.py
+	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
 
 bench-check:
 	@$(PY) bench/check.py

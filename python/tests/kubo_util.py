@@ -48,9 +48,9 @@ class Kubo:
         self.ipfs("config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0")
         self.ipfs("config", "--json", "Addresses.Swarm", "[]")
 
-    def ipfs(self, *args, input=None):
+    def ipfs(self, *args, input=None, timeout=120):
         r = subprocess.run([kubo_bin(), *args], env=self.env, capture_output=True, input=input,
-                           timeout=120)
+                           timeout=timeout)
         assert r.returncode == 0, (args, r.stderr.decode())
         return r.stdout.decode()
 
