@@ -20,7 +20,7 @@ BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lm -lpthread
+LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c))
@@ -116,6 +116,7 @@ test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
 # (IPFS_KIT_DAEMON_ASAN=1); the soak test in it runs for 20 s here (make soak: longer).
 test-py: all $(BUILD)/asan/ipfs-kit
 	@scripts/bootstrap --test
+	@scripts/kubo >/dev/null # the sync tests' kubo: built once (~5 min of CPU), then cached
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
 		IPFS_KIT_DAEMON_ASAN=1 SOAK_SECONDS=20 $(PY) -m pytest -q -p no:cacheprovider python/tests
 
@@ -155,6 +156,7 @@ bench:
 	@scripts/bootstrap --bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
+	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
 
 bench-check:
 	@$(PY) bench/check.py

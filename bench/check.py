@@ -117,6 +117,18 @@ def main():
     add(5, f"Python pa.table(c.pins()) at 1M pins p50 ≤ 150 µs ({how})", z,
         z is not None and z <= 150, "{:.1f} µs")
 
+    # issue 16: sync from a real kubo (bench/bench_sync.py writes its own sync-<ts>.json)
+    sy = sorted(glob.glob(os.path.join(RESULTS, "sync-*.json")))
+    s = json.load(open(sy[-1])) if sy else {}
+    v = s.get("first_ratio")
+    add(16, f"first sync of {s.get('pins', '100k')} pins ≤ 1.5× `ipfs pin ls --stream`", v,
+        v is not None and v <= 1.5, "{:.2f}×")
+    v = s.get("resync_100_changes_ratio")
+    add(16, "re-sync of 100 changes ≤ 2× pin ls, one new generation", v,
+        v is not None and v <= 2 and s.get("resync_100_generations_used") == 1, "{:.2f}×")
+    v = s.get("resync_nochange_generations_used")
+    add(16, "re-sync with no change: no new version", v, v == 0, "{} generations")
+
     m = r.get("machine", {})
     print(f"bench-check: {os.path.relpath(path)} ({r.get('when', '?')}, {m.get('cpu', '?')}, "
           f"{m.get('cores', '?')} cores{', BENCH_QUICK' if r.get('quick') else ''})\n")

@@ -18,7 +18,8 @@ enum {
     IK_EXIT_SOFTWARE = 70,
     IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
     IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
-    IK_EXIT_CONFIG = 78,   /* the data directory is not ours or unsafe (owner, mode, links), or config.json is bad */
+    IK_EXIT_CONFIG = 78,   /* the data directory is not ours or unsafe (owner, mode, links), or
+                              config.json is bad */
 };
 
 extern const char *ik_cli_prog;
@@ -30,6 +31,7 @@ int ik_cli_metrics(int argc, char **argv);
 int ik_cli_vfs(int argc, char **argv);
 int ik_cli_backend(int argc, char **argv);
 int ik_cli_daemon(int argc, char **argv);
+int ik_cli_sync(int argc, char **argv);
 
 /* Options shared by the query commands. */
 struct ik_cli_query_opts {

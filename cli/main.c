@@ -118,6 +118,8 @@ int main(int argc, char **argv)
         return ik_cli_pin(argc - 2, argv + 2);
     if (strcmp(argv[1], "daemon") == 0)
         return ik_cli_daemon(argc - 2, argv + 2);
+    if (strcmp(argv[1], "sync") == 0)
+        return ik_cli_sync(argc - 2, argv + 2);
     if (strcmp(argv[1], "metrics") == 0)
         return ik_cli_metrics(argc - 2, argv + 2);
     if (strcmp(argv[1], "vfs") == 0)

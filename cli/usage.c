@@ -61,6 +61,10 @@ static const struct usage usages[] = {
      "What changed after version V: one row per pin (op upsert or delete, version, and for\n"
      "upserts the pin's columns). --follow keeps printing each new version's changes until\n"
      "interrupted (Ctrl-C: exit 0).\n" TIMEOUT_OPT},
+    {"sync", NULL, "sync [NAME] [--once]",
+     "Makes the pin index equal to each source's pins now (config.json \"sources\", or the\n"
+     "local kubo named by $IPFS_PATH/api) and prints pins added, removed and changed\n"
+     "(docs/sync.md).\n"},
     {"metrics", NULL, "metrics [query options]",
      "The daemon's metrics table. Query options:\n" QUERY_OPTS},
     {"vfs", "stats", "vfs stats [query options]",

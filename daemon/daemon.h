@@ -110,6 +110,8 @@ struct ik_metrics {
 };
 
 struct ik_health; /* health.c */
+struct ik_syncer; /* sync.c */
+struct ik_builder;
 
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
@@ -157,6 +159,7 @@ struct ik_daemon {
     double accept_paused; /* accepting paused until this time (monotonic ms), 0 if not */
     double last_sweep;    /* last timeout sweep (monotonic ms) */
     double stop_deadline; /* stopping: drain committed replies until then */
+    struct ik_syncer *syncer;
     uid_t uid;
     _Atomic uint64_t *vpage; /* the version page (vpage.c), mapped read-write */
     int vpage_fd;
@@ -216,5 +219,13 @@ int ik_health_start(struct ik_daemon *d, struct ik_error *err);
 void ik_health_stop(struct ik_daemon *d);
 int ik_health_build(struct ik_daemon *d, struct ArrowSchema *schema, struct ArrowArray *out,
                     struct ik_error *err);
+
+/* sync.c: the syncer thread (config.json "sources", or the local kubo). */
+int ik_syncer_start(struct ik_daemon *d, struct ik_error *err);
+void ik_syncer_stop(struct ik_daemon *d);
+size_t ik_syncer_sources(struct ik_daemon *d);
+/* Appends one backend_health row per source (status, response time, last check, errors,
+ * success rate over the last 20 probes). */
+int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_error *err);
 
 #endif

@@ -187,8 +187,8 @@ int ik_health_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arro
 {
     struct ik_builder *b = NULL;
     struct ik_health *h = d->health;
-    size_t n = d->cfg.n_backends;
-    int rc = ik_builder_create_table("backend_health", (int64_t)n + 1, &b, err);
+    size_t n = d->cfg.n_backends, n_src = ik_syncer_sources(d);
+    int rc = ik_builder_create_table("backend_health", (int64_t)(n + n_src) + 1, &b, err);
     int c_name, c_status, c_rt, c_last, c_err, c_rate;
     if (rc != 0)
         return rc;
@@ -198,7 +198,7 @@ int ik_health_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arro
     c_last = ik_builder_column(b, "last_check");
     c_err = ik_builder_column(b, "error_count");
     c_rate = ik_builder_column(b, "success_rate");
-    if (n == 0) { /* nothing configured: the default backend, never probed */
+    if (n == 0 && n_src == 0) { /* nothing configured: the default backend, never probed */
         rc = ik_builder_str(b, c_name, "ipfs", 4, err);
         if (!rc)
             rc = ik_builder_str(b, c_status, "unknown", 7, err);
@@ -226,6 +226,8 @@ int ik_health_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arro
             rc = ik_builder_end_row(b, err);
     }
     pthread_mutex_unlock(&h->mu);
+    if (rc == 0)
+        rc = ik_syncer_health_rows(d, b, err);
     if (rc == 0)
         rc = ik_builder_finish(b, NULL, schema, out, err);
     ik_builder_destroy(b);

@@ -696,6 +696,12 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_workers_stop(d);
         goto fail;
     }
+    if ((rc = ik_syncer_start(d, err)) != 0) {
+        ik_syncer_stop(d);
+        ik_health_stop(d);
+        ik_workers_stop(d);
+        goto fail;
+    }
     close(dir_fd); /* the working directory holds it from here on */
     dir_fd = -1;
     if (!quiet)
@@ -706,6 +712,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     ik_vpage_stopping(d);         /* watching clients ask again, and find nobody */
     begin_stop(d);                /* after a failed epoll_wait: not accepting either */
     atomic_store(&d->stop, true); /* every thread's loop condition */
+    ik_syncer_stop(d);
     ik_health_stop(d);
     ik_workers_stop(d);
     while (d->conns)

@@ -46,6 +46,19 @@ struct ik_backend_conf {
     int timeout_ms; /* "timeout_ms", default 2000 */
 };
 
+/* A pin source (config.json "sources"; lib/sync reads it). */
+enum ik_source_kind { IK_SOURCE_KUBO, IK_SOURCE_CLUSTER };
+
+struct ik_source {
+    char name[64];            /* the rows it owns carry it in `backend` */
+    enum ik_source_kind kind; /* "kubo" or "ipfs_cluster" in config.json */
+    char api[512];            /* base URL without a trailing '/', e.g. http://127.0.0.1:5001 */
+    char auth[512];           /* an Authorization header value, or "" */
+    int interval_s;           /* seconds between syncs (and probes); default 10 */
+    bool sizes;               /* kubo: fill size_bytes from files/stat in the background */
+    int timeout_ms;           /* connect timeout, and the longest a listing may stall; 10000 */
+};
+
 struct ik_config {
     /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
     bool arrow_ipc_enabled;
@@ -67,6 +80,9 @@ struct ik_config {
      * and younger than `changes.retain_seconds` (default 86400). */
     int changes_retain_versions;
     int changes_retain_seconds;
+    struct ik_source *sources; /* "sources" (owned; freed by ik_config_reset) */
+    size_t n_sources;
+    bool sources_given; /* the key is present (even empty): no kubo source is implied */
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

@@ -168,6 +168,50 @@ int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newe
 int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
                           int64_t now_us, bool *more, struct ik_error *err);
 
+/* ---- sync: making a source's rows equal to its listing (lib/sync, docs/sync.md) ---------- */
+
+struct ik_store_sync;
+
+struct ik_sync_counts {
+    int64_t listed; /* pins the source listed */
+    int64_t added, changed, removed;
+    int64_t invalid;         /* listed pins the store refuses (bad CID, ...), left out */
+    char first_invalid[256]; /* why the first of them was refused, "" when none */
+    bool wrote;              /* a change was committed (else nothing was written) */
+    uint64_t generation;     /* the store generation after the sync, when wrote */
+};
+
+/* Starts a sync of the rows whose backend is `source`: listed pins are staged (in a temporary
+ * table; the store itself is not locked meanwhile) by ik_store_sync_stage, then
+ * ik_store_sync_finish applies the difference in one write transaction. The creator ends it
+ * with finish (which frees it) or abort. */
+int ik_store_sync_begin(struct ik_store *st, const char *source, struct ik_store_sync **out,
+                        struct ik_error *err);
+/* Stages one listed pin. `name` NULL is no name; `rf` < 0, `metadata` NULL and `verified` < 0
+ * mean the source does not say (the stored value is kept). A pin the store would refuse is
+ * counted as invalid and left out (not an error). A CID listed twice keeps the last. */
+int ik_store_sync_stage(struct ik_store_sync *s, const char *cid, const char *name,
+                        const char *pin_type, int32_t rf, const char *metadata, int verified,
+                        struct ik_error *err);
+/* Sets `verified` of a staged pin (a second pass over per-peer status); unknown CIDs ignored. */
+int ik_store_sync_verified(struct ik_store_sync *s, const char *cid, bool verified,
+                           struct ik_error *err);
+/* Applies the staged listing: inserts new pins (backend = the source), updates the source's
+ * rows whose listed columns changed, removes the source's rows no longer listed. Rows of
+ * other backends are never touched, even when the source lists their CID. Nothing changed:
+ * nothing written, no generation used. Frees `s` in every case. */
+int ik_store_sync_finish(struct ik_store_sync *s, struct ik_sync_counts *res, struct ik_error *err);
+void ik_store_sync_abort(struct ik_store_sync *s); /* NULL is a no-op */
+
+/* Up to `limit` CIDs of the source's recursive and direct pins whose size_bytes is null
+ * (malloc'd array of malloc'd strings, the caller frees each and the array). */
+int ik_store_sizes_missing(struct ik_store *st, const char *source, int64_t limit, char ***cids_out,
+                           size_t *n_out, struct ik_error *err);
+/* Sets size_bytes of the source's pins (a negative size skips that pin), in one transaction;
+ * `*changed` rows changed (none: nothing written). */
+int ik_store_set_sizes(struct ik_store *st, const char *source, char *const *cids,
+                       const int64_t *sizes, size_t n, int64_t *changed, struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 
 #include "arrow/internal.h"
 #include "ipfskit/config.h"
+#include "store/config_internal.h"
 
 #define CONFIG_NAME "config.json"
 
@@ -166,6 +167,7 @@ void ik_config_init(struct ik_config *c)
 void ik_config_reset(struct ik_config *c)
 {
     free(c->backends);
+    free(c->sources);
     ik_config_init(c);
 }
 
@@ -461,7 +463,9 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
     c->arrow_ipc_enabled = caps_arrow && enabled;
     if ((rc = load_daemon(root, c, err)) != 0)
         return rc;
-    return load_backends(root, c, err);
+    if ((rc = load_backends(root, c, err)) != 0)
+        return rc;
+    return ik__config_sources(root, c, err);
 }
 
 int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)

@@ -1,0 +1,309 @@
+/* The daemon's syncer: one thread that keeps the pin index equal to each configured source
+ * (docs/sync.md). Every interval_s it probes the source (its backend_health row) and syncs it
+ * on a store connection of its own — the listing is staged without locking the store, the
+ * difference applied in one short transaction — then asks the builder for the new version.
+ * It never runs on the loop, so queries are not held up by a sync; a source that fails is
+ * retried with backoff and keeps its last synced pins. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "ipfskit/builder.h"
+#include "ipfskit/sync.h"
+
+#define WINDOW 20             /* probes in success_rate */
+#define SIZE_BATCH 256        /* pins sized per store transaction */
+#define SIZE_THREADS 4        /* files/stat requests in flight */
+#define SIZE_BUDGET_MS 2000.0 /* sizing per round, so the next sync is never held long */
+#define MAX_BACKOFF_MS 300000 /* a failing source is retried at least every 5 minutes */
+
+struct src_state {
+    double next_ms; /* monotonic: next probe + sync */
+    int failures;   /* in a row */
+    bool requested; /* a client asked for a sync now */
+    /* the last sync */
+    int64_t last_ok_us, last_try_us, down_since_us;
+    double last_sync_ms;
+    struct ik_sync_counts last;
+    char last_error[256];
+    /* probes, for backend_health */
+    char status[16];
+    double response_ms;
+    int64_t last_check_us, errors;
+    uint32_t window; /* bit i: probe i ago succeeded */
+    int window_n;
+};
+
+struct ik_syncer {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ik_source *src;
+    size_t n;
+    struct src_state *st;
+    struct ik_store *store;
+};
+
+static int64_t wall_us(void)
+{
+    return (int64_t)(ik_wall_ms() * 1000.0);
+}
+
+static void record_probe(struct src_state *s, int rc, double ms, int timeout_ms)
+{
+    bool ok = rc == 0;
+    s->response_ms = ms;
+    s->last_check_us = wall_us();
+    s->window = (s->window << 1) | (ok ? 1u : 0u);
+    if (s->window_n < WINDOW)
+        s->window_n++;
+    if (!ok)
+        s->errors++;
+    /* slow (over half its timeout) or answering while its listing fails: degraded */
+    if (!ok)
+        snprintf(s->status, sizeof s->status, "down");
+    else if (ms > timeout_ms / 2.0 || s->failures > 0)
+        snprintf(s->status, sizeof s->status, "degraded");
+    else
+        snprintf(s->status, sizeof s->status, "ok");
+}
+
+static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_source *src);
+
+/* One probe and sync of source i, no lock held while talking to it. */
+static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
+{
+    const struct ik_source *src = &y->src[i];
+    struct ik_sync_counts res;
+    struct ik_error err = {{0}};
+    double ms = 0, t0;
+    int prc = ik_source_probe(src, &ms, &err), rc = prc;
+    t0 = ik_now_ms();
+    if (prc == 0)
+        rc = ik_sync_once(y->store, src, NULL, NULL, &res, &err);
+    pthread_mutex_lock(&y->mu);
+    {
+        struct src_state *s = &y->st[i];
+        s->last_try_us = wall_us();
+        s->requested = false;
+        if (rc == 0) {
+            s->failures = 0;
+            s->last_ok_us = s->last_try_us;
+            s->down_since_us = 0;
+            s->last = res;
+            s->last_sync_ms = ik_now_ms() - t0;
+            s->last_error[0] = '\0';
+            s->next_ms = ik_now_ms() + src->interval_s * 1000.0;
+        } else {
+            double backoff =
+                src->interval_s * 1000.0 * pow(2.0, s->failures < 10 ? s->failures : 10);
+            s->failures++;
+            if (s->down_since_us == 0)
+                s->down_since_us = s->last_try_us;
+            snprintf(s->last_error, sizeof s->last_error, "%.255s", err.message);
+            s->next_ms = ik_now_ms() + (backoff < MAX_BACKOFF_MS ? backoff : MAX_BACKOFF_MS);
+        }
+        record_probe(s, prc, ms, src->timeout_ms);
+    }
+    pthread_mutex_unlock(&y->mu);
+    if (rc == 0 && res.wrote) {
+        ik_build_request(d, res.generation);
+        fprintf(stderr, "ipfs-kit daemon: sync %s: %lld added, %lld removed, %lld changed\n",
+                src->name, (long long)res.added, (long long)res.removed, (long long)res.changed);
+    } else if (rc != 0) {
+        fprintf(stderr, "ipfs-kit daemon: sync %s: %s\n", src->name, err.message);
+    }
+    if (rc == 0 && src->kind == IK_SOURCE_KUBO && src->sizes)
+        size_pins(d, y, src);
+}
+
+struct size_job {
+    const struct ik_source *src;
+    char **cids;
+    int64_t *sizes;
+    size_t from, to;
+};
+
+static void *size_some(void *arg)
+{
+    struct size_job *j = arg;
+    for (size_t i = j->from; i < j->to; i++)
+        if (ik_kubo_dag_size(j->src, j->cids[i], &j->sizes[i], NULL) != 0)
+            j->sizes[i] = -1; /* retried next round */
+    return NULL;
+}
+
+/* kubo's listing has no sizes: with "sizes": true, the source's new recursive and direct pins
+ * get size_bytes from files/stat (CumulativeSize), SIZE_THREADS requests at a time, in batches
+ * that each commit and publish, within SIZE_BUDGET_MS a round. */
+static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_source *src)
+{
+    double t0 = ik_now_ms();
+    while (!atomic_load(&d->stop) && ik_now_ms() - t0 < SIZE_BUDGET_MS) {
+        struct ik_error err = {{0}};
+        struct size_job jobs[SIZE_THREADS];
+        pthread_t th[SIZE_THREADS];
+        bool started[SIZE_THREADS];
+        char **cids = NULL;
+        int64_t *sizes, changed = 0;
+        size_t n = 0, k;
+        int rc;
+        if (ik_store_sizes_missing(y->store, src->name, SIZE_BATCH, &cids, &n, &err) != 0 ||
+            n == 0) {
+            free(cids);
+            return;
+        }
+        if ((sizes = calloc(n, sizeof *sizes)) != NULL) {
+            for (k = 0; k < SIZE_THREADS; k++) {
+                jobs[k] = (struct size_job){src, cids, sizes, n * k / SIZE_THREADS,
+                                            n * (k + 1) / SIZE_THREADS};
+                started[k] = pthread_create(&th[k], NULL, size_some, &jobs[k]) == 0;
+                if (!started[k])
+                    size_some(&jobs[k]);
+            }
+            for (k = 0; k < SIZE_THREADS; k++)
+                if (started[k])
+                    pthread_join(th[k], NULL);
+            rc = ik_store_set_sizes(y->store, src->name, cids, sizes, n, &changed, &err);
+            if (rc == 0 && changed > 0) {
+                uint64_t gen = 0;
+                if (ik_store_generation(y->store, &gen, &err) == 0)
+                    ik_build_request(d, gen);
+            } else if (rc != 0) {
+                fprintf(stderr, "ipfs-kit daemon: sizes of %s: %s\n", src->name, err.message);
+            }
+        }
+        for (k = 0; k < n; k++)
+            free(cids[k]);
+        free(cids);
+        free(sizes);
+        if (changed == 0)
+            return; /* nothing could be sized: try again next round */
+    }
+}
+
+static void *syncer_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    struct ik_syncer *y = d->syncer;
+    pthread_mutex_lock(&y->mu);
+    while (!atomic_load(&d->stop)) {
+        double now = ik_now_ms(), soonest = now + 3600e3;
+        size_t due = y->n;
+        for (size_t i = 0; i < y->n; i++) {
+            if (y->st[i].requested || y->st[i].next_ms <= now) {
+                due = i;
+                break;
+            }
+            if (y->st[i].next_ms < soonest)
+                soonest = y->st[i].next_ms;
+        }
+        if (due < y->n) {
+            pthread_mutex_unlock(&y->mu);
+            run_source(d, y, due);
+            pthread_mutex_lock(&y->mu);
+            continue;
+        }
+        {
+            struct timespec until;
+            double wait_ms = soonest - now;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += (time_t)(wait_ms / 1000.0);
+            until.tv_nsec += (long)fmod(wait_ms, 1000.0) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&y->cv, &y->mu, &until);
+        }
+    }
+    pthread_mutex_unlock(&y->mu);
+    return NULL;
+}
+
+int ik_syncer_start(struct ik_daemon *d, struct ik_error *err)
+{
+    struct ik_syncer *y = calloc(1, sizeof *y);
+    int rc;
+    if (y == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    pthread_mutex_init(&y->mu, NULL);
+    pthread_cond_init(&y->cv, NULL);
+    d->syncer = y;
+    if ((rc = ik_sync_sources(&d->cfg, &y->src, &y->n, err)) != 0)
+        return rc;
+    if (y->n == 0)
+        return 0;
+    if ((y->st = calloc(y->n, sizeof *y->st)) == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < y->n; i++)
+        snprintf(y->st[i].status, sizeof y->st[i].status, "unknown");
+    if ((rc = ik_store_open(d->dir, IK_STORE_CREATE, &y->store, err)) != 0)
+        return ik_error_prefix(err, rc, "syncer");
+    if ((rc = pthread_create(&y->thread, NULL, syncer_main, d)) != 0)
+        return ik_error_set(err, rc, "starting the syncer: %s", strerror(rc));
+    y->started = true;
+    return 0;
+}
+
+void ik_syncer_stop(struct ik_daemon *d)
+{
+    struct ik_syncer *y = d->syncer;
+    if (y == NULL)
+        return;
+    if (y->started) {
+        pthread_mutex_lock(&y->mu);
+        pthread_cond_broadcast(&y->cv);
+        pthread_mutex_unlock(&y->mu);
+        pthread_join(y->thread, NULL);
+    }
+    ik_store_close(y->store);
+    free(y->st);
+    free(y->src);
+    free(y);
+    d->syncer = NULL;
+}
+
+size_t ik_syncer_sources(struct ik_daemon *d)
+{
+    return d->syncer ? d->syncer->n : 0;
+}
+
+int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_error *err)
+{
+    struct ik_syncer *y = d->syncer;
+    int rc = 0;
+    int c_name = ik_builder_column(b, "backend_name"), c_status = ik_builder_column(b, "status"),
+        c_rt = ik_builder_column(b, "response_time_ms"),
+        c_last = ik_builder_column(b, "last_check"), c_err = ik_builder_column(b, "error_count"),
+        c_rate = ik_builder_column(b, "success_rate");
+    if (y == NULL)
+        return 0;
+    pthread_mutex_lock(&y->mu);
+    for (size_t i = 0; i < y->n && rc == 0; i++) {
+        const struct src_state *s = &y->st[i];
+        const char *name = y->src[i].name;
+        rc = ik_builder_str(b, c_name, name, strlen(name), err);
+        if (!rc)
+            rc = ik_builder_str(b, c_status, s->status, strlen(s->status), err);
+        if (!rc && s->window_n)
+            rc = ik_builder_double(b, c_rt, s->response_ms, err);
+        if (!rc && s->window_n)
+            rc = ik_builder_int(b, c_last, s->last_check_us, err);
+        if (!rc)
+            rc = ik_builder_int(b, c_err, s->errors, err);
+        if (!rc && s->window_n) {
+            uint32_t mask = s->window_n >= 32 ? ~0u : (1u << s->window_n) - 1u;
+            rc = ik_builder_double(b, c_rate,
+                                   (double)__builtin_popcount(s->window & mask) / s->window_n, err);
+        }
+        if (!rc)
+            rc = ik_builder_end_row(b, err);
+    }
+    pthread_mutex_unlock(&y->mu);
+    return rc;
+}

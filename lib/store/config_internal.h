@@ -1,0 +1,13 @@
+/* Parts of config.json's loader kept in their own files. Not public API. */
+#ifndef IK_CONFIG_INTERNAL_H
+#define IK_CONFIG_INTERNAL_H
+
+#include <jansson.h>
+
+#include "ipfskit/config.h"
+
+/* "sources": an array of {"name","kind","api","auth","interval_s","sizes","timeout_ms"} into
+ * c->sources (config_sources.c). EINVAL naming the key ("sources[1].kind: ..."). */
+int ik__config_sources(json_t *root, struct ik_config *c, struct ik_error *err);
+
+#endif
