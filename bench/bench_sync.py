@@ -75,6 +75,10 @@ def main():
 
         def fresh_sync():
             shutil.rmtree(store, ignore_errors=True)
+            os.makedirs(store, mode=0o700)
+            with open(os.path.join(store, "config.json"), "w") as f:  # a node under load may
+                json.dump({"sources": [{"name": "kubo", "kind": "kubo", "api": k.url,  # think
+                                        "stall_ms": 1800000}]}, f)  # long before its first byte
             t = time.perf_counter()
             r = subprocess.run([BIN, "sync"], env=env, capture_output=True, timeout=1800)
             assert r.returncode == 0, r.stderr.decode()

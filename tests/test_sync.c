@@ -35,7 +35,7 @@ TEST(test_sync_sources_parse_with_defaults)
                  "{\"sources\":[{\"name\":\"kubo\",\"kind\":\"kubo\",\"api\":"
                  "\"http://127.0.0.1:5001/\",\"sizes\":true},{\"name\":\"cluster\",\"kind\":"
                  "\"ipfs_cluster\",\"api\":\"http://127.0.0.1:9094\",\"interval_s\":30,"
-                 "\"auth\":\"Basic dTpw\"}]}"),
+                 "\"auth\":\"Basic dTpw\",\"stall_ms\":5000}]}"),
         &c, &err);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(c.n_sources, 2);
@@ -45,6 +45,8 @@ TEST(test_sync_sources_parse_with_defaults)
     ASSERT_TRUE(c.sources[0].sizes);
     ASSERT_EQ(c.sources[0].interval_s, 10);
     ASSERT_EQ(c.sources[0].timeout_ms, 10000);
+    ASSERT_EQ(c.sources[0].stall_ms, 120000);
+    ASSERT_EQ(c.sources[1].stall_ms, 5000);
     ASSERT_EQ(c.sources[1].kind, IK_SOURCE_CLUSTER);
     ASSERT_EQ(c.sources[1].interval_s, 30);
     ASSERT_STR_EQ(c.sources[1].auth, "Basic dTpw");

@@ -56,7 +56,8 @@ struct ik_source {
     char auth[512];           /* an Authorization header value, or "" */
     int interval_s;           /* seconds between syncs (and probes); default 10 */
     bool sizes;               /* kubo: fill size_bytes from files/stat in the background */
-    int timeout_ms;           /* connect timeout, and the longest a listing may stall; 10000 */
+    int timeout_ms;           /* connect timeout, and a probe's whole time; 10000 */
+    int stall_ms;             /* the longest a listing may go without a byte; 120000 */
 };
 
 struct ik_config {

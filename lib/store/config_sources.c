@@ -67,13 +67,15 @@ static int load_source(json_t *v, size_t i, struct ik_source *s, struct ik_confi
                        struct ik_error *err)
 {
     char key[96], kind[32] = "";
-    const char *known[] = {"name", "kind", "api", "auth", "interval_s", "sizes", "timeout_ms"};
+    const char *known[] = {"name",       "kind",  "api",        "auth",
+                           "interval_s", "sizes", "timeout_ms", "stall_ms"};
     const char *k;
     json_t *f;
     int rc;
     memset(s, 0, sizeof *s);
     s->interval_s = 10;
     s->timeout_ms = 10000;
+    s->stall_ms = 120000;
     snprintf(key, sizeof key, "sources[%zu]", i);
     if (!json_is_object(v))
         return bad(err, key, "an object with \"name\", \"kind\" and \"api\"", v);
@@ -91,7 +93,8 @@ static int load_source(json_t *v, size_t i, struct ik_source *s, struct ik_confi
         (rc = get_str(v, KEY("api"), "api", s->api, sizeof s->api, true, err)) != 0 ||
         (rc = get_str(v, KEY("auth"), "auth", s->auth, sizeof s->auth, false, err)) != 0 ||
         (rc = get_int(v, KEY("interval_s"), "interval_s", 1, 86400, &s->interval_s, err)) != 0 ||
-        (rc = get_int(v, KEY("timeout_ms"), "timeout_ms", 100, 600000, &s->timeout_ms, err)) != 0)
+        (rc = get_int(v, KEY("timeout_ms"), "timeout_ms", 100, 600000, &s->timeout_ms, err)) != 0 ||
+        (rc = get_int(v, KEY("stall_ms"), "stall_ms", 100, 3600000, &s->stall_ms, err)) != 0)
         return rc;
     if (strcmp(kind, "kubo") == 0)
         s->kind = IK_SOURCE_KUBO;

@@ -109,6 +109,7 @@ static int get_lines(const struct ik_source *src, const char *path,
     h.url = url;
     h.auth = src->auth;
     h.timeout_ms = src->timeout_ms;
+    h.stall_ms = src->stall_ms;
     h.on_line = line;
     h.ctx = c;
     return ik__http_run(&h, err); /* 204 (no pins) has no body: no line */

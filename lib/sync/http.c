@@ -183,7 +183,8 @@ static int set_options(struct run *r, struct curl_slist **headers)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, to);
     /* a listing may take minutes; what must not happen is a silent peer holding us */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (to + 999) / 1000);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     ((h->stall_ms > 0 ? h->stall_ms : to) + 999) / 1000);
     if (h->total_ms > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->total_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -237,7 +238,8 @@ int ik__http_run(struct ik__http *h, struct ik_error *err)
     } else if (r.over) {
         rc = ik_error_set(err, IK_ELIMIT, "%s: reply larger than %zu bytes", h->url, h->max_body);
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-        rc = ik_error_set(err, ETIMEDOUT, "%s: no answer within %d ms", h->url, h->timeout_ms);
+        rc = ik_error_set(err, ETIMEDOUT, "%s: no answer within %d ms", h->url,
+                          h->stall_ms > 0 ? h->stall_ms : h->timeout_ms);
     } else if (cc != CURLE_OK) {
         rc = ik_error_set(err, cc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO, "%s: %s", h->url,
                           curl_easy_strerror(cc));

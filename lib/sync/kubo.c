@@ -19,6 +19,7 @@ void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *n
     snprintf(s->api, sizeof s->api, "%s", api ? api : "");
     s->interval_s = 10;
     s->timeout_ms = 10000;
+    s->stall_ms = 120000;
 }
 
 struct list_ctx {
@@ -95,6 +96,7 @@ int ik_source_list(const struct ik_source *src, ik_source_pin_fn fn, void *ctx, 
     h.post = true;
     h.auth = src->auth;
     h.timeout_ms = src->timeout_ms;
+    h.stall_ms = src->stall_ms;
     h.on_line = kubo_line;
     h.ctx = &lc;
     rc = ik__http_run(&h, err);

@@ -14,6 +14,7 @@ struct ik__http {
     bool post;        /* POST with an empty body (kubo's RPC API takes only POST) */
     const char *auth; /* Authorization header value, or NULL */
     int timeout_ms;   /* connect timeout, and how long the response may stall */
+    int stall_ms;     /* when > 0: how long the response may stall instead */
     long total_ms;    /* the whole request, or 0 for no bound (streamed listings) */
     /* Streaming: each non-empty line of a 2xx body, NUL-terminated (writable, valid during the
      * call; trailing CR and blanks removed), with its 1-based number. Non-zero stops. */

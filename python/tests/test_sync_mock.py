@@ -115,9 +115,9 @@ def rows(store, backend):
     return {o["cid"]: o for o in map(json.loads, r.stdout.decode().splitlines())}
 
 
-def configure(store, url, kind="ipfs_cluster", name="cluster", timeout_ms=2000):
+def configure(store, url, kind="ipfs_cluster", name="cluster", timeout_ms=2000, stall_ms=2000):
     store.write_config({"sources": [{"name": name, "kind": kind, "api": url,
-                                     "timeout_ms": timeout_ms}]})
+                                     "timeout_ms": timeout_ms, "stall_ms": stall_ms}]})
 
 
 def test_cluster_pinset_and_status_map_to_rows(store):
@@ -231,7 +231,7 @@ def test_a_silent_peer_times_out(store):
     srv.listen(8)  # accepts (the kernel does) and never answers
     try:
         configure(store, f"http://127.0.0.1:{srv.getsockname()[1]}", kind="kubo", name="kubo",
-                  timeout_ms=500)
+                  timeout_ms=500, stall_ms=500)
         r = store.ik("sync", timeout=30)
         assert r.returncode == 69
         assert "no answer within 500 ms" in r.stderr.decode()
