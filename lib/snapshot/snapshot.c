@@ -15,6 +15,7 @@
 
 #include "arrow/internal.h"
 #include "ipfskit/snapshot.h"
+#include "snapshot/segset_internal.h"
 
 #define KEY_TABLE "ipfs_kit.table"
 #define KEY_VERSION "ipfs_kit.snapshot_version"
@@ -523,6 +524,16 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size)
     if (size)
         *size = ik_buffer_size(s->buf);
     return ik_buffer_data(s->buf);
+}
+
+const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s)
+{
+    return &s->batch;
+}
+
+void ik_snapshot_ref(struct ik_snapshot *s)
+{
+    atomic_fetch_add(&s->refs, 1);
 }
 
 void ik_snapshot_close(struct ik_snapshot *s)

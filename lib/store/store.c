@@ -175,6 +175,8 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
                             (long long)version, SCHEMA_VERSION);
     if (st->readonly)
         return 0;
+    if ((rc = ik__seglog_setup(st, err)) != 0)
+        return rc;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
