@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
 /* ---- queues --------------------------------------------------------------------------- */
@@ -82,232 +83,6 @@ void ik_job_done(struct ik_daemon *d, struct ik_job *j)
 {
     ik_queue_push(&d->done, j);
     ik_loop_wake(d);
-}
-
-/* ---- snapshots ------------------------------------------------------------------------ */
-
-static int open_ro(const char *path, struct ik_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        ik_error_set(err, errno, "open %s: %s", path, strerror(errno));
-    return fd;
-}
-
-static int64_t file_size(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
-}
-
-static void identify(struct ik_published *p)
-{
-    struct stat st;
-    if (p->fd >= 0 && fstat(p->fd, &st) == 0) {
-        p->dev = (uint64_t)st.st_dev;
-        p->ino = (uint64_t)st.st_ino;
-    }
-}
-
-static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins,
-                    struct ik_published *vfs)
-{
-    int old_pins, old_vfs;
-    identify(pins);
-    identify(vfs);
-    pthread_mutex_lock(&d->pub_mu);
-    old_pins = d->pins.fd;
-    old_vfs = d->vfs.fd;
-    d->pins = *pins;
-    d->vfs = *vfs;
-    d->published_gen = gen;
-    d->build_failed = false;
-    ik_vpage_publish(d, pins, vfs);
-    pthread_mutex_unlock(&d->pub_mu);
-    if (old_pins >= 0)
-        close(old_pins);
-    if (old_vfs >= 0)
-        close(old_vfs);
-}
-
-/* Writes a snapshot, not yet fsynced (build() syncs it once published); a version already on disk
- * (written before a restart) is the same generation of the same store, so it is used as it is. */
-static int write_snapshot(struct ik_daemon *d, const char *table, uint64_t gen,
-                          const struct ArrowSchema *s, const struct ArrowArray *a, char *path,
-                          size_t cap, struct ik_error *err)
-{
-    int rc = ik_snapshot_write_unsynced(d->dir, table, gen, s, a, path, cap, err);
-    return rc == EEXIST ? 0 : rc; /* path names the existing file */
-}
-
-/* Builds the pin_index and vfs_stats snapshots of the store's current generation, read by the
- * builder's parallel pin reader `pr`, or (at start, pr NULL) on the store `st`. */
-static int build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
-                 struct ik_error *err)
-{
-    struct ArrowSchema ps = {0}, vs = {0};
-    struct ArrowArray pa = {0}, va = {0};
-    struct ik_published pins = {.fd = -1}, vfs = {.fd = -1};
-    char path[PATH_MAX + 64];
-    uint64_t gen = 0;
-    double t0 = ik_now_ms();
-    int rc;
-    if (pr != NULL)
-        rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
-    else if ((rc = ik_store_generation(st, &gen, err)) == 0)
-        rc = ik_store_read_pins(st, &ps, &pa, err);
-    if (rc != 0)
-        return rc;
-    rc = write_snapshot(d, "pin_index", gen, &ps, &pa, path, sizeof path, err);
-    if (rc == 0 && (pins.fd = open_ro(path, err)) < 0)
-        rc = errno ? errno : EIO;
-    if (rc == 0)
-        rc = ik_vfs_stats_build(&ps, &pa, &vs, &va, err);
-    pins.rows = pa.length;
-    pa.release(&pa);
-    ps.release(&ps);
-    if (rc == 0) {
-        rc = write_snapshot(d, "vfs_stats", gen, &vs, &va, path, sizeof path, err);
-        if (rc == 0 && (vfs.fd = open_ro(path, err)) < 0)
-            rc = errno ? errno : EIO;
-        vfs.rows = va.length;
-        va.release(&va);
-        vs.release(&vs);
-    }
-    if (rc != 0) {
-        if (pins.fd >= 0)
-            close(pins.fd);
-        return rc;
-    }
-    pins.version = vfs.version = gen;
-    pins.bytes = file_size(pins.fd);
-    vfs.bytes = file_size(vfs.fd);
-    publish(d, gen, &pins, &vfs);
-    /* the build as writers wait for it: their replies go once published */
-    atomic_fetch_add_explicit(&d->metrics.snapshot_builds, 1, memory_order_relaxed);
-    atomic_store_explicit(&d->metrics.snapshot_build_us_last,
-                          (long long)((ik_now_ms() - t0) * 1000.0), memory_order_relaxed);
-    if (pr != NULL) /* the builder thread: parked write replies can go now */
-        ik_loop_wake(d);
-    /* Durable after it is served (docs/architecture.md): a crash before the mark leaves the
-     * files unmarked, and a restart rebuilds rather than trusting them. Older versions go
-     * only once this one is durable. */
-    if (ik_snapshot_sync(d->dir, "pin_index", gen, err) != 0 ||
-        ik_snapshot_sync(d->dir, "vfs_stats", gen, err) != 0) {
-        fprintf(stderr, "ipfs-kit daemon: snapshot %llu: %s\n", (unsigned long long)gen,
-                err->message);
-        return 0;
-    }
-    ik_snapshot_prune(d->dir, "pin_index", gen, NULL);
-    ik_snapshot_prune(d->dir, "vfs_stats", gen, NULL);
-    return 0;
-}
-
-/* At start: reuse the newest snapshots when they match the store, else build them now (the
- * socket opens only once there is something to serve). */
-int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
-{
-    char pp[PATH_MAX + 64], vp[PATH_MAX + 64];
-    uint64_t gen = 0, pv = 0, vv = 0;
-    int rc = ik_store_generation(d->wstore, &gen, err);
-    if (rc != 0)
-        return rc;
-    if (ik_snapshot_latest(d->dir, "pin_index", pp, sizeof pp, &pv, NULL) == 0 &&
-        ik_snapshot_latest(d->dir, "vfs_stats", vp, sizeof vp, &vv, NULL) == 0 && pv == gen &&
-        vv == gen) {
-        struct ik_snapshot *s = NULL;
-        struct ik_published pins = {.fd = -1, .version = gen}, vfs = {.fd = -1, .version = gen};
-        pins.fd = open_ro(pp, NULL);
-        vfs.fd = open_ro(vp, NULL);
-        if (pins.fd >= 0 && vfs.fd >= 0 && ik_snapshot_open_fd(pins.fd, 0, &s, NULL) == 0) {
-            pins.rows = ik_snapshot_rows(s);
-            ik_snapshot_close(s);
-            if (ik_snapshot_open_fd(vfs.fd, 0, &s, NULL) == 0) {
-                vfs.rows = ik_snapshot_rows(s);
-                ik_snapshot_close(s);
-                pins.bytes = file_size(pins.fd);
-                vfs.bytes = file_size(vfs.fd);
-                publish(d, gen, &pins, &vfs);
-                return 0;
-            }
-        }
-        if (pins.fd >= 0)
-            close(pins.fd);
-        if (vfs.fd >= 0)
-            close(vfs.fd);
-    }
-    return build(d, NULL, d->wstore, err);
-}
-
-void ik_build_request(struct ik_daemon *d, uint64_t generation)
-{
-    pthread_mutex_lock(&d->build_mu);
-    if (generation > d->build_wanted)
-        d->build_wanted = generation;
-    pthread_cond_signal(&d->build_cv);
-    pthread_mutex_unlock(&d->build_mu);
-}
-
-static void *builder_main(void *arg)
-{
-    struct ik_daemon *d = arg;
-    struct ik_pin_reader *pr = NULL;
-    struct ik_error err = {{0}};
-    /* one reading thread per core of this 2-core target; each has its own connection */
-    if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0) {
-        fprintf(stderr, "ipfs-kit daemon: snapshot builder: %s\n", err.message);
-        return NULL;
-    }
-    for (;;) {
-        uint64_t want, have;
-        pthread_mutex_lock(&d->build_mu);
-        for (;;) {
-            pthread_mutex_lock(&d->pub_mu);
-            have = d->published_gen;
-            pthread_mutex_unlock(&d->pub_mu);
-            want = d->build_wanted;
-            if (atomic_load(&d->stop) || want > have)
-                break;
-            pthread_cond_wait(&d->build_cv, &d->build_mu);
-        }
-        pthread_mutex_unlock(&d->build_mu);
-        if (atomic_load(&d->stop))
-            break;
-        if (build(d, pr, NULL, &err) != 0) {
-            fprintf(stderr, "ipfs-kit daemon: snapshot build failed: %s\n", err.message);
-            pthread_mutex_lock(&d->pub_mu);
-            d->build_failed = true;
-            snprintf(d->build_error, sizeof d->build_error, "%s", err.message);
-            pthread_mutex_unlock(&d->pub_mu);
-            ik_loop_wake(d);
-            /* Wait for the next write before trying again, not in a hot loop. */
-            pthread_mutex_lock(&d->build_mu);
-            if (!atomic_load(&d->stop) && d->build_wanted == want)
-                pthread_cond_wait(&d->build_cv, &d->build_mu);
-            pthread_mutex_unlock(&d->build_mu);
-            continue;
-        }
-        ik_loop_wake(d); /* parked write replies can go */
-    }
-    ik_pin_reader_close(pr);
-    return NULL;
-}
-
-int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_snapshot_id *have,
-                     struct ik_published *out)
-{
-    struct ik_published *p;
-    int rc = 0;
-    pthread_mutex_lock(&d->pub_mu);
-    p = strcmp(table, "pin_index") == 0 ? &d->pins : &d->vfs;
-    *out = *p;
-    if (p->fd >= 0 && have && have->set && have->version == p->version && have->dev == p->dev &&
-        have->ino == p->ino)
-        out->fd = -1; /* the client holds this very file */
-    else if ((out->fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -1) < 0)
-        rc = ENOENT;
-    pthread_mutex_unlock(&d->pub_mu);
-    return rc;
 }
 
 /* ---- the writer ----------------------------------------------------------------------- */
@@ -454,6 +229,8 @@ static void *writer_main(void *arg)
         ik_job_done(d, j);
         if (queue_empty(&d->writes) && ik_store_checkpoint(d->wstore, &err) != 0)
             fprintf(stderr, "ipfs-kit daemon: checkpoint: %s\n", err.message);
+        if (queue_empty(&d->writes))
+            ik_segbuild_prune_log(d);
     }
     return NULL;
 }
@@ -467,11 +244,11 @@ int ik_workers_start(struct ik_daemon *d, struct ik_error *err)
     int rc;
     if ((rc = pthread_create(&d->writer, NULL, writer_main, d)) != 0)
         return ik_error_set(err, rc, "starting the writer thread: %s", strerror(rc));
-    if ((rc = pthread_create(&d->builder, NULL, builder_main, d)) != 0) {
+    if ((rc = ik_segbuild_start(d, err)) != 0) {
         atomic_store(&d->stop, true);
         ik_queue_wake_all(&d->writes);
         pthread_join(d->writer, NULL);
-        return ik_error_set(err, rc, "starting the snapshot builder: %s", strerror(rc));
+        return rc;
     }
     for (d->n_workers = 0; d->n_workers < IK_DAEMON_WORKERS; d->n_workers++)
         if (pthread_create(&d->workers[d->n_workers], NULL, ik_reply_worker_main, d) != 0)
@@ -485,11 +262,8 @@ void ik_workers_stop(struct ik_daemon *d)
     atomic_store(&d->stop, true);
     ik_queue_wake_all(&d->writes);
     ik_queue_wake_all(&d->replies);
-    pthread_mutex_lock(&d->build_mu);
-    pthread_cond_broadcast(&d->build_cv);
-    pthread_mutex_unlock(&d->build_mu);
     pthread_join(d->writer, NULL);
-    pthread_join(d->builder, NULL);
+    ik_segbuild_stop(d);
     for (int i = 0; i < d->n_workers; i++)
         pthread_join(d->workers[i], NULL);
     /* Jobs finished after the loop stopped listening: their connections are closed by the
@@ -505,6 +279,7 @@ void ik_job_free(struct ik_job *j)
     free(j->reply);
     if (j->snap.fd >= 0)
         close(j->snap.fd);
+    ik_segset_release(j->snap.set);
     if (j->in_fd >= 0)
         close(j->in_fd);
     ik_request_reset(&j->req);

@@ -85,6 +85,9 @@ struct ik_result {
     int64_t matched;    /* rows matching the filter before offset/limit */
     int64_t table_rows; /* rows in the whole table; -1 when not known (direct from SQLite) */
     struct ik_timings timings;
+    int64_t copied_rows;  /* rows of the result gathered into new buffers (0: pure slices of
+                             the mapped snapshot) */
+    int64_t copied_bytes; /* bytes of the result outside the mapped snapshot; -1 not known */
 };
 
 void ik_result_init(struct ik_result *r);

@@ -5,7 +5,7 @@
  * delta of the size of the change; compaction replaces segments by one in the background.
  * docs/architecture.md ("Segments") describes the files and what a crash leaves.
  *
- * Manifest file `snapshots/<table>.<seq>.manifest` (seq grows with every manifest the daemon
+ * Manifest file `manifests/<table>.<seq>.manifest` (seq grows with every manifest the daemon
  * writes; little-endian):
  *   0  "IKMANI01"   8  version u64   16  seq u64   24  segments u32   28  0 u32
  *   32 table name, 64 bytes NUL-padded
@@ -50,6 +50,22 @@ int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
                   struct ik_snapshot *delta, const char *name, int fd, const char *const *deleted,
                   size_t n_deleted, struct ik_segset **out, struct ik_error *err);
 
+/* The base of `cur` alone, no row gone (its descriptor dup'd): where a merge of every delta
+ * starts. */
+int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err);
+
+/* Opens a descriptor of each segment file under dir/snapshots (for a state found on disk that
+ * the daemon will pass on). Call before the state is shared. */
+int ik_segset_open_fds(struct ik_segset *s, const char *dir, struct ik_error *err);
+
+/* Gives the state descriptors fds[0..n) of its segments, in order (taken; closed with the
+ * state). 0, or EINVAL (all closed) when n is not its segment count. Before sharing it. */
+int ik_segset_adopt_fds(struct ik_segset *s, const int *fds, int n);
+
+/* The segment of s that is the file (dev, ino), as adopted with ik_segset_adopt_fds; borrowed,
+ * NULL when none. */
+struct ik_snapshot *ik_segset_find_file(const struct ik_segset *s, uint64_t dev, uint64_t ino);
+
 /* The manifest bytes (malloc'd). */
 int ik_segset_manifest(const struct ik_segset *s, uint8_t **bytes, size_t *len,
                        struct ik_error *err);
@@ -82,8 +98,8 @@ int ik_manifest_parse(const uint8_t *bytes, size_t len, struct ik_manifest *m,
 int ik_segset_open(const uint8_t *manifest, size_t len, struct ik_snapshot *const *segs, int n,
                    struct ik_segset **out, struct ik_error *err);
 
-/* The newest durable state of `table` under dir/snapshots whose segments all open (and, when
- * `validate`, validate fully); *path_out (may be NULL) gets the manifest's path. ENOENT when
+/* The newest durable state of `table` (manifests under dir/manifests) whose segments all open (and,
+ * when `validate`, validate fully); *path_out (may be NULL) gets the manifest's path. ENOENT when
  * there is none. */
 int ik_segset_latest(const char *dir, const char *table, int validate, struct ik_segset **out,
                      char *path_out, size_t path_cap, struct ik_error *err);
@@ -119,7 +135,10 @@ int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowA
 
 /* ---- files ----------------------------------------------------------------------------- */
 
-/* Writes the manifest as dir/snapshots/<table>.<seq>.manifest (temp name, then linked; not
+/* dir/manifests/<table>.<seq>.manifest into out: 0, or ENAMETOOLONG. */
+int ik_segset_manifest_path(const char *dir, const char *table, uint64_t seq, char *out,
+                            size_t cap);
+/* Writes the manifest as dir/manifests/<table>.<seq>.manifest (temp name, then linked; not
  * fsynced: see ik_segset_sync). path_out may be NULL. */
 int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *path_out,
                              size_t path_cap, struct ik_error *err);

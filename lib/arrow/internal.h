@@ -454,5 +454,9 @@ static inline int64_t ik__run_find(const struct ArrowArray *re, int w, int64_t p
  * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
  * commit), "publish" (a snapshot written under its temp name, about to get its final one). */
 void ik__stop_point(const char *point);
+/* Names the points this thread reaches "<prefix>-<point>" from now on (NULL: plain again), so
+ * a background thread's writes (the daemon's compactor: "compact-publish") stop apart from the
+ * write path's. */
+void ik__stop_point_scope(const char *prefix);
 
 #endif

@@ -1,7 +1,7 @@
-/* Segment set files: manifests under dir/snapshots (`<table>.<seq>.manifest`, written to a
- * temp name and linked, never replaced), the durable mark dir/manifest-synced.<table> (the
- * newest seq whose manifest and segments were fsynced), finding the newest durable state, and
- * pruning files no state needs. */
+/* Segment set files: manifests under dir/manifests (`<table>.<seq>.manifest`, written to a
+ * temp name and linked, never replaced; not in snapshots/, which holds only Arrow files), the
+ * durable mark dir/manifest-synced.<table> (the newest seq whose manifest and segments were
+ * fsynced), finding the newest durable state, and pruning files no state needs. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +52,14 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+int ik_segset_manifest_path(const char *dir, const char *table, uint64_t seq, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s/manifests/%s.%llu.manifest", dir, table,
+                            (unsigned long long)seq) >= cap
+               ? ENAMETOOLONG
+               : 0;
+}
+
 int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *path_out,
                              size_t path_cap, struct ik_error *err)
 {
@@ -59,9 +67,11 @@ int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *p
     uint8_t *bytes = NULL;
     size_t len = 0;
     int fd, rc;
-    if ((size_t)snprintf(path, sizeof path, "%s/snapshots/%s.%llu.manifest", dir, s->table,
-                         (unsigned long long)s->seq) >= sizeof path)
+    if (ik_segset_manifest_path(dir, s->table, s->seq, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
+    snprintf(tmp, sizeof tmp, "%s/manifests", dir);
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
     if ((rc = ik_segset_manifest(s, &bytes, &len, err)) != 0)
         return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
@@ -134,11 +144,13 @@ int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const
         if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
             return rc;
     }
-    snprintf(path, sizeof path, "%s/snapshots/%s.%llu.manifest", dir, s->table,
-             (unsigned long long)s->seq);
+    ik_segset_manifest_path(dir, s->table, s->seq, path, sizeof path);
     if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
         return rc;
     snprintf(path, sizeof path, "%s/snapshots", dir);
+    if (n_fresh > 0 && (rc = fsync_path(path, O_RDONLY | O_DIRECTORY, err)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/manifests", dir);
     if ((rc = fsync_path(path, O_RDONLY | O_DIRECTORY, err)) != 0)
         return rc;
     ik__stop_point("mark");
@@ -176,7 +188,7 @@ static int list_seqs(const char *dir, const char *table, uint64_t **out, size_t 
     size_t cap = 0;
     *n = 0;
     *out = NULL;
-    snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+    snprintf(sdir, sizeof sdir, "%s/manifests", dir);
     if ((d = opendir(sdir)) == NULL)
         return errno;
     while ((e = readdir(d)) != NULL) {
@@ -278,8 +290,7 @@ int ik_segset_latest(const char *dir, const char *table, int validate, struct ik
         char path[PATH_CAP];
         if (!marked || v[i] > mark)
             continue; /* not durable: a power cut may have torn it or its segments */
-        snprintf(path, sizeof path, "%s/snapshots/%s.%llu.manifest", dir, table,
-                 (unsigned long long)v[i]);
+        ik_segset_manifest_path(dir, table, v[i], path, sizeof path);
         if (open_manifest(dir, path, validate, out, NULL) == 0) {
             free(v);
             if (path_out)
@@ -288,7 +299,7 @@ int ik_segset_latest(const char *dir, const char *table, int validate, struct ik
         }
     }
     free(v);
-    return ik_error_set(err, ENOENT, "no durable segment manifest of '%s' under %s/snapshots",
+    return ik_error_set(err, ENOENT, "no durable segment manifest of '%s' under %s/manifests",
                         table, dir);
 }
 
@@ -304,19 +315,18 @@ static bool named_by(struct ik_segset *const *keep, int n_keep, const char *name
     return false;
 }
 
-int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const *keep, int n_keep,
-                    struct ik_error *err)
+/* Unlinks the table's files in `sub` (snapshots or manifests) that are dead by `keep`. */
+static int prune_dir(const char *dir, const char *sub, const char *table,
+                     struct ik_segset *const *keep, int n_keep, uint64_t min_seq,
+                     struct ik_error *err)
 {
     char sdir[PATH_CAP], path[PATH_CAP + 256];
-    uint64_t min_seq = UINT64_MAX, seq;
     size_t tl = strlen(table);
     struct dirent *e;
+    uint64_t seq;
     DIR *d;
-    int rc = 0, k;
-    for (k = 0; k < n_keep; k++)
-        if (keep[k] && keep[k]->seq < min_seq)
-            min_seq = keep[k]->seq;
-    snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+    int rc = 0;
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, sub);
     if ((d = opendir(sdir)) == NULL)
         return errno == ENOENT ? 0 : ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
     while ((e = readdir(d)) != NULL) {
@@ -339,6 +349,20 @@ int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const 
             rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     }
     closedir(d);
+    return rc;
+}
+
+int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const *keep, int n_keep,
+                    struct ik_error *err)
+{
+    uint64_t min_seq = UINT64_MAX;
+    int k, rc;
+    for (k = 0; k < n_keep; k++)
+        if (keep[k] && keep[k]->seq < min_seq)
+            min_seq = keep[k]->seq;
+    rc = prune_dir(dir, "snapshots", table, keep, n_keep, min_seq, err);
+    if (rc == 0)
+        rc = prune_dir(dir, "manifests", table, keep, n_keep, min_seq, err);
     return rc;
 }
 
@@ -368,7 +392,7 @@ static int write_segment(const char *dir, const char *table, const char *name, u
         ik_error_prefix(err, rc, "%s", path);
     close(fd);
     if (rc == 0) {
-        ik__stop_point("segment");
+        ik__stop_point("publish");
         if (link(tmp, path) != 0 && errno != EEXIST)
             rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     }
@@ -420,4 +444,19 @@ int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t
     rc = ik_segset_add(cur, version, seq, snap, name, fd, deleted, n_deleted, out, err);
     ik_snapshot_close(snap);
     return rc;
+}
+
+int ik_segset_open_fds(struct ik_segset *s, const char *dir, struct ik_error *err)
+{
+    char path[PATH_CAP + 128];
+    int i;
+    for (i = 0; i < s->n; i++) {
+        if (s->seg[i].fd >= 0)
+            continue;
+        snprintf(path, sizeof path, "%s/snapshots/%s", dir, s->seg[i].name);
+        if ((s->seg[i].fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+            return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        s->seg[i].own_fd = true;
+    }
+    return 0;
 }

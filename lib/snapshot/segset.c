@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arrow/internal.h"
@@ -248,7 +249,8 @@ int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
             rc = ik_error_set(err, ENOMEM, "out of memory");
             goto fail;
         }
-        memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
+        if (cur->seg[i].n_gone > 0)
+            memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
         s->n = (int)i + 1;
     }
     if ((rc = set_seg(&s->seg[s->n], delta, name, fd, err)) != 0)
@@ -340,7 +342,8 @@ int ik_segset_manifest(const struct ik_segset *s, uint8_t **bytes, size_t *len,
         memcpy(e, s->seg[i].name, strlen(s->seg[i].name));
         put64(e + 64, (uint64_t)s->seg[i].rows);
         put64(e + 72, (uint64_t)s->seg[i].n_gone);
-        memcpy(b + at, s->seg[i].gone, (size_t)s->seg[i].n_gone * 8);
+        if (s->seg[i].n_gone > 0)
+            memcpy(b + at, s->seg[i].gone, (size_t)s->seg[i].n_gone * 8);
         at += (size_t)s->seg[i].n_gone * 8;
     }
     put64(b + at, fnv1a(b, at));
@@ -460,7 +463,8 @@ int ik_segset_open(const uint8_t *manifest, size_t len, struct ik_snapshot *cons
             rc = ik_error_set(err, ENOMEM, "out of memory");
             goto done;
         }
-        memcpy(g->gone, m->seg[i].gone, (size_t)g->n_gone * sizeof(int64_t));
+        if (g->n_gone > 0)
+            memcpy(g->gone, m->seg[i].gone, (size_t)g->n_gone * sizeof(int64_t));
     }
     *out = s;
     s = NULL;
@@ -534,4 +538,42 @@ int ik_segset_fd(const struct ik_segset *s, int i)
 int64_t ik_segset_segment_gone(const struct ik_segset *s, int i)
 {
     return s->seg[i].n_gone;
+}
+
+int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err)
+{
+    int fd = cur->seg[0].fd >= 0 ? fcntl(cur->seg[0].fd, F_DUPFD_CLOEXEC, 3) : -1;
+    return ik_segset_new(cur->table, ik_snapshot_version(cur->seg[0].snap), 0, cur->seg[0].snap,
+                         cur->seg[0].name, fd, out, err);
+}
+
+int ik_segset_adopt_fds(struct ik_segset *s, const int *fds, int n)
+{
+    struct stat st;
+    int i;
+    if (n != s->n) {
+        for (i = 0; i < n; i++)
+            close(fds[i]);
+        return EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        if (s->seg[i].fd >= 0 && s->seg[i].own_fd)
+            close(s->seg[i].fd);
+        s->seg[i].fd = fds[i];
+        s->seg[i].own_fd = true;
+        if (fstat(fds[i], &st) == 0) {
+            s->seg[i].dev = (uint64_t)st.st_dev;
+            s->seg[i].ino = (uint64_t)st.st_ino;
+        }
+    }
+    return 0;
+}
+
+struct ik_snapshot *ik_segset_find_file(const struct ik_segset *s, uint64_t dev, uint64_t ino)
+{
+    int i;
+    for (i = 0; s && i < s->n; i++)
+        if (s->seg[i].ino == ino && s->seg[i].dev == dev && ino != 0)
+            return s->seg[i].snap;
+    return NULL;
 }

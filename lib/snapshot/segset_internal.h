@@ -16,6 +16,7 @@ struct ik_seg {
     int64_t n_gone;
     int fd; /* the daemon's descriptor of the file, or -1 */
     bool own_fd;
+    uint64_t dev, ino; /* the file's identity once fds are adopted (0 unknown) */
 };
 
 struct ik_segset {

@@ -42,7 +42,7 @@ def raw_request(path, req, keep_open=False):
         s.sendall(struct.pack("<I", len(body)) + body)
         data, fds = b"", []
         while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
-            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 132))
             assert msg, "connection closed before the reply header"
             data += msg
             for level, kind, raw in anc:
@@ -270,7 +270,8 @@ class Result(ctypes.Structure):  # struct ik_result
                 ("source", ctypes.c_char_p), ("detail", ctypes.c_char_p),
                 ("version", ctypes.c_uint64), ("rows", ctypes.c_int64),
                 ("matched", ctypes.c_int64), ("table_rows", ctypes.c_int64),
-                ("timings", Timings)]
+                ("timings", Timings), ("copied_rows", ctypes.c_int64),
+                ("copied_bytes", ctypes.c_int64)]
 
 
 class Query(ctypes.Structure):  # struct ik_query
