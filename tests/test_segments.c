@@ -1,19 +1,24 @@
-/* Tests of segment sets: after random mixes of add / remove / touch, a state built delta by
- * delta (ik_store_changes_since + ik_segset_write_delta) holds exactly the rows of a
- * from-scratch read of the store, at every version (seed printed on failure); unfiltered
- * results are slices inside the mapped segments (nothing copied); point lookups by cid find
- * the live row; manifests round-trip and a damaged one is refused; prune keeps what is named. */
+/* Tests of segment sets (and the frames that carry a state's descriptors): after random mixes of
+ * add / remove / touch, a state built delta by delta (ik_store_changes_since +
+ * ik_segset_write_delta) holds exactly the rows of a from-scratch read of the store, at every
+ * version (seed printed on failure); unfiltered results are slices inside the mapped segments
+ * (nothing copied); point lookups by cid find the live row; manifests round-trip and a damaged one
+ * is refused; prune keeps what is named. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ik_test.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
+#include "proto/proto.h"
 #include "store_testutil.h"
 
 static void seg_dir(const char *name, char *out, size_t cap)
@@ -302,4 +307,55 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
     ik_segset_release(next);
     ik_segset_release(set);
     ik_store_close(st);
+}
+
+/* A state travels as a manifest and its segments: several descriptors on one frame, in order;
+ * a reader that expects one refuses a frame that carries more, closing them all. */
+TEST(test_frame_carries_several_descriptors_in_order)
+{
+    int sv[2], fds[3], got[IK_PROTO_MAX_FDS], n = 0, i, one = -1;
+    struct ik_sock_reader rd;
+    struct ik_error err = {{0}};
+    uint8_t frame[4 + 2] = {2, 0, 0, 0, 'o', 'k'}, *payload = NULL;
+    size_t len = 0;
+    ssize_t sent = 0;
+    struct stat a, b;
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (i = 0; i < 3; i++)
+        ASSERT_TRUE((fds[i] = open(i == 1 ? "/dev/zero" : "/dev/null", O_RDONLY)) >= 0);
+    ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, fds, 3, &sent, &err), 0);
+    ASSERT_EQ(sent, (ssize_t)sizeof frame);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_EQ(
+        ik_sock_reader_frame_fds(&rd, 64, &payload, &len, got, IK_PROTO_MAX_FDS, &n, 1000, &err),
+        0);
+    ASSERT_EQ(len, 2);
+    ASSERT_EQ(n, 3);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(fstat(fds[i], &a), 0);
+        ASSERT_EQ(fstat(got[i], &b), 0);
+        ASSERT_TRUE(a.st_ino == b.st_ino && a.st_dev == b.st_dev); /* the order kept */
+        close(got[i]);
+    }
+    free(payload);
+    /* one expected, three sent: refused */
+    ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, fds, 3, &sent, &err), 0);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_EQ(ik_sock_reader_frame(&rd, 64, &payload, &len, &one, 1000, &err), IK_EPROTO);
+    ASSERT_EQ(one, -1);
+    ASSERT_TRUE(strstr(err.message, "file descriptors passed at once") != NULL ||
+                strstr(err.message, "more than one") != NULL);
+    /* more than a frame may carry: refused by the sender */
+    {
+        int many[IK_PROTO_MAX_FDS + 1];
+        for (i = 0; i <= IK_PROTO_MAX_FDS; i++)
+            many[i] = fds[0];
+        ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, many, IK_PROTO_MAX_FDS + 1, &sent,
+                                      &err),
+                  EINVAL);
+    }
+    for (i = 0; i < 3; i++)
+        close(fds[i]);
+    close(sv[0]);
+    close(sv[1]);
 }
