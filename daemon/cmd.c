@@ -153,11 +153,29 @@ static int cmd_start(const char *dir, int timeout_s)
     return 1;
 }
 
-static int wait_unlocked(const char *dir, int timeout_s)
+/* Whether process `pid` still runs (a zombie does not: it has exited). */
+static bool pid_running(long pid)
+{
+    char path[64], buf[256], *p;
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Until nobody holds the lock and the daemon that held it (`pid`, 0: unknown) has exited: it
+ * lets the lock go at the end of its shutdown, and "stopped" means the process is gone. */
+static int wait_unlocked(const char *dir, long pid, int timeout_s)
 {
     double deadline = ik_now_ms() + timeout_s * 1000.0;
-    long pid;
-    while (ik_lock_holder(dir, &pid) == 0) {
+    long holder;
+    while (ik_lock_holder(dir, &holder) == 0 || (pid > 0 && pid_running(pid))) {
         if (ik_now_ms() > deadline)
             return -1;
         sleep_ms(10);
@@ -179,6 +197,8 @@ static int cmd_stop(const char *dir, int timeout_s)
         ik_cli_errorf("%s", err.message);
         return ik_cli_exit_code(rc);
     }
+    if (ik_lock_holder(dir, &pid) != 0)
+        pid = 0;
     rc = ik_client_call(c, "{\"v\":1,\"op\":\"shutdown\"}", &reply, &err);
     ik_client_close(c);
     free(reply);
@@ -193,7 +213,7 @@ static int cmd_stop(const char *dir, int timeout_s)
             return 1;
         }
     }
-    if (wait_unlocked(dir, timeout_s) != 0) {
+    if (wait_unlocked(dir, pid, timeout_s) != 0) {
         ik_cli_errorf("the daemon did not stop within %d s", timeout_s);
         return 1;
     }

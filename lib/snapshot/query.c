@@ -8,6 +8,7 @@
 
 #include "arrow/internal.h"
 #include "ipfskit/query.h"
+#include "snapshot/query_internal.h"
 
 enum kind { K_INT, K_UINT64, K_FLOAT, K_BOOL, K_STR, K_OTHER };
 
@@ -723,8 +724,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
                    const struct ArrowArray *batch, struct ArrowSchema *schema_out,
                    struct ArrowArray *out, int64_t *matched, struct ik_error *err)
 {
-    int64_t n_cols = q->n_columns ? (int64_t)q->n_columns : schema->n_children;
-    int64_t *cols = malloc((size_t)(n_cols ? n_cols : 1) * sizeof *cols), *sel = NULL;
+    int64_t *sel = NULL;
     struct rpred *preds = calloc(q->n_preds ? q->n_preds : 1, sizeof *preds);
     uint8_t *mask = NULL;
     int64_t i, n = batch->length, start, k, hits = n;
@@ -733,7 +733,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
     out->release = NULL;
     if (schema_out)
         schema_out->release = NULL;
-    if (cols == NULL || preds == NULL) {
+    if (preds == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto done;
     }
@@ -744,8 +744,6 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
                           (long long)batch->n_children, (long long)schema->n_children);
         goto done;
     }
-    for (i = 0; i < n_cols; i++)
-        cols[i] = q->n_columns ? find_column(schema, q->columns[i]) : i;
     for (i = 0; i < (int64_t)q->n_preds; i++)
         resolve(&q->preds[i], schema, &preds[i], NULL);
 
@@ -782,23 +780,10 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
         k = q->limit < 0 || q->limit > n - start ? n - start : q->limit;
     }
 
-    if (schema_out && (rc = make_schema(schema, cols, n_cols, schema_out, err)) != 0)
+    /* the projection of the selected rows: a slice, or the rows gathered */
+    if ((rc = ik__query_take(q, schema, batch, sliced ? NULL : sel, start, k, schema_out, out,
+                             err)) != 0)
         goto done;
-    if (ik__array_alloc(out, 1, n_cols) != 0) {
-        rc = ik_error_set(err, ENOMEM, "out of memory");
-        goto done;
-    }
-    out->length = k;
-    for (i = 0; i < n_cols; i++) {
-        const struct ArrowArray *c = batch->children[cols[i]];
-        const struct ArrowSchema *f = schema->children[cols[i]];
-        if (sliced)
-            rc = slice_column(f, batch, c, start, k, out->children[i], err);
-        else
-            rc = take_values(f, c, c->offset + batch->offset, sel, k, out->children[i], err);
-        if (rc != 0)
-            goto done;
-    }
     if (matched)
         *matched = hits;
 done:
@@ -808,7 +793,6 @@ done:
         if (schema_out && schema_out->release)
             schema_out->release(schema_out);
     }
-    free(cols);
     free(preds);
     free(mask);
     free(sel);

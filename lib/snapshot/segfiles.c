@@ -19,23 +19,7 @@
 /* Parses "<table>.<seq>.manifest" exactly. */
 static bool parse_manifest_name(const char *name, const char *table, uint64_t *seq)
 {
-    size_t tl = strlen(table);
-    const char *p;
-    uint64_t v = 0;
-    if (strncmp(name, table, tl) != 0 || name[tl] != '.')
-        return false;
-    p = name + tl + 1;
-    if (*p < '0' || *p > '9')
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (strcmp(p, ".manifest") != 0)
-        return false;
-    *seq = v;
-    return true;
+    return ik__parse_numbered(name, table, ".manifest", seq);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -112,33 +96,11 @@ static int fsync_path(const char *path, int flags, struct ik_error *err)
     return rc;
 }
 
-static void mark_path(const char *dir, const char *table, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/manifest-synced.%s", dir, table);
-}
-
-static bool read_mark(const char *dir, const char *table, uint64_t *seq)
-{
-    char path[PATH_CAP], text[32];
-    ssize_t n;
-    uint64_t v = 0;
-    int fd, i;
-    mark_path(dir, table, path, sizeof path);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-        return false;
-    n = read(fd, text, sizeof text - 1);
-    close(fd);
-    for (i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(text[i] - '0');
-    *seq = v;
-    return n > 0;
-}
-
 int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const *fresh,
                    int n_fresh, struct ik_error *err)
 {
-    char path[PATH_CAP], tmp[PATH_CAP + 16], text[32];
-    int i, rc, fd, n;
+    char path[PATH_CAP];
+    int i, rc;
     for (i = 0; i < n_fresh; i++) {
         snprintf(path, sizeof path, "%s/snapshots/%s", dir, fresh[i]);
         if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
@@ -154,62 +116,18 @@ int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const
     if ((rc = fsync_path(path, O_RDONLY | O_DIRECTORY, err)) != 0)
         return rc;
     ik__stop_point("mark");
-    mark_path(dir, s->table, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)s->seq);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
-    rc = write_all(fd, (const uint8_t *)text, (size_t)n);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = errno;
-    if (rc != 0)
-        return ik_error_set(err, rc, "%s: %s", path, strerror(rc));
-    return fsync_path(dir, O_RDONLY | O_DIRECTORY, err);
+    return ik__mark_write(dir, "manifest-synced", s->table, s->seq, err);
 }
 
 /* ---- discovery ------------------------------------------------------------------------- */
-
-static int cmp_desc(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x < y) - (x > y);
-}
 
 /* The manifest seqs of `table` (malloc'd, newest first). */
 static int list_seqs(const char *dir, const char *table, uint64_t **out, size_t *n)
 {
     char sdir[PATH_CAP];
-    DIR *d;
-    struct dirent *e;
-    uint64_t *v = NULL, seq;
-    size_t cap = 0;
-    *n = 0;
-    *out = NULL;
+    struct ik_error err;
     snprintf(sdir, sizeof sdir, "%s/manifests", dir);
-    if ((d = opendir(sdir)) == NULL)
-        return errno;
-    while ((e = readdir(d)) != NULL) {
-        if (!parse_manifest_name(e->d_name, table, &seq))
-            continue;
-        if (*n == cap) {
-            uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
-            if (nv == NULL) {
-                closedir(d);
-                free(v);
-                return ENOMEM;
-            }
-            v = nv;
-        }
-        v[(*n)++] = seq;
-    }
-    closedir(d);
-    if (*n)
-        qsort(v, *n, sizeof *v, cmp_desc);
-    *out = v;
-    return 0;
+    return ik__list_numbered(sdir, table, ".manifest", out, n, &err);
 }
 
 uint64_t ik_segset_max_seq(const char *dir, const char *table)
@@ -281,7 +199,7 @@ int ik_segset_latest(const char *dir, const char *table, int validate, struct ik
 {
     uint64_t *v = NULL, mark = 0;
     size_t n = 0, i;
-    bool marked = read_mark(dir, table, &mark);
+    bool marked = ik__mark_read(dir, "manifest-synced", table, &mark);
     int rc = list_seqs(dir, table, &v, &n);
     *out = NULL;
     if (rc != 0 && rc != ENOENT)

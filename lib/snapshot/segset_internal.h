@@ -29,6 +29,17 @@ struct ik_segset {
 
 /* snapshot.c: the snapshot's one record batch. */
 const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s);
+/* snapshot.c: whether `name` is exactly "<table>.<number><suffix>" (*v the number). */
+bool ik__parse_numbered(const char *name, const char *table, const char *suffix, uint64_t *v);
+/* snapshot.c: the numbers of the files "<table>.<number><suffix>" in directory sdir, malloc'd
+ * in *out (*n of them), newest first. errno-style code when sdir cannot be read. */
+int ik__list_numbered(const char *sdir, const char *table, const char *suffix, uint64_t **out,
+                      size_t *n, struct ik_error *err);
+/* snapshot.c: dir/<prefix>.<table> holds a number (written to a temp name and renamed, not
+ * fsynced: a lost mark only makes the next start trust less); read: false when absent. */
+int ik__mark_write(const char *dir, const char *prefix, const char *table, uint64_t value,
+                   struct ik_error *err);
+bool ik__mark_read(const char *dir, const char *prefix, const char *table, uint64_t *value);
 
 const struct ArrowArray *ik__seg_batch(const struct ik_seg *g);
 /* Row `row`'s key (the first column, utf8): 0, or -1 when the segment has none. */

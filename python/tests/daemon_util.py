@@ -61,6 +61,19 @@ def raw_request(path, req, keep_open=False):
     return json.loads(data[4:]), fds
 
 
+def mappings(pattern):
+    """(start, end) of every mapping of this process whose file name (" (deleted)" or not)
+    matches the compiled regex `pattern` (re.search)."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and pattern.search(parts[5].rstrip("\n").removesuffix(" (deleted)")):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi))
+    return out
+
+
 def wait_for(cond, timeout=10.0, interval=0.005, what="condition"):
     """Polls `cond()` until it returns a truthy value; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout

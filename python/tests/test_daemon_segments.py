@@ -16,12 +16,11 @@ import json
 import os
 import random
 import re
-import subprocess
 import threading
 
 import pytest
 
-from daemon_util import Client, QueryError, cid_v0, pid_stopped, wait_for
+from daemon_util import Client, cid_v0, mappings, pid_stopped, wait_for
 
 FORCED = {"IPFS_KIT_COMPACT_DELTAS": "3", "IPFS_KIT_COMPACT_MIN_ROWS": "20",
           "IPFS_KIT_COMPACT_SHARE": "4"}
@@ -115,16 +114,8 @@ def test_every_path_equals_a_rebuild_after_random_writes(daemons, tmp_path, comp
 
 def segment_mappings(path):
     """(start, end) of every mapping of a pin_index segment of data dir `path`."""
-    pat = re.compile(re.escape(os.path.join(path, "snapshots")) +
-                     r"/pin_index\.[0-9]+(\.d[0-9]+)?\.arrow( \(deleted\))?$")
-    out = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and pat.search(parts[5].rstrip("\n")):
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                out.append((lo, hi))
-    return out
+    return mappings(re.compile(re.escape(os.path.join(path, "snapshots")) +
+                               r"/pin_index\.[0-9]+(\.d[0-9]+)?\.arrow$"))
 
 
 def all_buffers(arr):

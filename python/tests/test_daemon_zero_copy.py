@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from daemon_util import Client, Daemon, raw_request
+from daemon_util import Client, Daemon, mappings, raw_request
 
 ROWS = 1_000_000
 
@@ -28,15 +28,7 @@ def big():
 
 def snapshot_mappings(version):
     """(start, end) of every mapping of pin_index.<version>.arrow in this process."""
-    pat = re.compile(r"/snapshots/pin_index\.%d\.arrow( \(deleted\))?$" % version)
-    out = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and pat.search(parts[5].rstrip("\n")):
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                out.append((lo, hi))
-    return out
+    return mappings(re.compile(r"/snapshots/pin_index\.%d\.arrow$" % version))
 
 
 def vm_rss_kb():
