@@ -8,8 +8,8 @@
  *   when there are COMPACT_DELTAS of them, so 10,000 single writes make no 10,000 segments.
  *
  * It also rebuilds vfs_stats, an aggregate of every pin, when it lags pin_index: never on the
- * write path, and at most half of the time (a build waits twice its last duration after the
- * previous one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
+ * write path, and at most a fifth of the time (a build waits four times its last duration
+ * after the previous one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
  * override the thresholds (tests, benchmarks). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,11 +86,15 @@ static int major(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_segset
     struct ArrowSchema ps = {0};
     struct ArrowArray pa = {0};
     uint64_t gen = 0;
+    double t0 = ik_now_ms();
     int rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
     if (rc != 0)
         return rc;
     ik__stop_point("read"); /* compact-read: every pin read, nothing written */
     rc = ik_segset_write_base(d->dir, "pin_index", gen, next_seq(d), &ps, &pa, out, err);
+    /* the compaction's time: the new base alone (vfs_stats from the same rows comes after) */
+    atomic_store_explicit(&d->metrics.compaction_us_last, (long long)((ik_now_ms() - t0) * 1000.0),
+                          memory_order_relaxed);
     if (rc == 0)
         (void)publish_vfs(d, gen, &ps, &pa, NULL);
     pa.release(&pa);
@@ -140,8 +144,12 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     deltas = ik_segset_count(cur) - 1;
     is_major = deltas > 0 && change >= env_num("IPFS_KIT_COMPACT_MIN_ROWS", COMPACT_MIN_ROWS) &&
                change * env_num("IPFS_KIT_COMPACT_SHARE", COMPACT_SHARE) >= base_rows;
-    is_minor =
-        !is_major && deltas >= 2 && deltas >= env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS);
+    /* a minor merge reads every change since the base: under a stream of writes it waits
+     * twice its last duration after the previous one, so merging takes at most a third of a
+     * core while the deltas it leaves stay few */
+    is_minor = !is_major && deltas >= 2 &&
+               deltas >= env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS) &&
+               ik_now_ms() - d->minor_end_ms >= 2 * d->minor_ms;
     pthread_mutex_lock(&d->build_mu);
     busy = d->compacted != NULL; /* one waits to be installed */
     pthread_mutex_unlock(&d->build_mu);
@@ -156,8 +164,12 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
         pthread_mutex_unlock(&d->build_mu);
         if (rc == 0) {
             atomic_fetch_add_explicit(&d->metrics.compactions, 1, memory_order_relaxed);
-            atomic_store_explicit(&d->metrics.compaction_us_last,
-                                  (long long)((ik_now_ms() - t0) * 1000.0), memory_order_relaxed);
+            if (!is_major) {
+                d->minor_end_ms = ik_now_ms();
+                d->minor_ms = d->minor_end_ms - t0;
+                atomic_store_explicit(&d->metrics.compaction_us_last,
+                                      (long long)(d->minor_ms * 1000.0), memory_order_relaxed);
+            }
         } else if (rc != ESTALE) {
             fprintf(stderr, "ipfs-kit daemon: compaction: %s\n", err.message);
         }
@@ -167,7 +179,7 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     if (vfs_version < ik_segset_version(cur)) {
         static double last;
         double now = ik_now_ms();
-        if (now - last >= 2 * d->vfs_build_ms) {
+        if (now - last >= 4 * d->vfs_build_ms) {
             struct ArrowSchema ps = {0};
             struct ArrowArray pa = {0};
             uint64_t gen = 0;

@@ -144,6 +144,7 @@ struct ik_daemon {
     _Atomic uint64_t seglog_keep;  /* writer: seg_log entries up to this may go */
     uint64_t seglog_pruned;        /* writer: last prune */
     double vfs_build_ms;           /* compactor: last vfs_stats build time */
+    double minor_ms, minor_end_ms; /* compactor: the last minor merge's time and end */
 
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;

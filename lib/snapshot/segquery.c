@@ -85,12 +85,17 @@ static int push(struct seg_stream *r, int64_t *cap, struct ik_error *err)
 
 /* ---- costs ----------------------------------------------------------------------------- */
 
-static bool in_segments(const struct ik_segset *s, const void *p)
+/* Whether p lies in a mapped segment: the batch's own segment `hint` first (a slice always
+ * does), then the others. */
+static bool in_segments(const struct ik_segset *s, int hint, const void *p)
 {
     int i;
-    for (i = 0; i < s->n; i++) {
+    for (i = -1; i < s->n; i++) {
         size_t size;
-        const uint8_t *d = ik_snapshot_data(s->seg[i].snap, &size);
+        const uint8_t *d;
+        if (i == hint || (i < 0 && hint < 0))
+            continue;
+        d = ik_snapshot_data(s->seg[i < 0 ? hint : i].snap, &size);
         if ((const uint8_t *)p >= d && (const uint8_t *)p < d + size)
             return true;
     }
@@ -98,7 +103,7 @@ static bool in_segments(const struct ik_segset *s, const void *p)
 }
 
 /* Bytes of array `a` (field f) held outside the segments' mappings; *any when some are. */
-static int64_t copied_bytes(const struct ik_segset *s, const struct ArrowSchema *f,
+static int64_t copied_bytes(const struct ik_segset *s, int hint, const struct ArrowSchema *f,
                             const struct ArrowArray *a, bool *any)
 {
     int64_t n = 0, len = a->offset + a->length, w = 8, i;
@@ -111,18 +116,18 @@ static int64_t copied_bytes(const struct ik_segset *s, const struct ArrowSchema 
         w = 2;
     else if (fmt[0] == 'i' || fmt[0] == 'I' || fmt[0] == 'u' || fmt[0] == 'z' || fmt[0] == 'f')
         w = 4;
-    if (a->n_buffers > 0 && a->buffers[0] && !in_segments(s, a->buffers[0]))
+    if (a->n_buffers > 0 && a->buffers[0] && !in_segments(s, hint, a->buffers[0]))
         n += (len + 7) / 8;
-    if (a->n_buffers > 1 && a->buffers[1] && !in_segments(s, a->buffers[1]))
+    if (a->n_buffers > 1 && a->buffers[1] && !in_segments(s, hint, a->buffers[1]))
         n += w ? w * (len + (fmt[0] == 'u' || fmt[0] == 'z')) : (len + 7) / 8;
-    if (a->n_buffers > 2 && a->buffers[2] && !in_segments(s, a->buffers[2])) {
+    if (a->n_buffers > 2 && a->buffers[2] && !in_segments(s, hint, a->buffers[2])) {
         const int32_t *o = a->buffers[1];
         n += o[len] - o[a->offset];
     }
     for (i = 0; i < a->n_children && i < f->n_children; i++)
-        n += copied_bytes(s, f->children[i], a->children[i], any);
+        n += copied_bytes(s, hint, f->children[i], a->children[i], any);
     if (a->dictionary && f->dictionary)
-        n += copied_bytes(s, f->dictionary, a->dictionary, any);
+        n += copied_bytes(s, hint, f->dictionary, a->dictionary, any);
     if (n > 0)
         *any = true;
     return n;
@@ -195,7 +200,8 @@ static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *
         return rc;
     r->n++;
     for (i = 0; i < b->n_children; i++)
-        cost->copied_bytes += copied_bytes(r->set, r->schema.children[i], b->children[i], &any);
+        cost->copied_bytes += copied_bytes(r->set, (int)(g - r->set->seg), r->schema.children[i],
+                                           b->children[i], &any);
     if (any)
         cost->copied_rows += k;
     return 0;
