@@ -8,8 +8,9 @@
  *   when there are COMPACT_DELTAS of them, so 10,000 single writes make no 10,000 segments.
  *
  * It also rebuilds vfs_stats, an aggregate of every pin, when it lags pin_index: never on the
- * write path, and at most a fifth of the time (a build waits four times its last duration
- * after the previous one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
+ * write path, once writes pause for VFS_QUIET_MS (or it has lagged VFS_MAX_LAG_MS), and at
+ * most a fifth of the time (a build waits four times its last duration after the previous
+ * one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
  * override the thresholds (tests, benchmarks). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #define COMPACT_SHARE 8
 #define COMPACT_MIN_ROWS 1024
 #define IDLE_MS 200
+#define VFS_QUIET_MS 100    /* pin_index unchanged this long: writes have paused */
+#define VFS_MAX_LAG_MS 5000 /* under writes that never pause, rebuild vfs_stats anyway */
 
 static int64_t env_num(const char *name, int64_t def)
 {
@@ -177,9 +180,15 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
         return rc == 0;
     }
     if (vfs_version < ik_segset_version(cur)) {
-        static double last;
-        double now = ik_now_ms();
-        if (now - last >= 4 * d->vfs_build_ms) {
+        static double last, lag_since;
+        double now = ik_now_ms(), quiet = now - (double)atomic_load(&d->pins_published_us) / 1000.0;
+        if (lag_since == 0)
+            lag_since = now;
+        /* not in the middle of a burst of writes (it would take a core from them), unless
+         * vfs_stats has lagged for VFS_MAX_LAG_MS; and at most a fifth of the time */
+        if ((quiet >= VFS_QUIET_MS || now - lag_since >= VFS_MAX_LAG_MS) &&
+            now - last >= 4 * d->vfs_build_ms) {
+            lag_since = 0;
             struct ArrowSchema ps = {0};
             struct ArrowArray pa = {0};
             uint64_t gen = 0;

@@ -145,6 +145,7 @@ struct ik_daemon {
     uint64_t seglog_pruned;        /* writer: last prune */
     double vfs_build_ms;           /* compactor: last vfs_stats build time */
     double minor_ms, minor_end_ms; /* compactor: the last minor merge's time and end */
+    _Atomic long long pins_published_us; /* monotonic µs of the last pin_index publish */
 
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;

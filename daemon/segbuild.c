@@ -89,6 +89,7 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     if (strcmp(table, "pin_index") == 0) {
         d->published_gen = p.version;
         d->build_failed = false;
+        atomic_store(&d->pins_published_us, (long long)(ik_now_ms() * 1000.0));
     }
     ik_vpage_publish(d, &d->pins, &d->vfs);
     pthread_mutex_unlock(&d->pub_mu);
