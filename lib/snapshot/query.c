@@ -786,13 +786,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
         goto done;
     if (matched)
         *matched = hits;
-done:
-    if (rc != 0) {
-        if (out->release)
-            out->release(out);
-        if (schema_out && schema_out->release)
-            schema_out->release(schema_out);
-    }
+done: /* out and schema_out are set only by ik__query_take, which leaves none on failure */
     free(preds);
     free(mask);
     free(sel);
