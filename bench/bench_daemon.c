@@ -12,6 +12,8 @@
  *   exec ITERS ARGV...          fork/exec ARGV (stdout to /dev/null) and wait: p50/p99 ms
  *   pinadd DIR ITERS            ik_client_pin_add of a new pin (the reply comes once the
  *                               snapshot holding it is published): p50/p99 ms
+ *   lookup DIR ITERS            ik_client_query of one pin by cid (cid eq: binary search in each
+ *                               segment), warm client: p50/p99 µs
  *   import DIR FILE             ik_client_import_fd of FILE through the daemon: pins/s
  *   store-import DIR FILE       ik_store_import in process into DIR (a fresh store): pins/s
  *   path DIR METHOD COMP SQLITE LIMIT ITERS MAXSEC
@@ -217,20 +219,25 @@ static struct ik_client *open_client(const char *dir)
     return c;
 }
 
-/* One query: ask, take the batch, release it and the stream (unmaps the snapshot). */
+/* One query: ask, take every batch (one per run of live rows of each segment), release them
+ * and the stream. */
 static int64_t one_query(struct ik_client *c, const struct ik_query *q, uint64_t *version,
                          struct ik_timings *tm)
 {
     struct ik_result r;
     struct ik_error err = {{0}};
     struct ArrowArray b;
-    int64_t rows;
+    int64_t rows = 0;
     if (ik_client_query(c, q, &r, &err) != 0)
         die("query", &err);
-    if (r.stream.get_next(&r.stream, &b) != 0 || b.release == NULL)
-        die("get_next", NULL);
-    rows = b.length;
-    b.release(&b);
+    for (;;) {
+        if (r.stream.get_next(&r.stream, &b) != 0)
+            die("get_next", NULL);
+        if (b.release == NULL)
+            break;
+        rows += b.length;
+        b.release(&b);
+    }
     if (tm)
         *tm = r.timings;
     if (version)
@@ -402,6 +409,59 @@ static int cmd_pinadd(const char *dir, int iters)
     printf("{\"generation\": %llu, ", (unsigned long long)gen);
     print_stats("ms", t, iters, "}\n");
     ik_client_close(c);
+    free(t);
+    return 0;
+}
+
+/* ITERS point lookups (cid eq, a random pin of the first 1000 rows) through one warm client:
+ * p50/p99 µs of the library call, every batch taken. */
+static int cmd_lookup(const char *dir, int iters)
+{
+    struct ik_client *c = open_client(dir);
+    struct ik_query q;
+    struct ik_result r;
+    struct ik_error err = {{0}};
+    struct ArrowArray b;
+    char(*cids)[64] = calloc(1000, 64);
+    double *t = calloc((size_t)iters, sizeof *t);
+    int n = 0;
+    ik_query_init(&q, "pin_index");
+    if (ik_query_add_column(&q, "cid", &err) != 0)
+        die("query", &err);
+    q.limit = 1000;
+    if (ik_client_query(c, &q, &r, &err) != 0)
+        die("query", &err);
+    while (r.stream.get_next(&r.stream, &b) == 0 && b.release) {
+        const struct ArrowArray *col = b.children[0];
+        const int32_t *o = col->buffers[1];
+        for (int64_t i = 0; i < b.length && n < 1000; i++, n++) {
+            int64_t k = col->offset + i;
+            snprintf(cids[n], 64, "%.*s", (int)(o[k + 1] - o[k]),
+                     (const char *)col->buffers[2] + o[k]);
+        }
+        b.release(&b);
+    }
+    ik_result_reset(&r);
+    ik_query_reset(&q);
+    if (n == 0)
+        die("no pins to look up", NULL);
+    for (int i = -iters / 10 - 10; i < iters; i++) {
+        double t0;
+        ik_query_init(&q, "pin_index");
+        if (ik_query_filter_str(&q, "cid", IK_OP_EQ,
+                                cids[(unsigned)(i + 1000) * 7919u % (unsigned)n], &err) != 0)
+            die("query", &err);
+        t0 = now_us();
+        if (one_query(c, &q, NULL, NULL) != 1)
+            die("lookup found no row", NULL);
+        if (i >= 0)
+            t[i] = now_us() - t0;
+        ik_query_reset(&q);
+    }
+    printf("{");
+    print_stats("us", t, iters, "}\n");
+    ik_client_close(c);
+    free(cids);
     free(t);
     return 0;
 }
@@ -702,11 +762,14 @@ int main(int argc, char **argv)
         return cmd_exec(atoi(argv[2]), argv + 3);
     if (argc >= 4 && strcmp(argv[1], "pinadd") == 0)
         return cmd_pinadd(argv[2], atoi(argv[3]));
+    if (argc >= 4 && strcmp(argv[1], "lookup") == 0)
+        return cmd_lookup(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "import") == 0)
         return cmd_import(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "store-import") == 0)
         return cmd_store_import(argv[2], argv[3]);
-    fprintf(stderr, "usage: bench-daemon "
-                    "floor|query|qps|exec|pinadd|import|store-import|path|scan|groupby ...\n");
+    fprintf(stderr,
+            "usage: bench-daemon "
+            "floor|query|qps|exec|pinadd|lookup|import|store-import|path|scan|groupby ...\n");
     return 2;
 }

@@ -128,6 +128,36 @@ def main():
         v is not None and v <= 2 and s.get("resync_100_generations_used") == 1, "{:.2f}×")
     v = s.get("resync_nochange_generations_used")
     add(16, "re-sync with no change: no new version", v, v == 0, "{} generations")
+    # issue 12: incremental snapshots (bench/bench_segments.py; from the suite's results, or
+    # from bench/results/segments.json when it ran alone)
+    seg = r.get("segments")
+    if seg is None and os.path.exists(os.path.join(RESULTS, "segments.json")):
+        with open(os.path.join(RESULTS, "segments.json")) as f:
+            seg = json.load(f).get("segments")
+    seg = seg or {}
+    small = get(seg, "pinadd", 1000, "ms", "p50")
+    for pins in (1_000_000, 10_000_000):
+        a = get(seg, "pinadd", pins, "ms", "p50")
+        add(12, f"pin add → reply p50 ≤ 1 ms at {pins:,} pins", a, a is not None and a <= 1,
+            "{:.3f} ms")
+        x = a / small if a and small else None
+        add(12, f"pin add at {pins:,} ≤ 2× the 1,000-pin store", x, x is not None and x <= 2,
+            "{:.2f}×")
+    u, c = get(seg, "q100_uncompacted", "us", "p50"), get(seg, "q100_compacted", "us", "p50")
+    x = u / c if u and c else None
+    add(12, "limit-100 query after 10,000 writes ≤ 1.5× compacted", x,
+        x is not None and x <= 1.5, "{:.2f}×")
+    h = get(seg, "handoff_100_deltas", "us", "p50")
+    add(12, "whole-table handoff with 100 deltas ≤ 100 µs", h, h is not None and h <= 100,
+        "{:.1f} µs")
+    lk = get(seg, "lookup_page", "us", "p50")
+    add(12, "cid point lookup (library, warm) p50 ≤ 20 µs", lk, lk is not None and lk <= 20,
+        "{:.1f} µs")
+    e = get(seg, "cli_lookup", "ms", "p50")
+    add(12, "`pin list --cid X` whole process ≤ 2 ms", e, e is not None and e <= 2, "{:.2f} ms")
+    cm, fb = get(seg, "compaction_ms"), get(seg, "pinadd", 1_000_000, "full_build_ms")
+    x = cm / fb if cm and fb else None
+    add(12, "compaction at 1M ≤ the full build", x, x is not None and x <= 1, "{:.2f}×")
 
     m = r.get("machine", {})
     print(f"bench-check: {os.path.relpath(path)} ({r.get('when', '?')}, {m.get('cpu', '?')}, "

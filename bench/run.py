@@ -965,6 +965,8 @@ def main():
     lines = []
     if os.environ.get("BENCH_DAEMON", "1") != "0":
         lines += bench_daemon(res)
+        import bench_segments  # issue 12's targets, on copies of the same stores
+        lines += bench_segments.bench(res)
     vs = res.get("validate_strings")
     if vs:
         codec.insert(codec_strings_at,
@@ -975,6 +977,11 @@ def main():
     lines += bench_changes(res)
     lines += [""] + codec
     written = plots(res)
+    if "segments" in res:
+        import bench_segments
+        wl = bench_segments.plot(res["segments"], os.path.join(RESULTS, "write_latency.png"))
+        if wl:
+            written.append(wl)
     total = time.perf_counter() - t_start
     res["total_s"] = round(total, 1)
     res["machine"]["loadavg_end"] = os.getloadavg()[0]

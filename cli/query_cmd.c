@@ -166,7 +166,7 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
     struct ik_client *c = NULL;
     struct ik_result r;
     struct ik_error err = {{0}};
-    char summary[256], count[64];
+    char summary[320], count[64], copied[96];
     int rc = ik_cli_open(&o->client, &c);
     if (rc != 0)
         return rc;
@@ -182,8 +182,14 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
         snprintf(count, sizeof count, "%lld of %lld", (long long)r.rows, (long long)r.matched);
     else
         snprintf(count, sizeof count, "%lld", (long long)r.rows);
-    snprintf(summary, sizeof summary, "%s %s \xc2\xb7 %s via %s \xc2\xb7 %.2f ms", count, noun,
-             r.method_name, r.source, r.timings.total_ms);
+    /* what the result cost beyond slicing the snapshot (docs/protocol.md, "zero_copy") */
+    if (r.copied_bytes < 0)
+        snprintf(copied, sizeof copied, "copied: every row (decoded)");
+    else
+        snprintf(copied, sizeof copied, "copied: %lld rows, %lld bytes", (long long)r.copied_rows,
+                 (long long)r.copied_bytes);
+    snprintf(summary, sizeof summary, "%s %s \xc2\xb7 %s via %s \xc2\xb7 %s \xc2\xb7 %.2f ms",
+             count, noun, r.method_name, r.source, copied, r.timings.total_ms);
     if (r.reason[0]) /* a fallback: say why this path and not the usual one */
         fprintf(stderr, "%s: warning: %s; answered by the %s method\n", ik_cli_prog, r.reason,
                 r.method_name);

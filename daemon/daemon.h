@@ -30,7 +30,8 @@ struct ik_conn {
     int in_fd; /* fd received with the request being parsed (import), or -1 */
     uint8_t *out;
     size_t out_len, out_off, out_cap;
-    int out_fd;         /* fd to pass with the first pending byte, or -1 */
+    int out_fds[IK_PROTO_MAX_FDS]; /* fds to pass with the first pending byte */
+    int n_out_fds;
     uint32_t watched;   /* epoll events currently registered (skip no-op EPOLL_CTL_MOD) */
     bool busy;          /* lent to a worker or waiting on the writer */
     bool closing;       /* close once `out` is flushed */
@@ -50,13 +51,16 @@ struct ik_conn {
     double t_parked; /* when the write reply was parked: visible timeout */
 };
 
-/* A published snapshot of a file-backed table. */
+struct ik_segset;
+
+/* A published state of a file-backed table: its segment set and its manifest file. */
 struct ik_published {
-    int fd;
+    int fd; /* the manifest, read-only */
     uint64_t version;
-    int64_t rows;
+    int64_t rows; /* live rows */
     int64_t bytes;
-    uint64_t dev, ino; /* the file's identity, matched against a query's "have" */
+    uint64_t dev, ino;     /* the manifest's identity, matched against a query's "have" */
+    struct ik_segset *set; /* a reference */
 };
 
 enum ik_job_kind { IK_JOB_WRITE, IK_JOB_REPLY };
@@ -106,6 +110,8 @@ struct ik_metrics {
     atomic_llong writes_not_visible; /* write replies that gave up waiting for a snapshot */
     atomic_llong snapshot_builds;
     atomic_llong snapshot_build_us_last;
+    atomic_llong compactions;
+    atomic_llong compaction_us_last;
     atomic_llong hist[IK_M_HIST]; /* request latency, log2 buckets of microseconds */
 };
 
@@ -132,11 +138,25 @@ struct ik_daemon {
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 
-    pthread_t writer, builder, workers[IK_DAEMON_WORKERS];
+    pthread_t writer, builder, compactor, workers[IK_DAEMON_WORKERS];
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
     pthread_cond_t build_cv;
-    uint64_t build_wanted; /* newest generation committed (builder goal) */
+    uint64_t build_wanted;         /* newest generation committed (builder goal) */
+    struct ik_segset *compacted;   /* guarded by build_mu: a state the compactor made, to install */
+    pthread_mutex_t files_mu;      /* held from writing a segment until its state is published,
+                                      and while pruning: prune never sees a file no state names
+                                      yet */
+    struct ik_segset *to_sync[2];  /* guarded by build_mu: published, not yet made durable
+                                      (pin_index, vfs_stats) */
+    struct ik_segset *durable_vfs; /* compactor: the newest durable vfs_stats state */
+    pthread_cond_t compact_cv;     /* with build_mu: wakes the compactor */
+    struct ik_store *bstore;       /* builder's read-only connection (changes since) */
+    struct ik_segset *durable;     /* compactor: the newest pin_index state made durable */
+    _Atomic uint64_t seq;          /* the next manifest seq */
+    double vfs_build_ms;           /* compactor: last vfs_stats build time */
+    double minor_ms, minor_end_ms; /* compactor: the last minor merge's time and end */
+    _Atomic long long pins_published_us; /* monotonic µs of the last pin_index publish */
 
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;
@@ -170,6 +190,9 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err);
 /* Queues a reply header frame and sends what it can. `pass_fd` (>= 0) is taken: it travels
  * with the frame and is closed once sent (or at once when it cannot be). */
 void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int pass_fd);
+/* The same with descriptors fds[0..n) (all taken) on the frame's first byte. */
+void ik_conn_send_fds(struct ik_daemon *d, struct ik_conn *c, const char *json, const int *fds,
+                      int n);
 void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code,
                         const char *message);
 void ik_loop_wake(struct ik_daemon *d);
@@ -185,6 +208,20 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j);
  * daemon.visible_timeout while builds fail (or all, when `give_up`) get an error saying the
  * write committed but is not visible yet. */
 void ik_release_parked(struct ik_daemon *d, bool give_up);
+
+/* segbuild.c: the builder (publishes a delta per group of writes) and compact.c, the
+ * compactor (merges deltas and rebuilds vfs_stats in the background). */
+int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err);
+void ik_segbuild_stop(struct ik_daemon *d);
+void ik_segbuild_free(struct ik_daemon *d);
+/* Makes the newest published states durable and prunes older files (the compactor's thread;
+ * at start and stop on the calling thread). */
+void ik_segbuild_settle(struct ik_daemon *d);
+/* Publishes `set` as the table's state: writes its manifest; it is made durable later by
+ * ik_segbuild_settle. Call with files_mu held since its files were written. */
+int ik_segbuild_publish(struct ik_daemon *d, const char *table, struct ik_segset *set,
+                        struct ik_error *err);
+void *ik_compactor_main(void *arg);
 
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
 #ifndef IK_VERSION
@@ -79,18 +80,40 @@ static int small_table_fd(struct ik_daemon *d, const char *table, int64_t *rows,
     return fd;
 }
 
-/* The header of a zero_copy reply, written by hand: this runs for every query. */
+/* The header of a zero_copy reply, written by hand: this runs for every query. A segmented
+ * table's reply carries the manifest and then each segment (docs/protocol.md), unless the
+ * client holds that state ("held"). */
 static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *table,
                            const struct ik_published *snap, int fd)
 {
-    char h[256];
+    char h[320], segs[48] = "";
+    int fds[IK_PROTO_MAX_FDS], n = 0, i, count = snap->set ? ik_segset_count(snap->set) : 0;
+    if (fd >= 0)
+        fds[n++] = fd;
+    if (snap->set && fd >= 0) {
+        for (i = 0; i < count && n < IK_PROTO_MAX_FDS; i++) {
+            int f = fcntl(ik_segset_fd(snap->set, i), F_DUPFD_CLOEXEC, 3);
+            if (f < 0)
+                break;
+            fds[n++] = f;
+        }
+        if (n != count + 1) {
+            for (i = 0; i < n; i++)
+                close(fds[i]);
+            finish(d, c, IK_REQ_QUERY, -1, true);
+            ik_conn_send_error(d, c, "internal", "cannot pass the segments (out of descriptors)");
+            return;
+        }
+    }
+    if (snap->set)
+        snprintf(segs, sizeof segs, ",\"segments\":%d", count);
     snprintf(h, sizeof h,
              "{\"ok\":true,\"method\":\"zero_copy\",\"source\":\"arrow_ipc_daemon\","
-             "\"transport\":\"fd\",\"table\":\"%s\",\"version\":%llu,\"table_rows\":%lld%s}",
-             table, (unsigned long long)snap->version, (long long)snap->rows,
+             "\"transport\":\"fd\",\"table\":\"%s\",\"version\":%llu,\"table_rows\":%lld%s%s}",
+             table, (unsigned long long)snap->version, (long long)snap->rows, segs,
              fd < 0 ? ",\"held\":true" : "");
     finish(d, c, IK_REQ_QUERY, 0, false);
-    ik_conn_send(d, c, h, fd);
+    ik_conn_send_fds(d, c, h, fds, n);
 }
 
 /* Hands the request (moved into the job) to a reply worker, which owns the socket meanwhile;
@@ -111,6 +134,7 @@ static void queue_reply(struct ik_daemon *d, struct ik_conn *c, struct ik_reques
     j->in_fd = -1;
     j->snap.fd = -1;
     if (snap_table && ik_published_get(d, snap_table, NULL, &j->snap) != 0) {
+        ik_segset_release(j->snap.set);
         free(j);
         ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
         ik_request_reset(req);
@@ -175,6 +199,7 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
             snap.version = 0;
         }
         send_zero_copy(d, c, table, &snap, fd); /* takes fd */
+        ik_segset_release(snap.set);
         ik_request_reset(req);
         return;
     }
@@ -234,11 +259,14 @@ static json_t *build_state(struct ik_daemon *d)
 static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
 {
     json_t *h;
-    uint64_t gen;
+    uint64_t gen, vfs_gen;
     int64_t rows;
+    int segments;
     pthread_mutex_lock(&d->pub_mu);
     gen = d->published_gen;
     rows = d->pins.rows;
+    vfs_gen = d->vfs.version;
+    segments = d->pins.set ? ik_segset_count(d->pins.set) : 0;
     pthread_mutex_unlock(&d->pub_mu);
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
@@ -259,8 +287,19 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                       (ik_now_ms() - d->metrics.started_mono) / 1000.0, "snapshot_version",
                       (json_int_t)gen, "pins", (json_int_t)rows, "path", d->shown_dir, "socket",
                       d->sock_path, "connections", d->n_conns, "max_connections", d->max_conns);
-        if (h)
+        if (h) {
             json_object_set_new(h, "snapshot_build", build_state(d));
+            json_object_set_new(h, "segments", json_integer(segments));
+            json_object_set_new(h, "vfs_stats_version", json_integer((json_int_t)vfs_gen));
+            json_object_set_new(h, "compactions",
+                                json_integer(atomic_load(&d->metrics.compactions)));
+            json_object_set_new(
+                h, "compaction_ms_last",
+                json_real((double)atomic_load(&d->metrics.compaction_us_last) / 1000.0));
+            json_object_set_new(
+                h, "build_ms_last",
+                json_real((double)atomic_load(&d->metrics.snapshot_build_us_last) / 1000.0));
+        }
     }
     finish(d, c, op, -1, false);
     reply_json(d, c, h);

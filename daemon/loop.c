@@ -87,9 +87,10 @@ static void conn_close(struct ik_daemon *d, struct ik_conn *c)
     c->parked_reply = NULL;
     if (c->in_fd >= 0)
         close(c->in_fd);
-    if (c->out_fd >= 0)
-        close(c->out_fd);
-    c->in_fd = c->out_fd = -1;
+    for (int i = 0; i < c->n_out_fds; i++)
+        close(c->out_fds[i]);
+    c->n_out_fds = 0;
+    c->in_fd = -1;
     free(c->in);
     free(c->out);
     c->in = c->out = NULL;
@@ -114,16 +115,15 @@ static int conn_flush(struct ik_daemon *d, struct ik_conn *c)
 {
     while (c->out_off < c->out_len) {
         ssize_t n = 0;
-        int rc = ik_sock_sendmsg_fd(c->fd, c->out + c->out_off, c->out_len - c->out_off, c->out_fd,
-                                    &n, NULL);
+        int rc = ik_sock_sendmsg_fds(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                     c->out_fds, c->n_out_fds, &n, NULL);
         if (rc == EAGAIN)
             break;
         if (rc != 0)
             return -1;
-        if (c->out_fd >= 0) { /* it went with the first byte sent */
-            close(c->out_fd);
-            c->out_fd = -1;
-        }
+        for (int i = 0; i < c->n_out_fds; i++) /* they went with the first byte sent */
+            close(c->out_fds[i]);
+        c->n_out_fds = 0;
         c->out_off += (size_t)n;
         atomic_fetch_add_explicit(&d->metrics.bytes_served, n, memory_order_relaxed);
     }
@@ -142,6 +142,18 @@ static int conn_flush(struct ik_daemon *d, struct ik_conn *c)
 
 void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int pass_fd)
 {
+    ik_conn_send_fds(d, c, json, &pass_fd, pass_fd >= 0 ? 1 : 0);
+}
+
+static void close_fds(const int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+void ik_conn_send_fds(struct ik_daemon *d, struct ik_conn *c, const char *json, const int *fds,
+                      int n_fds)
+{
     size_t n = strlen(json), need = c->out_len + 4 + n;
     if (need > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap : 256;
@@ -150,8 +162,7 @@ void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int 
             cap *= 2;
         p = realloc(c->out, cap);
         if (!p) {
-            if (pass_fd >= 0)
-                close(pass_fd);
+            close_fds(fds, n_fds);
             c->closing = true;
             return;
         }
@@ -163,10 +174,12 @@ void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int 
     c->t_active = ik_now_ms();
     ik_frame_put_header(c->out + c->out_len, (uint32_t)n);
     memcpy(c->out + c->out_len + 4, json, n);
-    if (pass_fd >= 0 && c->out_fd < 0 && c->out_len == c->out_off)
-        c->out_fd = pass_fd; /* taken: no second dup, closed once sent */
-    else if (pass_fd >= 0)
-        close(pass_fd);
+    if (n_fds > 0 && c->n_out_fds == 0 && c->out_len == c->out_off && n_fds <= IK_PROTO_MAX_FDS) {
+        memcpy(c->out_fds, fds, (size_t)n_fds * sizeof *fds); /* taken: closed once sent */
+        c->n_out_fds = n_fds;
+    } else {
+        close_fds(fds, n_fds);
+    }
     c->out_len = need;
     if (c->busy || c->dead)
         return; /* a worker owns the socket; it flushes before handing back */
@@ -279,7 +292,7 @@ static void on_accept(struct ik_daemon *d)
             continue;
         }
         c->fd = fd;
-        c->in_fd = c->out_fd = -1;
+        c->in_fd = -1;
         c->t_active = ik_now_ms();
         ev.events = c->watched = EPOLLIN;
         ev.data.ptr = c;
@@ -497,10 +510,7 @@ static void daemon_free(struct ik_daemon *d)
         close(d->wake_fd);
     if (d->reserve_fd >= 0)
         close(d->reserve_fd);
-    if (d->pins.fd >= 0)
-        close(d->pins.fd);
-    if (d->vfs.fd >= 0)
-        close(d->vfs.fd);
+    ik_segbuild_free(d);
     ik_store_close(d->wstore);
     ik_vpage_free(d);
     for (int i = 0; i < IK_DAEMON_TABLES; i++)
@@ -649,6 +659,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_mutex_init(&d->build_mu, NULL);
     pthread_cond_init(&d->build_cv, NULL);
     pthread_mutex_init(&d->pub_mu, NULL);
+    pthread_mutex_init(&d->files_mu, NULL);
+    pthread_cond_init(&d->compact_cv, NULL);
 
     if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))
         goto fail;

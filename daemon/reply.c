@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
 #define FRAME_CAP (1u << 20)
@@ -92,32 +93,40 @@ static const char *compression_name(int c)
     return c == IK_COMPRESSION_LZ4 ? "lz4" : c == IK_COMPRESSION_ZSTD ? "zstd" : "none";
 }
 
-/* The result rows of the job's query: from the snapshot, or built now for small tables. */
-static int result_batch(struct ik_daemon *d, struct ik_job *j, struct ArrowSchema *schema,
-                        struct ArrowArray *batch, int64_t *matched, int64_t *table_rows,
-                        struct ik_error *err)
+/* The result rows of the job's query as batches (*n of them, malloc'd array): from the
+ * published state, or built now for small tables. */
+static int result_batches(struct ik_daemon *d, struct ik_job *j, struct ArrowSchema *schema,
+                          struct ArrowArray **batches, int64_t *n, int64_t *matched,
+                          int64_t *table_rows, struct ik_error *err)
 {
     const char *table = j->req.query.table;
     struct ArrowSchema s = {0};
     struct ArrowArray a = {0};
     int rc;
-    if (j->snap.fd >= 0) {
-        struct ik_snapshot *snap = NULL;
+    *n = 0;
+    if (j->snap.set) {
         struct ArrowArrayStream st = {0};
-        if ((rc = ik_snapshot_open_fd(j->snap.fd, 0, &snap, err)) != 0)
+        struct ik_query_cost cost;
+        int64_t cap = 0;
+        *table_rows = ik_segset_rows(j->snap.set);
+        if ((rc = ik_segset_query(j->snap.set, &j->req.query, &st, &cost, err)) != 0)
             return rc;
-        *table_rows = ik_snapshot_rows(snap);
-        rc = ik_snapshot_query(snap, &j->req.query, &st, matched, err);
-        ik_snapshot_close(snap);
-        if (rc != 0)
-            return rc;
+        *matched = cost.matched;
         rc = st.get_schema(&st, schema);
-        if (rc == 0)
-            rc = st.get_next(&st, batch);
-        if (rc == 0 && batch->release == NULL)
-            rc = ik_error_set(err, EIO, "snapshot query returned no batch");
-        if (rc != 0 && schema->release)
-            schema->release(schema);
+        while (rc == 0) {
+            if (*n == cap) {
+                struct ArrowArray *nb =
+                    realloc(*batches, (size_t)(cap = cap ? cap * 2 : 4) * sizeof *nb);
+                if (nb == NULL) {
+                    rc = ik_error_set(err, ENOMEM, "out of memory");
+                    break;
+                }
+                *batches = nb;
+            }
+            if ((rc = st.get_next(&st, &(*batches)[*n])) != 0 || (*batches)[*n].release == NULL)
+                break;
+            (*n)++;
+        }
         st.release(&st);
         return rc;
     }
@@ -126,7 +135,10 @@ static int result_batch(struct ik_daemon *d, struct ik_job *j, struct ArrowSchem
     if (rc != 0)
         return rc;
     *table_rows = a.length;
-    rc = ik_query_apply(&j->req.query, &s, &a, schema, batch, matched, err);
+    if ((*batches = calloc(1, sizeof **batches)) == NULL)
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+    else if ((rc = ik_query_apply(&j->req.query, &s, &a, schema, *batches, matched, err)) == 0)
+        *n = 1;
     a.release(&a);
     s.release(&s);
     return rc;
@@ -175,11 +187,13 @@ static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t
 }
 
 static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *schema,
-                  const struct ArrowArray *batch, struct ik_error *err)
+                  const struct ArrowArray *batches, int64_t n, struct ik_error *err)
 {
-    int rc;
+    int rc = 0;
+    int64_t i;
     if (j->req.transport == IK_TRANSPORT_JSON) {
-        rc = ik_json_rows_write(schema, batch, frame_write, s, err);
+        for (i = 0; i < n && rc == 0; i++)
+            rc = ik_json_rows_write(schema, &batches[i], frame_write, s, err);
     } else {
         struct ik_write_options o;
         struct ik_ipc_writer *w = NULL;
@@ -187,8 +201,8 @@ static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *
         o.format = IK_IPC_STREAM;
         o.compression = (enum ik_compression)j->req.compression;
         rc = ik_ipc_writer_create(schema, &o, frame_write, s, &w, err);
-        if (rc == 0)
-            rc = ik_ipc_writer_write(w, batch, err);
+        for (i = 0; i < n && rc == 0; i++)
+            rc = ik_ipc_writer_write(w, &batches[i], err);
         if (rc == 0)
             rc = ik_ipc_writer_finish(w, err);
         ik_ipc_writer_destroy(w);
@@ -205,9 +219,9 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf, struc
     struct sender s = {d, j->conn->fd, buf, 0, 0, ik_now_ms() + d->cfg.send_timeout_s * 1e3};
     struct ik_error err = {{0}};
     struct ArrowSchema schema = {0};
-    struct ArrowArray batch = {0};
+    struct ArrowArray *batches = NULL;
     struct ik_conn *c = j->conn;
-    int64_t matched = 0, table_rows = 0;
+    int64_t matched = 0, table_rows = 0, n = 0, rows = 0, i;
     int rc;
     /* Replies queued before this one go first, in order. */
     if (c->out_len > c->out_off) {
@@ -219,12 +233,22 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf, struc
         }
     }
     if (j->req.op == IK_REQ_CHANGES) {
-        rc = changes_batch(d, j, ro, &schema, &batch, &err);
-        matched = table_rows = rc == 0 ? batch.length : 0;
+        if ((batches = calloc(1, sizeof *batches)) == NULL) {
+            rc = ik_error_set(&err, ENOMEM, "out of memory");
+        } else {
+            rc = changes_batch(d, j, ro, &schema, &batches[0], &err);
+            n = rc == 0 ? 1 : 0;
+            matched = table_rows = rc == 0 ? batches[0].length : 0;
+        }
     } else {
-        rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+        rc = result_batches(d, j, &schema, &batches, &n, &matched, &table_rows, &err);
     }
     if (rc != 0) {
+        for (i = 0; i < n; i++)
+            batches[i].release(&batches[i]);
+        free(batches);
+        if (schema.release)
+            schema.release(&schema);
         char *e = ik_reply_error(ik_reply_code(rc), err.message);
         if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
             j->close_conn = true;
@@ -232,16 +256,20 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf, struc
         atomic_fetch_add_explicit(&d->metrics.errors, 1, memory_order_relaxed);
         return;
     }
-    rc = send_header(&s, j, batch.length, matched, table_rows, &err);
+    for (i = 0; i < n; i++)
+        rows += batches[i].length;
+    rc = send_header(&s, j, rows, matched, table_rows, &err);
     if (rc == 0)
-        rc = encode(&s, j, &schema, &batch, &err);
+        rc = encode(&s, j, &schema, batches, n, &err);
     if (rc != 0) {
         /* Mid-stream failure: the client sees the connection close before the end frame. */
         j->close_conn = true;
         atomic_fetch_add_explicit(&d->metrics.errors, 1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&d->metrics.bytes_served, s.sent, memory_order_relaxed);
-    batch.release(&batch);
+    for (i = 0; i < n; i++)
+        batches[i].release(&batches[i]);
+    free(batches);
     schema.release(&schema);
 }
 

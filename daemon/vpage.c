@@ -70,13 +70,19 @@ void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
     put_table(d, "pin_index", pins);
     put_table(d, "vfs_stats", vfs);
     atomic_store_explicit(&d->vpage[IK_VPAGE_W_SEQ], seq + 2, memory_order_release);
-    atomic_store_explicit(&d->vpage[IK_VPAGE_W_STATE], IK_VPAGE_SERVING, memory_order_release);
+    /* a background publish (vfs_stats) after the stop began must not say serving again */
+    if (atomic_load_explicit(&d->vpage[IK_VPAGE_W_STATE], memory_order_acquire) !=
+        IK_VPAGE_STOPPING)
+        atomic_store_explicit(&d->vpage[IK_VPAGE_W_STATE], IK_VPAGE_SERVING, memory_order_release);
 }
 
 void ik_vpage_stopping(struct ik_daemon *d)
 {
-    if (d->vpage != NULL)
-        atomic_store_explicit(&d->vpage[IK_VPAGE_W_STATE], IK_VPAGE_STOPPING, memory_order_release);
+    if (d->vpage == NULL)
+        return;
+    pthread_mutex_lock(&d->pub_mu); /* publishers write the page under it */
+    atomic_store_explicit(&d->vpage[IK_VPAGE_W_STATE], IK_VPAGE_STOPPING, memory_order_release);
+    pthread_mutex_unlock(&d->pub_mu);
 }
 
 void ik_vpage_free(struct ik_daemon *d)

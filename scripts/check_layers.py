@@ -16,7 +16,7 @@ HEADER_OWNER = {
     "abi.h": "arrow", "arrow.h": "arrow", "builder.h": "arrow", "error.h": "arrow",
     "schemas.h": "table", "query.h": "table", "json_rows.h": "table",
     "store.h": "store", "cid.h": "store", "config.h": "store",
-    "snapshot.h": "snapshot", "sync.h": "sync",
+    "snapshot.h": "snapshot", "segments.h": "snapshot", "sync.h": "sync", "seglog.h": "store",
     "client.h": "client",
 }
 

@@ -91,8 +91,11 @@ struct ik_result {
     int64_t matched;    /* rows matching the filter before offset/limit */
     int64_t table_rows; /* rows in the whole table; -1 when not known (direct from SQLite) */
     struct ik_timings timings;
-    char reason[256]; /* why a fallback path answered, e.g. "the daemon (PID 12) did not
-                         answer within 1 s"; empty when the query took its usual path */
+    char reason[256];     /* why a fallback path answered, e.g. "the daemon (PID 12) did not
+                             answer within 1 s"; empty when the query took its usual path */
+    int64_t copied_rows;  /* rows of the result gathered into new buffers (0: pure slices of
+                             the mapped snapshot) */
+    int64_t copied_bytes; /* bytes of the result outside the mapped snapshot; -1 not known */
 };
 
 void ik_result_init(struct ik_result *r);

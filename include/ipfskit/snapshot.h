@@ -99,6 +99,9 @@ int ik_snapshot_query(struct ik_snapshot *s, const struct ik_query *q, struct Ar
 int ik_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
                     struct ArrowArrayStream *out, struct ik_error *err);
 
+/* Takes one more reference (dropped by ik_snapshot_close). */
+void ik_snapshot_ref(struct ik_snapshot *s);
+
 /* Drops the opener's reference; streams from ik_snapshot_query hold their own, so the snapshot
  * goes when the last of them is released. NULL is a no-op. */
 void ik_snapshot_close(struct ik_snapshot *s);

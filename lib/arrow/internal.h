@@ -479,6 +479,10 @@ int64_t ik__utf8_bad_at(const uint8_t *s, int64_t n);
  * commit), "publish" (a snapshot written under its temp name, about to get its final one),
  * "import-pass2" (an import checked every row and is about to upsert them). */
 void ik__stop_point(const char *point);
+/* Names the points this thread reaches "<prefix>-<point>" from now on (NULL: plain again), so
+ * a background thread's writes (the daemon's compactor: "compact-publish") stop apart from the
+ * write path's. */
+void ik__stop_point_scope(const char *prefix);
 
 /* ---------------------------------------------------------------------------------------------
  * Files of the data directory (nofollow.c): opens `path` (relative to `dirfd`, or AT_FDCWD) with

@@ -8,9 +8,25 @@
 
 #include "arrow/internal.h"
 
+static _Thread_local const char *scope;
+
+void ik__stop_point_scope(const char *prefix)
+{
+    scope = prefix;
+}
+
 void ik__stop_point(const char *point)
 {
     const char *at = getenv("IPFS_KIT_STOP_AT");
-    if (at && strcmp(at, point) == 0)
+    size_t n;
+    if (at == NULL)
+        return;
+    if (scope) { /* "<scope>-<point>" */
+        n = strlen(scope);
+        if (strncmp(at, scope, n) != 0 || at[n] != '-')
+            return;
+        at += n + 1;
+    }
+    if (strcmp(at, point) == 0)
         raise(SIGSTOP);
 }

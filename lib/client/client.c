@@ -16,6 +16,7 @@
 #include "ipfskit/builder.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 #include "proto/proto.h"
 
@@ -126,6 +127,9 @@ static void snap_drop(struct ik_client *c, struct ik__snap_ref *r)
     pthread_mutex_unlock(&c->mu);
     if (last) {
         ik_snapshot_close(r->s); /* arrays handed out keep the mapping alive */
+        ik_segset_release(r->set);
+        if (r->manifest_fd >= 0)
+            close(r->manifest_fd);
         free(r);
     }
 }
@@ -219,7 +223,7 @@ static void conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *r
  * `rd`, or close it). A pooled connection that turns out dead (daemon restarted) is replaced
  * once. */
 static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply_timeout_ms,
-                    json_t **hdr, struct ik_reply_query *fast, int *fd_out, int *conn,
+                    json_t **hdr, struct ik_reply_query *fast, int *fds, int *n_fds, int *conn,
                     struct ik_sock_reader *rd, struct ik_timings *t, struct ik_error *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -227,7 +231,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         size_t len = 0;
         bool reused = false;
         double t0 = ik__mono_ms(), t1;
-        int fd = -1, rc = conn_get(c, &fd, &reused, err);
+        int fd = -1, rc = conn_get(c, &fd, &reused, err), got[IK_PROTO_MAX_FDS], n_got = 0;
         if (rc != 0)
             return rc;
         t1 = ik__mono_ms();
@@ -236,8 +240,8 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
         ik_sock_reader_init(rd, fd, true);
         rc = ik_sock_send_frame(fd, req, strlen(req), pass_fd, c->timeout_ms, err);
         if (rc == 0)
-            rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_HEADER, &payload, &len, fd_out,
-                                      reply_timeout_ms, err);
+            rc = ik_sock_reader_frame_fds(rd, IK_PROTO_MAX_HEADER, &payload, &len, got,
+                                          IK_PROTO_MAX_FDS, &n_got, reply_timeout_ms, err);
         if (rc != 0) {
             ik_sock_reader_reset(rd);
             close(fd);
@@ -271,10 +275,8 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 json_decref(*hdr);
                 *hdr = NULL;
             }
-            if (fd_out && *fd_out >= 0) {
-                close(*fd_out);
-                *fd_out = -1;
-            }
+            for (int i = 0; i < n_got; i++)
+                close(got[i]);
             if (remote || rc == IK_EGONE)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
@@ -282,6 +284,13 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
             return rc;
         }
         *conn = fd;
+        if (fds) {
+            memcpy(fds, got, (size_t)n_got * sizeof *got);
+            *n_fds = n_got;
+        } else {
+            for (int i = 0; i < n_got; i++)
+                close(got[i]);
+        }
         return 0;
     }
     return ik_error_set(err, IK_EDAEMON, "no daemon answers on %s", c->sock_path);
@@ -293,7 +302,8 @@ int ik_client_call(struct ik_client *c, const char *request_json, char **reply_j
     struct ik_sock_reader rd;
     json_t *hdr = NULL;
     int conn = -1;
-    int rc = exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, NULL, &conn, &rd, NULL, err);
+    int rc =
+        exchange(c, request_json, -1, c->timeout_ms, &hdr, NULL, NULL, NULL, &conn, &rd, NULL, err);
     if (rc != 0)
         return rc;
     conn_put(c, conn, &rd);
@@ -457,17 +467,19 @@ static struct ik__snap_ref *snap_held(struct ik_client *c, const char *table)
     return r;
 }
 
-/* The snapshot passed as `fd` (consumed), mapped: the cached mapping when the daemon passed
- * the same immutable file as last time, else a new one that replaces it in the cache. The
- * caller drops its reference with snap_drop. */
+/* The snapshot passed as fds[0] — or with `segmented`, the state: a manifest and its segments
+ * in fds[1..n) — (all consumed), mapped: the cached mapping when the daemon passed the same
+ * immutable file as last time, else a new one that replaces it in the cache. The caller drops
+ * its reference with snap_drop. */
 static int snap_get(struct ik_client *c, const char *table, uint64_t version, int64_t table_rows,
-                    int fd, struct ik__snap_ref **out, struct ik_error *err)
+                    const int *fds, int n, bool segmented, struct ik__snap_ref **out,
+                    struct ik_error *err)
 {
-    int slot = snap_slot(table);
-    struct ik__snap_ref *r, *old = NULL;
+    int slot = snap_slot(table), i;
+    struct ik__snap_ref *r, *old = NULL, *prev = NULL;
     struct stat sb;
     int rc;
-    bool have_id = slot >= 0 && fstat(fd, &sb) == 0;
+    bool have_id = slot >= 0 && fstat(fds[0], &sb) == 0;
     *out = NULL;
     if (have_id) {
         pthread_mutex_lock(&c->mu);
@@ -475,19 +487,35 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
         if (r && r->dev == sb.st_dev && r->ino == sb.st_ino) {
             r->refs++;
             pthread_mutex_unlock(&c->mu);
-            close(fd);
+            for (i = 0; i < n; i++)
+                close(fds[i]);
             *out = r;
             return 0;
         }
+        if ((prev = r) != NULL)
+            r->refs++;
         pthread_mutex_unlock(&c->mu);
     }
     r = calloc(1, sizeof *r);
     if (!r) {
-        close(fd);
+        for (i = 0; i < n; i++)
+            close(fds[i]);
+        snap_drop(c, prev);
         return ik_error_set(err, ENOMEM, "out of memory");
     }
-    rc = ik_snapshot_open_fd(fd, c->opts.validate, &r->s, err);
-    close(fd);
+    r->manifest_fd = -1;
+    if (segmented) {
+        rc = ik__client_map_state(c, fds, n, prev ? prev->set : NULL, &r->set, err);
+        if (rc == 0)
+            r->manifest_fd = fds[0];
+        else
+            close(fds[0]);
+    } else {
+        rc = ik_snapshot_open_fd(fds[0], c->opts.validate, &r->s, err);
+        for (i = 0; i < n; i++)
+            close(fds[i]);
+    }
+    snap_drop(c, prev);
     if (rc != 0) {
         free(r);
         return rc;
@@ -517,19 +545,25 @@ static int need_daemon_table(const char *table)
 /* The zero_copy result: from the snapshot passed as `fd`, or from `held` (the mapping named in
  * "have") when the daemon says the client holds the published one. Consumes fd. */
 static int zero_copy_result(struct ik_client *c, const struct ik_query *q,
-                            const struct ik_reply_query *hdr, int fd, struct ik__snap_ref *held,
-                            struct ik_result *out, struct ik_error *err)
+                            const struct ik_reply_query *hdr, const int *fds, int n_fds,
+                            struct ik__snap_ref *held, struct ik_result *out, struct ik_error *err)
 {
     struct ik__snap_ref *s = NULL;
-    int rc;
-    if (fd >= 0)
-        rc = snap_get(c, q->table, out->version, out->table_rows, fd, &s, err);
+    int rc, i, fd = n_fds > 0 ? fds[0] : -1;
+    if (n_fds > 0 && n_fds != (hdr->segments > 0 ? hdr->segments + 1 : 1)) {
+        for (i = 0; i < n_fds; i++)
+            close(fds[i]);
+        rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried %d descriptors for %d segments",
+                          n_fds, hdr->segments);
+    } else if (fd >= 0)
+        rc = snap_get(c, q->table, out->version, out->table_rows, fds, n_fds, hdr->segments > 0, &s,
+                      err);
     else if (held && hdr->held)
         rc = 0, s = held, held = NULL;
     else
         rc = ik_error_set(err, IK_EPROTO, "zero_copy reply carried no file descriptor");
     if (rc == 0) {
-        rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
+        rc = ik__client_ref_query(s, q, out, err);
         snap_drop(c, s);
     }
     snap_drop(c, held);
@@ -676,7 +710,7 @@ static int answer_from_page(struct ik_client *c, const struct ik_query *q, struc
         pthread_mutex_unlock(&c->mu);
     } else if (page_names(w->page, word, s)) {
         double t1 = ik__mono_ms();
-        rc = ik_snapshot_query(s->s, q, &out->stream, &out->matched, err);
+        rc = ik__client_ref_query(s, q, out, err);
         out->method = IK_METHOD_ZERO_COPY;
         out->source = "arrow_ipc_daemon";
         out->detail = "page";
@@ -702,7 +736,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     struct ik_reply_query fh;
     char *text;
     const char *method;
-    int conn = -1, fd = -1, rc;
+    int conn = -1, fds[IK_PROTO_MAX_FDS], n_fds = 0, rc, i;
     double t_dec;
 
     if (m != IK_METHOD_IPC_STREAM && m != IK_METHOD_TRADITIONAL && !c->opts.no_watch) {
@@ -731,7 +765,8 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         snap_drop(c, held);
         return ik_error_set(err, EINVAL, "query has a value without a JSON form");
     }
-    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings, &e1);
+    rc = exchange(c, text, -1, c->timeout_ms, &hdr, &fh, fds, &n_fds, &conn, &rd, &out->timings,
+                  &e1);
     free(text);
     if (rc != 0 && err)
         *err = e1;
@@ -742,8 +777,8 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         c->no_have = true;
         req.have.set = false;
         text = ik_request_to_json(&req);
-        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, &fd, &conn, &rd, &out->timings,
-                             err)
+        rc = text ? exchange(c, text, -1, c->timeout_ms, &hdr, &fh, fds, &n_fds, &conn, &rd,
+                             &out->timings, err)
                   : ik_error_set(err, EINVAL, "query has a value without a JSON form");
         free(text);
     }
@@ -756,16 +791,17 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     out->version = fh.version;
     out->table_rows = fh.table_rows;
     if (strcmp(method, "zero_copy") == 0) {
-        bool repeated = fd < 0 && fh.held;
-        rc = zero_copy_result(c, q, &fh, fd, held, out, err);
+        bool repeated = n_fds == 0 && fh.held;
+        rc = zero_copy_result(c, q, &fh, fds, n_fds, held, out, err);
         held = NULL; /* dropped there */
         conn_put(c, conn, &rd);
         if (rc == 0 && repeated && !c->opts.no_watch && page_word(q->table) >= 0)
             watch_open(c); /* queries repeat here: the next ones can skip the round trip */
     } else if (strcmp(method, "ipc_stream") == 0 || strcmp(method, "traditional") == 0) {
         bool json = strcmp(method, "traditional") == 0;
-        if (fd >= 0)
-            close(fd);
+        for (i = 0; i < n_fds; i++)
+            close(fds[i]);
+        out->copied_rows = out->copied_bytes = -1; /* decoded from the socket: all copied */
         out->matched = fh.matched;
         rc = decode_rows(c, q, &rd, json, out, err);
         if (rc == 0)
@@ -777,8 +813,8 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
         /* a static string: the header's own value dies with fh */
         out->detail = json ? "json" : static_compression(fh.compression);
     } else {
-        if (fd >= 0)
-            close(fd);
+        for (i = 0; i < n_fds; i++)
+            close(fds[i]);
         close(conn);
         rc = ik_error_set(err, IK_EPROTO, "reply header names no known method");
     }
@@ -914,7 +950,7 @@ int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
                         struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
                         struct ik_timings *t, struct ik_error *err)
 {
-    return exchange(c, req, -1, c->timeout_ms, hdr, fast, NULL, conn, rd, t, err);
+    return exchange(c, req, -1, c->timeout_ms, hdr, fast, NULL, NULL, conn, rd, t, err);
 }
 
 void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd)

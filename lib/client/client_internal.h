@@ -18,8 +18,13 @@ struct ik_snapshot;
  * passes the same file again (same device and inode) the client reuses the mapping instead of
  * mapping, parsing the footer and unmapping it on every query. Shared by the client's threads;
  * `refs` counts the cache's own reference and every query using it (guarded by mu). */
+struct ik_segset;
+
 struct ik__snap_ref {
-    struct ik_snapshot *s;
+    struct ik_snapshot *s; /* a snapshot file (metrics, backend_health; older daemons) */
+    struct ik_segset *set; /* or a segmented state (its identity: the manifest's) */
+    int manifest_fd;       /* the state's manifest, kept open while cached: its inode cannot
+                              be reused for a newer manifest meanwhile (-1 for a snapshot) */
     dev_t dev;
     ino_t ino;
     uint64_t version;   /* as the daemon's reply announced it; sent back in "have" */
@@ -56,6 +61,16 @@ struct ik_client {
     bool watch_opening;          /* a thread is setting it up (guarded by mu) */
     struct ik_client *fork_next; /* fork.c's list of open clients */
 };
+
+/* segcache.c: the state passed as fds[0] (manifest, left open: the caller keeps it) and
+ * fds[1..n) (segments, consumed);
+ * segments the client holds mapped already in `prev` (same device and inode) are reused, so
+ * after a small write only the new delta is mapped. */
+int ik__client_map_state(struct ik_client *c, const int *fds, int n, const struct ik_segset *prev,
+                         struct ik_segset **out, struct ik_error *err);
+/* Runs q on a held mapping (snapshot or state), filling matched and the copy costs. */
+int ik__client_ref_query(const struct ik__snap_ref *r, const struct ik_query *q,
+                         struct ik_result *out, struct ik_error *err);
 
 /* direct.c: the daemon-down path. On success err->message is empty, or says why the snapshot
  * file was not used (damaged: the rows came from SQLite). */

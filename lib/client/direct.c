@@ -7,6 +7,7 @@
 
 #include "client_internal.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 #include "ipfskit/store.h"
 
@@ -20,6 +21,23 @@ static int from_snapshot(struct ik_snapshot *s, const struct ik_query *q, struct
     rc = ik_snapshot_query(s, q, &out->stream, &out->matched, err);
     ik_snapshot_close(s);
     out->detail = "snapshot";
+    out->copied_rows = out->copied_bytes = q->n_preds ? -1 : 0; /* a filter may gather */
+    return rc;
+}
+
+static int from_state(struct ik_client *c, const struct ik_query *q, struct ik_segset *set,
+                      struct ik_result *out, struct ik_error *err)
+{
+    struct ik_query_cost cost;
+    int rc;
+    (void)c;
+    out->version = ik_segset_version(set);
+    out->table_rows = ik_segset_rows(set);
+    rc = ik_segset_query(set, q, &out->stream, &cost, err);
+    out->matched = cost.matched;
+    out->copied_rows = cost.copied_rows;
+    out->copied_bytes = cost.copied_bytes;
+    out->detail = "snapshot";
     return rc;
 }
 
@@ -30,6 +48,7 @@ static int from_store(struct ik_client *c, struct ik_store *st, const struct ik_
     struct ArrowArray a = {0};
     int rc;
     out->detail = "sqlite";
+    out->copied_rows = out->copied_bytes = -1; /* every row read out of SQLite */
     out->table_rows = -1; /* COUNT(*) would cost a scan of the table: not counted */
     if (strcmp(q->table, "pin_index") == 0) {
         rc = ik_store_query(st, q, &s, &a, err);
@@ -100,9 +119,9 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
     char warning[IK_ERROR_SIZE + 200] = "";
     uint64_t gen = 0;
     struct ik_store *st = NULL;
-    struct ik_snapshot *s = NULL;
-    struct ik_error why;
-    int rc;
+    struct ik_segset *set = NULL;
+    struct ik_error why = {{0}};
+    int rc, have_set = ENOENT;
     double t0 = ik__mono_ms();
     if (strcmp(q->table, "pin_index") != 0 && strcmp(q->table, "vfs_stats") != 0)
         return ik_error_set(err, IK_EDAEMON,
@@ -111,35 +130,36 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
                             q->table);
     out->method = IK_METHOD_DIRECT;
     out->source = "direct_pin_index";
+    /* The newest durable state (base + deltas), fully validated: nothing guards a file on disk
+     * between the daemon's runs, and the query engine and printers trust a segment's offsets.
+     * Damaged, it is skipped with the reason given back. */
+    if (!c->opts.direct_sqlite)
+        have_set = ik_segset_latest(c->dir, q->table, IK_VALIDATE_FULL, &set, NULL, 0, &why);
     rc = ik_store_open(c->dir, IK_STORE_READONLY, &st, err);
-    if (rc == ENOENT) {
-        rc = from_latest(c, q, out, rc, err);
-        if (rc == ENOENT)
-            return no_store(c, err);
+    if (rc == ENOENT) { /* snapshots without a store (a copied directory): serve what we have */
+        if (have_set == 0)
+            rc = from_state(c, q, set, out, err);
+        else if ((rc = from_latest(c, q, out, rc, err)) == ENOENT)
+            rc = no_store(c, err);
         goto done;
     }
     if (rc != 0)
-        return rc;
+        goto done;
     if ((rc = ik_store_generation(st, &gen, err)) != 0)
         goto done;
-    /* Only the snapshot of the store's generation, and only once fully validated: nothing
-     * guards a file on disk between the daemon's runs, and the query engine and printers
-     * trust a snapshot's offsets. Damaged, it is skipped with the reason given back. */
-    if (!c->opts.direct_sqlite) {
-        rc = ik_snapshot_open_version(c->dir, q->table, gen, IK_VALIDATE_FULL, &s, NULL, &why);
-        if (rc == 0) {
-            rc = from_snapshot(s, q, out, err);
-            goto done;
-        }
-        if (rc != ENOENT)
-            snprintf(warning, sizeof warning,
-                     "the %s snapshot is damaged, read from SQLite instead (the daemon rebuilds "
-                     "it when it starts): %s",
-                     q->table, why.message);
+    if (have_set == 0 && ik_segset_version(set) == gen) {
+        rc = from_state(c, q, set, out, err);
+        goto done;
     }
+    if (have_set != 0 && have_set != ENOENT)
+        snprintf(warning, sizeof warning,
+                 "the %s snapshot is damaged, read from SQLite instead (the daemon rebuilds "
+                 "it when it starts): %s",
+                 q->table, why.message);
     rc = from_store(c, st, q, out, err);
     out->version = gen;
 done:
+    ik_segset_release(set);
     ik_store_close(st);
     out->timings.decode_ms = ik__mono_ms() - t0;
     if (rc == 0 && err != NULL)

@@ -20,7 +20,8 @@
 
 #define IK_PROTO_VERSION 1
 #define IK_FRAME_HEADER_SIZE 4
-#define IK_PROTO_MAX_REQUEST 65536    /* request frame payload (JSON) */
+#define IK_PROTO_MAX_REQUEST 65536 /* request frame payload (JSON) */
+#define IK_PROTO_MAX_FDS 130 /* descriptors on one frame: a manifest and up to 128 segments, +1 */
 #define IK_PROTO_MAX_HEADER 65536     /* reply header frame payload (JSON) */
 #define IK_PROTO_MAX_DATA (16u << 20) /* one data frame of a reply stream */
 
@@ -99,8 +100,9 @@ int ik_sock_recv_frame(int fd, size_t max, uint8_t **payload, size_t *len, int *
 #define IK_SOCK_READER_BUF 2048
 struct ik_sock_reader {
     int fd;
-    bool wait_first; /* poll before the first recvmsg of the next frame */
-    int fd_got;      /* a descriptor received and not yet handed out with a frame, or -1 */
+    bool wait_first;           /* poll before the first recvmsg of the next frame */
+    int fds[IK_PROTO_MAX_FDS]; /* descriptors received and not yet handed out with a frame */
+    int n_fds;
     size_t off, len;
     uint8_t buf[IK_SOCK_READER_BUF];
 };
@@ -116,6 +118,13 @@ void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first);
  * A descriptor goes out with the frame completed by the read that brought it. */
 int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
                          int *fd_out, int timeout_ms, struct ik_error *err);
+
+/* The same, for a frame that may carry up to `max_fds` descriptors (all attached to its first
+ * byte, in one SCM_RIGHTS message): they go to fds[0..*n_fds) in the order sent. More is
+ * IK_EPROTO (all closed). */
+int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
+                             int *fds, int max_fds, int *n_fds, int timeout_ms,
+                             struct ik_error *err);
 
 /* Bytes buffered beyond the frames handed out (0 when the reply was read exactly). */
 size_t ik_sock_reader_pending(const struct ik_sock_reader *r);
@@ -142,6 +151,11 @@ int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out,
  * is retried; EPIPE/ECONNRESET when the peer has gone. */
 int ik_sock_sendmsg_fd(int fd, const void *data, size_t len, int pass_fd, ssize_t *n,
                        struct ik_error *err);
+
+/* The same with descriptors fds[0..n_fds) (at most IK_PROTO_MAX_FDS) attached to the first
+ * byte. */
+int ik_sock_sendmsg_fds(int fd, const void *data, size_t len, const int *fds, int n_fds, ssize_t *n,
+                        struct ik_error *err);
 
 /* The uid of the process at the other end (SO_PEERCRED, as of connect()). */
 int ik_sock_peer_uid(int fd, uid_t *uid, struct ik_error *err);
@@ -259,7 +273,9 @@ struct ik_reply_query {
     char compression[8]; /* "none", "lz4", "zstd"; "" when absent */
     uint64_t version;
     int64_t table_rows, matched;
-    bool held; /* "held":true: no descriptor, the client's "have" is current */
+    bool held;    /* "held":true: no descriptor, the client's "have" is current */
+    int segments; /* "segments": the reply's descriptors are a manifest and this many segments
+                     (0: one snapshot file) */
 };
 
 /* Reads a query reply header the cheap way: 0 for a compact, flat {"ok":true,...} whose keys

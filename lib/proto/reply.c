@@ -238,6 +238,8 @@ int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out
             bit = 32;
         else if (key_is(k, kn, "held"))
             bit = 64;
+        else if (key_is(k, kn, "segments"))
+            bit = 128;
         if (bit & seen)
             return EAGAIN; /* a repeated key: jansson refuses it */
         seen |= bit;
@@ -252,6 +254,8 @@ int ik_reply_query_fast(const char *json, size_t len, struct ik_reply_query *out
             out->matched = num;
         else if (bit == 64)
             out->held = is_true;
+        else if (bit == 128 && is_num && num >= 0 && num <= INT32_MAX)
+            out->segments = (int)num;
     }
     return p + 1 == len && json[p] == '}' ? 0 : EAGAIN;
 }
@@ -277,4 +281,5 @@ void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out)
     out->table_rows = int_of(json_object_get(obj, "table_rows"));
     out->matched = int_of(json_object_get(obj, "matched"));
     out->held = json_is_true(json_object_get(obj, "held"));
+    out->segments = (int)int_of(json_object_get(obj, "segments"));
 }

@@ -15,8 +15,9 @@
 
 #include "proto/proto.h"
 
-/* Room for a few descriptors so that a peer sending more is caught, not silently truncated. */
-#define FDS_MAX 4
+/* Room for the most descriptors a frame may carry, and a few more so that a peer sending more
+ * is caught, not silently truncated. */
+#define FDS_MAX (IK_PROTO_MAX_FDS + 4)
 
 union cmsg_buf {
     struct cmsghdr align;
@@ -99,13 +100,14 @@ static int wait_fd(int fd, short events, const struct deadline *d)
 
 /* ---- descriptors in control messages ---------------------------------------------------- */
 
-/* Collects the SCM_RIGHTS descriptors of a received message: 0 with *got (-1 when none), or
- * IK_EPROTO after closing them all when there were several or the control data was cut. */
-static int take_fds(struct msghdr *m, int *got, struct ik_error *err)
+/* Collects the SCM_RIGHTS descriptors of a received message into fds[0..*got) (at most `max`):
+ * 0, or IK_EPROTO after closing them all when there were more than `max` or the control data
+ * was cut. */
+static int take_fds(struct msghdr *m, int *fds, int max, int *got, struct ik_error *err)
 {
     struct cmsghdr *c;
-    int n = 0, fds[FDS_MAX * 2], i;
-    *got = -1;
+    int n = 0, all[FDS_MAX * 2], i;
+    *got = 0;
     for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
         size_t k, count;
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -114,37 +116,38 @@ static int take_fds(struct msghdr *m, int *got, struct ik_error *err)
         for (k = 0; k < count; k++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-            if (n < (int)(sizeof fds / sizeof fds[0]))
-                fds[n++] = fd;
+            if (n < (int)(sizeof all / sizeof all[0]))
+                all[n++] = fd;
             else
                 close(fd);
         }
     }
-    if (n == 1 && !(m->msg_flags & MSG_CTRUNC)) {
-        *got = fds[0];
+    if (n <= max && !(m->msg_flags & MSG_CTRUNC)) {
+        memcpy(fds, all, (size_t)n * sizeof *fds);
+        *got = n;
         return 0;
     }
     for (i = 0; i < n; i++)
-        close(fds[i]);
+        close(all[i]);
     if (m->msg_flags & MSG_CTRUNC)
         return ik_error_set(err, IK_EPROTO, "control data truncated (too many descriptors)");
-    if (n > 1)
+    if (max == 1)
         return ik_error_set(err, IK_EPROTO, "%d file descriptors passed at once, expected one", n);
-    return 0;
+    return ik_error_set(err, IK_EPROTO, "%d file descriptors passed at once, at most %d", n, max);
 }
 
-/* Attaches descriptor `fd` to message m (its control data in cb). */
-static void put_fd(struct msghdr *m, union cmsg_buf *cb, int fd)
+/* Attaches descriptors fds[0..n) to message m (its control data in cb). */
+static void put_fds(struct msghdr *m, union cmsg_buf *cb, const int *fds, int n)
 {
     struct cmsghdr *c;
     memset(cb, 0, sizeof *cb);
     m->msg_control = cb->buf;
-    m->msg_controllen = CMSG_SPACE(sizeof(int));
+    m->msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
     c = CMSG_FIRSTHDR(m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
 }
 
 /* ---- nonblocking single calls ----------------------------------------------------------- */
@@ -155,7 +158,7 @@ int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out, s
     struct iovec iov = {buf, cap};
     struct msghdr m;
     ssize_t r;
-    int got, rc;
+    int got = -1, n_got = 0, rc;
     if (fd_out)
         *fd_out = -1;
     *n = 0;
@@ -176,9 +179,11 @@ int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out, s
             return EAGAIN;
         return ik_error_set(err, errno, "recvmsg: %s", strerror(errno));
     }
-    rc = take_fds(&m, &got, err);
+    rc = take_fds(&m, &got, 1, &n_got, err);
     if (rc)
         return rc;
+    if (n_got == 0)
+        got = -1;
     if (fd_out)
         *fd_out = got;
     else if (got >= 0)
@@ -190,6 +195,12 @@ int ik_sock_recvmsg_fd(int fd, void *buf, size_t cap, ssize_t *n, int *fd_out, s
 int ik_sock_sendmsg_fd(int fd, const void *data, size_t len, int pass_fd, ssize_t *n,
                        struct ik_error *err)
 {
+    return ik_sock_sendmsg_fds(fd, data, len, &pass_fd, pass_fd >= 0 ? 1 : 0, n, err);
+}
+
+int ik_sock_sendmsg_fds(int fd, const void *data, size_t len, const int *fds, int n_fds, ssize_t *n,
+                        struct ik_error *err)
+{
     union cmsg_buf cb;
     struct iovec iov = {(void *)(uintptr_t)data, len};
     struct msghdr m;
@@ -198,10 +209,13 @@ int ik_sock_sendmsg_fd(int fd, const void *data, size_t len, int pass_fd, ssize_
     memset(&m, 0, sizeof m);
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (pass_fd >= 0) {
+    if (n_fds > IK_PROTO_MAX_FDS)
+        return ik_error_set(err, EINVAL, "sendmsg: %d descriptors, at most %d", n_fds,
+                            IK_PROTO_MAX_FDS);
+    if (n_fds > 0) {
         if (len == 0)
             return ik_error_set(err, EINVAL, "sendmsg: a descriptor needs at least one byte");
-        put_fd(&m, &cb, pass_fd);
+        put_fds(&m, &cb, fds, n_fds);
     }
     for (;;) {
         r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -334,7 +348,7 @@ int ik_sock_send_frame(int fd, const void *data, size_t len, int pass_fd, int ti
             m.msg_iovlen = 1;
         }
         if (sent == 0 && pass_fd >= 0)
-            put_fd(&m, &cb, pass_fd);
+            put_fds(&m, &cb, &pass_fd, 1);
         n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
             sent += (size_t)n;
@@ -450,7 +464,7 @@ void ik_sock_reader_init(struct ik_sock_reader *r, int fd, bool wait_first)
 {
     r->fd = fd;
     r->wait_first = wait_first;
-    r->fd_got = -1;
+    r->n_fds = 0;
     r->off = r->len = 0;
 }
 
@@ -461,9 +475,9 @@ size_t ik_sock_reader_pending(const struct ik_sock_reader *r)
 
 void ik_sock_reader_reset(struct ik_sock_reader *r)
 {
-    if (r->fd_got >= 0)
-        close(r->fd_got);
-    r->fd_got = -1;
+    for (int i = 0; i < r->n_fds; i++)
+        close(r->fds[i]);
+    r->n_fds = 0;
 }
 
 /* Reads into the free end of the buffer: poll first when `wait_first` (a reply just asked
@@ -477,7 +491,7 @@ static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct d
         struct iovec iov = {r->buf + r->len, sizeof r->buf - r->len};
         struct msghdr m;
         ssize_t n;
-        int rc, f;
+        int rc, f[IK_PROTO_MAX_FDS], nf = 0;
         memset(&m, 0, sizeof m);
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
@@ -511,15 +525,17 @@ static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct d
                 return ik_error_set(err, rc, "poll: %s", strerror(rc));
             continue;
         }
-        if ((rc = take_fds(&m, &f, err)) != 0)
+        if ((rc = take_fds(&m, f, IK_PROTO_MAX_FDS, &nf, err)) != 0)
             return rc;
-        if (f >= 0) {
-            if (r->fd_got >= 0) {
-                close(f);
+        if (nf > 0) {
+            if (r->n_fds > 0) {
+                for (int i = 0; i < nf; i++)
+                    close(f[i]);
                 return ik_error_set(err, IK_EPROTO,
                                     "more than one file descriptor passed with a frame");
             }
-            r->fd_got = f;
+            memcpy(r->fds, f, (size_t)nf * sizeof *f);
+            r->n_fds = nf;
         }
         if (n == 0) {
             size_t have = r->len - r->off;
@@ -543,13 +559,25 @@ static int reader_fill(struct ik_sock_reader *r, bool wait_first, const struct d
 int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
                          int *fd_out, int timeout_ms, struct ik_error *err)
 {
+    int n = 0, got = -1;
+    int rc = ik_sock_reader_frame_fds(r, max, payload, len, &got, 1, &n, timeout_ms, err);
+    if (fd_out)
+        *fd_out = rc == 0 && n == 1 ? got : -1;
+    else if (rc == 0 && n == 1)
+        close(got); /* not wanted */
+    return rc;
+}
+
+int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
+                             int *fds, int max_fds, int *n_fds, int timeout_ms,
+                             struct ik_error *err)
+{
     struct deadline d = deadline_in(timeout_ms);
     bool wait_first = r->wait_first;
     uint8_t *p;
     *payload = NULL;
     *len = 0;
-    if (fd_out)
-        *fd_out = -1;
+    *n_fds = 0;
     for (;;) {
         size_t have = r->len - r->off, off;
         uint32_t n = 0;
@@ -569,8 +597,15 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
             memcpy(p, r->buf + r->off + IK_FRAME_HEADER_SIZE, inbuf);
             r->off += IK_FRAME_HEADER_SIZE + inbuf;
             if (inbuf < n) { /* a large frame: the rest straight into its payload */
-                rc = recv_exact(r->fd, p + inbuf, n - inbuf, &r->fd_got, &d, timeout_ms, "payload",
-                                err);
+                int got = -1;
+                rc = recv_exact(r->fd, p + inbuf, n - inbuf, &got, &d, timeout_ms, "payload", err);
+                if (rc == 0 && got >= 0 && r->n_fds > 0) {
+                    close(got);
+                    rc = ik_error_set(err, IK_EPROTO,
+                                      "more than one file descriptor passed with a frame");
+                } else if (got >= 0) {
+                    r->fds[r->n_fds++] = got;
+                }
                 if (rc) {
                     free(p);
                     return rc;
@@ -578,13 +613,24 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
             }
             if (r->off == r->len)
                 r->off = r->len = 0;
+            if (r->n_fds > max_fds) {
+                int k = r->n_fds;
+                free(p);
+                ik_sock_reader_reset(r);
+                return max_fds <= 1 ? ik_error_set(err, IK_EPROTO,
+                                                   "more than one file descriptor passed with a "
+                                                   "frame")
+                                    : ik_error_set(err, IK_EPROTO,
+                                                   "%d file descriptors passed with a frame, at "
+                                                   "most %d",
+                                                   k, max_fds);
+            }
             *payload = p;
             *len = n;
-            if (fd_out)
-                *fd_out = r->fd_got;
-            else if (r->fd_got >= 0)
-                close(r->fd_got);
-            r->fd_got = -1;
+            if (r->n_fds > 0)
+                memcpy(fds, r->fds, (size_t)r->n_fds * sizeof *fds);
+            *n_fds = r->n_fds;
+            r->n_fds = 0;
             return 0;
         }
         if (r->off > 0) { /* room at the end for the rest of this frame */

@@ -16,6 +16,7 @@
 #include "arrow/internal.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
+#include "snapshot/segset_internal.h"
 
 #define KEY_TABLE "ipfs_kit.table"
 #define KEY_VERSION "ipfs_kit.snapshot_version"
@@ -47,26 +48,31 @@ static int check_table_name(const char *table, struct ik_error *err)
     return 0;
 }
 
-/* Parses "<table>.<version>.arrow" (exactly; temp names do not parse). */
-static bool parse_name(const char *name, const char *table, uint64_t *version)
+bool ik__parse_numbered(const char *name, const char *table, const char *suffix, uint64_t *v)
 {
     size_t tl = strlen(table);
     const char *p;
-    uint64_t v = 0;
+    uint64_t x = 0;
     if (strncmp(name, table, tl) != 0 || name[tl] != '.')
         return false;
     p = name + tl + 1;
     if (*p < '0' || *p > '9')
         return false;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - 9) / 10)
+        if (x > (UINT64_MAX - 9) / 10)
             return false;
-        v = v * 10 + (uint64_t)(*p - '0');
+        x = x * 10 + (uint64_t)(*p - '0');
     }
-    if (strcmp(p, ".arrow") != 0)
+    if (strcmp(p, suffix) != 0)
         return false;
-    *version = v;
+    *v = x;
     return true;
+}
+
+/* Parses "<table>.<version>.arrow" (exactly; temp names do not parse). */
+static bool parse_name(const char *name, const char *table, uint64_t *version)
+{
+    return ik__parse_numbered(name, table, ".arrow", version);
 }
 
 static int snap_dir(const char *dir, char *out, size_t cap, struct ik_error *err)
@@ -191,22 +197,22 @@ static int fsync_dir(const char *path, struct ik_error *err)
     return rc;
 }
 
-/* <dir>/snapshots-synced.<table>: the newest version of `table` known durable (written
- * only after that file and its directory were fsynced). Outside snapshots/, which holds only
- * Arrow files. */
-static int synced_path(const char *dir, const char *table, char *out, size_t cap)
+/* <dir>/<prefix>.<table>: a number recorded about the table's files. Outside snapshots/,
+ * which holds only Arrow files. */
+static int mark_path(const char *dir, const char *prefix, const char *table, char *out, size_t cap)
 {
-    return (size_t)snprintf(out, cap, "%s/snapshots-synced.%s", dir, table) >= cap ? -1 : 0;
+    return (size_t)snprintf(out, cap, "%s/%s.%s", dir, prefix, table) >= cap ? -1 : 0;
 }
 
-static int mark_synced(const char *dir, const char *table, uint64_t version, struct ik_error *err)
+int ik__mark_write(const char *dir, const char *prefix, const char *table, uint64_t value,
+                   struct ik_error *err)
 {
     char path[4200], tmp[4300], text[32];
     int fd, n, rc = 0;
-    if (synced_path(dir, table, path, sizeof path) != 0)
+    if (mark_path(dir, prefix, table, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)version);
+    n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)value);
     /* A new file, never one found there: a stale one (a crash between open and rename) is
      * removed, and a link planted in its place is removed rather than followed. */
     fd = ik__open_nofollow(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
@@ -225,23 +231,35 @@ static int mark_synced(const char *dir, const char *table, uint64_t version, str
     return rc;
 }
 
-/* The version in the table's synced mark; false when there is none (every snapshot under
- * snapshots/ was then fsynced before it got its name). */
-static bool read_synced(const char *dir, const char *table, uint64_t *version)
+bool ik__mark_read(const char *dir, const char *prefix, const char *table, uint64_t *value)
 {
     char path[4200], text[32];
     ssize_t n;
     uint64_t v = 0;
     int fd, i;
-    if (synced_path(dir, table, path, sizeof path) != 0 ||
+    if (mark_path(dir, prefix, table, path, sizeof path) != 0 ||
         (fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, NULL)) < 0)
         return false;
     n = read(fd, text, sizeof text - 1);
     close(fd);
     for (i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
         v = v * 10 + (uint64_t)(text[i] - '0');
-    *version = v;
+    *value = v;
     return true;
+}
+
+/* dir/snapshots-synced.<table>: the newest version of `table` known durable (written only
+ * after that file and its directory were fsynced). */
+static int mark_synced(const char *dir, const char *table, uint64_t version, struct ik_error *err)
+{
+    return ik__mark_write(dir, "snapshots-synced", table, version, err);
+}
+
+/* The version in the table's synced mark; false when there is none (every snapshot under
+ * snapshots/ was then fsynced before it got its name). */
+static bool read_synced(const char *dir, const char *table, uint64_t *version)
+{
+    return ik__mark_read(dir, "snapshots-synced", table, version);
 }
 
 /* <sdir>/<table>.<version>.arrow into out; -1 when it does not fit. */
@@ -362,19 +380,19 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* The versions of `table` under dir/snapshots (malloc'd, sorted newest first). */
-static int list_versions(const char *sdir, const char *table, uint64_t **out, size_t *n,
-                         struct ik_error *err)
+int ik__list_numbered(const char *sdir, const char *table, const char *suffix, uint64_t **out,
+                      size_t *n, struct ik_error *err)
 {
     DIR *d = opendir(sdir);
     struct dirent *e;
     uint64_t *v = NULL, ver;
     size_t cap = 0;
     *n = 0;
+    *out = NULL;
     if (d == NULL)
         return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
     while ((e = readdir(d)) != NULL) {
-        if (!parse_name(e->d_name, table, &ver))
+        if (!ik__parse_numbered(e->d_name, table, suffix, &ver))
             continue;
         if (*n == cap) {
             uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
@@ -392,6 +410,13 @@ static int list_versions(const char *sdir, const char *table, uint64_t **out, si
         qsort(v, *n, sizeof *v, cmp_desc);
     *out = v;
     return 0;
+}
+
+/* The versions of `table` under dir/snapshots (malloc'd, sorted newest first). */
+static int list_versions(const char *sdir, const char *table, uint64_t **out, size_t *n,
+                         struct ik_error *err)
+{
+    return ik__list_numbered(sdir, table, ".arrow", out, n, err);
 }
 
 int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
@@ -619,6 +644,16 @@ const uint8_t *ik_snapshot_data(const struct ik_snapshot *s, size_t *size)
     if (size)
         *size = ik_buffer_size(s->buf);
     return ik_buffer_data(s->buf);
+}
+
+const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s)
+{
+    return &s->batch;
+}
+
+void ik_snapshot_ref(struct ik_snapshot *s)
+{
+    atomic_fetch_add(&s->refs, 1);
 }
 
 void ik_snapshot_close(struct ik_snapshot *s)

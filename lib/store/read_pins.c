@@ -49,6 +49,8 @@ struct part {
     sqlite3_stmt *s;
     const char *lo, *hi; /* the cid range [lo, hi); NULL: open */
     size_t lo_len, hi_len;
+    bool changed; /* only pins changed after generation `since` (lib/store/seglog.c) */
+    int64_t since;
     int64_t rows, cap;
     struct ik__gbuf buf[IK__NCOLS][3];
     int64_t nulls[IK__NCOLS];
@@ -223,11 +225,20 @@ static int part_read(struct part *p, struct ik_error *err)
 {
     char sql[512];
     int sqlrc, rc, i = 1;
-    snprintf(sql, sizeof sql, "%s%s%s%s ORDER BY cid", select_sql, p->lo || p->hi ? " WHERE " : "",
-             p->lo ? "cid >= ?1" : "", p->hi ? (p->lo ? " AND cid < ?2" : "cid < ?1") : "");
+    if (p->changed)
+        snprintf(sql, sizeof sql,
+                 "%s WHERE cid IN (SELECT cid FROM changes WHERE version > ?1)"
+                 " ORDER BY cid",
+                 select_sql);
+    else
+        snprintf(sql, sizeof sql, "%s%s%s%s ORDER BY cid", select_sql,
+                 p->lo || p->hi ? " WHERE " : "", p->lo ? "cid >= ?1" : "",
+                 p->hi ? (p->lo ? " AND cid < ?2" : "cid < ?1") : "");
     sqlrc = sqlite3_prepare_v2(p->st->db, sql, -1, &p->s, NULL);
     if (sqlrc != SQLITE_OK)
         return ik__sql_error(p->st, sqlrc, "pins.db: reading the pins", err);
+    if (p->changed)
+        sqlite3_bind_int64(p->s, 1, p->since);
     if (p->lo)
         sqlite3_bind_text(p->s, i++, p->lo, (int)p->lo_len, SQLITE_STATIC);
     if (p->hi)
@@ -415,6 +426,19 @@ int ik_store_read_pins(struct ik_store *st, struct ArrowSchema *schema_out, stru
 {
     struct part p;
     int rc = part_init(&p, st) != 0 ? ik_error_set(err, ENOMEM, "out of memory") : 0;
+    if (rc == 0)
+        rc = read_parts(&p, 1, schema_out, out, err);
+    part_free(&p);
+    return rc;
+}
+
+int ik__read_changed_pins(struct ik_store *st, uint64_t since, struct ArrowSchema *schema_out,
+                          struct ArrowArray *out, struct ik_error *err)
+{
+    struct part p;
+    int rc = part_init(&p, st) != 0 ? ik_error_set(err, ENOMEM, "out of memory") : 0;
+    p.changed = true;
+    p.since = (int64_t)since;
     if (rc == 0)
         rc = read_parts(&p, 1, schema_out, out, err);
     part_free(&p);

@@ -181,6 +181,8 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
                             (long long)version, SCHEMA_VERSION);
     if (st->readonly)
         return 0;
+    if ((rc = ik__seglog_setup(st, err)) != 0)
+        return rc;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
     if ((rc = ik__changes_setup(st, err)) != 0 ||

@@ -187,4 +187,11 @@ int ik__changes_stamp(struct ik_store *st, struct ik_error *err);
 /* For tests: the store's SQLite handle. */
 sqlite3 *ik__store_db(struct ik_store *st);
 
+/* read_pins.c: the pins changed after generation `since` (their cids in seg_log), in cid
+ * order, as one pin_index batch. Inside the caller's read transaction. */
+int ik__read_changed_pins(struct ik_store *st, uint64_t since, struct ArrowSchema *schema_out,
+                          struct ArrowArray *out, struct ik_error *err);
+/* seglog.c: creates the per-row change log and its triggers (writable opens). */
+int ik__seglog_setup(struct ik_store *st, struct ik_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "arrow/internal.h"
 #include "ipfskit/query.h"
+#include "table/query_internal.h"
 
 enum kind { K_INT, K_UINT64, K_FLOAT, K_BOOL, K_STR, K_OTHER };
 
@@ -733,8 +734,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
                    const struct ArrowArray *batch, struct ArrowSchema *schema_out,
                    struct ArrowArray *out, int64_t *matched, struct ik_error *err)
 {
-    int64_t n_cols = q->n_columns ? (int64_t)q->n_columns : schema->n_children;
-    int64_t *cols = malloc((size_t)(n_cols ? n_cols : 1) * sizeof *cols), *sel = NULL;
+    int64_t *sel = NULL;
     struct rpred *preds = calloc(q->n_preds ? q->n_preds : 1, sizeof *preds);
     uint8_t *mask = NULL;
     int64_t i, n = batch->length, start, k, hits = n;
@@ -743,7 +743,7 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
     out->release = NULL;
     if (schema_out)
         schema_out->release = NULL;
-    if (cols == NULL || preds == NULL) {
+    if (preds == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto done;
     }
@@ -754,8 +754,6 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
                           (long long)batch->n_children, (long long)schema->n_children);
         goto done;
     }
-    for (i = 0; i < n_cols; i++)
-        cols[i] = q->n_columns ? find_column(schema, q->columns[i]) : i;
     for (i = 0; i < (int64_t)q->n_preds; i++)
         resolve(&q->preds[i], schema, &preds[i], NULL);
 
@@ -792,6 +790,108 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
         k = q->limit < 0 || q->limit > n - start ? n - start : q->limit;
     }
 
+    /* the projection of the selected rows: a slice, or the rows gathered */
+    if ((rc = ik__query_take(q, schema, batch, sliced ? NULL : sel, start, k, schema_out, out,
+                             err)) != 0)
+        goto done;
+    if (matched)
+        *matched = hits;
+done: /* out and schema_out are set only by ik__query_take, which leaves none on failure */
+    free(preds);
+    free(mask);
+    free(sel);
+    return rc;
+}
+
+/* ---- pieces for multi-segment results (segquery.c, query_internal.h) ------------------- */
+
+/* The byte mask of candidate rows cand[0..n) (each evaluated as a one-row window). */
+static int filter_rows(const struct rpred *preds, size_t n_preds, const struct ArrowArray *batch,
+                       const int64_t *cand, int64_t n, uint8_t *m)
+{
+    int64_t j;
+    size_t i;
+    int rc;
+    memset(m, 1, (size_t)n);
+    for (i = 0; i < n_preds; i++) {
+        const struct ArrowArray *c = batch->children[preds[i].col];
+        for (j = 0; j < n; j++) {
+            int64_t at = c->offset + batch->offset + cand[j];
+            if (!m[j])
+                continue;
+            if (preds[i].dict) {
+                if ((rc = eval_dict(&preds[i], c, at, 1, m + j)) != 0)
+                    return rc;
+            } else {
+                eval_values(&preds[i], c, at, 1, m + j);
+            }
+        }
+    }
+    return 0;
+}
+
+int ik__query_select(const struct ik_query *q, const struct ArrowSchema *schema,
+                     const struct ArrowArray *batch, const int64_t *cand, int64_t n_cand,
+                     const int64_t *skip, int64_t n_skip, int64_t **sel, int64_t *n_sel,
+                     struct ik_error *err)
+{
+    struct rpred *preds = calloc(q->n_preds ? q->n_preds : 1, sizeof *preds);
+    int64_t n = cand ? n_cand : batch->length, i, k = 0, s = 0;
+    uint8_t *mask = malloc((size_t)(n ? n : 1));
+    int64_t *out = malloc((size_t)(n ? n : 1) * sizeof *out);
+    int rc = 0;
+    *sel = NULL;
+    *n_sel = 0;
+    if (preds == NULL || mask == NULL || out == NULL) {
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < (int64_t)q->n_preds; i++)
+        if ((rc = resolve(&q->preds[i], schema, &preds[i], err)) != 0)
+            goto done;
+    rc = cand ? filter_rows(preds, q->n_preds, batch, cand, n, mask)
+              : filter_mask(preds, q->n_preds, batch, mask);
+    if (rc != 0) {
+        rc = ik_error_set(err, rc, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        int64_t row = cand ? cand[i] : i;
+        while (s < n_skip && skip[s] < row)
+            s++;
+        if (mask[i] && !(s < n_skip && skip[s] == row))
+            out[k++] = row;
+    }
+    *sel = out;
+    *n_sel = k;
+    out = NULL;
+done:
+    free(preds);
+    free(mask);
+    free(out);
+    return rc;
+}
+
+int ik__query_take(const struct ik_query *q, const struct ArrowSchema *schema,
+                   const struct ArrowArray *batch, const int64_t *sel, int64_t start, int64_t k,
+                   struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
+{
+    int64_t n_cols = q->n_columns ? (int64_t)q->n_columns : schema->n_children, i;
+    int64_t *cols = malloc((size_t)(n_cols ? n_cols : 1) * sizeof *cols);
+    bool sliced = sel == NULL || k == 0 || sel[k - 1] - sel[0] == k - 1;
+    int rc = 0;
+    out->release = NULL;
+    if (schema_out)
+        schema_out->release = NULL;
+    if (cols == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    for (i = 0; i < n_cols; i++)
+        if ((cols[i] = q->n_columns ? find_column(schema, q->columns[i]) : i) < 0) {
+            rc = ik_error_set(err, EINVAL, "unknown column '%s'", q->columns[i]);
+            goto done;
+        }
+    if (sel && k > 0)
+        start = sel[0];
     if (schema_out && (rc = make_schema(schema, cols, n_cols, schema_out, err)) != 0)
         goto done;
     if (ik__array_alloc(out, 1, n_cols) != 0) {
@@ -799,18 +899,12 @@ int ik_query_apply(const struct ik_query *q, const struct ArrowSchema *schema,
         goto done;
     }
     out->length = k;
-    for (i = 0; i < n_cols; i++) {
+    for (i = 0; i < n_cols && rc == 0; i++) {
         const struct ArrowArray *c = batch->children[cols[i]];
         const struct ArrowSchema *f = schema->children[cols[i]];
-        if (sliced)
-            rc = slice_column(f, batch, c, start, k, out->children[i], err);
-        else
-            rc = take_values(f, c, c->offset + batch->offset, sel, k, out->children[i], err);
-        if (rc != 0)
-            goto done;
+        rc = sliced ? slice_column(f, batch, c, start, k, out->children[i], err)
+                    : take_values(f, c, c->offset + batch->offset, sel, k, out->children[i], err);
     }
-    if (matched)
-        *matched = hits;
 done:
     if (rc != 0) {
         if (out->release)
@@ -819,8 +913,5 @@ done:
             schema_out->release(schema_out);
     }
     free(cols);
-    free(preds);
-    free(mask);
-    free(sel);
     return rc;
 }

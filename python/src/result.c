@@ -20,6 +20,7 @@ typedef struct {
     long long table_rows;
     struct ik_timings t;
     char reason[sizeof((struct ik_result *)0)->reason];
+    long long copied_rows, copied_bytes; /* -1: not known */
 } ResultObject;
 
 PyObject *ikpy_result_new(const struct ik_result *r, struct ikpy_batches *b)
@@ -39,6 +40,8 @@ PyObject *ikpy_result_new(const struct ik_result *r, struct ikpy_batches *b)
     self->table_rows = r->table_rows;
     self->t = r->timings;
     snprintf(self->reason, sizeof self->reason, "%s", r->reason);
+    self->copied_rows = r->copied_rows;
+    self->copied_bytes = r->copied_bytes;
     return (PyObject *)self;
 }
 
@@ -179,6 +182,14 @@ static PyObject *get_matched(ResultObject *self, void *c)
     return PyLong_FromLongLong(self->matched);
 }
 
+static PyObject *get_copied(ResultObject *self, void *c)
+{
+    long long v = c ? self->copied_bytes : self->copied_rows;
+    if (v < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(v);
+}
+
 static PyObject *get_timings(ResultObject *self, void *c)
 {
     (void)c;
@@ -244,6 +255,10 @@ static PyGetSetDef result_getset[] = {
      "Rows matching the filter before offset/limit (None when not counted).", NULL},
     {"timings", (getter)get_timings, NULL, "Milliseconds spent: connect, request, decode, total.",
      NULL},
+    {"copied_rows", (getter)get_copied, NULL,
+     "Rows gathered into new buffers (0: slices of the mapped snapshot; None: not known).", NULL},
+    {"copied_bytes", (getter)get_copied, NULL,
+     "Bytes of the result outside the mapped snapshot (None: not known).", (void *)1},
     {"num_batches", (getter)get_num_batches, NULL, "Record batches in the result.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -42,7 +42,7 @@ def raw_request(path, req, keep_open=False):
         s.sendall(struct.pack("<I", len(body)) + body)
         data, fds = b"", []
         while len(data) < 4 or len(data) < 4 + struct.unpack("<I", data[:4])[0]:
-            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+            msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4 * 132))
             assert msg, "connection closed before the reply header"
             data += msg
             for level, kind, raw in anc:
@@ -70,6 +70,18 @@ def build_c_helper(name, out_dir):
                     os.path.join(os.path.dirname(__file__), name + ".c"), "-o", out,
                     "-L", build, "-lipfskit", "-Wl,-rpath," + build, "-lpthread"],
                    check=True, capture_output=True)
+
+
+def mappings(pattern):
+    """(start, end) of every mapping of this process whose file name (" (deleted)" or not)
+    matches the compiled regex `pattern` (re.search)."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and pattern.search(parts[5].rstrip("\n").removesuffix(" (deleted)")):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi))
     return out
 
 
@@ -283,7 +295,8 @@ class Result(ctypes.Structure):  # struct ik_result
                 ("source", ctypes.c_char_p), ("detail", ctypes.c_char_p),
                 ("version", ctypes.c_uint64), ("rows", ctypes.c_int64),
                 ("matched", ctypes.c_int64), ("table_rows", ctypes.c_int64),
-                ("timings", Timings), ("reason", ctypes.c_char * 256)]
+                ("timings", Timings), ("reason", ctypes.c_char * 256),
+                ("copied_rows", ctypes.c_int64), ("copied_bytes", ctypes.c_int64)]
 
 
 class Query(ctypes.Structure):  # struct ik_query

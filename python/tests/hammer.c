@@ -6,12 +6,12 @@
  * querying until each has made at least QUERIES queries and standard input has reached its end
  * (the writer closes it once its writes are acknowledged), then make one last query, which must
  * see the last write. Every reply must be zero_copy and one consistent
- * snapshot: rows == matched == table_rows == the batch's length; a client's versions never
- * go backwards. Prints "V <client> <version> <table_rows>" for each version a client saw,
- * "P <client> <n> 0" with the number of answers read through the version page (WATCH 1; with
- * WATCH 0 every query asks the daemon), "Q <client> <n> <version>" with its number of queries and
- * the version its last query saw, "ERR <client> <message>" for each failure; exits 1 on
- * any failure. */
+ * state: rows == matched == table_rows == the rows of its batches (one per run of live rows in
+ * the segments), with nothing copied; a client's versions never go backwards. Prints "V <client>
+ * <version> <table_rows>" for each version a client saw, "P <client> <n> 0" with the number of
+ * answers read through the version page (WATCH 1; with WATCH 0 every query asks the daemon), "Q
+ * <client> <n> <version>" with its number of queries and the version its last query saw, "ERR
+ * <client> <message>" for each failure; exits 1 on any failure. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -64,14 +64,23 @@ static int one(struct ik_client *c, struct worker *w, uint64_t *last, struct ik_
     else if (r.version < *last)
         snprintf(w->error, sizeof w->error, "version went back from %llu to %llu",
                  (unsigned long long)*last, (unsigned long long)r.version);
-    else if (r.stream.get_schema(&r.stream, &s) != 0 || r.stream.get_next(&r.stream, &b) != 0 ||
-             !b.release)
+    else if (r.copied_rows != 0 || r.copied_bytes != 0)
+        snprintf(w->error, sizeof w->error, "copied %lld rows, %lld bytes",
+                 (long long)r.copied_rows, (long long)r.copied_bytes);
+    else if (r.stream.get_schema(&r.stream, &s) != 0)
         snprintf(w->error, sizeof w->error, "reading the stream failed");
-    else if (b.length != r.table_rows)
-        snprintf(w->error, sizeof w->error, "batch of %lld rows, table_rows %lld",
-                 (long long)b.length, (long long)r.table_rows);
-    if (b.release)
-        b.release(&b);
+    else {
+        int64_t got = 0;
+        while ((rc = r.stream.get_next(&r.stream, &b)) == 0 && b.release) {
+            got += b.length;
+            b.release(&b);
+        }
+        if (rc != 0)
+            snprintf(w->error, sizeof w->error, "reading the stream failed");
+        else if (got != r.table_rows)
+            snprintf(w->error, sizeof w->error, "batches of %lld rows, table_rows %lld",
+                     (long long)got, (long long)r.table_rows);
+    }
     if (s.release)
         s.release(&s);
     if (!w->error[0] && (w->n_seen == 0 || w->versions[w->n_seen - 1] != r.version)) {

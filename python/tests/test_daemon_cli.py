@@ -14,7 +14,8 @@ import pyarrow.ipc as ipc
 
 from daemon_util import cid_v0, pid_alive
 
-SUMMARY = re.compile(r"^(\d+) of (\d+) pins · (\w+) via (\w+) · [0-9.]+ ms$")
+SUMMARY = re.compile(r"^(\d+) of (\d+) pins · (\w+) via (\w+) · "
+                     r"copied: (?:\d+ rows, \d+ bytes|every row \(decoded\)) · [0-9.]+ ms$")
 
 
 def read_jsonl(path):

@@ -48,6 +48,8 @@ def restart_and_check(d, old, dead_pid, expect_counts):
     assert any(f.startswith("pin_index.") for f in files)
     for f in files:
         r = d.ik("arrow", "validate", d.p("snapshots", f))
+        if r.returncode == 66 and not os.path.exists(d.p("snapshots", f)):
+            continue  # pruned meanwhile: the background vfs_stats rebuild replaced it
         assert r.returncode == 0, (f, files, r.stdout, r.stderr)
     table, summary = d.query_arrow("pin", "list", "--limit", "10", "--offset", "1")
     assert table.num_rows == min(10, len(cids) - 1)

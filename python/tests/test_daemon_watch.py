@@ -6,6 +6,7 @@ import json
 import mmap
 import os
 import struct
+import time
 
 import pytest
 
@@ -136,8 +137,23 @@ def table_words(page, t):
 
 
 def snapshot_id(d, table, version):
-    st = os.stat(d.p("snapshots", f"{table}.{version}.arrow"))
+    """(st_dev, st_ino) of the table's published state: its newest manifest, which must be of
+    `version` (the manifest's second word)."""
+    names = [n for n in os.listdir(d.p("manifests"))
+             if n.startswith(table + ".") and n.endswith(".manifest")]
+    newest = d.p("manifests", max(names, key=lambda n: int(n.split(".")[1])))
+    with open(newest, "rb") as f:
+        assert struct.unpack_from("<Q", f.read(16), 8)[0] == version
+    st = os.stat(newest)
     return st.st_dev, st.st_ino
+
+
+def wait_vfs(page, version):
+    """vfs_stats is rebuilt off the write path: wait (bounded) until the page names `version`."""
+    deadline = time.monotonic() + 30
+    while table_words(page, VFS_STATS)[0] != version:
+        assert time.monotonic() < deadline, "vfs_stats never caught up with pin_index"
+        time.sleep(0.01)
 
 
 def status_version(d):
@@ -159,6 +175,7 @@ def test_the_page_says_what_the_daemon_publishes_and_cannot_be_written(loaded):
         assert seq % 2 == 0 and seq > 0
         v = status_version(loaded)
         assert table_words(page, PIN_INDEX) == (v, *snapshot_id(loaded, "pin_index", v), PINS)
+        wait_vfs(page, v)
         vfs = table_words(page, VFS_STATS)
         assert vfs[:3] == (v, *snapshot_id(loaded, "vfs_stats", v)) and vfs[3] > 1
         assert table_words(page, 1) == table_words(page, 3) == (0, 0, 0, 0)  # no files

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from daemon_util import Client, Daemon, raw_request
+from daemon_util import Client, Daemon, mappings, raw_request
 
 ROWS = 1_000_000
 
@@ -28,15 +28,7 @@ def big():
 
 def snapshot_mappings(version):
     """(start, end) of every mapping of pin_index.<version>.arrow in this process."""
-    pat = re.compile(r"/snapshots/pin_index\.%d\.arrow( \(deleted\))?$" % version)
-    out = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and pat.search(parts[5].rstrip("\n")):
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                out.append((lo, hi))
-    return out
+    return mappings(re.compile(r"/snapshots/pin_index\.%d\.arrow$" % version))
 
 
 def vm_rss_kb():
@@ -123,12 +115,16 @@ def test_projection_offset_and_limit_are_slices_of_the_mapping(big):
 
 
 def raw_query(d, have=None):
-    """One query on a raw socket: (reply header, descriptor passed with it or None)."""
+    """One query on a raw socket: (reply header, the manifest's descriptor or None). The
+    segments' descriptors that follow the manifest's on the same frame are counted and closed."""
     req = {"v": 1, "op": "query", "table": "pin_index", "limit": 1}
     if have is not None:
         req["have"] = have
     hdr, fds = raw_request(d.path, req)
-    assert len(fds) <= 1
+    if fds:
+        assert len(fds) == hdr["segments"] + 1
+        for f in fds[1:]:
+            os.close(f)
     return hdr, (fds[0] if fds else None)
 
 
@@ -142,8 +138,8 @@ def test_have_spares_the_descriptor_when_the_client_holds_the_snapshot(big):
     held, fd = raw_query(big, have)
     assert fd is None, "the daemon passed the snapshot the client said it holds"
     assert held["held"] is True
-    assert {k: held[k] for k in ("method", "transport", "table", "version", "table_rows")} == \
-        {k: hdr[k] for k in ("method", "transport", "table", "version", "table_rows")}
+    keys = ("method", "transport", "table", "version", "table_rows", "segments")
+    assert {k: held[k] for k in keys} == {k: hdr[k] for k in keys}
 
     # any other file, or another version of it: the descriptor comes as before
     for other in ({**have, "ino": have["ino"] + 1}, {**have, "version": have["version"] + 1},

@@ -1,0 +1,498 @@
+/* The snapshot builder: keeps each file-backed table's published state (a segment set and its
+ * manifest, include/ipfskit/segments.h). A group of writes becomes one delta segment holding the
+ * rows they changed (read through the store's segment log) and a new manifest — O(change), the
+ * base is never rewritten; a full read of the store makes a new base only at start, when the
+ * log cannot say what changed, or when more changed than a delta should hold. States the
+ * compactor (compact.c) prepares are installed here, so manifests have one writer. Each state
+ * is published (write replies go) before it is made durable: the compactor's thread fsyncs the
+ * newest published state and prunes older files (ik_segbuild_settle), so no fsync is ever on
+ * the way of the next write. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
+#include "ipfskit/seglog.h"
+#include "arrow/internal.h"
+#include "ipfskit/snapshot.h"
+
+/* A delta larger than this share of the live rows (or MIN) is made as a new base instead. */
+#define DELTA_MAX_SHARE 4
+#define DELTA_MAX_MIN 4096
+
+static int64_t file_size(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* ---- publishing ------------------------------------------------------------------------ */
+
+static struct ik_published *slot(struct ik_daemon *d, const char *table)
+{
+    return strcmp(table, "pin_index") == 0 ? &d->pins : &d->vfs;
+}
+
+/* A state just published, to be made durable by the next settle (the newest one wins). */
+static void to_sync(struct ik_daemon *d, int t, struct ik_segset *set)
+{
+    struct ik_segset *old;
+    ik_segset_ref(set);
+    pthread_mutex_lock(&d->build_mu);
+    old = d->to_sync[t];
+    d->to_sync[t] = set;
+    pthread_cond_signal(&d->compact_cv);
+    pthread_mutex_unlock(&d->build_mu);
+    ik_segset_release(old);
+}
+
+/* Publishes `set`, whose manifest is written now, or with `on_disk` was found there. */
+static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set, bool on_disk,
+                   struct ik_error *err)
+{
+    char path[PATH_MAX + 64];
+    struct ik_published p = {.fd = -1}, old;
+    struct stat st;
+    int rc, i;
+    if (on_disk)
+        ik_segset_manifest_path(d->dir, table, ik_segset_seq(set), path, sizeof path);
+    else if ((rc = ik_segset_write_manifest(set, d->dir, path, sizeof path, err)) != 0)
+        return rc;
+    if ((p.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(p.fd, &st) != 0) {
+        rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        if (p.fd >= 0)
+            close(p.fd);
+        return rc;
+    }
+    p.dev = (uint64_t)st.st_dev;
+    p.ino = (uint64_t)st.st_ino;
+    p.version = ik_segset_version(set);
+    p.rows = ik_segset_rows(set);
+    p.bytes = (int64_t)st.st_size;
+    for (i = 0; i < ik_segset_count(set); i++)
+        p.bytes += ik_segset_fd(set, i) >= 0 ? file_size(ik_segset_fd(set, i)) : 0;
+    ik_segset_ref(set);
+    p.set = set;
+    pthread_mutex_lock(&d->pub_mu);
+    old = *slot(d, table);
+    if (old.set && ik_segset_version(old.set) > p.version) {
+        pthread_mutex_unlock(&d->pub_mu); /* versions never go back (a late vfs_stats build) */
+        close(p.fd);
+        ik_segset_release(set);
+        return 0;
+    }
+    *slot(d, table) = p;
+    if (strcmp(table, "pin_index") == 0) {
+        d->published_gen = p.version;
+        d->build_failed = false;
+        d->build_retries = 0;
+        d->build_failed_since = 0;
+        atomic_store(&d->pins_published_us, (long long)(ik_now_ms() * 1000.0));
+    }
+    ik_vpage_publish(d, &d->pins, &d->vfs);
+    pthread_mutex_unlock(&d->pub_mu);
+    if (old.fd >= 0)
+        close(old.fd);
+    ik_segset_release(old.set);
+    if (!on_disk)
+        to_sync(d, strcmp(table, "pin_index") == 0 ? 0 : 1, set);
+    return 0;
+}
+
+int ik_segbuild_publish(struct ik_daemon *d, const char *table, struct ik_segset *set,
+                        struct ik_error *err)
+{
+    return publish(d, table, set, false, err);
+}
+
+int ik_published_get(struct ik_daemon *d, const char *table, const struct ik_snapshot_id *have,
+                     struct ik_published *out)
+{
+    struct ik_published *p;
+    int rc = 0;
+    pthread_mutex_lock(&d->pub_mu);
+    p = slot(d, table);
+    *out = *p;
+    out->set = NULL;
+    if (p->fd >= 0 && have && have->set && have->version == p->version && have->dev == p->dev &&
+        have->ino == p->ino)
+        out->fd = -1; /* the client holds this very state */
+    else if ((out->fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -1) < 0)
+        rc = ENOENT;
+    if (rc == 0 && p->set) {
+        ik_segset_ref(p->set);
+        out->set = p->set;
+    }
+    pthread_mutex_unlock(&d->pub_mu);
+    return rc;
+}
+
+/* The files of `set` not named by `durable`: what a sync must fsync. */
+static int fresh_names(struct ik_segset *durable, struct ik_segset *set, const char **out)
+{
+    int i, k, n = 0;
+    for (i = 0; i < ik_segset_count(set); i++) {
+        bool known = false;
+        for (k = 0; durable && k < ik_segset_count(durable) && !known; k++)
+            known = strcmp(ik_segset_name(durable, k), ik_segset_name(set, i)) == 0;
+        if (!known)
+            out[n++] = ik_segset_name(set, i);
+    }
+    return n;
+}
+
+/* Makes `set` (table t: 0 pin_index, 1 vfs_stats) durable; *durable becomes it. */
+static int make_durable(struct ik_daemon *d, struct ik_segset *set, struct ik_segset **durable)
+{
+    const char *fresh[IK_SEG_MAX];
+    struct ik_error err = {{0}};
+    int n = fresh_names(*durable, set, fresh);
+    if (ik_segset_sync(set, d->dir, fresh, n, &err) != 0) {
+        fprintf(stderr, "ipfs-kit daemon: %s %llu: %s\n", ik_segset_table(set),
+                (unsigned long long)ik_segset_version(set), err.message);
+        return -1;
+    }
+    ik_segset_ref(set);
+    ik_segset_release(*durable);
+    *durable = set;
+    return 0;
+}
+
+/* Unlinks the files of `table` that neither the published, the durable nor a pending compacted
+ * state names. Holds files_mu: every linked file is named by one of them meanwhile. */
+static void prune(struct ik_daemon *d, const char *table, struct ik_segset *durable)
+{
+    struct ik_segset *keep[3] = {durable, NULL, NULL};
+    int n = 1, i;
+    pthread_mutex_lock(&d->files_mu);
+    pthread_mutex_lock(&d->pub_mu);
+    if ((keep[n] = slot(d, table)->set) != NULL)
+        ik_segset_ref(keep[n++]);
+    pthread_mutex_unlock(&d->pub_mu);
+    pthread_mutex_lock(&d->build_mu);
+    if (strcmp(table, "pin_index") == 0 && (keep[n] = d->compacted) != NULL)
+        ik_segset_ref(keep[n++]);
+    pthread_mutex_unlock(&d->build_mu);
+    ik_segset_prune(d->dir, table, keep, n, NULL);
+    pthread_mutex_unlock(&d->files_mu);
+    for (i = 1; i < n; i++)
+        ik_segset_release(keep[i]);
+}
+
+void ik_segbuild_settle(struct ik_daemon *d)
+{
+    struct ik_segset *set[2];
+    pthread_mutex_lock(&d->build_mu);
+    set[0] = d->to_sync[0];
+    set[1] = d->to_sync[1];
+    d->to_sync[0] = d->to_sync[1] = NULL;
+    pthread_mutex_unlock(&d->build_mu);
+    if (set[0] && make_durable(d, set[0], &d->durable) == 0)
+        prune(d, "pin_index", d->durable);
+    if (set[1] && make_durable(d, set[1], &d->durable_vfs) == 0)
+        prune(d, "vfs_stats", d->durable_vfs);
+    ik_segset_release(set[0]);
+    ik_segset_release(set[1]);
+}
+
+/* ---- building -------------------------------------------------------------------------- */
+
+static uint64_t next_seq(struct ik_daemon *d)
+{
+    return atomic_fetch_add(&d->seq, 1);
+}
+
+/* A new base of every pin (and vfs_stats from the same rows). */
+static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
+                      struct ik_segset **out, struct ik_error *err)
+{
+    struct ArrowSchema ps = {0}, vs = {0};
+    struct ArrowArray pa = {0}, va = {0};
+    struct ik_segset *vset = NULL;
+    uint64_t gen = 0;
+    int rc;
+    if (pr != NULL)
+        rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
+    else if ((rc = ik_store_generation(st, &gen, err)) == 0)
+        rc = ik_store_read_pins(st, &ps, &pa, err);
+    if (rc != 0)
+        return rc;
+    rc = ik_segset_write_base(d->dir, "pin_index", gen, next_seq(d), &ps, &pa, out, err);
+    if (rc == 0 && (rc = ik_vfs_stats_build(&ps, &pa, &vs, &va, err)) == 0) {
+        rc = ik_segset_write_base(d->dir, "vfs_stats", gen, next_seq(d), &vs, &va, &vset, err);
+        va.release(&va);
+        vs.release(&vs);
+    }
+    pa.release(&pa);
+    ps.release(&ps);
+    if (rc == 0)
+        rc = ik_segbuild_publish(d, "vfs_stats", vset, err);
+    ik_segset_release(vset);
+    if (rc != 0) {
+        ik_segset_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The next state of pin_index from `from` (the published state or one the compactor made):
+ * the rows changed since its version as one delta, or a full build when the log cannot say or
+ * too much changed. *out is NULL when nothing changed since `from`. */
+static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
+                      struct ik_segset *from, struct ik_segset **out, struct ik_error *err)
+{
+    struct ik_changeset cs;
+    int64_t max = ik_segset_rows(from) / DELTA_MAX_SHARE;
+    int rc;
+    *out = NULL;
+    if (max < DELTA_MAX_MIN)
+        max = DELTA_MAX_MIN;
+    if (ik_segset_count(from) >= IK_SEG_MAX - 1)
+        return full_build(d, pr, st, out, err);
+    rc = ik_store_changes_since(st, ik_segset_version(from), max, &cs, err);
+    if (rc == ESTALE || rc == E2BIG)
+        return full_build(d, pr, st, out, err);
+    if (rc != 0)
+        return rc;
+    if (cs.generation > ik_segset_version(from))
+        rc = ik_segset_write_delta(from, d->dir, cs.generation, next_seq(d), &cs.schema, &cs.rows,
+                                   (const char *const *)cs.deleted, cs.n_deleted, out, err);
+    ik_changeset_reset(&cs);
+    return rc;
+}
+
+/* One round of the builder: installs a compacted state if one waits, brings the state up to
+ * the store, publishes. */
+static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
+                       struct ik_error *err)
+{
+    struct ik_segset *from = NULL, *next = NULL;
+    double t0 = ik_now_ms();
+    int rc;
+    pthread_mutex_lock(&d->build_mu);
+    from = d->compacted;
+    d->compacted = NULL;
+    pthread_mutex_unlock(&d->build_mu);
+    if (from == NULL) {
+        pthread_mutex_lock(&d->pub_mu);
+        if ((from = d->pins.set) != NULL)
+            ik_segset_ref(from);
+        pthread_mutex_unlock(&d->pub_mu);
+    } else {
+        ik__stop_point("install");
+    }
+    pthread_mutex_lock(&d->files_mu); /* until published: prune must not see these files */
+    if (from == NULL)
+        rc = full_build(d, pr, st, &next, err);
+    else
+        rc = next_state(d, pr, st, from, &next, err);
+    if (rc == 0 && next == NULL && from != NULL) {
+        pthread_mutex_lock(&d->pub_mu);
+        if (d->pins.set != from) /* a compacted state with nothing after it */
+            ik_segset_ref(next = from);
+        pthread_mutex_unlock(&d->pub_mu);
+    }
+    ik_segset_release(from);
+    if (rc == 0 && next != NULL)
+        rc = ik_segbuild_publish(d, "pin_index", next, err); /* wakes the compactor */
+    pthread_mutex_unlock(&d->files_mu);
+    if (rc == 0 && next != NULL) {
+        atomic_fetch_add_explicit(&d->metrics.snapshot_builds, 1, memory_order_relaxed);
+        atomic_store_explicit(&d->metrics.snapshot_build_us_last,
+                              (long long)((ik_now_ms() - t0) * 1000.0), memory_order_relaxed);
+        ik_loop_wake(d); /* parked write replies can go */
+    }
+    ik_segset_release(next);
+    return rc;
+}
+
+/* Opens descriptors of a state found on disk (the daemon passes them to clients). */
+static int adopt(struct ik_daemon *d, const char *table, struct ik_segset **out,
+                 struct ik_error *err)
+{
+    int rc = ik_segset_latest(d->dir, table, IK_VALIDATE_FULL, out, NULL, 0, err);
+    if (rc == 0 && (rc = ik_segset_open_fds(*out, d->dir, err)) != 0) {
+        ik_segset_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* At start: the newest durable states, brought up to the store's generation (a delta of what
+ * direct writes changed meanwhile), else a full build. The socket opens only afterwards. */
+int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
+{
+    struct ik_segset *pins = NULL, *vfs = NULL;
+    uint64_t gen = 0, seq;
+    int rc;
+    seq = ik_segset_max_seq(d->dir, "pin_index");
+    if (ik_segset_max_seq(d->dir, "vfs_stats") > seq)
+        seq = ik_segset_max_seq(d->dir, "vfs_stats");
+    atomic_store(&d->seq, seq + 1);
+    if ((rc = ik_store_generation(d->wstore, &gen, err)) != 0)
+        return rc;
+    if (adopt(d, "pin_index", &pins, NULL) == 0 && ik_segset_version(pins) <= gen &&
+        adopt(d, "vfs_stats", &vfs, NULL) == 0) {
+        if ((rc = publish(d, "pin_index", pins, true, err)) == 0)
+            rc = publish(d, "vfs_stats", vfs, true, err);
+        d->durable = pins; /* found durable */
+        d->durable_vfs = vfs;
+        pins = vfs = NULL;
+        if (rc == 0)
+            rc = build_round(d, NULL, d->wstore, err); /* what changed while no daemon ran */
+    } else {
+        rc = build_round(d, NULL, d->wstore, err);
+    }
+    ik_segset_release(pins);
+    ik_segset_release(vfs);
+    if (rc != 0)
+        return rc;
+    ik_segbuild_settle(d); /* durable, and the files of older states (or a crash) gone */
+    prune(d, "pin_index", d->durable);
+    prune(d, "vfs_stats", d->durable_vfs);
+    return 0;
+}
+
+void ik_build_request(struct ik_daemon *d, uint64_t generation)
+{
+    pthread_mutex_lock(&d->build_mu);
+    if (generation > d->build_wanted)
+        d->build_wanted = generation;
+    pthread_cond_signal(&d->build_cv);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
+/* IPFS_KIT_FAIL_BUILDS=n (tests only): the builder thread's next n builds fail as a full disk
+ * would. Read once; only the builder thread calls this. */
+static int injected_failure(struct ik_error *err)
+{
+    static int left = -1;
+    if (left < 0) {
+        const char *v = getenv("IPFS_KIT_FAIL_BUILDS");
+        left = v ? atoi(v) : 0;
+    }
+    if (left <= 0)
+        return 0;
+    left--;
+    return ik_error_set(err, ENOSPC,
+                        "writing the snapshot: No space left on device (injected by "
+                        "IPFS_KIT_FAIL_BUILDS)");
+}
+
+/* A failed build leaves committed writes invisible: record it for status and metrics (their
+ * replies stay parked) and retry after a backoff of 50 ms doubling to 5 s, not waiting for
+ * another write to come. */
+static void build_failed(struct ik_daemon *d, const struct ik_error *err)
+{
+    struct timespec until;
+    int retries;
+    long ms;
+    atomic_fetch_add_explicit(&d->metrics.snapshot_build_failures, 1, memory_order_relaxed);
+    pthread_mutex_lock(&d->pub_mu);
+    if (!d->build_failed)
+        d->build_failed_since = ik_wall_ms();
+    d->build_failed = true;
+    retries = ++d->build_retries;
+    snprintf(d->build_error, sizeof d->build_error, "%s", err->message);
+    pthread_mutex_unlock(&d->pub_mu);
+    ms = retries >= 8 ? 5000 : 50L << (retries - 1); /* 50, 100, ... 3200, then 5000 */
+    fprintf(stderr, "ipfs-kit daemon: snapshot build failed (attempt %d, retry in %ld ms): %s\n",
+            retries, ms, err->message);
+    ik_loop_wake(d); /* parked replies: their visible_timeout may have passed */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop))
+        pthread_cond_timedwait(&d->build_cv, &d->build_mu, &until);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
+static void *builder_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    struct ik_pin_reader *pr = NULL;
+    struct ik_error err = {{0}};
+    /* one reading thread per core of this 2-core target; each has its own connection */
+    if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0 ||
+        ik_store_open(d->dir, IK_STORE_READONLY, &d->bstore, &err) != 0) {
+        fprintf(stderr, "ipfs-kit daemon: snapshot builder: %s\n", err.message);
+        ik_pin_reader_close(pr);
+        return NULL;
+    }
+    for (;;) {
+        uint64_t want, have;
+        pthread_mutex_lock(&d->build_mu);
+        for (;;) {
+            pthread_mutex_lock(&d->pub_mu);
+            have = d->published_gen;
+            pthread_mutex_unlock(&d->pub_mu);
+            want = d->build_wanted;
+            if (atomic_load(&d->stop) || want > have || d->compacted)
+                break;
+            pthread_cond_wait(&d->build_cv, &d->build_mu);
+        }
+        pthread_mutex_unlock(&d->build_mu);
+        if (atomic_load(&d->stop))
+            break;
+        if (injected_failure(&err) != 0 || build_round(d, pr, d->bstore, &err) != 0)
+            build_failed(d, &err); /* retried after a backoff, not only at the next write */
+    }
+    ik_pin_reader_close(pr);
+    return NULL;
+}
+
+int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
+{
+    int rc;
+    if ((rc = pthread_create(&d->builder, NULL, builder_main, d)) != 0)
+        return ik_error_set(err, rc, "starting the snapshot builder: %s", strerror(rc));
+    if ((rc = pthread_create(&d->compactor, NULL, ik_compactor_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the compactor: %s", strerror(rc));
+    }
+    return 0;
+}
+
+void ik_segbuild_stop(struct ik_daemon *d)
+{
+    pthread_mutex_lock(&d->build_mu);
+    pthread_cond_broadcast(&d->build_cv);
+    pthread_cond_broadcast(&d->compact_cv);
+    pthread_mutex_unlock(&d->build_mu);
+    pthread_join(d->builder, NULL);
+    if (d->compactor)
+        pthread_join(d->compactor, NULL);
+    d->compactor = 0;
+    ik_segbuild_settle(d); /* a clean stop leaves the newest states durable */
+}
+
+void ik_segbuild_free(struct ik_daemon *d)
+{
+    if (d->pins.fd >= 0)
+        close(d->pins.fd);
+    if (d->vfs.fd >= 0)
+        close(d->vfs.fd);
+    d->pins.fd = d->vfs.fd = -1;
+    ik_segset_release(d->pins.set);
+    ik_segset_release(d->vfs.set);
+    ik_segset_release(d->compacted);
+    ik_segset_release(d->durable);
+    ik_segset_release(d->durable_vfs);
+    ik_segset_release(d->to_sync[0]);
+    ik_segset_release(d->to_sync[1]);
+    ik_store_close(d->bstore);
+    d->pins.set = d->vfs.set = d->compacted = d->durable = d->durable_vfs = NULL;
+    d->to_sync[0] = d->to_sync[1] = NULL;
+    d->bstore = NULL;
+}

@@ -1,0 +1,175 @@
+/* Segmented snapshots: a table's published state is a base segment (an immutable snapshot file)
+ * plus a short list of immutable delta segments (the rows added or changed since, sorted by
+ * the table's key, its first column), the rows of earlier segments that are gone (deleted or
+ * superseded), and a manifest naming it all: version → segments, rows gone. A write adds one
+ * delta of the size of the change; compaction replaces segments by one in the background.
+ * docs/architecture.md ("Segments") describes the files and what a crash leaves.
+ *
+ * Manifest file `manifests/<table>.<seq>.manifest` (seq grows with every manifest the daemon
+ * writes; little-endian):
+ *   0  "IKMANI01"   8  version u64   16  seq u64   24  segments u32   28  0 u32
+ *   32 table name, 64 bytes NUL-padded
+ *   96 per segment, 96 bytes: file name (64 bytes NUL-padded, under snapshots/), rows i64,
+ *      gone rows u64 (their indices follow all segment entries, segment by segment, as
+ *      ascending i64)
+ *   the last 8 bytes: FNV-1a 64 of every byte before them.
+ * A state's rows, in order: each segment's rows in ascending row order, skipping gone rows,
+ * base first, then the deltas oldest first. */
+#ifndef IPFSKIT_SEGMENTS_H
+#define IPFSKIT_SEGMENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfskit/abi.h"
+#include "ipfskit/error.h"
+#include "ipfskit/query.h"
+#include "ipfskit/snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IK_SEG_MAX 128     /* segments in one state (base + deltas) */
+#define IK_SEG_NAME_MAX 64 /* a segment's file name, NUL included */
+
+struct ik_segset; /* immutable once built, refcounted, shared by threads */
+
+/* ---- building (the daemon's builder) --------------------------------------------------- */
+
+/* A state of one segment (a base, no row gone). `snap` gets a reference; `fd` (may be -1) is
+ * taken: the segset closes it; `name` is the file name under snapshots/. */
+int ik_segset_new(const char *table, uint64_t version, uint64_t seq, struct ik_snapshot *snap,
+                  const char *name, int fd, struct ik_segset **out, struct ik_error *err);
+
+/* `cur` plus one delta segment at `version`: every row of an earlier segment whose key is in
+ * `delta` or in `deleted` (n_deleted keys) becomes gone. Same ownership as ik_segset_new.
+ * IK_ELIMIT when cur holds IK_SEG_MAX segments already; EINVAL when the delta is not sorted
+ * by key or its schema differs. */
+int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
+                  struct ik_snapshot *delta, const char *name, int fd, const char *const *deleted,
+                  size_t n_deleted, struct ik_segset **out, struct ik_error *err);
+
+/* The base of `cur` alone, no row gone (its descriptor dup'd): where a merge of every delta
+ * starts. */
+int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err);
+
+/* Opens a descriptor of each segment file under dir/snapshots (for a state found on disk that
+ * the daemon will pass on). Call before the state is shared. */
+int ik_segset_open_fds(struct ik_segset *s, const char *dir, struct ik_error *err);
+
+/* Gives the state descriptors fds[0..n) of its segments, in order (taken; closed with the
+ * state). 0, or EINVAL (all closed) when n is not its segment count. Before sharing it. */
+int ik_segset_adopt_fds(struct ik_segset *s, const int *fds, int n);
+
+/* The segment of s that is the file (dev, ino), as adopted with ik_segset_adopt_fds; borrowed,
+ * NULL when none. */
+struct ik_snapshot *ik_segset_find_file(const struct ik_segset *s, uint64_t dev, uint64_t ino);
+
+/* The manifest bytes (malloc'd). */
+int ik_segset_manifest(const struct ik_segset *s, uint8_t **bytes, size_t *len,
+                       struct ik_error *err);
+
+/* ---- reading --------------------------------------------------------------------------- */
+
+/* A parsed manifest. */
+struct ik_manifest_seg {
+    char name[IK_SEG_NAME_MAX];
+    int64_t rows;
+    const int64_t *gone; /* points into the manifest bytes */
+    int64_t n_gone;
+};
+struct ik_manifest {
+    char table[64];
+    uint64_t version, seq;
+    int n;
+    struct ik_manifest_seg seg[IK_SEG_MAX];
+};
+
+/* Checks and parses manifest bytes (borrowed: seg[].gone points into them): magic, size,
+ * checksum, names, gone rows ascending and inside their segment. IK_EFORMAT naming what is
+ * wrong. */
+int ik_manifest_parse(const uint8_t *bytes, size_t len, struct ik_manifest *m,
+                      struct ik_error *err);
+
+/* The state a manifest describes over its segments, opened by the caller in manifest order
+ * (each gets a reference). IK_EFORMAT when a segment's row count, table or schema does not
+ * match the manifest. */
+int ik_segset_open(const uint8_t *manifest, size_t len, struct ik_snapshot *const *segs, int n,
+                   struct ik_segset **out, struct ik_error *err);
+
+/* The newest durable state of `table` (manifests under dir/manifests) whose segments all open (and,
+ * when `validate`, validate fully); *path_out (may be NULL) gets the manifest's path. ENOENT when
+ * there is none. */
+int ik_segset_latest(const char *dir, const char *table, int validate, struct ik_segset **out,
+                     char *path_out, size_t path_cap, struct ik_error *err);
+
+void ik_segset_ref(struct ik_segset *s);
+void ik_segset_release(struct ik_segset *s); /* NULL is a no-op */
+
+const char *ik_segset_table(const struct ik_segset *s);
+uint64_t ik_segset_version(const struct ik_segset *s);
+uint64_t ik_segset_seq(const struct ik_segset *s);
+int ik_segset_count(const struct ik_segset *s);
+int64_t ik_segset_rows(const struct ik_segset *s);       /* live rows */
+int64_t ik_segset_gone_rows(const struct ik_segset *s);  /* rows of segments that are gone */
+int64_t ik_segset_delta_rows(const struct ik_segset *s); /* rows of the deltas */
+struct ik_snapshot *ik_segset_segment(const struct ik_segset *s, int i); /* borrowed */
+const char *ik_segset_name(const struct ik_segset *s, int i);
+int ik_segset_fd(const struct ik_segset *s, int i); /* -1 when not kept */
+int64_t ik_segset_segment_gone(const struct ik_segset *s, int i);
+
+/* What a query cost beyond slicing. */
+struct ik_query_cost {
+    int64_t matched;      /* rows matching the filter before offset/limit */
+    int64_t copied_rows;  /* rows of the result gathered into new buffers (0: all slices) */
+    int64_t copied_bytes; /* bytes of the result in buffers that are not the segments' */
+};
+
+/* Applies `q` to the state: a stream of batches, in the state's row order, that are slices of
+ * the mapped segments (the live runs between gone rows) or, for rows a filter picks apart,
+ * gathered copies. A filter `key eq v` or `key in [...]` (key: the first column) is answered by
+ * binary search in each segment. `cost` may be NULL. The stream holds the state. */
+int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowArrayStream *out,
+                    struct ik_query_cost *cost, struct ik_error *err);
+
+/* ---- files ----------------------------------------------------------------------------- */
+
+/* dir/manifests/<table>.<seq>.manifest into out: 0, or ENAMETOOLONG. */
+int ik_segset_manifest_path(const char *dir, const char *table, uint64_t seq, char *out,
+                            size_t cap);
+/* Writes the manifest as dir/manifests/<table>.<seq>.manifest (temp name, then linked; not
+ * fsynced: see ik_segset_sync). path_out may be NULL. */
+int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *path_out,
+                             size_t path_cap, struct ik_error *err);
+/* Writes `batch` (key-sorted) as the base segment dir/snapshots/<table>.<version>.arrow (a
+ * file of that name already there is the same version and is reused) and returns the state of
+ * that one segment. Not fsynced (ik_segset_sync). */
+int ik_segset_write_base(const char *dir, const char *table, uint64_t version, uint64_t seq,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         struct ik_segset **out, struct ik_error *err);
+/* Writes `rows` (key-sorted; the rows inserted or changed after cur's version) as delta segment
+ * dir/snapshots/<table>.<version>.d<seq>.arrow and returns cur plus that delta, with
+ * `deleted` (keys removed) and the rows the delta supersedes gone (ik_segset_add). */
+int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t version,
+                          uint64_t seq, const struct ArrowSchema *schema,
+                          const struct ArrowArray *rows, const char *const *deleted,
+                          size_t n_deleted, struct ik_segset **out, struct ik_error *err);
+/* Makes the state durable: fsyncs its manifest, the segments named in `fresh` (n_fresh file
+ * names, the ones written since the last durable state) and snapshots/, then records seq in
+ * dir/manifest-synced.<table>, which ik_segset_latest trusts. */
+int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const *fresh,
+                   int n_fresh, struct ik_error *err);
+/* Unlinks every manifest of the table with a seq below `keep`'s and every segment file of
+ * the table that no state in keep[0..n_keep) names (temp files too). Only the writer of the
+ * table's files may call it, while it writes none. */
+int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const *keep, int n_keep,
+                    struct ik_error *err);
+/* The highest manifest seq of `table` under dir (0 when none). */
+uint64_t ik_segset_max_seq(const char *dir, const char *table);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

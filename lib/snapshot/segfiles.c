@@ -1,0 +1,380 @@
+/* Segment set files: manifests under dir/manifests (`<table>.<seq>.manifest`, written to a
+ * temp name and linked, never replaced; not in snapshots/, which holds only Arrow files), the
+ * durable mark dir/manifest-synced.<table> (the newest seq whose manifest and segments were
+ * fsynced), finding the newest durable state, and pruning files no state needs. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arrow/internal.h"
+#include "ipfskit/segments.h"
+#include "snapshot/segset_internal.h"
+
+#define PATH_CAP 4400
+
+/* Parses "<table>.<seq>.manifest" exactly. */
+static bool parse_manifest_name(const char *name, const char *table, uint64_t *seq)
+{
+    return ik__parse_numbered(name, table, ".manifest", seq);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ik_segset_manifest_path(const char *dir, const char *table, uint64_t seq, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s/manifests/%s.%llu.manifest", dir, table,
+                            (unsigned long long)seq) >= cap
+               ? ENAMETOOLONG
+               : 0;
+}
+
+int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *path_out,
+                             size_t path_cap, struct ik_error *err)
+{
+    char path[PATH_CAP], tmp[PATH_CAP + 16];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int fd, rc;
+    if (ik_segset_manifest_path(dir, s->table, s->seq, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
+    snprintf(tmp, sizeof tmp, "%s/manifests", dir);
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    if ((rc = ik_segset_manifest(s, &bytes, &len, err)) != 0)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        rc = ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+        free(bytes);
+        return rc;
+    }
+    rc = fchmod(fd, 0400) != 0 ? errno : write_all(fd, bytes, len);
+    free(bytes);
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return ik_error_set(err, rc, "%s: %s", path, strerror(rc));
+    }
+    ik__stop_point("manifest");
+    if (link(tmp, path) != 0) {
+        rc = errno;
+        unlink(tmp);
+        return ik_error_set(err, rc, "%s: %s", path,
+                            rc == EEXIST ? "manifest exists already" : strerror(rc));
+    }
+    unlink(tmp);
+    if (path_out && (size_t)snprintf(path_out, path_cap, "%s", path) >= path_cap)
+        return ik_error_set(err, ENAMETOOLONG, "%s: longer than the caller's buffer", path);
+    return 0;
+}
+
+static int fsync_path(const char *path, int flags, struct ik_error *err)
+{
+    int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if (fsync(fd) != 0)
+        rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const *fresh,
+                   int n_fresh, struct ik_error *err)
+{
+    char path[PATH_CAP];
+    int i, rc;
+    for (i = 0; i < n_fresh; i++) {
+        snprintf(path, sizeof path, "%s/snapshots/%s", dir, fresh[i]);
+        if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
+            return rc;
+    }
+    ik_segset_manifest_path(dir, s->table, s->seq, path, sizeof path);
+    if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/snapshots", dir);
+    if (n_fresh > 0 && (rc = fsync_path(path, O_RDONLY | O_DIRECTORY, err)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/manifests", dir);
+    if ((rc = fsync_path(path, O_RDONLY | O_DIRECTORY, err)) != 0)
+        return rc;
+    ik__stop_point("mark");
+    return ik__mark_write(dir, "manifest-synced", s->table, s->seq, err);
+}
+
+/* ---- discovery ------------------------------------------------------------------------- */
+
+/* The manifest seqs of `table` (malloc'd, newest first). */
+static int list_seqs(const char *dir, const char *table, uint64_t **out, size_t *n)
+{
+    char sdir[PATH_CAP];
+    struct ik_error err;
+    snprintf(sdir, sizeof sdir, "%s/manifests", dir);
+    return ik__list_numbered(sdir, table, ".manifest", out, n, &err);
+}
+
+uint64_t ik_segset_max_seq(const char *dir, const char *table)
+{
+    uint64_t *v = NULL, m = 0;
+    size_t n = 0;
+    if (list_seqs(dir, table, &v, &n) == 0 && n > 0)
+        m = v[0];
+    free(v);
+    return m;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len, struct ik_error *err)
+{
+    struct stat st;
+    uint8_t *b;
+    ssize_t r;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+        close(fd);
+        return ik_error_set(err, IK_EFORMAT, "%s: not a regular file of at most 64 MiB", path);
+    }
+    if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+        close(fd);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    while (got < (size_t)st.st_size && (r = read(fd, b + got, (size_t)st.st_size - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    *out = b;
+    *len = got;
+    return 0;
+}
+
+/* Opens the state of manifest `path`. */
+static int open_manifest(const char *dir, const char *path, int validate, struct ik_segset **out,
+                         struct ik_error *err)
+{
+    struct ik_snapshot *segs[IK_SEG_MAX] = {0};
+    struct ik_manifest *m = malloc(sizeof *m);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc, i, n = 0;
+    if (m == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = read_file(path, &bytes, &len, err)) == 0 &&
+        (rc = ik_manifest_parse(bytes, len, m, err)) == 0) {
+        for (n = 0; n < m->n && rc == 0; n++) {
+            char sp[PATH_CAP];
+            snprintf(sp, sizeof sp, "%s/snapshots/%s", dir, m->seg[n].name);
+            if ((rc = ik_snapshot_open_path(sp, validate, &segs[n], err)) != 0)
+                break;
+        }
+        if (rc == 0)
+            rc = ik_segset_open(bytes, len, segs, m->n, out, err);
+    }
+    for (i = 0; i < n && i < IK_SEG_MAX; i++)
+        ik_snapshot_close(segs[i]);
+    free(bytes);
+    free(m);
+    return rc;
+}
+
+int ik_segset_latest(const char *dir, const char *table, int validate, struct ik_segset **out,
+                     char *path_out, size_t path_cap, struct ik_error *err)
+{
+    uint64_t *v = NULL, mark = 0;
+    size_t n = 0, i;
+    bool marked = ik__mark_read(dir, "manifest-synced", table, &mark);
+    int rc = list_seqs(dir, table, &v, &n);
+    *out = NULL;
+    if (rc != 0 && rc != ENOENT)
+        return ik_error_set(err, rc, "%s/snapshots: %s", dir, strerror(rc));
+    for (i = 0; i < n; i++) {
+        char path[PATH_CAP];
+        if (!marked || v[i] > mark)
+            continue; /* not durable: a power cut may have torn it or its segments */
+        ik_segset_manifest_path(dir, table, v[i], path, sizeof path);
+        if (open_manifest(dir, path, validate, out, NULL) == 0) {
+            free(v);
+            if (path_out)
+                snprintf(path_out, path_cap, "%s", path);
+            return 0;
+        }
+    }
+    free(v);
+    return ik_error_set(err, ENOENT, "no durable segment manifest of '%s' under %s/manifests",
+                        table, dir);
+}
+
+/* ---- pruning --------------------------------------------------------------------------- */
+
+static bool named_by(struct ik_segset *const *keep, int n_keep, const char *name)
+{
+    int k, i;
+    for (k = 0; k < n_keep; k++)
+        for (i = 0; keep[k] && i < keep[k]->n; i++)
+            if (strcmp(keep[k]->seg[i].name, name) == 0)
+                return true;
+    return false;
+}
+
+/* Unlinks the table's files in `sub` (snapshots or manifests) that are dead by `keep`. */
+static int prune_dir(const char *dir, const char *sub, const char *table,
+                     struct ik_segset *const *keep, int n_keep, uint64_t min_seq,
+                     struct ik_error *err)
+{
+    char sdir[PATH_CAP], path[PATH_CAP + 256];
+    size_t tl = strlen(table);
+    struct dirent *e;
+    uint64_t seq;
+    DIR *d;
+    int rc = 0;
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, sub);
+    if ((d = opendir(sdir)) == NULL)
+        return errno == ENOENT ? 0 : ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        bool dead;
+        if (strncmp(nm, table, tl) != 0 || nm[tl] != '.')
+            continue;
+        if (strstr(nm, ".tmp."))
+            dead = true;
+        else if (parse_manifest_name(nm, table, &seq))
+            dead = seq < min_seq;
+        else if (strlen(nm) > 6 && strcmp(nm + strlen(nm) - 6, ".arrow") == 0)
+            dead = !named_by(keep, n_keep, nm);
+        else
+            dead = false;
+        if (!dead)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", sdir, nm);
+        if (unlink(path) != 0 && errno != ENOENT && rc == 0)
+            rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
+int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const *keep, int n_keep,
+                    struct ik_error *err)
+{
+    uint64_t min_seq = UINT64_MAX;
+    int k, rc;
+    for (k = 0; k < n_keep; k++)
+        if (keep[k] && keep[k]->seq < min_seq)
+            min_seq = keep[k]->seq;
+    rc = prune_dir(dir, "snapshots", table, keep, n_keep, min_seq, err);
+    if (rc == 0)
+        rc = prune_dir(dir, "manifests", table, keep, n_keep, min_seq, err);
+    return rc;
+}
+
+/* ---- writing segments ------------------------------------------------------------------ */
+
+/* Writes `batch` as dir/snapshots/<name> (temp name, linked; not fsynced) and opens it: *fd
+ * and *snap. A file of that name already there is the same state (names carry the version)
+ * and is used as it is. */
+static int write_segment(const char *dir, const char *table, const char *name, uint64_t version,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         int *fd_out, struct ik_snapshot **snap, struct ik_error *err)
+{
+    char sdir[PATH_CAP], path[PATH_CAP + 128], tmp[PATH_CAP + 160];
+    int fd, rc = 0;
+    *fd_out = -1;
+    *snap = NULL;
+    snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+    if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+    snprintf(path, sizeof path, "%s/%s", sdir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    if (fchmod(fd, 0400) != 0)
+        rc = ik_error_set(err, errno, "%s: chmod: %s", tmp, strerror(errno));
+    if (rc == 0 && (rc = ik_snapshot_write_fd(fd, table, version, schema, batch, err)) != 0)
+        ik_error_prefix(err, rc, "%s", path);
+    close(fd);
+    if (rc == 0) {
+        ik__stop_point("publish");
+        if (link(tmp, path) != 0 && errno != EEXIST)
+            rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    }
+    unlink(tmp);
+    if (rc != 0)
+        return rc;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if ((rc = ik_snapshot_open_fd(fd, 0, snap, err)) != 0) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int ik_segset_write_base(const char *dir, const char *table, uint64_t version, uint64_t seq,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         struct ik_segset **out, struct ik_error *err)
+{
+    char name[IK_SEG_NAME_MAX];
+    struct ik_snapshot *snap = NULL;
+    int fd, rc;
+    *out = NULL;
+    if ((size_t)snprintf(name, sizeof name, "%s.%llu.arrow", table, (unsigned long long)version) >=
+        sizeof name)
+        return ik_error_set(err, ENAMETOOLONG, "table name '%s' too long", table);
+    if ((rc = write_segment(dir, table, name, version, schema, batch, &fd, &snap, err)) != 0)
+        return rc;
+    rc = ik_segset_new(table, version, seq, snap, name, fd, out, err);
+    ik_snapshot_close(snap);
+    return rc;
+}
+
+int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t version,
+                          uint64_t seq, const struct ArrowSchema *schema,
+                          const struct ArrowArray *rows, const char *const *deleted,
+                          size_t n_deleted, struct ik_segset **out, struct ik_error *err)
+{
+    char name[IK_SEG_NAME_MAX];
+    struct ik_snapshot *snap = NULL;
+    int fd, rc;
+    *out = NULL;
+    if ((size_t)snprintf(name, sizeof name, "%s.%llu.d%llu.arrow", cur->table,
+                         (unsigned long long)version, (unsigned long long)seq) >= sizeof name)
+        return ik_error_set(err, ENAMETOOLONG, "table name '%s' too long", cur->table);
+    if ((rc = write_segment(dir, cur->table, name, version, schema, rows, &fd, &snap, err)) != 0)
+        return rc;
+    rc = ik_segset_add(cur, version, seq, snap, name, fd, deleted, n_deleted, out, err);
+    ik_snapshot_close(snap);
+    return rc;
+}
+
+int ik_segset_open_fds(struct ik_segset *s, const char *dir, struct ik_error *err)
+{
+    char path[PATH_CAP + 128];
+    int i;
+    for (i = 0; i < s->n; i++) {
+        if (s->seg[i].fd >= 0)
+            continue;
+        snprintf(path, sizeof path, "%s/snapshots/%s", dir, s->seg[i].name);
+        if ((s->seg[i].fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+            return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        s->seg[i].own_fd = true;
+    }
+    return 0;
+}

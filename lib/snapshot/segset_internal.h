@@ -1,0 +1,51 @@
+/* The inside of a segment set (segset.c), shared with its query (segquery.c) and files
+ * (segfiles.c). */
+#ifndef IK_SNAPSHOT_SEGSET_INTERNAL_H
+#define IK_SNAPSHOT_SEGSET_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "ipfskit/segments.h"
+
+struct ik_seg {
+    struct ik_snapshot *snap; /* a reference */
+    char name[IK_SEG_NAME_MAX];
+    int64_t rows;
+    int64_t *gone; /* ascending row indices */
+    int64_t n_gone;
+    int fd; /* the daemon's descriptor of the file, or -1 */
+    bool own_fd;
+    uint64_t dev, ino; /* the file's identity once fds are adopted (0 unknown) */
+};
+
+struct ik_segset {
+    atomic_int refs;
+    char table[64];
+    uint64_t version, seq;
+    int n;
+    struct ik_seg seg[IK_SEG_MAX];
+};
+
+/* snapshot.c: the snapshot's one record batch. */
+const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s);
+/* snapshot.c: whether `name` is exactly "<table>.<number><suffix>" (*v the number). */
+bool ik__parse_numbered(const char *name, const char *table, const char *suffix, uint64_t *v);
+/* snapshot.c: the numbers of the files "<table>.<number><suffix>" in directory sdir, malloc'd
+ * in *out (*n of them), newest first. errno-style code when sdir cannot be read. */
+int ik__list_numbered(const char *sdir, const char *table, const char *suffix, uint64_t **out,
+                      size_t *n, struct ik_error *err);
+/* snapshot.c: dir/<prefix>.<table> holds a number (written to a temp name and renamed, not
+ * fsynced: a lost mark only makes the next start trust less); read: false when absent. */
+int ik__mark_write(const char *dir, const char *prefix, const char *table, uint64_t value,
+                   struct ik_error *err);
+bool ik__mark_read(const char *dir, const char *prefix, const char *table, uint64_t *value);
+
+const struct ArrowArray *ik__seg_batch(const struct ik_seg *g);
+/* Row `row`'s key (the first column, utf8): 0, or -1 when the segment has none. */
+int ik__seg_key(const struct ik_seg *g, int64_t row, const uint8_t **p, size_t *n);
+/* The row whose key is `key` (binary search; the segment is sorted by key), or -1. */
+int64_t ik__seg_find(const struct ik_seg *g, const void *key, size_t n);
+bool ik__seg_is_gone(const struct ik_seg *g, int64_t row);
+
+#endif

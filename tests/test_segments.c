@@ -1,0 +1,361 @@
+/* Tests of segment sets (and the frames that carry a state's descriptors): after random mixes of
+ * add / remove / touch, a state built delta by delta (ik_store_changes_since +
+ * ik_segset_write_delta) holds exactly the rows of a from-scratch read of the store, at every
+ * version (seed printed on failure); unfiltered results are slices inside the mapped segments
+ * (nothing copied); point lookups by cid find the live row; manifests round-trip and a damaged one
+ * is refused; prune keeps what is named. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ik_test.h"
+#include "ipfskit/json_rows.h"
+#include "ipfskit/segments.h"
+#include "ipfskit/seglog.h"
+#include "ipfskit/store.h"
+#include "proto/proto.h"
+#include "store_testutil.h"
+
+static void seg_dir(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", ik_test_tmpdir(), name);
+    mkdir(out, 0700);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rows of a stream (or batch) as sorted JSON lines, joined: order-free comparison. */
+struct lines {
+    char **v;
+    size_t n, cap;
+};
+
+static int add_lines(struct lines *l, const struct ArrowSchema *s, const struct ArrowArray *b)
+{
+    struct ik_test_sink sink = {0};
+    char *text, *p, *nl;
+    size_t len;
+    if (ik_json_rows_write(s, b, ik_test_sink_write, &sink, NULL) != 0 ||
+        ik_test_sink_write(&sink, "", 1, NULL) != 0)
+        return -1;
+    text = (char *)sink.p;
+    len = sink.len - 1;
+    for (p = text; p < text + len; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        if (nl == NULL)
+            break;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 64;
+            l->v = realloc(l->v, l->cap * sizeof *l->v);
+        }
+        l->v[l->n++] = strndup(p, (size_t)(nl - p));
+    }
+    free(text);
+    return 0;
+}
+
+static void free_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int stream_lines(struct ArrowArrayStream *st, struct lines *l)
+{
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    int rc = st->get_schema(st, &s);
+    while (rc == 0 && (rc = st->get_next(st, &b)) == 0 && b.release) {
+        rc = add_lines(l, &s, &b);
+        b.release(&b);
+    }
+    if (s.release)
+        s.release(&s);
+    qsort(l->v, l->n, sizeof *l->v, cmp_str);
+    return rc;
+}
+
+static bool same_lines(const struct lines *a, const struct lines *b, char *why, size_t cap)
+{
+    if (a->n != b->n) {
+        snprintf(why, cap, "%zu rows against %zu", a->n, b->n);
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0) {
+            snprintf(why, cap, "row %zu: %s against %s", i, a->v[i], b->v[i]);
+            return false;
+        }
+    return true;
+}
+
+static void pin_of(uint64_t n, char cid[47], struct ik_pin *p)
+{
+    ik_test_cidv0(n, cid);
+    ik_pin_init(p);
+    p->cid = cid;
+    p->name = n % 3 ? "file" : NULL;
+    p->size_bytes = (int64_t)(n * 7 % 1000);
+    p->pin_type = n % 2 ? "recursive" : "direct";
+    p->timestamp_us = 1700000000000000 + (int64_t)n;
+    p->vfs_path = n % 4 ? "/a/b" : NULL;
+}
+
+/* One random write; returns 0, or the store's error. */
+static int random_write(struct ik_store *st, unsigned *seed, uint64_t universe)
+{
+    char cid[47];
+    struct ik_pin p;
+    uint64_t n = (uint64_t)rand_r(seed) % universe;
+    int op = rand_r(seed) % 10, rc;
+    struct ik_error err = {{0}};
+    pin_of(n, cid, &p);
+    if (op < 5 && (rc = ik_store_add(st, &p, &err)) != 0)
+        fprintf(stderr, "add: %s\n", err.message);
+    if (op < 5)
+        return rc;
+    rc = op < 8 ? ik_store_remove(st, cid, &err) : ik_store_touch(st, cid, 0, &err);
+    if (rc != 0 && rc != ENOENT)
+        fprintf(stderr, "write: %s\n", err.message);
+    return rc == ENOENT ? 0 : rc;
+}
+
+/* A state built by deltas equals a from-scratch read after every step. */
+static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, size_t cap)
+{
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    struct ArrowArrayStream out = {0};
+    struct ik_query q;
+    struct lines want = {0}, got = {0};
+    bool ok;
+    if (ik_store_read_pins(st, &s, &b, NULL) != 0)
+        return snprintf(why, cap, "read_pins failed"), false;
+    add_lines(&want, &s, &b);
+    qsort(want.v, want.n, sizeof *want.v, cmp_str);
+    b.release(&b);
+    s.release(&s);
+    ik_query_init(&q, "pin_index");
+    ok = ik_segset_query(set, &q, &out, NULL, NULL) == 0 && stream_lines(&out, &got) == 0;
+    if (out.release)
+        out.release(&out);
+    ok = ok && same_lines(&want, &got, why, cap);
+    ok = ok && ik_segset_rows(set) == (int64_t)want.n;
+    free_lines(&want);
+    free_lines(&got);
+    return ok;
+}
+
+TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
+{
+    char dir[512], why[512] = "";
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    unsigned seed = (unsigned)time(NULL), seed0 = seed;
+    uint64_t gen = 0, seq = 1;
+    int step, w;
+    if (getenv("IK_TEST_SEED"))
+        seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
+    seg_dir("segments_prop", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    for (w = 0; w < 60; w++)
+        ASSERT_EQ(random_write(st, &seed, 200), 0);
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, seq++, &s, &b, &set, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    for (step = 0; step < 40; step++) {
+        struct ik_changeset cs;
+        struct ik_segset *next = NULL;
+        int writes = 1 + rand_r(&seed) % 6;
+        for (w = 0; w < writes; w++)
+            ASSERT_EQ(random_write(st, &seed, 200), 0);
+        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(set), 1 << 20, &cs, &err), 0);
+        ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, seq++, &cs.schema, &cs.rows,
+                                        (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
+                  0);
+        ik_changeset_reset(&cs);
+        ik_segset_release(set);
+        set = next;
+        if (!check_state(st, set, why, sizeof why)) {
+            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d: %s", seed0, step,
+                         why);
+            break;
+        }
+    }
+    ASSERT_EQ(ik_segset_count(set), 41);
+    ik_segset_release(set);
+    ik_store_close(st);
+}
+
+TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
+{
+    char dir[512], cid[47];
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL, *next = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    struct ArrowArrayStream out = {0};
+    struct ik_changeset cs;
+    struct ik_query_cost cost;
+    struct ik_query q;
+    struct ik_pin p;
+    uint64_t gen = 0;
+    int64_t rows = 0;
+    seg_dir("segments_slices", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    for (uint64_t n = 0; n < 100; n++) {
+        pin_of(n, cid, &p);
+        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+    }
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, &set, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    pin_of(7, cid, &p);
+    ASSERT_EQ(ik_store_touch(st, cid, 0, &err), 0); /* superseded in the base */
+    pin_of(8, cid, &p);
+    ASSERT_EQ(ik_store_remove(st, cid, &err), 0);
+    ASSERT_EQ(ik_store_changes_since(st, gen, 1000, &cs, &err), 0);
+    ASSERT_EQ(cs.rows.length, 1);
+    ASSERT_EQ(cs.n_deleted, 1);
+    ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, 2, &cs.schema, &cs.rows,
+                                    (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
+              0);
+    ik_changeset_reset(&cs);
+    ASSERT_EQ(ik_segset_gone_rows(next), 2);
+    ASSERT_EQ(ik_segset_rows(next), 99);
+
+    /* every row, no filter: slices only, every buffer inside a mapped segment */
+    ik_query_init(&q, "pin_index");
+    ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
+    ASSERT_EQ(cost.copied_rows, 0);
+    ASSERT_EQ(cost.copied_bytes, 0);
+    ASSERT_EQ(cost.matched, 99);
+    while (out.get_next(&out, &b) == 0 && b.release) {
+        rows += b.length;
+        b.release(&b);
+    }
+    out.release(&out);
+    ASSERT_EQ(rows, 99);
+
+    /* the touched pin: found once, in the delta, by binary search */
+    pin_of(7, cid, &p);
+    ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, cid, &err), 0);
+    ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
+    ASSERT_EQ(cost.matched, 1);
+    ASSERT_EQ(cost.copied_rows, 0); /* one row is a slice */
+    out.release(&out);
+    ik_query_reset(&q);
+    ik_query_init(&q, "pin_index");
+    pin_of(8, cid, &p);
+    ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, cid, &err), 0);
+    ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
+    ASSERT_EQ(cost.matched, 0); /* removed */
+    out.release(&out);
+    ik_query_reset(&q);
+
+    /* a scattered filter gathers, and says so */
+    ik_query_init(&q, "pin_index");
+    ASSERT_EQ(ik_query_filter_str(&q, "pin_type", IK_OP_EQ, "direct", &err), 0);
+    ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
+    ASSERT_TRUE(cost.copied_rows > 0 && cost.copied_bytes > 0);
+    out.release(&out);
+    ik_query_reset(&q);
+
+    /* manifest round trip, and a flipped byte refused */
+    {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        struct ik_manifest m;
+        ASSERT_EQ(ik_segset_manifest(next, &bytes, &len, &err), 0);
+        ASSERT_EQ(ik_manifest_parse(bytes, len, &m, &err), 0);
+        ASSERT_EQ(m.n, 2);
+        ASSERT_EQ(m.seg[0].n_gone + m.seg[1].n_gone, 2);
+        bytes[100] ^= 1;
+        ASSERT_EQ(ik_manifest_parse(bytes, len, &m, &err), IK_EFORMAT);
+        free(bytes);
+    }
+    /* durable and found again; prune keeps what the state names */
+    ASSERT_EQ(ik_segset_write_manifest(next, dir, NULL, 0, &err), 0);
+    {
+        const char *fresh[2] = {ik_segset_name(next, 0), ik_segset_name(next, 1)};
+        struct ik_segset *again = NULL;
+        ASSERT_EQ(ik_segset_sync(next, dir, fresh, 2, &err), 0);
+        ASSERT_EQ(ik_segset_prune(dir, "pin_index", &next, 1, &err), 0);
+        ASSERT_EQ(ik_segset_latest(dir, "pin_index", 1, &again, NULL, 0, &err), 0);
+        ASSERT_EQ(ik_segset_rows(again), 99);
+        ASSERT_EQ(ik_segset_version(again), ik_segset_version(next));
+        ik_segset_release(again);
+    }
+    ik_segset_release(next);
+    ik_segset_release(set);
+    ik_store_close(st);
+}
+
+/* A state travels as a manifest and its segments: several descriptors on one frame, in order;
+ * a reader that expects one refuses a frame that carries more, closing them all. */
+TEST(test_frame_carries_several_descriptors_in_order)
+{
+    int sv[2], fds[3], got[IK_PROTO_MAX_FDS], n = 0, i, one = -1;
+    struct ik_sock_reader rd;
+    struct ik_error err = {{0}};
+    uint8_t frame[4 + 2] = {2, 0, 0, 0, 'o', 'k'}, *payload = NULL;
+    size_t len = 0;
+    ssize_t sent = 0;
+    struct stat a, b;
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (i = 0; i < 3; i++)
+        ASSERT_TRUE((fds[i] = open(i == 1 ? "/dev/zero" : "/dev/null", O_RDONLY)) >= 0);
+    ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, fds, 3, &sent, &err), 0);
+    ASSERT_EQ(sent, (ssize_t)sizeof frame);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_EQ(
+        ik_sock_reader_frame_fds(&rd, 64, &payload, &len, got, IK_PROTO_MAX_FDS, &n, 1000, &err),
+        0);
+    ASSERT_EQ(len, 2);
+    ASSERT_EQ(n, 3);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(fstat(fds[i], &a), 0);
+        ASSERT_EQ(fstat(got[i], &b), 0);
+        ASSERT_TRUE(a.st_ino == b.st_ino && a.st_dev == b.st_dev); /* the order kept */
+        close(got[i]);
+    }
+    free(payload);
+    /* one expected, three sent: refused */
+    ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, fds, 3, &sent, &err), 0);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_EQ(ik_sock_reader_frame(&rd, 64, &payload, &len, &one, 1000, &err), IK_EPROTO);
+    ASSERT_EQ(one, -1);
+    ASSERT_TRUE(strstr(err.message, "file descriptors passed at once") != NULL ||
+                strstr(err.message, "more than one") != NULL);
+    /* more than a frame may carry: refused by the sender */
+    {
+        int many[IK_PROTO_MAX_FDS + 1];
+        for (i = 0; i <= IK_PROTO_MAX_FDS; i++)
+            many[i] = fds[0];
+        ASSERT_EQ(ik_sock_sendmsg_fds(sv[0], frame, sizeof frame, many, IK_PROTO_MAX_FDS + 1, &sent,
+                                      &err),
+                  EINVAL);
+    }
+    for (i = 0; i < 3; i++)
+        close(fds[i]);
+    close(sv[0]);
+    close(sv[1]);
+}
