@@ -316,6 +316,12 @@ static int adopt(struct ik_daemon *d, const char *table, struct ik_segset **out,
                  struct ik_error *err)
 {
     int rc = ik_segset_latest(d->dir, table, IK_VALIDATE_FULL, out, NULL, 0, err);
+    /* a damaged state must never reach a reader (the query engine and printers trust a
+     * segment's offsets): logged, and the build below writes it anew from the store */
+    if (rc != 0 && rc != ENOENT)
+        fprintf(stderr,
+                "ipfs-kit daemon: snapshot of %s is damaged, rebuilding it from the store: %s\n",
+                table, err ? err->message : "");
     if (rc == 0 && (rc = ik_segset_open_fds(*out, d->dir, err)) != 0) {
         ik_segset_release(*out);
         *out = NULL;
@@ -328,6 +334,7 @@ static int adopt(struct ik_daemon *d, const char *table, struct ik_segset **out,
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 {
     struct ik_segset *pins = NULL, *vfs = NULL;
+    bool pins_ok, vfs_ok;
     uint64_t gen = 0, seq;
     int rc;
     seq = ik_segset_max_seq(d->dir, "pin_index");
@@ -336,8 +343,13 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
     atomic_store(&d->seq, seq + 1);
     if ((rc = ik_store_generation(d->wstore, &gen, err)) != 0)
         return rc;
-    if (adopt(d, "pin_index", &pins, NULL) == 0 && ik_segset_version(pins) <= gen &&
-        adopt(d, "vfs_stats", &vfs, NULL) == 0) {
+    {
+        struct ik_error e1 = {{0}}, e2 = {{0}};
+        /* both checked (and a damaged one logged) whatever the first gives */
+        pins_ok = adopt(d, "pin_index", &pins, &e1) == 0 && ik_segset_version(pins) <= gen;
+        vfs_ok = adopt(d, "vfs_stats", &vfs, &e2) == 0;
+    }
+    if (pins_ok && vfs_ok) {
         if ((rc = publish(d, "pin_index", pins, true, err)) == 0)
             rc = publish(d, "vfs_stats", vfs, true, err);
         d->durable = pins; /* found durable */

@@ -98,9 +98,10 @@ int ik_manifest_parse(const uint8_t *bytes, size_t len, struct ik_manifest *m,
 int ik_segset_open(const uint8_t *manifest, size_t len, struct ik_snapshot *const *segs, int n,
                    struct ik_segset **out, struct ik_error *err);
 
-/* The newest durable state of `table` (manifests under dir/manifests) whose segments all open (and,
- * when `validate`, validate fully); *path_out (may be NULL) gets the manifest's path. ENOENT when
- * there is none. */
+/* The newest durable state of `table` (manifests under dir/manifests), its segments opened (and,
+ * when `validate`, fully validated); *path_out (may be NULL) gets the manifest's path. ENOENT when
+ * there is none; when that state is damaged (a segment missing, invalid, or not what the
+ * manifest says), the error naming why (older states are not tried). */
 int ik_segset_latest(const char *dir, const char *table, int validate, struct ik_segset **out,
                      char *path_out, size_t path_cap, struct ik_error *err);
 

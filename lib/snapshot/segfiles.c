@@ -209,12 +209,15 @@ int ik_segset_latest(const char *dir, const char *table, int validate, struct ik
         if (!marked || v[i] > mark)
             continue; /* not durable: a power cut may have torn it or its segments */
         ik_segset_manifest_path(dir, table, v[i], path, sizeof path);
-        if (open_manifest(dir, path, validate, out, NULL) == 0) {
-            free(v);
-            if (path_out)
-                snprintf(path_out, path_cap, "%s", path);
-            return 0;
-        }
+        /* Only the newest durable state: an older one is not the store's generation anyway,
+         * and a damaged newest one must be said, not skipped over in silence. */
+        rc = open_manifest(dir, path, validate, out, err);
+        free(v);
+        if (rc == 0 && path_out)
+            snprintf(path_out, path_cap, "%s", path);
+        if (rc == ENOENT) /* a segment it names is gone: the state is damaged */
+            rc = IK_EFORMAT;
+        return rc;
     }
     free(v);
     return ik_error_set(err, ENOENT, "no durable segment manifest of '%s' under %s/manifests",
@@ -286,9 +289,10 @@ int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const 
 
 /* ---- writing segments ------------------------------------------------------------------ */
 
-/* Writes `batch` as dir/snapshots/<name> (temp name, linked; not fsynced) and opens it: *fd
- * and *snap. A file of that name already there is the same state (names carry the version)
- * and is used as it is. */
+/* Writes `batch` as dir/snapshots/<name> (temp name, renamed; not fsynced) and opens it: *fd
+ * and *snap. Whatever had that name is replaced, never used or followed: a name carries the
+ * version, so a file there is a copy of the same rows at best, and at worst a torn or damaged
+ * one, or a link planted in the directory (rename replaces the link itself). */
 static int write_segment(const char *dir, const char *table, const char *name, uint64_t version,
                          const struct ArrowSchema *schema, const struct ArrowArray *batch,
                          int *fd_out, struct ik_snapshot **snap, struct ik_error *err)
@@ -311,10 +315,11 @@ static int write_segment(const char *dir, const char *table, const char *name, u
     close(fd);
     if (rc == 0) {
         ik__stop_point("publish");
-        if (link(tmp, path) != 0 && errno != EEXIST)
+        if (rename(tmp, path) != 0)
             rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     }
-    unlink(tmp);
+    if (rc != 0)
+        unlink(tmp);
     if (rc != 0)
         return rc;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)

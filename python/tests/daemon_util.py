@@ -70,6 +70,7 @@ def build_c_helper(name, out_dir):
                     os.path.join(os.path.dirname(__file__), name + ".c"), "-o", out,
                     "-L", build, "-lipfskit", "-Wl,-rpath," + build, "-lpthread"],
                    check=True, capture_output=True)
+    return out
 
 
 def mappings(pattern):

@@ -28,7 +28,7 @@ NEVER = {"IPFS_KIT_COMPACT_DELTAS": "1000000", "IPFS_KIT_COMPACT_MIN_ROWS": "100
 
 
 def status(d):
-    return json.loads(d.ok("daemon", "status").stdout.splitlines()[1])
+    return json.loads(d.ok("daemon", "status", "--format", "json").stdout)
 
 
 def rows_by(path, method, **kw):

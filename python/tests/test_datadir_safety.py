@@ -93,9 +93,8 @@ def test_a_planted_snapshot_link_is_rebuilt_not_served(daemons, tmp_path):
     v = victim(tmp_path)
     plant(d, "snapshots/pin_index.1.arrow", v)
     d.start()
-    assert v.read_bytes() == PRECIOUS
-    assert "pin_index.1.arrow is a symbolic link" in d.log()
-    assert not os.path.islink(d.p("snapshots", "pin_index.1.arrow"))
+    assert v.read_bytes() == PRECIOUS  # never written through
+    assert not os.path.islink(d.p("snapshots", "pin_index.1.arrow"))  # replaced by the build
     assert d.cids() == {CID}
 
 

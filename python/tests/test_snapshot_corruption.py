@@ -20,11 +20,17 @@ from conftest import ASAN_BIN
 ROWS = 300
 
 
+def segments(d, table):
+    return [d.p("snapshots", f) for f in d.snapshot_files()
+            if f.startswith(table + ".") and f.endswith(".arrow")]
+
+
 def snapshot_path(d, table="pin_index"):
-    """The newest snapshot of `table` (older ones may wait for their pruning)."""
-    names = [f for f in d.snapshot_files() if f.startswith(table + ".") and f.endswith(".arrow")]
+    """The segment of `table` that holds most of its rows (the table's state is a base and
+    delta segments, docs/architecture.md)."""
+    names = segments(d, table)
     assert names
-    return d.p("snapshots", max(names, key=lambda f: int(f.split(".")[1])))
+    return max(names, key=os.path.getsize)
 
 
 def buffer_span(path, column, index):
@@ -73,11 +79,12 @@ def zeroed_page(d, path, old):
 
 
 def older_version(d, path, old):
-    """An older generation's file under the current generation's name (a stray copy): valid
-    Arrow, but its metadata names another version, and it lacks the newest pin."""
+    """Another segment's file under this segment's name (a stray copy): valid Arrow of the
+    table, but not the rows the manifest says this segment holds."""
+    other = min((p for p in segments(d, "pin_index") if p != path), key=os.path.getsize)
     os.chmod(path, 0o600)
     os.unlink(path)
-    shutil.copyfile(old, path)
+    shutil.copyfile(other, path)
     os.chmod(path, 0o400)
 
 
@@ -117,13 +124,11 @@ FILTERS = [(), ("--name-contains", "0001"), ("--name-contains", "last")]
 def test_daemon_rebuilds_a_damaged_snapshot_at_start(store, damage):
     d, old = store
     path = snapshot_path(d)
-    version = os.path.basename(path).split(".")[1]
     damage(d, path, old)
     d.start()
     log = d.log()
-    assert f"snapshot of pin_index version {version} is damaged, rebuilding it from the store" \
-        in log, log[-3000:]
-    assert os.path.basename(path) in log
+    assert "snapshot of pin_index is damaged, rebuilding it from the store" in log, log[-3000:]
+    assert os.path.basename(path) in log or damage is older_version, log[-3000:]
     for args in FILTERS:
         got, _ = rows(d, *args)
         assert got == sqlite_rows(d, *args), args
@@ -141,7 +146,7 @@ def test_daemon_rebuilds_every_damaged_table(store, tables):
     d.start()
     log = d.log()
     for t, path in paths.items():
-        assert f"snapshot of {t} version" in log and os.path.basename(path) in log, log[-3000:]
+        assert f"snapshot of {t} is damaged" in log and os.path.basename(path) in log, log[-3000:]
     r = d.ok("vfs", "stats", "--format", "arrow")
     want = d.ok("vfs", "stats", "--format", "arrow", "--method", "direct", "--source", "sqlite")
     got, want = (ipc.open_stream(io.BytesIO(x.stdout)).read_all() for x in (r, want))
@@ -161,7 +166,7 @@ def test_direct_reads_sqlite_past_a_damaged_snapshot(store, damage):
             got, err = rows(d, "--method", "direct", *args, binary=binary)
             assert got == sqlite_rows(d, *args), args
             assert "warning: the pin_index snapshot is damaged, read from SQLite instead" in err
-            assert os.path.basename(path) in err
+            assert os.path.basename(path) in err or damage is older_version, err
         # the text printer too, and the auto method (no daemon: direct)
         r = d.ik("pin", "list", "--name-contains", "0001", binary=binary)
         assert r.returncode == 0 and b"direct via direct_pin_index" in r.stdout, r.stderr
