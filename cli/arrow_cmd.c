@@ -146,7 +146,9 @@ static int cmd_convert(int argc, char **argv)
     rc = ik_ipc_write_stream_to_path(&in.stream, paths[1], &wo, &err);
     close_input(&in);
     if (rc != 0) {
-        int code = ik_cli_exit_code(rc);
+        /* the arguments were checked above, so the writer refusing a batch (EINVAL: say a
+         * dictionary replaced, which the file format cannot hold) is about the input data */
+        int code = ik_cli_exit_code(rc == EINVAL ? IK_EINVALID : rc);
         ik_cli_errorf("%s: %s", code == IK_EXIT_DATAERR ? paths[0] : paths[1], err.message);
         return code;
     }

@@ -327,8 +327,9 @@ struct ik__dict_field {
  * names, nullability, custom metadata (schema and fields), dictionary encodings (index type as
  * format, dictionary value type as ->dictionary, ordered flag) and extension metadata.
  * *dicts receives a malloc'd array of the dictionary-encoded fields (pointing into *out), in
- * depth-first order, with the ids the schema declares. Refuses big-endian schemas (ENOTSUP),
- * duplicate dictionary ids, depth beyond max_depth and more fields than the buffer can hold. */
+ * depth-first order, with the ids the schema declares (fields may share an id when their value
+ * types are one type). Refuses big-endian schemas (ENOTSUP), a shared id over different value
+ * types, depth beyond max_depth and more fields than the buffer can hold. */
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err);
 /* Writes `schema` (a struct ArrowSchema) as a Schema table, assigning dictionary ids 0, 1, …

@@ -65,31 +65,6 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
 
 /* ---- dictionary state ---------------------------------------------------------------- */
 
-int ik__dicts_init(struct ik__dicts *d, const struct ik__dict_field *fields, int64_t n,
-                   struct ik_error *err)
-{
-    int64_t i;
-    d->n = n;
-    d->e = calloc((size_t)(n ? n : 1), sizeof *d->e);
-    if (d->e == NULL)
-        return ik_error_set(err, ENOMEM, "out of memory");
-    for (i = 0; i < n; i++) {
-        d->e[i].id = fields[i].id;
-        d->e[i].field = fields[i].field;
-    }
-    return 0;
-}
-
-void ik__dicts_reset(struct ik__dicts *d)
-{
-    int64_t i;
-    for (i = 0; i < d->n; i++)
-        ik_buffer_unref(d->e[i].owner);
-    free(d->e);
-    d->e = NULL;
-    d->n = 0;
-}
-
 static struct ik__dict_entry *dict_find(struct ik__dicts *d, int64_t id)
 {
     int64_t i;
@@ -99,12 +74,48 @@ static struct ik__dict_entry *dict_find(struct ik__dicts *d, int64_t id)
     return NULL;
 }
 
+int ik__dicts_init(struct ik__dicts *d, const struct ik__dict_field *fields, int64_t n,
+                   struct ik_error *err)
+{
+    int64_t i;
+    d->n = 0;
+    d->n_fields = n;
+    d->e = calloc((size_t)(n ? n : 1), sizeof *d->e);
+    d->fields = malloc((size_t)(n ? n : 1) * sizeof *d->fields);
+    if (d->e == NULL || d->fields == NULL) {
+        ik__dicts_reset(d);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    if (n)
+        memcpy(d->fields, fields, (size_t)n * sizeof *fields);
+    for (i = 0; i < n; i++) /* the first field of each id gives the dictionary's value type */
+        if (dict_find(d, fields[i].id) == NULL) {
+            d->e[d->n].id = fields[i].id;
+            d->e[d->n].field = fields[i].field;
+            d->n++;
+        }
+    return 0;
+}
+
+void ik__dicts_reset(struct ik__dicts *d)
+{
+    int64_t i;
+    for (i = 0; d->e && i < d->n; i++)
+        ik_buffer_unref(d->e[i].owner);
+    free(d->e);
+    free(d->fields);
+    d->e = NULL;
+    d->fields = NULL;
+    d->n = 0;
+    d->n_fields = 0;
+}
+
 static struct ik__dict_entry *dict_for_field(struct ik__dicts *d, const struct ArrowSchema *f)
 {
     int64_t i;
-    for (i = 0; i < d->n; i++)
-        if (d->e[i].field == f)
-            return &d->e[i];
+    for (i = 0; i < d->n_fields; i++)
+        if (d->fields[i].field == f)
+            return dict_find(d, d->fields[i].id);
     return NULL;
 }
 
@@ -639,8 +650,11 @@ static int decode_rb(const struct ArrowSchema *schema, const struct ik__msg *m, 
     if ((rc = dec_finish(&d)) != 0)
         goto fail;
     if (o->validate == IK_VALIDATE_FULL &&
-        (rc = ik_array_validate(schema, out, IK_VALIDATE_FULL, o->check_utf8, err)) != 0)
+        (rc = ik_array_validate(schema, out, IK_VALIDATE_FULL, o->check_utf8, err)) != 0) {
+        if (rc == EINVAL) /* the arrays came from input bytes: bad data, not a bad argument */
+            rc = IK_EINVALID;
         goto fail;
+    }
     return 0;
 fail:
     out->release(out);

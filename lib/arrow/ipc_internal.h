@@ -63,8 +63,10 @@ struct ik__dict_entry {
 };
 
 struct ik__dicts {
-    struct ik__dict_entry *e;
+    struct ik__dict_entry *e; /* one per id */
     int64_t n;
+    struct ik__dict_field *fields; /* every dictionary-encoded field; several may share an id */
+    int64_t n_fields;
 };
 
 int ik__dicts_init(struct ik__dicts *d, const struct ik__dict_field *fields, int64_t n,

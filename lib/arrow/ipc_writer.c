@@ -20,7 +20,9 @@ struct wdict {
     uint8_t *print; /* fingerprint of the dictionary as last written */
     size_t print_len;
     int64_t length;
+    int64_t n_nested; /* dictionaries inside this one's values: the next n_nested in the list */
     bool written;
+    bool replaced; /* written whole over an earlier version in the current batch */
 };
 
 struct ik_ipc_writer {
@@ -267,11 +269,30 @@ static int write_schema_message(struct ik_ipc_writer *w, struct ik_error *err)
     return write_message(w, meta, meta_len, NULL, NULL, 0, &block, err);
 }
 
+/* Number of dictionary-encoded fields under the type `s` (its children, recursively, and the
+ * values of any dictionary among them): ik__schema_dict_fields lists them right after the
+ * field whose values have type `s`. */
+static int64_t count_dicts(const struct ArrowSchema *s, int depth)
+{
+    int64_t n = 0, i;
+    if (depth > 64)
+        return 0; /* ik__schema_dict_fields already refused such a schema */
+    for (i = 0; i < s->n_children; i++) {
+        const struct ArrowSchema *c = s->children[i];
+        if (c->dictionary)
+            n += 1 + count_dicts(c->dictionary, depth + 1);
+        else
+            n += count_dicts(c, depth + 1);
+    }
+    return n;
+}
+
 int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write_options *opts,
                          ik_write_fn write, void *ctx, struct ik_ipc_writer **out,
                          struct ik_error *err)
 {
     struct ik_ipc_writer *w;
+    int64_t i;
     int rc;
     if (schema == NULL || schema->release == NULL || strcmp(schema->format, "+s") != 0)
         return ik_error_set(err, EINVAL, "the writer needs a struct schema (format \"+s\")");
@@ -295,6 +316,8 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
+    for (i = 0; i < w->n_dfields; i++)
+        w->dicts[i].n_nested = count_dicts(w->dfields[i].field->dictionary, 0);
     if (w->o.format == IK_IPC_FILE) {
         static const uint8_t magic[8] = {'A', 'R', 'R', 'O', 'W', '1', 0, 0};
         if ((rc = emit(w, magic, 8, err)) != 0)
@@ -351,19 +374,29 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
     size_t print_len, prefix_len;
     struct wblock block;
     int rc;
-    bool delta = false;
-    int64_t from = 0;
+    bool delta = false, nested_replaced = false;
+    int64_t from = 0, i;
+
+    /* A reader binds the nested dictionaries when it decodes this one: when one of them was
+     * replaced, this one must be sent again whole, even with the same indices. */
+    for (i = k + 1; i <= k + wd->n_nested; i++)
+        nested_replaced = nested_replaced || w->dicts[i].replaced;
+    wd->replaced = false;
 
     ik__enc_clear(&w->enc);
     if ((rc = ik__enc_array(&w->enc, vs, d, d->offset, d->length, err)) != 0 ||
         ik__enc_fingerprint(&w->enc, &print, &print_len) != 0)
         return rc ? rc : ik_error_set(err, ENOMEM, "out of memory");
     if (wd->written) {
-        if (print_len == wd->print_len && memcmp(print, wd->print, print_len) == 0) {
+        if (!nested_replaced && print_len == wd->print_len &&
+            memcmp(print, wd->print, print_len) == 0) {
             free(print);
             return 0; /* unchanged */
         }
-        if (d->length > wd->length) {
+        /* A grown dictionary goes as a delta, except in a stream when it holds dictionaries
+         * itself: Arrow C++ cannot resolve those in a delta, and a stream may replace. */
+        if (!nested_replaced && d->length > wd->length &&
+            (wd->n_nested == 0 || w->o.format == IK_IPC_FILE)) {
             ik__enc_clear(&w->enc);
             rc = ik__enc_array(&w->enc, vs, d, d->offset, wd->length, err);
             if (rc == 0 && ik__enc_fingerprint(&w->enc, &prefix, &prefix_len) != 0)
@@ -397,6 +430,7 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
     free(wd->print);
     wd->print = print;
     wd->print_len = print_len;
+    wd->replaced = wd->written && !delta;
     wd->length = d->length;
     wd->written = true;
     return 0;
@@ -427,7 +461,9 @@ int ik_ipc_writer_write(struct ik_ipc_writer *w, const struct ArrowArray *batch,
         for (i = 0; rc == 0 && i < w->schema.n_children; i++)
             rc = collect_dicts(w->schema.children[i], batch->children[i], dicts, &n, w->n_dfields,
                                err);
-        for (i = 0; rc == 0 && i < n; i++)
+        /* Dependency order: the dictionaries nested in a dictionary's values follow it in the
+         * list, so going backwards writes each one before the dictionary that refers to it. */
+        for (i = n - 1; rc == 0 && i >= 0; i--)
             rc = write_dictionary(w, i, dicts[i], err);
         free(dicts);
         if (rc != 0)

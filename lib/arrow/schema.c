@@ -271,10 +271,6 @@ static int read_children(struct rd *r, struct ik_fbv kids, struct ArrowSchema *s
 
 static int add_dict(struct rd *r, int64_t id, const struct ArrowSchema *field)
 {
-    int64_t i;
-    for (i = 0; i < r->n_dicts; i++)
-        if (r->dicts[i].id == id)
-            return rd_fail(r, IK_EFORMAT, "duplicate dictionary id");
     if (r->n_dicts == r->cap_dicts) {
         int64_t cap = r->cap_dicts ? r->cap_dicts * 2 : 8;
         struct ik__dict_field *q = realloc(r->dicts, (size_t)cap * sizeof *q);
@@ -381,6 +377,56 @@ out:
     return rc;
 }
 
+/* True when a and b have one layout: formats equal node by node, dictionaries included. */
+static bool same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth)
+{
+    int64_t i;
+    if (depth > 128 || strcmp(a->format, b->format) != 0 || a->n_children != b->n_children ||
+        (a->dictionary == NULL) != (b->dictionary == NULL))
+        return false;
+    if (a->dictionary && !same_type(a->dictionary, b->dictionary, depth + 1))
+        return false;
+    for (i = 0; i < a->n_children; i++)
+        if (!same_type(a->children[i], b->children[i], depth + 1))
+            return false;
+    return true;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    const struct ik__dict_field *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Fields may share a dictionary id (one dictionary for several columns) only when their value
+ * types are one type: the dictionary is decoded once, with the first field's type. */
+static int check_shared(struct rd *r)
+{
+    struct ik__dict_field *v;
+    int64_t i, first = 0;
+    if (r->n_dicts < 2)
+        return 0;
+    v = malloc((size_t)r->n_dicts * sizeof *v);
+    if (v == NULL)
+        return ik_error_set(r->err, ENOMEM, "out of memory");
+    memcpy(v, r->dicts, (size_t)r->n_dicts * sizeof *v);
+    qsort(v, (size_t)r->n_dicts, sizeof *v, by_id);
+    for (i = 1; i < r->n_dicts; i++) {
+        if (v[i].id != v[first].id) {
+            first = i;
+        } else if (!same_type(v[first].field->dictionary, v[i].field->dictionary, 0)) {
+            int64_t id = v[i].id;
+            free(v);
+            return ik_error_set(r->err, IK_EFORMAT,
+                                "schema: fields sharing dictionary id %lld have different "
+                                "value types",
+                                (long long)id);
+        }
+    }
+    free(v);
+    return 0;
+}
+
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err)
 {
@@ -411,6 +457,8 @@ int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *
     rc = read_children(&r, fields, out, 0);
     if (rc == 0 && ik__fb_failed(schema.fb))
         rc = ik__fb_error(schema.fb, "schema", err);
+    if (rc == 0)
+        rc = check_shared(&r);
     if (rc != 0) {
         free(r.dicts);
         out->release(out);

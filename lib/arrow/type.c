@@ -243,6 +243,10 @@ static int parse_decimal(const char *format, struct ik_type *t, struct ik_error 
         return bad(format, err);
     }
     t->bit_width = bits;
+    /* the most digits the width holds: 9, 18, 38, 76 (Arrow refuses a larger precision) */
+    if (t->precision > (bits == 32 ? 9 : bits == 64 ? 18 : bits == 128 ? 38 : 76))
+        return ik_error_set(err, IK_EFORMAT, "'%s': precision %d does not fit %d-bit decimals",
+                            format, (int)t->precision, (int)bits);
     return 0;
 }
 

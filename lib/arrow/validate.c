@@ -101,6 +101,106 @@ static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
     return 0;
 }
 
+/* 10^p as n little-endian 64-bit words (p <= 76 fits in four). */
+static void pow10_words(int p, uint64_t *w, int n)
+{
+    int i, k;
+    memset(w, 0, (size_t)n * sizeof *w);
+    w[0] = 1;
+    for (k = 0; k < p; k++) {
+        uint64_t carry = 0;
+        for (i = 0; i < n; i++) {
+            uint64_t lo = (w[i] & 0xFFFFFFFFu) * 10 + carry;
+            uint64_t hi = (w[i] >> 32) * 10 + (lo >> 32);
+            w[i] = (hi << 32) | (lo & 0xFFFFFFFFu);
+            carry = hi >> 32;
+        }
+    }
+}
+
+/* Whether the two's complement value v (n words) has |v| < limit. The most negative value of
+ * 128 and 256 bits passes, as in Arrow C++ (its absolute value overflows to itself there). */
+static bool decimal_fits(const uint64_t *v, const uint64_t *limit, int n)
+{
+    uint64_t m[4];
+    int i;
+    if (v[n - 1] >> 63) { /* negate: invert and add one */
+        uint64_t carry = 1;
+        for (i = 0; i < n; i++) {
+            m[i] = ~v[i] + carry;
+            carry = carry && m[i] == 0;
+        }
+        if (m[n - 1] >> 63)
+            return true;
+    } else {
+        memcpy(m, v, (size_t)n * sizeof *m);
+    }
+    for (i = n - 1; i >= 0; i--)
+        if (m[i] != limit[i])
+            return m[i] < limit[i];
+    return false;
+}
+
+/* The value-range rules Arrow C++ applies in full validation: decimals within their declared
+ * precision, date64 a whole number of days, time32/time64 inside one day. Nulls are skipped. */
+static int check_values(struct val *v, const struct ArrowArray *a, const struct ik_type *t)
+{
+    static const int64_t day[] = {86400, 86400000, 86400000000, 86400000000000};
+    const uint8_t *valid = a->buffers[0];
+    int64_t i, end = a->offset + a->length;
+    if (t->id >= IK_T_DECIMAL32 && t->id <= IK_T_DECIMAL256) {
+        int n = t->bit_width >= 128 ? t->bit_width / 64 : 0, bytes = t->bit_width / 8;
+        uint64_t limit[4], w[4];
+        if (t->precision < 1 || t->precision > 76)
+            return 0;
+        pow10_words(t->precision, limit, n ? n : 1);
+        for (i = a->offset; i < end; i++) {
+            const uint8_t *p = (const uint8_t *)a->buffers[1] + (size_t)i * (size_t)bytes;
+            bool ok;
+            if (valid && !ik__bit_get(valid, i))
+                continue;
+            if (n == 0) { /* decimal32, decimal64 */
+                int64_t x;
+                if (bytes == 4) {
+                    int32_t x32;
+                    memcpy(&x32, p, 4);
+                    x = x32;
+                } else {
+                    memcpy(&x, p, 8);
+                }
+                ok = (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) < limit[0];
+            } else {
+                memcpy(w, p, (size_t)bytes);
+                ok = decimal_fits(w, limit, n);
+            }
+            if (!ok)
+                return fail(v, IK_EINVALID,
+                            "decimal value at index %lld does not fit in precision %lld",
+                            i - a->offset, t->precision, 0);
+        }
+        return 0;
+    }
+    if (t->id == IK_T_DATE64) {
+        const int64_t *d = a->buffers[1];
+        for (i = a->offset; i < end; i++)
+            if (d[i] % 86400000 != 0 && (valid == NULL || ik__bit_get(valid, i)))
+                return fail(v, IK_EINVALID, "date64 value %lld at index %lld is not a whole day",
+                            d[i], i - a->offset, 0);
+        return 0;
+    }
+    if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64) {
+        int64_t max = day[t->unit];
+        for (i = a->offset; i < end; i++) {
+            int64_t x = t->id == IK_T_TIME32 ? ((const int32_t *)a->buffers[1])[i]
+                                             : ((const int64_t *)a->buffers[1])[i];
+            if ((x < 0 || x >= max) && (valid == NULL || ik__bit_get(valid, i)))
+                return fail(v, IK_EINVALID, "time value %lld at index %lld outside [0, %lld)", x,
+                            i - a->offset, max);
+        }
+    }
+    return 0;
+}
+
 static int validate_node(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
                          int depth);
 
@@ -307,14 +407,14 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         if ((rc = ik__type_parse(s->children[0]->format, &rt, v->err)) != 0)
             return rc;
         if (rt.id != IK_T_INT16 && rt.id != IK_T_INT32 && rt.id != IK_T_INT64)
-            return fail(v, EINVAL, "run ends must be int16, int32 or int64", 0, 0, 0);
+            return fail(v, IK_EINVALID, "run ends must be int16, int32 or int64", 0, 0, 0);
         if (re->null_count != 0)
-            return fail(v, EINVAL, "run ends contain nulls", 0, 0, 0);
+            return fail(v, IK_EINVALID, "run ends contain nulls", 0, 0, 0);
         if ((rc = children(v, s, a, depth)) != 0)
             return rc;
         if (a->children[1]->length < re->length)
-            return fail(v, EINVAL, "fewer values (%lld) than runs (%lld)", a->children[1]->length,
-                        re->length, 0);
+            return fail(v, IK_EINVALID, "fewer values (%lld) than runs (%lld)",
+                        a->children[1]->length, re->length, 0);
         for (i = 0; i < re->length && (v->level == IK_VALIDATE_FULL || i == re->length - 1); i++) {
             int64_t k = re->offset + i;
             int64_t e = rt.id == IK_T_INT16   ? ((const int16_t *)re->buffers[1])[k]
@@ -325,7 +425,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
             prev = e;
         }
         if (a->length > 0 && prev < end)
-            return fail(v, EINVAL, "run ends cover %lld rows, need %lld", prev, end, 0);
+            return fail(v, IK_EINVALID, "run ends cover %lld rows, need %lld", prev, end, 0);
         return 0;
     }
     case IK_T_BINARY_VIEW:
@@ -371,7 +471,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         return 0;
     }
     default:
-        return 0;
+        return v->level == IK_VALIDATE_FULL && a->length > 0 ? check_values(v, a, &t) : 0;
     }
 }
 
