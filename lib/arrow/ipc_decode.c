@@ -44,6 +44,17 @@ int ik__msg_frame(const uint8_t *p, size_t avail, const struct ik_read_options *
         m->header_type = ik__fbt_u8(msg, IK_MSG_HEADER_TYPE, 0);
         m->header = ik__fbt_table(msg, IK_MSG_HEADER);
         m->body_length = ik__fbt_i64(msg, IK_MSG_BODY_LENGTH, 0);
+        {
+            /* We do not use the message's custom metadata, but Arrow C++ verifies it and
+             * refuses the message when it is damaged: walk it so the verdicts agree. */
+            struct ik_fbv kv = ik__fbt_vector(msg, IK_MSG_CUSTOM_METADATA, 4);
+            uint32_t i;
+            for (i = 0; i < kv.n && !ik__fb_failed(&m->fb); i++) {
+                struct ik_fbt e = ik__fbv_table(kv, i);
+                (void)ik__fbt_string(e, 0);
+                (void)ik__fbt_string(e, 1);
+            }
+        }
         if (ik__fb_failed(&m->fb))
             return ik__fb_error(&m->fb, "message metadata", err);
         if (!ik__fbt_present(msg) || !ik__fbt_present(m->header))
@@ -234,8 +245,9 @@ static int next_buffer(struct dec *d, struct ArrowArray *a, const char *what, co
         return dec_fail(d, IK_EFORMAT, "buffer descriptor out of bounds", NULL);
     off = ik__ld_i64(p);
     len = ik__ld_i64(p + 8);
-    if (off < 0 || len < 0 || (uint64_t)off > d->body_len ||
-        (uint64_t)len > d->body_len - (uint64_t)off) {
+    /* an empty buffer reads nothing, so where it points does not matter (Arrow C++ agrees) */
+    if (off < 0 || len < 0 ||
+        (len > 0 && ((uint64_t)off > d->body_len || (uint64_t)len > d->body_len - (uint64_t)off))) {
         snprintf(msg, sizeof msg, " (buffer %u (%s): offset %lld, length %lld, body %zu)", idx,
                  what, (long long)off, (long long)len, d->body_len);
         return dec_fail(d, IK_EFORMAT, "buffer extends past body end", msg);
@@ -319,13 +331,19 @@ static int validity(struct dec *d, struct ArrowArray *a, int64_t length, int64_t
 {
     const void *p;
     int64_t size;
-    int rc = next_buffer(d, a, "validity", &p, &size);
-    if (rc != 0)
-        return rc;
+    int rc;
     if (nulls == 0) {
+        /* No nulls: the bitmap is not needed, and like Arrow C++ we do not look at where its
+         * descriptor points (only that it is there). */
+        if (d->buf_i >= d->bufs.n || ik__fbv_elem(d->bufs, d->buf_i, IK_BUFFER_SIZE) == NULL)
+            return dec_fail(d, IK_EFORMAT, "more buffers needed than the message has",
+                            " (validity)");
+        d->buf_i++;
         a->buffers[0] = NULL;
         return 0;
     }
+    if ((rc = next_buffer(d, a, "validity", &p, &size)) != 0)
+        return rc;
     if ((rc = need_bytes(d, "validity", size, bits_to_bytes(length))) != 0)
         return rc;
     a->buffers[0] = p;
@@ -403,8 +421,7 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
     int rc;
 
     switch (t->id) {
-    case IK_T_NA:
-        a->null_count = length;
+    case IK_T_NA: /* the node's null count is kept: full validation holds it to the length */
         return 0;
     case IK_T_BINARY:
     case IK_T_STRING:
@@ -416,7 +433,9 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
             (rc = next_buffer(d, a, "data", &p, &size)) != 0)
             return rc;
         a->buffers[2] = p;
-        return need_bytes(d, "data", size, last);
+        /* an empty array reads no data, so Arrow C++ does not hold its one offset to the data
+         * buffer's size; neither do we */
+        return need_bytes(d, "data", size, length == 0 ? 0 : last);
     }
     case IK_T_BINARY_VIEW:
     case IK_T_STRING_VIEW: {
@@ -547,12 +566,12 @@ static int decode_node(struct dec *d, const struct ArrowSchema *s, struct ArrowA
         rc = ik_error_set(d->err, ENOMEM, "out of memory");
         goto out;
     }
+    /* A type without a validity bitmap (unions, run-end encoded) has no nulls of its own,
+     * whatever its node says: Arrow C++ ignores that count, so do we. */
+    if (!ik__type_has_validity(&t) && t.id != IK_T_NA)
+        nulls = 0;
     a->length = length;
     a->null_count = nulls;
-    if (!ik__type_has_validity(&t) && nulls != 0 && t.id != IK_T_NA) {
-        rc = dec_fail(d, IK_EFORMAT, "null count must be 0 for ", ik__type_name(t.id));
-        goto out;
-    }
     if (s->dictionary) {
         struct ik__dict_entry *e = dict_for_field(d->dicts, s);
         if (t.id < IK_T_INT8 || t.id > IK_T_UINT64) {
@@ -609,20 +628,12 @@ static int dec_init(struct dec *d, const struct ik__msg *m, struct ik_fbt rb,
     return 0;
 }
 
-static int dec_finish(struct dec *d)
-{
-    char msg[120];
-    if (d->node_i != d->nodes.n || d->buf_i != d->bufs.n) {
-        snprintf(msg, sizeof msg, "schema used %u of %u field nodes and %u of %u buffers",
-                 d->node_i, d->nodes.n, d->buf_i, d->bufs.n);
-        return ik_error_set(d->err, IK_EFORMAT, "record batch does not match the schema: %s", msg);
-    }
-    return 0;
-}
-
+/* Decodes a RecordBatch table. For a dictionary batch (is_dict) the column keeps its node's
+ * length whatever the batch length says, as in Arrow C++. */
 static int decode_rb(const struct ArrowSchema *schema, const struct ik__msg *m, struct ik_fbt rb,
                      struct ik_buffer *body, size_t body_offset, struct ik__dicts *dicts,
-                     const struct ik_read_options *o, struct ArrowArray *out, struct ik_error *err)
+                     const struct ik_read_options *o, bool is_dict, struct ArrowArray *out,
+                     struct ik_error *err)
 {
     struct dec d;
     int64_t length = ik__fbt_i64(rb, IK_RB_LENGTH, 0), i;
@@ -639,16 +650,18 @@ static int decode_rb(const struct ArrowSchema *schema, const struct ik__msg *m, 
         size_t n = path_push(&d, schema->children[i]->name);
         rc = decode_node(&d, schema->children[i], out->children[i]);
         d.path[n] = 0;
-        if (rc == 0 && out->children[i]->length != length) {
+        if (rc == 0 && !is_dict && out->children[i]->length != length) {
             rc = ik_error_set(err, IK_EFORMAT,
                               "column %lld has %lld rows, the record batch says %lld", (long long)i,
                               (long long)out->children[i]->length, (long long)length);
         }
         if (rc != 0)
             goto fail;
+        if (is_dict)
+            out->length = out->children[i]->length;
     }
-    if ((rc = dec_finish(&d)) != 0)
-        goto fail;
+    /* Field nodes and buffers left over after the schema's are ignored, as Arrow C++ ignores
+     * them (its verdict is the one we match); each one used was bounds-checked. */
     if (o->validate == IK_VALIDATE_FULL &&
         (rc = ik_array_validate(schema, out, IK_VALIDATE_FULL, o->check_utf8, err)) != 0) {
         if (rc == EINVAL) /* the arrays came from input bytes: bad data, not a bad argument */
@@ -668,7 +681,7 @@ int ik__decode_batch(const struct ArrowSchema *schema, const struct ik__msg *m,
     if (m->header_type != IK_HDR_RECORD_BATCH)
         return ik_error_set(err, IK_EFORMAT, "expected a record batch, got message type %d",
                             m->header_type);
-    return decode_rb(schema, m, m->header, body, body_offset, dicts, o, out, err);
+    return decode_rb(schema, m, m->header, body, body_offset, dicts, o, false, out, err);
 }
 
 static void noop_release(struct ArrowSchema *s)
@@ -711,7 +724,7 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
     wrap.release = noop_release; /* borrowed: marks it live for validation */
     wrap.n_children = 1;
     wrap.children = &child;
-    rc = decode_rb(&wrap, m, rb, body, body_offset, dicts, o, &batch, err);
+    rc = decode_rb(&wrap, m, rb, body, body_offset, dicts, o, true, &batch, err);
     if (rc != 0)
         return ik_error_prefix(err, rc, "dictionary %lld", (long long)id);
     ik_array_move(batch.children[0], &values);

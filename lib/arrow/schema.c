@@ -105,7 +105,11 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
                        size_t cap)
 {
     int16_t unit;
-    if (tt != T_NULL && tt != T_STRUCT && !ik__fbt_present(t) && tt != 0)
+    /* A type without parameters needs no table (Arrow C++ reads none for these either). */
+    bool bare = tt == T_NULL || tt == T_STRUCT || tt == T_BINARY || tt == T_UTF8 || tt == T_BOOL ||
+                tt == T_LIST || tt == T_LARGE_BINARY || tt == T_LARGE_UTF8 || tt == T_LARGE_LIST ||
+                tt == T_REE || tt == T_BINARY_VIEW || tt == T_UTF8_VIEW;
+    if (!bare && !ik__fbt_present(t) && tt != 0)
         return rd_fail(r, IK_EFORMAT, "type table missing");
     switch (tt) {
     case T_NULL:
@@ -175,14 +179,15 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     }
     case T_DATE:
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit != 0 && unit != 1)
-            return rd_fail(r, IK_EFORMAT, "unknown date unit");
+        /* as in Arrow C++: DAY is date32, any other value date64 */
         snprintf(buf, cap, unit == 0 ? "tdD" : "tdm");
         return 0;
     case T_TIME: {
         int32_t bw = ik__fbt_i32(t, 1, 32);
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit < 0 || unit > 3 || bw != (unit <= 1 ? 32 : 64))
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown time unit as seconds */
+            unit = 0;
+        if (bw != (unit <= 1 ? 32 : 64))
             return rd_fail(r, IK_EFORMAT, "time unit and bit width disagree");
         snprintf(buf, cap, "tt%c", unit_chars[unit]);
         return 0;
@@ -190,8 +195,8 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     case T_TIMESTAMP: {
         struct ik_fbs tz = ik__fbt_string(t, 1);
         unit = ik__fbt_i16(t, 0, 0);
-        if (unit < 0 || unit > 3)
-            return rd_fail(r, IK_EFORMAT, "unknown timestamp unit");
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown unit as seconds */
+            unit = 0;
         if (tz.len > cap - 8)
             return rd_fail(r, IK_ELIMIT, "timezone name too long");
         snprintf(buf, cap, "ts%c:%.*s", unit_chars[unit], (int)tz.len, tz.ptr ? tz.ptr : "");
@@ -199,8 +204,8 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     }
     case T_DURATION:
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit < 0 || unit > 3)
-            return rd_fail(r, IK_EFORMAT, "unknown duration unit");
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown unit as seconds */
+            unit = 0;
         snprintf(buf, cap, "tD%c", unit_chars[unit]);
         return 0;
     case T_INTERVAL:
@@ -228,8 +233,7 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
         struct ik_fbv ids = ik__fbt_vector(t, 1, 4);
         size_t len;
         int64_t i;
-        if (mode != 0 && mode != 1)
-            return rd_fail(r, IK_EFORMAT, "unknown union mode");
+        /* Arrow C++ reads every mode but Sparse (0) as Dense; so do we, to give its verdict */
         if (ids.pos && ids.n != n_children)
             return rd_fail(r, IK_EFORMAT, "union type ids and children differ in number");
         if (n_children > 127)

@@ -470,6 +470,11 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         }
         return 0;
     }
+    case IK_T_NA:
+        if (v->level == IK_VALIDATE_FULL && a->null_count >= 0 && a->null_count != a->length)
+            return fail(v, IK_EINVALID, "null array with null count %lld, length %lld",
+                        a->null_count, a->length, 0);
+        return 0;
     default:
         return v->level == IK_VALIDATE_FULL && a->length > 0 ? check_values(v, a, &t) : 0;
     }
