@@ -126,17 +126,19 @@ static int cmd_convert(int argc, char **argv)
                 ik_cli_errorf("--compression takes none, lz4 or zstd, not '%s'", argv[i]);
                 return IK_EXIT_USAGE;
             }
+        } else if (strcmp(argv[i], "--fsync") == 0) {
+            wo.fsync = true;
         } else if (np < 2 && (argv[i][0] != '-' || argv[i][1] == 0)) {
             paths[np++] = argv[i];
         } else {
             ik_cli_errorf("usage: ipfs-kit arrow convert IN OUT [--to stream|file] "
-                          "[--compression none|lz4|zstd]");
+                          "[--compression none|lz4|zstd] [--fsync]");
             return IK_EXIT_USAGE;
         }
     }
     if (np != 2) {
         ik_cli_errorf("usage: ipfs-kit arrow convert IN OUT [--to stream|file] "
-                      "[--compression none|lz4|zstd]");
+                      "[--compression none|lz4|zstd] [--fsync]");
         return IK_EXIT_USAGE;
     }
     if ((rc = open_input(paths[0], &in, &err)) != 0)

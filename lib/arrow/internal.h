@@ -346,10 +346,17 @@ int ik__schema_dict_fields(const struct ArrowSchema *schema, struct ik__dict_fie
 
 /* Upper bound of the framed size of n input bytes (prefix included). */
 size_t ik__compress_bound(enum ik_compression c, size_t n);
+/* Codec contexts kept across buffers (zero-initialise; ik__zctx_free releases them): creating
+ * a ZSTD or LZ4 context per buffer costs more than compressing a small buffer. */
+struct ik__zctx {
+    void *zstd; /* ZSTD_CCtx */
+    void *lz4;  /* LZ4F_cctx */
+};
+void ik__zctx_free(struct ik__zctx *z);
 /* Frames `src` into `dst` (capacity from ik__compress_bound); stores raw with the -1 prefix when
  * compression does not shrink it. *written receives the framed length. */
-int ik__compress_buffer(enum ik_compression c, int level, const uint8_t *src, size_t n,
-                        uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
+int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
 /* Reads the uncompressed length of a framed buffer (-1 for raw) after checking it against the
  * input: the frame's own content size when it declares one, the codec's maximum ratio
  * otherwise, and `limit`. */
