@@ -141,61 +141,121 @@ static bool decimal_fits(const uint64_t *v, const uint64_t *limit, int n)
     return false;
 }
 
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
+
+/* Whether the decimal128 value i has |v| >= limit; the most negative value passes, as in
+ * decimal_fits. */
+static inline bool dec128_bad(const uint8_t *data, int64_t i, u128 limit)
+{
+    uint64_t w[2];
+    i128 x;
+    u128 m;
+    memcpy(w, data + (size_t)i * 16, 16);
+    x = (i128)(((u128)w[1] << 64) | w[0]);
+    m = x < 0 ? (u128)0 - (u128)x : (u128)x;
+    return m >= limit && (m >> 127) == 0;
+}
+
+/* Whether value i breaks its type's rule (see check_values): limit is 10^precision for
+ * decimals (n words), max one day in the unit for times. */
+static bool value_bad(const struct ik_type *t, const uint8_t *data, int64_t i, int n,
+                      const uint64_t *limit, int64_t max)
+{
+    switch (t->id) {
+    case IK_T_DATE64:
+        return ((const int64_t *)data)[i] % 86400000 != 0;
+    case IK_T_TIME32:
+        return (uint32_t)((const int32_t *)data)[i] >= (uint64_t)max;
+    case IK_T_TIME64:
+        return (uint64_t)((const int64_t *)data)[i] >= (uint64_t)max;
+    case IK_T_DECIMAL32: {
+        int64_t x = ((const int32_t *)data)[i];
+        return (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) >= limit[0];
+    }
+    case IK_T_DECIMAL64: {
+        int64_t x = ((const int64_t *)data)[i];
+        return (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) >= limit[0];
+    }
+    default: {
+        uint64_t w[4];
+        memcpy(w, data + (size_t)i * (size_t)n * 8, (size_t)n * 8);
+        return !decimal_fits(w, limit, n);
+    }
+    }
+}
+
+/* Whether any value in [i, stop) breaks its rule, validity ignored: one loop per type, so each
+ * compiles to a tight scan. */
+static bool block_bad(const struct ik_type *t, const uint8_t *data, int64_t i, int64_t stop, int n,
+                      const uint64_t *limit, int64_t max)
+{
+    bool any = false;
+    int64_t k;
+    switch (t->id) {
+    case IK_T_DATE64:
+        for (k = i; k < stop; k++)
+            any |= ((const int64_t *)data)[k] % 86400000 != 0;
+        return any;
+    case IK_T_TIME32:
+        for (k = i; k < stop; k++)
+            any |= (uint32_t)((const int32_t *)data)[k] >= (uint64_t)max;
+        return any;
+    case IK_T_TIME64:
+        for (k = i; k < stop; k++)
+            any |= (uint64_t)((const int64_t *)data)[k] >= (uint64_t)max;
+        return any;
+    case IK_T_DECIMAL128: {
+        u128 lim = ((u128)limit[1] << 64) | limit[0];
+        for (k = i; k < stop; k++)
+            any |= dec128_bad(data, k, lim);
+        return any;
+    }
+    default:
+        for (k = i; k < stop; k++)
+            any |= value_bad(t, data, k, n, limit, max);
+        return any;
+    }
+}
+
 /* The value-range rules Arrow C++ applies in full validation: decimals within their declared
- * precision, date64 a whole number of days, time32/time64 inside one day. Nulls are skipped. */
+ * precision, date64 a whole number of days, time32/time64 inside one day. Nulls are skipped.
+ * Values go 256 at a time through a scan that ignores validity; only a block holding a bad
+ * value is looked at again, value by value, with the bitmap. */
 static int check_values(struct val *v, const struct ArrowArray *a, const struct ik_type *t)
 {
     static const int64_t day[] = {86400, 86400000, 86400000000, 86400000000000};
-    const uint8_t *valid = a->buffers[0];
-    int64_t i, end = a->offset + a->length;
+    const uint8_t *valid = a->buffers[0], *data = a->buffers[1];
+    int64_t i, k, end = a->offset + a->length, max = 0;
+    uint64_t limit[4] = {0, 0, 0, 0};
+    int n = t->bit_width >= 128 ? t->bit_width / 64 : 1;
     if (t->id >= IK_T_DECIMAL32 && t->id <= IK_T_DECIMAL256) {
-        int n = t->bit_width >= 128 ? t->bit_width / 64 : 0, bytes = t->bit_width / 8;
-        uint64_t limit[4], w[4];
         if (t->precision < 1 || t->precision > 76)
             return 0;
-        pow10_words(t->precision, limit, n ? n : 1);
-        for (i = a->offset; i < end; i++) {
-            const uint8_t *p = (const uint8_t *)a->buffers[1] + (size_t)i * (size_t)bytes;
-            bool ok;
-            if (valid && !ik__bit_get(valid, i))
+        pow10_words(t->precision, limit, n);
+    } else if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64) {
+        max = day[t->unit];
+    } else if (t->id != IK_T_DATE64) {
+        return 0;
+    }
+    for (i = a->offset; i < end; i += 256) {
+        int64_t stop = end - i < 256 ? end : i + 256;
+        if (!block_bad(t, data, i, stop, n, limit, max))
+            continue;
+        for (k = i; k < stop; k++) {
+            if (!value_bad(t, data, k, n, limit, max) || (valid && !ik__bit_get(valid, k)))
                 continue;
-            if (n == 0) { /* decimal32, decimal64 */
-                int64_t x;
-                if (bytes == 4) {
-                    int32_t x32;
-                    memcpy(&x32, p, 4);
-                    x = x32;
-                } else {
-                    memcpy(&x, p, 8);
-                }
-                ok = (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) < limit[0];
-            } else {
-                memcpy(w, p, (size_t)bytes);
-                ok = decimal_fits(w, limit, n);
-            }
-            if (!ok)
-                return fail(v, IK_EINVALID,
-                            "decimal value at index %lld does not fit in precision %lld",
-                            i - a->offset, t->precision, 0);
-        }
-        return 0;
-    }
-    if (t->id == IK_T_DATE64) {
-        const int64_t *d = a->buffers[1];
-        for (i = a->offset; i < end; i++)
-            if (d[i] % 86400000 != 0 && (valid == NULL || ik__bit_get(valid, i)))
+            if (t->id == IK_T_DATE64)
                 return fail(v, IK_EINVALID, "date64 value %lld at index %lld is not a whole day",
-                            d[i], i - a->offset, 0);
-        return 0;
-    }
-    if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64) {
-        int64_t max = day[t->unit];
-        for (i = a->offset; i < end; i++) {
-            int64_t x = t->id == IK_T_TIME32 ? ((const int32_t *)a->buffers[1])[i]
-                                             : ((const int64_t *)a->buffers[1])[i];
-            if ((x < 0 || x >= max) && (valid == NULL || ik__bit_get(valid, i)))
-                return fail(v, IK_EINVALID, "time value %lld at index %lld outside [0, %lld)", x,
-                            i - a->offset, max);
+                            ((const int64_t *)data)[k], k - a->offset, 0);
+            if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64)
+                return fail(v, IK_EINVALID, "time value %lld at index %lld outside [0, %lld)",
+                            t->id == IK_T_TIME32 ? ((const int32_t *)data)[k]
+                                                 : ((const int64_t *)data)[k],
+                            k - a->offset, max);
+            return fail(v, IK_EINVALID,
+                        "decimal value at index %lld does not fit in precision %lld", k - a->offset,
+                        t->precision, 0);
         }
     }
     return 0;

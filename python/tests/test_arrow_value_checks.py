@@ -68,11 +68,13 @@ def interesting(limit, bits):
 @given(data=st.data())
 def test_value_range_verdicts_equal_pyarrow(ik, tmp_path, name, data):
     typ, limit, bits = TYPES[name]
-    vals = data.draw(st.lists(interesting(limit, bits), min_size=1, max_size=8))
+    # a run of valid zeros first, so the value checked lands in any block of 256
+    vals = [0] * data.draw(st.sampled_from([0, 255, 256, 300, 600])) + data.draw(
+        st.lists(interesting(limit, bits), min_size=1, max_size=8))
     valid = data.draw(st.one_of(st.none(), st.lists(st.booleans(), min_size=len(vals),
                                                     max_size=len(vals))))
     arr = fixed(typ, vals, valid)
-    off = data.draw(st.integers(0, len(vals) - 1))
+    off = data.draw(st.sampled_from([0, 1, 3, len(vals) - 1]))
     arr = arr.slice(off)
     path = tmp_path / "v.arrows"
     write_stream(path, [arr])
