@@ -233,6 +233,8 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
         return concat_dict(s, a, b, out, depth, err);
     if (t.id == IK_T_RUN_END_ENCODED)
         return concat_ree(s, a, b, out, depth, err);
+    if (t.id == IK_T_LIST_VIEW || t.id == IK_T_LARGE_LIST_VIEW)
+        return ik_error_set(err, ENOTSUP, "concat: list views (a delta of list view values)");
     if (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)
         return concat_views(a, b, out, err);
     if (ik__array_alloc(out, ik__type_n_buffers(&t), s->n_children) != 0)

@@ -213,6 +213,8 @@ enum ik_type_id {
     IK_T_SPARSE_UNION,
     IK_T_DENSE_UNION,
     IK_T_RUN_END_ENCODED,
+    IK_T_LIST_VIEW,
+    IK_T_LARGE_LIST_VIEW,
     IK_T_COUNT_
 };
 

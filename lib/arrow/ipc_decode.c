@@ -380,6 +380,46 @@ static int offsets_buffer(struct dec *d, struct ArrowArray *a, int idx, int64_t 
     return 0;
 }
 
+/* The offsets and sizes buffers of a list view (w bytes per value), each checked to hold
+ * `length` values. */
+static int view_buffers(struct dec *d, struct ArrowArray *a, int64_t length, int w)
+{
+    static const char *const what[2] = {"offsets", "sizes"};
+    const void *p;
+    int64_t size;
+    int rc, k;
+    for (k = 0; k < 2; k++) {
+        if ((rc = next_buffer(d, a, what[k], &p, &size)) != 0 ||
+            (rc = need_bytes(d, what[k], size, length * w)) != 0)
+            return rc;
+        a->buffers[1 + k] = p;
+    }
+    return 0;
+}
+
+/* Every list view of a (nulls included: consumers may read their views too) lies inside the
+ * child: O(length), done even at the default level, since a view is not bounded by its
+ * neighbours as list offsets are. */
+static int views_in_child(struct dec *d, const struct ArrowArray *a, int w)
+{
+    int64_t i, n = a->children[0]->length;
+    char msg[120];
+    for (i = 0; i < a->length; i++) {
+        int64_t off =
+            w == 4 ? ((const int32_t *)a->buffers[1])[i] : ((const int64_t *)a->buffers[1])[i];
+        int64_t len =
+            w == 4 ? ((const int32_t *)a->buffers[2])[i] : ((const int64_t *)a->buffers[2])[i];
+        if (len == 0)
+            continue;
+        if (off < 0 || len < 0 || off > n || len > n - off) {
+            snprintf(msg, sizeof msg, " (index %lld: offset %lld, size %lld, child %lld)",
+                     (long long)i, (long long)off, (long long)len, (long long)n);
+            return dec_fail(d, IK_EFORMAT, "list view outside its child", msg);
+        }
+    }
+    return 0;
+}
+
 static size_t path_push(struct dec *d, const char *name)
 {
     size_t n = strlen(d->path);
@@ -477,6 +517,15 @@ static int decode_layout(struct dec *d, const struct ArrowSchema *s, const struc
             return dec_fail(d, IK_EFORMAT, "list type without exactly one child field", NULL);
         return child_length_at_least(d, a->children[0], last);
     }
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW:
+        if ((rc = validity(d, a, length, nulls)) != 0 ||
+            (rc = view_buffers(d, a, length, t->id == IK_T_LARGE_LIST_VIEW ? 8 : 4)) != 0 ||
+            (rc = decode_children(d, s, a)) != 0)
+            return rc;
+        if (a->n_children != 1)
+            return dec_fail(d, IK_EFORMAT, "list view type without exactly one child field", NULL);
+        return views_in_child(d, a, t->id == IK_T_LARGE_LIST_VIEW ? 8 : 4);
     case IK_T_FIXED_SIZE_LIST:
         if ((rc = validity(d, a, length, nulls)) != 0 || (rc = decode_children(d, s, a)) != 0)
             return rc;

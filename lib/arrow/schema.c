@@ -108,7 +108,8 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     /* A type without parameters needs no table (Arrow C++ reads none for these either). */
     bool bare = tt == T_NULL || tt == T_STRUCT || tt == T_BINARY || tt == T_UTF8 || tt == T_BOOL ||
                 tt == T_LIST || tt == T_LARGE_BINARY || tt == T_LARGE_UTF8 || tt == T_LARGE_LIST ||
-                tt == T_REE || tt == T_BINARY_VIEW || tt == T_UTF8_VIEW;
+                tt == T_REE || tt == T_BINARY_VIEW || tt == T_UTF8_VIEW || tt == T_LIST_VIEW ||
+                tt == T_LARGE_LIST_VIEW;
     if (!bare && !ik__fbt_present(t) && tt != 0)
         return rd_fail(r, IK_EFORMAT, "type table missing");
     switch (tt) {
@@ -250,8 +251,11 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
         return 0;
     }
     case T_LIST_VIEW:
+        snprintf(buf, cap, "+vl");
+        return 0;
     case T_LARGE_LIST_VIEW:
-        return rd_fail(r, ENOTSUP, "list view types are not supported");
+        snprintf(buf, cap, "+vL");
+        return 0;
     default: {
         char msg[64];
         snprintf(msg, sizeof msg, "unknown type id %u", tt);
@@ -530,6 +534,12 @@ static ik_fbref write_type(struct ik_fbb *b, const struct ArrowSchema *s, const 
         break;
     case IK_T_LARGE_LIST:
         *tt = T_LARGE_LIST;
+        break;
+    case IK_T_LIST_VIEW:
+        *tt = T_LIST_VIEW;
+        break;
+    case IK_T_LARGE_LIST_VIEW:
+        *tt = T_LARGE_LIST_VIEW;
         break;
     case IK_T_STRUCT:
         *tt = T_STRUCT;

@@ -419,6 +419,20 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
             0)
             return rc;
         return children(v, s, a, depth);
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW: {
+        int w = t.id == IK_T_LARGE_LIST_VIEW ? 8 : 4;
+        int64_t n = a->children[0]->length;
+        for (i = a->offset; v->level == IK_VALIDATE_FULL && i < end; i++) {
+            int64_t off = offset_at(a->buffers[1], w, i), len = offset_at(a->buffers[2], w, i);
+            if (a->buffers[0] && !ik__bit_get(a->buffers[0], i))
+                continue;
+            if (off < 0 || len < 0 || off > n || len > n - off)
+                return fail(v, IK_EINVALID, "list view at index %lld outside the child (%lld)",
+                            i - a->offset, n, 0);
+        }
+        return children(v, s, a, depth);
+    }
     case IK_T_FIXED_SIZE_LIST:
         if (t.fixed_size > 0 && a->children[0]->length / t.fixed_size < end)
             return fail(v, EINVAL, "child has %lld values, needs %lld", a->children[0]->length,
