@@ -122,7 +122,7 @@ static void pow10_words(int p, uint64_t *w, int n)
  * 128 and 256 bits passes, as in Arrow C++ (its absolute value overflows to itself there). */
 static bool decimal_fits(const uint64_t *v, const uint64_t *limit, int n)
 {
-    uint64_t m[4];
+    uint64_t m[4] = {0, 0, 0, 0};
     int i;
     if (v[n - 1] >> 63) { /* negate: invert and add one */
         uint64_t carry = 1;
