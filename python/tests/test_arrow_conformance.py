@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
+from test_arrow_roundtrip import UuidType, read  # UuidType is registered there
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOC = os.path.join(ROOT, "docs", "arrow.md")
@@ -28,18 +30,6 @@ TABLE_END = "<!-- end of conformance table -->"
 
 D = decimal.Decimal
 T0 = datetime.datetime(2024, 5, 6, 7, 8, 9, 123456)
-
-
-class UuidType(pa.ExtensionType):
-    def __init__(self):
-        super().__init__(pa.binary(16), "arrow.uuid.conformance")
-
-    def __arrow_ext_serialize__(self):
-        return b""
-
-    @classmethod
-    def __arrow_ext_deserialize__(cls, storage_type, serialized):
-        return cls()
 
 
 class DictExtType(pa.ExtensionType):
@@ -56,11 +46,10 @@ class DictExtType(pa.ExtensionType):
         return cls()
 
 
-for _t in (UuidType(), DictExtType()):
-    try:
-        pa.register_extension_type(_t)
-    except pa.ArrowKeyError:
-        pass
+try:
+    pa.register_extension_type(DictExtType())
+except pa.ArrowKeyError:
+    pass
 
 
 def dict_array(indices, values, index_type=pa.int32()):
@@ -369,14 +358,6 @@ def shared_dict_stream():
 
 def run(args):
     return subprocess.run([BIN, *map(str, args)], capture_output=True, timeout=120)
-
-
-def read(path):
-    with pa.memory_map(str(path)) as src:
-        head = src.read(6)
-        src.seek(0)
-        reader = ipc.open_file(src) if head == b"ARROW1" else ipc.open_stream(src)
-        return reader.read_all()
 
 
 def write_case(name, fmt, path):

@@ -9,7 +9,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from test_arrow_conformance import list_views
-from test_c_data_interface import Err, Stream, lib  # noqa: F401 (lib is a fixture)
+from test_c_data_interface import Err, Stream, lib, write_pyarrow_stream  # noqa: F401
 
 
 def table():
@@ -74,14 +74,9 @@ def test_our_writer_consumes_pyarrow_list_views(lib, tmp_path):  # noqa: F811
     lv = t.column("lv").chunk(0)
     sliced = pa.table({"lv": lv.slice(1, 4), "llv": t.column("llv").chunk(0).slice(2, 4)})
     for src in (t, sliced):
-        reader = pa.RecordBatchReader.from_batches(src.schema, src.to_batches())
-        stream, err = Stream(), Err()
-        reader._export_to_c(ctypes.addressof(stream))
         out = tmp_path / "out.arrows"
-        rc = lib.ik_ipc_write_stream_to_path(ctypes.byref(stream), str(out).encode(), None,
-                                             ctypes.byref(err))
-        assert rc == 0, err.message
-        ctypes.CFUNCTYPE(None, ctypes.POINTER(Stream))(stream.release)(ctypes.byref(stream))
+        write_pyarrow_stream(lib, pa.RecordBatchReader.from_batches(src.schema,
+                                                                    src.to_batches()), out)
         got = ipc.open_stream(str(out)).read_all()
         got.validate(full=True)
         assert got.to_pylist() == src.to_pylist()
