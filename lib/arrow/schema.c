@@ -332,7 +332,7 @@ static int read_field(struct rd *r, struct ik_fbt f, struct ArrowSchema *out, in
     nm[name.len] = 0;
     if (ik__fbt_present(dict)) {
         struct ik_fbt it = ik__fbt_table(dict, 1);
-        int32_t bw = ik__fbt_present(it) ? ik__fbt_i32(it, 0, 32) : 32;
+        int32_t bw = ik__fbt_present(it) ? ik__fbt_i32(it, 0, 0) : 32;
         bool sig = ik__fbt_present(it) ? ik__fbt_bool(it, 1, false) : true;
         const char *ix = bw == 8 ? "cC" : bw == 16 ? "sS" : bw == 32 ? "iI" : bw == 64 ? "lL" : 0;
         char ixf[2] = {0, 0};

@@ -216,3 +216,29 @@ def test_shared_id_with_different_value_types_is_refused(ik, tmp_path):
     r = ik(["arrow", "validate", path])
     assert r.returncode == 65
     assert "fields sharing dictionary id 0 have different value types" in r.stderr.decode()
+
+
+def test_dictionary_index_without_bit_width_is_refused(ik, tmp_path):
+    # Int.bitWidth absent from the index type's table means 0 (the schema default), not 32:
+    # pyarrow refuses it ("less than 8 bits"), and so do we (we read 32 until 2026-12-07)
+    from test_arrow_conformance import _deref, _field, _messages
+    t = pa.table({"a": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
+                                                      pa.array(["s"]))})
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, t.schema) as w:
+        w.write_table(t)
+    data = bytearray(sink.getvalue().to_pybytes())
+    _, mstart, mlen, _ = _messages(data)[0]
+    meta = memoryview(data)[mstart:mstart + mlen]
+    schema = _deref(meta, _field(meta, _deref(meta, 0), 2))
+    field = _deref(meta, _deref(meta, _field(meta, schema, 1)) + 4)
+    index_type = _deref(meta, _field(meta, _deref(meta, _field(meta, field, 4)), 1))
+    vt = index_type - struct.unpack_from("<i", meta, index_type)[0]
+    struct.pack_into("<H", meta, vt + 4, 0)  # field 0 (bitWidth) absent
+    del meta
+    with pytest.raises(pa.ArrowException):
+        ipc.open_stream(bytes(data)).read_all()
+    path = tmp_path / "d.arrows"
+    path.write_bytes(bytes(data))
+    r = ik(["arrow", "validate", path])
+    assert r.returncode == 65 and "dictionary index bit width invalid" in r.stderr.decode()
