@@ -454,6 +454,10 @@ int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *
         ik__fb_failed(schema.fb))
         return rc == ENOMEM ? ik_error_set(err, ENOMEM, "out of memory")
                             : ik__fb_error(schema.fb, "schema", err);
+    if (!ik__fbt_has(schema, S_FIELDS)) { /* even an empty schema has one (Arrow C++) */
+        free(meta);
+        return ik_error_set(err, IK_EFORMAT, "schema without a fields vector");
+    }
     if ((int64_t)fields.n > r.max_fields) {
         free(meta);
         return ik_error_set(err, IK_ELIMIT, "schema claims %u fields", fields.n);

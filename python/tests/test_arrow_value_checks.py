@@ -242,3 +242,42 @@ def test_dictionary_index_without_bit_width_is_refused(ik, tmp_path):
     path.write_bytes(bytes(data))
     r = ik(["arrow", "validate", path])
     assert r.returncode == 65 and "dictionary index bit width invalid" in r.stderr.decode()
+
+
+def _schema_message(t):
+    from test_arrow_conformance import _deref, _field, _messages
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, t.schema) as w:
+        w.write_table(t)
+    data = bytearray(sink.getvalue().to_pybytes())
+    _, mstart, mlen, _ = _messages(data)[0]
+    meta = memoryview(data)[mstart:mstart + mlen]
+    root = _deref(meta, 0)
+    return data, meta, root, _deref(meta, _field(meta, root, 2)), _field
+
+
+def _vtable(meta, table):
+    return table - struct.unpack_from("<i", meta, table)[0]
+
+
+@pytest.mark.parametrize("damage", ["schema_without_fields", "misaligned_version"])
+def test_flatbuffer_damage_pyarrow_refuses_is_refused(ik, tmp_path, damage):
+    # found by the differential run: a Schema without its fields vector, and a scalar field at
+    # an odd offset, are refused by Arrow C++'s flatbuffer verifier; we accepted both
+    data, meta, root, schema, _field = _schema_message(pa.table({"a": pa.array([1, 2])}))
+    if damage == "schema_without_fields":
+        struct.pack_into("<H", meta, _vtable(meta, schema) + 4 + 2 * 1, 0)
+        want = "schema without a fields vector"
+    else:
+        vt = _vtable(meta, root)
+        off = struct.unpack_from("<H", meta, vt + 4)[0]  # Message.version, an int16
+        assert off and (root + off) % 2 == 0
+        struct.pack_into("<H", meta, vt + 4, off + 1)
+        want = "misaligned"
+    del meta
+    with pytest.raises((pa.ArrowException, OSError)):
+        ipc.open_stream(bytes(data)).read_all()
+    path = tmp_path / "d.arrows"
+    path.write_bytes(bytes(data))
+    r = ik(["arrow", "validate", path])
+    assert r.returncode == 65 and want in r.stderr.decode(), r.stderr.decode()
