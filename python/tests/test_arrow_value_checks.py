@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from test_arrow_conformance import _deref, _field, _messages
+
 
 def pyarrow_ok(arr):
     try:
@@ -193,21 +195,29 @@ def test_inner_dictionary_replaced_resends_the_outer(ik, tmp_path):
     assert r.returncode == 65 and "only deltas" in r.stderr.decode()
 
 
-def test_shared_id_with_different_value_types_is_refused(ik, tmp_path):
-    from test_arrow_conformance import _deref, _field, _messages
-    t = pa.table({"a": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
-                                                      pa.array(["s"])),
-                  "b": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
-                                                      pa.array([7]))})
+def _schema_message(t):
+    """pyarrow's stream of t, and its first (schema) message's metadata, root and Schema."""
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, t.schema) as w:
         w.write_table(t)
     data = bytearray(sink.getvalue().to_pybytes())
     _, mstart, mlen, _ = _messages(data)[0]
     meta = memoryview(data)[mstart:mstart + mlen]
-    schema = _deref(meta, _field(meta, _deref(meta, 0), 2))
-    fields = _deref(meta, _field(meta, schema, 1))
-    b = _deref(meta, fields + 4 + 4)
+    root = _deref(meta, 0)
+    return data, meta, root, _deref(meta, _field(meta, root, 2))
+
+
+def _vtable(meta, table):
+    return table - struct.unpack_from("<i", meta, table)[0]
+
+
+def test_shared_id_with_different_value_types_is_refused(ik, tmp_path):
+    t = pa.table({"a": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
+                                                      pa.array(["s"])),
+                  "b": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
+                                                      pa.array([7]))})
+    data, meta, _, schema = _schema_message(t)
+    b = _deref(meta, _deref(meta, _field(meta, schema, 1)) + 4 + 4)
     enc = _deref(meta, _field(meta, b, 4))
     struct.pack_into("<q", meta, _field(meta, enc, 0), 0)
     del meta
@@ -221,19 +231,12 @@ def test_shared_id_with_different_value_types_is_refused(ik, tmp_path):
 def test_dictionary_index_without_bit_width_is_refused(ik, tmp_path):
     # Int.bitWidth absent from the index type's table means 0 (the schema default), not 32:
     # pyarrow refuses it ("less than 8 bits"), and so do we (we read 32 until 2026-12-07)
-    from test_arrow_conformance import _deref, _field, _messages
     t = pa.table({"a": pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()),
                                                       pa.array(["s"]))})
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, t.schema) as w:
-        w.write_table(t)
-    data = bytearray(sink.getvalue().to_pybytes())
-    _, mstart, mlen, _ = _messages(data)[0]
-    meta = memoryview(data)[mstart:mstart + mlen]
-    schema = _deref(meta, _field(meta, _deref(meta, 0), 2))
+    data, meta, _, schema = _schema_message(t)
     field = _deref(meta, _deref(meta, _field(meta, schema, 1)) + 4)
     index_type = _deref(meta, _field(meta, _deref(meta, _field(meta, field, 4)), 1))
-    vt = index_type - struct.unpack_from("<i", meta, index_type)[0]
+    vt = _vtable(meta, index_type)
     struct.pack_into("<H", meta, vt + 4, 0)  # field 0 (bitWidth) absent
     del meta
     with pytest.raises(pa.ArrowException):
@@ -244,27 +247,11 @@ def test_dictionary_index_without_bit_width_is_refused(ik, tmp_path):
     assert r.returncode == 65 and "dictionary index bit width invalid" in r.stderr.decode()
 
 
-def _schema_message(t):
-    from test_arrow_conformance import _deref, _field, _messages
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, t.schema) as w:
-        w.write_table(t)
-    data = bytearray(sink.getvalue().to_pybytes())
-    _, mstart, mlen, _ = _messages(data)[0]
-    meta = memoryview(data)[mstart:mstart + mlen]
-    root = _deref(meta, 0)
-    return data, meta, root, _deref(meta, _field(meta, root, 2)), _field
-
-
-def _vtable(meta, table):
-    return table - struct.unpack_from("<i", meta, table)[0]
-
-
 @pytest.mark.parametrize("damage", ["schema_without_fields", "misaligned_version"])
 def test_flatbuffer_damage_pyarrow_refuses_is_refused(ik, tmp_path, damage):
     # found by the differential run: a Schema without its fields vector, and a scalar field at
     # an odd offset, are refused by Arrow C++'s flatbuffer verifier; we accepted both
-    data, meta, root, schema, _field = _schema_message(pa.table({"a": pa.array([1, 2])}))
+    data, meta, root, schema = _schema_message(pa.table({"a": pa.array([1, 2])}))
     if damage == "schema_without_fields":
         struct.pack_into("<H", meta, _vtable(meta, schema) + 4 + 2 * 1, 0)
         want = "schema without a fields vector"
