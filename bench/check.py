@@ -70,6 +70,10 @@ def main():
         vr is not None and vr >= 1, "{:.2f}×")
     w = get(r, "write", "ratio")
     add(3, "stream writer ≥ 0.5× memcpy", w, w is not None and w >= 0.5, "{:.2f}×")
+    for codec in ("none", "lz4", "zstd"):
+        c = get(r, "convert", "codecs", codec, "ratio")
+        add(14, f"`arrow convert` {codec} ≤ 1.0× pyarrow read_all + write (1 thread)", c,
+            c is not None and c <= 1.0, "{:.2f}×")
 
     # issue 4: daemon, client, CLI
     q = get(r, "q100", "us", "p50")

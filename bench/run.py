@@ -90,6 +90,92 @@ def pyarrow_read_validate(path, reps):
     return best
 
 
+CONVERT_CODECS = ("none", "lz4", "zstd")
+
+
+def bench_convert(res):
+    """`ipfs-kit arrow convert` (a whole process: map, full validation, write, rename; no fsync)
+    against pyarrow's read_all + write of the same file to the file format with the same codec,
+    both on one thread (pyarrow: set_cpu_count(1), use_threads=False) and the codecs' default
+    levels (ZSTD 1, LZ4 fast). Best of BENCH_CONVERT_REPS runs each."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    rows = 200_000 if QUICK else 1_000_000
+    src = os.path.join(WORK, f"convert-{rows}.arrow")
+    if not os.path.exists(src):
+        subprocess.run([CLI, "arrow", "sample-pins", src, "--rows", str(rows), "--seed",
+                        str(SEED)], check=True)
+    reps = int(os.environ.get("BENCH_CONVERT_REPS", "3" if QUICK else "7"))
+    out = {"rows": rows, "bytes": os.path.getsize(src), "threads": 1, "codecs": {}}
+    for codec in CONVERT_CODECS:
+        dst_ours, dst_py = src + f".{codec}.ik", src + f".{codec}.pa"
+        ours = pyt = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            subprocess.run([CLI, "arrow", "convert", src, dst_ours, "--to", "file",
+                            "--compression", codec], check=True)
+            ours = min(ours, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            with pa.memory_map(src) as f:
+                t = ipc.open_file(f).read_all()
+            opts = ipc.IpcWriteOptions(compression=None if codec == "none" else codec,
+                                       use_threads=False)
+            with pa.OSFile(dst_py, "wb") as sink, ipc.new_file(sink, t.schema,
+                                                               options=opts) as w:
+                w.write_table(t)
+            pyt = min(pyt, time.perf_counter() - t0)
+            del t
+        out["codecs"][codec] = {"ours_s": ours, "pyarrow_s": pyt, "ratio": ours / pyt}
+        for d in (dst_ours, dst_py):
+            os.unlink(d)
+    res["convert"] = out
+    lines = [f"\n## Arrow codec: `arrow convert` against pyarrow read_all + write\n",
+             f"{rows:,} sample pins ({out['bytes'] >> 20} MB file) to the file format, one "
+             "thread each, default levels; ours is the whole process (full validation "
+             "included), pyarrow's is in-process.\n",
+             "| codec | ours s | pyarrow s | ours / pyarrow | target |", "|---|---|---|---|---|"]
+    for codec, c in out["codecs"].items():
+        lines.append(f"| {codec} | {c['ours_s']:.3f} | {c['pyarrow_s']:.3f} | "
+                     f"{c['ratio']:.2f}× | ≤ 1.0 |")
+    return lines
+
+
+def bench_value_checks(res):
+    """Full validation of columns whose values Arrow C++ range-checks (time64, time32, date64,
+    decimal128: 4 x 4M values, ~144 MB): `ipfs-kit arrow validate` against pyarrow's
+    read_all + validate(full=True), best of 5."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    n = 1_000_000 if QUICK else 4_000_000
+    path = os.path.join(WORK, f"value-checks-{n}.arrow")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(SEED)
+        t = pa.table({
+            "t64": pa.array(rng.integers(0, 86400 * 10**6, n), pa.time64("us")),
+            "t32": pa.array(rng.integers(0, 86400, n).astype(np.int32), pa.time32("s")),
+            "d64": pa.array(rng.integers(0, 20000, n) * 86400000, pa.date64()),
+            "dec": pa.array(rng.integers(-10**9, 10**9, n)).cast(pa.decimal128(22, 2))})
+        with ipc.new_file(path, t.schema) as w:
+            w.write_table(t, max_chunksize=1 << 20)
+    ours = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([CLI, "arrow", "validate", path], check=True, capture_output=True)
+        ours = min(ours, time.perf_counter() - t0)
+    py = pyarrow_read_validate(path, 5)
+    res["value_checks"] = {"values": 4 * n, "bytes": os.path.getsize(path), "ours_s": ours,
+                           "pyarrow_s": py}
+    return ["\n## Arrow codec: full validation of range-checked values\n",
+            "time64, time32, date64 and decimal128 columns (the values Arrow C++ holds to a "
+            "range in full validation); ours is the whole `arrow validate` process.\n",
+            "| values | MB | ours s | pyarrow s | pyarrow / ours |", "|---|---|---|---|---|",
+            f"| {4 * n:,} | {os.path.getsize(path) >> 20} | {ours:.4f} | {py:.4f} | "
+            f"{py / ours:.2f}× |"]
+
+
 def drun(*args, watch=False):
     """bench-daemon ARGS. Its clients ask the daemon on every query unless `watch` (then they
     answer repeated queries from the daemon's version page, as clients do by default)."""
@@ -962,6 +1048,11 @@ def main():
     codec.append("|---|---|---|---|---|")
     codec.append(f"| {write['bytes'] >> 20} MB | {write['writer_gb_per_s']:.2f} | "
                  f"{write['memcpy_gb_per_s']:.2f} | {write['ratio']:.2f} | ≥ 0.5 |")
+    try:
+        codec += bench_convert(res)
+        codec += bench_value_checks(res)
+    except ImportError:
+        pass
     lines = []
     if os.environ.get("BENCH_DAEMON", "1") != "0":
         lines += bench_daemon(res)

@@ -125,6 +125,8 @@ static int cmd_convert(int argc, char **argv)
                 ik_cli_errorf("--compression takes none, lz4 or zstd, not '%s'", argv[i]);
                 return IK_EXIT_USAGE;
             }
+        } else if (strcmp(argv[i], "--fsync") == 0) {
+            wo.fsync = true;
         } else if (np < 2 && (argv[i][0] != '-' || argv[i][1] == 0)) {
             paths[np++] = argv[i];
         } else {
@@ -141,7 +143,9 @@ static int cmd_convert(int argc, char **argv)
     rc = ik_ipc_write_stream_to_path(&in.stream, paths[1], &wo, &err);
     close_input(&in);
     if (rc != 0) {
-        int code = ik_cli_exit_code(rc);
+        /* the arguments were checked above, so the writer refusing a batch (EINVAL: say a
+         * dictionary replaced, which the file format cannot hold) is about the input data */
+        int code = ik_cli_exit_code(rc == EINVAL ? IK_EINVALID : rc);
         ik_cli_errorf("%s: %s", code == IK_EXIT_DATAERR ? paths[0] : paths[1], err.message);
         return code;
     }

@@ -22,7 +22,8 @@ struct usage {
 
 static const struct usage usages[] = {
     {"arrow", "validate", "arrow validate FILE", "Checks an Arrow IPC file or stream.\n"},
-    {"arrow", "convert", "arrow convert IN OUT [--to stream|file] [--compression none|lz4|zstd]",
+    {"arrow", "convert",
+     "arrow convert IN OUT [--to stream|file] [--compression none|lz4|zstd] [--fsync]",
      "Rewrites an Arrow IPC file or stream.\n"},
     {"arrow", "cat", "arrow cat FILE [--format table|json|csv] [--limit N]",
      "Prints the rows of an Arrow IPC file or stream.\n"},

@@ -232,6 +232,21 @@ static int write_all(enum ik_ipc_format fmt, enum ik_compression comp, int64_t r
     return rc;
 }
 
+/* True when schemas a and b have the same formats node by node (dictionaries included). */
+static bool same_formats(const struct ArrowSchema *a, const struct ArrowSchema *b)
+{
+    int64_t i;
+    if (strcmp(a->format, b->format) != 0 || a->n_children != b->n_children ||
+        (a->dictionary == NULL) != (b->dictionary == NULL))
+        return false;
+    if (a->dictionary && !same_formats(a->dictionary, b->dictionary))
+        return false;
+    for (i = 0; i < a->n_children; i++)
+        if (!same_formats(a->children[i], b->children[i]))
+            return false;
+    return true;
+}
+
 static int check_stream_bytes(const uint8_t *p, size_t n, int64_t rows, int64_t slice_off,
                               struct ik_error *err, int64_t *batches)
 {
@@ -248,6 +263,24 @@ static int check_stream_bytes(const uint8_t *p, size_t n, int64_t rows, int64_t 
     ik_buffer_unref(buf);
     if (rc != 0)
         return rc;
+    {
+        /* a flip may change a type and still decode; row_ok reads the written types only */
+        struct ArrowSchema got, want;
+        bool same;
+        if (st.get_schema(&st, &got) != 0) {
+            st.release(&st);
+            return EINVAL;
+        }
+        make_schema(&want);
+        same = same_formats(&got, &want);
+        got.release(&got);
+        want.release(&want);
+        if (!same) {
+            st.release(&st);
+            snprintf(err->message, sizeof err->message, "schema differs");
+            return EINVAL;
+        }
+    }
     *batches = 0;
     for (;;) {
         if ((rc = st.get_next(&st, &b)) != 0) {

@@ -1039,10 +1039,10 @@ TEST(test_print_rejects_unrenderable_types_and_bad_batches)
     int32_t v[] = {1, 2, 3};
     i32s(one(&t, "i", 3), 3, v, NULL);
     ik__schema_alloc(&s, "+s", NULL, NULL, 0, 1);
-    fld(s.children[0], "+vl", "lv", 1);
+    fld(s.children[0], "+vx", "lv", 1); /* no such type (list views are "+vl", "+vL") */
     fld(s.children[0]->children[0], "i", "item", 0);
     ASSERT_FAILS(ik_printer_create(stdout, &s, IK_PRINT_JSON, -1, &p, &err), EINVAL, &err,
-                 "field 'lv': cannot render type '+vl'");
+                 "field 'lv': cannot render type '+vx'");
     s.release(&s);
     ik__schema_alloc(&s, "+s", NULL, NULL, 0, 1);
     fld(s.children[0], "g", "x", 0);

@@ -278,9 +278,16 @@ TEST(test_schema_print_errors)
     struct ik_error err = {{0}};
     FILE *f;
     ik__schema_alloc(&s, "+s", NULL, NULL, 0, 1);
-    fld(s.children[0], "+vl", "lv", N, 1);
+    fld(s.children[0], "+vx", "lv", N, 1); /* no such type */
     fld(s.children[0]->children[0], "i", "item", N, 0);
     ASSERT_TRUE(strncmp(print(&s), "error 22: field 'lv': ", 22) == 0);
+    ik__schema_alloc(&s, "+s", NULL, NULL, 0, 2);
+    fld(s.children[0], "+vl", "lv", N, 1);
+    fld(s.children[0]->children[0], "i", "item", N, 0);
+    fld(s.children[1], "+vL", "llv", N, 1);
+    fld(s.children[1]->children[0], "u", "item", N, 0);
+    ASSERT_STR_EQ(print(&s), "lv: list_view<item: int32>\n  child 0, item: int32\n"
+                             "llv: large_list_view<item: string>\n  child 0, item: string\n");
     ik__schema_alloc(&s, "+s", NULL, NULL, 0, 1);
     fld(s.children[0], "+l", "l", N, 0);
     ASSERT_STR_EQ(print(&s), "error 22: field 'l': list with 0 children");

@@ -134,6 +134,9 @@ struct ik_write_options {
     int compression_level; /* 0 = library default */
     /* Schema custom metadata to add (a C Data Interface metadata blob), or NULL. */
     const char *extra_metadata;
+    /* ik_ipc_write_stream_to_path only: fsync the file before renaming it into place, so it
+     * survives a crash of the machine. Readers never see a half-written file either way. */
+    bool fsync;
 };
 
 void ik_write_options_init(struct ik_write_options *opts);
@@ -161,7 +164,7 @@ void ik_ipc_writer_destroy(struct ik_ipc_writer *w);
 int ik_write_to_file(void *ctx, const void *data, size_t len, struct ik_error *err);
 
 /* Writes everything from `stream` to `path` ("-" is stdout), atomically for real paths (temp
- * name, fsync, rename). The stream is consumed but not released. */
+ * name, rename; fsync first when opts->fsync). The stream is consumed but not released. */
 int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *path,
                                 const struct ik_write_options *opts, struct ik_error *err);
 

@@ -10,28 +10,72 @@
 #define LZ4_MAX_RATIO 256
 #define ZSTD_MAX_RATIO 32768
 
+/* LZ4 frame settings: independent 4 MiB blocks (no history carried from block to block),
+ * flushed at once (so the bound follows the input, not the block size), the length declared. */
+static void lz4_prefs(LZ4F_preferences_t *p, int level, size_t n)
+{
+    memset(p, 0, sizeof *p);
+    p->compressionLevel = level;
+    p->autoFlush = 1;
+    p->frameInfo.contentSize = n;
+    p->frameInfo.blockMode = LZ4F_blockIndependent;
+    p->frameInfo.blockSizeID = LZ4F_max4MB;
+}
+
 size_t ik__compress_bound(enum ik_compression c, size_t n)
 {
-    size_t b = c == IK_COMPRESSION_LZ4 ? LZ4F_compressFrameBound(n, NULL) : ZSTD_compressBound(n);
+    LZ4F_preferences_t prefs;
+    size_t b;
+    lz4_prefs(&prefs, 0, n);
+    b = c == IK_COMPRESSION_LZ4 ? LZ4F_compressFrameBound(n, &prefs) : ZSTD_compressBound(n);
     return 8 + (b > n ? b : n);
 }
 
-int ik__compress_buffer(enum ik_compression c, int level, const uint8_t *src, size_t n,
-                        uint8_t *dst, size_t cap, size_t *written, struct ik_error *err)
+/* One LZ4 frame of src into dst with a reused context: begin, one update, end. */
+static size_t lz4_frame(LZ4F_cctx *cc, uint8_t *dst, size_t cap, const uint8_t *src, size_t n,
+                        const LZ4F_preferences_t *prefs)
+{
+    size_t head, body, tail;
+    head = LZ4F_compressBegin(cc, dst, cap, prefs);
+    if (LZ4F_isError(head))
+        return head;
+    body = LZ4F_compressUpdate(cc, dst + head, cap - head, src, n, NULL);
+    if (LZ4F_isError(body))
+        return body;
+    tail = LZ4F_compressEnd(cc, dst + head + body, cap - head - body, NULL);
+    if (LZ4F_isError(tail))
+        return tail;
+    return head + body + tail;
+}
+
+void ik__zctx_free(struct ik__zctx *z)
+{
+    ZSTD_freeCCtx(z->zstd);
+    if (z->lz4)
+        LZ4F_freeCompressionContext(z->lz4);
+    z->zstd = z->lz4 = NULL;
+}
+
+int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err)
 {
     size_t r;
     if (cap < 8 + n)
         return ik_error_set(err, EINVAL, "compression buffer too small");
     if (c == IK_COMPRESSION_LZ4) {
         LZ4F_preferences_t prefs;
-        memset(&prefs, 0, sizeof prefs);
-        prefs.compressionLevel = level;
-        prefs.frameInfo.contentSize = n;
-        r = LZ4F_compressFrame(dst + 8, cap - 8, src, n, &prefs);
+        LZ4F_cctx *cc = z->lz4;
+        if (cc == NULL && LZ4F_isError(LZ4F_createCompressionContext(&cc, LZ4F_VERSION)))
+            return ik_error_set(err, ENOMEM, "lz4: out of memory");
+        z->lz4 = cc;
+        lz4_prefs(&prefs, level, n);
+        r = lz4_frame(cc, dst + 8, cap - 8, src, n, &prefs);
         if (LZ4F_isError(r))
             return ik_error_set(err, EIO, "lz4: %s", LZ4F_getErrorName(r));
     } else {
-        r = ZSTD_compress(dst + 8, cap - 8, src, n, level ? level : 1);
+        if (z->zstd == NULL && (z->zstd = ZSTD_createCCtx()) == NULL)
+            return ik_error_set(err, ENOMEM, "zstd: out of memory");
+        r = ZSTD_compressCCtx(z->zstd, dst + 8, cap - 8, src, n, level ? level : 1);
         if (ZSTD_isError(r))
             return ik_error_set(err, EIO, "zstd: %s", ZSTD_getErrorName(r));
     }

@@ -184,6 +184,41 @@ fail:
 
 static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
                        const struct ArrowArray *b, struct ArrowArray *out, int depth,
+                       struct ik_error *err);
+
+/* A dictionary-encoded node (inside the values of a dictionary receiving a delta): the indices
+ * of a then b, under b's dictionary. An IPC delta only appends, so b's dictionary extends a's;
+ * one shorter than a's (the inner dictionary was replaced, not grown) could leave a's indices
+ * out of range and is refused. */
+static int concat_dict(const struct ArrowSchema *s, const struct ArrowArray *a,
+                       const struct ArrowArray *b, struct ArrowArray *out, int depth,
+                       struct ik_error *err)
+{
+    struct ArrowSchema idx = *s;
+    int rc;
+    if (a->dictionary == NULL || b->dictionary == NULL)
+        return ik_error_set(err, IK_EINVALID, "concat: dictionary-encoded without a dictionary");
+    if (b->dictionary->length < a->dictionary->length)
+        return ik_error_set(err, IK_EFORMAT,
+                            "concat: a nested dictionary shrank from %lld to %lld values under "
+                            "a delta",
+                            (long long)a->dictionary->length, (long long)b->dictionary->length);
+    idx.dictionary = NULL;
+    if ((rc = concat_node(&idx, a, b, out, depth, err)) != 0)
+        return rc;
+    if (ik__array_alloc_dictionary(out) != 0) {
+        out->release(out);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    if ((rc = ik__array_clone(b->dictionary, out->dictionary)) != 0) {
+        out->release(out);
+        return ik_error_set(err, rc, "concat: could not share the nested dictionary");
+    }
+    return 0;
+}
+
+static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
+                       const struct ArrowArray *b, struct ArrowArray *out, int depth,
                        struct ik_error *err)
 {
     struct ik_type t;
@@ -195,9 +230,11 @@ static int concat_node(const struct ArrowSchema *s, const struct ArrowArray *a,
     if ((rc = ik__type_parse(s->format, &t, err)) != 0)
         return rc;
     if (s->dictionary)
-        return ik_error_set(err, ENOTSUP, "concat: nested dictionaries are not supported");
+        return concat_dict(s, a, b, out, depth, err);
     if (t.id == IK_T_RUN_END_ENCODED)
         return concat_ree(s, a, b, out, depth, err);
+    if (t.id == IK_T_LIST_VIEW || t.id == IK_T_LARGE_LIST_VIEW)
+        return ik_error_set(err, ENOTSUP, "concat: list views (a delta of list view values)");
     if (t.id == IK_T_BINARY_VIEW || t.id == IK_T_STRING_VIEW)
         return concat_views(a, b, out, err);
     if (ik__array_alloc(out, ik__type_n_buffers(&t), s->n_children) != 0)

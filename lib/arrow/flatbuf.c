@@ -91,6 +91,13 @@ static uint32_t field(struct ik_fbt t, int id, uint32_t size)
                     id, off, size, t.tbl_size);
         return 0;
     }
+    /* a scalar (or offset, or struct) sits at its own alignment in the buffer, as the
+     * flatbuffers verifier that Arrow C++ runs requires */
+    if ((t.pos + off) % (size >= 8 ? 8 : size) != 0) {
+        ik__fb_fail(t.fb, "table at %u: field %d misaligned (offset %u, %u bytes)", t.pos, id, off,
+                    size);
+        return 0;
+    }
     return off;
 }
 

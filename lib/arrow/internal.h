@@ -213,6 +213,8 @@ enum ik_type_id {
     IK_T_SPARSE_UNION,
     IK_T_DENSE_UNION,
     IK_T_RUN_END_ENCODED,
+    IK_T_LIST_VIEW,
+    IK_T_LARGE_LIST_VIEW,
     IK_T_COUNT_
 };
 
@@ -327,8 +329,9 @@ struct ik__dict_field {
  * names, nullability, custom metadata (schema and fields), dictionary encodings (index type as
  * format, dictionary value type as ->dictionary, ordered flag) and extension metadata.
  * *dicts receives a malloc'd array of the dictionary-encoded fields (pointing into *out), in
- * depth-first order, with the ids the schema declares. Refuses big-endian schemas (ENOTSUP),
- * duplicate dictionary ids, depth beyond max_depth and more fields than the buffer can hold. */
+ * depth-first order, with the ids the schema declares (fields may share an id when their value
+ * types are one type). Refuses big-endian schemas (ENOTSUP), a shared id over different value
+ * types, depth beyond max_depth and more fields than the buffer can hold. */
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err);
 /* Writes `schema` (a struct ArrowSchema) as a Schema table, assigning dictionary ids 0, 1, …
@@ -345,10 +348,17 @@ int ik__schema_dict_fields(const struct ArrowSchema *schema, struct ik__dict_fie
 
 /* Upper bound of the framed size of n input bytes (prefix included). */
 size_t ik__compress_bound(enum ik_compression c, size_t n);
+/* Codec contexts kept across buffers (zero-initialise; ik__zctx_free releases them): creating
+ * a ZSTD or LZ4 context per buffer costs more than compressing a small buffer. */
+struct ik__zctx {
+    void *zstd; /* ZSTD_CCtx */
+    void *lz4;  /* LZ4F_cctx */
+};
+void ik__zctx_free(struct ik__zctx *z);
 /* Frames `src` into `dst` (capacity from ik__compress_bound); stores raw with the -1 prefix when
  * compression does not shrink it. *written receives the framed length. */
-int ik__compress_buffer(enum ik_compression c, int level, const uint8_t *src, size_t n,
-                        uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
+int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
 /* Reads the uncompressed length of a framed buffer (-1 for raw) after checking it against the
  * input: the frame's own content size when it declares one, the codec's maximum ratio
  * otherwise, and `limit`. */

@@ -271,6 +271,19 @@ int ik__enc_array(struct ik__enc *e, const struct ArrowSchema *s, const struct A
             return ENOMEM;
         return ik__enc_array(e, s->children[0], c, c->offset + first, last - first, err);
     }
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW: {
+        /* views index the child directly: the slice's offsets and sizes as they are, the
+         * child whole */
+        int w = t.id == IK_T_LARGE_LIST_VIEW ? 8 : 4;
+        const struct ArrowArray *c = a->children[0];
+        if (c->offset != 0)
+            return ik_error_set(err, ENOTSUP, "a list view whose child has an offset");
+        if (add_buf(e, (const uint8_t *)a->buffers[1] + start * w, len * w, 0) ||
+            add_buf(e, (const uint8_t *)a->buffers[2] + start * w, len * w, 0))
+            return ENOMEM;
+        return ik__enc_array(e, s->children[0], c, 0, c->length, err);
+    }
     case IK_T_FIXED_SIZE_LIST: {
         const struct ArrowArray *c = a->children[0];
         return ik__enc_array(e, s->children[0], c, c->offset + start * t.fixed_size,

@@ -7,7 +7,13 @@
 #include "arrow/internal.h"
 
 /* Message.fbs */
-enum { IK_MSG_VERSION = 0, IK_MSG_HEADER_TYPE = 1, IK_MSG_HEADER = 2, IK_MSG_BODY_LENGTH = 3 };
+enum {
+    IK_MSG_VERSION = 0,
+    IK_MSG_HEADER_TYPE = 1,
+    IK_MSG_HEADER = 2,
+    IK_MSG_BODY_LENGTH = 3,
+    IK_MSG_CUSTOM_METADATA = 4
+};
 enum { IK_HDR_SCHEMA = 1, IK_HDR_DICTIONARY = 2, IK_HDR_RECORD_BATCH = 3 };
 enum {
     IK_RB_LENGTH = 0,
@@ -63,8 +69,10 @@ struct ik__dict_entry {
 };
 
 struct ik__dicts {
-    struct ik__dict_entry *e;
+    struct ik__dict_entry *e; /* one per id */
     int64_t n;
+    struct ik__dict_field *fields; /* every dictionary-encoded field; several may share an id */
+    int64_t n_fields;
 };
 
 int ik__dicts_init(struct ik__dicts *d, const struct ik__dict_field *fields, int64_t n,

@@ -58,6 +58,7 @@ struct ik_ipc_reader {
     struct ik__dicts dicts;
     bool have_schema, finished, eos;
     int64_t messages;
+    int64_t initial_left; /* dictionaries still due before the first batch */
     int failed;
     struct ik_error last;
 };
@@ -171,15 +172,26 @@ static int handle_message(struct ik_ipc_reader *r, const struct ik__msg *m, stru
         if (rc != 0)
             return rc;
         r->have_schema = true;
+        r->initial_left = r->dicts.n;
         return 0;
     }
     switch (m->header_type) {
     case IK_HDR_SCHEMA:
         return ik_error_set(err, IK_EFORMAT, "a second schema message in the stream");
-    case IK_HDR_DICTIONARY:
-        return ik__decode_dictionary(m, src, body_off, &r->dicts, &r->o, true, err);
+    case IK_HDR_DICTIONARY: {
+        int rc = ik__decode_dictionary(m, src, body_off, &r->dicts, &r->o, true, err);
+        if (rc == 0 && r->initial_left > 0)
+            r->initial_left--;
+        return rc;
+    }
     case IK_HDR_RECORD_BATCH: {
-        int rc = ik__decode_batch(&r->schema, m, src, body_off, &r->dicts, &r->o, out, err);
+        int rc;
+        /* As in Arrow C++: one dictionary batch per dictionary id comes first. */
+        if (r->initial_left > 0)
+            return ik_error_set(err, IK_EFORMAT,
+                                "a record batch before the stream's %lld dictionaries were sent",
+                                (long long)r->dicts.n);
+        rc = ik__decode_batch(&r->schema, m, src, body_off, &r->dicts, &r->o, out, err);
         if (rc == 0)
             *got_batch = true;
         return rc;
@@ -187,6 +199,17 @@ static int handle_message(struct ik_ipc_reader *r, const struct ik__msg *m, stru
     default:
         return ik_error_set(err, ENOTSUP, "message type %d is not supported", m->header_type);
     }
+}
+
+/* The end of the stream (marker or not): refused when it cuts the initial dictionaries short
+ * (none at all is a stream with a schema and no data). */
+static int reader_end(struct ik_ipc_reader *r, struct ik_error *err)
+{
+    r->eos = true;
+    if (r->initial_left > 0 && r->initial_left < r->dicts.n)
+        return ik_error_set(err, IK_EFORMAT, "stream ended before its %lld dictionaries were sent",
+                            (long long)r->dicts.n);
+    return IK_EOS;
 }
 
 static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *got_batch,
@@ -206,10 +229,8 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
         }
         if (rc != 0)
             return rc;
-        if (m.eos) {
-            r->eos = true;
-            return IK_EOS;
-        }
+        if (m.eos)
+            return reader_end(r, err);
         rc = handle_message(r, &m, r->cur, r->cur_pos, out, got_batch, err);
         r->cur_pos += m.total;
         if (r->cur_pos == ik_buffer_size(r->cur)) {
@@ -223,10 +244,8 @@ static int reader_step(struct ik_ipc_reader *r, struct ArrowArray *out, bool *go
     rc = ik__msg_frame(r->acc + r->acc_pos, r->acc_len - r->acc_pos, &r->o, &m, err);
     if (rc != 0)
         return rc;
-    if (m.eos) {
-        r->eos = true;
-        return IK_EOS;
-    }
+    if (m.eos)
+        return reader_end(r, err);
     {
         /* Copy the message into an aligned block the arrays can hold on to. */
         struct ik_buffer *b;
@@ -265,8 +284,10 @@ int ik_ipc_reader_next(struct ik_ipc_reader *r, struct ArrowArray *out, struct i
                 if (left == 0 && r->cur == NULL) {
                     if (!r->have_schema)
                         return ik_error_set(err, IK_EFORMAT, "empty stream: no schema message");
-                    r->eos = true; /* a stream may end without the marker */
-                    return IK_EOS;
+                    rc = reader_end(r, err); /* a stream may end without the marker */
+                    if (rc == IK_EOS)
+                        return rc;
+                    break;
                 }
                 rc = ik_error_set(err, IK_EFORMAT,
                                   "message %lld: stream truncated (%zu bytes of an incomplete "

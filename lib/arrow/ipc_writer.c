@@ -20,7 +20,9 @@ struct wdict {
     uint8_t *print; /* fingerprint of the dictionary as last written */
     size_t print_len;
     int64_t length;
+    int64_t n_nested; /* dictionaries inside this one's values: the next n_nested in the list */
     bool written;
+    bool replaced; /* written whole over an earlier version in the current batch */
 };
 
 struct ik_ipc_writer {
@@ -36,8 +38,9 @@ struct ik_ipc_writer {
     int64_t n_dblocks, n_bblocks, cap_dblocks, cap_bblocks;
     struct ik__enc enc;
     struct ik_fbb fbb;
-    uint8_t *zbuf; /* compression scratch */
+    uint8_t *zbuf; /* compressed frames of the message being written */
     size_t zcap;
+    struct ik__zctx zctx;
     int failed;
     bool finished;
 };
@@ -119,41 +122,39 @@ static int64_t align_up(int64_t v, int64_t a)
     return (v + a - 1) / a * a;
 }
 
-/* Compresses every buffer of w->enc in place (pointers move to scratch). */
+/* Compresses every buffer of w->enc into w->zbuf, one block kept for the writer's life (a
+ * fresh allocation per buffer cost a page fault per 4 KiB written), and points the buffers at
+ * their frames. */
 static int compress_body(struct ik_ipc_writer *w, struct ik_error *err)
 {
+    size_t need = 0, at = 0;
     int64_t i;
+    for (i = 0; i < w->enc.n_bufs; i++)
+        if (w->enc.bufs[i].len)
+            need += ik__compress_bound(w->o.compression, (size_t)w->enc.bufs[i].len);
+    if (need > w->zcap) {
+        uint8_t *q = malloc(need);
+        if (q == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory compressing");
+        free(w->zbuf);
+        w->zbuf = q;
+        w->zcap = need;
+    }
     for (i = 0; i < w->enc.n_bufs; i++) {
         struct ik__enc_buf *b = &w->enc.bufs[i];
         size_t cap, written;
-        uint8_t *dst;
         int rc;
         if (b->len == 0)
             continue;
         cap = ik__compress_bound(w->o.compression, (size_t)b->len);
-        dst = malloc(cap);
-        if (dst == NULL)
-            return ik_error_set(err, ENOMEM, "out of memory compressing");
-        rc = ik__compress_buffer(w->o.compression, w->o.compression_level, b->ptr, (size_t)b->len,
-                                 dst, cap, &written, err);
-        if (rc != 0) {
-            free(dst);
+        rc = ik__compress_buffer(&w->zctx, w->o.compression, w->o.compression_level, b->ptr,
+                                 (size_t)b->len, w->zbuf + at, cap, &written, err);
+        if (rc != 0)
             return rc;
-        }
-        if (w->enc.n_scratch == w->enc.cap_scratch) {
-            int64_t c = w->enc.cap_scratch ? w->enc.cap_scratch * 2 : 16;
-            void **q = realloc(w->enc.scratch, (size_t)c * sizeof *q);
-            if (q == NULL) {
-                free(dst);
-                return ik_error_set(err, ENOMEM, "out of memory");
-            }
-            w->enc.scratch = q;
-            w->enc.cap_scratch = c;
-        }
-        w->enc.scratch[w->enc.n_scratch++] = dst;
-        b->ptr = dst;
+        b->ptr = w->zbuf + at;
         b->len = (int64_t)written;
         b->bits = 0;
+        at += written;
     }
     return 0;
 }
@@ -267,11 +268,30 @@ static int write_schema_message(struct ik_ipc_writer *w, struct ik_error *err)
     return write_message(w, meta, meta_len, NULL, NULL, 0, &block, err);
 }
 
+/* Number of dictionary-encoded fields under the type `s` (its children, recursively, and the
+ * values of any dictionary among them): ik__schema_dict_fields lists them right after the
+ * field whose values have type `s`. */
+static int64_t count_dicts(const struct ArrowSchema *s, int depth)
+{
+    int64_t n = 0, i;
+    if (depth > 64)
+        return 0; /* ik__schema_dict_fields already refused such a schema */
+    for (i = 0; i < s->n_children; i++) {
+        const struct ArrowSchema *c = s->children[i];
+        if (c->dictionary)
+            n += 1 + count_dicts(c->dictionary, depth + 1);
+        else
+            n += count_dicts(c, depth + 1);
+    }
+    return n;
+}
+
 int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write_options *opts,
                          ik_write_fn write, void *ctx, struct ik_ipc_writer **out,
                          struct ik_error *err)
 {
     struct ik_ipc_writer *w;
+    int64_t i;
     int rc;
     if (schema == NULL || schema->release == NULL || strcmp(schema->format, "+s") != 0)
         return ik_error_set(err, EINVAL, "the writer needs a struct schema (format \"+s\")");
@@ -295,6 +315,8 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
+    for (i = 0; i < w->n_dfields; i++)
+        w->dicts[i].n_nested = count_dicts(w->dfields[i].field->dictionary, 0);
     if (w->o.format == IK_IPC_FILE) {
         static const uint8_t magic[8] = {'A', 'R', 'R', 'O', 'W', '1', 0, 0};
         if ((rc = emit(w, magic, 8, err)) != 0)
@@ -351,19 +373,29 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
     size_t print_len, prefix_len;
     struct wblock block;
     int rc;
-    bool delta = false;
-    int64_t from = 0;
+    bool delta = false, nested_replaced = false;
+    int64_t from = 0, i;
+
+    /* A reader binds the nested dictionaries when it decodes this one: when one of them was
+     * replaced, this one must be sent again whole, even with the same indices. */
+    for (i = k + 1; i <= k + wd->n_nested; i++)
+        nested_replaced = nested_replaced || w->dicts[i].replaced;
+    wd->replaced = false;
 
     ik__enc_clear(&w->enc);
     if ((rc = ik__enc_array(&w->enc, vs, d, d->offset, d->length, err)) != 0 ||
         ik__enc_fingerprint(&w->enc, &print, &print_len) != 0)
         return rc ? rc : ik_error_set(err, ENOMEM, "out of memory");
     if (wd->written) {
-        if (print_len == wd->print_len && memcmp(print, wd->print, print_len) == 0) {
+        if (!nested_replaced && print_len == wd->print_len &&
+            memcmp(print, wd->print, print_len) == 0) {
             free(print);
             return 0; /* unchanged */
         }
-        if (d->length > wd->length) {
+        /* A grown dictionary goes as a delta, except in a stream when it holds dictionaries
+         * itself: Arrow C++ cannot resolve those in a delta, and a stream may replace. */
+        if (!nested_replaced && d->length > wd->length &&
+            (wd->n_nested == 0 || w->o.format == IK_IPC_FILE)) {
             ik__enc_clear(&w->enc);
             rc = ik__enc_array(&w->enc, vs, d, d->offset, wd->length, err);
             if (rc == 0 && ik__enc_fingerprint(&w->enc, &prefix, &prefix_len) != 0)
@@ -397,6 +429,7 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
     free(wd->print);
     wd->print = print;
     wd->print_len = print_len;
+    wd->replaced = wd->written && !delta;
     wd->length = d->length;
     wd->written = true;
     return 0;
@@ -427,7 +460,9 @@ int ik_ipc_writer_write(struct ik_ipc_writer *w, const struct ArrowArray *batch,
         for (i = 0; rc == 0 && i < w->schema.n_children; i++)
             rc = collect_dicts(w->schema.children[i], batch->children[i], dicts, &n, w->n_dfields,
                                err);
-        for (i = 0; rc == 0 && i < n; i++)
+        /* Dependency order: the dictionaries nested in a dictionary's values follow it in the
+         * list, so going backwards writes each one before the dictionary that refers to it. */
+        for (i = n - 1; rc == 0 && i >= 0; i--)
             rc = write_dictionary(w, i, dicts[i], err);
         free(dicts);
         if (rc != 0)
@@ -522,6 +557,7 @@ void ik_ipc_writer_destroy(struct ik_ipc_writer *w)
     free(w->dblocks);
     free(w->bblocks);
     free(w->zbuf);
+    ik__zctx_free(&w->zctx);
     ik__enc_reset(&w->enc);
     ik__fbb_reset(&w->fbb);
     if (w->schema.release)
@@ -595,7 +631,7 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
         rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
     if (to_stdout)
         return rc;
-    if (rc == 0 && fsync(fileno(f)) != 0)
+    if (rc == 0 && opts && opts->fsync && fsync(fileno(f)) != 0)
         rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
     if (fclose(f) != 0 && rc == 0)
         rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));

@@ -160,7 +160,8 @@ static int check_buffers(const struct ik__pnode *n, const struct ArrowArray *a,
     if (n->dict || id == IK_T_BOOL || (id >= IK_T_INT8 && id <= IK_T_INTERVAL_MONTH_DAY_NANO) ||
         (id == IK_T_FIXED_SIZE_BINARY && n->t.fixed_size > 0) ||
         (id >= IK_T_BINARY && id <= IK_T_STRING_VIEW) || id == IK_T_LIST || id == IK_T_LARGE_LIST ||
-        id == IK_T_MAP || id == IK_T_DENSE_UNION) {
+        id == IK_T_LIST_VIEW || id == IK_T_LARGE_LIST_VIEW || id == IK_T_MAP ||
+        id == IK_T_DENSE_UNION) {
         if (a->buffers[1] == NULL)
             return missing(err, n, 1);
     }
@@ -471,6 +472,12 @@ static int render_nested(struct ik__sb *s, const struct ik__pnode *n, const stru
         return render_items(s, n, a, ld32(a->buffers[1], k), ld32(a->buffers[1], k + 1), err);
     case IK_T_LARGE_LIST:
         return render_items(s, n, a, ld64(a->buffers[1], k), ld64(a->buffers[1], k + 1), err);
+    case IK_T_LIST_VIEW:
+        return render_items(s, n, a, ld32(a->buffers[1], k),
+                            ld32(a->buffers[1], k) + ld32(a->buffers[2], k), err);
+    case IK_T_LARGE_LIST_VIEW:
+        return render_items(s, n, a, ld64(a->buffers[1], k),
+                            ld64(a->buffers[1], k) + ld64(a->buffers[2], k), err);
     case IK_T_FIXED_SIZE_LIST:
         return render_items(s, n, a, k * n->t.fixed_size, (k + 1) * n->t.fixed_size, err);
     case IK_T_SPARSE_UNION:

@@ -105,7 +105,12 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
                        size_t cap)
 {
     int16_t unit;
-    if (tt != T_NULL && tt != T_STRUCT && !ik__fbt_present(t) && tt != 0)
+    /* A type without parameters needs no table (Arrow C++ reads none for these either). */
+    bool bare = tt == T_NULL || tt == T_STRUCT || tt == T_BINARY || tt == T_UTF8 || tt == T_BOOL ||
+                tt == T_LIST || tt == T_LARGE_BINARY || tt == T_LARGE_UTF8 || tt == T_LARGE_LIST ||
+                tt == T_REE || tt == T_BINARY_VIEW || tt == T_UTF8_VIEW || tt == T_LIST_VIEW ||
+                tt == T_LARGE_LIST_VIEW;
+    if (!bare && !ik__fbt_present(t) && tt != 0)
         return rd_fail(r, IK_EFORMAT, "type table missing");
     switch (tt) {
     case T_NULL:
@@ -175,14 +180,15 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     }
     case T_DATE:
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit != 0 && unit != 1)
-            return rd_fail(r, IK_EFORMAT, "unknown date unit");
+        /* as in Arrow C++: DAY is date32, any other value date64 */
         snprintf(buf, cap, unit == 0 ? "tdD" : "tdm");
         return 0;
     case T_TIME: {
         int32_t bw = ik__fbt_i32(t, 1, 32);
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit < 0 || unit > 3 || bw != (unit <= 1 ? 32 : 64))
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown time unit as seconds */
+            unit = 0;
+        if (bw != (unit <= 1 ? 32 : 64))
             return rd_fail(r, IK_EFORMAT, "time unit and bit width disagree");
         snprintf(buf, cap, "tt%c", unit_chars[unit]);
         return 0;
@@ -190,8 +196,8 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     case T_TIMESTAMP: {
         struct ik_fbs tz = ik__fbt_string(t, 1);
         unit = ik__fbt_i16(t, 0, 0);
-        if (unit < 0 || unit > 3)
-            return rd_fail(r, IK_EFORMAT, "unknown timestamp unit");
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown unit as seconds */
+            unit = 0;
         if (tz.len > cap - 8)
             return rd_fail(r, IK_ELIMIT, "timezone name too long");
         snprintf(buf, cap, "ts%c:%.*s", unit_chars[unit], (int)tz.len, tz.ptr ? tz.ptr : "");
@@ -199,8 +205,8 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
     }
     case T_DURATION:
         unit = ik__fbt_i16(t, 0, 1);
-        if (unit < 0 || unit > 3)
-            return rd_fail(r, IK_EFORMAT, "unknown duration unit");
+        if (unit < 0 || unit > 3) /* Arrow C++ reads an unknown unit as seconds */
+            unit = 0;
         snprintf(buf, cap, "tD%c", unit_chars[unit]);
         return 0;
     case T_INTERVAL:
@@ -228,8 +234,7 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
         struct ik_fbv ids = ik__fbt_vector(t, 1, 4);
         size_t len;
         int64_t i;
-        if (mode != 0 && mode != 1)
-            return rd_fail(r, IK_EFORMAT, "unknown union mode");
+        /* Arrow C++ reads every mode but Sparse (0) as Dense; so do we, to give its verdict */
         if (ids.pos && ids.n != n_children)
             return rd_fail(r, IK_EFORMAT, "union type ids and children differ in number");
         if (n_children > 127)
@@ -246,8 +251,11 @@ static int type_format(struct rd *r, uint8_t tt, struct ik_fbt t, int64_t n_chil
         return 0;
     }
     case T_LIST_VIEW:
+        snprintf(buf, cap, "+vl");
+        return 0;
     case T_LARGE_LIST_VIEW:
-        return rd_fail(r, ENOTSUP, "list view types are not supported");
+        snprintf(buf, cap, "+vL");
+        return 0;
     default: {
         char msg[64];
         snprintf(msg, sizeof msg, "unknown type id %u", tt);
@@ -271,10 +279,6 @@ static int read_children(struct rd *r, struct ik_fbv kids, struct ArrowSchema *s
 
 static int add_dict(struct rd *r, int64_t id, const struct ArrowSchema *field)
 {
-    int64_t i;
-    for (i = 0; i < r->n_dicts; i++)
-        if (r->dicts[i].id == id)
-            return rd_fail(r, IK_EFORMAT, "duplicate dictionary id");
     if (r->n_dicts == r->cap_dicts) {
         int64_t cap = r->cap_dicts ? r->cap_dicts * 2 : 8;
         struct ik__dict_field *q = realloc(r->dicts, (size_t)cap * sizeof *q);
@@ -328,7 +332,7 @@ static int read_field(struct rd *r, struct ik_fbt f, struct ArrowSchema *out, in
     nm[name.len] = 0;
     if (ik__fbt_present(dict)) {
         struct ik_fbt it = ik__fbt_table(dict, 1);
-        int32_t bw = ik__fbt_present(it) ? ik__fbt_i32(it, 0, 32) : 32;
+        int32_t bw = ik__fbt_present(it) ? ik__fbt_i32(it, 0, 0) : 32;
         bool sig = ik__fbt_present(it) ? ik__fbt_bool(it, 1, false) : true;
         const char *ix = bw == 8 ? "cC" : bw == 16 ? "sS" : bw == 32 ? "iI" : bw == 64 ? "lL" : 0;
         char ixf[2] = {0, 0};
@@ -381,6 +385,56 @@ out:
     return rc;
 }
 
+/* True when a and b have one layout: formats equal node by node, dictionaries included. */
+static bool same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth)
+{
+    int64_t i;
+    if (depth > 128 || strcmp(a->format, b->format) != 0 || a->n_children != b->n_children ||
+        (a->dictionary == NULL) != (b->dictionary == NULL))
+        return false;
+    if (a->dictionary && !same_type(a->dictionary, b->dictionary, depth + 1))
+        return false;
+    for (i = 0; i < a->n_children; i++)
+        if (!same_type(a->children[i], b->children[i], depth + 1))
+            return false;
+    return true;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    const struct ik__dict_field *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Fields may share a dictionary id (one dictionary for several columns) only when their value
+ * types are one type: the dictionary is decoded once, with the first field's type. */
+static int check_shared(struct rd *r)
+{
+    struct ik__dict_field *v;
+    int64_t i, first = 0;
+    if (r->n_dicts < 2)
+        return 0;
+    v = malloc((size_t)r->n_dicts * sizeof *v);
+    if (v == NULL)
+        return ik_error_set(r->err, ENOMEM, "out of memory");
+    memcpy(v, r->dicts, (size_t)r->n_dicts * sizeof *v);
+    qsort(v, (size_t)r->n_dicts, sizeof *v, by_id);
+    for (i = 1; i < r->n_dicts; i++) {
+        if (v[i].id != v[first].id) {
+            first = i;
+        } else if (!same_type(v[first].field->dictionary, v[i].field->dictionary, 0)) {
+            int64_t id = v[i].id;
+            free(v);
+            return ik_error_set(r->err, IK_EFORMAT,
+                                "schema: fields sharing dictionary id %lld have different "
+                                "value types",
+                                (long long)id);
+        }
+    }
+    free(v);
+    return 0;
+}
+
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err)
 {
@@ -400,6 +454,10 @@ int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *
         ik__fb_failed(schema.fb))
         return rc == ENOMEM ? ik_error_set(err, ENOMEM, "out of memory")
                             : ik__fb_error(schema.fb, "schema", err);
+    if (!ik__fbt_has(schema, S_FIELDS)) { /* even an empty schema has one (Arrow C++) */
+        free(meta);
+        return ik_error_set(err, IK_EFORMAT, "schema without a fields vector");
+    }
     if ((int64_t)fields.n > r.max_fields) {
         free(meta);
         return ik_error_set(err, IK_ELIMIT, "schema claims %u fields", fields.n);
@@ -411,6 +469,8 @@ int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *
     rc = read_children(&r, fields, out, 0);
     if (rc == 0 && ik__fb_failed(schema.fb))
         rc = ik__fb_error(schema.fb, "schema", err);
+    if (rc == 0)
+        rc = check_shared(&r);
     if (rc != 0) {
         free(r.dicts);
         out->release(out);
@@ -478,6 +538,12 @@ static ik_fbref write_type(struct ik_fbb *b, const struct ArrowSchema *s, const 
         break;
     case IK_T_LARGE_LIST:
         *tt = T_LARGE_LIST;
+        break;
+    case IK_T_LIST_VIEW:
+        *tt = T_LIST_VIEW;
+        break;
+    case IK_T_LARGE_LIST_VIEW:
+        *tt = T_LARGE_LIST_VIEW;
         break;
     case IK_T_STRUCT:
         *tt = T_STRUCT;

@@ -48,6 +48,8 @@ static const char *const names[IK_T_COUNT_] = {
     [IK_T_SPARSE_UNION] = "sparse_union",
     [IK_T_DENSE_UNION] = "dense_union",
     [IK_T_RUN_END_ENCODED] = "run_end_encoded",
+    [IK_T_LIST_VIEW] = "list_view",
+    [IK_T_LARGE_LIST_VIEW] = "large_list_view",
 };
 
 const char *ik__type_name(enum ik_type_id id)
@@ -150,7 +152,13 @@ static int parse_nested(const char *format, struct ik_type *t, struct ik_error *
             return bad(format, err);
         return parse_union(format, p + 2, t, err);
     case 'v':
-        return ik_error_set(err, ENOTSUP, "list view types ('%.8s') are not supported", format);
+        if (p[1] == 'l')
+            t->id = IK_T_LIST_VIEW;
+        else if (p[1] == 'L')
+            t->id = IK_T_LARGE_LIST_VIEW;
+        else
+            return bad(format, err);
+        return p[2] ? bad(format, err) : 0;
     default:
         return bad(format, err);
     }
@@ -243,6 +251,10 @@ static int parse_decimal(const char *format, struct ik_type *t, struct ik_error 
         return bad(format, err);
     }
     t->bit_width = bits;
+    /* the most digits the width holds: 9, 18, 38, 76 (Arrow refuses a larger precision) */
+    if (t->precision > (bits == 32 ? 9 : bits == 64 ? 18 : bits == 128 ? 38 : 76))
+        return ik_error_set(err, IK_EFORMAT, "'%s': precision %d does not fit %d-bit decimals",
+                            format, (int)t->precision, (int)bits);
     return 0;
 }
 
@@ -318,6 +330,8 @@ int ik__type_n_buffers(const struct ik_type *t)
     case IK_T_STRING:
     case IK_T_LARGE_BINARY:
     case IK_T_LARGE_STRING:
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW:
         return 3;
     default:
         return 2;
@@ -329,6 +343,8 @@ int ik__type_n_children(const struct ik_type *t)
     switch (t->id) {
     case IK_T_LIST:
     case IK_T_LARGE_LIST:
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW:
     case IK_T_FIXED_SIZE_LIST:
     case IK_T_MAP:
         return 1;

@@ -101,6 +101,166 @@ static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
     return 0;
 }
 
+/* 10^p as n little-endian 64-bit words (p <= 76 fits in four). */
+static void pow10_words(int p, uint64_t *w, int n)
+{
+    int i, k;
+    memset(w, 0, (size_t)n * sizeof *w);
+    w[0] = 1;
+    for (k = 0; k < p; k++) {
+        uint64_t carry = 0;
+        for (i = 0; i < n; i++) {
+            uint64_t lo = (w[i] & 0xFFFFFFFFu) * 10 + carry;
+            uint64_t hi = (w[i] >> 32) * 10 + (lo >> 32);
+            w[i] = (hi << 32) | (lo & 0xFFFFFFFFu);
+            carry = hi >> 32;
+        }
+    }
+}
+
+/* Whether the two's complement value v (n words) has |v| < limit. The most negative value of
+ * 128 and 256 bits passes, as in Arrow C++ (its absolute value overflows to itself there). */
+static bool decimal_fits(const uint64_t *v, const uint64_t *limit, int n)
+{
+    uint64_t m[4] = {0, 0, 0, 0};
+    int i;
+    if (v[n - 1] >> 63) { /* negate: invert and add one */
+        uint64_t carry = 1;
+        for (i = 0; i < n; i++) {
+            m[i] = ~v[i] + carry;
+            carry = carry && m[i] == 0;
+        }
+        if (m[n - 1] >> 63)
+            return true;
+    } else {
+        memcpy(m, v, (size_t)n * sizeof *m);
+    }
+    for (i = n - 1; i >= 0; i--)
+        if (m[i] != limit[i])
+            return m[i] < limit[i];
+    return false;
+}
+
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
+
+/* Whether the decimal128 value i has |v| >= limit; the most negative value passes, as in
+ * decimal_fits. */
+static inline bool dec128_bad(const uint8_t *data, int64_t i, u128 limit)
+{
+    uint64_t w[2];
+    i128 x;
+    u128 m;
+    memcpy(w, data + (size_t)i * 16, 16);
+    x = (i128)(((u128)w[1] << 64) | w[0]);
+    m = x < 0 ? (u128)0 - (u128)x : (u128)x;
+    return m >= limit && (m >> 127) == 0;
+}
+
+/* Whether value i breaks its type's rule (see check_values): limit is 10^precision for
+ * decimals (n words), max one day in the unit for times. */
+static bool value_bad(const struct ik_type *t, const uint8_t *data, int64_t i, int n,
+                      const uint64_t *limit, int64_t max)
+{
+    switch (t->id) {
+    case IK_T_DATE64:
+        return ((const int64_t *)data)[i] % 86400000 != 0;
+    case IK_T_TIME32:
+        return (uint32_t)((const int32_t *)data)[i] >= (uint64_t)max;
+    case IK_T_TIME64:
+        return (uint64_t)((const int64_t *)data)[i] >= (uint64_t)max;
+    case IK_T_DECIMAL32: {
+        int64_t x = ((const int32_t *)data)[i];
+        return (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) >= limit[0];
+    }
+    case IK_T_DECIMAL64: {
+        int64_t x = ((const int64_t *)data)[i];
+        return (x < 0 ? 0 - (uint64_t)x : (uint64_t)x) >= limit[0];
+    }
+    default: {
+        uint64_t w[4];
+        memcpy(w, data + (size_t)i * (size_t)n * 8, (size_t)n * 8);
+        return !decimal_fits(w, limit, n);
+    }
+    }
+}
+
+/* Whether any value in [i, stop) breaks its rule, validity ignored: one loop per type, so each
+ * compiles to a tight scan. */
+static bool block_bad(const struct ik_type *t, const uint8_t *data, int64_t i, int64_t stop, int n,
+                      const uint64_t *limit, int64_t max)
+{
+    bool any = false;
+    int64_t k;
+    switch (t->id) {
+    case IK_T_DATE64:
+        for (k = i; k < stop; k++)
+            any |= ((const int64_t *)data)[k] % 86400000 != 0;
+        return any;
+    case IK_T_TIME32:
+        for (k = i; k < stop; k++)
+            any |= (uint32_t)((const int32_t *)data)[k] >= (uint64_t)max;
+        return any;
+    case IK_T_TIME64:
+        for (k = i; k < stop; k++)
+            any |= (uint64_t)((const int64_t *)data)[k] >= (uint64_t)max;
+        return any;
+    case IK_T_DECIMAL128: {
+        u128 lim = ((u128)limit[1] << 64) | limit[0];
+        for (k = i; k < stop; k++)
+            any |= dec128_bad(data, k, lim);
+        return any;
+    }
+    default:
+        for (k = i; k < stop; k++)
+            any |= value_bad(t, data, k, n, limit, max);
+        return any;
+    }
+}
+
+/* The value-range rules Arrow C++ applies in full validation: decimals within their declared
+ * precision, date64 a whole number of days, time32/time64 inside one day. Nulls are skipped.
+ * Values go 256 at a time through a scan that ignores validity; only a block holding a bad
+ * value is looked at again, value by value, with the bitmap. */
+static int check_values(struct val *v, const struct ArrowArray *a, const struct ik_type *t)
+{
+    static const int64_t day[] = {86400, 86400000, 86400000000, 86400000000000};
+    const uint8_t *valid = a->buffers[0], *data = a->buffers[1];
+    int64_t i, k, end = a->offset + a->length, max = 0;
+    uint64_t limit[4] = {0, 0, 0, 0};
+    int n = t->bit_width >= 128 ? t->bit_width / 64 : 1;
+    if (t->id >= IK_T_DECIMAL32 && t->id <= IK_T_DECIMAL256) {
+        if (t->precision < 1 || t->precision > 76)
+            return 0;
+        pow10_words(t->precision, limit, n);
+    } else if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64) {
+        max = day[t->unit];
+    } else if (t->id != IK_T_DATE64) {
+        return 0;
+    }
+    for (i = a->offset; i < end; i += 256) {
+        int64_t stop = end - i < 256 ? end : i + 256;
+        if (!block_bad(t, data, i, stop, n, limit, max))
+            continue;
+        for (k = i; k < stop; k++) {
+            if (!value_bad(t, data, k, n, limit, max) || (valid && !ik__bit_get(valid, k)))
+                continue;
+            if (t->id == IK_T_DATE64)
+                return fail(v, IK_EINVALID, "date64 value %lld at index %lld is not a whole day",
+                            ((const int64_t *)data)[k], k - a->offset, 0);
+            if (t->id == IK_T_TIME32 || t->id == IK_T_TIME64)
+                return fail(v, IK_EINVALID, "time value %lld at index %lld outside [0, %lld)",
+                            t->id == IK_T_TIME32 ? ((const int32_t *)data)[k]
+                                                 : ((const int64_t *)data)[k],
+                            k - a->offset, max);
+            return fail(v, IK_EINVALID,
+                        "decimal value at index %lld does not fit in precision %lld", k - a->offset,
+                        t->precision, 0);
+        }
+    }
+    return 0;
+}
+
 static int validate_node(struct val *v, const struct ArrowSchema *s, const struct ArrowArray *a,
                          int depth);
 
@@ -259,6 +419,20 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
             0)
             return rc;
         return children(v, s, a, depth);
+    case IK_T_LIST_VIEW:
+    case IK_T_LARGE_LIST_VIEW: {
+        int w = t.id == IK_T_LARGE_LIST_VIEW ? 8 : 4;
+        int64_t n = a->children[0]->length;
+        for (i = a->offset; v->level == IK_VALIDATE_FULL && i < end; i++) {
+            int64_t off = offset_at(a->buffers[1], w, i), len = offset_at(a->buffers[2], w, i);
+            if (a->buffers[0] && !ik__bit_get(a->buffers[0], i))
+                continue;
+            if (off < 0 || len < 0 || off > n || len > n - off)
+                return fail(v, IK_EINVALID, "list view at index %lld outside the child (%lld)",
+                            i - a->offset, n, 0);
+        }
+        return children(v, s, a, depth);
+    }
     case IK_T_FIXED_SIZE_LIST:
         if (t.fixed_size > 0 && a->children[0]->length / t.fixed_size < end)
             return fail(v, EINVAL, "child has %lld values, needs %lld", a->children[0]->length,
@@ -307,14 +481,14 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         if ((rc = ik__type_parse(s->children[0]->format, &rt, v->err)) != 0)
             return rc;
         if (rt.id != IK_T_INT16 && rt.id != IK_T_INT32 && rt.id != IK_T_INT64)
-            return fail(v, EINVAL, "run ends must be int16, int32 or int64", 0, 0, 0);
+            return fail(v, IK_EINVALID, "run ends must be int16, int32 or int64", 0, 0, 0);
         if (re->null_count != 0)
-            return fail(v, EINVAL, "run ends contain nulls", 0, 0, 0);
+            return fail(v, IK_EINVALID, "run ends contain nulls", 0, 0, 0);
         if ((rc = children(v, s, a, depth)) != 0)
             return rc;
         if (a->children[1]->length < re->length)
-            return fail(v, EINVAL, "fewer values (%lld) than runs (%lld)", a->children[1]->length,
-                        re->length, 0);
+            return fail(v, IK_EINVALID, "fewer values (%lld) than runs (%lld)",
+                        a->children[1]->length, re->length, 0);
         for (i = 0; i < re->length && (v->level == IK_VALIDATE_FULL || i == re->length - 1); i++) {
             int64_t k = re->offset + i;
             int64_t e = rt.id == IK_T_INT16   ? ((const int16_t *)re->buffers[1])[k]
@@ -325,7 +499,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
             prev = e;
         }
         if (a->length > 0 && prev < end)
-            return fail(v, EINVAL, "run ends cover %lld rows, need %lld", prev, end, 0);
+            return fail(v, IK_EINVALID, "run ends cover %lld rows, need %lld", prev, end, 0);
         return 0;
     }
     case IK_T_BINARY_VIEW:
@@ -370,8 +544,13 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
         }
         return 0;
     }
-    default:
+    case IK_T_NA:
+        if (v->level == IK_VALIDATE_FULL && a->null_count >= 0 && a->null_count != a->length)
+            return fail(v, IK_EINVALID, "null array with null count %lld, length %lld",
+                        a->null_count, a->length, 0);
         return 0;
+    default:
+        return v->level == IK_VALIDATE_FULL && a->length > 0 ? check_values(v, a, &t) : 0;
     }
 }
 

@@ -101,3 +101,24 @@ def test_usage_errors_exit_2(ik, tmp_path):
     assert ik(["arrow", "cat", "x", "--format", "xml"]).returncode == 2
     assert ik(["arrow", "frobnicate"]).returncode == 2
     assert ik(["nonsense"]).returncode == 2
+
+
+def test_convert_fsync_option(ik, tmp_path):
+    # --fsync makes the output durable before the rename; without it the rename alone keeps
+    # readers from seeing a half-written file. Both give the same bytes.
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    t = pa.table({"a": pa.array(range(1000)), "s": pa.array([str(i) for i in range(1000)])})
+    src = tmp_path / "in.arrows"
+    with ipc.new_stream(str(src), t.schema) as w:
+        w.write_table(t)
+    outs = []
+    for extra in ([], ["--fsync"]):
+        out = tmp_path / f"out{len(extra)}.arrow"
+        r = ik(["arrow", "convert", src, out, "--to", "file", "--compression", "zstd", *extra])
+        assert r.returncode == 0, r.stderr.decode()
+        assert ipc.open_file(str(out)).read_all().equals(t)
+        assert not list(tmp_path.glob("*.tmp.*"))
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert ik(["arrow", "convert", src, tmp_path / "x", "--fsync=1"]).returncode == 2

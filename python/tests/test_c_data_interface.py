@@ -69,16 +69,21 @@ def test_pyarrow_imports_our_stream_and_releases_it(lib, tmp_path, name):
     assert lib.ik_buffer_live_count() == live0  # last release unmapped the file
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_our_writer_consumes_a_pyarrow_stream(lib, tmp_path, name):
-    table = make_table(name)
-    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
+def write_pyarrow_stream(lib, reader, out):
+    """Has our writer consume pyarrow's export of `reader` into the stream file `out`."""
     stream, err = Stream(), Err()
     reader._export_to_c(ctypes.addressof(stream))
-    out = tmp_path / "out.arrows"
     rc = lib.ik_ipc_write_stream_to_path(ctypes.byref(stream), str(out).encode(), None,
                                          ctypes.byref(err))
     assert rc == 0, err.message
     # the stream was consumed, not released: release it as its owner
     ctypes.CFUNCTYPE(None, ctypes.POINTER(Stream))(stream.release)(ctypes.byref(stream))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_our_writer_consumes_a_pyarrow_stream(lib, tmp_path, name):
+    table = make_table(name)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
+    out = tmp_path / "out.arrows"
+    write_pyarrow_stream(lib, reader, out)
     assert ipc.open_stream(str(out)).read_all().equals(table)
