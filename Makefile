@@ -28,6 +28,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
+FUZZ_DIFF_EXAMPLES ?= 20000
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
@@ -139,6 +140,9 @@ fuzz:
 			-artifact_prefix=fuzz/artifacts/$$t- $(BUILD)/fuzz-corpus/$$t fuzz/corpus/$$t \
 			|| exit 1; \
 	done
+	@echo "differential fuzzing of validate against pyarrow ($(FUZZ_DIFF_EXAMPLES) mutants)"
+	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit ARROW_DIFF_EXAMPLES=$(FUZZ_DIFF_EXAMPLES) \
+		ARROW_DIFF_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider python/tests/test_arrow_differential.py
 
 lint:
 	@scripts/bootstrap --dev
