@@ -100,6 +100,7 @@ struct ik_metrics {
 };
 
 struct ik_health; /* health.c */
+struct ik_http;   /* http/ */
 
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
@@ -138,6 +139,7 @@ struct ik_daemon {
                                may still name them, so they are freed after the batch */
     struct ik_metrics metrics;
     struct ik_health *health;
+    struct ik_http *http; /* http/server.c */
     uid_t uid;
     _Atomic uint64_t *vpage; /* the version page (vpage.c), mapped read-write */
     int vpage_fd;

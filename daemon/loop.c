@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http/http.h"
 
 #define TAG_LISTEN ((void *)1)
 #define TAG_WAKE ((void *)2)
@@ -504,6 +505,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_workers_stop(d);
         goto fail;
     }
+    ik_http_start(d, quiet); /* never fails the daemon: status says why HTTP is off */
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
@@ -515,6 +517,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     unlink(d->sock_path);
     d->listen_fd = -1;
     atomic_store(&d->stop, true); /* every thread's loop condition */
+    ik_http_stop(d);
     ik_health_stop(d);
     ik_workers_stop(d);
     while (d->conns)

@@ -37,6 +37,22 @@ struct ik_backend_conf {
     int timeout_ms; /* "timeout_ms", default 2000 */
 };
 
+/* "http": the daemon's HTTP server (docs/http.md). */
+#define IK_HTTP_DEFAULT_PORT 8774
+#define IK_HTTP_MAX_CORS 8
+struct ik_http_conf {
+    bool enabled;                     /* false for "listen": null */
+    char host[64];                    /* IPv4 or IPv6 literal (no brackets) or "localhost" */
+    int port;                         /* 0 picks a free port */
+    bool loopback;                    /* host is a loopback address */
+    char read_token[128];             /* "read_token": reads need it as a Bearer token when set */
+    char cors[IK_HTTP_MAX_CORS][128]; /* "cors_origins": allowed Origin values; none by default */
+    int n_cors;
+    int max_connections;  /* "max_connections", default 64 */
+    int timeout_s;        /* "idle_timeout", seconds, default 10 */
+    int max_header_bytes; /* "max_header_bytes", default 16384 */
+};
+
 struct ik_config {
     /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
     bool arrow_ipc_enabled;
@@ -45,7 +61,8 @@ struct ik_config {
     int64_t max_table_size;           /* arrow_ipc.max_table_size, bytes, default "100MB" */
     struct ik_backend_conf *backends; /* "backends" (owned; freed by ik_config_reset) */
     size_t n_backends;
-    int health_interval_s; /* "health_interval", seconds between backend checks, default 10 */
+    int health_interval_s;    /* "health_interval", seconds between backend checks, default 10 */
+    struct ik_http_conf http; /* "http", defaults: listen 127.0.0.1:8774, no read token */
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "config_internal.h"
 #include "ipfskit/config.h"
 
 #define CONFIG_NAME "config.json"
@@ -83,6 +84,7 @@ void ik_config_init(struct ik_config *c)
     c->timeout_s = 30;
     c->max_table_size = IK_CONFIG_DEFAULT_MAX_TABLE_SIZE;
     c->health_interval_s = 10;
+    ik__config_http_init(&c->http);
 }
 
 void ik_config_reset(struct ik_config *c)
@@ -356,6 +358,8 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
                                err)) != 0)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
+    if ((rc = ik__config_http_load(root, &c->http, err)) != 0)
+        return rc;
     return load_backends(root, c, err);
 }
 
