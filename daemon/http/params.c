@@ -118,8 +118,9 @@ static int filter(struct args *a, const char *key, const char *colname, enum ik_
     return ik_query_add_filter(a->q, colname, op, vals, n, a->err);
 }
 
-/* `column=op:value` or `column=value`. */
-static int generic(struct args *a, const char *key, const char *value)
+/* `op:value`, or a bare value for the parameter's own op (eq for a column name). */
+static int generic(struct args *a, const char *key, const char *colname, enum ik_op bare,
+                   const char *value)
 {
     const char *colon = strchr(value, ':');
     if (colon && colon - value < 16) {
@@ -128,9 +129,9 @@ static int generic(struct args *a, const char *key, const char *value)
         memcpy(name, value, (size_t)(colon - value));
         name[colon - value] = 0;
         if ((op = ik_op_from_name(name)) >= 0)
-            return filter(a, key, key, (enum ik_op)op, colon + 1);
+            return filter(a, key, colname, (enum ik_op)op, colon + 1);
     }
-    return filter(a, key, key, IK_OP_EQ, value);
+    return filter(a, key, colname, bare, value);
 }
 
 static int one(struct args *a, const char *key, const char *value)
@@ -163,8 +164,8 @@ static int one(struct args *a, const char *key, const char *value)
     }
     for (size_t i = 0; i < sizeof shortcuts / sizeof *shortcuts; i++)
         if (strcmp(key, shortcuts[i].arg) == 0 && column(a->schema, shortcuts[i].column))
-            return filter(a, key, shortcuts[i].column, shortcuts[i].op, value);
-    return generic(a, key, value);
+            return generic(a, key, shortcuts[i].column, shortcuts[i].op, value);
+    return generic(a, key, key, IK_OP_EQ, value);
 }
 
 static enum MHD_Result each(void *ctx, enum MHD_ValueKind kind, const char *key, const char *value)
