@@ -410,6 +410,35 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+/* Percent-decoding of the path and the query arguments, in place, except %00: a NUL would
+ * end the C string early ("/v1/tables/pin_index%00x" must not read as a table), so it stays
+ * as the three characters and names nothing. */
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    (void)cls;
+    (void)conn;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (*r == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* ---- start, stop ---------------------------------------------------------------------------- */
 
 /* Binds the configured address; the port bound goes into h->addr. */
@@ -464,13 +493,14 @@ static int start(struct ik_http *h, struct ik_error *err)
     int fd = -1, rc;
     if ((rc = load_token(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
         return rc;
-    h->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, h,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)c->max_header_bytes + 4096, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                              on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)c->max_header_bytes + 4096, MHD_OPTION_UNESCAPE_CALLBACK,
+                              unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
     if (!h->mhd) {
         close(fd);
         h->addr[0] = 0;
