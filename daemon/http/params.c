@@ -185,9 +185,9 @@ int ik__http_query_from_args(struct MHD_Connection *conn, const char *table, str
                              char *param, size_t param_cap, struct ik_error *err)
 {
     struct ArrowSchema schema = {0};
-    struct args a = {q, &schema, param, param_cap, err, 0};
     int rc;
     ik_query_init(q, table);
+    struct args a = {q, &schema, param, param_cap, err, 0};
     param[0] = 0;
     if ((rc = ik_table_schema(table, &schema, err)) != 0)
         return rc;
