@@ -209,15 +209,15 @@ static int cmd_status(const char *dir)
         char *text = json_dumps(st, JSON_COMPACT);
         const char *http = json_string_value(json_object_get(st, "http"));
         const char *off = json_string_value(json_object_get(st, "http_off"));
-        printf("running: PID %lld, %lld pins, snapshot version %lld, uptime %.1f s\n",
+        printf("running: PID %lld, %lld pins, snapshot version %lld, uptime %.1f s, ",
                (long long)json_integer_value(json_object_get(st, "pid")),
                (long long)json_integer_value(json_object_get(st, "pins")),
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
         if (http)
-            printf("HTTP: http://%s\n", http);
+            printf("HTTP http://%s\n", http);
         else
-            printf("HTTP: off (%s)\n", off ? off : "unknown");
+            printf("HTTP off (%s)\n", off ? off : "unknown");
         printf("%s\n", text ? text : "");
         free(text);
         json_decref(st);

@@ -186,6 +186,8 @@ void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page *
 void ik_vpage_free(struct ik_daemon *d);
 
 /* metrics.c */
+extern const char *const ik_metrics_op_names[IK_M_OPS];         /* "ping", "query", ... */
+extern const char *const ik_metrics_method_names[IK_M_METHODS]; /* "zero_copy", ... */
 void ik_metrics_init(struct ik_metrics *m);
 void ik_metrics_request(struct ik_metrics *m, int op, int method, double latency_ms, bool error);
 int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct ArrowArray *out,

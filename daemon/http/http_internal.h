@@ -66,6 +66,8 @@ struct ik_http_result {
     size_t map_size;
 };
 
+/* The newest published generation, its pin count, and whether the last build failed. */
+void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, bool *failed);
 /* The published version of a file-backed table (for If-None-Match before any work); false for
  * the tables built on demand (metrics, backend_health). */
 bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version);

@@ -31,15 +31,18 @@ static const struct {
     {"vfs_prefix", "vfs_path", IK_OP_PATH_PREFIX},
 };
 
+/* A count: decimal digits only (no sign, no spaces), at most INT64_MAX. */
 static int parse_count(const char *s, int64_t *out)
 {
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
+    uint64_t v = 0;
+    if (!*s)
         return -1;
-    *out = v;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > ((uint64_t)INT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = (int64_t)v;
     return 0;
 }
 

@@ -10,11 +10,6 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const op_names[IK_M_OPS] = {"ping",     "capabilities", "status",    "query",
-                                               "pin_add",  "pin_rm",       "pin_touch", "import",
-                                               "shutdown", "watch"};
-static const char *const method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
-                                                       "traditional"};
 static const char *const route_names[IK_ROUTE_COUNT] = {"health",  "table",     "metrics",
                                                         "summary", "dashboard", "other"};
 static const char *const format_names[IK_FMT_COUNT] = {"arrow", "json", "ndjson", "csv"};
@@ -29,27 +24,25 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
     fprintf(f, "# HELP ipfs_kit_%s %s\n# TYPE ipfs_kit_%s %s\n", name, help, name, type);
 }
 
-static void socket_metrics(FILE *f, struct ik_daemon *d)
+static void socket_metrics(FILE *f, struct ik_http *h)
 {
-    struct ik_metrics *m = &d->metrics;
+    struct ik_metrics *m = &h->d->metrics;
     long long cum = 0;
     uint64_t gen;
     int64_t pins;
-    pthread_mutex_lock(&d->pub_mu);
-    gen = d->published_gen;
-    pins = d->pins.rows;
-    pthread_mutex_unlock(&d->pub_mu);
+    bool failed;
+    ik__http_published(h, &gen, &pins, &failed);
     head(f, "info", "gauge", "Build information.");
     fprintf(f, "ipfs_kit_info{version=\"%s\"} 1\n", IK_VERSION);
     head(f, "uptime_seconds", "gauge", "Seconds since the daemon started.");
     fprintf(f, "ipfs_kit_uptime_seconds %.3f\n", (ik_now_ms() - m->started_mono) / 1000.0);
     head(f, "requests_total", "counter", "Unix-socket requests by op.");
     for (int i = 0; i < IK_M_OPS; i++)
-        fprintf(f, "ipfs_kit_requests_total{op=\"%s\"} %lld\n", op_names[i],
+        fprintf(f, "ipfs_kit_requests_total{op=\"%s\"} %lld\n", ik_metrics_op_names[i],
                 ld(&m->requests_by_op[i]));
     head(f, "replies_total", "counter", "Unix-socket query replies by method.");
     for (int i = 0; i < IK_M_METHODS; i++)
-        fprintf(f, "ipfs_kit_replies_total{method=\"%s\"} %lld\n", method_names[i],
+        fprintf(f, "ipfs_kit_replies_total{method=\"%s\"} %lld\n", ik_metrics_method_names[i],
                 ld(&m->replies_by_method[i]));
     head(f, "bytes_served_total", "counter", "Bytes served on the unix socket (and mapped).");
     fprintf(f, "ipfs_kit_bytes_served_total %lld\n", ld(&m->bytes_served));
@@ -122,7 +115,7 @@ char *ik__http_prometheus(struct ik_http *h, size_t *len)
     FILE *f = open_memstream(&text, len);
     if (!f)
         return NULL;
-    socket_metrics(f, h->d);
+    socket_metrics(f, h);
     http_metrics(f, h);
     if (fclose(f) != 0) {
         free(text);

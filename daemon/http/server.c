@@ -160,11 +160,7 @@ static enum MHD_Result health(struct ik_http *h, struct MHD_Connection *conn)
     int64_t pins;
     bool failed;
     int n;
-    pthread_mutex_lock(&d->pub_mu);
-    gen = d->published_gen;
-    pins = d->pins.rows;
-    failed = d->build_failed;
-    pthread_mutex_unlock(&d->pub_mu);
+    ik__http_published(h, &gen, &pins, &failed);
     n = snprintf(body, sizeof body,
                  "{\"status\":\"%s\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%.3f,"
                  "\"snapshot_version\":%llu,\"pins\":%lld,\"http\":\"%s\"}\n",

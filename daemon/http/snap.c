@@ -18,6 +18,15 @@ static int cache_slot(const char *table)
     return -1;
 }
 
+void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, bool *failed)
+{
+    pthread_mutex_lock(&h->d->pub_mu);
+    *generation = h->d->published_gen;
+    *pins = h->d->pins.rows;
+    *failed = h->d->build_failed;
+    pthread_mutex_unlock(&h->d->pub_mu);
+}
+
 bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version)
 {
     int slot = cache_slot(table);

@@ -198,7 +198,7 @@ def test_port_taken_leaves_the_socket_serving():
         st = status(d)
         assert st["http"] is None and "Address already in use" in st["http_off"]
         human = d.ok("daemon", "status").stdout.decode()
-        assert "HTTP: off (cannot listen on 127.0.0.1:" in human
+        assert ", HTTP off (cannot listen on 127.0.0.1:" in human.splitlines()[0]
         assert "HTTP off" in d.log()
         assert d.count() == 0
     finally:
