@@ -22,6 +22,7 @@ enum ik_http_route {
     IK_ROUTE_METRICS,
     IK_ROUTE_SUMMARY,
     IK_ROUTE_DASHBOARD,
+    IK_ROUTE_WRITE,
     IK_ROUTE_OTHER,
     IK_ROUTE_COUNT
 };
@@ -38,6 +39,16 @@ struct ik_http_stats {
     atomic_llong latency_count;
 };
 
+/* One request's state, from its first call of the access handler to its completion. */
+struct ik_http_req {
+    double t0;
+    enum ik_http_route route;
+    bool started; /* a response is queued (or the request is being answered) */
+    int body_fd;  /* POST /v1/pins: the body, gathered in a memfd; -1 otherwise */
+    int64_t body_len;
+    bool too_large;
+};
+
 struct ik_http_cached {
     struct ik_snapshot *snap; /* opener's reference; NULL until first use */
     uint64_t version, dev, ino;
@@ -52,6 +63,7 @@ struct ik_http {
     pthread_mutex_t cache_mu;
     struct ik_http_cached cache[2]; /* pin_index, vfs_stats */
     struct ik_http_stats stats;
+    struct ik_client *client; /* writes go through the daemon's own socket (writes.c) */
 };
 
 /* ---- snap.c: query results ------------------------------------------------------------- */
@@ -93,6 +105,24 @@ const char *ik__http_content_type(int format, int compression, char *buf, size_t
 /* The response for `r` (taken: released with the response) in `format`. */
 struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
                                    atomic_llong *bytes, struct ik_error *err);
+
+/* ---- writes.c: POST /v1/pins, DELETE /v1/pins/{cid} (authorised by server.c) -------------- */
+
+/* First call of a write request: answers at once (DELETE, unknown paths) or prepares to read
+ * the body (POST /v1/pins). */
+enum MHD_Result ik__http_write_begin(struct ik_http *h, struct MHD_Connection *conn,
+                                     const char *url, const char *method, struct ik_http_req *rq);
+/* Later calls: `data` is the next part of the body, or NULL at its end (then answers). */
+enum MHD_Result ik__http_write_body(struct ik_http *h, struct MHD_Connection *conn,
+                                    struct ik_http_req *rq, const char *data, size_t len);
+int ik__http_writes_open(struct ik_http *h, struct ik_error *err);
+void ik__http_writes_close(struct ik_http *h);
+
+/* server.c: replies, for writes.c */
+enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               const char *code, const char *param, const char *message);
+enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                              char *body_owned, enum ik_http_route route);
 
 /* ---- prom.c, dashboard.c ----------------------------------------------------------------- */
 

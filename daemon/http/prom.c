@@ -10,8 +10,8 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const route_names[IK_ROUTE_COUNT] = {"health",  "table",     "metrics",
-                                                        "summary", "dashboard", "other"};
+static const char *const route_names[IK_ROUTE_COUNT] = {"health",    "table", "metrics", "summary",
+                                                        "dashboard", "write", "other"};
 static const char *const format_names[IK_FMT_COUNT] = {"arrow", "json", "ndjson", "csv"};
 
 static long long ld(atomic_llong *v)

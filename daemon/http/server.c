@@ -21,12 +21,6 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-struct req {
-    double t0;
-    enum ik_http_route route;
-    bool started;
-};
-
 /* ---- the write token ($IPFS_KIT_PATH/http.token) ---------------------------------------- */
 
 static int read_token(const char *path, char *token, size_t cap, struct ik_error *err)
@@ -133,8 +127,8 @@ static enum MHD_Result text(struct ik_http *h, struct MHD_Connection *conn, unsi
 }
 
 /* {"error":{"code","message"[,"parameter"]}} */
-static enum MHD_Result error(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
-                             const char *code, const char *param, const char *message)
+enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               const char *code, const char *param, const char *message)
 {
     json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
     char *s;
@@ -199,13 +193,13 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     int format = ik__http_negotiate(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
                                     &compression);
     if (format < 0)
-        return error(h, conn, 406, "not_acceptable", "Accept",
-                     "acceptable types: "
-                     "application/vnd.apache.arrow.stream, application/json, "
-                     "application/x-ndjson, text/csv");
+        return ik__http_error(h, conn, 406, "not_acceptable", "Accept",
+                              "acceptable types: "
+                              "application/vnd.apache.arrow.stream, application/json, "
+                              "application/x-ndjson, text/csv");
     if ((rc = ik__http_query_from_args(conn, name, &q, param, sizeof param, &err)) != 0) {
         ik_query_reset(&q);
-        return error(h, conn, 400, "bad_parameter", param[0] ? param : NULL, err.message);
+        return ik__http_error(h, conn, 400, "bad_parameter", param[0] ? param : NULL, err.message);
     }
     versioned = ik__http_snap_version(h, name, &version);
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)version);
@@ -223,14 +217,14 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     rc = ik__http_snap_query(h, &q, &r, &err);
     ik_query_reset(&q);
     if (rc != 0)
-        return error(h, conn, rc == EINVAL ? 400 : 503, rc == EINVAL ? "bad_query" : "unavailable",
-                     NULL, err.message);
+        return ik__http_error(h, conn, rc == EINVAL ? 400 : 503,
+                              rc == EINVAL ? "bad_query" : "unavailable", NULL, err.message);
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)r.version);
     versioned = r.versioned;
     snprintf(num, sizeof num, "%lld", (long long)r.matched);
     resp = ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_TABLE][format], &err);
     if (!resp)
-        return error(h, conn, 500, "internal", NULL, err.message);
+        return ik__http_error(h, conn, 500, "internal", NULL, err.message);
     MHD_add_response_header(resp, "Content-Type",
                             ik__http_content_type(format, compression, ctype, sizeof ctype));
     MHD_add_response_header(resp, "Vary", "Accept");
@@ -241,19 +235,30 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     return queue(h, conn, 200, resp);
 }
 
+enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                              char *body_owned, enum ik_http_route route)
+{
+    enum MHD_Result ok;
+    if (!body_owned)
+        return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
+    ok = text(h, conn, status, "application/json", body_owned, strlen(body_owned), route);
+    free(body_owned);
+    return ok;
+}
+
 static enum MHD_Result owned_text(struct ik_http *h, struct MHD_Connection *conn, char *body,
                                   size_t len, const char *type, enum ik_http_route route)
 {
     enum MHD_Result ok;
     if (!body)
-        return error(h, conn, 500, "internal", NULL, "out of memory");
+        return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
     ok = text(h, conn, 200, type, body, len, route);
     free(body);
     return ok;
 }
 
 static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, const char *url,
-                             struct req *rq)
+                             struct ik_http_req *rq)
 {
     static const char tables[] = "/v1/tables/";
     struct ik_error err = {{0}};
@@ -282,7 +287,7 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
         rq->route = IK_ROUTE_SUMMARY;
         body = ik__http_summary(h, &err);
         if (!body)
-            return error(h, conn, 503, "unavailable", NULL, err.message);
+            return ik__http_error(h, conn, 503, "unavailable", NULL, err.message);
         return owned_text(h, conn, body, strlen(body), "application/json", IK_ROUTE_SUMMARY);
     }
     if (strcmp(url, "/") == 0) {
@@ -290,7 +295,7 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
         return text(h, conn, 200, "text/html; charset=utf-8", ik__http_dashboard_html,
                     strlen(ik__http_dashboard_html), IK_ROUTE_DASHBOARD);
     }
-    return error(h, conn, 404, "not_found", NULL, "no such endpoint (see docs/http.md)");
+    return ik__http_error(h, conn, 404, "not_found", NULL, "no such endpoint (see docs/http.md)");
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -312,7 +317,7 @@ static bool bearer_is(struct MHD_Connection *conn, const char *token)
 
 static enum MHD_Result unauthorized(struct ik_http *h, struct MHD_Connection *conn, const char *why)
 {
-    return error(h, conn, 401, "unauthorized", "Authorization", why);
+    return ik__http_error(h, conn, 401, "unauthorized", "Authorization", why);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -320,11 +325,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_size, void **req_cls)
 {
     struct ik_http *h = cls;
-    struct req *rq = *req_cls;
+    struct ik_http_req *rq = *req_cls;
     bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     const char *cl;
     (void)version;
-    (void)upload_data;
+    if (rq && rq->body_fd >= 0 && !rq->started) { /* POST /v1/pins: its body, then its end */
+        size_t n = *upload_size;
+        *upload_size = 0;
+        return ik__http_write_body(h, conn, rq, n ? upload_data : NULL, n);
+    }
     if (rq) { /* the whole request is in (a GET has no body: refused below) */
         if (*upload_size != 0) {
             *upload_size = 0;
@@ -342,6 +351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     rq->t0 = ik_now_ms();
     rq->route = IK_ROUTE_OTHER;
+    rq->body_fd = -1;
     *req_cls = rq;
     /* Answered at once, before any body is read (the connection then closes): */
     if (strcmp(method, "OPTIONS") == 0) {
@@ -359,14 +369,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return unauthorized(h, conn,
                                 "writes need Authorization: Bearer <the token in "
                                 "$IPFS_KIT_PATH/http.token>");
-        return error(h, conn, 405, "method_not_allowed", NULL,
-                     "no write endpoint here yet; reads are GET");
+        return ik__http_write_begin(h, conn, url, method, rq);
     }
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") ||
         (cl && strcmp(cl, "0") != 0)) {
         rq->started = true;
-        return error(h, conn, 400, "bad_request", NULL, "a GET request carries no body");
+        return ik__http_error(h, conn, 400, "bad_request", NULL, "a GET request carries no body");
     }
     return MHD_YES;
 }
@@ -375,7 +384,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode why)
 {
     struct ik_http *h = cls;
-    struct req *rq = *req_cls;
+    struct ik_http_req *rq = *req_cls;
     (void)conn;
     (void)why;
     if (!rq)
@@ -388,6 +397,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_add_explicit(&h->stats.latency_us_sum, us, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->stats.latency_count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->stats.requests[rq->route], 1, memory_order_relaxed);
+    if (rq->body_fd >= 0)
+        close(rq->body_fd);
     free(rq);
     *req_cls = NULL;
 }
@@ -487,7 +498,8 @@ static int start(struct ik_http *h, struct ik_error *err)
 {
     const struct ik_http_conf *c = &h->d->cfg.http;
     int fd = -1, rc;
-    if ((rc = load_token(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
+    if ((rc = load_token(h, err)) != 0 || (rc = ik__http_writes_open(h, err)) != 0 ||
+        (rc = listen_on(h, &fd, err)) != 0)
         return rc;
     h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                               on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
@@ -533,8 +545,16 @@ void ik_http_stop(struct ik_daemon *d)
     struct ik_http *h = d->http;
     if (!h)
         return;
-    if (h->mhd)
+    if (h->mhd) {
+        /* An HTTP write may be waiting for this daemon's reply, which the stopped loop will
+         * never send: hang up the unix connections (this is the loop thread; they are closed
+         * right after anyway) so that request fails with 503 and its thread ends. */
+        for (struct ik_conn *c = d->conns; c; c = c->next)
+            if (c->fd >= 0)
+                shutdown(c->fd, SHUT_RDWR);
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
+    }
+    ik__http_writes_close(h);
     ik__http_snap_free(h);
     pthread_mutex_destroy(&h->cache_mu);
     free(h);

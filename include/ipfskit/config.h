@@ -51,6 +51,7 @@ struct ik_http_conf {
     int max_connections;  /* "max_connections", default 64 */
     int timeout_s;        /* "idle_timeout", seconds, default 10 */
     int max_header_bytes; /* "max_header_bytes", default 16384 */
+    int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
 };
 
 struct ik_config {

@@ -22,6 +22,7 @@ void ik__config_http_init(struct ik_http_conf *h)
     h->max_connections = 64;
     h->timeout_s = 10;
     h->max_header_bytes = 16384;
+    h->max_body_bytes = 64 << 20;
 }
 
 static bool is_loopback(const char *host)
@@ -151,7 +152,8 @@ int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *
     if ((rc = load_cors(http, h, err)) != 0 ||
         (rc = get_limit(http, "max_connections", 1, 4096, &h->max_connections, err)) != 0 ||
         (rc = get_limit(http, "idle_timeout", 1, 3600, &h->timeout_s, err)) != 0 ||
-        (rc = get_limit(http, "max_header_bytes", 1024, 1 << 20, &h->max_header_bytes, err)) != 0)
+        (rc = get_limit(http, "max_header_bytes", 1024, 1 << 20, &h->max_header_bytes, err)) != 0 ||
+        (rc = get_limit(http, "max_body_bytes", 1, 1 << 30, &h->max_body_bytes, err)) != 0)
         return rc;
     if (h->enabled && !h->loopback && !h->read_token[0])
         return ik_error_set(err, EINVAL,

@@ -27,6 +27,15 @@ def http_daemon(http=None, pins=0, asan=True, start=True):
     return d
 
 
+def finish(d):
+    """Stops the daemon, checks its log is free of sanitizer reports, removes its directory."""
+    try:
+        d.stop()
+        d.assert_clean_log()
+    finally:
+        d.cleanup()
+
+
 def status(d):
     """The daemon's status reply (the JSON line of `daemon status`)."""
     r = d.ok("daemon", "status")

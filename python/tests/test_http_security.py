@@ -11,7 +11,7 @@ import time
 import pytest
 
 from daemon_util import pid_alive, wait_for
-from http_util import get, healthy, http_daemon, raw, status
+from http_util import finish, get, healthy, http_daemon, raw, status
 
 TOKEN = "read-token-0123456789abcdef"
 
@@ -21,7 +21,7 @@ def d():
     d = http_daemon({"idle_timeout": 2, "max_connections": 8, "max_header_bytes": 4096},
                     pins=50)
     yield d
-    d.cleanup()
+    finish(d)
 
 
 def alive(d):
@@ -126,7 +126,8 @@ def test_token_file_is_0600_and_writes_need_it(d):
     assert get(d, "/v1/pins", method="POST", data=b"{}")[0] == 401
     assert get(d, "/v1/pins", {"Authorization": "Bearer wrong"}, "POST", b"{}")[0] == 401
     assert get(d, "/v1/pins", {"Authorization": "Bearer " + token[:-1]}, "POST", b"{}")[0] == 401
-    code, _, body = get(d, "/v1/pins", {"Authorization": "Bearer " + token}, "POST", b"{}")
+    code, _, body = get(d, "/v1/tables/pin_index", {"Authorization": "Bearer " + token}, "POST",
+                        b"{}")
     assert code == 405 and json.loads(body)["error"]["code"] == "method_not_allowed"
     assert get(d, "/health", method="DELETE")[0] == 401
     alive(d)

@@ -9,14 +9,14 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pytest
 
-from http_util import get, http_daemon, status
+from http_util import finish, get, http_daemon, status
 
 
 @pytest.fixture(scope="module")
 def d():
     d = http_daemon(pins=2000)
     yield d
-    d.cleanup()
+    finish(d)
 
 
 def arrow(body):
