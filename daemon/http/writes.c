@@ -67,6 +67,19 @@ static enum MHD_Result failed(struct ik_http *h, struct MHD_Connection *conn, in
                           err->message[0] ? err->message : ik_strerror(rc));
 }
 
+/* 200 with `o` (taken), plus the daemon's warning when the write is committed but not yet
+ * visible. */
+static enum MHD_Result done(struct ik_http *h, struct MHD_Connection *conn, json_t *o,
+                            const struct ik_error *err)
+{
+    char *body;
+    if (o && err->message[0])
+        json_object_set_new(o, "warning", json_string(err->message));
+    body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return ik__http_json(h, conn, 200, body, IK_ROUTE_WRITE);
+}
+
 static enum ik_import_format format_of(const char *type)
 {
     if (!type)
@@ -84,20 +97,14 @@ static enum MHD_Result remove_pin(struct ik_http *h, struct MHD_Connection *conn
 {
     struct ik_error err = {{0}};
     uint64_t gen = 0;
-    json_t *o;
-    char *body;
     int rc;
     if (!*cid || strchr(cid, '/'))
         return ik__http_error(h, conn, 404, "not_found", NULL, "DELETE /v1/pins/{cid}");
     rc = ik_client_pin_remove(h->client, cid, &gen, &err);
     if (rc != 0)
         return failed(h, conn, rc, &err);
-    o = json_pack("{s:s,s:I}", "removed", cid, "snapshot_version", (json_int_t)gen);
-    if (o && err.message[0])
-        json_object_set_new(o, "warning", json_string(err.message));
-    body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return ik__http_json(h, conn, 200, body, IK_ROUTE_WRITE);
+    return done(h, conn,
+                json_pack("{s:s,s:I}", "removed", cid, "snapshot_version", (json_int_t)gen), &err);
 }
 
 enum MHD_Result ik__http_write_begin(struct ik_http *h, struct MHD_Connection *conn,
@@ -138,8 +145,6 @@ static enum MHD_Result import_body(struct ik_http *h, struct MHD_Connection *con
     struct ik_import_options o;
     struct ik_import_result res = {0};
     uint64_t gen = 0;
-    json_t *out;
-    char *body;
     int rc;
     if (rq->body_len == 0)
         return ik__http_error(h, conn, 400, "bad_body", NULL, "empty body: send pins to import");
@@ -150,13 +155,10 @@ static enum MHD_Result import_body(struct ik_http *h, struct MHD_Connection *con
     rc = ik_client_import_fd(h->client, rq->body_fd, &o, &res, &gen, &err);
     if (rc != 0)
         return failed(h, conn, rc, &err);
-    out = json_pack("{s:I,s:I,s:I}", "imported", (json_int_t)res.imported, "skipped",
-                    (json_int_t)res.skipped, "snapshot_version", (json_int_t)gen);
-    if (out && err.message[0])
-        json_object_set_new(out, "warning", json_string(err.message));
-    body = out ? json_dumps(out, JSON_COMPACT) : NULL;
-    json_decref(out);
-    return ik__http_json(h, conn, 200, body, IK_ROUTE_WRITE);
+    return done(h, conn,
+                json_pack("{s:I,s:I,s:I}", "imported", (json_int_t)res.imported, "skipped",
+                          (json_int_t)res.skipped, "snapshot_version", (json_int_t)gen),
+                &err);
 }
 
 enum MHD_Result ik__http_write_body(struct ik_http *h, struct MHD_Connection *conn,
