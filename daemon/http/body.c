@@ -219,6 +219,7 @@ static struct MHD_Response *arrow_body(struct ik_http_result *r, int compression
     struct ik_write_options o;
     struct ik_ipc_writer *w = NULL;
     struct MHD_Response *resp = NULL;
+    size_t total = 0;
     int rc;
     if (!a) {
         ik__http_result_reset(r);
@@ -238,9 +239,13 @@ static struct MHD_Response *arrow_body(struct ik_http_result *r, int compression
     if (rc == 0)
         rc = ik_ipc_writer_finish(w, err);
     ik_ipc_writer_destroy(w);
+    for (size_t i = 0; i < a->n_segs; i++)
+        total += a->segs[i].len;
+    /* MHD allocates the block per response: a small body gets a small one */
     if (rc == 0)
-        resp =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK, arrow_read, a, arrow_free);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+                                                 total < BLOCK ? (total | 4095) + 1 : BLOCK,
+                                                 arrow_read, a, arrow_free);
     if (!resp) {
         if (rc == 0)
             ik_error_set(err, ENOMEM, "out of memory");

@@ -19,11 +19,15 @@ def http_daemon(http=None, pins=0, asan=True, start=True):
     conf = {"listen": "127.0.0.1:0"}
     conf.update(http or {})
     d.write_config({"http": conf})
-    if start:
-        d.start()
-        if pins:
-            d.ok("pin", "import", d.sample(d.p("sample.jsonl"), pins), timeout=120)
-        d.http = status(d).get("http")
+    try:
+        if start:
+            d.start()
+            if pins:
+                d.ok("pin", "import", d.sample(d.p("sample.jsonl"), pins), timeout=120)
+            d.http = status(d).get("http")
+    except BaseException:
+        d.cleanup()  # no daemon outlives a failed setup
+        raise
     return d
 
 

@@ -15,13 +15,17 @@ from http_util import finish, get, healthy, http_daemon
 @pytest.fixture(scope="module")
 def d():
     d = http_daemon({"max_body_bytes": 200000})
-    d.token = open(d.p("http.token")).read().strip()
-    d.sample(d.p("s.jsonl"), 300)
-    d.sample(d.p("s.arrow"), 300, fmt="arrow", seed=2)
-    rows = [json.loads(line) for line in open(d.sample(d.p("c.jsonl"), 50, seed=3))]
-    with open(d.p("s.csv"), "w") as f:
-        f.write("cid,name,pin_type\n")
-        f.writelines(f"{r['cid']},{r['name']},{r['pin_type']}\n" for r in rows)
+    try:
+        d.token = open(d.p("http.token")).read().strip()
+        d.sample(d.p("s.jsonl"), 300)
+        d.sample(d.p("s.arrow"), 300, fmt="arrow", seed=2)
+        rows = [json.loads(line) for line in open(d.sample(d.p("c.jsonl"), 50, seed=3))]
+        with open(d.p("s.csv"), "w") as f:
+            f.write("cid,name,pin_type\n")
+            f.writelines(f"{r['cid']},{r['name']},{r['pin_type']}\n" for r in rows)
+    except BaseException:
+        d.cleanup()
+        raise
     yield d
     finish(d)
 
