@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "http/http.h"
 #include "ipfskit/builder.h"
 
 #ifndef IK_VERSION
@@ -144,6 +145,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     row(&r, "snapshot_build_ms", load(&m->snapshot_build_us_last) / 1000.0, "gauge", NULL);
     row(&r, "snapshot_version", (double)gen, "gauge", NULL);
     row(&r, "pins", (double)pins, "gauge", NULL);
+    row(&r, "http_up", ik_http_serving(d) ? 1 : 0, "gauge", NULL); /* why not: daemon status */
     if (r.rc == 0)
         r.rc = ik_builder_finish(r.b, NULL, schema, out, err);
     ik_builder_destroy(r.b);

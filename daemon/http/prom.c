@@ -75,6 +75,8 @@ static void http_metrics(FILE *f, struct ik_http *h)
 {
     struct ik_http_stats *s = &h->stats;
     long long cum = 0;
+    head(f, "http_up", "gauge", "Whether the HTTP server is serving (1 here).");
+    fprintf(f, "ipfs_kit_http_up 1\n");
     head(f, "http_requests_total", "counter", "HTTP requests completed, by endpoint.");
     for (int r = 0; r < IK_ROUTE_COUNT; r++)
         fprintf(f, "ipfs_kit_http_requests_total{endpoint=\"%s\"} %lld\n", route_names[r],

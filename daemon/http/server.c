@@ -561,6 +561,11 @@ void ik_http_stop(struct ik_daemon *d)
     d->http = NULL;
 }
 
+int ik_http_serving(struct ik_daemon *d)
+{
+    return d->http && d->http->mhd;
+}
+
 void ik_http_describe(struct ik_daemon *d, char *addr, size_t addr_cap, char *why, size_t why_cap)
 {
     struct ik_http *h = d->http;

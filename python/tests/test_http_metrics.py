@@ -1,5 +1,7 @@
 """GET /metrics: the daemon's and the HTTP server's metrics in Prometheus text format, read by
 prometheus_client's parser (a real one, not ours)."""
+import json
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,7 +38,14 @@ def test_metrics_parse_and_name_the_daemon_and_http_parts(d):
         assert name in fams, name
     assert fams["ipfs_kit_http_request_duration_seconds"].type == "histogram"
     assert value(fams, "ipfs_kit_pins") == 20
+    assert value(fams, "ipfs_kit_http_up") == 1
     assert value(fams, "ipfs_kit_snapshot_builds_total") >= 1
+
+
+def test_the_metrics_table_says_http_is_up(d):
+    rows = json.loads(get(d, "/v1/tables/metrics?metric_name=http_up",
+                          {"Accept": "application/json"})[2])
+    assert [r["metric_value"] for r in rows] == [1]
 
 
 def test_metrics_count_requests_bytes_and_statuses(d):

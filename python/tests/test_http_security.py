@@ -202,6 +202,8 @@ def test_port_taken_leaves_the_socket_serving():
         assert ", HTTP off (cannot listen on 127.0.0.1:" in human.splitlines()[0]
         assert "HTTP off" in d.log()
         assert d.count() == 0
+        m = [json.loads(line) for line in d.ok("metrics", "--format", "jsonl").stdout.splitlines()]
+        assert [x["metric_value"] for x in m if x["metric_name"] == "http_up"] == [0]
     finally:
         d.cleanup()
         s.close()
