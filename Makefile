@@ -38,7 +38,7 @@ ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 .SECONDARY:
 
 .PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench bench-check \
-	clean bootstrap bootstrap-test
+	clean bootstrap bootstrap-test soak
 
 all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
 
@@ -91,7 +91,7 @@ $(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o $(BUI
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
 # libFuzzer builds (clang).
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRC) $(LDLIBS)
@@ -112,11 +112,21 @@ test-corpus: $(addprefix $(BUILD)/asan/replay-,$(FUZZ_NAMES))
 	done
 
 # The binding (python/, imported by python/tests/test_binding_*.py) is (re)installed into
-# .venv by scripts/bootstrap --test when its sources or the library's changed.
+# .venv by scripts/bootstrap --test when its sources or the library's changed. The daemon tests
+# (python/tests/test_daemon_*.py) run the ASan+UBSan daemon and check its log
+# (IPFS_KIT_DAEMON_ASAN=1); the soak test in it runs for 20 s here (make soak: longer).
 test-py: all $(BUILD)/asan/ipfs-kit
 	@scripts/bootstrap --test
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
-		$(PY) -m pytest -q -p no:cacheprovider python/tests
+		IPFS_KIT_DAEMON_ASAN=1 SOAK_SECONDS=20 $(PY) -m pytest -q -p no:cacheprovider python/tests
+
+# The soak test alone, longer: SOAK_SECONDS (default 600) against the ASan daemon.
+SOAK_SECONDS ?= 600
+soak: all $(BUILD)/asan/ipfs-kit
+	@scripts/bootstrap --test
+	SOAK_SECONDS=$(SOAK_SECONDS) IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit \
+		IPFS_KIT_ASAN_BIN=$(CURDIR)/$(BUILD)/asan/ipfs-kit \
+		$(PY) -m pytest -q -s -p no:cacheprovider python/tests/test_daemon_soak.py
 
 # ---- fuzzing, lint, bench ----------------------------------------------------------------
 fuzz:
@@ -125,13 +135,14 @@ fuzz:
 	@for t in $(FUZZ_NAMES); do \
 		mkdir -p $(BUILD)/fuzz-corpus/$$t fuzz/artifacts; \
 		echo "fuzzing $$t for $(FUZZ_TIME)s"; \
-		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_TIME) -max_len=1048576 -rss_limit_mb=2048 -timeout=10 \
 			-artifact_prefix=fuzz/artifacts/$$t- $(BUILD)/fuzz-corpus/$$t fuzz/corpus/$$t \
 			|| exit 1; \
 	done
 
 lint:
 	@scripts/bootstrap --dev
+	python3 scripts/check_layers.py
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--std=c11 -Iinclude -Ilib --suppress=missingIncludeSystem lib cli daemon tests fuzz
@@ -143,7 +154,7 @@ lint:
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 
 bench-check:
@@ -159,6 +170,9 @@ $(BUILD)/bench-daemon: $(call obj,rel,bench/bench_daemon.c) $(BUILD)/libipfskit.
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:

@@ -8,9 +8,14 @@ Starts a daemon on a temporary data directory with 1,000,000 sample pins, then m
      with ordinary reads (RecordBatchFileReader over open()) + Table.to_pylist(), which is
      what its arrow_ipc_daemon_interface did with the file its daemon wrote (that write is
      not counted here, in IPFS-Kit's favour); printed as ratios.
+  4. writes and fork: Client.import_pins of 100,000 sample pins from a pyarrow Table into a
+     fresh data directory with its daemon running (target <= 0.2 s) beside `ipfs-kit pin
+     import` of the same pins as an Arrow file; and fork-then-query: a child forked from a
+     process whose Client is in use runs pa.table(c.pins(limit=100)) — from fork() to the
+     child's rows, and the child's first query alone (it reconnects).
 Results go to bench/results/python.md (and stdout).
 
-Usage: python bench/bench_python.py [--pins N] [--out PATH]
+Usage: python bench/bench_python.py [--pins N] [--out PATH] [--only writes]
 Needs: build/ipfs-kit (make all) and ipfs_kit_arrow installed (pip install ./python).
 
 `--suite DIR --pins N --json OUT [--jsonl F] [--quick]` is the mode bench/run.py (make bench)
@@ -233,6 +238,8 @@ def main():
     ap.add_argument("--json", help="--suite: where to write the results")
     ap.add_argument("--jsonl", help="--suite: the same pins as JSON lines")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["writes"], help="run only section 4")
+    ap.add_argument("--import-pins", type=int, default=100_000, help="section 4's import size")
     a = ap.parse_args()
     if a.suite:
         return suite(a)
@@ -244,6 +251,19 @@ def main():
         lines.append(s)
 
     try:
+        if a.only == "writes":
+            say("# Python binding benchmark: writes and fork")
+            say()
+            say(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; "
+                f"{machine()}; `python bench/bench_python.py --only writes` (fork-then-query "
+                f"on {min(a.pins, 10_000):,} pins).")
+            src = os.path.join(path, "sample.arrow")
+            cli(path, "arrow", "sample-pins", src, "--rows", min(a.pins, 10_000), "--to", "file")
+            cli(path, "daemon", "start")
+            cli(path, "pin", "import", src, "--format", "arrow")
+            os.unlink(src)
+            writes_and_fork(a, path, say)
+            return write_out(a, lines)
         t0 = time.perf_counter()
         src = os.path.join(path, "sample.arrow")
         cli(path, "arrow", "sample-pins", src, "--rows", a.pins, "--to", "file")
@@ -324,13 +344,88 @@ def main():
                 f"| {t_ / o:,.0f}× faster |")
         rt.close()
         c.close()
+        writes_and_fork(a, path, say)
     finally:
         subprocess.run([BIN, "--path", path, "daemon", "stop"], capture_output=True)
         shutil.rmtree(path, ignore_errors=True)
+    write_out(a, lines)
+
+
+def write_out(a, lines):
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"\nwritten to {os.path.relpath(a.out, ROOT)}")
+
+
+def writes_and_fork(a, path, say):
+    """Section 4: import_pins from a Table into fresh directories, and fork-then-query on
+    the daemon of `path`."""
+    n = a.import_pins
+    src = os.path.join(path, "import.arrow")
+    cli(path, "arrow", "sample-pins", src, "--rows", n, "--seed", 5, "--to", "file")
+    with open(src, "rb") as fh:
+        table = ipc.RecordBatchFileReader(fh).read_all()
+    ours, theirs = [], []
+    for i in range(3):
+        for which in ("table", "cli"):
+            d = tempfile.mkdtemp(prefix="ikbenchw", dir="/tmp")
+            try:
+                cli(d, "daemon", "start")
+                t0 = time.perf_counter_ns()
+                if which == "table":
+                    with ika.connect(d) as c:
+                        assert c.import_pins(table)["imported"] == n
+                    ours.append(time.perf_counter_ns() - t0)
+                else:
+                    cli(d, "pin", "import", src)
+                    theirs.append(time.perf_counter_ns() - t0)
+            finally:
+                subprocess.run([BIN, "--path", d, "daemon", "stop"], capture_output=True)
+                shutil.rmtree(d, ignore_errors=True)
+    os.unlink(src)
+    ours.sort()
+    theirs.sort()
+    say()
+    say("## Writes and fork")
+    say()
+    say("| operation | min | p50 | max | target |")
+    say("|---|---|---|---|---|")
+    say(f"| `c.import_pins(table)`, {n:,} pins from a pyarrow Table into a fresh store (daemon "
+        f"running; 3 runs) | {fmt_us(pct(ours, 0))} | {fmt_us(pct(ours, .5))} | "
+        f"{fmt_us(pct(ours, 1))} | ≤ 0.2 s at 100k |")
+    say(f"| `ipfs-kit pin import` of the same pins as an Arrow file (3 runs) | "
+        f"{fmt_us(pct(theirs, 0))} | {fmt_us(pct(theirs, .5))} | {fmt_us(pct(theirs, 1))} | |")
+    c = ika.connect(path)
+    for _ in range(3):
+        pa.table(c.pins(limit=100))
+    total, first = [], []
+    for _ in range(100 if not a.quick else 20):
+        r, w = os.pipe()
+        t0 = time.perf_counter_ns()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            t1 = time.perf_counter_ns()
+            ok = pa.table(c.pins(limit=100)).num_rows == 100
+            t2 = time.perf_counter_ns()
+            os.write(w, f"{int(ok)} {t2 - t0} {t2 - t1}".encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as fh:
+            ok, tot, fst = fh.read().split()
+        os.waitpid(pid, 0)
+        assert ok == "1"
+        total.append(int(tot))
+        first.append(int(fst))
+    c.close()
+    total.sort()
+    first.sort()
+    say(f"| fork, then `pa.table(c.pins(limit=100))` in the child: fork() to rows "
+        f"({len(total)} forks) | {fmt_us(pct(total, 0))} | {fmt_us(pct(total, .5))} | "
+        f"{fmt_us(pct(total, 1))} | |")
+    say(f"| the child's first query alone (reconnects: its parent's connections are not "
+        f"shared) | {fmt_us(pct(first, 0))} | {fmt_us(pct(first, .5))} | {fmt_us(pct(first, 1))} | |")
 
 
 if __name__ == "__main__":

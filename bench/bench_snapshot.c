@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 #include "ipfskit/store.h"
 

@@ -40,6 +40,14 @@ def main():
                      (fmt.format(value) if isinstance(value, (int, float)) else str(value)),
                      None if value is None else bool(ok)))
 
+    # issue 12: the change feed
+    v = get(r, "changes", "one_version", "p50_ms")
+    add(12, "changes(since) of 10,000 changes ≤ 5 ms (one version)", v, v is not None and v <= 5,
+        "{:.2f} ms")
+    v = get(r, "changes", "many_versions", "p50_ms")
+    n = get(r, "changes", "many_versions", "rows")
+    add(12, f"changes(since) over 10,000 single-pin versions ≤ 5 ms ({n} rows)", v,
+        v is not None and v <= 5, "{:.2f} ms")
     # issue 3: the Arrow codec
     for mb, o in sorted((get(r, "open") or {}).items(), key=lambda kv: int(kv[0])):
         add(3, f"mapped open of a {mb} MB file ≤ 100 µs", o["median_us"], o["median_us"] <= 100,

@@ -68,8 +68,7 @@ static int cmd_validate(int argc, char **argv)
     int64_t batches = 0, rows = 0;
     int rc;
     if (argc != 1) {
-        ik_cli_errorf("usage: ipfs-kit arrow validate FILE");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", "validate");
     }
     if ((rc = open_input(argv[0], &in, &err)) != 0)
         return fail(argv[0], rc, &err);
@@ -129,15 +128,11 @@ static int cmd_convert(int argc, char **argv)
         } else if (np < 2 && (argv[i][0] != '-' || argv[i][1] == 0)) {
             paths[np++] = argv[i];
         } else {
-            ik_cli_errorf("usage: ipfs-kit arrow convert IN OUT [--to stream|file] "
-                          "[--compression none|lz4|zstd]");
-            return IK_EXIT_USAGE;
+            return ik_cli_usage_error("arrow", "convert");
         }
     }
     if (np != 2) {
-        ik_cli_errorf("usage: ipfs-kit arrow convert IN OUT [--to stream|file] "
-                      "[--compression none|lz4|zstd]");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", "convert");
     }
     if ((rc = open_input(paths[0], &in, &err)) != 0)
         return fail(paths[0], rc, &err);
@@ -188,13 +183,11 @@ static int cmd_cat(int argc, char **argv)
         } else if (path == NULL && (argv[i][0] != '-' || argv[i][1] == 0)) {
             path = argv[i];
         } else {
-            ik_cli_errorf("usage: ipfs-kit arrow cat FILE [--format table|json|csv] [--limit N]");
-            return IK_EXIT_USAGE;
+            return ik_cli_usage_error("arrow", "cat");
         }
     }
     if (path == NULL) {
-        ik_cli_errorf("usage: ipfs-kit arrow cat FILE [--format table|json|csv] [--limit N]");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", "cat");
     }
     if ((rc = open_input(path, &in, &err)) != 0)
         return fail(path, rc, &err);
@@ -231,8 +224,7 @@ static int cmd_schema(int argc, char **argv)
     struct ArrowSchema schema;
     int rc;
     if (argc != 1) {
-        ik_cli_errorf("usage: ipfs-kit arrow schema FILE");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", "schema");
     }
     if ((rc = open_input(argv[0], &in, &err)) != 0)
         return fail(argv[0], rc, &err);
@@ -249,8 +241,7 @@ static int cmd_schema(int argc, char **argv)
 int ik_cli_arrow(int argc, char **argv)
 {
     if (argc < 1) {
-        ik_cli_errorf("usage: ipfs-kit arrow validate|convert|cat|schema|sample-pins ...");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", NULL);
     }
     if (strcmp(argv[0], "validate") == 0)
         return cmd_validate(argc - 1, argv + 1);

@@ -2,6 +2,8 @@
 #ifndef IK_CLI_H
 #define IK_CLI_H
 
+#include <stdio.h>
+
 #include "ipfskit/arrow.h"
 #include "ipfskit/client.h"
 #include "ipfskit/query.h"
@@ -14,13 +16,16 @@ enum {
     IK_EXIT_NOINPUT = 66,     /* input missing or unreadable */
     IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
     IK_EXIT_SOFTWARE = 70,
-    IK_EXIT_IOERR = 74, /* output could not be written */
+    IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
+    IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
+    IK_EXIT_CONFIG = 78,   /* the data directory is not ours or unsafe (owner, mode, links), or config.json is bad */
 };
 
 extern const char *ik_cli_prog;
 
 int ik_cli_arrow(int argc, char **argv);
 int ik_cli_pin(int argc, char **argv);
+int ik_cli_pin_changes(int argc, char **argv); /* changes_cmd.c */
 int ik_cli_metrics(int argc, char **argv);
 int ik_cli_vfs(int argc, char **argv);
 int ik_cli_backend(int argc, char **argv);
@@ -43,7 +48,22 @@ void ik_cli_errorf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
-/* Exit code for a library error code. */
+/* Exit code for a library error code: the same failure gives the same code in every
+ * command (README.md, "Exit codes"). */
 int ik_cli_exit_code(int rc);
+
+/* Opens a client; 0, or the exit code with the message printed: 78 for a data directory (or
+ * daemon) of another user or a bad config.json. */
+int ik_cli_open(const struct ik_client_options *o, struct ik_client **c);
+
+/* usage.c: whether `cmd` (and `sub`, when not NULL) names a command; prints the usage of one
+ * subcommand (`full`: with its options), of every subcommand of `cmd`, or of all (cmd NULL). */
+bool ik_cli_is_command(const char *cmd, const char *sub);
+void ik_cli_usage(FILE *f, const char *cmd, const char *sub, bool full);
+/* Prints the subcommand's synopsis to stderr as an error; returns IK_EXIT_USAGE. */
+int ik_cli_usage_error(const char *cmd, const char *sub);
+/* Parses a --timeout value (seconds, fractions allowed, > 0) into milliseconds; prints the
+ * error and returns -1 when it is not one. */
+int ik_cli_parse_timeout(const char *v, int *ms);
 
 #endif

@@ -43,45 +43,55 @@ int ik_cli_exit_code(int rc)
     case EIO:
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:
     case EPIPE:
         return IK_EXIT_IOERR;
+    case ETIMEDOUT:
+    case IK_ELOCKED:
+        return IK_EXIT_TEMPFAIL;
+    case IK_EDAEMON:
+        return IK_EXIT_UNAVAILABLE;
     case EINVAL:
         return IK_EXIT_USAGE;
+    case EPERM: /* a data directory that is not ours */
+    case ELOOP: /* a link planted in it */
+        return IK_EXIT_CONFIG;
     default:
         return IK_EXIT_SOFTWARE;
     }
 }
 
-static void usage(FILE *f)
+int ik_cli_open(const struct ik_client_options *o, struct ik_client **c)
 {
-    fprintf(
-        f, "usage: ipfs-kit <command> [args]\n"
-           "\n"
-           "commands:\n"
-           "  arrow validate FILE              check an Arrow IPC file or stream\n"
-           "  arrow convert IN OUT [--to stream|file] [--compression none|lz4|zstd]\n"
-           "  arrow cat FILE [--format table|json|csv] [--limit N]\n"
-           "  arrow schema FILE\n"
-           "  arrow sample-pins OUT [--rows N] [--seed S] [--to stream|file] [--format "
-           "arrow|jsonl|kubo_json|csv]\n"
-           "\n"
-           "  daemon run|start|stop|status     the pin daemon on $IPFS_KIT_PATH\n"
-           "  pin add CID [--name N] [--type T] [--backend B] [--size N] [--metadata JSON]\n"
-           "          [--vfs-path P] [--replication N]\n"
-           "  pin rm CID | pin touch CID\n"
-           "  pin import FILE|- [--format auto|kubo_json|jsonl|csv|arrow] [--skip-invalid]\n"
-           "  pin list [--type T] [--backend B] [--cid C] [--name-contains S]\n"
-           "          [--vfs-prefix P] [--columns a,b] [--limit N] [--offset N]\n"
-           "  metrics | vfs stats | backend health\n"
-           "\n"
-           "query options: --format table|json|jsonl|csv|arrow, --limit, --offset, --columns,\n"
-           "  --method auto|zero_copy|ipc_stream|direct|traditional, --compression none|lz4|zstd,\n"
-           "  --source snapshot|sqlite (direct method)\n"
-           "global option (before the command): --path DIR (default $IPFS_KIT_PATH or "
-           "~/.ipfs_kit)\n"
-           "  version\n"
-           "\n"
-           "FILE may be '-' for standard input, OUT '-' for standard output.\n");
+    struct ik_error err = {{0}};
+    int rc = ik_client_open(o, c, &err);
+    if (rc == 0)
+        return 0;
+    ik_cli_errorf("%s", err.message);
+    return rc == ENOMEM ? IK_EXIT_SOFTWARE : IK_EXIT_CONFIG; /* the directory, config.json */
+}
+
+int ik_cli_parse_timeout(const char *v, int *ms)
+{
+    char *end;
+    double t;
+    errno = 0;
+    t = strtod(v, &end);
+    if (errno || end == v || *end || !(t > 0) || t > 2e6) {
+        ik_cli_errorf("--timeout takes a number of seconds greater than 0, not '%s'", v);
+        return -1;
+    }
+    *ms = t * 1000 < 1 ? 1 : (int)(t * 1000 + 0.5);
+    return 0;
+}
+
+/* `--help` or `-h` anywhere after the command: that command's usage on stdout. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -92,8 +102,15 @@ int main(int argc, char **argv)
         argv += 2;
     }
     if (argc < 2) {
-        usage(stderr);
+        ik_cli_usage(stderr, NULL, NULL, true);
         return IK_EXIT_USAGE;
+    }
+    if (wants_help(argc, argv) && ik_cli_is_command(argv[1], NULL)) {
+        const char *sub = argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
+        if (!sub || ik_cli_is_command(argv[1], sub)) { /* else the command names the error */
+            ik_cli_usage(stdout, argv[1], sub, true);
+            return IK_EXIT_OK;
+        }
     }
     if (strcmp(argv[1], "arrow") == 0)
         return ik_cli_arrow(argc - 2, argv + 2);
@@ -113,7 +130,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
+        ik_cli_usage(stdout, NULL, NULL, true);
         return IK_EXIT_OK;
     }
     ik_cli_errorf("unknown command '%s' (try 'ipfs-kit help')", argv[1]);

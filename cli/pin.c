@@ -11,31 +11,32 @@
 #include "cli.h"
 #include "ipfskit/client.h"
 
-static int open_client(struct ik_client **c)
+/* Opens the client with the command's --timeout (milliseconds, 0 for the config's); the exit
+ * code when it cannot be opened (the message printed). */
+static int open_client(int timeout_ms, struct ik_client **c)
 {
-    struct ik_error err = {{0}};
-    int rc = ik_client_open(NULL, c, &err);
-    if (rc != 0)
-        ik_cli_errorf("%s", err.message);
-    return rc;
+    struct ik_client_options o;
+    ik_client_options_init(&o);
+    o.timeout_ms = timeout_ms;
+    return ik_cli_open(&o, c);
 }
 
 static int fail(int rc, const struct ik_error *err)
 {
-    ik_cli_errorf("%s", err->message[0] ? err->message : ik_strerror(rc));
-    if (rc == IK_ELOCKED)
-        return 75; /* EX_TEMPFAIL: retry once the daemon is reachable or stopped */
+    ik_cli_errorf("%s%s", rc == ENOSPC || rc == EDQUOT ? "disk full: " : "",
+                  err->message[0] ? err->message : ik_strerror(rc));
     return ik_cli_exit_code(rc == ENOENT || rc == EINVAL ? IK_EINVALID : rc);
 }
 
-static int parse_int(const char *opt, const char *v, int64_t *out)
+/* An integer option's value in [0, max]; prints what was wrong and returns -1 otherwise. */
+static int parse_count(const char *opt, const char *v, int64_t max, int64_t *out)
 {
     char *end;
     long long n;
     errno = 0;
     n = strtoll(v, &end, 10);
-    if (errno || end == v || *end) {
-        ik_cli_errorf("%s takes an integer, not '%s'", opt, v);
+    if (errno || end == v || *end || n < 0 || n > max) {
+        ik_cli_errorf("%s takes an integer from 0 to %lld, not '%s'", opt, (long long)max, v);
         return -1;
     }
     *out = n;
@@ -49,7 +50,7 @@ static int cmd_add(int argc, char **argv)
     struct ik_error err = {{0}};
     uint64_t gen = 0;
     int64_t n;
-    int rc;
+    int rc, timeout_ms = 0;
     ik_pin_init(&p);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,25 +74,25 @@ static int cmd_add(int argc, char **argv)
         else if (strcmp(a, "--vfs-path") == 0)
             p.vfs_path = v;
         else if (strcmp(a, "--size") == 0) {
-            if (parse_int(a, v, &n))
-                return IK_EXIT_USAGE;
+            if (parse_count(a, v, INT64_MAX, &n))
+                return IK_EXIT_USAGE; /* a negative size would be stored as null */
             p.size_bytes = n;
         } else if (strcmp(a, "--replication") == 0) {
-            if (parse_int(a, v, &n) || n < 0 || n > INT32_MAX)
+            if (parse_count(a, v, INT32_MAX, &n))
                 return IK_EXIT_USAGE;
             p.replication_factor = (int32_t)n;
+        } else if (strcmp(a, "--timeout") == 0) {
+            if (ik_cli_parse_timeout(v, &timeout_ms))
+                return IK_EXIT_USAGE;
         } else {
             ik_cli_errorf("pin add: unknown option '%s'", a);
             return IK_EXIT_USAGE;
         }
     }
-    if (!p.cid) {
-        ik_cli_errorf("usage: ipfs-kit pin add CID [--name N] [--type recursive|direct|indirect] "
-                      "[--backend B] [--size BYTES] [--metadata JSON] [--vfs-path PATH]");
-        return IK_EXIT_USAGE;
-    }
-    if (open_client(&c))
-        return IK_EXIT_USAGE;
+    if (!p.cid)
+        return ik_cli_usage_error("pin", "add");
+    if ((rc = open_client(timeout_ms, &c)) != 0)
+        return rc;
     rc = ik_client_pin_add(c, &p, &gen, &err);
     ik_client_close(c);
     if (rc != 0)
@@ -106,24 +107,32 @@ static int cmd_rm_touch(bool touch, int argc, char **argv)
 {
     struct ik_client *c = NULL;
     struct ik_error err = {{0}};
+    const char *cid = NULL;
     uint64_t gen = 0;
-    int rc;
-    if (argc != 1) {
-        ik_cli_errorf("usage: ipfs-kit pin %s CID", touch ? "touch" : "rm");
-        return IK_EXIT_USAGE;
+    int rc, timeout_ms = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            if (ik_cli_parse_timeout(argv[++i], &timeout_ms))
+                return IK_EXIT_USAGE;
+        } else if (!cid && argv[i][0] != '-') {
+            cid = argv[i];
+        } else {
+            return ik_cli_usage_error("pin", touch ? "touch" : "rm");
+        }
     }
-    if (open_client(&c))
-        return IK_EXIT_USAGE;
-    rc = touch ? ik_client_pin_touch(c, argv[0], &gen, &err)
-               : ik_client_pin_remove(c, argv[0], &gen, &err);
+    if (!cid)
+        return ik_cli_usage_error("pin", touch ? "touch" : "rm");
+    if ((rc = open_client(timeout_ms, &c)) != 0)
+        return rc;
+    rc = touch ? ik_client_pin_touch(c, cid, &gen, &err) : ik_client_pin_remove(c, cid, &gen, &err);
     ik_client_close(c);
     if (rc == ENOENT) {
-        ik_cli_errorf("%s: not pinned", argv[0]);
+        ik_cli_errorf("%s: not pinned", cid);
         return IK_EXIT_DATAERR;
     }
     if (rc != 0)
         return fail(rc, &err);
-    printf("%s %s (generation %llu)\n", touch ? "touched" : "unpinned", argv[0],
+    printf("%s %s (generation %llu)\n", touch ? "touched" : "unpinned", cid,
            (unsigned long long)gen);
     if (err.message[0])
         fprintf(stderr, "ipfs-kit: warning: %s\n", err.message);
@@ -134,7 +143,7 @@ static int cmd_rm_touch(bool touch, int argc, char **argv)
 static int spool(int in, int *out)
 {
     char buf[1 << 16];
-    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC);
+    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     ssize_t n;
     if (fd < 0)
         return errno;
@@ -147,6 +156,8 @@ static int spool(int in, int *out)
             return e ? e : EIO;
         }
     }
+    /* sealed, the daemon maps it instead of copying it (it copies files that could change) */
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     *out = fd;
     return 0;
 }
@@ -160,7 +171,7 @@ static int cmd_import(int argc, char **argv)
     struct stat st;
     const char *path = NULL;
     uint64_t gen = 0;
-    int fd, rc;
+    int fd, rc, timeout_ms = 0;
     ik_import_options_init(&o);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -184,18 +195,18 @@ static int cmd_import(int argc, char **argv)
             }
         } else if (strcmp(a, "--backend") == 0 && i + 1 < argc)
             o.default_backend = argv[++i];
-        else if (!path && (a[0] != '-' || strcmp(a, "-") == 0))
+        else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+            if (ik_cli_parse_timeout(argv[++i], &timeout_ms))
+                return IK_EXIT_USAGE;
+        } else if (!path && (a[0] != '-' || strcmp(a, "-") == 0))
             path = a;
         else {
             ik_cli_errorf("pin import: unknown option '%s'", a);
             return IK_EXIT_USAGE;
         }
     }
-    if (!path) {
-        ik_cli_errorf("usage: ipfs-kit pin import FILE|- [--format auto|kubo_json|jsonl|csv|arrow] "
-                      "[--skip-invalid] [--backend B]");
-        return IK_EXIT_USAGE;
-    }
+    if (!path)
+        return ik_cli_usage_error("pin", "import");
     fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         ik_cli_errorf("%s: %s", path, strerror(errno));
@@ -211,9 +222,9 @@ static int cmd_import(int argc, char **argv)
         }
         fd = m;
     }
-    if (open_client(&c)) {
+    if ((rc = open_client(timeout_ms, &c)) != 0) {
         close(fd);
-        return IK_EXIT_USAGE;
+        return rc;
     }
     rc = ik_client_import_fd(c, fd, &o, &res, &gen, &err);
     ik_client_close(c);
@@ -277,10 +288,8 @@ static int cmd_list(int argc, char **argv)
 
 int ik_cli_pin(int argc, char **argv)
 {
-    if (argc < 1) {
-        ik_cli_errorf("usage: ipfs-kit pin add|rm|touch|import|list ...");
-        return IK_EXIT_USAGE;
-    }
+    if (argc < 1)
+        return ik_cli_usage_error("pin", NULL);
     if (strcmp(argv[0], "add") == 0)
         return cmd_add(argc - 1, argv + 1);
     if (strcmp(argv[0], "rm") == 0)
@@ -291,6 +300,8 @@ int ik_cli_pin(int argc, char **argv)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "ls") == 0)
         return cmd_list(argc - 1, argv + 1);
-    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list)", argv[0]);
+    if (strcmp(argv[0], "changes") == 0)
+        return ik_cli_pin_changes(argc - 1, argv + 1);
+    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes)", argv[0]);
     return IK_EXIT_USAGE;
 }

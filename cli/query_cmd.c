@@ -80,6 +80,9 @@ int ik_cli_query_option(struct ik_cli_query_opts *o, struct ik_query *q, int arg
             ik_cli_errorf("--compression takes none, lz4 or zstd, not '%s'", v);
             return -1;
         }
+    } else if (strcmp(a, "--timeout") == 0) {
+        if (ik_cli_parse_timeout(v, &o->client.timeout_ms) != 0)
+            return -1;
     } else if (strcmp(a, "--source") == 0) {
         if (strcmp(v, "sqlite") == 0)
             o->client.direct_sqlite = true;
@@ -164,23 +167,26 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
     struct ik_result r;
     struct ik_error err = {{0}};
     char summary[256], count[64];
-    int rc = ik_client_open(&o->client, &c, &err);
-    if (rc != 0) {
-        ik_cli_errorf("%s", err.message);
-        return ik_cli_exit_code(rc);
-    }
+    int rc = ik_cli_open(&o->client, &c);
+    if (rc != 0)
+        return rc;
     rc = ik_client_query(c, q, &r, &err);
     ik_client_close(c);
     if (rc != 0) {
         ik_cli_errorf("%s", err.message);
-        return rc == IK_EDAEMON ? IK_EXIT_UNAVAILABLE : ik_cli_exit_code(rc);
+        return ik_cli_exit_code(rc);
     }
+    if (err.message[0]) /* the path taken had to work around something: say what */
+        fprintf(stderr, "%s: warning: %s\n", ik_cli_prog, err.message);
     if (r.matched >= 0)
         snprintf(count, sizeof count, "%lld of %lld", (long long)r.rows, (long long)r.matched);
     else
         snprintf(count, sizeof count, "%lld", (long long)r.rows);
     snprintf(summary, sizeof summary, "%s %s \xc2\xb7 %s via %s \xc2\xb7 %.2f ms", count, noun,
              r.method_name, r.source, r.timings.total_ms);
+    if (r.reason[0]) /* a fallback: say why this path and not the usual one */
+        fprintf(stderr, "%s: warning: %s; answered by the %s method\n", ik_cli_prog, r.reason,
+                r.method_name);
     rc = print_rows(o->format, &r.stream, &err);
     if (rc != 0) {
         ik_result_reset(&r);
@@ -232,8 +238,7 @@ int ik_cli_metrics(int argc, char **argv)
 int ik_cli_vfs(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "stats") != 0) {
-        ik_cli_errorf("usage: ipfs-kit vfs stats [--format ...] [--limit N]");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("vfs", "stats");
     }
     return simple_table("vfs_stats", "paths", argc - 1, argv + 1);
 }
@@ -241,8 +246,7 @@ int ik_cli_vfs(int argc, char **argv)
 int ik_cli_backend(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "health") != 0) {
-        ik_cli_errorf("usage: ipfs-kit backend health [--format ...]");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("backend", "health");
     }
     return simple_table("backend_health", "backends", argc - 1, argv + 1);
 }

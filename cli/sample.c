@@ -272,15 +272,12 @@ int ik_cli_sample(int argc, char **argv)
             end = argv[i];
         }
         if (end && *end) {
-            ik_cli_errorf("usage: ipfs-kit arrow sample-pins OUT [--rows N] [--seed S] "
-                          "[--to stream|file] [--format arrow|jsonl|kubo] (bad '%s')",
-                          argv[i]);
-            return IK_EXIT_USAGE;
+            ik_cli_errorf("arrow sample-pins: bad argument '%s'", argv[i]);
+            return ik_cli_usage_error("arrow", "sample-pins");
         }
     }
     if (path == NULL || rows < 0) {
-        ik_cli_errorf("usage: ipfs-kit arrow sample-pins OUT [--rows N] [--seed S]");
-        return IK_EXIT_USAGE;
+        return ik_cli_usage_error("arrow", "sample-pins");
     }
     f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
     if (f == NULL) {

@@ -18,7 +18,7 @@
 #include "proto/proto.h"
 
 #define IK_DAEMON_WORKERS 4
-#define IK_DAEMON_SEND_TIMEOUT_MS 10000
+#define IK_DAEMON_SEND_TIMEOUT_MS 10000 /* a reply making no progress this long is dropped */
 
 struct ik_daemon;
 
@@ -43,6 +43,11 @@ struct ik_conn {
     struct ik_conn *prev, *next; /* every open connection, for shutdown */
     bool closed;                 /* closed; freed once the current batch of events is done */
     struct ik_conn *next_closed;
+    bool watching;   /* a "watch" connection: quiet by design, no idle timeout */
+    double t_active; /* last byte read or reply queued (monotonic ms): idle timeout */
+    double t_in;     /* first byte of the request being received, 0 when none: header timeout */
+    double t_out;    /* when `out` last became non-empty: send deadline */
+    double t_parked; /* when the write reply was parked: visible timeout */
 };
 
 /* A published snapshot of a file-backed table. */
@@ -85,7 +90,7 @@ struct ik_job *ik_queue_try_pop(struct ik_queue *q);
 void ik_queue_wake_all(struct ik_queue *q);
 
 /* Daemon metrics: counters updated with relaxed atomics from any thread. */
-enum { IK_M_OPS = 10, IK_M_METHODS = 4, IK_M_HIST = 64 };
+enum { IK_M_OPS = 11, IK_M_METHODS = 4, IK_M_HIST = 64 };
 struct ik_metrics {
     double started_ms; /* wall clock ms at start */
     double started_mono;
@@ -94,6 +99,11 @@ struct ik_metrics {
     atomic_llong bytes_served;                    /* bytes written to sockets + mapped bytes */
     atomic_llong errors;
     atomic_llong connections;
+    atomic_llong connections_open;
+    atomic_llong connections_refused;   /* over daemon.max_connections, or out of descriptors */
+    atomic_llong connections_timed_out; /* idle, header or send deadline */
+    atomic_llong snapshot_build_failures;
+    atomic_llong writes_not_visible; /* write replies that gave up waiting for a snapshot */
     atomic_llong snapshot_builds;
     atomic_llong snapshot_build_us_last;
     atomic_llong hist[IK_M_HIST]; /* request latency, log2 buckets of microseconds */
@@ -105,7 +115,8 @@ struct ik_http;   /* http/ */
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
 struct ik_daemon {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX];       /* "." : the daemon's cwd is its data directory (loop.c) */
+    char shown_dir[PATH_MAX]; /* the data directory as given, for messages */
     char sock_path[PATH_MAX];
     struct ik_config cfg;
     int lock_fd;
@@ -129,8 +140,10 @@ struct ik_daemon {
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;
     uint64_t published_gen;
-    bool build_failed;
-    char build_error[IK_ERROR_SIZE];
+    bool build_failed;               /* the newest build failed; the builder retries */
+    char build_error[IK_ERROR_SIZE]; /* its error */
+    int build_retries;               /* failed attempts in a row */
+    double build_failed_since;       /* wall ms of the first failure of this run, 0 if none */
 
     struct ArrowSchema schemas[IK_DAEMON_TABLES]; /* loop: each table's, built on first use */
     struct ik_conn *parked;                       /* write replies waiting for a snapshot */
@@ -140,6 +153,12 @@ struct ik_daemon {
     struct ik_metrics metrics;
     struct ik_health *health;
     struct ik_http *http; /* http/server.c */
+    int n_conns;          /* open connections (loop) */
+    int max_conns;        /* daemon.max_connections */
+    int reserve_fd;       /* spare descriptor, given up to refuse a client at EMFILE */
+    double accept_paused; /* accepting paused until this time (monotonic ms), 0 if not */
+    double last_sweep;    /* last timeout sweep (monotonic ms) */
+    double stop_deadline; /* stopping: drain committed replies until then */
     uid_t uid;
     _Atomic uint64_t *vpage; /* the version page (vpage.c), mapped read-write */
     int vpage_fd;
@@ -161,7 +180,10 @@ double ik_wall_ms(void); /* since the epoch */
 /* handlers.c: handles one parsed request on the loop thread. */
 void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd);
 void ik_handle_done(struct ik_daemon *d, struct ik_job *j);
-void ik_release_parked(struct ik_daemon *d);
+/* Sends the parked write replies whose snapshot is published; those that waited longer than
+ * daemon.visible_timeout while builds fail (or all, when `give_up`) get an error saying the
+ * write committed but is not visible yet. */
+void ik_release_parked(struct ik_daemon *d, bool give_up);
 
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "http/http.h"
+#include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
@@ -93,6 +94,34 @@ static void send_zero_copy(struct ik_daemon *d, struct ik_conn *c, const char *t
     ik_conn_send(d, c, h, fd);
 }
 
+/* Hands the request (moved into the job) to a reply worker, which owns the socket meanwhile;
+ * with `snap_table`, the worker answers from that table's published snapshot. */
+static void queue_reply(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req,
+                        enum ik_transport transport, const char *snap_table)
+{
+    struct ik_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        ik_conn_send_error(d, c, "internal", "out of memory");
+        ik_request_reset(req);
+        return;
+    }
+    j->kind = IK_JOB_REPLY;
+    j->conn = c;
+    j->req = *req;
+    j->req.transport = transport;
+    j->in_fd = -1;
+    j->snap.fd = -1;
+    if (snap_table && ik_published_get(d, snap_table, NULL, &j->snap) != 0) {
+        free(j);
+        ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
+        ik_request_reset(req);
+        return;
+    }
+    c->busy = true;
+    c->req_op = (int)req->op;
+    ik_queue_push(&d->replies, j);
+}
+
 static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
 {
     struct ik_error err = {{0}};
@@ -114,7 +143,8 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         return;
     }
     table = ik_table_names[t]; /* a static string, known to need no JSON escaping */
-    if ((schema = table_schema(d, t)) != NULL && ik_query_check(&req->query, schema, &err) != 0) {
+    if (ik_query_canonical_cids(&req->query, &err) != 0 ||
+        ((schema = table_schema(d, t)) != NULL && ik_query_check(&req->query, schema, &err) != 0)) {
         finish(d, c, IK_REQ_QUERY, -1, true);
         ik_conn_send_error(d, c, "bad_request", err.message);
         ik_request_reset(req);
@@ -150,29 +180,13 @@ static void handle_query(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
         return;
     }
     /* ipc_stream and traditional: encoded by a worker, which owns the socket meanwhile. */
-    {
-        struct ik_job *j = calloc(1, sizeof *j);
-        if (!j) {
-            ik_conn_send_error(d, c, "internal", "out of memory");
-            ik_request_reset(req);
-            return;
-        }
-        j->kind = IK_JOB_REPLY;
-        j->conn = c;
-        j->req = *req;
-        j->req.transport = transport;
-        j->in_fd = -1;
-        j->snap.fd = -1;
-        if (file_backed(table) && ik_published_get(d, table, NULL, &j->snap) != 0) {
-            free(j);
-            ik_conn_send_error(d, c, "not_found", "no snapshot published yet");
-            ik_request_reset(req);
-            return;
-        }
-        c->busy = true;
-        c->req_op = IK_REQ_QUERY;
-        ik_queue_push(&d->replies, j);
-    }
+    queue_reply(d, c, req, (enum ik_transport)transport, file_backed(table) ? table : NULL);
+}
+
+/* "changes": read from the store and encoded by a reply worker (docs/protocol.md). */
+static void handle_changes(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req)
+{
+    queue_reply(d, c, req, d->cfg.arrow_ipc_enabled ? req->transport : IK_TRANSPORT_JSON, NULL);
 }
 
 static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd)
@@ -215,6 +229,21 @@ static void http_status(struct ik_daemon *d, json_t *h)
         json_object_set_new(h, "http_off", json_string(why));
 }
 
+/* "snapshot_build" in status: {"ok":true} or the failure the builder is retrying. */
+static json_t *build_state(struct ik_daemon *d)
+{
+    json_t *o;
+    pthread_mutex_lock(&d->pub_mu);
+    if (!d->build_failed)
+        o = json_pack("{s:b}", "ok", 1);
+    else
+        o = json_pack("{s:b,s:s,s:i,s:f}", "ok", 0, "error", d->build_error, "retries",
+                      d->build_retries, "failing_for_s",
+                      (ik_wall_ms() - d->build_failed_since) / 1000.0);
+    pthread_mutex_unlock(&d->pub_mu);
+    return o;
+}
+
 static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
 {
     json_t *h;
@@ -227,21 +256,24 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
     } else if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[ssssssssss],s:[sss],s:[sss],"
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[sssssssssss],s:[sss],s:[sss],"
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
                       "ipc_stream", 1, "traditional", 1, "have", 1, "watch", 1, "ops", "ping",
                       "capabilities", "status", "query", "pin_add", "pin_rm", "pin_touch", "import",
-                      "shutdown", "watch", "transports", "fd", "stream", "json", "compression",
-                      "none", "lz4", "zstd", "tables", "pin_index", "metrics", "vfs_stats",
-                      "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version", IK_VERSION);
+                      "shutdown", "watch", "changes", "transports", "fd", "stream", "json",
+                      "compression", "none", "lz4", "zstd", "tables", "pin_index", "metrics",
+                      "vfs_stats", "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version",
+                      IK_VERSION);
     } else {
-        h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s}", "ok", 1, "pid", (json_int_t)getpid(),
-                      "version", IK_VERSION, "uptime_s",
+        h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s,s:i,s:i}", "ok", 1, "pid",
+                      (json_int_t)getpid(), "version", IK_VERSION, "uptime_s",
                       (ik_now_ms() - d->metrics.started_mono) / 1000.0, "snapshot_version",
-                      (json_int_t)gen, "pins", (json_int_t)rows, "path", d->dir, "socket",
-                      d->sock_path);
+                      (json_int_t)gen, "pins", (json_int_t)rows, "path", d->shown_dir, "socket",
+                      d->sock_path, "connections", d->n_conns, "max_connections", d->max_conns);
+        if (h)
+            json_object_set_new(h, "snapshot_build", build_state(d));
         http_status(d, h);
     }
     finish(d, c, op, -1, false);
@@ -261,6 +293,7 @@ static void handle_watch(struct ik_daemon *d, struct ik_conn *c)
     }
     snprintf(h, sizeof h, "{\"ok\":true,\"watch\":true,\"page_size\":%d,\"pid\":%ld}",
              IK_VPAGE_SIZE, (long)getpid());
+    c->watching = true; /* stays open and quiet: exempt from daemon.idle_timeout */
     finish(d, c, IK_REQ_WATCH, -1, false);
     ik_conn_send(d, c, h, fd);
 }
@@ -272,6 +305,11 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
         if (in_fd >= 0)
             close(in_fd);
         handle_query(d, c, req);
+        return;
+    case IK_REQ_CHANGES:
+        if (in_fd >= 0)
+            close(in_fd);
+        handle_changes(d, c, req);
         return;
     case IK_REQ_PIN_ADD:
     case IK_REQ_PIN_RM:
@@ -296,26 +334,32 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
     ik_request_reset(req);
 }
 
-/* A committed write whose snapshot could not be built (a full disk, say): the reply still
- * says ok — the write is in the store — and carries the builder's error as a warning. */
-static char *with_warning(struct ik_daemon *d, char *reply)
+/* A committed write that is not visible in time: snapshot builds keep failing (a full disk,
+ * no descriptors left). The write is in the store and shows once a retry succeeds, but the
+ * reply must not claim it is visible: an error saying exactly that. */
+static char *not_visible(struct ik_daemon *d, const struct ik_conn *c, const char *why)
 {
-    json_t *o = json_loads(reply, 0, NULL);
-    char *out;
-    if (!o)
-        return reply;
+    char msg[IK_ERROR_SIZE + 256];
     pthread_mutex_lock(&d->pub_mu);
-    json_object_set_new(o, "warning",
-                        json_sprintf("committed, but the snapshot build failed "
-                                     "(queries show the previous version): %s",
-                                     d->build_error));
+    snprintf(msg, sizeof msg,
+             "committed (generation %llu) but not yet visible: %s (snapshot build failing: %s); "
+             "the daemon retries and queries show the write once a build succeeds",
+             (unsigned long long)c->wait_gen, why,
+             d->build_error[0] ? d->build_error : "not built yet");
     pthread_mutex_unlock(&d->pub_mu);
-    out = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!out)
-        return reply;
-    free(reply);
-    return out;
+    atomic_fetch_add_explicit(&d->metrics.writes_not_visible, 1, memory_order_relaxed);
+    return ik_reply_error("timeout", msg);
+}
+
+static void park(struct ik_daemon *d, struct ik_conn *c, struct ik_job *j)
+{
+    c->busy = true; /* parked: nothing else is read until the reply goes */
+    c->wait_gen = j->generation;
+    c->parked_reply = j->reply;
+    c->t_parked = ik_now_ms();
+    j->reply = NULL;
+    c->next_parked = d->parked;
+    d->parked = c;
 }
 
 void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
@@ -324,7 +368,7 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
     c->busy = false;
     if (j->kind == IK_JOB_REPLY) {
         int method = j->req.transport == IK_TRANSPORT_JSON ? 3 : 1;
-        finish(d, c, IK_REQ_QUERY, method, j->close_conn);
+        finish(d, c, (int)j->req.op, method, j->close_conn);
         if (j->close_conn)
             c->closing = true;
     } else if (j->reply) {
@@ -332,16 +376,9 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
         pthread_mutex_lock(&d->pub_mu);
         published = d->published_gen;
         pthread_mutex_unlock(&d->pub_mu);
-        if (j->generation > published && !d->build_failed) {
-            c->busy = true; /* parked: nothing else is read until the reply goes */
-            c->wait_gen = j->generation;
-            c->parked_reply = j->reply;
-            j->reply = NULL;
-            c->next_parked = d->parked;
-            d->parked = c;
+        if (j->generation > published) {
+            park(d, c, j); /* even while builds fail: the builder retries */
         } else {
-            if (j->generation > published)
-                j->reply = with_warning(d, j->reply);
             finish(d, c, c->req_op, -1, strstr(j->reply, "\"ok\":false") != NULL);
             ik_conn_send(d, c, j->reply, -1);
         }
@@ -349,9 +386,10 @@ void ik_handle_done(struct ik_daemon *d, struct ik_job *j)
     ik_job_free(j);
 }
 
-void ik_release_parked(struct ik_daemon *d)
+void ik_release_parked(struct ik_daemon *d, bool give_up)
 {
     struct ik_conn **pp = &d->parked;
+    double now = ik_now_ms(), limit = d->cfg.visible_timeout_s * 1e3;
     uint64_t published;
     bool failed;
     pthread_mutex_lock(&d->pub_mu);
@@ -360,16 +398,24 @@ void ik_release_parked(struct ik_daemon *d)
     pthread_mutex_unlock(&d->pub_mu);
     while (*pp) {
         struct ik_conn *c = *pp;
-        if (c->wait_gen <= published || failed) {
+        bool late = failed && now - c->t_parked > limit;
+        if (c->wait_gen <= published || late || give_up) {
             char *reply = c->parked_reply;
-            if (c->wait_gen > published)
-                reply = with_warning(d, reply);
+            if (c->wait_gen > published) {
+                free(reply);
+                reply = not_visible(d, c,
+                                    give_up ? "the daemon is stopping"
+                                            : "not published within daemon.visible_timeout");
+                if (!reply)
+                    c->closing = true;
+            }
             *pp = c->next_parked;
             c->next_parked = NULL;
             c->parked_reply = NULL;
             c->busy = false;
-            finish(d, c, c->req_op, -1, false);
-            ik_conn_send(d, c, reply, -1);
+            finish(d, c, c->req_op, -1, c->wait_gen > published);
+            if (reply)
+                ik_conn_send(d, c, reply, -1);
             free(reply);
             ik_conn_settle(d, c);
         } else {

@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 struct probe_state {
     char status[16]; /* ok, degraded, down, unknown */

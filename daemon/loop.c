@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,7 +25,10 @@
 #define TAG_WAKE ((void *)2)
 #define TAG_SIGNAL ((void *)3)
 #define IN_CHUNK 4096
-#define OUT_BACKLOG (256 * 1024)
+#define OUT_BACKLOG (16 * 1024) /* replies waiting for a client before it is read no more */
+#define SWEEP_MS 200            /* how often timeouts are checked */
+#define ACCEPT_PAUSE_MS 100     /* out of descriptors even for the refusal: wait this long */
+#define SOCK_NAME "daemon.sock"
 
 double ik_now_ms(void)
 {
@@ -91,6 +95,8 @@ static void conn_close(struct ik_daemon *d, struct ik_conn *c)
     free(c->out);
     c->in = c->out = NULL;
     c->closed = true;
+    d->n_conns--;
+    atomic_fetch_sub_explicit(&d->metrics.connections_open, 1, memory_order_relaxed);
     c->next_closed = d->closed; /* freed by conns_free_closed once no event can name it */
     d->closed = c;
 }
@@ -124,6 +130,11 @@ static int conn_flush(struct ik_daemon *d, struct ik_conn *c)
     }
     if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
+        if (c->out_cap > OUT_BACKLOG) { /* a burst is over: give its memory back */
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
         if (c->closing)
             return -1;
     }
@@ -148,6 +159,9 @@ void ik_conn_send(struct ik_daemon *d, struct ik_conn *c, const char *json, int 
         c->out = p;
         c->out_cap = cap;
     }
+    if (c->out_len == c->out_off)
+        c->t_out = ik_now_ms(); /* the send deadline runs from here */
+    c->t_active = ik_now_ms();
     ik_frame_put_header(c->out + c->out_len, (uint32_t)n);
     memcpy(c->out + c->out_len + 4, json, n);
     if (pass_fd >= 0 && c->out_fd < 0 && c->out_len == c->out_off)
@@ -191,6 +205,48 @@ void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code
     free(json);
 }
 
+/* Best effort: one error header to a client we will not serve, then close it. */
+static void refuse(int fd, const char *code, const char *message)
+{
+    char *json = ik_reply_error(code, message);
+    uint8_t hdr[4];
+    if (json) {
+        ik_frame_put_header(hdr, (uint32_t)strlen(json));
+        if (send(fd, hdr, 4, MSG_NOSIGNAL | MSG_DONTWAIT) == 4)
+            (void)!send(fd, json, strlen(json), MSG_NOSIGNAL | MSG_DONTWAIT);
+        free(json);
+    }
+    close(fd);
+}
+
+static void listen_watch(struct ik_daemon *d, uint32_t events)
+{
+    struct epoll_event ev = {0};
+    ev.events = events;
+    ev.data.ptr = TAG_LISTEN;
+    epoll_ctl(d->ep_fd, EPOLL_CTL_MOD, d->listen_fd, &ev);
+}
+
+/* accept() failed with EMFILE/ENFILE: the waiting client would keep the listener readable and
+ * the loop spinning. Give up the spare descriptor to accept it and refuse it with a reason;
+ * if even that fails, stop accepting for ACCEPT_PAUSE_MS. */
+static void shed(struct ik_daemon *d)
+{
+    int fd = -1;
+    atomic_fetch_add_explicit(&d->metrics.connections_refused, 1, memory_order_relaxed);
+    if (d->reserve_fd >= 0) {
+        close(d->reserve_fd);
+        fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            refuse(fd, "busy", "the daemon is out of file descriptors; retry later");
+        d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0 || d->reserve_fd < 0) {
+        listen_watch(d, 0);
+        d->accept_paused = ik_now_ms() + ACCEPT_PAUSE_MS;
+    }
+}
+
 static void on_accept(struct ik_daemon *d)
 {
     for (;;) {
@@ -198,16 +254,24 @@ static void on_accept(struct ik_daemon *d)
         struct ik_conn *c;
         uid_t uid;
         int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or EMFILE: the listener stays readable, we retry next turn */
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                shed(d);
+                if (d->accept_paused == 0)
+                    continue;
+            }
+            return; /* EAGAIN, or paused */
+        }
         if (ik_sock_peer_uid(fd, &uid, NULL) != 0 || (uid != d->uid && uid != 0)) {
-            static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\"forbidden\","
-                                      "\"message\":\"this daemon serves its own user only\"}}";
-            uint8_t hdr[4];
-            ik_frame_put_header(hdr, (uint32_t)(sizeof msg - 1));
-            if (send(fd, hdr, 4, MSG_NOSIGNAL | MSG_DONTWAIT) == 4) /* best effort, then close */
-                (void)!send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            close(fd);
+            refuse(fd, "forbidden", "this daemon serves its own user only");
+            continue;
+        }
+        if (d->n_conns >= d->max_conns) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "too many connections (daemon.max_connections is %d)",
+                     d->max_conns);
+            atomic_fetch_add_explicit(&d->metrics.connections_refused, 1, memory_order_relaxed);
+            refuse(fd, "busy", msg);
             continue;
         }
         c = calloc(1, sizeof *c);
@@ -217,6 +281,7 @@ static void on_accept(struct ik_daemon *d)
         }
         c->fd = fd;
         c->in_fd = c->out_fd = -1;
+        c->t_active = ik_now_ms();
         ev.events = c->watched = EPOLLIN;
         ev.data.ptr = c;
         if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -228,7 +293,9 @@ static void on_accept(struct ik_daemon *d)
         if (d->conns)
             d->conns->prev = c;
         d->conns = c;
+        d->n_conns++;
         atomic_fetch_add_explicit(&d->metrics.connections, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->metrics.connections_open, 1, memory_order_relaxed);
     }
 }
 
@@ -253,6 +320,7 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
         rc = ik_request_parse((const char *)c->in + off, plen, &req, &err);
         memmove(c->in, c->in + off + plen, c->in_len - off - plen);
         c->in_len -= off + plen;
+        c->t_in = c->in_len > 0 ? c->t_start : 0; /* the next request's clock starts now */
         in_fd = c->in_fd;
         c->in_fd = -1;
         if (rc != 0) {
@@ -265,7 +333,20 @@ static int conn_parse(struct ik_daemon *d, struct ik_conn *c)
             ik_conn_send_error(d, c, ik_reply_code(rc), err.message);
             return 0;
         }
+        if (d->stopping) { /* committed work drains; nothing new starts */
+            if (in_fd >= 0)
+                close(in_fd);
+            ik_request_reset(&req);
+            c->closing = true;
+            ik_conn_send_error(d, c, "busy", "the daemon is stopping");
+            return 0;
+        }
         ik_handle_request(d, c, &req, in_fd); /* takes req and in_fd */
+    }
+    if (c->in_len == 0 && c->in_cap > IN_CHUNK * 2) { /* idle: keep no request buffer */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
     }
     return 0;
 }
@@ -276,6 +357,8 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
         struct ik_error err = {{0}};
         ssize_t n = 0;
         int fd = -1, rc;
+        if (c->out_len - c->out_off > OUT_BACKLOG)
+            break; /* it does not read its replies: its requests wait in the kernel, not here */
         if (c->in_cap - c->in_len < IN_CHUNK) {
             size_t cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK * 2;
             uint8_t *p;
@@ -308,6 +391,9 @@ static int conn_read(struct ik_daemon *d, struct ik_conn *c)
         }
         if (n == 0)
             return -1; /* peer closed */
+        if (c->in_len == 0)
+            c->t_in = ik_now_ms();
+        c->t_active = ik_now_ms();
         c->in_len += (size_t)n;
         if (conn_parse(d, c) < 0)
             return -1;
@@ -355,7 +441,7 @@ static void on_wake(struct ik_daemon *d)
             conn_parse(d, c); /* requests pipelined behind the slow one */
         conn_settle(d, c);
     }
-    ik_release_parked(d);
+    ik_release_parked(d, false);
 }
 
 void ik_conn_settle(struct ik_daemon *d, struct ik_conn *c)
@@ -373,19 +459,20 @@ static int listen_socket(struct ik_daemon *d, struct ik_error *err)
                             "IPFS_KIT_PATH)",
                             d->sock_path, sizeof sa.sun_path - 1);
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, d->sock_path, strlen(d->sock_path) + 1);
+    memcpy(sa.sun_path, SOCK_NAME, sizeof SOCK_NAME); /* in the data directory, our cwd */
     d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (d->listen_fd < 0)
         return ik_error_set(err, errno, "socket: %s", strerror(errno));
-    unlink(d->sock_path); /* we hold the lock: any socket file left is stale */
-    old = umask(077);
+    unlink(SOCK_NAME); /* we hold the lock: any socket file left is stale (or a planted link) */
+    /* Created 0600 by bind itself: a chmod by path afterwards could be sent through a link
+     * swapped in after the bind. */
+    old = umask(0177);
     if (bind(d->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         int e = errno;
         umask(old);
         return ik_error_set(err, e, "bind %s: %s", d->sock_path, strerror(e));
     }
     umask(old);
-    chmod(d->sock_path, 0600);
     if (listen(d->listen_fd, 1024) != 0)
         return ik_error_set(err, errno, "listen %s: %s", d->sock_path, strerror(errno));
     return 0;
@@ -403,12 +490,14 @@ static void daemon_free(struct ik_daemon *d)
 {
     if (d->listen_fd >= 0) {
         close(d->listen_fd);
-        unlink(d->sock_path);
+        unlink(SOCK_NAME);
     }
     if (d->ep_fd >= 0)
         close(d->ep_fd);
     if (d->wake_fd >= 0)
         close(d->wake_fd);
+    if (d->reserve_fd >= 0)
+        close(d->reserve_fd);
     if (d->pins.fd >= 0)
         close(d->pins.fd);
     if (d->vfs.fd >= 0)
@@ -424,11 +513,85 @@ static void daemon_free(struct ik_daemon *d)
     free(d);
 }
 
+/* Closes connections past a deadline (docs/protocol.md, "Limits and timeouts"). */
+static void sweep(struct ik_daemon *d, double now)
+{
+    double idle = d->cfg.idle_timeout_s * 1e3, header = d->cfg.header_timeout_s * 1e3,
+           send_ms = d->cfg.send_timeout_s * 1e3;
+    struct ik_conn *c, *next;
+    d->last_sweep = now;
+    if (d->accept_paused != 0 && now >= d->accept_paused && d->listen_fd >= 0) {
+        d->accept_paused = 0;
+        listen_watch(d, EPOLLIN);
+    }
+    for (c = d->conns; c; c = next) {
+        bool pending = c->out_len > c->out_off;
+        next = c->next;
+        if (c->busy || c->dead)
+            continue;
+        if (pending && now - c->t_out > send_ms) {
+            c->dead = true; /* it does not read what it asked for */
+        } else if (!pending && c->in_len > 0 && c->t_in != 0 && now - c->t_in > header &&
+                   !c->closing) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "request not complete within %d s (daemon.header_timeout); closing",
+                     d->cfg.header_timeout_s);
+            c->closing = true;
+            ik_conn_send_error(d, c, "timeout", msg);
+        } else if (!pending && c->in_len == 0 && !c->watching && now - c->t_active > idle) {
+            c->dead = true;
+        } else {
+            continue;
+        }
+        atomic_fetch_add_explicit(&d->metrics.connections_timed_out, 1, memory_order_relaxed);
+        conn_settle(d, c);
+    }
+    ik_release_parked(d, false); /* write replies past daemon.visible_timeout */
+}
+
+/* Still something owed to a client: a job out, a parked write reply, unsent bytes. */
+static bool owing(struct ik_daemon *d)
+{
+    for (struct ik_conn *c = d->conns; c; c = c->next)
+        if (c->busy || (c->out_len > c->out_off && !c->dead))
+            return true;
+    return false;
+}
+
+/* Shutdown asked: stop accepting at once (clients then find no daemon and fall back), then
+ * drain what was committed or is being answered, up to the send timeout. */
+static void begin_stop(struct ik_daemon *d)
+{
+    if (d->stop_deadline != 0)
+        return;
+    d->stop_deadline = ik_now_ms() + d->cfg.send_timeout_s * 1e3;
+    if (d->listen_fd >= 0) {
+        epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, d->listen_fd, NULL);
+        close(d->listen_fd);
+        unlink(SOCK_NAME);
+        d->listen_fd = -1;
+    }
+}
+
 static void loop(struct ik_daemon *d, int sig_fd)
 {
     struct epoll_event evs[64];
-    while (!d->stopping || d->parked) {
-        int i, n = epoll_wait(d->ep_fd, evs, 64, d->stopping ? 100 : -1);
+    for (;;) {
+        double now;
+        int i, n;
+        if (d->stopping) {
+            begin_stop(d);
+            if (!owing(d))
+                break;
+            if (ik_now_ms() > d->stop_deadline) {
+                fprintf(stderr, "ipfs-kit daemon: replies still owed after %d s; stopping\n",
+                        d->cfg.send_timeout_s);
+                ik_release_parked(d, true);
+                break;
+            }
+        }
+        n = epoll_wait(d->ep_fd, evs, 64, d->conns || d->accept_paused ? SWEEP_MS : -1);
         if (n < 0 && errno != EINTR)
             break;
         for (i = 0; i < n; i++) {
@@ -446,24 +609,39 @@ static void loop(struct ik_daemon *d, int sig_fd)
             } else
                 on_conn(d, tag, evs[i].events);
         }
+        now = ik_now_ms();
+        if (now - d->last_sweep >= SWEEP_MS)
+            sweep(d, now);
         conns_free_closed(d);
-        if (d->stopping && d->parked && n == 0)
-            break; /* a write reply that never got its snapshot: give up on it */
     }
+    conns_free_closed(d);
+}
+
+/* Lifts the soft descriptor limit to the hard one: each connection holds one or more. */
+static void raise_nofile(struct ik_daemon *d)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    d->max_conns = d->cfg.max_connections;
+    d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
 {
     struct ik_daemon *d = calloc(1, sizeof *d);
     sigset_t mask;
-    int rc, sig_fd = -1;
+    int rc, sig_fd = -1, dir_fd = -1;
     long holder = 0;
     if (!d)
         return ik_error_set(err, ENOMEM, "out of memory");
     d->listen_fd = d->ep_fd = d->wake_fd = d->lock_fd = d->pins.fd = d->vfs.fd = -1;
-    d->vpage_fd = -1;
+    d->vpage_fd = d->reserve_fd = -1;
     d->uid = getuid();
-    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    snprintf(d->dir, sizeof d->dir, ".");
+    snprintf(d->shown_dir, sizeof d->shown_dir, "%s", dir);
     snprintf(d->sock_path, sizeof d->sock_path, "%s/daemon.sock", dir);
     ik_metrics_init(&d->metrics);
     ik_queue_init(&d->writes);
@@ -473,15 +651,29 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_cond_init(&d->build_cv, NULL);
     pthread_mutex_init(&d->pub_mu, NULL);
 
-    if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_config_load(dir, &d->cfg, err)) != 0)
+    if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))
         goto fail;
-    if ((rc = ik_lock_acquire(dir, &d->lock_fd, &holder, err)) != 0)
+    /* The daemon works inside the directory it checked, for its whole life: every file is
+     * named relative to it (d->dir is "."), so renaming a parent directory or swapping in a
+     * link for it after the check cannot send a single open elsewhere. */
+    if (fchdir(dir_fd) != 0) {
+        rc = ik_error_set(err, errno, "cannot enter %s: %s", dir, strerror(errno));
         goto fail;
-    rc = ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
+    }
+    if ((rc = ik_config_load(d->dir, &d->cfg, err)) != 0)
+        goto fail;
+    if ((rc = ik_lock_acquire(d->dir, &d->lock_fd, &holder, err)) != 0)
+        goto fail;
+    if ((rc = ik_lock_mark_daemon(d->lock_fd)) != 0) {
+        ik_error_set(err, rc, "cannot mark daemon.lock: %s", strerror(rc));
+        goto fail;
+    }
+    rc = ik_store_open(d->dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
     if (rc != 0)
         goto fail;
     if ((rc = ik_vpage_create(d, err)) != 0 || (rc = ik_build_initial(d, err)) != 0)
         goto fail;
+    raise_nofile(d);
     if ((rc = listen_socket(d, err)) != 0)
         goto fail;
     d->ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -506,16 +698,15 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     }
     ik_http_start(d, quiet); /* never fails the daemon: status says why HTTP is off */
+    close(dir_fd);           /* the working directory holds it from here on */
+    dir_fd = -1;
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
                 (long long)d->pins.rows);
     loop(d, sig_fd);
-    ik_vpage_stopping(d); /* watching clients ask again, and find nobody */
-    /* Stop accepting first, so a client never connects to a daemon that will not answer. */
-    close(d->listen_fd);
-    unlink(d->sock_path);
-    d->listen_fd = -1;
+    ik_vpage_stopping(d);         /* watching clients ask again, and find nobody */
+    begin_stop(d);                /* after a failed epoll_wait: not accepting either */
     atomic_store(&d->stop, true); /* every thread's loop condition */
     ik_http_stop(d);
     ik_health_stop(d);
@@ -531,6 +722,10 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
 fail:
     if (sig_fd >= 0)
         close(sig_fd);
+    if (dir_fd >= 0)
+        close(dir_fd);
+    if (err != NULL && strncmp(err->message, "./", 2) == 0) /* a file named from our cwd */
+        ik_error_prefix(err, rc, "%s", dir);
     daemon_free(d);
     return rc;
 }

@@ -8,14 +8,15 @@
 #include "daemon.h"
 #include "http/http.h"
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 #ifndef IK_VERSION
 #define IK_VERSION "0.1.0"
 #endif
 
 const char *const ik_metrics_op_names[IK_M_OPS] = {
-    "ping",   "capabilities", "status", "query",    "pin_add",
-    "pin_rm", "pin_touch",    "import", "shutdown", "watch"};
+    "ping",      "capabilities", "status",   "query", "pin_add", "pin_rm",
+    "pin_touch", "import",       "shutdown", "watch", "changes"};
 const char *const ik_metrics_method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                            "traditional"};
 
@@ -102,6 +103,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     double zc = 0, fallback = 0;
     uint64_t gen;
     int64_t pins;
+    bool failing;
     int rc = ik_builder_create_table("metrics", 64, &r.b, err);
     if (rc != 0)
         return rc;
@@ -115,6 +117,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     pthread_mutex_lock(&d->pub_mu);
     gen = d->published_gen;
     pins = d->pins.rows;
+    failing = d->build_failed;
     pthread_mutex_unlock(&d->pub_mu);
 
     row(&r, "uptime_seconds", (ik_now_ms() - m->started_mono) / 1000.0, "gauge", NULL);
@@ -139,10 +142,16 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     row(&r, "bytes_served_total", load(&m->bytes_served), "counter", NULL);
     row(&r, "errors_total", load(&m->errors), "counter", NULL);
     row(&r, "connections_total", load(&m->connections), "counter", NULL);
+    row(&r, "connections_open", load(&m->connections_open), "gauge", NULL);
+    row(&r, "connections_refused_total", load(&m->connections_refused), "counter", NULL);
+    row(&r, "connections_timed_out_total", load(&m->connections_timed_out), "counter", NULL);
     row(&r, "request_latency_ms", percentile(m, 0.50), "histogram_p50", NULL);
     row(&r, "request_latency_ms", percentile(m, 0.99), "histogram_p99", NULL);
     row(&r, "snapshot_builds_total", load(&m->snapshot_builds), "counter", NULL);
     row(&r, "snapshot_build_ms", load(&m->snapshot_build_us_last) / 1000.0, "gauge", NULL);
+    row(&r, "snapshot_build_failures_total", load(&m->snapshot_build_failures), "counter", NULL);
+    row(&r, "snapshot_build_failing", failing ? 1 : 0, "gauge", NULL);
+    row(&r, "writes_not_visible_total", load(&m->writes_not_visible), "counter", NULL);
     row(&r, "snapshot_version", (double)gen, "gauge", NULL);
     row(&r, "pins", (double)pins, "gauge", NULL);
     row(&r, "http_up", ik_http_serving(d) ? 1 : 0, "gauge", NULL); /* why not: daemon status */

@@ -1,7 +1,8 @@
 /* Reply workers: answer queries whose reply carries the rows — an Arrow IPC stream (the
  * `ipc_stream` method, optionally LZ4/ZSTD compressed) or JSON lines (`traditional`) — as a
  * header frame, data frames and a zero-length end frame. The socket is written with a
- * timeout: a client that stops reading loses its connection and holds up nobody else. */
+ * deadline for the whole reply (daemon.send_timeout) and a 10 s bound on a stall: a client that
+ * reads slowly or not at all loses its connection, and frees its worker for the others. */
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -23,12 +24,14 @@ struct sender {
     uint8_t *buf; /* 4 header bytes + payload */
     size_t len;   /* payload bytes */
     int64_t sent;
+    double deadline; /* the whole reply is sent by then (daemon.send_timeout), monotonic ms */
 };
 
 static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_error *err)
 {
     while (n > 0) {
         struct pollfd pfd = {s->fd, POLLOUT, 0};
+        double left = s->deadline - ik_now_ms();
         ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
             p += w;
@@ -40,7 +43,15 @@ static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_erro
             continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return ik_error_set(err, errno, "send: %s", strerror(errno));
-        if (poll(&pfd, 1, IK_DAEMON_SEND_TIMEOUT_MS) <= 0)
+        if (left <= 0)
+            return ik_error_set(err, ETIMEDOUT,
+                                "reply not sent within daemon.send_timeout (%d s): client reads "
+                                "too slowly",
+                                s->d->cfg.send_timeout_s);
+        if (poll(&pfd, 1,
+                 left < IK_DAEMON_SEND_TIMEOUT_MS ? (int)left + 1 : IK_DAEMON_SEND_TIMEOUT_MS) <=
+                0 &&
+            ik_now_ms() < s->deadline)
             return ik_error_set(err, ETIMEDOUT, "client stopped reading");
         if (atomic_load(&s->d->stop))
             return ik_error_set(err, ECANCELED, "daemon stopping");
@@ -121,6 +132,21 @@ static int result_batch(struct ik_daemon *d, struct ik_job *j, struct ArrowSchem
     return rc;
 }
 
+/* The changes of the job's table since its version, read from the store on the worker's own
+ * read-only connection (opened on first use, kept for the worker's life). The reply's version
+ * is the newest the batch covers. */
+static int changes_batch(struct ik_daemon *d, struct ik_job *j, struct ik_store **ro,
+                         struct ArrowSchema *schema, struct ArrowArray *batch, struct ik_error *err)
+{
+    uint64_t newest = 0;
+    int rc;
+    if (*ro == NULL && (rc = ik_store_open(d->dir, IK_STORE_READONLY, ro, err)) != 0)
+        return rc;
+    rc = ik_store_changes(*ro, j->req.query.table, j->req.since, schema, batch, &newest, err);
+    j->snap.version = newest;
+    return rc;
+}
+
 static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t matched,
                        int64_t table_rows, struct ik_error *err)
 {
@@ -135,6 +161,8 @@ static int send_header(struct sender *s, struct ik_job *j, int64_t rows, int64_t
     if (!h)
         return ik_error_set(err, ENOMEM, "out of memory");
     json_object_set_new(h, "transport", json_string(json ? "json" : "stream"));
+    if (j->req.op == IK_REQ_CHANGES)
+        json_object_set_new(h, "since", json_integer((json_int_t)j->req.since));
     if (!json)
         json_object_set_new(h, "compression", json_string(compression_name(j->req.compression)));
     text = json_dumps(h, JSON_COMPACT);
@@ -172,9 +200,9 @@ static int encode(struct sender *s, struct ik_job *j, const struct ArrowSchema *
     return rc;
 }
 
-static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
+static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf, struct ik_store **ro)
 {
-    struct sender s = {d, j->conn->fd, buf, 0, 0};
+    struct sender s = {d, j->conn->fd, buf, 0, 0, ik_now_ms() + d->cfg.send_timeout_s * 1e3};
     struct ik_error err = {{0}};
     struct ArrowSchema schema = {0};
     struct ArrowArray batch = {0};
@@ -190,7 +218,12 @@ static void reply_job(struct ik_daemon *d, struct ik_job *j, uint8_t *buf)
             return;
         }
     }
-    rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+    if (j->req.op == IK_REQ_CHANGES) {
+        rc = changes_batch(d, j, ro, &schema, &batch, &err);
+        matched = table_rows = rc == 0 ? batch.length : 0;
+    } else {
+        rc = result_batch(d, j, &schema, &batch, &matched, &table_rows, &err);
+    }
     if (rc != 0) {
         char *e = ik_reply_error(ik_reply_code(rc), err.message);
         if (!e || frame_write(&s, e, strlen(e), &err) || flush_frame(&s, &err))
@@ -216,14 +249,16 @@ void *ik_reply_worker_main(void *arg)
 {
     struct ik_daemon *d = arg;
     uint8_t *buf = malloc(FRAME_CAP + 4);
+    struct ik_store *ro = NULL; /* for "changes" */
     struct ik_job *j;
     while ((j = ik_queue_pop(&d->replies, &d->stop)) != NULL) {
         if (buf)
-            reply_job(d, j, buf);
+            reply_job(d, j, buf, &ro);
         else
             j->close_conn = true;
         ik_job_done(d, j);
     }
+    ik_store_close(ro);
     free(buf);
     return NULL;
 }

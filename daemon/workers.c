@@ -11,11 +11,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "daemon.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
 /* ---- queues --------------------------------------------------------------------------- */
@@ -88,10 +91,7 @@ void ik_job_done(struct ik_daemon *d, struct ik_job *j)
 
 static int open_ro(const char *path, struct ik_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        ik_error_set(err, errno, "open %s: %s", path, strerror(errno));
-    return fd;
+    return ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err);
 }
 
 static int64_t file_size(int fd)
@@ -122,6 +122,8 @@ static void publish(struct ik_daemon *d, uint64_t gen, struct ik_published *pins
     d->vfs = *vfs;
     d->published_gen = gen;
     d->build_failed = false;
+    d->build_retries = 0;
+    d->build_failed_since = 0;
     ik_vpage_publish(d, pins, vfs);
     pthread_mutex_unlock(&d->pub_mu);
     if (old_pins >= 0)
@@ -203,39 +205,54 @@ static int build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store 
     return 0;
 }
 
-/* At start: reuse the newest snapshots when they match the store, else build them now (the
- * socket opens only once there is something to serve). */
+/* One table's snapshot of generation `gen`, fully validated (a damaged file must never reach
+ * a reader: the query engine and the printers trust a snapshot's offsets); false, with the
+ * reason logged, when there is none or it cannot be used. */
+static bool reuse_one(struct ik_daemon *d, const char *table, uint64_t gen, struct ik_published *p)
+{
+    struct ik_error err = {{0}};
+    struct ik_snapshot *s = NULL;
+    int rc = ik_snapshot_open_version(d->dir, table, gen, IK_VALIDATE_FULL, &s, &p->fd, &err);
+    if (rc != 0) {
+        if (rc != ENOENT) /* none of this generation is the normal case after direct writes */
+            fprintf(stderr,
+                    "ipfs-kit daemon: snapshot of %s version %llu is damaged, rebuilding it "
+                    "from the store: %s\n",
+                    table, (unsigned long long)gen, err.message);
+        /* damaged, or there but never marked durable: the build must write it anew, not
+         * take the file it finds under that name */
+        if (ik_snapshot_discard(d->dir, table, gen, &err) != 0)
+            fprintf(stderr, "ipfs-kit daemon: %s\n", err.message);
+        return false;
+    }
+    p->version = gen;
+    p->rows = ik_snapshot_rows(s);
+    p->bytes = file_size(p->fd);
+    ik_snapshot_close(s);
+    return true;
+}
+
+/* At start: reuse the snapshots of the store's generation when they are sound, else build
+ * them now (the socket opens only once there is something to serve). */
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 {
-    char pp[PATH_MAX + 64], vp[PATH_MAX + 64];
-    uint64_t gen = 0, pv = 0, vv = 0;
+    struct ik_published pins = {.fd = -1}, vfs = {.fd = -1};
+    uint64_t gen = 0;
+    bool pins_ok, vfs_ok;
     int rc = ik_store_generation(d->wstore, &gen, err);
     if (rc != 0)
         return rc;
-    if (ik_snapshot_latest(d->dir, "pin_index", pp, sizeof pp, &pv, NULL) == 0 &&
-        ik_snapshot_latest(d->dir, "vfs_stats", vp, sizeof vp, &vv, NULL) == 0 && pv == gen &&
-        vv == gen) {
-        struct ik_snapshot *s = NULL;
-        struct ik_published pins = {.fd = -1, .version = gen}, vfs = {.fd = -1, .version = gen};
-        pins.fd = open_ro(pp, NULL);
-        vfs.fd = open_ro(vp, NULL);
-        if (pins.fd >= 0 && vfs.fd >= 0 && ik_snapshot_open_fd(pins.fd, 0, &s, NULL) == 0) {
-            pins.rows = ik_snapshot_rows(s);
-            ik_snapshot_close(s);
-            if (ik_snapshot_open_fd(vfs.fd, 0, &s, NULL) == 0) {
-                vfs.rows = ik_snapshot_rows(s);
-                ik_snapshot_close(s);
-                pins.bytes = file_size(pins.fd);
-                vfs.bytes = file_size(vfs.fd);
-                publish(d, gen, &pins, &vfs);
-                return 0;
-            }
-        }
-        if (pins.fd >= 0)
-            close(pins.fd);
-        if (vfs.fd >= 0)
-            close(vfs.fd);
+    /* both checked whatever the first gives: a build takes the file it finds under a name */
+    pins_ok = reuse_one(d, "pin_index", gen, &pins);
+    vfs_ok = reuse_one(d, "vfs_stats", gen, &vfs);
+    if (pins_ok && vfs_ok) {
+        publish(d, gen, &pins, &vfs);
+        return 0;
     }
+    if (pins.fd >= 0)
+        close(pins.fd);
+    if (vfs.fd >= 0)
+        close(vfs.fd);
     return build(d, NULL, d->wstore, err);
 }
 
@@ -245,6 +262,56 @@ void ik_build_request(struct ik_daemon *d, uint64_t generation)
     if (generation > d->build_wanted)
         d->build_wanted = generation;
     pthread_cond_signal(&d->build_cv);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
+/* IPFS_KIT_FAIL_BUILDS=n (tests only): the builder thread's next n builds fail as a full disk
+ * would. Read once; only the builder thread calls this. */
+static int injected_failure(struct ik_error *err)
+{
+    static int left = -1;
+    if (left < 0) {
+        const char *v = getenv("IPFS_KIT_FAIL_BUILDS");
+        left = v ? atoi(v) : 0;
+    }
+    if (left <= 0)
+        return 0;
+    left--;
+    return ik_error_set(err, ENOSPC,
+                        "writing the snapshot: No space left on device (injected by "
+                        "IPFS_KIT_FAIL_BUILDS)");
+}
+
+/* A failed build leaves committed writes invisible: record it for status and metrics (their
+ * replies stay parked) and retry after a backoff of 50 ms doubling to 5 s, not waiting for
+ * another write to come. */
+static void build_failed(struct ik_daemon *d, const struct ik_error *err)
+{
+    struct timespec until;
+    int retries;
+    long ms;
+    atomic_fetch_add_explicit(&d->metrics.snapshot_build_failures, 1, memory_order_relaxed);
+    pthread_mutex_lock(&d->pub_mu);
+    if (!d->build_failed)
+        d->build_failed_since = ik_wall_ms();
+    d->build_failed = true;
+    retries = ++d->build_retries;
+    snprintf(d->build_error, sizeof d->build_error, "%s", err->message);
+    pthread_mutex_unlock(&d->pub_mu);
+    ms = retries >= 8 ? 5000 : 50L << (retries - 1); /* 50, 100, ... 3200, then 5000 */
+    fprintf(stderr, "ipfs-kit daemon: snapshot build failed (attempt %d, retry in %ld ms): %s\n",
+            retries, ms, err->message);
+    ik_loop_wake(d); /* parked replies: their visible_timeout may have passed */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop))
+        pthread_cond_timedwait(&d->build_cv, &d->build_mu, &until);
     pthread_mutex_unlock(&d->build_mu);
 }
 
@@ -273,18 +340,8 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&d->build_mu);
         if (atomic_load(&d->stop))
             break;
-        if (build(d, pr, NULL, &err) != 0) {
-            fprintf(stderr, "ipfs-kit daemon: snapshot build failed: %s\n", err.message);
-            pthread_mutex_lock(&d->pub_mu);
-            d->build_failed = true;
-            snprintf(d->build_error, sizeof d->build_error, "%s", err.message);
-            pthread_mutex_unlock(&d->pub_mu);
-            ik_loop_wake(d);
-            /* Wait for the next write before trying again, not in a hot loop. */
-            pthread_mutex_lock(&d->build_mu);
-            if (!atomic_load(&d->stop) && d->build_wanted == want)
-                pthread_cond_wait(&d->build_cv, &d->build_mu);
-            pthread_mutex_unlock(&d->build_mu);
+        if (injected_failure(&err) != 0 || build(d, pr, NULL, &err) != 0) {
+            build_failed(d, &err);
             continue;
         }
         ik_loop_wake(d); /* parked write replies can go */
@@ -319,68 +376,44 @@ static char *error_reply(const char *code, int rc, const struct ik_error *err)
     return ik_reply_error(code, msg);
 }
 
-static int read_all_fd(int fd, uint8_t **data, size_t *len, struct ik_error *err)
+/* The client's file is never mapped as it is: a client that truncates it would kill the daemon
+ * with SIGBUS, and one that rewrites it between the two passes would have the second read
+ * other rows than the first checked. ik_buffer_read_fd copies it into private memory (a 1M-pin,
+ * 380 MB JSON lines file: see docs/architecture.md), unless it is a sealed memfd. Only files
+ * with an end: reading a pipe or a device whose other end never closes would hold the writer
+ * thread, and every write behind it, forever (or fill memory). */
+static int too_big(struct ik_daemon *d, int64_t size, struct ik_error *err)
 {
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf)
-        return ik_error_set(err, ENOMEM, "out of memory reading the import");
-    for (;;) {
-        ssize_t r;
-        if (n == cap) {
-            uint8_t *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                return ik_error_set(err, ENOMEM, "out of memory reading the import");
-            }
-            buf = p;
-            cap *= 2;
-        }
-        r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            return ik_error_set(err, e, "reading the import: %s", strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
+    return ik_error_set(err, IK_ELIMIT,
+                        "import: the file has %lld bytes, over the limit of %lld "
+                        "(daemon.max_import_size in config.json)",
+                        (long long)size, (long long)d->cfg.max_import_size);
 }
 
 static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_result *res,
                      struct ik_error *err)
 {
-    struct stat st;
     struct ik_buffer *buf = NULL;
-    uint8_t *data = NULL;
-    size_t len = 0;
+    struct stat st;
     int rc;
-    if (fstat(j->in_fd, &st) != 0)
-        return ik_error_set(err, errno, "import: fstat: %s", strerror(errno));
-    /* Only files with an end: reading a pipe or a device whose other end never closes would
-     * hold the writer thread, and every write behind it, forever (or fill memory). */
-    if (!S_ISREG(st.st_mode))
+    /* before a byte is read: the writer stays free */
+    if (fstat(j->in_fd, &st) == 0 && st.st_size > d->cfg.max_import_size)
+        return too_big(d, (int64_t)st.st_size, err);
+    rc = ik_buffer_read_fd(j->in_fd, &buf, err);
+    if (rc == EINVAL)
         return ik_error_set(err, EINVAL,
                             "import: the file passed must be a regular file or a "
                             "memfd (spool a pipe into one first)");
-    if (st.st_size > 0) {
-        if ((rc = ik_buffer_map_fd(j->in_fd, &buf, err)) != 0)
-            return rc;
-        rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
-                             res, err);
+    if (rc != 0)
+        return ik_error_prefix(err, rc, "import");
+    if ((int64_t)ik_buffer_size(buf) > d->cfg.max_import_size) { /* said size 0, but was not */
+        int64_t size = (int64_t)ik_buffer_size(buf);
         ik_buffer_unref(buf);
-        return rc;
+        return too_big(d, size, err);
     }
-    if ((rc = read_all_fd(j->in_fd, &data, &len, err)) != 0)
-        return rc;
-    rc = ik_store_import(d->wstore, data, len, &j->req.import, res, err);
-    free(data);
+    rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import, res,
+                         err);
+    ik_buffer_unref(buf);
     return rc;
 }
 
@@ -438,6 +471,22 @@ static bool queue_empty(struct ik_queue *q)
     return empty;
 }
 
+/* Drops change-log versions past the retention window (config.json "changes") while no write
+ * waits: one bounded chunk at a time, checking the queue between chunks. */
+static void trim_changes(struct ik_daemon *d)
+{
+    struct ik_error err = {{0}};
+    bool more = true;
+    while (more && queue_empty(&d->writes)) {
+        if (ik_store_changes_trim(d->wstore, d->cfg.changes_retain_versions,
+                                  d->cfg.changes_retain_seconds, (int64_t)(ik_wall_ms() * 1000.0),
+                                  &more, &err) != 0) {
+            fprintf(stderr, "ipfs-kit daemon: trimming the change log: %s\n", err.message);
+            return;
+        }
+    }
+}
+
 /* The store is opened with IK_STORE_MANUAL_CHECKPOINT: commits do not copy the WAL into
  * pins.db (for a 1M-pin import that was a second write of the whole table and two fsyncs
  * before the build could start); the writer does it here once no write is waiting, while the
@@ -454,6 +503,7 @@ static void *writer_main(void *arg)
         ik_job_done(d, j);
         if (queue_empty(&d->writes) && ik_store_checkpoint(d->wstore, &err) != 0)
             fprintf(stderr, "ipfs-kit daemon: checkpoint: %s\n", err.message);
+        trim_changes(d);
     }
     return NULL;
 }

@@ -234,24 +234,200 @@ TEST(test_cid_multibase_spec_vectors_decode)
     }
 }
 
-TEST(test_cid_multibase_names_unsupported_bases)
+/* multiformats/multibase tests: test1.csv ("Decentralize everything!!"), leading_zero.csv
+ * ("\x00yes mani !") and two_leading_zeros.csv ("\x00\x00yes mani !"), every encoding of each
+ * but proquint, base45 and base256emoji (named as unsupported instead). */
+TEST(test_cid_multibase_spec_vectors_of_every_base)
 {
+    static const struct {
+        const char *plain;
+        size_t plain_len;
+        const char *text[21];
+    } files[] = {
+        {"Decentralize everything!!",
+         25,
+         {"00010001000110010101100011011001010110111001110100011100100110000101101100011010010111"
+          "10100110010100100000011001010111011001100101011100100111100101110100011010000110100101"
+          "101110011001110010000100100001",
+          "71043126154533472162302661513646244031273145344745643206455631620441",
+          "9429328951066508984658627669258025763026247056774804621697313",
+          "f446563656e7472616c697a652065766572797468696e672121",
+          "F446563656E7472616C697A652065766572797468696E672121",
+          "birswgzloorzgc3djpjssazlwmvzhs5dinfxgoijb",
+          "BIRSWGZLOORZGC3DJPJSSAZLWMVZHS5DINFXGOIJB",
+          "v8him6pbeehp62r39f9ii0pbmclp7it38d5n6e891",
+          "V8HIM6PBEEHP62R39F9II0PBMCLP7IT38D5N6E891",
+          "cirswgzloorzgc3djpjssazlwmvzhs5dinfxgoijb",
+          "CIRSWGZLOORZGC3DJPJSSAZLWMVZHS5DINFXGOIJB",
+          "t8him6pbeehp62r39f9ii0pbmclp7it38d5n6e891",
+          "T8HIM6PBEEHP62R39F9II0PBMCLP7IT38D5N6E891",
+          "het1sg3mqqt3gn5djxj11y3msci3817depfzgqejb",
+          "k343ixo7d49hqj1ium15pgy1wzww5fxrid21td7l",
+          "K343IXO7D49HQJ1IUM15PGY1WZWW5FXRID21TD7L",
+          "Ztwe7gVTeK8wswS1gf8hrgAua9fcw9reboD",
+          "zUXE7GvtEk8XTXs1GF8HSGbVA9FCX9SEBPe",
+          "mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ",
+          "MRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ==",
+          "uRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ"}},
+        {"\0yes mani !",
+         11,
+         {"0000000000111100101100101011100110010000001101101011000010110111001101001001000000010000"
+          "1",
+          "7000171312714403326055632220041",
+          "90573277761329450583662625",
+          "f00796573206d616e692021",
+          "F00796573206D616E692021",
+          "bab4wk4zanvqw42jaee",
+          "BAB4WK4ZANVQW42JAEE",
+          "v01smasp0dlgmsq9044",
+          "V01SMASP0DLGMSQ9044",
+          "cab4wk4zanvqw42jaee======",
+          "CAB4WK4ZANVQW42JAEE======",
+          "t01smasp0dlgmsq9044======",
+          "T01SMASP0DLGMSQ9044======",
+          "hybhskh3ypiosh4jyrr",
+          "k02lcpzo5yikidynfl",
+          "K02LCPZO5YIKIDYNFL",
+          "Z17Pznk19XTTzBtx",
+          "z17paNL19xttacUY",
+          "mAHllcyBtYW5pICE",
+          "MAHllcyBtYW5pICE=",
+          "UAHllcyBtYW5pICE="}},
+        {"\0\0yes mani !",
+         12,
+         {"0000000000000000001111001011001010111001100100000011011010110000101101110011010010010000"
+          "000100001",
+          "700000171312714403326055632220041",
+          "900573277761329450583662625",
+          "f0000796573206d616e692021",
+          "F0000796573206D616E692021",
+          "baaahszltebwwc3tjeaqq",
+          "BAAAHSZLTEBWWC3TJEAQQ",
+          "v0007ipbj41mm2rj940gg",
+          "V0007IPBJ41MM2RJ940GG",
+          "caaahszltebwwc3tjeaqq====",
+          "CAAAHSZLTEBWWC3TJEAQQ====",
+          "t0007ipbj41mm2rj940gg====",
+          "T0007IPBJ41MM2RJ940GG====",
+          "hyyy813murbssn5ujryoo",
+          "k002lcpzo5yikidynfl",
+          "K002LCPZO5YIKIDYNFL",
+          "Z117Pznk19XTTzBtx",
+          "z117paNL19xttacUY",
+          "mAAB5ZXMgbWFuaSAh",
+          "MAAB5ZXMgbWFuaSAh",
+          "UAAB5ZXMgbWFuaSAh"}},
+    };
     struct ik_error err;
     uint8_t out[64];
-    size_t n;
-    /* test1.csv base64 / base32hex / base58flickr forms of "Decentralize everything!!" */
-    ASSERT_FAILS(
-        ik__multibase_decode("mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ", 35, out, sizeof out, &n, &err),
-        IK_EFORMAT, &err, "unsupported multibase 'm' (base64)");
-    ASSERT_FAILS(ik__multibase_decode("v8him6pbeehp62r39f9ii0pbmclp7it38d5n6e891", 41, out,
+    size_t f, i, n;
+    for (f = 0; f < sizeof files / sizeof files[0]; f++)
+        for (i = 0; i < 21; i++) {
+            const char *t = files[f].text[i];
+            err.message[0] = 0;
+            if (ik__multibase_decode(t, strlen(t), out, sizeof out, &n, &err) != 0 ||
+                n != files[f].plain_len || memcmp(out, files[f].plain, n) != 0) {
+                ik_test_fail(__FILE__, __LINE__, "\"%s\": %s (%zu bytes)", t, err.message, n);
+                return;
+            }
+        }
+    ASSERT_FAILS(ik__multibase_decode("pro-babab-lojoj-lasob-kujod-kunon-fabod", 39, out,
                                       sizeof out, &n, &err),
-                 IK_EFORMAT, &err, "(base32hex)");
+                 IK_EFORMAT, &err, "unsupported multibase 'p' (proquint)");
+    ASSERT_FAILS(ik__multibase_decode("R000RFF.OEB$D5/DZ24", 19, out, sizeof out, &n, &err),
+                 IK_EFORMAT, &err, "(base45)");
     ASSERT_FAILS(
-        ik__multibase_decode("Ztwe7gVTeK8wswS1gf8hrgAua9fcw9reboD", 35, out, sizeof out, &n, &err),
-        IK_EFORMAT, &err, "(base58flickr)");
+        ik__multibase_decode("\xf0\x9f\x9a\x80\xf0\x9f\x9a\x80", 8, out, sizeof out, &n, &err),
+        IK_EFORMAT, &err, "(base256emoji)");
     ASSERT_FAILS(
         ik__multibase_decode("k343ixo7d49hqj1ium15pgy1wzww5fxrid21td7l", 40, out, 24, &n, &err),
         IK_EFORMAT, &err, "base36 text decodes to more than 24 bytes");
+}
+
+/* Damage each new base in the ways its rules forbid. */
+TEST(test_cid_multibase_rejects_bad_text_in_the_other_bases)
+{
+    static const struct {
+        const char *text, *why;
+    } v[] = {
+        {"mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ==", "invalid base64 character '=' at 35"},
+        {"MRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIQ=", "base64pad text of 35 characters is not padded"},
+        {"mRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchIR", "base64 text has non-zero padding bits"},
+        {"mRGVjZ", "base64 text of 5 characters is truncated"},
+        {"uRGVjZW50cmFsaXplIGV2ZXJ5dGhpbmchI/", "invalid base64url character '/' at 34"},
+        {"02", "invalid base2 character '2' at 1"},
+        {"0100000000", "base2 text has non-zero leading bits"},
+        {"78", "invalid base8 character '8' at 1"},
+        {"7400", "base8 text has non-zero leading bits"},
+        {"9x", "invalid base10 character 'x' at 1"},
+        {"Z0", "invalid base58flickr character '0' at 1"},
+        {"hl", "invalid base32z character 'l' at 1"},
+        {"v8him6pbeehp62r39f9ii0pbmclp7it38d5n6e89w", "invalid base32hex character 'w' at 40"},
+    };
+    struct ik_error err;
+    uint8_t out[64];
+    size_t i, n;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        err.message[0] = 0;
+        if (ik__multibase_decode(v[i].text, strlen(v[i].text), out, sizeof out, &n, &err) !=
+                IK_EFORMAT ||
+            strstr(err.message, v[i].why) == NULL) {
+            ik_test_fail(__FILE__, __LINE__, "\"%s\": got \"%s\", wanted \"%s\"", v[i].text,
+                         err.message, v[i].why);
+            return;
+        }
+    }
+}
+
+/* The V0_AS_V1 CID in the bases added for issue 13 (computed from its binary), and
+ * js-multiformats' base64 form of the dag-pb CIDv1 of sha2-256("abc"): each has one canonical
+ * text, lower-case base32. */
+TEST(test_cid_canonical_text_of_every_multibase)
+{
+    static const char *texts[] = {
+        "00000000101110000000100100010000011100011101100001100010001000010100110001111110000011"
+        "10000010100100110101111101111110100110010001001100101101111101110010010010000100111101"
+        "01110010000011110010001100100100110111001001101001100101001001001010110011001000110110"
+        "1111000010100101011100001010101",
+        "7002700221016166061041230770160244657576462114557562220475344074431115623231222254621557"
+        "024534125",
+        "92793123910855882936147588889964461062772221793666199782214658415568868628019681605717",
+        "cafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku======",
+        "CAFYBEIHDWDCEFGH4DQKJV67UZCMW7OJEE6XEDZDETOJUZJEVTENXQUVYKU======",
+        "v05o14873m324567s3ga9luvkp2cmve944un43p34je9kp94lj4dngkloak",
+        "V05O14873M324567S3GA9LUVKP2CMVE944UN43P34JE9KP94LJ4DNGKLOAK",
+        "t05o14873m324567s3ga9luvkp2cmve944un43p34je9kp94lj4dngkloak======",
+        "T05O14873M324567S3GA9LUVKP2CMVE944UN43P34JE9KP94LJ4DNGKLOAK======",
+        "hyfabre8dsdnrfg8hdokji69w3ncs9qjrr6zrd3druqjw3jriurpzowiakw",
+        "ZCJ7vKKGXBU2RSHn6gtYhckSrkk47KCtnEJAfQbttGmfsyjbH",
+        "mAXASIOOwxEKY/BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+        "MAXASIOOwxEKY/BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+        "uAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+        "UAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV",
+        "BAFYBEIHDWDCEFGH4DQKJV67UZCMW7OJEE6XEDZDETOJUZJEVTENXQUVYKU",
+        "bAFYBEIHDWDCEFGH4DQKJV67UZCMW7OJEE6XEDZDETOJUZJEVTENXQUVYKU",
+        "K2JMTXX1EPA2WL096HSBPUHRZ9XHPPKLONEHZWKMSKC9RMEB51KWN4UT",
+        "F01701220E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        V0_AS_V1,
+    };
+    char text[IK_CID_MAX_TEXT + 1];
+    size_t i;
+    for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t n = ik_cid_canonical(texts[i], strlen(texts[i]), text, sizeof text);
+        if (n != strlen(V0_AS_V1) || strcmp(text, V0_AS_V1) != 0) {
+            ik_test_fail(__FILE__, __LINE__, "\"%s\": canonical \"%s\"", texts[i], text);
+            return;
+        }
+    }
+    ASSERT_EQ(ik_cid_canonical("mAXASILp4Fr+PAc/qQUFA3l2uIiOwA2Gjlhd6nLQQ/2HyABWt", 49, text,
+                               sizeof text),
+              59);
+    ASSERT_STR_EQ(text, "bafybeif2pall7dybz7vecqka3zo24irdwabwdi4wc55jznaq75q7eaavvu");
+    ASSERT_EQ(ik_cid_canonical(V0, 46, text, sizeof text), 46);
+    ASSERT_STR_EQ(text, V0);
+    ASSERT_EQ(ik_cid_canonical(V0, 46, text, 46), 0); /* no room for the NUL */
+    ASSERT_EQ(ik_cid_canonical("Qm123", 5, text, sizeof text), 0);
+    ASSERT_EQ(ik_cid_canonical("B", 1, text, sizeof text), 0);
 }
 
 struct mh_vector {
@@ -430,7 +606,8 @@ TEST(test_cid_rejects_each_malformed_text_with_its_reason)
         {"\x01"
          "afy",
          "bad multibase prefix '\\x01'"},
-        {"mAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV", "unsupported multibase 'm'"},
+        {"mAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV", "invalid base64 character '_' at 13"},
+        {"pro-babab", "unsupported multibase 'p' (proquint)"},
         /* CIDv0 */
         {"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1", "CIDv0 must be 46 characters, not 45"},
         {V0 "\n", "CIDv0 must be 46 characters, not 47"},

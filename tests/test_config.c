@@ -145,6 +145,32 @@ TEST(test_config_values_and_unknown_keys)
     ik_config_reset(&c);
 }
 
+TEST(test_config_daemon_limits_defaults_and_values)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(load("limits", "{}", &c, &err), &err);
+    ASSERT_EQ(c.max_connections, 1024);
+    ASSERT_EQ(c.idle_timeout_s, 300);
+    ASSERT_EQ(c.header_timeout_s, 10);
+    ASSERT_EQ(c.send_timeout_s, 60);
+    ASSERT_EQ(c.visible_timeout_s, 60);
+    ASSERT_EQ(c.max_import_size, (int64_t)16 * 1024 * 1024 * 1024);
+    ik_config_reset(&c);
+    ASSERT_OK(load("limits",
+                   "{\"daemon\":{\"max_connections\":8,\"idle_timeout\":2,\"header_timeout\":3,"
+                   "\"send_timeout\":4,\"visible_timeout\":5,\"max_import_size\":\"1KiB\"}}",
+                   &c, &err),
+              &err);
+    ASSERT_EQ(c.max_connections, 8);
+    ASSERT_EQ(c.idle_timeout_s, 2);
+    ASSERT_EQ(c.header_timeout_s, 3);
+    ASSERT_EQ(c.send_timeout_s, 4);
+    ASSERT_EQ(c.visible_timeout_s, 5);
+    ASSERT_EQ(c.max_import_size, 1024);
+    ik_config_reset(&c);
+}
+
 TEST(test_config_arrow_off_by_either_switch)
 {
     struct ik_config c;
@@ -218,6 +244,16 @@ TEST(test_config_rejects_bad_values_naming_the_key)
         {"{\"health_interval\":\"10s\"}", EINVAL,
          "health_interval: expected a positive integer, got \"10s\""},
         {"[1]", EINVAL, "config.json: (top level): expected an object, got [1]"},
+        {"{\"daemon\":5}", EINVAL, "config.json: daemon: expected an object, got 5"},
+        {"{\"daemon\":{\"max_connections\":0}}", EINVAL,
+         "config.json: daemon.max_connections: expected a positive integer, got 0"},
+        {"{\"daemon\":{\"idle_timeout\":\"5m\"}}", EINVAL,
+         "daemon.idle_timeout: expected a positive integer, got \"5m\""},
+        {"{\"daemon\":{\"header_timeout\":-1}}", EINVAL, "daemon.header_timeout: expected"},
+        {"{\"daemon\":{\"send_timeout\":1.5}}", EINVAL, "daemon.send_timeout: expected"},
+        {"{\"daemon\":{\"visible_timeout\":null}}", EINVAL, "daemon.visible_timeout: expected"},
+        {"{\"daemon\":{\"max_import_size\":\"big\"}}", EINVAL,
+         "daemon.max_import_size: expected a positive size"},
         {"{\"backends\":[]}", EINVAL, "backends: expected an object, got []"},
         {"{\"backends\":{\"ipfs\":\"http://x\"}}", EINVAL,
          "backends.ipfs: expected an object with \"url\" or \"tcp\""},

@@ -337,3 +337,86 @@ TEST(test_import_arrow_large_import_builds_the_vfs_path_index_at_commit)
     ASSERT_EQ(ik_store_count(st), NBIG);
     ik_store_close(st);
 }
+
+/* Finds the 12 bytes of int32 offsets {a, b, c} in an IPC stream (the only place they occur
+ * in these small inputs) and overwrites them with {x, y, z}; false when not found. */
+static bool patch_offsets(struct ik_test_sink *bytes, const int32_t from[3], const int32_t to[3])
+{
+    size_t i;
+    for (i = 0; i + 12 <= bytes->len; i++)
+        if (memcmp(bytes->p + i, from, 12) == 0) {
+            memcpy(bytes->p + i, to, 12);
+            return true;
+        }
+    return false;
+}
+
+/* Two rows named `a` and `b`, as an IPC stream in *bytes. */
+static int two_names(const char *a, const char *b, struct ik_test_sink *bytes, struct ik_error *err)
+{
+    char c[2][47];
+    ik_test_cidv0(501, c[0]);
+    ik_test_cidv0(502, c[1]);
+    {
+        const struct arow rows[] = {{c[0], a, NULL, NULL, 0}, {c[1], b, NULL, NULL, 0}};
+        return arrow_rows(rows, 2, bytes, err);
+    }
+}
+
+/* Importing `bytes` fails with EINVAL naming `want` and the column 'name', even when skipping
+ * bad rows (a damaged file is not a bad row: it is refused whole), and stores nothing. */
+static void expect_refused(struct ik_test_sink *bytes, const char *want)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_import_options o;
+    struct ik_store *st = fresh();
+    ASSERT_TRUE(st != NULL);
+    ik_import_options_init(&o);
+    o.skip_invalid = true;
+    ASSERT_FAILS(ik_store_import(st, bytes->p, bytes->len, &o, &res, &err), EINVAL, &err, want);
+    ASSERT_TRUE(strstr(err.message, "'name'") != NULL);
+    ASSERT_EQ(res.imported, 0);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+}
+
+/* Names "aaaaaaaa" and "bbbb", whose offsets {0, 8, 12} are then replaced by `to`. */
+static void import_patched_names(const int32_t to[3], const char *want)
+{
+    static const int32_t from[3] = {0, 8, 12};
+    struct ik_error err;
+    struct ik_test_sink bytes = {0};
+    ASSERT_OK(two_names("aaaaaaaa", "bbbb", &bytes, &err), &err);
+    ASSERT_TRUE(patch_offsets(&bytes, from, to));
+    expect_refused(&bytes, want);
+    free(bytes.p);
+}
+
+TEST(test_import_arrow_rejects_string_offsets_going_backwards)
+{
+    static const int32_t to[3] = {0, 8, 4};
+    import_patched_names(to, "Arrow input: record batch 0: ");
+}
+
+TEST(test_import_arrow_rejects_string_offsets_past_the_data)
+{
+    static const int32_t to[3] = {0, 8, 0x7fffff00};
+    import_patched_names(to, "Arrow input: ");
+}
+
+TEST(test_import_arrow_rejects_negative_string_offsets)
+{
+    static const int32_t to[3] = {-100000, 8, 12};
+    import_patched_names(to, "Arrow input: ");
+}
+
+/* A name that is not UTF-8 is refused before any row is read, as `pin add` refuses it. */
+TEST(test_import_arrow_rejects_invalid_utf8_strings)
+{
+    struct ik_error err;
+    struct ik_test_sink bytes = {0};
+    ASSERT_OK(two_names("fine", "bad \xff\xfe name", &bytes, &err), &err);
+    expect_refused(&bytes, "UTF-8");
+    free(bytes.p);
+}

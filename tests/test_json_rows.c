@@ -416,3 +416,28 @@ TEST(test_json_rows_other_temporal_and_integer_types)
     s.release(&s);
     free(t.p);
 }
+
+TEST(test_json_rows_refuses_offsets_out_of_order)
+{
+    struct ik_error err;
+    struct ArrowSchema s;
+    struct ArrowArray a;
+    struct ik_builder *b;
+    struct text t = {0};
+    int32_t *off;
+    ASSERT_OK(ik_builder_create_table("metrics", 0, &b, &err), &err);
+    ASSERT_OK(ik_builder_str(b, 0, "m1", 2, &err), &err);
+    ASSERT_OK(ik_builder_end_row(b, &err), &err);
+    ASSERT_OK(ik_builder_str(b, 0, "m2", 2, &err), &err);
+    ASSERT_OK(ik_builder_end_row(b, &err), &err);
+    ASSERT_OK(ik_builder_finish(b, NULL, &s, &a, &err), &err);
+    ik_builder_destroy(b);
+    off = (int32_t *)(uintptr_t)a.children[0]->buffers[1];
+    off[1] = 4; /* row 0 ends past the column's last offset (2 + 2 = 4 is row 1's end) */
+    off[2] = 2;
+    ASSERT_FAILS(ik_json_rows_write(&s, &a, text_write, &t, &err), IK_EINVALID, &err,
+                 "row 0, column 'metric_name': value offsets out of order or out of range");
+    a.release(&a);
+    s.release(&s);
+    free(t.p);
+}

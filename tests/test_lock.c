@@ -1,5 +1,6 @@
 /* Tests of the daemon lock: a child process holds it and the parent is refused with the child's
  * PID; when the child dies without releasing, the parent takes the stale lock over. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,4 +136,33 @@ TEST(test_lock_missing_directory_is_an_error)
     snprintf(dir, sizeof dir, "%s/lock-nowhere/below", ik_test_tmpdir());
     ASSERT_FAILS(ik_lock_acquire(dir, &fd, NULL, &err), ENOENT, &err, "cannot open");
     ASSERT_EQ(fd, -1);
+}
+
+TEST(test_lock_marked_daemon_is_told_from_a_direct_writer)
+{
+    struct ik_error err;
+    const char *dir = lock_dir("role");
+    char text[64], want[48];
+    long pid = 0;
+    bool is_daemon = true;
+    int fd = -1;
+    ASSERT_OK(ik_lock_acquire(dir, &fd, NULL, &err), &err);
+    /* a direct writer leaves the bare PID */
+    ASSERT_EQ(ik_lock_holder_role(dir, &pid, &is_daemon), 0);
+    ASSERT_EQ(pid, getpid());
+    ASSERT_TRUE(!is_daemon);
+    /* a daemon marks itself; the PID still reads the same for everyone */
+    ASSERT_EQ(ik_lock_mark_daemon(fd), 0);
+    read_file(dir, text, sizeof text);
+    snprintf(want, sizeof want, "%ld daemon\n", (long)getpid());
+    ASSERT_STR_EQ(text, want);
+    ASSERT_EQ(ik_lock_holder_role(dir, &pid, &is_daemon), 0);
+    ASSERT_EQ(pid, getpid());
+    ASSERT_TRUE(is_daemon);
+    ASSERT_EQ(ik_lock_holder(dir, &pid), 0);
+    ASSERT_EQ(pid, getpid());
+    ik_lock_release(fd, dir);
+    ASSERT_EQ(ik_lock_holder_role(dir, &pid, &is_daemon), ENOENT);
+    ASSERT_TRUE(!is_daemon);
+    ASSERT_EQ(ik_lock_mark_daemon(-1), EBADF);
 }

@@ -1104,3 +1104,19 @@ TEST(test_print_reports_write_failure_as_eio)
     fclose(f);
     tbl_free(&t);
 }
+
+/* Offsets that go backwards or past the array's last offset (a damaged snapshot read without
+ * full validation): an error naming the row, never a read outside the data. */
+TEST(test_print_rejects_string_offsets_out_of_order)
+{
+    struct tbl t;
+    static const char *const v[] = {"abc", "de", "f"};
+    struct ArrowArray *a = strs(one(&t, "u", 3), 3, v, false);
+    int32_t *off = (int32_t *)(uintptr_t)a->buffers[1];
+    off[2] = 1; /* row 1: [3, 1) */
+    ASSERT_TRUE(strstr(run(&t, IK_PRINT_JSON, -1), "error 1004: column 'v' row 1") != NULL);
+    ASSERT_TRUE(strstr(run(&t, IK_PRINT_TABLE, -1), "bad value range [3, 1)") != NULL);
+    off[2] = 1 << 30; /* row 1 ends far past the data, row 2 starts there */
+    ASSERT_TRUE(strstr(run(&t, IK_PRINT_CSV, -1), "error 1004: column 'v' row 1") != NULL);
+    tbl_free(&t);
+}

@@ -757,7 +757,19 @@ TEST(test_proto_reply_error_and_parse)
     ASSERT_STR_EQ(ik_reply_code(IK_ELIMIT), "too_large");
     ASSERT_STR_EQ(ik_reply_code(ENOENT), "not_found");
     ASSERT_STR_EQ(ik_reply_code(IK_ELOCKED), "busy");
+    ASSERT_STR_EQ(ik_reply_code(ENOSPC), "disk_full");
+    ASSERT_STR_EQ(ik_reply_code(EDQUOT), "disk_full");
+    ASSERT_STR_EQ(ik_reply_code(EIO), "io_error");
     ASSERT_STR_EQ(ik_reply_code(ENOMEM), "internal");
+
+    /* and back, for every code that is the client's concern too */
+    int codes[] = {EINVAL, ENOTSUP, IK_ELIMIT, ENOENT, EACCES, IK_EPROTO, ENOSPC, EIO};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        ASSERT_EQ(ik_reply_errno(ik_reply_code(codes[i])), codes[i]);
+    ASSERT_EQ(ik_reply_errno("internal"), IK_EREMOTE);
+    ASSERT_EQ(ik_reply_errno("timeout"), IK_EREMOTE); /* the daemon's wait, not ours */
+    ASSERT_EQ(ik_reply_errno("busy"), IK_EREMOTE);
+    ASSERT_EQ(ik_reply_errno(NULL), IK_EREMOTE);
 }
 
 /* ---- sockets ---------------------------------------------------------------------------- */

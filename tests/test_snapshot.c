@@ -1,7 +1,8 @@
 /* Tests of snapshots: write/open round trip with metadata and mode, unfiltered query results
  * pointing into the mapping (zero copy) and outliving ik_snapshot_close and unlink, filtered
  * queries, latest() skipping temp, truncated and corrupt files, prune, refusing to replace a
- * version, and write errors (full disk, file size limit, closed pipe) naming the file. */
+ * version, write errors (full disk, file size limit, closed pipe) naming the file, and opening
+ * exactly one version with its metadata checked. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -462,4 +463,47 @@ TEST(test_snapshot_unsynced_is_named_at_once_but_trusted_only_once_synced)
     ASSERT_OK(ik_snapshot_latest(dir, "mixed", found, sizeof found, &version, &err), &err);
     ASSERT_EQ(version, 2);
     ASSERT_STR_EQ(found, p2);
+}
+
+/* Exactly one version, checked: absent is ENOENT; a file whose metadata names another version
+ * (a stray copy), a link, or one newer than the durable mark is refused naming the file. */
+TEST(test_snapshot_open_version_checks_name_metadata_and_links)
+{
+    char dir[512], path[1024], other[1100];
+    struct ik_snapshot *s = NULL;
+    struct ik_error err;
+    int fd = -1;
+    test_dir("open_version", dir, sizeof dir);
+    ASSERT_OK(write_mixed(dir, 8, path, sizeof path, &err), &err);
+    ASSERT_OK(ik_snapshot_open_version(dir, "mixed", 8, IK_VALIDATE_FULL, &s, &fd, &err), &err);
+    ASSERT_EQ(ik_snapshot_rows(s), MIX_ROWS);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    ik_snapshot_close(s);
+    ASSERT_FAILS(ik_snapshot_open_version(dir, "mixed", 4, 1, &s, NULL, &err), ENOENT, &err,
+                 "mixed.4.arrow");
+    ASSERT_TRUE(s == NULL);
+    snprintf(other, sizeof other, "%s/snapshots/mixed.5.arrow", dir);
+    ASSERT_EQ(link(path, other), 0);
+    ASSERT_FAILS(ik_snapshot_open_version(dir, "mixed", 5, 1, &s, &fd, &err), IK_EINVALID, &err,
+                 "mixed.5.arrow: metadata ipfs_kit.snapshot_version is '8', not 5");
+    ASSERT_EQ(fd, -1);
+    snprintf(other, sizeof other, "%s/snapshots/mixed.6.arrow", dir);
+    ASSERT_EQ(symlink(path, other), 0);
+    ASSERT_FAILS(ik_snapshot_open_version(dir, "mixed", 6, 1, &s, NULL, &err), ELOOP, &err,
+                 "mixed.6.arrow is a symbolic link");
+    {
+        struct ArrowSchema fs;
+        struct ArrowArray fb;
+        fx_mixed(false, &fs, &fb);
+        ASSERT_OK(ik_snapshot_write_unsynced(dir, "mixed", 9, &fs, &fb, other, sizeof other, &err),
+                  &err);
+        fb.release(&fb);
+        fs.release(&fs);
+    }
+    ASSERT_FAILS(ik_snapshot_open_version(dir, "mixed", 9, 1, &s, NULL, &err), ENOENT, &err,
+                 "newer than the last version marked durable (8)");
+    ASSERT_OK(ik_snapshot_discard(dir, "mixed", 9, &err), &err);
+    ASSERT_TRUE(access(other, F_OK) != 0);
+    ASSERT_OK(ik_snapshot_discard(dir, "mixed", 9, &err), &err); /* absent is fine */
 }

@@ -31,6 +31,12 @@ struct ik_buffer;
 int ik_buffer_map_file(const char *path, struct ik_buffer **out, struct ik_error *err);
 /* Maps an open fd read-only (the fd may be closed afterwards). */
 int ik_buffer_map_fd(int fd, struct ik_buffer **out, struct ik_error *err);
+/* The whole content of a regular file or memfd that another process may change while it is
+ * read (an import file a client passed): copied from offset 0 into private memory, so a
+ * truncation cannot raise SIGBUS and a rewrite cannot change what was read; a memfd sealed
+ * with F_SEAL_WRITE and F_SEAL_SHRINK cannot change and is mapped instead. EINVAL for other
+ * kinds of file (a pipe has no end to wait for), ENOMEM, or the read error. */
+int ik_buffer_read_fd(int fd, struct ik_buffer **out, struct ik_error *err);
 /* Reads a whole FILE (e.g. stdin) into a heap buffer. */
 int ik_buffer_read_stream(FILE *f, struct ik_buffer **out, struct ik_error *err);
 /* Allocates `size` bytes (64-byte aligned, zeroed); *data_out receives the writable pointer. */

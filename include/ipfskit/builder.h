@@ -25,10 +25,6 @@ struct ik_builder;
 int ik_builder_create(const struct ArrowSchema *schema, int64_t capacity_hint,
                       struct ik_builder **out, struct ik_error *err);
 
-/* Same, for one of the four ipfs-kit tables by name (ENOENT for an unknown name). */
-int ik_builder_create_table(const char *table, int64_t capacity_hint, struct ik_builder **out,
-                            struct ik_error *err);
-
 /* Index of the column called `name`, or -1. */
 int ik_builder_column(const struct ik_builder *b, const char *name);
 

@@ -45,6 +45,12 @@ void ik_cid_v0(const uint8_t digest[32], struct ik_cid *out);
  * into out (NUL-terminated). Returns the length, or 0 when cap is too small. */
 size_t ik_cid_format(const struct ik_cid *cid, char *out, size_t cap);
 
+/* Writes the canonical text of the CID text s[0..len) into out (NUL-terminated): base58btc
+ * `Qm…` for v0, lower-case base32 `b…` for v1, whatever multibase and case `s` used. The pin
+ * store keeps only this form, and looks pins up by it. Returns the length, or 0 when `s` is
+ * not a valid CID or cap is too small. */
+size_t ik_cid_canonical(const char *s, size_t len, char *out, size_t cap);
+
 /* Name of a codec ("dag-pb", "raw", "dag-cbor", "libp2p-key", "dag-json", ...) or NULL. */
 const char *ik_cid_codec_name(uint64_t codec);
 

@@ -26,6 +26,15 @@ int ik_data_dir(char *out, size_t cap, struct ik_error *err);
  * errno of the failing mkdir. */
 int ik_data_dir_ensure(const char *dir, struct ik_error *err);
 
+/* Checks that `dir` is a directory owned by this process's effective uid that neither group nor
+ * others can write, and so is `dir`/snapshots when it exists (which must not be a symbolic link).
+ * Whoever could write them could plant links to files we would then write. Returns 0, or EPERM
+ * with a message naming the directory, its owner and mode and the chown/chmod that fixes it
+ * (ENOTDIR, or the errno of a directory that cannot be opened). With `dirfd_out`, the opened
+ * directory's descriptor is given to the caller on success (the directory that was checked,
+ * even if its path is later renamed), else -1. */
+int ik_data_dir_check(const char *dir, int *dirfd_out, struct ik_error *err);
+
 /* ---- config.json ---------------------------------------------------------------------- */
 
 struct ik_backend_conf {
@@ -64,9 +73,22 @@ struct ik_config {
     size_t n_backends;
     int health_interval_s;    /* "health_interval", seconds between backend checks, default 10 */
     struct ik_http_conf http; /* "http", defaults: listen 127.0.0.1:8774, no read token */
+    /* The daemon's limits ("daemon" section; docs/protocol.md, "Limits and timeouts"). */
+    int max_connections;     /* daemon.max_connections: open client connections, default 1024 */
+    int idle_timeout_s;      /* daemon.idle_timeout: a quiet connection is closed, default 300 */
+    int header_timeout_s;    /* daemon.header_timeout: to finish a started request, default 10 */
+    int send_timeout_s;      /* daemon.send_timeout: to send one whole reply, default 60 */
+    int visible_timeout_s;   /* daemon.visible_timeout: a write waits to be visible, default 60 */
+    int64_t max_import_size; /* daemon.max_import_size: bytes of one import file, default 16GiB */
+    /* The change log's retention (docs/architecture.md "Change log"): a version's changes are
+     * kept while it is among the newest `changes.retain_versions` versions (default 100000)
+     * and younger than `changes.retain_seconds` (default 86400). */
+    int changes_retain_versions;
+    int changes_retain_seconds;
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)
+#define IK_CONFIG_DEFAULT_MAX_IMPORT_SIZE ((int64_t)16 * 1024 * 1024 * 1024)
 
 /* Fills `c` with the defaults (no backends). */
 void ik_config_init(struct ik_config *c);
@@ -103,6 +125,14 @@ void ik_lock_release(int fd, const char *dir);
  * F_OFD_GETLK, which takes nothing: 0 and the PID from the file (0 if none yet), or ENOENT when
  * nobody holds it or the file does not exist. Other failures return the errno. */
 int ik_lock_holder(const char *dir, long *pid);
+
+/* Marks the lock held through `fd` (from ik_lock_acquire) as a daemon's: the file then reads
+ * "PID daemon\n". A direct writer leaves the bare PID, so `daemon stop` can tell a daemon it may
+ * signal from a direct import holding the lock for a while. Returns 0 or the errno of pwrite. */
+int ik_lock_mark_daemon(int fd);
+
+/* ik_lock_holder, and *is_daemon (may be NULL) true when the holder marked itself a daemon. */
+int ik_lock_holder_role(const char *dir, long *pid, bool *is_daemon);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ enum {
     IK_EDAEMON = 1006,  /* no daemon answers on the socket (down, or not ours) */
     IK_EPROTO = 1007,   /* the peer broke the wire protocol (bad frame, bad header) */
     IK_EREMOTE = 1008,  /* the daemon answered with an error reply; the message is its own */
+    IK_EGONE = 1009,    /* changes asked since a version the change log no longer holds */
 };
 
 #define IK_ERROR_SIZE 512

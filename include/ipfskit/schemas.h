@@ -20,6 +20,26 @@ extern const char *const ik_table_names[];
 /* The index of table `name` in ik_table_names, or -1. */
 int ik_table_index(const char *name);
 
+struct ik_builder;
+
+/* Creates a row builder (include/ipfskit/builder.h) for table `name`'s schema; ENOENT for an
+ * unknown name. */
+int ik_builder_create_table(const char *name, int64_t capacity_hint, struct ik_builder **out,
+                            struct ik_error *err);
+
+/* vfs_stats from a pin_index batch: one row per directory of every pin's vfs_path (and "/"),
+ * with size_bytes and file_count summed over the pins under it, last_modified the newest pin
+ * timestamp, access_count summed, cache_hit_ratio null (no cache data yet). Rows sorted by
+ * path. */
+int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
+                       struct ArrowSchema *schema_out, struct ArrowArray *out,
+                       struct ik_error *err);
+
+/* The schema of `table`'s change feed: the table's columns (all nullable but the first, the
+ * key), then "op" dictionary<int8, utf8> ("upsert" or "delete") and "version" int64. ENOENT for
+ * an unknown table, ENOTSUP for a table without a change log (all but pin_index). */
+int ik_changes_schema(const char *table, struct ArrowSchema *out, struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,10 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
 int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_t path_cap,
                        uint64_t *version_out, struct ik_error *err);
 
+/* Unlinks version `version` of `table` (absent is fine): for the one writer of the snapshots,
+ * before it writes that version again because the file found there was damaged or not durable. */
+int ik_snapshot_discard(const char *dir, const char *table, uint64_t version, struct ik_error *err);
+
 /* Unlinks snapshots of `table` older than `keep_version` (mapped readers keep working), and
  * temp files of crashed writes up to and including `keep_version`. Only the one writer of
  * the snapshots (the daemon's builder) may call it, between its builds. */
@@ -65,6 +69,18 @@ struct ik_snapshot;
 int ik_snapshot_open_path(const char *path, int validate, struct ik_snapshot **out,
                           struct ik_error *err);
 int ik_snapshot_open_fd(int fd, int validate, struct ik_snapshot **out, struct ik_error *err);
+
+/* Opens exactly version `version` of `table` under `dir` for a reader that may only use that
+ * version (the store's generation), checking it as ik_snapshot_open_fd does with `validate`
+ * (IK_VALIDATE_FULL reads every value: offsets, UTF-8, dictionary indices), and that its
+ * metadata names that table and version and its columns are the table's. ENOENT when there is
+ * no such file or it is newer than the version marked durable; IK_EFORMAT/IK_EINVALID (or the
+ * errno of the open) for a file that is there but damaged, the message naming the file and what
+ * is wrong. With `fd_out` the file's read-only descriptor is kept there (else closed). */
+int ik_snapshot_open_version(const char *dir, const char *table, uint64_t version, int validate,
+                             struct ik_snapshot **out, int *fd_out, struct ik_error *err);
+
+struct ik_snapshot;
 
 const struct ArrowSchema *ik_snapshot_schema(const struct ik_snapshot *s);
 uint64_t ik_snapshot_version(const struct ik_snapshot *s); /* from metadata; 0 if absent */
@@ -86,14 +102,6 @@ int ik_batch_stream(struct ArrowSchema *schema, struct ArrowArray *batch,
 /* Drops the opener's reference; streams from ik_snapshot_query hold their own, so the snapshot
  * goes when the last of them is released. NULL is a no-op. */
 void ik_snapshot_close(struct ik_snapshot *s);
-
-/* vfs_stats from a pin_index batch: one row per directory of every pin's vfs_path (and "/"),
- * with size_bytes and file_count summed over the pins under it, last_modified the newest pin
- * timestamp, access_count summed, cache_hit_ratio null (no cache data yet). Rows sorted by
- * path. */
-int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
-                       struct ArrowSchema *schema_out, struct ArrowArray *out,
-                       struct ik_error *err);
 
 #ifdef __cplusplus
 }

@@ -143,6 +143,31 @@ void ik_pin_reader_close(struct ik_pin_reader *r);
 int ik_store_query(struct ik_store *st, const struct ik_query *q, struct ArrowSchema *schema_out,
                    struct ArrowArray *out, struct ik_error *err);
 
+/* ---- the change log (docs/architecture.md "Change log") ------------------------------------
+ * Every write records, in its own transaction, which keys its version changed. */
+
+/* The changes of `table` (pin_index) after version `since`, as one batch of schema
+ * ik_changes_schema: one row per key whose row differs between version `since` and the newest
+ * version, at the version of its newest change, in (version, cid) order; an upsert carries the
+ * row's values at the newest version, a delete only its cid. *newest (may be NULL) receives the
+ * newest version, read in the same transaction. IK_EGONE when `since` is older than the log
+ * keeps ("... the oldest version still available is N; re-read the table ..."); EINVAL when it
+ * is newer than the newest version; ENOENT/ENOTSUP for a table without a change log. */
+int ik_store_changes(struct ik_store *st, const char *table, uint64_t since,
+                     struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,
+                     struct ik_error *err);
+
+/* The oldest `since` still answerable and the newest version. */
+int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newest,
+                           struct ik_error *err);
+
+/* Drops versions past the retention window: those more than `retain_versions` behind the newest
+ * or committed more than `retain_seconds` before `now_us`. Does nothing (and writes nothing)
+ * until the window has moved a few versions; deletes a bounded chunk of log rows per call and
+ * sets *more when rows past the window remain (call again when idle). */
+int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
+                          int64_t now_us, bool *more, struct ik_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,6 @@
 
 #include "arrow/internal.h"
 #include "ipfskit/builder.h"
-#include "ipfskit/schemas.h"
 
 /* ---- growable aligned buffers -----------------------------------------------------------
  * Small buffers come from posix_memalign; from 1 MiB on they are anonymous mappings that grow
@@ -285,19 +284,6 @@ int ik_builder_create(const struct ArrowSchema *schema, int64_t capacity_hint,
     return 0;
 fail:
     ik_builder_destroy(b);
-    return rc;
-}
-
-int ik_builder_create_table(const char *table, int64_t capacity_hint, struct ik_builder **out,
-                            struct ik_error *err)
-{
-    struct ArrowSchema s;
-    int rc;
-    *out = NULL;
-    if ((rc = ik_table_schema(table, &s, err)) != 0)
-        return rc;
-    rc = ik_builder_create(&s, capacity_hint, out, err);
-    s.release(&s);
     return rc;
 }
 

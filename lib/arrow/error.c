@@ -61,6 +61,8 @@ const char *ik_strerror(int code)
         return "protocol error";
     case IK_EREMOTE:
         return "daemon error";
+    case IK_EGONE:
+        return "changes no longer kept";
     default:
         return strerror(code);
     }

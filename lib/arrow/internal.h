@@ -449,10 +449,42 @@ static inline int64_t ik__run_find(const struct ArrowArray *re, int w, int64_t p
     return lo;
 }
 
+/* Whether [s, e) is a well-formed value range of the offsets-based array `a` (string, binary;
+ * 64-bit offsets when `large`): not backwards, and inside the span of the array's first and last
+ * offsets, which structural validation checks against the data buffer. Full validation refuses
+ * offsets that go backwards; code that may see an array validated only structurally (a
+ * snapshot damaged after it was checked) tests each value with this before touching its bytes. */
+static inline bool ik__range_ok(const struct ArrowArray *a, bool large, int64_t s, int64_t e)
+{
+    const uint8_t *o = (const uint8_t *)a->buffers[1];
+    int64_t lo, hi;
+    if (large) {
+        lo = ik__ld_i64(o + 8 * a->offset);
+        hi = ik__ld_i64(o + 8 * (a->offset + a->length));
+    } else {
+        lo = ik__ld_i32(o + 4 * a->offset);
+        hi = ik__ld_i32(o + 4 * (a->offset + a->length));
+    }
+    return lo <= s && s <= e && e <= hi;
+}
+
+/* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) of
+ * s[0..n): the offset of the first byte that starts no valid sequence, or -1 when all is
+ * valid (validate.c; the pin store checks every imported string with it too). */
+int64_t ik__utf8_bad_at(const uint8_t *s, int64_t n);
+
 /* ---------------------------------------------------------------------------------------------
  * Crash-test stop points (stop_point.c): stops the process with SIGSTOP when the environment
  * variable IPFS_KIT_STOP_AT equals `point`. Points: "commit" (a write transaction about to
- * commit), "publish" (a snapshot written under its temp name, about to get its final one). */
+ * commit), "publish" (a snapshot written under its temp name, about to get its final one),
+ * "import-pass2" (an import checked every row and is about to upsert them). */
 void ik__stop_point(const char *point);
+
+/* ---------------------------------------------------------------------------------------------
+ * Files of the data directory (nofollow.c): opens `path` (relative to `dirfd`, or AT_FDCWD) with
+ * O_NOFOLLOW | O_CLOEXEC added to `flags`, and accepts only a regular file. Returns the fd, or -1
+ * with errno set (ELOOP: a symbolic link; EISDIR, EINVAL: not a regular file) and `err` naming the
+ * path and what was wrong. */
+int ik__open_nofollow(int dirfd, const char *path, int flags, unsigned mode, struct ik_error *err);
 
 #endif

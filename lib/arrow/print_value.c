@@ -325,7 +325,10 @@ static int render_bytes(struct ik__sb *s, const struct ik__pnode *n, const struc
             end = (int64_t)off + len;
         }
     }
-    if (start < 0 || end < start || (end > start && data == NULL))
+    if (start < 0 || end < start || (end > start && data == NULL) ||
+        (n->t.id != IK_T_STRING_VIEW && n->t.id != IK_T_BINARY_VIEW &&
+         !ik__range_ok(a, n->t.id == IK_T_LARGE_BINARY || n->t.id == IK_T_LARGE_STRING, start,
+                       end)))
         return ik_error_set(err, IK_EINVALID, "bad value range [%lld, %lld)", (long long)start,
                             (long long)end);
     if (text)

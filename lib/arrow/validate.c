@@ -31,7 +31,7 @@ static int64_t offset_at(const void *p, int w, int64_t i)
 /* UTF-8 well-formedness (RFC 3629: no overlongs, no surrogates, max U+10FFFF): the offset of
  * the first byte that starts no valid sequence, or -1. ASCII is skipped 32, then 8 bytes at a
  * time. */
-static int64_t utf8_bad_at(const uint8_t *s, int64_t n)
+int64_t ik__utf8_bad_at(const uint8_t *s, int64_t n)
 {
     int64_t i = 0;
     while (i < n) {
@@ -84,7 +84,7 @@ static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
     for (i = a->offset; i < end; i += 256) {
         int64_t stop = end - i < 256 ? end : i + 256, first = offset_at(off, w, i),
                 last = offset_at(off, w, stop);
-        bool ok = utf8_bad_at(data + first, last - first) < 0;
+        bool ok = ik__utf8_bad_at(data + first, last - first) < 0;
         for (k = i + 1; ok && k < stop; k++) {
             int64_t o = offset_at(off, w, k);
             ok = o >= last || (data[o] & 0xC0) != 0x80;
@@ -93,7 +93,7 @@ static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
             continue;
         for (k = i; k < stop; k++) {
             int64_t o = offset_at(off, w, k);
-            if ((bad = utf8_bad_at(data + o, offset_at(off, w, k + 1) - o)) >= 0)
+            if ((bad = ik__utf8_bad_at(data + o, offset_at(off, w, k + 1) - o)) >= 0)
                 return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld (byte %lld of the value)",
                             k - a->offset, bad, 0);
         }
@@ -365,7 +365,7 @@ static int validate_node(struct val *v, const struct ArrowSchema *s, const struc
                                 "view at index %lld: prefix differs from the value's first bytes",
                                 i - a->offset, 0, 0);
             }
-            if (v->utf8 && t.id == IK_T_STRING_VIEW && utf8_bad_at(data, len) >= 0)
+            if (v->utf8 && t.id == IK_T_STRING_VIEW && ik__utf8_bad_at(data, len) >= 0)
                 return fail(v, IK_EINVALID, "invalid UTF-8 at index %lld", i - a->offset, 0, 0);
         }
         return 0;

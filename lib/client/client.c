@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +47,44 @@ void ik_client_options_init(struct ik_client_options *o)
     memset(o, 0, sizeof *o);
 }
 
+static void user_name(uid_t uid, char *buf, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &found) == 0 && found)
+        snprintf(buf, cap, "%s (uid %u)", found->pw_name, (unsigned)uid);
+    else
+        snprintf(buf, cap, "uid %u", (unsigned)uid);
+}
+
+/* A data directory of another user, or a daemon of another user on ours: that daemon refuses
+ * us (it serves its own uid and root) and the files are not ours to read, so say that, not
+ * what fails first. Root may use any. */
+static int check_owner(const char *dir, const char *sock, struct ik_error *err)
+{
+    struct stat sb;
+    char owner[96], me[96];
+    uid_t uid = geteuid();
+    bool dir_theirs = stat(dir, &sb) == 0 && sb.st_uid != uid;
+    if (uid == 0)
+        return 0;
+    if (!dir_theirs && (lstat(sock, &sb) != 0 || !S_ISSOCK(sb.st_mode) || sb.st_uid == uid))
+        return 0;
+    user_name(sb.st_uid, owner, sizeof owner);
+    user_name(uid, me, sizeof me);
+    if (dir_theirs)
+        return ik_error_set(err, EPERM,
+                            "the data directory %s belongs to %s, not to you, %s: only its "
+                            "owner (or root) can use it and its daemon; run as that user, or use "
+                            "a directory of your own (--path DIR or IPFS_KIT_PATH)",
+                            dir, owner, me);
+    return ik_error_set(err, EPERM,
+                        "the daemon socket %s belongs to %s, not to you, %s: a daemon of that "
+                        "user serves your data directory and answers only its owner (or root); "
+                        "stop it (as that user) and start your own",
+                        sock, owner, me);
+}
+
 int ik_client_open(const struct ik_client_options *o, struct ik_client **out, struct ik_error *err)
 {
     struct ik_client *c = calloc(1, sizeof *c);
@@ -63,7 +102,8 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     }
     c->opts.path = NULL; /* borrowed from the caller: keep our copy only */
     snprintf(c->sock_path, sizeof c->sock_path, "%s/daemon.sock", c->dir);
-    if ((rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
+    if ((rc = check_owner(c->dir, c->sock_path, err)) != 0 ||
+        (rc = ik_config_load(c->dir, &c->cfg, err)) != 0) {
         free(c);
         return rc;
     }
@@ -71,6 +111,7 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
     if (c->timeout_ms <= 0)
         c->timeout_ms = 30000;
     pthread_mutex_init(&c->mu, NULL);
+    ik__fork_register(c);
     *out = c;
     return 0;
 }
@@ -108,6 +149,7 @@ void ik_client_close(struct ik_client *c)
 {
     if (!c)
         return;
+    ik__fork_unregister(c);
     watch_drop(c, c->watch);
     for (int i = 0; i < IK_CLIENT_SNAP_TABLES; i++)
         snap_drop(c, c->snaps[i]);
@@ -218,7 +260,13 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 ik_reply_query_from(*hdr, fast);
         }
         free(payload);
+        if (rc == IK_EREMOTE && *hdr && ik_reply_error_code(*hdr) &&
+            strcmp(ik_reply_error_code(*hdr), "gone") == 0)
+            rc = IK_EGONE; /* the daemon's message names the oldest version kept */
         if (rc != 0) {
+            bool remote = rc == IK_EREMOTE;
+            if (remote) /* the daemon's verdict, as the client's own code */
+                rc = ik_reply_errno(ik_reply_error_code(*hdr));
             if (*hdr) {
                 json_decref(*hdr);
                 *hdr = NULL;
@@ -227,7 +275,7 @@ static int exchange(struct ik_client *c, const char *req, int pass_fd, int reply
                 close(*fd_out);
                 *fd_out = -1;
             }
-            if (rc == IK_EREMOTE)
+            if (remote || rc == IK_EGONE)
                 conn_put(c, fd, rd); /* an error reply leaves the connection usable */
             else
                 close(fd);
@@ -326,26 +374,24 @@ static int projected_schema(const struct ik_query *q, struct ArrowSchema *out, s
     return rc;
 }
 
-/* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
-static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_sock_reader *rd,
-                       bool json, struct ik_result *out, struct ik_error *err)
+/* Decodes the data frames of a reply into *out: JSON rows of `json_schema`, or (NULL) an Arrow
+ * IPC stream. */
+int ik__client_decode(struct ik_client *c, struct ik_sock_reader *rd,
+                      const struct ArrowSchema *json_schema, struct ArrowArrayStream *out,
+                      struct ik_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = read_data(c, rd, &data, &len, err);
     if (rc != 0)
         return rc;
-    if (json) {
-        struct ArrowSchema proj = {0}, s = {0};
+    if (json_schema) {
+        struct ArrowSchema s = {0};
         struct ArrowArray a = {0};
-        rc = projected_schema(q, &proj, err);
-        if (rc == 0) {
-            rc = ik_json_rows_read(NULL, &proj, (const char *)data, len, &s, &a, err);
-            proj.release(&proj);
-        }
+        rc = ik_json_rows_read(NULL, json_schema, (const char *)data, len, &s, &a, err);
         free(data);
         if (rc == 0)
-            rc = ik_batch_stream(&s, &a, &out->stream, err);
+            rc = ik_batch_stream(&s, &a, out, err);
         return rc;
     }
     {
@@ -362,10 +408,25 @@ static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_
             return ik_error_set(err, rc, "out of memory");
         }
         ik_read_options_init(&ro);
-        rc = ik_ipc_open_stream(buf, &ro, &out->stream, &is_file, err);
+        rc = ik_ipc_open_stream(buf, &ro, out, &is_file, err);
         ik_buffer_unref(buf);
         return rc;
     }
+}
+
+/* Decodes the data frames of an ipc_stream or traditional reply into out->stream. */
+static int decode_rows(struct ik_client *c, const struct ik_query *q, struct ik_sock_reader *rd,
+                       bool json, struct ik_result *out, struct ik_error *err)
+{
+    struct ArrowSchema proj = {0};
+    int rc;
+    if (!json)
+        return ik__client_decode(c, rd, NULL, &out->stream, err);
+    if ((rc = projected_schema(q, &proj, err)) != 0)
+        return rc;
+    rc = ik__client_decode(c, rd, &proj, &out->stream, err);
+    proj.release(&proj);
+    return rc;
 }
 
 static const char *static_compression(const char *name)
@@ -674,7 +735,7 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     free(text);
     if (rc != 0 && err)
         *err = e1;
-    if (rc == IK_EREMOTE && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
+    if (rc == EINVAL && req.have.set && strstr(e1.message, "unknown key \"have\"")) {
         /* a daemon older than "have": ask again without it, and never send it again */
         json_decref(hdr);
         hdr = NULL;
@@ -727,11 +788,54 @@ static int query_daemon(struct ik_client *c, const struct ik_query *q, enum ik_m
     return rc;
 }
 
+void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap)
+{
+    long pid = 0;
+    if (ik_lock_holder(c->dir, &pid) == 0)
+        snprintf(buf, cap, "daemon (PID %ld)", pid);
+    else
+        snprintf(buf, cap, "daemon");
+}
+
+/* A copy of q with its cid filters in canonical form (see ik_query_canonical_cids). */
+static int canonical_copy(const struct ik_query *q, struct ik_query *out, struct ik_error *err)
+{
+    char *json = ik_query_to_json(q);
+    int rc;
+    ik_query_init(out, NULL);
+    if (json == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    rc = ik_query_from_json(json, strlen(json), out, err);
+    free(json);
+    if (rc == 0)
+        rc = ik_query_canonical_cids(out, err);
+    return rc;
+}
+
+static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                     struct ik_error *err);
+
 int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                     struct ik_error *err)
 {
+    struct ik_query canon;
+    int rc;
+    if (!ik_query_has_other_cids(q))
+        return run_query(c, q, out, err);
+    ik_result_init(out);
+    rc = canonical_copy(q, &canon, err);
+    if (rc == 0)
+        rc = run_query(c, &canon, out, err);
+    ik_query_reset(&canon);
+    return rc;
+}
+
+static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                     struct ik_error *err)
+{
     enum ik_method m = c->opts.method;
     double t0 = ik__mono_ms();
+    char why[sizeof out->reason] = "";
     int rc;
     ik_result_init(out);
     if (!c->cfg.arrow_ipc_enabled && m == IK_METHOD_AUTO)
@@ -740,9 +844,24 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
         rc = ik__client_direct(c, q, out, err);
     } else {
         rc = query_daemon(c, q, m, out, err);
-        if (rc == IK_EDAEMON && m == IK_METHOD_AUTO && !need_daemon_table(q->table)) {
+        if (rc == ETIMEDOUT) { /* stopped or hung: it holds the lock but says nothing */
+            char who[64];
+            ik__client_daemon_name(c, who, sizeof who);
+            snprintf(why, sizeof why, "the %s did not answer within %g s", who,
+                     c->timeout_ms / 1000.0);
+        }
+        if ((rc == IK_EDAEMON || rc == ETIMEDOUT) && m == IK_METHOD_AUTO &&
+            !need_daemon_table(q->table)) {
             ik_result_reset(out);
             rc = ik__client_direct(c, q, out, err);
+            snprintf(out->reason, sizeof out->reason, "%s", why);
+        } else if (rc == ETIMEDOUT) {
+            rc = ik_error_set(err, ETIMEDOUT,
+                              "%s; %s (check it with 'ipfs-kit daemon status', or raise "
+                              "--timeout)",
+                              why,
+                              need_daemon_table(q->table) ? "this table comes from the daemon"
+                                                          : "the method asked for needs it");
         } else if (rc == IK_EDAEMON && need_daemon_table(q->table)) {
             rc = ik_error_set(err, IK_EDAEMON,
                               "%s come from the running daemon, and none "
@@ -754,6 +873,8 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
         ik_result_reset(out);
         return rc;
     }
+    if (err != NULL && out->method != IK_METHOD_DIRECT)
+        err->message[0] = 0; /* no warning; nothing left from a path tried before */
     out->method_name = ik_method_name(out->method);
     out->timings.total_ms = ik__mono_ms() - t0;
     if (out->matched >= 0) { /* the one batch the stream delivers */
@@ -786,4 +907,17 @@ int ik_client_capabilities(struct ik_client *c, char **json, struct ik_error *er
     *json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return *json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
+}
+
+/* For the client's other files (changes.c). */
+int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
+                        struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
+                        struct ik_timings *t, struct ik_error *err)
+{
+    return exchange(c, req, -1, c->timeout_ms, hdr, fast, NULL, conn, rd, t, err);
+}
+
+void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd)
+{
+    conn_put(c, fd, rd);
 }

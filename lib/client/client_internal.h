@@ -8,6 +8,7 @@
 
 #include "ipfskit/client.h"
 #include "ipfskit/config.h"
+#include "proto/proto.h"
 
 #define IK_CLIENT_POOL 16
 
@@ -50,15 +51,36 @@ struct ik_client {
     int n_idle;
     struct ik__snap_ref *snaps[IK_CLIENT_SNAP_TABLES]; /* guarded by mu */
     bool no_have; /* the daemon refused the "have" key (an older daemon): never send it */
-    struct ik__watch *watch; /* guarded by mu; NULL until a repeated query sets it up */
-    bool watch_refused;      /* the daemon does not know "watch": never ask again */
-    bool watch_opening;      /* a thread is setting it up (guarded by mu) */
+    struct ik__watch *watch;     /* guarded by mu; NULL until a repeated query sets it up */
+    bool watch_refused;          /* the daemon does not know "watch": never ask again */
+    bool watch_opening;          /* a thread is setting it up (guarded by mu) */
+    struct ik_client *fork_next; /* fork.c's list of open clients */
 };
 
-/* direct.c: the daemon-down path. */
+/* direct.c: the daemon-down path. On success err->message is empty, or says why the snapshot
+ * file was not used (damaged: the rows came from SQLite). */
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err);
 
 double ik__mono_ms(void);
+
+/* "daemon (PID n)" into buf, the PID read from the lock (just "daemon" when none holds it). */
+void ik__client_daemon_name(struct ik_client *c, char *buf, size_t cap);
+
+/* fork.c: registers an open client so a forked child drops the connections it shares with its
+ * parent (and the parent's client stays locked while fork() copies it). */
+void ik__fork_register(struct ik_client *c);
+void ik__fork_unregister(struct ik_client *c); /* before the client is freed */
+
+/* client.c, for changes.c: one request/reply-header exchange (see exchange() there), giving
+ * a connection back to the pool, and decoding a reply's data frames (JSON rows of
+ * `json_schema`, or an IPC stream when it is NULL). */
+int ik__client_exchange(struct ik_client *c, const char *req, json_t **hdr,
+                        struct ik_reply_query *fast, int *conn, struct ik_sock_reader *rd,
+                        struct ik_timings *t, struct ik_error *err);
+void ik__client_conn_put(struct ik_client *c, int fd, const struct ik_sock_reader *rd);
+int ik__client_decode(struct ik_client *c, struct ik_sock_reader *rd,
+                      const struct ArrowSchema *json_schema, struct ArrowArrayStream *out,
+                      struct ik_error *err);
 
 #endif

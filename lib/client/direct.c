@@ -2,19 +2,19 @@
  * it reflects the store's current generation, else the SQLite store opened read-only (WAL
  * lets it read while another process writes). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 #include "ipfskit/store.h"
 
-static int from_snapshot(struct ik_client *c, const struct ik_query *q, const char *path,
-                         struct ik_result *out, struct ik_error *err)
+/* Serves `q` from an opened snapshot (the result keeps its own reference). */
+static int from_snapshot(struct ik_snapshot *s, const struct ik_query *q, struct ik_result *out,
+                         struct ik_error *err)
 {
-    struct ik_snapshot *s = NULL;
-    int rc = ik_snapshot_open_path(path, c->opts.validate, &s, err);
-    if (rc != 0)
-        return rc;
+    int rc;
     out->version = ik_snapshot_version(s);
     out->table_rows = ik_snapshot_rows(s);
     rc = ik_snapshot_query(s, q, &out->stream, &out->matched, err);
@@ -58,13 +58,51 @@ static int from_store(struct ik_client *c, struct ik_store *st, const struct ik_
     return ik_batch_stream(&s, &a, &out->stream, err);
 }
 
+/* No store, only snapshot files (a copied directory): the newest that passes full
+ * validation, as there is nothing else to read. */
+static int from_latest(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
+                       int store_rc, struct ik_error *err)
+{
+    char path[4400];
+    struct ik_snapshot *s = NULL;
+    int rc;
+    if (c->opts.direct_sqlite ||
+        ik_snapshot_latest(c->dir, q->table, path, sizeof path, NULL, NULL) != 0)
+        return store_rc;
+    if ((rc = ik_snapshot_open_path(path, IK_VALIDATE_FULL, &s, err)) != 0)
+        return rc;
+    return from_snapshot(s, q, out, err);
+}
+
+/* No store and no snapshot: say where we looked and how to get one (the first thing a new
+ * user meets, e.g. the README's Python example after `make demo`, whose store is elsewhere). */
+static int no_store(const struct ik_client *c, struct ik_error *err)
+{
+    char def[4096];
+    bool is_default = getenv("IPFS_KIT_PATH") == NULL && ik_data_dir(def, sizeof def, NULL) == 0 &&
+                      strcmp(def, c->dir) == 0;
+    bool autom = c->opts.method == IK_METHOD_AUTO;
+    return ik_error_set(err, ENOENT,
+                        "no ipfs-kit store at %s (no pins.db there%s)%s. Start one: 'ipfs-kit "
+                        "--path %s daemon start', then 'ipfs-kit pin import FILE'; or set "
+                        "IPFS_KIT_PATH to an existing data directory ('make demo' leaves one "
+                        "in build/demo/ipfs_kit)",
+                        c->dir, autom ? ", and no daemon answers on its socket" : "",
+                        is_default ? "; IPFS_KIT_PATH is not set, so this is the default "
+                                     "~/.ipfs_kit"
+                                   : "",
+                        c->dir);
+}
+
 int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                       struct ik_error *err)
 {
-    char path[4400];
-    uint64_t version = 0, gen = 0;
+    char warning[IK_ERROR_SIZE + 200] = "";
+    uint64_t gen = 0;
     struct ik_store *st = NULL;
-    int rc, have_snap;
+    struct ik_snapshot *s = NULL;
+    struct ik_error why;
+    int rc;
     double t0 = ik__mono_ms();
     if (strcmp(q->table, "pin_index") != 0 && strcmp(q->table, "vfs_stats") != 0)
         return ik_error_set(err, IK_EDAEMON,
@@ -73,29 +111,38 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
                             q->table);
     out->method = IK_METHOD_DIRECT;
     out->source = "direct_pin_index";
-    have_snap = !c->opts.direct_sqlite &&
-                ik_snapshot_latest(c->dir, q->table, path, sizeof path, &version, NULL) == 0;
     rc = ik_store_open(c->dir, IK_STORE_READONLY, &st, err);
-    if (rc == ENOENT && have_snap) { /* snapshots without a store: serve what we have */
-        rc = from_snapshot(c, q, path, out, err);
+    if (rc == ENOENT) {
+        rc = from_latest(c, q, out, rc, err);
+        if (rc == ENOENT)
+            return no_store(c, err);
         goto done;
     }
     if (rc != 0)
         return rc;
     if ((rc = ik_store_generation(st, &gen, err)) != 0)
         goto done;
-    if (have_snap && version == gen) {
-        rc = from_snapshot(c, q, path, out, err);
-        if (rc == 0)
+    /* Only the snapshot of the store's generation, and only once fully validated: nothing
+     * guards a file on disk between the daemon's runs, and the query engine and printers
+     * trust a snapshot's offsets. Damaged, it is skipped with the reason given back. */
+    if (!c->opts.direct_sqlite) {
+        rc = ik_snapshot_open_version(c->dir, q->table, gen, IK_VALIDATE_FULL, &s, NULL, &why);
+        if (rc == 0) {
+            rc = from_snapshot(s, q, out, err);
             goto done;
-        ik_result_reset(out); /* unreadable snapshot: SQLite is the source of truth */
-        out->method = IK_METHOD_DIRECT;
-        out->source = "direct_pin_index";
+        }
+        if (rc != ENOENT)
+            snprintf(warning, sizeof warning,
+                     "the %s snapshot is damaged, read from SQLite instead (the daemon rebuilds "
+                     "it when it starts): %s",
+                     q->table, why.message);
     }
     rc = from_store(c, st, q, out, err);
     out->version = gen;
 done:
     ik_store_close(st);
     out->timings.decode_ms = ik__mono_ms() - t0;
+    if (rc == 0 && err != NULL)
+        snprintf(err->message, sizeof err->message, "%.*s", IK_ERROR_SIZE - 1, warning);
     return rc;
 }

@@ -2,17 +2,18 @@
  * into the store under the daemon lock when none runs, and a clear refusal —
  * "Database is locked by daemon (PID n)" and what to do — when a daemon holds the lock but
  * does not answer. */
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
 #include "proto/proto.h"
-
-#define WRITE_TIMEOUT_MS (3600 * 1000) /* a 10M-pin import takes a while */
 
 enum wop { W_ADD, W_RM, W_TOUCH, W_IMPORT, W_IMPORT_STREAM };
 
@@ -35,12 +36,59 @@ static int locked_error(struct ik_client *c, long pid, struct ik_error *err)
                         pid, c->sock_path, pid);
 }
 
+/* Whether the daemon answers a ping on a connection of its own within `timeout_ms`: its
+ * event loop runs even while its writer works through a long import. */
+static bool daemon_answers(struct ik_client *c, int timeout_ms)
+{
+    static const char req[] = "{\"v\":1,\"op\":\"ping\"}";
+    struct ik_error e = {{0}};
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int fd = -1;
+    int rc = ik_sock_connect_unix(c->sock_path, timeout_ms, &fd, &e);
+    if (rc == 0)
+        rc = ik_sock_send_frame(fd, req, sizeof req - 1, -1, timeout_ms, &e);
+    if (rc == 0)
+        rc = ik_sock_recv_frame(fd, IK_PROTO_MAX_HEADER, &payload, &len, NULL, timeout_ms, &e);
+    free(payload);
+    if (fd >= 0)
+        close(fd);
+    return rc == 0;
+}
+
+/* Waits until the write's reply starts arriving on `conn`. A big import may take the daemon
+ * minutes, so there is no deadline on the write itself: the wait fails (ETIMEDOUT) only when
+ * the daemon has answered neither the write nor a ping for the client's timeout (half of it
+ * waiting, half for the ping), as when it is stopped or hung. */
+static int await_reply(struct ik_client *c, int conn, struct ik_error *err)
+{
+    int half = c->timeout_ms / 2 > 0 ? c->timeout_ms / 2 : 1;
+    char who[64];
+    for (;;) {
+        struct pollfd p = {.fd = conn, .events = POLLIN};
+        int n = poll(&p, 1, half);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return ik_error_set(err, errno, "poll: %s", strerror(errno));
+        if (n == 0 && !daemon_answers(c, half))
+            break;
+    }
+    ik__client_daemon_name(c, who, sizeof who);
+    return ik_error_set(err, ETIMEDOUT,
+                        "%s is not answering: no reply to the write within %g s; the write may "
+                        "still be applied when it resumes (check with 'ipfs-kit daemon status', "
+                        "then retry, or raise --timeout)",
+                        who, c->timeout_ms / 1000.0);
+}
+
 static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, struct ik_error *err)
 {
     struct ik_store *st = NULL;
     long pid = 0;
     int lock_fd = -1, rc;
-    if ((rc = ik_data_dir_ensure(c->dir, err)) != 0)
+    /* with no daemon, this process is the store's writer: the daemon's rules apply */
+    if ((rc = ik_data_dir_ensure(c->dir, err)) != 0 || (rc = ik_data_dir_check(c->dir, NULL, err)))
         return rc;
     rc = ik_lock_acquire(c->dir, &lock_fd, &pid, err);
     if (rc == IK_ELOCKED)
@@ -64,7 +112,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
             break;
         case W_IMPORT: {
             struct ik_buffer *buf = NULL;
-            rc = ik_buffer_map_fd(a->fd, &buf, err);
+            rc = ik_buffer_read_fd(a->fd, &buf, err); /* another process may change the file */
             if (rc == 0) {
                 rc = ik_store_import(st, ik_buffer_data(buf), ik_buffer_size(buf), a->imp, a->res,
                                      err);
@@ -76,6 +124,14 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (rc == 0 && gen)
         rc = ik_store_generation(st, gen, err);
+    if (rc == 0) { /* no daemon trims the change log: one bounded chunk after each write */
+        struct timespec now;
+        bool more = false;
+        clock_gettime(CLOCK_REALTIME, &now);
+        (void)ik_store_changes_trim(
+            st, c->cfg.changes_retain_versions, c->cfg.changes_retain_seconds,
+            (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &more, NULL);
+    }
     ik_store_close(st);
     ik_lock_release(lock_fd, c->dir);
     return rc;
@@ -84,7 +140,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
 /* Writes an Arrow stream into a memfd (IPC stream format) so the daemon can map it. */
 static int stream_to_memfd(struct ArrowArrayStream *s, int *fd_out, struct ik_error *err)
 {
-    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC);
+    int fd = memfd_create("ipfs-kit-import", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     FILE *f;
     int rc;
     if (fd < 0)
@@ -126,6 +182,10 @@ static int stream_to_memfd(struct ArrowArrayStream *s, int *fd_out, struct ik_er
     }
     if (fclose(f) != 0 && rc == 0)
         rc = ik_error_set(err, EIO, "writing the import to memory failed");
+    /* sealed, the daemon can map it instead of copying it (it copies what could change) */
+    if (rc == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        rc = ik_error_set(err, errno, "sealing the import: %s", strerror(errno));
     if (rc != 0) {
         close(fd);
         return rc;
@@ -163,8 +223,10 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     if (rc == 0) {
         uint8_t *payload = NULL;
         size_t len = 0;
-        rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL, WRITE_TIMEOUT_MS,
-                                err);
+        rc = await_reply(c, conn, err);
+        if (rc == 0)
+            rc = ik_sock_recv_frame(conn, IK_PROTO_MAX_HEADER, &payload, &len, NULL, c->timeout_ms,
+                                    err);
         if (rc == IK_EOS)
             rc = ik_error_set(err, IK_EPROTO,
                               "the daemon closed the connection without a reply "
@@ -175,12 +237,14 @@ static int daemon_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
     }
     if (conn >= 0)
         close(conn);
-    if (rc == IK_EREMOTE) {
+    if (rc == IK_EREMOTE) { /* the same code as when the client finds it itself */
         const char *code = ik_reply_error_code(hdr);
-        if (code && strcmp(code, "not_found") == 0)
-            rc = ENOENT;
-        else if (code && (strcmp(code, "invalid") == 0 || strcmp(code, "bad_request") == 0))
+        if (code && strcmp(code, "invalid") == 0)
             rc = EINVAL;
+        else if (code && strcmp(code, "timeout") == 0)
+            rc = ETIMEDOUT; /* the daemon gave up on its side: try again later, too */
+        else
+            rc = ik_reply_errno(code);
     }
     if (rc == 0) {
         json_t *v = json_object_get(hdr, "generation");

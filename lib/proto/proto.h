@@ -160,6 +160,7 @@ enum ik_req_op {
     IK_REQ_IMPORT,
     IK_REQ_SHUTDOWN,
     IK_REQ_WATCH,
+    IK_REQ_CHANGES,
 };
 
 enum ik_transport {
@@ -181,9 +182,10 @@ struct ik_snapshot_id {
 struct ik_request {
     int v; /* IK_PROTO_VERSION */
     enum ik_req_op op;
-    struct ik_query query;           /* QUERY (owned; always initialised) */
-    enum ik_transport transport;     /* QUERY; default IK_TRANSPORT_FD */
-    enum ik_compression compression; /* QUERY over "stream"; default IK_COMPRESSION_NONE */
+    struct ik_query query;           /* QUERY; CHANGES uses its table (owned; always initialised) */
+    uint64_t since;                  /* CHANGES: changes after this version (at most INT64_MAX) */
+    enum ik_transport transport;     /* QUERY (default fd); CHANGES: stream (default) or json */
+    enum ik_compression compression; /* QUERY, CHANGES over "stream"; default none */
     struct ik_snapshot_id have;      /* QUERY: the snapshot the client holds; default unset */
     struct ik_pin pin;               /* PIN_ADD; see ik_request_init for the defaults */
     char cid[IK_CID_MAX_TEXT];       /* PIN_RM, PIN_TOUCH */
@@ -240,8 +242,8 @@ char *ik_reply_error(const char *code, const char *message);
 
 /* The reply error code for an ik/errno code: IK_EFORMAT, EINVAL -> "bad_request"; ENOTSUP ->
  * "unsupported"; IK_ELIMIT -> "too_large"; ENOENT -> "not_found"; EACCES, EPERM -> "forbidden";
- * IK_ELOCKED, EBUSY -> "busy"; ETIMEDOUT -> "timeout"; IK_EPROTO -> "protocol"; anything else
- * "internal". */
+ * IK_ELOCKED, EBUSY -> "busy"; ETIMEDOUT -> "timeout"; IK_EPROTO -> "protocol"; IK_EGONE -> "gone";
+ * anything else "internal". */
 const char *ik_reply_code(int rc);
 
 /* Parses a reply header. Returns 0 for {"ok":true,...} with the object in *obj_out (decref it).
@@ -273,5 +275,12 @@ void ik_reply_query_from(const json_t *obj, struct ik_reply_query *out);
 
 /* The "code" of an error reply object, or NULL. Borrowed from obj. */
 const char *ik_reply_error_code(const json_t *obj);
+
+/* The client's code for an error reply's code, so that a failure reads the same whether the
+ * daemon or the client found it: "bad_request" -> EINVAL, "unsupported" -> ENOTSUP,
+ * "too_large" -> IK_ELIMIT, "not_found" -> ENOENT, "forbidden" -> EACCES, "protocol" ->
+ * IK_EPROTO, "disk_full" -> ENOSPC, "io_error" -> EIO; anything else (NULL, "internal",
+ * "busy", "timeout": the daemon's own state, not ours) IK_EREMOTE. */
+int ik_reply_errno(const char *code);
 
 #endif

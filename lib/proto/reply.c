@@ -80,8 +80,16 @@ const char *ik_reply_code(int rc)
         return "busy";
     case ETIMEDOUT:
         return "timeout";
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return "disk_full";
+    case EIO:
+        return "io_error";
     case IK_EPROTO:
         return "protocol";
+    case IK_EGONE:
+        return "gone";
     default:
         return "internal";
     }
@@ -90,6 +98,20 @@ const char *ik_reply_code(int rc)
 const char *ik_reply_error_code(const json_t *obj)
 {
     return json_string_value(json_object_get(json_object_get(obj, "error"), "code"));
+}
+
+int ik_reply_errno(const char *code)
+{
+    static const struct {
+        const char *code;
+        int rc;
+    } map[] = {{"bad_request", EINVAL}, {"unsupported", ENOTSUP}, {"too_large", IK_ELIMIT},
+               {"not_found", ENOENT},   {"forbidden", EACCES},    {"protocol", IK_EPROTO},
+               {"disk_full", ENOSPC},   {"io_error", EIO}};
+    for (size_t i = 0; code && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(code, map[i].code) == 0)
+            return map[i].rc;
+    return IK_EREMOTE;
 }
 
 int ik_reply_parse(const char *json, size_t len, json_t **obj_out, struct ik_error *err)

@@ -11,6 +11,7 @@ static const char *const op_names[] = {
     [IK_REQ_PIN_ADD] = "pin_add",     [IK_REQ_PIN_RM] = "pin_rm",
     [IK_REQ_PIN_TOUCH] = "pin_touch", [IK_REQ_IMPORT] = "import",
     [IK_REQ_SHUTDOWN] = "shutdown",   [IK_REQ_WATCH] = "watch",
+    [IK_REQ_CHANGES] = "changes",
 };
 #define N_OPS ((int)(sizeof op_names / sizeof op_names[0]))
 
@@ -30,6 +31,7 @@ static const char *const keys_pin_add[] = {"pin", NULL};
 static const char *const keys_cid[] = {"cid", NULL};
 static const char *const keys_import[] = {"format", "skip_invalid", "default_backend", NULL};
 static const char *const keys_none[] = {NULL};
+static const char *const keys_changes[] = {"table", "since", "transport", "compression", NULL};
 
 static const char *const pin_keys[] = {
     "cid",     "name",     "size_bytes", "pin_type",           "timestamp_us",   "metadata",
@@ -291,6 +293,29 @@ static int parse_query(struct ik_request *r, const json_t *obj, struct ik_error 
     return rc;
 }
 
+/* "changes": a table, "since" (a non-negative integer, required), transport "stream" (the
+ * default) or "json", and a compression for the stream. */
+static int parse_changes(struct ik_request *r, const json_t *obj, struct ik_error *err)
+{
+    const json_t *s = json_object_get(obj, "since");
+    int rc;
+    if (s == NULL)
+        return ik_error_set(err, EINVAL, "missing \"since\"");
+    if (!json_is_integer(s) || json_integer_value(s) < 0)
+        return ik_error_set(err, EINVAL, "\"since\" must be a non-negative integer (a version)");
+    r->since = (uint64_t)json_integer_value(s);
+    r->transport = IK_TRANSPORT_STREAM;
+    if ((rc = parse_query(r, obj, err)) != 0)
+        return rc;
+    if (r->transport == IK_TRANSPORT_FD)
+        return ik_error_set(err, EINVAL,
+                            "\"transport\" of changes must be \"stream\" or \"json\" (a change "
+                            "batch is built for the request, there is no file to pass)");
+    if (r->query.table[0] == '\0')
+        return ik_error_set(err, EINVAL, "missing \"table\"");
+    return 0;
+}
+
 static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error *err)
 {
     static const char *const *const keys[] = {
@@ -299,6 +324,7 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
         [IK_REQ_PIN_ADD] = keys_pin_add, [IK_REQ_PIN_RM] = keys_cid,
         [IK_REQ_PIN_TOUCH] = keys_cid,   [IK_REQ_IMPORT] = keys_import,
         [IK_REQ_SHUTDOWN] = keys_none,   [IK_REQ_WATCH] = keys_none,
+        [IK_REQ_CHANGES] = keys_changes,
     };
     const json_t *v = json_object_get(obj, "v"), *op = json_object_get(obj, "op");
     const char *key;
@@ -338,6 +364,8 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
         return parse_cid(r, obj, err);
     case IK_REQ_IMPORT:
         return parse_import(r, obj, err);
+    case IK_REQ_CHANGES:
+        return parse_changes(r, obj, err);
     default:
         return 0;
     }
@@ -513,17 +541,23 @@ static json_t *pin_to_json(const struct ik_pin *p)
     return o;
 }
 
+/* "transport" (unless the op's default) and "compression" (unless none). */
+static int put_delivery(const struct ik_request *r, enum ik_transport dflt, json_t *o)
+{
+    if (r->transport != dflt &&
+        json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
+        return EINVAL;
+    if (r->compression != IK_COMPRESSION_NONE &&
+        json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
+        return EINVAL;
+    return 0;
+}
+
 static int request_fields(const struct ik_request *r, json_t *o)
 {
     switch (r->op) {
     case IK_REQ_QUERY:
-        if (ik__query_to_jansson(&r->query, o) != 0)
-            return EINVAL;
-        if (r->transport != IK_TRANSPORT_FD &&
-            json_object_set_new(o, "transport", json_string(ik_transport_name(r->transport))))
-            return EINVAL;
-        if (r->compression != IK_COMPRESSION_NONE &&
-            json_object_set_new(o, "compression", json_string(ik_compression_name(r->compression))))
+        if (ik__query_to_jansson(&r->query, o) != 0 || put_delivery(r, IK_TRANSPORT_FD, o) != 0)
             return EINVAL;
         if (r->have.set) {
             if (r->have.version > INT64_MAX || r->have.dev > INT64_MAX || r->have.ino > INT64_MAX)
@@ -549,6 +583,12 @@ static int request_fields(const struct ik_request *r, json_t *o)
         if (r->import.skip_invalid && json_object_set_new(o, "skip_invalid", json_true()))
             return EINVAL;
         return set_str(o, "default_backend", r->import.default_backend) ? EINVAL : 0;
+    case IK_REQ_CHANGES:
+        if (r->since > INT64_MAX || r->transport == IK_TRANSPORT_FD ||
+            json_object_set_new(o, "table", json_string(r->query.table)) ||
+            json_object_set_new(o, "since", json_integer((json_int_t)r->since)))
+            return EINVAL;
+        return put_delivery(r, IK_TRANSPORT_STREAM, o);
     default:
         return 0;
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/snapshot.h"
 
 #define KEY_TABLE "ipfs_kit.table"
@@ -181,7 +182,7 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
 
 static int fsync_dir(const char *path, struct ik_error *err)
 {
-    int rc = 0, fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0, fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
     if (fsync(fd) != 0 && errno != EINVAL)
@@ -206,9 +207,13 @@ static int mark_synced(const char *dir, const char *table, uint64_t version, str
         return ik_error_set(err, ENAMETOOLONG, "%s: path too long", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)version);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A new file, never one found there: a stale one (a crash between open and rename) is
+     * removed, and a link planted in its place is removed rather than followed. */
+    fd = ik__open_nofollow(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = ik__open_nofollow(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
     if (fd < 0)
-        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+        return errno;
     if (write(fd, text, (size_t)n) != n)
         rc = ik_error_set(err, errno ? errno : EIO, "%s: write failed", tmp);
     close(fd);
@@ -229,7 +234,7 @@ static bool read_synced(const char *dir, const char *table, uint64_t *version)
     uint64_t v = 0;
     int fd, i;
     if (synced_path(dir, table, path, sizeof path) != 0 ||
-        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        (fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, NULL)) < 0)
         return false;
     n = read(fd, text, sizeof text - 1);
     close(fd);
@@ -339,8 +344,8 @@ int ik_snapshot_sync(const char *dir, const char *table, uint64_t version, struc
         return rc;
     if (version_path(sdir, table, version, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    if ((fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err)) < 0)
+        return errno;
     if (fsync(fd) != 0)
         rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
     close(fd);
@@ -421,6 +426,97 @@ int ik_snapshot_latest(const char *dir, const char *table, char *path_out, size_
     return ik_error_set(err, ENOENT, "no complete snapshot of '%s' under %s", table, sdir);
 }
 
+/* Whether two schemas have the same fields: names, types, nullability, dictionaries. */
+static bool same_fields(const struct ArrowSchema *a, const struct ArrowSchema *b)
+{
+    int64_t i;
+    if (strcmp(a->format, b->format) != 0 || a->n_children != b->n_children ||
+        (a->flags & ARROW_FLAG_NULLABLE) != (b->flags & ARROW_FLAG_NULLABLE) ||
+        (a->name == NULL) != (b->name == NULL) || (a->name && strcmp(a->name, b->name) != 0) ||
+        (a->dictionary == NULL) != (b->dictionary == NULL) ||
+        (a->dictionary && !same_fields(a->dictionary, b->dictionary)))
+        return false;
+    for (i = 0; i < a->n_children; i++)
+        if (!same_fields(a->children[i], b->children[i]))
+            return false;
+    return true;
+}
+
+/* A snapshot names its table and version in its metadata and has that table's columns. */
+static int check_identity(const struct ik_snapshot *s, const char *table, uint64_t version,
+                          struct ik_error *err)
+{
+    const struct ArrowSchema *schema = ik_snapshot_schema(s);
+    struct ArrowSchema want = {0};
+    char vbuf[24];
+    int32_t tl = -1, vl = -1;
+    const char *t = ik_metadata_get(schema->metadata, KEY_TABLE, &tl);
+    const char *v = ik_metadata_get(schema->metadata, KEY_VERSION, &vl);
+    int rc = 0;
+    snprintf(vbuf, sizeof vbuf, "%llu", (unsigned long long)version);
+    if (t == NULL || (size_t)tl != strlen(table) || memcmp(t, table, (size_t)tl) != 0)
+        return ik_error_set(err, IK_EINVALID, "metadata %s is '%.*s', not '%s'", KEY_TABLE,
+                            t ? (int)tl : 0, t ? t : "", table);
+    if (v == NULL || (size_t)vl != strlen(vbuf) || memcmp(v, vbuf, (size_t)vl) != 0)
+        return ik_error_set(err, IK_EINVALID, "metadata %s is '%.*s', not %s (its file name)",
+                            KEY_VERSION, v ? (int)(vl < 32 ? vl : 32) : 0, v ? v : "", vbuf);
+    if (ik_table_schema(table, &want, NULL) != 0)
+        return 0; /* a table we do not define (tests): nothing more to compare */
+    if (!same_fields(schema, &want))
+        rc = ik_error_set(err, IK_EINVALID, "its columns are not those of table '%s'", table);
+    want.release(&want);
+    return rc;
+}
+
+int ik_snapshot_open_version(const char *dir, const char *table, uint64_t version, int validate,
+                             struct ik_snapshot **out, int *fd_out, struct ik_error *err)
+{
+    char sdir[4096], path[4200];
+    uint64_t synced = 0;
+    int rc, fd;
+    *out = NULL;
+    if (fd_out != NULL)
+        *fd_out = -1;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    if (version_path(sdir, table, version, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
+    if (read_synced(dir, table, &synced) && version > synced)
+        return ik_error_set(err, ENOENT,
+                            "%s: newer than the last version marked durable (%llu): a crash may "
+                            "have torn it",
+                            path, (unsigned long long)synced);
+    if ((fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err)) < 0)
+        return errno;
+    rc = ik_snapshot_open_fd(fd, validate, out, err);
+    if (rc == 0 && (rc = check_identity(*out, table, version, err)) != 0) {
+        ik_snapshot_close(*out);
+        *out = NULL;
+    }
+    if (rc != 0) {
+        close(fd);
+        return ik_error_prefix(err, rc, "%s", path);
+    }
+    if (fd_out != NULL)
+        *fd_out = fd;
+    else
+        close(fd);
+    return 0;
+}
+
+int ik_snapshot_discard(const char *dir, const char *table, uint64_t version, struct ik_error *err)
+{
+    char sdir[4096], path[4200];
+    int rc;
+    if ((rc = check_table_name(table, err)) != 0 || (rc = snap_dir(dir, sdir, sizeof sdir, err)))
+        return rc;
+    if (version_path(sdir, table, version, path, sizeof path) != 0)
+        return ik_error_set(err, ENAMETOOLONG, "%s: path too long", sdir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
 int ik_snapshot_prune(const char *dir, const char *table, uint64_t keep_version,
                       struct ik_error *err)
 {
@@ -492,10 +588,10 @@ fail:
 int ik_snapshot_open_path(const char *path, int validate, struct ik_snapshot **out,
                           struct ik_error *err)
 {
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc, fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err);
     *out = NULL;
     if (fd < 0)
-        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        return errno;
     rc = ik_snapshot_open_fd(fd, validate, out, err);
     close(fd);
     if (rc != 0)

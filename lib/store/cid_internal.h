@@ -3,6 +3,7 @@
 #ifndef IK_STORE_CID_INTERNAL_H
 #define IK_STORE_CID_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,5 +14,9 @@
  * or that the result exceeds `cap`. */
 int ik__multibase_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *out_len,
                          struct ik_error *err);
+
+/* False when the CID text s[0..len) (valid) is already in canonical form: CIDv0, or base32
+ * with no upper-case letter. A cheap test for the upsert of every imported row. */
+bool ik__cid_needs_canonical(const char *s, size_t len);
 
 #endif

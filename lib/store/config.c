@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "arrow/internal.h"
 #include "config_internal.h"
 #include "ipfskit/config.h"
 
@@ -74,6 +78,72 @@ int ik_data_dir_ensure(const char *dir, struct ik_error *err)
     return make_one(path, err);
 }
 
+/* "uid 1000 (alice)", or "uid 1000" when the name is unknown. */
+static void owner_text(uid_t uid, char *out, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != NULL)
+        snprintf(out, cap, "uid %u (%s)", (unsigned)uid, found->pw_name);
+    else
+        snprintf(out, cap, "uid %u", (unsigned)uid);
+}
+
+/* A directory the daemon writes must be its own and closed to everyone else: whoever can
+ * write it can plant links, swap files and fill it. */
+static int check_owned(const char *path, const struct stat *st, struct ik_error *err)
+{
+    uid_t me = geteuid();
+    char owner[300], fix[PATH_MAX * 2 + 64];
+    int n = 0;
+    if (st->st_uid == me && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0)
+        return 0;
+    owner_text(st->st_uid, owner, sizeof owner);
+    fix[0] = 0;
+    if (st->st_uid != me)
+        n = snprintf(fix, sizeof fix, "chown %u '%s'", (unsigned)me, path);
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && n >= 0 && (size_t)n < sizeof fix)
+        snprintf(fix + n, sizeof fix - (size_t)n, "%schmod go-w '%s'", n ? " && " : "", path);
+    return ik_error_set(err, EPERM,
+                        "%s is owned by %s with mode %04o: refused, it must belong to uid %u "
+                        "(this process) and be writable by no one else (whoever can write it "
+                        "can plant links to files we would write); fix: %s",
+                        path, owner, (unsigned)(st->st_mode & 07777), (unsigned)me, fix);
+}
+
+int ik_data_dir_check(const char *dir, int *dirfd_out, struct ik_error *err)
+{
+    char sub[PATH_MAX + 16];
+    struct stat st;
+    int fd, rc = 0;
+    if (dirfd_out != NULL)
+        *dirfd_out = -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ik_error_set(err, errno, "cannot open data directory %s: %s", dir, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = ik_error_set(err, errno, "%s: fstat: %s", dir, strerror(errno));
+    else
+        rc = check_owned(dir, &st, err);
+    snprintf(sub, sizeof sub, "%s/snapshots", dir);
+    if (rc == 0 && fstatat(fd, "snapshots", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode))
+            rc = ik_error_set(err, EPERM,
+                              "%s is a symbolic link: refused (remove it; the daemon creates "
+                              "the directory itself)",
+                              sub);
+        else if (!S_ISDIR(st.st_mode))
+            rc = ik_error_set(err, ENOTDIR, "%s exists and is not a directory", sub);
+        else
+            rc = check_owned(sub, &st, err);
+    }
+    if (rc != 0 || dirfd_out == NULL)
+        close(fd);
+    else
+        *dirfd_out = fd;
+    return rc;
+}
+
 /* ---- config.json ---------------------------------------------------------------------- */
 
 void ik_config_init(struct ik_config *c)
@@ -84,6 +154,14 @@ void ik_config_init(struct ik_config *c)
     c->timeout_s = 30;
     c->max_table_size = IK_CONFIG_DEFAULT_MAX_TABLE_SIZE;
     c->health_interval_s = 10;
+    c->max_connections = 1024;
+    c->idle_timeout_s = 300;
+    c->header_timeout_s = 10;
+    c->send_timeout_s = 60;
+    c->visible_timeout_s = 60;
+    c->max_import_size = IK_CONFIG_DEFAULT_MAX_IMPORT_SIZE;
+    c->changes_retain_versions = 100000;
+    c->changes_retain_seconds = 86400;
     ik__config_http_init(&c->http);
 }
 
@@ -339,9 +417,29 @@ static int load_backends(json_t *root, struct ik_config *c, struct ik_error *err
     return 0;
 }
 
+/* The "daemon" section: the daemon's limits and timeouts. */
+static int load_daemon(json_t *root, struct ik_config *c, struct ik_error *err)
+{
+    json_t *dm;
+    int rc;
+    if ((rc = get_object(root, "daemon", &dm, err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.max_connections", "max_connections", &c->max_connections,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.idle_timeout", "idle_timeout", &c->idle_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.header_timeout", "header_timeout", &c->header_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.send_timeout", "send_timeout", &c->send_timeout_s,
+                               err)) != 0 ||
+        (rc = get_positive_int(dm, "daemon.visible_timeout", "visible_timeout",
+                               &c->visible_timeout_s, err)) != 0)
+        return rc;
+    return get_size(dm, "daemon.max_import_size", "max_import_size", &c->max_import_size, err);
+}
+
 static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
 {
-    json_t *caps, *arrow;
+    json_t *caps, *arrow, *changes;
     bool caps_arrow = true, enabled = true;
     int rc;
     if (!json_is_object(root))
@@ -355,10 +453,16 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
         (rc = get_size(arrow, "arrow_ipc.max_table_size", "max_table_size", &c->max_table_size,
                        err)) != 0 ||
         (rc = get_positive_int(root, "health_interval", "health_interval", &c->health_interval_s,
-                               err)) != 0)
+                               err)) != 0 ||
+        (rc = get_object(root, "changes", &changes, err)) != 0 ||
+        (rc = get_positive_int(changes, "changes.retain_versions", "retain_versions",
+                               &c->changes_retain_versions, err)) != 0 ||
+        (rc = get_positive_int(changes, "changes.retain_seconds", "retain_seconds",
+                               &c->changes_retain_seconds, err)) != 0)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
-    if ((rc = ik__config_http_load(root, &c->http, err)) != 0)
+    if ((rc = load_daemon(root, c, err)) != 0 ||
+        (rc = ik__config_http_load(root, &c->http, err)) != 0)
         return rc;
     return load_backends(root, c, err);
 }
@@ -368,23 +472,18 @@ int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)
     char path[PATH_MAX];
     json_error_t jerr;
     json_t *root;
-    struct stat st = {0};
     FILE *f;
-    int rc;
+    int rc, fd;
     ik_config_init(out);
     if (snprintf(path, sizeof path, "%s/" CONFIG_NAME, dir) >= (int)sizeof path)
         return ik_error_set(err, ENAMETOOLONG, "config path longer than %zu bytes",
                             sizeof path - 1);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return ik_error_set(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%s is not a regular file",
-                            path);
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : errno;
+    if ((f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
+        return ik_error_set(err, ENOMEM, "%s: out of memory", path);
     }
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);

@@ -1,5 +1,6 @@
 /* Pin import: format detection from the first bytes, the one-transaction rule (all rows or
  * none), skip_invalid bookkeeping, and the sink every parser feeds rows into. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,15 +77,29 @@ static int run_arrow(struct ik__sink *s, const uint8_t *data, size_t len, struct
         return ik_error_set(err, rc, "out of memory");
     rc = ik_ipc_open_stream(buf, NULL, &stream, NULL, err);
     ik_buffer_unref(buf);
-    if (rc != 0)
-        return ik_error_prefix(err, rc, "Arrow input");
+    if (rc != 0) /* a file the reader refuses is the input's fault (exit 65) */
+        return ik_error_prefix(err, rc == ENOMEM ? ENOMEM : EINVAL, "Arrow input");
     rc = ik__import_arrow_stream(s, &stream, err);
     stream.release(&stream);
     return rc;
 }
 
+/* Every row counted as imported was written by exactly one upsert, so the pins the upserts
+ * changed (as SQLite counts them, st->upserted) must equal ours: a parser that stopped early
+ * while reporting success, or counted rows it never wrote, is caught before the commit. */
+static int check_count(struct ik__sink *s, struct ik_error *err)
+{
+    int64_t written = s->st->upserted - s->changes0;
+    if (written == s->res->imported)
+        return 0;
+    return ik_error_set(err, EIO, "import: %lld rows counted, %lld written (nothing committed)",
+                        (long long)s->res->imported, (long long)written);
+}
+
 static int finish(struct ik__sink *s, int rc, struct ik_error *err)
 {
+    if (rc == 0)
+        rc = check_count(s, err);
     if (rc == 0)
         rc = ik__commit(s->st, err);
     if (rc != 0) {
@@ -109,6 +124,7 @@ static int start(struct ik_store *st, const struct ik_import_options *o,
     s->res = res;
     s->now = ik__now_us();
     s->paths = 0;
+    s->changes0 = st->upserted;
     return ik__begin(st, err);
 }
 

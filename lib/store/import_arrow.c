@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/arrow.h"
 #include "store/store_internal.h"
 
@@ -329,17 +330,24 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
         has_cid |= c == IK__CID;
         n++;
     }
-    schema.release(&schema);
     if (rc == 0 && !has_cid)
         rc = ik_error_set(err, EINVAL, "Arrow input: no 'cid' column");
     while (rc == 0) {
         if ((rc = stream->get_next(stream, &batch)) != 0) {
-            rc = ik_error_set(err, rc, "Arrow input: record batch %zu: %s", h.n,
-                              last_error(stream, rc));
+            /* what the reader refuses is the input's fault (exit 65), whatever its code */
+            rc = ik_error_set(err, rc == ENOMEM ? ENOMEM : EINVAL,
+                              "Arrow input: record batch %zu: %s", h.n, last_error(stream, rc));
             break;
         }
         if (batch.release == NULL)
             break;
+        /* Every value, before a row is read: offsets, UTF-8, dictionary indices, views. The
+         * structure alone lets a hostile file send reads anywhere. */
+        if ((rc = ik_array_validate(&schema, &batch, IK_VALIDATE_FULL, true, err)) != 0) {
+            rc = ik_error_prefix(err, EINVAL, "Arrow input: record batch %zu", h.n);
+            batch.release(&batch);
+            break;
+        }
         for (k = 0; k < n; k++)
             cols[k].arr = batch.children[child[k]];
         rc = check_batch(s, cols, n, &batch, (int64_t)h.n, rows, &todo, err);
@@ -353,9 +361,12 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
         ik__pending_sort(&todo);
         rc = ik__defer_vfs_index(s->st, s->paths, err);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        ik__stop_point("import-pass2");
         rc = upsert_sorted(s, cols, n, child, &h, &todo, err);
+    }
     ik__pending_free(&todo);
     release_held(&h);
+    schema.release(&schema);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrow/internal.h"
 #include "store/store_internal.h"
 
 #define MAX_DEPTH 64
@@ -16,6 +17,8 @@ struct jp {
     char *scratch;              /* decoded strings of the current row */
     size_t cap, used;
     bool offsets;  /* name byte offsets in messages, not columns (kubo's one-object form) */
+    bool dry;      /* skipping: strings are checked, their decoded bytes thrown away */
+    char sink[8];  /* where a dry decode writes (one character at a time) */
     char msg[160]; /* syntax error */
 };
 
@@ -72,13 +75,17 @@ static char *put_utf8(char *o, unsigned cp)
 }
 
 /* Decodes the escaped string whose body starts at `s` (after the quote) into scratch. The
- * scratch buffer holds at least the row's text length, which bounds every decoded string. */
+ * scratch buffer holds at least the row's text length, which bounds every decoded string.
+ * A dry run (skip) checks the same escapes but writes each character into j->sink, so it
+ * needs no scratch at all: kubo's object form skips an entry before it sizes the buffer. */
 static int decode(struct jp *j, const char *s, struct ik__span *out)
 {
-    char *o = j->scratch + j->used, *o0 = o;
+    char *o = j->dry ? j->sink : j->scratch + j->used, *o0 = o;
     j->p = s;
     while (j->p < j->end && *j->p != '"') {
         unsigned char c = (unsigned char)*j->p;
+        if (j->dry) /* a character writes at most 4 bytes */
+            o = o0;
         if (c < 0x20)
             return fail(j, "control character in string");
         if (c != '\\') {
@@ -135,7 +142,7 @@ static int decode(struct jp *j, const char *s, struct ik__span *out)
         return fail(j, "unterminated string");
     j->p++;
     out->p = o0;
-    out->n = (size_t)(o - o0);
+    out->n = j->dry ? 0 : (size_t)(o - o0);
     j->used += out->n;
     return 0;
 }
@@ -185,8 +192,8 @@ static int number(struct jp *j)
     return j->p > s ? 0 : fail(j, "bad number");
 }
 
-/* Skips any value, checking its syntax (numbers loosely). */
-static int skip(struct jp *j, int depth)
+/* Skips any value, checking its syntax (numbers loosely); see skip(). */
+static int skip_value(struct jp *j, int depth)
 {
     struct ik__span s;
     char close;
@@ -222,7 +229,7 @@ static int skip(struct jp *j, int depth)
                 if (!lit(j, ":", 1))
                     return fail(j, "expected ':'");
             }
-            if (skip(j, depth + 1) != 0)
+            if (skip_value(j, depth + 1) != 0)
                 return -1;
             ws(j);
             if (lit(j, ",", 1))
@@ -234,6 +241,17 @@ static int skip(struct jp *j, int depth)
     default:
         return number(j);
     }
+}
+
+/* Skips a value without decoding its strings into the scratch buffer (a dry run). */
+static int skip(struct jp *j, int depth)
+{
+    bool was = j->dry;
+    int rc;
+    j->dry = true;
+    rc = skip_value(j, depth);
+    j->dry = was;
+    return rc;
 }
 
 /* The value kinds a field may have. */
@@ -541,6 +559,8 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
         ik__pending_sort(&todo);
     if (rc == 0)
         rc = ik__defer_vfs_index(s->st, s->paths, err);
+    if (rc == 0)
+        ik__stop_point("import-pass2");
     for (i = 0; i < todo.n && rc == 0; i++) {
         const char *at;
         if (i + PREFETCH < todo.n) { /* the lines come in cid order, i.e. from all over the input */
@@ -548,8 +568,15 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
             __builtin_prefetch(todo.v[i + PREFETCH].cid + 64);
         }
         at = line_of(data, todo.v[i].cid);
-        if (parse_line(&j, at, end, &r, bad, sizeof bad, err, &rc) != 1)
+        /* Pass 1 parsed and checked this line: failing now means the input changed under us
+         * (it is a private copy, so a bug). Never a silent end with success. */
+        if (parse_line(&j, at, end, &r, bad, sizeof bad, err, &rc) != 1 || bad[0]) {
+            if (rc == 0)
+                rc =
+                    ik_error_set(err, EIO, "line %lld: parsed in the first pass, not in the second",
+                                 (long long)(1 + count_lines(data, at)));
             break;
+        }
         if ((rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
             rc = ik_error_prefix(err, rc, "line %lld", (long long)(1 + count_lines(data, at)));
         else
@@ -576,8 +603,8 @@ int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struc
     j.end = data + len;
     j.offsets = true;
     ws(&j);
-    if (!lit(&j, "{", 1) || (ws(&j), string(&j, &k)) != 0 || k.n != 4 ||
-        memcmp(k.p, "Keys", 4) != 0 || (ws(&j), !lit(&j, ":", 1)) || (ws(&j), !lit(&j, "{", 1))) {
+    if (!lit(&j, "{", 1) || (ws(&j), !lit(&j, "\"Keys\"", 6)) || (ws(&j), !lit(&j, ":", 1)) ||
+        (ws(&j), !lit(&j, "{", 1))) {
         fail(&j, "expected {\"Keys\": {");
         goto syntax;
     }
@@ -591,7 +618,12 @@ int ik__import_kubo_json(struct ik__sink *s, const char *data, size_t len, struc
         ws(&j);
         line += count_lines(line_at, j.p);
         line_at = j.p;
-        if (string(&j, &k) != 0)
+        /* the key is checked only: it is decoded in the second pass, into a sized buffer */
+        if (j.p >= j.end || *j.p != '"') {
+            fail(&j, "expected a string");
+            goto syntax;
+        }
+        if (skip(&j, 0) != 0)
             goto syntax;
         ws(&j);
         if (!lit(&j, ":", 1)) {

@@ -5,13 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipfskit/cid.h"
+#include "store/cid_internal.h"
 #include "store/store_internal.h"
+
+/* A CID given in another form than the stored one sorts by its canonical text (the first 16
+ * bytes in the key, the rest when keys tie), so it lands beside its twins and the later row
+ * still wins. Such entries carry this bit in cid_len. */
+#define OTHER_FORM 0x80000000u
+
+/* The text an entry sorts by: its own, or its canonical form written into buf. */
+static const char *sort_text(const struct ik__pending *t, char *buf, size_t cap, size_t *n)
+{
+    *n = t->cid_len & ~OTHER_FORM;
+    if (!(t->cid_len & OTHER_FORM))
+        return t->cid;
+    *n = ik_cid_canonical(t->cid, *n, buf, cap);
+    return buf;
+}
 
 int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
                     struct ik_error *err)
 {
     struct ik__pending *t;
-    size_t i;
+    char canon[IK_CID_MAX_TEXT + 1];
+    const char *k = cid;
+    size_t i, kn = n;
     if (seq > UINT32_MAX)
         return ik_error_set(err, EFBIG, "more than %u rows in one import", UINT32_MAX);
     if (l->n == l->cap) {
@@ -26,8 +45,15 @@ int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint6
     t->cid = cid;
     t->cid_len = (uint32_t)n; /* a checked CID is short */
     t->seq = (uint32_t)seq;
-    for (i = 0; i < 16 && i < n; i++)
-        t->key[i / 8] |= (uint64_t)(unsigned char)cid[i] << (56 - 8 * (i % 8));
+    if (n > 0 && ik__cid_needs_canonical(cid, n) &&
+        (kn = ik_cid_canonical(cid, n, canon, sizeof canon)) > 0) {
+        k = canon;
+        t->cid_len |= OTHER_FORM;
+    } else {
+        kn = n;
+    }
+    for (i = 0; i < 16 && i < kn; i++)
+        t->key[i / 8] |= (uint64_t)(unsigned char)k[i] << (56 - 8 * (i % 8));
     return 0;
 }
 
@@ -42,16 +68,20 @@ void ik__pending_free(struct ik__pending_list *l)
 static int by_cid(const void *a, const void *b)
 {
     const struct ik__pending *x = a, *y = b;
-    size_t n;
+    char bx[IK_CID_MAX_TEXT + 1], by[IK_CID_MAX_TEXT + 1];
+    const char *tx, *ty;
+    size_t n, nx, ny;
     int c;
     if (x->key[0] != y->key[0])
         return x->key[0] < y->key[0] ? -1 : 1;
     if (x->key[1] != y->key[1])
         return x->key[1] < y->key[1] ? -1 : 1;
-    n = x->cid_len < y->cid_len ? x->cid_len : y->cid_len;
-    c = memcmp(x->cid, y->cid, n);
+    tx = sort_text(x, bx, sizeof bx, &nx);
+    ty = sort_text(y, by, sizeof by, &ny);
+    n = nx < ny ? nx : ny;
+    c = memcmp(tx, ty, n);
     if (c == 0)
-        c = x->cid_len < y->cid_len ? -1 : x->cid_len > y->cid_len;
+        c = nx < ny ? -1 : nx > ny;
     if (c == 0) /* the same pin twice: the later row is upserted last and wins */
         c = x->seq < y->seq ? -1 : x->seq > y->seq;
     return c;

@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/config.h"
 
 #define LOCK_NAME "daemon.lock"
@@ -25,17 +27,27 @@ static int lock_path(const char *dir, char *path, size_t cap)
     return n < 0 || (size_t)n >= cap ? ENAMETOOLONG : 0;
 }
 
-/* The PID written in the lock file, or 0 when it holds none (yet). */
-static long read_pid(int fd)
+#define DAEMON_MARK " daemon"
+
+/* The PID written in the lock file, or 0 when it holds none (yet); *is_daemon (optional) says
+ * whether the holder marked itself a daemon ("PID daemon\n", ik_lock_mark_daemon). */
+static long read_pid(int fd, bool *is_daemon)
 {
     char buf[32];
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     char *end;
     long pid;
+    if (is_daemon != NULL)
+        *is_daemon = false;
     if (n <= 0)
         return 0;
     buf[n] = 0;
     pid = strtol(buf, &end, 10);
+    if (end != buf && pid > 0 && strncmp(end, DAEMON_MARK, sizeof DAEMON_MARK - 1) == 0) {
+        end += sizeof DAEMON_MARK - 1;
+        if (is_daemon != NULL && (*end == '\n' || *end == 0))
+            *is_daemon = true;
+    }
     return end != buf && (*end == '\n' || *end == 0) && pid > 0 ? pid : 0;
 }
 
@@ -68,14 +80,15 @@ int ik_lock_acquire(const char *dir, int *fd_out, long *holder_pid, struct ik_er
         *holder_pid = 0;
     if (lock_path(dir, path, sizeof path) != 0)
         return ik_error_set(err, ENAMETOOLONG, "lock path longer than %zu bytes", sizeof path - 1);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* never through a link planted in its place: a root daemon would create and write any path */
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDWR | O_CREAT, 0600, err);
     if (fd < 0)
-        return ik_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+        return errno;
     if (whole_file(fd, F_OFD_SETLK, F_WRLCK, &fl) != 0) {
         int e = errno;
         if (e == EAGAIN || e == EACCES) {
             /* The holder may be between its lock and its write: then there is no PID yet. */
-            pid = read_pid(fd);
+            pid = read_pid(fd, NULL);
             close(fd);
             if (holder_pid != NULL)
                 *holder_pid = pid;
@@ -109,15 +122,32 @@ void ik_lock_release(int fd, const char *dir)
     close(fd);
 }
 
+int ik_lock_mark_daemon(int fd)
+{
+    char line[48];
+    int len = snprintf(line, sizeof line, "%ld" DAEMON_MARK "\n", (long)getpid());
+    if (fd < 0)
+        return EBADF;
+    /* longer than the bare PID written at acquire, so no stale byte is left after it */
+    return pwrite(fd, line, (size_t)len, 0) == len ? 0 : errno ? errno : EIO;
+}
+
 int ik_lock_holder(const char *dir, long *pid)
+{
+    return ik_lock_holder_role(dir, pid, NULL);
+}
+
+int ik_lock_holder_role(const char *dir, long *pid, bool *is_daemon)
 {
     char path[PATH_MAX];
     struct flock fl;
     int fd, rc;
     *pid = 0;
+    if (is_daemon != NULL)
+        *is_daemon = false;
     if (lock_path(dir, path, sizeof path) != 0)
         return ENAMETOOLONG;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, NULL);
     if (fd < 0)
         return errno;
     /* A separate open file description, so even a lock held by this process conflicts. */
@@ -126,7 +156,7 @@ int ik_lock_holder(const char *dir, long *pid)
     } else if (fl.l_type == F_UNLCK) {
         rc = ENOENT;
     } else {
-        *pid = read_pid(fd);
+        *pid = read_pid(fd, is_daemon);
         rc = 0;
     }
     close(fd);

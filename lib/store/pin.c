@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arrow/internal.h"
 #include "ipfskit/cid.h"
 #include "store/store_internal.h"
 
@@ -81,6 +82,27 @@ static int check_metadata(struct ik__span s, struct ik_error *err)
     return 0;
 }
 
+/* Every text column must hold UTF-8, whatever format it came in: the snapshots are Arrow utf8
+ * columns, and a reader validating them (pyarrow, our own full validation) refuses anything
+ * else. The CID and pin type are checked against their alphabets instead. */
+static int check_utf8(const struct ik__row *r, struct ik_error *err)
+{
+    static const int cols[] = {IK__NAME, IK__METADATA, IK__BACKEND, IK__VFS_PATH};
+    size_t i;
+    for (i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        int c = cols[i];
+        int64_t bad;
+        if (!IK__HAS(r, c) || r->str[c].p == NULL)
+            continue;
+        bad = ik__utf8_bad_at((const uint8_t *)r->str[c].p, (int64_t)r->str[c].n);
+        if (bad >= 0)
+            return ik_error_set(err, EINVAL, "%s is not valid UTF-8 (byte %lld is 0x%02x)",
+                                ik__col_names[c], (long long)bad,
+                                (unsigned)(unsigned char)r->str[c].p[bad]);
+    }
+    return 0;
+}
+
 static bool span_is(struct ik__span s, const char *lit)
 {
     return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
@@ -101,6 +123,8 @@ int ik__row_check(const struct ik__row *r, struct ik_error *err)
             return ik_error_set(
                 err, EINVAL, "pin_type '%.*s' is not one of recursive, direct, indirect", SHOWN(t));
     }
+    if ((rc = check_utf8(r, err)) != 0)
+        return rc;
     if (IK__HAS(r, IK__BACKEND) && r->str[IK__BACKEND].n == 0)
         return ik_error_set(err, EINVAL, "backend is empty");
     if (IK__HAS(r, IK__METADATA) && (rc = check_metadata(r->str[IK__METADATA], err)) != 0)

@@ -297,7 +297,8 @@ static int part_append(struct part *p, struct part *q, struct ik_error *err)
                                     ik__col_names[c]);
             if (ik__gb_reserve(d, qd->len) != 0)
                 return ik_error_set(err, ENOMEM, "out of memory");
-            memcpy(d->data + d->len, qd->data, qd->len);
+            if (qd->len > 0) /* an all-null column has no data buffer, in either part */
+                memcpy(d->data + d->len, qd->data, qd->len);
             d->len += qd->len;
             for (i = 1; i <= m; i++) {
                 memcpy(&o, qb->data + 4 * i, 4);

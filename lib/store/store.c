@@ -2,15 +2,21 @@
  * statements, write transactions that bump the generation counter, and the single-pin
  * operations add / remove / touch, count and generation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/cid.h"
+#include "store/cid_internal.h"
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 1
+/* 2: the change log (changes.c). An older ipfs-kit would write without logging, so it is
+ * refused. */
+#define SCHEMA_VERSION 2
 
 #define VFS_INDEX_SQL                                                                              \
     "CREATE INDEX IF NOT EXISTS pins_vfs_path ON pins(vfs_path) WHERE vfs_path IS NOT NULL"
@@ -177,6 +183,10 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
         return 0;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
+    if ((rc = ik__changes_setup(st, err)) != 0 ||
+        (rc = exec(st, "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value < 2",
+                   "pins.db", err)) != 0)
+        return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
         (rc = prepare(st, "DELETE FROM pins WHERE cid = ?1", &st->remove, err)) != 0 ||
         (rc = prepare(st,
@@ -200,18 +210,34 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
     *out = NULL;
     if (snprintf(path, sizeof path, "%s/pins.db", dir) >= (int)sizeof path)
         return ik_error_set(err, EINVAL, "store directory path too long");
-    exists = stat(path, &sb) == 0;
+    exists = lstat(path, &sb) == 0; /* a link is "there": SQLite refuses it below */
     create = !exists && !readonly && (flags & IK_STORE_CREATE);
     if (!exists && !create)
         return ik_error_set(err, ENOENT, "%s does not exist", path);
+    if (exists && S_ISLNK(sb.st_mode))
+        return ik_error_set(err, ELOOP,
+                            "%s is a symbolic link: refused (files in the data directory are "
+                            "never followed through links; remove it)",
+                            path);
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
         return ik_error_set(err, errno, "cannot create %s: %s", dir, strerror(errno));
+    if (create) {
+        /* Made here, 0600 and new (O_EXCL never follows a link), rather than by SQLite and then
+         * chmod'ed by path; -wal and -shm take the database file's mode. An empty file is an
+         * empty database. */
+        int fd = ik__open_nofollow(AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL, 0600, err);
+        if (fd < 0 && errno != EEXIST) /* EEXIST: a concurrent opener made it first */
+            return errno;
+        if (fd >= 0)
+            close(fd);
+    }
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
     st->readonly = readonly;
+    /* NOFOLLOW: pins.db may not be a link (SQLite opens -wal and -shm with O_NOFOLLOW itself) */
     oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-             SQLITE_OPEN_NOMUTEX;
+             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
     rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
     if (rc != SQLITE_OK) {
         rc = ik_error_set(err, EIO, "%s: %s", path,
@@ -219,8 +245,6 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
         ik_store_close(st);
         return rc;
     }
-    if (create)
-        chmod(path, 0600); /* the -wal and -shm files take the database file's mode */
     rc = setup(st, !readonly, (flags & IK_STORE_MANUAL_CHECKPOINT) != 0, err);
     if (rc != 0) {
         ik_error_prefix(err, rc, "%s", path);
@@ -239,15 +263,24 @@ void ik_store_close(struct ik_store *st)
     sqlite3_finalize(st->remove);
     sqlite3_finalize(st->touch);
     sqlite3_finalize(st->bump);
+    sqlite3_finalize(st->stamp);
+    sqlite3_finalize(st->probe);
+    sqlite3_finalize(st->log);
+    sqlite3_finalize(st->next);
     sqlite3_close(st->db);
     free(st);
 }
 
 int ik__begin(struct ik_store *st, struct ik_error *err)
 {
+    int rc;
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    return exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err);
+    if ((rc = exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err)) != 0)
+        return rc;
+    if ((rc = ik__changes_begin(st, err)) != 0)
+        ik__rollback(st);
+    return rc;
 }
 
 /* Bulk imports in cid order insert into the vfs_path index at random places: over half of a
@@ -302,6 +335,8 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
     sqlite3_reset(st->bump);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: generation", err);
+    if ((rc = ik__changes_stamp(st, err)) != 0)
+        return rc;
     ik__stop_point("commit");
     if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
         return rc;
@@ -354,20 +389,48 @@ static void bind_col(struct ik_store *st, const struct ik__row *r, int c)
     }
 }
 
+/* Every pin is stored under its canonical CID text, whichever way it came in (the one place
+ * all of them pass): `B…` and `b…` are one pin, as are a CID's base64, base36 and base16
+ * forms. The test costs a scan of the text; only other forms are parsed and formatted. */
+static int bind_cid(struct ik_store *st, const struct ik__row *r, char *buf, size_t cap,
+                    struct ik__span *key, struct ik_error *err)
+{
+    struct ik__span cid = r->str[IK__CID];
+    size_t n;
+    *key = cid;
+    if (!ik__cid_needs_canonical(cid.p, cid.n))
+        return 0;
+    if ((n = ik_cid_canonical(cid.p, cid.n, buf, cap)) == 0)
+        return ik_error_set(err, EINVAL, "invalid CID '%.*s'", (int)(cid.n > 64 ? 64 : cid.n),
+                            cid.p);
+    sqlite3_bind_text(st->upsert, IK__CID + 1, buf, (int)n, SQLITE_STATIC);
+    key->p = buf;
+    key->n = n;
+    return 0;
+}
+
 int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const char *backend,
                struct ik_error *err)
 {
     sqlite3_stmt *s = st->upsert;
+    char buf[IK_CID_MAX_TEXT + 1];
+    struct ik__span key;
+    bool existed = true; /* unless looked up: "may have existed" (see changes.c) */
     int rc, c;
     for (c = 0; c < IK__NCOLS; c++)
         bind_col(st, r, c);
+    if ((rc = bind_cid(st, r, buf, sizeof buf, &key, err)) != 0)
+        return rc;
+    if (st->probe_existed && (rc = ik__changes_exists(st, key.p, key.n, &existed, err)) != 0)
+        return rc;
     sqlite3_bind_int64(s, 13, now);
     sqlite3_bind_text(s, 14, backend ? backend : "ipfs", -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: insert", err);
-    return 0;
+    st->upserted += sqlite3_changes64(st->db); /* before the log's own insert */
+    return ik__changes_log(st, key.p, key.n, existed, true, err);
 }
 
 /* Converts the public pin to a row: NULL strings, negative sizes / last access, a zero
@@ -415,7 +478,9 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     pin_to_row(p, &r);
     if ((rc = ik__begin(st, err)) != 0)
         return rc;
+    st->probe_existed = true; /* one pin: log exactly whether it is new */
     rc = ik__upsert(st, &r, ik__now_us(), "ipfs", err);
+    st->probe_existed = false;
     if (rc == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
@@ -423,9 +488,10 @@ int ik_store_add(struct ik_store *st, const struct ik_pin *p, struct ik_error *e
     return rc;
 }
 
-/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction; ENOENT when
- * it changed nothing. */
-static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, struct ik_error *err)
+/* Runs a one-row change `s` (cid bound as ?1 by the caller) in its own transaction, logged
+ * with the pin `present` after it; ENOENT when it changed nothing. */
+static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, const char *key,
+                      bool present, struct ik_error *err)
 {
     int rc = ik__begin(st, err);
     if (rc != 0)
@@ -436,28 +502,39 @@ static int change_one(struct ik_store *st, sqlite3_stmt *s, const char *cid, str
         rc = ik__sql_error(st, rc, "pins.db", err);
     else if (sqlite3_changes(st->db) == 0)
         rc = ik_error_set(err, ENOENT, "no pin %.100s", cid);
-    else
+    else if ((rc = ik__changes_log(st, key, strlen(key), true, present, err)) == 0)
         rc = ik__commit(st, err);
     if (rc != 0)
         ik__rollback(st);
     return rc;
 }
 
+/* Binds ?1 of `s` to the canonical form of `cid` (kept in buf), or to `cid` itself when it is
+ * not a CID (then it names no pin, and the message quotes it as given). */
+static const char *bind_lookup(sqlite3_stmt *s, const char *cid, char *buf, size_t cap)
+{
+    size_t n = ik_cid_canonical(cid, strlen(cid), buf, cap);
+    sqlite3_bind_text(s, 1, n ? buf : cid, -1, SQLITE_STATIC);
+    return n ? buf : cid; /* the key bound */
+}
+
 int ik_store_remove(struct ik_store *st, const char *cid, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->remove, 1, cid, -1, SQLITE_STATIC);
-    return change_one(st, st->remove, cid, err);
+    return change_one(st, st->remove, cid, bind_lookup(st->remove, cid, buf, sizeof buf), false,
+                      err);
 }
 
 int ik_store_touch(struct ik_store *st, const char *cid, int64_t now_us, struct ik_error *err)
 {
+    char buf[IK_CID_MAX_TEXT + 1];
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    sqlite3_bind_text(st->touch, 1, cid, -1, SQLITE_STATIC);
+    const char *key = bind_lookup(st->touch, cid, buf, sizeof buf);
     sqlite3_bind_int64(st->touch, 2, now_us ? now_us : ik__now_us());
-    return change_one(st, st->touch, cid, err);
+    return change_one(st, st->touch, cid, key, true, err);
 }
 
 int64_t ik_store_count(struct ik_store *st)

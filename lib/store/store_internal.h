@@ -93,6 +93,14 @@ struct ik_store {
     sqlite3_stmt *remove;
     sqlite3_stmt *touch;
     sqlite3_stmt *bump;
+    /* the change log (changes.c) */
+    sqlite3_stmt *stamp; /* change_versions row of the committing version */
+    sqlite3_stmt *probe; /* is a cid in pins? */
+    sqlite3_stmt *log;   /* one changes row */
+    sqlite3_stmt *next;  /* the version this transaction commits */
+    int64_t log_version; /* set by ik__begin */
+    bool probe_existed;  /* ik__upsert looks up whether the pin is new (ik_store_add) */
+    int64_t upserted;    /* pins rows changed by ik__upsert (SQLite's count), ever */
 };
 
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
@@ -122,7 +130,8 @@ struct ik__sink {
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
-    int64_t paths; /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t paths;    /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t changes0; /* st->upserted when the import began */
 };
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
@@ -160,6 +169,20 @@ int ik__import_jsonl(struct ik__sink *s, const char *data, size_t len, struct ik
 int ik__import_csv(struct ik__sink *s, const char *data, size_t len, struct ik_error *err);
 int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
                             struct ik_error *err);
+
+/* The change log (changes.c). setup: creates its tables (a writable open) and prepares its
+ * statements. begin: notes the version the transaction will commit (ik__begin). exists: whether
+ * a cid is in the table now. log: records that `cid` changed in this transaction's version
+ * (`existed` before the change, `present` after it; a second change of the same key in the same
+ * version keeps the first `existed`). stamp: the committing version's time (ik__commit, after
+ * the generation bump). Every write to pins must log: ik__upsert and the one-pin changes do. */
+int ik__changes_setup(struct ik_store *st, struct ik_error *err);
+int ik__changes_begin(struct ik_store *st, struct ik_error *err);
+int ik__changes_exists(struct ik_store *st, const char *cid, size_t n, bool *out,
+                       struct ik_error *err);
+int ik__changes_log(struct ik_store *st, const char *cid, size_t n, bool existed, bool present,
+                    struct ik_error *err);
+int ik__changes_stamp(struct ik_store *st, struct ik_error *err);
 
 /* For tests: the store's SQLite handle. */
 sqlite3 *ik__store_db(struct ik_store *st);

@@ -13,9 +13,10 @@ typedef struct {
     PyObject_HEAD struct ik_client *h[N_METHODS];
     enum ik_method method; /* the client's default */
     int timeout_ms;
-    int no_watch; /* watch=False: ask the daemon on every query */
-    int busy;     /* calls in flight (GIL-protected) */
-    int closed;   /* close() was called */
+    int no_watch;   /* watch=False: ask the daemon on every query */
+    int busy;       /* calls in flight (GIL-protected) */
+    unsigned forks; /* ikpy_forks when busy was last right: a forked child starts at 0 */
+    int closed;     /* close() was called */
     PyObject *path;
 } ClientObject;
 
@@ -99,6 +100,7 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kw)
         return -1;
     self->method = m;
     self->no_watch = !watch;
+    self->forks = ikpy_forks;
     rc = open_handle(self, bytes ? PyBytes_AS_STRING(bytes) : NULL, IK_METHOD_AUTO);
     Py_XDECREF(bytes);
     if (rc != 0)
@@ -117,6 +119,10 @@ static void client_dealloc(ClientObject *self)
 /* The C client for method m (opened on first use). Marks a call in flight. */
 static struct ik_client *enter(ClientObject *self, enum ik_method m)
 {
+    if (self->forks != ikpy_forks) { /* the calls in flight were the parent's threads' */
+        self->forks = ikpy_forks;
+        self->busy = 0;
+    }
     if (self->closed || self->h[0] == NULL) {
         PyErr_SetString(ikpy_Error,
                         self->closed ? "the client is closed" : "the client is not initialised");
@@ -140,6 +146,16 @@ static void leave(ClientObject *self)
 {
     if (--self->busy == 0 && self->closed)
         close_handles(self);
+}
+
+/* Ends a call that produced a result: the Result, or the error raised. */
+static PyObject *finish_result(ClientObject *self, int rc, const struct ik_result *res,
+                               struct ikpy_batches *b, const struct ik_error *err)
+{
+    leave(self);
+    if (rc != 0)
+        return ikpy_raise(rc, err);
+    return ikpy_result_new(res, b);
 }
 
 static PyObject *query(ClientObject *self, const char *table, PyObject *args, PyObject *kw)
@@ -168,11 +184,68 @@ static PyObject *query(ClientObject *self, const char *table, PyObject *args, Py
     Py_BEGIN_ALLOW_THREADS rc = ik_client_query(h, &q, &res, &err);
     if (rc == 0)
         rc = ikpy_batches_from_stream(&res.stream, &b, &err);
-    Py_END_ALLOW_THREADS leave(self);
-    ik_query_reset(&q);
+    Py_END_ALLOW_THREADS ik_query_reset(&q);
+    return finish_result(self, rc, &res, b, &err);
+}
+
+/* changes(since, table="pin_index", method=None): the change feed as a Result. */
+static PyObject *client_changes(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"since", "table", "method", NULL};
+    unsigned long long since = 0;
+    const char *table = "pin_index";
+    PyObject *method = Py_None;
+    struct ik_result res;
+    struct ik_error err = {{0}};
+    struct ikpy_batches *b = NULL;
+    struct ik_client *h;
+    enum ik_method m = self->method;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|sO", kwlist, &since, &table, &method))
+        return NULL;
+    if (parse_method(method, &m) < 0 || (h = enter(self, m)) == NULL)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS rc = ik_client_changes(h, table, (uint64_t)since, &res, &err);
+    if (rc == 0)
+        rc = ikpy_batches_from_stream(&res.stream, &b, &err);
+    Py_END_ALLOW_THREADS return finish_result(self, rc, &res, b, &err);
+}
+
+/* wait_version(after, timeout): the newest version once it is above `after`, or None after
+ * `timeout` seconds. The GIL is released while waiting; Ctrl-C raises KeyboardInterrupt. */
+static PyObject *client_wait_version(ClientObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"after", "timeout", NULL};
+    unsigned long long after = 0;
+    double timeout = 1.0, left;
+    struct ik_error err = {{0}};
+    struct ik_client *h;
+    uint64_t v = 0;
+    int rc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "K|d", kwlist, &after, &timeout))
+        return NULL;
+    if ((h = enter(self, self->method)) == NULL)
+        return NULL;
+    /* in slices of at most 200 ms, so that a signal is seen promptly */
+    for (left = timeout < 0 ? 0 : timeout;;) {
+        int slice = left > 0.2 ? 200 : (int)(left * 1000);
+        Py_BEGIN_ALLOW_THREADS rc = ik_client_wait_version(h, (uint64_t)after, slice, &v, &err);
+        Py_END_ALLOW_THREADS left -= 0.2;
+        if (rc == EINTR || (rc == ETIMEDOUT && slice == 200 && left > 0)) {
+            if (PyErr_CheckSignals() != 0) {
+                leave(self);
+                return NULL;
+            }
+            continue;
+        }
+        break;
+    }
+    leave(self);
+    if (rc == ETIMEDOUT)
+        Py_RETURN_NONE;
     if (rc != 0)
         return ikpy_raise(rc, &err);
-    return ikpy_result_new(&res, b);
+    return PyLong_FromUnsignedLongLong(v);
 }
 
 static PyObject *client_pins(ClientObject *self, PyObject *args, PyObject *kw)
@@ -195,16 +268,6 @@ static PyObject *client_backend_health(ClientObject *self, PyObject *args, PyObj
     return query(self, "backend_health", args, kw);
 }
 
-static PyObject *json_loads(const char *text)
-{
-    PyObject *json = PyImport_ImportModule("json"), *r;
-    if (json == NULL)
-        return NULL;
-    r = PyObject_CallMethod(json, "loads", "s", text);
-    Py_DECREF(json);
-    return r;
-}
-
 static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
 {
     struct ik_error err = {{0}};
@@ -219,7 +282,7 @@ static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
     Py_END_ALLOW_THREADS leave(self);
     if (rc != 0)
         return ikpy_raise(rc, &err);
-    r = json_loads(text);
+    r = ikpy_json_loads(text);
     free(text);
     return r;
 }
@@ -229,10 +292,10 @@ static PyObject *client_capabilities(ClientObject *self, PyObject *noargs)
 static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"data", "skip_invalid", "default_backend", NULL};
-    PyObject *data, *cap;
+    PyObject *data;
     int skip_invalid = 0;
     const char *backend = NULL;
-    struct ArrowArrayStream *src, stream;
+    struct ArrowArrayStream stream;
     struct ik_import_options o;
     struct ik_import_result res;
     struct ik_error err = {{0}};
@@ -249,19 +312,12 @@ static PyObject *client_import_pins(ClientObject *self, PyObject *args, PyObject
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL);
-    if (cap == NULL)
+    if (ikpy_take_stream(data, &stream) != 0)
         return NULL;
-    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
-    if (src == NULL || src->release == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
-        Py_DECREF(cap);
+    if (ikpy_import_check(&stream) != 0) {
+        stream.release(&stream);
         return NULL;
     }
-    memcpy(&stream, src, sizeof stream); /* move out of the capsule */
-    src->release = NULL;
-    Py_DECREF(cap);
     if ((h = enter(self, IK_METHOD_AUTO)) == NULL) {
         stream.release(&stream);
         return NULL;
@@ -317,29 +373,42 @@ static PyObject *get_path(ClientObject *self, void *c)
     return self->path;
 }
 
-#define QUERY_DOC(what)                                                                            \
-    "(limit=None, offset=0, filters=None, columns=None, method=None) -> Result: " what             \
-    ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne in contains prefix "     \
-    "path_prefix is_null not_null), ANDed."
+#define QUERY_DOC(name, what)                                                                      \
+    name "($self, /, limit=None, offset=0, filters=None, columns=None, method=None)\n--\n\n"       \
+         "-> Result: " what                                                                        \
+         ". filters: {'col': value} or {'col': {'gt': 1}} (gt lt gte lte eq ne "                   \
+         "in contains prefix path_prefix is_null not_null), ANDed."
 
 static PyMethodDef client_methods[] = {
     {"pins", (PyCFunction)(void (*)(void))client_pins, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("the pin_index table")},
+     QUERY_DOC("pins", "the pin_index table")},
     {"metrics", (PyCFunction)(void (*)(void))client_metrics, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("the daemon's metrics (needs the daemon)")},
+     QUERY_DOC("metrics", "the daemon's metrics (needs the daemon)")},
     {"vfs_stats", (PyCFunction)(void (*)(void))client_vfs_stats, METH_VARARGS | METH_KEYWORDS,
-     QUERY_DOC("per-directory statistics of the pins' vfs paths")},
+     QUERY_DOC("vfs_stats", "per-directory statistics of the pins' vfs paths")},
     {"backend_health", (PyCFunction)(void (*)(void))client_backend_health,
-     METH_VARARGS | METH_KEYWORDS, QUERY_DOC("storage backend health (needs the daemon)")},
+     METH_VARARGS | METH_KEYWORDS,
+     QUERY_DOC("backend_health", "storage backend health (needs the daemon)")},
+    {"changes", (PyCFunction)(void (*)(void))client_changes, METH_VARARGS | METH_KEYWORDS,
+     "changes($self, /, since, table='pin_index', method=None)\n--\n\n"
+     "A Result of one row per pin that differs between version `since` and the newest "
+     "(columns of the table, then op 'upsert'/'delete' and version); Result.version is the "
+     "newest version covered. ChangesGone when the log no longer reaches back to `since`."},
+    {"wait_version", (PyCFunction)(void (*)(void))client_wait_version, METH_VARARGS | METH_KEYWORDS,
+     "wait_version($self, /, after, timeout=1.0)\n--\n\n"
+     "Blocks until the store's newest version is above `after` (returns it) or `timeout` "
+     "seconds pass (returns None)."},
     {"capabilities", (PyCFunction)client_capabilities, METH_NOARGS,
-     "Config flags, whether a daemon answers, and the daemon's own capabilities (dict)."},
+     "capabilities($self, /)\n--\n\nConfig flags, whether a daemon answers, and the daemon's own "
+     "capabilities (dict)."},
     {"import_pins", (PyCFunction)(void (*)(void))client_import_pins, METH_VARARGS | METH_KEYWORDS,
-     "(data, skip_invalid=False, default_backend=None) -> dict(imported, skipped, generation, "
-     "first_skip): imports pins from anything with __arrow_c_stream__ in one transaction."},
+     "import_pins($self, /, data, skip_invalid=False, default_backend=None)\n--\n\n"
+     "-> dict(imported, skipped, generation, first_skip): imports pins from anything with "
+     "__arrow_c_stream__ in one transaction."},
     {"close", (PyCFunction)client_close, METH_NOARGS,
-     "Closes the client's connections (Results stay valid)."},
-    {"__enter__", (PyCFunction)client_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)client_exit, METH_VARARGS, NULL},
+     "close($self, /)\n--\n\nCloses the client's connections (Results stay valid)."},
+    {"__enter__", (PyCFunction)client_enter, METH_NOARGS, "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)client_exit, METH_VARARGS, "__exit__($self, *exc_info, /)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -354,7 +423,8 @@ PyTypeObject ikpy_ClientType = {
     .tp_basicsize = sizeof(ClientObject),
     .tp_dealloc = (destructor)client_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Client(path=None, method=None, timeout=None): a connection to the ipfs-kit "
+    .tp_doc = "Client(path=None, method=None, timeout=None, watch=True)\n--\n\nA connection to the "
+              "ipfs-kit "
               "daemon on path ($IPFS_KIT_PATH or ~/.ipfs_kit); falls back to reading the "
               "snapshot or SQLite directly when no daemon runs.",
     .tp_methods = client_methods,
@@ -362,3 +432,14 @@ PyTypeObject ikpy_ClientType = {
     .tp_init = (initproc)client_init,
     .tp_new = PyType_GenericNew,
 };
+
+/* For the Client methods defined in other files (client_ops.c). */
+struct ik_client *ikpy_client_enter(PyObject *self, enum ik_method m)
+{
+    return enter((ClientObject *)self, m);
+}
+
+void ikpy_client_leave(PyObject *self)
+{
+    leave((ClientObject *)self);
+}

@@ -1,10 +1,19 @@
 /* The _ipfs_kit_arrow module: its exception classes (one per kind of library error, each a
  * subclass of Error carrying the C library's message and code) and type registration. */
+#include <pthread.h>
+#include <string.h>
+
 #include "ikpy.h"
 
 PyObject *ikpy_Error;
+volatile unsigned ikpy_forks;
+
+static void count_fork(void)
+{
+    ikpy_forks++;
+}
 static PyObject *DaemonNotRunning, *InvalidQuery, *LockedError, *ProtocolError, *RemoteError,
-    *RequestTimeout, *NotFound, *FormatError;
+    *RequestTimeout, *NotFound, *FormatError, *ChangesGone;
 
 static PyObject *class_for(int code)
 {
@@ -26,6 +35,8 @@ static PyObject *class_for(int code)
     case IK_EFORMAT:
     case IK_EINVALID:
         return FormatError;
+    case IK_EGONE:
+        return ChangesGone;
     default:
         return ikpy_Error;
     }
@@ -102,7 +113,77 @@ static int add_exceptions(PyObject *m)
            add_exc(m, &NotFound, "NotFound", PyExc_LookupError,
                    "Something named does not exist (data directory, store, pin).") ||
            add_exc(m, &FormatError, "FormatError", PyExc_ValueError,
-                   "Malformed input bytes (Arrow IPC, JSON, configuration).");
+                   "Malformed input bytes (Arrow IPC, JSON, configuration).") ||
+           add_exc(m, &ChangesGone, "ChangesGone", NULL,
+                   "changes(since=V): the change log no longer reaches back to V; the message "
+                   "names the oldest version kept. Re-read the table and follow from its "
+                   "version.");
+}
+
+/* A new table of n + m entries (and the zeroed end marker): `old`'s, then `extra`'s. It lives
+ * as long as the type, so it is never freed. */
+static void *joined(const void *old, size_t n, const void *extra, size_t m, size_t size)
+{
+    char *all = PyMem_Calloc(n + m + 1, size);
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (n)
+        memcpy(all, old, n * size);
+    memcpy(all + n * size, extra, m * size);
+    return all;
+}
+
+int ikpy_add_methods(PyTypeObject *t, const PyMethodDef *extra)
+{
+    size_t n = 0, m = 0;
+    while (t->tp_methods && t->tp_methods[n].ml_name)
+        n++;
+    while (extra[m].ml_name)
+        m++;
+    t->tp_methods = joined(t->tp_methods, n, extra, m, sizeof *extra);
+    return t->tp_methods ? 0 : -1;
+}
+
+int ikpy_add_getset(PyTypeObject *t, const PyGetSetDef *extra)
+{
+    size_t n = 0, m = 0;
+    while (t->tp_getset && t->tp_getset[n].name)
+        n++;
+    while (extra[m].name)
+        m++;
+    t->tp_getset = joined(t->tp_getset, n, extra, m, sizeof *extra);
+    return t->tp_getset ? 0 : -1;
+}
+
+PyObject *ikpy_json_loads(const char *text)
+{
+    PyObject *json = PyImport_ImportModule("json"), *r;
+    if (json == NULL)
+        return NULL;
+    r = PyObject_CallMethod(json, "loads", "s", text);
+    Py_DECREF(json);
+    return r;
+}
+
+int ikpy_take_stream(PyObject *data, struct ArrowArrayStream *out)
+{
+    PyObject *cap = PyObject_CallMethod(data, "__arrow_c_stream__", NULL);
+    struct ArrowArrayStream *src;
+    if (cap == NULL)
+        return -1;
+    src = PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (src == NULL || src->release == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "__arrow_c_stream__ gave a released stream");
+        Py_DECREF(cap);
+        return -1;
+    }
+    memcpy(out, src, sizeof *out); /* move out of the capsule */
+    src->release = NULL;
+    Py_DECREF(cap);
+    return 0;
 }
 
 static PyObject *method_names(PyObject *self, PyObject *noargs)
@@ -113,7 +194,10 @@ static PyObject *method_names(PyObject *self, PyObject *noargs)
 }
 
 static PyMethodDef module_methods[] = {
-    {"methods", method_names, METH_NOARGS, "The query paths a Result's method can name."},
+    {"methods", method_names, METH_NOARGS,
+     "methods()\n--\n\nThe query paths a Result's method can name."},
+    {"_result_from_arrow", ikpy_result_from_arrow, METH_VARARGS,
+     "_result_from_arrow(data, meta, /)\n--\n\nA Result over an Arrow stream (unpickling)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -131,6 +215,12 @@ PyMODINIT_FUNC PyInit__ipfs_kit_arrow(void)
     if (m == NULL)
         return NULL;
     if (add_exceptions(m) != 0 || ikpy_query_init_module() != 0)
+        goto fail;
+    pthread_atfork(NULL, NULL, count_fork);
+    ikpy_ClientType.tp_repr = ikpy_client_repr;
+    if (ikpy_add_methods(&ikpy_ClientType, ikpy_client_ops) != 0 ||
+        ikpy_add_methods(&ikpy_ResultType, ikpy_result_extra) != 0 ||
+        ikpy_add_getset(&ikpy_ResultType, ikpy_result_extra_getset) != 0)
         goto fail;
     if (PyType_Ready(&ikpy_ResultType) < 0 || PyType_Ready(&ikpy_ClientType) < 0)
         goto fail;

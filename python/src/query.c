@@ -1,15 +1,14 @@
 /* Python query arguments to an ik_query: limit/offset, a column list, and filters in
  * IPFS-Kit's form — {"pin_type": "recursive"} for equality, {"size_bytes": {"gt": 1000}} for
  * an op (gt lt gte lte eq ne in contains prefix path_prefix is_null not_null), a list for
- * "in"; every predicate ANDed. Values: str, int, float, bool, None, and datetime (as
- * microseconds since the epoch, naive meaning UTC) for timestamp columns. Also the local check
+ * "in"; every predicate ANDed (values.c converts the values). Also the local check
  * of a query against its table's schema. */
 #include "ikpy.h"
 
-#include <datetime.h>
 #include <string.h>
 
 #include "ipfskit/builder.h"
+#include "ipfskit/schemas.h"
 
 static const char *const tables[] = {"pin_index", "metrics", "vfs_stats", "backend_health"};
 #define N_TABLES 4
@@ -17,8 +16,7 @@ static struct ArrowSchema table_schema[N_TABLES];
 
 int ikpy_query_init_module(void)
 {
-    PyDateTime_IMPORT;
-    if (PyDateTimeAPI == NULL)
+    if (ikpy_values_init() != 0)
         return -1;
     for (int i = 0; i < N_TABLES; i++) {
         struct ik_builder *b = NULL;
@@ -35,6 +33,14 @@ int ikpy_query_init_module(void)
         empty.release(&empty);
     }
     return 0;
+}
+
+const struct ArrowSchema *ikpy_table_schema(const char *table)
+{
+    for (int i = 0; i < N_TABLES; i++)
+        if (strcmp(table, tables[i]) == 0)
+            return &table_schema[i];
+    return NULL;
 }
 
 int ikpy_query_check(const struct ik_query *q)
@@ -61,77 +67,17 @@ static int bad(const char *fmt, const char *a, const char *b)
     return -1;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Whether `col` of `table` is a timestamp column (Arrow format "ts..."). */
+static int is_timestamp(const char *table, const char *col)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* datetime -> microseconds since the epoch UTC (naive = UTC). 0 or -1 with an exception. */
-static int datetime_us(PyObject *v, int64_t *out)
-{
-    int64_t days =
-        days_from_civil(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v));
-    int64_t us = ((days * 24 + PyDateTime_DATE_GET_HOUR(v)) * 60 + PyDateTime_DATE_GET_MINUTE(v)) *
-                     60 * 1000000 +
-                 (int64_t)PyDateTime_DATE_GET_SECOND(v) * 1000000 +
-                 PyDateTime_DATE_GET_MICROSECOND(v);
-    PyObject *off = PyObject_CallMethod(v, "utcoffset", NULL);
-    if (off == NULL)
-        return -1;
-    if (off != Py_None && PyDelta_Check(off))
-        us -=
-            ((int64_t)PyDateTime_DELTA_GET_DAYS(off) * 86400 + PyDateTime_DELTA_GET_SECONDS(off)) *
-                1000000 +
-            PyDateTime_DELTA_GET_MICROSECONDS(off);
-    Py_DECREF(off);
-    *out = us;
-    return 0;
-}
-
-/* One Python value to an ik_value (strings borrowed from the object). */
-static int to_value(const char *col, PyObject *v, struct ik_value *out)
-{
-    memset(out, 0, sizeof *out);
-    if (v == Py_None) {
-        out->kind = IK_VAL_NULL;
-    } else if (PyBool_Check(v)) {
-        out->kind = IK_VAL_BOOL;
-        out->b = v == Py_True;
-    } else if (PyLong_Check(v)) {
-        int overflow = 0;
-        long long i = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow)
-            return bad("filter on '%s': integer %s does not fit in 64 bits", col, "value");
-        if (i == -1 && PyErr_Occurred())
-            return -1;
-        out->kind = IK_VAL_INT;
-        out->i = i;
-        out->d = (double)i;
-    } else if (PyFloat_Check(v)) {
-        out->kind = IK_VAL_DOUBLE;
-        out->d = PyFloat_AS_DOUBLE(v);
-    } else if (PyUnicode_Check(v)) {
-        Py_ssize_t len;
-        const char *s = PyUnicode_AsUTF8AndSize(v, &len);
-        if (s == NULL)
-            return -1;
-        out->kind = IK_VAL_STR;
-        out->s = (char *)s;
-        out->len = (size_t)len;
-    } else if (PyDateTime_Check(v)) {
-        out->kind = IK_VAL_INT;
-        if (datetime_us(v, &out->i) != 0)
-            return -1;
-        out->d = (double)out->i;
-    } else {
-        return bad("filter on '%s': values must be str, int, float, bool, None or datetime, "
-                   "not %s",
-                   col, Py_TYPE(v)->tp_name);
+    for (int i = 0; i < N_TABLES; i++) {
+        if (strcmp(table, tables[i]) != 0)
+            continue;
+        for (int64_t j = 0; j < table_schema[i].n_children; j++) {
+            const struct ArrowSchema *f = table_schema[i].children[j];
+            if (f->name && strcmp(f->name, col) == 0)
+                return f->format && strncmp(f->format, "ts", 2) == 0;
+        }
     }
     return 0;
 }
@@ -140,19 +86,27 @@ static int add_one(struct ik_query *q, const char *col, enum ik_op op, PyObject 
 {
     struct ik_error err = {{0}};
     struct ik_value val;
+    PyObject *keep = NULL; /* owns val's string, if converted */
     int rc;
-    if (to_value(col, v, &val) != 0)
+    if (op == IK_OP_IS_NULL || op == IK_OP_NOT_NULL) {
+        /* {"col": {"is_null": True}}; False flips the test */
+        int flip = v == Py_False ||
+                   (strncmp(Py_TYPE(v)->tp_name, "numpy.bool", 10) == 0 && !PyObject_IsTrue(v));
+        enum ik_op o = op == IK_OP_IS_NULL ? IK_OP_NOT_NULL : IK_OP_IS_NULL;
+        rc = ik_query_add_filter(q, col, flip ? o : op, NULL, 0, &err);
+        goto done;
+    }
+    if (ikpy_value(col, is_timestamp(q->table, col), v, &val, &keep) != 0) {
+        Py_XDECREF(keep);
         return -1;
+    }
     if (val.kind == IK_VAL_NULL && (op == IK_OP_EQ || op == IK_OP_NE))
         rc = ik_query_add_filter(q, col, op == IK_OP_EQ ? IK_OP_IS_NULL : IK_OP_NOT_NULL, NULL, 0,
                                  &err);
-    else if (op == IK_OP_IS_NULL || op == IK_OP_NOT_NULL) {
-        /* {"col": {"is_null": True}}; False flips the test */
-        bool flip = val.kind == IK_VAL_BOOL && !val.b;
-        enum ik_op o = op == IK_OP_IS_NULL ? IK_OP_NOT_NULL : IK_OP_IS_NULL;
-        rc = ik_query_add_filter(q, col, flip ? o : op, NULL, 0, &err);
-    } else
+    else
         rc = ik_query_add_filter(q, col, op, &val, 1, &err);
+    Py_XDECREF(keep);
+done:
     if (rc != 0) {
         ikpy_raise(rc, &err);
         return -1;
@@ -165,8 +119,9 @@ static int add_in(struct ik_query *q, const char *col, PyObject *seq)
     struct ik_error err = {{0}};
     PyObject *fast;
     struct ik_value *vals;
+    PyObject **keep;
     Py_ssize_t n;
-    int rc = -1;
+    int rc = -1, ts = is_timestamp(q->table, col);
     if (PyUnicode_Check(seq) || PyBytes_Check(seq))
         return bad("filter on '%s': op 'in' needs a list of values, not a %s", col,
                    Py_TYPE(seq)->tp_name);
@@ -175,13 +130,13 @@ static int add_in(struct ik_query *q, const char *col, PyObject *seq)
         return -1;
     n = PySequence_Fast_GET_SIZE(fast);
     vals = PyMem_Calloc((size_t)(n ? n : 1), sizeof *vals);
-    if (vals == NULL) {
-        Py_DECREF(fast);
+    keep = PyMem_Calloc((size_t)(n ? n : 1), sizeof *keep);
+    if (vals == NULL || keep == NULL) {
         PyErr_NoMemory();
-        return -1;
+        goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++)
-        if (to_value(col, PySequence_Fast_GET_ITEM(fast, i), &vals[i]) != 0)
+        if (ikpy_value(col, ts, PySequence_Fast_GET_ITEM(fast, i), &vals[i], &keep[i]) != 0)
             goto done;
     if (ik_query_add_filter(q, col, IK_OP_IN, vals, (size_t)n, &err) != 0) {
         ikpy_raise(EINVAL, &err);
@@ -189,6 +144,9 @@ static int add_in(struct ik_query *q, const char *col, PyObject *seq)
     }
     rc = 0;
 done:
+    for (Py_ssize_t i = 0; keep && i < n; i++)
+        Py_XDECREF(keep[i]);
+    PyMem_Free(keep);
     PyMem_Free(vals);
     Py_DECREF(fast);
     return rc;
@@ -286,13 +244,7 @@ static int to_count(PyObject *v, const char *what, int64_t none_value, int64_t *
         *out = none_value;
         return 0;
     }
-    if (!PyLong_Check(v) || PyBool_Check(v)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int or None, not %s", what,
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    n = PyLong_AsLongLong(v);
-    if (n == -1 && PyErr_Occurred())
+    if (ikpy_int_arg(v, what, &n) != 0)
         return -1;
     if (n < 0) {
         char msg[128];

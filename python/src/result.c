@@ -2,7 +2,9 @@
  * pyarrow, the client, the daemon and the snapshot file) and hands out a fresh
  * ArrowArrayStream on every __arrow_c_stream__ call, so pyarrow, polars and DuckDB can read
  * it — any number of times — without copying. Also says which path the query took. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ikpy.h"
 #include <structmember.h>
@@ -17,6 +19,7 @@ typedef struct {
     long long matched; /* -1: not counted (direct SQLite path) */
     long long table_rows;
     struct ik_timings t;
+    char reason[sizeof((struct ik_result *)0)->reason];
 } ResultObject;
 
 PyObject *ikpy_result_new(const struct ik_result *r, struct ikpy_batches *b)
@@ -35,6 +38,7 @@ PyObject *ikpy_result_new(const struct ik_result *r, struct ikpy_batches *b)
     self->matched = r->matched;
     self->table_rows = r->table_rows;
     self->t = r->timings;
+    snprintf(self->reason, sizeof self->reason, "%s", r->reason);
     return (PyObject *)self;
 }
 
@@ -161,6 +165,12 @@ static PyObject *get_detail(ResultObject *self, void *c)
     return PyUnicode_FromString(self->detail);
 }
 
+static PyObject *get_reason(ResultObject *self, void *c)
+{
+    (void)c;
+    return PyUnicode_DecodeUTF8(self->reason, (Py_ssize_t)strlen(self->reason), "replace");
+}
+
 static PyObject *get_matched(ResultObject *self, void *c)
 {
     (void)c;
@@ -198,13 +208,15 @@ static PyObject *result_repr(ResultObject *self)
 static PyMethodDef result_methods[] = {
     {"__arrow_c_stream__", (PyCFunction)(void (*)(void))result_c_stream,
      METH_VARARGS | METH_KEYWORDS,
-     "A new ArrowArrayStream PyCapsule over the result (every call; no copy)."},
+     "__arrow_c_stream__($self, /, requested_schema=None)\n--\n\nA new ArrowArrayStream "
+     "PyCapsule over the result (every call; no copy)."},
     {"__arrow_c_schema__", (PyCFunction)result_c_schema, METH_NOARGS,
-     "The result's schema as an ArrowSchema PyCapsule."},
+     "__arrow_c_schema__($self, /)\n--\n\nThe result's schema as an ArrowSchema PyCapsule."},
     {"to_pyarrow", (PyCFunction)result_to_pyarrow, METH_NOARGS,
-     "The result as a pyarrow.Table sharing its buffers (no copy)."},
+     "to_pyarrow($self, /)\n--\n\nThe result as a pyarrow.Table sharing its buffers (no copy)."},
     {"to_pandas", (PyCFunction)(void (*)(void))result_to_pandas, METH_VARARGS | METH_KEYWORDS,
-     "The result as a pandas.DataFrame (through pyarrow; arguments go to Table.to_pandas)."},
+     "to_pandas($self, /, **kwargs)\n--\n\nThe result as a pandas.DataFrame (through pyarrow; "
+     "arguments go to Table.to_pandas)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -224,6 +236,10 @@ static PyGetSetDef result_getset[] = {
      "arrow_ipc_daemon, direct_pin_index or traditional_json_fallback.", NULL},
     {"detail", (getter)get_detail, NULL,
      "fd (zero_copy), snapshot or sqlite (direct), compression (ipc_stream), json.", NULL},
+    {"reason", (getter)get_reason, NULL,
+     "Why a fallback path answered (e.g. the daemon did not answer within the timeout); '' "
+     "when the query took its usual path.",
+     NULL},
     {"matched", (getter)get_matched, NULL,
      "Rows matching the filter before offset/limit (None when not counted).", NULL},
     {"timings", (getter)get_timings, NULL, "Milliseconds spent: connect, request, decode, total.",

@@ -30,16 +30,22 @@ def ik_asan():
     return go
 
 
+# IPFS_KIT_DAEMON_ASAN=1 (as `make test` sets it): every daemon the `daemons` fixture makes runs
+# from the ASan+UBSan build, and its log is checked for sanitizer reports once it has stopped.
+DAEMON_ASAN = os.environ.get("IPFS_KIT_DAEMON_ASAN") == "1"
+
+
 @pytest.fixture
 def daemons():
     """Makes Daemon objects (daemon_util.py) on fresh short data directories; every one is
     stopped (`daemon stop`, then kill -9 by the PID in daemon.lock) and removed afterwards.
-    make(asan=True) runs the daemon from the ASan build."""
+    make(asan=True) runs the daemon from the ASan build (every one does with
+    IPFS_KIT_DAEMON_ASAN=1); an ASan daemon's log must end free of sanitizer reports."""
     from daemon_util import Daemon
     made = []
 
     def make(asan=False, start=True):
-        binary = ASAN_BIN if asan else BIN
+        binary = ASAN_BIN if asan or DAEMON_ASAN else BIN
         assert os.access(binary, os.X_OK), f"build it first: {binary}"
         d = Daemon(binary=binary)
         made.append(d)
@@ -48,7 +54,14 @@ def daemons():
         return d
     yield make
     for d in made:
+        log = None
+        if d.binary == ASAN_BIN:
+            d.stop()
+            log = d.log()  # read before cleanup removes the directory
         d.cleanup()
+        if log is not None:
+            for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                assert bad not in log, f"daemon log has {bad!r}:\n{log[-4000:]}"
 
 
 # ---- the Python binding's tests (test_binding_*.py): real daemons in short temp dirs -------

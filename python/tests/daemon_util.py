@@ -61,6 +61,18 @@ def raw_request(path, req, keep_open=False):
     return json.loads(data[4:]), fds
 
 
+def build_c_helper(name, out_dir):
+    """Compiles python/tests/<name>.c (a load generator: hammer.c, soak.c) against
+    build/libipfskit.so into out_dir; returns the binary's path."""
+    out = os.path.join(str(out_dir), name)
+    build = os.path.join(ROOT, "build")
+    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"),
+                    os.path.join(os.path.dirname(__file__), name + ".c"), "-o", out,
+                    "-L", build, "-lipfskit", "-Wl,-rpath," + build, "-lpthread"],
+                   check=True, capture_output=True)
+    return out
+
+
 def wait_for(cond, timeout=10.0, interval=0.005, what="condition"):
     """Polls `cond()` until it returns a truthy value; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -120,7 +132,8 @@ class Daemon:
                 text = f.read().strip()
         except FileNotFoundError:
             return None
-        return int(text) if text.isdigit() else None
+        word = text.split()[0] if text else ""  # "PID daemon" from a daemon, "PID" otherwise
+        return int(word) if word.isdigit() else None
 
     def log(self):
         try:
@@ -270,7 +283,7 @@ class Result(ctypes.Structure):  # struct ik_result
                 ("source", ctypes.c_char_p), ("detail", ctypes.c_char_p),
                 ("version", ctypes.c_uint64), ("rows", ctypes.c_int64),
                 ("matched", ctypes.c_int64), ("table_rows", ctypes.c_int64),
-                ("timings", Timings)]
+                ("timings", Timings), ("reason", ctypes.c_char * 256)]
 
 
 class Query(ctypes.Structure):  # struct ik_query
@@ -397,7 +410,8 @@ class Client:
     def meta(res):
         return {"method": res.method_name.decode(), "source": res.source.decode(),
                 "detail": res.detail.decode(), "version": res.version, "rows": res.rows,
-                "matched": res.matched, "table_rows": res.table_rows}
+                "matched": res.matched, "table_rows": res.table_rows,
+                "reason": res.reason.decode()}
 
     def query(self, **kw):
         """Runs one query: (metadata dict, pyarrow RecordBatchReader owning the stream)."""

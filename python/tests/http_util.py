@@ -41,9 +41,8 @@ def finish(d):
 
 
 def status(d):
-    """The daemon's status reply (the JSON line of `daemon status`)."""
-    r = d.ok("daemon", "status")
-    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+    """The daemon's status reply (`daemon status --format json`)."""
+    return json.loads(d.ok("daemon", "status", "--format", "json").stdout)
 
 
 def get(d, path, headers=None, method="GET", data=None, timeout=30):

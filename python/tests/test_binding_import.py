@@ -58,7 +58,7 @@ def test_a_bad_row_imports_nothing_unless_skipped(fresh_daemon):
         res = c.import_pins(bad, skip_invalid=True)
         assert (res["imported"], res["skipped"]) == (1, 1) and "Qm123" in res["first_skip"]
         with pytest.raises(TypeError, match="__arrow_c_stream__"):
-            c.import_pins([{"cid": CIDS[0]}])
+            c.import_pins(42)
 
 
 def test_import_without_a_daemon_writes_the_store(fresh_daemon):

@@ -207,7 +207,7 @@ def test_database_locked_when_the_socket_is_unreachable(daemons):
         assert r.returncode != 0
         assert f"Database is locked by daemon (PID {pid})" in err, err
         assert "ipfs-kit daemon stop" in err and "retry" in err, err
-        assert d.ik("daemon", "status").returncode == 1  # holds the lock, does not answer
+        assert d.ik("daemon", "status").returncode == 75  # holds the lock, does not answer
     finally:
         os.rename(d.p("hidden.sock"), d.sock)
     d.ok("pin", "add", cid_v0(1))

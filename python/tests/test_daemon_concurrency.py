@@ -12,13 +12,11 @@ The readers are hammer.c (compiled here against build/libipfskit.so: 64 threads 
 the daemon busier than Python threads could); the writer adds pins from Python through
 ctypes while they run."""
 import json
-import os
 import subprocess
 
 import pytest
 
-from conftest import ROOT
-from daemon_util import Client, cid_v0
+from daemon_util import Client, build_c_helper, cid_v0
 
 CLIENTS = 64
 QUERIES = 1000
@@ -29,13 +27,7 @@ WRITES = 40  # each write rebuilds the snapshot: enough to see many versions, fe
 
 @pytest.fixture(scope="module")
 def hammer(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("hammer") / "hammer")
-    build = os.path.join(ROOT, "build")
-    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include"),
-                    os.path.join(os.path.dirname(__file__), "hammer.c"), "-o", out,
-                    "-L", build, "-lipfskit", "-Wl,-rpath," + build, "-lpthread"],
-                   check=True, capture_output=True)
-    return out
+    return build_c_helper("hammer", tmp_path_factory.mktemp("hammer"))
 
 
 @pytest.mark.parametrize("watch", [0, 1], ids=["round_trips", "version_page"])

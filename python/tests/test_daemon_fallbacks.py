@@ -71,8 +71,7 @@ def test_traditional_when_arrow_is_disabled_in_config(loaded):
 
 def test_direct_from_the_snapshot_then_from_sqlite(loaded):
     d, ref = loaded
-    version = json.loads(d.ok("daemon", "status").stdout.decode().splitlines()[1])[
-        "snapshot_version"]
+    version = json.loads(d.ok("daemon", "status", "--format", "json").stdout)["snapshot_version"]
     d.ok("daemon", "stop")
     assert d.ik("daemon", "status").returncode == 3
 

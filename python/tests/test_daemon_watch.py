@@ -141,8 +141,7 @@ def snapshot_id(d, table, version):
 
 
 def status_version(d):
-    # the second line of `daemon status` is the daemon's status reply
-    return json.loads(d.ok("daemon", "status").stdout.splitlines()[1])["snapshot_version"]
+    return json.loads(d.ok("daemon", "status", "--format", "json").stdout)["snapshot_version"]
 
 
 def test_the_page_says_what_the_daemon_publishes_and_cannot_be_written(loaded):

@@ -32,9 +32,7 @@ def test_status_and_health_report_the_bound_address(d):
     host, port = st["http"].rsplit(":", 1)
     assert host == "127.0.0.1" and int(port) > 0  # port 0 asked: the bound one is reported
     human = d.ok("daemon", "status").stdout.decode()
-    first, second = human.splitlines()
-    assert first.endswith(f", HTTP http://{st['http']}")
-    assert json.loads(second)["http"] == st["http"]
+    assert human.splitlines()[0].endswith(f", HTTP http://{st['http']}")
     code, h, body = get(d, "/health")
     assert code == 200 and h["Content-Type"] == "application/json"
     health = json.loads(body)

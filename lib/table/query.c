@@ -431,7 +431,9 @@ static void eval_strings(const struct rpred *r, const struct ArrowArray *a, int6
             o0 = ((const int32_t *)a->buffers[1])[start + i];
             o1 = ((const int32_t *)a->buffers[1])[start + i + 1];
         }
-        m[i] = str_holds(r->p, data + o0, (size_t)(o1 - o0));
+        /* a value whose offsets are out of order matches nothing (defence in depth: snapshots
+         * are fully validated before use) */
+        m[i] = ik__range_ok(a, large, o0, o1) && str_holds(r->p, data + o0, (size_t)(o1 - o0));
     }
 }
 
@@ -575,6 +577,14 @@ static int take_values(const struct ArrowSchema *f, const struct ArrowArray *a, 
             o0 = large ? ((const int64_t *)a->buffers[1])[p] : ((const int32_t *)a->buffers[1])[p];
             o1 = large ? ((const int64_t *)a->buffers[1])[p + 1]
                        : ((const int32_t *)a->buffers[1])[p + 1];
+            if (!ik__range_ok(a, large, o0, o1)) {
+                rc = ik_error_set(err, IK_EINVALID,
+                                  "column '%s', row %lld: value offsets [%lld, %lld) out of order "
+                                  "or out of range",
+                                  f->name ? f->name : "", (long long)(p - a->offset), (long long)o0,
+                                  (long long)o1);
+                goto fail;
+            }
             total += o1 - o0;
         }
         data = ik__array_new_buffer(out, 2, (size_t)total);

@@ -342,7 +342,8 @@ static bool is_null(const struct ArrowArray *a, int64_t j)
     return v != NULL && !(v[j >> 3] & (1u << (j & 7)));
 }
 
-/* Appends the bytes of string j of a utf8 (large when `large`) array. */
+/* Appends the bytes of string j of a utf8 (large when `large`) array: 0, the position + 1 of
+ * invalid UTF-8, SIZE_MAX when out of memory, SIZE_MAX - 1 when its offsets are out of range. */
 static size_t put_utf8_at(struct out *o, const struct ArrowArray *a, int64_t j, bool large)
 {
     int64_t s, e;
@@ -355,6 +356,8 @@ static size_t put_utf8_at(struct out *o, const struct ArrowArray *a, int64_t j, 
         s = off[j];
         e = off[j + 1];
     }
+    if (!ik__range_ok(a, large, s, e))
+        return SIZE_MAX - 1; /* offsets out of order: not a value to read */
     if (out_reserve(o, (size_t)(e - s) * 6 + 2) != 0)
         return SIZE_MAX;
     return put_string(o, (const uint8_t *)a->buffers[2] + s, (size_t)(e - s));
@@ -386,6 +389,11 @@ static int put_value(struct out *o, const struct jcol *c, const struct ArrowArra
     string_done:
         if (bad == SIZE_MAX)
             return ik_error_set(err, ENOMEM, "out of memory");
+        if (bad == SIZE_MAX - 1)
+            return ik_error_set(err, IK_EINVALID,
+                                "row %" PRId64 ", column '%s': value offsets out of order or out "
+                                "of range",
+                                row, c->name);
         if (bad != 0)
             return ik_error_set(err, IK_EINVALID,
                                 "row %" PRId64 ", column '%s': invalid UTF-8 at byte %zu", row,

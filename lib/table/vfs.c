@@ -9,7 +9,6 @@
 #include "arrow/internal.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/schemas.h"
-#include "ipfskit/snapshot.h"
 
 struct dir {
     const uint8_t *path; /* NULL: empty slot */
