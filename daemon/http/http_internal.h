@@ -44,6 +44,7 @@ struct ik_http_req {
     double t0;
     enum ik_http_route route;
     bool started; /* a response is queued (or the request is being answered) */
+    bool counted; /* in stats.requests */
     int body_fd;  /* POST /v1/pins: the body, gathered in a memfd; -1 otherwise */
     int64_t body_len;
     bool too_large;

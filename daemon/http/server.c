@@ -320,9 +320,9 @@ static enum MHD_Result unauthorized(struct ik_http *h, struct MHD_Connection *co
     return ik__http_error(h, conn, 401, "unauthorized", "Authorization", why);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **req_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_size, void **req_cls)
 {
     struct ik_http *h = cls;
     struct ik_http_req *rq = *req_cls;
@@ -380,6 +380,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* Counts each request once, when its response is queued: before the client can have it,
+ * so a client that reads /metrics after a response always sees that request counted. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls)
+{
+    struct ik_http *h = cls;
+    enum MHD_Result ok = handle(cls, conn, url, method, version, upload_data, upload_size, req_cls);
+    struct ik_http_req *rq = *req_cls;
+    if (rq && rq->started && !rq->counted) {
+        rq->counted = true;
+        atomic_fetch_add_explicit(&h->stats.requests[rq->route], 1, memory_order_relaxed);
+    }
+    return ok;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode why)
 {
@@ -396,7 +412,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_add_explicit(&h->stats.hist[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->stats.latency_us_sum, us, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->stats.latency_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->stats.requests[rq->route], 1, memory_order_relaxed);
     if (rq->body_fd >= 0)
         close(rq->body_fd);
     free(rq);
