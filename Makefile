@@ -21,9 +21,10 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
+BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
-BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c))
+BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
@@ -75,10 +76,10 @@ $(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ipfs-kit: $(call obj,rel,$(BIN_SRC)) $(BUILD)/libipfskit.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) -o $@ $^ $(BIN_LDLIBS)
 
 $(BUILD)/asan/ipfs-kit: $(call obj,asan,$(BIN_SRC)) $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(BIN_LDLIBS)
 
 $(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -324,11 +324,17 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
             print_json(st);
             return 0;
         }
-        printf("running: PID %lld, %lld pins, snapshot version %lld, uptime %.1f s\n",
+        const char *http = json_string_value(json_object_get(st, "http"));
+        const char *off = json_string_value(json_object_get(st, "http_off"));
+        printf("running: PID %lld, %lld pins, snapshot version %lld, uptime %.1f s, ",
                (long long)json_integer_value(json_object_get(st, "pid")),
                (long long)json_integer_value(json_object_get(st, "pins")),
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
+        if (http)
+            printf("HTTP http://%s\n", http);
+        else
+            printf("HTTP off (%s)\n", off ? off : "unknown");
         build_warning(st);
         json_decref(st);
         return 0;

@@ -118,6 +118,7 @@ struct ik_metrics {
 struct ik_health; /* health.c */
 struct ik_syncer; /* sync.c */
 struct ik_builder;
+struct ik_http; /* http/ */
 
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
@@ -173,6 +174,7 @@ struct ik_daemon {
                                may still name them, so they are freed after the batch */
     struct ik_metrics metrics;
     struct ik_health *health;
+    struct ik_http *http; /* http/server.c */
     int n_conns;          /* open connections (loop) */
     int max_conns;        /* daemon.max_connections */
     int reserve_fd;       /* spare descriptor, given up to refuse a client at EMFILE */
@@ -246,6 +248,8 @@ void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page *
 void ik_vpage_free(struct ik_daemon *d);
 
 /* metrics.c */
+extern const char *const ik_metrics_op_names[IK_M_OPS];         /* "ping", "query", ... */
+extern const char *const ik_metrics_method_names[IK_M_METHODS]; /* "zero_copy", ... */
 void ik_metrics_init(struct ik_metrics *m);
 void ik_metrics_request(struct ik_metrics *m, int op, int method, double latency_ms, bool error);
 int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct ArrowArray *out,

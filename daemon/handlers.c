@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http/http.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
@@ -241,6 +242,18 @@ static void handle_write(struct ik_daemon *d, struct ik_conn *c, struct ik_reque
     ik_queue_push(&d->writes, j);
 }
 
+/* "http": the bound address, or null and "http_off": why. */
+static void http_status(struct ik_daemon *d, json_t *h)
+{
+    char addr[96], why[IK_ERROR_SIZE];
+    ik_http_describe(d, addr, sizeof addr, why, sizeof why);
+    if (!h)
+        return;
+    json_object_set_new(h, "http", addr[0] ? json_string(addr) : json_null());
+    if (!addr[0])
+        json_object_set_new(h, "http_off", json_string(why));
+}
+
 /* "snapshot_build" in status: {"ok":true} or the failure the builder is retrying. */
 static json_t *build_state(struct ik_daemon *d)
 {
@@ -300,6 +313,7 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                 h, "build_ms_last",
                 json_real((double)atomic_load(&d->metrics.snapshot_build_us_last) / 1000.0));
         }
+        http_status(d, h);
     }
     finish(d, c, op, -1, false);
     reply_json(d, c, h);

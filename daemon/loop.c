@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http/http.h"
 
 #define TAG_LISTEN ((void *)1)
 #define TAG_WAKE ((void *)2)
@@ -714,7 +715,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_workers_stop(d);
         goto fail;
     }
-    close(dir_fd); /* the working directory holds it from here on */
+    ik_http_start(d, quiet); /* never fails the daemon: status says why HTTP is off */
+    close(dir_fd);           /* the working directory holds it from here on */
     dir_fd = -1;
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
@@ -724,6 +726,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     ik_vpage_stopping(d);         /* watching clients ask again, and find nobody */
     begin_stop(d);                /* after a failed epoll_wait: not accepting either */
     atomic_store(&d->stop, true); /* every thread's loop condition */
+    ik_http_stop(d);
     ik_syncer_stop(d);
     ik_health_stop(d);
     ik_workers_stop(d);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "http/http.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/schemas.h"
 
@@ -13,11 +14,11 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const op_names[IK_M_OPS] = {"ping",     "capabilities", "status",    "query",
-                                               "pin_add",  "pin_rm",       "pin_touch", "import",
-                                               "shutdown", "watch",        "changes"};
-static const char *const method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
-                                                       "traditional"};
+const char *const ik_metrics_op_names[IK_M_OPS] = {
+    "ping",      "capabilities", "status",   "query", "pin_add", "pin_rm",
+    "pin_touch", "import",       "shutdown", "watch", "changes"};
+const char *const ik_metrics_method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
+                                                           "traditional"};
 
 void ik_metrics_init(struct ik_metrics *m)
 {
@@ -124,7 +125,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
              __DATE__, __TIME__);
     row(&r, "daemon_info", 1, "gauge", tags);
     for (int i = 0; i < IK_M_OPS; i++) {
-        snprintf(tags, sizeof tags, "{\"op\":\"%s\"}", op_names[i]);
+        snprintf(tags, sizeof tags, "{\"op\":\"%s\"}", ik_metrics_op_names[i]);
         row(&r, "requests_total", load(&m->requests_by_op[i]), "counter", tags);
     }
     for (int i = 0; i < IK_M_METHODS; i++) {
@@ -133,7 +134,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
             zc = v;
         else
             fallback += v;
-        snprintf(tags, sizeof tags, "{\"method\":\"%s\"}", method_names[i]);
+        snprintf(tags, sizeof tags, "{\"method\":\"%s\"}", ik_metrics_method_names[i]);
         row(&r, "replies_total", v, "counter", tags);
     }
     row(&r, "zero_copy_replies_total", zc, "counter", NULL);
@@ -153,6 +154,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     row(&r, "writes_not_visible_total", load(&m->writes_not_visible), "counter", NULL);
     row(&r, "snapshot_version", (double)gen, "gauge", NULL);
     row(&r, "pins", (double)pins, "gauge", NULL);
+    row(&r, "http_up", ik_http_serving(d) ? 1 : 0, "gauge", NULL); /* why not: daemon status */
     if (r.rc == 0)
         r.rc = ik_builder_finish(r.b, NULL, schema, out, err);
     ik_builder_destroy(r.b);

@@ -60,6 +60,23 @@ struct ik_source {
     int stall_ms;             /* the longest a listing may go without a byte; 120000 */
 };
 
+/* "http": the daemon's HTTP server (docs/http.md). */
+#define IK_HTTP_DEFAULT_PORT 8774
+#define IK_HTTP_MAX_CORS 8
+struct ik_http_conf {
+    bool enabled;                     /* false for "listen": null */
+    char host[64];                    /* IPv4 or IPv6 literal (no brackets) or "localhost" */
+    int port;                         /* 0 picks a free port */
+    bool loopback;                    /* host is a loopback address */
+    char read_token[128];             /* "read_token": reads need it as a Bearer token when set */
+    char cors[IK_HTTP_MAX_CORS][128]; /* "cors_origins": allowed Origin values; none by default */
+    int n_cors;
+    int max_connections;  /* "max_connections", default 64 */
+    int timeout_s;        /* "idle_timeout", seconds, default 10 */
+    int max_header_bytes; /* "max_header_bytes", default 16384 */
+    int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
+};
+
 struct ik_config {
     /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
     bool arrow_ipc_enabled;
@@ -68,7 +85,8 @@ struct ik_config {
     int64_t max_table_size;           /* arrow_ipc.max_table_size, bytes, default "100MB" */
     struct ik_backend_conf *backends; /* "backends" (owned; freed by ik_config_reset) */
     size_t n_backends;
-    int health_interval_s; /* "health_interval", seconds between backend checks, default 10 */
+    int health_interval_s;    /* "health_interval", seconds between backend checks, default 10 */
+    struct ik_http_conf http; /* "http", defaults: listen 127.0.0.1:8774, no read token */
     /* The daemon's limits ("daemon" section; docs/protocol.md, "Limits and timeouts"). */
     int max_connections;     /* daemon.max_connections: open client connections, default 1024 */
     int idle_timeout_s;      /* daemon.idle_timeout: a quiet connection is closed, default 300 */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "config_internal.h"
 #include "ipfskit/config.h"
 #include "store/config_internal.h"
 
@@ -162,6 +163,7 @@ void ik_config_init(struct ik_config *c)
     c->max_import_size = IK_CONFIG_DEFAULT_MAX_IMPORT_SIZE;
     c->changes_retain_versions = 100000;
     c->changes_retain_seconds = 86400;
+    ik__config_http_init(&c->http);
 }
 
 void ik_config_reset(struct ik_config *c)
@@ -461,7 +463,8 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
                                &c->changes_retain_seconds, err)) != 0)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
-    if ((rc = load_daemon(root, c, err)) != 0)
+    if ((rc = load_daemon(root, c, err)) != 0 ||
+        (rc = ik__config_http_load(root, &c->http, err)) != 0)
         return rc;
     if ((rc = load_backends(root, c, err)) != 0)
         return rc;

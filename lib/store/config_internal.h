@@ -10,4 +10,8 @@
  * c->sources (config_sources.c). EINVAL naming the key ("sources[1].kind: ..."). */
 int ik__config_sources(json_t *root, struct ik_config *c, struct ik_error *err);
 
+/* config_http.c: the "http" section's defaults, and its parser (EINVAL naming the key). */
+void ik__config_http_init(struct ik_http_conf *h);
+int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *err);
+
 #endif

@@ -1,0 +1,24 @@
+/* The daemon's HTTP server (daemon/http/, docs/http.md), as the rest of the daemon sees it:
+ * started after the workers, stopped before them. It runs on libmicrohttpd's own threads and
+ * reads only published snapshots and atomic metrics, so it never blocks the unix-socket loop. */
+#ifndef IK_HTTP_H
+#define IK_HTTP_H
+
+#include <stddef.h>
+
+struct ik_daemon;
+
+/* Starts serving d->cfg.http when enabled. Never fails the daemon: when the server cannot
+ * start (port taken, no token file...), the reason is kept for `status` and logged unless
+ * `quiet`. */
+void ik_http_start(struct ik_daemon *d, int quiet);
+void ik_http_stop(struct ik_daemon *d);
+
+/* Whether HTTP is being served (for the metrics table's http_up). */
+int ik_http_serving(struct ik_daemon *d);
+
+/* Where HTTP is served ("127.0.0.1:8774", the bound port when 0 was asked) into `addr`, or
+ * "" with why it is not into `why`. */
+void ik_http_describe(struct ik_daemon *d, char *addr, size_t addr_cap, char *why, size_t why_cap);
+
+#endif

@@ -1,0 +1,138 @@
+/* Internal to daemon/http: the server state, the snapshot reader (snap.c, the one place that
+ * knows how the daemon publishes snapshots), query parameters (params.c), bodies (body.c),
+ * Prometheus text (prom.c) and the dashboard page (dashboard.c). */
+#ifndef IK_HTTP_INTERNAL_H
+#define IK_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../daemon.h"
+#include "http.h"
+#include "ipfskit/query.h"
+#include "ipfskit/snapshot.h"
+
+enum { IK_HTTP_HIST = 40 }; /* latency buckets: log2 of microseconds */
+enum ik_http_route {
+    IK_ROUTE_HEALTH,
+    IK_ROUTE_TABLE,
+    IK_ROUTE_METRICS,
+    IK_ROUTE_SUMMARY,
+    IK_ROUTE_DASHBOARD,
+    IK_ROUTE_WRITE,
+    IK_ROUTE_OTHER,
+    IK_ROUTE_COUNT
+};
+enum ik_http_format { IK_FMT_ARROW, IK_FMT_JSON, IK_FMT_NDJSON, IK_FMT_CSV, IK_FMT_COUNT };
+
+struct ik_http_stats {
+    atomic_llong requests[IK_ROUTE_COUNT];
+    atomic_llong bytes[IK_ROUTE_COUNT][IK_FMT_COUNT]; /* body bytes by route and format */
+    atomic_llong status[6];                           /* by class: [2] 2xx ... [5] 5xx */
+    atomic_llong not_modified;
+    atomic_llong connections_total, connections_open;
+    atomic_llong hist[IK_HTTP_HIST]; /* bucket b: latency < 2^b µs */
+    atomic_llong latency_us_sum;
+    atomic_llong latency_count;
+};
+
+/* One request's state, from its first call of the access handler to its completion. */
+struct ik_http_req {
+    double t0;
+    enum ik_http_route route;
+    bool started; /* a response is queued (or the request is being answered) */
+    bool counted; /* in stats.requests */
+    int body_fd;  /* POST /v1/pins: the body, gathered in a memfd; -1 otherwise */
+    int64_t body_len;
+    bool too_large;
+};
+
+struct ik_http_cached {
+    struct ik_snapshot *snap; /* opener's reference; NULL until first use */
+    uint64_t version, dev, ino;
+};
+
+struct ik_http {
+    struct ik_daemon *d;
+    struct MHD_Daemon *mhd;
+    char addr[96];           /* bound address, "host:port" */
+    char why[IK_ERROR_SIZE]; /* why HTTP is off, when it is */
+    char token[65];          /* write token (http.token), hex */
+    pthread_mutex_t cache_mu;
+    struct ik_http_cached cache[2]; /* pin_index, vfs_stats */
+    struct ik_http_stats stats;
+    struct ik_client *client; /* writes go through the daemon's own socket (writes.c) */
+};
+
+/* ---- snap.c: query results ------------------------------------------------------------- */
+
+struct ik_http_result {
+    struct ArrowSchema schema;
+    struct ArrowArray *batches; /* n batches (a state's segments give one or more each) */
+    int64_t n;
+    int64_t rows; /* over all batches */
+    int64_t matched, table_rows;
+    uint64_t version;   /* snapshot version (file-backed tables), else 0 */
+    bool versioned;     /* file-backed: the ETag applies */
+    const uint8_t *map; /* a mapping every batch's slices point into, or NULL (then copied) */
+    size_t map_size;
+};
+
+/* The newest published generation, its pin count, and whether the last build failed. */
+void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, bool *failed);
+/* The published version of a file-backed table (for If-None-Match before any work); false for
+ * the tables built on demand (metrics, backend_health). */
+bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version);
+/* Runs `q` on the table's published snapshot (or its freshly built rows). */
+int ik__http_snap_query(struct ik_http *h, const struct ik_query *q, struct ik_http_result *r,
+                        struct ik_error *err);
+void ik__http_result_reset(struct ik_http_result *r);
+void ik__http_snap_free(struct ik_http *h);
+
+/* ---- params.c: the query string ---------------------------------------------------------- */
+
+/* Builds `q` for `table` from the request's arguments (initialised here; reset it after).
+ * 400-worthy problems return EINVAL with `param` naming the argument. */
+int ik__http_query_from_args(struct MHD_Connection *conn, const char *table, struct ik_query *q,
+                             char *param, size_t param_cap, struct ik_error *err);
+
+/* ---- body.c: response bodies ------------------------------------------------------------- */
+
+/* Picks the format from Accept (absent, or any type: Arrow); -1 when none is acceptable. Sets
+ * *compression (IK_COMPRESSION_*) from the Arrow type's codecs parameter. */
+int ik__http_negotiate(const char *accept, int *compression);
+const char *ik__http_content_type(int format, int compression, char *buf, size_t cap);
+/* The response for `r` (taken: released with the response) in `format`. */
+struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
+                                   atomic_llong *bytes, struct ik_error *err);
+
+/* ---- writes.c: POST /v1/pins, DELETE /v1/pins/{cid} (authorised by server.c) -------------- */
+
+/* First call of a write request: answers at once (DELETE, unknown paths) or prepares to read
+ * the body (POST /v1/pins). */
+enum MHD_Result ik__http_write_begin(struct ik_http *h, struct MHD_Connection *conn,
+                                     const char *url, const char *method, struct ik_http_req *rq);
+/* Later calls: `data` is the next part of the body, or NULL at its end (then answers). */
+enum MHD_Result ik__http_write_body(struct ik_http *h, struct MHD_Connection *conn,
+                                    struct ik_http_req *rq, const char *data, size_t len);
+int ik__http_writes_open(struct ik_http *h, struct ik_error *err);
+void ik__http_writes_close(struct ik_http *h);
+
+/* server.c: replies, for writes.c */
+enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               const char *code, const char *param, const char *message);
+enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                              char *body_owned, enum ik_http_route route);
+
+/* ---- prom.c, dashboard.c ----------------------------------------------------------------- */
+
+/* The Prometheus text exposition (malloc'd, NUL-terminated). */
+char *ik__http_prometheus(struct ik_http *h, size_t *len);
+/* Counts and bytes of pins by type and by backend, as JSON (malloc'd). */
+char *ik__http_summary(struct ik_http *h, struct ik_error *err);
+extern const char ik__http_dashboard_html[];
+
+#endif

@@ -1,0 +1,150 @@
+/* The HTTP server's one reader of published snapshots: every table request goes through
+ * ik__http_snap_query, so a change in how the daemon publishes (base + delta segments) is
+ * adapted here only. A file-backed table is the daemon's published state (a base and delta
+ * segments, mapped by the builder): a request takes a reference to it, and its results are
+ * slices of the segments' mappings, one or more batches. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stdlib.h>
+
+#include "http_internal.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
+
+static int cache_slot(const char *table)
+{
+    if (strcmp(table, "pin_index") == 0)
+        return 0;
+    if (strcmp(table, "vfs_stats") == 0)
+        return 1;
+    return -1;
+}
+
+void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, bool *failed)
+{
+    pthread_mutex_lock(&h->d->pub_mu);
+    *generation = h->d->published_gen;
+    *pins = h->d->pins.rows;
+    *failed = h->d->build_failed;
+    pthread_mutex_unlock(&h->d->pub_mu);
+}
+
+bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version)
+{
+    int slot = cache_slot(table);
+    if (slot < 0)
+        return false;
+    pthread_mutex_lock(&h->d->pub_mu);
+    *version = slot == 0 ? h->d->pins.version : h->d->vfs.version;
+    pthread_mutex_unlock(&h->d->pub_mu);
+    return true;
+}
+
+/* Moves every batch of `st` into r->batches (the stream is released by the caller). */
+static int drain(struct ArrowArrayStream *st, struct ik_http_result *r, struct ik_error *err)
+{
+    int64_t cap = 0;
+    for (;;) {
+        struct ArrowArray a = {0};
+        int rc = st->get_next(st, &a);
+        if (rc != 0) {
+            const char *m = st->get_last_error(st);
+            return ik_error_set(err, rc, "%s", m ? m : "query");
+        }
+        if (a.release == NULL)
+            return 0;
+        if (r->n == cap) {
+            struct ArrowArray *p =
+                realloc(r->batches, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *p);
+            if (p == NULL) {
+                a.release(&a);
+                return ik_error_set(err, ENOMEM, "out of memory");
+            }
+            r->batches = p;
+        }
+        r->rows += a.length;
+        r->batches[r->n++] = a;
+    }
+}
+
+/* A file-backed table: the daemon's published state (a base and delta segments), queried as
+ * slices of its segments. The result's batches hold their own references to the mappings. */
+static int from_state(struct ik_http *h, const struct ik_query *q, struct ik_http_result *r,
+                      struct ik_error *err)
+{
+    struct ArrowArrayStream st = {0};
+    struct ik_query_cost cost;
+    struct ik_published p;
+    int rc;
+    if (ik_published_get(h->d, q->table, NULL, &p) != 0 || p.set == NULL) {
+        if (p.fd >= 0)
+            close(p.fd);
+        ik_segset_release(p.set);
+        return ik_error_set(err, EAGAIN, "no snapshot of %s published yet", q->table);
+    }
+    close(p.fd);
+    r->version = ik_segset_version(p.set);
+    r->table_rows = ik_segset_rows(p.set);
+    rc = ik_segset_query(p.set, q, &st, &cost, err);
+    ik_segset_release(p.set);
+    if (rc != 0)
+        return rc;
+    r->matched = cost.matched;
+    r->versioned = true;
+    rc = st.get_schema(&st, &r->schema);
+    if (rc == 0)
+        rc = drain(&st, r, err);
+    else
+        ik_error_set(err, rc, "query schema");
+    st.release(&st);
+    return rc;
+}
+
+int ik__http_snap_query(struct ik_http *h, const struct ik_query *q, struct ik_http_result *r,
+                        struct ik_error *err)
+{
+    struct ArrowSchema s = {0};
+    struct ArrowArray a = {0};
+    int slot = cache_slot(q->table), rc;
+    memset(r, 0, sizeof *r);
+    if (slot >= 0) {
+        rc = from_state(h, q, r, err);
+        if (rc != 0)
+            ik__http_result_reset(r);
+        return rc;
+    }
+    rc = strcmp(q->table, "metrics") == 0 ? ik_metrics_build(h->d, &s, &a, err)
+                                          : ik_health_build(h->d, &s, &a, err);
+    if (rc != 0)
+        return rc;
+    r->table_rows = a.length;
+    if ((r->batches = calloc(1, sizeof *r->batches)) == NULL)
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+    else
+        rc = ik_query_apply(q, &s, &a, &r->schema, &r->batches[0], &r->matched, err);
+    if (rc == 0) {
+        r->n = 1;
+        r->rows = r->batches[0].length;
+    }
+    a.release(&a);
+    s.release(&s);
+    return rc;
+}
+
+void ik__http_result_reset(struct ik_http_result *r)
+{
+    for (int64_t i = 0; i < r->n; i++)
+        if (r->batches[i].release)
+            r->batches[i].release(&r->batches[i]);
+    free(r->batches);
+    if (r->schema.release)
+        r->schema.release(&r->schema);
+    memset(r, 0, sizeof *r);
+}
+
+void ik__http_snap_free(struct ik_http *h)
+{
+    (void)h; /* nothing cached: each request takes a reference to the published state */
+}
