@@ -1,6 +1,7 @@
 /* ipfs-kit sync [NAME] [--once]: makes the pin index equal to each source's pins now
  * (docs/sync.md). With no daemon running the sync goes straight into the store under the
  * daemon lock; a running daemon owns the store, so the sync is asked of it. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,103 @@ static int sync_direct(const char *dir, struct ik_source *srcs, size_t n, const 
     return worst;
 }
 
+/* "2026-12-07T04:50:12Z", or "never" */
+static void when(json_t *us, char *out, size_t cap)
+{
+    time_t t;
+    struct tm tm;
+    if (!json_is_integer(us)) {
+        snprintf(out, cap, "never");
+        return;
+    }
+    t = (time_t)(json_integer_value(us) / 1000000);
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ipfs-kit sync status: each source as the running daemon sees it. */
+static int sync_status(int argc, char **argv)
+{
+    struct ik_client_options o;
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    char *reply = NULL;
+    bool json = false;
+    json_t *root, *src;
+    size_t i;
+    int rc;
+    ik_client_options_init(&o);
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--format") == 0 && k + 1 < argc &&
+            (strcmp(argv[k + 1], "json") == 0 || strcmp(argv[k + 1], "table") == 0)) {
+            json = strcmp(argv[++k], "json") == 0;
+        } else if (strcmp(argv[k], "--timeout") == 0 && k + 1 < argc) {
+            if (ik_cli_parse_timeout(argv[++k], &o.timeout_ms) != 0)
+                return IK_EXIT_USAGE;
+        } else {
+            return ik_cli_usage_error("sync", "status");
+        }
+    }
+    if ((rc = ik_cli_open(&o, &c)) != 0)
+        return rc;
+    rc = ik_client_call(c, "{\"v\":1,\"op\":\"sync_status\"}", &reply, &err);
+    ik_client_close(c);
+    if (rc != 0) {
+        if (rc == IK_EDAEMON)
+            ik_cli_errorf("sync status: no daemon is running (the daemon syncs the sources; "
+                          "start it with 'ipfs-kit daemon start', or sync once with "
+                          "'ipfs-kit sync')");
+        else
+            ik_cli_errorf("sync status: %s", err.message);
+        return rc == IK_EDAEMON ? IK_EXIT_UNAVAILABLE : ik_cli_exit_code(rc);
+    }
+    root = json_loads(reply, 0, NULL);
+    free(reply);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        ik_cli_errorf("sync status: the daemon's reply is not a JSON object");
+        return IK_EXIT_SOFTWARE;
+    }
+    json_object_del(root, "ok");
+    if (json) {
+        char *text = json_dumps(root, JSON_COMPACT);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(root);
+        return IK_EXIT_OK;
+    }
+    printf("%-12s %-12s %-9s %-20s %8s  %-28s %7s  %s\n", "source", "kind", "status",
+           "last success", "lag s", "last sync", "next s", "last error");
+    json_array_foreach(json_object_get(root, "sources"), i, src)
+    {
+        char ok[32], counts[64] = "-";
+        json_t *last = json_object_get(src, "last_sync"), *lag = json_object_get(src, "lag_s");
+        const char *e = json_string_value(json_object_get(src, "last_error"));
+        when(json_object_get(src, "last_success_us"), ok, sizeof ok);
+        if (json_is_object(last))
+            snprintf(counts, sizeof counts, "+%lld -%lld ~%lld of %lld",
+                     (long long)json_integer_value(json_object_get(last, "added")),
+                     (long long)json_integer_value(json_object_get(last, "removed")),
+                     (long long)json_integer_value(json_object_get(last, "changed")),
+                     (long long)json_integer_value(json_object_get(last, "listed")));
+        printf("%-12s %-12s %-9s %-20s %8.1f  %-28s %7.1f  %s\n",
+               json_string_value(json_object_get(src, "name")),
+               json_string_value(json_object_get(src, "kind")),
+               json_string_value(json_object_get(src, "status")), ok,
+               json_is_number(lag) ? json_number_value(lag) : -1.0, counts,
+               json_number_value(json_object_get(src, "next_run_in_s")), e ? e : "");
+        if (json_is_integer(json_object_get(src, "down_since_us"))) {
+            char since[32];
+            when(json_object_get(src, "down_since_us"), since, sizeof since);
+            printf("%-12s down since %s\n", "", since);
+        }
+    }
+    if (json_array_size(json_object_get(root, "sources")) == 0)
+        printf("(no sources: add \"sources\" to config.json, or run kubo)\n");
+    json_decref(root);
+    return IK_EXIT_OK;
+}
+
 int ik_cli_sync(int argc, char **argv)
 {
     const char *only = NULL;
@@ -103,6 +201,8 @@ int ik_cli_sync(int argc, char **argv)
     struct ik_error err = {{0}};
     size_t n = 0;
     int rc;
+    if (argc > 0 && strcmp(argv[0], "status") == 0)
+        return sync_status(argc - 1, argv + 1);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             sync_usage(stdout);

@@ -62,6 +62,10 @@ static const struct usage usages[] = {
      "What changed after version V: one row per pin (op upsert or delete, version, and for\n"
      "upserts the pin's columns). --follow keeps printing each new version's changes until\n"
      "interrupted (Ctrl-C: exit 0).\n" TIMEOUT_OPT},
+    {"sync", "status", "sync status [--format table|json] [--timeout SECONDS]",
+     "Each source as the running daemon syncs it: status (ok, degraded, down), last success,\n"
+     "lag, what the last sync changed, seconds to the next run, the last error, and since\n"
+     "when a source is down.\n" TIMEOUT_OPT},
     {"sync", NULL, "sync [NAME] [--once]",
      "Makes the pin index equal to each source's pins now (config.json \"sources\", or the\n"
      "local kubo named by $IPFS_PATH/api) and prints pins added, removed and changed\n"

@@ -94,7 +94,7 @@ struct ik_job *ik_queue_try_pop(struct ik_queue *q);
 void ik_queue_wake_all(struct ik_queue *q);
 
 /* Daemon metrics: counters updated with relaxed atomics from any thread. */
-enum { IK_M_OPS = 11, IK_M_METHODS = 4, IK_M_HIST = 64 };
+enum { IK_M_OPS = 12, IK_M_METHODS = 4, IK_M_HIST = 64 };
 struct ik_metrics {
     double started_ms; /* wall clock ms at start */
     double started_mono;
@@ -268,5 +268,8 @@ size_t ik_syncer_sources(struct ik_daemon *d);
 /* Appends one backend_health row per source (status, response time, last check, errors,
  * success rate over the last 20 probes). */
 int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_error *err);
+/* {"ok":true,"sources":[...]}: each source's kind, API, last success and try, lag, state,
+ * counts of its last sync, last error, down since, next run (docs/sync.md). Malloc'd. */
+char *ik_syncer_status_json(struct ik_daemon *d);
 
 #endif

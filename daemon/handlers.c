@@ -290,10 +290,10 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
                       "ipc_stream", 1, "traditional", 1, "have", 1, "watch", 1, "ops", "ping",
                       "capabilities", "status", "query", "pin_add", "pin_rm", "pin_touch", "import",
-                      "shutdown", "watch", "changes", "transports", "fd", "stream", "json",
-                      "compression", "none", "lz4", "zstd", "tables", "pin_index", "metrics",
-                      "vfs_stats", "backend_health", "max_request", IK_PROTO_MAX_REQUEST, "version",
-                      IK_VERSION);
+                      "shutdown", "watch", "changes", "sync_status", "transports", "fd", "stream",
+                      "json", "compression", "none", "lz4", "zstd", "tables", "pin_index",
+                      "metrics", "vfs_stats", "backend_health", "max_request", IK_PROTO_MAX_REQUEST,
+                      "version", IK_VERSION);
     } else {
         h = json_pack("{s:b,s:I,s:s,s:f,s:I,s:I,s:s,s:s,s:i,s:i}", "ok", 1, "pid",
                       (json_int_t)getpid(), "version", IK_VERSION, "uptime_s",
@@ -364,6 +364,16 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
     case IK_REQ_WATCH:
         handle_watch(d, c);
         break;
+    case IK_REQ_SYNC_STATUS: {
+        char *text = ik_syncer_status_json(d);
+        finish(d, c, (int)req->op, -1, text == NULL);
+        if (text)
+            ik_conn_send(d, c, text, -1);
+        else
+            ik_conn_send_error(d, c, "internal", "out of memory");
+        free(text);
+        break;
+    }
     default: /* ping, status, capabilities */
         handle_status(d, c, (int)req->op);
         break;

@@ -16,7 +16,7 @@
 
 const char *const ik_metrics_op_names[IK_M_OPS] = {
     "ping",      "capabilities", "status",   "query", "pin_add", "pin_rm",
-    "pin_touch", "import",       "shutdown", "watch", "changes"};
+    "pin_touch", "import",       "shutdown", "watch", "changes", "sync_status"};
 const char *const ik_metrics_method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                            "traditional"};
 

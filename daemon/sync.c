@@ -4,6 +4,7 @@
  * difference applied in one short transaction — then asks the builder for the new version.
  * It never runs on the loop, so queries are not held up by a sync; a source that fails is
  * retried with backoff and keeps its last synced pins. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,4 +307,60 @@ int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_e
     }
     pthread_mutex_unlock(&y->mu);
     return rc;
+}
+
+char *ik_syncer_status_json(struct ik_daemon *d)
+{
+    struct ik_syncer *y = d->syncer;
+    json_t *o = json_object(), *arr = json_array();
+    char *text = NULL;
+    double now_ms = ik_now_ms();
+    int64_t now_us = wall_us();
+    if (o == NULL || arr == NULL)
+        goto done;
+    json_object_set_new(o, "ok", json_true());
+    if (y != NULL) {
+        pthread_mutex_lock(&y->mu);
+        for (size_t i = 0; i < y->n; i++) {
+            const struct ik_source *src = &y->src[i];
+            const struct src_state *s = &y->st[i];
+            json_t *e =
+                json_pack("{s:s,s:s,s:s,s:s,s:i,s:f}", "name", src->name, "kind",
+                          src->kind == IK_SOURCE_KUBO ? "kubo" : "ipfs_cluster", "api", src->api,
+                          "status", s->status, "interval_s", src->interval_s, "next_run_in_s",
+                          s->next_ms > now_ms ? (s->next_ms - now_ms) / 1000.0 : 0.0);
+            if (e == NULL)
+                continue;
+            /* times are µs since the epoch (as the tables' timestamps); lag: since the last
+             * success, the age of what the index shows of this source */
+            json_object_set_new(e, "last_success_us",
+                                s->last_ok_us ? json_integer(s->last_ok_us) : json_null());
+            json_object_set_new(e, "lag_s",
+                                s->last_ok_us ? json_real((double)(now_us - s->last_ok_us) / 1e6)
+                                              : json_null());
+            json_object_set_new(e, "last_try_us",
+                                s->last_try_us ? json_integer(s->last_try_us) : json_null());
+            json_object_set_new(e, "last_error",
+                                s->last_error[0] ? json_string(s->last_error) : json_null());
+            json_object_set_new(e, "down_since_us",
+                                s->down_since_us ? json_integer(s->down_since_us) : json_null());
+            json_object_set_new(e, "failures", json_integer(s->failures));
+            if (s->last_ok_us)
+                json_object_set_new(
+                    e, "last_sync",
+                    json_pack("{s:I,s:I,s:I,s:I,s:b,s:f}", "listed", (json_int_t)s->last.listed,
+                              "added", (json_int_t)s->last.added, "removed",
+                              (json_int_t)s->last.removed, "changed", (json_int_t)s->last.changed,
+                              "wrote", s->last.wrote, "ms", s->last_sync_ms));
+            json_array_append_new(arr, e);
+        }
+        pthread_mutex_unlock(&y->mu);
+    }
+    json_object_set_new(o, "sources", arr);
+    arr = NULL;
+    text = json_dumps(o, JSON_COMPACT);
+done:
+    json_decref(arr);
+    json_decref(o);
+    return text;
 }

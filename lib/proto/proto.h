@@ -175,6 +175,7 @@ enum ik_req_op {
     IK_REQ_SHUTDOWN,
     IK_REQ_WATCH,
     IK_REQ_CHANGES,
+    IK_REQ_SYNC_STATUS,
 };
 
 enum ik_transport {

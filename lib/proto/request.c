@@ -11,7 +11,7 @@ static const char *const op_names[] = {
     [IK_REQ_PIN_ADD] = "pin_add",     [IK_REQ_PIN_RM] = "pin_rm",
     [IK_REQ_PIN_TOUCH] = "pin_touch", [IK_REQ_IMPORT] = "import",
     [IK_REQ_SHUTDOWN] = "shutdown",   [IK_REQ_WATCH] = "watch",
-    [IK_REQ_CHANGES] = "changes",
+    [IK_REQ_CHANGES] = "changes",     [IK_REQ_SYNC_STATUS] = "sync_status",
 };
 #define N_OPS ((int)(sizeof op_names / sizeof op_names[0]))
 
@@ -324,7 +324,7 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
         [IK_REQ_PIN_ADD] = keys_pin_add, [IK_REQ_PIN_RM] = keys_cid,
         [IK_REQ_PIN_TOUCH] = keys_cid,   [IK_REQ_IMPORT] = keys_import,
         [IK_REQ_SHUTDOWN] = keys_none,   [IK_REQ_WATCH] = keys_none,
-        [IK_REQ_CHANGES] = keys_changes,
+        [IK_REQ_CHANGES] = keys_changes, [IK_REQ_SYNC_STATUS] = keys_none,
     };
     const json_t *v = json_object_get(obj, "v"), *op = json_object_get(obj, "op");
     const char *key;

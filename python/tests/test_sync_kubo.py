@@ -155,6 +155,10 @@ def test_daemon_keeps_the_index_equal_to_kubo_and_reports_its_health(kubo, asan_
     wait_for(lambda: indexed_live(store) == kubo.pins(), timeout=30, what="first sync")
     wait_for(lambda: (health(store, "kubo") or {}).get("status") == "ok", timeout=30,
              what="kubo probed ok")
+    st = sync_status(store)
+    assert (st["name"], st["kind"], st["api"], st["status"]) == ("kubo", "kubo", kubo.url, "ok")
+    assert st["last_sync"]["listed"] == len(kubo.pins()) and st["last_error"] is None
+    assert st["lag_s"] >= 0 and 0 <= st["next_run_in_s"] <= 1 and st["down_since_us"] is None
     # a change on the node shows within two intervals (plus a build)
     b = kubo.add(b"second", name="second")
     kubo.ipfs("pin", "rm", a)
@@ -166,6 +170,10 @@ def test_daemon_keeps_the_index_equal_to_kubo_and_reports_its_health(kubo, asan_
              what="kubo reported down")
     h = health(store, "kubo")
     assert h["error_count"] >= 1 and h["success_rate"] < 1.0
+    st = sync_status(store)
+    assert st["status"] == "down" and st["down_since_us"] and kubo.url in st["last_error"]
+    table = store.ik("sync", "status")
+    assert table.returncode == 0 and b"down since" in table.stdout, table.stdout
     assert b in indexed_live(store)
     # back up on the same port: recovers (backoff from a 1 s interval stays within seconds)
     kubo.start()
@@ -175,6 +183,18 @@ def test_daemon_keeps_the_index_equal_to_kubo_and_reports_its_health(kubo, asan_
              timeout=30, what="kubo probed again")
     store.stop()
     store.assert_clean_log()
+
+
+def sync_status(store):
+    r = store.ik("sync", "status", "--format", "json")
+    assert r.returncode == 0, r.stderr.decode()
+    (src,) = json.loads(r.stdout)["sources"]
+    return src
+
+
+def test_sync_status_needs_the_daemon(store):
+    r = store.ik("sync", "status")
+    assert r.returncode == 69 and b"no daemon is running" in r.stderr, r.stderr
 
 
 def indexed_live(store):
