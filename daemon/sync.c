@@ -79,7 +79,7 @@ static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_
 static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
 {
     const struct ik_source *src = &y->src[i];
-    struct ik_sync_counts res;
+    struct ik_sync_counts res = {0};
     struct ik_error err = {{0}};
     double ms = 0, t0;
     int prc = ik_source_probe(src, &ms, &err), rc = prc;
