@@ -50,19 +50,12 @@ struct ik_http_req {
     bool too_large;
 };
 
-struct ik_http_cached {
-    struct ik_snapshot *snap; /* opener's reference; NULL until first use */
-    uint64_t version, dev, ino;
-};
-
 struct ik_http {
     struct ik_daemon *d;
     struct MHD_Daemon *mhd;
     char addr[96];           /* bound address, "host:port" */
     char why[IK_ERROR_SIZE]; /* why HTTP is off, when it is */
     char token[65];          /* write token (http.token), hex */
-    pthread_mutex_t cache_mu;
-    struct ik_http_cached cache[2]; /* pin_index, vfs_stats */
     struct ik_http_stats stats;
     struct ik_client *client; /* writes go through the daemon's own socket (writes.c) */
 };
@@ -90,7 +83,6 @@ bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *versi
 int ik__http_snap_query(struct ik_http *h, const struct ik_query *q, struct ik_http_result *r,
                         struct ik_error *err);
 void ik__http_result_reset(struct ik_http_result *r);
-void ik__http_snap_free(struct ik_http *h);
 
 /* ---- params.c: the query string ---------------------------------------------------------- */
 

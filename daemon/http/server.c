@@ -540,7 +540,6 @@ void ik_http_start(struct ik_daemon *d, int quiet)
     if (!h)
         return;
     h->d = d;
-    pthread_mutex_init(&h->cache_mu, NULL);
     if (!d->cfg.http.enabled) {
         snprintf(h->why, sizeof h->why, "off in config.json (http.listen is null)");
         return;
@@ -570,8 +569,6 @@ void ik_http_stop(struct ik_daemon *d)
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
     }
     ik__http_writes_close(h);
-    ik__http_snap_free(h);
-    pthread_mutex_destroy(&h->cache_mu);
     free(h);
     d->http = NULL;
 }

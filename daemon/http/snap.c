@@ -143,8 +143,3 @@ void ik__http_result_reset(struct ik_http_result *r)
         r->schema.release(&r->schema);
     memset(r, 0, sizeof *r);
 }
-
-void ik__http_snap_free(struct ik_http *h)
-{
-    (void)h; /* nothing cached: each request takes a reference to the published state */
-}
