@@ -77,6 +77,11 @@ struct ik_http_conf {
     int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
 };
 
+/* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall
+ * 120 s, no auth, no sizes (config_sources.c; config.json entries start from the same). */
+void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
+                    const char *api);
+
 struct ik_config {
     /* false when capabilities.arrow_ipc or arrow_ipc.enabled is false; default true */
     bool arrow_ipc_enabled;

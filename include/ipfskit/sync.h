@@ -17,10 +17,6 @@
 extern "C" {
 #endif
 
-/* Fills `s` with the defaults for `kind`: interval 10 s, timeout 10 s, no auth, no sizes. */
-void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
-                    const char *api);
-
 /* One pin as a source lists it. Strings are NUL-terminated and valid only during the call. */
 struct ik_source_pin {
     const char *cid;

@@ -63,6 +63,18 @@ static int check_api(char *api, const char *key, struct ik_error *err)
     return 0;
 }
 
+void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
+                    const char *api)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    snprintf(s->name, sizeof s->name, "%s", name ? name : "");
+    snprintf(s->api, sizeof s->api, "%s", api ? api : "");
+    s->interval_s = 10;
+    s->timeout_ms = 10000;
+    s->stall_ms = 120000;
+}
+
 static int load_source(json_t *v, size_t i, struct ik_source *s, struct ik_config *c,
                        struct ik_error *err)
 {
@@ -72,10 +84,7 @@ static int load_source(json_t *v, size_t i, struct ik_source *s, struct ik_confi
     const char *k;
     json_t *f;
     int rc;
-    memset(s, 0, sizeof *s);
-    s->interval_s = 10;
-    s->timeout_ms = 10000;
-    s->stall_ms = 120000;
+    ik_source_init(s, IK_SOURCE_KUBO, NULL, NULL); /* kind, name and api are read below */
     snprintf(key, sizeof key, "sources[%zu]", i);
     if (!json_is_object(v))
         return bad(err, key, "an object with \"name\", \"kind\" and \"api\"", v);

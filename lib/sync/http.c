@@ -3,6 +3,7 @@
  * bound (small replies). Error statuses keep the first 64 KiB of their body so the caller can
  * show the source's own message; a stalled response ends after the timeout. */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,25 +150,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 /* The message of an error reply: kubo's {"Message"}, Cluster's {"message"}, else the text. */
 static void error_message(const char *body, char *out, size_t cap)
 {
-    const char *keys[] = {"\"Message\"", "\"message\""};
-    size_t i;
+    json_t *o = body ? json_loads(body, 0, NULL) : NULL, *m = json_object_get(o, "Message");
     out[0] = '\0';
-    if (body == NULL)
-        return;
-    for (i = 0; i < 2; i++) {
-        const char *k = strstr(body, keys[i]), *q, *e;
-        if (k == NULL)
-            continue;
-        q = strchr(k + strlen(keys[i]), '"');
-        if (q == NULL)
-            continue;
-        for (e = q + 1; *e && *e != '"'; e++)
-            if (*e == '\\' && e[1])
-                e++;
-        snprintf(out, cap, "%.*s", (int)(e - q - 1), q + 1);
-        return;
-    }
-    snprintf(out, cap, "%.200s", body);
+    if (!json_is_string(m))
+        m = json_object_get(o, "message");
+    if (json_is_string(m))
+        snprintf(out, cap, "%s", json_string_value(m));
+    else if (body != NULL)
+        snprintf(out, cap, "%.200s", body);
+    json_decref(o);
     for (char *c = out; *c; c++)
         if (*c == '\n' || *c == '\r')
             *c = ' ';

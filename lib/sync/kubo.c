@@ -10,18 +10,6 @@
 
 #include "sync/sync_internal.h"
 
-void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
-                    const char *api)
-{
-    memset(s, 0, sizeof *s);
-    s->kind = kind;
-    snprintf(s->name, sizeof s->name, "%s", name ? name : "");
-    snprintf(s->api, sizeof s->api, "%s", api ? api : "");
-    s->interval_s = 10;
-    s->timeout_ms = 10000;
-    s->stall_ms = 120000;
-}
-
 struct list_ctx {
     const struct ik_source *src;
     ik_source_pin_fn fn;
