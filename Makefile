@@ -39,7 +39,7 @@ ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
 .SECONDARY:
 
 .PHONY: all demo test test-run test-c test-asan test-corpus test-py asan lint fuzz bench bench-check \
-	clean bootstrap bootstrap-test soak
+	clean bootstrap bootstrap-test soak wheels
 
 all: $(BUILD)/libipfskit.a $(BUILD)/libipfskit.so $(BUILD)/ipfs-kit
 
@@ -180,6 +180,11 @@ $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfs
 
 $(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
+
+# make wheels: one manylinux wheel per CPython 3.9-3.13 found here, each built from the sdist
+# alone and proven by a query from a fresh venv (scripts/build-wheels; into dist/).
+wheels:
+	scripts/build-wheels dist
 
 clean:
 	rm -rf $(BUILD)
