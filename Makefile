@@ -21,10 +21,14 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
-BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c))
+# two programs: ipfs-kit (the command line) and ipfs-kitd (the daemon it executes, which alone
+# links the servers' libraries; see daemon/main.c)
+CLI_SRC := $(sort $(wildcard cli/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c daemon/*/*.c))
+BIN_SRC := $(CLI_SRC) $(DAEMON_SRC)
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
@@ -75,11 +79,18 @@ $(BUILD)/asan/libipfskit.a: $(ASAN_LIB_OBJ)
 $(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ipfs-kit: $(call obj,rel,$(BIN_SRC)) $(BUILD)/libipfskit.a
-	$(CC) -o $@ $^ $(BIN_LDLIBS)
+# ipfs-kit runs ipfs-kitd from its own directory: building one builds both
+$(BUILD)/ipfs-kit: $(call obj,rel,$(CLI_SRC)) $(BUILD)/libipfskit.a | $(BUILD)/ipfs-kitd
+	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/asan/ipfs-kit: $(call obj,asan,$(BIN_SRC)) $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(BIN_LDLIBS)
+$(BUILD)/ipfs-kitd: $(call obj,rel,$(DAEMON_SRC)) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(DAEMON_LDLIBS)
+
+$(BUILD)/asan/ipfs-kit: $(call obj,asan,$(CLI_SRC)) $(BUILD)/asan/libipfskit.a | $(BUILD)/asan/ipfs-kitd
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/ipfs-kitd: $(call obj,asan,$(DAEMON_SRC)) $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(DAEMON_LDLIBS)
 
 $(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)

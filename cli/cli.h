@@ -8,19 +8,7 @@
 #include "ipfskit/client.h"
 #include "ipfskit/query.h"
 
-/* Exit codes (sysexits.h values where one fits). */
-enum {
-    IK_EXIT_OK = 0,
-    IK_EXIT_USAGE = 2,
-    IK_EXIT_DATAERR = 65,     /* invalid input data */
-    IK_EXIT_NOINPUT = 66,     /* input missing or unreadable */
-    IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
-    IK_EXIT_SOFTWARE = 70,
-    IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
-    IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
-    IK_EXIT_CONFIG = 78,   /* the data directory is not ours or unsafe (owner, mode, links), or
-                              config.json is bad */
-};
+/* Exit codes: IK_EXIT_* in ipfskit/error.h (shared with the daemon program). */
 
 extern const char *ik_cli_prog;
 

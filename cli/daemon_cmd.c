@@ -4,6 +4,7 @@
  * 3 not running, 75 holding the lock but not answering), as a line or one JSON object. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../daemon/daemon.h"
 #include "arrow/internal.h"
+#include "ipfskit/config.h"
 #include "cli.h"
 #include "ipfskit/client.h"
 
@@ -55,15 +56,39 @@ static int ping(const char *dir, json_t **reply, int timeout_ms)
     return rc;
 }
 
+/* Replaces this process with the daemon program, ipfs-kitd, from the directory this binary is
+ * in (the daemon is a program of its own: see daemon/main.c). Returns only on failure, with the
+ * reason printed and the exit code. */
+static int exec_daemon(const char *dir)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    char *argv[3];
+    char *slash;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        ik_cli_errorf("daemon: cannot find this program's directory (/proc/self/exe: %s)",
+                      strerror(errno));
+        return IK_EXIT_SOFTWARE;
+    }
+    self[n] = 0;
+    slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(path, sizeof path, "%s/ipfs-kitd", slash ? self : ".");
+    argv[0] = path;
+    argv[1] = (char *)dir;
+    argv[2] = NULL;
+    fflush(NULL);
+    execv(path, argv);
+    ik_cli_errorf("daemon: cannot run the daemon program %s: %s (it is built and installed "
+                  "beside ipfs-kit)",
+                  path, strerror(errno));
+    return IK_EXIT_UNAVAILABLE;
+}
+
 static int cmd_run(const char *dir)
 {
-    struct ik_error err = {{0}};
-    int rc = ik_daemon_run(dir, false, &err);
-    if (rc != 0) {
-        ik_cli_errorf("daemon: %s", err.message);
-        return ik_cli_exit_code(rc);
-    }
-    return 0;
+    return exec_daemon(dir);
 }
 
 static void print_log_tail(const char *log)
@@ -180,9 +205,7 @@ static int cmd_start(const char *dir, int timeout_s)
         dup2(log_fd, 1);
         dup2(log_fd, 2);
         close(log_fd);
-        _exit(ik_daemon_run(dir, false, &err) == 0
-                  ? 0
-                  : (fprintf(stderr, "ipfs-kit daemon: %s\n", err.message), 1));
+        _exit(exec_daemon(dir)); /* returns only when ipfs-kitd could not be run */
     }
     close(log_fd);
     waitpid(pid, NULL, 0);

@@ -28,37 +28,7 @@ void ik_cli_errorf(const char *fmt, ...)
 
 int ik_cli_exit_code(int rc)
 {
-    switch (rc) {
-    case 0:
-        return IK_EXIT_OK;
-    case IK_EFORMAT:
-    case IK_ELIMIT:
-    case IK_EINVALID:
-    case ENOTSUP:
-        return IK_EXIT_DATAERR;
-    case ENOENT:
-    case EACCES:
-    case EISDIR:
-        return IK_EXIT_NOINPUT;
-    case EIO:
-    case ENOSPC:
-    case EDQUOT:
-    case EFBIG:
-    case EPIPE:
-        return IK_EXIT_IOERR;
-    case ETIMEDOUT:
-    case IK_ELOCKED:
-        return IK_EXIT_TEMPFAIL;
-    case IK_EDAEMON:
-        return IK_EXIT_UNAVAILABLE;
-    case EINVAL:
-        return IK_EXIT_USAGE;
-    case EPERM: /* a data directory that is not ours */
-    case ELOOP: /* a link planted in it */
-        return IK_EXIT_CONFIG;
-    default:
-        return IK_EXIT_SOFTWARE;
-    }
+    return ik_exit_code(rc);
 }
 
 int ik_cli_open(const struct ik_client_options *o, struct ik_client **c)

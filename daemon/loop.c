@@ -30,13 +30,6 @@
 #define ACCEPT_PAUSE_MS 100     /* out of descriptors even for the refusal: wait this long */
 #define SOCK_NAME "daemon.sock"
 
-double ik_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 double ik_wall_ms(void)
 {
     struct timespec ts;

@@ -48,6 +48,23 @@ int ik_error_prefix(struct ik_error *err, int code, const char *fmt, ...)
 /* A short name for a code: "format error", "limit exceeded", strerror() for errno codes. */
 const char *ik_strerror(int code);
 
+/* Process exit codes of the ipfs-kit programs (sysexits.h values where one fits). */
+enum {
+    IK_EXIT_OK = 0,
+    IK_EXIT_USAGE = 2,
+    IK_EXIT_DATAERR = 65,     /* invalid input data */
+    IK_EXIT_NOINPUT = 66,     /* input missing or unreadable */
+    IK_EXIT_UNAVAILABLE = 69, /* the daemon a command needs is not running */
+    IK_EXIT_SOFTWARE = 70,
+    IK_EXIT_IOERR = 74,    /* a file could not be read or written, or the disk is full */
+    IK_EXIT_TEMPFAIL = 75, /* the daemon holds the store but does not answer: retry later */
+    IK_EXIT_CONFIG = 78,   /* the data directory is not ours or unsafe (owner, mode, links), or
+                              config.json is bad */
+};
+
+/* The exit code for a function's error code: one per kind of failure (README's table). */
+int ik_exit_code(int code);
+
 #ifdef __cplusplus
 }
 #endif

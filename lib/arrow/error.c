@@ -67,3 +67,38 @@ const char *ik_strerror(int code)
         return strerror(code);
     }
 }
+
+int ik_exit_code(int code)
+{
+    switch (code) {
+    case 0:
+        return IK_EXIT_OK;
+    case IK_EFORMAT:
+    case IK_ELIMIT:
+    case IK_EINVALID:
+    case ENOTSUP:
+        return IK_EXIT_DATAERR;
+    case ENOENT:
+    case EACCES:
+    case EISDIR:
+        return IK_EXIT_NOINPUT;
+    case EIO:
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case EPIPE:
+        return IK_EXIT_IOERR;
+    case ETIMEDOUT:
+    case IK_ELOCKED:
+        return IK_EXIT_TEMPFAIL;
+    case IK_EDAEMON:
+        return IK_EXIT_UNAVAILABLE;
+    case EINVAL:
+        return IK_EXIT_USAGE;
+    case EPERM: /* a data directory that is not ours */
+    case ELOOP: /* a link planted in it */
+        return IK_EXIT_CONFIG;
+    default:
+        return IK_EXIT_SOFTWARE;
+    }
+}

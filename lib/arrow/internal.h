@@ -501,4 +501,7 @@ void ik__stop_point_scope(const char *prefix);
  * path and what was wrong. */
 int ik__open_nofollow(int dirfd, const char *path, int flags, unsigned mode, struct ik_error *err);
 
+/* The monotonic clock in milliseconds (clock.c). */
+double ik_now_ms(void);
+
 #endif
