@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
+import arrow_js
 from test_arrow_roundtrip import UuidType, read  # UuidType is registered there
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -376,8 +377,8 @@ def write_case(name, fmt, path):
 
 
 def run_case(name, workdir):
-    """{"stream"|"file": {"validate": ok?, conversions...}} with each value True, False or a
-    string (the error our CLI gave, for unsupported cases)."""
+    """{"stream"|"file": {"validate": ok?, conversions..., "js": {conversion: verdict}}} with
+    each conversion True or False, each arrow-js verdict "ok", "FAILS" or ("limit", what)."""
     results = {}
     for fmt in ("stream", "file"):
         src = os.path.join(workdir, f"{name}.{fmt}")
@@ -393,6 +394,7 @@ def run_case(name, workdir):
             results[fmt] = cell
             continue
         cell["validate"] = r.returncode == 0
+        outs = {}
         for to, comp in CONVERSIONS:
             out = os.path.join(workdir, f"{name}.{fmt}.{to}.{comp}")
             r = run(["arrow", "convert", src, out, "--to", to, "--compression", comp])
@@ -405,32 +407,95 @@ def run_case(name, workdir):
                 ok = (got.schema.equals(expect.schema, check_metadata=True)
                       and got.equals(expect))
                 got.validate(full=True)
+                outs[(to, comp)] = out
             cell[f"{to}/{comp}"] = ok
+        cell["js"] = js_verdicts(expect, outs, workdir)
         results[fmt] = cell
     return results
 
 
+def js_verdicts(expect, outs, workdir):
+    """arrow-js's reading of each of our outputs against pyarrow's reading of the source. When
+    they differ, pyarrow writes the same data in the same format, with the same compression and
+    uncompressed: if arrow-js reads one of pyarrow's files exactly as it reads ours (the same
+    error, or the same values), the difference is arrow-js's own limitation, else our output is
+    at fault. (Uncompressed, because arrow-js refuses some of pyarrow's compressed files that it
+    reads from us: "start offset of BigInt64Array should be a multiple of 8".)"""
+    want = arrow_js.canon_table(expect)
+    got = arrow_js.read_js(list(outs.values()))
+    verdicts, refs = {}, {}
+    for conv, out in outs.items():
+        if got[out] == want:
+            verdicts[conv] = "ok"
+            continue
+        to, _ = conv
+        for comp in sorted({conv[1], "none"}):
+            ref = f"{out}.pyarrow.{comp}"
+            opts = ipc.IpcWriteOptions(compression=None if comp == "none" else comp)
+            with (ipc.new_file if to == "file" else ipc.new_stream)(ref, expect.schema,
+                                                                    options=opts) as w:
+                w.write_table(expect)
+            refs.setdefault(conv, []).append(ref)
+    theirs = arrow_js.read_js([r for rs in refs.values() for r in rs])
+    for conv, rs in refs.items():
+        mine = got[outs[conv]]
+        if all(theirs[r] != mine for r in rs):
+            verdicts[conv] = "FAILS"
+        elif "error" in mine:
+            verdicts[conv] = ("limit", f"arrow-js: {mine['error']}")
+        else:
+            verdicts[conv] = ("limit", js_difference(mine, want))
+    return verdicts
+
+
+def js_difference(mine, want):
+    """The first field whose type or values arrow-js reads differently, in words."""
+    for i, (a, b) in enumerate(zip(mine["schema"]["fields"], want["schema"]["fields"])):
+        if a != b:
+            return (f"arrow-js reads field {i} ('{b['name']}', {b['type']['t']}) as "
+                    f"'{a['name']}', {a['type']['t']}")
+    for i, (a, b) in enumerate(zip(mine["columns"], want["columns"])):
+        if a != b:
+            return f"arrow-js reads the values of field {i} differently"
+    return "arrow-js reads the schema differently"
+
+
+def js_summary(verdicts):
+    good = sum(1 for v in verdicts.values() if v == "ok")
+    bad = [f"{t}/{c}" for (t, c), v in verdicts.items() if v == "FAILS"]
+    limits = sorted({v[1] for v in verdicts.values() if isinstance(v, tuple)})
+    text = f"{good}/{len(verdicts)}"
+    if bad:
+        text += f" (fails: {', '.join(bad)})"
+    if limits:
+        text += f"; {len(verdicts) - good - len(bad)} limited by arrow-js (the same on " \
+                f"pyarrow's own file): {'; '.join(limits)}"
+    return text
+
+
 def render(all_results):
     lines = ["| case | source | validate | converted, validated by us and read back equal by "
-             "pyarrow |",
-             "|---|---|---|---|"]
+             f"pyarrow | read equal by arrow-js {arrow_js.VERSION} |",
+             "|---|---|---|---|---|"]
     for name in sorted(all_results):
         for fmt, cell in sorted(all_results[name].items(), reverse=True):
             if cell.get("unsupported"):
                 status = "refused, exit 65" if cell["validate"] else "WRONG"
-                lines.append(f"| {name} | {fmt} | {status} | not supported |")
+                lines.append(f"| {name} | {fmt} | {status} | not supported | |")
                 continue
             convs = [k for k in cell if "/" in k]
             good = sum(1 for k in convs if cell[k])
             bad = ", ".join(k for k in convs if not cell[k])
             lines.append(f"| {name} | {fmt} | {'ok' if cell['validate'] else 'FAILS'} | "
-                         f"{good}/{len(convs)}{' (fails: ' + bad + ')' if bad else ''} |")
+                         f"{good}/{len(convs)}{' (fails: ' + bad + ')' if bad else ''} | "
+                         f"{js_summary(cell['js'])} |")
     return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     assert os.access(BIN, os.X_OK), f"build the CLI first: {BIN}"
+    assert arrow_js.missing() is None, arrow_js.missing()
     out = {}
     for name in CASES:
         d = tmp_path_factory.mktemp(name)
@@ -442,8 +507,10 @@ def results(tmp_path_factory):
 def test_case_validates_and_round_trips(results, name):
     for fmt, cell in results[name].items():
         assert cell["validate"], (name, fmt, "validate")
-        bad = [k for k, v in cell.items() if k != "unsupported" and not v]
+        bad = [k for k, v in cell.items() if k not in ("unsupported", "js") and not v]
         assert not bad, (name, fmt, bad)
+        js_bad = [k for k, v in cell.get("js", {}).items() if v == "FAILS"]
+        assert not js_bad, (name, fmt, "arrow-js reads our output wrong", js_bad)
 
 
 def test_shared_dictionary_reads_equal():
