@@ -334,10 +334,13 @@ struct ik__dict_field {
  * types, depth beyond max_depth and more fields than the buffer can hold. */
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err);
-/* Writes `schema` (a struct ArrowSchema) as a Schema table, assigning dictionary ids 0, 1, …
- * in depth-first order; `extra_metadata` (may be NULL) is merged into the schema metadata. */
+/* Writes `schema` (a struct ArrowSchema) as a Schema table, its dictionary fields taking the
+ * ids of `dicts` (as ik__schema_dict_fields lists them) or, when NULL, 0, 1, … in depth-first
+ * order; `extra_metadata` (may be NULL) is merged into the schema metadata. */
 int ik__schema_to_fb(struct ik_fbb *b, const struct ArrowSchema *schema, const char *extra_metadata,
-                     ik_fbref *out, struct ik_error *err);
+                     const struct ik__dict_field *dicts, ik_fbref *out, struct ik_error *err);
+/* True when a and b have one layout: formats equal node by node, dictionaries included. */
+bool ik__schema_same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth);
 /* Lists the dictionary fields of `schema` in depth-first order with ids 0, 1, … (malloc'd). */
 int ik__schema_dict_fields(const struct ArrowSchema *schema, struct ik__dict_field **out,
                            int64_t *n, struct ik_error *err);

@@ -328,30 +328,81 @@ def _messages(data):
     return out
 
 
-def shared_dict_stream():
-    """datagen's shared_dict: two fields (one nested in a struct) with one dictionary id."""
-    values = pa.array(["foo", "bar", None, "baz"])
-    s = pa.StructArray.from_arrays([dict_array([3, 2, None, 0], values)], names=["inner"])
-    t = table(a=dict_array([0, 1, None, 3], values), s=s)
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, t.schema) as w:
-        w.write_table(t)
-    data = bytearray(sink.getvalue().to_pybytes())
-    msgs = _messages(data)
-    _, mstart, mlen, _ = msgs[0]
+def _header(data, msg):
+    """(header type, header table position, metadata view) of a message from _messages."""
+    _, mstart, mlen, _ = msg
     meta = memoryview(data)[mstart:mstart + mlen]
-    schema = _deref(meta, _field(meta, _deref(meta, 0), 2))
+    root = _deref(meta, 0)
+    htype = meta[_field(meta, root, 1)]
+    return htype, _deref(meta, _field(meta, root, 2)), meta
+
+
+def _dict_id_positions(data, msgs):
+    """Positions (in the schema message's metadata) of the dictionary ids of field `a` and of
+    field `s`'s child `inner`."""
+    _, schema, meta = _header(data, msgs[0])
     fields = _deref(meta, _field(meta, schema, 1))
+
+    def id_pos(field):
+        return _field(meta, _deref(meta, _field(meta, field, 4)), 0)
+
+    a_field = _deref(meta, fields + 4)
     s_field = _deref(meta, fields + 4 + 4 * 1)
     inner = _deref(meta, _deref(meta, _field(meta, s_field, 5)) + 4)
-    enc = _deref(meta, _field(meta, inner, 4))
-    id_pos = _field(meta, enc, 0)
+    return meta, id_pos(a_field), id_pos(inner)
+
+
+def dictionary_ids(data):
+    """The ids of the shared_dict fields `a` and `s.inner` in a stream, and (id, isDelta) of each
+    dictionary batch; a file's messages are read after its 8 magic bytes."""
+    if data[:6] == b"ARROW1":
+        data = data[8:]
+    msgs = _messages(data)
+    meta, a_pos, inner_pos = _dict_id_positions(data, msgs)
+    ids = (struct.unpack_from("<q", meta, a_pos)[0] if a_pos else 0,
+           struct.unpack_from("<q", meta, inner_pos)[0] if inner_pos else 0)
+    batches = []
+    for m in msgs[1:]:
+        htype, hdr, hmeta = _header(data, m)
+        if htype == 2:  # DictionaryBatch: id (0), data (1), isDelta (2)
+            idp, deltap = _field(hmeta, hdr, 0), _field(hmeta, hdr, 2)
+            batches.append((struct.unpack_from("<q", hmeta, idp)[0] if idp else 0,
+                            bool(hmeta[deltap]) if deltap else False))
+    return ids, batches
+
+
+def shared_dict_stream(deltas=False):
+    """datagen's shared_dict: two fields (one nested in a struct) with one dictionary id. With
+    `deltas`, a second batch grows the dictionary (a delta dictionary batch)."""
+    values = pa.array(["foo", "bar", None, "baz"])
+    parts = [(values, [0, 1, None, 3], [3, 2, None, 0])]
+    if deltas:
+        parts.append((pa.array(["foo", "bar", None, "baz", "qux"]), [4, 4, 0, None],
+                      [None, 4, 1, 4]))
+    batches = []
+    for vals, a_idx, inner_idx in parts:
+        s = pa.StructArray.from_arrays([dict_array(inner_idx, vals)], names=["inner"])
+        batches.append(pa.record_batch([dict_array(a_idx, vals), s], names=["a", "s"]))
+    t = pa.Table.from_batches(batches)
+    sink = pa.BufferOutputStream()
+    opts = ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    with ipc.new_stream(sink, t.schema, options=opts) as w:
+        for b in batches:
+            w.write_batch(b)
+    data = bytearray(sink.getvalue().to_pybytes())
+    msgs = _messages(data)
+    meta, _, id_pos = _dict_id_positions(data, msgs)
     assert id_pos is not None and struct.unpack_from("<q", meta, id_pos)[0] == 1
     struct.pack_into("<q", meta, id_pos, 0)
     del meta
-    # drop the second dictionary batch (id 1): the record batch now refers to id 0 twice
-    start, _, _, total = msgs[2]
-    del data[start:start + total]
+    # drop every dictionary batch of id 1: the record batches now refer to id 0 twice
+    for m in reversed(msgs[1:]):
+        htype, hdr, hmeta = _header(data, m)
+        idp = _field(hmeta, hdr, 0) if htype == 2 else None
+        drop = htype == 2 and idp is not None and struct.unpack_from("<q", hmeta, idp)[0] == 1
+        del hmeta
+        if drop:
+            del data[m[0]:m[0] + m[3]]
     return bytes(data), t
 
 
@@ -523,6 +574,36 @@ def test_shared_dictionary_reads_equal():
         r = run(["arrow", "convert", src, out, "--to", "file"])
         assert r.returncode == 0, r.stderr.decode()
         assert read(out).equals(t)
+
+
+@pytest.mark.parametrize("to", ["stream", "file"])
+@pytest.mark.parametrize("comp", ["none", "zstd"])
+@pytest.mark.parametrize("deltas", [False, True])
+def test_shared_dictionary_written_back_shared(to, comp, deltas):
+    """Fields sharing a dictionary id are written with that one id and one dictionary (its delta
+    too), not one per field, and pyarrow reads the output equal."""
+    data, t = shared_dict_stream(deltas)
+    assert dictionary_ids(data) == ((0, 0), [(0, False)] + [(0, True)] * deltas)
+    assert ipc.open_stream(data).read_all().equals(t)
+    with tempfile.TemporaryDirectory() as d:
+        src, out = os.path.join(d, "in"), os.path.join(d, "out")
+        with open(src, "wb") as f:
+            f.write(data)
+        r = run(["arrow", "convert", src, out, "--to", to, "--compression", comp])
+        assert r.returncode == 0, r.stderr.decode()
+        assert run(["arrow", "validate", out]).returncode == 0
+        got = read(out)
+        assert got.schema.equals(t.schema, check_metadata=True)
+        # a file's reader applies every delta before the first batch, so compare values
+        assert got.to_pylist() == t.to_pylist()
+        with open(out, "rb") as f:
+            written = f.read()
+        assert dictionary_ids(written) == ((0, 0), [(0, False)] + [(0, True)] * deltas)
+        # and from our own output again (a file's reader keeps the ids too)
+        again = os.path.join(d, "again")
+        assert run(["arrow", "convert", out, again, "--to", "stream"]).returncode == 0
+        with open(again, "rb") as f:
+            assert dictionary_ids(f.read())[0] == (0, 0)
 
 
 def test_docs_table_is_current(results):
