@@ -358,10 +358,13 @@ struct ik__zctx {
     void *lz4;  /* LZ4F_cctx */
 };
 void ik__zctx_free(struct ik__zctx *z);
-/* Frames `src` into `dst` (capacity from ik__compress_bound); stores raw with the -1 prefix when
- * compression does not shrink it. *written receives the framed length. */
+/* Frames `src` into `dst` (capacity from ik__compress_bound); *written receives the framed
+ * length. When compression does not shrink it, the frame is the -1 prefix followed by src as
+ * it is: with `raw` NULL src is copied behind the prefix, else only the 8-byte prefix is
+ * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise. */
 int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
-                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, bool *raw,
+                        struct ik_error *err);
 /* Reads the uncompressed length of a framed buffer (-1 for raw) after checking it against the
  * input: the frame's own content size when it declares one, the codec's maximum ratio
  * otherwise, and `limit`. */

@@ -103,10 +103,17 @@ static int write_message(struct ik_ipc_writer *w, const uint8_t *meta, size_t me
         (rc = emit(w, pad_bytes, (size_t)pad, err)))
         return rc;
     for (i = 0; body && i < body->n_bufs; i++) {
+        const struct ik__enc_buf *eb = &body->bufs[i];
         int64_t at = w->pos - (start + 8 + (int64_t)meta_len + pad);
         if (at < offs[i] && (rc = emit(w, pad_bytes, (size_t)(offs[i] - at), err)))
             return rc;
-        if (body->bufs[i].len && (rc = emit(w, body->bufs[i].ptr, (size_t)body->bufs[i].len, err)))
+        if (eb->rest) { /* stored raw: prefix, then the bytes where they lie */
+            if ((rc = emit(w, eb->ptr, 8, err)) == 0)
+                rc = emit(w, eb->rest, (size_t)eb->len - 8, err);
+        } else if (eb->len) {
+            rc = emit(w, eb->ptr, (size_t)eb->len, err);
+        }
+        if (rc != 0)
             return rc;
     }
     {
@@ -173,18 +180,22 @@ static int compress_body(struct ik_ipc_writer *w, struct ik_error *err)
     for (i = 0; i < w->enc.n_bufs; i++) {
         struct ik__enc_buf *b = &w->enc.bufs[i];
         size_t cap, written;
+        bool raw;
         int rc;
         if (b->len == 0)
             continue;
         cap = ik__compress_bound(w->o.compression, (size_t)b->len);
         rc = ik__compress_buffer(&w->zctx, w->o.compression, w->o.compression_level, b->ptr,
-                                 (size_t)b->len, w->zbuf + at, cap, &written, err);
+                                 (size_t)b->len, w->zbuf + at, cap, &written, &raw, err);
         if (rc != 0)
             return rc;
+        /* stored raw: the prefix is in the block, the bytes stay where they are (a copy of
+         * every incompressible buffer cost ~4 % of an lz4 conversion of sample pins) */
+        b->rest = raw ? b->ptr : NULL;
         b->ptr = w->zbuf + at;
         b->len = (int64_t)written;
         b->bits = 0;
-        at += written;
+        at += raw ? 8 : written;
     }
     return 0;
 }
