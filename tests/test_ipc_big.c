@@ -6,30 +6,7 @@
 
 #include "arrow/internal.h"
 #include "ik_test.h"
-
-struct sink {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static int sink_write(void *ctx, const void *data, size_t len, struct ik_error *err)
-{
-    struct sink *s = ctx;
-    (void)err;
-    if (s->len + len > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : ((size_t)1 << 20);
-        uint8_t *q;
-        while (cap < s->len + len)
-            cap *= 2;
-        if ((q = realloc(s->p, cap)) == NULL)
-            return ENOMEM;
-        s->p = q;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->len, data, len);
-    s->len += len;
-    return 0;
-}
+#include "store_testutil.h"
 
 /* one int64 column of n values: i * 7919 % 100003, compressible but not trivially */
 static void make_batch(struct ArrowArray *b, int64_t n)
@@ -58,13 +35,13 @@ static void round_trip(enum ik_compression c)
     struct ik_ipc_writer *w;
     struct ik_ipc_reader *r;
     struct ik_error err;
-    struct sink out = {0};
+    struct ik_test_sink out = {0};
     int k;
     ik__schema_alloc(&s, "+s", "", NULL, 0, 1);
     ik__schema_alloc(s.children[0], "l", "v", NULL, 0, 0);
     ik_write_options_init(&o);
     o.compression = c;
-    ASSERT_OK(ik_ipc_writer_create(&s, &o, sink_write, &out, &w, &err), &err);
+    ASSERT_OK(ik_ipc_writer_create(&s, &o, ik_test_sink_write, &out, &w, &err), &err);
     for (k = 0; k < 3; k++) {
         make_batch(&b, rows[k]);
         ASSERT_OK(ik_ipc_writer_write(w, &b, &err), &err);

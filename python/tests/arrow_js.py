@@ -43,49 +43,33 @@ def read_js(paths):
 
 # ---- pyarrow's reading in the same canonical form ---------------------------------------------
 
-UNITS = {"s": "s", "ms": "ms", "us": "us", "ns": "ns"}
+# read_arrow.mjs's name of each type: (test, name) in order, the name a function of the type
+_NAMES = [
+    (pt.is_null, lambda t: "null"),
+    (pt.is_boolean, lambda t: "bool"),
+    (pt.is_integer, lambda t: f"{'int' if pt.is_signed_integer(t) else 'uint'}{t.bit_width}"),
+    (pt.is_floating, lambda t: f"float{t.bit_width}"),
+    (pt.is_decimal, lambda t: f"decimal{t.bit_width}({t.precision},{t.scale})"),
+    (pt.is_date32, lambda t: "date32"),
+    (pt.is_date64, lambda t: "date64"),
+    (pt.is_time, lambda t: f"time{t.bit_width}[{t.unit}]"),
+    (pt.is_timestamp, lambda t: f"timestamp[{t.unit},{t.tz or ''}]"),
+    (pt.is_duration, lambda t: f"duration[{t.unit}]"),
+    (lambda t: t == pa.month_day_nano_interval(), lambda t: "interval[mdn]"),
+    (pt.is_fixed_size_binary, lambda t: f"fixed_size_binary[{t.byte_width}]"),
+    (pt.is_fixed_size_list, lambda t: f"fixed_size_list[{t.list_size}]"),
+    (pt.is_map, lambda t: f"map[{'true' if t.keys_sorted else 'false'}]"),
+    (pt.is_union, lambda t: f"union[{t.mode},{','.join(map(str, t.type_codes))}]"),
+] + [(getattr(pt, f"is_{name}"), lambda t, n=name: n)
+     for name in ("binary", "large_binary", "binary_view", "string", "large_string",
+                  "string_view", "list", "large_list", "struct", "list_view",
+                  "large_list_view", "run_end_encoded")]
 
 
 def _type_name(t):
-    if pt.is_null(t):
-        return "null"
-    if pt.is_boolean(t):
-        return "bool"
-    if pt.is_integer(t):
-        return f"{'int' if pt.is_signed_integer(t) else 'uint'}{t.bit_width}"
-    if pt.is_floating(t):
-        return f"float{t.bit_width}"
-    if pt.is_decimal(t):
-        return f"decimal{t.bit_width}({t.precision},{t.scale})"
-    if pt.is_date32(t):
-        return "date32"
-    if pt.is_date64(t):
-        return "date64"
-    if pt.is_time(t):
-        return f"time{t.bit_width}[{t.unit}]"
-    if pt.is_timestamp(t):
-        return f"timestamp[{t.unit},{t.tz or ''}]"
-    if pt.is_duration(t):
-        return f"duration[{t.unit}]"
-    if t == pa.month_day_nano_interval():
-        return "interval[mdn]"
-    names = [(pt.is_binary, "binary"), (pt.is_large_binary, "large_binary"),
-             (pt.is_binary_view, "binary_view"), (pt.is_string, "string"),
-             (pt.is_large_string, "large_string"), (pt.is_string_view, "string_view"),
-             (pt.is_list, "list"), (pt.is_large_list, "large_list"), (pt.is_struct, "struct"),
-             (pt.is_list_view, "list_view"), (pt.is_large_list_view, "large_list_view"),
-             (pt.is_run_end_encoded, "run_end_encoded")]
-    for test, name in names:
+    for test, name in _NAMES:
         if test(t):
-            return name
-    if pt.is_fixed_size_binary(t):
-        return f"fixed_size_binary[{t.byte_width}]"
-    if pt.is_fixed_size_list(t):
-        return f"fixed_size_list[{t.list_size}]"
-    if pt.is_map(t):
-        return f"map[{'true' if t.keys_sorted else 'false'}]"
-    if pt.is_union(t):
-        return f"union[{t.mode},{','.join(map(str, t.type_codes))}]"
+            return name(t)
     raise ValueError(f"arrow_js: no canonical name for {t}")
 
 
