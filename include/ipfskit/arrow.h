@@ -137,6 +137,13 @@ struct ik_write_options {
     /* ik_ipc_write_stream_to_path only: fsync the file before renaming it into place, so it
      * survives a crash of the machine. Readers never see a half-written file either way. */
     bool fsync;
+    /* Dictionary ids of the schema's dictionary-encoded fields, in depth-first order (a field
+     * before those in its dictionary's values), or NULL for 0, 1, 2, …. Fields given one id
+     * share one dictionary: their value types must be one type and each batch must give them
+     * equal dictionaries. ik_ipc_write_stream_to_path keeps the ids of a stream from
+     * ik_ipc_open_stream or ik_ipc_file_to_stream when this is NULL. Copied by the writer. */
+    const int64_t *dictionary_ids;
+    int64_t n_dictionary_ids;
 };
 
 void ik_write_options_init(struct ik_write_options *opts);

@@ -57,9 +57,12 @@ void ik__zctx_free(struct ik__zctx *z)
 }
 
 int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
-                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err)
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, bool *raw,
+                        struct ik_error *err)
 {
     size_t r;
+    if (raw)
+        *raw = false;
     if (cap < 8 + n)
         return ik_error_set(err, EINVAL, "compression buffer too small");
     if (c == IK_COMPRESSION_LZ4) {
@@ -81,7 +84,10 @@ int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, co
     }
     if (r >= n) { /* no gain: store raw */
         ik__st_u64(dst, (uint64_t)-1);
-        memcpy(dst + 8, src, n);
+        if (raw)
+            *raw = true;
+        else
+            memcpy(dst + 8, src, n);
         *written = 8 + n;
         return 0;
     }

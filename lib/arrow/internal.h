@@ -334,10 +334,13 @@ struct ik__dict_field {
  * types, depth beyond max_depth and more fields than the buffer can hold. */
 int ik__schema_from_fb(struct ik_fbt schema, int max_depth, struct ArrowSchema *out,
                        struct ik__dict_field **dicts, int64_t *n_dicts, struct ik_error *err);
-/* Writes `schema` (a struct ArrowSchema) as a Schema table, assigning dictionary ids 0, 1, …
- * in depth-first order; `extra_metadata` (may be NULL) is merged into the schema metadata. */
+/* Writes `schema` (a struct ArrowSchema) as a Schema table, its dictionary fields taking the
+ * ids of `dicts` (as ik__schema_dict_fields lists them) or, when NULL, 0, 1, … in depth-first
+ * order; `extra_metadata` (may be NULL) is merged into the schema metadata. */
 int ik__schema_to_fb(struct ik_fbb *b, const struct ArrowSchema *schema, const char *extra_metadata,
-                     ik_fbref *out, struct ik_error *err);
+                     const struct ik__dict_field *dicts, ik_fbref *out, struct ik_error *err);
+/* True when a and b have one layout: formats equal node by node, dictionaries included. */
+bool ik__schema_same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth);
 /* Lists the dictionary fields of `schema` in depth-first order with ids 0, 1, … (malloc'd). */
 int ik__schema_dict_fields(const struct ArrowSchema *schema, struct ik__dict_field **out,
                            int64_t *n, struct ik_error *err);
@@ -355,10 +358,13 @@ struct ik__zctx {
     void *lz4;  /* LZ4F_cctx */
 };
 void ik__zctx_free(struct ik__zctx *z);
-/* Frames `src` into `dst` (capacity from ik__compress_bound); stores raw with the -1 prefix when
- * compression does not shrink it. *written receives the framed length. */
+/* Frames `src` into `dst` (capacity from ik__compress_bound); *written receives the framed
+ * length. When compression does not shrink it, the frame is the -1 prefix followed by src as
+ * it is: with `raw` NULL src is copied behind the prefix, else only the 8-byte prefix is
+ * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise. */
 int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
-                        size_t n, uint8_t *dst, size_t cap, size_t *written, struct ik_error *err);
+                        size_t n, uint8_t *dst, size_t cap, size_t *written, bool *raw,
+                        struct ik_error *err);
 /* Reads the uncompressed length of a framed buffer (-1 for raw) after checking it against the
  * input: the frame's own content size when it declares one, the codec's maximum ratio
  * otherwise, and `limit`. */

@@ -65,6 +65,7 @@ static int add_buf(struct ik__enc *e, const void *p, int64_t len, int64_t bits)
     e->bufs[e->n_bufs].ptr = len ? p : (const uint8_t *)zeros;
     e->bufs[e->n_bufs].len = len;
     e->bufs[e->n_bufs].bits = bits;
+    e->bufs[e->n_bufs].rest = NULL;
     e->n_bufs++;
     return 0;
 }

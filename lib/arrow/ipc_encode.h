@@ -8,6 +8,9 @@ struct ik__enc_buf {
     const uint8_t *ptr;
     int64_t len;
     int64_t bits; /* for bitmaps: number of meaningful bits (trailing bits are not data) */
+    /* a compressed body's buffer stored raw: ptr holds its 8-byte prefix, and the len - 8
+     * bytes after it are written from here (not copied behind the prefix); else NULL */
+    const uint8_t *rest;
 };
 
 struct ik__enc {

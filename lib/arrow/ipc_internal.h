@@ -90,6 +90,11 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
                           struct ik__dicts *dicts, const struct ik_read_options *o,
                           bool allow_replacement, struct ik_error *err);
 
+/* The dictionary ids a stream from ik_ipc_open_stream or ik_ipc_file_to_stream gives its
+ * dictionary fields (depth-first, as ik__schema_dict_fields lists them; malloc'd, NULL when
+ * there are none), so a writer can keep the fields that share one. ENOENT for other streams. */
+int ik__ipc_stream_dictionary_ids(const struct ArrowArrayStream *s, int64_t **ids, int64_t *n);
+
 /* A deep proxy of `src` whose every node holds a reference to `owner` (the ik_buffer that keeps
  * src alive), so it can be released, or have children moved out, independently of src. */
 int ik__array_share(const struct ArrowArray *src, struct ik_buffer *owner, struct ArrowArray *out);

@@ -603,6 +603,29 @@ static int make_stream(struct ik_ipc_file *file, struct ik_ipc_reader *reader,
     return 0;
 }
 
+int ik__ipc_stream_dictionary_ids(const struct ArrowArrayStream *s, int64_t **ids, int64_t *n)
+{
+    const struct stream_priv *p;
+    const struct ik__dicts *d;
+    int64_t i;
+    *ids = NULL;
+    *n = 0;
+    if (s->get_schema != stream_get_schema)
+        return ENOENT;
+    p = s->private_data;
+    if (p->file == NULL && !p->reader->have_schema)
+        return ENOENT;
+    d = p->file ? &p->file->dicts : &p->reader->dicts;
+    if (d->n_fields == 0)
+        return 0;
+    if ((*ids = malloc((size_t)d->n_fields * sizeof **ids)) == NULL)
+        return ENOMEM;
+    for (i = 0; i < d->n_fields; i++)
+        (*ids)[i] = d->fields[i].id;
+    *n = d->n_fields;
+    return 0;
+}
+
 int ik_ipc_file_to_stream(struct ik_ipc_file *f, struct ArrowArrayStream *out, struct ik_error *err)
 {
     struct ik_ipc_file *copy;

@@ -385,17 +385,16 @@ out:
     return rc;
 }
 
-/* True when a and b have one layout: formats equal node by node, dictionaries included. */
-static bool same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth)
+bool ik__schema_same_type(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth)
 {
     int64_t i;
     if (depth > 128 || strcmp(a->format, b->format) != 0 || a->n_children != b->n_children ||
         (a->dictionary == NULL) != (b->dictionary == NULL))
         return false;
-    if (a->dictionary && !same_type(a->dictionary, b->dictionary, depth + 1))
+    if (a->dictionary && !ik__schema_same_type(a->dictionary, b->dictionary, depth + 1))
         return false;
     for (i = 0; i < a->n_children; i++)
-        if (!same_type(a->children[i], b->children[i], depth + 1))
+        if (!ik__schema_same_type(a->children[i], b->children[i], depth + 1))
             return false;
     return true;
 }
@@ -422,7 +421,7 @@ static int check_shared(struct rd *r)
     for (i = 1; i < r->n_dicts; i++) {
         if (v[i].id != v[first].id) {
             first = i;
-        } else if (!same_type(v[first].field->dictionary, v[i].field->dictionary, 0)) {
+        } else if (!ik__schema_same_type(v[first].field->dictionary, v[i].field->dictionary, 0)) {
             int64_t id = v[i].id;
             free(v);
             return ik_error_set(r->err, IK_EFORMAT,
@@ -646,8 +645,9 @@ static ik_fbref write_type(struct ik_fbb *b, const struct ArrowSchema *s, const 
     return ik__fbb_table_end(b);
 }
 
-static int write_field(struct ik_fbb *b, const struct ArrowSchema *s, int64_t *next_id, int depth,
-                       ik_fbref *out, struct ik_error *err)
+static int write_field(struct ik_fbb *b, const struct ArrowSchema *s, int64_t *next_id,
+                       const struct ik__dict_field *dicts, int depth, ik_fbref *out,
+                       struct ik_error *err)
 {
     const struct ArrowSchema *vs = s->dictionary ? s->dictionary : s;
     struct ik_type t, it;
@@ -665,14 +665,16 @@ static int write_field(struct ik_fbb *b, const struct ArrowSchema *s, int64_t *n
         if (it.id < IK_T_INT8 || it.id > IK_T_UINT64)
             return ik_error_set(err, EINVAL, "field '%s': dictionary index must be an integer",
                                 s->name ? s->name : "");
-        id = (*next_id)++;
+        id = dicts ? dicts[*next_id].id : *next_id;
+        (*next_id)++;
     }
     if (vs->n_children) {
         refs = malloc((size_t)vs->n_children * sizeof *refs);
         if (refs == NULL)
             return ik_error_set(err, ENOMEM, "out of memory");
         for (i = 0; i < vs->n_children; i++)
-            if ((rc = write_field(b, vs->children[i], next_id, depth + 1, &refs[i], err)) != 0) {
+            if ((rc = write_field(b, vs->children[i], next_id, dicts, depth + 1, &refs[i], err)) !=
+                0) {
                 free(refs);
                 return rc;
             }
@@ -710,7 +712,7 @@ static int write_field(struct ik_fbb *b, const struct ArrowSchema *s, int64_t *n
 }
 
 int ik__schema_to_fb(struct ik_fbb *b, const struct ArrowSchema *schema, const char *extra_metadata,
-                     ik_fbref *out, struct ik_error *err)
+                     const struct ik__dict_field *dicts, ik_fbref *out, struct ik_error *err)
 {
     ik_fbref *refs, fields, meta;
     int64_t i, next_id = 0;
@@ -721,7 +723,7 @@ int ik__schema_to_fb(struct ik_fbb *b, const struct ArrowSchema *schema, const c
     if (refs == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
     for (i = 0; i < schema->n_children; i++)
-        if ((rc = write_field(b, schema->children[i], &next_id, 1, &refs[i], err)) != 0) {
+        if ((rc = write_field(b, schema->children[i], &next_id, dicts, 1, &refs[i], err)) != 0) {
             free(refs);
             return rc;
         }

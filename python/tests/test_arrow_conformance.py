@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
+import arrow_js
 from test_arrow_roundtrip import UuidType, read  # UuidType is registered there
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -327,30 +328,81 @@ def _messages(data):
     return out
 
 
-def shared_dict_stream():
-    """datagen's shared_dict: two fields (one nested in a struct) with one dictionary id."""
-    values = pa.array(["foo", "bar", None, "baz"])
-    s = pa.StructArray.from_arrays([dict_array([3, 2, None, 0], values)], names=["inner"])
-    t = table(a=dict_array([0, 1, None, 3], values), s=s)
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, t.schema) as w:
-        w.write_table(t)
-    data = bytearray(sink.getvalue().to_pybytes())
-    msgs = _messages(data)
-    _, mstart, mlen, _ = msgs[0]
+def _header(data, msg):
+    """(header type, header table position, metadata view) of a message from _messages."""
+    _, mstart, mlen, _ = msg
     meta = memoryview(data)[mstart:mstart + mlen]
-    schema = _deref(meta, _field(meta, _deref(meta, 0), 2))
+    root = _deref(meta, 0)
+    htype = meta[_field(meta, root, 1)]
+    return htype, _deref(meta, _field(meta, root, 2)), meta
+
+
+def _dict_id_positions(data, msgs):
+    """Positions (in the schema message's metadata) of the dictionary ids of field `a` and of
+    field `s`'s child `inner`."""
+    _, schema, meta = _header(data, msgs[0])
     fields = _deref(meta, _field(meta, schema, 1))
+
+    def id_pos(field):
+        return _field(meta, _deref(meta, _field(meta, field, 4)), 0)
+
+    a_field = _deref(meta, fields + 4)
     s_field = _deref(meta, fields + 4 + 4 * 1)
     inner = _deref(meta, _deref(meta, _field(meta, s_field, 5)) + 4)
-    enc = _deref(meta, _field(meta, inner, 4))
-    id_pos = _field(meta, enc, 0)
+    return meta, id_pos(a_field), id_pos(inner)
+
+
+def dictionary_ids(data):
+    """The ids of the shared_dict fields `a` and `s.inner` in a stream, and (id, isDelta) of each
+    dictionary batch; a file's messages are read after its 8 magic bytes."""
+    if data[:6] == b"ARROW1":
+        data = data[8:]
+    msgs = _messages(data)
+    meta, a_pos, inner_pos = _dict_id_positions(data, msgs)
+    ids = (struct.unpack_from("<q", meta, a_pos)[0] if a_pos else 0,
+           struct.unpack_from("<q", meta, inner_pos)[0] if inner_pos else 0)
+    batches = []
+    for m in msgs[1:]:
+        htype, hdr, hmeta = _header(data, m)
+        if htype == 2:  # DictionaryBatch: id (0), data (1), isDelta (2)
+            idp, deltap = _field(hmeta, hdr, 0), _field(hmeta, hdr, 2)
+            batches.append((struct.unpack_from("<q", hmeta, idp)[0] if idp else 0,
+                            bool(hmeta[deltap]) if deltap else False))
+    return ids, batches
+
+
+def shared_dict_stream(deltas=False):
+    """datagen's shared_dict: two fields (one nested in a struct) with one dictionary id. With
+    `deltas`, a second batch grows the dictionary (a delta dictionary batch)."""
+    values = pa.array(["foo", "bar", None, "baz"])
+    parts = [(values, [0, 1, None, 3], [3, 2, None, 0])]
+    if deltas:
+        parts.append((pa.array(["foo", "bar", None, "baz", "qux"]), [4, 4, 0, None],
+                      [None, 4, 1, 4]))
+    batches = []
+    for vals, a_idx, inner_idx in parts:
+        s = pa.StructArray.from_arrays([dict_array(inner_idx, vals)], names=["inner"])
+        batches.append(pa.record_batch([dict_array(a_idx, vals), s], names=["a", "s"]))
+    t = pa.Table.from_batches(batches)
+    sink = pa.BufferOutputStream()
+    opts = ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    with ipc.new_stream(sink, t.schema, options=opts) as w:
+        for b in batches:
+            w.write_batch(b)
+    data = bytearray(sink.getvalue().to_pybytes())
+    msgs = _messages(data)
+    meta, _, id_pos = _dict_id_positions(data, msgs)
     assert id_pos is not None and struct.unpack_from("<q", meta, id_pos)[0] == 1
     struct.pack_into("<q", meta, id_pos, 0)
     del meta
-    # drop the second dictionary batch (id 1): the record batch now refers to id 0 twice
-    start, _, _, total = msgs[2]
-    del data[start:start + total]
+    # drop every dictionary batch of id 1: the record batches now refer to id 0 twice
+    for m in reversed(msgs[1:]):
+        htype, hdr, hmeta = _header(data, m)
+        idp = _field(hmeta, hdr, 0) if htype == 2 else None
+        drop = htype == 2 and idp is not None and struct.unpack_from("<q", hmeta, idp)[0] == 1
+        del hmeta
+        if drop:
+            del data[m[0]:m[0] + m[3]]
     return bytes(data), t
 
 
@@ -376,8 +428,8 @@ def write_case(name, fmt, path):
 
 
 def run_case(name, workdir):
-    """{"stream"|"file": {"validate": ok?, conversions...}} with each value True, False or a
-    string (the error our CLI gave, for unsupported cases)."""
+    """{"stream"|"file": {"validate": ok?, conversions..., "js": {conversion: verdict}}} with
+    each conversion True or False, each arrow-js verdict "ok", "FAILS" or ("limit", what)."""
     results = {}
     for fmt in ("stream", "file"):
         src = os.path.join(workdir, f"{name}.{fmt}")
@@ -393,6 +445,7 @@ def run_case(name, workdir):
             results[fmt] = cell
             continue
         cell["validate"] = r.returncode == 0
+        outs = {}
         for to, comp in CONVERSIONS:
             out = os.path.join(workdir, f"{name}.{fmt}.{to}.{comp}")
             r = run(["arrow", "convert", src, out, "--to", to, "--compression", comp])
@@ -405,32 +458,95 @@ def run_case(name, workdir):
                 ok = (got.schema.equals(expect.schema, check_metadata=True)
                       and got.equals(expect))
                 got.validate(full=True)
+                outs[(to, comp)] = out
             cell[f"{to}/{comp}"] = ok
+        cell["js"] = js_verdicts(expect, outs, workdir)
         results[fmt] = cell
     return results
 
 
+def js_verdicts(expect, outs, workdir):
+    """arrow-js's reading of each of our outputs against pyarrow's reading of the source. When
+    they differ, pyarrow writes the same data in the same format, with the same compression and
+    uncompressed: if arrow-js reads one of pyarrow's files exactly as it reads ours (the same
+    error, or the same values), the difference is arrow-js's own limitation, else our output is
+    at fault. (Uncompressed, because arrow-js refuses some of pyarrow's compressed files that it
+    reads from us: "start offset of BigInt64Array should be a multiple of 8".)"""
+    want = arrow_js.canon_table(expect)
+    got = arrow_js.read_js(list(outs.values()))
+    verdicts, refs = {}, {}
+    for conv, out in outs.items():
+        if got[out] == want:
+            verdicts[conv] = "ok"
+            continue
+        to, _ = conv
+        for comp in sorted({conv[1], "none"}):
+            ref = f"{out}.pyarrow.{comp}"
+            opts = ipc.IpcWriteOptions(compression=None if comp == "none" else comp)
+            with (ipc.new_file if to == "file" else ipc.new_stream)(ref, expect.schema,
+                                                                    options=opts) as w:
+                w.write_table(expect)
+            refs.setdefault(conv, []).append(ref)
+    theirs = arrow_js.read_js([r for rs in refs.values() for r in rs])
+    for conv, rs in refs.items():
+        mine = got[outs[conv]]
+        if all(theirs[r] != mine for r in rs):
+            verdicts[conv] = "FAILS"
+        elif "error" in mine:
+            verdicts[conv] = ("limit", f"arrow-js: {mine['error']}")
+        else:
+            verdicts[conv] = ("limit", js_difference(mine, want))
+    return verdicts
+
+
+def js_difference(mine, want):
+    """The first field whose type or values arrow-js reads differently, in words."""
+    for i, (a, b) in enumerate(zip(mine["schema"]["fields"], want["schema"]["fields"])):
+        if a != b:
+            return (f"arrow-js reads field {i} ('{b['name']}', {b['type']['t']}) as "
+                    f"'{a['name']}', {a['type']['t']}")
+    for i, (a, b) in enumerate(zip(mine["columns"], want["columns"])):
+        if a != b:
+            return f"arrow-js reads the values of field {i} differently"
+    return "arrow-js reads the schema differently"
+
+
+def js_summary(verdicts):
+    good = sum(1 for v in verdicts.values() if v == "ok")
+    bad = [f"{t}/{c}" for (t, c), v in verdicts.items() if v == "FAILS"]
+    limits = sorted({v[1] for v in verdicts.values() if isinstance(v, tuple)})
+    text = f"{good}/{len(verdicts)}"
+    if bad:
+        text += f" (fails: {', '.join(bad)})"
+    if limits:
+        text += f"; {len(verdicts) - good - len(bad)} limited by arrow-js (the same on " \
+                f"pyarrow's own file): {'; '.join(limits)}"
+    return text
+
+
 def render(all_results):
     lines = ["| case | source | validate | converted, validated by us and read back equal by "
-             "pyarrow |",
-             "|---|---|---|---|"]
+             f"pyarrow | read equal by arrow-js {arrow_js.VERSION} |",
+             "|---|---|---|---|---|"]
     for name in sorted(all_results):
         for fmt, cell in sorted(all_results[name].items(), reverse=True):
             if cell.get("unsupported"):
                 status = "refused, exit 65" if cell["validate"] else "WRONG"
-                lines.append(f"| {name} | {fmt} | {status} | not supported |")
+                lines.append(f"| {name} | {fmt} | {status} | not supported | |")
                 continue
             convs = [k for k in cell if "/" in k]
             good = sum(1 for k in convs if cell[k])
             bad = ", ".join(k for k in convs if not cell[k])
             lines.append(f"| {name} | {fmt} | {'ok' if cell['validate'] else 'FAILS'} | "
-                         f"{good}/{len(convs)}{' (fails: ' + bad + ')' if bad else ''} |")
+                         f"{good}/{len(convs)}{' (fails: ' + bad + ')' if bad else ''} | "
+                         f"{js_summary(cell['js'])} |")
     return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     assert os.access(BIN, os.X_OK), f"build the CLI first: {BIN}"
+    assert arrow_js.missing() is None, arrow_js.missing()
     out = {}
     for name in CASES:
         d = tmp_path_factory.mktemp(name)
@@ -442,8 +558,10 @@ def results(tmp_path_factory):
 def test_case_validates_and_round_trips(results, name):
     for fmt, cell in results[name].items():
         assert cell["validate"], (name, fmt, "validate")
-        bad = [k for k, v in cell.items() if k != "unsupported" and not v]
+        bad = [k for k, v in cell.items() if k not in ("unsupported", "js") and not v]
         assert not bad, (name, fmt, bad)
+        js_bad = [k for k, v in cell.get("js", {}).items() if v == "FAILS"]
+        assert not js_bad, (name, fmt, "arrow-js reads our output wrong", js_bad)
 
 
 def test_shared_dictionary_reads_equal():
@@ -456,6 +574,36 @@ def test_shared_dictionary_reads_equal():
         r = run(["arrow", "convert", src, out, "--to", "file"])
         assert r.returncode == 0, r.stderr.decode()
         assert read(out).equals(t)
+
+
+@pytest.mark.parametrize("to", ["stream", "file"])
+@pytest.mark.parametrize("comp", ["none", "zstd"])
+@pytest.mark.parametrize("deltas", [False, True])
+def test_shared_dictionary_written_back_shared(to, comp, deltas):
+    """Fields sharing a dictionary id are written with that one id and one dictionary (its delta
+    too), not one per field, and pyarrow reads the output equal."""
+    data, t = shared_dict_stream(deltas)
+    assert dictionary_ids(data) == ((0, 0), [(0, False)] + [(0, True)] * deltas)
+    assert ipc.open_stream(data).read_all().equals(t)
+    with tempfile.TemporaryDirectory() as d:
+        src, out = os.path.join(d, "in"), os.path.join(d, "out")
+        with open(src, "wb") as f:
+            f.write(data)
+        r = run(["arrow", "convert", src, out, "--to", to, "--compression", comp])
+        assert r.returncode == 0, r.stderr.decode()
+        assert run(["arrow", "validate", out]).returncode == 0
+        got = read(out)
+        assert got.schema.equals(t.schema, check_metadata=True)
+        # a file's reader applies every delta before the first batch, so compare values
+        assert got.to_pylist() == t.to_pylist()
+        with open(out, "rb") as f:
+            written = f.read()
+        assert dictionary_ids(written) == ((0, 0), [(0, False)] + [(0, True)] * deltas)
+        # and from our own output again (a file's reader keeps the ids too)
+        again = os.path.join(d, "again")
+        assert run(["arrow", "convert", out, again, "--to", "stream"]).returncode == 0
+        with open(again, "rb") as f:
+            assert dictionary_ids(f.read())[0] == (0, 0)
 
 
 def test_docs_table_is_current(results):
