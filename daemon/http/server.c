@@ -111,6 +111,12 @@ static enum MHD_Result queue(struct ik_http *h, struct MHD_Connection *conn, uns
     return ok;
 }
 
+enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               struct MHD_Response *r)
+{
+    return queue(h, conn, status, r);
+}
+
 static enum MHD_Result text(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
                             const char *type, const char *body, size_t len,
                             enum ik_http_route route)
@@ -276,6 +282,14 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
         ik_table_index(url + sizeof tables - 1) >= 0) {
         rq->route = IK_ROUTE_TABLE;
         return table(h, conn, url + sizeof tables - 1);
+    }
+    if (strcmp(url, "/v1/changes") == 0) {
+        rq->route = IK_ROUTE_CHANGES;
+        return ik__http_changes(h, conn);
+    }
+    if (strcmp(url, "/v1/changes/ws") == 0) {
+        rq->route = IK_ROUTE_WS;
+        return ik__http_ws(h, conn, rq);
     }
     if (strcmp(url, "/metrics") == 0) {
         rq->route = IK_ROUTE_METRICS;
@@ -514,10 +528,10 @@ static int start(struct ik_http *h, struct ik_error *err)
     const struct ik_http_conf *c = &h->d->cfg.http;
     int fd = -1, rc;
     if ((rc = load_token(h, err)) != 0 || (rc = ik__http_writes_open(h, err)) != 0 ||
-        (rc = listen_on(h, &fd, err)) != 0)
+        (rc = ik__ws_start(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
         return rc;
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                              on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE,
+                              0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
                               (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -566,8 +580,10 @@ void ik_http_stop(struct ik_daemon *d)
         for (struct ik_conn *c = d->conns; c; c = c->next)
             if (c->fd >= 0)
                 shutdown(c->fd, SHUT_RDWR);
+        ik__ws_stop(h);          /* every upgraded socket back to libmicrohttpd before it stops */
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
     }
+    ik__ws_free(h);
     ik__http_writes_close(h);
     free(h);
     d->http = NULL;
