@@ -97,31 +97,38 @@ void ik__ws_close(struct ik_ws_sub *s, uint16_t code, const char *reason)
     wslay_event_queue_close(s->ws, code, (const uint8_t *)reason, strlen(reason));
 }
 
-/* Queues messages [from, m->n) of `m`; false (and the subscriber closing) when its queue would
- * pass the bound. */
-bool ik__ws_queue(struct ik_ws_sub *s, const struct ik_ws_msgs *m, size_t from)
+/* Queues the messages of `m`: IK_WS_QUEUED; for `live` changes (a catch-up slice and the
+ * schema are paced by the caller instead), IK_WS_DEFERRED when they would pass the
+ * bound of a subscriber that has kept up (its queue under IK_WS_CATCHUP_LOW: a version larger
+ * than the bound, which it then reads as a catch-up, paced); IK_WS_CLOSED when they would pass
+ * the bound of one that has not (closed with 1008, its reason naming the version to reconnect
+ * from) or on a failure. */
+int ik__ws_queue(struct ik_ws_sub *s, const struct ik_ws_msgs *m, bool live)
 {
     char reason[124];
-    size_t bytes = m->n ? m->off[m->n] - m->off[from] : 0;
+    size_t bytes = m->n ? m->off[m->n] - m->off[0] : 0;
+    size_t queued = wslay_event_get_queued_msg_length(s->ws);
     if (s->closing)
-        return false;
-    if (wslay_event_get_queued_msg_length(s->ws) + bytes > IK_WS_QUEUE_MAX) {
+        return IK_WS_CLOSED;
+    if (live && queued + bytes > IK_WS_QUEUE_MAX && queued < IK_WS_CATCHUP_LOW)
+        return IK_WS_DEFERRED;
+    if (live && queued + bytes > IK_WS_QUEUE_MAX) {
         snprintf(reason, sizeof reason, "too slow: over %d MiB unsent; reconnect with since=%llu",
                  IK_WS_QUEUE_MAX >> 20, (unsigned long long)s->cursor);
         atomic_fetch_add_explicit(&s->hub->closed_slow, 1, memory_order_relaxed);
         ik__ws_close(s, 1008, reason);
-        return false;
+        return IK_WS_CLOSED;
     }
-    for (size_t i = from; i < m->n; i++) {
+    for (size_t i = 0; i < m->n; i++) {
         struct wslay_event_msg msg = {m->binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
                                       m->buf + m->off[i], m->off[i + 1] - m->off[i]};
         if (wslay_event_queue_msg(s->ws, &msg) != 0) {
             ik__ws_close(s, 1011, "out of memory");
-            return false;
+            return IK_WS_CLOSED;
         }
         atomic_fetch_add_explicit(&s->hub->messages, 1, memory_order_relaxed);
     }
-    return true;
+    return IK_WS_QUEUED;
 }
 
 /* Sends what the socket takes and sets the epoll interest; marks the subscriber dead when its
@@ -159,6 +166,20 @@ static void sub_free(struct ik_ws_hub *hub, struct ik_ws_sub *s)
     free(s->pre);
     free(s);
     atomic_fetch_sub_explicit(&hub->open, 1, memory_order_relaxed);
+}
+
+/* Reads what the peer sent. On a protocol error wslay has queued its close (1002, 1007,
+ * 1009): that is still sent, within the grace time; on a failed socket the peer is gone. */
+static void receive(struct ik_ws_sub *s)
+{
+    if (wslay_event_recv(s->ws) == 0)
+        return;
+    if (wslay_event_want_write(s->ws) && !s->closing) {
+        s->closing = true;
+        s->close_by = now_ms() + IK_WS_CLOSE_GRACE_MS;
+    } else if (!wslay_event_want_write(s->ws)) {
+        s->dead = true;
+    }
 }
 
 /* ---- adopting upgraded connections ------------------------------------------------------ */
@@ -218,9 +239,9 @@ static void join(struct ik_ws_hub *hub, struct ik_ws_sub *s)
     s->watched = EPOLLIN;
     wslay_event_config_set_max_recv_msg_length(s->ws, IK_WS_MAX_RECV);
     if (!s->json)
-        ik__ws_queue(s, &hub->schema_msg, 0);
-    if (s->pre_len && wslay_event_recv(s->ws) != 0)
-        s->dead = true;
+        ik__ws_queue(s, &hub->schema_msg, false);
+    if (s->pre_len)
+        receive(s);
     ik__ws_catchup_start(hub, s);
 }
 
@@ -278,8 +299,8 @@ static void *hub_main(void *arg)
             }
             if (s->dead)
                 continue;
-            if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && wslay_event_recv(s->ws) != 0)
-                s->dead = true;
+            if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                receive(s);
         }
         pthread_mutex_lock(&hub->mu);
         bool stopping = hub->stopping;

@@ -177,7 +177,7 @@ static void queue_slice(struct ik_ws_sub *s)
         snprintf(reason, sizeof reason, "encoding: %.110s", err.message);
         ik__ws_close(s, 1011, reason);
     } else {
-        ik__ws_queue(s, &m, 0);
+        ik__ws_queue(s, &m, false);
     }
     ik__ws_msgs_reset(&m);
     s->coff += k;
@@ -240,7 +240,8 @@ void ik__ws_live(struct ik_ws_hub *hub)
                 ik__ws_close(s, 1011, "encoding failed");
                 continue;
             }
-            ik__ws_queue(s, &m[f], 0);
+            if (ik__ws_queue(s, &m[f], true) == IK_WS_DEFERRED)
+                continue; /* behind the head now: catches up alone, paced */
         }
         s->cursor = newest;
     }

@@ -8,7 +8,7 @@
 #include "http_internal.h"
 
 enum {
-    IK_WS_QUEUE_MAX = 8 << 20,   /* unsent bytes a subscriber may have before it is closed */
+    IK_WS_QUEUE_MAX = 4 << 20,   /* unsent bytes a subscriber may have before it is closed */
     IK_WS_CATCHUP_LOW = 1 << 18, /* catching up: the next slice is queued below this */
     IK_WS_SLICE_ROWS = 4096,     /* rows per catch-up slice */
     IK_WS_MAX_RECV = 4096,       /* the largest message a client may send (1009 beyond) */
@@ -84,6 +84,7 @@ void ik__ws_live(struct ik_ws_hub *hub);
 
 /* ws.c */
 void ik__ws_close(struct ik_ws_sub *s, uint16_t code, const char *reason);
-bool ik__ws_queue(struct ik_ws_sub *s, const struct ik_ws_msgs *m, size_t from);
+enum { IK_WS_QUEUED, IK_WS_DEFERRED, IK_WS_CLOSED };
+int ik__ws_queue(struct ik_ws_sub *s, const struct ik_ws_msgs *m, bool live);
 
 #endif
