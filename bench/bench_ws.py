@@ -30,6 +30,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
+from ws_util import parse_frames  # noqa: E402  (the tests' RFC 6455 frame parser)
 BIN = os.environ.get("IPFS_KIT_BIN", os.path.join(ROOT, "build", "ipfs-kit"))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SUBS = int(os.environ.get("BENCH_WS_SUBS", "100"))
@@ -69,26 +71,6 @@ def subscribe(addr, since):
     assert got.startswith(b"HTTP/1.1 101"), got[:200]
     s.setblocking(False)
     return s, bytearray(got.split(b"\r\n\r\n", 1)[1])
-
-
-def frames(buf):
-    """Complete frames at the start of buf: [(opcode, payload)], and the bytes they took."""
-    out, at = [], 0
-    while len(buf) - at >= 2:
-        n, h = buf[at + 1] & 0x7F, 2
-        if n == 126:
-            if len(buf) - at < 4:
-                break
-            n, h = struct.unpack("!H", buf[at + 2:at + 4])[0], 4
-        elif n == 127:
-            if len(buf) - at < 10:
-                break
-            n, h = struct.unpack("!Q", buf[at + 2:at + 10])[0], 10
-        if len(buf) - at < h + n:
-            break
-        out.append((buf[at] & 0x0F, bytes(buf[at + h:at + h + n])))
-        at += h + n
-    return out, at
 
 
 def pin_add(sock_path, cid):
@@ -134,7 +116,7 @@ def main():
                     i = by_fd[fd]
                     s, buf = subs[i]
                     buf += s.recv(1 << 16)
-                    got, used = frames(buf)
+                    got, used = parse_frames(buf)
                     del buf[:used]
                     for op, payload in got:
                         if op == 1 and json.loads(payload)["cid"] == cid and i not in arrived:

@@ -155,7 +155,7 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     struct ik_http_result r;
     struct ik_store *st = NULL;
     struct MHD_Response *resp;
-    char param[64], ctype[96], num[24];
+    char param[64], num[24];
     const char *code;
     uint64_t newest = 0;
     int compression, rc;
@@ -193,10 +193,7 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     }
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
-    MHD_add_response_header(resp, "Content-Type",
-                            ik__http_content_type(format, compression, ctype, sizeof ctype));
-    MHD_add_response_header(resp, "Vary", "Accept");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    ik__http_body_headers(resp, format, compression);
     MHD_add_response_header(resp, "X-Ipfs-Kit-Version", num);
     return ik__http_queue(h, conn, 200, resp);
 }

@@ -6,9 +6,14 @@
  * reconnects from the last version seen, and one told its version is gone (4410) starts again
  * from the current one. Text goes in with textContent only, so a pin name or backend name can
  * never become markup. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "http_internal.h"
 
-const char ik__http_dashboard_html[] =
+static const char page_head[] =
     "<!doctype html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ipfs-kit</title>\n"
     "<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
@@ -28,7 +33,10 @@ const char ik__http_dashboard_html[] =
     "<h2>Pins by backend</h2><table id=\"by_backend\"></table>\n"
     "<h2>Backend health</h2><table id=\"health\"></table>\n"
     "<h2>Metrics</h2><table id=\"metrics\"></table>\n"
-    "<script>\n"
+    "<script>\n";
+
+/* The script, in two parts: C11 promises string literals of 4095 bytes, no more. */
+static const char page_counts[] =
     "'use strict';\n"
     "function row(t,cells){const tr=document.createElement('tr');for(const c of cells){"
     "const td=document.createElement('td');if(c instanceof Node)td.appendChild(c);"
@@ -62,6 +70,9 @@ const char ik__http_dashboard_html[] =
     "v(x.metric_value)]);}\n"
     "document.getElementById('err').textContent='';\n"
     "}catch(e){document.getElementById('err').textContent=String(e);}}\n"
+    "";
+
+static const char page_live[] =
     "let since=null,soon=null;const MAX=20;\n"
     "function later(){if(!soon)soon=setTimeout(()=>{soon=null;tick();},250);}\n"
     "function change(c){const t=document.getElementById('changes');"
@@ -81,3 +92,25 @@ const char ik__http_dashboard_html[] =
     "if(e.code===4410)since=null;setTimeout(follow,1000);};}\n"
     "tick();setInterval(tick,3000);follow();\n"
     "</script></body></html>\n";
+
+static char *page;
+static size_t page_len;
+
+static void assemble(void)
+{
+    size_t a = strlen(page_head), b = strlen(page_counts), c = strlen(page_live);
+    if ((page = malloc(a + b + c + 1)) == NULL)
+        return;
+    memcpy(page, page_head, a);
+    memcpy(page + a, page_counts, b);
+    memcpy(page + a + b, page_live, c + 1);
+    page_len = a + b + c;
+}
+
+const char *ik__http_dashboard(size_t *len)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, assemble);
+    *len = page_len;
+    return page;
+}

@@ -151,6 +151,8 @@ void ik__ws_adopt(struct ik_http *h, int fd, struct MHD_UpgradeResponseHandle *u
                   const char *extra, size_t extra_len, uint64_t since, bool json);
 /* The feed's counters in Prometheus text. */
 void ik__ws_prometheus(struct ik_http *h, FILE *f);
+/* server.c: Content-Type (negotiated), Vary: Accept and Cache-Control: no-cache. */
+void ik__http_body_headers(struct MHD_Response *resp, int format, int compression);
 /* server.c: queues `r` (taken) with CORS headers, counting its status. */
 enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
                                struct MHD_Response *r);
@@ -161,6 +163,7 @@ enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, u
 char *ik__http_prometheus(struct ik_http *h, size_t *len);
 /* Counts and bytes of pins by type and by backend, as JSON (malloc'd). */
 char *ik__http_summary(struct ik_http *h, struct ik_error *err);
-extern const char ik__http_dashboard_html[];
+/* The dashboard page (assembled once; NULL when out of memory). */
+const char *ik__http_dashboard(size_t *len);
 
 #endif

@@ -186,13 +186,22 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
+void ik__http_body_headers(struct MHD_Response *resp, int format, int compression)
+{
+    char ctype[96];
+    MHD_add_response_header(resp, "Content-Type",
+                            ik__http_content_type(format, compression, ctype, sizeof ctype));
+    MHD_add_response_header(resp, "Vary", "Accept");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+}
+
 static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, const char *name)
 {
     struct ik_error err = {{0}};
     struct ik_query q;
     struct ik_http_result r;
     struct MHD_Response *resp;
-    char param[64], etag[40], ctype[96], num[24];
+    char param[64], etag[40], num[24];
     uint64_t version = 0;
     int compression, rc;
     bool versioned;
@@ -231,10 +240,7 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     resp = ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_TABLE][format], &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
-    MHD_add_response_header(resp, "Content-Type",
-                            ik__http_content_type(format, compression, ctype, sizeof ctype));
-    MHD_add_response_header(resp, "Vary", "Accept");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    ik__http_body_headers(resp, format, compression);
     MHD_add_response_header(resp, "X-Ipfs-Kit-Matched", num);
     if (versioned)
         MHD_add_response_header(resp, "ETag", etag);
@@ -306,8 +312,10 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
     }
     if (strcmp(url, "/") == 0) {
         rq->route = IK_ROUTE_DASHBOARD;
-        return text(h, conn, 200, "text/html; charset=utf-8", ik__http_dashboard_html,
-                    strlen(ik__http_dashboard_html), IK_ROUTE_DASHBOARD);
+        const char *page = ik__http_dashboard(&len);
+        if (!page)
+            return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
+        return text(h, conn, 200, "text/html; charset=utf-8", page, len, IK_ROUTE_DASHBOARD);
     }
     return ik__http_error(h, conn, 404, "not_found", NULL, "no such endpoint (see docs/http.md)");
 }

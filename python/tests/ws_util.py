@@ -63,6 +63,27 @@ def frame(opcode, payload=b"", mask=True, fin=True):
     return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
 
 
+def parse_frames(buf, at=0):
+    """The complete server frames in buf[at:]: ([(opcode, payload)], the offset after them)."""
+    frames = []
+    while len(buf) - at >= 2:
+        n, h = buf[at + 1] & 0x7F, 2
+        if n == 126:
+            if len(buf) - at < 4:
+                break
+            n, h = struct.unpack("!H", buf[at + 2:at + 4])[0], 4
+        elif n == 127:
+            if len(buf) - at < 10:
+                break
+            n, h = struct.unpack("!Q", buf[at + 2:at + 10])[0], 10
+        assert not buf[at + 1] & 0x80, "a server frame must not be masked"
+        if len(buf) - at < h + n:
+            break
+        frames.append((buf[at] & 0x0F, bytes(buf[at + h:at + h + n])))
+        at += h + n
+    return frames, at
+
+
 def read_frames(s, buf=b"", timeout=10, until_close=True, max_frames=None, ended=None):
     """Server frames [(opcode, payload)] read from `s` until a close frame (or EOF, a reset, the
     timeout, or max_frames). `ended` (a list) receives why reading stopped."""
@@ -71,24 +92,12 @@ def read_frames(s, buf=b"", timeout=10, until_close=True, max_frames=None, ended
     deadline = time.monotonic() + timeout
     why = "timeout"
     while time.monotonic() < deadline:
-        while len(buf) - at >= 2:
-            n, h = buf[at + 1] & 0x7F, 2
-            if n == 126:
-                if len(buf) - at < 4:
-                    break
-                n, h = struct.unpack("!H", buf[at + 2:at + 4])[0], 4
-            elif n == 127:
-                if len(buf) - at < 10:
-                    break
-                n, h = struct.unpack("!Q", buf[at + 2:at + 10])[0], 10
-            assert not buf[at + 1] & 0x80, "a server frame must not be masked"
-            if len(buf) - at < h + n:
-                break
-            frames.append((buf[at] & 0x0F, bytes(buf[at + h:at + h + n])))
-            at += h + n
-            if (frames[-1][0] == 8 and until_close) or (max_frames and len(frames) >= max_frames):
+        got, at = parse_frames(buf, at)
+        for f in got:
+            frames.append(f)
+            if (f[0] == 8 and until_close) or (max_frames and len(frames) >= max_frames):
                 if ended is not None:
-                    ended.append("close" if frames[-1][0] == 8 else "max_frames")
+                    ended.append("close" if f[0] == 8 else "max_frames")
                 return frames
         if at > (1 << 20):
             del buf[:at]
