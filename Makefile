@@ -21,7 +21,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 # two programs: ipfs-kit (the command line) and ipfs-kitd (the daemon it executes, which alone
@@ -173,6 +173,7 @@ bench:
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
+	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_ws.py
 
 bench-check:
 	@$(PY) bench/check.py

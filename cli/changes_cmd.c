@@ -3,7 +3,6 @@
  * an upsert, the other columns. --follow waits for each newer version (ik_client_wait_version:
  * a blocking wait, in one-second slices) and prints its changes, until SIGINT or SIGTERM, which
  * end it with status 0. */
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,62 +36,18 @@ static int stdout_write(void *ctx, const void *data, size_t len, struct ik_error
     return 0;
 }
 
-static int mem_write(void *ctx, const void *data, size_t len, struct ik_error *err)
+/* One line of ik_changes_json_write: as it is (jsonl) or as an element of the array (json). */
+static int json_line(void *ctx, const void *data, size_t len, struct ik_error *err)
 {
-    if (fwrite(data, 1, len, ctx) != len)
-        return ik_error_set(err, ENOMEM, "out of memory");
-    return 0;
-}
-
-/* One JSON row of the batch reordered: op, version, cid, then (upserts only) the rest. */
-static int print_json_line(struct out *o, const char *line)
-{
-    json_t *in = json_loads(line, 0, NULL), *row = json_object();
-    const char *key;
-    json_t *v;
-    bool upsert;
-    char *text;
-    if (!in || !row) {
-        json_decref(in);
-        json_decref(row);
-        return IK_EFORMAT;
-    }
-    upsert = strcmp(json_string_value(json_object_get(in, "op")), "upsert") == 0;
-    json_object_set(row, "op", json_object_get(in, "op"));
-    json_object_set(row, "version", json_object_get(in, "version"));
-    json_object_set(row, "cid", json_object_get(in, "cid"));
-    json_object_foreach(in, key, v)
-    {
-        if (upsert && !json_object_get(row, key))
-            json_object_set(row, key, v);
-    }
-    text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct out *o = ctx;
+    int n = (int)len - 1; /* without its newline */
     if (strcmp(o->format, "json") == 0)
-        printf("%s\n  %s", o->printed ? "," : "", text ? text : "null");
+        printf("%s\n  %.*s", o->printed ? "," : "", n, (const char *)data);
     else
-        printf("%s\n", text ? text : "null");
+        printf("%.*s\n", n, (const char *)data);
     o->printed++;
-    free(text);
-    json_decref(row);
-    json_decref(in);
+    (void)err;
     return 0;
-}
-
-static int print_json(struct out *o, const struct ArrowSchema *s, const struct ArrowArray *b,
-                      struct ik_error *err)
-{
-    char *text = NULL, *line, *nl;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    int rc = mem ? ik_json_rows_write(s, b, mem_write, mem, err) : ENOMEM;
-    if (mem)
-        fclose(mem);
-    for (line = text; rc == 0 && line && (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
-        *nl = '\0';
-        rc = print_json_line(o, line);
-    }
-    free(text);
-    return rc;
 }
 
 static int print_batch(struct out *o, const struct ArrowSchema *s, const struct ArrowArray *b,
@@ -100,7 +55,7 @@ static int print_batch(struct out *o, const struct ArrowSchema *s, const struct 
 {
     int rc = 0;
     if (strcmp(o->format, "jsonl") == 0 || strcmp(o->format, "json") == 0)
-        return print_json(o, s, b, err);
+        return ik_changes_json_write(s, b, json_line, o, err);
     if (strcmp(o->format, "arrow") == 0) {
         if (!o->arrow) {
             struct ik_write_options wo;

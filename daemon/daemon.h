@@ -162,7 +162,8 @@ struct ik_daemon {
     pthread_mutex_t pub_mu; /* published snapshots: set by builder, read by loop/workers */
     struct ik_published pins, vfs;
     uint64_t published_gen;
-    bool build_failed;               /* the newest build failed; the builder retries */
+    int http_wake_fd;  /* under pub_mu: eventfd written at each publish (http/ws.c), or -1 */
+    bool build_failed; /* the newest build failed; the builder retries */
     char build_error[IK_ERROR_SIZE]; /* its error */
     int build_retries;               /* failed attempts in a row */
     double build_failed_since;       /* wall ms of the first failure of this run, 0 if none */

@@ -60,7 +60,10 @@ static void put_table(struct ik_daemon *d, const char *table, const struct ik_pu
 void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
                       const struct ik_published *vfs)
 {
-    uint64_t seq;
+    uint64_t seq, one = 1;
+    /* the HTTP change feed's subscribers (http/ws.c) wait on this eventfd, set under pub_mu */
+    if (d->http_wake_fd >= 0 && write(d->http_wake_fd, &one, sizeof one) < 0)
+        (void)0; /* full counter: the feed is woken already */
     if (d->vpage == NULL)
         return;
     /* the builder is the only writer: a plain seqlock */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../daemon.h"
 #include "http.h"
@@ -23,6 +24,8 @@ enum ik_http_route {
     IK_ROUTE_SUMMARY,
     IK_ROUTE_DASHBOARD,
     IK_ROUTE_WRITE,
+    IK_ROUTE_CHANGES, /* GET /v1/changes */
+    IK_ROUTE_WS,      /* GET /v1/changes/ws (the upgrade) */
     IK_ROUTE_OTHER,
     IK_ROUTE_COUNT
 };
@@ -48,6 +51,8 @@ struct ik_http_req {
     int body_fd;  /* POST /v1/pins: the body, gathered in a memfd; -1 otherwise */
     int64_t body_len;
     bool too_large;
+    uint64_t ws_since; /* GET /v1/changes/ws: its arguments, for the upgrade (ws.c) */
+    bool ws_json;
 };
 
 struct ik_http {
@@ -58,6 +63,7 @@ struct ik_http {
     char token[65];          /* write token (http.token), hex */
     struct ik_http_stats stats;
     struct ik_client *client; /* writes go through the daemon's own socket (writes.c) */
+    struct ik_ws_hub *ws;     /* the WebSocket change feed (ws.c) */
 };
 
 /* ---- snap.c: query results ------------------------------------------------------------- */
@@ -119,12 +125,45 @@ enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, u
 enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
                               char *body_owned, enum ik_http_route route);
 
+/* ---- changes.c, ws.c, ws_conn.c: the change feed (GET /v1/changes, /v1/changes/ws) ---------- */
+
+struct ik_http_changes_args {
+    uint64_t since;
+    bool json; /* WebSocket: text frames of JSON (format=json), else Arrow */
+};
+/* Parses ?since=V (required) and, for the WebSocket, &format=json|arrow; any other argument
+ * is refused. EINVAL with `param` naming the argument. */
+int ik__http_changes_args(struct MHD_Connection *conn, bool ws, struct ik_http_changes_args *out,
+                          char *param, size_t param_cap, struct ik_error *err);
+/* The HTTP status (and error code) of a failed ik_store_changes: 410 gone, 400, 503. */
+unsigned ik__http_changes_status(int rc, const char **code);
+enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn);
+/* Checks the upgrade request and answers 101 (the hub then owns the socket) or an error. */
+enum MHD_Result ik__http_ws(struct ik_http *h, struct MHD_Connection *conn, struct ik_http_req *rq);
+struct ik_ws_hub;
+/* Starts the hub thread (before libmicrohttpd); stops it, closing every subscriber with 1001
+ * (before MHD_stop_daemon, which needs every upgraded socket given back); frees it (after). */
+int ik__ws_start(struct ik_http *h, struct ik_error *err);
+void ik__ws_stop(struct ik_http *h);
+void ik__ws_free(struct ik_http *h);
+/* Hands an upgraded connection to the hub (from libmicrohttpd's thread). */
+void ik__ws_adopt(struct ik_http *h, int fd, struct MHD_UpgradeResponseHandle *urh,
+                  const char *extra, size_t extra_len, uint64_t since, bool json);
+/* The feed's counters in Prometheus text. */
+void ik__ws_prometheus(struct ik_http *h, FILE *f);
+/* server.c: Content-Type (negotiated), Vary: Accept and Cache-Control: no-cache. */
+void ik__http_body_headers(struct MHD_Response *resp, int format, int compression);
+/* server.c: queues `r` (taken) with CORS headers, counting its status. */
+enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               struct MHD_Response *r);
+
 /* ---- prom.c, dashboard.c ----------------------------------------------------------------- */
 
 /* The Prometheus text exposition (malloc'd, NUL-terminated). */
 char *ik__http_prometheus(struct ik_http *h, size_t *len);
 /* Counts and bytes of pins by type and by backend, as JSON (malloc'd). */
 char *ik__http_summary(struct ik_http *h, struct ik_error *err);
-extern const char ik__http_dashboard_html[];
+/* The dashboard page (assembled once; NULL when out of memory). */
+const char *ik__http_dashboard(size_t *len);
 
 #endif

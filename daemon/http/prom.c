@@ -10,8 +10,8 @@
 #define IK_VERSION "0.1.0"
 #endif
 
-static const char *const route_names[IK_ROUTE_COUNT] = {"health",    "table", "metrics", "summary",
-                                                        "dashboard", "write", "other"};
+static const char *const route_names[IK_ROUTE_COUNT] = {
+    "health", "table", "metrics", "summary", "dashboard", "write", "changes", "ws", "other"};
 static const char *const format_names[IK_FMT_COUNT] = {"arrow", "json", "ndjson", "csv"};
 
 static long long ld(atomic_llong *v)
@@ -119,6 +119,7 @@ char *ik__http_prometheus(struct ik_http *h, size_t *len)
         return NULL;
     socket_metrics(f, h);
     http_metrics(f, h);
+    ik__ws_prometheus(h, f);
     if (fclose(f) != 0) {
         free(text);
         return NULL;

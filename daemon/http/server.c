@@ -111,6 +111,12 @@ static enum MHD_Result queue(struct ik_http *h, struct MHD_Connection *conn, uns
     return ok;
 }
 
+enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
+                               struct MHD_Response *r)
+{
+    return queue(h, conn, status, r);
+}
+
 static enum MHD_Result text(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
                             const char *type, const char *body, size_t len,
                             enum ik_http_route route)
@@ -180,13 +186,22 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
+void ik__http_body_headers(struct MHD_Response *resp, int format, int compression)
+{
+    char ctype[96];
+    MHD_add_response_header(resp, "Content-Type",
+                            ik__http_content_type(format, compression, ctype, sizeof ctype));
+    MHD_add_response_header(resp, "Vary", "Accept");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+}
+
 static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, const char *name)
 {
     struct ik_error err = {{0}};
     struct ik_query q;
     struct ik_http_result r;
     struct MHD_Response *resp;
-    char param[64], etag[40], ctype[96], num[24];
+    char param[64], etag[40], num[24];
     uint64_t version = 0;
     int compression, rc;
     bool versioned;
@@ -225,10 +240,7 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     resp = ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_TABLE][format], &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
-    MHD_add_response_header(resp, "Content-Type",
-                            ik__http_content_type(format, compression, ctype, sizeof ctype));
-    MHD_add_response_header(resp, "Vary", "Accept");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    ik__http_body_headers(resp, format, compression);
     MHD_add_response_header(resp, "X-Ipfs-Kit-Matched", num);
     if (versioned)
         MHD_add_response_header(resp, "ETag", etag);
@@ -277,6 +289,14 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
         rq->route = IK_ROUTE_TABLE;
         return table(h, conn, url + sizeof tables - 1);
     }
+    if (strcmp(url, "/v1/changes") == 0) {
+        rq->route = IK_ROUTE_CHANGES;
+        return ik__http_changes(h, conn);
+    }
+    if (strcmp(url, "/v1/changes/ws") == 0) {
+        rq->route = IK_ROUTE_WS;
+        return ik__http_ws(h, conn, rq);
+    }
     if (strcmp(url, "/metrics") == 0) {
         rq->route = IK_ROUTE_METRICS;
         body = ik__http_prometheus(h, &len);
@@ -292,8 +312,10 @@ static enum MHD_Result route(struct ik_http *h, struct MHD_Connection *conn, con
     }
     if (strcmp(url, "/") == 0) {
         rq->route = IK_ROUTE_DASHBOARD;
-        return text(h, conn, 200, "text/html; charset=utf-8", ik__http_dashboard_html,
-                    strlen(ik__http_dashboard_html), IK_ROUTE_DASHBOARD);
+        const char *page = ik__http_dashboard(&len);
+        if (!page)
+            return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
+        return text(h, conn, 200, "text/html; charset=utf-8", page, len, IK_ROUTE_DASHBOARD);
     }
     return ik__http_error(h, conn, 404, "not_found", NULL, "no such endpoint (see docs/http.md)");
 }
@@ -514,10 +536,10 @@ static int start(struct ik_http *h, struct ik_error *err)
     const struct ik_http_conf *c = &h->d->cfg.http;
     int fd = -1, rc;
     if ((rc = load_token(h, err)) != 0 || (rc = ik__http_writes_open(h, err)) != 0 ||
-        (rc = listen_on(h, &fd, err)) != 0)
+        (rc = ik__ws_start(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
         return rc;
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                              on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE,
+                              0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
                               (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -566,8 +588,10 @@ void ik_http_stop(struct ik_daemon *d)
         for (struct ik_conn *c = d->conns; c; c = c->next)
             if (c->fd >= 0)
                 shutdown(c->fd, SHUT_RDWR);
+        ik__ws_stop(h);          /* every upgraded socket back to libmicrohttpd before it stops */
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
     }
+    ik__ws_free(h);
     ik__http_writes_close(h);
     free(h);
     d->http = NULL;

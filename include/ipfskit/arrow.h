@@ -167,6 +167,11 @@ int ik_ipc_writer_write(struct ik_ipc_writer *w, const struct ArrowArray *batch,
 int ik_ipc_writer_finish(struct ik_ipc_writer *w, struct ik_error *err);
 void ik_ipc_writer_destroy(struct ik_ipc_writer *w);
 
+/* The size in bytes of the IPC message at the start of data[0, avail) (continuation marker,
+ * length, metadata and body; 8 for an end-of-stream marker): 0 with *size, IK_EAGAIN when the
+ * bytes end before the message does, IK_EFORMAT/IK_ELIMIT on bytes that are no message. */
+int ik_ipc_message_size(const void *data, size_t avail, size_t *size, struct ik_error *err);
+
 /* A write_fn for a FILE* (ctx is the FILE*). */
 int ik_write_to_file(void *ctx, const void *data, size_t len, struct ik_error *err);
 

@@ -24,6 +24,12 @@ extern "C" {
 int ik_json_rows_write(const struct ArrowSchema *schema, const struct ArrowArray *batch,
                        ik_write_fn write, void *ctx, struct ik_error *err);
 
+/* Writes a change feed batch (schema ik_changes_schema) as JSON lines, one `write` call per
+ * line (with its '\n'): `op`, `version`, `cid`, then for an upsert the table's other columns in
+ * schema order; a delete has only the three. Errors as ik_json_rows_write. */
+int ik_changes_json_write(const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                          ik_write_fn write, void *ctx, struct ik_error *err);
+
 /* Parses JSON rows in text[0, len) into one batch of table `table_or_NULL` (one of the ipfs-kit
  * tables; `schema` is then ignored and may be NULL) or, when it is NULL, of `schema` (a flat
  * struct schema the builder supports). Blank lines are skipped; a missing key is null; an
