@@ -21,7 +21,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
+BIN_LDLIBS := $(LDLIBS) -lmicrohttpd -lz
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c))
@@ -162,6 +162,8 @@ bench:
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
+	@$(MAKE) --no-print-directory $(BUILD)/bench-http-load
+	$(PY) bench/bench_http.py
 
 bench-check:
 	@$(PY) bench/check.py
@@ -180,6 +182,9 @@ $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfs
 
 $(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-http-load: $(call obj,rel,bench/bench_http_load.c)
+	$(CC) -o $@ $^
 
 clean:
 	rm -rf $(BUILD)

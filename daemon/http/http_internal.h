@@ -13,6 +13,7 @@
 #include "../daemon.h"
 #include "http.h"
 #include "ipfskit/query.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
 enum { IK_HTTP_HIST = 40 }; /* latency buckets: log2 of microseconds */
@@ -27,6 +28,16 @@ enum ik_http_route {
     IK_ROUTE_COUNT
 };
 enum ik_http_format { IK_FMT_ARROW, IK_FMT_JSON, IK_FMT_NDJSON, IK_FMT_CSV, IK_FMT_COUNT };
+/* Bytes of Arrow bodies by how they got there (arrow_body.c) */
+enum {
+    IK_ARROW_REFERENCED, /* sent straight from a segment's mapping */
+    IK_ARROW_COPIED,     /* copied first (rebased offsets, shifted bitmaps, small pieces) */
+    IK_ARROW_COMPRESSED, /* IPC buffer compression's output */
+    IK_ARROW_FRAMING,    /* IPC message headers, padding, end of stream */
+    IK_ARROW_BYTE_KINDS
+};
+/* Content-Encoding of text bodies (encoding.c) */
+enum ik_http_encoding { IK_ENC_IDENTITY, IK_ENC_GZIP, IK_ENC_ZSTD, IK_ENC_COUNT };
 
 struct ik_http_stats {
     atomic_llong requests[IK_ROUTE_COUNT];
@@ -37,6 +48,9 @@ struct ik_http_stats {
     atomic_llong hist[IK_HTTP_HIST]; /* bucket b: latency < 2^b µs */
     atomic_llong latency_us_sum;
     atomic_llong latency_count;
+    atomic_llong arrow_bytes[IK_ARROW_BYTE_KINDS];
+    atomic_llong encoded[IK_ENC_COUNT]; /* text bodies by Content-Encoding */
+    atomic_llong encoded_in;            /* their bytes before encoding (gzip, zstd) */
 };
 
 /* One request's state, from its first call of the access handler to its completion. */
@@ -68,10 +82,13 @@ struct ik_http_result {
     int64_t n;
     int64_t rows; /* over all batches */
     int64_t matched, table_rows;
-    uint64_t version;   /* snapshot version (file-backed tables), else 0 */
-    bool versioned;     /* file-backed: the ETag applies */
-    const uint8_t *map; /* a mapping every batch's slices point into, or NULL (then copied) */
-    size_t map_size;
+    uint64_t version; /* snapshot version (file-backed tables), else 0 */
+    bool versioned;   /* file-backed: the ETag applies */
+    struct {
+        const uint8_t *p;
+        size_t n;
+    } maps[IK_SEG_MAX]; /* the segments' mappings the batches' slices point into */
+    int n_maps;
 };
 
 /* The newest published generation, its pin count, and whether the last build failed. */
@@ -97,9 +114,27 @@ int ik__http_query_from_args(struct MHD_Connection *conn, const char *table, str
  * *compression (IK_COMPRESSION_*) from the Arrow type's codecs parameter. */
 int ik__http_negotiate(const char *accept, int *compression);
 const char *ik__http_content_type(int format, int compression, char *buf, size_t cap);
-/* The response for `r` (taken: released with the response) in `format`. */
-struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
-                                   atomic_llong *bytes, struct ik_error *err);
+/* The response for `r` (taken: released with the response) in `format`; text formats are
+ * encoded with `encoding` (IK_ENC_*), and Content-Encoding set when not identity. */
+struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, int format,
+                                   int compression, int encoding, struct ik_error *err);
+
+/* ---- arrow_body.c: Arrow IPC stream bodies sent from the mappings ------------------------ */
+
+/* The IPC stream of `r` (taken: released when MHD is done with the response), its bytes
+ * counted in `bytes` and by kind in stats->arrow_bytes. */
+struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
+                                         struct ik_http_stats *stats, atomic_llong *bytes,
+                                         struct ik_error *err);
+
+/* ---- encoding.c: Content-Encoding of text bodies ----------------------------------------- */
+
+/* The best encoding the Accept-Encoding header allows (IK_ENC_*; identity when absent). */
+int ik__http_pick_encoding(const char *accept_encoding);
+const char *ik__http_encoding_name(int encoding);
+/* Encodes `len` bytes of `in` into *out (malloc'd) of *out_len bytes. */
+int ik__http_encode(int encoding, const void *in, size_t len, void **out, size_t *out_len,
+                    struct ik_error *err);
 
 /* ---- writes.c: POST /v1/pins, DELETE /v1/pins/{cid} (authorised by server.c) -------------- */
 

@@ -210,7 +210,7 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp) {
             MHD_add_response_header(resp, "ETag", etag);
-            MHD_add_response_header(resp, "Vary", "Accept");
+            MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
         }
         return queue(h, conn, 304, resp);
     }
@@ -222,12 +222,17 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)r.version);
     versioned = r.versioned;
     snprintf(num, sizeof num, "%lld", (long long)r.matched);
-    resp = ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_TABLE][format], &err);
+    resp =
+        ik__http_body(h, &r, format, compression,
+                      format == IK_FMT_ARROW ? IK_ENC_IDENTITY
+                                             : ik__http_pick_encoding(MHD_lookup_connection_value(
+                                                   conn, MHD_HEADER_KIND, "Accept-Encoding")),
+                      &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
     MHD_add_response_header(resp, "Content-Type",
                             ik__http_content_type(format, compression, ctype, sizeof ctype));
-    MHD_add_response_header(resp, "Vary", "Accept");
+    MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Ipfs-Kit-Matched", num);
     if (versioned)

@@ -69,26 +69,44 @@ static int drain(struct ArrowArrayStream *st, struct ik_http_result *r, struct i
     }
 }
 
+/* A reference to the published state of a file-backed table (slot 0 pins, 1 vfs), or NULL.
+ * Taken under pub_mu as the unix path does, without the manifest descriptor that path hands
+ * to clients (HTTP needs none: no dup and close per request). */
+static struct ik_segset *published_set(struct ik_http *h, int slot)
+{
+    struct ik_segset *set;
+    pthread_mutex_lock(&h->d->pub_mu);
+    set = slot == 0 ? h->d->pins.set : h->d->vfs.set;
+    if (set)
+        ik_segset_ref(set);
+    pthread_mutex_unlock(&h->d->pub_mu);
+    return set;
+}
+
 /* A file-backed table: the daemon's published state (a base and delta segments), queried as
- * slices of its segments. The result's batches hold their own references to the mappings. */
-static int from_state(struct ik_http *h, const struct ik_query *q, struct ik_http_result *r,
-                      struct ik_error *err)
+ * slices of its segments. The result's batches hold their own references to the mappings,
+ * whose ranges r->maps lists (the bodies reference them instead of copying). */
+static int from_state(struct ik_http *h, const struct ik_query *q, int slot,
+                      struct ik_http_result *r, struct ik_error *err)
 {
     struct ArrowArrayStream st = {0};
     struct ik_query_cost cost;
-    struct ik_published p;
+    struct ik_segset *set = published_set(h, slot);
     int rc;
-    if (ik_published_get(h->d, q->table, NULL, &p) != 0 || p.set == NULL) {
-        if (p.fd >= 0)
-            close(p.fd);
-        ik_segset_release(p.set);
+    if (set == NULL)
         return ik_error_set(err, EAGAIN, "no snapshot of %s published yet", q->table);
+    r->version = ik_segset_version(set);
+    r->table_rows = ik_segset_rows(set);
+    for (int i = 0; i < ik_segset_count(set) && r->n_maps < IK_SEG_MAX; i++) {
+        size_t size = 0;
+        const uint8_t *p = ik_snapshot_data(ik_segset_segment(set, i), &size);
+        if (p) {
+            r->maps[r->n_maps].p = p;
+            r->maps[r->n_maps++].n = size;
+        }
     }
-    close(p.fd);
-    r->version = ik_segset_version(p.set);
-    r->table_rows = ik_segset_rows(p.set);
-    rc = ik_segset_query(p.set, q, &st, &cost, err);
-    ik_segset_release(p.set);
+    rc = ik_segset_query(set, q, &st, &cost, err);
+    ik_segset_release(set);
     if (rc != 0)
         return rc;
     r->matched = cost.matched;
@@ -110,7 +128,7 @@ int ik__http_snap_query(struct ik_http *h, const struct ik_query *q, struct ik_h
     int slot = cache_slot(q->table), rc;
     memset(r, 0, sizeof *r);
     if (slot >= 0) {
-        rc = from_state(h, q, r, err);
+        rc = from_state(h, q, slot, r, err);
         if (rc != 0)
             ik__http_result_reset(r);
         return rc;
