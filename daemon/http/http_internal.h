@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,6 +73,10 @@ struct ik_http {
     char token[65];          /* write token (http.token), hex */
     struct ik_http_stats stats;
     struct ik_client *client; /* writes go through the daemon's own socket (writes.c) */
+    /* TLS (tls.c): the PEM texts while serving HTTPS, NULL otherwise */
+    char *tls_cert, *tls_key;
+    atomic_bool starting;            /* libmicrohttpd's messages are kept meanwhile */
+    char mhd_msg[IK_ERROR_SIZE / 2]; /* ... this one */
 };
 
 /* ---- snap.c: query results ------------------------------------------------------------- */
@@ -153,6 +158,15 @@ enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, u
                                const char *code, const char *param, const char *message);
 enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
                               char *body_owned, enum ik_http_route route);
+
+/* ---- tls.c ------------------------------------------------------------------------------ */
+
+/* Reads http.tls_cert / tls_key into h->tls_cert / tls_key when configured (0 and nothing
+ * when not); an error names the key, the file and what is wrong. */
+int ik__http_tls_load(struct ik_http *h, struct ik_error *err);
+void ik__http_tls_free(struct ik_http *h);
+/* MHD_OPTION_EXTERNAL_LOGGER: keeps libmicrohttpd's message in h->mhd_msg while starting. */
+void ik__http_log(void *cls, const char *fmt, va_list ap);
 
 /* ---- prom.c, dashboard.c ----------------------------------------------------------------- */
 

@@ -517,22 +517,37 @@ static int listen_on(struct ik_http *h, int *fd_out, struct ik_error *err)
 static int start(struct ik_http *h, struct ik_error *err)
 {
     const struct ik_http_conf *c = &h->d->cfg.http;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     int fd = -1, rc;
-    if ((rc = load_token(h, err)) != 0 || (rc = ik__http_writes_open(h, err)) != 0 ||
-        (rc = listen_on(h, &fd, err)) != 0)
+    if ((rc = load_token(h, err)) != 0 || (rc = ik__http_tls_load(h, err)) != 0 ||
+        (rc = ik__http_writes_open(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
         return rc;
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                              on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)c->max_header_bytes + 4096, MHD_OPTION_UNESCAPE_CALLBACK,
-                              unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    atomic_store(&h->starting, true);
+    /* Options that are NULL are skipped: MHD_OPTION_ARRAY ends at the first MHD_OPTION_END. */
+    struct MHD_OptionItem tls[] = {
+        {h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->mhd = MHD_start_daemon(
+        flags | (h->tls_cert ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, h,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes + 4096, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_EXTERNAL_LOGGER, ik__http_log, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    atomic_store(&h->starting, false);
     if (!h->mhd) {
         close(fd);
         h->addr[0] = 0;
-        return ik_error_set(err, EIO, "libmicrohttpd did not start");
+        if (h->tls_cert)
+            return ik_error_set(err, EINVAL,
+                                "TLS: the certificate (http.tls_cert) and key (http.tls_key) "
+                                "were refused: %s",
+                                h->mhd_msg[0] ? h->mhd_msg : "no reason given");
+        return ik_error_set(err, EIO, "libmicrohttpd did not start%s%s", h->mhd_msg[0] ? ": " : "",
+                            h->mhd_msg);
     }
     return 0;
 }
@@ -550,13 +565,14 @@ void ik_http_start(struct ik_daemon *d, int quiet)
         return;
     }
     if (start(h, &err) != 0) {
+        ik__http_tls_free(h);
         snprintf(h->why, sizeof h->why, "%s", err.message);
         if (!quiet)
             fprintf(stderr, "ipfs-kit daemon: HTTP off: %s\n", h->why);
         return;
     }
     if (!quiet)
-        fprintf(stderr, "ipfs-kit daemon: HTTP on http://%s\n", h->addr);
+        fprintf(stderr, "ipfs-kit daemon: HTTP on %s://%s\n", ik_http_scheme(d), h->addr);
 }
 
 void ik_http_stop(struct ik_daemon *d)
@@ -574,8 +590,14 @@ void ik_http_stop(struct ik_daemon *d)
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
     }
     ik__http_writes_close(h);
+    ik__http_tls_free(h);
     free(h);
     d->http = NULL;
+}
+
+const char *ik_http_scheme(struct ik_daemon *d)
+{
+    return d->http && d->http->tls_cert ? "https" : "http";
 }
 
 int ik_http_serving(struct ik_daemon *d)
