@@ -8,7 +8,8 @@
  *   bench-http-load load HOST:PORT PATH CONNS SECONDS       CONNS connections on epoll, each
  *                                                           sending its next request when its
  *                                                           response is in
- * Each prints one JSON object. */
+ * In PATH, "{i}" becomes the request's number (a different query each time, so no response
+ * cache serves it). Each prints one JSON object. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -186,7 +187,12 @@ static int single(const char *mode, const char *addr, const char *path, long n, 
         fprintf(stderr, "bench-http-load: cannot connect to %s\n", addr);
         return 69;
     }
+    const char *var = strstr(path, "{i}");
     for (long i = 0; i < n; i++) {
+        if (var)
+            len = (size_t)snprintf(req, sizeof req,
+                                   "GET %.*s%ld%s HTTP/1.1\r\nHost: b\r\nAccept: %s\r\n\r\n",
+                                   (int)(var - path), path, i, var + 3, acc);
         if (roundtrip(&c, req, len) != 0) {
             fprintf(stderr, "bench-http-load: %s %s: status %d\n", addr, path, c.r.status);
             return 69;

@@ -203,8 +203,7 @@ static int write_stream(struct abody *a, int compression, struct ik_error *err)
 }
 
 struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
-                                         struct ik_http_stats *stats, atomic_llong *bytes,
-                                         struct ik_error *err)
+                                         struct ik_http_sent *sent, struct ik_error *err)
 {
     struct abody *a = calloc(1, sizeof *a);
     struct MHD_IoVec *iov = NULL;
@@ -235,8 +234,9 @@ struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compressi
         goto cleanup;
     }
     for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
-        atomic_fetch_add_explicit(&stats->arrow_bytes[k], a->kind[k], memory_order_relaxed);
-    atomic_fetch_add_explicit(bytes, total, memory_order_relaxed);
+        sent->kind[k] = a->kind[k];
+    sent->total = total;
+    sent->owned = (long long)(a->acap + a->cap * sizeof *a->p);
     free(iov);
     return resp;
 cleanup:

@@ -184,17 +184,19 @@ static int render_text(struct ik_http_result *r, int format, char **text, size_t
     return rc;
 }
 
-struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, int format,
-                                   int compression, int encoding, struct ik_error *err)
+struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
+                                   int encoding, struct ik_http_sent *sent, struct ik_error *err)
 {
     struct MHD_Response *resp;
-    atomic_llong *bytes = &h->stats.bytes[IK_ROUTE_TABLE][format];
     char *text = NULL;
     void *enc = NULL;
     size_t len = 0, enc_len = 0;
     int rc;
+    memset(sent, 0, sizeof *sent);
+    sent->format = format;
+    sent->encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY : encoding;
     if (format == IK_FMT_ARROW)
-        return ik__http_arrow_body(r, compression, &h->stats, bytes, err);
+        return ik__http_arrow_body(r, compression, sent, err);
     rc = render_text(r, format, &text, &len, err);
     ik__http_result_reset(r);
     if (rc != 0)
@@ -204,7 +206,7 @@ struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, 
         free(text);
         if (rc != 0)
             return NULL;
-        atomic_fetch_add_explicit(&h->stats.encoded_in, (long long)len, memory_order_relaxed);
+        sent->encoded_in = (long long)len;
         text = enc;
         len = enc_len;
     }
@@ -216,7 +218,20 @@ struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, 
     }
     if (encoding != IK_ENC_IDENTITY)
         MHD_add_response_header(resp, "Content-Encoding", ik__http_encoding_name(encoding));
-    atomic_fetch_add_explicit(&h->stats.encoded[encoding], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(bytes, (long long)len, memory_order_relaxed);
+    sent->total = sent->owned = (long long)len;
     return resp;
+}
+
+void ik__http_count_sent(struct ik_http *h, const struct ik_http_sent *sent)
+{
+    struct ik_http_stats *s = &h->stats;
+    atomic_fetch_add_explicit(&s->bytes[IK_ROUTE_TABLE][sent->format], sent->total,
+                              memory_order_relaxed);
+    if (sent->format == IK_FMT_ARROW) {
+        for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
+            atomic_fetch_add_explicit(&s->arrow_bytes[k], sent->kind[k], memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&s->encoded[sent->encoding], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->encoded_in, sent->encoded_in, memory_order_relaxed);
 }

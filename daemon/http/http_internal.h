@@ -50,8 +50,9 @@ struct ik_http_stats {
     atomic_llong latency_us_sum;
     atomic_llong latency_count;
     atomic_llong arrow_bytes[IK_ARROW_BYTE_KINDS];
-    atomic_llong encoded[IK_ENC_COUNT]; /* text bodies by Content-Encoding */
-    atomic_llong encoded_in;            /* their bytes before encoding (gzip, zstd) */
+    atomic_llong encoded[IK_ENC_COUNT];    /* text bodies by Content-Encoding */
+    atomic_llong encoded_in;               /* their bytes before encoding (gzip, zstd) */
+    atomic_llong cache_hits, cache_misses; /* table responses from cache.c, or built */
 };
 
 /* One request's state, from its first call of the access handler to its completion. */
@@ -63,6 +64,23 @@ struct ik_http_req {
     int body_fd;  /* POST /v1/pins: the body, gathered in a memfd; -1 otherwise */
     int64_t body_len;
     bool too_large;
+};
+
+/* What a table body holds, for /metrics (counted by ik__http_count_sent for every send, a
+ * cached response's too) and the cache (owned: bytes it keeps in memory). */
+struct ik_http_sent {
+    int format, encoding;
+    long long total, owned, encoded_in;
+    long long kind[IK_ARROW_BYTE_KINDS]; /* Arrow bodies */
+};
+
+enum { IK_HTTP_CACHE = 16, IK_HTTP_CACHE_KEY = 480, IK_HTTP_CACHE_OWNED = 1 << 20 };
+struct ik_http_cached {
+    char key[IK_HTTP_CACHE_KEY];
+    uint64_t version;
+    struct MHD_Response *resp; /* a reference (MHD responses can be queued again) */
+    struct ik_http_sent sent;
+    unsigned long long used;
 };
 
 struct ik_http {
@@ -77,6 +95,10 @@ struct ik_http {
     char *tls_cert, *tls_key;
     atomic_bool starting;            /* libmicrohttpd's messages are kept meanwhile */
     char mhd_msg[IK_ERROR_SIZE / 2]; /* ... this one */
+    pthread_mutex_t cache_mu;        /* cache.c */
+    struct ik_http_cached cache[IK_HTTP_CACHE];
+    unsigned long long cache_clock;
+    atomic_ullong cache_gen; /* published generation the cache was last pruned at */
 };
 
 /* ---- snap.c: query results ------------------------------------------------------------- */
@@ -98,6 +120,9 @@ struct ik_http_result {
 
 /* The newest published generation, its pin count, and whether the last build failed. */
 void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, bool *failed);
+/* The published generation and the versions of the two file-backed tables, at once. */
+void ik__http_versions(struct ik_http *h, uint64_t *generation, uint64_t *pins_version,
+                       uint64_t *vfs_version);
 /* The published version of a file-backed table (for If-None-Match before any work); false for
  * the tables built on demand (metrics, backend_health). */
 bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version);
@@ -121,16 +146,34 @@ int ik__http_negotiate(const char *accept, int *compression);
 const char *ik__http_content_type(int format, int compression, char *buf, size_t cap);
 /* The response for `r` (taken: released with the response) in `format`; text formats are
  * encoded with `encoding` (IK_ENC_*), and Content-Encoding set when not identity. */
-struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, int format,
-                                   int compression, int encoding, struct ik_error *err);
+struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
+                                   int encoding, struct ik_http_sent *sent, struct ik_error *err);
+void ik__http_count_sent(struct ik_http *h, const struct ik_http_sent *sent);
 
 /* ---- arrow_body.c: Arrow IPC stream bodies sent from the mappings ------------------------ */
 
-/* The IPC stream of `r` (taken: released when MHD is done with the response), its bytes
- * counted in `bytes` and by kind in stats->arrow_bytes. */
+/* The IPC stream of `r` (taken: released when MHD is done with the response); its bytes by
+ * kind into `sent`. */
 struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
-                                         struct ik_http_stats *stats, atomic_llong *bytes,
-                                         struct ik_error *err);
+                                         struct ik_http_sent *sent, struct ik_error *err);
+
+/* ---- cache.c: table responses kept per published version --------------------------------- */
+
+/* The cache key of a table request (table, format, codec, encoding, its query arguments in
+ * order); false when the request is not cached (arguments too long). */
+bool ik__http_cache_key(struct MHD_Connection *conn, const char *table, int format, int compression,
+                        int encoding, char *key, size_t cap);
+/* Queues the response cached for `key` at `version` (200, counted as sent) into *ok; false
+ * when there is none. */
+bool ik__http_cache_serve(struct ik_http *h, struct MHD_Connection *conn, const char *key,
+                          uint64_t version, enum MHD_Result *ok);
+/* Keeps `resp` (taken: the caller has queued it and does not destroy it), or destroys it when
+ * it holds more than IK_HTTP_CACHE_OWNED bytes of memory. */
+void ik__http_cache_put(struct ik_http *h, const char *key, uint64_t version,
+                        struct MHD_Response *resp, const struct ik_http_sent *sent);
+/* Drops the entries of versions other than the published ones (so old segments are unmapped). */
+void ik__http_cache_prune(struct ik_http *h, uint64_t pins_version, uint64_t vfs_version);
+void ik__http_cache_free(struct ik_http *h);
 
 /* ---- encoding.c: Content-Encoding of text bodies ----------------------------------------- */
 

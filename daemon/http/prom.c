@@ -109,6 +109,10 @@ static void http_metrics(FILE *f, struct ik_http *h)
     head(f, "http_encoded_input_bytes_total", "counter",
          "Bytes of text bodies before gzip or zstd encoding.");
     fprintf(f, "ipfs_kit_http_encoded_input_bytes_total %lld\n", ld(&s->encoded_in));
+    head(f, "http_response_cache_total", "counter",
+         "Table responses served from the per-version response cache (hit) or built (miss).");
+    fprintf(f, "ipfs_kit_http_response_cache_total{result=\"hit\"} %lld\n", ld(&s->cache_hits));
+    fprintf(f, "ipfs_kit_http_response_cache_total{result=\"miss\"} %lld\n", ld(&s->cache_misses));
     head(f, "http_connections_total", "counter", "HTTP connections accepted.");
     fprintf(f, "ipfs_kit_http_connections_total %lld\n", ld(&s->connections_total));
     head(f, "http_connections_open", "gauge", "HTTP connections open now.");

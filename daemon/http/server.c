@@ -146,6 +146,16 @@ enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, u
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
+/* Drops cached responses of versions no longer published (cache.c), once per generation
+ * (health and table requests check). */
+static void prune_cache(struct ik_http *h)
+{
+    uint64_t gen, pins_version, vfs_version;
+    ik__http_versions(h, &gen, &pins_version, &vfs_version);
+    if (atomic_exchange(&h->cache_gen, gen) != gen)
+        ik__http_cache_prune(h, pins_version, vfs_version);
+}
+
 static enum MHD_Result health(struct ik_http *h, struct MHD_Connection *conn)
 {
     struct ik_daemon *d = h->d;
@@ -155,6 +165,8 @@ static enum MHD_Result health(struct ik_http *h, struct MHD_Connection *conn)
     bool failed;
     int n;
     ik__http_published(h, &gen, &pins, &failed);
+    if (atomic_load_explicit(&h->cache_gen, memory_order_relaxed) != gen)
+        prune_cache(h);
     n = snprintf(body, sizeof body,
                  "{\"status\":\"%s\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%.3f,"
                  "\"snapshot_version\":%llu,\"pins\":%lld,\"http\":\"%s\"}\n",
@@ -180,16 +192,28 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
+/* Whether a response to this request gets CORS headers (such a response is not shared). */
+static bool cors_applies(struct ik_http *h, struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    for (int i = 0; origin && i < h->d->cfg.http.n_cors; i++)
+        if (strcmp(origin, h->d->cfg.http.cors[i]) == 0)
+            return true;
+    return false;
+}
+
 static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, const char *name)
 {
     struct ik_error err = {{0}};
     struct ik_query q;
     struct ik_http_result r;
+    struct ik_http_sent sent;
     struct MHD_Response *resp;
-    char param[64], etag[40], ctype[96], num[24];
+    char param[64], etag[40], ctype[96], num[24], key[IK_HTTP_CACHE_KEY];
     uint64_t version = 0;
-    int compression, rc;
-    bool versioned;
+    int compression, rc, encoding;
+    bool versioned, cacheable;
+    enum MHD_Result ok;
     int format = ik__http_negotiate(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
                                     &compression);
     if (format < 0)
@@ -197,14 +221,25 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
                               "acceptable types: "
                               "application/vnd.apache.arrow.stream, application/json, "
                               "application/x-ndjson, text/csv");
+    encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY
+                                      : ik__http_pick_encoding(MHD_lookup_connection_value(
+                                            conn, MHD_HEADER_KIND, "Accept-Encoding"));
+    versioned = ik__http_snap_version(h, name, &version);
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)version);
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    /* the same request at the same version: the response kept from the first time */
+    cacheable = versioned && version > 0 && !cors_applies(h, conn) &&
+                ik__http_cache_key(conn, name, format, compression, encoding, key, sizeof key);
+    if (cacheable) {
+        prune_cache(h);
+        if (!etag_matches(inm, etag) && ik__http_cache_serve(h, conn, key, version, &ok))
+            return ok;
+    }
     if ((rc = ik__http_query_from_args(conn, name, &q, param, sizeof param, &err)) != 0) {
         ik_query_reset(&q);
         return ik__http_error(h, conn, 400, "bad_parameter", param[0] ? param : NULL, err.message);
     }
-    versioned = ik__http_snap_version(h, name, &version);
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)version);
-    if (versioned && version > 0 &&
-        etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"), etag)) {
+    if (versioned && version > 0 && etag_matches(inm, etag)) {
         ik_query_reset(&q);
         atomic_fetch_add_explicit(&h->stats.not_modified, 1, memory_order_relaxed);
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -219,17 +254,14 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     if (rc != 0)
         return ik__http_error(h, conn, rc == EINVAL ? 400 : 503,
                               rc == EINVAL ? "bad_query" : "unavailable", NULL, err.message);
+    cacheable = cacheable && r.version == version; /* else published meanwhile: not kept */
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)r.version);
     versioned = r.versioned;
     snprintf(num, sizeof num, "%lld", (long long)r.matched);
-    resp =
-        ik__http_body(h, &r, format, compression,
-                      format == IK_FMT_ARROW ? IK_ENC_IDENTITY
-                                             : ik__http_pick_encoding(MHD_lookup_connection_value(
-                                                   conn, MHD_HEADER_KIND, "Accept-Encoding")),
-                      &err);
+    resp = ik__http_body(&r, format, compression, encoding, &sent, &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
+    ik__http_count_sent(h, &sent);
     MHD_add_response_header(resp, "Content-Type",
                             ik__http_content_type(format, compression, ctype, sizeof ctype));
     MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
@@ -237,7 +269,12 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     MHD_add_response_header(resp, "X-Ipfs-Kit-Matched", num);
     if (versioned)
         MHD_add_response_header(resp, "ETag", etag);
-    return queue(h, conn, 200, resp);
+    if (!cacheable)
+        return queue(h, conn, 200, resp);
+    count_status(h, 200);
+    ok = MHD_queue_response(conn, 200, resp);
+    ik__http_cache_put(h, key, version, resp, &sent); /* takes resp */
+    return ok;
 }
 
 enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
@@ -560,6 +597,7 @@ void ik_http_start(struct ik_daemon *d, int quiet)
     if (!h)
         return;
     h->d = d;
+    pthread_mutex_init(&h->cache_mu, NULL);
     if (!d->cfg.http.enabled) {
         snprintf(h->why, sizeof h->why, "off in config.json (http.listen is null)");
         return;
@@ -590,6 +628,8 @@ void ik_http_stop(struct ik_daemon *d)
         MHD_stop_daemon(h->mhd); /* closes the listening socket too */
     }
     ik__http_writes_close(h);
+    ik__http_cache_free(h);
+    pthread_mutex_destroy(&h->cache_mu);
     ik__http_tls_free(h);
     free(h);
     d->http = NULL;

@@ -31,6 +31,16 @@ void ik__http_published(struct ik_http *h, uint64_t *generation, int64_t *pins, 
     pthread_mutex_unlock(&h->d->pub_mu);
 }
 
+void ik__http_versions(struct ik_http *h, uint64_t *generation, uint64_t *pins_version,
+                       uint64_t *vfs_version)
+{
+    pthread_mutex_lock(&h->d->pub_mu);
+    *generation = h->d->published_gen;
+    *pins_version = h->d->pins.version;
+    *vfs_version = h->d->vfs.version;
+    pthread_mutex_unlock(&h->d->pub_mu);
+}
+
 bool ik__http_snap_version(struct ik_http *h, const char *table, uint64_t *version)
 {
     int slot = cache_slot(table);
