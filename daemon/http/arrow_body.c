@@ -205,10 +205,23 @@ static int write_stream(struct abody *a, int compression, struct ik_error *err)
 struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
                                          struct ik_http_sent *sent, struct ik_error *err)
 {
-    struct abody *a = calloc(1, sizeof *a);
+    struct abody *a;
     struct MHD_IoVec *iov = NULL;
     struct MHD_Response *resp = NULL;
     long long total = 0;
+    if (compression == IK_COMPRESSION_NONE && r->file_fd >= 0) {
+        /* the whole segment file's stream: sendfile from the file, MHD closes the descriptor */
+        resp = MHD_create_response_from_fd_at_offset64(r->file_len, r->file_fd, r->file_off);
+        if (resp) {
+            r->file_fd = -1;
+            sent->kind[IK_ARROW_REFERENCED] = sent->total = (long long)r->file_len;
+        }
+        ik__http_result_reset(r);
+        if (!resp)
+            ik_error_set(err, ENOMEM, "libmicrohttpd refused the response");
+        return resp;
+    }
+    a = calloc(1, sizeof *a);
     if (!a) {
         ik__http_result_reset(r);
         ik_error_set(err, ENOMEM, "out of memory");
@@ -216,6 +229,7 @@ struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compressi
     }
     a->r = *r;
     memset(r, 0, sizeof *r);
+    r->file_fd = -1;
     a->compressed = compression != IK_COMPRESSION_NONE;
     if (write_stream(a, compression, err) != 0)
         goto cleanup;

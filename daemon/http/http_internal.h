@@ -116,6 +116,10 @@ struct ik_http_result {
         size_t n;
     } maps[IK_SEG_MAX]; /* the segments' mappings the batches' slices point into */
     int n_maps;
+    /* The whole result is one segment file's messages, as an IPC stream: [file_off, +file_len)
+     * of file_fd (owned; -1 when not), which can be sent with sendfile. */
+    int file_fd;
+    uint64_t file_off, file_len;
 };
 
 /* The newest published generation, its pin count, and whether the last build failed. */

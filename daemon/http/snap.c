@@ -4,6 +4,7 @@
  * segments, mapped by the builder): a request takes a reference to it, and its results are
  * slices of the segments' mappings, one or more batches. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -93,6 +94,42 @@ static struct ik_segset *published_set(struct ik_http *h, int slot)
     return set;
 }
 
+/* When `q` asks for the whole of a state whose rows all lie in one segment (the others empty,
+ * no row gone), the result is
+ * that segment file's messages: between the 8-byte magic and the footer an IPC file holds the
+ * stream (schema, dictionaries, batches, end-of-stream marker, as our writer wrote it). Checks
+ * that layout in the mapping, and keeps a descriptor of the file for sendfile. */
+static void whole_file(const struct ik_query *q, struct ik_segset *set, struct ik_http_result *r)
+{
+    static const uint8_t eos[8] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0};
+    size_t size = 0;
+    const uint8_t *p;
+    uint32_t footer;
+    int fd, only = -1;
+    if (q->n_columns || q->n_preds || q->offset || (q->limit >= 0 && q->limit < r->table_rows) ||
+        ik_segset_gone_rows(set) != 0)
+        return;
+    for (int i = 0; i < ik_segset_count(set); i++) /* the one segment holding rows */
+        if (ik_snapshot_rows(ik_segset_segment(set, i)) > 0) {
+            if (only >= 0)
+                return;
+            only = i;
+        }
+    if (only < 0 || (fd = ik_segset_fd(set, only)) < 0)
+        return;
+    p = ik_snapshot_data(ik_segset_segment(set, only), &size);
+    if (!p || size < 32 || memcmp(p, "ARROW1", 6) != 0 || memcmp(p + size - 6, "ARROW1", 6) != 0)
+        return;
+    footer = (uint32_t)p[size - 10] | (uint32_t)p[size - 9] << 8 | (uint32_t)p[size - 8] << 16 |
+             (uint32_t)p[size - 7] << 24;
+    if ((uint64_t)footer + 10 + 8 + 8 > size || memcmp(p + size - 10 - footer - 8, eos, 8) != 0)
+        return;
+    if ((r->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return;
+    r->file_off = 8;
+    r->file_len = size - 10 - footer - 8;
+}
+
 /* A file-backed table: the daemon's published state (a base and delta segments), queried as
  * slices of its segments. The result's batches hold their own references to the mappings,
  * whose ranges r->maps lists (the bodies reference them instead of copying). */
@@ -116,11 +153,14 @@ static int from_state(struct ik_http *h, const struct ik_query *q, int slot,
         }
     }
     rc = ik_segset_query(set, q, &st, &cost, err);
+    if (rc == 0) {
+        r->matched = cost.matched;
+        r->versioned = true;
+        whole_file(q, set, r);
+    }
     ik_segset_release(set);
     if (rc != 0)
         return rc;
-    r->matched = cost.matched;
-    r->versioned = true;
     rc = st.get_schema(&st, &r->schema);
     if (rc == 0)
         rc = drain(&st, r, err);
@@ -137,6 +177,7 @@ int ik__http_snap_query(struct ik_http *h, const struct ik_query *q, struct ik_h
     struct ArrowArray a = {0};
     int slot = cache_slot(q->table), rc;
     memset(r, 0, sizeof *r);
+    r->file_fd = -1;
     if (slot >= 0) {
         rc = from_state(h, q, slot, r, err);
         if (rc != 0)
@@ -169,5 +210,8 @@ void ik__http_result_reset(struct ik_http_result *r)
     free(r->batches);
     if (r->schema.release)
         r->schema.release(&r->schema);
+    if (r->file_fd >= 0)
+        close(r->file_fd);
     memset(r, 0, sizeof *r);
+    r->file_fd = -1;
 }

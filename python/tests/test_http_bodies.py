@@ -155,3 +155,70 @@ def test_huge_and_hostile_accept_encoding_headers(d):
                        b"text/csv\r\nAccept-Encoding: \xff\xfe;q=\x00\r\nConnection: close\r\n\r\n")
     assert code in (200, 400)
     assert healthy(d)
+
+
+# ---- the response cache (docs/http.md "Response cache") ------------------------------------
+
+def cache_counts(d):
+    out = {}
+    for line in get(d, "/metrics")[2].decode().splitlines():
+        if line.startswith("ipfs_kit_http_response_cache_total{"):
+            out[line.split('result="')[1].split('"')[0]] = int(float(line.split()[-1]))
+    return out
+
+
+def test_a_repeated_request_is_served_from_the_cache_until_a_new_version():
+    d = http_daemon(pins=100, asan=False)
+    try:
+        path = "/v1/tables/pin_index?columns=cid&type=recursive"
+        c0 = cache_counts(d)
+        first = get(d, path)
+        second = get(d, path)
+        c1 = cache_counts(d)
+        assert c1["miss"] - c0["miss"] == 1 and c1["hit"] - c0["hit"] == 1
+        assert first[2] == second[2] and first[1]["ETag"] == second[1]["ETag"]
+        assert int(second[1]["Content-Length"]) == len(second[2])
+        n = ipc.open_stream(io.BytesIO(second[2])).read_all().num_rows
+        d.ok("pin", "add", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG")
+        code, h, body = get(d, path)  # a new version: built again, never the old bytes
+        assert h["ETag"] != first[1]["ETag"]
+        assert ipc.open_stream(io.BytesIO(body)).read_all().num_rows == n + 1
+        assert cache_counts(d)["miss"] - c1["miss"] == 1
+        for accept in ("text/csv", "application/json"):  # formats are cached apart
+            assert get(d, path, {"Accept": accept})[1]["Content-Type"].startswith(accept)
+        code, h, body = get(d, path, {"Accept": "text/csv", "Accept-Encoding": "gzip"})
+        assert h["Content-Encoding"] == "gzip"
+        assert "Content-Encoding" not in get(d, path, {"Accept": "text/csv"})[1]
+    finally:
+        d.cleanup()
+
+
+def test_cors_responses_are_not_shared():
+    d = http_daemon({"cors_origins": ["http://a.example"]}, pins=10, asan=False)
+    try:
+        for origin in ("http://a.example", None, "http://a.example", None):
+            h = get(d, "/pin-index-arrow?limit=3", {"Origin": origin} if origin else {})[1]
+            assert h.get_all("Access-Control-Allow-Origin") == (
+                ["http://a.example"] if origin else None)
+    finally:
+        d.cleanup()
+
+
+def test_a_whole_one_segment_table_is_the_segment_file_sent_as_is():
+    d = http_daemon(pins=300, asan=False)
+    try:
+        body, n = counted(d, "/pin-index-arrow")
+        # the segment file's messages (sendfile): nothing made for this response
+        assert n["framing"] == 0 and n["referenced"] == len(body)
+        t = ipc.open_stream(io.BytesIO(body)).read_all()
+        assert t.equals(d.query_arrow("pin", "list")[0])
+        assert t.schema.metadata[b"ipfs_kit.table"] == b"pin_index"
+        _, n = counted(d, "/pin-index-arrow?limit=299")  # a slice: written per request
+        assert n["framing"] > 0
+        d.ok("pin", "add", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG")  # a delta segment
+        body, n = counted(d, "/pin-index-arrow")
+        assert n["framing"] > 0 and n["copied"] == 0
+        assert ipc.open_stream(io.BytesIO(body)).read_all().equals(
+            d.query_arrow("pin", "list")[0])
+    finally:
+        d.cleanup()
