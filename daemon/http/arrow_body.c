@@ -16,7 +16,7 @@
 
 /* libmicrohttpd copies the iovec array into the connection's memory pool (a few KiB next to
  * the request's headers): beyond this many pieces, small referenced ones are copied instead. */
-#define MAX_IOV 256
+#define MAX_IOV 128
 #define SMALL_PIECE 4096
 
 static const uint8_t zeros[64];

@@ -222,3 +222,23 @@ def test_a_whole_one_segment_table_is_the_segment_file_sent_as_is():
             d.query_arrow("pin", "list")[0])
     finally:
         d.cleanup()
+
+
+def test_many_delta_segments_make_one_correct_body():
+    d = http_daemon(pins=200, asan=False)
+    try:
+        full = d.query_arrow("pin", "list")[0]
+        for cid in full.column("cid").to_pylist()[:60]:  # one delta segment per write
+            d.ok("pin", "add", cid, "--name", "renamed")
+        want = d.query_arrow("pin", "list")[0]
+        for path in ("/pin-index-arrow", "/pin-index-arrow?columns=cid,name&offset=7",
+                     "/pin-index-arrow?name=renamed"):
+            body, n = counted(d, path)
+            got = ipc.open_stream(io.BytesIO(body)).read_all()
+            assert sum(n.values()) == len(body)
+            if path == "/pin-index-arrow":
+                assert got.equals(want)
+            else:
+                assert got.num_rows == (193 if "offset" in path else 60)
+    finally:
+        d.cleanup()
