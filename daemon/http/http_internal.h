@@ -1,6 +1,7 @@
 /* Internal to daemon/http: the server state, the snapshot reader (snap.c, the one place that
- * knows how the daemon publishes snapshots), query parameters (params.c), bodies (body.c),
- * Prometheus text (prom.c) and the dashboard page (dashboard.c). */
+ * knows how the daemon publishes snapshots), query parameters (params.c), bodies (body.c;
+ * Arrow in arrow_body.c, Content-Encoding in encoding.c), the response cache (cache.c), TLS
+ * (tls.c), Prometheus text (prom.c) and the dashboard page (dashboard.c). */
 #ifndef IK_HTTP_INTERNAL_H
 #define IK_HTTP_INTERNAL_H
 

@@ -1,7 +1,9 @@
 /* The HTTP server: libmicrohttpd on its own threads (a pool of two), our own listening socket
  * (so "port taken" is a clear message and port 0 reports the port bound), limits from
- * config.json (connections, header bytes, idle timeout), tokens, CORS, routing, and the
- * request statistics /metrics reports. See docs/http.md for the endpoints. */
+ * config.json (connections, header bytes, idle timeout), TLS when configured (tls.c), tokens,
+ * CORS, routing, the table responses (served from cache.c when the same request was answered
+ * at the same version), and the request statistics /metrics reports. See docs/http.md for the
+ * endpoints. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
