@@ -107,8 +107,10 @@ def throughput(addr, res, tmp, reps):
         accept = ARROW + (f'; codecs="{codec}"' if codec else "")
         out[codec or "none"] = load("get", addr, "/pin-index-arrow", reps, accept)
     stream_file = os.path.join(tmp, "table.arrows")
-    subprocess.run(["curl", "-s", "-o", stream_file, f"http://{addr}/pin-index-arrow"],
-                   check=True, timeout=300)
+    import urllib.request
+    with urllib.request.urlopen(f"http://{addr}/pin-index-arrow", timeout=300) as r, \
+            open(stream_file, "wb") as f:
+        shutil.copyfileobj(r, f, 1 << 20)
     p, paddr = pyarrow_server(stream_file, tmp)
     try:
         out["pyarrow_server"] = load("get", paddr, "/", reps)
