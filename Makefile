@@ -21,7 +21,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls -lz
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 # two programs: ipfs-kit (the command line) and ipfs-kitd (the daemon it executes, which alone
@@ -174,6 +174,8 @@ bench:
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_ws.py
+	@$(MAKE) --no-print-directory $(BUILD)/bench-http-load
+	$(PY) bench/bench_http.py
 
 bench-check:
 	@$(PY) bench/check.py
@@ -197,6 +199,9 @@ $(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfski
 # alone and proven by a query from a fresh venv (scripts/build-wheels; into dist/).
 wheels:
 	scripts/build-wheels dist
+
+$(BUILD)/bench-http-load: $(call obj,rel,bench/bench_http_load.c)
+	$(CC) -o $@ $^
 
 clean:
 	rm -rf $(BUILD)

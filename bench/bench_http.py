@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""HTTP benchmark (issue 17's targets, small): the p50 of `GET /pin-index-arrow?limit=100`
-against a bare `GET /health` round trip on the same keep-alive connection, and whole-table
-throughput (uncompressed, lz4, zstd) over loopback. The client is a raw socket reading the
-response by its framing, so Python's http.client does not dominate the times.
+"""HTTP benchmark (`make bench`; issue 17's targets): on a daemon holding PINS pins,
+- `GET /pin-index-arrow?limit=100` p50 against a bare `GET /health` round trip, measured in
+  alternating rounds on one keep-alive connection (the ratio per round, then its median);
+- whole-table throughput over loopback, uncompressed and with lz4 / zstd IPC buffer compression,
+  and the same table served from memory by a pyarrow-based HTTP server in the shape of Arrow's
+  Arrow-over-HTTP examples (bench/pyarrow_http_server.py), read by the same client;
+- `GET /health` per second with 64 keep-alive clients;
+- the bytes the server copied for those Arrow bodies (/metrics, ipfs_kit_http_arrow_bytes_total).
+The client is build/bench-http-load (C, epoll, reads responses by their framing into a reused
+buffer). Results: bench/results/http-<timestamp>.json and bench/results/http-latest.md, read
+by `make bench-check`. Asserts nothing.
 
-Usage: .venv/bin/python bench/bench_http.py [PINS] (default 100000; the table is imported
-from `arrow sample-pins`). Prints a markdown table; asserts nothing."""
+Usage: .venv/bin/python bench/bench_http.py [PINS] (default 1,000,000; 100,000 with
+BENCH_QUICK=1); bench/bench_http.py --report RESULTS.json prints a saved run's tables."""
+import datetime
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,98 +25,178 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, "build", "ipfs-kit")
+LOAD = os.path.join(ROOT, "build", "bench-http-load")
+RESULTS = os.path.join(ROOT, "bench", "results")
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+ARROW = "application/vnd.apache.arrow.stream"
 
 
 def cli(path, *args):
-    r = subprocess.run([CLI, "--path", path, *map(str, args)], capture_output=True, timeout=600)
+    r = subprocess.run([CLI, "--path", path, *map(str, args)], capture_output=True, timeout=900)
     if r.returncode:
         sys.exit(f"{args}: {r.stderr.decode()}")
     return r.stdout
 
 
-class Conn:
-    def __init__(self, addr):
-        host, port = addr.rsplit(":", 1)
-        self.s = socket.create_connection((host, int(port)))
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def _fill(self):
-        chunk = self.s.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def get(self, path, accept="application/vnd.apache.arrow.stream"):
-        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: b\r\nAccept: {accept}\r\n\r\n".encode())
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        headers = head.decode().lower()
-        if "transfer-encoding: chunked" in headers:
-            body = bytearray()
-            while True:
-                while b"\r\n" not in self.buf:
-                    self._fill()
-                line, rest = self.buf.split(b"\r\n", 1)
-                n = int(line, 16)
-                while len(rest) < n + 2:
-                    self._fill()
-                    line, rest = self.buf.split(b"\r\n", 1)
-                body += rest[:n]
-                self.buf = rest[n + 2:]
-                if n == 0:
-                    return bytes(body)
-        n = int(headers.split("content-length: ", 1)[1].split("\r\n", 1)[0])
-        while len(self.buf) < n:
-            self._fill()
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return body
+def load(*args):
+    r = subprocess.run([LOAD, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if r.returncode:
+        sys.exit(f"bench-http-load {args}: {r.stderr}")
+    return json.loads(r.stdout)
 
 
-def p50_us(conn, path, n):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        conn.get(path)
-        times.append((time.perf_counter() - t) * 1e6)
-    return statistics.median(times)
+def arrow_bytes(addr):
+    """ipfs_kit_http_arrow_bytes_total by kind, from /metrics."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("ipfs_kit_http_arrow_bytes_total{"):
+            kind = line.split('kind="', 1)[1].split('"', 1)[0]
+            out[kind] = int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
+def copied_by(addr, path, accept=ARROW):
+    """Bytes referenced / copied for one request of `path`."""
+    before = arrow_bytes(addr)
+    load("get", addr, path, 1, accept)
+    after = arrow_bytes(addr)
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def latency(addr, res, rounds, n):
+    """Alternating rounds of /health and limit=100 on one connection each."""
+    h, q, u, ratios, uratios = [], [], [], [], []
+    for _ in range(rounds):
+        a = load("lat", addr, "/health", n)["p50_us"]
+        b = load("lat", addr, "/pin-index-arrow?limit=100", n)["p50_us"]
+        # a new query every time (offset=i): built from the snapshot, never the response cache
+        c = load("lat", addr, "/pin-index-arrow?limit=100&offset={i}", n)["p50_us"]
+        h.append(a)
+        q.append(b)
+        u.append(c)
+        ratios.append(b / a)
+        uratios.append(c / a)
+    res["latency"] = {"health_p50_us": statistics.median(h), "q100_p50_us": statistics.median(q),
+                      "ratio": statistics.median(ratios), "ratios": ratios, "rounds": rounds,
+                      "q100_uncached_p50_us": statistics.median(u),
+                      "uncached_ratio": statistics.median(uratios),
+                      "requests_per_round": n}
+
+
+def pyarrow_server(stream_file, tmp):
+    portfile = os.path.join(tmp, "port")
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench", "pyarrow_http_server.py"),
+                          stream_file, portfile])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if os.path.exists(portfile) and open(portfile).read().strip():
+            return p, "127.0.0.1:" + open(portfile).read().strip()
+        if p.poll() is not None:
+            sys.exit("pyarrow_http_server.py exited")
+        time.sleep(0.1)
+    p.kill()
+    sys.exit("pyarrow_http_server.py did not start in 120 s")
+
+
+def throughput(addr, res, tmp, reps):
+    out = {}
+    for codec in (None, "lz4", "zstd"):
+        accept = ARROW + (f'; codecs="{codec}"' if codec else "")
+        out[codec or "none"] = load("get", addr, "/pin-index-arrow", reps, accept)
+    stream_file = os.path.join(tmp, "table.arrows")
+    import urllib.request
+    with urllib.request.urlopen(f"http://{addr}/pin-index-arrow", timeout=300) as r, \
+            open(stream_file, "wb") as f:
+        shutil.copyfileobj(r, f, 1 << 20)
+    p, paddr = pyarrow_server(stream_file, tmp)
+    try:
+        out["pyarrow_server"] = load("get", paddr, "/", reps)
+    finally:
+        p.kill()
+        p.wait()
+    import pyarrow as pa
+    with pa.memory_map(stream_file) as f:
+        out["rows"] = pa.ipc.open_stream(f).read_all().num_rows
+    out["vs_pyarrow"] = out["none"]["best_s"] and out["pyarrow_server"]["best_s"] / \
+        out["none"]["best_s"]
+    res["throughput"] = out
 
 
 def main():
-    pins = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
-    path = tempfile.mkdtemp(prefix="ikbh", dir="/tmp")
+    if len(sys.argv) > 2 and sys.argv[1] == "--report":  # the markdown of a saved run
+        with open(sys.argv[2]) as f:
+            print(report(json.load(f)))
+        return
+    pins = int(sys.argv[1]) if len(sys.argv) > 1 else (100_000 if QUICK else 1_000_000)
+    res = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(), "pins": pins,
+           "quick": QUICK, "loadavg_start": os.getloadavg(), "cores": os.cpu_count(),
+           "client": "build/bench-http-load (C, epoll, keep-alive)"}
+    tmp = tempfile.mkdtemp(prefix="ikbh", dir="/tmp")
+    path = os.path.join(tmp, "d")
+    os.mkdir(path, 0o700)
     try:
         with open(os.path.join(path, "config.json"), "w") as f:
-            json.dump({"http": {"listen": "127.0.0.1:0"}}, f)
-        cli(path, "arrow", "sample-pins", os.path.join(path, "s.arrow"), "--rows", pins)
+            json.dump({"http": {"listen": "127.0.0.1:0", "max_connections": 128}}, f)
+        cli(path, "arrow", "sample-pins", os.path.join(tmp, "s.arrow"), "--rows", pins)
         cli(path, "daemon", "start")
-        cli(path, "pin", "import", os.path.join(path, "s.arrow"))
-        st = json.loads(cli(path, "daemon", "status").decode().strip().splitlines()[-1])
-        c = Conn(st["http"])
-        for _ in range(200):
-            c.get("/health")
-            c.get("/pin-index-arrow?limit=100")
-        health = p50_us(c, "/health", 2000)
-        q100 = p50_us(c, "/pin-index-arrow?limit=100", 2000)
-        print(f"| {pins} pins | p50 µs | ratio to /health |\n|---|---|---|")
-        print(f"| GET /health | {health:.1f} | 1.00 |")
-        print(f"| GET /pin-index-arrow?limit=100 | {q100:.1f} | {q100 / health:.2f} |")
-        print("\n| whole table | MB | s (best of 5) | MB/s |\n|---|---|---|---|")
-        for codec in (None, "lz4", "zstd"):
-            accept = "application/vnd.apache.arrow.stream"
-            if codec:
-                accept += f'; codecs="{codec}"'
-            best, size = 1e9, 0
-            for _ in range(5):
-                t = time.perf_counter()
-                size = len(c.get("/pin-index-arrow", accept))
-                best = min(best, time.perf_counter() - t)
-            print(f"| {codec or 'uncompressed'} | {size / 1e6:.1f} | {best:.4f} | "
-                  f"{size / 1e6 / best:.0f} |")
+        cli(path, "pin", "import", os.path.join(tmp, "s.arrow"))
+        addr = json.loads(cli(path, "daemon", "status", "--format", "json"))["http"]
+        load("lat", addr, "/pin-index-arrow?limit=100", 500)  # warm up
+        latency(addr, res, 5 if QUICK else 9, 500 if QUICK else 2000)
+        res["copies"] = {"limit100": copied_by(addr, "/pin-index-arrow?limit=100"),
+                         "whole": copied_by(addr, "/pin-index-arrow")}
+        throughput(addr, res, tmp, 3 if QUICK else 7)
+        res["health_load"] = load("load", addr, "/health", 64, 3 if QUICK else 8)
     finally:
         subprocess.run([CLI, "--path", path, "daemon", "stop"], capture_output=True)
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    res["loadavg_end"] = os.getloadavg()
+    text = report(res)
+    print(text)
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    with open(os.path.join(RESULTS, f"http-{stamp}.json"), "w") as f:
+        json.dump(res, f, indent=2)
+    with open(os.path.join(RESULTS, "http-latest.md"), "w") as f:
+        f.write(text)
+
+
+def report(res):
+    lat, th, hl = res["latency"], res["throughput"], res["health_load"]
+    la0, la1 = res["loadavg_start"][0], res["loadavg_end"][0]
+    lines = [f"## HTTP ({res['pins']:,} pins; load average {la0:.2f} → {la1:.2f} on "
+             f"{res['cores']} shared cores; client {res['client']})\n",
+             "| request | p50 µs | ratio to /health (median of rounds) | target |",
+             "|---|---|---|---|",
+             f"| GET /health | {lat['health_p50_us']:.1f} | 1.00 | |",
+             f"| GET /pin-index-arrow?limit=100 (repeated: the response cache) | "
+             f"{lat['q100_p50_us']:.1f} | {lat['ratio']:.2f}× | ≤ 2× |",
+             f"| GET /pin-index-arrow?limit=100&offset=i (a new query each time) | "
+             f"{lat['q100_uncached_p50_us']:.1f} | {lat['uncached_ratio']:.2f}× | |",
+             "", "| whole table | MB | best s | MB/s (best) | MB/s (p50) | target |",
+             "|---|---|---|---|---|---|"]
+    for k, label in (("none", "uncompressed"), ("lz4", "lz4"), ("zstd", "zstd"),
+                     ("pyarrow_server", "pyarrow http.server (from memory)")):
+        t = th[k]
+        target = {"none": "≥ 1000 MB/s; ≥ 2× pyarrow"}.get(k, "")
+        lines.append(f"| {label} | {t['bytes'] / 1e6:.1f} | {t['best_s']:.4f} | "
+                     f"{t['mb_per_s']:.0f} | {t['bytes'] / 1e6 / t['p50_s']:.0f} | {target} |")
+    p50x = th["pyarrow_server"]["p50_s"] / th["none"]["p50_s"]
+    lines += ["", f"ipfs-kit / pyarrow server: {th['vs_pyarrow']:.2f}× best to best, {p50x:.2f}× "
+              f"p50 to p50 ({th['rows']:,} rows)",
+              "", f"GET /health with {hl['conns']} keep-alive clients: {hl['rps']:,.0f}/s "
+              f"(p50 {hl['p50_us']:.0f} µs, p99 {hl['p99_us']:.0f} µs, {hl['errors']} errors; "
+              "target ≥ 10,000/s)", "",
+              "Arrow body bytes per request (/metrics ipfs_kit_http_arrow_bytes_total):", "",
+              "| request | referenced | copied | framing |", "|---|---|---|---|"]
+    for k in ("limit100", "whole"):
+        c = res["copies"][k]
+        lines.append(f"| {k} | {c.get('referenced', 0):,} | {c.get('copied', 0):,} | "
+                     f"{c.get('framing', 0):,} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

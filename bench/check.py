@@ -132,6 +132,24 @@ def main():
         v is not None and v <= 2 and s.get("resync_100_generations_used") == 1, "{:.2f}×")
     v = s.get("resync_nochange_generations_used")
     add(16, "re-sync with no change: no new version", v, v == 0, "{} generations")
+    # issue 17: HTTP (bench/bench_http.py writes its own http-<ts>.json)
+    hf = sorted(glob.glob(os.path.join(RESULTS, "http-*.json")))
+    hr = json.load(open(hf[-1])) if hf else {}
+    hp = hr.get("pins", "1M")
+    v = get(hr, "latency", "ratio")
+    add(17, "GET /pin-index-arrow?limit=100 p50 ≤ 2× GET /health (same run)", v,
+        v is not None and v <= 2, "{:.2f}×")
+    v = get(hr, "throughput", "none", "mb_per_s")
+    add(17, f"whole table over HTTP ({hp} pins) ≥ 1 GB/s uncompressed", v,
+        v is not None and v >= 1000, "{:,.0f} MB/s")
+    v = get(hr, "throughput", "vs_pyarrow")
+    add(17, "whole table ≥ 2× a pyarrow http.server from memory (same client)", v,
+        v is not None and v >= 2, "{:.2f}×")
+    v = get(hr, "health_load", "rps")
+    add(17, "GET /health ≥ 10k/s with 64 keep-alive clients", v, v is not None and v >= 10000,
+        "{:,.0f}/s")
+    v = get(hr, "copies", "whole", "copied")
+    add(17, "whole-table Arrow body: 0 bytes copied", v, v == 0, "{} bytes")
     # issue 12: incremental snapshots (bench/bench_segments.py; from the suite's results, or
     # from bench/results/segments.json when it ran alone)
     seg = r.get("segments")

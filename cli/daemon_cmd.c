@@ -354,8 +354,9 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
                (long long)json_integer_value(json_object_get(st, "pins")),
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
+        const char *scheme = json_string_value(json_object_get(st, "http_scheme"));
         if (http)
-            printf("HTTP http://%s\n", http);
+            printf("HTTP %s://%s\n", scheme ? scheme : "http", http);
         else
             printf("HTTP off (%s)\n", off ? off : "unknown");
         build_warning(st);

@@ -250,6 +250,7 @@ static void http_status(struct ik_daemon *d, json_t *h)
     if (!h)
         return;
     json_object_set_new(h, "http", addr[0] ? json_string(addr) : json_null());
+    json_object_set_new(h, "http_scheme", json_string(ik_http_scheme(d)));
     if (!addr[0])
         json_object_set_new(h, "http_off", json_string(why));
 }

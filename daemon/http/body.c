@@ -1,9 +1,9 @@
 /* Response bodies of the table endpoints: content negotiation by Accept, and the bodies
- * themselves. Arrow goes out as a chunked IPC stream (schema, one record batch, end of stream)
+ * themselves. Arrow goes out as an IPC stream (arrow_body.c: sent from the segments' mappings)
  * with optional IPC buffer compression named in Content-Type's codecs parameter and never a
- * Content-Encoding; uncompressed buffers that lie in the snapshot mapping are not copied
- * before libmicrohttpd reads them into its send buffer. JSON (an array, as `pin list --format
- * json`), JSON lines and CSV (as `--format csv`) are rendered into one buffer. */
+ * Content-Encoding. JSON (an array, as `pin list --format json`), JSON lines and CSV (as
+ * `--format csv`) are rendered into one buffer, then encoded as Accept-Encoding asks
+ * (encoding.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 #include "ipfskit/json_rows.h"
 
 #define ARROW_TYPE "application/vnd.apache.arrow.stream"
-#define BLOCK (256 * 1024)
 
 /* ---- Accept ----------------------------------------------------------------------------- */
 
@@ -119,141 +118,6 @@ const char *ik__http_content_type(int format, int compression, char *buf, size_t
     return media[format];
 }
 
-/* ---- Arrow: segments of the IPC stream, referenced in the mapping or copied -------------- */
-
-struct seg {
-    const uint8_t *ref; /* in the mapping, or NULL: `len` bytes at `off` in the copy buffer */
-    size_t off, len;
-};
-
-struct arrow_body {
-    struct ik_http_result r;
-    struct seg *segs;
-    size_t n_segs, cap_segs, cur, cur_off;
-    uint8_t *copy;
-    size_t copy_len, copy_cap;
-    bool zero_copy; /* uncompressed: buffers in the mapping may be referenced */
-    atomic_llong *bytes;
-};
-
-static int add_seg(struct arrow_body *a, struct seg s)
-{
-    if (a->n_segs && !s.ref && !a->segs[a->n_segs - 1].ref) {
-        a->segs[a->n_segs - 1].len += s.len; /* adjacent copies merge */
-        return 0;
-    }
-    if (a->n_segs == a->cap_segs) {
-        size_t c = a->cap_segs ? a->cap_segs * 2 : 64;
-        struct seg *p = realloc(a->segs, c * sizeof *p);
-        if (!p)
-            return ENOMEM;
-        a->segs = p;
-        a->cap_segs = c;
-    }
-    a->segs[a->n_segs++] = s;
-    return 0;
-}
-
-static int gather(void *ctx, const void *data, size_t len, struct ik_error *err)
-{
-    struct arrow_body *a = ctx;
-    const uint8_t *p = data;
-    if (len == 0)
-        return 0;
-    if (a->zero_copy && a->r.map && p >= a->r.map && len <= a->r.map_size &&
-        (size_t)(p - a->r.map) <= a->r.map_size - len)
-        return add_seg(a, (struct seg){p, 0, len}) ? ik_error_set(err, ENOMEM, "out of memory") : 0;
-    if (a->copy_len + len > a->copy_cap) {
-        size_t c = a->copy_cap ? a->copy_cap : 4096;
-        while (c < a->copy_len + len)
-            c *= 2;
-        uint8_t *q = realloc(a->copy, c);
-        if (!q)
-            return ik_error_set(err, ENOMEM, "out of memory");
-        a->copy = q;
-        a->copy_cap = c;
-    }
-    memcpy(a->copy + a->copy_len, p, len);
-    a->copy_len += len;
-    return add_seg(a, (struct seg){NULL, a->copy_len - len, len})
-               ? ik_error_set(err, ENOMEM, "out of memory")
-               : 0;
-}
-
-static ssize_t arrow_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    struct arrow_body *a = cls;
-    size_t n = 0;
-    (void)pos;
-    while (n < max && a->cur < a->n_segs) {
-        const struct seg *s = &a->segs[a->cur];
-        const uint8_t *src = (s->ref ? s->ref : a->copy + s->off) + a->cur_off;
-        size_t k = s->len - a->cur_off < max - n ? s->len - a->cur_off : max - n;
-        memcpy(buf + n, src, k);
-        n += k;
-        a->cur_off += k;
-        if (a->cur_off == s->len) {
-            a->cur++;
-            a->cur_off = 0;
-        }
-    }
-    if (n == 0)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    atomic_fetch_add_explicit(a->bytes, (long long)n, memory_order_relaxed);
-    return (ssize_t)n;
-}
-
-static void arrow_free(void *cls)
-{
-    struct arrow_body *a = cls;
-    ik__http_result_reset(&a->r);
-    free(a->segs);
-    free(a->copy);
-    free(a);
-}
-
-static struct MHD_Response *arrow_body(struct ik_http_result *r, int compression,
-                                       atomic_llong *bytes, struct ik_error *err)
-{
-    struct arrow_body *a = calloc(1, sizeof *a);
-    struct ik_write_options o;
-    struct ik_ipc_writer *w = NULL;
-    struct MHD_Response *resp = NULL;
-    size_t total = 0;
-    int rc;
-    if (!a) {
-        ik__http_result_reset(r);
-        ik_error_set(err, ENOMEM, "out of memory");
-        return NULL;
-    }
-    a->r = *r;
-    memset(r, 0, sizeof *r);
-    a->bytes = bytes;
-    a->zero_copy = compression == IK_COMPRESSION_NONE;
-    ik_write_options_init(&o);
-    o.format = IK_IPC_STREAM;
-    o.compression = (enum ik_compression)compression;
-    rc = ik_ipc_writer_create(&a->r.schema, &o, gather, a, &w, err);
-    for (int64_t i = 0; rc == 0 && i < a->r.n; i++)
-        rc = ik_ipc_writer_write(w, &a->r.batches[i], err);
-    if (rc == 0)
-        rc = ik_ipc_writer_finish(w, err);
-    ik_ipc_writer_destroy(w);
-    for (size_t i = 0; i < a->n_segs; i++)
-        total += a->segs[i].len;
-    /* MHD allocates the block per response: a small body gets a small one */
-    if (rc == 0)
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-                                                 total < BLOCK ? (total | 4095) + 1 : BLOCK,
-                                                 arrow_read, a, arrow_free);
-    if (!resp) {
-        if (rc == 0)
-            ik_error_set(err, ENOMEM, "out of memory");
-        arrow_free(a);
-    }
-    return resp;
-}
-
 /* ---- text -------------------------------------------------------------------------------- */
 
 static int mem_write(void *ctx, const void *data, size_t len, struct ik_error *err)
@@ -321,24 +185,53 @@ static int render_text(struct ik_http_result *r, int format, char **text, size_t
 }
 
 struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
-                                   atomic_llong *bytes, struct ik_error *err)
+                                   int encoding, struct ik_http_sent *sent, struct ik_error *err)
 {
     struct MHD_Response *resp;
     char *text = NULL;
-    size_t len = 0;
+    void *enc = NULL;
+    size_t len = 0, enc_len = 0;
     int rc;
+    memset(sent, 0, sizeof *sent);
+    sent->format = format;
+    sent->encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY : encoding;
     if (format == IK_FMT_ARROW)
-        return arrow_body(r, compression, bytes, err);
+        return ik__http_arrow_body(r, compression, sent, err);
     rc = render_text(r, format, &text, &len, err);
     ik__http_result_reset(r);
     if (rc != 0)
         return NULL;
+    if (encoding != IK_ENC_IDENTITY) {
+        rc = ik__http_encode(encoding, text, len, &enc, &enc_len, err);
+        free(text);
+        if (rc != 0)
+            return NULL;
+        sent->encoded_in = (long long)len;
+        text = enc;
+        len = enc_len;
+    }
     resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         ik_error_set(err, ENOMEM, "out of memory");
         return NULL;
     }
-    atomic_fetch_add_explicit(bytes, (long long)len, memory_order_relaxed);
+    if (encoding != IK_ENC_IDENTITY)
+        MHD_add_response_header(resp, "Content-Encoding", ik__http_encoding_name(encoding));
+    sent->total = sent->owned = (long long)len;
     return resp;
+}
+
+void ik__http_count_sent(struct ik_http *h, const struct ik_http_sent *sent)
+{
+    struct ik_http_stats *s = &h->stats;
+    atomic_fetch_add_explicit(&s->bytes[IK_ROUTE_TABLE][sent->format], sent->total,
+                              memory_order_relaxed);
+    if (sent->format == IK_FMT_ARROW) {
+        for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
+            atomic_fetch_add_explicit(&s->arrow_bytes[k], sent->kind[k], memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&s->encoded[sent->encoding], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->encoded_in, sent->encoded_in, memory_order_relaxed);
 }

@@ -188,8 +188,11 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
             text_body(&r, format == IK_FMT_JSON, &h->stats.bytes[IK_ROUTE_CHANGES][format], &err);
         ik__http_result_reset(&r);
     } else {
-        resp =
-            ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_CHANGES][format], &err);
+        struct ik_http_sent sent;
+        resp = ik__http_body(&r, format, compression, IK_ENC_IDENTITY, &sent, &err);
+        if (resp)
+            atomic_fetch_add_explicit(&h->stats.bytes[IK_ROUTE_CHANGES][format], sent.total,
+                                      memory_order_relaxed);
     }
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);

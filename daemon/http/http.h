@@ -17,6 +17,9 @@ void ik_http_stop(struct ik_daemon *d);
 /* Whether HTTP is being served (for the metrics table's http_up). */
 int ik_http_serving(struct ik_daemon *d);
 
+/* "https" when serving TLS (http.tls_cert / tls_key), else "http". */
+const char *ik_http_scheme(struct ik_daemon *d);
+
 /* Where HTTP is served ("127.0.0.1:8774", the bound port when 0 was asked) into `addr`, or
  * "" with why it is not into `why`. */
 void ik_http_describe(struct ik_daemon *d, char *addr, size_t addr_cap, char *why, size_t why_cap);

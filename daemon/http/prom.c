@@ -13,6 +13,8 @@
 static const char *const route_names[IK_ROUTE_COUNT] = {
     "health", "table", "metrics", "summary", "dashboard", "write", "changes", "ws", "other"};
 static const char *const format_names[IK_FMT_COUNT] = {"arrow", "json", "ndjson", "csv"};
+static const char *const arrow_kinds[IK_ARROW_BYTE_KINDS] = {"referenced", "copied", "compressed",
+                                                             "framing"};
 
 static long long ld(atomic_llong *v)
 {
@@ -94,6 +96,23 @@ static void http_metrics(FILE *f, struct ik_http *h)
                         "ipfs_kit_http_response_bytes_total{endpoint=\"%s\",format=\"%s\"} "
                         "%lld\n",
                         route_names[r], format_names[k], ld(&s->bytes[r][k]));
+    head(f, "http_arrow_bytes_total", "counter",
+         "Arrow body bytes by how they were sent: referenced (from the mappings), copied, "
+         "compressed, framing (IPC headers, padding).");
+    for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
+        fprintf(f, "ipfs_kit_http_arrow_bytes_total{kind=\"%s\"} %lld\n", arrow_kinds[k],
+                ld(&s->arrow_bytes[k]));
+    head(f, "http_encoded_responses_total", "counter", "Text table bodies by Content-Encoding.");
+    for (int e = 0; e < IK_ENC_COUNT; e++)
+        fprintf(f, "ipfs_kit_http_encoded_responses_total{encoding=\"%s\"} %lld\n",
+                ik__http_encoding_name(e), ld(&s->encoded[e]));
+    head(f, "http_encoded_input_bytes_total", "counter",
+         "Bytes of text bodies before gzip or zstd encoding.");
+    fprintf(f, "ipfs_kit_http_encoded_input_bytes_total %lld\n", ld(&s->encoded_in));
+    head(f, "http_response_cache_total", "counter",
+         "Table responses served from the per-version response cache (hit) or built (miss).");
+    fprintf(f, "ipfs_kit_http_response_cache_total{result=\"hit\"} %lld\n", ld(&s->cache_hits));
+    fprintf(f, "ipfs_kit_http_response_cache_total{result=\"miss\"} %lld\n", ld(&s->cache_misses));
     head(f, "http_connections_total", "counter", "HTTP connections accepted.");
     fprintf(f, "ipfs_kit_http_connections_total %lld\n", ld(&s->connections_total));
     head(f, "http_connections_open", "gauge", "HTTP connections open now.");

@@ -1,7 +1,9 @@
 /* The HTTP server: libmicrohttpd on its own threads (a pool of two), our own listening socket
  * (so "port taken" is a clear message and port 0 reports the port bound), limits from
- * config.json (connections, header bytes, idle timeout), tokens, CORS, routing, and the
- * request statistics /metrics reports. See docs/http.md for the endpoints. */
+ * config.json (connections, header bytes, idle timeout), TLS when configured (tls.c), tokens,
+ * CORS, routing, the table responses (served from cache.c when the same request was answered
+ * at the same version), and the request statistics /metrics reports. See docs/http.md for the
+ * endpoints. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,16 @@ enum MHD_Result ik__http_error(struct ik_http *h, struct MHD_Connection *conn, u
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
+/* Drops cached responses of versions no longer published (cache.c), once per generation
+ * (health and table requests check). */
+static void prune_cache(struct ik_http *h)
+{
+    uint64_t gen, pins_version, vfs_version;
+    ik__http_versions(h, &gen, &pins_version, &vfs_version);
+    if (atomic_exchange(&h->cache_gen, gen) != gen)
+        ik__http_cache_prune(h, pins_version, vfs_version);
+}
+
 static enum MHD_Result health(struct ik_http *h, struct MHD_Connection *conn)
 {
     struct ik_daemon *d = h->d;
@@ -161,6 +173,8 @@ static enum MHD_Result health(struct ik_http *h, struct MHD_Connection *conn)
     bool failed;
     int n;
     ik__http_published(h, &gen, &pins, &failed);
+    if (atomic_load_explicit(&h->cache_gen, memory_order_relaxed) != gen)
+        prune_cache(h);
     n = snprintf(body, sizeof body,
                  "{\"status\":\"%s\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%.3f,"
                  "\"snapshot_version\":%llu,\"pins\":%lld,\"http\":\"%s\"}\n",
@@ -195,16 +209,28 @@ void ik__http_body_headers(struct MHD_Response *resp, int format, int compressio
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
 }
 
+/* Whether a response to this request gets CORS headers (such a response is not shared). */
+static bool cors_applies(struct ik_http *h, struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    for (int i = 0; origin && i < h->d->cfg.http.n_cors; i++)
+        if (strcmp(origin, h->d->cfg.http.cors[i]) == 0)
+            return true;
+    return false;
+}
+
 static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, const char *name)
 {
     struct ik_error err = {{0}};
     struct ik_query q;
     struct ik_http_result r;
+    struct ik_http_sent sent;
     struct MHD_Response *resp;
-    char param[64], etag[40], num[24];
+    char param[64], etag[40], ctype[96], num[24], key[IK_HTTP_CACHE_KEY];
     uint64_t version = 0;
-    int compression, rc;
-    bool versioned;
+    int compression, rc, encoding;
+    bool versioned, cacheable;
+    enum MHD_Result ok;
     int format = ik__http_negotiate(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
                                     &compression);
     if (format < 0)
@@ -212,20 +238,31 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
                               "acceptable types: "
                               "application/vnd.apache.arrow.stream, application/json, "
                               "application/x-ndjson, text/csv");
+    encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY
+                                      : ik__http_pick_encoding(MHD_lookup_connection_value(
+                                            conn, MHD_HEADER_KIND, "Accept-Encoding"));
+    versioned = ik__http_snap_version(h, name, &version);
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)version);
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    /* the same request at the same version: the response kept from the first time */
+    cacheable = versioned && version > 0 && !cors_applies(h, conn) &&
+                ik__http_cache_key(conn, name, format, compression, encoding, key, sizeof key);
+    if (cacheable) {
+        prune_cache(h);
+        if (!etag_matches(inm, etag) && ik__http_cache_serve(h, conn, key, version, &ok))
+            return ok;
+    }
     if ((rc = ik__http_query_from_args(conn, name, &q, param, sizeof param, &err)) != 0) {
         ik_query_reset(&q);
         return ik__http_error(h, conn, 400, "bad_parameter", param[0] ? param : NULL, err.message);
     }
-    versioned = ik__http_snap_version(h, name, &version);
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)version);
-    if (versioned && version > 0 &&
-        etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match"), etag)) {
+    if (versioned && version > 0 && etag_matches(inm, etag)) {
         ik_query_reset(&q);
         atomic_fetch_add_explicit(&h->stats.not_modified, 1, memory_order_relaxed);
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp) {
             MHD_add_response_header(resp, "ETag", etag);
-            MHD_add_response_header(resp, "Vary", "Accept");
+            MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
         }
         return queue(h, conn, 304, resp);
     }
@@ -234,17 +271,27 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     if (rc != 0)
         return ik__http_error(h, conn, rc == EINVAL ? 400 : 503,
                               rc == EINVAL ? "bad_query" : "unavailable", NULL, err.message);
+    cacheable = cacheable && r.version == version; /* else published meanwhile: not kept */
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)r.version);
     versioned = r.versioned;
     snprintf(num, sizeof num, "%lld", (long long)r.matched);
-    resp = ik__http_body(&r, format, compression, &h->stats.bytes[IK_ROUTE_TABLE][format], &err);
+    resp = ik__http_body(&r, format, compression, encoding, &sent, &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
-    ik__http_body_headers(resp, format, compression);
+    ik__http_count_sent(h, &sent);
+    MHD_add_response_header(resp, "Content-Type",
+                            ik__http_content_type(format, compression, ctype, sizeof ctype));
+    MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Ipfs-Kit-Matched", num);
     if (versioned)
         MHD_add_response_header(resp, "ETag", etag);
-    return queue(h, conn, 200, resp);
+    if (!cacheable)
+        return queue(h, conn, 200, resp);
+    count_status(h, 200);
+    ok = MHD_queue_response(conn, 200, resp);
+    ik__http_cache_put(h, key, version, resp, &sent); /* takes resp */
+    return ok;
 }
 
 enum MHD_Result ik__http_json(struct ik_http *h, struct MHD_Connection *conn, unsigned status,
@@ -534,22 +581,39 @@ static int listen_on(struct ik_http *h, int *fd_out, struct ik_error *err)
 static int start(struct ik_http *h, struct ik_error *err)
 {
     const struct ik_http_conf *c = &h->d->cfg.http;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
     int fd = -1, rc;
-    if ((rc = load_token(h, err)) != 0 || (rc = ik__http_writes_open(h, err)) != 0 ||
-        (rc = ik__ws_start(h, err)) != 0 || (rc = listen_on(h, &fd, err)) != 0)
+    if ((rc = load_token(h, err)) != 0 || (rc = ik__http_tls_load(h, err)) != 0 ||
+        (rc = ik__http_writes_open(h, err)) != 0 || (rc = ik__ws_start(h, err)) != 0 ||
+        (rc = listen_on(h, &fd, err)) != 0)
         return rc;
-    h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE,
-                              0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)c->max_header_bytes + 4096, MHD_OPTION_UNESCAPE_CALLBACK,
-                              unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    atomic_store(&h->starting, true);
+    /* Options that are NULL are skipped: MHD_OPTION_ARRAY ends at the first MHD_OPTION_END. */
+    struct MHD_OptionItem tls[] = {
+        {h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->mhd = MHD_start_daemon(
+        flags | (h->tls_cert ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, h,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes + 4096, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_EXTERNAL_LOGGER, ik__http_log, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    atomic_store(&h->starting, false);
     if (!h->mhd) {
         close(fd);
         h->addr[0] = 0;
-        return ik_error_set(err, EIO, "libmicrohttpd did not start");
+        if (h->tls_cert)
+            return ik_error_set(err, EINVAL,
+                                "TLS: the certificate (http.tls_cert) and key (http.tls_key) "
+                                "were refused: %s",
+                                h->mhd_msg[0] ? h->mhd_msg : "no reason given");
+        return ik_error_set(err, EIO, "libmicrohttpd did not start%s%s", h->mhd_msg[0] ? ": " : "",
+                            h->mhd_msg);
     }
     return 0;
 }
@@ -562,18 +626,20 @@ void ik_http_start(struct ik_daemon *d, int quiet)
     if (!h)
         return;
     h->d = d;
+    pthread_mutex_init(&h->cache_mu, NULL);
     if (!d->cfg.http.enabled) {
         snprintf(h->why, sizeof h->why, "off in config.json (http.listen is null)");
         return;
     }
     if (start(h, &err) != 0) {
+        ik__http_tls_free(h);
         snprintf(h->why, sizeof h->why, "%s", err.message);
         if (!quiet)
             fprintf(stderr, "ipfs-kit daemon: HTTP off: %s\n", h->why);
         return;
     }
     if (!quiet)
-        fprintf(stderr, "ipfs-kit daemon: HTTP on http://%s\n", h->addr);
+        fprintf(stderr, "ipfs-kit daemon: HTTP on %s://%s\n", ik_http_scheme(d), h->addr);
 }
 
 void ik_http_stop(struct ik_daemon *d)
@@ -593,8 +659,16 @@ void ik_http_stop(struct ik_daemon *d)
     }
     ik__ws_free(h);
     ik__http_writes_close(h);
+    ik__http_cache_free(h);
+    pthread_mutex_destroy(&h->cache_mu);
+    ik__http_tls_free(h);
     free(h);
     d->http = NULL;
+}
+
+const char *ik_http_scheme(struct ik_daemon *d)
+{
+    return d->http && d->http->tls_cert ? "https" : "http";
 }
 
 int ik_http_serving(struct ik_daemon *d)

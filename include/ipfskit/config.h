@@ -75,6 +75,10 @@ struct ik_http_conf {
     int timeout_s;        /* "idle_timeout", seconds, default 10 */
     int max_header_bytes; /* "max_header_bytes", default 16384 */
     int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
+    /* "tls_cert", "tls_key": PEM files (relative to the data directory unless absolute); HTTPS
+     * when both are set, "" when not */
+    char tls_cert[1024];
+    char tls_key[1024];
 };
 
 /* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall

@@ -177,7 +177,11 @@ def test_non_loopback_without_token_is_refused_at_start():
                                       ({"listen": 5}, "http.listen"),
                                       ({"read_token": "short"}, "http.read_token"),
                                       ({"max_connections": 0}, "http.max_connections"),
-                                      ({"cors_origins": "x"}, "http.cors_origins")])
+                                      ({"cors_origins": "x"}, "http.cors_origins"),
+                                      ({"tls_cert": "cert.pem"}, "http.tls_cert"),
+                                      ({"tls_key": "key.pem"}, "http.tls_key"),
+                                      ({"tls_cert": 5, "tls_key": "k"}, "http.tls_cert"),
+                                      ({"tls_cert": "", "tls_key": "k"}, "http.tls_cert")])
 def test_bad_http_config_is_named(conf, key):
     d = http_daemon(conf, asan=False, start=False)
     try:
