@@ -120,7 +120,7 @@ def test_sync_of_a_stopped_kubo_names_the_url_and_keeps_the_pins(kubo, store):
 
 def test_sync_of_an_unknown_source_name_is_a_usage_error(kubo, store):
     r = sync(store, kubo, "nope", check=False)
-    assert r.returncode == 2 and "no source named 'nope'" in r.stderr.decode()
+    assert r.returncode == 2 and "no source named 'nope' (the sources: kubo)" in r.stderr.decode()
 
 
 def test_config_sources_are_checked_with_the_key_named(kubo, store):
