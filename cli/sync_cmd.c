@@ -360,11 +360,20 @@ static int sync_daemon(const char *only, int timeout_ms)
             running = json_object_get(src, "running");
             if (json_integer_value(json_object_get(last, "run")) >= runs[i].run &&
                 (!json_is_true(json_object_get(last, "ok")) ||
-                 json_is_true(json_object_get(last, "visible")))) {
+                 json_is_true(json_object_get(last, "visible")) ||
+                 json_is_string(json_object_get(last, "not_visible")))) {
                 if (shown)
                     fputc('\n', stderr);
                 shown = false;
                 rc = print_run(runs[i].name, last);
+                if (rc == 0 && !json_is_true(json_object_get(last, "visible"))) {
+                    ik_cli_errorf("sync: %s: committed but not yet visible (snapshot builds "
+                                  "failing: %s); the daemon retries and queries show it once a "
+                                  "build succeeds",
+                                  runs[i].name,
+                                  json_string_value(json_object_get(last, "not_visible")));
+                    rc = IK_EXIT_TEMPFAIL;
+                }
                 worst = worst ? worst : rc;
                 runs[i].done = true;
                 left--;

@@ -230,7 +230,7 @@ static void *syncer_main(void *arg)
         }
         if (due < y->n) {
             struct src_state *s = &y->st[due];
-            /* requests from now on join this run (run_source clears `requested` when done) */
+            /* a request from now on joins this run */
             s->requested = false;
             s->running = true;
             s->runs_started++;
@@ -342,8 +342,9 @@ int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_e
 }
 
 /* The result of a source's last finished run (held y->mu): what `ipfs-kit sync` prints of it.
- * "visible": its write is in the published snapshot (a query sees it). */
-static json_t *last_run(const struct src_state *s, uint64_t published)
+ * "visible": its write is in the published snapshot (a query sees it); "not_visible": why it is
+ * not, once snapshot builds have failed for daemon.visible_timeout (as a write reply says). */
+static json_t *last_run(const struct src_state *s, uint64_t published, const char *failing)
 {
     json_t *r = json_pack("{s:I,s:b}", "run", (json_int_t)s->runs_done, "ok", !s->last_failed);
     if (r == NULL)
@@ -361,6 +362,8 @@ static json_t *last_run(const struct src_state *s, uint64_t published)
     json_object_set_new(r, "wrote", json_boolean(s->last.wrote));
     json_object_set_new(r, "visible",
                         json_boolean(!s->last.wrote || s->last.generation <= published));
+    if (s->last.wrote && s->last.generation > published && failing[0])
+        json_object_set_new(r, "not_visible", json_string(failing));
     json_object_set_new(r, "ms", json_real(s->last_sync_ms));
     json_object_set_new(r, "invalid", json_integer(s->last.invalid));
     if (s->last.invalid > 0)
@@ -380,8 +383,13 @@ char *ik_syncer_status_json(struct ik_daemon *d)
     json_object_set_new(o, "ok", json_true());
     if (y != NULL) {
         uint64_t published;
+        char failing[IK_ERROR_SIZE] = "";
         pthread_mutex_lock(&d->pub_mu);
         published = d->published_gen;
+        if (d->build_failed &&
+            ik_wall_ms() - d->build_failed_since >= d->cfg.visible_timeout_s * 1000.0)
+            snprintf(failing, sizeof failing, "%s",
+                     d->build_error[0] ? d->build_error : "snapshot builds are failing");
         pthread_mutex_unlock(&d->pub_mu);
         pthread_mutex_lock(&y->mu);
         for (size_t i = 0; i < y->n; i++) {
@@ -416,7 +424,7 @@ char *ik_syncer_status_json(struct ik_daemon *d)
                                                 (now_ms - s->run_t0_ms) / 1000.0)
                                     : json_null());
             if (s->runs_done > 0)
-                json_object_set_new(e, "last_run", last_run(s, published));
+                json_object_set_new(e, "last_run", last_run(s, published, failing));
             if (s->last_ok_us)
                 json_object_set_new(
                     e, "last_sync",

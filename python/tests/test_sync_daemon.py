@@ -238,3 +238,38 @@ def test_sync_now_protocol_errors(store):
     assert "sync_now" in caps["ops"] and "sync_status" in caps["ops"]
     store.stop()
     store.assert_clean_log()
+
+
+def test_a_sync_whose_snapshot_never_builds_says_so(store):
+    calls = []
+
+    def pin_ls(h):  # one more pin each listing
+        calls.append(1)
+        body = b"".join(b'{"Cid":"%s","Type":"recursive"}\n' % cid(i).encode()
+                        for i in range(len(calls)))
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    m = Mock({"/api/v0/pin/ls": pin_ls, "/api/v0/id": status(200, {"ID": "mock"})})
+    try:
+        store.write_config({"daemon": {"visible_timeout": 1},
+                            "sources": [{"name": "kubo", "kind": "kubo", "api": m.url,
+                                         "interval_s": 3600, "timeout_ms": 2000}]})
+        store.start(env={"IPFS_KIT_FAIL_BUILDS": "1000000"})
+        wait_for(lambda: source_status(store)["runs_done"] >= 1, timeout=60,
+                 what="the start's sync")
+        t0 = time.monotonic()
+        r = store.ik("sync", timeout=60)
+        assert r.returncode == 75, (r.returncode, r.stderr)
+        assert b"kubo: 2 listed, 1 added, 0 removed, 0 changed" in r.stdout, r.stdout
+        err = r.stderr.decode()
+        assert "committed but not yet visible" in err and "No space left on device" in err, err
+        assert time.monotonic() - t0 < 30
+        last = source_status(store)["last_run"]
+        assert last["ok"] and not last["visible"] and "No space left" in last["not_visible"]
+    finally:
+        m.close()
+    store.stop()
