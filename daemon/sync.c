@@ -371,11 +371,26 @@ static json_t *last_run(const struct src_state *s, uint64_t published, const cha
     return r;
 }
 
+/* `o` with `key` set to `arr` as compact JSON text (malloc'd); both are taken, either may be
+ * NULL (out of memory: NULL). */
+static char *dump_with(json_t *o, const char *key, json_t *arr)
+{
+    char *text = NULL;
+    if (o != NULL && arr != NULL) {
+        int rc = json_object_set_new(o, key, arr); /* takes arr, also on failure */
+        arr = NULL;
+        if (rc == 0)
+            text = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(arr);
+    json_decref(o);
+    return text;
+}
+
 char *ik_syncer_status_json(struct ik_daemon *d)
 {
     struct ik_syncer *y = d->syncer;
     json_t *o = json_object(), *arr = json_array();
-    char *text = NULL;
     double now_ms = ik_now_ms();
     int64_t now_us = wall_us();
     if (o == NULL || arr == NULL)
@@ -436,13 +451,8 @@ char *ik_syncer_status_json(struct ik_daemon *d)
         }
         pthread_mutex_unlock(&y->mu);
     }
-    json_object_set_new(o, "sources", arr);
-    arr = NULL;
-    text = json_dumps(o, JSON_COMPACT);
 done:
-    json_decref(arr);
-    json_decref(o);
-    return text;
+    return dump_with(o, "sources", arr);
 }
 
 char *ik_syncer_request(struct ik_daemon *d, const char *name, const char **code, char *why,
@@ -450,7 +460,6 @@ char *ik_syncer_request(struct ik_daemon *d, const char *name, const char **code
 {
     struct ik_syncer *y = d->syncer;
     json_t *o = NULL, *runs = NULL;
-    char *text = NULL;
     size_t i, matched = 0;
     *code = "not_found";
     if (y == NULL || y->n == 0) {
@@ -489,11 +498,6 @@ char *ik_syncer_request(struct ik_daemon *d, const char *name, const char **code
     pthread_cond_broadcast(&y->cv);
     pthread_mutex_unlock(&y->mu);
     json_object_set_new(o, "ok", json_true());
-    json_object_set_new(o, "runs", runs);
-    runs = NULL;
-    text = json_dumps(o, JSON_COMPACT);
 done:
-    json_decref(runs);
-    json_decref(o);
-    return text;
+    return dump_with(o, "runs", runs);
 }

@@ -4,6 +4,7 @@
  * the fast JSON-object check never vouches for text jansson refuses. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ik_test.h"
@@ -11,25 +12,19 @@
 #include "store/store_internal.h"
 #include "store_testutil.h"
 
-static struct ik_store *fresh(char *dir, size_t cap, int n)
+/* The first column of the first row of `sql`, as an integer (-1: no row). */
+static int first_int(void *out, int n, char **values, char **names)
 {
-    struct ik_error err;
-    struct ik_store *st = NULL;
-    snprintf(dir, cap, "%s/importlog%d", ik_test_tmpdir(), n);
-    if (ik_store_open(dir, IK_STORE_CREATE, &st, &err) != 0)
-        fprintf(stderr, "open: %s\n", err.message);
-    return st;
+    (void)names;
+    *(int64_t *)out = n > 0 && values[0] ? strtoll(values[0], NULL, 10) : -1;
+    return 1; /* one row is enough */
 }
 
 static int64_t sql_int(struct ik_store *st, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(ik__store_db(st), sql, -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return n;
+    int64_t v = -1;
+    sqlite3_exec(ik__store_db(st), sql, first_int, &v, NULL);
+    return v;
 }
 
 /* JSON lines of pins first..first+n-1 (the text is malloc'd); `bad_at` >= 0 spoils that line. */
@@ -57,8 +52,9 @@ TEST(test_import_into_an_empty_table_logs_every_row_as_new)
 {
     char dir[512], *text = lines(0, 300, -1);
     struct ik_error err;
-    struct ik_store *st = fresh(dir, sizeof dir, 1);
-    ASSERT_TRUE(st != NULL);
+    struct ik_store *st = NULL;
+    snprintf(dir, sizeof dir, "%s/importlog1", ik_test_tmpdir());
+    ASSERT_OK(ik_store_open(dir, IK_STORE_CREATE, &st, &err), &err);
     ASSERT_OK(import_text(st, text, &err), &err);
     free(text);
     ASSERT_EQ(sql_int(st, "SELECT count(*) FROM pins"), 300);
@@ -82,8 +78,9 @@ TEST(test_a_failed_import_into_an_empty_table_logs_nothing)
     struct ik_error err;
     struct ik_pin p;
     char cid[47];
-    struct ik_store *st = fresh(dir, sizeof dir, 2);
-    ASSERT_TRUE(st != NULL);
+    struct ik_store *st = NULL;
+    snprintf(dir, sizeof dir, "%s/importlog2", ik_test_tmpdir());
+    ASSERT_OK(ik_store_open(dir, IK_STORE_CREATE, &st, &err), &err);
     ASSERT_TRUE(import_text(st, text, &err) != 0);
     free(text);
     ASSERT_EQ(sql_int(st, "SELECT count(*) FROM pins"), 0);

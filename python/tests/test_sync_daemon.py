@@ -13,47 +13,15 @@ import time
 
 import pytest
 
-from daemon_util import Daemon, raw_request, wait_for
-from kubo_util import Kubo
+from daemon_util import raw_request, wait_for
+from test_sync_kubo import asan_store, counts, indexed_live, kubo  # noqa: F401 (fixtures)
+from test_sync_kubo import sync_status as source_status
 from test_sync_mock import Mock, status
 
 
 @pytest.fixture
-def kubo():
-    k = Kubo().start()
-    yield k
-    k.cleanup()
-
-
-@pytest.fixture
-def store():
-    from conftest import ASAN_BIN
-    d = Daemon(binary=ASAN_BIN)
-    yield d
-    d.cleanup()
-
-
-def indexed_live(store):
-    """kubo's rows as the daemon serves them (zero-copy): {cid: (type, name)}."""
-    r = store.ik("pin", "list", "--backend", "kubo", "--format", "jsonl",
-                 "--columns", "cid,pin_type,name")
-    assert r.returncode == 0, r.stderr.decode()
-    return {o["cid"]: (o["pin_type"], o["name"]) for o in
-            map(json.loads, r.stdout.decode().splitlines())}
-
-
-def source_status(store):
-    r = store.ik("sync", "status", "--format", "json")
-    assert r.returncode == 0, r.stderr.decode()
-    (src,) = json.loads(r.stdout)["sources"]
-    return src
-
-
-def counts(r):
-    line = r.stdout.decode().strip().splitlines()[-1]
-    words = line.replace(",", "").split()
-    return {w: int(words[i - 1]) for i, w in enumerate(words) if w in
-            ("listed", "added", "removed", "changed")}
+def store(asan_store):
+    return asan_store  # the daemon under ASan: the syncer's threads are what changed
 
 
 def started(store, sources):
