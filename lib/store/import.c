@@ -124,8 +124,9 @@ static int log_at_commit(struct ik_store *st, struct ik_error *err)
         rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = ik__sql_error(st, rc, "pins.db", err); /* the message before the rollback's */
         ik__rollback(st);
-        return ik__sql_error(st, rc, "pins.db", err);
+        return rc;
     }
     st->log_at_commit = rc == SQLITE_DONE;
     return 0;
