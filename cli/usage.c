@@ -66,10 +66,12 @@ static const struct usage usages[] = {
      "Each source as the running daemon syncs it: status (ok, degraded, down), last success,\n"
      "lag, what the last sync changed, seconds to the next run, the last error, and since\n"
      "when a source is down.\n" TIMEOUT_OPT},
-    {"sync", NULL, "sync [NAME] [--once]",
+    {"sync", NULL, "sync [NAME] [--once] [--timeout SECONDS]",
      "Makes the pin index equal to each source's pins now (config.json \"sources\", or the\n"
      "local kubo named by $IPFS_PATH/api) and prints pins added, removed and changed\n"
-     "(docs/sync.md).\n"},
+     "(docs/sync.md). A running daemon does the sync (joining one already running) and the\n"
+     "command waits for it, up to --timeout (default 3600 s; then exit 75, the daemon goes\n"
+     "on); with no daemon the sync runs here, into the store.\n"},
     {"metrics", NULL, "metrics [query options]",
      "The daemon's metrics table. Query options:\n" QUERY_OPTS},
     {"vfs", "stats", "vfs stats [query options]",

@@ -94,7 +94,7 @@ struct ik_job *ik_queue_try_pop(struct ik_queue *q);
 void ik_queue_wake_all(struct ik_queue *q);
 
 /* Daemon metrics: counters updated with relaxed atomics from any thread. */
-enum { IK_M_OPS = 12, IK_M_METHODS = 4, IK_M_HIST = 64 };
+enum { IK_M_OPS = 13, IK_M_METHODS = 4, IK_M_HIST = 64 };
 struct ik_metrics {
     double started_ms; /* wall clock ms at start */
     double started_mono;
@@ -272,5 +272,11 @@ int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_e
 /* {"ok":true,"sources":[...]}: each source's kind, API, last success and try, lag, state,
  * counts of its last sync, last error, down since, next run (docs/sync.md). Malloc'd. */
 char *ik_syncer_status_json(struct ik_daemon *d);
+/* sync_now: asks the syncer to sync the source `name` ("" for every one) now, joining a sync of
+ * it already running. The reply {"ok":true,"runs":[{"name","run","joined"}]} (malloc'd) names
+ * the run each source's result will carry in sync_status; NULL with `why` set (an unknown name,
+ * naming the sources; no sources) and *code the reply's error code. */
+char *ik_syncer_request(struct ik_daemon *d, const char *name, const char **code, char *why,
+                        size_t cap);
 
 #endif

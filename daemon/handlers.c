@@ -285,14 +285,14 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
     if (op == IK_REQ_PING) {
         h = json_pack("{s:b,s:b,s:I}", "ok", 1, "pong", 1, "pid", (json_int_t)getpid());
     } else if (op == IK_REQ_CAPABILITIES) {
-        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[ssssssssssss],s:[sss],s:[sss],"
+        h = json_pack("{s:b,s:i,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:[sssssssssssss],s:[sss],s:[sss],"
                       "s:[ssss],s:i,s:s}",
                       "ok", 1, "protocol", IK_PROTO_VERSION, "capabilities", "arrow_ipc",
                       d->cfg.arrow_ipc_enabled, "zero_copy", d->cfg.zero_copy, "fd_passing", 1,
                       "ipc_stream", 1, "traditional", 1, "have", 1, "watch", 1, "ops", "ping",
                       "capabilities", "status", "query", "pin_add", "pin_rm", "pin_touch", "import",
-                      "shutdown", "watch", "changes", "sync_status", "transports", "fd", "stream",
-                      "json", "compression", "none", "lz4", "zstd", "tables", "pin_index",
+                      "shutdown", "watch", "changes", "sync_status", "sync_now", "transports", "fd",
+                      "stream", "json", "compression", "none", "lz4", "zstd", "tables", "pin_index",
                       "metrics", "vfs_stats", "backend_health", "max_request", IK_PROTO_MAX_REQUEST,
                       "version", IK_VERSION);
     } else {
@@ -372,6 +372,18 @@ void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request
             ik_conn_send(d, c, text, -1);
         else
             ik_conn_send_error(d, c, "internal", "out of memory");
+        free(text);
+        break;
+    }
+    case IK_REQ_SYNC_NOW: {
+        char why[512];
+        const char *code = "internal";
+        char *text = ik_syncer_request(d, req->source, &code, why, sizeof why);
+        finish(d, c, (int)req->op, -1, text == NULL);
+        if (text)
+            ik_conn_send(d, c, text, -1);
+        else
+            ik_conn_send_error(d, c, code, why);
         free(text);
         break;
     }

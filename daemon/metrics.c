@@ -15,8 +15,8 @@
 #endif
 
 const char *const ik_metrics_op_names[IK_M_OPS] = {
-    "ping",      "capabilities", "status",   "query", "pin_add", "pin_rm",
-    "pin_touch", "import",       "shutdown", "watch", "changes", "sync_status"};
+    "ping",   "capabilities", "status", "query",   "pin_add",     "pin_rm",  "pin_touch",
+    "import", "shutdown",     "watch",  "changes", "sync_status", "sync_now"};
 const char *const ik_metrics_method_names[IK_M_METHODS] = {"zero_copy", "ipc_stream", "direct",
                                                            "traditional"};
 

@@ -25,6 +25,12 @@ struct src_state {
     double next_ms; /* monotonic: next probe + sync */
     int failures;   /* in a row */
     bool requested; /* a client asked for a sync now */
+    /* runs, numbered from 1: a client's sync_now waits for the run it was given */
+    uint64_t runs_started, runs_done;
+    bool running;
+    int64_t listed_now; /* the running sync: pins listed so far */
+    double run_t0_ms;
+    bool last_failed, last_data_error; /* the last run: failed, and whether on bad data */
     /* the last sync */
     int64_t last_ok_us, last_try_us, down_since_us;
     double last_sync_ms;
@@ -75,22 +81,41 @@ static void record_probe(struct src_state *s, int rc, double ms, int timeout_ms)
 
 static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_source *src);
 
-/* One probe and sync of source i, no lock held while talking to it. */
+struct run_progress {
+    struct ik_syncer *y;
+    struct src_state *s;
+};
+
+/* the running sync's count, for sync_status (a client's progress line) */
+static void note_progress(void *arg, int64_t listed)
+{
+    struct run_progress *p = arg;
+    pthread_mutex_lock(&p->y->mu);
+    p->s->listed_now = listed;
+    pthread_mutex_unlock(&p->y->mu);
+}
+
+/* One probe and sync of source i, no lock held while talking to it (the caller has marked
+ * it running). */
 static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
 {
     const struct ik_source *src = &y->src[i];
     struct ik_sync_counts res = {0};
     struct ik_error err = {{0}};
+    struct run_progress prog = {y, &y->st[i]};
     double ms = 0, t0;
     int prc = ik_source_probe(src, &ms, &err), rc = prc;
     t0 = ik_now_ms();
     if (prc == 0)
-        rc = ik_sync_once(y->store, src, NULL, NULL, &res, &err);
+        rc = ik_sync_once(y->store, src, note_progress, &prog, &res, &err);
     pthread_mutex_lock(&y->mu);
     {
         struct src_state *s = &y->st[i];
         s->last_try_us = wall_us();
-        s->requested = false;
+        s->running = false;
+        s->runs_done = s->runs_started;
+        s->last_failed = rc != 0;
+        s->last_data_error = rc == IK_EFORMAT || rc == IK_ELIMIT;
         if (rc == 0) {
             s->failures = 0;
             s->last_ok_us = s->last_try_us;
@@ -204,6 +229,13 @@ static void *syncer_main(void *arg)
                 soonest = y->st[i].next_ms;
         }
         if (due < y->n) {
+            struct src_state *s = &y->st[due];
+            /* a request from now on joins this run */
+            s->requested = false;
+            s->running = true;
+            s->runs_started++;
+            s->listed_now = 0;
+            s->run_t0_ms = now;
             pthread_mutex_unlock(&y->mu);
             run_source(d, y, due);
             pthread_mutex_lock(&y->mu);
@@ -309,17 +341,71 @@ int ik_syncer_health_rows(struct ik_daemon *d, struct ik_builder *b, struct ik_e
     return rc;
 }
 
+/* The result of a source's last finished run (held y->mu): what `ipfs-kit sync` prints of it.
+ * "visible": its write is in the published snapshot (a query sees it); "not_visible": why it is
+ * not, once snapshot builds have failed for daemon.visible_timeout (as a write reply says). */
+static json_t *last_run(const struct src_state *s, uint64_t published, const char *failing)
+{
+    json_t *r = json_pack("{s:I,s:b}", "run", (json_int_t)s->runs_done, "ok", !s->last_failed);
+    if (r == NULL)
+        return json_null();
+    if (s->last_failed) {
+        json_object_set_new(r, "error", json_string(s->last_error));
+        json_object_set_new(r, "error_kind",
+                            json_string(s->last_data_error ? "data" : "unavailable"));
+        return r;
+    }
+    json_object_set_new(r, "listed", json_integer(s->last.listed));
+    json_object_set_new(r, "added", json_integer(s->last.added));
+    json_object_set_new(r, "removed", json_integer(s->last.removed));
+    json_object_set_new(r, "changed", json_integer(s->last.changed));
+    json_object_set_new(r, "wrote", json_boolean(s->last.wrote));
+    json_object_set_new(r, "visible",
+                        json_boolean(!s->last.wrote || s->last.generation <= published));
+    if (s->last.wrote && s->last.generation > published && failing[0])
+        json_object_set_new(r, "not_visible", json_string(failing));
+    json_object_set_new(r, "ms", json_real(s->last_sync_ms));
+    json_object_set_new(r, "invalid", json_integer(s->last.invalid));
+    if (s->last.invalid > 0)
+        json_object_set_new(r, "first_invalid", json_string(s->last.first_invalid));
+    return r;
+}
+
+/* `o` with `key` set to `arr` as compact JSON text (malloc'd); both are taken, either may be
+ * NULL (out of memory: NULL). */
+static char *dump_with(json_t *o, const char *key, json_t *arr)
+{
+    char *text = NULL;
+    if (o != NULL && arr != NULL) {
+        int rc = json_object_set_new(o, key, arr); /* takes arr, also on failure */
+        arr = NULL;
+        if (rc == 0)
+            text = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(arr);
+    json_decref(o);
+    return text;
+}
+
 char *ik_syncer_status_json(struct ik_daemon *d)
 {
     struct ik_syncer *y = d->syncer;
     json_t *o = json_object(), *arr = json_array();
-    char *text = NULL;
     double now_ms = ik_now_ms();
     int64_t now_us = wall_us();
     if (o == NULL || arr == NULL)
         goto done;
     json_object_set_new(o, "ok", json_true());
     if (y != NULL) {
+        uint64_t published;
+        char failing[IK_ERROR_SIZE] = "";
+        pthread_mutex_lock(&d->pub_mu);
+        published = d->published_gen;
+        if (d->build_failed &&
+            ik_wall_ms() - d->build_failed_since >= d->cfg.visible_timeout_s * 1000.0)
+            snprintf(failing, sizeof failing, "%s",
+                     d->build_error[0] ? d->build_error : "snapshot builds are failing");
+        pthread_mutex_unlock(&d->pub_mu);
         pthread_mutex_lock(&y->mu);
         for (size_t i = 0; i < y->n; i++) {
             const struct ik_source *src = &y->src[i];
@@ -345,6 +431,15 @@ char *ik_syncer_status_json(struct ik_daemon *d)
             json_object_set_new(e, "down_since_us",
                                 s->down_since_us ? json_integer(s->down_since_us) : json_null());
             json_object_set_new(e, "failures", json_integer(s->failures));
+            json_object_set_new(e, "runs_done", json_integer((json_int_t)s->runs_done));
+            json_object_set_new(e, "running",
+                                s->running
+                                    ? json_pack("{s:I,s:I,s:f}", "run", (json_int_t)s->runs_started,
+                                                "listed", (json_int_t)s->listed_now, "elapsed_s",
+                                                (now_ms - s->run_t0_ms) / 1000.0)
+                                    : json_null());
+            if (s->runs_done > 0)
+                json_object_set_new(e, "last_run", last_run(s, published, failing));
             if (s->last_ok_us)
                 json_object_set_new(
                     e, "last_sync",
@@ -356,11 +451,53 @@ char *ik_syncer_status_json(struct ik_daemon *d)
         }
         pthread_mutex_unlock(&y->mu);
     }
-    json_object_set_new(o, "sources", arr);
-    arr = NULL;
-    text = json_dumps(o, JSON_COMPACT);
 done:
-    json_decref(arr);
-    json_decref(o);
-    return text;
+    return dump_with(o, "sources", arr);
+}
+
+char *ik_syncer_request(struct ik_daemon *d, const char *name, const char **code, char *why,
+                        size_t cap)
+{
+    struct ik_syncer *y = d->syncer;
+    json_t *o = NULL, *runs = NULL;
+    size_t i, matched = 0;
+    *code = "not_found";
+    if (y == NULL || y->n == 0) {
+        snprintf(why, cap,
+                 "this daemon syncs no sources (config.json \"sources\" is empty, or absent and "
+                 "no local kubo API file was found when it started)");
+        return NULL;
+    }
+    for (i = 0; i < y->n; i++)
+        matched += name[0] == '\0' || strcmp(name, y->src[i].name) == 0;
+    if (matched == 0) {
+        size_t n =
+            (size_t)snprintf(why, cap, "no source named '%.63s' (the daemon's sources:", name);
+        for (i = 0; i < y->n && n < cap; i++)
+            n += (size_t)snprintf(why + n, cap - n, "%s %s", i ? "," : "", y->src[i].name);
+        if (n < cap)
+            snprintf(why + n, cap - n, ")");
+        return NULL;
+    }
+    *code = "internal";
+    snprintf(why, cap, "out of memory");
+    if ((o = json_object()) == NULL || (runs = json_array()) == NULL)
+        goto done;
+    pthread_mutex_lock(&y->mu);
+    for (i = 0; i < y->n; i++) {
+        struct src_state *s = &y->st[i];
+        bool join = s->running;
+        if (name[0] != '\0' && strcmp(name, y->src[i].name) != 0)
+            continue;
+        if (!join)
+            s->requested = true; /* the next run is this one's */
+        json_array_append_new(runs, json_pack("{s:s,s:I,s:b}", "name", y->src[i].name, "run",
+                                              (json_int_t)(s->runs_started + (join ? 0 : 1)),
+                                              "joined", join));
+    }
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    json_object_set_new(o, "ok", json_true());
+done:
+    return dump_with(o, "runs", runs);
 }

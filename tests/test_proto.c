@@ -212,6 +212,36 @@ TEST(test_proto_watch_takes_no_keys)
     ik_request_reset(&r);
 }
 
+TEST(test_proto_sync_now_takes_an_optional_source_name)
+{
+    struct ik_request r;
+    struct ik_error err;
+    char json[160];
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"sync_now\"}", &r, &err), &err);
+    ASSERT_EQ(r.op, IK_REQ_SYNC_NOW);
+    ASSERT_STR_EQ(r.source, "");
+    ik_request_reset(&r);
+    ASSERT_TRUE(round_trip("{\"v\":1,\"op\":\"sync_now\"}", NULL));
+    ASSERT_OK(parse("{\"v\":1,\"op\":\"sync_now\",\"name\":\"kubo\"}", &r, &err), &err);
+    ASSERT_STR_EQ(r.source, "kubo");
+    ik_request_reset(&r);
+    ASSERT_TRUE(round_trip("{\"v\":1,\"op\":\"sync_now\",\"name\":\"kubo\"}", NULL));
+    ASSERT_EQ(parse("{\"v\":1,\"op\":\"sync_now\",\"name\":3}", &r, &err), EINVAL);
+    ASSERT_STR_EQ(err.message,
+                  "request: \"name\" must be a source's name (a string of 1 to 63 bytes)");
+    ik_request_reset(&r);
+    ASSERT_EQ(parse("{\"v\":1,\"op\":\"sync_now\",\"name\":\"\"}", &r, &err), EINVAL);
+    ik_request_reset(&r);
+    snprintf(json, sizeof json, "{\"v\":1,\"op\":\"sync_now\",\"name\":\"%064d\"}", 0);
+    ASSERT_EQ(parse(json, &r, &err), EINVAL);
+    ik_request_reset(&r);
+    ASSERT_TRUE(parse("{\"v\":1,\"op\":\"sync_now\",\"name\":\"a\\u0000b\"}", &r, &err) != 0);
+    ik_request_reset(&r);
+    ASSERT_EQ(parse("{\"v\":1,\"op\":\"sync_now\",\"table\":\"x\"}", &r, &err), EINVAL);
+    ASSERT_STR_EQ(err.message, "request: unknown key \"table\" for op \"sync_now\"");
+    ik_request_reset(&r);
+}
+
 TEST(test_proto_request_parses_query)
 {
     struct ik_request r;

@@ -176,6 +176,7 @@ enum ik_req_op {
     IK_REQ_WATCH,
     IK_REQ_CHANGES,
     IK_REQ_SYNC_STATUS,
+    IK_REQ_SYNC_NOW,
 };
 
 enum ik_transport {
@@ -205,6 +206,7 @@ struct ik_request {
     struct ik_pin pin;               /* PIN_ADD; see ik_request_init for the defaults */
     char cid[IK_CID_MAX_TEXT];       /* PIN_RM, PIN_TOUCH */
     struct ik_import_options import; /* IMPORT; the file comes as the frame's descriptor */
+    char source[64];                 /* SYNC_NOW: the source named ("name"), "" for every one */
     /* Strings of `pin` and `import` allocated by ik_request_parse (freed by reset). Strings a
      * caller points `pin` at are borrowed and never freed here. */
     char *owned_[IK_REQ_OWNED_MAX];

@@ -12,6 +12,7 @@ static const char *const op_names[] = {
     [IK_REQ_PIN_TOUCH] = "pin_touch", [IK_REQ_IMPORT] = "import",
     [IK_REQ_SHUTDOWN] = "shutdown",   [IK_REQ_WATCH] = "watch",
     [IK_REQ_CHANGES] = "changes",     [IK_REQ_SYNC_STATUS] = "sync_status",
+    [IK_REQ_SYNC_NOW] = "sync_now",
 };
 #define N_OPS ((int)(sizeof op_names / sizeof op_names[0]))
 
@@ -32,6 +33,7 @@ static const char *const keys_cid[] = {"cid", NULL};
 static const char *const keys_import[] = {"format", "skip_invalid", "default_backend", NULL};
 static const char *const keys_none[] = {NULL};
 static const char *const keys_changes[] = {"table", "since", "transport", "compression", NULL};
+static const char *const keys_sync_now[] = {"name", NULL};
 
 static const char *const pin_keys[] = {
     "cid",     "name",     "size_bytes", "pin_type",           "timestamp_us",   "metadata",
@@ -316,15 +318,33 @@ static int parse_changes(struct ik_request *r, const json_t *obj, struct ik_erro
     return 0;
 }
 
+/* sync_now: "name", a source's name (optional: every source). */
+static int parse_sync_now(struct ik_request *r, const json_t *obj, struct ik_error *err)
+{
+    const json_t *n = json_object_get(obj, "name");
+    if (n == NULL)
+        return 0;
+    if (!json_is_string(n) || json_string_length(n) == 0 ||
+        json_string_length(n) >= sizeof r->source ||
+        strlen(json_string_value(n)) != json_string_length(n))
+        return ik_error_set(err, EINVAL,
+                            "\"name\" must be a source's name (a string of 1 to %d "
+                            "bytes)",
+                            (int)sizeof r->source - 1);
+    memcpy(r->source, json_string_value(n), json_string_length(n) + 1);
+    return 0;
+}
+
 static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error *err)
 {
     static const char *const *const keys[] = {
-        [IK_REQ_PING] = keys_none,       [IK_REQ_CAPABILITIES] = keys_none,
-        [IK_REQ_STATUS] = keys_none,     [IK_REQ_QUERY] = keys_query,
-        [IK_REQ_PIN_ADD] = keys_pin_add, [IK_REQ_PIN_RM] = keys_cid,
-        [IK_REQ_PIN_TOUCH] = keys_cid,   [IK_REQ_IMPORT] = keys_import,
-        [IK_REQ_SHUTDOWN] = keys_none,   [IK_REQ_WATCH] = keys_none,
-        [IK_REQ_CHANGES] = keys_changes, [IK_REQ_SYNC_STATUS] = keys_none,
+        [IK_REQ_PING] = keys_none,         [IK_REQ_CAPABILITIES] = keys_none,
+        [IK_REQ_STATUS] = keys_none,       [IK_REQ_QUERY] = keys_query,
+        [IK_REQ_PIN_ADD] = keys_pin_add,   [IK_REQ_PIN_RM] = keys_cid,
+        [IK_REQ_PIN_TOUCH] = keys_cid,     [IK_REQ_IMPORT] = keys_import,
+        [IK_REQ_SHUTDOWN] = keys_none,     [IK_REQ_WATCH] = keys_none,
+        [IK_REQ_CHANGES] = keys_changes,   [IK_REQ_SYNC_STATUS] = keys_none,
+        [IK_REQ_SYNC_NOW] = keys_sync_now,
     };
     const json_t *v = json_object_get(obj, "v"), *op = json_object_get(obj, "op");
     const char *key;
@@ -366,6 +386,8 @@ static int parse_object(const json_t *obj, struct ik_request *r, struct ik_error
         return parse_import(r, obj, err);
     case IK_REQ_CHANGES:
         return parse_changes(r, obj, err);
+    case IK_REQ_SYNC_NOW:
+        return parse_sync_now(r, obj, err);
     default:
         return 0;
     }
@@ -589,6 +611,8 @@ static int request_fields(const struct ik_request *r, json_t *o)
             json_object_set_new(o, "since", json_integer((json_int_t)r->since)))
             return EINVAL;
         return put_delivery(r, IK_TRANSPORT_STREAM, o);
+    case IK_REQ_SYNC_NOW:
+        return r->source[0] && json_object_set_new(o, "name", json_string(r->source)) ? EINVAL : 0;
     default:
         return 0;
     }

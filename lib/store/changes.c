@@ -22,7 +22,8 @@
  * log insert in it), which made imports 7 times slower. A single add looks up whether the pin
  * is new; an import does not (the lookup was 40% of a 200,000-pin import) and logs its rows
  * as "existed", so a pin imported and removed again after `since` comes out as a delete
- * (which changes nothing when applied) rather than not at all. */
+ * (which changes nothing when applied) rather than not at all. An import into an empty table
+ * logs all its rows at once as new (ik__changes_log_new). */
 static const char *const changes_sql =
     "CREATE TABLE IF NOT EXISTS changes(version INTEGER NOT NULL, cid TEXT NOT NULL,"
     " existed INTEGER NOT NULL, present INTEGER NOT NULL, PRIMARY KEY(version, cid))"
@@ -96,6 +97,19 @@ int ik__changes_stamp(struct ik_store *st, struct ik_error *err)
     sqlite3_bind_int64(st->stamp, 1, ik__now_us());
     rc = sqlite3_step(st->stamp);
     sqlite3_reset(st->stamp);
+    return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: change log", err);
+}
+
+int ik__changes_log_new(struct ik_store *st, struct ik_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "INSERT INTO changes SELECT ?1, cid, 0, 1 FROM pins", -1,
+                                &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, st->log_version);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: change log", err);
 }
 

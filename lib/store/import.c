@@ -100,6 +100,9 @@ static int finish(struct ik__sink *s, int rc, struct ik_error *err)
 {
     if (rc == 0)
         rc = check_count(s, err);
+    if (rc == 0 && s->st->log_at_commit)
+        rc = ik__changes_log_new(s->st, err);
+    s->st->log_at_commit = false;
     if (rc == 0)
         rc = ik__commit(s->st, err);
     if (rc != 0) {
@@ -110,10 +113,30 @@ static int finish(struct ik__sink *s, int rc, struct ik_error *err)
     return rc;
 }
 
+/* An import into an empty table logs its rows in one statement before the commit rather than
+ * one logged insert per row (a sixth of a 100k-pin import's CPU): all of them are new. The
+ * table is read inside the transaction (BEGIN IMMEDIATE: no other writer until the commit). */
+static int log_at_commit(struct ik_store *st, struct ik_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM pins LIMIT 1", -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = ik__sql_error(st, rc, "pins.db", err); /* the message before the rollback's */
+        ik__rollback(st);
+        return rc;
+    }
+    st->log_at_commit = rc == SQLITE_DONE;
+    return 0;
+}
+
 static int start(struct ik_store *st, const struct ik_import_options *o,
                  struct ik_import_options *defaults, struct ik_import_result *res,
                  struct ik__sink *s, struct ik_error *err)
 {
+    int rc;
     if (o == NULL) {
         ik_import_options_init(defaults);
         o = defaults;
@@ -125,7 +148,8 @@ static int start(struct ik_store *st, const struct ik_import_options *o,
     s->now = ik__now_us();
     s->paths = 0;
     s->changes0 = st->upserted;
-    return ik__begin(st, err);
+    rc = ik__begin(st, err);
+    return rc != 0 ? rc : log_at_commit(st, err);
 }
 
 int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,

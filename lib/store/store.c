@@ -367,6 +367,7 @@ int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
 void ik__rollback(struct ik_store *st)
 {
     st->vfs_index_deferred = false;
+    st->log_at_commit = false;
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -432,6 +433,8 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
     if (rc != SQLITE_DONE)
         return ik__sql_error(st, rc, "pins.db: insert", err);
     st->upserted += sqlite3_changes64(st->db); /* before the log's own insert */
+    if (st->log_at_commit)
+        return 0;
     return ik__changes_log(st, key.p, key.n, existed, true, err);
 }
 

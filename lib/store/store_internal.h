@@ -72,6 +72,8 @@ static inline void ik__row_num(struct ik__row *r, int c, int64_t v)
 /* Validates a row (CID, pin type, metadata JSON object, vfs path, numbers); EINVAL with the
  * reason, e.g. "invalid CID 'Qmx': CIDv0 must be 46 characters". */
 int ik__row_check(const struct ik__row *r, struct ik_error *err);
+/* Whether p[0..n) is certainly a JSON object jansson accepts (false: not sure; ask jansson). */
+bool ik__json_object_plain(const char *p, size_t n);
 
 /* Parses "true"/"false"/"1"/"0" (-1 if neither), and an RFC 3339 time or an integer count of
  * microseconds into *us (EINVAL on anything else). */
@@ -100,8 +102,15 @@ struct ik_store {
     sqlite3_stmt *next;  /* the version this transaction commits */
     int64_t log_version; /* set by ik__begin */
     bool probe_existed;  /* ik__upsert looks up whether the pin is new (ik_store_add) */
+    bool log_at_commit;  /* an import into an empty table: ik__upsert logs nothing, the import
+                            logs every row at once before its commit (ik__changes_log_new) */
     int64_t upserted;    /* pins rows changed by ik__upsert (SQLite's count), ever */
 };
+
+/* The change log of an import into a table that was empty when its transaction began: every
+ * row now in pins is new in this version (existed 0, present 1), written by one INSERT ... SELECT
+ * instead of a logged insert per row. */
+int ik__changes_log_new(struct ik_store *st, struct ik_error *err);
 
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
 int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_error *err);
