@@ -168,6 +168,7 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     if (ik__http_changes_args(conn, false, &args, param, sizeof param, &err) != 0)
         return ik__http_error(h, conn, 400, "bad_parameter", param, err.message);
     memset(&r, 0, sizeof r);
+    r.file_fd = -1; /* no segment file: ik__http_result_reset closes one that is set */
     if ((r.batches = calloc(1, sizeof *r.batches)) == NULL)
         return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
     rc = ik_store_open(h->d->dir, IK_STORE_READONLY, &st, &err);
