@@ -14,4 +14,8 @@ int ik__config_sources(json_t *root, struct ik_config *c, struct ik_error *err);
 void ik__config_http_init(struct ik_http_conf *h);
 int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *err);
 
+/* config_flight.c: the "flight" section's defaults and parser (EINVAL naming the key). */
+void ik__config_flight_init(struct ik_flight_conf *f);
+int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
+
 #endif
