@@ -188,10 +188,6 @@ void ik__fcall_resume(struct ik_fcall *c)
     memset(&ops[n], 0, sizeof ops[n]);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = c->sending;
-    /* a small message with more queued: let gRPC hold it back and send them together */
-    ops[n].flags = c->i_out < c->n_out && grpc_byte_buffer_length(c->sending) < 65536
-                       ? GRPC_WRITE_BUFFER_HINT
-                       : 0;
     c->phase = PH_SEND;
     start(c, ops, n + 1);
 }
