@@ -15,15 +15,22 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-CPPFLAGS := -Iinclude -Ilib -D_GNU_SOURCE -MMD -MP
+GEN := $(BUILD)/gen
+CPPFLAGS := -Iinclude -Ilib -I$(GEN) -D_GNU_SOURCE -MMD -MP
 BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls -lz
+FLIGHT_LDLIBS := -lgrpc -lgpr -lprotobuf-c
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls -lz $(FLIGHT_LDLIBS)
 
-LIB_SRC := $(sort $(wildcard lib/*/*.c))
+# lib/flight (Arrow Flight over gRPC) is its own archive, libipfskit-flight.a, so libipfskit.a,
+# libipfskit.so and the Python binding need no gRPC; its messages are compiled from
+# lib/flight/flight.proto by protoc-c into build/gen.
+FLIGHT_SRC := $(sort $(wildcard lib/flight/*.c))
+FLIGHT_GEN := $(GEN)/flight.pb-c.c
+LIB_SRC := $(filter-out lib/flight/%,$(sort $(wildcard lib/*/*.c)))
 # two programs: ipfs-kit (the command line) and ipfs-kitd (the daemon it executes, which alone
 # links the servers' libraries; see daemon/main.c)
 CLI_SRC := $(sort $(wildcard cli/*.c))
@@ -39,6 +46,8 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 REL_LIB_OBJ := $(call obj,rel,$(LIB_SRC))
 ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
+REL_FLIGHT_OBJ := $(call obj,rel,$(FLIGHT_SRC) $(FLIGHT_GEN))
+ASAN_FLIGHT_OBJ := $(call obj,asan,$(FLIGHT_SRC) $(FLIGHT_GEN))
 
 .SECONDARY:
 
@@ -76,6 +85,22 @@ $(BUILD)/asan/libipfskit.a: $(ASAN_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(GEN)/flight.pb-c.c $(GEN)/flight.pb-c.h &: lib/flight/flight.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=lib/flight --c_out=$(GEN) lib/flight/flight.proto
+
+# everything that includes flight/flight.h needs the generated header first
+$(REL_FLIGHT_OBJ) $(ASAN_FLIGHT_OBJ) $(call obj,rel,$(BIN_SRC) $(TEST_SRC) $(FUZZ_SRC)) \
+	$(call obj,asan,$(BIN_SRC) $(TEST_SRC) $(FUZZ_SRC)): | $(GEN)/flight.pb-c.h
+
+$(BUILD)/libipfskit-flight.a: $(REL_FLIGHT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libipfskit-flight.a: $(ASAN_FLIGHT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
@@ -83,30 +108,33 @@ $(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
 $(BUILD)/ipfs-kit: $(call obj,rel,$(CLI_SRC)) $(BUILD)/libipfskit.a | $(BUILD)/ipfs-kitd
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ipfs-kitd: $(call obj,rel,$(DAEMON_SRC)) $(BUILD)/libipfskit.a
+$(BUILD)/ipfs-kitd: $(call obj,rel,$(DAEMON_SRC)) $(BUILD)/libipfskit-flight.a $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(DAEMON_LDLIBS)
 
 $(BUILD)/asan/ipfs-kit: $(call obj,asan,$(CLI_SRC)) $(BUILD)/asan/libipfskit.a | $(BUILD)/asan/ipfs-kitd
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
 
-$(BUILD)/asan/ipfs-kitd: $(call obj,asan,$(DAEMON_SRC)) $(BUILD)/asan/libipfskit.a
+$(BUILD)/asan/ipfs-kitd: $(call obj,asan,$(DAEMON_SRC)) $(BUILD)/asan/libipfskit-flight.a \
+		$(BUILD)/asan/libipfskit.a
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(DAEMON_LDLIBS)
 
-$(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit.a
-	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit-flight.a $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
-$(BUILD)/asan/test-runner: $(call obj,asan,$(TEST_SRC)) $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/test-runner: $(call obj,asan,$(TEST_SRC)) $(BUILD)/asan/libipfskit-flight.a \
+		$(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
 # Fuzz targets replayed over their corpus by our own driver (fuzz/replay.c), under ASan+UBSan.
-$(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o \
+		$(BUILD)/asan/libipfskit-flight.a $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
 # libFuzzer builds (clang).
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC) $(FLIGHT_SRC) $(FLIGHT_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRC) $(LDLIBS)
+		-o $@ $< $(LIB_SRC) $(FLIGHT_SRC) $(FLIGHT_GEN) $(LDLIBS) $(FLIGHT_LDLIBS)
 
 asan: $(BUILD)/asan/test-runner $(BUILD)/asan/ipfs-kit
 
@@ -176,6 +204,7 @@ bench:
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_ws.py
 	@$(MAKE) --no-print-directory $(BUILD)/bench-http-load
 	$(PY) bench/bench_http.py
+	$(PY) bench/bench_flight.py
 
 bench-check:
 	@$(PY) bench/check.py

@@ -336,6 +336,24 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
+/* Where Flight serves, or why not, in a running daemon's status line (before HTTP). */
+static void flight_part(json_t *st)
+{
+    json_t *where = json_object_get(st, "flight");
+    const char *off = json_string_value(json_object_get(st, "flight_off"));
+    size_t i;
+    if (json_array_size(where) == 0) {
+        printf("Flight off (%s), ", off ? off : "unknown");
+        return;
+    }
+    printf("Flight");
+    for (i = 0; i < json_array_size(where); i++)
+        printf(" %s", json_string_value(json_array_get(where, i)));
+    if (off)
+        printf(" (partly off: %s)", off);
+    printf(", ");
+}
+
 static int cmd_status(const char *dir, bool json, int timeout_ms)
 {
     json_t *st = NULL;
@@ -355,6 +373,7 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
         const char *scheme = json_string_value(json_object_get(st, "http_scheme"));
+        flight_part(st);
         if (http)
             printf("HTTP %s://%s\n", scheme ? scheme : "http", http);
         else
