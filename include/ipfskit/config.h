@@ -77,6 +77,21 @@ struct ik_http_conf {
     int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
 };
 
+/* A peer daemon (config.json "peers"; docs/distributed.md): where its Arrow Flight server
+ * listens. */
+#define IK_PEERS_MAX 64
+struct ik_peer_conf {
+    char location[300];  /* normalised: "grpc+tcp://host:port" ([v6]) or "grpc+unix:///path" */
+    char host[256];      /* grpc+tcp: name or address (IPv6 without brackets); "" for unix */
+    int port;            /* grpc+tcp: 1-65535 */
+    char unix_path[108]; /* grpc+unix: the socket's absolute path; "" for tcp */
+};
+
+/* Parses one Flight location: "grpc+tcp://host:port" (also "grpc://host:port"; IPv6 as
+ * "[::1]:port") or "grpc+unix:///absolute/path", into `p` (location spelled one way). Returns 0,
+ * or EINVAL with what was expected in *why (a static string). */
+int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why);
+
 /* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall
  * 120 s, no auth, no sizes (config_sources.c; config.json entries start from the same). */
 void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
@@ -107,6 +122,13 @@ struct ik_config {
     struct ik_source *sources; /* "sources" (owned; freed by ik_config_reset) */
     size_t n_sources;
     bool sources_given; /* the key is present (even empty): no kubo source is implied */
+    /* Many daemons as one (docs/distributed.md): "peers" (owned; freed by ik_config_reset),
+     * "peer_timeout_ms" (a peer's whole answer, default 2000) and "node_name" (the `node`
+     * column's value; default this machine's host name). */
+    struct ik_peer_conf *peers;
+    size_t n_peers;
+    int peer_timeout_ms;
+    char node_name[64];
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

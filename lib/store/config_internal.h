@@ -14,4 +14,8 @@ int ik__config_sources(json_t *root, struct ik_config *c, struct ik_error *err);
 void ik__config_http_init(struct ik_http_conf *h);
 int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *err);
 
+/* config_peers.c: "peers", "peer_timeout_ms" and "node_name" (defaults set by _init). */
+void ik__config_peers_init(struct ik_config *c);
+int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err);
+
 #endif
