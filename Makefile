@@ -15,16 +15,23 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-CPPFLAGS := -Iinclude -Ilib -D_GNU_SOURCE -MMD -MP
+GEN := $(BUILD)/gen
+CPPFLAGS := -Iinclude -Ilib -I$(GEN) -D_GNU_SOURCE -MMD -MP
 BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
-BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
+FLIGHT_LDLIBS := -lgrpc -lgpr -lprotobuf-c
+BIN_LDLIBS := $(LDLIBS) -lmicrohttpd $(FLIGHT_LDLIBS)
 
-LIB_SRC := $(sort $(wildcard lib/*/*.c))
-BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c))
+# lib/flight (Arrow Flight over gRPC) is its own archive, libipfskit-flight.a, so libipfskit.a,
+# libipfskit.so and the Python binding need no gRPC; its messages are compiled from
+# lib/flight/flight.proto by protoc-c into build/gen.
+FLIGHT_SRC := $(sort $(wildcard lib/flight/*.c))
+FLIGHT_GEN := $(GEN)/flight.pb-c.c
+LIB_SRC := $(filter-out lib/flight/%,$(sort $(wildcard lib/*/*.c)))
+BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c daemon/flight/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
@@ -35,6 +42,8 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 REL_LIB_OBJ := $(call obj,rel,$(LIB_SRC))
 ASAN_LIB_OBJ := $(call obj,asan,$(LIB_SRC))
+REL_FLIGHT_OBJ := $(call obj,rel,$(FLIGHT_SRC) $(FLIGHT_GEN))
+ASAN_FLIGHT_OBJ := $(call obj,asan,$(FLIGHT_SRC) $(FLIGHT_GEN))
 
 .SECONDARY:
 
@@ -72,30 +81,49 @@ $(BUILD)/asan/libipfskit.a: $(ASAN_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(GEN)/flight.pb-c.c $(GEN)/flight.pb-c.h &: lib/flight/flight.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=lib/flight --c_out=$(GEN) lib/flight/flight.proto
+
+# everything that includes flight/flight.h needs the generated header first
+$(REL_FLIGHT_OBJ) $(ASAN_FLIGHT_OBJ) $(call obj,rel,$(BIN_SRC) $(TEST_SRC) $(FUZZ_SRC)) \
+	$(call obj,asan,$(BIN_SRC) $(TEST_SRC) $(FUZZ_SRC)): | $(GEN)/flight.pb-c.h
+
+$(BUILD)/libipfskit-flight.a: $(REL_FLIGHT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libipfskit-flight.a: $(ASAN_FLIGHT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libipfskit.so: $(REL_LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ipfs-kit: $(call obj,rel,$(BIN_SRC)) $(BUILD)/libipfskit.a
+$(BUILD)/ipfs-kit: $(call obj,rel,$(BIN_SRC)) $(BUILD)/libipfskit-flight.a $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(BIN_LDLIBS)
 
-$(BUILD)/asan/ipfs-kit: $(call obj,asan,$(BIN_SRC)) $(BUILD)/asan/libipfskit.a
+$(BUILD)/asan/ipfs-kit: $(call obj,asan,$(BIN_SRC)) $(BUILD)/asan/libipfskit-flight.a \
+		$(BUILD)/asan/libipfskit.a
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(BIN_LDLIBS)
 
-$(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit.a
-	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/test-runner: $(call obj,rel,$(TEST_SRC)) $(BUILD)/libipfskit-flight.a $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
-$(BUILD)/asan/test-runner: $(call obj,asan,$(TEST_SRC)) $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/test-runner: $(call obj,asan,$(TEST_SRC)) $(BUILD)/asan/libipfskit-flight.a \
+		$(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
 # Fuzz targets replayed over their corpus by our own driver (fuzz/replay.c), under ASan+UBSan.
-$(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o $(BUILD)/asan/libipfskit.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/replay-%: $(BUILD)/asan/fuzz/%.o $(BUILD)/asan/fuzz/replay.o \
+		$(BUILD)/asan/libipfskit-flight.a $(BUILD)/asan/libipfskit.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS) $(FLIGHT_LDLIBS)
 
 # libFuzzer builds (clang).
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h fuzz/fuzz_import.h $(LIB_SRC) $(FLIGHT_SRC) $(FLIGHT_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRC) $(LDLIBS)
+		-o $@ $< $(LIB_SRC) $(FLIGHT_SRC) $(FLIGHT_GEN) $(LDLIBS) $(FLIGHT_LDLIBS)
 
 asan: $(BUILD)/asan/test-runner $(BUILD)/asan/ipfs-kit
 

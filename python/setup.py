@@ -41,7 +41,9 @@ class BuildExt(build_ext):
     def build_extensions(self):
         root = lib_root()
         own = sorted(glob.glob(os.path.join(HERE, "src", "*.c")))
-        lib = sorted(glob.glob(os.path.join(root, "lib", "*", "*.c")))
+        # lib/flight (gRPC) is the daemon's, not the binding's
+        lib = sorted(p for p in glob.glob(os.path.join(root, "lib", "*", "*.c"))
+                     if os.path.basename(os.path.dirname(p)) != "flight")
         for ext in self.extensions:
             # relative to setup.py, as setuptools wants; objects of ../lib land in build/lib/…
             ext.sources = [os.path.relpath(p, HERE) for p in own + lib]
