@@ -44,6 +44,13 @@ int ik_cli_query_option(struct ik_cli_query_opts *o, struct ik_query *q, int arg
 /* Runs the query, prints rows and the "N of M <noun> · method via source · t ms" line. */
 int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char *noun);
 int ik_cli_sample(int argc, char **argv);
+/* Prints a stream's rows in `format` (table, json, jsonl, csv, arrow); the stream is read, not
+ * released (query_cmd.c). */
+int ik_cli_print_rows(const char *format, struct ArrowArrayStream *s, struct ik_error *err);
+/* peers_cmd.c (docs/distributed.md): `pin list --all-peers` runs the query here and on every
+ * peer of config.json and prints the union with a node column; `peers status`. */
+int ik_cli_run_all_peers(struct ik_cli_query_opts *o, struct ik_query *q, const char *noun);
+int ik_cli_peers(int argc, char **argv);
 /* Prints "ipfs-kit: <msg>" on one line to stderr. */
 void ik_cli_errorf(const char *fmt, ...)
 #if defined(__GNUC__)

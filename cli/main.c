@@ -120,6 +120,8 @@ int main(int argc, char **argv)
         return ik_cli_daemon(argc - 2, argv + 2);
     if (strcmp(argv[1], "sync") == 0)
         return ik_cli_sync(argc - 2, argv + 2);
+    if (strcmp(argv[1], "peers") == 0)
+        return ik_cli_peers(argc - 2, argv + 2);
     if (strcmp(argv[1], "metrics") == 0)
         return ik_cli_metrics(argc - 2, argv + 2);
     if (strcmp(argv[1], "vfs") == 0)

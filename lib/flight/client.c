@@ -375,6 +375,7 @@ int ik_flight_client_action(struct ik_flight_client *c, const char *type, const 
 struct get_stream {
     struct fcall k;
     struct ik_ipc_reader *reader;
+    struct ArrowArray pending; /* a batch read with the schema, not yet given out */
     bool ended; /* the server sent its last message and its status was OK */
     int rc;     /* a failure, repeated by every later get_next */
     struct ik_error err;
@@ -389,11 +390,11 @@ static int get_pump(struct get_stream *g, struct ArrowArray *out)
         struct ik_flight_data d;
         uint8_t *p = NULL;
         size_t n = 0;
-        int rc = IK_EAGAIN;
-        if (out == NULL && ik_ipc_reader_schema(g->reader) != NULL)
+        /* without `out`, up to the schema: the reader reads it when asked for a batch, and a
+         * batch that comes with it waits in g->pending */
+        int rc = ik_ipc_reader_next(g->reader, out ? out : &g->pending, &g->err);
+        if (out == NULL && (rc == 0 || (rc == IK_EAGAIN && ik_ipc_reader_schema(g->reader))))
             return 0;
-        if (out != NULL)
-            rc = ik_ipc_reader_next(g->reader, out, &g->err);
         if (rc != IK_EAGAIN)
             return rc;
         if (g->ended) {
@@ -434,6 +435,10 @@ static int get_next_cb(struct ArrowArrayStream *s, struct ArrowArray *out)
     memset(out, 0, sizeof *out);
     if (g->rc != 0)
         return g->rc;
+    if (g->pending.release) {
+        ik_array_move(&g->pending, out);
+        return 0;
+    }
     rc = get_pump(g, out);
     if (rc == IK_EOS)
         return 0; /* out->release == NULL: the end */
@@ -453,6 +458,8 @@ static void get_release_cb(struct ArrowArrayStream *s)
     struct get_stream *g = s->private_data;
     struct ik_flight_client *c = g->k.c;
     call_end(&g->k);
+    if (g->pending.release)
+        g->pending.release(&g->pending);
     ik_ipc_reader_destroy(g->reader);
     free(g);
     client_unref(c);

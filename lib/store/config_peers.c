@@ -22,7 +22,10 @@ void ik__config_peers_init(struct ik_config *c)
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == 0)
         strcpy(host, "localhost");
     host[strspn(host, NODE_CHARS)] = 0;
-    snprintf(c->node_name, sizeof c->node_name, "%s", host[0] ? host : "localhost");
+    if (host[0] == 0)
+        strcpy(host, "localhost");
+    host[sizeof c->node_name - 1] = 0; /* at most 63 bytes */
+    memcpy(c->node_name, host, strlen(host) + 1);
 }
 
 int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why)
