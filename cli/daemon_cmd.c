@@ -313,6 +313,21 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
+/* The second line of a running daemon's status: where Flight serves, or why not. */
+static void flight_line(json_t *st)
+{
+    json_t *where = json_object_get(st, "flight"), *loc;
+    const char *off = json_string_value(json_object_get(st, "flight_off"));
+    size_t i;
+    if (json_array_size(where) == 0) {
+        printf("Flight off (%s)\n", off ? off : "unknown");
+        return;
+    }
+    printf("Flight");
+    json_array_foreach(where, i, loc) printf(" %s", json_string_value(loc));
+    printf(off ? " (partly off: %s)\n" : "\n", off);
+}
+
 static int cmd_status(const char *dir, bool json, int timeout_ms)
 {
     json_t *st = NULL;
@@ -335,6 +350,7 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
             printf("HTTP http://%s\n", http);
         else
             printf("HTTP off (%s)\n", off ? off : "unknown");
+        flight_line(st);
         build_warning(st);
         json_decref(st);
         return 0;

@@ -120,6 +120,8 @@ struct ik_syncer; /* sync.c */
 struct ik_builder;
 struct ik_http; /* http/ */
 
+struct ik_flight; /* flight/ */
+
 #define IK_DAEMON_TABLES 4 /* ik_table_names */
 
 struct ik_daemon {
@@ -185,6 +187,8 @@ struct ik_daemon {
     uid_t uid;
     _Atomic uint64_t *vpage; /* the version page (vpage.c), mapped read-write */
     int vpage_fd;
+
+    struct ik_flight *flight; /* flight/server.c */
 };
 
 /* loop.c */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "flight/flight.h"
 #include "http/http.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
@@ -254,6 +255,24 @@ static void http_status(struct ik_daemon *d, json_t *h)
         json_object_set_new(h, "http_off", json_string(why));
 }
 
+/* "flight": the locations served (an array, empty when off), and "flight_off": why Flight or
+ * one of its locations is not served. */
+static void flight_status(struct ik_daemon *d, json_t *h)
+{
+    char where[1300], why[IK_ERROR_SIZE];
+    json_t *a = json_array();
+    ik_flight_describe(d, where, sizeof where, why, sizeof why);
+    if (!h || !a) {
+        json_decref(a);
+        return;
+    }
+    for (char *save = NULL, *t = strtok_r(where, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        json_array_append_new(a, json_string(t));
+    json_object_set_new(h, "flight", a);
+    if (why[0])
+        json_object_set_new(h, "flight_off", json_string(why));
+}
+
 /* "snapshot_build" in status: {"ok":true} or the failure the builder is retrying. */
 static json_t *build_state(struct ik_daemon *d)
 {
@@ -314,6 +333,7 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                 json_real((double)atomic_load(&d->metrics.snapshot_build_us_last) / 1000.0));
         }
         http_status(d, h);
+        flight_status(d, h);
     }
     finish(d, c, op, -1, false);
     reply_json(d, c, h);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "flight/flight.h"
 #include "http/http.h"
 
 #define TAG_LISTEN ((void *)1)
@@ -716,7 +717,9 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     }
     ik_http_start(d, quiet); /* never fails the daemon: status says why HTTP is off */
-    close(dir_fd);           /* the working directory holds it from here on */
+    /* nor does Flight */
+    ik_flight_start(d, quiet);
+    close(dir_fd); /* the working directory holds it from here on */
     dir_fd = -1;
     if (!quiet)
         fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
@@ -727,6 +730,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     begin_stop(d);                /* after a failed epoll_wait: not accepting either */
     atomic_store(&d->stop, true); /* every thread's loop condition */
     ik_http_stop(d);
+    ik_flight_stop(d);
     ik_syncer_stop(d);
     ik_health_stop(d);
     ik_workers_stop(d);

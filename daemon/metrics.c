@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "flight/flight.h"
 #include "http/http.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/schemas.h"
@@ -155,6 +156,13 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     row(&r, "snapshot_version", (double)gen, "gauge", NULL);
     row(&r, "pins", (double)pins, "gauge", NULL);
     row(&r, "http_up", ik_http_serving(d) ? 1 : 0, "gauge", NULL); /* why not: daemon status */
+    {
+        int64_t referenced, copied; /* DoGet body bytes: slices of the mappings, and copies */
+        ik_flight_counts(d, &referenced, &copied);
+        row(&r, "flight_up", ik_flight_serving(d) ? 1 : 0, "gauge", NULL);
+        row(&r, "flight_body_bytes_referenced_total", (double)referenced, "counter", NULL);
+        row(&r, "flight_body_bytes_copied_total", (double)copied, "counter", NULL);
+    }
     if (r.rc == 0)
         r.rc = ik_builder_finish(r.b, NULL, schema, out, err);
     ik_builder_destroy(r.b);

@@ -6,7 +6,14 @@
 
 #include <stddef.h>
 
+#include "ipfskit/error.h"
+
 struct ik_daemon;
+
+/* The write token ($IPFS_KIT_PATH/http.token, 64 hex characters) into token[cap >= 65]:
+ * created at first use (O_EXCL, O_NOFOLLOW), else read (a regular file of ours, mode 0600).
+ * HTTP and Flight share it. */
+int ik_http_token(struct ik_daemon *d, char *token, size_t cap, struct ik_error *err);
 
 /* Starts serving d->cfg.http when enabled. Never fails the daemon: when the server cannot
  * start (port taken, no token file...), the reason is kept for `status` and logged unless

@@ -48,13 +48,20 @@ static int read_token(const char *path, char *token, size_t cap, struct ik_error
  * reads it. */
 static int load_token(struct ik_http *h, struct ik_error *err)
 {
+    return ik_http_token(h->d, h->token, sizeof h->token, err);
+}
+
+int ik_http_token(struct ik_daemon *d, char *token, size_t cap, struct ik_error *err)
+{
     char path[PATH_MAX + 16];
     uint8_t raw[32];
     int fd;
-    snprintf(path, sizeof path, "%s/http.token", h->d->dir);
+    if (cap < 65)
+        return ik_error_set(err, EINVAL, "token buffer too small");
+    snprintf(path, sizeof path, "%s/http.token", d->dir);
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST)
-        return read_token(path, h->token, sizeof h->token, err);
+        return read_token(path, token, cap, err);
     if (fd < 0)
         return ik_error_set(err, errno, "cannot create %s: %s", path, strerror(errno));
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -63,14 +70,14 @@ static int load_token(struct ik_http *h, struct ik_error *err)
         return ik_error_set(err, EIO, "getrandom failed");
     }
     for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(h->token + 2 * i, 3, "%02x", raw[i]);
-    h->token[64] = '\n';
-    if (write(fd, h->token, 65) != 65 || fsync(fd) != 0) {
+        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    token[64] = '\n';
+    if (write(fd, token, 65) != 65 || fsync(fd) != 0) {
         close(fd);
         unlink(path);
         return ik_error_set(err, EIO, "cannot write %s", path);
     }
-    h->token[64] = 0;
+    token[64] = 0;
     close(fd);
     return 0;
 }

@@ -164,7 +164,11 @@ void ik_config_init(struct ik_config *c)
     c->changes_retain_versions = 100000;
     c->changes_retain_seconds = 86400;
     ik__config_http_init(&c->http);
+<<<<<<< HEAD
     ik__config_peers_init(c);
+=======
+    ik__config_flight_init(&c->flight);
+>>>>>>> s6-flight
 }
 
 void ik_config_reset(struct ik_config *c)
@@ -466,7 +470,8 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
         return rc;
     c->arrow_ipc_enabled = caps_arrow && enabled;
     if ((rc = load_daemon(root, c, err)) != 0 ||
-        (rc = ik__config_http_load(root, &c->http, err)) != 0)
+        (rc = ik__config_http_load(root, &c->http, err)) != 0 ||
+        (rc = ik__config_flight_load(root, &c->flight, err)) != 0)
         return rc;
     if ((rc = load_backends(root, c, err)) != 0)
         return rc;

@@ -18,4 +18,8 @@ int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *
 void ik__config_peers_init(struct ik_config *c);
 int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err);
 
+/* config_flight.c: the "flight" section's defaults and parser (EINVAL naming the key). */
+void ik__config_flight_init(struct ik_flight_conf *f);
+int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
+
 #endif

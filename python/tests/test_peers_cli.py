@@ -11,7 +11,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from daemon_util import wait_for
-from flight_util import StandIn, free_port
+from peers_util import StandIn, free_port
 
 
 @pytest.fixture

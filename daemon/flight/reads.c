@@ -1,0 +1,500 @@
+/* The read RPCs of the Flight server. A flight is a query (docs/protocol.md's object: table,
+ * columns, filter, offset, limit), named by a path descriptor (["pin_index"]: the whole table)
+ * or a command descriptor (the query object as JSON). FlightInfo hands out one endpoint whose
+ * ticket is that query plus the snapshot version it was planned on; the state of that version
+ * is retained for a while, so DoGet redeems the ticket on the same rows. DoGet reads the
+ * published state as the socket and HTTP paths do (slices of the mapped segments) and streams
+ * it through lib/flight's encoder: schema, dictionaries, then batches of at most
+ * flight.batch_rows rows whose bodies are slices of the mappings. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flight_internal.h"
+#include "ipfskit/client.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
+#include "ipfskit/snapshot.h"
+
+#define P(x) arrow__flight__protocol__##x
+
+/* A query being answered: its stream of batches and where they come from. */
+struct fsrc {
+    struct ik_segset *set; /* file-backed tables: the state (a reference), else NULL */
+    uint64_t version;
+    struct ArrowArrayStream st;
+    struct ArrowSchema schema;
+    int64_t rows; /* result rows */
+};
+
+struct ik_fget {
+    struct ik_flight *f;
+    struct fsrc src;
+    struct ik_flight_encoder *enc;
+    struct ArrowArray cur; /* the batch being cut into messages */
+    int64_t cur_off;
+    int64_t referenced, copied; /* already added to the server's counters */
+    bool done;                  /* the query's stream has ended */
+};
+
+static bool file_backed(const char *table)
+{
+    return strcmp(table, "pin_index") == 0 || strcmp(table, "vfs_stats") == 0;
+}
+
+static void src_reset(struct fsrc *s)
+{
+    if (s->st.release)
+        s->st.release(&s->st);
+    if (s->schema.release)
+        s->schema.release(&s->schema);
+    ik_segset_release(s->set);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- retained states ------------------------------------------------------------------- */
+
+/* Keeps `set` for tickets naming its version (a reference of the caller's is not taken). */
+static void retain(struct ik_flight *f, const char *table, struct ik_segset *set)
+{
+    uint64_t v = ik_segset_version(set);
+    double now = ik_now_ms();
+    int slot = -1, oldest = 0;
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < IK_FLIGHT_RETAIN; i++) {
+        struct ik_retained *r = &f->retained[i];
+        if (r->set && now - r->t > IK_FLIGHT_RETAIN_MS) {
+            ik_segset_release(r->set);
+            r->set = NULL;
+        }
+        if (r->set && r->version == v && strcmp(r->table, table) == 0) {
+            r->t = now;
+            pthread_mutex_unlock(&f->mu);
+            return;
+        }
+        if (!r->set && slot < 0)
+            slot = i;
+        if (r->set && r->t < f->retained[oldest].t)
+            oldest = i;
+    }
+    if (slot < 0) {
+        slot = oldest;
+        ik_segset_release(f->retained[slot].set);
+    }
+    ik_segset_ref(set);
+    f->retained[slot] = (struct ik_retained){.version = v, .set = set, .t = now};
+    snprintf(f->retained[slot].table, sizeof f->retained[slot].table, "%s", table);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void ik__flight_retained_clear(struct ik_flight *f)
+{
+    for (int i = 0; i < IK_FLIGHT_RETAIN; i++) {
+        ik_segset_release(f->retained[i].set);
+        f->retained[i].set = NULL;
+    }
+}
+
+/* The state of `table` at `version` (0: the newest), a reference; ENOENT naming why. */
+static int state_at(struct ik_flight *f, const char *table, uint64_t version,
+                    struct ik_segset **out, struct ik_error *err)
+{
+    struct ik_daemon *d = f->d;
+    struct ik_published *p = strcmp(table, "pin_index") == 0 ? &d->pins : &d->vfs;
+    uint64_t newest;
+    *out = NULL;
+    pthread_mutex_lock(&d->pub_mu);
+    newest = p->set ? ik_segset_version(p->set) : 0;
+    if (p->set && (version == 0 || version == newest)) {
+        ik_segset_ref(p->set);
+        *out = p->set;
+    }
+    pthread_mutex_unlock(&d->pub_mu);
+    if (*out)
+        return 0;
+    if (version == 0)
+        return ik_error_set(err, EAGAIN, "no snapshot of %s is published yet", table);
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < IK_FLIGHT_RETAIN && !*out; i++)
+        if (f->retained[i].set && f->retained[i].version == version &&
+            strcmp(f->retained[i].table, table) == 0) {
+            ik_segset_ref(f->retained[i].set);
+            *out = f->retained[i].set;
+        }
+    pthread_mutex_unlock(&f->mu);
+    if (*out)
+        return 0;
+    return ik_error_set(err, ENOENT,
+                        "ticket: version %llu of %s is no longer retained (the newest is %llu); "
+                        "get a new FlightInfo",
+                        (unsigned long long)version, table, (unsigned long long)newest);
+}
+
+/* Runs `q` (its CIDs made canonical) on the table's state at `version` (0: newest). */
+static int src_open(struct ik_flight *f, struct ik_query *q, uint64_t version, struct fsrc *s,
+                    struct ik_error *err)
+{
+    struct ik_query_cost cost;
+    int rc;
+    memset(s, 0, sizeof *s);
+    if (ik_table_index(q->table) < 0)
+        return ik_error_set(
+            err, ENOENT, "no table '%s' (pin_index, vfs_stats, metrics, backend_health)", q->table);
+    if (ik_query_has_other_cids(q) && (rc = ik_query_canonical_cids(q, err)) != 0)
+        return rc;
+    if (file_backed(q->table)) {
+        if ((rc = state_at(f, q->table, version, &s->set, err)) != 0)
+            return rc;
+        s->version = ik_segset_version(s->set);
+        rc = ik_segset_query(s->set, q, &s->st, &cost, err);
+        if (rc == 0) {
+            int64_t left = cost.matched - q->offset;
+            left = left < 0 ? 0 : left;
+            s->rows = q->limit >= 0 && q->limit < left ? q->limit : left;
+        }
+    } else {
+        struct ArrowSchema ts = {0}, rs = {0};
+        struct ArrowArray ta = {0}, ra = {0};
+        rc = strcmp(q->table, "metrics") == 0 ? ik_metrics_build(f->d, &ts, &ta, err)
+                                              : ik_health_build(f->d, &ts, &ta, err);
+        if (rc == 0 && (rc = ik_query_check(q, &ts, err)) == 0 &&
+            (rc = ik_query_apply(q, &ts, &ta, &rs, &ra, NULL, err)) == 0) {
+            s->rows = ra.length;
+            rc = ik_batch_stream(&rs, &ra, &s->st, err);
+        }
+        if (ta.release)
+            ta.release(&ta);
+        if (ts.release)
+            ts.release(&ts);
+    }
+    if (rc == 0 && (rc = s->st.get_schema(&s->st, &s->schema)) != 0)
+        ik_error_set(err, rc, "query schema");
+    if (rc != 0)
+        src_reset(s);
+    return rc;
+}
+
+/* ---- requests: descriptors and tickets ---------------------------------------------------- */
+
+/* A query from JSON bytes (a command or a ticket); *version gets "version" (0 when absent). */
+static int query_from_bytes(const uint8_t *p, size_t n, const char *what, struct ik_query *q,
+                            uint64_t *version, struct ik_error *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je), *v;
+    int rc;
+    ik_query_init(q, NULL);
+    if (version)
+        *version = 0;
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return ik_error_set(err, EINVAL,
+                            "%s: expected a JSON query object such as "
+                            "{\"table\":\"pin_index\",\"limit\":10}%s%s",
+                            what, o ? "" : ": ", o ? "" : je.text);
+    }
+    rc = ik__query_from_jansson(o, q, err);
+    if (rc != 0)
+        ik_error_prefix(err, rc, "%s", what);
+    v = json_object_get(o, "version");
+    if (rc == 0 && v && version) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            rc = ik_error_set(err, EINVAL, "%s: \"version\" must be a non-negative integer", what);
+        else
+            *version = (uint64_t)json_integer_value(v);
+    }
+    json_decref(o);
+    return rc;
+}
+
+static int query_from_descriptor(const Arrow__Flight__Protocol__FlightDescriptor *fd,
+                                 struct ik_query *q, struct ik_error *err)
+{
+    ik_query_init(q, NULL);
+    if (fd->type == ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__DESCRIPTOR_TYPE__PATH) {
+        if (fd->n_path != 1 || ik_table_index(fd->path[0]) < 0)
+            return ik_error_set(err, ENOENT,
+                                "FlightDescriptor.path: no flight at that path; the paths are "
+                                "[\"pin_index\"], [\"vfs_stats\"], [\"metrics\"], "
+                                "[\"backend_health\"]");
+        ik_query_init(q, fd->path[0]);
+        return 0;
+    }
+    if (fd->type == ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__DESCRIPTOR_TYPE__CMD)
+        return query_from_bytes(fd->cmd.data, fd->cmd.len, "FlightDescriptor.cmd", q, NULL, err);
+    return ik_error_set(err, EINVAL, "FlightDescriptor.type: must be PATH (1) or CMD (2)");
+}
+
+/* The ticket of `q` at `version`: the query's JSON object plus "version". */
+static char *ticket_of(const struct ik_query *q, uint64_t version)
+{
+    json_t *o = json_object();
+    char *s = NULL;
+    if (o && ik__query_to_jansson(q, o) == 0 &&
+        json_object_set_new(o, "version", json_integer((json_int_t)version)) == 0)
+        s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+static void fail_with(struct ik_fcall *c, int rc, const struct ik_error *err)
+{
+    ik__fcall_fail(c, ik__flight_status_of(rc), "%s",
+                   err->message[0] ? err->message : ik_strerror(rc));
+}
+
+/* The FlightInfo of `q` (packed into a byte buffer); retains the state its ticket names. */
+static int flight_info(struct ik_fcall *c, struct ik_query *q,
+                       Arrow__Flight__Protocol__FlightDescriptor *desc, grpc_byte_buffer **out,
+                       struct ik_error *err)
+{
+    Arrow__Flight__Protocol__FlightInfo info = ARROW__FLIGHT__PROTOCOL__FLIGHT_INFO__INIT;
+    Arrow__Flight__Protocol__FlightEndpoint ep = ARROW__FLIGHT__PROTOCOL__FLIGHT_ENDPOINT__INIT;
+    Arrow__Flight__Protocol__Ticket t = ARROW__FLIGHT__PROTOCOL__TICKET__INIT;
+    Arrow__Flight__Protocol__FlightEndpoint *eps[1] = {&ep};
+    struct fsrc s;
+    uint8_t *schema = NULL;
+    size_t schema_len = 0;
+    char *ticket = NULL;
+    int rc = src_open(c->f, q, 0, &s, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = ik_flight_schema_bytes(&s.schema, &schema, &schema_len, err)) != 0)
+        goto cleanup;
+    if ((ticket = ticket_of(q, s.version)) == NULL) {
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (s.set)
+        retain(c->f, q->table, s.set);
+    t.ticket.data = (uint8_t *)ticket;
+    t.ticket.len = strlen(ticket);
+    ep.ticket = &t;
+    info.schema.data = schema;
+    info.schema.len = schema_len;
+    info.flight_descriptor = desc;
+    info.n_endpoint = 1;
+    info.endpoint = eps;
+    info.total_records = s.rows;
+    info.total_bytes = -1;
+    info.ordered = true;
+    if ((*out = ik_flight_pack(&info.base)) == NULL)
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+cleanup:
+    free(ticket);
+    free(schema);
+    src_reset(&s);
+    return rc;
+}
+
+static void list_flights(struct ik_fcall *c)
+{
+    struct ik_error err = {{0}};
+    for (int i = 0; ik_table_names[i]; i++) {
+        Arrow__Flight__Protocol__FlightDescriptor desc =
+            ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__INIT;
+        char *path[1] = {(char *)ik_table_names[i]};
+        struct ik_query q;
+        grpc_byte_buffer *bb = NULL;
+        int rc;
+        desc.type = ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__DESCRIPTOR_TYPE__PATH;
+        desc.n_path = 1;
+        desc.path = path;
+        ik_query_init(&q, ik_table_names[i]);
+        rc = flight_info(c, &q, &desc, &bb, &err);
+        ik_query_reset(&q);
+        if (rc == EAGAIN)
+            continue; /* nothing published yet: not listed */
+        if (rc != 0 || ik__fcall_push(c, bb) != 0) {
+            fail_with(c, rc ? rc : ENOMEM, &err);
+            return;
+        }
+    }
+}
+
+static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
+{
+    ProtobufCMessage *m = NULL;
+    struct ik_error err = {{0}};
+    struct ik_query q;
+    int rc = ik_flight_unpack(req, &P(flight_descriptor__descriptor),
+                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, &err);
+    ik_query_init(&q, NULL);
+    if (rc == 0)
+        rc = query_from_descriptor((Arrow__Flight__Protocol__FlightDescriptor *)m, &q, &err);
+    if (rc == 0 && c->method == IK_FM_GET_FLIGHT_INFO) {
+        grpc_byte_buffer *bb = NULL;
+        rc = flight_info(c, &q, (Arrow__Flight__Protocol__FlightDescriptor *)m, &bb, &err);
+        if (rc == 0 && ik__fcall_push(c, bb) != 0)
+            rc = ik_error_set(&err, ENOMEM, "out of memory");
+    } else if (rc == 0) {
+        Arrow__Flight__Protocol__SchemaResult sr = ARROW__FLIGHT__PROTOCOL__SCHEMA_RESULT__INIT;
+        struct fsrc s;
+        if ((rc = src_open(c->f, &q, 0, &s, &err)) == 0) {
+            rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
+            if (rc == 0 && ik__fcall_push(c, ik_flight_pack(&sr.base)) != 0)
+                rc = ik_error_set(&err, ENOMEM, "out of memory");
+            free(sr.schema.data);
+            src_reset(&s);
+        }
+    }
+    if (rc != 0)
+        fail_with(c, rc, &err);
+    ik_query_reset(&q);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* ---- DoGet -------------------------------------------------------------------------------- */
+
+static void owner_ref(void *ctx)
+{
+    ik_segset_ref(ctx);
+}
+
+static void owner_unref(void *ctx)
+{
+    ik_segset_release(ctx);
+}
+
+static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error *err)
+{
+    ProtobufCMessage *m = NULL;
+    struct ik_fget *g;
+    struct ik_query q;
+    struct ik_flight_range ranges[IK_SEG_MAX];
+    size_t n_ranges = 0;
+    uint64_t version = 0;
+    int rc = ik_flight_unpack(req, &P(ticket__descriptor),
+                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, err);
+    ik_query_init(&q, NULL);
+    if (rc == 0) {
+        const Arrow__Flight__Protocol__Ticket *t = (const Arrow__Flight__Protocol__Ticket *)m;
+        rc = query_from_bytes(t->ticket.data, t->ticket.len, "Ticket", &q, &version, err);
+    }
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    if (rc != 0) {
+        ik_query_reset(&q);
+        return rc;
+    }
+    if ((g = calloc(1, sizeof *g)) == NULL) {
+        ik_query_reset(&q);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
+    g->f = c->f;
+    c->get = g;
+    rc = src_open(c->f, &q, version, &g->src, err);
+    ik_query_reset(&q);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; g->src.set && i < ik_segset_count(g->src.set); i++) {
+        size_t size = 0;
+        const uint8_t *p = ik_snapshot_data(ik_segset_segment(g->src.set, i), &size);
+        if (p)
+            ranges[n_ranges++] = (struct ik_flight_range){p, size};
+    }
+    struct ik_flight_owner owner = {owner_ref, owner_unref, g->src.set};
+    return ik_flight_encoder_create(&g->src.schema, ranges, n_ranges, n_ranges ? &owner : NULL,
+                                    &g->enc, err);
+}
+
+/* The next piece of the current batch: all of it, or flight.batch_rows rows as a slice. */
+static int write_piece(struct ik_fget *g, struct ik_error *err)
+{
+    int64_t max = g->f->d->cfg.flight.batch_rows, left = g->cur.length - g->cur_off;
+    int rc;
+    if (g->cur_off == 0 && (max == 0 || left <= max)) {
+        g->cur_off = g->cur.length;
+        return ik_flight_encoder_write(g->enc, &g->cur, err);
+    }
+    struct ik_query q;
+    struct ArrowArray part = {0};
+    ik_query_init(&q, "slice");
+    q.offset = g->cur_off;
+    q.limit = left < max ? left : max;
+    rc = ik_query_apply(&q, &g->src.schema, &g->cur, NULL, &part, NULL, err);
+    ik_query_reset(&q);
+    if (rc != 0)
+        return rc;
+    g->cur_off += part.length;
+    rc = ik_flight_encoder_write(g->enc, &part, err);
+    part.release(&part);
+    return rc;
+}
+
+bool ik__fget_more(struct ik_fcall *c)
+{
+    struct ik_fget *g = c->get;
+    struct ik_error err = {{0}};
+    int64_t referenced, copied;
+    int rc = 0;
+    if (g->done)
+        return false;
+    if (g->cur.release && g->cur_off >= g->cur.length)
+        g->cur.release(&g->cur);
+    if (!g->cur.release) {
+        g->cur_off = 0;
+        if ((rc = g->src.st.get_next(&g->src.st, &g->cur)) != 0) {
+            const char *m = g->src.st.get_last_error(&g->src.st);
+            ik_error_set(&err, rc, "%s", m ? m : "query");
+        }
+        g->done = rc == 0 && !g->cur.release;
+    }
+    if (rc == 0 && g->cur.release)
+        rc = write_piece(g, &err);
+    ik_flight_encoder_counts(g->enc, &referenced, &copied);
+    atomic_fetch_add_explicit(&g->f->referenced, referenced - g->referenced, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->f->copied, copied - g->copied, memory_order_relaxed);
+    g->referenced = referenced;
+    g->copied = copied;
+    for (grpc_byte_buffer *bb; (bb = ik_flight_encoder_next(g->enc)) != NULL;)
+        if (ik__fcall_push(c, bb) != 0 && rc == 0)
+            rc = ik_error_set(&err, ENOMEM, "out of memory");
+    if (rc != 0) {
+        fail_with(c, rc, &err);
+        return false;
+    }
+    return g->cur.release != NULL;
+}
+
+void ik__fget_free(struct ik_fget *g)
+{
+    if (g == NULL)
+        return;
+    if (g->cur.release)
+        g->cur.release(&g->cur);
+    ik_flight_encoder_destroy(g->enc);
+    src_reset(&g->src);
+    free(g);
+}
+
+void ik__flight_read(struct ik_fcall *c, grpc_byte_buffer *req)
+{
+    struct ik_error err = {{0}};
+    int rc;
+    switch (c->method) {
+    case IK_FM_LIST_FLIGHTS:
+        list_flights(c);
+        break;
+    case IK_FM_GET_FLIGHT_INFO:
+    case IK_FM_GET_SCHEMA:
+        get_info_or_schema(c, req);
+        break;
+    default:
+        if ((rc = fget_open(c, req, &err)) != 0) {
+            fail_with(c, rc, &err);
+            ik__fget_free(c->get);
+            c->get = NULL;
+        } else {
+            /* the schema message is queued by the encoder already */
+            for (grpc_byte_buffer *bb; (bb = ik_flight_encoder_next(c->get->enc)) != NULL;)
+                if (ik__fcall_push(c, bb) != 0)
+                    fail_with(c, ENOMEM, &err);
+        }
+        break;
+    }
+    ik__fcall_resume(c);
+}
