@@ -77,7 +77,6 @@ struct ik_http_conf {
     int max_body_bytes;   /* "max_body_bytes" of a POST /v1/pins, default 64 MiB */
 };
 
-<<<<<<< HEAD
 /* A peer daemon (config.json "peers"; docs/distributed.md): where its Arrow Flight server
  * listens. */
 #define IK_PEERS_MAX 64
@@ -93,7 +92,6 @@ struct ik_peer_conf {
  * or EINVAL with what was expected in *why (a static string). */
 int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why);
 
-=======
 /* "flight": the daemon's Arrow Flight server (docs/flight.md). Locations are checked here for
  * their form; the daemon parses them fully and says in status why Flight is off when one is
  * unusable. Tokens are HTTP's: http.read_token for reads, http.token's for writes. */
@@ -108,7 +106,6 @@ struct ik_flight_conf {
     int max_calls;         /* "max_calls": calls served at once, default 256 */
 };
 
->>>>>>> s6-flight
 /* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall
  * 120 s, no auth, no sizes (config_sources.c; config.json entries start from the same). */
 void ik_source_init(struct ik_source *s, enum ik_source_kind kind, const char *name,
@@ -138,8 +135,8 @@ struct ik_config {
     int changes_retain_seconds;
     struct ik_source *sources; /* "sources" (owned; freed by ik_config_reset) */
     size_t n_sources;
-<<<<<<< HEAD
-    bool sources_given; /* the key is present (even empty): no kubo source is implied */
+    bool sources_given;           /* the key is present (even empty): no kubo source is implied */
+    struct ik_flight_conf flight; /* "flight" (config_flight.c) */
     /* Many daemons as one (docs/distributed.md): "peers" (owned; freed by ik_config_reset),
      * "peer_timeout_ms" (a peer's whole answer, default 2000) and "node_name" (the `node`
      * column's value; default this machine's host name). */
@@ -147,10 +144,6 @@ struct ik_config {
     size_t n_peers;
     int peer_timeout_ms;
     char node_name[64];
-=======
-    bool sources_given;           /* the key is present (even empty): no kubo source is implied */
-    struct ik_flight_conf flight; /* "flight" (config_flight.c) */
->>>>>>> s6-flight
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

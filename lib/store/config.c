@@ -164,11 +164,8 @@ void ik_config_init(struct ik_config *c)
     c->changes_retain_versions = 100000;
     c->changes_retain_seconds = 86400;
     ik__config_http_init(&c->http);
-<<<<<<< HEAD
-    ik__config_peers_init(c);
-=======
     ik__config_flight_init(&c->flight);
->>>>>>> s6-flight
+    ik__config_peers_init(c);
 }
 
 void ik_config_reset(struct ik_config *c)
