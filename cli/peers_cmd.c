@@ -10,10 +10,18 @@
 #include <string.h>
 #include <time.h>
 
+#include <grpc/support/log.h>
+
 #include "cli.h"
 #include "flight/client.h"
 #include "flight/node_column.h"
 #include "ipfskit/config.h"
+
+/* gRPC's own log lines stay out of the output: what went wrong is in our messages. */
+static void quiet_grpc(gpr_log_func_args *args)
+{
+    (void)args;
+}
 
 /* One node's part of the answer. */
 struct part {
@@ -249,6 +257,7 @@ int ik_cli_run_all_peers(struct ik_cli_query_opts *o, struct ik_query *q, const 
     int rc;
     ik_result_init(&r);
     ik_config_init(&conf);
+    gpr_set_log_function(quiet_grpc);
     if ((rc = ik_data_dir(dir, sizeof dir, &err)) != 0 ||
         (rc = ik_config_load(dir, &conf, &err)) != 0) {
         ik_cli_errorf("%s", err.message);
@@ -469,6 +478,7 @@ static int cmd_status(int argc, char **argv)
         }
     }
     ik_config_init(&conf);
+    gpr_set_log_function(quiet_grpc);
     if ((rc = ik_data_dir(dir, sizeof dir, &err)) != 0 ||
         (rc = ik_config_load(dir, &conf, &err)) != 0) {
         ik_cli_errorf("%s", err.message);

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "flight_internal.h"
+#include "flight/node_column.h"
+#include "peers.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
@@ -258,12 +260,19 @@ static int flight_info(struct ik_fcall *c, struct ik_query *q,
     uint8_t *schema = NULL;
     size_t schema_len = 0;
     char *ticket = NULL;
+    bool node = ik__flight_desc_wants_node(desc); /* peers.c: the node column */
+    struct ArrowSchema ns = {0};
     int rc = src_open(c->f, q, 0, &s, err);
     if (rc != 0)
         return rc;
-    if ((rc = ik_flight_schema_bytes(&s.schema, &schema, &schema_len, err)) != 0)
+    if (node && (rc = ik_flight_node_schema(&s.schema, &ns, err)) != 0)
         goto cleanup;
-    if ((ticket = ticket_of(q, s.version)) == NULL) {
+    if ((rc = ik_flight_schema_bytes(node ? &ns : &s.schema, &schema, &schema_len, err)) != 0)
+        goto cleanup;
+    ticket = ticket_of(q, s.version);
+    if (node)
+        ticket = ik__flight_ticket_add_node(ticket);
+    if (ticket == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -283,6 +292,8 @@ static int flight_info(struct ik_fcall *c, struct ik_query *q,
     if ((*out = ik_flight_pack(&info.base)) == NULL)
         rc = ik_error_set(err, ENOMEM, "out of memory");
 cleanup:
+    if (ns.release)
+        ns.release(&ns);
     free(ticket);
     free(schema);
     src_reset(&s);
@@ -314,6 +325,24 @@ static void list_flights(struct ik_fcall *c)
     }
 }
 
+int ik__flight_info_local(struct ik_fcall *c, grpc_byte_buffer *req, grpc_byte_buffer **out,
+                          struct ik_error *err)
+{
+    ProtobufCMessage *m = NULL;
+    struct ik_query q;
+    int rc = ik_flight_unpack(req, &P(flight_descriptor__descriptor),
+                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, err);
+    ik_query_init(&q, NULL);
+    if (rc == 0)
+        rc = query_from_descriptor((Arrow__Flight__Protocol__FlightDescriptor *)m, &q, err);
+    if (rc == 0)
+        rc = flight_info(c, &q, (Arrow__Flight__Protocol__FlightDescriptor *)m, out, err);
+    ik_query_reset(&q);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
 static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
 {
     ProtobufCMessage *m = NULL;
@@ -333,7 +362,10 @@ static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
         Arrow__Flight__Protocol__SchemaResult sr = ARROW__FLIGHT__PROTOCOL__SCHEMA_RESULT__INIT;
         struct fsrc s;
         if ((rc = src_open(c->f, &q, 0, &s, &err)) == 0) {
-            rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
+            if (ik__flight_desc_wants_node((Arrow__Flight__Protocol__FlightDescriptor *)m))
+                rc = ik__flight_stream_add_node(&s.st, &s.schema, c->f->d->cfg.node_name, &err);
+            if (rc == 0)
+                rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
             if (rc == 0 && ik__fcall_push(c, ik_flight_pack(&sr.base)) != 0)
                 rc = ik_error_set(&err, ENOMEM, "out of memory");
             free(sr.schema.data);
@@ -367,12 +399,14 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
     struct ik_flight_range ranges[IK_SEG_MAX];
     size_t n_ranges = 0;
     uint64_t version = 0;
+    bool node = false;
     int rc = ik_flight_unpack(req, &P(ticket__descriptor),
                               (size_t)c->f->d->cfg.flight.max_message_bytes, &m, err);
     ik_query_init(&q, NULL);
     if (rc == 0) {
         const Arrow__Flight__Protocol__Ticket *t = (const Arrow__Flight__Protocol__Ticket *)m;
         rc = query_from_bytes(t->ticket.data, t->ticket.len, "Ticket", &q, &version, err);
+        node = ik__flight_wants_node(t->ticket.data, t->ticket.len); /* peers.c */
     }
     if (m)
         protobuf_c_message_free_unpacked(m, NULL);
@@ -388,6 +422,8 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
     c->get = g;
     rc = src_open(c->f, &q, version, &g->src, err);
     ik_query_reset(&q);
+    if (rc == 0 && node)
+        rc = ik__flight_stream_add_node(&g->src.st, &g->src.schema, c->f->d->cfg.node_name, err);
     if (rc != 0)
         return rc;
     for (int i = 0; g->src.set && i < ik_segset_count(g->src.set); i++) {
@@ -481,6 +517,8 @@ void ik__flight_read(struct ik_fcall *c, grpc_byte_buffer *req)
         break;
     case IK_FM_GET_FLIGHT_INFO:
     case IK_FM_GET_SCHEMA:
+        if (c->method == IK_FM_GET_FLIGHT_INFO && ik__flight_peers_defer(c, req))
+            return; /* peers.c asks the peers and resumes the call */
         get_info_or_schema(c, req);
         break;
     default:

@@ -93,6 +93,19 @@ static int wrap_schema(struct ArrowSchema *inner, struct ArrowSchema *out, struc
     return 0;
 }
 
+int ik_flight_node_schema(const struct ArrowSchema *in, struct ArrowSchema *out,
+                          struct ik_error *err)
+{
+    struct ArrowSchema copy;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (strcmp(in->format, "+s") != 0)
+        return ik_error_set(err, EINVAL, "node column: the schema is not a struct");
+    if ((rc = ik_schema_copy(in, &copy, err)) != 0)
+        return rc;
+    return wrap_schema(&copy, out, err);
+}
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 struct node_batch {

@@ -18,6 +18,11 @@
 int ik_flight_add_node_column(struct ArrowArrayStream *in, const char *node,
                               struct ArrowArrayStream *out, struct ik_error *err);
 
+/* `in` (a struct schema, copied) with the node field added last, as the wrapped stream's
+ * schema reads: what FlightInfo and GetSchema announce for a command with "node": true. */
+int ik_flight_node_schema(const struct ArrowSchema *in, struct ArrowSchema *out,
+                          struct ik_error *err);
+
 /* The node column's schema alone (a field named "node"), for callers that build schemas. */
 int ik_flight_node_field(struct ArrowSchema *out, struct ik_error *err);
 
