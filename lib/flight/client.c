@@ -376,8 +376,8 @@ struct get_stream {
     struct fcall k;
     struct ik_ipc_reader *reader;
     struct ArrowArray pending; /* a batch read with the schema, not yet given out */
-    bool ended; /* the server sent its last message and its status was OK */
-    int rc;     /* a failure, repeated by every later get_next */
+    bool ended;                /* the server sent its last message and its status was OK */
+    int rc;                    /* a failure, repeated by every later get_next */
     struct ik_error err;
 };
 
