@@ -313,19 +313,21 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
-/* The second line of a running daemon's status: where Flight serves, or why not. */
-static void flight_line(json_t *st)
+/* Where Flight serves, or why not, in a running daemon's status line (before HTTP). */
+static void flight_part(json_t *st)
 {
     json_t *where = json_object_get(st, "flight"), *loc;
     const char *off = json_string_value(json_object_get(st, "flight_off"));
     size_t i;
     if (json_array_size(where) == 0) {
-        printf("Flight off (%s)\n", off ? off : "unknown");
+        printf("Flight off (%s), ", off ? off : "unknown");
         return;
     }
     printf("Flight");
     json_array_foreach(where, i, loc) printf(" %s", json_string_value(loc));
-    printf(off ? " (partly off: %s)\n" : "\n", off);
+    if (off)
+        printf(" (partly off: %s)", off);
+    printf(", ");
 }
 
 static int cmd_status(const char *dir, bool json, int timeout_ms)
@@ -346,11 +348,11 @@ static int cmd_status(const char *dir, bool json, int timeout_ms)
                (long long)json_integer_value(json_object_get(st, "pins")),
                (long long)json_integer_value(json_object_get(st, "snapshot_version")),
                json_number_value(json_object_get(st, "uptime_s")));
+        flight_part(st);
         if (http)
             printf("HTTP http://%s\n", http);
         else
             printf("HTTP off (%s)\n", off ? off : "unknown");
-        flight_line(st);
         build_warning(st);
         json_decref(st);
         return 0;

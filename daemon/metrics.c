@@ -160,6 +160,7 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
         int64_t referenced, copied; /* DoGet body bytes: slices of the mappings, and copies */
         ik_flight_counts(d, &referenced, &copied);
         row(&r, "flight_up", ik_flight_serving(d) ? 1 : 0, "gauge", NULL);
+        row(&r, "flight_calls_open", (double)ik_flight_calls(d), "gauge", NULL);
         row(&r, "flight_body_bytes_referenced_total", (double)referenced, "counter", NULL);
         row(&r, "flight_body_bytes_copied_total", (double)copied, "counter", NULL);
     }

@@ -25,6 +25,9 @@ int ik_flight_serving(struct ik_daemon *d);
 void ik_flight_describe(struct ik_daemon *d, char *where, size_t where_cap, char *why,
                         size_t why_cap);
 
+/* Calls being served now. */
+int ik_flight_calls(struct ik_daemon *d);
+
 /* Body bytes DoGet sent as references into mapped segments, and bytes it copied. */
 void ik_flight_counts(struct ik_daemon *d, int64_t *referenced, int64_t *copied);
 

@@ -32,6 +32,15 @@ bool ik__flight_desc_wants_node(const Arrow__Flight__Protocol__FlightDescriptor 
            ik__flight_wants_node(d->cmd.data, d->cmd.len);
 }
 
+bool ik__flight_ticket_wants_node(const uint8_t *p, size_t n)
+{
+    Arrow__Flight__Protocol__Ticket *t = arrow__flight__protocol__ticket__unpack(NULL, n, p);
+    bool yes = t && ik__flight_wants_node(t->ticket.data, t->ticket.len);
+    if (t)
+        arrow__flight__protocol__ticket__free_unpacked(t, NULL);
+    return yes;
+}
+
 char *ik__flight_ticket_add_node(char *ticket)
 {
     json_t *o = ticket ? json_loads(ticket, 0, NULL) : NULL;

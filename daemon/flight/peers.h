@@ -13,6 +13,8 @@
 bool ik__flight_wants_node(const uint8_t *p, size_t n);
 /* The same for a descriptor: only a command can ask. */
 bool ik__flight_desc_wants_node(const Arrow__Flight__Protocol__FlightDescriptor *d);
+/* The same for a packed Ticket message. */
+bool ik__flight_ticket_wants_node(const uint8_t *p, size_t n);
 /* `ticket` (a JSON object text, malloc'd, taken) with "node": true added; NULL on ENOMEM. */
 char *ik__flight_ticket_add_node(char *ticket);
 /* Wraps the query stream `st` so its batches carry the node column of `node`, and replaces

@@ -6,7 +6,6 @@
  * published state as the socket and HTTP paths do (slices of the mapped segments) and streams
  * it through lib/flight's encoder: schema, dictionaries, then batches of at most
  * flight.batch_rows rows whose bodies are slices of the mappings. */
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +16,6 @@
 #include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
-
-#define P(x) arrow__flight__protocol__##x
 
 /* A query being answered: its stream of batches and where they come from. */
 struct fsrc {
@@ -176,69 +173,6 @@ static int src_open(struct ik_flight *f, struct ik_query *q, uint64_t version, s
     return rc;
 }
 
-/* ---- requests: descriptors and tickets ---------------------------------------------------- */
-
-/* A query from JSON bytes (a command or a ticket); *version gets "version" (0 when absent). */
-static int query_from_bytes(const uint8_t *p, size_t n, const char *what, struct ik_query *q,
-                            uint64_t *version, struct ik_error *err)
-{
-    json_error_t je;
-    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je), *v;
-    int rc;
-    ik_query_init(q, NULL);
-    if (version)
-        *version = 0;
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        return ik_error_set(err, EINVAL,
-                            "%s: expected a JSON query object such as "
-                            "{\"table\":\"pin_index\",\"limit\":10}%s%s",
-                            what, o ? "" : ": ", o ? "" : je.text);
-    }
-    rc = ik__query_from_jansson(o, q, err);
-    if (rc != 0)
-        ik_error_prefix(err, rc, "%s", what);
-    v = json_object_get(o, "version");
-    if (rc == 0 && v && version) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            rc = ik_error_set(err, EINVAL, "%s: \"version\" must be a non-negative integer", what);
-        else
-            *version = (uint64_t)json_integer_value(v);
-    }
-    json_decref(o);
-    return rc;
-}
-
-static int query_from_descriptor(const Arrow__Flight__Protocol__FlightDescriptor *fd,
-                                 struct ik_query *q, struct ik_error *err)
-{
-    ik_query_init(q, NULL);
-    if (fd->type == ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__DESCRIPTOR_TYPE__PATH) {
-        if (fd->n_path != 1 || ik_table_index(fd->path[0]) < 0)
-            return ik_error_set(err, ENOENT,
-                                "FlightDescriptor.path: no flight at that path; the paths are "
-                                "[\"pin_index\"], [\"vfs_stats\"], [\"metrics\"], "
-                                "[\"backend_health\"]");
-        ik_query_init(q, fd->path[0]);
-        return 0;
-    }
-    if (fd->type == ARROW__FLIGHT__PROTOCOL__FLIGHT_DESCRIPTOR__DESCRIPTOR_TYPE__CMD)
-        return query_from_bytes(fd->cmd.data, fd->cmd.len, "FlightDescriptor.cmd", q, NULL, err);
-    return ik_error_set(err, EINVAL, "FlightDescriptor.type: must be PATH (1) or CMD (2)");
-}
-
-/* The ticket of `q` at `version`: the query's JSON object plus "version". */
-static char *ticket_of(const struct ik_query *q, uint64_t version)
-{
-    json_t *o = json_object();
-    char *s = NULL;
-    if (o && ik__query_to_jansson(q, o) == 0 &&
-        json_object_set_new(o, "version", json_integer((json_int_t)version)) == 0)
-        s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return s;
-}
-
 /* ---- replies ---------------------------------------------------------------------------- */
 
 static void fail_with(struct ik_fcall *c, int rc, const struct ik_error *err)
@@ -269,7 +203,7 @@ static int flight_info(struct ik_fcall *c, struct ik_query *q,
         goto cleanup;
     if ((rc = ik_flight_schema_bytes(node ? &ns : &s.schema, &schema, &schema_len, err)) != 0)
         goto cleanup;
-    ticket = ticket_of(q, s.version);
+    ticket = ik_flight_ticket(q, s.version);
     if (node)
         ticket = ik__flight_ticket_add_node(ticket);
     if (ticket == NULL) {
@@ -328,41 +262,50 @@ static void list_flights(struct ik_fcall *c)
 int ik__flight_info_local(struct ik_fcall *c, grpc_byte_buffer *req, grpc_byte_buffer **out,
                           struct ik_error *err)
 {
-    ProtobufCMessage *m = NULL;
+    Arrow__Flight__Protocol__FlightDescriptor *desc = NULL;
     struct ik_query q;
-    int rc = ik_flight_unpack(req, &P(flight_descriptor__descriptor),
-                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, err);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    int rc = ik_flight_bb_read(req, (size_t)c->f->d->cfg.flight.max_message_bytes, &bytes, &n, err);
     ik_query_init(&q, NULL);
     if (rc == 0)
-        rc = query_from_descriptor((Arrow__Flight__Protocol__FlightDescriptor *)m, &q, err);
+        rc = ik_flight_query_from_descriptor(bytes, n, &q, err);
+    if (rc == 0 &&
+        (desc = arrow__flight__protocol__flight_descriptor__unpack(NULL, n, bytes)) == NULL)
+        rc = ik_error_set(err, IK_EFORMAT, "request is not a valid FlightDescriptor message");
     if (rc == 0)
-        rc = flight_info(c, &q, (Arrow__Flight__Protocol__FlightDescriptor *)m, out, err);
+        rc = flight_info(c, &q, desc, out, err);
     ik_query_reset(&q);
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
+    if (desc)
+        arrow__flight__protocol__flight_descriptor__free_unpacked(desc, NULL);
+    free(bytes);
     return rc;
 }
 
 static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
 {
-    ProtobufCMessage *m = NULL;
+    Arrow__Flight__Protocol__FlightDescriptor *desc = NULL;
     struct ik_error err = {{0}};
     struct ik_query q;
-    int rc = ik_flight_unpack(req, &P(flight_descriptor__descriptor),
-                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, &err);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    int rc =
+        ik_flight_bb_read(req, (size_t)c->f->d->cfg.flight.max_message_bytes, &bytes, &n, &err);
     ik_query_init(&q, NULL);
     if (rc == 0)
-        rc = query_from_descriptor((Arrow__Flight__Protocol__FlightDescriptor *)m, &q, &err);
+        rc = ik_flight_query_from_descriptor(bytes, n, &q, &err);
     if (rc == 0 && c->method == IK_FM_GET_FLIGHT_INFO) {
         grpc_byte_buffer *bb = NULL;
-        rc = flight_info(c, &q, (Arrow__Flight__Protocol__FlightDescriptor *)m, &bb, &err);
+        desc = arrow__flight__protocol__flight_descriptor__unpack(NULL, n, bytes);
+        rc = flight_info(c, &q, desc, &bb, &err);
         if (rc == 0 && ik__fcall_push(c, bb) != 0)
             rc = ik_error_set(&err, ENOMEM, "out of memory");
     } else if (rc == 0) {
         Arrow__Flight__Protocol__SchemaResult sr = ARROW__FLIGHT__PROTOCOL__SCHEMA_RESULT__INIT;
         struct fsrc s;
         if ((rc = src_open(c->f, &q, 0, &s, &err)) == 0) {
-            if (ik__flight_desc_wants_node((Arrow__Flight__Protocol__FlightDescriptor *)m))
+            desc = arrow__flight__protocol__flight_descriptor__unpack(NULL, n, bytes);
+            if (ik__flight_desc_wants_node(desc)) /* peers.c: the node column */
                 rc = ik__flight_stream_add_node(&s.st, &s.schema, c->f->d->cfg.node_name, &err);
             if (rc == 0)
                 rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
@@ -375,8 +318,9 @@ static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
     if (rc != 0)
         fail_with(c, rc, &err);
     ik_query_reset(&q);
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
+    if (desc)
+        arrow__flight__protocol__flight_descriptor__free_unpacked(desc, NULL);
+    free(bytes);
 }
 
 /* ---- DoGet -------------------------------------------------------------------------------- */
@@ -393,23 +337,20 @@ static void owner_unref(void *ctx)
 
 static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error *err)
 {
-    ProtobufCMessage *m = NULL;
     struct ik_fget *g;
     struct ik_query q;
     struct ik_flight_range ranges[IK_SEG_MAX];
-    size_t n_ranges = 0;
+    size_t n_ranges = 0, n = 0;
     uint64_t version = 0;
+    uint8_t *bytes = NULL;
     bool node = false;
-    int rc = ik_flight_unpack(req, &P(ticket__descriptor),
-                              (size_t)c->f->d->cfg.flight.max_message_bytes, &m, err);
+    int rc = ik_flight_bb_read(req, (size_t)c->f->d->cfg.flight.max_message_bytes, &bytes, &n, err);
     ik_query_init(&q, NULL);
-    if (rc == 0) {
-        const Arrow__Flight__Protocol__Ticket *t = (const Arrow__Flight__Protocol__Ticket *)m;
-        rc = query_from_bytes(t->ticket.data, t->ticket.len, "Ticket", &q, &version, err);
-        node = ik__flight_wants_node(t->ticket.data, t->ticket.len); /* peers.c */
-    }
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
+    if (rc == 0)
+        rc = ik_flight_query_from_ticket(bytes, n, &q, &version, err);
+    if (rc == 0)
+        node = ik__flight_ticket_wants_node(bytes, n); /* peers.c */
+    free(bytes);
     if (rc != 0) {
         ik_query_reset(&q);
         return rc;

@@ -640,6 +640,11 @@ void ik_flight_describe(struct ik_daemon *d, char *where, size_t where_cap, char
     snprintf(why, why_cap, "%s", f ? f->why : "not started");
 }
 
+int ik_flight_calls(struct ik_daemon *d)
+{
+    return d->flight ? atomic_load(&d->flight->calls) : 0;
+}
+
 void ik_flight_counts(struct ik_daemon *d, int64_t *referenced, int64_t *copied)
 {
     struct ik_flight *f = d->flight;

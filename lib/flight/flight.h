@@ -118,6 +118,23 @@ int ik_flight_data_parse(const uint8_t *p, size_t n, struct ik_flight_data *out,
 int ik_flight_data_feed(struct ik_ipc_reader *r, const struct ik_flight_data *d,
                         struct ik_error *err);
 
+/* ---- requests: descriptors and tickets (lib/flight/request.c) --------------------------- */
+
+struct ik_query;
+
+/* The query a packed FlightDescriptor names: a PATH of one table name (the whole table) or a
+ * CMD holding the query's JSON object (docs/protocol.md: table, columns, filter, offset,
+ * limit). `q` is initialised here (reset it after, also on error). ENOENT for a path that is
+ * no table; EINVAL/IK_EFORMAT naming the field ("FlightDescriptor.cmd: ...") otherwise. */
+int ik_flight_query_from_descriptor(const uint8_t *p, size_t n, struct ik_query *q,
+                                    struct ik_error *err);
+/* The same for a ticket's bytes: the query's JSON object plus "version" (the snapshot version
+ * it was planned on, 0 when absent: the newest). */
+int ik_flight_query_from_ticket(const uint8_t *p, size_t n, struct ik_query *q, uint64_t *version,
+                                struct ik_error *err);
+/* A ticket for `q` at `version` (malloc'd NUL-terminated JSON; NULL on ENOMEM). */
+char *ik_flight_ticket(const struct ik_query *q, uint64_t version);
+
 /* ---- protobuf-c and gRPC byte buffers ---------------------------------------------------- */
 
 /* Packs a protobuf-c message into a new byte buffer (NULL on ENOMEM). */
