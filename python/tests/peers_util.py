@@ -36,12 +36,17 @@ class StandIn(flight.FlightServerBase):
         self.location = f"grpc+tcp://127.0.0.1:{self.port}"
         self.stall = threading.Event()
         self.stall.set()
+        self.stall_waiters = 0  # calls waiting on `stall`
         self.commands = []
         self._thread = threading.Thread(target=self.serve, daemon=True)
         self._thread.start()
 
     def _wait(self):
-        assert self.stall.wait(60), "a stalled stand-in was never released"
+        self.stall_waiters += 1
+        try:
+            assert self.stall.wait(60), "a stalled stand-in was never released"
+        finally:
+            self.stall_waiters -= 1
 
     def _rows(self, query):
         t = self.table

@@ -116,6 +116,22 @@ def test_one_flight_info_lists_every_node(cluster):
     assert len(alone.endpoints) == 1 and alone.total_records == ROWS[0]
 
 
+def test_the_node_column_only_when_asked(cluster):
+    c = fl.connect(cluster[0].location)
+    asked = {"table": "pin_index", "columns": ["cid"], "peers": False, "node": True}
+    schema = c.get_schema(fl.FlightDescriptor.for_command(json.dumps(asked))).schema
+    assert schema.names == ["cid", "node"]
+    assert schema.field("node").type == pa.dictionary(pa.int8(), pa.string())
+    assert not schema.field("node").nullable
+    info = c.get_flight_info(fl.FlightDescriptor.for_command(json.dumps(asked)))
+    rows = c.do_get(info.endpoints[0].ticket).read_all()
+    assert rows.schema.names == ["cid", "node"] and rows.num_rows == ROWS[0]
+    assert set(rows.column("node").to_pylist()) == {"node1"}
+    plain = dict(asked, node=False)
+    info = c.get_flight_info(fl.FlightDescriptor.for_command(json.dumps(plain)))
+    assert c.do_get(info.endpoints[0].ticket).read_all().schema.names == ["cid"]
+
+
 def test_the_union_equals_the_three_stores(cluster, doc_ns):
     run_block(0, doc_ns)
     pins = doc_ns["pins"]

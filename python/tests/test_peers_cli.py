@@ -168,3 +168,59 @@ def test_bad_peers_config_is_named(daemons):
     r = d.ik("peers", "status")
     assert r.returncode == 78
     assert "peers[0]: the port must be 1 to 65535" in r.stderr.decode()
+
+
+# ---- the daemon's own fan-out with a stand-in peer --------------------------------------------
+
+def test_daemon_fanout_to_a_stalled_peer_blocks_no_other_call(daemons):
+    """GetFlightInfo waiting on a peer that does not answer runs off the server's threads:
+    other calls are served meanwhile; the peer is then reported, not hidden."""
+    import threading
+
+    import pyarrow.flight as fl
+    from peers_util import with_node
+
+    d = daemons(start=False)
+    out = d.p("peer.arrow")
+    d.ok("arrow", "sample-pins", out, "--rows", 50, "--seed", 9, "--to", "stream")
+    peer = StandIn("slow", ipc.open_stream(out).read_all())
+    here = f"grpc+tcp://127.0.0.1:{free_port()}"
+    try:
+        d.write_config({"http": {"listen": None}, "flight": {"listen": [here]},
+                        "node_name": "here", "peer_timeout_ms": 60000,
+                        "peers": [peer.location]})
+        d.start()
+        d.ok("pin", "import", d.sample(d.p("s.jsonl"), 20))
+        peer.stall.clear()
+        result = {}
+
+        def fan_out():
+            c = fl.connect(here)
+            result["info"] = c.get_flight_info(fl.FlightDescriptor.for_command(
+                json.dumps({"table": "pin_index", "node": True})),
+                fl.FlightCallOptions(timeout=120))
+
+        # more fan-outs at once than the server has completion queue threads
+        threads = [threading.Thread(target=fan_out) for _ in range(3)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: peer.stall_waiters >= 3, 30, what="the daemon to ask the peer")
+        c = fl.connect(here)
+        # while the fan-out waits on the peer, the daemon answers other calls
+        local = c.get_flight_info(fl.FlightDescriptor.for_command(
+            json.dumps({"table": "pin_index", "peers": False, "node": True})),
+            fl.FlightCallOptions(timeout=30))
+        rows = c.do_get(local.endpoints[0].ticket).read_all()
+        assert rows.num_rows == 20 and set(rows.column("node").to_pylist()) == {"here"}
+        assert len(list(c.list_flights())) >= 1
+        assert all(t.is_alive() for t in threads)  # still waiting on the peer
+        peer.stall.set()
+        for t in threads:
+            t.join(120)
+        info = result["info"]
+        assert len(info.endpoints) == 2
+        assert info.endpoints[1].locations[0].uri.decode() == peer.location
+        theirs = fl.connect(peer.location).do_get(info.endpoints[1].ticket).read_all()
+        assert theirs.equals(with_node(peer.table, "slow"))
+    finally:
+        peer.stop()
