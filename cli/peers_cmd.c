@@ -303,9 +303,9 @@ int ik_cli_run_all_peers(struct ik_cli_query_opts *o, struct ik_query *q, const 
         else if (i == 0)
             fprintf(stderr, "%s: warning: %s (this node) not read: %s\n", ik_cli_prog, p->name,
                     p->err.message);
-        else
-            fprintf(stderr, "%s: warning: peer %s not answering: %s\n", ik_cli_prog, p->name,
-                    p->err.message);
+        else /* it answered, with something we cannot use: "not read" */
+            fprintf(stderr, "%s: warning: peer %s %s: %s\n", ik_cli_prog, p->name,
+                    p->rc == IK_EFORMAT ? "not read" : "not answering", p->err.message);
     }
     if (answered == 0 || u.schema == NULL) {
         ik_cli_errorf("no node answered (%zu tried)", n);

@@ -198,7 +198,8 @@ def test_cli_all_peers_is_the_union(cluster):
     assert r.returncode == 0, r.stderr.decode()
     peers = json.loads(r.stdout)["peers"]
     assert [p["pins"] for p in peers] == [ROWS[1] + SHARED, ROWS[2]]
-    assert all(p["reachable"] for p in peers)
+    assert [p["node"] for p in peers] == ["node2", "node3"]
+    assert all(p["reachable"] and p["version"] and p["status"] == "ok" for p in peers)
 
 
 # last: it kills node3

@@ -116,6 +116,23 @@ def test_a_stalled_peer_is_cut_off_by_its_deadline(fleet):
     assert took < 30  # the 3 s deadline, not the subprocess's 60 s
 
 
+def test_a_peer_with_other_columns_is_named_not_mixed_in(fleet):
+    """A Flight server that answers with another table (not an ipfs-kit daemon, or another
+    version) is reported; its rows are not printed under our columns."""
+    d, stand = fleet
+    other = StandIn("other", pa.table({"x": [1, 2, 3]}))
+    try:
+        d.write_config({"node_name": "here", "peer_timeout_ms": 10000,
+                        "peers": [stand[0].location, other.location]})
+        r, t = all_peers(d)
+    finally:
+        other.stop()
+    assert r.returncode == 69, r.stderr.decode()
+    assert by_node(t) == {"here": 300, "peer0": 200}
+    err = r.stderr.decode()
+    assert f"peer {other.location} not read: its columns differ from here's" in err, err
+
+
 def test_all_peers_without_peers_is_this_node(daemons):
     d = daemons(start=False)
     d.write_config({"node_name": "solo"})
