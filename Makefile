@@ -190,6 +190,7 @@ bench:
 	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
+	$(PY) bench/bench_flight.py
 
 bench-check:
 	@$(PY) bench/check.py

@@ -316,7 +316,7 @@ static void print_json(json_t *o)
 /* Where Flight serves, or why not, in a running daemon's status line (before HTTP). */
 static void flight_part(json_t *st)
 {
-    json_t *where = json_object_get(st, "flight"), *loc;
+    json_t *where = json_object_get(st, "flight");
     const char *off = json_string_value(json_object_get(st, "flight_off"));
     size_t i;
     if (json_array_size(where) == 0) {
@@ -324,7 +324,8 @@ static void flight_part(json_t *st)
         return;
     }
     printf("Flight");
-    json_array_foreach(where, i, loc) printf(" %s", json_string_value(loc));
+    for (i = 0; i < json_array_size(where); i++)
+        printf(" %s", json_string_value(json_array_get(where, i)));
     if (off)
         printf(" (partly off: %s)", off);
     printf(", ");

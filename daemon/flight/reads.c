@@ -34,7 +34,10 @@ struct ik_fget {
     int64_t cur_off;
     int64_t referenced, copied; /* already added to the server's counters */
     bool done;                  /* the query's stream has ended */
+    int pieces;                 /* messages of batches made so far */
 };
+
+#define FIRST_ROWS ((int64_t)2048)
 
 static bool file_backed(const char *table)
 {
@@ -378,11 +381,15 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
                                     &g->enc, err);
 }
 
-/* The next piece of the current batch: all of it, or flight.batch_rows rows as a slice. */
+/* The next piece of the current batch: all of it, or flight.batch_rows rows as a slice. The
+ * stream's first pieces are smaller (FIRST_ROWS, doubling), so the first batch comes soon. */
 static int write_piece(struct ik_fget *g, struct ik_error *err)
 {
     int64_t max = g->f->d->cfg.flight.batch_rows, left = g->cur.length - g->cur_off;
     int rc;
+    if (max > 0 && g->pieces < 16 && (FIRST_ROWS << g->pieces) < max)
+        max = FIRST_ROWS << g->pieces;
+    g->pieces++;
     if (g->cur_off == 0 && (max == 0 || left <= max)) {
         g->cur_off = g->cur.length;
         return ik_flight_encoder_write(g->enc, &g->cur, err);

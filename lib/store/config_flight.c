@@ -47,16 +47,22 @@ static int load_listen(json_t *v, struct ik_flight_conf *f, struct ik_error *err
     return 0;
 }
 
-static int get_int(json_t *o, const char *name, int lo, int hi, int *out, struct ik_error *err)
+int ik__config_int_in(json_t *o, const char *section, const char *name, int lo, int hi, int *out,
+                      struct ik_error *err)
 {
     json_t *v = json_object_get(o, name);
     if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return ik_error_set(err, EINVAL, SECTION "%s: expected an integer from %d to %d", name, lo,
-                            hi);
+        return ik_error_set(err, EINVAL, "config.json: %s.%s: expected an integer from %d to %d",
+                            section, name, lo, hi);
     *out = (int)json_integer_value(v);
     return 0;
+}
+
+static int get_int(json_t *o, const char *name, int lo, int hi, int *out, struct ik_error *err)
+{
+    return ik__config_int_in(o, "flight", name, lo, hi, out, err);
 }
 
 int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err)

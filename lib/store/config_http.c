@@ -86,14 +86,7 @@ bad:
 
 static int get_limit(json_t *http, const char *name, int lo, int hi, int *out, struct ik_error *err)
 {
-    json_t *v = json_object_get(http, name);
-    if (v == NULL)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return ik_error_set(err, EINVAL, SECTION "%s: expected an integer from %d to %d", name, lo,
-                            hi);
-    *out = (int)json_integer_value(v);
-    return 0;
+    return ik__config_int_in(http, "http", name, lo, hi, out, err);
 }
 
 static int load_cors(json_t *http, struct ik_http_conf *h, struct ik_error *err)

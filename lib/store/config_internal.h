@@ -14,12 +14,16 @@ int ik__config_sources(json_t *root, struct ik_config *c, struct ik_error *err);
 void ik__config_http_init(struct ik_http_conf *h);
 int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *err);
 
+/* config_flight.c: the "flight" section's defaults and parser (EINVAL naming the key), and
+ * an integer key of an object checked to lie in [lo, hi] (absent: *out unchanged; EINVAL
+ * naming "<section>.<name>"). */
+int ik__config_int_in(json_t *o, const char *section, const char *name, int lo, int hi, int *out,
+                      struct ik_error *err);
+void ik__config_flight_init(struct ik_flight_conf *f);
+int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
+
 /* config_peers.c: "peers", "peer_timeout_ms" and "node_name" (defaults set by _init). */
 void ik__config_peers_init(struct ik_config *c);
 int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err);
-
-/* config_flight.c: the "flight" section's defaults and parser (EINVAL naming the key). */
-void ik__config_flight_init(struct ik_flight_conf *f);
-int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
 
 #endif

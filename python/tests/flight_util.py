@@ -2,11 +2,14 @@
 its temp dir and on a free loopback port, clients for either location, and the tokens."""
 import json
 import os
+import subprocess
 
 import pyarrow.flight as fl
+import pytest
 
 from conftest import ASAN_BIN, BIN
 from daemon_util import Daemon
+from http_util import finish, status  # noqa: F401 - the same for Flight's daemons
 
 
 def flight_daemon(flight=None, http=None, pins=0, asan=True, start=True):
@@ -41,10 +44,6 @@ def refresh(d):
     return st
 
 
-def status(d):
-    return json.loads(d.ok("daemon", "status", "--format", "json").stdout)
-
-
 def bearer(token):
     return fl.FlightCallOptions(headers=[(b"authorization", b"Bearer " + token.encode())],
                                 timeout=60)
@@ -54,15 +53,17 @@ def client(loc):
     return fl.FlightClient(loc)
 
 
-def finish(d):
-    try:
-        d.stop()
-        d.assert_clean_log()
-    finally:
-        d.cleanup()
-
-
 def metric(d, name):
     """A row of the metrics table, read through the CLI."""
     t = d.query_arrow("metrics")[0].to_pylist()
     return next(r["metric_value"] for r in t if r["metric_name"] == name)
+
+
+@pytest.fixture(scope="module")
+def raw_bin(tmp_path_factory):
+    """flight_raw.c (a raw gRPC client) built for the test module."""
+    out = str(tmp_path_factory.mktemp("flight_raw") / "flight_raw")
+    src = os.path.join(os.path.dirname(__file__), "flight_raw.c")
+    subprocess.run(["cc", "-O1", "-std=c11", src, "-o", out, "-lgrpc", "-lgpr"], check=True,
+                   capture_output=True)
+    return out

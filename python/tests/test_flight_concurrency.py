@@ -11,18 +11,10 @@ import pyarrow.flight as fl
 import pytest
 
 from daemon_util import wait_for
-from flight_util import client, finish, flight_daemon, metric
+from flight_util import client, finish, flight_daemon, metric, raw_bin  # noqa: F401 - fixture
+from test_daemon_soak import rss_kib
 
 PINS = 50000
-
-
-@pytest.fixture(scope="module")
-def raw_bin(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("flight_raw") / "flight_raw")
-    src = os.path.join(os.path.dirname(__file__), "flight_raw.c")
-    subprocess.run(["cc", "-O1", "-std=c11", src, "-o", out, "-lgrpc", "-lgpr"], check=True,
-                   capture_output=True)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +23,6 @@ def d():
     d = flight_daemon(pins=PINS, asan=False, flight={"batch_rows": 8192})
     yield d
     finish(d)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def whole_ticket(cl):

@@ -11,19 +11,10 @@ import pyarrow as pa
 import pytest
 
 from daemon_util import cid_v0
-from flight_util import client, finish, flight_daemon
+from flight_util import client, finish, flight_daemon, raw_bin  # noqa: F401 - fixture
 
 SVC = "/arrow.flight.protocol.FlightService/"
 OK, INVALID, NOT_FOUND, EXHAUSTED, UNIMPLEMENTED, UNAUTHENTICATED = 0, 3, 5, 8, 12, 16
-
-
-@pytest.fixture(scope="module")
-def raw_bin(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("flight_raw") / "flight_raw")
-    src = os.path.join(os.path.dirname(__file__), "flight_raw.c")
-    subprocess.run(["cc", "-O1", "-std=c11", src, "-o", out, "-lgrpc", "-lgpr"], check=True,
-                   capture_output=True)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Issue 18's Flight targets, measured on the bench stores built by run.py (build/bench/store-N)
+with the daemon serving Flight on a unix socket and a free loopback port:
+
+- DoGet of the whole table, the daemon against pyarrow's own Flight server
+  (`pyarrow.flight.FlightServerBase` serving the same table from memory, in its own process, in
+  batches of the same size), read by the same pyarrow client over grpc+tcp, alternating, min and
+  median of the runs (target: ≥ 1.0× pyarrow's throughput);
+- the first batch of that DoGet against a gRPC unary round trip to the daemon (GetSchema of
+  pin_index), p50 (target: ≤ 2×);
+- the daemon's bytes-copied counter around one whole-table DoGet: body bytes sent as slices of
+  the mapped segments against bytes copied (target: no row copied).
+
+Environment: FLIGHT_PINS (default 1000000,10000000; BENCH_QUICK=1: 100000), BENCH_QUICK.
+Writes bench/results/flight.json and flight.md. Nothing here asserts a time."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import pyarrow as pa
+import pyarrow.flight as fl
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as R  # noqa: E402 - the suite's helpers (stores, the CLI)
+
+QUICK = R.QUICK
+PINS = [int(s) for s in os.environ.get("FLIGHT_PINS", "100000" if QUICK else
+                                       "1000000,10000000").split(",")]
+REPS = 5 if QUICK else 9
+BATCH_ROWS = 65536
+
+SERVER = r'''
+import sys, pyarrow as pa, pyarrow.flight as fl, pyarrow.ipc as ipc
+path, rows = sys.argv[1], int(sys.argv[2])
+with open(path, "rb") as f:
+    data = f.read()  # the table in memory, not mapped
+t = ipc.open_stream(pa.py_buffer(data)).read_all()
+t = pa.Table.from_batches(t.combine_chunks().to_batches(max_chunksize=rows))
+class S(fl.FlightServerBase):
+    def do_get(self, context, ticket):
+        return fl.RecordBatchStream(t)
+s = S("grpc+tcp://127.0.0.1:0")
+print(s.port, flush=True)
+s.serve()
+'''
+
+
+def cli(path, *args):
+    return R.cli(path, *args)
+
+
+def status(path):
+    return json.loads(cli(path, "daemon", "status", "--format", "json").stdout)
+
+
+def metric(path, name):
+    return R.metric(path, name)
+
+
+def timed_read(cl, ticket):
+    t0 = time.perf_counter()
+    t = cl.do_get(ticket).read_all()
+    return time.perf_counter() - t0, t
+
+
+def first_batch(cl, ticket):
+    t0 = time.perf_counter()
+    r = cl.do_get(ticket)
+    r.read_chunk()
+    dt = time.perf_counter() - t0
+    r.cancel()
+    return dt
+
+
+def p50(xs):
+    return statistics.median(xs)
+
+
+def measure(pins):
+    d = R.store_dir(pins)
+    conf_path = os.path.join(d, "config.json")
+    saved = open(conf_path).read() if os.path.exists(conf_path) else None
+    conf = json.loads(saved) if saved else {}
+    conf["flight"] = {"listen": [f"grpc+unix://{d}/flight.sock", "grpc+tcp://127.0.0.1:0"],
+                      "batch_rows": BATCH_ROWS}
+    with open(conf_path, "w") as f:
+        json.dump(conf, f)
+    res = {"pins": pins}
+    server = None
+    try:
+        with R.Daemon(d):
+            st = status(d)
+            loc = st["flight"][1]
+            ours = fl.FlightClient(loc)
+            info = ours.get_flight_info(fl.FlightDescriptor.for_path("pin_index"))
+            ticket = info.endpoints[0].ticket
+            # the bytes counters around one whole-table read
+            ref0 = metric(d, "flight_body_bytes_referenced_total")
+            cop0 = metric(d, "flight_body_bytes_copied_total")
+            _, table = timed_read(ours, ticket)
+            res["referenced_bytes"] = metric(d, "flight_body_bytes_referenced_total") - ref0
+            res["copied_bytes"] = metric(d, "flight_body_bytes_copied_total") - cop0
+            res["table_bytes"] = table.nbytes
+            res["rows"] = table.num_rows
+            # pyarrow's server, the same table from memory in its own process
+            with tempfile.NamedTemporaryFile(suffix=".arrow", dir=R.WORK) as tmp:
+                with pa.ipc.new_stream(tmp.name, table.schema) as w:
+                    w.write_table(table)
+                del table
+                server = subprocess.Popen([sys.executable, "-c", SERVER, tmp.name,
+                                           str(BATCH_ROWS)], stdout=subprocess.PIPE, text=True)
+                port = int(server.stdout.readline())
+            theirs = fl.FlightClient(f"grpc+tcp://127.0.0.1:{port}")
+            t_ours, t_theirs = [], []
+            for _ in range(REPS):
+                t_ours.append(timed_read(ours, ticket)[0])
+                t_theirs.append(timed_read(theirs, fl.Ticket(b"all"))[0])
+            res["doget_s"] = {"ours_min": min(t_ours), "ours_p50": p50(t_ours),
+                              "pyarrow_min": min(t_theirs), "pyarrow_p50": p50(t_theirs),
+                              "ours_runs": t_ours, "pyarrow_runs": t_theirs}
+            res["throughput_ratio"] = min(t_theirs) / min(t_ours)
+            res["throughput_ratio_p50"] = p50(t_theirs) / p50(t_ours)
+            res["ours_mb_s"] = res["table_bytes"] / min(t_ours) / 1e6
+            res["pyarrow_mb_s"] = res["table_bytes"] / min(t_theirs) / 1e6
+            n = 20 if QUICK else 50
+            fb, fb_theirs = [], []
+            for _ in range(n):
+                fb.append(first_batch(ours, ticket))
+                fb_theirs.append(first_batch(theirs, fl.Ticket(b"all")))
+            desc = fl.FlightDescriptor.for_path("pin_index")
+            unary = []
+            for _ in range(n * 4):
+                t0 = time.perf_counter()
+                ours.get_schema(desc)
+                unary.append(time.perf_counter() - t0)
+            res["first_batch_p50_ms"] = p50(fb) * 1e3
+            res["unary_p50_ms"] = p50(unary) * 1e3
+            res["first_batch_min_ms"] = min(fb) * 1e3
+            res["pyarrow_first_batch_p50_ms"] = p50(fb_theirs) * 1e3
+            res["unary_min_ms"] = min(unary) * 1e3
+            res["first_batch_ratio"] = p50(fb) / p50(unary)
+            ours.close()
+            theirs.close()
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        if saved is None:
+            os.unlink(conf_path)
+        else:
+            with open(conf_path, "w") as f:
+                f.write(saved)
+    return res
+
+
+def report(results):
+    lines = ["# Arrow Flight (issue 18)", "",
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; batches of "
+             f"{BATCH_ROWS} rows; min (p50) of {REPS} alternating runs, one pyarrow client over "
+             "grpc+tcp on loopback.", "",
+             "| pins | DoGet whole table: daemon | pyarrow FlightServerBase (memory) | ratio "
+             "(target ≥ 1.0) | first batch p50 (pyarrow's) | GetSchema round trip p50 | ratio (target ≤ 2) "
+             "| body bytes referenced / copied |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "skipped" in r:
+            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | |")
+            continue
+        g = r["doget_s"]
+        lines.append(
+            f"| {r['pins']:,} | {g['ours_min'] * 1e3:.0f} ms ({g['ours_p50'] * 1e3:.0f}), "
+            f"{r['ours_mb_s']:.0f} MB/s | {g['pyarrow_min'] * 1e3:.0f} ms "
+            f"({g['pyarrow_p50'] * 1e3:.0f}), {r['pyarrow_mb_s']:.0f} MB/s | "
+            f"{r['throughput_ratio']:.2f}× ({r['throughput_ratio_p50']:.2f}×) | "
+            f"{r['first_batch_p50_ms']:.2f} ms (min {r['first_batch_min_ms']:.2f}; pyarrow "
+            f"{r['pyarrow_first_batch_p50_ms']:.2f}) | "
+            f"{r['unary_p50_ms']:.2f} ms (min {r['unary_min_ms']:.2f}) | "
+            f"{r['first_batch_ratio']:.2f}× | {r['referenced_bytes'] / 1e6:.1f} MB / "
+            f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table |")
+    lines += ["", "Copied bytes are the padding between buffers and the offsets of each batch "
+              "after a segment's first (rebased to 0, as IPC wants); no row's values are "
+              "copied (docs/flight.md, \"Zero copy\")."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    os.makedirs(R.WORK, exist_ok=True)
+    results = []
+    for pins in PINS:
+        why = R.room_for(pins)
+        if why:
+            results.append({"pins": pins, "skipped": why})
+            continue
+        print(f"flight: {pins} pins", file=sys.stderr)
+        results.append(measure(pins))
+    md = report(results)
+    print(md)
+    os.makedirs(R.RESULTS, exist_ok=True)
+    with open(os.path.join(R.RESULTS, "flight.json"), "w") as f:
+        json.dump({"results": results, "machine": R.machine()}, f, indent=1)
+    with open(os.path.join(R.RESULTS, "flight.md"), "w") as f:
+        f.write(md)
+
+
+if __name__ == "__main__":
+    main()
