@@ -309,6 +309,16 @@ def test_non_loopback_needs_a_read_token():
         finish(d)
 
 
+def test_flight_alone_creates_the_write_token():
+    d = flight_daemon(http={"listen": None}, pins=1)
+    try:
+        assert os.path.exists(d.p("http.token")) and len(d.token) == 64
+        assert put(client(d.flight[0]), pins_table(860000, 1),
+                   options=bearer(d.token))["imported"] == 1
+    finally:
+        finish(d)
+
+
 def test_flight_null_turns_it_off():
     d = flight_daemon(start=False)
     d.write_config({"http": {"listen": "127.0.0.1:0"}, "flight": None})

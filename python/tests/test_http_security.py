@@ -211,8 +211,7 @@ def test_port_taken_leaves_the_socket_serving():
 
 def test_listen_null_turns_http_off():
     d = http_daemon({"listen": None}, asan=False, start=False)
-    # Flight off too: its DoPut takes the same write token, so a Flight server makes the file
-    d.write_config({"http": {"listen": None}, "flight": None})
+    d.write_config({"http": {"listen": None}, "flight": None})  # Flight shares the token
     try:
         d.start()
         st = status(d)
