@@ -100,7 +100,7 @@ def test_a_gone_peer_is_named_and_the_others_served(fleet):
 
 def test_a_stalled_peer_is_cut_off_by_its_deadline(fleet):
     d, stand = fleet
-    d.write_config({"node_name": "here", "peer_timeout_ms": 3000,
+    d.write_config({"node_name": "here", "peer_timeout_ms": 8000,
                     "peers": [s.location for s in stand]})
     stand[1].stall.clear()  # accepts the call, never answers
     try:
@@ -113,7 +113,7 @@ def test_a_stalled_peer_is_cut_off_by_its_deadline(fleet):
     assert by_node(t) == {"here": 300, "peer0": 200}
     err = r.stderr.decode()
     assert f"peer {stand[1].location} not answering: GetFlightInfo: DEADLINE_EXCEEDED" in err, err
-    assert took < 30  # the 3 s deadline, not the subprocess's 60 s
+    assert took < 40  # the 8 s deadline, not the subprocess's 60 s
 
 
 def test_a_peer_with_other_columns_is_named_not_mixed_in(fleet):
