@@ -32,10 +32,12 @@ FLIGHT_SRC := $(sort $(wildcard lib/flight/*.c))
 FLIGHT_GEN := $(GEN)/flight.pb-c.c
 LIB_SRC := $(filter-out lib/flight/%,$(sort $(wildcard lib/*/*.c)))
 # two programs: ipfs-kit (the command line) and ipfs-kitd (the daemon it executes, which alone
-# links the servers' libraries; see daemon/main.c)
-CLI_SRC := $(sort $(wildcard cli/*.c))
-DAEMON_SRC := $(sort $(wildcard daemon/*.c daemon/*/*.c))
-BIN_SRC := $(CLI_SRC) $(DAEMON_SRC)
+# links the servers' libraries; see daemon/main.c). ipfs-kitd also holds the command line with
+# the commands that need gRPC (peers_cmd.c), which ipfs-kit hands over to it (cli/entry.c).
+CLI_SRC := $(filter-out cli/peers_cmd.c,$(sort $(wildcard cli/*.c)))
+DAEMON_SRC := $(filter-out cli/entry.c,$(sort $(wildcard cli/*.c))) \
+	$(sort $(wildcard daemon/*.c daemon/*/*.c))
+BIN_SRC := $(sort $(CLI_SRC) $(DAEMON_SRC))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRC))

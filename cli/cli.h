@@ -12,6 +12,15 @@
 
 extern const char *ik_cli_prog;
 
+/* The command line: main.c. ipfs-kit's main (entry.c) and ipfs-kitd's (daemon/main.c, for the
+ * commands that need Flight) call it; it keeps its argv for ik_cli_hand_over. */
+int ik_cli_main(int argc, char **argv);
+extern int ik_cli_argc;
+extern char **ik_cli_argv;
+/* Replaces this process with ipfs-kitd from this program's directory, running args[1..]
+ * (args[0] is set here; NULL-terminated). Returns only on failure: message printed, exit code. */
+int ik_cli_exec_kitd(char **args);
+
 int ik_cli_arrow(int argc, char **argv);
 int ik_cli_pin(int argc, char **argv);
 int ik_cli_pin_changes(int argc, char **argv); /* changes_cmd.c */
@@ -32,6 +41,13 @@ int ik_cli_query_option(struct ik_cli_query_opts *o, struct ik_query *q, int arg
 /* Runs the query, prints rows and the "N of M <noun> · method via source · t ms" line. */
 int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char *noun);
 int ik_cli_sample(int argc, char **argv);
+/* Prints a stream's rows in `format` (table, json, jsonl, csv, arrow); the stream is read, not
+ * released (query_cmd.c). */
+int ik_cli_print_rows(const char *format, struct ArrowArrayStream *s, struct ik_error *err);
+/* peers_cmd.c (docs/distributed.md): `pin list --all-peers` runs the query here and on every
+ * peer of config.json and prints the union with a node column; `peers status`. */
+int ik_cli_run_all_peers(struct ik_cli_query_opts *o, struct ik_query *q, const char *noun);
+int ik_cli_peers(int argc, char **argv);
 /* Prints "ipfs-kit: <msg>" on one line to stderr. */
 void ik_cli_errorf(const char *fmt, ...)
 #if defined(__GNUC__)

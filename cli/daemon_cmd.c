@@ -56,18 +56,13 @@ static int ping(const char *dir, json_t **reply, int timeout_ms)
     return rc;
 }
 
-/* Replaces this process with the daemon program, ipfs-kitd, from the directory this binary is
- * in (the daemon is a program of its own: see daemon/main.c). Returns only on failure, with the
- * reason printed and the exit code. */
-static int exec_daemon(const char *dir)
+int ik_cli_exec_kitd(char **args)
 {
     char self[PATH_MAX], path[PATH_MAX + 16];
-    char *argv[3];
     char *slash;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
-        ik_cli_errorf("daemon: cannot find this program's directory (/proc/self/exe: %s)",
-                      strerror(errno));
+        ik_cli_errorf("cannot find this program's directory (/proc/self/exe: %s)", strerror(errno));
         return IK_EXIT_SOFTWARE;
     }
     self[n] = 0;
@@ -75,15 +70,20 @@ static int exec_daemon(const char *dir)
     if (slash)
         *slash = 0;
     snprintf(path, sizeof path, "%s/ipfs-kitd", slash ? self : ".");
-    argv[0] = path;
-    argv[1] = (char *)dir;
-    argv[2] = NULL;
+    args[0] = path;
     fflush(NULL);
-    execv(path, argv);
-    ik_cli_errorf("daemon: cannot run the daemon program %s: %s (it is built and installed "
-                  "beside ipfs-kit)",
-                  path, strerror(errno));
+    execv(path, args);
+    ik_cli_errorf("cannot run %s: %s (ipfs-kitd is built and installed beside ipfs-kit)", path,
+                  strerror(errno));
     return IK_EXIT_UNAVAILABLE;
+}
+
+/* Replaces this process with the daemon program (see daemon/main.c). Returns only on failure,
+ * with the reason printed and the exit code. */
+static int exec_daemon(const char *dir)
+{
+    char *args[3] = {NULL, (char *)dir, NULL};
+    return ik_cli_exec_kitd(args);
 }
 
 static int cmd_run(const char *dir)

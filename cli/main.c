@@ -64,13 +64,18 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-int main(int argc, char **argv)
+int ik_cli_argc;
+char **ik_cli_argv;
+
+int ik_cli_main(int argc, char **argv)
 {
     while (argc >= 3 && strcmp(argv[1], "--path") == 0) {
         setenv("IPFS_KIT_PATH", argv[2], 1);
         argc -= 2;
         argv += 2;
     }
+    ik_cli_argc = argc;
+    ik_cli_argv = argv;
     if (argc < 2) {
         ik_cli_usage(stderr, NULL, NULL, true);
         return IK_EXIT_USAGE;
@@ -90,6 +95,8 @@ int main(int argc, char **argv)
         return ik_cli_daemon(argc - 2, argv + 2);
     if (strcmp(argv[1], "sync") == 0)
         return ik_cli_sync(argc - 2, argv + 2);
+    if (strcmp(argv[1], "peers") == 0)
+        return ik_cli_peers(argc - 2, argv + 2);
     if (strcmp(argv[1], "metrics") == 0)
         return ik_cli_metrics(argc - 2, argv + 2);
     if (strcmp(argv[1], "vfs") == 0)

@@ -246,11 +246,17 @@ static int cmd_list(int argc, char **argv)
     struct ik_query q;
     struct ik_error err = {{0}};
     int rc = 0;
+    bool all_peers = false; /* --all-peers: this node and every peer (docs/distributed.md) */
     ik_cli_query_opts_init(&o);
     ik_query_init(&q, "pin_index");
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int k = ik_cli_query_option(&o, &q, argc, argv, &i);
+        int k;
+        if (strcmp(a, "--all-peers") == 0) {
+            all_peers = true;
+            continue;
+        }
+        k = ik_cli_query_option(&o, &q, argc, argv, &i);
         if (k < 0) {
             rc = IK_EXIT_USAGE;
             break;
@@ -278,7 +284,9 @@ static int cmd_list(int argc, char **argv)
             rc = IK_EXIT_USAGE;
         }
     }
-    if (rc == 0)
+    if (rc == 0 && all_peers)
+        rc = ik_cli_run_all_peers(&o, &q, "pins");
+    else if (rc == 0)
         rc = ik_cli_run_query(&o, &q, "pins");
     else if (err.message[0])
         ik_cli_errorf("%s", err.message);

@@ -104,7 +104,7 @@ static int stdout_write(void *ctx, const void *data, size_t len, struct ik_error
     return 0;
 }
 
-static int print_rows(const char *format, struct ArrowArrayStream *s, struct ik_error *err)
+int ik_cli_print_rows(const char *format, struct ArrowArrayStream *s, struct ik_error *err)
 {
     struct ArrowSchema schema = {0};
     struct ArrowArray b = {0};
@@ -193,7 +193,7 @@ int ik_cli_run_query(struct ik_cli_query_opts *o, struct ik_query *q, const char
     if (r.reason[0]) /* a fallback: say why this path and not the usual one */
         fprintf(stderr, "%s: warning: %s; answered by the %s method\n", ik_cli_prog, r.reason,
                 r.method_name);
-    rc = print_rows(o->format, &r.stream, &err);
+    rc = ik_cli_print_rows(o->format, &r.stream, &err);
     if (rc != 0) {
         ik_result_reset(&r);
         ik_cli_errorf("%s", err.message);

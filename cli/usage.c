@@ -54,8 +54,11 @@ static const struct usage usages[] = {
      "Imports pins from a file (or standard input) in one transaction.\n" TIMEOUT_OPT},
     {"pin", "list",
      "pin list [--type T] [--backend B] [--cid C] [--name-contains S] [--vfs-prefix P]\n"
-     "            [query options]",
-     "Lists pins (pin_index). Query options:\n" QUERY_OPTS},
+     "            [--all-peers] [query options]",
+     "Lists pins (pin_index). --all-peers: this node's and every config.json peer's pins\n"
+     "read at once (over Arrow Flight) with a node column; a peer that does not answer\n"
+     "within peer_timeout_ms is named on stderr and the exit code is then 69\n"
+     "(docs/distributed.md). Query options:\n" QUERY_OPTS},
     {"pin", "changes",
      "pin changes --since V [--follow] [--format table|json|jsonl|csv|arrow]\n"
      "            [--method auto|ipc_stream|direct|traditional] [--timeout SECONDS]",
@@ -72,6 +75,10 @@ static const struct usage usages[] = {
      "(docs/sync.md). A running daemon does the sync (joining one already running) and the\n"
      "command waits for it, up to --timeout (default 3600 s; then exit 75, the daemon goes\n"
      "on); with no daemon the sync runs here, into the store.\n"},
+    {"peers", "status", "peers status [--format table|json] [--timeout SECONDS]",
+     "Each config.json peer: reachable or not, latency, node name, version, pins, status and\n"
+     "the last error (its Flight health action; waits up to --timeout, default\n"
+     "peer_timeout_ms). Exit 69 when one is not reachable (docs/distributed.md).\n"},
     {"metrics", NULL, "metrics [query options]",
      "The daemon's metrics table. Query options:\n" QUERY_OPTS},
     {"vfs", "stats", "vfs stats [query options]",

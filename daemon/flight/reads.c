@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "flight_internal.h"
+#include "flight/node_column.h"
+#include "peers.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
@@ -195,12 +197,19 @@ static int flight_info(struct ik_fcall *c, struct ik_query *q,
     uint8_t *schema = NULL;
     size_t schema_len = 0;
     char *ticket = NULL;
+    bool node = ik__flight_desc_wants_node(desc); /* peers.c: the node column */
+    struct ArrowSchema ns = {0};
     int rc = src_open(c->f, q, 0, &s, err);
     if (rc != 0)
         return rc;
-    if ((rc = ik_flight_schema_bytes(&s.schema, &schema, &schema_len, err)) != 0)
+    if (node && (rc = ik_flight_node_schema(&s.schema, &ns, err)) != 0)
         goto cleanup;
-    if ((ticket = ik_flight_ticket(q, s.version)) == NULL) {
+    if ((rc = ik_flight_schema_bytes(node ? &ns : &s.schema, &schema, &schema_len, err)) != 0)
+        goto cleanup;
+    ticket = ik_flight_ticket(q, s.version);
+    if (node)
+        ticket = ik__flight_ticket_add_node(ticket);
+    if (ticket == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -220,6 +229,8 @@ static int flight_info(struct ik_fcall *c, struct ik_query *q,
     if ((*out = ik_flight_pack(&info.base)) == NULL)
         rc = ik_error_set(err, ENOMEM, "out of memory");
 cleanup:
+    if (ns.release)
+        ns.release(&ns);
     free(ticket);
     free(schema);
     src_reset(&s);
@@ -251,6 +262,29 @@ static void list_flights(struct ik_fcall *c)
     }
 }
 
+int ik__flight_info_local(struct ik_fcall *c, grpc_byte_buffer *req, grpc_byte_buffer **out,
+                          struct ik_error *err)
+{
+    Arrow__Flight__Protocol__FlightDescriptor *desc = NULL;
+    struct ik_query q;
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    int rc = ik_flight_bb_read(req, (size_t)c->f->d->cfg.flight.max_message_bytes, &bytes, &n, err);
+    ik_query_init(&q, NULL);
+    if (rc == 0)
+        rc = ik_flight_query_from_descriptor(bytes, n, &q, err);
+    if (rc == 0 &&
+        (desc = arrow__flight__protocol__flight_descriptor__unpack(NULL, n, bytes)) == NULL)
+        rc = ik_error_set(err, IK_EFORMAT, "request is not a valid FlightDescriptor message");
+    if (rc == 0)
+        rc = flight_info(c, &q, desc, out, err);
+    ik_query_reset(&q);
+    if (desc)
+        arrow__flight__protocol__flight_descriptor__free_unpacked(desc, NULL);
+    free(bytes);
+    return rc;
+}
+
 static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
 {
     Arrow__Flight__Protocol__FlightDescriptor *desc = NULL;
@@ -273,7 +307,11 @@ static void get_info_or_schema(struct ik_fcall *c, grpc_byte_buffer *req)
         Arrow__Flight__Protocol__SchemaResult sr = ARROW__FLIGHT__PROTOCOL__SCHEMA_RESULT__INIT;
         struct fsrc s;
         if ((rc = src_open(c->f, &q, 0, &s, &err)) == 0) {
-            rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
+            desc = arrow__flight__protocol__flight_descriptor__unpack(NULL, n, bytes);
+            if (ik__flight_desc_wants_node(desc)) /* peers.c: the node column */
+                rc = ik__flight_stream_add_node(&s.st, &s.schema, c->f->d->cfg.node_name, &err);
+            if (rc == 0)
+                rc = ik_flight_schema_bytes(&s.schema, &sr.schema.data, &sr.schema.len, &err);
             if (rc == 0 && ik__fcall_push(c, ik_flight_pack(&sr.base)) != 0)
                 rc = ik_error_set(&err, ENOMEM, "out of memory");
             free(sr.schema.data);
@@ -308,10 +346,13 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
     size_t n_ranges = 0, n = 0;
     uint64_t version = 0;
     uint8_t *bytes = NULL;
+    bool node = false;
     int rc = ik_flight_bb_read(req, (size_t)c->f->d->cfg.flight.max_message_bytes, &bytes, &n, err);
     ik_query_init(&q, NULL);
     if (rc == 0)
         rc = ik_flight_query_from_ticket(bytes, n, &q, &version, err);
+    if (rc == 0)
+        node = ik__flight_ticket_wants_node(bytes, n); /* peers.c */
     free(bytes);
     if (rc != 0) {
         ik_query_reset(&q);
@@ -325,6 +366,8 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
     c->get = g;
     rc = src_open(c->f, &q, version, &g->src, err);
     ik_query_reset(&q);
+    if (rc == 0 && node)
+        rc = ik__flight_stream_add_node(&g->src.st, &g->src.schema, c->f->d->cfg.node_name, err);
     if (rc != 0)
         return rc;
     for (int i = 0; g->src.set && i < ik_segset_count(g->src.set); i++) {
@@ -427,6 +470,8 @@ void ik__flight_read(struct ik_fcall *c, grpc_byte_buffer *req)
         break;
     case IK_FM_GET_FLIGHT_INFO:
     case IK_FM_GET_SCHEMA:
+        if (c->method == IK_FM_GET_FLIGHT_INFO && ik__flight_peers_defer(c, req))
+            return; /* peers.c asks the peers and resumes the call */
         get_info_or_schema(c, req);
         break;
     default:

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "flight_internal.h"
+#include "peers.h"
 #include "../http/http.h"
 
 enum { TAG_NEW, TAG_CLOSE, TAG_STEP };
@@ -557,6 +558,7 @@ static int serve(struct ik_flight *f, struct ik_error *err)
 static void teardown(struct ik_flight *f)
 {
     atomic_store(&f->stopping, true);
+    ik__flight_peers_drain(); /* peers.c: GetFlightInfo threads asking the peers */
     if (f->worker_started) {
         pthread_mutex_lock(&f->wmu);
         pthread_cond_broadcast(&f->wcv);

@@ -17,6 +17,9 @@
 
 #define P(x) arrow__flight__protocol__##x
 #define CLIENT_TIMEOUT_MS 10000
+#ifndef IK_VERSION
+#define IK_VERSION "0.1.0"
+#endif
 
 struct ik_fput {
     int fd; /* memfd: the IPC stream so far */
@@ -265,6 +268,10 @@ static char *health_json(struct ik_flight *f)
                   (json_int_t)d->pins.rows, "uptime_s",
                   (ik_now_ms() - d->metrics.started_mono) / 1000.0);
     pthread_mutex_unlock(&d->pub_mu);
+    if (o) { /* `peers status` shows them (docs/distributed.md) */
+        json_object_set_new(o, "version", json_string(IK_VERSION));
+        json_object_set_new(o, "node", json_string(d->cfg.node_name));
+    }
     s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

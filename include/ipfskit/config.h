@@ -81,6 +81,21 @@ struct ik_http_conf {
     char tls_key[1024];
 };
 
+/* A peer daemon (config.json "peers"; docs/distributed.md): where its Arrow Flight server
+ * listens. */
+#define IK_PEERS_MAX 64
+struct ik_peer_conf {
+    char location[300];  /* normalised: "grpc+tcp://host:port" ([v6]) or "grpc+unix:///path" */
+    char host[256];      /* grpc+tcp: name or address (IPv6 without brackets); "" for unix */
+    int port;            /* grpc+tcp: 1-65535 */
+    char unix_path[108]; /* grpc+unix: the socket's absolute path; "" for tcp */
+};
+
+/* Parses one Flight location: "grpc+tcp://host:port" (also "grpc://host:port"; IPv6 as
+ * "[::1]:port") or "grpc+unix:///absolute/path", into `p` (location spelled one way). Returns 0,
+ * or EINVAL with what was expected in *why (a static string). */
+int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why);
+
 /* "flight": the daemon's Arrow Flight server (docs/flight.md). Locations are checked here for
  * their form; the daemon parses them fully and says in status why Flight is off when one is
  * unusable. Tokens are HTTP's: http.read_token for reads, http.token's for writes. */
@@ -126,6 +141,13 @@ struct ik_config {
     size_t n_sources;
     bool sources_given;           /* the key is present (even empty): no kubo source is implied */
     struct ik_flight_conf flight; /* "flight" (config_flight.c) */
+    /* Many daemons as one (docs/distributed.md): "peers" (owned; freed by ik_config_reset),
+     * "peer_timeout_ms" (a peer's whole answer, default 2000) and "node_name" (the `node`
+     * column's value; default this machine's host name). */
+    struct ik_peer_conf *peers;
+    size_t n_peers;
+    int peer_timeout_ms;
+    char node_name[64];
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

@@ -165,12 +165,14 @@ void ik_config_init(struct ik_config *c)
     c->changes_retain_seconds = 86400;
     ik__config_http_init(&c->http);
     ik__config_flight_init(&c->flight);
+    ik__config_peers_init(c);
 }
 
 void ik_config_reset(struct ik_config *c)
 {
     free(c->backends);
     free(c->sources);
+    free(c->peers);
     ik_config_init(c);
 }
 
@@ -469,6 +471,8 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
         (rc = ik__config_flight_load(root, &c->flight, err)) != 0)
         return rc;
     if ((rc = load_backends(root, c, err)) != 0)
+        return rc;
+    if ((rc = ik__config_peers(root, c, err)) != 0)
         return rc;
     return ik__config_sources(root, c, err);
 }

@@ -22,4 +22,8 @@ int ik__config_int_in(json_t *o, const char *section, const char *name, int lo, 
 void ik__config_flight_init(struct ik_flight_conf *f);
 int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
 
+/* config_peers.c: "peers", "peer_timeout_ms" and "node_name" (defaults set by _init). */
+void ik__config_peers_init(struct ik_config *c);
+int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err);
+
 #endif
