@@ -4,8 +4,11 @@
  *
  * - major: a new base of every pin (read from the store, as a full build), when the deltas
  *   and gone rows reach a share of the base (1/COMPACT_SHARE, at least COMPACT_MIN_ROWS);
- * - minor: the deltas merged into one (the rows changed since the base, from the segment log)
- *   when there are COMPACT_DELTAS of them, so 10,000 single writes make no 10,000 segments.
+ * - minor: the newest deltas merged into one (the rows changed since the delta before them,
+ *   from the segment log), tiered (merge_from): a run of at least COMPACT_DELTAS deltas whose
+ *   older ones are at most MERGE_GROWTH times the newer ones together, so the deltas stay
+ *   about log3 of the changes since the base (100 single writes leave a handful) and a row is
+ *   rewritten O(log changes) times.
  *
  * It also rebuilds vfs_stats, an aggregate of every pin, when it lags pin_index: never on the
  * write path, once writes pause for VFS_QUIET_MS (or it has lagged VFS_MAX_LAG_MS), and at
@@ -24,7 +27,8 @@
 #include "ipfskit/seglog.h"
 #include "ipfskit/snapshot.h"
 
-#define COMPACT_DELTAS 16
+#define COMPACT_DELTAS 2 /* the fewest deltas a minor merge takes */
+#define MERGE_GROWTH 2
 #define COMPACT_SHARE 8
 #define COMPACT_MIN_ROWS 1024
 #define IDLE_MS 200
@@ -106,17 +110,42 @@ static int major(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_segset
     return rc;
 }
 
-/* The base of `cur` and one delta of every change since it. */
-static int minor(struct ik_daemon *d, struct ik_store *st, struct ik_segset *cur,
+/* The deltas of `cur` to merge: the first of them (segment index), or 0 for none. Walking back
+ * from the newest delta, an older one joins while it is at most MERGE_GROWTH times the rows of
+ * the newer ones together; the run is merged when it holds at least `min_run` deltas. So a
+ * merge at least (1 + 1/MERGE_GROWTH)-folds the delta every row it rewrites lands in (a row is
+ * rewritten O(log changes) times: O(change) amortised), and once merged the deltas shrink
+ * MERGE_GROWTH + 1-fold from oldest to newest: about log3(changes) of them, plus fewer than
+ * min_run new ones per step. A delta holding only deletions counts as one row. */
+static int merge_from(const struct ik_segset *cur, int64_t min_run)
+{
+    int n = ik_segset_count(cur), k = n - 1;
+    int64_t newer;
+    if (k < 1)
+        return 0;
+    newer = ik_snapshot_rows(ik_segset_segment(cur, k));
+    newer = newer > 0 ? newer : 1;
+    while (k > 1) {
+        int64_t rows = ik_snapshot_rows(ik_segset_segment(cur, k - 1));
+        rows = rows > 0 ? rows : 1;
+        if (rows > MERGE_GROWTH * newer)
+            break;
+        newer += rows;
+        k--;
+    }
+    return n - k >= 2 && n - k >= min_run ? k : 0;
+}
+
+/* Segments [0, keep) of `cur` and one delta of every change since the newest of them. */
+static int minor(struct ik_daemon *d, struct ik_store *st, struct ik_segset *cur, int keep,
                  struct ik_segset **out, struct ik_error *err)
 {
     struct ik_segset *base = NULL;
     struct ik_changeset cs;
-    int rc = ik_segset_base_only(cur, &base, err);
+    int rc = ik_segset_prefix(cur, keep, &base, err);
     if (rc != 0)
         return rc;
-    rc = ik_store_changes_since(st, ik_snapshot_version(ik_segset_segment(cur, 0)), INT64_MAX, &cs,
-                                err);
+    rc = ik_store_changes_since(st, ik_segset_version(base), INT64_MAX, &cs, err);
     if (rc == 0) {
         ik__stop_point("read");
         rc = ik_segset_write_delta(base, d->dir, cs.generation, next_seq(d), &cs.schema, &cs.rows,
@@ -134,6 +163,7 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     struct ik_error err = {{0}};
     uint64_t vfs_version = 0;
     int64_t base_rows, change, deltas;
+    int keep = 0;
     bool is_major, is_minor, busy;
     int rc = 0;
     pthread_mutex_lock(&d->pub_mu);
@@ -151,15 +181,15 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     /* a minor merge reads every change since the base: under a stream of writes it waits
      * twice its last duration after the previous one, so merging takes at most a third of a
      * core while the deltas it leaves stay few */
-    is_minor = !is_major && deltas >= 2 &&
-               deltas >= env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS) &&
-               ik_now_ms() - d->minor_end_ms >= 2 * d->minor_ms;
+    if (!is_major)
+        keep = merge_from(cur, env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS));
+    is_minor = keep > 0 && ik_now_ms() - d->minor_end_ms >= 2 * d->minor_ms;
     pthread_mutex_lock(&d->build_mu);
     busy = d->compacted != NULL; /* one waits to be installed */
     pthread_mutex_unlock(&d->build_mu);
     if (!busy && (is_major || is_minor)) {
         double t0 = ik_now_ms();
-        rc = is_major ? major(d, pr, &made, &err) : minor(d, st, cur, &made, &err);
+        rc = is_major ? major(d, pr, &made, &err) : minor(d, st, cur, keep, &made, &err);
         pthread_mutex_lock(&d->build_mu);
         if (rc == 0) {
             d->compacted = made;

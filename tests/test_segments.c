@@ -202,6 +202,65 @@ TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
     ik_store_close(st);
 }
 
+/* A minor merge (compact.c): a prefix of the state and one delta of every change since the
+ * prefix's version equals the store, whichever deltas it replaces, at every version. */
+TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
+{
+    char dir[512], why[512] = "";
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    unsigned seed = (unsigned)time(NULL), seed0 = seed;
+    uint64_t gen = 0, seq = 1;
+    int step, w, merges = 0;
+    if (getenv("IK_TEST_SEED"))
+        seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
+    seg_dir("segments_merge", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    for (w = 0; w < 60; w++)
+        ASSERT_EQ(random_write(st, &seed, 200), 0);
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, seq++, &s, &b, &set, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    ASSERT_EQ(ik_segset_prefix(set, 2, &(struct ik_segset *){NULL}, &err), EINVAL);
+    for (step = 0; step < 60; step++) {
+        struct ik_changeset cs;
+        struct ik_segset *next = NULL, *from = set;
+        int writes = rand_r(&seed) % 4, keep = 0;
+        for (w = 0; w < writes; w++)
+            ASSERT_EQ(random_write(st, &seed, 200), 0);
+        if (ik_segset_count(set) > 2 && rand_r(&seed) % 3 == 0) {
+            keep = 1 + rand_r(&seed) % (ik_segset_count(set) - 1);
+            ASSERT_EQ(ik_segset_prefix(set, keep, &from, &err), 0);
+            ASSERT_EQ(ik_segset_count(from), keep);
+            ASSERT_EQ(ik_segset_version(from),
+                      ik_snapshot_version(ik_segset_segment(set, keep - 1)));
+            merges++;
+        }
+        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(from), 1 << 20, &cs, &err), 0);
+        ASSERT_EQ(ik_segset_write_delta(from, dir, cs.generation, seq++, &cs.schema, &cs.rows,
+                                        (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
+                  0);
+        ik_changeset_reset(&cs);
+        if (from != set)
+            ik_segset_release(from);
+        ik_segset_release(set);
+        set = next;
+        if (!check_state(st, set, why, sizeof why)) {
+            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d (kept %d): %s", seed0,
+                         step, keep, why);
+            break;
+        }
+    }
+    ASSERT_TRUE(merges > 0);
+    ik_segset_release(set);
+    ik_store_close(st);
+}
+
 TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
 {
     char dir[512], cid[47];

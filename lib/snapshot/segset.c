@@ -213,6 +213,26 @@ static bool sorted_by_key(const struct ik_seg *g)
     return true;
 }
 
+/* s->seg[0..n) := cur's first n segments: references, their own descriptors, rows gone. */
+static int copy_segs(struct ik_segset *s, const struct ik_segset *cur, int n, struct ik_error *err)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        s->seg[i] = cur->seg[i];
+        /* every state owns descriptors of its own segments */
+        s->seg[i].fd = cur->seg[i].fd >= 0 ? fcntl(cur->seg[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
+        s->seg[i].own_fd = s->seg[i].fd >= 0;
+        ik_snapshot_ref(s->seg[i].snap);
+        s->n = i + 1;
+        s->seg[i].gone = malloc((size_t)(cur->seg[i].n_gone + 1) * sizeof(int64_t));
+        if (s->seg[i].gone == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        if (cur->seg[i].n_gone > 0)
+            memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
+    }
+    return 0;
+}
+
 int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
                   struct ik_snapshot *delta, const char *name, int fd, const char *const *deleted,
                   size_t n_deleted, struct ik_segset **out, struct ik_error *err)
@@ -237,22 +257,8 @@ int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
-    for (i = 0; i < cur->n; i++) {
-        s->seg[i] = cur->seg[i];
-        /* every state owns descriptors of its own segments */
-        s->seg[i].fd = cur->seg[i].fd >= 0 ? fcntl(cur->seg[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
-        s->seg[i].own_fd = s->seg[i].fd >= 0;
-        ik_snapshot_ref(s->seg[i].snap);
-        s->seg[i].gone = malloc((size_t)(cur->seg[i].n_gone + 1) * sizeof(int64_t));
-        if (s->seg[i].gone == NULL) {
-            s->n = (int)i + 1;
-            rc = ik_error_set(err, ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (cur->seg[i].n_gone > 0)
-            memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
-        s->n = (int)i + 1;
-    }
+    if ((rc = copy_segs(s, cur, cur->n, err)) != 0)
+        goto fail;
     if ((rc = set_seg(&s->seg[s->n], delta, name, fd, err)) != 0)
         goto fail;
     fd = -1;
@@ -540,11 +546,23 @@ int64_t ik_segset_segment_gone(const struct ik_segset *s, int i)
     return s->seg[i].n_gone;
 }
 
-int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err)
+int ik_segset_prefix(const struct ik_segset *cur, int n, struct ik_segset **out,
+                     struct ik_error *err)
 {
-    int fd = cur->seg[0].fd >= 0 ? fcntl(cur->seg[0].fd, F_DUPFD_CLOEXEC, 3) : -1;
-    return ik_segset_new(cur->table, ik_snapshot_version(cur->seg[0].snap), 0, cur->seg[0].snap,
-                         cur->seg[0].name, fd, out, err);
+    struct ik_segset *s;
+    int rc;
+    *out = NULL;
+    if (n < 1 || n > cur->n)
+        return ik_error_set(err, EINVAL, "%s: no prefix of %d of its %d segments", cur->table, n,
+                            cur->n);
+    if ((s = alloc_set(cur->table, ik_snapshot_version(cur->seg[n - 1].snap), 0)) == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = copy_segs(s, cur, n, err)) != 0) {
+        ik_segset_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 int ik_segset_adopt_fds(struct ik_segset *s, const int *fds, int n)
