@@ -20,7 +20,7 @@ BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
+LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lm -lpthread
 BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
