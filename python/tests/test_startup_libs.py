@@ -1,5 +1,5 @@
 """Process start stays cheap: `ipfs-kit` does not load libcurl (with its TLS, Kerberos, LDAP and
-SSH libraries: 16-30 ms per command on a loaded machine) until a sync makes its first request
+SSH libraries: ~4.7 ms of CPU per command) until a sync makes its first request
 (lib/sync/curl_lazy.c); a sync still reaches its source (test_sync_mock.py)."""
 import subprocess
 
