@@ -21,7 +21,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lm -lpthread
-BIN_LDLIBS := $(LDLIBS) -lmicrohttpd
+BIN_LDLIBS := $(LDLIBS)
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
 BIN_SRC := $(sort $(wildcard cli/*.c daemon/*.c daemon/http/*.c))

@@ -1,19 +1,25 @@
-"""Process start stays cheap: `ipfs-kit` does not load libcurl (with its TLS, Kerberos, LDAP and
+"""Process start stays cheap: `ipfs-kit` loads neither libcurl (with its TLS, Kerberos, LDAP and
 SSH libraries: ~4.7 ms of CPU per command) until a sync makes its first request
-(lib/sync/curl_lazy.c); a sync still reaches its source (test_sync_mock.py)."""
+(lib/sync/curl_lazy.c), nor libmicrohttpd (GnuTLS and its initialisation: ~3 ms) until the
+HTTP server starts (daemon/http/mhd_lazy.c). Syncs and the HTTP server still work
+(test_sync_mock.py, test_http_*.py)."""
 import subprocess
+
+import pytest
 
 from conftest import BIN
 
 
-def test_cli_does_not_link_libcurl():
+@pytest.mark.parametrize("lib", ["libcurl", "libmicrohttpd", "libgnutls"])
+def test_cli_does_not_link(lib):
     out = subprocess.run(["ldd", BIN], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "libcurl" not in out.stdout, out.stdout
+    assert lib not in out.stdout, out.stdout
 
 
-def test_a_command_loads_no_libcurl():
+def test_a_command_loads_neither():
     r = subprocess.run([BIN, "--version"], capture_output=True, text=True, timeout=60,
                        env={"LD_DEBUG": "libs", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
-    assert "libcurl" not in r.stderr
+    for lib in ("libcurl", "libmicrohttpd", "libgnutls"):
+        assert lib not in r.stderr, lib
