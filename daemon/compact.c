@@ -10,11 +10,10 @@
  *   about log3 of the changes since the base (100 single writes leave a handful) and a row is
  *   rewritten O(log changes) times.
  *
- * It also rebuilds vfs_stats, an aggregate of every pin, when it lags pin_index: never on the
- * write path, once writes pause for VFS_QUIET_MS (or it has lagged VFS_MAX_LAG_MS), and at
- * most a fifth of the time (a build waits four times its last duration after the previous
- * one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
- * override the thresholds (tests, benchmarks). */
+ * vfs_stats, an aggregate of every pin, is rebuilt on its own thread (vfsbuild.c): a rebuild
+ * takes seconds at 1M pins on a loaded machine, and merges waiting for it let deltas pile up
+ * to the limit of a state. IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and
+ * IPFS_KIT_COMPACT_MIN_ROWS override the thresholds (tests, benchmarks). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,6 @@
 #define COMPACT_SHARE 8
 #define COMPACT_MIN_ROWS 1024
 #define IDLE_MS 200
-#define VFS_QUIET_MS 100    /* pin_index unchanged this long: writes have paused */
-#define VFS_MAX_LAG_MS 5000 /* under writes that never pause, rebuild vfs_stats anyway */
 
 static int64_t env_num(const char *name, int64_t def)
 {
@@ -66,27 +63,6 @@ static uint64_t next_seq(struct ik_daemon *d)
     return atomic_fetch_add(&d->seq, 1);
 }
 
-/* vfs_stats of `pins` at generation gen, published and made durable. */
-static int publish_vfs(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
-                       const struct ArrowArray *pa, struct ik_error *err)
-{
-    struct ArrowSchema vs = {0};
-    struct ArrowArray va = {0};
-    struct ik_segset *set = NULL;
-    int rc = ik_vfs_stats_build(ps, pa, &vs, &va, err);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&d->files_mu);
-    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, next_seq(d), &vs, &va, &set, err);
-    if (rc == 0)
-        rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
-    pthread_mutex_unlock(&d->files_mu);
-    va.release(&va);
-    vs.release(&vs);
-    ik_segset_release(set);
-    return rc;
-}
-
 /* Every pin at one generation: the new base, and vfs_stats from the same rows. */
 static int major(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_segset **out,
                  struct ik_error *err)
@@ -104,7 +80,7 @@ static int major(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_segset
     atomic_store_explicit(&d->metrics.compaction_us_last, (long long)((ik_now_ms() - t0) * 1000.0),
                           memory_order_relaxed);
     if (rc == 0)
-        (void)publish_vfs(d, gen, &ps, &pa, NULL);
+        (void)ik_vfs_publish(d, gen, &ps, &pa, NULL);
     pa.release(&pa);
     ps.release(&ps);
     return rc;
@@ -161,7 +137,6 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
 {
     struct ik_segset *cur = NULL, *made = NULL;
     struct ik_error err = {{0}};
-    uint64_t vfs_version = 0;
     int64_t base_rows, change, deltas;
     int keep = 0;
     bool is_major, is_minor, busy;
@@ -169,7 +144,6 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     pthread_mutex_lock(&d->pub_mu);
     if ((cur = d->pins.set) != NULL)
         ik_segset_ref(cur);
-    vfs_version = d->vfs.version;
     pthread_mutex_unlock(&d->pub_mu);
     if (cur == NULL)
         return false;
@@ -189,13 +163,21 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     pthread_mutex_unlock(&d->build_mu);
     if (!busy && (is_major || is_minor)) {
         double t0 = ik_now_ms();
+        /* no prune while its files are named by no state (not files_mu: the builder takes it
+         * for every write, and a merge waiting behind a stream of them lets deltas pile up) */
+        pthread_mutex_lock(&d->prune_mu);
+        d->compacting = true;
+        pthread_mutex_unlock(&d->prune_mu);
         rc = is_major ? major(d, pr, &made, &err) : minor(d, st, cur, keep, &made, &err);
         pthread_mutex_lock(&d->build_mu);
         if (rc == 0) {
-            d->compacted = made;
+            d->compacted = made; /* prune keeps it from here on */
             pthread_cond_signal(&d->build_cv);
         }
         pthread_mutex_unlock(&d->build_mu);
+        pthread_mutex_lock(&d->prune_mu);
+        d->compacting = false;
+        pthread_mutex_unlock(&d->prune_mu);
         if (rc == 0) {
             atomic_fetch_add_explicit(&d->metrics.compactions, 1, memory_order_relaxed);
             if (!is_major) {
@@ -209,29 +191,6 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
         }
         ik_segset_release(cur);
         return rc == 0;
-    }
-    if (vfs_version < ik_segset_version(cur)) {
-        static double last, lag_since;
-        double now = ik_now_ms(), quiet = now - (double)atomic_load(&d->pins_published_us) / 1000.0;
-        if (lag_since == 0)
-            lag_since = now;
-        /* not in the middle of a burst of writes (it would take a core from them), unless
-         * vfs_stats has lagged for VFS_MAX_LAG_MS; and at most a fifth of the time */
-        if ((quiet >= VFS_QUIET_MS || now - lag_since >= VFS_MAX_LAG_MS) &&
-            now - last >= 4 * d->vfs_build_ms) {
-            lag_since = 0;
-            struct ArrowSchema ps = {0};
-            struct ArrowArray pa = {0};
-            uint64_t gen = 0;
-            if (ik_pin_reader_read(pr, &gen, &ps, &pa, &err) == 0) {
-                if (publish_vfs(d, gen, &ps, &pa, &err) != 0)
-                    fprintf(stderr, "ipfs-kit daemon: vfs_stats: %s\n", err.message);
-                pa.release(&pa);
-                ps.release(&ps);
-            }
-            last = ik_now_ms();
-            d->vfs_build_ms = last - now;
-        }
     }
     ik_segset_release(cur);
     return false;
@@ -251,8 +210,7 @@ void *ik_compactor_main(void *arg)
         ik_pin_reader_close(pr);
         return NULL;
     }
-    while (!atomic_load(&d->stop)) {
-        ik_segbuild_settle(d); /* the newest published states durable, older files gone */
+    while (!atomic_load(&d->stop)) { /* the settler makes the states durable (segbuild.c) */
         if (!round_once(d, pr, st))
             wait_round(d);
     }

@@ -46,7 +46,8 @@ static void to_sync(struct ik_daemon *d, int t, struct ik_segset *set)
     pthread_mutex_lock(&d->build_mu);
     old = d->to_sync[t];
     d->to_sync[t] = set;
-    pthread_cond_signal(&d->compact_cv);
+    pthread_cond_broadcast(&d->compact_cv); /* the compactor and the vfs_stats builder */
+    pthread_cond_signal(&d->settle_cv);
     pthread_mutex_unlock(&d->build_mu);
     ik_segset_release(old);
 }
@@ -169,6 +170,11 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
 {
     struct ik_segset *keep[3] = {durable, NULL, NULL};
     int n = 1, i;
+    pthread_mutex_lock(&d->prune_mu);
+    if (d->compacting) { /* its files are named by no state yet: the next settle prunes */
+        pthread_mutex_unlock(&d->prune_mu);
+        return;
+    }
     pthread_mutex_lock(&d->files_mu);
     pthread_mutex_lock(&d->pub_mu);
     if ((keep[n] = slot(d, table)->set) != NULL)
@@ -180,6 +186,7 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
     pthread_mutex_unlock(&d->build_mu);
     ik_segset_prune(d->dir, table, keep, n, NULL);
     pthread_mutex_unlock(&d->files_mu);
+    pthread_mutex_unlock(&d->prune_mu);
     for (i = 1; i < n; i++)
         ik_segset_release(keep[i]);
 }
@@ -274,6 +281,9 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     struct ik_segset *from = NULL, *next = NULL;
     double t0 = ik_now_ms();
     int rc;
+    /* files_mu first: from taking a compacted state until it is published, no prune may run
+     * (no other state names its files meanwhile) */
+    pthread_mutex_lock(&d->files_mu);
     pthread_mutex_lock(&d->build_mu);
     from = d->compacted;
     d->compacted = NULL;
@@ -286,7 +296,6 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     } else {
         ik__stop_point("install");
     }
-    pthread_mutex_lock(&d->files_mu); /* until published: prune must not see these files */
     if (from == NULL)
         rc = full_build(d, pr, st, &next, err);
     else
@@ -463,6 +472,30 @@ static void *builder_main(void *arg)
     return NULL;
 }
 
+/* The settler: makes each newest published state durable and prunes what no state names, on
+ * its own thread (an fsync on a busy disk takes up to a second; the compactor's merges must
+ * not wait for it, or the deltas pile up under a stream of writes). */
+static void *settler_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
+    while (!atomic_load(&d->stop)) {
+        struct timespec ts;
+        ik_segbuild_settle(d);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200L * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&d->build_mu);
+        if (!atomic_load(&d->stop) && d->to_sync[0] == NULL && d->to_sync[1] == NULL)
+            pthread_cond_timedwait(&d->settle_cv, &d->build_mu, &ts);
+        pthread_mutex_unlock(&d->build_mu);
+    }
+    return NULL;
+}
+
 int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
 {
     int rc;
@@ -473,6 +506,16 @@ int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
         ik_segbuild_stop(d);
         return ik_error_set(err, rc, "starting the compactor: %s", strerror(rc));
     }
+    if ((rc = pthread_create(&d->settler, NULL, settler_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the settler: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&d->vfsbuilder, NULL, ik_vfsbuild_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the vfs_stats builder: %s", strerror(rc));
+    }
     return 0;
 }
 
@@ -481,11 +524,18 @@ void ik_segbuild_stop(struct ik_daemon *d)
     pthread_mutex_lock(&d->build_mu);
     pthread_cond_broadcast(&d->build_cv);
     pthread_cond_broadcast(&d->compact_cv);
+    pthread_cond_broadcast(&d->settle_cv);
     pthread_mutex_unlock(&d->build_mu);
     pthread_join(d->builder, NULL);
     if (d->compactor)
         pthread_join(d->compactor, NULL);
     d->compactor = 0;
+    if (d->settler)
+        pthread_join(d->settler, NULL);
+    d->settler = 0;
+    if (d->vfsbuilder)
+        pthread_join(d->vfsbuilder, NULL);
+    d->vfsbuilder = 0;
     ik_segbuild_settle(d); /* a clean stop leaves the newest states durable */
 }
 

@@ -1,0 +1,103 @@
+/* The vfs_stats rebuilder: vfs_stats aggregates every pin, so keeping it current on each write
+ * would make writes O(pins) again. A thread of its own rebuilds it from the store when it lags
+ * pin_index: never on the write path, once writes pause for VFS_QUIET_MS (or it has lagged
+ * VFS_MAX_LAG_MS), and at most a fifth of the time (a build waits four times its last
+ * duration after the previous one). Not on the compactor's thread: a rebuild takes seconds at
+ * 1M pins on a loaded machine, and the compactor's merges must not wait for it (deltas piled
+ * up to the limit of a state behind one, and the builder then read every pin). */
+#include <stdio.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "ipfskit/schemas.h"
+#include "ipfskit/segments.h"
+
+#define VFS_QUIET_MS 100    /* pin_index unchanged this long: writes have paused */
+#define VFS_MAX_LAG_MS 5000 /* under writes that never pause, rebuild vfs_stats anyway */
+#define VFS_LOOK_MS 100     /* how often it looks without a publish waking it */
+
+int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
+                   const struct ArrowArray *pa, struct ik_error *err)
+{
+    struct ArrowSchema vs = {0};
+    struct ArrowArray va = {0};
+    struct ik_segset *set = NULL;
+    int rc = ik_vfs_stats_build(ps, pa, &vs, &va, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&d->files_mu);
+    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, atomic_fetch_add(&d->seq, 1), &vs, &va,
+                              &set, err);
+    if (rc == 0)
+        rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
+    pthread_mutex_unlock(&d->files_mu);
+    va.release(&va);
+    vs.release(&vs);
+    ik_segset_release(set);
+    return rc;
+}
+
+/* Waits for a publish (compact_cv) or VFS_LOOK_MS. */
+static void wait_look(struct ik_daemon *d)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)VFS_LOOK_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop))
+        pthread_cond_timedwait(&d->compact_cv, &d->build_mu, &ts);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
+void *ik_vfsbuild_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    struct ik_pin_reader *pr = NULL;
+    struct ik_error err = {{0}};
+    double last = 0, lag_since = 0, build_ms = 0;
+    /* one reading thread: the builder and the write path keep the other core */
+    if (ik_pin_reader_open(d->dir, 1, &pr, &err) != 0) {
+        fprintf(stderr, "ipfs-kit daemon: vfs_stats builder: %s\n", err.message);
+        return NULL;
+    }
+    while (!atomic_load(&d->stop)) {
+        uint64_t pins_version = 0, vfs_version = 0;
+        double now = ik_now_ms(), quiet;
+        pthread_mutex_lock(&d->pub_mu);
+        if (d->pins.set != NULL)
+            pins_version = ik_segset_version(d->pins.set);
+        vfs_version = d->vfs.version;
+        pthread_mutex_unlock(&d->pub_mu);
+        quiet = now - (double)atomic_load(&d->pins_published_us) / 1000.0;
+        if (vfs_version >= pins_version) {
+            lag_since = 0;
+        } else if (lag_since == 0) {
+            lag_since = now;
+        }
+        /* not in the middle of a burst of writes (it would take a core from them), unless
+         * vfs_stats has lagged for VFS_MAX_LAG_MS; and at most a fifth of the time */
+        if (lag_since != 0 && (quiet >= VFS_QUIET_MS || now - lag_since >= VFS_MAX_LAG_MS) &&
+            now - last >= 4 * build_ms) {
+            struct ArrowSchema ps = {0};
+            struct ArrowArray pa = {0};
+            uint64_t gen = 0;
+            lag_since = 0;
+            if (ik_pin_reader_read(pr, &gen, &ps, &pa, &err) == 0) {
+                if (ik_vfs_publish(d, gen, &ps, &pa, &err) != 0)
+                    fprintf(stderr, "ipfs-kit daemon: vfs_stats: %s\n", err.message);
+                pa.release(&pa);
+                ps.release(&ps);
+            }
+            last = ik_now_ms();
+            build_ms = last - now;
+            continue;
+        }
+        wait_look(d);
+    }
+    ik_pin_reader_close(pr);
+    return NULL;
+}
