@@ -159,7 +159,8 @@ lint:
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes \
+		$(BUILD)/bench-soak
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
 
@@ -179,6 +180,9 @@ $(BUILD)/bench-snapshot: $(call obj,rel,bench/bench_snapshot.c) $(BUILD)/libipfs
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench-changes: $(call obj,rel,bench/bench_changes.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench-soak: $(call obj,rel,bench/bench_soak.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:

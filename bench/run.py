@@ -7,7 +7,7 @@ round trip, a scan of the mapped snapshot) and next to the alternatives (SQLite,
 Python path, Redis), as ratios, because these machines are noisy. Nothing here asserts a time:
 `make bench-check` (bench/check.py) compares the saved ratios with the issues' targets.
 
-Environment: BENCH_QUICK=1 (short run), BENCH_PINS=100,10000,1000000,10000000 (pin counts; 10M
+Environment: BENCH_QUICK=1 (short run), BENCH_SOAK=0 (skip the soak, bench_soak.py), BENCH_PINS=100,10000,1000000,10000000 (pin counts; 10M
 is measured only when memory and disk allow, see room_for()), BENCH_ITERS, BENCH_DAEMON=0 (codec
 only)."""
 import datetime
@@ -1058,6 +1058,9 @@ def main():
         lines += bench_daemon(res)
         import bench_segments  # issue 12's targets, on copies of the same stores
         lines += bench_segments.bench(res)
+        if os.environ.get("BENCH_SOAK", "1") != "0":
+            import bench_soak  # issue 12's soak: writes and lookups together
+            lines += bench_soak.bench(res)
     vs = res.get("validate_strings")
     if vs:
         codec.insert(codec_strings_at,
