@@ -25,12 +25,6 @@
 #define DELTA_MAX_SHARE 4
 #define DELTA_MAX_MIN 4096
 
-static int64_t file_size(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
-}
-
 /* ---- publishing ------------------------------------------------------------------------ */
 
 static struct ik_published *slot(struct ik_daemon *d, const char *table)
@@ -75,8 +69,11 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     p.version = ik_segset_version(set);
     p.rows = ik_segset_rows(set);
     p.bytes = (int64_t)st.st_size;
-    for (i = 0; i < ik_segset_count(set); i++)
-        p.bytes += ik_segset_fd(set, i) >= 0 ? file_size(ik_segset_fd(set, i)) : 0;
+    for (i = 0; i < ik_segset_count(set); i++) { /* the mapped sizes: no fstat per segment */
+        size_t size = 0;
+        (void)ik_snapshot_data(ik_segset_segment(set, i), &size);
+        p.bytes += (int64_t)size;
+    }
     ik_segset_ref(set);
     p.set = set;
     pthread_mutex_lock(&d->pub_mu);
