@@ -229,13 +229,7 @@ def plot(s, path):
 def main():
     os.makedirs(R.WORK, exist_ok=True)
     res = {"machine": R.machine()}
-    lines = bench(res)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(os.path.join(R.RESULTS, "segments.json"), "w") as f:
-        json.dump(res, f, indent=2)
-    with open(os.path.join(R.RESULTS, "segments.md"), "w") as f:
-        f.write("# Incremental snapshots\n" + text)
+    R.write_results("segments", "Incremental snapshots", res, bench(res))
     plot(res["segments"], os.path.join(R.RESULTS, "write_latency.png"))
     return 0
 

@@ -113,13 +113,7 @@ def report(r):
 def main():
     os.makedirs(R.WORK, exist_ok=True)
     res = {"machine": R.machine()}
-    lines = bench(res)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(os.path.join(R.RESULTS, "soak.json"), "w") as f:
-        json.dump(res, f, indent=2)
-    with open(os.path.join(R.RESULTS, "soak.md"), "w") as f:
-        f.write("# Soak\n" + text)
+    R.write_results("soak", "Soak", res, bench(res))
     return 0
 
 

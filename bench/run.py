@@ -223,6 +223,16 @@ def jsonl_file(pins):
     return f
 
 
+def write_results(name, title, res, lines):
+    """A suite part run alone: prints its table and writes bench/results/<name>.json and .md."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(res, f, indent=2)
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
+        f.write(f"# {title}\n" + text)
+
+
 def free_gb(path):
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize / 1e9

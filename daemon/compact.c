@@ -43,21 +43,6 @@ static int64_t env_num(const char *name, int64_t def)
     return *end == 0 && x >= 0 ? x : def;
 }
 
-static void wait_round(struct ik_daemon *d)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)IDLE_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->build_mu);
-    if (!atomic_load(&d->stop))
-        pthread_cond_timedwait(&d->compact_cv, &d->build_mu, &ts);
-    pthread_mutex_unlock(&d->build_mu);
-}
-
 static uint64_t next_seq(struct ik_daemon *d)
 {
     return atomic_fetch_add(&d->seq, 1);
@@ -212,7 +197,7 @@ void *ik_compactor_main(void *arg)
     }
     while (!atomic_load(&d->stop)) { /* the settler makes the states durable (segbuild.c) */
         if (!round_once(d, pr, st))
-            wait_round(d);
+            ik_build_wait(d, &d->compact_cv, IDLE_MS, false);
     }
     ik_store_close(st);
     ik_pin_reader_close(pr);

@@ -227,6 +227,9 @@ void ik_segbuild_settle(struct ik_daemon *d);
 int ik_segbuild_publish(struct ik_daemon *d, const char *table, struct ik_segset *set,
                         struct ik_error *err);
 void *ik_compactor_main(void *arg);
+/* Waits on cv (with build_mu) until it is signalled or ms pass; not when the daemon stops, nor,
+ * with unless_to_sync, when a published state waits to be made durable. */
+void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync);
 /* vfsbuild.c: the thread rebuilding vfs_stats when it lags pin_index, and publishing vfs_stats
  * of `pins` at generation gen (the compactor's major compaction too). */
 void *ik_vfsbuild_main(void *arg);

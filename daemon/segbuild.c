@@ -376,6 +376,23 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
     return 0;
 }
 
+void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop) &&
+        !(unless_to_sync && (d->to_sync[0] != NULL || d->to_sync[1] != NULL)))
+        pthread_cond_timedwait(cv, &d->build_mu, &until);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
 void ik_build_request(struct ik_daemon *d, uint64_t generation)
 {
     pthread_mutex_lock(&d->build_mu);
@@ -407,7 +424,6 @@ static int injected_failure(struct ik_error *err)
  * another write to come. */
 static void build_failed(struct ik_daemon *d, const struct ik_error *err)
 {
-    struct timespec until;
     int retries;
     long ms;
     atomic_fetch_add_explicit(&d->metrics.snapshot_build_failures, 1, memory_order_relaxed);
@@ -422,17 +438,7 @@ static void build_failed(struct ik_daemon *d, const struct ik_error *err)
     fprintf(stderr, "ipfs-kit daemon: snapshot build failed (attempt %d, retry in %ld ms): %s\n",
             retries, ms, err->message);
     ik_loop_wake(d); /* parked replies: their visible_timeout may have passed */
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->build_mu);
-    if (!atomic_load(&d->stop))
-        pthread_cond_timedwait(&d->build_cv, &d->build_mu, &until);
-    pthread_mutex_unlock(&d->build_mu);
+    ik_build_wait(d, &d->build_cv, ms, false);
 }
 
 static void *builder_main(void *arg)
@@ -477,18 +483,8 @@ static void *settler_main(void *arg)
     struct ik_daemon *d = arg;
     ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
     while (!atomic_load(&d->stop)) {
-        struct timespec ts;
         ik_segbuild_settle(d);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200L * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&d->build_mu);
-        if (!atomic_load(&d->stop) && d->to_sync[0] == NULL && d->to_sync[1] == NULL)
-            pthread_cond_timedwait(&d->settle_cv, &d->build_mu, &ts);
-        pthread_mutex_unlock(&d->build_mu);
+        ik_build_wait(d, &d->settle_cv, 200, true);
     }
     return NULL;
 }

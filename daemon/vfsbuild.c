@@ -1,6 +1,7 @@
 /* The vfs_stats rebuilder: vfs_stats aggregates every pin, so keeping it current on each write
- * would make writes O(pins) again. A thread of its own rebuilds it from the store when it lags
- * pin_index: never on the write path, once writes pause for VFS_QUIET_MS (or it has lagged
+ * would make writes O(pins) again. A thread of its own rebuilds it when it lags pin_index,
+ * from the published pin_index state's mapped segments (reading the store held every pin in
+ * memory: ~3 GB at 10M pins): never on the write path, once writes pause for VFS_QUIET_MS (or it has lagged
  * VFS_MAX_LAG_MS), and at most a fifth of the time (a build waits four times its last
  * duration after the previous one). Not on the compactor's thread: a rebuild takes seconds at
  * 1M pins on a loaded machine, and the compactor's merges must not wait for it (deltas piled
@@ -44,36 +45,43 @@ int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *
     return rc;
 }
 
-/* Waits for a publish (compact_cv) or VFS_LOOK_MS. */
-static void wait_look(struct ik_daemon *d)
+/* vfs_stats of the published pin_index state, read from its mapped segments (no pin read from
+ * the store, none copied: at 10M pins the store read held ~3 GB), at that state's version. */
+static int publish_from_state(struct ik_daemon *d, struct ik_error *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)VFS_LOOK_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
+    struct ArrowSchema vs = {0};
+    struct ArrowArray va = {0};
+    struct ik_segset *pins = NULL, *set = NULL;
+    int rc;
+    pthread_mutex_lock(&d->pub_mu);
+    if ((pins = d->pins.set) != NULL)
+        ik_segset_ref(pins);
+    pthread_mutex_unlock(&d->pub_mu);
+    if (pins == NULL)
+        return 0;
+    if ((rc = ik_segset_vfs_stats(pins, &vs, &va, err)) == 0) {
+        pthread_mutex_lock(&d->files_mu);
+        rc = ik_segset_write_base(d->dir, "vfs_stats", ik_segset_version(pins),
+                                  atomic_fetch_add(&d->seq, 1), &vs, &va, &set, err);
+        if (rc == 0)
+            rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
+        pthread_mutex_unlock(&d->files_mu);
+        va.release(&va);
+        vs.release(&vs);
     }
-    pthread_mutex_lock(&d->build_mu);
-    if (!atomic_load(&d->stop))
-        pthread_cond_timedwait(&d->compact_cv, &d->build_mu, &ts);
-    pthread_mutex_unlock(&d->build_mu);
+    ik_segset_release(set);
+    ik_segset_release(pins);
+    return rc;
 }
 
 void *ik_vfsbuild_main(void *arg)
 {
     struct ik_daemon *d = arg;
-    struct ik_pin_reader *pr = NULL;
     struct ik_error err = {{0}};
     double last = 0, lag_since = 0, build_ms = 0;
     /* Linux: the id of a thread sets the priority of that thread alone */
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0)
         fprintf(stderr, "ipfs-kit daemon: vfs_stats builder: nice 19: %s\n", strerror(errno));
-    /* one reading thread: the builder and the write path keep the other core */
-    if (ik_pin_reader_open(d->dir, 1, &pr, &err) != 0) {
-        fprintf(stderr, "ipfs-kit daemon: vfs_stats builder: %s\n", err.message);
-        return NULL;
-    }
     while (!atomic_load(&d->stop)) {
         uint64_t pins_version = 0, vfs_version = 0;
         double now = ik_now_ms(), quiet;
@@ -92,22 +100,14 @@ void *ik_vfsbuild_main(void *arg)
          * vfs_stats has lagged for VFS_MAX_LAG_MS; and at most a fifth of the time */
         if (lag_since != 0 && (quiet >= VFS_QUIET_MS || now - lag_since >= VFS_MAX_LAG_MS) &&
             now - last >= 4 * build_ms) {
-            struct ArrowSchema ps = {0};
-            struct ArrowArray pa = {0};
-            uint64_t gen = 0;
             lag_since = 0;
-            if (ik_pin_reader_read(pr, &gen, &ps, &pa, &err) == 0) {
-                if (ik_vfs_publish(d, gen, &ps, &pa, &err) != 0)
-                    fprintf(stderr, "ipfs-kit daemon: vfs_stats: %s\n", err.message);
-                pa.release(&pa);
-                ps.release(&ps);
-            }
+            if (publish_from_state(d, &err) != 0)
+                fprintf(stderr, "ipfs-kit daemon: vfs_stats: %s\n", err.message);
             last = ik_now_ms();
             build_ms = last - now;
             continue;
         }
-        wait_look(d);
+        ik_build_wait(d, &d->compact_cv, VFS_LOOK_MS, false); /* a publish, or a look */
     }
-    ik_pin_reader_close(pr);
     return NULL;
 }

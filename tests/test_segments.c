@@ -15,6 +15,7 @@
 
 #include "ik_test.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
@@ -143,6 +144,30 @@ static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, s
         return snprintf(why, cap, "read_pins failed"), false;
     add_lines(&want, &s, &b);
     qsort(want.v, want.n, sizeof *want.v, cmp_str);
+    { /* vfs_stats from the segments equals vfs_stats from the store's pins */
+        struct ArrowSchema vs1 = {0}, vs2 = {0};
+        struct ArrowArray va1 = {0}, va2 = {0};
+        struct lines l1 = {0}, l2 = {0};
+        ok = ik_vfs_stats_build(&s, &b, &vs1, &va1, NULL) == 0 &&
+             ik_segset_vfs_stats(set, &vs2, &va2, NULL) == 0 && add_lines(&l1, &vs1, &va1) == 0 &&
+             add_lines(&l2, &vs2, &va2) == 0 && same_lines(&l1, &l2, why, cap);
+        if (va1.release)
+            va1.release(&va1);
+        if (va2.release)
+            va2.release(&va2);
+        if (vs1.release)
+            vs1.release(&vs1);
+        if (vs2.release)
+            vs2.release(&vs2);
+        free_lines(&l1);
+        free_lines(&l2);
+        if (!ok) {
+            b.release(&b);
+            s.release(&s);
+            free_lines(&want);
+            return false;
+        }
+    }
     b.release(&b);
     s.release(&s);
     ik_query_init(&q, "pin_index");
@@ -156,28 +181,42 @@ static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, s
     return ok;
 }
 
+/* A store of 60 random writes under test dir `name` and its state of one base (seq 1). */
+static int random_base(const char *name, char *dir, size_t cap, unsigned *seed,
+                       struct ik_store **st, struct ik_segset **set)
+{
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    uint64_t gen = 0;
+    int w, rc;
+    seg_dir(name, dir, cap);
+    if ((rc = ik_store_open(dir, IK_STORE_CREATE, st, &err)) != 0)
+        return rc;
+    for (w = 0; w < 60; w++)
+        if ((rc = random_write(*st, seed, 200)) != 0)
+            return rc;
+    if ((rc = ik_store_generation(*st, &gen, &err)) != 0 ||
+        (rc = ik_store_read_pins(*st, &s, &b, &err)) != 0)
+        return rc;
+    rc = ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, set, &err);
+    b.release(&b);
+    s.release(&s);
+    return rc;
+}
+
 TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
 {
     char dir[512], why[512] = "";
     struct ik_store *st = NULL;
     struct ik_segset *set = NULL;
     struct ik_error err = {{0}};
-    struct ArrowSchema s = {0};
-    struct ArrowArray b = {0};
     unsigned seed = (unsigned)time(NULL), seed0 = seed;
-    uint64_t gen = 0, seq = 1;
+    uint64_t seq = 2;
     int step, w;
     if (getenv("IK_TEST_SEED"))
         seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
-    seg_dir("segments_prop", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (w = 0; w < 60; w++)
-        ASSERT_EQ(random_write(st, &seed, 200), 0);
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, seq++, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
+    ASSERT_EQ(random_base("segments_prop", dir, sizeof dir, &seed, &st, &set), 0);
     for (step = 0; step < 40; step++) {
         struct ik_changeset cs;
         struct ik_segset *next = NULL;
@@ -210,22 +249,12 @@ TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
     struct ik_store *st = NULL;
     struct ik_segset *set = NULL;
     struct ik_error err = {{0}};
-    struct ArrowSchema s = {0};
-    struct ArrowArray b = {0};
     unsigned seed = (unsigned)time(NULL), seed0 = seed;
-    uint64_t gen = 0, seq = 1;
+    uint64_t seq = 2;
     int step, w, merges = 0;
     if (getenv("IK_TEST_SEED"))
         seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
-    seg_dir("segments_merge", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (w = 0; w < 60; w++)
-        ASSERT_EQ(random_write(st, &seed, 200), 0);
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, seq++, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
+    ASSERT_EQ(random_base("segments_merge", dir, sizeof dir, &seed, &st, &set), 0);
     ASSERT_EQ(ik_segset_prefix(set, 2, &(struct ik_segset *){NULL}, &err), EINVAL);
     for (step = 0; step < 60; step++) {
         struct ik_changeset cs;

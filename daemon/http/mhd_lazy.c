@@ -5,12 +5,13 @@
  * calls, with its own signatures, forwarding to libmicrohttpd.so.12 opened by dlopen on first
  * use. A function the server starts calling needs its forwarder here (until it has one the
  * link fails naming it). Without the library the HTTP server does not start, saying why. */
-#include <dlfcn.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "arrow/internal.h"
 
 #define LIBMHD "libmicrohttpd.so.12"
 
@@ -34,34 +35,32 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 
-/* dlsym's object pointer as a function pointer (POSIX guarantees the conversion). */
-#define LOAD(field, name)                                                                          \
-    do {                                                                                           \
-        void *p_ = dlsym(h, name);                                                                 \
-        if (p_ == NULL) {                                                                          \
-            fprintf(stderr, "ipfs-kit: %s has no %s\n", LIBMHD, name);                             \
-            return;                                                                                \
-        }                                                                                          \
-        memcpy(&fn.field, &p_, sizeof p_);                                                         \
-    } while (0)
+#define SLOT(f) ((void (**)(void)) & fn.f)
 
 static void load(void)
 {
-    void *h = dlopen(LIBMHD, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL) {
-        fprintf(stderr, "ipfs-kit: the HTTP server needs %s: %s\n", LIBMHD, dlerror());
-        return;
-    }
-    LOAD(start_daemon_va, "MHD_start_daemon_va");
-    LOAD(stop_daemon, "MHD_stop_daemon");
-    LOAD(add_response_header, "MHD_add_response_header");
-    LOAD(create_response_from_buffer, "MHD_create_response_from_buffer");
-    LOAD(create_response_from_callback, "MHD_create_response_from_callback");
-    LOAD(destroy_response, "MHD_destroy_response");
-    LOAD(get_connection_values, "MHD_get_connection_values");
-    LOAD(lookup_connection_value, "MHD_lookup_connection_value");
-    LOAD(queue_response, "MHD_queue_response");
-    loaded = 1; /* the handle stays open for the life of the process */
+    static const char *const names[] = {"MHD_start_daemon_va",
+                                        "MHD_stop_daemon",
+                                        "MHD_add_response_header",
+                                        "MHD_create_response_from_buffer",
+                                        "MHD_create_response_from_callback",
+                                        "MHD_destroy_response",
+                                        "MHD_get_connection_values",
+                                        "MHD_lookup_connection_value",
+                                        "MHD_queue_response"};
+    void (**const slots[])(void) = {SLOT(start_daemon_va),
+                                    SLOT(stop_daemon),
+                                    SLOT(add_response_header),
+                                    SLOT(create_response_from_buffer),
+                                    SLOT(create_response_from_callback),
+                                    SLOT(destroy_response),
+                                    SLOT(get_connection_values),
+                                    SLOT(lookup_connection_value),
+                                    SLOT(queue_response)};
+    const char *missing;
+    loaded = ik__dlsyms(LIBMHD, names, slots, 9, &missing) == 0;
+    if (!loaded)
+        fprintf(stderr, "ipfs-kit: the HTTP server needs %s: %s not found\n", LIBMHD, missing);
 }
 
 static int ready(void)

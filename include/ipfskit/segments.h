@@ -137,6 +137,12 @@ struct ik_query_cost {
 int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowArrayStream *out,
                     struct ik_query_cost *cost, struct ik_error *err);
 
+/* vfs_stats of a pin_index state's live rows, read from its mapped segments (no copy of a
+ * pin); afterwards the pages read are dropped from this process's mappings (they stay in the
+ * page cache), so a rebuild over 10M pins does not leave its columns in the reader's RSS. */
+int ik_segset_vfs_stats(const struct ik_segset *s, struct ArrowSchema *schema_out,
+                        struct ArrowArray *out, struct ik_error *err);
+
 /* ---- files ----------------------------------------------------------------------------- */
 
 /* dir/manifests/<table>.<seq>.manifest into out: 0, or ENAMETOOLONG. */

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
 #include "snapshot/segset_internal.h"
 
@@ -594,4 +596,32 @@ struct ik_snapshot *ik_segset_find_file(const struct ik_segset *s, uint64_t dev,
         if (s->seg[i].ino == ino && s->seg[i].dev == dev && ino != 0)
             return s->seg[i].snap;
     return NULL;
+}
+
+int ik_segset_vfs_stats(const struct ik_segset *s, struct ArrowSchema *schema_out,
+                        struct ArrowArray *out, struct ik_error *err)
+{
+    const struct ArrowArray *batches[IK_SEG_MAX];
+    const int64_t *skip[IK_SEG_MAX];
+    int64_t n_skip[IK_SEG_MAX];
+    long page = sysconf(_SC_PAGESIZE);
+    int i, rc;
+    for (i = 0; i < s->n; i++) {
+        batches[i] = ik__seg_batch(&s->seg[i]);
+        skip[i] = s->seg[i].gone;
+        n_skip[i] = s->seg[i].n_gone;
+    }
+    rc = ik_vfs_stats_build_batches(ik_snapshot_schema(s->seg[0].snap), batches, skip, n_skip, s->n,
+                                    schema_out, out, err);
+    /* every segment is a read-only MAP_SHARED mapping of its file (ik_snapshot_open_fd): a page
+     * dropped here is read again from the page cache when next touched */
+    for (i = 0; i < s->n; i++) {
+        size_t size;
+        uintptr_t a = (uintptr_t)ik_snapshot_data(s->seg[i].snap, &size), b = a + size;
+        a = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        b &= ~((uintptr_t)page - 1);
+        if (page > 0 && b > a)
+            (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    }
+    return rc;
 }

@@ -6,11 +6,12 @@
  * without libcurl runs everything but sync, whose requests fail naming the missing library. */
 #define CURL_DISABLE_TYPECHECK /* these definitions are the functions its macros check */
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+
+#include "arrow/internal.h"
 
 #define LIBCURL "libcurl.so.4"
 
@@ -28,30 +29,19 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 
-/* dlsym's object pointer as a function pointer (POSIX guarantees the conversion). */
-#define LOAD(field, name)                                                                          \
-    do {                                                                                           \
-        void *p_ = dlsym(h, name);                                                                 \
-        if (p_ == NULL)                                                                            \
-            return;                                                                                \
-        memcpy(&fn.field, &p_, sizeof p_);                                                         \
-    } while (0)
+#define SLOT(f) ((void (**)(void)) & fn.f)
 
 static void load(void)
 {
-    void *h = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL)
-        return;
-    LOAD(global_init, "curl_global_init");
-    LOAD(easy_init, "curl_easy_init");
-    LOAD(easy_setopt, "curl_easy_setopt");
-    LOAD(easy_perform, "curl_easy_perform");
-    LOAD(easy_getinfo, "curl_easy_getinfo");
-    LOAD(easy_strerror, "curl_easy_strerror");
-    LOAD(easy_cleanup, "curl_easy_cleanup");
-    LOAD(slist_append, "curl_slist_append");
-    LOAD(slist_free_all, "curl_slist_free_all");
-    loaded = 1; /* the handle stays open for the life of the process */
+    static const char *const names[] = {
+        "curl_global_init",  "curl_easy_init",    "curl_easy_setopt",
+        "curl_easy_perform", "curl_easy_getinfo", "curl_easy_strerror",
+        "curl_easy_cleanup", "curl_slist_append", "curl_slist_free_all"};
+    void (**const slots[])(void) = {SLOT(global_init),  SLOT(easy_init),    SLOT(easy_setopt),
+                                    SLOT(easy_perform), SLOT(easy_getinfo), SLOT(easy_strerror),
+                                    SLOT(easy_cleanup), SLOT(slist_append), SLOT(slist_free_all)};
+    const char *missing;
+    loaded = ik__dlsyms(LIBCURL, names, slots, 9, &missing) == 0;
 }
 
 static int ready(void)
