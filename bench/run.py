@@ -267,7 +267,7 @@ class Daemon:
     def __enter__(self):
         cli(self.path, "daemon", "stop", check=False)
         t0 = time.perf_counter()
-        cli(self.path, "daemon", "start")
+        cli(self.path, "daemon", "start", "--timeout", "900")  # 10M pins: a full build
         self.start_ms = (time.perf_counter() - t0) * 1e3
         return self
 
