@@ -1,14 +1,13 @@
 /* The vfs_stats rebuilder: vfs_stats aggregates every pin, so keeping it current on each write
- * would make writes O(pins) again. A thread of its own rebuilds it when it lags pin_index,
- * from the published pin_index state's mapped segments (reading the store held every pin in
- * memory: ~3 GB at 10M pins): never on the write path, once writes pause for VFS_QUIET_MS (or it has lagged
- * VFS_MAX_LAG_MS), and at most a fifth of the time (a build waits four times its last
- * duration after the previous one). Not on the compactor's thread: a rebuild takes seconds at
- * 1M pins on a loaded machine, and the compactor's merges must not wait for it (deltas piled
- * up to the limit of a state behind one, and the builder then read every pin). The thread runs
- * at the lowest priority (nice 19, this thread alone): a rebuild reads every pin, a core for
- * seconds, and on a 2-core machine it took that core from the write path (pin add p50 at 1M
- * pins during a stream of writes rose by half). */
+ * would make writes O(pins) again. A thread of its own rebuilds it when it lags pin_index, from
+ * the published pin_index state's mapped segments (reading the store held every pin in memory:
+ * ~3 GB at 10M pins): never on the write path, once writes pause for VFS_QUIET_MS (or it has
+ * lagged VFS_MAX_LAG_MS), and at most a fifth of the time (a build waits four times its last
+ * duration after the previous one). Not on the compactor's thread: a rebuild took seconds at
+ * 1M pins on a loaded machine, and the compactor's merges must not wait for it (deltas piled up
+ * to the limit of a state behind one, and the builder then read every pin). The thread runs at
+ * the lowest priority (nice 19, this thread alone): on a 2-core machine a rebuild took a core
+ * from the write path (pin add p50 at 1M pins during a stream of writes rose by half). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

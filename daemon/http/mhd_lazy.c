@@ -35,7 +35,7 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 
-#define SLOT(f) ((void (**)(void)) & fn.f)
+#define SLOT(f) ((ik__fnptr *)&fn.f)
 
 static void load(void)
 {
@@ -48,15 +48,15 @@ static void load(void)
                                         "MHD_get_connection_values",
                                         "MHD_lookup_connection_value",
                                         "MHD_queue_response"};
-    void (**const slots[])(void) = {SLOT(start_daemon_va),
-                                    SLOT(stop_daemon),
-                                    SLOT(add_response_header),
-                                    SLOT(create_response_from_buffer),
-                                    SLOT(create_response_from_callback),
-                                    SLOT(destroy_response),
-                                    SLOT(get_connection_values),
-                                    SLOT(lookup_connection_value),
-                                    SLOT(queue_response)};
+    ik__fnptr *const slots[] = {SLOT(start_daemon_va),
+                                SLOT(stop_daemon),
+                                SLOT(add_response_header),
+                                SLOT(create_response_from_buffer),
+                                SLOT(create_response_from_callback),
+                                SLOT(destroy_response),
+                                SLOT(get_connection_values),
+                                SLOT(lookup_connection_value),
+                                SLOT(queue_response)};
     const char *missing;
     loaded = ik__dlsyms(LIBMHD, names, slots, 9, &missing) == 0;
     if (!loaded)

@@ -6,7 +6,7 @@
 
 #include "arrow/internal.h"
 
-int ik__dlsyms(const char *lib, const char *const *names, void (**const *slots)(void), int n,
+int ik__dlsyms(const char *lib, const char *const *names, ik__fnptr *const *slots, int n,
                const char **missing)
 {
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);

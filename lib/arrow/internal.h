@@ -497,7 +497,8 @@ void ik__stop_point_scope(const char *prefix);
 /* ---------------------------------------------------------------------------------------------
  * Libraries loaded on first use (dlsyms.c): dlopen(lib) and each names[i] into *slots[i]. 0, or
  * -1 with *missing naming the library or the function that was not found. */
-int ik__dlsyms(const char *lib, const char *const *names, void (**const *slots)(void), int n,
+typedef void (*ik__fnptr)(void);
+int ik__dlsyms(const char *lib, const char *const *names, ik__fnptr *const *slots, int n,
                const char **missing);
 
 /* ---------------------------------------------------------------------------------------------

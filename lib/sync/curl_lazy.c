@@ -29,7 +29,7 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 
-#define SLOT(f) ((void (**)(void)) & fn.f)
+#define SLOT(f) ((ik__fnptr *)&fn.f)
 
 static void load(void)
 {
@@ -37,9 +37,9 @@ static void load(void)
         "curl_global_init",  "curl_easy_init",    "curl_easy_setopt",
         "curl_easy_perform", "curl_easy_getinfo", "curl_easy_strerror",
         "curl_easy_cleanup", "curl_slist_append", "curl_slist_free_all"};
-    void (**const slots[])(void) = {SLOT(global_init),  SLOT(easy_init),    SLOT(easy_setopt),
-                                    SLOT(easy_perform), SLOT(easy_getinfo), SLOT(easy_strerror),
-                                    SLOT(easy_cleanup), SLOT(slist_append), SLOT(slist_free_all)};
+    ik__fnptr *const slots[] = {SLOT(global_init),  SLOT(easy_init),    SLOT(easy_setopt),
+                                SLOT(easy_perform), SLOT(easy_getinfo), SLOT(easy_strerror),
+                                SLOT(easy_cleanup), SLOT(slist_append), SLOT(slist_free_all)};
     const char *missing;
     loaded = ik__dlsyms(LIBCURL, names, slots, 9, &missing) == 0;
 }
