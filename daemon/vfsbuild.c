@@ -23,24 +23,33 @@
 #define VFS_MAX_LAG_MS 5000 /* under writes that never pause, rebuild vfs_stats anyway */
 #define VFS_LOOK_MS 100     /* how often it looks without a publish waking it */
 
+/* Writes vfs_stats (vs, va) at generation gen as a base and publishes it. */
+static int publish_arrays(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *vs,
+                          const struct ArrowArray *va, struct ik_error *err)
+{
+    struct ik_segset *set = NULL;
+    int rc;
+    pthread_mutex_lock(&d->files_mu);
+    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, atomic_fetch_add(&d->seq, 1), vs, va, &set,
+                              err);
+    if (rc == 0)
+        rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
+    pthread_mutex_unlock(&d->files_mu);
+    ik_segset_release(set);
+    return rc;
+}
+
 int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
                    const struct ArrowArray *pa, struct ik_error *err)
 {
     struct ArrowSchema vs = {0};
     struct ArrowArray va = {0};
-    struct ik_segset *set = NULL;
     int rc = ik_vfs_stats_build(ps, pa, &vs, &va, err);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&d->files_mu);
-    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, atomic_fetch_add(&d->seq, 1), &vs, &va,
-                              &set, err);
-    if (rc == 0)
-        rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
-    pthread_mutex_unlock(&d->files_mu);
+    rc = publish_arrays(d, gen, &vs, &va, err);
     va.release(&va);
     vs.release(&vs);
-    ik_segset_release(set);
     return rc;
 }
 
@@ -50,7 +59,7 @@ static int publish_from_state(struct ik_daemon *d, struct ik_error *err)
 {
     struct ArrowSchema vs = {0};
     struct ArrowArray va = {0};
-    struct ik_segset *pins = NULL, *set = NULL;
+    struct ik_segset *pins = NULL;
     int rc;
     pthread_mutex_lock(&d->pub_mu);
     if ((pins = d->pins.set) != NULL)
@@ -59,16 +68,10 @@ static int publish_from_state(struct ik_daemon *d, struct ik_error *err)
     if (pins == NULL)
         return 0;
     if ((rc = ik_segset_vfs_stats(pins, &vs, &va, err)) == 0) {
-        pthread_mutex_lock(&d->files_mu);
-        rc = ik_segset_write_base(d->dir, "vfs_stats", ik_segset_version(pins),
-                                  atomic_fetch_add(&d->seq, 1), &vs, &va, &set, err);
-        if (rc == 0)
-            rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
-        pthread_mutex_unlock(&d->files_mu);
+        rc = publish_arrays(d, ik_segset_version(pins), &vs, &va, err);
         va.release(&va);
         vs.release(&vs);
     }
-    ik_segset_release(set);
     ik_segset_release(pins);
     return rc;
 }

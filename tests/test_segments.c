@@ -181,8 +181,9 @@ static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, s
     return ok;
 }
 
-/* A store of 60 random writes under test dir `name` and its state of one base (seq 1). */
-static int random_base(const char *name, char *dir, size_t cap, unsigned *seed,
+/* A store of 60 random writes under test dir `name` and its state of one base (seq 1); the seed
+ * from IK_TEST_SEED, else the time (*seed0 keeps it to print). */
+static int random_base(const char *name, char *dir, size_t cap, unsigned *seed, unsigned *seed0,
                        struct ik_store **st, struct ik_segset **set)
 {
     struct ik_error err = {{0}};
@@ -190,6 +191,8 @@ static int random_base(const char *name, char *dir, size_t cap, unsigned *seed,
     struct ArrowArray b = {0};
     uint64_t gen = 0;
     int w, rc;
+    *seed = *seed0 = getenv("IK_TEST_SEED") ? (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10)
+                                            : (unsigned)time(NULL);
     seg_dir(name, dir, cap);
     if ((rc = ik_store_open(dir, IK_STORE_CREATE, st, &err)) != 0)
         return rc;
@@ -205,64 +208,27 @@ static int random_base(const char *name, char *dir, size_t cap, unsigned *seed,
     return rc;
 }
 
-TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
+/* Random writes, then a delta of their changes, `steps` times, the state checked against the
+ * store after each; with `merging`, a third of the steps first keep a random prefix of the
+ * state, as a minor merge does (compact.c), so the delta replaces the deltas after it. */
+static void random_versions(const char *name, int steps, bool merging)
 {
     char dir[512], why[512] = "";
     struct ik_store *st = NULL;
     struct ik_segset *set = NULL;
     struct ik_error err = {{0}};
-    unsigned seed = (unsigned)time(NULL), seed0 = seed;
-    uint64_t seq = 2;
-    int step, w;
-    if (getenv("IK_TEST_SEED"))
-        seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
-    ASSERT_EQ(random_base("segments_prop", dir, sizeof dir, &seed, &st, &set), 0);
-    for (step = 0; step < 40; step++) {
-        struct ik_changeset cs;
-        struct ik_segset *next = NULL;
-        int writes = 1 + rand_r(&seed) % 6;
-        for (w = 0; w < writes; w++)
-            ASSERT_EQ(random_write(st, &seed, 200), 0);
-        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(set), 1 << 20, &cs, &err), 0);
-        ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, seq++, &cs.schema, &cs.rows,
-                                        (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
-                  0);
-        ik_changeset_reset(&cs);
-        ik_segset_release(set);
-        set = next;
-        if (!check_state(st, set, why, sizeof why)) {
-            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d: %s", seed0, step,
-                         why);
-            break;
-        }
-    }
-    ASSERT_EQ(ik_segset_count(set), 41);
-    ik_segset_release(set);
-    ik_store_close(st);
-}
-
-/* A minor merge (compact.c): a prefix of the state and one delta of every change since the
- * prefix's version equals the store, whichever deltas it replaces, at every version. */
-TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
-{
-    char dir[512], why[512] = "";
-    struct ik_store *st = NULL;
-    struct ik_segset *set = NULL;
-    struct ik_error err = {{0}};
-    unsigned seed = (unsigned)time(NULL), seed0 = seed;
+    unsigned seed, seed0;
     uint64_t seq = 2;
     int step, w, merges = 0;
-    if (getenv("IK_TEST_SEED"))
-        seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
-    ASSERT_EQ(random_base("segments_merge", dir, sizeof dir, &seed, &st, &set), 0);
+    ASSERT_EQ(random_base(name, dir, sizeof dir, &seed, &seed0, &st, &set), 0);
     ASSERT_EQ(ik_segset_prefix(set, 2, &(struct ik_segset *){NULL}, &err), EINVAL);
-    for (step = 0; step < 60; step++) {
+    for (step = 0; step < steps; step++) {
         struct ik_changeset cs;
         struct ik_segset *next = NULL, *from = set;
-        int writes = rand_r(&seed) % 4, keep = 0;
+        int writes = merging ? rand_r(&seed) % 4 : 1 + rand_r(&seed) % 6, keep = 0;
         for (w = 0; w < writes; w++)
             ASSERT_EQ(random_write(st, &seed, 200), 0);
-        if (ik_segset_count(set) > 2 && rand_r(&seed) % 3 == 0) {
+        if (merging && ik_segset_count(set) > 2 && rand_r(&seed) % 3 == 0) {
             keep = 1 + rand_r(&seed) % (ik_segset_count(set) - 1);
             ASSERT_EQ(ik_segset_prefix(set, keep, &from, &err), 0);
             ASSERT_EQ(ik_segset_count(from), keep);
@@ -285,9 +251,24 @@ TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
             break;
         }
     }
-    ASSERT_TRUE(merges > 0);
+    if (merging)
+        ASSERT_TRUE(merges > 0);
+    else
+        ASSERT_EQ(ik_segset_count(set), steps + 1);
     ik_segset_release(set);
     ik_store_close(st);
+}
+
+TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
+{
+    random_versions("segments_prop", 40, false);
+}
+
+/* A minor merge (compact.c): a prefix of the state and one delta of every change since the
+ * prefix's version equals the store, whichever deltas it replaces, at every version. */
+TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
+{
+    random_versions("segments_merge", 60, true);
 }
 
 TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
