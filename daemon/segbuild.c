@@ -328,6 +328,8 @@ static int adopt(struct ik_daemon *d, const char *table, struct ik_segset **out,
         fprintf(stderr,
                 "ipfs-kit daemon: snapshot of %s is damaged, rebuilding it from the store: %s\n",
                 table, err ? err->message : "");
+    if (rc == 0)
+        ik_segset_drop_pages(*out); /* validated: every page read, none needed in our RSS */
     if (rc == 0 && (rc = ik_segset_open_fds(*out, d->dir, err)) != 0) {
         ik_segset_release(*out);
         *out = NULL;

@@ -232,16 +232,20 @@ static int add_batch(struct dirmap *m, struct dir *root, const struct ArrowSchem
 
 int ik_vfs_stats_build_batches(const struct ArrowSchema *pins_schema,
                                const struct ArrowArray *const *batches, const int64_t *const *skip,
-                               const int64_t *n_skip, int n, struct ArrowSchema *schema_out,
-                               struct ArrowArray *out, struct ik_error *err)
+                               const int64_t *n_skip, int n, void (*after)(void *ctx, int b),
+                               void *ctx, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                               struct ik_error *err)
 {
     struct dirmap m = {0};
     struct dir root = {.path = (const uint8_t *)"/", .len = 1}, *dirs = NULL;
     size_t i, nd = 0;
     int rc = 0, b;
-    for (b = 0; b < n && rc == 0; b++)
+    for (b = 0; b < n && rc == 0; b++) {
         rc = add_batch(&m, &root, pins_schema, batches[b], skip ? skip[b] : NULL,
                        n_skip ? n_skip[b] : 0, err);
+        if (after)
+            after(ctx, b);
+    }
     if (rc != 0)
         goto done;
     dirs = malloc((m.n + 1) * sizeof *dirs);
@@ -264,5 +268,6 @@ done:
 int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
                        struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
 {
-    return ik_vfs_stats_build_batches(pins_schema, &pins, NULL, NULL, 1, schema_out, out, err);
+    return ik_vfs_stats_build_batches(pins_schema, &pins, NULL, NULL, 1, NULL, NULL, schema_out,
+                                      out, err);
 }
