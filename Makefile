@@ -21,7 +21,7 @@ BASE_CFLAGS := -std=c11 $(WARN)
 REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -fPIC
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lcurl -lm -lpthread
+LDLIBS := -lsqlite3 -ljansson -llz4 -lzstd -lm -lpthread
 FLIGHT_LDLIBS := -lgrpc -lgpr -lprotobuf-c
 DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd -lwslay -lgnutls -lz $(FLIGHT_LDLIBS)
 
@@ -200,7 +200,8 @@ lint:
 # make bench-check: which of the issues' targets the newest results meet (STRICT=1 to fail).
 bench:
 	@scripts/bootstrap --bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-arrow $(BUILD)/bench-daemon $(BUILD)/bench-changes \
+		$(BUILD)/bench-soak
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_ws.py
@@ -233,6 +234,9 @@ wheels:
 
 $(BUILD)/bench-http-load: $(call obj,rel,bench/bench_http_load.c)
 	$(CC) -o $@ $^
+
+$(BUILD)/bench-soak: $(call obj,rel,bench/bench_soak.c) $(BUILD)/libipfskit.a
+	$(CC) -o $@ $^ $(LDLIBS)
 
 clean:
 	rm -rf $(BUILD)

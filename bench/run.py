@@ -7,7 +7,7 @@ round trip, a scan of the mapped snapshot) and next to the alternatives (SQLite,
 Python path, Redis), as ratios, because these machines are noisy. Nothing here asserts a time:
 `make bench-check` (bench/check.py) compares the saved ratios with the issues' targets.
 
-Environment: BENCH_QUICK=1 (short run), BENCH_PINS=100,10000,1000000,10000000 (pin counts; 10M
+Environment: BENCH_QUICK=1 (short run), BENCH_SOAK=0 (skip the soak, bench_soak.py), BENCH_PINS=100,10000,1000000,10000000 (pin counts; 10M
 is measured only when memory and disk allow, see room_for()), BENCH_ITERS, BENCH_DAEMON=0 (codec
 only), BENCH_ONLY=convert (only the `arrow convert` rows, printed; BENCH_CONVERT_REPS)."""
 import datetime
@@ -235,6 +235,16 @@ def jsonl_file(pins):
     return f
 
 
+def write_results(name, title, res, lines):
+    """A suite part run alone: prints its table and writes bench/results/<name>.json and .md."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(res, f, indent=2)
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
+        f.write(f"# {title}\n" + text)
+
+
 def free_gb(path):
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize / 1e9
@@ -269,7 +279,7 @@ class Daemon:
     def __enter__(self):
         cli(self.path, "daemon", "stop", check=False)
         t0 = time.perf_counter()
-        cli(self.path, "daemon", "start")
+        cli(self.path, "daemon", "start", "--timeout", "900")  # 10M pins: a full build
         self.start_ms = (time.perf_counter() - t0) * 1e3
         return self
 
@@ -1073,6 +1083,9 @@ def main():
         lines += bench_daemon(res)
         import bench_segments  # issue 12's targets, on copies of the same stores
         lines += bench_segments.bench(res)
+        if os.environ.get("BENCH_SOAK", "1") != "0":
+            import bench_soak  # issue 12's soak: writes and lookups together
+            lines += bench_soak.bench(res)
     vs = res.get("validate_strings")
     if vs:
         codec.insert(codec_strings_at,

@@ -4,14 +4,16 @@
  *
  * - major: a new base of every pin (read from the store, as a full build), when the deltas
  *   and gone rows reach a share of the base (1/COMPACT_SHARE, at least COMPACT_MIN_ROWS);
- * - minor: the deltas merged into one (the rows changed since the base, from the segment log)
- *   when there are COMPACT_DELTAS of them, so 10,000 single writes make no 10,000 segments.
+ * - minor: the newest deltas merged into one (the rows changed since the delta before them,
+ *   from the segment log), tiered (merge_from): a run of at least COMPACT_DELTAS deltas whose
+ *   older ones are at most MERGE_GROWTH times the newer ones together, so the deltas stay
+ *   about log3 of the changes since the base (100 single writes leave a handful) and a row is
+ *   rewritten O(log changes) times.
  *
- * It also rebuilds vfs_stats, an aggregate of every pin, when it lags pin_index: never on the
- * write path, once writes pause for VFS_QUIET_MS (or it has lagged VFS_MAX_LAG_MS), and at
- * most a fifth of the time (a build waits four times its last duration after the previous
- * one). IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and IPFS_KIT_COMPACT_MIN_ROWS
- * override the thresholds (tests, benchmarks). */
+ * vfs_stats, an aggregate of every pin, is rebuilt on its own thread (vfsbuild.c): a rebuild
+ * takes seconds at 1M pins on a loaded machine, and merges waiting for it let deltas pile up
+ * to the limit of a state. IPFS_KIT_COMPACT_DELTAS, IPFS_KIT_COMPACT_SHARE and
+ * IPFS_KIT_COMPACT_MIN_ROWS override the thresholds (tests, benchmarks). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +26,11 @@
 #include "ipfskit/seglog.h"
 #include "ipfskit/snapshot.h"
 
-#define COMPACT_DELTAS 16
+#define COMPACT_DELTAS 2 /* the fewest deltas a minor merge takes */
+#define MERGE_GROWTH 2
 #define COMPACT_SHARE 8
 #define COMPACT_MIN_ROWS 1024
 #define IDLE_MS 200
-#define VFS_QUIET_MS 100    /* pin_index unchanged this long: writes have paused */
-#define VFS_MAX_LAG_MS 5000 /* under writes that never pause, rebuild vfs_stats anyway */
 
 static int64_t env_num(const char *name, int64_t def)
 {
@@ -42,45 +43,9 @@ static int64_t env_num(const char *name, int64_t def)
     return *end == 0 && x >= 0 ? x : def;
 }
 
-static void wait_round(struct ik_daemon *d)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)IDLE_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->build_mu);
-    if (!atomic_load(&d->stop))
-        pthread_cond_timedwait(&d->compact_cv, &d->build_mu, &ts);
-    pthread_mutex_unlock(&d->build_mu);
-}
-
 static uint64_t next_seq(struct ik_daemon *d)
 {
     return atomic_fetch_add(&d->seq, 1);
-}
-
-/* vfs_stats of `pins` at generation gen, published and made durable. */
-static int publish_vfs(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
-                       const struct ArrowArray *pa, struct ik_error *err)
-{
-    struct ArrowSchema vs = {0};
-    struct ArrowArray va = {0};
-    struct ik_segset *set = NULL;
-    int rc = ik_vfs_stats_build(ps, pa, &vs, &va, err);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&d->files_mu);
-    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, next_seq(d), &vs, &va, &set, err);
-    if (rc == 0)
-        rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
-    pthread_mutex_unlock(&d->files_mu);
-    va.release(&va);
-    vs.release(&vs);
-    ik_segset_release(set);
-    return rc;
 }
 
 /* Every pin at one generation: the new base, and vfs_stats from the same rows. */
@@ -100,23 +65,48 @@ static int major(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_segset
     atomic_store_explicit(&d->metrics.compaction_us_last, (long long)((ik_now_ms() - t0) * 1000.0),
                           memory_order_relaxed);
     if (rc == 0)
-        (void)publish_vfs(d, gen, &ps, &pa, NULL);
+        (void)ik_vfs_publish(d, gen, &ps, &pa, NULL);
     pa.release(&pa);
     ps.release(&ps);
     return rc;
 }
 
-/* The base of `cur` and one delta of every change since it. */
-static int minor(struct ik_daemon *d, struct ik_store *st, struct ik_segset *cur,
+/* The deltas of `cur` to merge: the first of them (segment index), or 0 for none. Walking back
+ * from the newest delta, an older one joins while it is at most MERGE_GROWTH times the rows of
+ * the newer ones together; the run is merged when it holds at least `min_run` deltas. So a
+ * merge at least (1 + 1/MERGE_GROWTH)-folds the delta every row it rewrites lands in (a row is
+ * rewritten O(log changes) times: O(change) amortised), and once merged the deltas shrink
+ * MERGE_GROWTH + 1-fold from oldest to newest: about log3(changes) of them, plus fewer than
+ * min_run new ones per step. A delta holding only deletions counts as one row. */
+static int merge_from(const struct ik_segset *cur, int64_t min_run)
+{
+    int n = ik_segset_count(cur), k = n - 1;
+    int64_t newer;
+    if (k < 1)
+        return 0;
+    newer = ik_snapshot_rows(ik_segset_segment(cur, k));
+    newer = newer > 0 ? newer : 1;
+    while (k > 1) {
+        int64_t rows = ik_snapshot_rows(ik_segset_segment(cur, k - 1));
+        rows = rows > 0 ? rows : 1;
+        if (rows > MERGE_GROWTH * newer)
+            break;
+        newer += rows;
+        k--;
+    }
+    return n - k >= 2 && n - k >= min_run ? k : 0;
+}
+
+/* Segments [0, keep) of `cur` and one delta of every change since the newest of them. */
+static int minor(struct ik_daemon *d, struct ik_store *st, struct ik_segset *cur, int keep,
                  struct ik_segset **out, struct ik_error *err)
 {
     struct ik_segset *base = NULL;
     struct ik_changeset cs;
-    int rc = ik_segset_base_only(cur, &base, err);
+    int rc = ik_segset_prefix(cur, keep, &base, err);
     if (rc != 0)
         return rc;
-    rc = ik_store_changes_since(st, ik_snapshot_version(ik_segset_segment(cur, 0)), INT64_MAX, &cs,
-                                err);
+    rc = ik_store_changes_since(st, ik_segset_version(base), INT64_MAX, &cs, err);
     if (rc == 0) {
         ik__stop_point("read");
         rc = ik_segset_write_delta(base, d->dir, cs.generation, next_seq(d), &cs.schema, &cs.rows,
@@ -132,14 +122,13 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
 {
     struct ik_segset *cur = NULL, *made = NULL;
     struct ik_error err = {{0}};
-    uint64_t vfs_version = 0;
     int64_t base_rows, change, deltas;
+    int keep = 0;
     bool is_major, is_minor, busy;
     int rc = 0;
     pthread_mutex_lock(&d->pub_mu);
     if ((cur = d->pins.set) != NULL)
         ik_segset_ref(cur);
-    vfs_version = d->vfs.version;
     pthread_mutex_unlock(&d->pub_mu);
     if (cur == NULL)
         return false;
@@ -151,21 +140,29 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     /* a minor merge reads every change since the base: under a stream of writes it waits
      * twice its last duration after the previous one, so merging takes at most a third of a
      * core while the deltas it leaves stay few */
-    is_minor = !is_major && deltas >= 2 &&
-               deltas >= env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS) &&
-               ik_now_ms() - d->minor_end_ms >= 2 * d->minor_ms;
+    if (!is_major)
+        keep = merge_from(cur, env_num("IPFS_KIT_COMPACT_DELTAS", COMPACT_DELTAS));
+    is_minor = keep > 0 && ik_now_ms() - d->minor_end_ms >= 2 * d->minor_ms;
     pthread_mutex_lock(&d->build_mu);
     busy = d->compacted != NULL; /* one waits to be installed */
     pthread_mutex_unlock(&d->build_mu);
     if (!busy && (is_major || is_minor)) {
         double t0 = ik_now_ms();
-        rc = is_major ? major(d, pr, &made, &err) : minor(d, st, cur, &made, &err);
+        /* no prune while its files are named by no state (not files_mu: the builder takes it
+         * for every write, and a merge waiting behind a stream of them lets deltas pile up) */
+        pthread_mutex_lock(&d->prune_mu);
+        d->compacting = true;
+        pthread_mutex_unlock(&d->prune_mu);
+        rc = is_major ? major(d, pr, &made, &err) : minor(d, st, cur, keep, &made, &err);
         pthread_mutex_lock(&d->build_mu);
         if (rc == 0) {
-            d->compacted = made;
+            d->compacted = made; /* prune keeps it from here on */
             pthread_cond_signal(&d->build_cv);
         }
         pthread_mutex_unlock(&d->build_mu);
+        pthread_mutex_lock(&d->prune_mu);
+        d->compacting = false;
+        pthread_mutex_unlock(&d->prune_mu);
         if (rc == 0) {
             atomic_fetch_add_explicit(&d->metrics.compactions, 1, memory_order_relaxed);
             if (!is_major) {
@@ -179,29 +176,6 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
         }
         ik_segset_release(cur);
         return rc == 0;
-    }
-    if (vfs_version < ik_segset_version(cur)) {
-        static double last, lag_since;
-        double now = ik_now_ms(), quiet = now - (double)atomic_load(&d->pins_published_us) / 1000.0;
-        if (lag_since == 0)
-            lag_since = now;
-        /* not in the middle of a burst of writes (it would take a core from them), unless
-         * vfs_stats has lagged for VFS_MAX_LAG_MS; and at most a fifth of the time */
-        if ((quiet >= VFS_QUIET_MS || now - lag_since >= VFS_MAX_LAG_MS) &&
-            now - last >= 4 * d->vfs_build_ms) {
-            lag_since = 0;
-            struct ArrowSchema ps = {0};
-            struct ArrowArray pa = {0};
-            uint64_t gen = 0;
-            if (ik_pin_reader_read(pr, &gen, &ps, &pa, &err) == 0) {
-                if (publish_vfs(d, gen, &ps, &pa, &err) != 0)
-                    fprintf(stderr, "ipfs-kit daemon: vfs_stats: %s\n", err.message);
-                pa.release(&pa);
-                ps.release(&ps);
-            }
-            last = ik_now_ms();
-            d->vfs_build_ms = last - now;
-        }
     }
     ik_segset_release(cur);
     return false;
@@ -221,10 +195,9 @@ void *ik_compactor_main(void *arg)
         ik_pin_reader_close(pr);
         return NULL;
     }
-    while (!atomic_load(&d->stop)) {
-        ik_segbuild_settle(d); /* the newest published states durable, older files gone */
+    while (!atomic_load(&d->stop)) { /* the settler makes the states durable (segbuild.c) */
         if (!round_once(d, pr, st))
-            wait_round(d);
+            ik_build_wait(d, &d->compact_cv, IDLE_MS, false);
     }
     ik_store_close(st);
     ik_pin_reader_close(pr);

@@ -141,7 +141,7 @@ struct ik_daemon {
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 
-    pthread_t writer, builder, compactor, workers[IK_DAEMON_WORKERS];
+    pthread_t writer, builder, compactor, settler, vfsbuilder, workers[IK_DAEMON_WORKERS];
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
     pthread_cond_t build_cv;
@@ -154,10 +154,13 @@ struct ik_daemon {
                                       (pin_index, vfs_stats) */
     struct ik_segset *durable_vfs; /* compactor: the newest durable vfs_stats state */
     pthread_cond_t compact_cv;     /* with build_mu: wakes the compactor */
+    pthread_cond_t settle_cv;      /* with build_mu: wakes the settler (a state to make durable) */
+    pthread_mutex_t prune_mu;      /* held while pruning */
+    bool compacting;               /* guarded by prune_mu: the compactor writes files no state
+                                      names yet (prune waits for the next settle) */
     struct ik_store *bstore;       /* builder's read-only connection (changes since) */
     struct ik_segset *durable;     /* compactor: the newest pin_index state made durable */
     _Atomic uint64_t seq;          /* the next manifest seq */
-    double vfs_build_ms;           /* compactor: last vfs_stats build time */
     double minor_ms, minor_end_ms; /* compactor: the last minor merge's time and end */
     _Atomic long long pins_published_us; /* monotonic µs of the last pin_index publish */
 
@@ -221,14 +224,22 @@ void ik_release_parked(struct ik_daemon *d, bool give_up);
 int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err);
 void ik_segbuild_stop(struct ik_daemon *d);
 void ik_segbuild_free(struct ik_daemon *d);
-/* Makes the newest published states durable and prunes older files (the compactor's thread;
- * at start and stop on the calling thread). */
+/* Makes the newest published states durable and prunes older files (the settler's thread, so
+ * that no fsync delays a merge; at start and stop on the calling thread). */
 void ik_segbuild_settle(struct ik_daemon *d);
 /* Publishes `set` as the table's state: writes its manifest; it is made durable later by
  * ik_segbuild_settle. Call with files_mu held since its files were written. */
 int ik_segbuild_publish(struct ik_daemon *d, const char *table, struct ik_segset *set,
                         struct ik_error *err);
 void *ik_compactor_main(void *arg);
+/* Waits on cv (with build_mu) until it is signalled or ms pass; not when the daemon stops, nor,
+ * with unless_to_sync, when a published state waits to be made durable. */
+void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync);
+/* vfsbuild.c: the thread rebuilding vfs_stats when it lags pin_index, and publishing vfs_stats
+ * of `pins` at generation gen (the compactor's major compaction too). */
+void *ik_vfsbuild_main(void *arg);
+int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
+                   const struct ArrowArray *pa, struct ik_error *err);
 
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */

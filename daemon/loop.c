@@ -657,6 +657,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     d->http_wake_fd = -1;
     pthread_mutex_init(&d->files_mu, NULL);
     pthread_cond_init(&d->compact_cv, NULL);
+    pthread_cond_init(&d->settle_cv, NULL);
+    pthread_mutex_init(&d->prune_mu, NULL);
 
     if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))
         goto fail;

@@ -25,12 +25,6 @@
 #define DELTA_MAX_SHARE 4
 #define DELTA_MAX_MIN 4096
 
-static int64_t file_size(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
-}
-
 /* ---- publishing ------------------------------------------------------------------------ */
 
 static struct ik_published *slot(struct ik_daemon *d, const char *table)
@@ -46,7 +40,8 @@ static void to_sync(struct ik_daemon *d, int t, struct ik_segset *set)
     pthread_mutex_lock(&d->build_mu);
     old = d->to_sync[t];
     d->to_sync[t] = set;
-    pthread_cond_signal(&d->compact_cv);
+    pthread_cond_broadcast(&d->compact_cv); /* the compactor and the vfs_stats builder */
+    pthread_cond_signal(&d->settle_cv);
     pthread_mutex_unlock(&d->build_mu);
     ik_segset_release(old);
 }
@@ -74,8 +69,11 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     p.version = ik_segset_version(set);
     p.rows = ik_segset_rows(set);
     p.bytes = (int64_t)st.st_size;
-    for (i = 0; i < ik_segset_count(set); i++)
-        p.bytes += ik_segset_fd(set, i) >= 0 ? file_size(ik_segset_fd(set, i)) : 0;
+    for (i = 0; i < ik_segset_count(set); i++) { /* the mapped sizes: no fstat per segment */
+        size_t size = 0;
+        (void)ik_snapshot_data(ik_segset_segment(set, i), &size);
+        p.bytes += (int64_t)size;
+    }
     ik_segset_ref(set);
     p.set = set;
     pthread_mutex_lock(&d->pub_mu);
@@ -169,6 +167,11 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
 {
     struct ik_segset *keep[3] = {durable, NULL, NULL};
     int n = 1, i;
+    pthread_mutex_lock(&d->prune_mu);
+    if (d->compacting) { /* its files are named by no state yet: the next settle prunes */
+        pthread_mutex_unlock(&d->prune_mu);
+        return;
+    }
     pthread_mutex_lock(&d->files_mu);
     pthread_mutex_lock(&d->pub_mu);
     if ((keep[n] = slot(d, table)->set) != NULL)
@@ -180,6 +183,7 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
     pthread_mutex_unlock(&d->build_mu);
     ik_segset_prune(d->dir, table, keep, n, NULL);
     pthread_mutex_unlock(&d->files_mu);
+    pthread_mutex_unlock(&d->prune_mu);
     for (i = 1; i < n; i++)
         ik_segset_release(keep[i]);
 }
@@ -274,6 +278,9 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     struct ik_segset *from = NULL, *next = NULL;
     double t0 = ik_now_ms();
     int rc;
+    /* files_mu first: from taking a compacted state until it is published, no prune may run
+     * (no other state names its files meanwhile) */
+    pthread_mutex_lock(&d->files_mu);
     pthread_mutex_lock(&d->build_mu);
     from = d->compacted;
     d->compacted = NULL;
@@ -286,7 +293,6 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     } else {
         ik__stop_point("install");
     }
-    pthread_mutex_lock(&d->files_mu); /* until published: prune must not see these files */
     if (from == NULL)
         rc = full_build(d, pr, st, &next, err);
     else
@@ -322,6 +328,8 @@ static int adopt(struct ik_daemon *d, const char *table, struct ik_segset **out,
         fprintf(stderr,
                 "ipfs-kit daemon: snapshot of %s is damaged, rebuilding it from the store: %s\n",
                 table, err ? err->message : "");
+    if (rc == 0)
+        ik_segset_drop_pages(*out); /* validated: every page read, none needed in our RSS */
     if (rc == 0 && (rc = ik_segset_open_fds(*out, d->dir, err)) != 0) {
         ik_segset_release(*out);
         *out = NULL;
@@ -370,6 +378,23 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
     return 0;
 }
 
+void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->build_mu);
+    if (!atomic_load(&d->stop) &&
+        !(unless_to_sync && (d->to_sync[0] != NULL || d->to_sync[1] != NULL)))
+        pthread_cond_timedwait(cv, &d->build_mu, &until);
+    pthread_mutex_unlock(&d->build_mu);
+}
+
 void ik_build_request(struct ik_daemon *d, uint64_t generation)
 {
     pthread_mutex_lock(&d->build_mu);
@@ -401,7 +426,6 @@ static int injected_failure(struct ik_error *err)
  * another write to come. */
 static void build_failed(struct ik_daemon *d, const struct ik_error *err)
 {
-    struct timespec until;
     int retries;
     long ms;
     atomic_fetch_add_explicit(&d->metrics.snapshot_build_failures, 1, memory_order_relaxed);
@@ -416,17 +440,7 @@ static void build_failed(struct ik_daemon *d, const struct ik_error *err)
     fprintf(stderr, "ipfs-kit daemon: snapshot build failed (attempt %d, retry in %ld ms): %s\n",
             retries, ms, err->message);
     ik_loop_wake(d); /* parked replies: their visible_timeout may have passed */
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->build_mu);
-    if (!atomic_load(&d->stop))
-        pthread_cond_timedwait(&d->build_cv, &d->build_mu, &until);
-    pthread_mutex_unlock(&d->build_mu);
+    ik_build_wait(d, &d->build_cv, ms, false);
 }
 
 static void *builder_main(void *arg)
@@ -463,6 +477,20 @@ static void *builder_main(void *arg)
     return NULL;
 }
 
+/* The settler: makes each newest published state durable and prunes what no state names, on
+ * its own thread (an fsync on a busy disk takes up to a second; the compactor's merges must
+ * not wait for it, or the deltas pile up under a stream of writes). */
+static void *settler_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
+    while (!atomic_load(&d->stop)) {
+        ik_segbuild_settle(d);
+        ik_build_wait(d, &d->settle_cv, 200, true);
+    }
+    return NULL;
+}
+
 int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
 {
     int rc;
@@ -473,6 +501,16 @@ int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
         ik_segbuild_stop(d);
         return ik_error_set(err, rc, "starting the compactor: %s", strerror(rc));
     }
+    if ((rc = pthread_create(&d->settler, NULL, settler_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the settler: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&d->vfsbuilder, NULL, ik_vfsbuild_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the vfs_stats builder: %s", strerror(rc));
+    }
     return 0;
 }
 
@@ -481,11 +519,18 @@ void ik_segbuild_stop(struct ik_daemon *d)
     pthread_mutex_lock(&d->build_mu);
     pthread_cond_broadcast(&d->build_cv);
     pthread_cond_broadcast(&d->compact_cv);
+    pthread_cond_broadcast(&d->settle_cv);
     pthread_mutex_unlock(&d->build_mu);
     pthread_join(d->builder, NULL);
     if (d->compactor)
         pthread_join(d->compactor, NULL);
     d->compactor = 0;
+    if (d->settler)
+        pthread_join(d->settler, NULL);
+    d->settler = 0;
+    if (d->vfsbuilder)
+        pthread_join(d->vfsbuilder, NULL);
+    d->vfsbuilder = 0;
     ik_segbuild_settle(d); /* a clean stop leaves the newest states durable */
 }
 

@@ -77,7 +77,7 @@ ext = Extension(
     sources=sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "*.c"))),
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"],
-    libraries=["sqlite3", "jansson", "lz4", "zstd", "curl", "m", "pthread"],
+    libraries=["sqlite3", "jansson", "lz4", "zstd", "m", "pthread"],
 )
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt, "sdist": SDist})

@@ -15,6 +15,7 @@
 
 #include "ik_test.h"
 #include "ipfskit/json_rows.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
@@ -143,6 +144,30 @@ static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, s
         return snprintf(why, cap, "read_pins failed"), false;
     add_lines(&want, &s, &b);
     qsort(want.v, want.n, sizeof *want.v, cmp_str);
+    { /* vfs_stats from the segments equals vfs_stats from the store's pins */
+        struct ArrowSchema vs1 = {0}, vs2 = {0};
+        struct ArrowArray va1 = {0}, va2 = {0};
+        struct lines l1 = {0}, l2 = {0};
+        ok = ik_vfs_stats_build(&s, &b, &vs1, &va1, NULL) == 0 &&
+             ik_segset_vfs_stats(set, &vs2, &va2, NULL) == 0 && add_lines(&l1, &vs1, &va1) == 0 &&
+             add_lines(&l2, &vs2, &va2) == 0 && same_lines(&l1, &l2, why, cap);
+        if (va1.release)
+            va1.release(&va1);
+        if (va2.release)
+            va2.release(&va2);
+        if (vs1.release)
+            vs1.release(&vs1);
+        if (vs2.release)
+            vs2.release(&vs2);
+        free_lines(&l1);
+        free_lines(&l2);
+        if (!ok) {
+            b.release(&b);
+            s.release(&s);
+            free_lines(&want);
+            return false;
+        }
+    }
     b.release(&b);
     s.release(&s);
     ik_query_init(&q, "pin_index");
@@ -156,50 +181,95 @@ static bool check_state(struct ik_store *st, struct ik_segset *set, char *why, s
     return ok;
 }
 
-TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
+/* A store of 60 random writes under test dir `name` and its state of one base (seq 1); the seed
+ * from IK_TEST_SEED, else the time (*seed0 keeps it to print). */
+static int random_base(const char *name, char *dir, size_t cap, unsigned *seed, unsigned *seed0,
+                       struct ik_store **st, struct ik_segset **set)
+{
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    uint64_t gen = 0;
+    int w, rc;
+    *seed = *seed0 = getenv("IK_TEST_SEED") ? (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10)
+                                            : (unsigned)time(NULL);
+    seg_dir(name, dir, cap);
+    if ((rc = ik_store_open(dir, IK_STORE_CREATE, st, &err)) != 0)
+        return rc;
+    for (w = 0; w < 60; w++)
+        if ((rc = random_write(*st, seed, 200)) != 0)
+            return rc;
+    if ((rc = ik_store_generation(*st, &gen, &err)) != 0 ||
+        (rc = ik_store_read_pins(*st, &s, &b, &err)) != 0)
+        return rc;
+    rc = ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, set, &err);
+    b.release(&b);
+    s.release(&s);
+    return rc;
+}
+
+/* Random writes, then a delta of their changes, `steps` times, the state checked against the
+ * store after each; with `merging`, a third of the steps first keep a random prefix of the
+ * state, as a minor merge does (compact.c), so the delta replaces the deltas after it. */
+static void random_versions(const char *name, int steps, bool merging)
 {
     char dir[512], why[512] = "";
     struct ik_store *st = NULL;
     struct ik_segset *set = NULL;
     struct ik_error err = {{0}};
-    struct ArrowSchema s = {0};
-    struct ArrowArray b = {0};
-    unsigned seed = (unsigned)time(NULL), seed0 = seed;
-    uint64_t gen = 0, seq = 1;
-    int step, w;
-    if (getenv("IK_TEST_SEED"))
-        seed = seed0 = (unsigned)strtoul(getenv("IK_TEST_SEED"), NULL, 10);
-    seg_dir("segments_prop", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (w = 0; w < 60; w++)
-        ASSERT_EQ(random_write(st, &seed, 200), 0);
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, seq++, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
-    for (step = 0; step < 40; step++) {
+    unsigned seed, seed0;
+    uint64_t seq = 2;
+    int step, w, merges = 0;
+    setenv("IPFS_KIT_VFS_CHUNK", "7", 1); /* vfs_stats over chunks that gone rows straddle */
+    ASSERT_EQ(random_base(name, dir, sizeof dir, &seed, &seed0, &st, &set), 0);
+    ASSERT_EQ(ik_segset_prefix(set, 2, &(struct ik_segset *){NULL}, &err), EINVAL);
+    for (step = 0; step < steps; step++) {
         struct ik_changeset cs;
-        struct ik_segset *next = NULL;
-        int writes = 1 + rand_r(&seed) % 6;
+        struct ik_segset *next = NULL, *from = set;
+        int writes = merging ? rand_r(&seed) % 4 : 1 + rand_r(&seed) % 6, keep = 0;
         for (w = 0; w < writes; w++)
             ASSERT_EQ(random_write(st, &seed, 200), 0);
-        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(set), 1 << 20, &cs, &err), 0);
-        ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, seq++, &cs.schema, &cs.rows,
+        if (merging && ik_segset_count(set) > 2 && rand_r(&seed) % 3 == 0) {
+            keep = 1 + rand_r(&seed) % (ik_segset_count(set) - 1);
+            ASSERT_EQ(ik_segset_prefix(set, keep, &from, &err), 0);
+            ASSERT_EQ(ik_segset_count(from), keep);
+            ASSERT_EQ(ik_segset_version(from),
+                      ik_snapshot_version(ik_segset_segment(set, keep - 1)));
+            merges++;
+        }
+        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(from), 1 << 20, &cs, &err), 0);
+        ASSERT_EQ(ik_segset_write_delta(from, dir, cs.generation, seq++, &cs.schema, &cs.rows,
                                         (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
                   0);
         ik_changeset_reset(&cs);
+        if (from != set)
+            ik_segset_release(from);
         ik_segset_release(set);
         set = next;
         if (!check_state(st, set, why, sizeof why)) {
-            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d: %s", seed0, step,
-                         why);
+            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d (kept %d): %s", seed0,
+                         step, keep, why);
             break;
         }
     }
-    ASSERT_EQ(ik_segset_count(set), 41);
+    if (merging)
+        ASSERT_TRUE(merges > 0);
+    else
+        ASSERT_EQ(ik_segset_count(set), steps + 1);
     ik_segset_release(set);
     ik_store_close(st);
+}
+
+TEST(test_segments_equal_a_rebuild_after_random_writes_at_every_version)
+{
+    random_versions("segments_prop", 40, false);
+}
+
+/* A minor merge (compact.c): a prefix of the state and one delta of every change since the
+ * prefix's version equals the store, whichever deltas it replaces, at every version. */
+TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
+{
+    random_versions("segments_merge", 60, true);
 }
 
 TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
@@ -254,6 +324,40 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
     }
     out.release(&out);
     ASSERT_EQ(rows, 99);
+
+    /* slices are views (segview.c): every buffer inside the mapped segments, each batch alive
+     * after its stream, and a column moved out of its batch released on its own */
+    {
+        struct ArrowArray kept[8], moved;
+        int n_kept = 0, i;
+        size_t size0, size1;
+        const uint8_t *m0 = ik_snapshot_data(ik_segset_segment(next, 0), &size0);
+        const uint8_t *m1 = ik_snapshot_data(ik_segset_segment(next, 1), &size1);
+        ASSERT_EQ(ik_query_add_column(&q, "pin_type", &err), 0);
+        ASSERT_EQ(ik_query_add_column(&q, "cid", &err), 0);
+        ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
+        while (n_kept < 8 && out.get_next(&out, &kept[n_kept]) == 0 && kept[n_kept].release)
+            n_kept++;
+        out.release(&out);
+        ASSERT_TRUE(n_kept >= 3); /* base runs split by the gone rows, then the delta */
+        for (i = 0; i < n_kept; i++) {
+            const uint8_t *d = kept[i].children[1]->buffers[2];
+            ASSERT_EQ(kept[i].n_children, 2);
+            ASSERT_TRUE((d >= m0 && d < m0 + size0) || (d >= m1 && d < m1 + size1));
+        }
+        moved = *kept[1].children[1];
+        kept[1].children[1]->release = NULL;
+        for (i = 0; i < n_kept; i++)
+            kept[i].release(&kept[i]);
+        {
+            const int32_t *off = moved.buffers[1];
+            ASSERT_EQ(off[moved.offset + 1] - off[moved.offset], 46); /* a CIDv0, still mapped */
+        }
+        moved.release(&moved);
+        ASSERT_TRUE(moved.release == NULL);
+        ik_query_reset(&q);
+        ik_query_init(&q, "pin_index");
+    }
 
     /* the touched pin: found once, in the delta, by binary search */
     pin_of(7, cid, &p);

@@ -34,6 +34,14 @@ int ik_builder_create_table(const char *name, int64_t capacity_hint, struct ik_b
 int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
                        struct ArrowSchema *schema_out, struct ArrowArray *out,
                        struct ik_error *err);
+/* The same over n batches of one schema, leaving out rows skip[b][0..n_skip[b]) (ascending, of
+ * the batch's own rows) of batch b (skip and n_skip may be NULL): a segmented state's live rows.
+ * `after` (may be NULL) is called with ctx after each batch. */
+int ik_vfs_stats_build_batches(const struct ArrowSchema *pins_schema,
+                               const struct ArrowArray *const *batches, const int64_t *const *skip,
+                               const int64_t *n_skip, int n, void (*after)(void *ctx, int b),
+                               void *ctx, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                               struct ik_error *err);
 
 /* The schema of `table`'s change feed: the table's columns (all nullable but the first, the
  * key), then "op" dictionary<int8, utf8> ("upsert" or "delete") and "version" int64. ENOENT for

@@ -50,9 +50,12 @@ int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
                   struct ik_snapshot *delta, const char *name, int fd, const char *const *deleted,
                   size_t n_deleted, struct ik_segset **out, struct ik_error *err);
 
-/* The base of `cur` alone, no row gone (its descriptor dup'd): where a merge of every delta
- * starts. */
-int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err);
+/* The first n segments of `cur` (its base and oldest n - 1 deltas; descriptors dup'd) with the
+ * rows gone in cur, at the version of segment n - 1: where a merge of the newer deltas starts.
+ * A delta of every change after that version then makes a state equal to cur's (the rows the
+ * merged deltas superseded are gone already, and stay so). EINVAL unless 1 <= n <= count. */
+int ik_segset_prefix(const struct ik_segset *cur, int n, struct ik_segset **out,
+                     struct ik_error *err);
 
 /* Opens a descriptor of each segment file under dir/snapshots (for a state found on disk that
  * the daemon will pass on). Call before the state is shared. */
@@ -133,6 +136,16 @@ struct ik_query_cost {
  * binary search in each segment. `cost` may be NULL. The stream holds the state. */
 int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowArrayStream *out,
                     struct ik_query_cost *cost, struct ik_error *err);
+
+/* Drops the pages of s's segments from this process's mappings (they stay in the page cache and
+ * come back when touched): after reading a whole segment (a validation, a vfs_stats rebuild),
+ * its 1.8 GB at 10M pins would otherwise stay in the reader's RSS. */
+void ik_segset_drop_pages(const struct ik_segset *s);
+
+/* vfs_stats of a pin_index state's live rows, read from its mapped segments (no copy of a
+ * pin); the pages read are dropped afterwards (ik_segset_drop_pages). */
+int ik_segset_vfs_stats(const struct ik_segset *s, struct ArrowSchema *schema_out,
+                        struct ArrowArray *out, struct ik_error *err);
 
 /* ---- files ----------------------------------------------------------------------------- */
 

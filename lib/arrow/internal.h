@@ -501,6 +501,13 @@ void ik__stop_point(const char *point);
 void ik__stop_point_scope(const char *prefix);
 
 /* ---------------------------------------------------------------------------------------------
+ * Libraries loaded on first use (dlsyms.c): dlopen(lib) and each names[i] into *slots[i]. 0, or
+ * -1 with *missing naming the library or the function that was not found. */
+typedef void (*ik__fnptr)(void);
+int ik__dlsyms(const char *lib, const char *const *names, ik__fnptr *const *slots, int n,
+               const char **missing);
+
+/* ---------------------------------------------------------------------------------------------
  * Files of the data directory (nofollow.c): opens `path` (relative to `dirfd`, or AT_FDCWD) with
  * O_NOFOLLOW | O_CLOEXEC added to `flags`, and accepts only a regular file. Returns the fd, or -1
  * with errno set (ELOOP: a symbolic link; EISDIR, EINVAL: not a regular file) and `err` naming the

@@ -17,6 +17,7 @@ struct seg_stream {
     struct ArrowSchema schema;
     struct ArrowArray *batches;
     int64_t n, next;
+    int64_t *cols, n_cols; /* the projection's column indices (slices are views) */
     char error[IK_ERROR_SIZE];
 };
 
@@ -55,6 +56,7 @@ static void ss_free(struct seg_stream *r)
         if (r->batches[i].release)
             r->batches[i].release(&r->batches[i]);
     free(r->batches);
+    free(r->cols);
     if (r->schema.release)
         r->schema.release(&r->schema);
     ik_segset_release(r->set);
@@ -181,6 +183,28 @@ static int key_rows(const struct ik_seg *g, const struct ik_predicate *p, int64_
     return 0;
 }
 
+/* r->cols: the indices of the query's columns (every column without a projection). */
+static int projection(const struct ik_query *q, const struct ArrowSchema *sc, struct seg_stream *r,
+                      struct ik_error *err)
+{
+    int64_t n = q->n_columns ? (int64_t)q->n_columns : sc->n_children, i, c;
+    if ((r->cols = malloc((size_t)(n ? n : 1) * sizeof *r->cols)) == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    for (i = 0; i < n; i++) {
+        for (c = 0; q->n_columns && c < sc->n_children; c++)
+            if (strcmp(sc->children[c]->name, q->columns[i]) == 0)
+                break;
+        if (c >= sc->n_children) { /* ik_query_check let it through: the general path says */
+            free(r->cols);
+            r->cols = NULL;
+            return 0;
+        }
+        r->cols[i] = q->n_columns ? c : i;
+    }
+    r->n_cols = n;
+    return 0;
+}
+
 /* Adds the batch for rows sel[0..k) (or the slice [start, start + k) when sel is NULL). */
 static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *q,
                      const struct ik_seg *g, const int64_t *sel, int64_t start, int64_t k,
@@ -194,6 +218,12 @@ static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *
     if ((rc = push(r, cap, err)) != 0)
         return rc;
     b = &r->batches[r->n];
+    if (sel == NULL && r->schema.release && r->cols) { /* a slice: views, nothing copied */
+        if (ik__seg_view(g, r->cols, r->n_cols, start, k, b) != 0)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        r->n++;
+        return 0;
+    }
     rc = ik__query_take(q, sc, ik__seg_batch(g), sel, start, k,
                         r->schema.release ? NULL : &r->schema, b, err);
     if (rc != 0)
@@ -271,6 +301,10 @@ int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowA
         return ik_error_set(err, ENOMEM, "out of memory");
     ik_segset_ref(s);
     r->set = s;
+    if ((rc = projection(q, sc, r, err)) != 0) {
+        ss_free(r);
+        return rc;
+    }
     kp = q->n_preds ? key_pred(q, sc) : NULL;
     for (i = 0; i < s->n && rc == 0; i++) {
         const struct ik_seg *g = &s->seg[i];

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
 #include "snapshot/segset_internal.h"
 
@@ -213,6 +215,26 @@ static bool sorted_by_key(const struct ik_seg *g)
     return true;
 }
 
+/* s->seg[0..n) := cur's first n segments: references, their own descriptors, rows gone. */
+static int copy_segs(struct ik_segset *s, const struct ik_segset *cur, int n, struct ik_error *err)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        s->seg[i] = cur->seg[i];
+        /* every state owns descriptors of its own segments */
+        s->seg[i].fd = cur->seg[i].fd >= 0 ? fcntl(cur->seg[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
+        s->seg[i].own_fd = s->seg[i].fd >= 0;
+        ik_snapshot_ref(s->seg[i].snap);
+        s->n = i + 1;
+        s->seg[i].gone = malloc((size_t)(cur->seg[i].n_gone + 1) * sizeof(int64_t));
+        if (s->seg[i].gone == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        if (cur->seg[i].n_gone > 0)
+            memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
+    }
+    return 0;
+}
+
 int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
                   struct ik_snapshot *delta, const char *name, int fd, const char *const *deleted,
                   size_t n_deleted, struct ik_segset **out, struct ik_error *err)
@@ -237,22 +259,8 @@ int ik_segset_add(const struct ik_segset *cur, uint64_t version, uint64_t seq,
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto fail;
     }
-    for (i = 0; i < cur->n; i++) {
-        s->seg[i] = cur->seg[i];
-        /* every state owns descriptors of its own segments */
-        s->seg[i].fd = cur->seg[i].fd >= 0 ? fcntl(cur->seg[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
-        s->seg[i].own_fd = s->seg[i].fd >= 0;
-        ik_snapshot_ref(s->seg[i].snap);
-        s->seg[i].gone = malloc((size_t)(cur->seg[i].n_gone + 1) * sizeof(int64_t));
-        if (s->seg[i].gone == NULL) {
-            s->n = (int)i + 1;
-            rc = ik_error_set(err, ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (cur->seg[i].n_gone > 0)
-            memcpy(s->seg[i].gone, cur->seg[i].gone, (size_t)cur->seg[i].n_gone * sizeof(int64_t));
-        s->n = (int)i + 1;
-    }
+    if ((rc = copy_segs(s, cur, cur->n, err)) != 0)
+        goto fail;
     if ((rc = set_seg(&s->seg[s->n], delta, name, fd, err)) != 0)
         goto fail;
     fd = -1;
@@ -540,11 +548,23 @@ int64_t ik_segset_segment_gone(const struct ik_segset *s, int i)
     return s->seg[i].n_gone;
 }
 
-int ik_segset_base_only(const struct ik_segset *cur, struct ik_segset **out, struct ik_error *err)
+int ik_segset_prefix(const struct ik_segset *cur, int n, struct ik_segset **out,
+                     struct ik_error *err)
 {
-    int fd = cur->seg[0].fd >= 0 ? fcntl(cur->seg[0].fd, F_DUPFD_CLOEXEC, 3) : -1;
-    return ik_segset_new(cur->table, ik_snapshot_version(cur->seg[0].snap), 0, cur->seg[0].snap,
-                         cur->seg[0].name, fd, out, err);
+    struct ik_segset *s;
+    int rc;
+    *out = NULL;
+    if (n < 1 || n > cur->n)
+        return ik_error_set(err, EINVAL, "%s: no prefix of %d of its %d segments", cur->table, n,
+                            cur->n);
+    if ((s = alloc_set(cur->table, ik_snapshot_version(cur->seg[n - 1].snap), 0)) == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = copy_segs(s, cur, n, err)) != 0) {
+        ik_segset_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 int ik_segset_adopt_fds(struct ik_segset *s, const int *fds, int n)
@@ -576,4 +596,86 @@ struct ik_snapshot *ik_segset_find_file(const struct ik_segset *s, uint64_t dev,
         if (s->seg[i].ino == ino && s->seg[i].dev == dev && ino != 0)
             return s->seg[i].snap;
     return NULL;
+}
+
+void ik_segset_drop_pages(const struct ik_segset *s)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    int i;
+    /* every segment is a read-only MAP_SHARED mapping of its file (ik_snapshot_open_fd): a page
+     * dropped here is read again from the page cache when next touched */
+    for (i = 0; i < s->n && page > 0; i++) {
+        size_t size;
+        uintptr_t a = (uintptr_t)ik_snapshot_data(s->seg[i].snap, &size), b = a + size;
+        a = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        b &= ~((uintptr_t)page - 1);
+        if (b > a)
+            (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    }
+}
+
+/* vfs_stats reads a state in chunks of this many rows (IPFS_KIT_VFS_CHUNK for tests), dropping
+ * the pages read after each: the reader's RSS grows by one chunk's columns (~15 MB), not by the
+ * 10M-pin base's (~600 MB). */
+static int64_t vfs_chunk(void)
+{
+    const char *v = getenv("IPFS_KIT_VFS_CHUNK");
+    long long n = v ? atoll(v) : 0;
+    return n > 0 ? (int64_t)n : (int64_t)1 << 18;
+}
+
+static void drop_after_chunk(void *ctx, int b)
+{
+    (void)b;
+    ik_segset_drop_pages(ctx);
+}
+
+int ik_segset_vfs_stats(const struct ik_segset *s, struct ArrowSchema *schema_out,
+                        struct ArrowArray *out, struct ik_error *err)
+{
+    struct ArrowArray *chunks = NULL;
+    const struct ArrowArray **batches = NULL;
+    const int64_t **skip = NULL;
+    int64_t *n_skip = NULL, *rel = NULL, n = 0, total_gone = 0, at = 0, chunk = vfs_chunk();
+    int i, rc;
+    for (i = 0; i < s->n; i++) {
+        n += (s->seg[i].rows + chunk - 1) / chunk;
+        total_gone += s->seg[i].n_gone;
+    }
+    chunks = calloc((size_t)(n + 1), sizeof *chunks);
+    batches = calloc((size_t)(n + 1), sizeof *batches);
+    skip = calloc((size_t)(n + 1), sizeof *skip);
+    n_skip = calloc((size_t)(n + 1), sizeof *n_skip);
+    rel = malloc((size_t)(total_gone + 1) * sizeof *rel); /* gone rows, chunk-relative */
+    if (!chunks || !batches || !skip || !n_skip || !rel) {
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+        goto done;
+    }
+    n = 0;
+    for (i = 0; i < s->n; i++) {
+        const struct ik_seg *g = &s->seg[i];
+        int64_t start, k = 0;
+        for (start = 0; start < g->rows; start += chunk, n++) {
+            int64_t len = g->rows - start < chunk ? g->rows - start : chunk;
+            chunks[n] = *ik__seg_batch(g); /* a view: no buffer, child or release of its own */
+            chunks[n].offset += start;
+            chunks[n].length = len;
+            chunks[n].release = NULL;
+            batches[n] = &chunks[n];
+            skip[n] = rel + at;
+            for (; k < g->n_gone && g->gone[k] < start + len; k++)
+                rel[at++] = g->gone[k] - start;
+            n_skip[n] = rel + at - skip[n];
+        }
+    }
+    rc = ik_vfs_stats_build_batches(ik_snapshot_schema(s->seg[0].snap), batches, skip, n_skip,
+                                    (int)n, drop_after_chunk, (void *)s, schema_out, out, err);
+done:
+    ik_segset_drop_pages(s);
+    free(chunks);
+    free(batches);
+    free(skip);
+    free(n_skip);
+    free(rel);
+    return rc;
 }

@@ -47,5 +47,9 @@ int ik__seg_key(const struct ik_seg *g, int64_t row, const uint8_t **p, size_t *
 /* The row whose key is `key` (binary search; the segment is sorted by key), or -1. */
 int64_t ik__seg_find(const struct ik_seg *g, const void *key, size_t n);
 bool ik__seg_is_gone(const struct ik_seg *g, int64_t row);
+/* segview.c: rows [start, start + k) of g, columns cols[0..n_cols), as views of the segment's
+ * arrays in one allocation holding a reference to it: 0 or ENOMEM. */
+int ik__seg_view(const struct ik_seg *g, const int64_t *cols, int64_t n_cols, int64_t start,
+                 int64_t k, struct ArrowArray *out);
 
 #endif

@@ -182,16 +182,16 @@ static int build_rows(const struct dir *dirs, size_t n, struct ArrowSchema *sche
     return rc;
 }
 
-int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
-                       struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
+/* The pins of one batch into the map, but rows skip[0..n_skip) (ascending). */
+static int add_batch(struct dirmap *m, struct dir *root, const struct ArrowSchema *pins_schema,
+                     const struct ArrowArray *pins, const int64_t *skip, int64_t n_skip,
+                     struct ik_error *err)
 {
     static const char *const str_f[] = {"u", "U", NULL}, *const int_f[] = {"l", NULL},
                              *const ts_f[] = {"ts", NULL};
-    struct dirmap m = {0};
-    struct dir root = {.path = (const uint8_t *)"/", .len = 1}, *dirs = NULL;
     struct pin_cols c = {0};
-    int64_t r;
-    size_t i, n = 0;
+    int64_t r, k = 0;
+    size_t i;
     int rc = 0;
     if (pins_schema->n_children != pins->n_children)
         return ik_error_set(err, EINVAL, "vfs_stats: the batch has %lld columns, the schema %lld",
@@ -209,6 +209,10 @@ int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct Arrow
             c.large = strcmp(pins_schema->children[i]->format, "U") == 0;
     for (r = 0; r < pins->length; r++) {
         int64_t p = c.path_base + r, o0, o1;
+        if (k < n_skip && skip[k] == r) {
+            k++;
+            continue;
+        }
         if (!valid(c.path, p))
             continue;
         if (c.large) {
@@ -218,27 +222,52 @@ int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct Arrow
             o0 = ((const int32_t *)c.path->buffers[1])[p];
             o1 = ((const int32_t *)c.path->buffers[1])[p + 1];
         }
-        rc = add_pin(&m, &root, (const uint8_t *)c.path->buffers[2] + o0, o1 - o0,
-                     value_or(c.size, c.size_base, r, 0), value_or(c.access, c.access_base, r, 0),
-                     value_or(c.ts, c.ts_base, r, 0), c.ts && valid(c.ts, c.ts_base + r));
-        if (rc != 0) {
-            rc = ik_error_set(err, ENOMEM, "out of memory");
-            goto done;
-        }
+        if (add_pin(m, root, (const uint8_t *)c.path->buffers[2] + o0, o1 - o0,
+                    value_or(c.size, c.size_base, r, 0), value_or(c.access, c.access_base, r, 0),
+                    value_or(c.ts, c.ts_base, r, 0), c.ts && valid(c.ts, c.ts_base + r)) != 0)
+            return ik_error_set(err, ENOMEM, "out of memory");
     }
+    return 0;
+}
+
+int ik_vfs_stats_build_batches(const struct ArrowSchema *pins_schema,
+                               const struct ArrowArray *const *batches, const int64_t *const *skip,
+                               const int64_t *n_skip, int n, void (*after)(void *ctx, int b),
+                               void *ctx, struct ArrowSchema *schema_out, struct ArrowArray *out,
+                               struct ik_error *err)
+{
+    struct dirmap m = {0};
+    struct dir root = {.path = (const uint8_t *)"/", .len = 1}, *dirs = NULL;
+    size_t i, nd = 0;
+    int rc = 0, b;
+    for (b = 0; b < n && rc == 0; b++) {
+        rc = add_batch(&m, &root, pins_schema, batches[b], skip ? skip[b] : NULL,
+                       n_skip ? n_skip[b] : 0, err);
+        if (after)
+            after(ctx, b);
+    }
+    if (rc != 0)
+        goto done;
     dirs = malloc((m.n + 1) * sizeof *dirs);
     if (dirs == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto done;
     }
-    dirs[n++] = root;
+    dirs[nd++] = root;
     for (i = 0; i < m.cap; i++)
         if (m.slots[i].path)
-            dirs[n++] = m.slots[i];
-    qsort(dirs, n, sizeof *dirs, cmp_dir);
-    rc = build_rows(dirs, n, schema_out, out, err);
+            dirs[nd++] = m.slots[i];
+    qsort(dirs, nd, sizeof *dirs, cmp_dir);
+    rc = build_rows(dirs, nd, schema_out, out, err);
 done:
     free(dirs);
     free(m.slots);
     return rc;
+}
+
+int ik_vfs_stats_build(const struct ArrowSchema *pins_schema, const struct ArrowArray *pins,
+                       struct ArrowSchema *schema_out, struct ArrowArray *out, struct ik_error *err)
+{
+    return ik_vfs_stats_build_batches(pins_schema, &pins, NULL, NULL, 1, NULL, NULL, schema_out,
+                                      out, err);
 }

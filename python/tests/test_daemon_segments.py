@@ -210,8 +210,9 @@ def test_kill_9_at_each_step_loses_no_acknowledged_write(daemons, tmp_path, poin
     st = status(d)
     last, deltas = st["snapshot_version"], st["segments"] - 1
     assert d.stop().returncode == 0
-    # with compaction: a minor merge once two more deltas come, no major one
-    env = dict(NEVER, IPFS_KIT_COMPACT_DELTAS=str(deltas + 2)) if compaction else dict(NEVER)
+    # with compaction: a minor merge of the single-pin deltas (every delta but the import's)
+    # once two more come, no major one
+    env = dict(NEVER, IPFS_KIT_COMPACT_DELTAS=str(deltas + 1)) if compaction else dict(NEVER)
     pid = d.start(env=dict(env, IPFS_KIT_STOP_AT=point))
     if compaction:  # this delta stays below the threshold; the writer's reaches it
         d.ok("pin", "add", cid_v0(1001))
@@ -293,3 +294,23 @@ def test_64_clients_8_writers_and_compaction_under_asan(daemons, tmp_path):
     assert st["pins"] == len(cids)
     assert d.stop().returncode == 0
     d.assert_clean_log()
+
+
+def test_single_writes_leave_a_handful_of_deltas(daemons, tmp_path):
+    """Minor merges are tiered (daemon/compact.c): once they settle, each delta holds more than
+    twice the rows of the next newer one, so 100 single-pin writes on top of an imported delta
+    leave at most 1 + 5 deltas (1, 3, 7, 15, 31, ... rows), however the writes came."""
+    d = daemons(start=False)
+    d.start(env={"IPFS_KIT_COMPACT_MIN_ROWS": "1000000000"})  # no major compaction
+    d.ok("pin", "import", d.sample(tmp_path / "p.jsonl", 1000, seed=3))
+    done = 0
+    with Client(d.path) as c:
+        for upto in (10, 40, 100):
+            for i in range(done, upto):
+                c.pin_add(cid_v0(50_000 + i), name=f"w{i}")
+            done = upto
+            wait_for(lambda: status(d)["segments"] <= 7, 60,
+                     what=f"the deltas of {upto} single writes to merge to at most 6")
+            assert status(d)["pins"] == 1000 + upto
+    assert status(d)["compactions"] > 0
+    assert d.stop().returncode == 0

@@ -1,0 +1,197 @@
+/* The write-and-query soak of issue 12 (run by bench/bench_soak.py, which starts the daemon
+ * and samples its RSS): for SECONDS, one writer sends `pin touch` at RATE per second (paced by
+ * the clock, not by the replies: a slow reply makes the next ones late, not fewer) over 1,000
+ * pins of the store, while CLIENTS threads, each with its own client (defaults: zero_copy,
+ * version page), look up a random one of those pins by cid, reading the batch. Every touch and
+ * every query must succeed; a lookup must find its one row.
+ * Usage: bench-soak DIR SECONDS CLIENTS RATE
+ * Prints one JSON object: writes (count, rate, reply ms min/p50/p99/max, how late the writer
+ * fell behind its schedule), queries (count, per second, errors). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ipfskit/client.h"
+
+#define N_CIDS 1000
+
+static char cids[N_CIDS][80];
+static int n_cids;
+static const char *dir;
+static double end_ms;
+static atomic_long queries, failures;
+static char first_error[512];
+static pthread_mutex_t error_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void fail(const char *what, const char *msg)
+{
+    atomic_fetch_add(&failures, 1);
+    pthread_mutex_lock(&error_mu);
+    if (!first_error[0])
+        snprintf(first_error, sizeof first_error, "%.40s: %.400s", what, msg);
+    pthread_mutex_unlock(&error_mu);
+}
+
+static struct ik_client *open_client(void)
+{
+    struct ik_client_options o;
+    struct ik_client *c = NULL;
+    struct ik_error err = {{0}};
+    ik_client_options_init(&o);
+    o.path = dir;
+    if (ik_client_open(&o, &c, &err) != 0) {
+        fprintf(stderr, "bench-soak: %s\n", err.message);
+        exit(1);
+    }
+    return c;
+}
+
+/* The cids of the first N_CIDS rows. */
+static void load_cids(void)
+{
+    struct ik_client *c = open_client();
+    struct ik_query q;
+    struct ik_result r;
+    struct ik_error err = {{0}};
+    struct ArrowArray b = {0};
+    ik_query_init(&q, "pin_index");
+    q.limit = N_CIDS;
+    ik_result_init(&r);
+    if (ik_query_add_column(&q, "cid", &err) != 0 || ik_client_query(c, &q, &r, &err) != 0) {
+        fprintf(stderr, "bench-soak: %s\n", err.message);
+        exit(1);
+    }
+    while (n_cids < N_CIDS && r.stream.get_next(&r.stream, &b) == 0 && b.release) {
+        const struct ArrowArray *col = b.children[0];
+        const int32_t *off = col->buffers[1];
+        const char *data = col->buffers[2];
+        for (int64_t i = 0; i < b.length && n_cids < N_CIDS; i++) {
+            int64_t at = col->offset + b.offset + i;
+            int len = off[at + 1] - off[at];
+            snprintf(cids[n_cids++], sizeof cids[0], "%.*s", len, data + off[at]);
+        }
+        b.release(&b);
+    }
+    ik_result_reset(&r);
+    ik_query_reset(&q);
+    ik_client_close(c);
+    if (n_cids == 0) {
+        fprintf(stderr, "bench-soak: the store has no pins\n");
+        exit(1);
+    }
+}
+
+static void *reader(void *arg)
+{
+    struct ik_client *c = open_client();
+    unsigned seed = (unsigned)(size_t)arg * 2654435761u;
+    while (now_ms() < end_ms) {
+        struct ik_query q;
+        struct ik_result r;
+        struct ik_error err = {{0}};
+        struct ArrowArray b = {0};
+        int64_t rows = 0;
+        ik_query_init(&q, "pin_index");
+        ik_result_init(&r);
+        if (ik_query_filter_str(&q, "cid", IK_OP_EQ, cids[rand_r(&seed) % n_cids], &err) != 0 ||
+            ik_client_query(c, &q, &r, &err) != 0) {
+            fail("query", err.message);
+        } else {
+            while (r.stream.get_next(&r.stream, &b) == 0 && b.release) {
+                rows += b.length;
+                b.release(&b);
+            }
+            if (rows != 1)
+                fail("query", "a lookup did not find its one row");
+            else
+                atomic_fetch_add(&queries, 1);
+        }
+        ik_result_reset(&r);
+        ik_query_reset(&q);
+    }
+    ik_client_close(c);
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    double seconds, rate, t0, late_max = 0, *lat;
+    int clients;
+    long n = 0, cap;
+    pthread_t *th;
+    struct ik_client *w;
+    if (argc != 5) {
+        fprintf(stderr, "usage: bench-soak DIR SECONDS CLIENTS RATE\n");
+        return 2;
+    }
+    dir = argv[1];
+    seconds = atof(argv[2]);
+    clients = atoi(argv[3]);
+    rate = atof(argv[4]);
+    if (seconds <= 0 || clients < 0 || rate <= 0) {
+        fprintf(stderr, "bench-soak: SECONDS and RATE must be > 0, CLIENTS >= 0\n");
+        return 2;
+    }
+    load_cids();
+    cap = (long)(seconds * rate) + 16;
+    lat = calloc((size_t)cap, sizeof *lat);
+    th = calloc((size_t)clients + 1, sizeof *th);
+    w = open_client();
+    t0 = now_ms();
+    end_ms = t0 + seconds * 1e3;
+    for (int i = 0; i < clients; i++)
+        pthread_create(&th[i], NULL, reader, (void *)(size_t)(i + 1));
+    while (n < cap) {
+        struct ik_error err = {{0}};
+        double due = t0 + (double)n * 1e3 / rate, now = now_ms(), s;
+        if (due >= end_ms || now >= end_ms)
+            break;
+        if (due > now) {
+            struct timespec ts = {0, (long)((due - now) * 1e6)};
+            nanosleep(&ts, NULL);
+        } else if (now - due > late_max) {
+            late_max = now - due;
+        }
+        s = now_ms();
+        if (ik_client_pin_touch(w, cids[n % n_cids], NULL, &err) != 0)
+            fail("touch", err.message);
+        lat[n++] = now_ms() - s;
+    }
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    seconds = (now_ms() - t0) / 1e3;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    printf("{\"seconds\": %.2f, \"clients\": %d, \"rate\": %.0f, \"writes\": %ld, "
+           "\"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, "
+           "\"max\": %.3f}, \"writer_late_max_ms\": %.1f, \"queries\": %ld, "
+           "\"queries_per_s\": %.0f, \"failures\": %ld, \"first_error\": \"",
+           seconds, clients, rate, n, (double)n / seconds, n ? lat[0] : 0, n ? lat[n / 2] : 0,
+           n ? lat[n - 1 - n / 100] : 0, n ? lat[n - 1] : 0, late_max, atomic_load(&queries),
+           (double)atomic_load(&queries) / seconds, atomic_load(&failures));
+    for (const char *p = first_error; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            putchar('\\');
+        putchar((unsigned char)*p < 32 ? ' ' : *p);
+    }
+    printf("\"}\n");
+    ik_client_close(w);
+    free(lat);
+    free(th);
+    return atomic_load(&failures) ? 1 : 0;
+}
