@@ -115,8 +115,9 @@ static int text_line(void *ctx, const void *data, size_t len, struct ik_error *e
     return ok ? 0 : ik_error_set(err, ENOMEM, "out of memory");
 }
 
-static struct MHD_Response *text_body(struct ik_http_result *r, bool array, atomic_llong *bytes,
-                                      struct ik_error *err)
+/* JSON or JSON lines of the changes in `r`, Content-Encoded as `encoding` (IK_ENC_*). */
+static struct MHD_Response *text_body(struct ik_http_result *r, bool array, int encoding,
+                                      atomic_llong *bytes, struct ik_error *err)
 {
     struct text_out o = {NULL, array, 0};
     struct MHD_Response *resp = NULL;
@@ -137,11 +138,22 @@ static struct MHD_Response *text_body(struct ik_http_result *r, bool array, atom
         rc = ik_error_set(err, ENOMEM, "out of memory");
     if (rc != 0)
         goto cleanup;
+    if (encoding != IK_ENC_IDENTITY) {
+        void *enc = NULL;
+        size_t enc_len = 0;
+        if (ik__http_encode(encoding, text, len, &enc, &enc_len, err) != 0)
+            goto cleanup;
+        free(text);
+        text = enc;
+        len = enc_len;
+    }
     if ((resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)) == NULL) {
         ik_error_set(err, ENOMEM, "out of memory");
         goto cleanup;
     }
     text = NULL;
+    if (encoding != IK_ENC_IDENTITY)
+        MHD_add_response_header(resp, "Content-Encoding", ik__http_encoding_name(encoding));
     atomic_fetch_add_explicit(bytes, (long long)len, memory_order_relaxed);
 cleanup:
     free(text);
@@ -158,13 +170,17 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     char param[64], num[24];
     const char *code;
     uint64_t newest = 0;
-    int compression, rc;
+    int compression, rc, encoding;
     int format = ik__http_negotiate(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
                                     &compression);
     if (format < 0)
         return ik__http_error(h, conn, 406, "not_acceptable", "Accept",
                               "acceptable types: application/vnd.apache.arrow.stream, "
                               "application/json, application/x-ndjson, text/csv");
+    /* text as the tables' (Accept-Encoding); Arrow keeps IPC buffer compression instead */
+    encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY
+                                      : ik__http_pick_encoding(MHD_lookup_connection_value(
+                                            conn, MHD_HEADER_KIND, "Accept-Encoding"));
     if (ik__http_changes_args(conn, false, &args, param, sizeof param, &err) != 0)
         return ik__http_error(h, conn, 400, "bad_parameter", param, err.message);
     memset(&r, 0, sizeof r);
@@ -185,12 +201,12 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     r.version = newest;
     snprintf(num, sizeof num, "%llu", (unsigned long long)newest);
     if (format == IK_FMT_JSON || format == IK_FMT_NDJSON) {
-        resp =
-            text_body(&r, format == IK_FMT_JSON, &h->stats.bytes[IK_ROUTE_CHANGES][format], &err);
+        resp = text_body(&r, format == IK_FMT_JSON, encoding,
+                         &h->stats.bytes[IK_ROUTE_CHANGES][format], &err);
         ik__http_result_reset(&r);
     } else {
         struct ik_http_sent sent;
-        resp = ik__http_body(&r, format, compression, IK_ENC_IDENTITY, &sent, &err);
+        resp = ik__http_body(&r, format, compression, encoding, &sent, &err);
         if (resp)
             atomic_fetch_add_explicit(&h->stats.bytes[IK_ROUTE_CHANGES][format], sent.total,
                                       memory_order_relaxed);

@@ -239,7 +239,8 @@ void ik__ws_adopt(struct ik_http *h, int fd, struct MHD_UpgradeResponseHandle *u
                   const char *extra, size_t extra_len, uint64_t since, bool json);
 /* The feed's counters in Prometheus text. */
 void ik__ws_prometheus(struct ik_http *h, FILE *f);
-/* server.c: Content-Type (negotiated), Vary: Accept and Cache-Control: no-cache. */
+/* server.c: Content-Type (negotiated), Vary: Accept, Accept-Encoding and Cache-Control: no-cache.
+ */
 void ik__http_body_headers(struct MHD_Response *resp, int format, int compression);
 /* server.c: queues `r` (taken) with CORS headers, counting its status. */
 enum MHD_Result ik__http_queue(struct ik_http *h, struct MHD_Connection *conn, unsigned status,

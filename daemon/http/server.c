@@ -212,7 +212,7 @@ void ik__http_body_headers(struct MHD_Response *resp, int format, int compressio
     char ctype[96];
     MHD_add_response_header(resp, "Content-Type",
                             ik__http_content_type(format, compression, ctype, sizeof ctype));
-    MHD_add_response_header(resp, "Vary", "Accept");
+    MHD_add_response_header(resp, "Vary", "Accept, Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
 }
 

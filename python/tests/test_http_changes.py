@@ -64,6 +64,22 @@ def test_arrow_and_csv_equal_the_cli(d):
     assert body == d.ok("pin", "changes", "--since", 1, "--format", "csv").stdout
 
 
+@pytest.mark.parametrize("accept,fmt", [("application/json", "json"),
+                                        ("application/x-ndjson", "jsonl"), ("text/csv", "csv")])
+@pytest.mark.parametrize("ae", ["gzip", "zstd"])
+def test_text_changes_are_content_encoded_as_asked(d, accept, fmt, ae):
+    from test_http_bodies import decode
+    code, h, body = get(d, "/v1/changes?since=0", {"Accept": accept, "Accept-Encoding": ae})
+    assert code == 200 and h["Content-Encoding"] == ae
+    assert "Accept-Encoding" in h["Vary"]
+    cli = d.ok("pin", "changes", "--since", 0, "--format", fmt).stdout
+    assert body != cli and decode(ae, body) == cli
+    # Arrow keeps IPC buffer compression: never a Content-Encoding
+    code, h, body = get(d, "/v1/changes?since=0", {"Accept-Encoding": ae})
+    assert code == 200 and "Content-Encoding" not in h
+    assert ipc.open_stream(io.BytesIO(body)).read_all().num_rows > 0
+
+
 @pytest.mark.parametrize("query,param", [
     ("", "since"), ("since=", "since"), ("since=-1", "since"), ("since=abc", "since"),
     ("since=1x", "since"), ("since=99999999999999999999", "since"),
