@@ -109,6 +109,7 @@ struct ik_flight {
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
     struct ik_fcall *jobs, *jobs_tail;
+    bool worker_gone; /* the worker has ended (stopping): calls are failed, not queued */
     atomic_llong requests[IK_FM_COUNT];
     atomic_llong errors;
     atomic_llong referenced, copied; /* DoGet body bytes */
@@ -142,6 +143,8 @@ const char *ik__fcall_header(const struct ik_fcall *c, const char *key, size_t *
 void ik__flight_read(struct ik_fcall *c, grpc_byte_buffer *req);
 /* DoGet: queues the next message(s) of the stream; false once it is over (status set). */
 bool ik__fget_more(struct ik_fcall *c);
+/* Whether the DoGet's query stream has ended (all its messages made). */
+bool ik__fget_done(const struct ik_fget *g);
 void ik__fget_free(struct ik_fget *g);
 void ik__flight_retained_clear(struct ik_flight *f);
 

@@ -444,6 +444,11 @@ bool ik__fget_more(struct ik_fcall *c)
     return g->cur.release != NULL;
 }
 
+bool ik__fget_done(const struct ik_fget *g)
+{
+    return g->done;
+}
+
 void ik__fget_free(struct ik_fget *g)
 {
     if (g == NULL)

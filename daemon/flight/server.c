@@ -177,9 +177,14 @@ void ik__fcall_resume(struct ik_fcall *c)
 {
     grpc_op ops[2];
     size_t n;
-    while (c->i_out == c->n_out && c->get && !c->status_set && !atomic_load(&c->f->stopping))
+    while (c->i_out == c->n_out && c->get && !c->status_set) {
+        if (atomic_load(&c->f->stopping) && !ik__fget_done(c->get)) {
+            ik__fcall_fail(c, GRPC_STATUS_UNAVAILABLE, "the daemon is stopping");
+            break;
+        }
         if (!ik__fget_more(c))
             break;
+    }
     if (c->i_out == c->n_out || (c->status_set && c->status != GRPC_STATUS_OK)) {
         send_status(c);
         return;
@@ -381,6 +386,12 @@ void ik__fcall_to_worker(struct ik_fcall *c)
     struct ik_flight *f = c->f;
     c->phase = PH_WORK;
     pthread_mutex_lock(&f->wmu);
+    if (f->worker_gone) { /* stopping: nobody would take it */
+        pthread_mutex_unlock(&f->wmu);
+        ik__fcall_fail(c, GRPC_STATUS_UNAVAILABLE, "the daemon is stopping");
+        ik__fcall_resume(c);
+        return;
+    }
     c->next_job = NULL;
     if (f->jobs_tail)
         f->jobs_tail->next_job = c;
@@ -404,6 +415,8 @@ static void *worker_main(void *arg)
             f->jobs = c->next_job;
             if (!f->jobs)
                 f->jobs_tail = NULL;
+        } else {
+            f->worker_gone = true;
         }
         pthread_mutex_unlock(&f->wmu);
         if (!c)
