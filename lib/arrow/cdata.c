@@ -33,26 +33,33 @@ static void array_release(struct ArrowArray *a)
         ik_buffer_unref(p->holds[i]);
     free(p->holds);
     free(p->dict);
-    free(p->child_storage);
-    free(p->children);
-    free(p->buffers);
-    free(p);
+    free(p); /* buffers, children and their storage are in the same block */
     a->release = NULL;
 }
 
+/* One allocation per node, as for schemas (ik__schema_alloc). */
 int ik__array_alloc(struct ArrowArray *out, int64_t n_buffers, int64_t n_children)
 {
-    struct array_priv *p = calloc(1, sizeof *p);
-    int64_t i;
+    struct array_priv *p;
+    size_t nb, nk, size;
+    uint8_t *at;
     memset(out, 0, sizeof *out);
-    if (p == NULL || n_buffers < 0 || n_children < 0)
-        goto fail;
-    p->buffers = calloc((size_t)(n_buffers ? n_buffers : 1), sizeof *p->buffers);
-    p->children = calloc((size_t)(n_children ? n_children : 1), sizeof *p->children);
-    p->child_storage = calloc((size_t)(n_children ? n_children : 1), sizeof *p->child_storage);
-    if (p->buffers == NULL || p->children == NULL || p->child_storage == NULL)
-        goto fail;
-    for (i = 0; i < n_children; i++)
+    if (n_buffers < 0 || n_children < 0 || (uint64_t)n_buffers > SIZE_MAX / 256 ||
+        (uint64_t)n_children > SIZE_MAX / 256)
+        return ENOMEM;
+    nb = (size_t)(n_buffers ? n_buffers : 1);
+    nk = (size_t)(n_children ? n_children : 1);
+    size = sizeof *p + nb * sizeof *p->buffers + nk * sizeof *p->children +
+           nk * sizeof *p->child_storage;
+    if ((p = calloc(1, size)) == NULL)
+        return ENOMEM;
+    at = (uint8_t *)(p + 1);
+    p->buffers = (const void **)(void *)at;
+    at += nb * sizeof *p->buffers;
+    p->children = (struct ArrowArray **)(void *)at;
+    at += nk * sizeof *p->children;
+    p->child_storage = (struct ArrowArray *)(void *)at;
+    for (int64_t i = 0; i < n_children; i++)
         p->children[i] = &p->child_storage[i];
     out->n_buffers = n_buffers;
     out->n_children = n_children;
@@ -61,14 +68,6 @@ int ik__array_alloc(struct ArrowArray *out, int64_t n_buffers, int64_t n_childre
     out->release = array_release;
     out->private_data = p;
     return 0;
-fail:
-    if (p) {
-        free(p->buffers);
-        free(p->children);
-        free(p->child_storage);
-        free(p);
-    }
-    return ENOMEM;
 }
 
 int ik__array_hold(struct ArrowArray *a, struct ik_buffer *b)
@@ -260,34 +259,43 @@ static void schema_release(struct ArrowSchema *s)
     if (p->dict && p->dict->release)
         p->dict->release(p->dict);
     free(p->dict);
-    free(p->child_storage);
-    free(p->children);
-    free(p->format);
-    free(p->name);
-    free(p->metadata);
-    free(p);
+    free(p); /* children, their storage and the strings are in the same block */
     s->release = NULL;
 }
 
+/* One allocation per node (the private part, the children's pointers and storage, then the
+ * format, name and metadata): a schema is copied several times per query, and five mallocs and
+ * frees per node were most of the cost of a small HTTP query (bench/results/http-latest.md). */
 int ik__schema_alloc(struct ArrowSchema *out, const char *format, const char *name,
                      const char *metadata, int64_t flags, int64_t n_children)
 {
-    struct schema_priv *p = calloc(1, sizeof *p);
-    int64_t i, mlen = ik__metadata_size(metadata);
+    struct schema_priv *p;
+    int64_t mlen = ik__metadata_size(metadata);
+    size_t nk, flen, nlen, head, size;
+    uint8_t *at;
     memset(out, 0, sizeof *out);
-    if (p == NULL || n_children < 0)
-        goto fail;
-    p->format = strdup(format ? format : "");
-    p->name = name ? strdup(name) : NULL;
-    p->metadata = mlen ? malloc((size_t)mlen) : NULL;
-    p->children = calloc((size_t)(n_children ? n_children : 1), sizeof *p->children);
-    p->child_storage = calloc((size_t)(n_children ? n_children : 1), sizeof *p->child_storage);
-    if (p->format == NULL || (name && p->name == NULL) || (mlen && p->metadata == NULL) ||
-        p->children == NULL || p->child_storage == NULL)
-        goto fail;
-    if (mlen)
-        memcpy(p->metadata, metadata, (size_t)mlen);
-    for (i = 0; i < n_children; i++)
+    if (n_children < 0 || mlen < 0 || (uint64_t)n_children > SIZE_MAX / 128)
+        return ENOMEM;
+    nk = (size_t)(n_children ? n_children : 1);
+    format = format ? format : "";
+    flen = strlen(format) + 1;
+    nlen = name ? strlen(name) + 1 : 0;
+    head = sizeof *p + nk * sizeof *p->children + nk * sizeof *p->child_storage;
+    size = head + flen + nlen + (size_t)mlen;
+    if ((p = malloc(size)) == NULL)
+        return ENOMEM;
+    memset(p, 0, head);
+    at = (uint8_t *)(p + 1);
+    p->children = (struct ArrowSchema **)(void *)at;
+    at += nk * sizeof *p->children;
+    p->child_storage = (struct ArrowSchema *)(void *)at;
+    at += nk * sizeof *p->child_storage;
+    p->format = memcpy(at, format, flen);
+    at += flen;
+    p->name = name ? memcpy(at, name, nlen) : NULL;
+    at += nlen;
+    p->metadata = mlen ? memcpy(at, metadata, (size_t)mlen) : NULL;
+    for (int64_t i = 0; i < n_children; i++)
         p->children[i] = &p->child_storage[i];
     out->format = p->format;
     out->name = p->name;
@@ -298,16 +306,6 @@ int ik__schema_alloc(struct ArrowSchema *out, const char *format, const char *na
     out->release = schema_release;
     out->private_data = p;
     return 0;
-fail:
-    if (p) {
-        free(p->format);
-        free(p->name);
-        free(p->metadata);
-        free(p->children);
-        free(p->child_storage);
-        free(p);
-    }
-    return ENOMEM;
 }
 
 int ik__schema_alloc_dictionary(struct ArrowSchema *s)

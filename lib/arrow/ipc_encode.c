@@ -93,9 +93,17 @@ static int emit_bits(struct ik__enc *e, const uint8_t *bits, int64_t start, int6
     out = scratch(e, (size_t)nbytes);
     if (out == NULL)
         return ENOMEM;
-    for (i = 0; i < len; i++)
-        if (ik__bit_get(bits, start + i))
-            ik__bit_set(out, i);
+    {
+        /* a byte at a time: byte i is the high bits of source byte i and the low bits of the
+         * next one, read only when it holds bits of the range */
+        const uint8_t *src = bits + start / 8;
+        int sh = (int)(start & 7);
+        int64_t last = (start + len - 1) / 8 - start / 8; /* the last source byte needed */
+        for (i = 0; i < nbytes; i++)
+            out[i] = (uint8_t)((src[i] >> sh) | (i < last ? src[i + 1] << (8 - sh) : 0));
+        if (len & 7) /* bits past the range stay zero */
+            out[nbytes - 1] &= (uint8_t)((1u << (len & 7)) - 1);
+    }
     return add_buf(e, out, nbytes, len);
 }
 

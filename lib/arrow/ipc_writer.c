@@ -456,7 +456,7 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
     size_t print_len, prefix_len;
     struct wblock block;
     int rc;
-    bool delta = false, nested_replaced = false;
+    bool delta = false, nested_replaced = false, whole = true; /* w->enc holds all of d */
     int64_t from = 0, i;
 
     /* A reader binds the nested dictionaries when it decodes this one: when one of them was
@@ -480,6 +480,7 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
         if (!nested_replaced && d->length > wd->length &&
             (wd->n_nested == 0 || w->o.format == IK_IPC_FILE)) {
             ik__enc_clear(&w->enc);
+            whole = false;
             rc = ik__enc_array(&w->enc, vs, d, d->offset, wd->length, err);
             if (rc == 0 && ik__enc_fingerprint(&w->enc, &prefix, &prefix_len) != 0)
                 rc = ik_error_set(err, ENOMEM, "out of memory");
@@ -500,8 +501,11 @@ static int write_dictionary(struct ik_ipc_writer *w, int64_t k, const struct Arr
         if (delta)
             from = wd->length;
     }
-    ik__enc_clear(&w->enc);
-    if ((rc = ik__enc_array(&w->enc, vs, d, d->offset + from, d->length - from, err)) == 0)
+    if (!whole || from != 0) { /* else the encoding made for the fingerprint is the message's */
+        ik__enc_clear(&w->enc);
+        rc = ik__enc_array(&w->enc, vs, d, d->offset + from, d->length - from, err);
+    }
+    if (rc == 0)
         rc = write_batch_message(w, d->length - from, true, w->dfields[k].id, delta, &block, err);
     if (rc == 0 && add_block(&w->dblocks, &w->n_dblocks, &w->cap_dblocks, block) != 0)
         rc = ik_error_set(err, ENOMEM, "out of memory");
