@@ -144,6 +144,15 @@ struct ik_write_options {
      * ik_ipc_open_stream or ik_ipc_file_to_stream when this is NULL. Copied by the writer. */
     const int64_t *dictionary_ids;
     int64_t n_dictionary_ids;
+    /* Streams only: the schema message to write as it is, instead of encoding it from the
+     * schema (len bytes; NULL to encode). It must be the first message an earlier writer wrote
+     * for an equal schema (ik_schema_equal) with the same extra_metadata and dictionary ids:
+     * a cache of it spares a writer per response most of its set-up cost. Not copied. */
+    const uint8_t *schema_message;
+    size_t schema_message_len;
+    /* The writer reads the caller's schema instead of a copy of it: the schema must stay as it
+     * is until ik_ipc_writer_destroy (a writer per small response spares the copy). */
+    bool borrow_schema;
 };
 
 void ik_write_options_init(struct ik_write_options *opts);
@@ -189,6 +198,9 @@ int ik_array_validate(const struct ArrowSchema *schema, const struct ArrowArray 
                       enum ik_validate_level level, bool check_utf8, struct ik_error *err);
 /* Deep-copies a schema into `out` (caller releases). */
 int ik_schema_copy(const struct ArrowSchema *src, struct ArrowSchema *out, struct ik_error *err);
+/* Whether two schemas are the same in every part an IPC schema message holds: formats, names,
+ * flags and metadata of every node, children and dictionaries (false past 64 levels). */
+bool ik_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b);
 /* Moves: *dst = *src, src->release = NULL. */
 void ik_schema_move(struct ArrowSchema *src, struct ArrowSchema *dst);
 void ik_array_move(struct ArrowArray *src, struct ArrowArray *dst);

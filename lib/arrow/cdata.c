@@ -354,3 +354,29 @@ int ik_schema_copy(const struct ArrowSchema *src, struct ArrowSchema *out, struc
 {
     return schema_copy(src, out, 0, err);
 }
+
+static bool same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b, int depth)
+{
+    int64_t ma, mb;
+    if (depth > 64 || !same_string(a->format, b->format) || !same_string(a->name, b->name) ||
+        a->flags != b->flags || a->n_children != b->n_children || !a->dictionary != !b->dictionary)
+        return false;
+    ma = ik__metadata_size(a->metadata);
+    mb = ik__metadata_size(b->metadata);
+    if (ma != mb || (ma && memcmp(a->metadata, b->metadata, (size_t)ma) != 0))
+        return false;
+    for (int64_t i = 0; i < a->n_children; i++)
+        if (!schema_equal(a->children[i], b->children[i], depth + 1))
+            return false;
+    return !a->dictionary || schema_equal(a->dictionary, b->dictionary, depth + 1);
+}
+
+bool ik_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b)
+{
+    return a && b && schema_equal(a, b, 0);
+}

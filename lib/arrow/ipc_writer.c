@@ -385,7 +385,10 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
     w->ctx = ctx;
     ik__enc_init(&w->enc);
     ik__fbb_init(&w->fbb);
-    if ((rc = ik_schema_copy(schema, &w->schema, err)) != 0) {
+    if (w->o.borrow_schema) {
+        w->schema = *schema;
+        w->schema.release = NULL; /* not ours to release */
+    } else if ((rc = ik_schema_copy(schema, &w->schema, err)) != 0) {
         free(w);
         return rc;
     }
@@ -405,7 +408,12 @@ int ik_ipc_writer_create(const struct ArrowSchema *schema, const struct ik_write
         if ((rc = emit(w, magic, 8, err)) != 0)
             goto fail;
     }
-    if ((rc = write_schema_message(w, err)) != 0)
+    if (w->o.format == IK_IPC_STREAM && w->o.schema_message)
+        rc = emit(w, w->o.schema_message, w->o.schema_message_len, err);
+    else
+        rc = write_schema_message(w, err);
+    w->o.schema_message = NULL; /* not kept */
+    if (rc != 0)
         goto fail;
     *out = w;
     return 0;
