@@ -205,6 +205,23 @@ static int projection(const struct ik_query *q, const struct ArrowSchema *sc, st
     return 0;
 }
 
+/* r->schema: the projection of the segment's schema `sc` (r->cols), as ik__query_take makes
+ * it, so that the first slice is a view too (cloning every array of every column for it was
+ * most of the cost of a small query: the HTTP benchmark's limit=100). */
+static int project(struct seg_stream *r, const struct ArrowSchema *sc, struct ik_error *err)
+{
+    int64_t i;
+    int rc;
+    if (ik__schema_alloc(&r->schema, "+s", sc->name, sc->metadata, sc->flags, r->n_cols) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    for (i = 0; i < r->n_cols; i++)
+        if ((rc = ik_schema_copy(sc->children[r->cols[i]], r->schema.children[i], err)) != 0) {
+            r->schema.release(&r->schema);
+            return rc;
+        }
+    return 0;
+}
+
 /* Adds the batch for rows sel[0..k) (or the slice [start, start + k) when sel is NULL). */
 static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *q,
                      const struct ik_seg *g, const int64_t *sel, int64_t start, int64_t k,
@@ -218,6 +235,8 @@ static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *
     if ((rc = push(r, cap, err)) != 0)
         return rc;
     b = &r->batches[r->n];
+    if (sel == NULL && !r->schema.release && r->cols && (rc = project(r, sc, err)) != 0)
+        return rc;
     if (sel == NULL && r->schema.release && r->cols) { /* a slice: views, nothing copied */
         if (ik__seg_view(g, r->cols, r->n_cols, start, k, b) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
