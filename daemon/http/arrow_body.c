@@ -18,6 +18,7 @@
  * the request's headers): beyond this many pieces, small referenced ones are copied instead. */
 #define MAX_IOV 128
 #define SMALL_PIECE 4096
+#define SMALL_BODY (64 << 10) /* bodies up to this size are sent as one buffer (small_body) */
 
 static const uint8_t zeros[64];
 
@@ -33,6 +34,7 @@ struct abody {
     uint8_t *arena;
     size_t used, acap;
     bool compressed;
+    bool cached_schema; /* the next emission is a kept schema message (framing) */
     uint32_t meta_left; /* bytes of the current IPC message header still to come */
     long long kind[IK_ARROW_BYTE_KINDS];
 };
@@ -129,7 +131,11 @@ static int gather(void *ctx, const void *data, size_t len, struct ik_error *err)
     int rc;
     if (len == 0)
         return 0;
-    if (in_map(&a->r, p, len) >= 0) { /* never a message header */
+    if (a->cached_schema) { /* the kept schema message, emitted whole */
+        a->cached_schema = false;
+        a->kind[IK_ARROW_FRAMING] += (long long)len;
+        rc = copy_in(a, p, len);
+    } else if (in_map(&a->r, p, len) >= 0) { /* never a message header */
         a->kind[IK_ARROW_REFERENCED] += (long long)len;
         rc = push(a, (struct piece){p, 0, len});
     } else if (is_framing(a, p, len)) {
@@ -183,15 +189,138 @@ static void abody_free(void *cls)
     free(a);
 }
 
-static int write_stream(struct abody *a, int compression, struct ik_error *err)
+/* A small body (a page of rows) goes as one buffer: libmicrohttpd then sends the headers and
+ * the body in one sendmsg, where an iovec body costs a second system call and a second TCP
+ * segment (and the client a second wakeup), more than copying a few KiB. The mappings are let
+ * go at once. The referenced bytes are counted as gathered. */
+static struct MHD_Response *small_body(struct abody *a, long long total, struct ik_http_sent *sent,
+                                       struct ik_error *err)
+{
+    struct MHD_Response *resp = NULL;
+    uint8_t *buf = malloc(total ? (size_t)total : 1), *at = buf;
+    if (buf) {
+        for (size_t i = 0; i < a->n; i++) {
+            memcpy(at, a->p[i].ref ? a->p[i].ref : a->arena + a->p[i].off, a->p[i].len);
+            at += a->p[i].len;
+        }
+        resp = MHD_create_response_from_buffer((size_t)total, buf, MHD_RESPMEM_MUST_FREE);
+    }
+    if (!resp) {
+        free(buf);
+        abody_free(a);
+        ik_error_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    a->kind[IK_ARROW_GATHERED] += a->kind[IK_ARROW_REFERENCED];
+    a->kind[IK_ARROW_REFERENCED] = 0;
+    for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
+        sent->kind[k] = a->kind[k];
+    sent->total = sent->owned = total;
+    abody_free(a);
+    return resp;
+}
+
+/* ---- schema messages kept (h->msgs) ------------------------------------------------------ */
+
+/* Copies the message kept for `schema` into *out (malloc'd); false when there is none. */
+static bool schema_msg_get(struct ik_http *h, const struct ArrowSchema *schema, uint8_t **out,
+                           size_t *len)
+{
+    bool found = false;
+    *out = NULL;
+    pthread_mutex_lock(&h->msg_mu);
+    for (int i = 0; i < IK_HTTP_SCHEMA_MSGS && !found; i++) {
+        struct ik_http_schema_msg *m = &h->msgs[i];
+        if (m->schema.release && ik_schema_equal(&m->schema, schema)) {
+            if ((*out = malloc(m->len)) != NULL) {
+                memcpy(*out, m->bytes, m->len);
+                *len = m->len;
+                m->used = ++h->msg_clock;
+                found = true;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->msg_mu);
+    return found;
+}
+
+/* Keeps the schema message the writer just wrote (the pieces so far), in the least recently
+ * used slot. Nothing is kept when memory is short. */
+static void schema_msg_put(struct ik_http *h, const struct abody *a)
+{
+    struct ik_http_schema_msg m;
+    size_t len = 0;
+    uint8_t *at;
+    int slot = 0;
+    memset(&m, 0, sizeof m);
+    for (size_t i = 0; i < a->n; i++)
+        len += a->p[i].len;
+    if (len == 0 || (m.bytes = malloc(len)) == NULL)
+        return;
+    if (ik_schema_copy(&a->r.schema, &m.schema, NULL) != 0) {
+        free(m.bytes);
+        return;
+    }
+    at = m.bytes;
+    for (size_t i = 0; i < a->n; i++) {
+        memcpy(at, a->p[i].ref ? a->p[i].ref : a->arena + a->p[i].off, a->p[i].len);
+        at += a->p[i].len;
+    }
+    m.len = len;
+    pthread_mutex_lock(&h->msg_mu);
+    for (int i = 0; i < IK_HTTP_SCHEMA_MSGS; i++) {
+        if (h->msgs[i].schema.release && ik_schema_equal(&h->msgs[i].schema, &m.schema)) {
+            slot = -1; /* another thread kept it meanwhile */
+            break;
+        }
+        if (h->msgs[i].used < h->msgs[slot].used)
+            slot = i;
+    }
+    if (slot >= 0) {
+        struct ik_http_schema_msg old = h->msgs[slot];
+        m.used = ++h->msg_clock;
+        h->msgs[slot] = m;
+        m = old;
+    }
+    pthread_mutex_unlock(&h->msg_mu);
+    if (m.schema.release)
+        m.schema.release(&m.schema);
+    free(m.bytes);
+}
+
+void ik__http_schema_msgs_free(struct ik_http *h)
+{
+    for (int i = 0; i < IK_HTTP_SCHEMA_MSGS; i++) {
+        struct ik_http_schema_msg *m = &h->msgs[i];
+        if (m->schema.release)
+            m->schema.release(&m->schema);
+        free(m->bytes);
+        memset(m, 0, sizeof *m);
+    }
+}
+
+static int write_stream(struct ik_http *h, struct abody *a, int compression, struct ik_error *err)
 {
     struct ik_write_options o;
     struct ik_ipc_writer *w = NULL;
+    uint8_t *kept = NULL;
+    size_t kept_len = 0;
     int rc;
     ik_write_options_init(&o);
     o.format = IK_IPC_STREAM;
     o.compression = (enum ik_compression)compression;
+    o.borrow_schema = true; /* a->r.schema outlives the writer */
+    if (h && schema_msg_get(h, &a->r.schema, &kept, &kept_len)) {
+        o.schema_message = kept;
+        o.schema_message_len = kept_len;
+        a->cached_schema = true;
+    }
     rc = ik_ipc_writer_create(&a->r.schema, &o, gather, a, &w, err);
+    free(kept);
+    a->cached_schema = false;
+    if (rc == 0 && h && !kept)
+        schema_msg_put(h, a);
     for (int64_t i = 0; rc == 0 && i < a->r.n; i++)
         rc = ik_ipc_writer_write(w, &a->r.batches[i], err);
     if (rc == 0)
@@ -202,8 +331,9 @@ static int write_stream(struct abody *a, int compression, struct ik_error *err)
     return rc;
 }
 
-struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
-                                         struct ik_http_sent *sent, struct ik_error *err)
+struct MHD_Response *ik__http_arrow_body(struct ik_http *h, struct ik_http_result *r,
+                                         int compression, struct ik_http_sent *sent,
+                                         struct ik_error *err)
 {
     struct abody *a;
     struct MHD_IoVec *iov = NULL;
@@ -231,8 +361,13 @@ struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compressi
     memset(r, 0, sizeof *r);
     r->file_fd = -1;
     a->compressed = compression != IK_COMPRESSION_NONE;
-    if (write_stream(a, compression, err) != 0)
+    if (write_stream(h, a, compression, err) != 0)
         goto cleanup;
+    for (size_t i = 0; i < a->n; i++)
+        total += (long long)a->p[i].len;
+    if (total <= SMALL_BODY)
+        return small_body(a, total, sent, err);
+    total = 0;
     if (!(iov = malloc((a->n ? a->n : 1) * sizeof *iov))) {
         ik_error_set(err, ENOMEM, "out of memory");
         goto cleanup;

@@ -184,8 +184,9 @@ static int render_text(struct ik_http_result *r, int format, char **text, size_t
     return rc;
 }
 
-struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
-                                   int encoding, struct ik_http_sent *sent, struct ik_error *err)
+struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, int format,
+                                   int compression, int encoding, struct ik_http_sent *sent,
+                                   struct ik_error *err)
 {
     struct MHD_Response *resp;
     char *text = NULL;
@@ -196,7 +197,7 @@ struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int com
     sent->format = format;
     sent->encoding = format == IK_FMT_ARROW ? IK_ENC_IDENTITY : encoding;
     if (format == IK_FMT_ARROW)
-        return ik__http_arrow_body(r, compression, sent, err);
+        return ik__http_arrow_body(h, r, compression, sent, err);
     rc = render_text(r, format, &text, &len, err);
     ik__http_result_reset(r);
     if (rc != 0)

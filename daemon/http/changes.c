@@ -206,7 +206,7 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
         ik__http_result_reset(&r);
     } else {
         struct ik_http_sent sent;
-        resp = ik__http_body(&r, format, compression, encoding, &sent, &err);
+        resp = ik__http_body(h, &r, format, compression, encoding, &sent, &err);
         if (resp)
             atomic_fetch_add_explicit(&h->stats.bytes[IK_ROUTE_CHANGES][format], sent.total,
                                       memory_order_relaxed);

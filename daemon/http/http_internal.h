@@ -39,6 +39,7 @@ enum {
     IK_ARROW_COPIED,     /* copied first (rebased offsets, shifted bitmaps, small pieces) */
     IK_ARROW_COMPRESSED, /* IPC buffer compression's output */
     IK_ARROW_FRAMING,    /* IPC message headers, padding, end of stream */
+    IK_ARROW_GATHERED,   /* a small body's referenced bytes, gathered into one buffer */
     IK_ARROW_BYTE_KINDS
 };
 /* Content-Encoding of text bodies (encoding.c) */
@@ -89,6 +90,16 @@ struct ik_http_cached {
     unsigned long long used;
 };
 
+/* An IPC schema message kept for the schema it encodes (arrow_body.c): a response's writer
+ * writes it as it is instead of encoding the schema again. */
+enum { IK_HTTP_SCHEMA_MSGS = 8 };
+struct ik_http_schema_msg {
+    struct ArrowSchema schema; /* released: the slot is empty */
+    uint8_t *bytes;
+    size_t len;
+    unsigned long long used;
+};
+
 struct ik_http {
     struct ik_daemon *d;
     struct MHD_Daemon *mhd;
@@ -106,6 +117,11 @@ struct ik_http {
     struct ik_http_cached cache[IK_HTTP_CACHE];
     unsigned long long cache_clock;
     atomic_ullong cache_gen; /* published generation the cache was last pruned at */
+    /* each table's schema, built at start (params.c checks every query against it) */
+    struct ArrowSchema schemas[IK_DAEMON_TABLES];
+    pthread_mutex_t msg_mu; /* arrow_body.c: the schema messages of recent responses */
+    struct ik_http_schema_msg msgs[IK_HTTP_SCHEMA_MSGS];
+    unsigned long long msg_clock;
 };
 
 /* ---- snap.c: query results ------------------------------------------------------------- */
@@ -146,8 +162,9 @@ void ik__http_result_reset(struct ik_http_result *r);
 
 /* Builds `q` for `table` from the request's arguments (initialised here; reset it after).
  * 400-worthy problems return EINVAL with `param` naming the argument. */
-int ik__http_query_from_args(struct MHD_Connection *conn, const char *table, struct ik_query *q,
-                             char *param, size_t param_cap, struct ik_error *err);
+int ik__http_query_from_args(struct ik_http *h, struct MHD_Connection *conn, const char *table,
+                             struct ik_query *q, char *param, size_t param_cap,
+                             struct ik_error *err);
 
 /* ---- body.c: response bodies ------------------------------------------------------------- */
 
@@ -157,16 +174,21 @@ int ik__http_negotiate(const char *accept, int *compression);
 const char *ik__http_content_type(int format, int compression, char *buf, size_t cap);
 /* The response for `r` (taken: released with the response) in `format`; text formats are
  * encoded with `encoding` (IK_ENC_*), and Content-Encoding set when not identity. */
-struct MHD_Response *ik__http_body(struct ik_http_result *r, int format, int compression,
-                                   int encoding, struct ik_http_sent *sent, struct ik_error *err);
+struct MHD_Response *ik__http_body(struct ik_http *h, struct ik_http_result *r, int format,
+                                   int compression, int encoding, struct ik_http_sent *sent,
+                                   struct ik_error *err);
 void ik__http_count_sent(struct ik_http *h, const struct ik_http_sent *sent);
 
 /* ---- arrow_body.c: Arrow IPC stream bodies sent from the mappings ------------------------ */
 
 /* The IPC stream of `r` (taken: released when MHD is done with the response); its bytes by
- * kind into `sent`. */
-struct MHD_Response *ik__http_arrow_body(struct ik_http_result *r, int compression,
-                                         struct ik_http_sent *sent, struct ik_error *err);
+ * kind into `sent`. The schema message comes from h's cache when it holds one for r's schema
+ * (h may be NULL: no cache). */
+struct MHD_Response *ik__http_arrow_body(struct ik_http *h, struct ik_http_result *r,
+                                         int compression, struct ik_http_sent *sent,
+                                         struct ik_error *err);
+/* Frees the schema messages kept (at stop). */
+void ik__http_schema_msgs_free(struct ik_http *h);
 
 /* ---- cache.c: table responses kept per published version --------------------------------- */
 

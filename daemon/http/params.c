@@ -184,20 +184,19 @@ static enum MHD_Result each(void *ctx, enum MHD_ValueKind kind, const char *key,
     return MHD_YES;
 }
 
-int ik__http_query_from_args(struct MHD_Connection *conn, const char *table, struct ik_query *q,
-                             char *param, size_t param_cap, struct ik_error *err)
+int ik__http_query_from_args(struct ik_http *h, struct MHD_Connection *conn, const char *table,
+                             struct ik_query *q, char *param, size_t param_cap,
+                             struct ik_error *err)
 {
-    struct ArrowSchema schema = {0};
-    int rc;
+    int t = ik_table_index(table), rc;
     ik_query_init(q, table);
-    struct args a = {q, &schema, param, param_cap, err, 0};
     param[0] = 0;
-    if ((rc = ik_table_schema(table, &schema, err)) != 0)
-        return rc;
+    if (t < 0 || t >= IK_DAEMON_TABLES || h->schemas[t].release == NULL)
+        return ik_error_set(err, EINVAL, "no table '%s'", table);
+    struct args a = {q, &h->schemas[t], param, param_cap, err, 0};
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, each, &a);
     rc = a.rc;
-    if (rc == 0 && (rc = ik_query_check(q, &schema, err)) != 0)
+    if (rc == 0 && (rc = ik_query_check(q, &h->schemas[t], err)) != 0)
         snprintf(param, param_cap, "filter");
-    schema.release(&schema);
     return rc;
 }

@@ -14,7 +14,7 @@ static const char *const route_names[IK_ROUTE_COUNT] = {
     "health", "table", "metrics", "summary", "dashboard", "write", "changes", "ws", "other"};
 static const char *const format_names[IK_FMT_COUNT] = {"arrow", "json", "ndjson", "csv"};
 static const char *const arrow_kinds[IK_ARROW_BYTE_KINDS] = {"referenced", "copied", "compressed",
-                                                             "framing"};
+                                                             "framing", "gathered"};
 
 static long long ld(atomic_llong *v)
 {
@@ -98,7 +98,8 @@ static void http_metrics(FILE *f, struct ik_http *h)
                         route_names[r], format_names[k], ld(&s->bytes[r][k]));
     head(f, "http_arrow_bytes_total", "counter",
          "Arrow body bytes by how they were sent: referenced (from the mappings), copied, "
-         "compressed, framing (IPC headers, padding).");
+         "compressed, framing (IPC headers, padding), gathered (a small body's rows, copied "
+         "into one buffer sent with the headers).");
     for (int k = 0; k < IK_ARROW_BYTE_KINDS; k++)
         fprintf(f, "ipfs_kit_http_arrow_bytes_total{kind=\"%s\"} %lld\n", arrow_kinds[k],
                 ld(&s->arrow_bytes[k]));

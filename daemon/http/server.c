@@ -259,7 +259,7 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
         if (!etag_matches(inm, etag) && ik__http_cache_serve(h, conn, key, version, &ok))
             return ok;
     }
-    if ((rc = ik__http_query_from_args(conn, name, &q, param, sizeof param, &err)) != 0) {
+    if ((rc = ik__http_query_from_args(h, conn, name, &q, param, sizeof param, &err)) != 0) {
         ik_query_reset(&q);
         return ik__http_error(h, conn, 400, "bad_parameter", param[0] ? param : NULL, err.message);
     }
@@ -282,7 +282,7 @@ static enum MHD_Result table(struct ik_http *h, struct MHD_Connection *conn, con
     snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)r.version);
     versioned = r.versioned;
     snprintf(num, sizeof num, "%lld", (long long)r.matched);
-    resp = ik__http_body(&r, format, compression, encoding, &sent, &err);
+    resp = ik__http_body(h, &r, format, compression, encoding, &sent, &err);
     if (!resp)
         return ik__http_error(h, conn, 500, "internal", NULL, err.message);
     ik__http_count_sent(h, &sent);
@@ -634,6 +634,12 @@ void ik_http_start(struct ik_daemon *d, int quiet)
         return;
     h->d = d;
     pthread_mutex_init(&h->cache_mu, NULL);
+    pthread_mutex_init(&h->msg_mu, NULL);
+    for (int t = 0; t < IK_DAEMON_TABLES && ik_table_names[t]; t++)
+        if (ik_table_schema(ik_table_names[t], &h->schemas[t], &err) != 0) {
+            snprintf(h->why, sizeof h->why, "%s", err.message);
+            return;
+        }
     if (!d->cfg.http.enabled) {
         snprintf(h->why, sizeof h->why, "off in config.json (http.listen is null)");
         return;
@@ -668,7 +674,12 @@ void ik_http_stop(struct ik_daemon *d)
     ik__http_writes_close(h);
     ik__http_cache_free(h);
     pthread_mutex_destroy(&h->cache_mu);
+    ik__http_schema_msgs_free(h);
+    pthread_mutex_destroy(&h->msg_mu);
     ik__http_tls_free(h);
+    for (int t = 0; t < IK_DAEMON_TABLES; t++)
+        if (h->schemas[t].release)
+            h->schemas[t].release(&h->schemas[t]);
     free(h);
     d->http = NULL;
 }

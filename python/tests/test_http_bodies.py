@@ -36,13 +36,33 @@ def counted(d, path, headers=None):
 
 
 @pytest.mark.parametrize("path", ["/pin-index-arrow?limit=100", "/pin-index-arrow",
-                                  "/v1/tables/pin_index?columns=cid,size_bytes&limit=10"])
-def test_slices_are_sent_from_the_mapping_with_nothing_copied(d, path):
+                                  "/v1/tables/pin_index?columns=cid,size_bytes&limit=10",
+                                  "/pin-index-arrow?limit=2000"])
+def test_slices_are_sent_from_the_mapping_with_no_rows_materialised(d, path):
     body, n = counted(d, path)
     rows = ipc.open_stream(io.BytesIO(body)).read_all()
     assert rows.num_rows > 0
     assert n["copied"] == 0 and n["compressed"] == 0
-    assert n["referenced"] > 0 and n["referenced"] + n["framing"] == len(body)
+    sent = n["referenced"] + n["gathered"]
+    assert sent > 0 and sent + n["framing"] == len(body)
+
+
+@pytest.mark.parametrize("path,rows,small", [
+    ("/pin-index-arrow?limit=100&offset=3", (3, 100), True),
+    ("/v1/tables/pin_index?columns=cid,backend&limit=10&offset=5", (5, 10), True),
+    ("/pin-index-arrow?limit=2000&offset=3", (3, 2000), False)])
+def test_small_bodies_are_gathered_and_large_ones_referenced(d, path, rows, small):
+    """Up to 64 KiB a body is one buffer (sent with the headers in one sendmsg); beyond, its
+    buffers are referenced where they lie in the mapping. Either way pyarrow reads the rows."""
+    body, n = counted(d, path)
+    assert (len(body) <= 64 << 10) == small
+    if small:
+        assert n["referenced"] == 0 and n["gathered"] > 0
+    else:
+        assert n["gathered"] == 0 and n["referenced"] > 0
+    got = ipc.open_stream(io.BytesIO(body)).read_all()
+    want = d.query_arrow("pin", "list")[0].slice(*rows)
+    assert got.equals(want.select(got.column_names)) and got.num_rows == rows[1]
 
 
 def test_materialised_rows_are_counted_as_copied(d):
