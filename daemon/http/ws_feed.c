@@ -213,9 +213,12 @@ void ik__ws_live(struct ik_ws_hub *hub)
     struct ik_ws_msgs m[2] = {{0}, {0}}; /* [0] Arrow, [1] JSON: encoded when first needed */
     bool tried[2] = {false, false}, ok[2] = {false, false};
     uint64_t published, newest = 0, oldest = 0;
+    double published_ms;
+    bool queued = false;
     int rc;
     pthread_mutex_lock(&hub->d->pub_mu);
     published = hub->d->published_gen;
+    published_ms = (double)atomic_load(&hub->d->pins_published_us) / 1000.0;
     pthread_mutex_unlock(&hub->d->pub_mu);
     if (published <= hub->head)
         return;
@@ -240,12 +243,18 @@ void ik__ws_live(struct ik_ws_hub *hub)
                 ik__ws_close(s, 1011, "encoding failed");
                 continue;
             }
-            if (ik__ws_queue(s, &m[f], true) == IK_WS_DEFERRED)
+            rc = ik__ws_queue(s, &m[f], true);
+            if (rc == IK_WS_DEFERRED)
                 continue; /* behind the head now: catches up alone, paced */
+            queued = queued || rc == IK_WS_QUEUED;
         }
         s->cursor = newest;
     }
     hub->head = newest;
+    if (queued && !hub->fan_pending) { /* ws.c times it until every frame is written */
+        hub->fan_t0 = published_ms;
+        hub->fan_pending = true;
+    }
     ik__ws_msgs_reset(&m[0]);
     ik__ws_msgs_reset(&m[1]);
     batch.release(&batch);

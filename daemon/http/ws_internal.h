@@ -13,6 +13,7 @@ enum {
     IK_WS_SLICE_ROWS = 4096,     /* rows per catch-up slice */
     IK_WS_MAX_RECV = 4096,       /* the largest message a client may send (1009 beyond) */
     IK_WS_CLOSE_GRACE_MS = 2000, /* a closing subscriber's socket goes after this at most */
+    IK_WS_FAN_BUCKETS = 12,      /* fan-out histogram buckets (ik__ws_fan_le) */
 };
 
 /* Messages encoded once, queued to many: message i is buf[off[i], off[i+1]). */
@@ -33,6 +34,10 @@ struct ik_ws_sub {
     wslay_event_context_ptr ws;
     uint8_t *pre; /* bytes read by libmicrohttpd past the handshake, served first */
     size_t pre_len, pre_off;
+    /* a frame header wslay handed over with "more to come", sent with what comes next (one
+     * system call per frame, not two: ws.c on_send) */
+    uint8_t head[16];
+    size_t head_len;
     bool json;
     uint64_t cursor; /* the changes up to this version are queued */
     /* catching up: the rows of a query of its own, queued a slice at a time */
@@ -65,7 +70,16 @@ struct ik_ws_hub {
     double ping_ms, pong_ms;
     /* counters (/metrics) */
     atomic_llong open, total, messages, bytes_sent, closed_slow, closed_silent, closed_gone;
+    /* fan-out: from a version's publish to its frames written to every subscriber at the head
+     * (the hub thread's own; the histogram is read by /metrics) */
+    double fan_t0; /* monotonic ms of the publish being fanned out */
+    bool fan_pending;
+    atomic_llong fan_hist[IK_WS_FAN_BUCKETS + 1]; /* [i]: <= ik__ws_fan_le[i] ms; last: +Inf */
+    atomic_llong fan_count, fan_sum_us;
 };
+
+/* The fan-out histogram's bucket bounds, in ms. */
+extern const double ik__ws_fan_le[IK_WS_FAN_BUCKETS];
 
 /* ws_feed.c */
 int ik__ws_schema(struct ik_ws_hub *hub, struct ik_error *err);

@@ -170,6 +170,55 @@ def test_ws_fans_out_one_version_to_many_subscribers_and_deletes_carry_only_the_
     assert all(g == {"op": "delete", "version": v + 1, "cid": cid_v0(500)} for g in got), got
 
 
+def fanout_metrics(d):
+    """ipfs_kit_ws_fanout_seconds: ([(le, cumulative count)], count)."""
+    buckets, count = [], None
+    for line in get(d, "/metrics")[2].decode().splitlines():
+        if line.startswith("ipfs_kit_ws_fanout_seconds_bucket{"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le),
+                            int(line.rsplit(" ", 1)[1])))
+        elif line.startswith("ipfs_kit_ws_fanout_seconds_count "):
+            count = int(line.rsplit(" ", 1)[1])
+    return buckets, count
+
+
+def test_ws_fan_out_time_is_in_metrics_once_per_version_sent(d):
+    """The hub times each version from its publish to its frames written to every subscriber
+    at the head: one observation per version fanned out, none without a subscriber."""
+    v = newest_version(d)
+    _, before = fanout_metrics(d)
+
+    async def go():
+        subs = [await websockets.connect(url(d, f"since={v}&format=json")) for _ in range(3)]
+        try:
+            for i, cid in enumerate((cid_v0(600), cid_v0(601))):
+                p = await ik_async(d, "pin", "add", cid)
+                assert await asyncio.wait_for(p.wait(), 30) == 0
+                for ws in subs:  # each version reaches all three before the next is made
+                    assert (await recv_json(ws, 1))[0]["version"] == v + 1 + i
+        finally:
+            for ws in subs:
+                await ws.close()
+    run(go())
+    buckets, after = wait_for(lambda: (lambda b, c: (b, c) if c >= before + 2 else None)(
+        *fanout_metrics(d)), 10)
+    assert after == before + 2
+    counts = [c for _, c in buckets]
+    assert counts == sorted(counts) and buckets[-1] == (float("inf"), after)
+    d.ok("pin", "add", cid_v0(602))  # nobody at the head: no fan-out timed
+
+    async def one_more():
+        async with websockets.connect(url(d, f"since={v + 3}&format=json")) as ws:
+            p = await ik_async(d, "pin", "add", cid_v0(603))
+            assert await asyncio.wait_for(p.wait(), 30) == 0
+            assert (await recv_json(ws, 1))[0]["version"] == v + 4
+    run(one_more())
+    # the hub handles versions in order: once v+4's fan-out is counted, v+3 would have been
+    wait_for(lambda: fanout_metrics(d)[1] >= after + 1, 10)
+    assert fanout_metrics(d)[1] == after + 1
+
+
 # ---- the WebSocket: Arrow frames -------------------------------------------------------------
 
 def stream_of(frames):
