@@ -204,6 +204,7 @@ bench:
 		$(BUILD)/bench-soak
 	$(PY) bench/run.py
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_sync.py
+	@$(MAKE) --no-print-directory $(BUILD)/bench-ws-sub
 	IPFS_KIT_BIN=$(CURDIR)/$(BUILD)/ipfs-kit $(PY) bench/bench_ws.py
 	@$(MAKE) --no-print-directory $(BUILD)/bench-http-load
 	$(PY) bench/bench_http.py
@@ -234,6 +235,10 @@ wheels:
 
 $(BUILD)/bench-http-load: $(call obj,rel,bench/bench_http_load.c)
 	$(CC) -o $@ $^
+
+# bench/bench_ws.py's subscribers (wslay, as the daemon's hub)
+$(BUILD)/bench-ws-sub: $(call obj,rel,bench/bench_ws_sub.c)
+	$(CC) -o $@ $^ -lwslay
 
 $(BUILD)/bench-soak: $(call obj,rel,bench/bench_soak.c) $(BUILD)/libipfskit.a
 	$(CC) -o $@ $^ $(LDLIBS)

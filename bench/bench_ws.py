@@ -2,24 +2,30 @@
 """WebSocket change feed benchmark (issue 17's target, `make bench`): one change fanned out to
 100 subscribers of GET /v1/changes/ws, and `pin add` → subscriber latency.
 
-A daemon serves a fresh store (PINS sample pins) on a free loopback port; SUBS raw WebSocket
-subscribers (plain sockets after the RFC 6455 handshake, read with epoll so the client costs
-microseconds, not the `websockets` library's milliseconds) follow from the newest version.
-Each round sends one `pin_add` on the daemon's unix socket and timestamps, per subscriber, the
-arrival of the change's frame (CLOCK_MONOTONIC, same machine):
-- fan-out: arrival at each subscriber minus the first arrival of that change (the spread the
-  server adds to reach all SUBS), p50/p99 over every subscriber and round; target p99 <= 10 ms;
-- pin add -> subscriber: arrival minus the moment the pin_add request was sent (commit,
-  publish, the hub's store read, the send), p50/p99 over every subscriber and round, and the
-  same for the last subscriber of each round; the target for one subscriber is <= 100 ms.
+A daemon serves a fresh store (PINS sample pins) on a free loopback port. SUBS subscribers
+(?format=json, following from the newest version) are spread over PROCS processes of
+build/bench-ws-sub (C, wslay for the framing as the daemon's hub, one epoll loop each), so no
+single client loop serialises the frame decodes of all 100. Each round sends one `pin_add` on
+the daemon's unix socket, waits for its reply (the reply follows the publish), then lets the
+feed settle for GAP_MS before the next round so changes never overlap. Every arrival is
+stamped with CLOCK_MONOTONIC in the subscriber's process (the clock of time.monotonic here):
+- spread: arrival at each subscriber minus the first arrival of that change (what fanning out
+  to SUBS sockets adds, and the clients' own scheduling on a shared machine), p50/p99 over
+  every subscriber and round; and per change, last minus first arrival;
+- pin add → subscriber: arrival minus the moment the pin_add request was sent (commit,
+  publish, the hub's store read, encoding, sends), p50/p99 over every subscriber and round;
+- server: from the daemon's /metrics histogram ipfs_kit_ws_fanout_seconds, the time from a
+  version's publish to its frame written to the socket of every subscriber at the head (the
+  hub thread's whole fan-out), per change: the share within 10 ms and the bucket holding the
+  p50 and p99.
+The target (fan-out to 100 subscribers ≤ 10 ms p99) is judged on the spread over all
+subscribers and on the server's publish → last frame written.
 
 Usage: .venv/bin/python bench/bench_ws.py   (BENCH_QUICK=1: fewer rounds; BENCH_WS_SUBS,
-BENCH_WS_ROUNDS, BENCH_WS_PINS override). Prints a markdown table and writes it to
-bench/results/ws_latest.md; asserts nothing."""
-import base64
+BENCH_WS_PROCS, BENCH_WS_ROUNDS, BENCH_WS_PINS, BENCH_WS_GAP_MS override). Prints a markdown
+table and writes it to bench/results/ws_latest.md; asserts nothing."""
 import json
 import os
-import select
 import shutil
 import socket
 import statistics
@@ -28,15 +34,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
-from ws_util import parse_frames  # noqa: E402  (the tests' RFC 6455 frame parser)
 BIN = os.environ.get("IPFS_KIT_BIN", os.path.join(ROOT, "build", "ipfs-kit"))
+SUB = os.path.join(ROOT, "build", "bench-ws-sub")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SUBS = int(os.environ.get("BENCH_WS_SUBS", "100"))
-ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "30" if QUICK else "200"))
+# one subscriber process per core: more only take the cores from the server they measure
+PROCS = max(1, min(SUBS, int(os.environ.get("BENCH_WS_PROCS", str(os.cpu_count() or 2)))))
+ROUNDS = int(os.environ.get("BENCH_WS_ROUNDS", "30" if QUICK else "300"))
 PINS = int(os.environ.get("BENCH_WS_PINS", "1000" if QUICK else "100000"))
+GAP_MS = float(os.environ.get("BENCH_WS_GAP_MS", "30"))
 
 
 def cli(env, *args, timeout=600):
@@ -58,28 +67,54 @@ def cid_v0(n):
     return out
 
 
-def subscribe(addr, since):
-    host, port = addr.rsplit(":", 1)
-    s = socket.create_connection((host, int(port)), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /v1/changes/ws?since={since}&format=json HTTP/1.1\r\nHost: b\r\n"
-               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    got = b""
-    while b"\r\n\r\n" not in got:
-        got += s.recv(4096)
-    assert got.startswith(b"HTTP/1.1 101"), got[:200]
-    s.setblocking(False)
-    return s, bytearray(got.split(b"\r\n\r\n", 1)[1])
-
-
 def pin_add(sock_path, cid):
+    """Sends one pin_add; returns (sent, replied) on the monotonic clock."""
     body = json.dumps({"v": 1, "op": "pin_add", "pin": {"cid": cid}}).encode()
-    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    u.connect(sock_path)
-    t0 = time.monotonic()
-    u.sendall(struct.pack("<I", len(body)) + body)
-    return u, t0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as u:
+        u.connect(sock_path)
+        t0 = time.monotonic()
+        u.sendall(struct.pack("<I", len(body)) + body)
+        head = b""
+        while len(head) < 4:
+            got = u.recv(4 - len(head))
+            if not got:
+                sys.exit("pin_add: the daemon hung up")
+            head += got
+        n = struct.unpack("<I", head)[0]
+        reply = b""
+        while len(reply) < n:
+            got = u.recv(n - len(reply))
+            if not got:
+                sys.exit("pin_add: short reply")
+            reply += got
+        t1 = time.monotonic()
+    if b'"ok"' not in reply[:64] and b"error" in reply:
+        sys.exit(f"pin_add: {reply[:200]!r}")
+    return t0, t1
+
+
+def fanout_hist(addr):
+    """ipfs_kit_ws_fanout_seconds: {le: cumulative count}."""
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("ipfs_kit_ws_fanout_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = int(line.rsplit(" ", 1)[1])
+    return out
+
+
+def hist_quantile(before, after, q):
+    """The upper bound (s) of the bucket holding quantile q of the observations in between."""
+    les = sorted(after)
+    total = after[les[-1]] - before.get(les[-1], 0)
+    if total == 0:
+        return None, 0
+    for le in les:
+        if after[le] - before.get(le, 0) >= q * total:
+            return le, total
+    return les[-1], total
 
 
 def pct(xs, p):
@@ -90,7 +125,7 @@ def pct(xs, p):
 def main():
     path = tempfile.mkdtemp(prefix="ikws", dir="/tmp")
     env = dict(os.environ, IPFS_KIT_PATH=path)
-    subs = []
+    procs = []
     try:
         with open(os.path.join(path, "config.json"), "w") as f:
             json.dump({"http": {"listen": "127.0.0.1:0", "max_connections": SUBS + 16}}, f)
@@ -99,57 +134,91 @@ def main():
         cli(env, "daemon", "start", "--timeout", "60")
         st = json.loads(cli(env, "daemon", "status", "--format", "json"))
         addr, since = st["http"], st["snapshot_version"]
-        subs = [subscribe(addr, since) for _ in range(SUBS)]
-        ep = select.epoll()
-        for i, (s, _) in enumerate(subs):
-            ep.register(s.fileno(), select.EPOLLIN)
-        by_fd = {s.fileno(): i for i, (s, _) in enumerate(subs)}
-        fan, e2e, last = [], [], []
+        per = [SUBS // PROCS + (1 if i < SUBS % PROCS else 0) for i in range(PROCS)]
+        for n in per:
+            p = subprocess.Popen([SUB, addr, str(since), str(n)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                sys.exit("bench-ws-sub did not get its subscribers in")
+        time.sleep(0.5)  # every hub join (catch-up from `since`: nothing) done
+        before = fanout_hist(addr)
+        sent = {}
+        load0 = os.getloadavg()
         for r in range(ROUNDS):
             cid = cid_v0(10_000_000 + r)
-            u, t0 = pin_add(os.path.join(path, "daemon.sock"), cid)
-            arrived = {}
-            deadline = time.monotonic() + 10
-            while len(arrived) < SUBS and time.monotonic() < deadline:
-                for fd, _ in ep.poll(0.5):
-                    now = time.monotonic()
-                    i = by_fd[fd]
-                    s, buf = subs[i]
-                    buf += s.recv(1 << 16)
-                    got, used = parse_frames(buf)
-                    del buf[:used]
-                    for op, payload in got:
-                        if op == 1 and json.loads(payload)["cid"] == cid and i not in arrived:
-                            arrived[i] = now
-            u.close()
-            if len(arrived) < SUBS:
-                sys.exit(f"round {r}: {len(arrived)} of {SUBS} subscribers got the change")
-            first = min(arrived.values())
-            fan += [(t - first) * 1000 for t in arrived.values()]
-            e2e += [(t - t0) * 1000 for t in arrived.values()]
-            last.append((max(arrived.values()) - t0) * 1000)
+            sent[cid] = pin_add(os.path.join(path, "daemon.sock"), cid)
+            time.sleep(GAP_MS / 1000)
+        time.sleep(0.5)
+        after = fanout_hist(addr)
+        load1 = os.getloadavg()
+        arrivals = {}  # cid -> {global subscriber: t}
+        base = 0
+        for p, n in zip(procs, per):
+            out, _ = p.communicate(timeout=60)
+            for line in out.splitlines():
+                sub, t_ns, cid = line.split(" ", 2) if line.count(" ") >= 2 else (None,) * 3
+                if cid in sent:
+                    arrivals.setdefault(cid, {}).setdefault(base + int(sub), int(t_ns) / 1e9)
+            base += n
+        procs = []
+        missing = [(c, SUBS - len(arrivals.get(c, {}))) for c in sent
+                   if len(arrivals.get(c, {})) < SUBS]
+        if missing:
+            sys.exit(f"{len(missing)} changes did not reach every subscriber: {missing[:3]}")
+        spread, e2e, last, per_change = [], [], [], []
+        for cid, (t0, _) in sent.items():
+            ts = list(arrivals[cid].values())
+            first = min(ts)
+            spread += [(t - first) * 1000 for t in ts]
+            e2e += [(t - t0) * 1000 for t in ts]
+            last.append((max(ts) - t0) * 1000)
+            per_change.append((max(ts) - first) * 1000)
+        s50, n_fan = hist_quantile(before, after, 0.5)
+        s99, _ = hist_quantile(before, after, 0.99)
+        within = None
+        if n_fan:
+            within = (after.get(0.01, 0) - before.get(0.01, 0)) / n_fan
         rows = [
-            ("fan-out of one change to %d subscribers (arrival - first arrival)" % SUBS,
-             statistics.median(fan), pct(fan, 99), "p99 <= 10 ms", pct(fan, 99) <= 10),
+            (f"spread: arrival at each of {SUBS} subscribers - first arrival of the change",
+             statistics.median(spread), pct(spread, 99), "p99 <= 10 ms", pct(spread, 99) <= 10),
+            (f"spread per change: last - first of {SUBS} arrivals", statistics.median(per_change),
+             pct(per_change, 99), "", None),
             ("pin add -> subscriber (every subscriber)", statistics.median(e2e), pct(e2e, 99),
              "<= 100 ms", pct(e2e, 99) <= 100),
-            ("pin add -> last of %d subscribers" % SUBS, statistics.median(last),
-             pct(last, 99), "", None),
+            (f"pin add -> last of {SUBS} subscribers", statistics.median(last), pct(last, 99), "",
+             None),
         ]
-        out = [f"WebSocket change feed: {SUBS} subscribers, {ROUNDS} rounds, {PINS} pins in "
-               "the store (bench/bench_ws.py)", "",
+        out = [f"WebSocket change feed: {SUBS} subscribers in {PROCS} processes "
+               f"(build/bench-ws-sub: C, wslay), {ROUNDS} changes {GAP_MS:g} ms apart, "
+               f"{PINS} pins in the store (bench/bench_ws.py); load average {load0[0]:.2f} → "
+               f"{load1[0]:.2f} on {os.cpu_count()} shared cores", "",
                "| measure | p50 ms | p99 ms | target | met |", "|---|---|---|---|---|"]
         for name, p50, p99, target, met in rows:
             out.append(f"| {name} | {p50:.2f} | {p99:.2f} | {target} | "
                        f"{'' if met is None else ('yes' if met else 'no')} |")
+        if n_fan:
+            out.append(f"| server: publish -> frame written to all {SUBS} sockets "
+                       f"(ipfs_kit_ws_fanout_seconds, {n_fan} fan-outs; bucket bounds) | "
+                       f"<= {s50 * 1000:g} | <= {s99 * 1000:g} | p99 <= 10 ms | "
+                       f"{'yes' if s99 <= 0.01 else 'no'} |")
+            out += ["", f"Server fan-outs done within 10 ms of the publish: {within:.1%}."]
+        out += ["", "Method: arrivals are stamped in the subscribers' processes the moment wslay "
+                "hands over the message (CLOCK_MONOTONIC, the clock the driver stamps its "
+                "pin_add with); every subscriber must get every change or the run fails. The "
+                "server's figure is the hub's own clock, from the publish (pins_published_us) to "
+                "the end of the send round that left no subscriber at the head with bytes to "
+                "write."]
         text = "\n".join(out) + "\n"
         print(text)
         os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
         with open(os.path.join(ROOT, "bench", "results", "ws_latest.md"), "w") as f:
             f.write(text)
     finally:
-        for s, _ in subs:
-            s.close()
+        for p in procs:
+            p.kill()
+            p.wait()
         subprocess.run([BIN, "daemon", "stop", "--timeout", "30"], env=env, capture_output=True,
                        timeout=60)
         shutil.rmtree(path, ignore_errors=True)
