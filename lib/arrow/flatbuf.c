@@ -250,6 +250,15 @@ void ik__fbb_reset(struct ik_fbb *b)
     ik__fbb_init(b);
 }
 
+void ik__fbb_clear(struct ik_fbb *b)
+{
+    b->size = 0;
+    b->minalign = 8;
+    b->failed = false; /* a failed growth left the buffer as it was */
+    b->in_table = false;
+    b->n_fields = 0;
+}
+
 bool ik__fbb_failed(const struct ik_fbb *b)
 {
     return b->failed;

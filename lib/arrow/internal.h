@@ -149,6 +149,9 @@ struct ik_fbb {
 
 void ik__fbb_init(struct ik_fbb *b);
 void ik__fbb_reset(struct ik_fbb *b); /* frees */
+/* Empties the builder for the next message, keeping its buffer (a writer builds one per
+ * message: a free, a malloc and two 2.4 KiB memsets each were a tenth of a small response). */
+void ik__fbb_clear(struct ik_fbb *b);
 bool ik__fbb_failed(const struct ik_fbb *b);
 ik_fbref ik__fbb_string(struct ik_fbb *b, const char *s, size_t len);
 /* A vector of refs to tables or strings, in order. */

@@ -212,12 +212,16 @@ static int write_batch_message(struct ik_ipc_writer *w, int64_t length, bool is_
     const uint8_t *meta;
     size_t meta_len;
     int rc = 0;
+    /* a message of a few dozen columns needs no heap for these */
+    int64_t offs_s[48];
+    uint8_t nodes_s[48 * 16], bufs_s[48 * 16];
+    bool small = w->enc.n_bufs < 48 && w->enc.n_nodes < 48;
 
     if (w->o.compression != IK_COMPRESSION_NONE && (rc = compress_body(w, err)) != 0)
         return rc;
-    offs = malloc((size_t)(w->enc.n_bufs + 1) * sizeof *offs);
-    nodes = malloc((size_t)(w->enc.n_nodes + 1) * 16);
-    bufs = malloc((size_t)(w->enc.n_bufs + 1) * 16);
+    offs = small ? offs_s : malloc((size_t)(w->enc.n_bufs + 1) * sizeof *offs);
+    nodes = small ? nodes_s : malloc((size_t)(w->enc.n_nodes + 1) * 16);
+    bufs = small ? bufs_s : malloc((size_t)(w->enc.n_bufs + 1) * 16);
     if (offs == NULL || nodes == NULL || bufs == NULL) {
         rc = ik_error_set(err, ENOMEM, "out of memory");
         goto done;
@@ -232,8 +236,7 @@ static int write_batch_message(struct ik_ipc_writer *w, int64_t length, bool is_
         ik__st_u64(nodes + 16 * i, (uint64_t)w->enc.nodes[2 * i]);
         ik__st_u64(nodes + 16 * i + 8, (uint64_t)w->enc.nodes[2 * i + 1]);
     }
-    ik__fbb_reset(b);
-    ik__fbb_init(b);
+    ik__fbb_clear(b);
     rnodes = ik__fbb_vector_bytes(b, nodes, (uint32_t)w->enc.n_nodes, 16, 8);
     rbufs = ik__fbb_vector_bytes(b, bufs, (uint32_t)w->enc.n_bufs, 16, 8);
     if (w->enc.n_variadic) {
@@ -280,9 +283,11 @@ static int write_batch_message(struct ik_ipc_writer *w, int64_t length, bool is_
     }
     rc = write_message(w, meta, meta_len, &w->enc, offs, body_len, block, err);
 done:
-    free(offs);
-    free(nodes);
-    free(bufs);
+    if (!small) {
+        free(offs);
+        free(nodes);
+        free(bufs);
+    }
     return rc;
 }
 
@@ -294,8 +299,7 @@ static int write_schema_message(struct ik_ipc_writer *w, struct ik_error *err)
     size_t meta_len;
     struct wblock block;
     int rc;
-    ik__fbb_reset(b);
-    ik__fbb_init(b);
+    ik__fbb_clear(b);
     if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, w->dfields, &sref, err)) != 0)
         return rc;
     ik__fbb_table_start(b);
@@ -673,8 +677,7 @@ int ik_ipc_writer_finish(struct ik_ipc_writer *w, struct ik_error *err)
         const uint8_t *meta;
         size_t meta_len;
         uint8_t tail[10];
-        ik__fbb_reset(b);
-        ik__fbb_init(b);
+        ik__fbb_clear(b);
         if ((rc = ik__schema_to_fb(b, &w->schema, w->o.extra_metadata, w->dfields, &sref, err)) !=
             0)
             return rc;
