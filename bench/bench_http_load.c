@@ -8,6 +8,10 @@
  *   bench-http-load load HOST:PORT PATH CONNS SECONDS       CONNS connections on epoll, each
  *                                                           sending its next request when its
  *                                                           response is in
+ *   bench-http-load alt  HOST:PORT N PATH...                one connection, N rounds of one
+ *                                                           request per PATH in turn (so each
+ *                                                           path is timed under the same load
+ *                                                           as the others), a result per PATH
  * In PATH, "{i}" becomes the request's number (a different query each time, so no response
  * cache serves it). Each prints one JSON object. */
 #include <arpa/inet.h>
@@ -172,7 +176,8 @@ static double pct(double *v, size_t n, double p)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench-http-load lat|get HOST:PORT PATH N [ACCEPT]\n"
-                    "       bench-http-load load HOST:PORT PATH CONNS SECONDS\n");
+                    "       bench-http-load load HOST:PORT PATH CONNS SECONDS\n"
+                    "       bench-http-load alt HOST:PORT N PATH...\n");
     return 2;
 }
 
@@ -210,6 +215,50 @@ static int single(const char *mode, const char *addr, const char *path, long n, 
     close(c.fd);
     free(c.buf);
     free(t);
+    return 0;
+}
+
+/* Alternating paths on one connection: round i sends paths[0..k) in turn. */
+static int alt(const char *addr, long n, char **paths, int k)
+{
+    char req[2048];
+    struct conn c = {.fd = connect_to(addr), .buf = malloc(BUF)};
+    double *t = calloc((size_t)n * (size_t)k, sizeof *t);
+    long long *bytes = calloc((size_t)k, sizeof *bytes);
+    if (c.fd < 0 || !c.buf || !t || !bytes) {
+        fprintf(stderr, "bench-http-load: cannot connect to %s\n", addr);
+        return 69;
+    }
+    for (long i = 0; i < n; i++)
+        for (int p = 0; p < k; p++) {
+            const char *path = paths[p], *var = strstr(path, "{i}");
+            size_t len;
+            if (var)
+                len = (size_t)snprintf(req, sizeof req, "GET %.*s%ld%s HTTP/1.1\r\nHost: b\r\n\r\n",
+                                       (int)(var - path), path, i, var + 3);
+            else
+                len = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: b\r\n\r\n", path);
+            if (roundtrip(&c, req, len) != 0) {
+                fprintf(stderr, "bench-http-load: %s %s: status %d\n", addr, path, c.r.status);
+                return 69;
+            }
+            t[(size_t)p * (size_t)n + (size_t)i] = now_us() - c.t0;
+            bytes[p] = c.r.body;
+        }
+    printf("[");
+    for (int p = 0; p < k; p++) {
+        double *v = t + (size_t)p * (size_t)n;
+        qsort(v, (size_t)n, sizeof *v, cmp);
+        printf("%s{\"path\":\"%s\",\"n\":%ld,\"bytes\":%lld,\"min_us\":%.2f,\"p50_us\":%.2f,"
+               "\"p99_us\":%.2f}",
+               p ? "," : "", paths[p], n, bytes[p], v[0], pct(v, (size_t)n, 0.5),
+               pct(v, (size_t)n, 0.99));
+    }
+    printf("]\n");
+    close(c.fd);
+    free(c.buf);
+    free(t);
+    free(bytes);
     return 0;
 }
 
@@ -283,6 +332,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "lat") == 0 || strcmp(argv[1], "get") == 0)
         return single(argv[1], argv[2], argv[3], atol(argv[4]) > 0 ? atol(argv[4]) : 1,
                       argc > 5 ? argv[5] : "application/vnd.apache.arrow.stream");
+    if (strcmp(argv[1], "alt") == 0)
+        return alt(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1, argv + 4, argc - 4);
     if (strcmp(argv[1], "load") == 0 && argc > 5)
         return load(argv[2], argv[3], atoi(argv[4]) > 0 ? atoi(argv[4]) : 1, atof(argv[5]));
     return usage();

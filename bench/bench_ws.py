@@ -108,6 +108,8 @@ def fanout_hist(addr):
 def hist_quantile(before, after, q):
     """The upper bound (s) of the bucket holding quantile q of the observations in between."""
     les = sorted(after)
+    if not les:  # a daemon without the histogram (an older build)
+        return None, 0
     total = after[les[-1]] - before.get(les[-1], 0)
     if total == 0:
         return None, 0
