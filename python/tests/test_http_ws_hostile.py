@@ -5,6 +5,7 @@ a subscriber that never reads is closed (1008) once its queue overflows, without
 the others; WebSockets count against the connection cap and follow the read token. After each,
 the daemon lives (against the ASan daemon where the suite has it)."""
 import asyncio
+import json
 import socket
 import time
 
@@ -199,6 +200,30 @@ def test_a_subscriber_that_never_reads_is_closed_and_others_keep_up():
             assert code == 1008 and "too slow" in reason and "reconnect with since=" in reason
         metrics = get(d, "/metrics")[2].decode()
         assert 'ipfs_kit_ws_closed_total{reason="slow"} 1' in metrics
+        alive(d)
+        finish(d)
+    finally:
+        d.cleanup()
+
+
+def test_frames_stay_whole_when_the_socket_takes_them_piecemeal():
+    """A subscriber with a 4 KiB receive buffer, sent a burst of 3000 changes: the server's
+    sends stop mid-frame (a frame's header is held and sent with its payload, and what the
+    socket did not take goes first next time); every frame must still arrive whole and in
+    order, equal to `pin changes`."""
+    d = http_daemon({"idle_timeout": 120})
+    try:
+        v = newest_version(d)
+        status, _, s, rest = handshake(d, query=f"since={v}&format=json", rcvbuf=4096)
+        assert status == 101
+        d.ok("pin", "import", d.sample(d.p("burst.jsonl"), 3000, seed=7))
+        expected = [json.loads(line) for line in
+                    d.ok("pin", "changes", "--since", v, "--format", "jsonl").stdout.splitlines()]
+        assert len(expected) == 3000
+        frames = read_frames(s, rest, timeout=120, until_close=False, max_frames=len(expected))
+        s.close()
+        assert [op for op, _ in frames] == [1] * len(expected)
+        assert [json.loads(p) for _, p in frames] == expected
         alive(d)
         finish(d)
     finally:
