@@ -361,7 +361,9 @@ void ik__zctx_free(struct ik__zctx *z);
 /* Frames `src` into `dst` (capacity from ik__compress_bound); *written receives the framed
  * length. When compression does not shrink it, the frame is the -1 prefix followed by src as
  * it is: with `raw` NULL src is copied behind the prefix, else only the 8-byte prefix is
- * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise. */
+ * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise.
+ * LZ4 gives up on a buffer of 1 MiB or more whose first 256 KiB save less than 1/32 (stored
+ * raw, though a later part might have compressed). */
 int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
                         size_t n, uint8_t *dst, size_t cap, size_t *written, bool *raw,
                         struct ik_error *err);
