@@ -358,6 +358,19 @@ struct ik__zctx {
     void *lz4;  /* LZ4F_cctx */
 };
 void ik__zctx_free(struct ik__zctx *z);
+
+/* A write sink (ik_write_fn) on a file descriptor: small pieces are staged and written with the
+ * next large one in one writev, large ones from where they lie (see fd_sink.c). Init returns
+ * ENOMEM; flush writes what is staged; reset frees the staging block (the fd stays open). */
+struct ik__fd_sink {
+    int fd;
+    uint8_t *stage;
+    size_t n;
+};
+int ik__fd_sink_init(struct ik__fd_sink *s, int fd);
+int ik__fd_sink_write(void *ctx, const void *data, size_t len, struct ik_error *err);
+int ik__fd_sink_flush(struct ik__fd_sink *s, struct ik_error *err);
+void ik__fd_sink_reset(struct ik__fd_sink *s);
 /* Frames `src` into `dst` (capacity from ik__compress_bound); *written receives the framed
  * length. When compression does not shrink it, the frame is the -1 prefix followed by src as
  * it is: with `raw` NULL src is copied behind the prefix, else only the 8-byte prefix is
