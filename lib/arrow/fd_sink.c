@@ -2,7 +2,12 @@
  * metadata, padding, bitmaps, compressed frames of a few KiB) gather in a staging block and go
  * out in one writev together with the next large piece, which is written from where it lies
  * (the mapped input, the compression block). A 1M-pin conversion took 636 write calls through
- * stdio, which also split every large buffer in three; now about one call per large buffer. */
+ * stdio, which also split every large buffer in three; now about one call per large buffer.
+ * Every 8 MiB written is handed to the kernel's writeback at once (sync_file_range, which does
+ * not wait for the disk): the file is mostly on its way to the disk when it is renamed over an
+ * old one, where ext4 otherwise starts writing all of it (auto_da_alloc); the rename in a 174 MB
+ * conversion took ~105 ms instead of ~37. No durability is promised by this: that is --fsync. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -11,11 +16,13 @@
 
 #define STAGE_CAP ((size_t)64 << 10)
 #define SMALL ((size_t)16 << 10) /* pieces below this are copied into the staging block */
+#define WRITE_BEHIND ((int64_t)8 << 20)
 
 int ik__fd_sink_init(struct ik__fd_sink *s, int fd)
 {
     s->fd = fd;
     s->n = 0;
+    s->written = s->kicked = 0;
     s->stage = malloc(STAGE_CAP);
     return s->stage ? 0 : ENOMEM;
 }
@@ -27,11 +34,25 @@ void ik__fd_sink_reset(struct ik__fd_sink *s)
     s->n = 0;
 }
 
+/* Starts the writeback of what was written since the last call, once that is WRITE_BEHIND
+ * bytes or more: a hint, whose failure (a pipe, a file system without it) changes nothing. */
+static void write_behind(struct ik__fd_sink *s)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (s->written - s->kicked >= WRITE_BEHIND) {
+        (void)sync_file_range(s->fd, s->kicked, s->written - s->kicked, SYNC_FILE_RANGE_WRITE);
+        s->kicked = s->written;
+    }
+#else
+    (void)s;
+#endif
+}
+
 /* Writes iov[0, n) whole, resuming after short writes and EINTR. */
-static int write_all(int fd, struct iovec *iov, int n, struct ik_error *err)
+static int write_all(struct ik__fd_sink *s, struct iovec *iov, int n, struct ik_error *err)
 {
     while (n > 0) {
-        ssize_t r = writev(fd, iov, n);
+        ssize_t r = writev(s->fd, iov, n);
         size_t done;
         if (r < 0 && errno == EINTR)
             continue;
@@ -39,6 +60,7 @@ static int write_all(int fd, struct iovec *iov, int n, struct ik_error *err)
             return ik_error_set(err, errno, "write failed: %s", strerror(errno));
         if (r == 0)
             return ik_error_set(err, EIO, "write failed: wrote nothing");
+        s->written += r;
         for (done = (size_t)r; n > 0 && done >= iov->iov_len; iov++, n--)
             done -= iov->iov_len;
         if (n > 0) {
@@ -46,6 +68,7 @@ static int write_all(int fd, struct iovec *iov, int n, struct ik_error *err)
             iov->iov_len -= done;
         }
     }
+    write_behind(s);
     return 0;
 }
 
@@ -67,7 +90,7 @@ int ik__fd_sink_write(void *ctx, const void *data, size_t len, struct ik_error *
         iov[n].iov_base = (void *)(uintptr_t)data;
         iov[n++].iov_len = len;
     }
-    rc = write_all(s->fd, iov, n, err);
+    rc = write_all(s, iov, n, err);
     s->n = 0;
     if (rc == 0 && len < SMALL) { /* the staging block was full: start it again */
         memcpy(s->stage, data, len);
@@ -84,7 +107,7 @@ int ik__fd_sink_flush(struct ik__fd_sink *s, struct ik_error *err)
         return 0;
     iov.iov_base = s->stage;
     iov.iov_len = s->n;
-    rc = write_all(s->fd, &iov, 1, err);
+    rc = write_all(s, &iov, 1, err);
     s->n = 0;
     return rc;
 }

@@ -720,7 +720,7 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
     struct ArrowArray batch;
     struct ik_ipc_writer *w = NULL;
     struct ik_write_options o;
-    struct ik__fd_sink sink = {-1, NULL, 0};
+    struct ik__fd_sink sink = {-1, NULL, 0, 0, 0};
     int64_t *ids = NULL;
     char tmp[4096];
     int rc, fd = -1;
