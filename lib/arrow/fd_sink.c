@@ -3,10 +3,13 @@
  * out in one writev together with the next large piece, which is written from where it lies
  * (the mapped input, the compression block). A 1M-pin conversion took 636 write calls through
  * stdio, which also split every large buffer in three; now about one call per large buffer.
- * Every 8 MiB written is handed to the kernel's writeback at once (sync_file_range, which does
- * not wait for the disk): the file is mostly on its way to the disk when it is renamed over an
- * old one, where ext4 otherwise starts writing all of it (auto_da_alloc); the rename in a 174 MB
- * conversion took ~105 ms instead of ~37. No durability is promised by this: that is --fsync. */
+ * When the file is to replace an existing one, every 8 MiB written is handed to the kernel's
+ * writeback at once (sync_file_range, which does not wait for the disk): renaming a file over
+ * an existing one makes ext4 (auto_da_alloc) start writing all of it inside rename(), ~105 ms
+ * of a 174 MB conversion, which now overlaps the conversion (the rename then took ~37 ms, the
+ * old file's removal). Not for a new file, whose writeback the kernel does later outside this
+ * process (doing it here cost a fresh 174 MB conversion 12-24 ms of CPU and 20-40 ms of wall
+ * time). No durability is promised by this: that is --fsync. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/uio.h>
@@ -18,9 +21,10 @@
 #define SMALL ((size_t)16 << 10) /* pieces below this are copied into the staging block */
 #define WRITE_BEHIND ((int64_t)8 << 20)
 
-int ik__fd_sink_init(struct ik__fd_sink *s, int fd)
+int ik__fd_sink_init(struct ik__fd_sink *s, int fd, bool write_behind)
 {
     s->fd = fd;
+    s->write_behind = write_behind;
     s->n = 0;
     s->written = s->kicked = 0;
     s->stage = malloc(STAGE_CAP);
@@ -34,12 +38,13 @@ void ik__fd_sink_reset(struct ik__fd_sink *s)
     s->n = 0;
 }
 
-/* Starts the writeback of what was written since the last call, once that is WRITE_BEHIND
- * bytes or more: a hint, whose failure (a pipe, a file system without it) changes nothing. */
+/* With write-behind on, starts the writeback of what was written since the last call once that
+ * is WRITE_BEHIND bytes or more: a hint, whose failure (a file system without it) changes
+ * nothing. */
 static void write_behind(struct ik__fd_sink *s)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (s->written - s->kicked >= WRITE_BEHIND) {
+    if (s->write_behind && s->written - s->kicked >= WRITE_BEHIND) {
         (void)sync_file_range(s->fd, s->kicked, s->written - s->kicked, SYNC_FILE_RANGE_WRITE);
         s->kicked = s->written;
     }

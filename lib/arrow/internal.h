@@ -360,16 +360,18 @@ struct ik__zctx {
 void ik__zctx_free(struct ik__zctx *z);
 
 /* A write sink (ik_write_fn) on a file descriptor: small pieces are staged and written with the
- * next large one in one writev, large ones from where they lie, and every 8 MiB is handed to
- * writeback as it is written (see fd_sink.c). Init returns ENOMEM; flush writes what is
- * staged; reset frees the staging block (the fd stays open). */
+ * next large one in one writev, large ones from where they lie; with write_behind, every 8 MiB
+ * is handed to writeback as it is written (for a file that will replace another: see
+ * fd_sink.c). Init returns ENOMEM; flush writes what is staged; reset frees the staging block
+ * (the fd stays open). */
 struct ik__fd_sink {
     int fd;
     uint8_t *stage;
     size_t n;
+    bool write_behind;
     int64_t written, kicked; /* bytes written; bytes handed to writeback (sync_file_range) */
 };
-int ik__fd_sink_init(struct ik__fd_sink *s, int fd);
+int ik__fd_sink_init(struct ik__fd_sink *s, int fd, bool write_behind);
 int ik__fd_sink_write(void *ctx, const void *data, size_t len, struct ik_error *err);
 int ik__fd_sink_flush(struct ik__fd_sink *s, struct ik_error *err);
 void ik__fd_sink_reset(struct ik__fd_sink *s);

@@ -720,7 +720,8 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
     struct ArrowArray batch;
     struct ik_ipc_writer *w = NULL;
     struct ik_write_options o;
-    struct ik__fd_sink sink = {-1, NULL, 0, 0, 0};
+    struct ik__fd_sink sink = {-1, NULL, 0, false, 0, 0};
+    struct stat st;
     int64_t *ids = NULL;
     char tmp[4096];
     int rc, fd = -1;
@@ -746,7 +747,8 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
                 /* keep 0600: still correct, only stricter */
             }
         }
-        if (ik__fd_sink_init(&sink, fd) != 0) {
+        /* replacing a file: write behind (see fd_sink.c) */
+        if (ik__fd_sink_init(&sink, fd, stat(path, &st) == 0 && S_ISREG(st.st_mode)) != 0) {
             close(fd);
             unlink(tmp);
             schema.release(&schema);
