@@ -747,8 +747,8 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
                 /* keep 0600: still correct, only stricter */
             }
         }
-        /* replacing a file: write behind (see fd_sink.c) */
-        if (ik__fd_sink_init(&sink, fd, stat(path, &st) == 0 && S_ISREG(st.st_mode)) != 0) {
+        /* the rename will replace a name that exists: write behind (see fd_sink.c) */
+        if (ik__fd_sink_init(&sink, fd, lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) != 0) {
             close(fd);
             unlink(tmp);
             schema.release(&schema);
