@@ -9,7 +9,9 @@ Python path, Redis), as ratios, because these machines are noisy. Nothing here a
 
 Environment: BENCH_QUICK=1 (short run), BENCH_SOAK=0 (skip the soak, bench_soak.py), BENCH_PINS=100,10000,1000000,10000000 (pin counts; 10M
 is measured only when memory and disk allow, see room_for()), BENCH_ITERS, BENCH_DAEMON=0 (codec
-only), BENCH_ONLY=convert (only the `arrow convert` rows, printed; BENCH_CONVERT_REPS)."""
+only), BENCH_ONLY=convert (only the `arrow convert` rows: printed, and written to
+bench/results/convert.md and convert-<timestamp>.json, which `make bench-check` reads when newer
+than the full run; BENCH_CONVERT_REPS)."""
 import datetime
 import json
 import os
@@ -97,10 +99,12 @@ def bench_convert(res):
     """`ipfs-kit arrow convert` (a whole process: map, full validation, write, rename; no fsync)
     against pyarrow's read_all + write of the same file to the file format with the same codec,
     both on one thread (pyarrow: set_cpu_count(1), use_threads=False) and the codecs' default
-    levels (ZSTD 1, LZ4 fast). Best of BENCH_CONVERT_REPS runs each, runs alternating; wall
-    time is the target, CPU time (ours: the child's user + system; pyarrow: process_time) is
-    shown too, as the shared machine's load swings wall time far more."""
+    levels (ZSTD 1, LZ4 fast). BENCH_CONVERT_REPS runs each, alternating which goes first; the
+    best and the median of wall time (the target is the best) and of CPU time (ours: the
+    child's user + system; pyarrow: process_time), and the load average around the runs, as
+    the shared machine's load swings wall time far more than CPU time."""
     import resource
+    import statistics
     import pyarrow as pa
     import pyarrow.ipc as ipc
     pa.set_cpu_count(1)
@@ -110,47 +114,74 @@ def bench_convert(res):
     if not os.path.exists(src):
         subprocess.run([CLI, "arrow", "sample-pins", src, "--rows", str(rows), "--seed",
                         str(SEED)], check=True)
-    reps = int(os.environ.get("BENCH_CONVERT_REPS", "3" if QUICK else "7"))
-    out = {"rows": rows, "bytes": os.path.getsize(src), "threads": 1, "codecs": {}}
+    reps = int(os.environ.get("BENCH_CONVERT_REPS", "3" if QUICK else "9"))
+    out = {"rows": rows, "bytes": os.path.getsize(src), "threads": 1, "reps": reps,
+           "load_before": os.getloadavg()[0], "codecs": {}}
+
+    def ours(dst, codec):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([CLI, "arrow", "convert", src, dst, "--to", "file", "--compression",
+                        codec], check=True)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+
+    def pyarrow(dst, codec):
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        with pa.memory_map(src) as f:
+            t = ipc.open_file(f).read_all()
+        opts = ipc.IpcWriteOptions(compression=None if codec == "none" else codec,
+                                   use_threads=False)
+        with pa.OSFile(dst, "wb") as sink, ipc.new_file(sink, t.schema, options=opts) as w:
+            w.write_table(t)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        del t
+        return wall, cpu
+
     for codec in CONVERT_CODECS:
         dst_ours, dst_py = src + f".{codec}.ik", src + f".{codec}.pa"
-        ours = pyt = ours_cpu = py_cpu = float("inf")
-        for _ in range(reps):
-            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            subprocess.run([CLI, "arrow", "convert", src, dst_ours, "--to", "file",
-                            "--compression", codec], check=True)
-            ours = min(ours, time.perf_counter() - t0)
-            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            ours_cpu = min(ours_cpu, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
-            c0 = time.process_time()
-            t0 = time.perf_counter()
-            with pa.memory_map(src) as f:
-                t = ipc.open_file(f).read_all()
-            opts = ipc.IpcWriteOptions(compression=None if codec == "none" else codec,
-                                       use_threads=False)
-            with pa.OSFile(dst_py, "wb") as sink, ipc.new_file(sink, t.schema,
-                                                               options=opts) as w:
-                w.write_table(t)
-            pyt = min(pyt, time.perf_counter() - t0)
-            py_cpu = min(py_cpu, time.process_time() - c0)
-            del t
-        out["codecs"][codec] = {"ours_s": ours, "pyarrow_s": pyt, "ratio": ours / pyt,
-                                "ours_cpu_s": ours_cpu, "pyarrow_cpu_s": py_cpu,
-                                "cpu_ratio": ours_cpu / py_cpu}
+        o, p = [], []
+        for i in range(reps):
+            if i % 2 == 0:
+                o.append(ours(dst_ours, codec))
+                p.append(pyarrow(dst_py, codec))
+            else:
+                p.append(pyarrow(dst_py, codec))
+                o.append(ours(dst_ours, codec))
+        c = {"ours_s": min(w for w, _ in o), "pyarrow_s": min(w for w, _ in p),
+             "ours_median_s": statistics.median(w for w, _ in o),
+             "pyarrow_median_s": statistics.median(w for w, _ in p),
+             "ours_cpu_s": min(u for _, u in o), "pyarrow_cpu_s": min(u for _, u in p),
+             "ours_cpu_median_s": statistics.median(u for _, u in o),
+             "pyarrow_cpu_median_s": statistics.median(u for _, u in p),
+             "ours_bytes": os.path.getsize(dst_ours), "pyarrow_bytes": os.path.getsize(dst_py)}
+        c["ratio"] = c["ours_s"] / c["pyarrow_s"]
+        c["ratio_median"] = c["ours_median_s"] / c["pyarrow_median_s"]
+        c["cpu_ratio"] = c["ours_cpu_s"] / c["pyarrow_cpu_s"]
+        c["cpu_ratio_median"] = c["ours_cpu_median_s"] / c["pyarrow_cpu_median_s"]
+        out["codecs"][codec] = c
         for d in (dst_ours, dst_py):
             os.unlink(d)
+    out["load_after"] = os.getloadavg()[0]
     res["convert"] = out
     lines = [f"\n## Arrow codec: `arrow convert` against pyarrow read_all + write\n",
              f"{rows:,} sample pins ({out['bytes'] >> 20} MB file) to the file format, one "
-             "thread each, default levels; ours is the whole process (full validation "
-             "included), pyarrow's is in-process.\n",
-             "| codec | ours s | pyarrow s | ours / pyarrow | CPU s ours / pyarrow | target |",
-             "|---|---|---|---|---|---|"]
+             "thread each, default levels (ZSTD 1, LZ4 fast); ours is the whole process (full "
+             f"validation included), pyarrow's is in-process. {reps} runs each, alternating; "
+             f"load average {out['load_before']:.1f} before, {out['load_after']:.1f} after.\n",
+             "| codec | wall s ours / pyarrow (best) | ratio best | ratio median | "
+             "CPU s ours / pyarrow (best) | CPU ratio best | CPU ratio median | output MB "
+             "ours / pyarrow | target |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for codec, c in out["codecs"].items():
-        lines.append(f"| {codec} | {c['ours_s']:.3f} | {c['pyarrow_s']:.3f} | "
-                     f"{c['ratio']:.2f}× | {c['ours_cpu_s']:.3f} / {c['pyarrow_cpu_s']:.3f} "
-                     f"({c['cpu_ratio']:.2f}×) | ≤ 1.0 |")
+        lines.append(f"| {codec} | {c['ours_s']:.3f} / {c['pyarrow_s']:.3f} | "
+                     f"{c['ratio']:.2f}× | {c['ratio_median']:.2f}× | "
+                     f"{c['ours_cpu_s']:.3f} / {c['pyarrow_cpu_s']:.3f} | "
+                     f"{c['cpu_ratio']:.2f}× | {c['cpu_ratio_median']:.2f}× | "
+                     f"{c['ours_bytes'] / 1e6:.1f} / {c['pyarrow_bytes'] / 1e6:.1f} | "
+                     "≤ 1.0 (best wall) |")
     return lines
 
 
@@ -1024,8 +1055,18 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     res = {"machine": machine(), "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
            "quick": QUICK}
-    if os.environ.get("BENCH_ONLY") == "convert":  # the `arrow convert` rows alone, printed
-        print("\n".join(bench_convert(res)))
+    if os.environ.get("BENCH_ONLY") == "convert":  # the `arrow convert` rows alone
+        lines = bench_convert(res)
+        print("\n".join(lines))
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        with open(os.path.join(RESULTS, f"convert-{stamp}.json"), "w") as f:
+            json.dump(res, f, indent=2)
+        m = res["machine"]
+        with open(os.path.join(RESULTS, "convert.md"), "w") as f:
+            f.write(f"# `arrow convert` against pyarrow\n\n{res['when']} · {m['cpu']} · "
+                    f"{m['cores']} cores · Linux {m['kernel']} · `BENCH_ONLY=convert "
+                    f"bench/run.py` (also part of `make bench`)\n" + "\n".join(lines) + "\n")
+        print(f"wrote bench/results/convert-{stamp}.json, bench/results/convert.md")
         return
     files = {}
     if QUICK:

@@ -31,17 +31,35 @@ size_t ik__compress_bound(enum ik_compression c, size_t n)
     return 8 + (b > n ? b : n);
 }
 
-/* One LZ4 frame of src into dst with a reused context: begin, one update, end. */
+/* Buffers of LZ4_PROBE_MIN bytes or more are compressed LZ4_PROBE bytes first, then the rest
+ * only if that part saved at least 1/32 of itself. */
+#define LZ4_PROBE_MIN ((size_t)1 << 20)
+#define LZ4_PROBE ((size_t)256 << 10)
+
+/* One LZ4 frame of src into dst with a reused context: begin, update, end; its length, or
+ * n + 1 when the frame was given up because its first LZ4_PROBE bytes hardly shrank. Data
+ * that LZ4 cannot shrink (CIDs, hashes: random over their alphabet, and LZ4 has no entropy
+ * coding) then costs a quarter megabyte of work instead of a whole pass that gains nothing:
+ * 12 % of a 1M-pin lz4 conversion. The frame's blocks stay independent, so cutting the first
+ * update short loses nothing but block-boundary matches. */
 static size_t lz4_frame(LZ4F_cctx *cc, uint8_t *dst, size_t cap, const uint8_t *src, size_t n,
                         const LZ4F_preferences_t *prefs)
 {
-    size_t head, body, tail;
+    size_t head, body = 0, first = n >= LZ4_PROBE_MIN ? LZ4_PROBE : 0, tail, r;
     head = LZ4F_compressBegin(cc, dst, cap, prefs);
     if (LZ4F_isError(head))
         return head;
-    body = LZ4F_compressUpdate(cc, dst + head, cap - head, src, n, NULL);
-    if (LZ4F_isError(body))
-        return body;
+    if (first) {
+        body = LZ4F_compressUpdate(cc, dst + head, cap - head, src, first, NULL);
+        if (LZ4F_isError(body))
+            return body;
+        if (body > first - first / 32)
+            return n + 1;
+    }
+    r = LZ4F_compressUpdate(cc, dst + head + body, cap - head - body, src + first, n - first, NULL);
+    if (LZ4F_isError(r))
+        return r;
+    body += r;
     tail = LZ4F_compressEnd(cc, dst + head + body, cap - head - body, NULL);
     if (LZ4F_isError(tail))
         return tail;

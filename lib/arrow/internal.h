@@ -361,10 +361,29 @@ struct ik__zctx {
     void *lz4;  /* LZ4F_cctx */
 };
 void ik__zctx_free(struct ik__zctx *z);
+
+/* A write sink (ik_write_fn) on a file descriptor: small pieces are staged and written with the
+ * next large one in one writev, large ones from where they lie; with write_behind, every 8 MiB
+ * is handed to writeback as it is written (for a file that will replace another: see
+ * fd_sink.c). Init returns ENOMEM; flush writes what is staged; reset frees the staging block
+ * (the fd stays open). */
+struct ik__fd_sink {
+    int fd;
+    uint8_t *stage;
+    size_t n;
+    bool write_behind;
+    int64_t written, kicked; /* bytes written; bytes handed to writeback (sync_file_range) */
+};
+int ik__fd_sink_init(struct ik__fd_sink *s, int fd, bool write_behind);
+int ik__fd_sink_write(void *ctx, const void *data, size_t len, struct ik_error *err);
+int ik__fd_sink_flush(struct ik__fd_sink *s, struct ik_error *err);
+void ik__fd_sink_reset(struct ik__fd_sink *s);
 /* Frames `src` into `dst` (capacity from ik__compress_bound); *written receives the framed
  * length. When compression does not shrink it, the frame is the -1 prefix followed by src as
  * it is: with `raw` NULL src is copied behind the prefix, else only the 8-byte prefix is
- * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise. */
+ * written to dst and *raw is set (the caller writes src after it); *raw is false otherwise.
+ * LZ4 gives up on a buffer of 1 MiB or more whose first 256 KiB save less than 1/32 (stored
+ * raw, though a later part might have compressed). */
 int ik__compress_buffer(struct ik__zctx *z, enum ik_compression c, int level, const uint8_t *src,
                         size_t n, uint8_t *dst, size_t cap, size_t *written, bool *raw,
                         struct ik_error *err);

@@ -735,38 +735,39 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
     struct ArrowArray batch;
     struct ik_ipc_writer *w = NULL;
     struct ik_write_options o;
+    struct ik__fd_sink sink = {-1, NULL, 0, false, 0, 0};
+    struct stat st;
     int64_t *ids = NULL;
     char tmp[4096];
-    FILE *f;
     int rc, fd = -1;
     bool to_stdout = strcmp(path, "-") == 0;
 
     if ((rc = stream->get_schema(stream, &schema)) != 0)
         return stream_error(stream, rc, "could not read the input schema", err);
-    if (to_stdout) {
-        f = stdout;
-    } else {
+    if (!to_stdout) {
         if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
             schema.release(&schema);
             return ik_error_set(err, ENAMETOOLONG, "%s: path too long", path);
         }
         fd = mkstemp(tmp);
-        if (fd >= 0) { /* mkstemp makes 0600; give the file the usual umask-derived mode */
+        if (fd < 0) {
+            rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+            schema.release(&schema);
+            return rc;
+        }
+        { /* mkstemp makes 0600; give the file the usual umask-derived mode */
             mode_t um = umask(0);
             umask(um);
             if (fchmod(fd, 0666 & ~um) != 0) {
                 /* keep 0600: still correct, only stricter */
             }
         }
-        f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        if (f == NULL) {
-            rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(tmp);
-            }
+        /* the rename will replace a name that exists: write behind (see fd_sink.c) */
+        if (ik__fd_sink_init(&sink, fd, lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) != 0) {
+            close(fd);
+            unlink(tmp);
             schema.release(&schema);
-            return rc;
+            return ik_error_set(err, ENOMEM, "out of memory");
         }
     }
     if (opts)
@@ -777,7 +778,8 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
     if (o.dictionary_ids == NULL &&
         ik__ipc_stream_dictionary_ids(stream, &ids, &o.n_dictionary_ids) == 0)
         o.dictionary_ids = ids;
-    rc = ik_ipc_writer_create(&schema, &o, ik_write_to_file, f, &w, err);
+    rc = to_stdout ? ik_ipc_writer_create(&schema, &o, ik_write_to_file, stdout, &w, err)
+                   : ik_ipc_writer_create(&schema, &o, ik__fd_sink_write, &sink, &w, err);
     free(ids);
     schema.release(&schema);
     while (rc == 0) {
@@ -793,13 +795,18 @@ int ik_ipc_write_stream_to_path(struct ArrowArrayStream *stream, const char *pat
     if (rc == 0)
         rc = ik_ipc_writer_finish(w, err);
     ik_ipc_writer_destroy(w);
-    if (rc == 0 && fflush(f) != 0)
-        rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
-    if (to_stdout)
+    if (to_stdout) {
+        if (rc == 0 && fflush(stdout) != 0)
+            rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path,
+                              strerror(errno ? errno : EIO));
         return rc;
-    if (rc == 0 && opts && opts->fsync && fsync(fileno(f)) != 0)
+    }
+    if (rc == 0 && (rc = ik__fd_sink_flush(&sink, err)) != 0)
+        ik_error_prefix(err, rc, "%s", path);
+    ik__fd_sink_reset(&sink);
+    if (rc == 0 && opts && opts->fsync && fsync(fd) != 0)
         rc = ik_error_set(err, errno, "%s: fsync: %s", path, strerror(errno));
-    if (fclose(f) != 0 && rc == 0)
+    if (close(fd) != 0 && rc == 0)
         rc = ik_error_set(err, errno ? errno : EIO, "%s: %s", path, strerror(errno ? errno : EIO));
     if (rc == 0 && rename(tmp, path) != 0)
         rc = ik_error_set(err, errno, "%s: rename: %s", path, strerror(errno));

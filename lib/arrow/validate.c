@@ -68,14 +68,41 @@ int64_t ik__utf8_bad_at(const uint8_t *s, int64_t n)
     return -1;
 }
 
+/* Vectors of the GNU C extension (GCC and Clang): plain SIMD on any target, scalar code where
+ * there is none. Loaded and stored with memcpy, so alignment is never assumed. */
+typedef uint64_t ik_v2u64 __attribute__((vector_size(16)));
+typedef int32_t ik_v4i32 __attribute__((vector_size(16)));
+typedef int64_t ik_v2i64 __attribute__((vector_size(16)));
+
+/* The length of the ASCII prefix of s[0, n): 64 bytes at a time, then byte by byte. */
+static int64_t ascii_prefix(const uint8_t *s, int64_t n)
+{
+    int64_t i = 0;
+    while (i + 64 <= n) {
+        ik_v2u64 a, b, c, d;
+        memcpy(&a, s + i, 16);
+        memcpy(&b, s + i + 16, 16);
+        memcpy(&c, s + i + 32, 16);
+        memcpy(&d, s + i + 48, 16);
+        a = (a | b | c | d) & 0x8080808080808080ull;
+        if (a[0] | a[1])
+            break;
+        i += 64;
+    }
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 /* Every value of a string array (offsets of width w) must be valid UTF-8 by itself, as
  * pyarrow's full validation requires: "\xc3" then "\xa9" is two invalid values although the
  * bytes together spell "é". Values are taken 256 at a time: their bytes are scanned as one
- * range (a call per value costs more than the scan of a short value), then, while those bytes
- * are in cache, no value but the first may start with a continuation byte. In a range that
- * scanned valid, a byte is a continuation byte exactly when it does not start a sequence, so no
- * sequence crosses a value boundary; the first value of a range starting with one fails the
- * scan itself. Only on failure are the values scanned one by one, to name the first bad one. */
+ * range (a call per value costs more than the scan of a short value). A range of ASCII alone
+ * is valid value by value. Otherwise, while its bytes are in cache, no value but the first may
+ * start with a continuation byte: in a range that scanned valid, a byte is a continuation byte
+ * exactly when it does not start a sequence, so no sequence crosses a value boundary; the first
+ * value of a range starting with one fails the scan itself. Only on failure are the values
+ * scanned one by one, to name the first bad one. */
 static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
 {
     const uint8_t *data = a->buffers[2];
@@ -83,8 +110,12 @@ static int check_utf8(struct val *v, const struct ArrowArray *a, int w)
     int64_t i, k, end = a->offset + a->length, bad;
     for (i = a->offset; i < end; i += 256) {
         int64_t stop = end - i < 256 ? end : i + 256, first = offset_at(off, w, i),
-                last = offset_at(off, w, stop);
-        bool ok = ik__utf8_bad_at(data + first, last - first) < 0;
+                last = offset_at(off, w, stop), ascii = ascii_prefix(data + first, last - first);
+        bool ok;
+        if (ascii == last - first)
+            continue;
+        /* the bytes before `ascii` start sequences of their own: the scan may begin there */
+        ok = ik__utf8_bad_at(data + first + ascii, last - first - ascii) < 0;
         for (k = i + 1; ok && k < stop; k++) {
             int64_t o = offset_at(off, w, k);
             ok = o >= last || (data[o] & 0xC0) != 0x80;
@@ -281,6 +312,36 @@ static int children(struct val *v, const struct ArrowSchema *s, const struct Arr
     return 0;
 }
 
+/* Whether offsets [from, to] ever go down: one branch-free loop per width, so it compiles to a
+ * tight scan; only a failure is looked at again, offset by offset, to name the index. */
+static bool offsets_descend(const void *o, int w, int64_t from, int64_t to)
+{
+    int64_t i = from;
+    bool down = false;
+    if (w == 4) {
+        const int32_t *p = o;
+        ik_v4i32 x, y, acc = {0, 0, 0, 0};
+        for (; i + 4 <= to; i += 4) {
+            memcpy(&x, p + i, 16);
+            memcpy(&y, p + i + 1, 16);
+            acc |= y < x;
+        }
+        for (down = (acc[0] | acc[1] | acc[2] | acc[3]) != 0; i < to; i++)
+            down |= p[i + 1] < p[i];
+    } else {
+        const int64_t *p = o;
+        ik_v2i64 x, y, acc = {0, 0};
+        for (; i + 2 <= to; i += 2) {
+            memcpy(&x, p + i, 16);
+            memcpy(&y, p + i + 1, 16);
+            acc |= y < x;
+        }
+        for (down = (acc[0] | acc[1]) != 0; i < to; i++)
+            down |= p[i + 1] < p[i];
+    }
+    return down;
+}
+
 static int check_offsets(struct val *v, const struct ArrowArray *a, int w, int64_t limit)
 {
     const void *o = a->buffers[1];
@@ -291,7 +352,7 @@ static int check_offsets(struct val *v, const struct ArrowArray *a, int w, int64
     if (prev < 0 || offset_at(o, w, end) > limit || offset_at(o, w, end) < prev)
         return fail(v, EINVAL, "offsets out of range (first %lld, last %lld, limit %lld)", prev,
                     offset_at(o, w, end), limit);
-    if (v->level != IK_VALIDATE_FULL)
+    if (v->level != IK_VALIDATE_FULL || !offsets_descend(o, w, a->offset, end))
         return 0;
     for (i = a->offset + 1; i <= end; i++) {
         cur = offset_at(o, w, i);
@@ -303,10 +364,56 @@ static int check_offsets(struct val *v, const struct ArrowArray *a, int w, int64
     return 0;
 }
 
+/* Whether any of the integers [from, to) of type t lies outside [0, limit), nulls included:
+ * one branch-free loop per type (a negative value compares as a huge unsigned one). */
+static bool ints_outside(const void *p, const struct ik_type *t, int64_t from, int64_t to,
+                         int64_t limit)
+{
+    uint64_t lim = (uint64_t)limit;
+    bool out = false;
+    int64_t k;
+#define IK_SCAN(T)                                                                                 \
+    do {                                                                                           \
+        const T *q = p;                                                                            \
+        for (k = from; k < to; k++)                                                                \
+            out |= (uint64_t)(int64_t)q[k] >= lim;                                                 \
+    } while (0)
+    switch (t->id) {
+    case IK_T_INT8:
+        IK_SCAN(int8_t);
+        break;
+    case IK_T_UINT8:
+        IK_SCAN(uint8_t);
+        break;
+    case IK_T_INT16:
+        IK_SCAN(int16_t);
+        break;
+    case IK_T_UINT16:
+        IK_SCAN(uint16_t);
+        break;
+    case IK_T_INT32:
+        IK_SCAN(int32_t);
+        break;
+    case IK_T_UINT32:
+        IK_SCAN(uint32_t);
+        break;
+    default:
+        IK_SCAN(int64_t);
+        break;
+    }
+#undef IK_SCAN
+    return out;
+}
+
+/* Integers (dictionary indices) below `limit`, nulls skipped. The scan ignores validity; only
+ * when it finds a value out of range (perhaps under a null) are the values looked at one by
+ * one with the bitmap. */
 static int check_ints_below(struct val *v, const struct ArrowArray *a, const struct ik_type *t,
                             int64_t limit, const char *what)
 {
     int64_t i;
+    if (!ints_outside(a->buffers[1], t, a->offset, a->offset + a->length, limit))
+        return 0;
     for (i = 0; i < a->length; i++) {
         int64_t k = a->offset + i, x;
         if (a->buffers[0] && !ik__bit_get(a->buffers[0], k))
