@@ -1,10 +1,12 @@
 /* The write-and-query soak of issue 12 (run by bench/bench_soak.py, which starts the daemon
- * and samples its RSS): for SECONDS, one writer sends `pin touch` at RATE per second (paced by
- * the clock, not by the replies: a slow reply makes the next ones late, not fewer) over 1,000
- * pins of the store, while CLIENTS threads, each with its own client (defaults: zero_copy,
- * version page), look up a random one of those pins by cid, reading the batch. Every touch and
- * every query must succeed; a lookup must find its one row.
- * Usage: bench-soak DIR SECONDS CLIENTS RATE
+ * and samples its RSS): for SECONDS, WRITERS threads (default 1), each with its own connection,
+ * send `pin touch` at RATE per second between them (each paced by the clock at RATE/WRITERS,
+ * their schedules interleaved, not paced by the replies: a slow reply makes the next ones late,
+ * not fewer) over 1,000 pins of the store, while CLIENTS threads, each with its own client
+ * (defaults: zero_copy, version page), look up a random one of those pins by cid, reading the
+ * batch. Every touch and every query must succeed; a lookup must find its one row. Several
+ * writers are what a node's many touching processes look like, and what group commit is for.
+ * Usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS]
  * Prints one JSON object: writes (count, rate, reply ms min/p50/p99/max, how late the writer
  * fell behind its schedule), queries (count, per second, errors). */
 #include <pthread.h>
@@ -123,6 +125,38 @@ static void *reader(void *arg)
     return NULL;
 }
 
+struct writer {
+    pthread_t th;
+    int index, of;
+    double rate, t0, late_max, *lat;
+    long n, cap;
+};
+
+static void *writer(void *arg)
+{
+    struct writer *w = arg;
+    struct ik_client *c = open_client();
+    /* writer i's k-th touch is due at t0 + (k * of + i) / rate: together one every 1/rate */
+    while (w->n < w->cap) {
+        struct ik_error err = {{0}};
+        double due = w->t0 + ((double)w->n * w->of + w->index) * 1e3 / w->rate, now = now_ms(), s;
+        if (due >= end_ms || now >= end_ms)
+            break;
+        if (due > now) {
+            struct timespec ts = {0, (long)((due - now) * 1e6)};
+            nanosleep(&ts, NULL);
+        } else if (now - due > w->late_max) {
+            w->late_max = now - due;
+        }
+        s = now_ms();
+        if (ik_client_pin_touch(c, cids[(w->n * w->of + w->index) % n_cids], NULL, &err) != 0)
+            fail("touch", err.message);
+        w->lat[w->n++] = now_ms() - s;
+    }
+    ik_client_close(c);
+    return NULL;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -132,66 +166,72 @@ static int cmp_d(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     double seconds, rate, t0, late_max = 0, *lat;
-    int clients;
+    int clients, writers = 1;
     long n = 0, cap;
     pthread_t *th;
-    struct ik_client *w;
-    if (argc != 5) {
-        fprintf(stderr, "usage: bench-soak DIR SECONDS CLIENTS RATE\n");
+    struct writer *wr;
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS]\n");
         return 2;
     }
     dir = argv[1];
     seconds = atof(argv[2]);
     clients = atoi(argv[3]);
     rate = atof(argv[4]);
-    if (seconds <= 0 || clients < 0 || rate <= 0) {
-        fprintf(stderr, "bench-soak: SECONDS and RATE must be > 0, CLIENTS >= 0\n");
+    if (argc == 6)
+        writers = atoi(argv[5]);
+    if (seconds <= 0 || clients < 0 || rate <= 0 || writers < 1 || writers > 256) {
+        fprintf(stderr, "bench-soak: SECONDS and RATE must be > 0, CLIENTS >= 0, "
+                        "WRITERS 1 to 256\n");
         return 2;
     }
     load_cids();
-    cap = (long)(seconds * rate) + 16;
-    lat = calloc((size_t)cap, sizeof *lat);
+    cap = (long)(seconds * rate / writers) + 16;
+    lat = calloc((size_t)(cap * writers), sizeof *lat);
     th = calloc((size_t)clients + 1, sizeof *th);
-    w = open_client();
+    wr = calloc((size_t)writers, sizeof *wr);
+    if (!lat || !th || !wr) {
+        fprintf(stderr, "bench-soak: out of memory\n");
+        return 1;
+    }
     t0 = now_ms();
     end_ms = t0 + seconds * 1e3;
     for (int i = 0; i < clients; i++)
         pthread_create(&th[i], NULL, reader, (void *)(size_t)(i + 1));
-    while (n < cap) {
-        struct ik_error err = {{0}};
-        double due = t0 + (double)n * 1e3 / rate, now = now_ms(), s;
-        if (due >= end_ms || now >= end_ms)
-            break;
-        if (due > now) {
-            struct timespec ts = {0, (long)((due - now) * 1e6)};
-            nanosleep(&ts, NULL);
-        } else if (now - due > late_max) {
-            late_max = now - due;
-        }
-        s = now_ms();
-        if (ik_client_pin_touch(w, cids[n % n_cids], NULL, &err) != 0)
-            fail("touch", err.message);
-        lat[n++] = now_ms() - s;
+    for (int i = 0; i < writers; i++) {
+        wr[i] = (struct writer){.index = i, .of = writers, .rate = rate, .t0 = t0,
+                                .lat = lat + (size_t)i * (size_t)cap, .cap = cap};
+        pthread_create(&wr[i].th, NULL, writer, &wr[i]);
+    }
+    for (int i = 0; i < writers; i++) {
+        pthread_join(wr[i].th, NULL);
+        /* gather every writer's latencies at the front, in one array */
+        memmove(lat + n, wr[i].lat, (size_t)wr[i].n * sizeof *lat);
+        n += wr[i].n;
+        if (wr[i].late_max > late_max)
+            late_max = wr[i].late_max;
     }
     for (int i = 0; i < clients; i++)
         pthread_join(th[i], NULL);
     seconds = (now_ms() - t0) / 1e3;
     qsort(lat, (size_t)n, sizeof *lat, cmp_d);
-    printf("{\"seconds\": %.2f, \"clients\": %d, \"rate\": %.0f, \"writes\": %ld, "
+    printf("{\"seconds\": %.2f, \"clients\": %d, \"writers\": %d, \"rate\": %.0f, "
+           "\"writes\": %ld, "
            "\"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, "
            "\"max\": %.3f}, \"writer_late_max_ms\": %.1f, \"queries\": %ld, "
            "\"queries_per_s\": %.0f, \"failures\": %ld, \"first_error\": \"",
-           seconds, clients, rate, n, (double)n / seconds, n ? lat[0] : 0, n ? lat[n / 2] : 0,
-           n ? lat[n - 1 - n / 100] : 0, n ? lat[n - 1] : 0, late_max, atomic_load(&queries),
-           (double)atomic_load(&queries) / seconds, atomic_load(&failures));
+           seconds, clients, writers, rate, n, (double)n / seconds, n ? lat[0] : 0,
+           n ? lat[n / 2] : 0, n ? lat[n - 1 - n / 100] : 0, n ? lat[n - 1] : 0, late_max,
+           atomic_load(&queries), (double)atomic_load(&queries) / seconds,
+           atomic_load(&failures));
     for (const char *p = first_error; *p; p++) {
         if (*p == '"' || *p == '\\')
             putchar('\\');
         putchar((unsigned char)*p < 32 ? ' ' : *p);
     }
     printf("\"}\n");
-    ik_client_close(w);
     free(lat);
     free(th);
+    free(wr);
     return atomic_load(&failures) ? 1 : 0;
 }
