@@ -473,3 +473,35 @@ TEST(test_config_peers_more_than_the_limit_refused)
     snprintf(json + n, sizeof json - n, "]}");
     ASSERT_FAILS(load("peers", json, &c, &err), EINVAL, &err, "at most 64");
 }
+
+TEST(test_config_flight_tls_locations_and_files)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(
+        load("flight-tls",
+             "{\"flight\":{\"listen\":[\"grpc+tls://127.0.0.1:0\",\"grpc+unix:///tmp/f.sock\"],"
+             "\"tls_cert\":\"cert.pem\",\"tls_key\":\"/etc/k.pem\"}}",
+             &c, &err),
+        &err);
+    ASSERT_EQ(c.flight.n_listen, 2);
+    ASSERT_STR_EQ(c.flight.listen[0], "grpc+tls://127.0.0.1:0");
+    ASSERT_STR_EQ(c.flight.tls_cert, "cert.pem");
+    ASSERT_STR_EQ(c.flight.tls_key, "/etc/k.pem");
+    ik_config_reset(&c);
+    /* no files of its own: grpc+tls takes HTTP's (daemon/flight/tls.c) */
+    ASSERT_OK(load("flight-tls", "{\"flight\":{\"tls_cert\":null,\"tls_key\":null}}", &c, &err),
+              &err);
+    ASSERT_EQ(c.flight.tls_cert[0], 0);
+    ik_config_reset(&c);
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":\"c.pem\"}}", &c, &err), EINVAL,
+                 &err, "flight.tls_cert: set together with flight.tls_key");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_key\":\"k.pem\"}}", &c, &err), EINVAL, &err,
+                 "flight.tls_key: set together with flight.tls_cert");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":\"\",\"tls_key\":\"k\"}}", &c, &err),
+                 EINVAL, &err, "flight.tls_cert: expected the path of a PEM file");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":7,\"tls_key\":\"k\"}}", &c, &err),
+                 EINVAL, &err, "flight.tls_cert");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"listen\":[\"grpcs://h:1\"]}}", &c, &err),
+                 EINVAL, &err, "grpc+tls://host:port");
+}

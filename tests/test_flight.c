@@ -51,7 +51,30 @@ TEST(test_flight_location_rejects_bad_uris)
     ASSERT_FAILS(ik_flight_location_parse("grpc+tcp://a/b:1", &l, &err), EINVAL, &err, "host");
     ASSERT_FAILS(ik_flight_location_parse("grpc+unix://rel.sock", &l, &err), EINVAL, &err,
                  "absolute");
-    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://h:1", &l, &err), ENOTSUP, &err, "TLS");
+    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://h", &l, &err), EINVAL, &err, "no port");
+    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://a@b:1", &l, &err), EINVAL, &err, "host");
+}
+
+TEST(test_flight_location_parses_tls)
+{
+    struct ik_flight_location l;
+    struct ik_error err;
+    char buf[300];
+    ASSERT_OK(ik_flight_location_parse("grpc+tls://127.0.0.1:8815", &l, &err), &err);
+    ASSERT_EQ(l.scheme, IK_FLIGHT_TLS);
+    ASSERT_STR_EQ(l.host, "127.0.0.1");
+    ASSERT_EQ(l.port, 8815);
+    ASSERT_TRUE(ik_flight_location_is_local(&l));
+    ASSERT_OK(ik_flight_location_target(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "127.0.0.1:8815");
+    ASSERT_OK(ik_flight_location_uri(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "grpc+tls://127.0.0.1:8815");
+    ASSERT_OK(ik_flight_location_parse("GRPC+TLS://[::1]:0", &l, &err), &err);
+    ASSERT_EQ(l.scheme, IK_FLIGHT_TLS);
+    ASSERT_OK(ik_flight_location_uri(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "grpc+tls://[::1]:0");
+    ASSERT_OK(ik_flight_location_parse("grpc+tls://node2.example:8815", &l, &err), &err);
+    ASSERT_TRUE(!ik_flight_location_is_local(&l));
 }
 
 struct owner_count {

@@ -6,6 +6,7 @@
 #define IK_FLIGHT_INTERNAL_H
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
 #include <grpc/status.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -112,7 +113,8 @@ struct ik_flight {
     bool worker_gone; /* the worker has ended (stopping): calls are failed, not queued */
     atomic_llong requests[IK_FM_COUNT];
     atomic_llong errors;
-    atomic_llong referenced, copied; /* DoGet body bytes */
+    atomic_llong referenced, copied;    /* DoGet body bytes */
+    grpc_server_credentials *tls_creds; /* grpc+tls locations' (tls.c), made at the first */
 };
 
 /* ---- server.c: the call's next moves ----------------------------------------------------- */
@@ -147,6 +149,13 @@ bool ik__fget_more(struct ik_fcall *c);
 bool ik__fget_done(const struct ik_fget *g);
 void ik__fget_free(struct ik_fget *g);
 void ik__flight_retained_clear(struct ik_flight *f);
+
+/* ---- tls.c ------------------------------------------------------------------------------ */
+
+/* Makes f->tls_creds (once) from flight.tls_cert / tls_key, else http.tls_cert / tls_key; the
+ * error names the key and file refused. */
+int ik__flight_tls_creds(struct ik_flight *f, struct ik_error *err);
+void ik__flight_tls_release(struct ik_flight *f);
 
 /* ---- writes.c --------------------------------------------------------------------------- */
 

@@ -1,10 +1,11 @@
-/* The Flight server on gRPC's C core: listeners from config.json "flight.listen" (grpc+unix and
- * grpc+tcp), one completion queue served by its own threads, and each call as a small state
- * machine: receive the request, let reads.c or writes.c prepare messages (or hand the call to
- * the worker thread when it must block), send them one at a time (a slow client holds only
- * its own call), then the status. A call's "close" batch learns when the client went away.
- * Tokens follow HTTP's rules (docs/http.md): reads need http.read_token when it is set,
- * writes always need the token in http.token; a non-loopback location needs a read token. */
+/* The Flight server on gRPC's C core: listeners from config.json "flight.listen" (grpc+unix,
+ * grpc+tcp, and grpc+tls with tls.c's credentials), one completion queue served by its own
+ * threads, and each call as a small state machine: receive the request, let reads.c or
+ * writes.c prepare messages (or hand the call to the worker thread when it must block), send
+ * them one at a time (a slow client holds only its own call), then the status. A call's
+ * "close" batch learns when the client went away. Tokens follow HTTP's rules (docs/http.md):
+ * reads need http.read_token when it is set, writes always need the token in http.token; a
+ * non-loopback location needs a read token. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/grpc_security.h>
@@ -482,15 +483,23 @@ static void add_listener(struct ik_flight *f, const char *uri, int idx)
         add_why(f, "%s: %s", uri, "too long");
         return;
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    port = grpc_server_add_http2_port(f->server, target, creds);
-    grpc_server_credentials_release(creds);
+    if (l->loc.scheme == IK_FLIGHT_TLS) {
+        if (ik__flight_tls_creds(f, &err) != 0) {
+            add_why(f, "%s: %s", uri, err.message);
+            return;
+        }
+        port = grpc_server_add_http2_port(f->server, target, f->tls_creds);
+    } else {
+        grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+        port = grpc_server_add_http2_port(f->server, target, creds);
+        grpc_server_credentials_release(creds);
+    }
     if (port == 0) {
         bind_reason(&l->loc, why, sizeof why);
         add_why(f, "cannot listen on %s: %s", uri, why);
         return;
     }
-    if (l->loc.scheme == IK_FLIGHT_TCP)
+    if (l->loc.scheme != IK_FLIGHT_UNIX)
         l->loc.port = port;
     ik_flight_location_uri(&l->loc, l->uri, sizeof l->uri);
     (void)idx;
@@ -582,6 +591,7 @@ static void teardown(struct ik_flight *f)
                 unlink(f->listeners[i].loc.path);
     }
     ik__flight_retained_clear(f);
+    ik__flight_tls_release(f);
     f->server = NULL;
     f->n_listeners = 0;
 }

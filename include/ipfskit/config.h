@@ -108,6 +108,11 @@ struct ik_flight_conf {
     int max_message_bytes; /* "max_message_bytes": largest message received, default 64 MiB */
     int batch_rows;        /* "batch_rows": most rows per DoGet message, default 65536; 0 whole */
     int max_calls;         /* "max_calls": calls served at once, default 256 */
+    /* "tls_cert", "tls_key": the PEM certificate (chain) and key of the grpc+tls locations
+     * (relative to the data directory unless absolute), both or neither; when neither is set,
+     * grpc+tls locations use http.tls_cert / http.tls_key */
+    char tls_cert[1024];
+    char tls_key[1024];
 };
 
 /* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall
