@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flight_internal.h"
@@ -302,7 +303,10 @@ static void on_step(struct ik_fcall *c, bool ok)
     if (c->phase == PH_SEND) {
         grpc_byte_buffer_destroy(c->sending);
         c->sending = NULL;
-        ik__fcall_resume(c);
+        if (c->get && c->i_out == c->n_out && !c->status_set && ik__fget_pause_now(c->get))
+            ik__fcall_pace(c, IK_FLIGHT_FIRST_PAUSE_MS); /* the first batch is out */
+        else
+            ik__fcall_resume(c);
         return;
     }
     /* PH_RECV */
@@ -428,6 +432,64 @@ static void *worker_main(void *arg)
             ik__flight_work(c);
         ik__fcall_resume(c);
     }
+}
+
+/* ---- the pacer: DoGets resumed a moment after their first batch (IK_FLIGHT_FIRST_PAUSE_MS) - */
+
+void ik__fcall_pace(struct ik_fcall *c, double ms)
+{
+    struct ik_flight *f = c->f;
+    c->phase = PH_WORK;
+    c->due_ms = ik_now_ms() + ms;
+    c->next_job = NULL;
+    pthread_mutex_lock(&f->pmu);
+    if (f->pacer_gone) { /* stopping: resumed now, it then ends UNAVAILABLE */
+        pthread_mutex_unlock(&f->pmu);
+        ik__fcall_resume(c);
+        return;
+    }
+    if (f->paced_tail) /* one delay for all: the queue stays in due order */
+        f->paced_tail->next_job = c;
+    else
+        f->paced = c;
+    f->paced_tail = c;
+    pthread_cond_signal(&f->pcv);
+    pthread_mutex_unlock(&f->pmu);
+}
+
+static void *pacer_main(void *arg)
+{
+    struct ik_flight *f = arg;
+    pthread_mutex_lock(&f->pmu);
+    for (;;) {
+        struct ik_fcall *c = f->paced;
+        bool stopping = atomic_load(&f->stopping);
+        if (c == NULL && stopping)
+            break;
+        if (c == NULL) {
+            pthread_cond_wait(&f->pcv, &f->pmu);
+            continue;
+        }
+        double now = ik_now_ms();
+        if (!stopping && now < c->due_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            long ns = ts.tv_nsec + (long)((c->due_ms - now) * 1e6);
+            ts.tv_sec += ns / 1000000000L;
+            ts.tv_nsec = ns % 1000000000L;
+            pthread_cond_timedwait(&f->pcv, &f->pmu, &ts);
+            continue;
+        }
+        f->paced = c->next_job;
+        if (!f->paced)
+            f->paced_tail = NULL;
+        pthread_mutex_unlock(&f->pmu);
+        ik__fcall_resume(c);
+        pthread_mutex_lock(&f->pmu);
+    }
+    f->pacer_gone = true;
+    pthread_mutex_unlock(&f->pmu);
+    return NULL;
 }
 
 /* ---- listeners ---------------------------------------------------------------------------- */
@@ -561,6 +623,9 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     if (pthread_create(&f->worker, NULL, worker_main, f) != 0)
         return ik_error_set(err, EAGAIN, "cannot start the Flight worker");
     f->worker_started = true;
+    if (pthread_create(&f->pacer, NULL, pacer_main, f) != 0)
+        return ik_error_set(err, EAGAIN, "cannot start the Flight pacer");
+    f->pacer_started = true;
     return 0;
 }
 
@@ -573,6 +638,14 @@ static void teardown(struct ik_flight *f)
         pthread_cond_broadcast(&f->wcv);
         pthread_mutex_unlock(&f->wmu);
         pthread_join(f->worker, NULL);
+        f->worker_started = false;
+    }
+    if (f->pacer_started) { /* the paused DoGets are resumed (and end UNAVAILABLE) */
+        pthread_mutex_lock(&f->pmu);
+        pthread_cond_broadcast(&f->pcv);
+        pthread_mutex_unlock(&f->pmu);
+        pthread_join(f->pacer, NULL);
+        f->pacer_started = false;
     }
     if (f->server) {
         f->t_shutdown = (struct ik_ftag){NULL, -1};
@@ -607,6 +680,12 @@ void ik_flight_start(struct ik_daemon *d, int quiet)
     pthread_mutex_init(&f->mu, NULL);
     pthread_mutex_init(&f->wmu, NULL);
     pthread_cond_init(&f->wcv, NULL);
+    pthread_mutex_init(&f->pmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->pcv, &ca);
+    pthread_condattr_destroy(&ca);
     if (!d->cfg.flight.enabled) {
         snprintf(f->why, sizeof f->why, "off in config.json (flight or flight.listen is null)");
         return;
@@ -640,6 +719,8 @@ void ik_flight_stop(struct ik_daemon *d)
     pthread_mutex_destroy(&f->mu);
     pthread_mutex_destroy(&f->wmu);
     pthread_cond_destroy(&f->wcv);
+    pthread_mutex_destroy(&f->pmu);
+    pthread_cond_destroy(&f->pcv);
     free(f);
     d->flight = NULL;
 }
