@@ -3,9 +3,12 @@
  * with the owner's references balanced, hostile FlightData protobufs, and the encapsulated
  * schema. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "batch_eq.h"
+#include "flight/client.h"
 #include "flight/flight.h"
 #include "ik_test.h"
 #include "query_fixture.h"
@@ -214,4 +217,30 @@ TEST(test_flight_unpack_names_the_message_type)
     ASSERT_FAILS(ik_flight_unpack(bb, &arrow__flight__protocol__ticket__descriptor, 2, &m, &err),
                  EMSGSIZE, &err, "limit");
     grpc_byte_buffer_destroy(bb);
+}
+
+TEST(test_flight_client_tls_roots_are_checked_when_opening)
+{
+    struct ik_flight_client *c = NULL;
+    struct ik_error err;
+    char missing[600], garbage[600], link[600];
+    FILE *f;
+    snprintf(missing, sizeof missing, "%s/no-such-ca.pem", ik_test_tmpdir());
+    snprintf(garbage, sizeof garbage, "%s/garbage-ca.pem", ik_test_tmpdir());
+    snprintf(link, sizeof link, "%s/link-ca.pem", ik_test_tmpdir());
+    ASSERT_TRUE((f = fopen(garbage, "w")) != NULL);
+    fputs("not a certificate\n", f);
+    fclose(f);
+    ASSERT_EQ(symlink(garbage, link), 0);
+    ASSERT_FAILS(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, missing, 0, &c, &err),
+                 ENOENT, &err, "no-such-ca.pem");
+    ASSERT_FAILS(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, garbage, 0, &c, &err),
+                 EINVAL, &err, "holds no PEM certificate");
+    ASSERT_TRUE(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, link, 0, &c, &err) != 0);
+    ASSERT_TRUE(c == NULL);
+    /* not read for locations without TLS, and none given: gRPC's default roots */
+    ASSERT_OK(ik_flight_client_open("grpc+tcp://127.0.0.1:1", NULL, missing, 0, &c, &err), &err);
+    ik_flight_client_close(c);
+    ASSERT_OK(ik_flight_client_open("grpc+tls://127.0.0.1:1", "t", NULL, 0, &c, &err), &err);
+    ik_flight_client_close(c);
 }

@@ -4,12 +4,17 @@ openssl command line); pyarrow.flight reads it with the certificate as its root 
 `ipfs-kit pin list --format arrow` gives; tokens work as on grpc+tcp; a client that does not
 trust the certificate, a plain-TCP client and hostile bytes on the TLS port fail without
 hurting the daemon; refused files name the key and the file and leave the other locations
-served."""
+served. Peers over TLS: a daemon reads a grpc+tls peer with peer_tls_ca as its roots
+(GetFlightInfo's fan-out, `pin list --all-peers`, `peers status`), and reports a peer whose
+certificate it does not trust."""
+import json
 import os
+import shutil
 import socket
 
 import pyarrow as pa
 import pyarrow.flight as fl
+import pyarrow.ipc  # noqa: F401 - pa.ipc
 import pytest
 
 from daemon_util import pid_alive
@@ -246,3 +251,85 @@ def test_bad_certificate_or_key_leaves_tls_off_with_the_reason(spoil, words):
         cl.close()
     finally:
         finish(d)
+
+
+# ---- peers over TLS (docs/distributed.md): peer_tls_ca names the certificates to trust --------
+
+@pytest.fixture(scope="module")
+def fleet():
+    """Daemon "a" (20 pins) serving grpc+tls only beside its unix socket; daemon "b" (10 pins)
+    whose peers list a's TLS location, with a's certificate copied in as b's peer_tls_ca."""
+    a = tls_flight_daemon(pins=20, asan=False)
+    b = None
+    try:
+        a.ok("daemon", "stop")
+        conf = json_conf(a)
+        conf["node_name"] = "a"
+        a.write_config(conf)
+        a.start()
+        refresh(a)
+        b = flight_daemon(asan=False, start=False)
+        shutil.copy(a.p("cert.pem"), b.p("a-cert.pem"))
+        b.write_config({"http": {"listen": "127.0.0.1:0"}, "node_name": "b",
+                        "peer_timeout_ms": 20000, "peers": [tls_loc(a)],
+                        "peer_tls_ca": "a-cert.pem",
+                        "flight": {"listen": [f"grpc+unix://{b.p('flight.sock')}"]}})
+        b.start()
+        b.ok("pin", "import", b.sample(b.p("sample.jsonl"), 10, seed=9), timeout=120)
+        refresh(b)
+        yield a, b
+    finally:
+        if b:
+            finish(b)
+        finish(a)
+
+
+def json_conf(d):
+    with open(d.p("config.json")) as f:
+        return json.load(f)
+
+
+def test_get_flight_info_lists_the_tls_peer_and_its_endpoint_reads(fleet):
+    a, b = fleet
+    cl = fl.FlightClient(b.flight[0])
+    info = cl.get_flight_info(fl.FlightDescriptor.for_command(
+        json.dumps({"table": "pin_index", "node": True})))
+    meta = json.loads(info.app_metadata)
+    assert meta["unreachable"] == [] and meta["peers"][0]["status"] == "ok", meta
+    assert len(info.endpoints) == 2 and info.total_records == 30
+    ep = info.endpoints[1]
+    assert [loc.uri.decode() for loc in ep.locations] == [tls_loc(a)]
+    t = tls_client(a, ep.locations[0].uri.decode()).do_get(ep.ticket).read_all()
+    assert t.num_rows == 20 and set(t.column("node").to_pylist()) == {"a"}
+    cl.close()
+
+
+def test_all_peers_and_peers_status_reach_the_tls_peer(fleet):
+    a, b = fleet
+    r = b.ik("pin", "list", "--all-peers", "--format", "arrow", timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    t = pa.ipc.open_stream(r.stdout).read_all()
+    nodes = t.column("node").to_pylist()
+    assert (nodes.count("a"), nodes.count("b")) == (20, 10)
+    r = b.ik("peers", "status", "--format", "json", timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    p = json.loads(r.stdout)["peers"][0]
+    assert p["location"] == tls_loc(a) and p["reachable"] is True and p["pins"] == 20
+
+
+def test_a_tls_peer_whose_certificate_is_not_trusted_is_reported(fleet):
+    a, b = fleet
+    conf = json_conf(b)
+    try:
+        del conf["peer_tls_ca"]  # gRPC's default roots: a's self-signed certificate is not one
+        b.write_config(conf)
+        r = b.ik("pin", "list", "--all-peers", "--format", "arrow", timeout=60)
+        assert r.returncode == 69, r.stderr.decode()
+        err = r.stderr.decode()
+        assert f"peer {tls_loc(a)} not answering" in err
+        assert "certificate verify failed" in err or "andshake" in err, err
+        r = b.ik("peers", "status", "--format", "json", timeout=60)
+        assert json.loads(r.stdout)["peers"][0]["reachable"] is False
+    finally:
+        conf["peer_tls_ca"] = "a-cert.pem"
+        b.write_config(conf)
