@@ -83,6 +83,13 @@ def first_batch(cl, ticket):
     return dt
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p50(xs):
     return statistics.median(xs)
 
@@ -99,7 +106,7 @@ def measure(pins):
     res = {"pins": pins, "load_start": os.getloadavg()[0]}
     server = None
     try:
-        with R.Daemon(d):
+        with R.Daemon(d) as daemon:
             st = status(d)
             loc = st["flight"][1]
             ours = fl.FlightClient(loc)
@@ -123,9 +130,19 @@ def measure(pins):
                 port = int(server.stdout.readline())
             theirs = fl.FlightClient(f"grpc+tcp://127.0.0.1:{port}")
             t_ours, t_theirs = [], []
+            cpu_ours = cpu_theirs = 0.0
             for _ in range(REPS):
+                c0 = cpu_s(daemon.pid())
                 t_ours.append(timed_read(ours, ticket)[0])
+                c1 = cpu_s(daemon.pid())
+                cpu_ours += c1 - c0
+                c0 = cpu_s(server.pid)
                 t_theirs.append(timed_read(theirs, fl.Ticket(b"all"))[0])
+                cpu_theirs += cpu_s(server.pid) - c0
+            # the servers' own CPU per read: what each spends, whatever the load does to the
+            # client sharing the machine (2 cores here)
+            res["server_cpu_ms"] = {"ours": cpu_ours / REPS * 1e3,
+                                    "pyarrow": cpu_theirs / REPS * 1e3}
             res["doget_s"] = {"ours_min": min(t_ours), "ours_p50": p50(t_ours),
                               "pyarrow_min": min(t_theirs), "pyarrow_p50": p50(t_theirs),
                               "ours_runs": t_ours, "pyarrow_runs": t_theirs}
@@ -181,11 +198,12 @@ def report(results):
              "| pins (load at start / end) | DoGet whole table: daemon | pyarrow FlightServerBase "
              "(memory) | ratio (target ≥ 1.0) | first batch p50 (pyarrow's) | GetSchema round trip "
              "p50 (after idle) | ratio (target ≤ 2) "
-             "| body bytes referenced / copied |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| body bytes referenced / copied | server CPU per whole-table DoGet: daemon / "
+             "pyarrow |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | |")
+            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | | |")
             continue
         g = r["doget_s"]
         lines.append(
@@ -200,7 +218,8 @@ def report(results):
             f"{r['unary_cold_p50_ms']:.2f}) | "
             f"{r['first_batch_ratio']:.2f}× | "
             f"{r['referenced_bytes'] / 1e6:.1f} MB / "
-            f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table |")
+            f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table | "
+            f"{r['server_cpu_ms']['ours']:.0f} ms / {r['server_cpu_ms']['pyarrow']:.0f} ms |")
     lines += ["", "First batch: the daemon's DoGet starts with 256 rows, doubling to batch_rows, "
               "and sends the rest 1 ms after the first batch (docs/flight.md, \"First batch\"). "
               f"Each sample: {GAP_S * 1e3:.0f} ms idle (the cancelled DoGet before drains), one "
