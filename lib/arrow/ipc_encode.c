@@ -21,6 +21,16 @@ void ik__enc_clear(struct ik__enc *e)
     e->n_nodes = e->n_bufs = e->n_variadic = e->n_scratch = 0;
 }
 
+bool ik__enc_take_scratch(struct ik__enc *e, const void *p)
+{
+    for (int64_t i = 0; i < e->n_scratch; i++)
+        if (e->scratch[i] == p) {
+            e->scratch[i] = e->scratch[--e->n_scratch];
+            return true;
+        }
+    return false;
+}
+
 void ik__enc_reset(struct ik__enc *e)
 {
     ik__enc_clear(e);
