@@ -368,6 +368,8 @@ def test_flight_null_turns_it_off():
     ({"listen": ["grpc+unix://relative.sock"]}, "flight.listen[0]"),
     ({"batch_rows": -1}, "flight.batch_rows"),
     ({"max_message_bytes": "big"}, "flight.max_message_bytes"),
+    ({"tls_cert": "cert.pem"}, "flight.tls_cert: set together with flight.tls_key"),
+    ({"tls_key": "", "tls_cert": "c.pem"}, "flight.tls_key: expected the path of a PEM file"),
 ])
 def test_bad_flight_config_is_refused_naming_the_key(conf, key):
     d = flight_daemon(start=False)
