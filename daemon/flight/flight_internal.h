@@ -20,6 +20,7 @@
 #define IK_FLIGHT_PENDING 8 /* calls requested from gRPC ahead of arrival */
 #define IK_FLIGHT_RETAIN 16 /* table states kept for the tickets handed out */
 #define IK_FLIGHT_RETAIN_MS (10 * 60 * 1000)
+#define IK_FLIGHT_HANDSHAKE_MS 10000 /* gRPC's default is 120 s; HTTP's idle_timeout is 10 s */
 /* A DoGet's first batch is small (IK_FLIGHT_FIRST_ROWS rows, then doubling to batch_rows) and
  * the rest waits this long after it (reads.c, the pacer in server.c): a client that polls its
  * connection from the thread that reads (gRPC's synchronous API, pyarrow's) hands a message to

@@ -581,8 +581,8 @@ static int load_token(struct ik_flight *f, struct ik_error *err)
 static int serve(struct ik_flight *f, struct ik_error *err)
 {
     const struct ik_flight_conf *fc = &f->d->cfg.flight;
-    grpc_arg args[3];
-    grpc_channel_args ca = {3, args};
+    grpc_arg args[4];
+    grpc_channel_args ca = {4, args};
     char cwd[PATH_MAX], uri[PATH_MAX + 32];
     int rc;
     if ((rc = load_token(f, err)) != 0)
@@ -596,6 +596,9 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     args[2].type = GRPC_ARG_INTEGER;
     args[2].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
     args[2].value.integer = 0; /* a port another process holds is taken, not shared */
+    args[3].type = GRPC_ARG_INTEGER; /* a connection stalled in its TLS or HTTP/2 handshake */
+    args[3].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+    args[3].value.integer = IK_FLIGHT_HANDSHAKE_MS;
     f->server = grpc_server_create(&ca, NULL);
     f->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(f->server, f->cq, NULL);
