@@ -595,7 +595,7 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     args[1].value.integer = -1;
     args[2].type = GRPC_ARG_INTEGER;
     args[2].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
-    args[2].value.integer = 0; /* a port another process holds is taken, not shared */
+    args[2].value.integer = 0;       /* a port another process holds is taken, not shared */
     args[3].type = GRPC_ARG_INTEGER; /* a connection stalled in its TLS or HTTP/2 handshake */
     args[3].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
     args[3].value.integer = IK_FLIGHT_HANDSHAKE_MS;
