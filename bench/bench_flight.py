@@ -7,7 +7,9 @@ with the daemon serving Flight on a unix socket and a free loopback port:
   batches of the same size), read by the same pyarrow client over grpc+tcp, alternating, min and
   median of the runs (target: ≥ 1.0× pyarrow's throughput);
 - the first batch of that DoGet against a gRPC unary round trip to the daemon (GetSchema of
-  pin_index), p50 (target: ≤ 2×);
+  pin_index), p50 (target: ≤ 2×), interleaved: after an idle gap (GAP_S: the cancelled DoGet
+  before has drained) one round trip wakes both ends (reported as the round trip after idle),
+  then a timed round trip and, right after it, the timed first batch;
 - the daemon's bytes-copied counter around one whole-table DoGet: body bytes sent as slices of
   the mapped segments against bytes copied (target: no row copied).
 
@@ -43,6 +45,8 @@ t = pa.Table.from_batches(t.combine_chunks().to_batches(max_chunksize=rows))
 class S(fl.FlightServerBase):
     def do_get(self, context, ticket):
         return fl.RecordBatchStream(t)
+    def list_actions(self, context):
+        return []
 s = S("grpc+tcp://127.0.0.1:0")
 print(s.port, flush=True)
 s.serve()
@@ -67,6 +71,9 @@ def timed_read(cl, ticket):
     return time.perf_counter() - t0, t
 
 
+GAP_S = 0.02  # idle before each first-batch and round-trip sample
+
+
 def first_batch(cl, ticket):
     t0 = time.perf_counter()
     r = cl.do_get(ticket)
@@ -74,6 +81,13 @@ def first_batch(cl, ticket):
     dt = time.perf_counter() - t0
     r.cancel()
     return dt
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def p50(xs):
@@ -89,10 +103,10 @@ def measure(pins):
                       "batch_rows": BATCH_ROWS}
     with open(conf_path, "w") as f:
         json.dump(conf, f)
-    res = {"pins": pins}
+    res = {"pins": pins, "load_start": os.getloadavg()[0]}
     server = None
     try:
-        with R.Daemon(d):
+        with R.Daemon(d) as daemon:
             st = status(d)
             loc = st["flight"][1]
             ours = fl.FlightClient(loc)
@@ -116,9 +130,19 @@ def measure(pins):
                 port = int(server.stdout.readline())
             theirs = fl.FlightClient(f"grpc+tcp://127.0.0.1:{port}")
             t_ours, t_theirs = [], []
+            cpu_ours = cpu_theirs = 0.0
             for _ in range(REPS):
+                c0 = cpu_s(daemon.pid())
                 t_ours.append(timed_read(ours, ticket)[0])
+                c1 = cpu_s(daemon.pid())
+                cpu_ours += c1 - c0
+                c0 = cpu_s(server.pid)
                 t_theirs.append(timed_read(theirs, fl.Ticket(b"all"))[0])
+                cpu_theirs += cpu_s(server.pid) - c0
+            # the servers' own CPU per read: what each spends, whatever the load does to the
+            # client sharing the machine (2 cores here)
+            res["server_cpu_ms"] = {"ours": cpu_ours / REPS * 1e3,
+                                    "pyarrow": cpu_theirs / REPS * 1e3}
             res["doget_s"] = {"ours_min": min(t_ours), "ours_p50": p50(t_ours),
                               "pyarrow_min": min(t_theirs), "pyarrow_p50": p50(t_theirs),
                               "ours_runs": t_ours, "pyarrow_runs": t_theirs}
@@ -126,25 +150,33 @@ def measure(pins):
             res["throughput_ratio_p50"] = p50(t_theirs) / p50(t_ours)
             res["ours_mb_s"] = res["table_bytes"] / min(t_ours) / 1e6
             res["pyarrow_mb_s"] = res["table_bytes"] / min(t_theirs) / 1e6
-            n = 20 if QUICK else 50
-            fb, fb_theirs = [], []
-            for _ in range(n):
-                fb.append(first_batch(ours, ticket))
-                fb_theirs.append(first_batch(theirs, fl.Ticket(b"all")))
+            n = 20 if QUICK else 60
             desc = fl.FlightDescriptor.for_path("pin_index")
-            unary = []
-            for _ in range(n * 4):
+            fb, fb_theirs, unary, cold = [], [], [], []
+            for _ in range(n):
+                # after the gap (the cancelled DoGet before has drained), one untimed round
+                # trip wakes both ends; then a timed round trip and the timed first batch
+                time.sleep(GAP_S)
+                t0 = time.perf_counter()
+                ours.get_schema(desc)
+                cold.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 ours.get_schema(desc)
                 unary.append(time.perf_counter() - t0)
+                fb.append(first_batch(ours, ticket))
+                time.sleep(GAP_S)
+                list(theirs.list_actions())  # the same wake-up for pyarrow's server
+                fb_theirs.append(first_batch(theirs, fl.Ticket(b"all")))
             res["first_batch_p50_ms"] = p50(fb) * 1e3
             res["unary_p50_ms"] = p50(unary) * 1e3
             res["first_batch_min_ms"] = min(fb) * 1e3
             res["pyarrow_first_batch_p50_ms"] = p50(fb_theirs) * 1e3
             res["unary_min_ms"] = min(unary) * 1e3
+            res["unary_cold_p50_ms"] = p50(cold) * 1e3
             res["first_batch_ratio"] = p50(fb) / p50(unary)
             ours.close()
             theirs.close()
+            res["load_end"] = os.getloadavg()[0]
     finally:
         if server:
             server.kill()
@@ -163,26 +195,38 @@ def report(results):
              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; batches of "
              f"{BATCH_ROWS} rows; min (p50) of {REPS} alternating runs, one pyarrow client over "
              "grpc+tcp on loopback.", "",
-             "| pins | DoGet whole table: daemon | pyarrow FlightServerBase (memory) | ratio "
-             "(target ≥ 1.0) | first batch p50 (pyarrow's) | GetSchema round trip p50 | ratio (target ≤ 2) "
-             "| body bytes referenced / copied |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| pins (load at start / end) | DoGet whole table: daemon | pyarrow FlightServerBase "
+             "(memory) | ratio (target ≥ 1.0) | first batch p50 (pyarrow's) | GetSchema round trip "
+             "p50 (after idle) | ratio (target ≤ 2) "
+             "| body bytes referenced / copied | server CPU per whole-table DoGet: daemon / "
+             "pyarrow |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | |")
+            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | | |")
             continue
         g = r["doget_s"]
         lines.append(
-            f"| {r['pins']:,} | {g['ours_min'] * 1e3:.0f} ms ({g['ours_p50'] * 1e3:.0f}), "
+            f"| {r['pins']:,} ({r['load_start']:.1f} / {r['load_end']:.1f}) | "
+            f"{g['ours_min'] * 1e3:.0f} ms ({g['ours_p50'] * 1e3:.0f}), "
             f"{r['ours_mb_s']:.0f} MB/s | {g['pyarrow_min'] * 1e3:.0f} ms "
             f"({g['pyarrow_p50'] * 1e3:.0f}), {r['pyarrow_mb_s']:.0f} MB/s | "
             f"{r['throughput_ratio']:.2f}× ({r['throughput_ratio_p50']:.2f}×) | "
             f"{r['first_batch_p50_ms']:.2f} ms (min {r['first_batch_min_ms']:.2f}; pyarrow "
             f"{r['pyarrow_first_batch_p50_ms']:.2f}) | "
-            f"{r['unary_p50_ms']:.2f} ms (min {r['unary_min_ms']:.2f}) | "
-            f"{r['first_batch_ratio']:.2f}× | {r['referenced_bytes'] / 1e6:.1f} MB / "
-            f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table |")
-    lines += ["", "Copied bytes are the padding between buffers and the offsets of each batch "
+            f"{r['unary_p50_ms']:.2f} ms (min {r['unary_min_ms']:.2f}; after idle "
+            f"{r['unary_cold_p50_ms']:.2f}) | "
+            f"{r['first_batch_ratio']:.2f}× | "
+            f"{r['referenced_bytes'] / 1e6:.1f} MB / "
+            f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table | "
+            f"{r['server_cpu_ms']['ours']:.0f} ms / {r['server_cpu_ms']['pyarrow']:.0f} ms |")
+    lines += ["", "First batch: the daemon's DoGet starts with 256 rows, doubling to batch_rows, "
+              "and sends the rest 1 ms after the first batch (docs/flight.md, \"First batch\"). "
+              f"Each sample: {GAP_S * 1e3:.0f} ms idle (the cancelled DoGet before drains), one "
+              "round trip to wake both ends (\"after idle\"), then the timed round trip and the "
+              "timed first batch back to back. pyarrow's server gets the same idle and wake-up "
+              "(ListActions).", "",
+              "Copied bytes are the padding between buffers and the offsets of each batch "
               "after a segment's first (rebased to 0, as IPC wants); no row's values are "
               "copied (docs/flight.md, \"Zero copy\")."]
     return "\n".join(lines) + "\n"

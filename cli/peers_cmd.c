@@ -28,7 +28,7 @@ struct part {
     char name[300];                  /* the node name (here) or the peer's location */
     const struct ik_peer_conf *peer; /* NULL: this node */
     const char *cmd;                 /* the command sent to peers */
-    const char *token;
+    const char *token, *tls_roots;   /* http.read_token, peer_tls_ca */
     int info_ms, get_ms;
     /* results */
     int rc;
@@ -98,7 +98,7 @@ static void *peer_main(void *arg)
     struct ik_flight_client *c = NULL;
     Arrow__Flight__Protocol__FlightInfo *info = NULL;
     double t0 = now_ms();
-    int rc = ik_flight_client_open(p->peer->location, p->token, 0, &c, &p->err);
+    int rc = ik_flight_client_open(p->peer->location, p->token, p->tls_roots, 0, &c, &p->err);
     if (rc == 0)
         rc = ik_flight_client_get_info(c, p->cmd, strlen(p->cmd), p->info_ms, &info, &p->err);
     for (size_t i = 0; rc == 0 && i < info->n_endpoint; i++) {
@@ -111,7 +111,8 @@ static void *peer_main(void *arg)
         }
         if (e->n_location > 0 && e->location[0]->uri && e->location[0]->uri[0] &&
             strcmp(e->location[0]->uri, p->peer->location) != 0 &&
-            (rc = ik_flight_client_open(e->location[0]->uri, p->token, 0, &ec, &p->err)) != 0)
+            (rc = ik_flight_client_open(e->location[0]->uri, p->token, p->tls_roots, 0, &ec,
+                                        &p->err)) != 0)
             break;
         rc = ik_flight_client_do_get(ec, e->ticket->ticket.data, e->ticket->ticket.len, p->get_ms,
                                      &s, &p->err);
@@ -279,6 +280,7 @@ int ik_cli_run_all_peers(struct ik_cli_query_opts *o, struct ik_query *q, const 
         snprintf(p->name, sizeof p->name, "%s", p->peer->location);
         p->cmd = cmd;
         p->token = conf.http.read_token;
+        p->tls_roots = conf.peer_tls_ca;
         p->info_ms = conf.peer_timeout_ms;
         p->get_ms = o->client.timeout_ms > 0 ? o->client.timeout_ms : conf.timeout_s * 1000;
         started[i] = pthread_create(&threads[i], NULL, peer_main, p) == 0;
@@ -356,7 +358,7 @@ cleanup:
 
 struct probe {
     const struct ik_peer_conf *peer;
-    const char *token;
+    const char *token, *tls_roots; /* http.read_token, peer_tls_ca */
     int timeout_ms;
     bool reachable;
     double latency_ms;
@@ -377,7 +379,7 @@ static void *probe_main(void *arg)
     uint8_t *body = NULL;
     size_t len = 0;
     double t0 = now_ms();
-    int rc = ik_flight_client_open(p->peer->location, p->token, 0, &c, &p->err);
+    int rc = ik_flight_client_open(p->peer->location, p->token, p->tls_roots, 0, &c, &p->err);
     if (rc == 0)
         rc = ik_flight_client_action(c, "health", NULL, 0, p->timeout_ms, &body, &len, &p->err);
     p->latency_ms = now_ms() - t0;
@@ -493,6 +495,7 @@ static int cmd_status(int argc, char **argv)
     for (size_t i = 0; i < conf.n_peers; i++) {
         probes[i].peer = &conf.peers[i];
         probes[i].token = conf.http.read_token;
+        probes[i].tls_roots = conf.peer_tls_ca;
         probes[i].timeout_ms = timeout_ms > 0 ? timeout_ms : conf.peer_timeout_ms;
         started[i] = pthread_create(&threads[i], NULL, probe_main, &probes[i]) == 0;
         if (!started[i])

@@ -442,6 +442,11 @@ TEST(test_config_peers_bad_values_are_named)
         {"{\"peers\":[\"grpc+unix://rel/path\"]}", "peers[0]: grpc+unix:// takes an absolute"},
         {"{\"peers\":[\"grpc+tcp://a:1\",\"grpc://a:1\"]}", "peers[1]: grpc+tcp://a:1 is already "
                                                             "peers[0]"},
+        {"{\"peers\":[\"grpc+tls://a\"]}", "peers[0]: expected"},
+        {"{\"peers\":[\"grpc+tls://a:1\",\"grpc+tls://a:1/\"]}", "peers[1]: grpc+tls://a:1 is "
+                                                                 "already peers[0]"},
+        {"{\"peer_tls_ca\":\"\"}", "peer_tls_ca: expected the path of a PEM file"},
+        {"{\"peer_tls_ca\":3}", "peer_tls_ca: expected"},
         {"{\"peer_timeout_ms\":5}", "peer_timeout_ms: expected an integer from 10"},
         {"{\"peer_timeout_ms\":\"1s\"}", "peer_timeout_ms"},
         {"{\"node_name\":\"\"}", "node_name: expected 1 to 63"},
@@ -472,4 +477,62 @@ TEST(test_config_peers_more_than_the_limit_refused)
         n += (size_t)snprintf(json + n, sizeof json - n, "%s\"grpc+tcp://h%d:1\"", i ? "," : "", i);
     snprintf(json + n, sizeof json - n, "]}");
     ASSERT_FAILS(load("peers", json, &c, &err), EINVAL, &err, "at most 64");
+}
+
+TEST(test_config_flight_tls_locations_and_files)
+{
+    struct ik_config c;
+    struct ik_error err;
+    ASSERT_OK(
+        load("flight-tls",
+             "{\"flight\":{\"listen\":[\"grpc+tls://127.0.0.1:0\",\"grpc+unix:///tmp/f.sock\"],"
+             "\"tls_cert\":\"cert.pem\",\"tls_key\":\"/etc/k.pem\"}}",
+             &c, &err),
+        &err);
+    ASSERT_EQ(c.flight.n_listen, 2);
+    ASSERT_STR_EQ(c.flight.listen[0], "grpc+tls://127.0.0.1:0");
+    ASSERT_STR_EQ(c.flight.tls_cert, "cert.pem");
+    ASSERT_STR_EQ(c.flight.tls_key, "/etc/k.pem");
+    ik_config_reset(&c);
+    /* no files of its own: grpc+tls takes HTTP's (daemon/flight/tls.c) */
+    ASSERT_OK(load("flight-tls", "{\"flight\":{\"tls_cert\":null,\"tls_key\":null}}", &c, &err),
+              &err);
+    ASSERT_EQ(c.flight.tls_cert[0], 0);
+    ik_config_reset(&c);
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":\"c.pem\"}}", &c, &err), EINVAL,
+                 &err, "flight.tls_cert: set together with flight.tls_key");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_key\":\"k.pem\"}}", &c, &err), EINVAL, &err,
+                 "flight.tls_key: set together with flight.tls_cert");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":\"\",\"tls_key\":\"k\"}}", &c, &err),
+                 EINVAL, &err, "flight.tls_cert: expected the path of a PEM file");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"tls_cert\":7,\"tls_key\":\"k\"}}", &c, &err),
+                 EINVAL, &err, "flight.tls_cert");
+    ASSERT_FAILS(load("flight-tls", "{\"flight\":{\"listen\":[\"grpcs://h:1\"]}}", &c, &err),
+                 EINVAL, &err, "grpc+tls://host:port");
+}
+
+TEST(test_config_peers_over_tls_and_their_roots)
+{
+    struct ik_config c;
+    struct ik_error err;
+    const char *dir =
+        config_dir("peers-tls", "{\"peers\":[\"grpc+tls://node2.example:8815\","
+                                "\"grpc+tls://[::1]:9\",\"grpc+tcp://node2.example:8815\"],"
+                                "\"peer_tls_ca\":\"fleet-ca.pem\"}");
+    char want[4200];
+    ASSERT_OK(ik_config_load(dir, &c, &err), &err);
+    ASSERT_EQ(c.n_peers, 3);
+    ASSERT_STR_EQ(c.peers[0].location, "grpc+tls://node2.example:8815");
+    ASSERT_TRUE(c.peers[0].tls);
+    ASSERT_STR_EQ(c.peers[1].location, "grpc+tls://[::1]:9");
+    ASSERT_STR_EQ(c.peers[1].host, "::1");
+    ASSERT_TRUE(!c.peers[2].tls); /* the same host and port in the clear is another peer */
+    snprintf(want, sizeof want, "%s/fleet-ca.pem", dir); /* under the data directory */
+    ASSERT_STR_EQ(c.peer_tls_ca, want);
+    ik_config_reset(&c);
+    ASSERT_OK(load("peers-tls", "{\"peer_tls_ca\":\"/etc/ssl/fleet.pem\"}", &c, &err), &err);
+    ASSERT_STR_EQ(c.peer_tls_ca, "/etc/ssl/fleet.pem");
+    ik_config_reset(&c);
+    ASSERT_OK(load("peers-tls", "{}", &c, &err), &err);
+    ASSERT_EQ(c.peer_tls_ca[0], 0);
 }

@@ -3,11 +3,15 @@
  * with the owner's references balanced, hostile FlightData protobufs, and the encapsulated
  * schema. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "batch_eq.h"
+#include "flight/client.h"
 #include "flight/flight.h"
 #include "ik_test.h"
+#include "ipfskit/query.h"
 #include "query_fixture.h"
 
 TEST(test_flight_location_parses_unix_and_tcp)
@@ -51,7 +55,30 @@ TEST(test_flight_location_rejects_bad_uris)
     ASSERT_FAILS(ik_flight_location_parse("grpc+tcp://a/b:1", &l, &err), EINVAL, &err, "host");
     ASSERT_FAILS(ik_flight_location_parse("grpc+unix://rel.sock", &l, &err), EINVAL, &err,
                  "absolute");
-    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://h:1", &l, &err), ENOTSUP, &err, "TLS");
+    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://h", &l, &err), EINVAL, &err, "no port");
+    ASSERT_FAILS(ik_flight_location_parse("grpc+tls://a@b:1", &l, &err), EINVAL, &err, "host");
+}
+
+TEST(test_flight_location_parses_tls)
+{
+    struct ik_flight_location l;
+    struct ik_error err;
+    char buf[300];
+    ASSERT_OK(ik_flight_location_parse("grpc+tls://127.0.0.1:8815", &l, &err), &err);
+    ASSERT_EQ(l.scheme, IK_FLIGHT_TLS);
+    ASSERT_STR_EQ(l.host, "127.0.0.1");
+    ASSERT_EQ(l.port, 8815);
+    ASSERT_TRUE(ik_flight_location_is_local(&l));
+    ASSERT_OK(ik_flight_location_target(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "127.0.0.1:8815");
+    ASSERT_OK(ik_flight_location_uri(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "grpc+tls://127.0.0.1:8815");
+    ASSERT_OK(ik_flight_location_parse("GRPC+TLS://[::1]:0", &l, &err), &err);
+    ASSERT_EQ(l.scheme, IK_FLIGHT_TLS);
+    ASSERT_OK(ik_flight_location_uri(&l, buf, sizeof buf), &err);
+    ASSERT_STR_EQ(buf, "grpc+tls://[::1]:0");
+    ASSERT_OK(ik_flight_location_parse("grpc+tls://node2.example:8815", &l, &err), &err);
+    ASSERT_TRUE(!ik_flight_location_is_local(&l));
 }
 
 struct owner_count {
@@ -138,6 +165,44 @@ TEST(test_flight_data_round_trips_and_references_ranges)
     s.release(&s);
 }
 
+TEST(test_flight_data_of_a_slice_rebases_offsets_into_blocks_of_their_own)
+{
+    /* rows [1500, 5000) of a batch: the string columns' offsets are rebased by the writer and
+     * handed to gRPC as the slices' own blocks (freed with them), not copied again */
+    struct ArrowSchema s, s2 = {0};
+    struct ArrowArray b, part = {0}, b2 = {0};
+    struct ik_flight_encoder *e = NULL;
+    struct ik_error err;
+    struct ik_query q;
+    grpc_byte_buffer *bbs[16];
+    size_t n = 0;
+    int64_t referenced, copied;
+    char why[256];
+    fx_pins(5000, &s, &b);
+    ik_query_init(&q, "slice");
+    q.offset = 1500;
+    q.limit = 3500;
+    ASSERT_OK(ik_query_apply(&q, &s, &b, NULL, &part, NULL, &err), &err);
+    ik_query_reset(&q);
+    ASSERT_OK(ik_flight_encoder_create(&s, NULL, 0, NULL, &e, &err), &err);
+    ASSERT_OK(ik_flight_encoder_write(e, &part, &err), &err);
+    for (grpc_byte_buffer *bb; n < 16 && (bb = ik_flight_encoder_next(e)) != NULL;)
+        bbs[n++] = bb;
+    ik_flight_encoder_counts(e, &referenced, &copied);
+    ASSERT_EQ(referenced, 0);
+    ASSERT_TRUE(copied > 3501 * 4); /* at least the cid column's rebased offsets */
+    ik_flight_encoder_destroy(e);   /* the messages keep the blocks they hold */
+    ASSERT_OK(decode_all(bbs, n, &b2, &s2, &err), &err);
+    for (size_t i = 0; i < n; i++)
+        grpc_byte_buffer_destroy(bbs[i]);
+    ASSERT_TRUE(ik_test_batch_equal(&s, &part, &b2, why, sizeof why));
+    b2.release(&b2);
+    s2.release(&s2);
+    part.release(&part);
+    b.release(&b);
+    s.release(&s);
+}
+
 TEST(test_flight_schema_bytes_are_an_encapsulated_message)
 {
     struct ArrowSchema s;
@@ -191,4 +256,30 @@ TEST(test_flight_unpack_names_the_message_type)
     ASSERT_FAILS(ik_flight_unpack(bb, &arrow__flight__protocol__ticket__descriptor, 2, &m, &err),
                  EMSGSIZE, &err, "limit");
     grpc_byte_buffer_destroy(bb);
+}
+
+TEST(test_flight_client_tls_roots_are_checked_when_opening)
+{
+    struct ik_flight_client *c = NULL;
+    struct ik_error err;
+    char missing[600], garbage[600], link[600];
+    FILE *f;
+    snprintf(missing, sizeof missing, "%s/no-such-ca.pem", ik_test_tmpdir());
+    snprintf(garbage, sizeof garbage, "%s/garbage-ca.pem", ik_test_tmpdir());
+    snprintf(link, sizeof link, "%s/link-ca.pem", ik_test_tmpdir());
+    ASSERT_TRUE((f = fopen(garbage, "w")) != NULL);
+    fputs("not a certificate\n", f);
+    fclose(f);
+    ASSERT_EQ(symlink(garbage, link), 0);
+    ASSERT_FAILS(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, missing, 0, &c, &err),
+                 ENOENT, &err, "no-such-ca.pem");
+    ASSERT_FAILS(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, garbage, 0, &c, &err),
+                 EINVAL, &err, "holds no PEM certificate");
+    ASSERT_TRUE(ik_flight_client_open("grpc+tls://127.0.0.1:1", NULL, link, 0, &c, &err) != 0);
+    ASSERT_TRUE(c == NULL);
+    /* not read for locations without TLS, and none given: gRPC's default roots */
+    ASSERT_OK(ik_flight_client_open("grpc+tcp://127.0.0.1:1", NULL, missing, 0, &c, &err), &err);
+    ik_flight_client_close(c);
+    ASSERT_OK(ik_flight_client_open("grpc+tls://127.0.0.1:1", "t", NULL, 0, &c, &err), &err);
+    ik_flight_client_close(c);
 }

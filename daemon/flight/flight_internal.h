@@ -6,6 +6,7 @@
 #define IK_FLIGHT_INTERNAL_H
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
 #include <grpc/status.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +20,14 @@
 #define IK_FLIGHT_PENDING 8 /* calls requested from gRPC ahead of arrival */
 #define IK_FLIGHT_RETAIN 16 /* table states kept for the tickets handed out */
 #define IK_FLIGHT_RETAIN_MS (10 * 60 * 1000)
+#define IK_FLIGHT_HANDSHAKE_MS 10000 /* gRPC's default is 120 s; HTTP's idle_timeout is 10 s */
+/* A DoGet's first batch is small (IK_FLIGHT_FIRST_ROWS rows, then doubling to batch_rows) and
+ * the rest waits this long after it (reads.c, the pacer in server.c): a client that polls its
+ * connection from the thread that reads (gRPC's synchronous API, pyarrow's) hands a message to
+ * its caller only once its socket runs dry, so the bulk sent at once behind the first batch
+ * held it back by milliseconds (bench/results/flight.md). */
+#define IK_FLIGHT_FIRST_ROWS ((int64_t)256)
+#define IK_FLIGHT_FIRST_PAUSE_MS 1.0
 
 enum ik_fmethod {
     IK_FM_HANDSHAKE,
@@ -73,7 +82,8 @@ struct ik_fcall {
     bool authed_write; /* the call carried the write token */
     bool authed_read;  /* ... or a token reads accept (or none is needed) */
     double t0;
-    struct ik_fcall *next_job; /* the worker's queue */
+    struct ik_fcall *next_job; /* the worker's queue, or the pacer's */
+    double due_ms;             /* the pacer resumes the call then (monotonic ms) */
 };
 
 struct ik_flight_listener {
@@ -110,9 +120,15 @@ struct ik_flight {
     pthread_cond_t wcv;
     struct ik_fcall *jobs, *jobs_tail;
     bool worker_gone; /* the worker has ended (stopping): calls are failed, not queued */
+    pthread_t pacer;  /* resumes DoGets paused after their first batch */
+    bool pacer_started, pacer_gone;
+    pthread_mutex_t pmu;
+    pthread_cond_t pcv; /* on CLOCK_MONOTONIC */
+    struct ik_fcall *paced, *paced_tail;
     atomic_llong requests[IK_FM_COUNT];
     atomic_llong errors;
-    atomic_llong referenced, copied; /* DoGet body bytes */
+    atomic_llong referenced, copied;    /* DoGet body bytes */
+    grpc_server_credentials *tls_creds; /* grpc+tls locations' (tls.c), made at the first */
 };
 
 /* ---- server.c: the call's next moves ----------------------------------------------------- */
@@ -134,6 +150,8 @@ void ik__fcall_resume(struct ik_fcall *c);
 void ik__fcall_recv_more(struct ik_fcall *c);
 /* Hands the call to the worker thread, which runs ik__flight_work(c) then resumes it. */
 void ik__fcall_to_worker(struct ik_fcall *c);
+/* Resumes the call after `ms` on the pacer thread (at once when the daemon is stopping). */
+void ik__fcall_pace(struct ik_fcall *c, double ms);
 /* The value of request header `key` (lower case), or NULL; *len gets its length. */
 const char *ik__fcall_header(const struct ik_fcall *c, const char *key, size_t *len);
 
@@ -145,8 +163,18 @@ void ik__flight_read(struct ik_fcall *c, grpc_byte_buffer *req);
 bool ik__fget_more(struct ik_fcall *c);
 /* Whether the DoGet's query stream has ended (all its messages made). */
 bool ik__fget_done(const struct ik_fget *g);
+/* True once: the DoGet's first batch has just been made and more rows follow (the call then
+ * waits IK_FLIGHT_FIRST_PAUSE_MS once its queued messages are sent). */
+bool ik__fget_pause_now(struct ik_fget *g);
 void ik__fget_free(struct ik_fget *g);
 void ik__flight_retained_clear(struct ik_flight *f);
+
+/* ---- tls.c ------------------------------------------------------------------------------ */
+
+/* Makes f->tls_creds (once) from flight.tls_cert / tls_key, else http.tls_cert / tls_key; the
+ * error names the key and file refused. */
+int ik__flight_tls_creds(struct ik_flight *f, struct ik_error *err);
+void ik__flight_tls_release(struct ik_flight *f);
 
 /* ---- writes.c --------------------------------------------------------------------------- */
 

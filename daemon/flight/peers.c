@@ -72,7 +72,7 @@ int ik__flight_stream_add_node(struct ArrowArrayStream *st, struct ArrowSchema *
 
 struct ask {
     const struct ik_peer_conf *peer;
-    const char *cmd, *token;
+    const char *cmd, *token, *tls_roots;
     int timeout_ms;
     Arrow__Flight__Protocol__FlightInfo *info;       /* the peer's answer */
     Arrow__Flight__Protocol__Location loc, *locs[1]; /* the peer's, for endpoints without one */
@@ -86,7 +86,7 @@ static void *ask_main(void *arg)
     struct ask *a = arg;
     struct ik_flight_client *c = NULL;
     double t0 = ik_now_ms();
-    a->rc = ik_flight_client_open(a->peer->location, a->token, 0, &c, &a->err);
+    a->rc = ik_flight_client_open(a->peer->location, a->token, a->tls_roots, 0, &c, &a->err);
     if (a->rc == 0)
         a->rc =
             ik_flight_client_get_info(c, a->cmd, strlen(a->cmd), a->timeout_ms, &a->info, &a->err);
@@ -243,6 +243,7 @@ static void answer(struct fan *fn)
         asks[i].peer = &cfg->peers[i];
         asks[i].cmd = fn->cmd;
         asks[i].token = cfg->http.read_token;
+        asks[i].tls_roots = cfg->peer_tls_ca;
         asks[i].timeout_ms = cfg->peer_timeout_ms;
         started[i] = pthread_create(&th[i], NULL, ask_main, &asks[i]) == 0;
         if (!started[i])

@@ -34,10 +34,9 @@ struct ik_fget {
     int64_t cur_off;
     int64_t referenced, copied; /* already added to the server's counters */
     bool done;                  /* the query's stream has ended */
+    bool paused;                /* the pause after the first batch is taken */
     int pieces;                 /* messages of batches made so far */
 };
-
-#define FIRST_ROWS ((int64_t)2048)
 
 static bool file_backed(const char *table)
 {
@@ -382,13 +381,14 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
 }
 
 /* The next piece of the current batch: all of it, or flight.batch_rows rows as a slice. The
- * stream's first pieces are smaller (FIRST_ROWS, doubling), so the first batch comes soon. */
+ * stream's first pieces are smaller (IK_FLIGHT_FIRST_ROWS, doubling), so the first batch comes
+ * soon (not with batch_rows 0: each segment's batch whole, nothing cut). */
 static int write_piece(struct ik_fget *g, struct ik_error *err)
 {
     int64_t max = g->f->d->cfg.flight.batch_rows, left = g->cur.length - g->cur_off;
     int rc;
-    if (max > 0 && g->pieces < 16 && (FIRST_ROWS << g->pieces) < max)
-        max = FIRST_ROWS << g->pieces;
+    if (max > 0 && g->pieces < 16 && (IK_FLIGHT_FIRST_ROWS << g->pieces) < max)
+        max = IK_FLIGHT_FIRST_ROWS << g->pieces;
     g->pieces++;
     if (g->cur_off == 0 && (max == 0 || left <= max)) {
         g->cur_off = g->cur.length;
@@ -447,6 +447,14 @@ bool ik__fget_more(struct ik_fcall *c)
 bool ik__fget_done(const struct ik_fget *g)
 {
     return g->done;
+}
+
+bool ik__fget_pause_now(struct ik_fget *g)
+{
+    if (g->paused || g->pieces != 1 || !g->cur.release || g->cur_off >= g->cur.length)
+        return false;
+    g->paused = true;
+    return true;
 }
 
 void ik__fget_free(struct ik_fget *g)

@@ -1,10 +1,11 @@
-/* The Flight server on gRPC's C core: listeners from config.json "flight.listen" (grpc+unix and
- * grpc+tcp), one completion queue served by its own threads, and each call as a small state
- * machine: receive the request, let reads.c or writes.c prepare messages (or hand the call to
- * the worker thread when it must block), send them one at a time (a slow client holds only
- * its own call), then the status. A call's "close" batch learns when the client went away.
- * Tokens follow HTTP's rules (docs/http.md): reads need http.read_token when it is set,
- * writes always need the token in http.token; a non-loopback location needs a read token. */
+/* The Flight server on gRPC's C core: listeners from config.json "flight.listen" (grpc+unix,
+ * grpc+tcp, and grpc+tls with tls.c's credentials), one completion queue served by its own
+ * threads, and each call as a small state machine: receive the request, let reads.c or
+ * writes.c prepare messages (or hand the call to the worker thread when it must block), send
+ * them one at a time (a slow client holds only its own call), then the status. A call's
+ * "close" batch learns when the client went away. Tokens follow HTTP's rules (docs/http.md):
+ * reads need http.read_token when it is set, writes always need the token in http.token; a
+ * non-loopback location needs a read token. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/grpc_security.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flight_internal.h"
@@ -301,7 +303,10 @@ static void on_step(struct ik_fcall *c, bool ok)
     if (c->phase == PH_SEND) {
         grpc_byte_buffer_destroy(c->sending);
         c->sending = NULL;
-        ik__fcall_resume(c);
+        if (c->get && c->i_out == c->n_out && !c->status_set && ik__fget_pause_now(c->get))
+            ik__fcall_pace(c, IK_FLIGHT_FIRST_PAUSE_MS); /* the first batch is out */
+        else
+            ik__fcall_resume(c);
         return;
     }
     /* PH_RECV */
@@ -429,6 +434,64 @@ static void *worker_main(void *arg)
     }
 }
 
+/* ---- the pacer: DoGets resumed a moment after their first batch (IK_FLIGHT_FIRST_PAUSE_MS) - */
+
+void ik__fcall_pace(struct ik_fcall *c, double ms)
+{
+    struct ik_flight *f = c->f;
+    c->phase = PH_WORK;
+    c->due_ms = ik_now_ms() + ms;
+    c->next_job = NULL;
+    pthread_mutex_lock(&f->pmu);
+    if (f->pacer_gone) { /* stopping: resumed now, it then ends UNAVAILABLE */
+        pthread_mutex_unlock(&f->pmu);
+        ik__fcall_resume(c);
+        return;
+    }
+    if (f->paced_tail) /* one delay for all: the queue stays in due order */
+        f->paced_tail->next_job = c;
+    else
+        f->paced = c;
+    f->paced_tail = c;
+    pthread_cond_signal(&f->pcv);
+    pthread_mutex_unlock(&f->pmu);
+}
+
+static void *pacer_main(void *arg)
+{
+    struct ik_flight *f = arg;
+    pthread_mutex_lock(&f->pmu);
+    for (;;) {
+        struct ik_fcall *c = f->paced;
+        bool stopping = atomic_load(&f->stopping);
+        if (c == NULL && stopping)
+            break;
+        if (c == NULL) {
+            pthread_cond_wait(&f->pcv, &f->pmu);
+            continue;
+        }
+        double now = ik_now_ms();
+        if (!stopping && now < c->due_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            long ns = ts.tv_nsec + (long)((c->due_ms - now) * 1e6);
+            ts.tv_sec += ns / 1000000000L;
+            ts.tv_nsec = ns % 1000000000L;
+            pthread_cond_timedwait(&f->pcv, &f->pmu, &ts);
+            continue;
+        }
+        f->paced = c->next_job;
+        if (!f->paced)
+            f->paced_tail = NULL;
+        pthread_mutex_unlock(&f->pmu);
+        ik__fcall_resume(c);
+        pthread_mutex_lock(&f->pmu);
+    }
+    f->pacer_gone = true;
+    pthread_mutex_unlock(&f->pmu);
+    return NULL;
+}
+
 /* ---- listeners ---------------------------------------------------------------------------- */
 
 /* Why binding `loc` failed, found by trying it ourselves. */
@@ -482,15 +545,23 @@ static void add_listener(struct ik_flight *f, const char *uri, int idx)
         add_why(f, "%s: %s", uri, "too long");
         return;
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    port = grpc_server_add_http2_port(f->server, target, creds);
-    grpc_server_credentials_release(creds);
+    if (l->loc.scheme == IK_FLIGHT_TLS) {
+        if (ik__flight_tls_creds(f, &err) != 0) {
+            add_why(f, "%s: %s", uri, err.message);
+            return;
+        }
+        port = grpc_server_add_http2_port(f->server, target, f->tls_creds);
+    } else {
+        grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+        port = grpc_server_add_http2_port(f->server, target, creds);
+        grpc_server_credentials_release(creds);
+    }
     if (port == 0) {
         bind_reason(&l->loc, why, sizeof why);
         add_why(f, "cannot listen on %s: %s", uri, why);
         return;
     }
-    if (l->loc.scheme == IK_FLIGHT_TCP)
+    if (l->loc.scheme != IK_FLIGHT_UNIX)
         l->loc.port = port;
     ik_flight_location_uri(&l->loc, l->uri, sizeof l->uri);
     (void)idx;
@@ -510,8 +581,8 @@ static int load_token(struct ik_flight *f, struct ik_error *err)
 static int serve(struct ik_flight *f, struct ik_error *err)
 {
     const struct ik_flight_conf *fc = &f->d->cfg.flight;
-    grpc_arg args[3];
-    grpc_channel_args ca = {3, args};
+    grpc_arg args[4];
+    grpc_channel_args ca = {4, args};
     char cwd[PATH_MAX], uri[PATH_MAX + 32];
     int rc;
     if ((rc = load_token(f, err)) != 0)
@@ -524,7 +595,10 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     args[1].value.integer = -1;
     args[2].type = GRPC_ARG_INTEGER;
     args[2].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
-    args[2].value.integer = 0; /* a port another process holds is taken, not shared */
+    args[2].value.integer = 0;       /* a port another process holds is taken, not shared */
+    args[3].type = GRPC_ARG_INTEGER; /* a connection stalled in its TLS or HTTP/2 handshake */
+    args[3].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+    args[3].value.integer = IK_FLIGHT_HANDSHAKE_MS;
     f->server = grpc_server_create(&ca, NULL);
     f->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(f->server, f->cq, NULL);
@@ -552,6 +626,9 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     if (pthread_create(&f->worker, NULL, worker_main, f) != 0)
         return ik_error_set(err, EAGAIN, "cannot start the Flight worker");
     f->worker_started = true;
+    if (pthread_create(&f->pacer, NULL, pacer_main, f) != 0)
+        return ik_error_set(err, EAGAIN, "cannot start the Flight pacer");
+    f->pacer_started = true;
     return 0;
 }
 
@@ -564,6 +641,14 @@ static void teardown(struct ik_flight *f)
         pthread_cond_broadcast(&f->wcv);
         pthread_mutex_unlock(&f->wmu);
         pthread_join(f->worker, NULL);
+        f->worker_started = false;
+    }
+    if (f->pacer_started) { /* the paused DoGets are resumed (and end UNAVAILABLE) */
+        pthread_mutex_lock(&f->pmu);
+        pthread_cond_broadcast(&f->pcv);
+        pthread_mutex_unlock(&f->pmu);
+        pthread_join(f->pacer, NULL);
+        f->pacer_started = false;
     }
     if (f->server) {
         f->t_shutdown = (struct ik_ftag){NULL, -1};
@@ -582,6 +667,7 @@ static void teardown(struct ik_flight *f)
                 unlink(f->listeners[i].loc.path);
     }
     ik__flight_retained_clear(f);
+    ik__flight_tls_release(f);
     f->server = NULL;
     f->n_listeners = 0;
 }
@@ -597,6 +683,12 @@ void ik_flight_start(struct ik_daemon *d, int quiet)
     pthread_mutex_init(&f->mu, NULL);
     pthread_mutex_init(&f->wmu, NULL);
     pthread_cond_init(&f->wcv, NULL);
+    pthread_mutex_init(&f->pmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->pcv, &ca);
+    pthread_condattr_destroy(&ca);
     if (!d->cfg.flight.enabled) {
         snprintf(f->why, sizeof f->why, "off in config.json (flight or flight.listen is null)");
         return;
@@ -630,6 +722,8 @@ void ik_flight_stop(struct ik_daemon *d)
     pthread_mutex_destroy(&f->mu);
     pthread_mutex_destroy(&f->wmu);
     pthread_cond_destroy(&f->wcv);
+    pthread_mutex_destroy(&f->pmu);
+    pthread_cond_destroy(&f->pcv);
     free(f);
     d->flight = NULL;
 }

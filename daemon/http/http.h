@@ -4,6 +4,7 @@
 #ifndef IK_HTTP_H
 #define IK_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ipfskit/error.h"
@@ -14,6 +15,15 @@ struct ik_daemon;
  * created at first use (O_EXCL, O_NOFOLLOW), else read (a regular file of ours, mode 0600).
  * HTTP and Flight share it. */
 int ik_http_token(struct ik_daemon *d, char *token, size_t cap, struct ik_error *err);
+
+/* Reads a PEM file of the configuration (`key` names it in messages: "http.tls_cert") into
+ * *out (malloc'd, NUL-terminated) as every file of the data directory is read: never through
+ * a symbolic link at the last component, only a regular file of at most 1 MiB that group and
+ * others cannot write; a `secret` (a private key) must also be the daemon user's own with no
+ * group or other access. Every refusal names the key and the file. HTTPS and Flight's
+ * grpc+tls share it. */
+int ik_http_pem_read(const char *key, const char *path, bool secret, char **out,
+                     struct ik_error *err);
 
 /* Starts serving d->cfg.http when enabled. Never fails the daemon: when the server cannot
  * start (port taken, no token file...), the reason is kept for `status` and logged unless

@@ -1,10 +1,11 @@
-/* GET /metrics: the daemon's metrics (daemon/metrics.c's counters) and the HTTP server's own,
- * in Prometheus's text exposition format 0.0.4. Names carry the ipfs_kit_ prefix; latencies
- * are histograms in seconds with power-of-two bucket bounds. */
+/* GET /metrics: the daemon's metrics (daemon/metrics.c's counters), the HTTP server's own and
+ * the Flight server's, in Prometheus's text exposition format 0.0.4. Names carry the ipfs_kit_
+ * prefix; latencies are histograms in seconds with power-of-two bucket bounds. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "http_internal.h"
+#include "../flight/flight.h"
 
 #ifndef IK_VERSION
 #define IK_VERSION "0.1.0"
@@ -73,6 +74,23 @@ static void socket_metrics(FILE *f, struct ik_http *h)
     fprintf(f, "ipfs_kit_request_duration_seconds_count %lld\n", cum);
 }
 
+/* Flight's (daemon/flight): DoGet body bytes sent as slices of the mappings or copied. */
+static void flight_metrics(FILE *f, struct ik_http *h)
+{
+    int64_t referenced, copied;
+    ik_flight_counts(h->d, &referenced, &copied);
+    head(f, "flight_up", "gauge", "Whether the Flight server serves at least one location.");
+    fprintf(f, "ipfs_kit_flight_up %d\n", ik_flight_serving(h->d) ? 1 : 0);
+    head(f, "flight_calls_open", "gauge", "Flight calls being served now.");
+    fprintf(f, "ipfs_kit_flight_calls_open %d\n", ik_flight_calls(h->d));
+    head(f, "flight_body_bytes_total", "counter",
+         "DoGet body bytes by how they were sent: referenced (slices of the mapped segments) or "
+         "copied (padding, rebased offsets, rows a filter gathered).");
+    fprintf(f, "ipfs_kit_flight_body_bytes_total{kind=\"referenced\"} %lld\n",
+            (long long)referenced);
+    fprintf(f, "ipfs_kit_flight_body_bytes_total{kind=\"copied\"} %lld\n", (long long)copied);
+}
+
 static void http_metrics(FILE *f, struct ik_http *h)
 {
     struct ik_http_stats *s = &h->stats;
@@ -139,6 +157,7 @@ char *ik__http_prometheus(struct ik_http *h, size_t *len)
         return NULL;
     socket_metrics(f, h);
     http_metrics(f, h);
+    flight_metrics(f, h);
     ik__ws_prometheus(h, f);
     if (fclose(f) != 0) {
         free(text);

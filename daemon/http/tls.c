@@ -17,9 +17,9 @@
 
 #define PEM_MAX (1 << 20)
 
-/* The whole file at `path` (NUL-terminated, malloc'd) after the checks above. */
-static int read_pem(const char *key, const char *path, bool secret, char **out,
-                    struct ik_error *err)
+/* The whole file at `path` (NUL-terminated, malloc'd) after the checks above (http.h). */
+int ik_http_pem_read(const char *key, const char *path, bool secret, char **out,
+                     struct ik_error *err)
 {
     struct ik_error e = {{0}};
     struct stat st;
@@ -27,25 +27,24 @@ static int read_pem(const char *key, const char *path, bool secret, char **out,
     size_t have = 0;
     int fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, &e), rc = 0;
     if (fd < 0)
-        return ik_error_set(err, errno ? errno : EIO, "http.%s: %s", key, e.message);
+        return ik_error_set(err, errno ? errno : EIO, "%s: %s", key, e.message);
     if (fstat(fd, &st) != 0) {
-        rc = ik_error_set(err, errno, "http.%s: %s: %s", key, path, strerror(errno));
+        rc = ik_error_set(err, errno, "%s: %s: %s", key, path, strerror(errno));
         goto cleanup;
     }
     if ((st.st_mode & 022) != 0) {
-        rc = ik_error_set(err, EPERM, "http.%s: %s is writable by group or others: refused", key,
-                          path);
+        rc = ik_error_set(err, EPERM, "%s: %s is writable by group or others: refused", key, path);
         goto cleanup;
     }
     if (secret && (st.st_uid != getuid() || (st.st_mode & 077) != 0)) {
         rc = ik_error_set(err, EPERM,
-                          "http.%s: %s must be the daemon user's own file with no group or other "
+                          "%s: %s must be the daemon user's own file with no group or other "
                           "access (chmod 600)",
                           key, path);
         goto cleanup;
     }
     if (st.st_size <= 0 || st.st_size > PEM_MAX) {
-        rc = ik_error_set(err, EINVAL, "http.%s: %s is %s", key, path,
+        rc = ik_error_set(err, EINVAL, "%s: %s is %s", key, path,
                           st.st_size <= 0 ? "empty" : "larger than 1 MiB: not a PEM file");
         goto cleanup;
     }
@@ -58,7 +57,7 @@ static int read_pem(const char *key, const char *path, bool secret, char **out,
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            rc = ik_error_set(err, n < 0 ? errno : EIO, "http.%s: cannot read %s: %s", key, path,
+            rc = ik_error_set(err, n < 0 ? errno : EIO, "%s: cannot read %s: %s", key, path,
                               n < 0 ? strerror(errno) : "file shrank");
             goto cleanup;
         }
@@ -66,7 +65,7 @@ static int read_pem(const char *key, const char *path, bool secret, char **out,
     }
     buf[have] = 0;
     if (strlen(buf) != have) {
-        rc = ik_error_set(err, EINVAL, "http.%s: %s holds NUL bytes: not a PEM file", key, path);
+        rc = ik_error_set(err, EINVAL, "%s: %s holds NUL bytes: not a PEM file", key, path);
         goto cleanup;
     }
 cleanup:
@@ -89,8 +88,8 @@ int ik__http_tls_load(struct ik_http *h, struct ik_error *err)
         return ik_error_set(err, ENOTSUP,
                             "http.tls_cert is set but this libmicrohttpd was built without TLS "
                             "(MHD_FEATURE_TLS): refusing to serve plain HTTP instead");
-    if ((rc = read_pem("tls_cert", c->tls_cert, false, &h->tls_cert, err)) != 0 ||
-        (rc = read_pem("tls_key", c->tls_key, true, &h->tls_key, err)) != 0)
+    if ((rc = ik_http_pem_read("http.tls_cert", c->tls_cert, false, &h->tls_cert, err)) != 0 ||
+        (rc = ik_http_pem_read("http.tls_key", c->tls_key, true, &h->tls_key, err)) != 0)
         return rc;
     if (!strstr(h->tls_cert, "-----BEGIN CERTIFICATE-----"))
         return ik_error_set(err, EINVAL, "http.tls_cert: %s holds no PEM certificate", c->tls_cert);

@@ -85,15 +85,17 @@ struct ik_http_conf {
  * listens. */
 #define IK_PEERS_MAX 64
 struct ik_peer_conf {
-    char location[300];  /* normalised: "grpc+tcp://host:port" ([v6]) or "grpc+unix:///path" */
-    char host[256];      /* grpc+tcp: name or address (IPv6 without brackets); "" for unix */
-    int port;            /* grpc+tcp: 1-65535 */
+    char location[300];  /* normalised: "grpc+tcp://host:port" ([v6]), "grpc+tls://host:port" or
+                          * "grpc+unix:///path" */
+    char host[256];      /* grpc+tcp/tls: name or address (IPv6 without brackets); "" for unix */
+    int port;            /* grpc+tcp/tls: 1-65535 */
     char unix_path[108]; /* grpc+unix: the socket's absolute path; "" for tcp */
+    bool tls;            /* grpc+tls: the peer's certificate is checked (peer_tls_ca) */
 };
 
 /* Parses one Flight location: "grpc+tcp://host:port" (also "grpc://host:port"; IPv6 as
- * "[::1]:port") or "grpc+unix:///absolute/path", into `p` (location spelled one way). Returns 0,
- * or EINVAL with what was expected in *why (a static string). */
+ * "[::1]:port"), "grpc+tls://host:port" or "grpc+unix:///absolute/path", into `p` (location
+ * spelled one way). Returns 0, or EINVAL with what was expected in *why (a static string). */
 int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why);
 
 /* "flight": the daemon's Arrow Flight server (docs/flight.md). Locations are checked here for
@@ -108,6 +110,11 @@ struct ik_flight_conf {
     int max_message_bytes; /* "max_message_bytes": largest message received, default 64 MiB */
     int batch_rows;        /* "batch_rows": most rows per DoGet message, default 65536; 0 whole */
     int max_calls;         /* "max_calls": calls served at once, default 256 */
+    /* "tls_cert", "tls_key": the PEM certificate (chain) and key of the grpc+tls locations
+     * (relative to the data directory unless absolute), both or neither; when neither is set,
+     * grpc+tls locations use http.tls_cert / http.tls_key */
+    char tls_cert[1024];
+    char tls_key[1024];
 };
 
 /* Fills `s` with `kind`, `name`, `api` and the defaults: interval 10 s, timeout 10 s, stall
@@ -148,6 +155,10 @@ struct ik_config {
     size_t n_peers;
     int peer_timeout_ms;
     char node_name[64];
+    /* "peer_tls_ca": the PEM file of the certificates (CAs, or the peers' own self-signed ones)
+     * that grpc+tls peers are checked against, made absolute (relative paths are under the data
+     * directory); "" for gRPC's default roots */
+    char peer_tls_ca[1024];
 };
 
 #define IK_CONFIG_DEFAULT_MAX_TABLE_SIZE ((int64_t)100 * 1000 * 1000)

@@ -21,6 +21,16 @@ void ik__enc_clear(struct ik__enc *e)
     e->n_nodes = e->n_bufs = e->n_variadic = e->n_scratch = 0;
 }
 
+bool ik__enc_take_scratch(struct ik__enc *e, const void *p)
+{
+    for (int64_t i = 0; i < e->n_scratch; i++)
+        if (e->scratch[i] == p) {
+            e->scratch[i] = e->scratch[--e->n_scratch];
+            return true;
+        }
+    return false;
+}
+
 void ik__enc_reset(struct ik__enc *e)
 {
     ik__enc_clear(e);
@@ -70,15 +80,21 @@ static int add_buf(struct ik__enc *e, const void *p, int64_t len, int64_t bits)
     return 0;
 }
 
-static void *scratch(struct ik__enc *e, size_t n)
+/* A block freed with the encoder: zeroed, or not when the caller writes every byte (`fill`). */
+static void *scratch_of(struct ik__enc *e, size_t n, bool fill)
 {
     void *p;
     if (grow((void **)&e->scratch, &e->cap_scratch, e->n_scratch + 1, sizeof *e->scratch))
         return NULL;
-    p = calloc(1, n ? n : 1);
+    p = fill ? malloc(n ? n : 1) : calloc(1, n ? n : 1);
     if (p)
         e->scratch[e->n_scratch++] = p;
     return p;
+}
+
+static void *scratch(struct ik__enc *e, size_t n)
+{
+    return scratch_of(e, n, false);
 }
 
 /* Emits a bitmap for bits [start, start+len). */
@@ -135,7 +151,7 @@ static int emit_offsets(struct ik__enc *e, const void *buf, int w, int64_t start
         *last = o[len];
         if (*first == 0)
             return add_buf(e, o, (len + 1) * 4, 0);
-        int32_t *out = scratch(e, (size_t)(len + 1) * 4);
+        int32_t *out = scratch_of(e, (size_t)(len + 1) * 4, true); /* each written below */
         if (out == NULL)
             return ENOMEM;
         for (i = 0; i <= len; i++)
@@ -147,7 +163,7 @@ static int emit_offsets(struct ik__enc *e, const void *buf, int w, int64_t start
         *last = o[len];
         if (*first == 0)
             return add_buf(e, o, (len + 1) * 8, 0);
-        int64_t *out = scratch(e, (size_t)(len + 1) * 8);
+        int64_t *out = scratch_of(e, (size_t)(len + 1) * 8, true);
         if (out == NULL)
             return ENOMEM;
         for (i = 0; i <= len; i++)

@@ -27,6 +27,9 @@ struct ik__enc {
 void ik__enc_init(struct ik__enc *e);
 void ik__enc_clear(struct ik__enc *e); /* forgets content, frees scratch, keeps capacity */
 void ik__enc_reset(struct ik__enc *e); /* frees everything */
+/* Whether `p` is the start of one of the encoder's scratch blocks; if so the block leaves the
+ * encoder (it is not freed by clear or reset) and the caller owns it (free()). */
+bool ik__enc_take_scratch(struct ik__enc *e, const void *p);
 /* Appends the nodes and buffers of logical rows [start, start+len) of `a` (start counts from the
  * physical beginning, i.e. includes a->offset). Dictionary-encoded fields contribute indices
  * only. */

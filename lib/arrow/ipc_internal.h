@@ -93,6 +93,13 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
 /* The dictionary ids a stream from ik_ipc_open_stream or ik_ipc_file_to_stream gives its
  * dictionary fields (depth-first, as ik__schema_dict_fields lists them; malloc'd, NULL when
  * there are none), so a writer can keep the fields that share one. ENOENT for other streams. */
+/* Called from a writer's sink with the bytes it was handed: when `p` is the start of a block
+ * the writer computed for this message (rebased offsets, a bitmap moved to bit 0), the block
+ * becomes the caller's (free() it) instead of being freed by the writer, so the sink can keep
+ * it rather than copy it. False for bytes the writer does not own (the batch's own buffers,
+ * padding). */
+bool ik__ipc_writer_take_scratch(struct ik_ipc_writer *w, const void *p);
+
 int ik__ipc_stream_dictionary_ids(const struct ArrowArrayStream *s, int64_t **ids, int64_t *n);
 
 /* A deep proxy of `src` whose every node holds a reference to `owner` (the ik_buffer that keeps

@@ -64,6 +64,11 @@ int ik_write_to_file(void *ctx, const void *data, size_t len, struct ik_error *e
     return 0;
 }
 
+bool ik__ipc_writer_take_scratch(struct ik_ipc_writer *w, const void *p)
+{
+    return w != NULL && ik__enc_take_scratch(&w->enc, p);
+}
+
 static int emit(struct ik_ipc_writer *w, const void *p, size_t n, struct ik_error *err)
 {
     int rc = w->write(w->ctx, p, n, err);

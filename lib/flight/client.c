@@ -1,20 +1,26 @@
-/* The Flight client (client.h): one gRPC channel per location, one completion queue per call,
- * and a deadline on every call, so a peer that is gone or stalls costs at most its timeout.
- * gRPC statuses become our error codes here, with the server's message kept. */
+/* The Flight client (client.h): one gRPC channel per location (TLS for grpc+tls, checked
+ * against the roots file given), one completion queue per call, and a deadline on every call, so a
+ * peer that is gone or stalls costs at most its timeout. gRPC statuses become our error codes here,
+ * with the server's message kept. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "arrow/internal.h"
 #include "flight/client.h"
 
 #define METHOD(name) IK_FLIGHT_SERVICE name
 #define DEFAULT_MAX ((size_t)1 << 30)
+#define ROOTS_MAX (1 << 20)
 
 struct ik_flight_client {
     atomic_int refs; /* the client and each live stream */
@@ -39,9 +45,63 @@ struct fcall {
 
 /* ---- the client --------------------------------------------------------------------------- */
 
-int ik_flight_client_open(const char *location, const char *token, size_t max_message_bytes,
-                          struct ik_flight_client **out, struct ik_error *err)
+/* The PEM certificates in `path` (malloc'd, NUL-terminated). */
+static int read_roots(const char *path, char **out, struct ik_error *err)
 {
+    struct ik_error e = {{0}};
+    struct stat st;
+    char *buf = NULL;
+    size_t have = 0;
+    int rc = 0, fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, &e);
+    *out = NULL;
+    if (fd < 0)
+        return ik_error_set(err, errno ? errno : EIO, "TLS roots: %s", e.message);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > ROOTS_MAX) {
+        rc = ik_error_set(err, EINVAL,
+                          "TLS roots: %s is not a PEM file of certificates (a "
+                          "regular file of 1 byte to 1 MiB)",
+                          path);
+        goto cleanup;
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        rc = ik_error_set(err, ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    while (have < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = ik_error_set(err, n < 0 ? errno : EIO, "TLS roots: cannot read %s", path);
+            goto cleanup;
+        }
+        have += (size_t)n;
+    }
+    buf[have] = 0;
+    if (strlen(buf) != have || !strstr(buf, "-----BEGIN CERTIFICATE-----"))
+        rc = ik_error_set(err, EINVAL, "TLS roots: %s holds no PEM certificate", path);
+cleanup:
+    close(fd);
+    if (rc != 0)
+        free(buf);
+    else
+        *out = buf;
+    return rc;
+}
+
+static grpc_channel_credentials *credentials(const struct ik_flight_location *loc,
+                                             const char *roots)
+{
+    if (loc->scheme != IK_FLIGHT_TLS)
+        return grpc_insecure_credentials_create();
+    return grpc_ssl_credentials_create(roots, NULL, NULL, NULL);
+}
+
+int ik_flight_client_open(const char *location, const char *token, const char *tls_roots,
+                          size_t max_message_bytes, struct ik_flight_client **out,
+                          struct ik_error *err)
+{
+    char *roots = NULL;
     struct ik_flight_location loc;
     struct ik_flight_client *c;
     char target[400];
@@ -54,8 +114,13 @@ int ik_flight_client_open(const char *location, const char *token, size_t max_me
         return rc;
     if (ik_flight_location_target(&loc, target, sizeof target) != 0)
         return ik_error_set(err, ENAMETOOLONG, "%s: location too long", location);
-    if ((c = calloc(1, sizeof *c)) == NULL)
+    if (loc.scheme == IK_FLIGHT_TLS && tls_roots && tls_roots[0] &&
+        (rc = read_roots(tls_roots, &roots, err)) != 0)
+        return rc;
+    if ((c = calloc(1, sizeof *c)) == NULL) {
+        free(roots);
         return ik_error_set(err, ENOMEM, "out of memory");
+    }
     c->max = max_message_bytes ? max_message_bytes : DEFAULT_MAX;
     if (c->max > INT32_MAX)
         c->max = INT32_MAX;
@@ -67,9 +132,10 @@ int ik_flight_client_open(const char *location, const char *token, size_t max_me
     args[1].type = GRPC_ARG_INTEGER; /* a peer that was down is retried now, not after backoff */
     args[1].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
     args[1].value.integer = 100;
-    creds = grpc_insecure_credentials_create();
+    creds = credentials(&loc, roots);
     c->ch = grpc_channel_create(target, creds, &ca);
     grpc_channel_credentials_release(creds);
+    free(roots);
     if (token && token[0]) {
         char *bearer = NULL;
         if (asprintf(&bearer, "Bearer %s", token) < 0) {

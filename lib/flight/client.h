@@ -13,13 +13,18 @@
 
 struct ik_flight_client;
 
-/* Opens a channel to `location` ("grpc+tcp://host:port", "grpc://host:port" or
- * "grpc+unix:///path"); nothing is connected until the first call. `token` (NULL or "" for
- * none) goes as "authorization: Bearer <token>" on every call. Messages up to
- * `max_message_bytes` are received (0: 1 GiB). Returns 0, EINVAL/ENOTSUP for a location that
- * is not one (err says why), ENOMEM. Close with ik_flight_client_close. */
-int ik_flight_client_open(const char *location, const char *token, size_t max_message_bytes,
-                          struct ik_flight_client **out, struct ik_error *err);
+/* Opens a channel to `location` ("grpc+tcp://host:port", "grpc://host:port",
+ * "grpc+tls://host:port" or "grpc+unix:///path"); nothing is connected until the first call.
+ * `token` (NULL or "" for none) goes as "authorization: Bearer <token>" on every call. For
+ * grpc+tls, the server's certificate is checked against the PEM certificates in the file
+ * `tls_roots` (NULL or "": gRPC's default roots); the file is read here (no symbolic link, a
+ * regular file of at most 1 MiB). Messages up to `max_message_bytes` are received (0: 1 GiB).
+ * Returns 0, EINVAL for a location that is not one or a roots file that is not a PEM file of
+ * certificates (err says why, naming the file), ENOENT/EACCES/... for a roots file that cannot
+ * be read, ENOMEM. Close with ik_flight_client_close. */
+int ik_flight_client_open(const char *location, const char *token, const char *tls_roots,
+                          size_t max_message_bytes, struct ik_flight_client **out,
+                          struct ik_error *err);
 
 /* Closes the channel. Streams made by the client keep it open until they are released.
  * NULL is a no-op. */

@@ -1,6 +1,6 @@
 /* Arrow Flight over gRPC's C core, the parts shared by the daemon's Flight server
- * (daemon/flight/) and Flight clients: locations (grpc+unix://, grpc+tcp://), FlightData
- * encoded by hand so batch bodies leave as slices of the mapped segments (no row copied),
+ * (daemon/flight/) and Flight clients: locations (grpc+unix://, grpc+tcp://, grpc+tls://),
+ * FlightData encoded by hand so batch bodies leave as slices of the mapped segments,
  * FlightData decoded for DoPut and for readers, protobuf-c messages to and from gRPC byte
  * buffers, and the IPC-encapsulated schema FlightInfo and GetSchema carry. The messages are
  * lib/flight/flight.proto (package arrow.flight.protocol), compiled by protoc-c into
@@ -30,7 +30,8 @@
 
 /* ---- locations --------------------------------------------------------------------------- */
 
-enum ik_flight_scheme { IK_FLIGHT_UNIX = 1, IK_FLIGHT_TCP = 2 };
+/* grpc+tls is TCP with TLS (gRPC's SSL credentials) */
+enum ik_flight_scheme { IK_FLIGHT_UNIX = 1, IK_FLIGHT_TCP = 2, IK_FLIGHT_TLS = 3 };
 
 struct ik_flight_location {
     enum ik_flight_scheme scheme;
@@ -40,8 +41,8 @@ struct ik_flight_location {
 };
 
 /* Parses "grpc+unix:///abs/path" (also "grpc+unix:/abs/path"), "grpc+tcp://host:port",
- * "grpc://host:port" (= grpc+tcp) and "grpc+tcp://[::1]:port". EINVAL naming what is wrong;
- * ENOTSUP for grpc+tls:// (TLS is not served yet). */
+ * "grpc://host:port" (= grpc+tcp), "grpc+tls://host:port" and "grpc+tcp://[::1]:port". EINVAL
+ * naming what is wrong. */
 int ik_flight_location_parse(const char *uri, struct ik_flight_location *out, struct ik_error *err);
 /* The gRPC target/address of a location: "unix:/path", "host:port" or "[v6]:port". 0, or
  * ENAMETOOLONG. */

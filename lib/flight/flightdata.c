@@ -2,8 +2,9 @@
  * flatbuffer header, body) and each becomes one FlightData protobuf in a gRPC byte buffer:
  * a small slice with data_header and the field keys, then the body as slices that point into
  * the mapped segments (holding a reference on their owner) wherever the writer's bytes lie in
- * them; only bytes outside them (padding, rebased offsets, gathered rows) are copied. In: a
- * FlightData protobuf parsed in place, its IPC message fed to a stream reader. */
+ * them; rebased offsets the writer computed are taken over as slices of their own; only other
+ * bytes outside them (padding, gathered rows) are copied. In: a FlightData protobuf parsed in
+ * place, its IPC message fed to a stream reader. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,12 @@ enum { ST_PREFIX, ST_META, ST_BODY };
 struct piece {
     const uint8_t *ref; /* in a range, or NULL: `len` bytes at `off` of the copy buffer */
     size_t off, len;
+    void *own; /* or a block the writer computed and handed over (freed with its slice) */
 };
+
+/* Blocks the writer computes (rebased offsets) are taken over rather than copied from this
+ * size on; smaller ones are copied beside the padding. */
+#define TAKE_MIN 4096
 
 struct ik_flight_encoder {
     struct ik_ipc_writer *w;
@@ -62,11 +68,14 @@ static const struct ik_flight_range *range_of(const struct ik_flight_encoder *e,
 
 static int add_piece(struct ik_flight_encoder *e, struct piece pc)
 {
-    if (e->n_pieces && pc.ref == NULL && e->pieces[e->n_pieces - 1].ref == NULL) {
+    const struct piece *last = e->n_pieces ? &e->pieces[e->n_pieces - 1] : NULL;
+    if (last && (pc.own || last->own))
+        last = NULL; /* a taken block is a slice of its own */
+    if (last && pc.ref == NULL && e->pieces[e->n_pieces - 1].ref == NULL) {
         e->pieces[e->n_pieces - 1].len += pc.len; /* adjacent copies merge */
         return 0;
     }
-    if (e->n_pieces && pc.ref && e->pieces[e->n_pieces - 1].ref &&
+    if (last && pc.ref && e->pieces[e->n_pieces - 1].ref &&
         e->pieces[e->n_pieces - 1].ref + e->pieces[e->n_pieces - 1].len == pc.ref) {
         e->pieces[e->n_pieces - 1].len += pc.len; /* contiguous references merge */
         return 0;
@@ -120,6 +129,14 @@ static void free_with_len(void *p, size_t len)
     free(p);
 }
 
+/* Forgets the pieces gathered, freeing the blocks taken over that no slice holds yet. */
+static void drop_pieces(struct ik_flight_encoder *e)
+{
+    for (size_t i = 0; i < e->n_pieces; i++)
+        free(e->pieces[i].own);
+    e->n_pieces = 0;
+}
+
 /* The message gathered (meta in e->meta, body in e->pieces) becomes a byte buffer. */
 static int finish_message(struct ik_flight_encoder *e, struct ik_error *err)
 {
@@ -128,8 +145,10 @@ static int finish_message(struct ik_flight_encoder *e, struct ik_error *err)
     grpc_byte_buffer *bb;
     uint8_t *h;
     int rc = 0;
-    if (slices == NULL)
+    if (slices == NULL) {
+        drop_pieces(e);
         return ik_error_set(err, ENOMEM, "out of memory");
+    }
     head_len = 1 + 10 + e->meta_len + (e->body_len ? 2 + 10 : 0);
     slices[k] = grpc_slice_malloc(head_len);
     h = GRPC_SLICE_START_PTR(slices[k]);
@@ -153,7 +172,10 @@ static int finish_message(struct ik_flight_encoder *e, struct ik_error *err)
     }
     for (size_t i = 0; i < e->n_pieces; i++) {
         const struct piece *pc = &e->pieces[i];
-        if (pc->ref) {
+        if (pc->own) { /* computed here (rebased offsets): the slice frees it */
+            slices[k++] = grpc_slice_new_with_len(pc->own, pc->len, free_with_len);
+            e->copied += (int64_t)pc->len;
+        } else if (pc->ref) {
             e->owner.ref(e->owner.ctx);
             slices[k++] = grpc_slice_new_with_user_data((void *)pc->ref, pc->len, e->owner.unref,
                                                         e->owner.ctx);
@@ -173,7 +195,7 @@ static int finish_message(struct ik_flight_encoder *e, struct ik_error *err)
             grpc_byte_buffer_destroy(bb);
         rc = ik_error_set(err, ENOMEM, "out of memory");
     }
-    e->n_pieces = 0;
+    e->n_pieces = 0; /* the taken blocks now belong to their slices */
     e->state = ST_PREFIX;
     e->prefix_got = e->meta_got = e->meta_len = 0;
     e->body_len = e->body_got = 0;
@@ -200,11 +222,16 @@ static int meta_done(struct ik_flight_encoder *e, struct ik_error *err)
 static int body_bytes(struct ik_flight_encoder *e, const uint8_t *p, size_t k, struct ik_error *err)
 {
     if (e->n_ranges && range_of(e, p, k)) {
-        if (add_piece(e, (struct piece){p, 0, k}) != 0)
+        if (add_piece(e, (struct piece){p, 0, k, NULL}) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
+    } else if (k >= TAKE_MIN && ik__ipc_writer_take_scratch(e->w, p)) {
+        if (add_piece(e, (struct piece){NULL, 0, k, (void *)p}) != 0) {
+            free((void *)p);
+            return ik_error_set(err, ENOMEM, "out of memory");
+        }
     } else {
         if (grow(&e->copy, &e->copy_cap, e->copy_len + k) != 0 ||
-            add_piece(e, (struct piece){NULL, e->copy_len, k}) != 0)
+            add_piece(e, (struct piece){NULL, e->copy_len, k, NULL}) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         memcpy(e->copy + e->copy_len, p, k);
         e->copy_len += k;
@@ -313,6 +340,7 @@ void ik_flight_encoder_destroy(struct ik_flight_encoder *e)
     if (e == NULL)
         return;
     ik_ipc_writer_destroy(e->w);
+    drop_pieces(e);
     for (size_t i = e->q_head; i < e->q_len; i++)
         grpc_byte_buffer_destroy(e->q[i]);
     free(e->q);

@@ -1,6 +1,6 @@
 /* Flight locations: the URIs Flight uses for where a service listens and where a ticket can be
- * redeemed (grpc+unix://, grpc+tcp://, grpc://), parsed strictly and turned into gRPC's own
- * target strings. */
+ * redeemed (grpc+unix://, grpc+tcp://, grpc://, grpc+tls://), parsed strictly and turned into
+ * gRPC's own target strings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +70,12 @@ int ik_flight_location_parse(const char *uri, struct ik_flight_location *out, st
         return parse_tcp(uri + 11, out, uri, err);
     if (strncasecmp(uri, "grpc://", 7) == 0)
         return parse_tcp(uri + 7, out, uri, err);
-    if (strncasecmp(uri, "grpc+tls://", 11) == 0)
-        return ik_error_set(err, ENOTSUP,
-                            "flight location '%s': TLS (grpc+tls) is not served "
-                            "yet; use grpc+unix or grpc+tcp on loopback",
-                            uri);
+    if (strncasecmp(uri, "grpc+tls://", 11) == 0) {
+        int rc = parse_tcp(uri + 11, out, uri, err);
+        if (rc == 0)
+            out->scheme = IK_FLIGHT_TLS;
+        return rc;
+    }
     if (strncasecmp(uri, "grpc+unix:", 10) == 0) {
         const char *p = uri + 10;
         size_t n;
@@ -97,7 +98,7 @@ int ik_flight_location_parse(const char *uri, struct ik_flight_location *out, st
     }
     return ik_error_set(err, EINVAL,
                         "flight location '%s': the scheme must be grpc+unix://, "
-                        "grpc+tcp:// or grpc://",
+                        "grpc+tcp://, grpc:// or grpc+tls://",
                         uri);
 }
 
@@ -116,12 +117,13 @@ int ik_flight_location_target(const struct ik_flight_location *loc, char *buf, s
 int ik_flight_location_uri(const struct ik_flight_location *loc, char *buf, size_t cap)
 {
     int n;
+    const char *scheme = loc->scheme == IK_FLIGHT_TLS ? "grpc+tls" : "grpc+tcp";
     if (loc->scheme == IK_FLIGHT_UNIX)
         n = snprintf(buf, cap, "grpc+unix://%s", loc->path);
     else if (strchr(loc->host, ':'))
-        n = snprintf(buf, cap, "grpc+tcp://[%s]:%d", loc->host, loc->port);
+        n = snprintf(buf, cap, "%s://[%s]:%d", scheme, loc->host, loc->port);
     else
-        n = snprintf(buf, cap, "grpc+tcp://%s:%d", loc->host, loc->port);
+        n = snprintf(buf, cap, "%s://%s:%d", scheme, loc->host, loc->port);
     return n < 0 || (size_t)n >= cap ? ENAMETOOLONG : 0;
 }
 

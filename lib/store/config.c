@@ -442,7 +442,7 @@ static int load_daemon(json_t *root, struct ik_config *c, struct ik_error *err)
     return get_size(dm, "daemon.max_import_size", "max_import_size", &c->max_import_size, err);
 }
 
-static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
+static int load_root(json_t *root, const char *dir, struct ik_config *c, struct ik_error *err)
 {
     json_t *caps, *arrow, *changes;
     bool caps_arrow = true, enabled = true;
@@ -472,7 +472,7 @@ static int load_root(json_t *root, struct ik_config *c, struct ik_error *err)
         return rc;
     if ((rc = load_backends(root, c, err)) != 0)
         return rc;
-    if ((rc = ik__config_peers(root, c, err)) != 0)
+    if ((rc = ik__config_peers(root, dir, c, err)) != 0)
         return rc;
     return ik__config_sources(root, c, err);
 }
@@ -500,7 +500,7 @@ int ik_config_load(const char *dir, struct ik_config *out, struct ik_error *err)
     if (root == NULL)
         return ik_error_set(err, IK_EFORMAT, CONFIG_NAME ": line %d, column %d: %s", jerr.line,
                             jerr.column, jerr.text);
-    rc = load_root(root, out, err);
+    rc = load_root(root, dir, out, err);
     json_decref(root);
     if (rc != 0)
         ik_config_reset(out);

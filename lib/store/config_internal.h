@@ -24,6 +24,7 @@ int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_err
 
 /* config_peers.c: "peers", "peer_timeout_ms" and "node_name" (defaults set by _init). */
 void ik__config_peers_init(struct ik_config *c);
-int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err);
+/* `dir`: the data directory (relative paths are under it) */
+int ik__config_peers(json_t *root, const char *dir, struct ik_config *c, struct ik_error *err);
 
 #endif

@@ -1,6 +1,7 @@
-/* config.json "peers", "peer_timeout_ms" and "node_name": the other daemons whose Arrow Flight
- * endpoints this daemon lists beside its own, how long it waits for each, and the name its rows
- * carry in the `node` column (docs/distributed.md). Every entry is checked here with its key
+/* config.json "peers", "peer_timeout_ms", "peer_tls_ca" and "node_name": the other daemons
+ * whose Arrow Flight endpoints this daemon lists beside its own, how long it waits for each, the
+ * certificates grpc+tls peers are checked against, and the name its rows carry in the `node`
+ * column (docs/distributed.md). Every entry is checked here with its key
  * named, so a typo is found when the daemon starts rather than as a peer that never answers. */
 #include <errno.h>
 #include <stdio.h>
@@ -30,12 +31,14 @@ void ik__config_peers_init(struct ik_config *c)
 
 int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why)
 {
-    static const char tcp[] = "grpc+tcp://", plain[] = "grpc://", unx[] = "grpc+unix://";
+    static const char tcp[] = "grpc+tcp://", plain[] = "grpc://", unx[] = "grpc+unix://",
+                      tls[] = "grpc+tls://";
     const char *rest, *colon, *host, *end;
     size_t hlen, n = strlen(s);
     long port = 0;
     memset(p, 0, sizeof *p);
-    *why = "expected \"grpc+tcp://host:port\" or \"grpc+unix:///absolute/path\"";
+    *why = "expected \"grpc+tcp://host:port\", \"grpc+tls://host:port\" or "
+           "\"grpc+unix:///absolute/path\"";
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
             return EINVAL;
@@ -51,7 +54,10 @@ int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why)
     }
     if (strncmp(s, tcp, sizeof tcp - 1) == 0)
         rest = s + sizeof tcp - 1;
-    else if (strncmp(s, plain, sizeof plain - 1) == 0)
+    else if (strncmp(s, tls, sizeof tls - 1) == 0) {
+        rest = s + sizeof tls - 1;
+        p->tls = true;
+    } else if (strncmp(s, plain, sizeof plain - 1) == 0)
         rest = s + sizeof plain - 1;
     else
         return EINVAL;
@@ -100,9 +106,9 @@ int ik_peer_parse(const char *s, struct ik_peer_conf *p, const char **why)
     memcpy(p->host, host, hlen);
     p->host[hlen] = 0;
     p->port = (int)port;
-    /* one spelling for every peer: grpc+tcp://host:port, brackets around IPv6 */
-    snprintf(p->location, sizeof p->location,
-             strchr(p->host, ':') ? "grpc+tcp://[%s]:%d" : "grpc+tcp://%s:%d", p->host, p->port);
+    /* one spelling for every peer: grpc+tcp://host:port (or grpc+tls), brackets around IPv6 */
+    snprintf(p->location, sizeof p->location, strchr(p->host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+             p->tls ? tls : tcp, p->host, p->port);
     return 0;
 }
 
@@ -124,12 +130,31 @@ static int load_node_name(json_t *root, struct ik_config *c, struct ik_error *er
     return 0;
 }
 
-int ik__config_peers(json_t *root, struct ik_config *c, struct ik_error *err)
+/* "peer_tls_ca": a path, made absolute against the data directory `dir`. */
+static int load_peer_ca(json_t *root, const char *dir, struct ik_config *c, struct ik_error *err)
+{
+    json_t *v = json_object_get(root, "peer_tls_ca");
+    const char *s = json_string_value(v);
+    int n;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!s || !s[0])
+        return ik_error_set(err, EINVAL,
+                            "config.json: peer_tls_ca: expected the path of a PEM file of "
+                            "certificates (or null)");
+    n = s[0] == '/' ? snprintf(c->peer_tls_ca, sizeof c->peer_tls_ca, "%s", s)
+                    : snprintf(c->peer_tls_ca, sizeof c->peer_tls_ca, "%s/%s", dir, s);
+    if (n < 0 || (size_t)n >= sizeof c->peer_tls_ca)
+        return ik_error_set(err, ENAMETOOLONG, "config.json: peer_tls_ca: path too long");
+    return 0;
+}
+
+int ik__config_peers(json_t *root, const char *dir, struct ik_config *c, struct ik_error *err)
 {
     json_t *arr = json_object_get(root, "peers"), *v = json_object_get(root, "peer_timeout_ms");
     size_t i;
     int rc = load_node_name(root, c, err);
-    if (rc != 0)
+    if (rc != 0 || (rc = load_peer_ca(root, dir, c, err)) != 0)
         return rc;
     if (v != NULL &&
         (!json_is_integer(v) || json_integer_value(v) < 10 || json_integer_value(v) > 600000))

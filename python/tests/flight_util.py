@@ -39,6 +39,7 @@ def refresh(d):
     st = status(d)
     d.flight = st.get("flight", [])
     d.flight_off = st.get("flight_off", "")
+    d.http = st.get("http")  # for http_util.get
     with open(d.p("http.token")) as f:
         d.token = f.read().strip()
     return st

@@ -4,6 +4,7 @@ hostile ones)."""
 import json
 import os
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -83,3 +84,15 @@ def raw(d, data, timeout=10, read=True):
 def healthy(d):
     code, _, body = get(d, "/health")
     return code == 200 and json.loads(body)["status"] == "ok"
+
+
+def make_cert(dirpath, name="cert.pem", key="key.pem", cn="127.0.0.1"):
+    """A self-signed P-256 certificate for `cn` (also its subjectAltName IP) and its key (0600),
+    made with the openssl command line (HTTPS and Flight's grpc+tls tests)."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", os.path.join(dirpath, key),
+                    "-out", os.path.join(dirpath, name), "-days", "2", "-subj", f"/CN={cn}",
+                    "-addext", f"subjectAltName=IP:{cn}"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(os.path.join(dirpath, key), 0o600)
+    os.chmod(os.path.join(dirpath, name), 0o644)

@@ -14,6 +14,7 @@ import pytest
 
 from daemon_util import cid_v0
 from flight_util import bearer, client, finish, flight_daemon, metric, refresh, status
+from http_util import get
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +232,14 @@ def test_handshake_basic_token_gives_a_bearer_header(d, c):
         c.authenticate_basic_token(b"anyone", b"wrong")
 
 
+def test_do_get_starts_with_a_small_batch_and_grows(d, c):
+    # 256 rows first (then a pause of a millisecond), doubling up to flight.batch_rows (65536)
+    info = c.get_flight_info(fl.FlightDescriptor.for_path("pin_index"))
+    sizes = [chunk.data.num_rows for chunk in c.do_get(info.endpoints[0].ticket)]
+    assert info.total_records >= 3000 and sum(sizes) == info.total_records
+    assert sizes[0] == 256 and 0 < sizes[1] <= 512 and max(sizes) <= 65536
+
+
 def test_bytes_copied_counter_shows_no_row_copied(d):
     cl = client(d.flight[0])
     ref0 = metric(d, "flight_body_bytes_referenced_total")
@@ -240,6 +249,28 @@ def test_bytes_copied_counter_shows_no_row_copied(d):
     cop = metric(d, "flight_body_bytes_copied_total") - cop0
     assert ref > 0.9 * t.nbytes  # the rows went out as slices of the mapping
     assert cop < 0.01 * t.nbytes + 4096  # only padding between buffers
+
+
+def prom_flight_bytes(d):
+    from prometheus_client.parser import text_string_to_metric_families
+    code, _, body = get(d, "/metrics")
+    assert code == 200
+    fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    got = {s.labels["kind"]: s.value for s in fams["ipfs_kit_flight_body_bytes"].samples}
+    assert fams["ipfs_kit_flight_up"].samples[0].value == 1
+    return got["referenced"], got["copied"]
+
+
+def test_prometheus_metrics_count_the_bytes_referenced_and_copied(d):
+    # the whole table in 256, 512, ... row batches: each batch after the first of a segment
+    # has its offsets rebased (copied); values, validity and fixed-width columns are referenced
+    cl = client(d.flight[0])
+    ref0, cop0 = prom_flight_bytes(d)
+    t = read(cl, fl.FlightDescriptor.for_path("pin_index"))[1]
+    ref, cop = (a - b for a, b in zip(prom_flight_bytes(d), (ref0, cop0)))
+    assert ref > 0.85 * t.nbytes
+    offsets = 4 * 4 * t.num_rows  # 4 string columns' int32 offsets, at most all rebased
+    assert 0 < cop < offsets + 64 * 12 * 8 * 4  # and padding: < 64 B per buffer per batch
 
 
 # ---- configuration: tokens, ports taken, off -------------------------------------------------
@@ -337,6 +368,8 @@ def test_flight_null_turns_it_off():
     ({"listen": ["grpc+unix://relative.sock"]}, "flight.listen[0]"),
     ({"batch_rows": -1}, "flight.batch_rows"),
     ({"max_message_bytes": "big"}, "flight.max_message_bytes"),
+    ({"tls_cert": "cert.pem"}, "flight.tls_cert: set together with flight.tls_key"),
+    ({"tls_key": "", "tls_cert": "c.pem"}, "flight.tls_key: expected the path of a PEM file"),
 ])
 def test_bad_flight_config_is_refused_naming_the_key(conf, key):
     d = flight_daemon(start=False)

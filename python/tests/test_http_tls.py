@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import time
 import urllib.request
 
@@ -17,17 +16,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from daemon_util import pid_alive
-from http_util import finish, http_daemon, raw, status
-
-
-def make_cert(dirpath, name="cert.pem", key="key.pem", cn="127.0.0.1"):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", os.path.join(dirpath, key),
-                    "-out", os.path.join(dirpath, name), "-days", "2", "-subj", f"/CN={cn}",
-                    "-addext", f"subjectAltName=IP:{cn}"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(os.path.join(dirpath, key), 0o600)
-    os.chmod(os.path.join(dirpath, name), 0o644)
+from http_util import finish, http_daemon, make_cert, raw, status
 
 
 def tls_daemon(prepare=None, asan=True, pins=0):
