@@ -380,6 +380,51 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
                                     &g->enc, err);
 }
 
+/* Rows [off, off + k) of the struct batch `b` as a batch that borrows b's columns: each child a
+ * shallow copy of b's with its offset moved, nothing copied and no reference taken, so it is
+ * valid while b is (the encoder is done with it when ik_flight_encoder_write returns; the bytes
+ * it sends are referenced through the state's owner or copied). ik_query_apply would copy
+ * every row of a batch that is not the library's own array (the segments' views are not). */
+static void borrowed_child_release(struct ArrowArray *a)
+{
+    a->release = NULL; /* b's own release frees what the copy points to */
+}
+
+static void borrowed_release(struct ArrowArray *a)
+{
+    free(a->private_data);
+    a->release = NULL;
+}
+
+static int borrow_rows(const struct ArrowArray *b, int64_t off, int64_t k, struct ArrowArray *out)
+{
+    static const void *no_buffers[1];
+    int64_t n = b->n_children, i;
+    struct ArrowArray *kids = malloc((size_t)(n ? n : 1) * (sizeof *kids + sizeof(void *)));
+    struct ArrowArray **ptrs = (struct ArrowArray **)(void *)(kids + n);
+    if (kids == NULL)
+        return ENOMEM;
+    for (i = 0; i < n; i++) {
+        const struct ArrowArray *c = b->children[i];
+        kids[i] = *c;
+        kids[i].offset = c->offset + b->offset + off;
+        kids[i].length = k;
+        if (c->null_count != 0 && !(off == 0 && b->offset == 0 && k == c->length))
+            kids[i].null_count = -1; /* not known for the slice */
+        kids[i].release = borrowed_child_release;
+        ptrs[i] = &kids[i];
+    }
+    memset(out, 0, sizeof *out);
+    out->length = k;
+    out->n_buffers = 1;
+    out->buffers = no_buffers;
+    out->n_children = n;
+    out->children = n ? ptrs : NULL;
+    out->private_data = kids;
+    out->release = borrowed_release;
+    return 0;
+}
+
 /* The next piece of the current batch: all of it, or flight.batch_rows rows as a slice. The
  * stream's first pieces are smaller (IK_FLIGHT_FIRST_ROWS, doubling), so the first batch comes
  * soon (not with batch_rows 0: each segment's batch whole, nothing cut). */
@@ -394,15 +439,9 @@ static int write_piece(struct ik_fget *g, struct ik_error *err)
         g->cur_off = g->cur.length;
         return ik_flight_encoder_write(g->enc, &g->cur, err);
     }
-    struct ik_query q;
     struct ArrowArray part = {0};
-    ik_query_init(&q, "slice");
-    q.offset = g->cur_off;
-    q.limit = left < max ? left : max;
-    rc = ik_query_apply(&q, &g->src.schema, &g->cur, NULL, &part, NULL, err);
-    ik_query_reset(&q);
-    if (rc != 0)
-        return rc;
+    if (borrow_rows(&g->cur, g->cur_off, left < max ? left : max, &part) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
     g->cur_off += part.length;
     rc = ik_flight_encoder_write(g->enc, &part, err);
     part.release(&part);
