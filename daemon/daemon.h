@@ -193,6 +193,9 @@ struct ik_daemon {
     int vpage_fd;
 
     struct ik_flight *flight; /* flight/server.c */
+
+    struct ik_change_tail *ctail; /* the newest changes in memory (changes.c), filled by the
+                                     builder; the writer moves its floor */
 };
 
 /* loop.c */
@@ -240,6 +243,15 @@ void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless
 void *ik_vfsbuild_main(void *arg);
 int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
                    const struct ArrowArray *pa, struct ik_error *err);
+
+/* changes.c: changes(since) for every reader in the daemon (the protocol op, HTTP, the
+ * WebSocket feed): from the change tail when it covers `since`, else from the store through
+ * *st (opened read-only on first use when NULL; the caller closes it). */
+#define IK_CHANGE_TAIL_BYTES (32 << 20)
+int ik_changes_tail_start(struct ik_daemon *d, struct ik_error *err);
+int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *table, uint64_t since,
+                      struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,
+                      struct ik_error *err);
 
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */

@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "flight/flight.h"
 #include "http/http.h"
+#include "ipfskit/seglog.h"
 
 #define TAG_LISTEN ((void *)1)
 #define TAG_WAKE ((void *)2)
@@ -507,6 +508,8 @@ static void daemon_free(struct ik_daemon *d)
         close(d->reserve_fd);
     ik_segbuild_free(d);
     ik_store_close(d->wstore);
+    ik_change_tail_free(d->ctail);
+    d->ctail = NULL;
     ik_vpage_free(d);
     for (int i = 0; i < IK_DAEMON_TABLES; i++)
         if (d->schemas[i].release)
@@ -678,7 +681,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     }
     rc = ik_store_open(d->dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
-    if (rc != 0)
+    if (rc != 0 || (rc = ik_changes_tail_start(d, err)) != 0)
         goto fail;
     if ((rc = ik_vpage_create(d, err)) != 0 || (rc = ik_build_initial(d, err)) != 0)
         goto fail;

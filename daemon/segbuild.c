@@ -258,7 +258,7 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
         max = DELTA_MAX_MIN;
     if (ik_segset_count(from) >= IK_SEG_MAX - 1)
         return full_build(d, pr, st, out, err);
-    rc = ik_store_changes_since(st, ik_segset_version(from), max, &cs, err);
+    rc = ik_store_changes_since_tail(st, ik_segset_version(from), max, d->ctail, &cs, err);
     if (rc == ESTALE || rc == E2BIG)
         return full_build(d, pr, st, out, err);
     if (rc != 0)

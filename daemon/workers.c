@@ -19,6 +19,7 @@
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/seglog.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
@@ -197,14 +198,16 @@ static bool queue_empty(struct ik_queue *q)
 static void trim_changes(struct ik_daemon *d)
 {
     struct ik_error err = {{0}};
+    uint64_t floor = 0;
     bool more = true;
     while (more && queue_empty(&d->writes)) {
         if (ik_store_changes_trim(d->wstore, d->cfg.changes_retain_versions,
                                   d->cfg.changes_retain_seconds, (int64_t)(ik_wall_ms() * 1000.0),
-                                  &more, &err) != 0) {
+                                  &more, &floor, &err) != 0) {
             fprintf(stderr, "ipfs-kit daemon: trimming the change log: %s\n", err.message);
             return;
         }
+        ik_change_tail_set_floor(d->ctail, floor); /* older since: gone, as the store says */
     }
 }
 

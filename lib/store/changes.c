@@ -370,7 +370,7 @@ static int leftover(struct ik_store *st, int64_t floor, bool *out, struct ik_err
 }
 
 int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
-                          int64_t now_us, bool *more, struct ik_error *err)
+                          int64_t now_us, bool *more, uint64_t *floor_out, struct ik_error *err)
 {
     int64_t floor = 0, cut = 0, step;
     bool left = false, by_age = false;
@@ -384,6 +384,8 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
         (rc = leftover(st, floor, &left, err)) != 0)
         return rc;
     step = retain_versions / 16 < TRIM_STEP ? retain_versions / 16 : TRIM_STEP;
+    if (floor_out)
+        *floor_out = (uint64_t)floor;
     if (!left && (cut <= floor || (cut < floor + step && !by_age)))
         return 0;
     if (cut > floor)
@@ -406,6 +408,8 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
         rc = ik__sql_error(st, rc, "pins.db: commit", err);
         goto fail;
     }
+    if (floor_out)
+        *floor_out = (uint64_t)floor;
     return 0;
 fail:
     ik__rollback(st);

@@ -102,6 +102,13 @@ static int read_deleted(struct ik_store *st, uint64_t since, struct ik_changeset
 int ik_store_changes_since(struct ik_store *st, uint64_t since, int64_t max_rows,
                            struct ik_changeset *out, struct ik_error *err)
 {
+    return ik_store_changes_since_tail(st, since, max_rows, NULL, out, err);
+}
+
+int ik_store_changes_since_tail(struct ik_store *st, uint64_t since, int64_t max_rows,
+                                struct ik_change_tail *tail, struct ik_changeset *out,
+                                struct ik_error *err)
+{
     sqlite3 *db = ik__store_db(st);
     int64_t floor = -1, n = 0;
     int rc;
@@ -127,6 +134,8 @@ int ik_store_changes_since(struct ik_store *st, uint64_t since, int64_t max_rows
     }
     if ((rc = ik__read_changed_pins(st, since, &out->schema, &out->rows, err)) == 0)
         rc = read_deleted(st, since, out, err);
+    if (rc == 0 && tail)
+        (void)ik__change_tail_fill(st, tail, since, out->generation, (uint64_t)floor);
 done:
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != 0)

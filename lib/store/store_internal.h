@@ -112,6 +112,14 @@ struct ik_store {
  * instead of a logged insert per row. */
 int ik__changes_log_new(struct ik_store *st, struct ik_error *err);
 
+/* The change tail's fill (change_tail.c), inside the builder's read transaction: the log
+ * after the tail's newest version (or after `since` when the log, which starts after `floor`,
+ * no longer reaches back to it) up to `generation`. 0, or what reset the
+ * tail to start at `generation`. */
+struct ik_change_tail;
+int ik__change_tail_fill(struct ik_store *st, struct ik_change_tail *t, uint64_t since,
+                         uint64_t generation, uint64_t floor);
+
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
 int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_error *err);
 
