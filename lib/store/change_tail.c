@@ -266,18 +266,19 @@ static int too_many(struct ik_store *st, uint64_t from, uint64_t upto, int64_t l
 {
     sqlite3_stmt *s = NULL;
     int64_t n = 0;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "SELECT count(*) FROM (SELECT 1 FROM changes WHERE version > ?1"
-                                " AND version <= ?2 LIMIT ?3)",
-                                -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, (int64_t)from);
-        sqlite3_bind_int64(s, 2, (int64_t)upto);
-        sqlite3_bind_int64(s, 3, limit);
-        if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-            n = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
+    int rc = ik__stmt(st, IK__S_TAIL_COUNT,
+                      "SELECT count(*) FROM (SELECT 1 FROM changes WHERE version > ?1"
+                      " AND version <= ?2 LIMIT ?3)",
+                      &s, NULL);
+    if (rc != 0)
+        return EIO;
+    sqlite3_bind_int64(s, 1, (int64_t)from);
+    sqlite3_bind_int64(s, 2, (int64_t)upto);
+    sqlite3_bind_int64(s, 3, limit);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     if (rc != SQLITE_ROW)
         return EIO;
     return n >= limit ? E2BIG : 0;
@@ -304,7 +305,7 @@ int ik__change_tail_fill(struct ik_store *st, struct ik_change_tail *t, uint64_t
         goto done;
     if ((rc = too_many(st, from, generation, (int64_t)(t->max_bytes / MIN_RECORD) + 1)) != 0)
         goto done; /* not read at all: the tail starts after it */
-    if (sqlite3_prepare_v2(st->db, tail_sql, -1, &s, NULL) != SQLITE_OK) {
+    if (ik__stmt(st, IK__S_TAIL, tail_sql, &s, NULL) != 0) {
         rc = EIO;
         goto done;
     }
@@ -339,7 +340,10 @@ int ik__change_tail_fill(struct ik_store *st, struct ik_change_tail *t, uint64_t
     if (rc == 0 && sqlrc != SQLITE_DONE)
         rc = EIO;
 done:
-    sqlite3_finalize(s);
+    if (s) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
     pthread_rwlock_wrlock(&t->mu);
     if (floor > t->floor)
         t->floor = floor;
