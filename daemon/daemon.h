@@ -144,6 +144,8 @@ struct ik_daemon {
     pthread_t writer, builder, compactor, settler, vfsbuilder, workers[IK_DAEMON_WORKERS];
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
+    pthread_mutex_t round_mu; /* held through a build round (builder thread, or the writer's
+                                 ik_segbuild_inline); taken before files_mu */
     pthread_cond_t build_cv;
     uint64_t build_wanted;         /* newest generation committed (builder goal) */
     struct ik_segset *compacted;   /* guarded by build_mu: a state the compactor made, to install */
@@ -260,6 +262,10 @@ int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
 void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
 void ik_build_request(struct ik_daemon *d, uint64_t generation);
+/* The writer's own build of the delta of its write, when nothing else waits and the builder
+ * is idle: no thread handoff between the commit and the publish. True when `gen` is published
+ * on return; false leaves it to the builder thread (busy, failing, a large or full build). */
+bool ik_segbuild_inline(struct ik_daemon *d, uint64_t gen);
 /* Current published snapshot of a table, fd dup'd (caller closes); ENOENT if none. When
  * `have` is set and names that very snapshot (version, dev, ino), out->fd is -1 instead: the
  * client holds it already, nothing to dup. */

@@ -659,6 +659,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_mutex_init(&d->pub_mu, NULL);
     d->http_wake_fd = -1;
     pthread_mutex_init(&d->files_mu, NULL);
+    pthread_mutex_init(&d->round_mu, NULL);
     pthread_cond_init(&d->compact_cv, NULL);
     pthread_cond_init(&d->settle_cv, NULL);
     pthread_mutex_init(&d->prune_mu, NULL);

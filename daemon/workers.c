@@ -139,6 +139,15 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
     return rc;
 }
 
+static bool queue_empty(struct ik_queue *q)
+{
+    bool empty;
+    pthread_mutex_lock(&q->mu);
+    empty = q->head == NULL;
+    pthread_mutex_unlock(&q->mu);
+    return empty;
+}
+
 static void write_job(struct ik_daemon *d, struct ik_job *j)
 {
     struct ik_error err = {{0}};
@@ -181,16 +190,10 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
         json_decref(h);
     }
     j->generation = gen;
-    ik_build_request(d, gen);
-}
-
-static bool queue_empty(struct ik_queue *q)
-{
-    bool empty;
-    pthread_mutex_lock(&q->mu);
-    empty = q->head == NULL;
-    pthread_mutex_unlock(&q->mu);
-    return empty;
+    /* published here when nothing else waits (no handoff to the builder thread), else by the
+     * builder, which groups the writes that came meanwhile */
+    if (!(queue_empty(&d->writes) && j->req.op != IK_REQ_IMPORT && ik_segbuild_inline(d, gen)))
+        ik_build_request(d, gen);
 }
 
 /* Drops change-log versions past the retention window (config.json "changes") while no write
