@@ -250,6 +250,7 @@ int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *
  * WebSocket feed): from the change tail when it covers `since`, else from the store through
  * *st (opened read-only on first use when NULL; the caller closes it). */
 #define IK_CHANGE_TAIL_BYTES (32 << 20)
+#define IK_SPARE_FILES 48 /* spare files kept for segments and manifests (lib/snapshot/spare.c) */
 int ik_changes_tail_start(struct ik_daemon *d, struct ik_error *err);
 int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *table, uint64_t since,
                       struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,
