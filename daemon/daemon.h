@@ -141,7 +141,7 @@ struct ik_daemon {
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 
-    pthread_t writer, builder, compactor, settler, vfsbuilder, workers[IK_DAEMON_WORKERS];
+    pthread_t writer, builder, compactor, settler, vfsbuilder, sparer, workers[IK_DAEMON_WORKERS];
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
     pthread_mutex_t round_mu; /* held through a build round (builder thread, or the writer's
@@ -250,7 +250,8 @@ int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *
  * WebSocket feed): from the change tail when it covers `since`, else from the store through
  * *st (opened read-only on first use when NULL; the caller closes it). */
 #define IK_CHANGE_TAIL_BYTES (32 << 20)
-#define IK_SPARE_FILES 48 /* spare files kept for segments and manifests (lib/snapshot/spare.c) */
+#define IK_SPARE_FILES 128 /* spare files kept for segments and manifests (lib/snapshot/spare.c)   \
+                            */
 int ik_changes_tail_start(struct ik_daemon *d, struct ik_error *err);
 int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *table, uint64_t since,
                       struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,

@@ -559,6 +559,19 @@ static void *settler_main(void *arg)
     return NULL;
 }
 
+/* The spare files' filler (lib/snapshot/spare.c): tops the pool up whenever takes have halved
+ * it, at the daemon's priority (at nice 19, as the vfs_stats thread, it starved under a stream
+ * of writes on a loaded machine and the writes created their files themselves again). */
+static void *sparer_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    while (!atomic_load(&d->stop)) {
+        ik_spare_fill();
+        ik_spare_wait(500);
+    }
+    return NULL;
+}
+
 int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
 {
     int rc;
@@ -573,6 +586,11 @@ int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
         atomic_store(&d->stop, true);
         ik_segbuild_stop(d);
         return ik_error_set(err, rc, "starting the settler: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&d->sparer, NULL, sparer_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the spare file filler: %s", strerror(rc));
     }
     if ((rc = pthread_create(&d->vfsbuilder, NULL, ik_vfsbuild_main, d)) != 0) {
         atomic_store(&d->stop, true);
@@ -599,6 +617,11 @@ void ik_segbuild_stop(struct ik_daemon *d)
     if (d->vfsbuilder)
         pthread_join(d->vfsbuilder, NULL);
     d->vfsbuilder = 0;
+    if (d->sparer) {
+        ik_spare_wake();
+        pthread_join(d->sparer, NULL);
+    }
+    d->sparer = 0;
     ik_segbuild_settle(d); /* a clean stop leaves the newest states durable */
 }
 

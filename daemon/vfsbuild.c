@@ -109,9 +109,6 @@ void *ik_vfsbuild_main(void *arg)
             build_ms = last - now;
             continue;
         }
-        /* this thread, at the lowest priority, also keeps the spare files the next states'
-         * segments and manifests take (woken at every publish, so refilled as they go) */
-        ik_spare_fill();
         ik_build_wait(d, &d->compact_cv, VFS_LOOK_MS, false); /* a publish, or a look */
     }
     return NULL;

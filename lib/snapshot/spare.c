@@ -4,8 +4,8 @@
  * dearest step of a small write on some file systems: ext4 without a journal skips every inode
  * freed in the last 30 s when it allocates one, so under a stream of writes (each state's two
  * files created, older states' files unlinked) a create walked thousands of them. A spare is
- * created by ik_spare_fill (the daemon's vfs_stats thread, at the lowest priority, woken at each
- * publish) in `<data dir>/spares/` (0600; the writer makes it 0400), and renamed (or
+ * created by ik_spare_fill (a thread of the daemon's own, woken by ik_spare_wait once the pool
+ * is half empty) in `<data dir>/spares/` (0600; the writer makes it 0400), and renamed (or
  * linked) into snapshots/ or manifests/ once written, as a temp file is: nothing that scans
  * those directories ever sees one. ik_spare_enable removes what a killed daemon left there. A
  * process that never enables the pool (a direct writer, tests) creates its temp files as
@@ -18,16 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arrow/internal.h"
 #include "ipfskit/segments.h"
 #include "snapshot/segset_internal.h"
 
-#define SPARE_MAX 64
+#define SPARE_MAX 256
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static char pool_dir[4096];   /* "<data dir>/spares" */
+static pthread_cond_t low = PTHREAD_COND_INITIALIZER; /* the pool fell below half */
+static char pool_dir[4096];                           /* "<data dir>/spares" */
 static char *pool[SPARE_MAX]; /* paths; no descriptor held (a daemon near its fd limit) */
 static int n_pool;
 static int want;       /* spares kept; 0: the pool is off */
@@ -79,6 +81,30 @@ void ik_spare_disable(void)
     }
     n_pool = 0;
     want = 0;
+    pthread_cond_broadcast(&low);
+    pthread_mutex_unlock(&mu);
+}
+
+void ik_spare_wait(int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&mu);
+    if (want == 0 || n_pool >= want / 2) /* off: only the timeout (or a wake) ends it */
+        pthread_cond_timedwait(&low, &mu, &until);
+    pthread_mutex_unlock(&mu);
+}
+
+void ik_spare_wake(void)
+{
+    pthread_mutex_lock(&mu);
+    pthread_cond_broadcast(&low);
     pthread_mutex_unlock(&mu);
 }
 
@@ -122,6 +148,8 @@ int ik__spare_take(char *tmp, size_t cap)
     pthread_mutex_lock(&mu);
     if (want > 0 && n_pool > 0)
         name = pool[--n_pool];
+    if (want > 0 && n_pool < want / 2)
+        pthread_cond_signal(&low); /* the filler thread tops it up */
     pthread_mutex_unlock(&mu);
     if (name == NULL)
         return -1;
