@@ -1,7 +1,9 @@
 /* Change feed benchmark: a store of B base pins, then N changes (adds, touches and removes of
  * single pins, each its own version, as a daemon's writer commits them), then
- * ik_store_changes(since = the version before them) timed over R runs; and the same for N pins
- * imported in one version. Prints one JSON object (min / p50 / p99 ms, rows).
+ * ik_store_changes(since = the version before them) timed over R runs, and the same from a
+ * change tail filled as the daemon's builder fills it (ik_change_tail_changes: what the daemon
+ * answers from); and the same for N pins imported in one version. Prints one JSON object
+ * (min / p50 / p99 ms, rows).
  * Usage: bench-changes [N] [B] [R]   (default 10000 changes on 100000 pins, 21 runs) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "../tests/store_testutil.h"
+#include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
 
 static double clock_ms(clockid_t id)
@@ -42,8 +45,36 @@ static int import_range(struct ik_store *st, long from, long n)
     return rc;
 }
 
-/* Times changes(since) `runs` times; prints the JSON member `name`. */
-static int measure(struct ik_store *st, const char *name, uint64_t since, int runs, bool last)
+/* Fills `tail` with the changes after `since` as the daemon's builder does (one read). */
+static int fill(struct ik_store *st, struct ik_change_tail *tail, uint64_t since)
+{
+    struct ik_changeset cs;
+    struct ik_error err;
+    if (ik_store_changes_since_tail(st, since, INT64_MAX, tail, &cs, &err) != 0) {
+        fprintf(stderr, "changes since: %s\n", err.message);
+        return 1;
+    }
+    ik_changeset_reset(&cs);
+    return 0;
+}
+
+static int changes_of(struct ik_store *st, struct ik_change_tail *tail, uint64_t since,
+                      struct ArrowSchema *s, struct ArrowArray *a, struct ik_error *err)
+{
+    bool answered = false;
+    int rc;
+    if (!tail)
+        return ik_store_changes(st, "pin_index", since, s, a, NULL, err);
+    rc = ik_change_tail_changes(tail, "pin_index", since, s, a, NULL, &answered, err);
+    if (rc == 0 && !answered)
+        rc = ik_error_set(err, ENOENT, "the tail does not cover %llu", (unsigned long long)since);
+    return rc;
+}
+
+/* Times changes(since) `runs` times, from the store or (tail not NULL) the daemon's change
+ * tail; prints the JSON member `name`. */
+static int measure(struct ik_store *st, struct ik_change_tail *tail, const char *name,
+                   uint64_t since, int runs, bool last)
 {
     double *t = malloc((size_t)runs * sizeof *t), *cpu = malloc((size_t)runs * sizeof *cpu);
     int64_t rows = 0;
@@ -52,7 +83,7 @@ static int measure(struct ik_store *st, const char *name, uint64_t since, int ru
         struct ArrowSchema s;
         struct ArrowArray a;
         double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-        if (ik_store_changes(st, "pin_index", since, &s, &a, NULL, &err) != 0) {
+        if (changes_of(st, tail, since, &s, &a, &err) != 0) {
             fprintf(stderr, "changes: %s\n", err.message);
             free(t);
             free(cpu);
@@ -82,6 +113,7 @@ int main(int argc, char **argv)
     int runs = argc > 3 ? atoi(argv[3]) : 21;
     char dir[] = "/tmp/ik-bench-changes-XXXXXX", cmd[64], cid[47];
     struct ik_store *st = NULL;
+    struct ik_change_tail *tail = NULL;
     struct ik_error err;
     uint64_t v0 = 0, v1 = 0;
     int rc = 1;
@@ -110,15 +142,23 @@ int main(int argc, char **argv)
         }
     }
     printf("{\"changes\":%ld,\"base_pins\":%ld,", n, base);
-    rc = measure(st, "many_versions", v0, runs, false);
-    if (rc != 0 || (rc = ik_store_generation(st, &v1, &err)) != 0 ||
-        (rc = import_range(st, 10 * base, n)) != 0)
+    if ((rc = ik_change_tail_create(64 << 20, 0, &tail, &err)) != 0 ||
+        (rc = fill(st, tail, v0)) != 0)
         goto done;
-    rc = measure(st, "one_version", v1, runs, false);
+    rc = measure(st, NULL, "many_versions", v0, runs, false);
     if (rc == 0)
-        rc = measure(st, "nothing_new", v1 + 1, runs, true);
+        rc = measure(st, tail, "tail_many_versions", v0, runs, false);
+    if (rc != 0 || (rc = ik_store_generation(st, &v1, &err)) != 0 ||
+        (rc = import_range(st, 10 * base, n)) != 0 || (rc = fill(st, tail, v1)) != 0)
+        goto done;
+    rc = measure(st, NULL, "one_version", v1, runs, false);
+    if (rc == 0)
+        rc = measure(st, tail, "tail_one_version", v1, runs, false);
+    if (rc == 0)
+        rc = measure(st, NULL, "nothing_new", v1 + 1, runs, true);
     printf("}\n");
 done:
+    ik_change_tail_free(tail);
     ik_store_close(st);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -109,6 +109,11 @@ def bench(res):
         st = status(cp)
         out["after_writes"] = {"segments": st["segments"], "compactions": st["compactions"]}
         out["q100_uncompacted"] = R.drun("query", cp, 100, R.ITERS)
+        # changes(since) of those writes through a client: the daemon's reply (its change
+        # tail) against the store read by the client itself (SQLite), in the same run
+        since = out["writes"]["generation"] - n_writes
+        out["changes_daemon"] = R.drun("changes", cp, since, 21, "daemon")
+        out["changes_direct"] = R.drun("changes", cp, since, 21, "direct")
     with Daemon(cp, {"IPFS_KIT_COMPACT_SHARE": "1000000", "IPFS_KIT_COMPACT_MIN_ROWS": "1"}):
         wait(lambda: status(cp)["segments"] == 1, 600, "the compaction")
         st = status(cp)
@@ -175,6 +180,12 @@ def report(s):
     L.append(f"| limit 100 after 10,000 writes (not compacted) | {R.mpp(u['us'])} | "
              f"≤ 1.5× compacted ({p50(u, 'us') / p50(c, 'us'):.2f}×) |")
     L.append(f"| limit 100, compacted | {R.mpp(c['us'])} | |")
+    if "changes_daemon" in s:
+        cd, cs = s["changes_daemon"], s["changes_direct"]
+        L.append(f"| changes(since) of the {cd['rows']:,} changed pins, client call through the "
+                 f"daemon (its change tail; IPC stream) (ms) | {R.mpp(cd['ms'], R.fixed(2))} | "
+                 f"≤ 5 ms; the store read (SQLite) by the client: p50 {p50(cs):.2f} ms, "
+                 f"{p50(cs) / p50(cd):.1f}× |")
     h = s["handoff_100_writes"]
     L.append(f"| whole table after 100 single writes, minor merges on: {s['merged_segments']} "
              f"segments (held state: one round trip, one slice per segment) | {R.mpp(h['us'])} | "

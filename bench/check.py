@@ -40,13 +40,14 @@ def main():
                      (fmt.format(value) if isinstance(value, (int, float)) else str(value)),
                      None if value is None else bool(ok)))
 
-    # issue 12: the change feed
-    v = get(r, "changes", "one_version", "p50_ms")
-    add(12, "changes(since) of 10,000 changes ≤ 5 ms (one version)", v, v is not None and v <= 5,
-        "{:.2f} ms")
-    v = get(r, "changes", "many_versions", "p50_ms")
-    n = get(r, "changes", "many_versions", "rows")
-    add(12, f"changes(since) over 10,000 single-pin versions ≤ 5 ms ({n} rows)", v,
+    # issue 12: the change feed, as the daemon answers it (from its change tail; the store's
+    # own SQLite read, the path for versions before the daemon started, is in the table too)
+    v = get(r, "changes", "tail_one_version", "p50_ms")
+    add(12, "changes(since) of 10,000 changes ≤ 5 ms (one version, daemon's change tail)", v,
+        v is not None and v <= 5, "{:.2f} ms")
+    v = get(r, "changes", "tail_many_versions", "p50_ms")
+    n = get(r, "changes", "tail_many_versions", "rows")
+    add(12, f"changes(since) over 10,000 single-pin versions ≤ 5 ms ({n} rows, change tail)", v,
         v is not None and v <= 5, "{:.2f} ms")
     # issue 3: the Arrow codec
     for mb, o in sorted((get(r, "open") or {}).items(), key=lambda kv: int(kv[0])):

@@ -141,9 +141,11 @@ struct ik_daemon {
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 
-    pthread_t writer, builder, compactor, settler, vfsbuilder, workers[IK_DAEMON_WORKERS];
+    pthread_t writer, builder, compactor, settler, vfsbuilder, sparer, workers[IK_DAEMON_WORKERS];
     int n_workers;
     pthread_mutex_t build_mu; /* builder: dirty flag and wake-up */
+    pthread_mutex_t round_mu; /* held through a build round (builder thread, or the writer's
+                                 ik_segbuild_inline); taken before files_mu */
     pthread_cond_t build_cv;
     uint64_t build_wanted;         /* newest generation committed (builder goal) */
     struct ik_segset *compacted;   /* guarded by build_mu: a state the compactor made, to install */
@@ -193,6 +195,9 @@ struct ik_daemon {
     int vpage_fd;
 
     struct ik_flight *flight; /* flight/server.c */
+
+    struct ik_change_tail *ctail; /* the newest changes in memory (changes.c), filled by the
+                                     builder; the writer moves its floor */
 };
 
 /* loop.c */
@@ -241,6 +246,17 @@ void *ik_vfsbuild_main(void *arg);
 int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *ps,
                    const struct ArrowArray *pa, struct ik_error *err);
 
+/* changes.c: changes(since) for every reader in the daemon (the protocol op, HTTP, the
+ * WebSocket feed): from the change tail when it covers `since`, else from the store through
+ * *st (opened read-only on first use when NULL; the caller closes it). */
+#define IK_CHANGE_TAIL_BYTES (32 << 20)
+#define IK_SPARE_FILES 128 /* spare files kept for segments and manifests (lib/snapshot/spare.c)   \
+                            */
+int ik_changes_tail_start(struct ik_daemon *d, struct ik_error *err);
+int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *table, uint64_t since,
+                      struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,
+                      struct ik_error *err);
+
 /* workers.c */
 void ik_job_done(struct ik_daemon *d, struct ik_job *j); /* to the loop */
 void ik_job_free(struct ik_job *j);                      /* and what it holds */
@@ -248,6 +264,10 @@ int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
 void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
 void ik_build_request(struct ik_daemon *d, uint64_t generation);
+/* The writer's own build of the delta of its write, when nothing else waits and the builder
+ * is idle: no thread handoff between the commit and the publish. True when `gen` is published
+ * on return; false leaves it to the builder thread (busy, failing, a large or full build). */
+bool ik_segbuild_inline(struct ik_daemon *d, uint64_t gen);
 /* Current published snapshot of a table, fd dup'd (caller closes); ENOENT if none. When
  * `have` is set and names that very snapshot (version, dev, ino), out->fd is -1 instead: the
  * client holds it already, nothing to dup. */

@@ -16,6 +16,7 @@
 #include "http/http.h"
 #include "ipfskit/client.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/seglog.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
@@ -274,6 +275,18 @@ static void flight_status(struct ik_daemon *d, json_t *h)
         json_object_set_new(h, "flight_off", json_string(why));
 }
 
+/* The change tail (changes.c): the versions it answers changes since, and its size. */
+static json_t *change_tail_state(struct ik_daemon *d)
+{
+    struct ik_change_tail_stats t;
+    if (d->ctail == NULL)
+        return json_null();
+    ik_change_tail_stats(d->ctail, &t);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "base", (json_int_t)t.base, "head",
+                     (json_int_t)t.head, "floor", (json_int_t)t.floor, "records",
+                     (json_int_t)t.records, "bytes", (json_int_t)t.bytes);
+}
+
 /* "snapshot_build" in status: {"ok":true} or the failure the builder is retrying. */
 static json_t *build_state(struct ik_daemon *d)
 {
@@ -332,6 +345,7 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
             json_object_set_new(
                 h, "build_ms_last",
                 json_real((double)atomic_load(&d->metrics.snapshot_build_us_last) / 1000.0));
+            json_object_set_new(h, "change_tail", change_tail_state(d));
         }
         http_status(d, h);
         flight_status(d, h);

@@ -21,6 +21,8 @@
 #include "daemon.h"
 #include "flight/flight.h"
 #include "http/http.h"
+#include "ipfskit/seglog.h"
+#include "ipfskit/segments.h"
 
 #define TAG_LISTEN ((void *)1)
 #define TAG_WAKE ((void *)2)
@@ -507,6 +509,9 @@ static void daemon_free(struct ik_daemon *d)
         close(d->reserve_fd);
     ik_segbuild_free(d);
     ik_store_close(d->wstore);
+    ik_change_tail_free(d->ctail);
+    d->ctail = NULL;
+    ik_spare_disable();
     ik_vpage_free(d);
     for (int i = 0; i < IK_DAEMON_TABLES; i++)
         if (d->schemas[i].release)
@@ -656,6 +661,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_mutex_init(&d->pub_mu, NULL);
     d->http_wake_fd = -1;
     pthread_mutex_init(&d->files_mu, NULL);
+    pthread_mutex_init(&d->round_mu, NULL);
     pthread_cond_init(&d->compact_cv, NULL);
     pthread_cond_init(&d->settle_cv, NULL);
     pthread_mutex_init(&d->prune_mu, NULL);
@@ -678,8 +684,13 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     }
     rc = ik_store_open(d->dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
-    if (rc != 0)
+    if (rc != 0 || (rc = ik_changes_tail_start(d, err)) != 0)
         goto fail;
+    {
+        struct ik_error e = {{0}};
+        if (ik_spare_enable(d->dir, IK_SPARE_FILES, &e) != 0) /* files are then created inline */
+            fprintf(stderr, "ipfs-kit daemon: spare files: %s\n", e.message);
+    }
     if ((rc = ik_vpage_create(d, err)) != 0 || (rc = ik_build_initial(d, err)) != 0)
         goto fail;
     raise_nofile(d);

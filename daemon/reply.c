@@ -144,17 +144,15 @@ static int result_batches(struct ik_daemon *d, struct ik_job *j, struct ArrowSch
     return rc;
 }
 
-/* The changes of the job's table since its version, read from the store on the worker's own
- * read-only connection (opened on first use, kept for the worker's life). The reply's version
- * is the newest the batch covers. */
+/* The changes of the job's table since its version: from the change tail, or read from the
+ * store on the worker's own read-only connection (opened on first use, kept for the worker's
+ * life). The reply's version is the newest the batch covers. */
 static int changes_batch(struct ik_daemon *d, struct ik_job *j, struct ik_store **ro,
                          struct ArrowSchema *schema, struct ArrowArray *batch, struct ik_error *err)
 {
     uint64_t newest = 0;
-    int rc;
-    if (*ro == NULL && (rc = ik_store_open(d->dir, IK_STORE_READONLY, ro, err)) != 0)
-        return rc;
-    rc = ik_store_changes(*ro, j->req.query.table, j->req.since, schema, batch, &newest, err);
+    int rc =
+        ik_daemon_changes(d, ro, j->req.query.table, j->req.since, schema, batch, &newest, err);
     j->snap.version = newest;
     return rc;
 }

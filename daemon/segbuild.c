@@ -24,6 +24,8 @@
 /* A delta larger than this share of the live rows (or MIN) is made as a new base instead. */
 #define DELTA_MAX_SHARE 4
 #define DELTA_MAX_MIN 4096
+/* The writer builds a delta itself (ik_segbuild_inline) only up to this many changed pins. */
+#define INLINE_MAX_ROWS 1024
 
 /* ---- publishing ------------------------------------------------------------------------ */
 
@@ -248,7 +250,8 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
  * the rows changed since its version as one delta, or a full build when the log cannot say or
  * too much changed. *out is NULL when nothing changed since `from`. */
 static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
-                      struct ik_segset *from, struct ik_segset **out, struct ik_error *err)
+                      struct ik_segset *from, bool small, struct ik_segset **out,
+                      struct ik_error *err)
 {
     struct ik_changeset cs;
     int64_t max = ik_segset_rows(from) / DELTA_MAX_SHARE;
@@ -256,11 +259,13 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     *out = NULL;
     if (max < DELTA_MAX_MIN)
         max = DELTA_MAX_MIN;
+    if (small && max > INLINE_MAX_ROWS)
+        max = INLINE_MAX_ROWS;
     if (ik_segset_count(from) >= IK_SEG_MAX - 1)
-        return full_build(d, pr, st, out, err);
-    rc = ik_store_changes_since(st, ik_segset_version(from), max, &cs, err);
+        return small ? EAGAIN : full_build(d, pr, st, out, err);
+    rc = ik_store_changes_since_tail(st, ik_segset_version(from), max, d->ctail, &cs, err);
     if (rc == ESTALE || rc == E2BIG)
-        return full_build(d, pr, st, out, err);
+        return small ? EAGAIN : full_build(d, pr, st, out, err);
     if (rc != 0)
         return rc;
     if (cs.generation > ik_segset_version(from))
@@ -271,16 +276,20 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
 }
 
 /* One round of the builder: installs a compacted state if one waits, brings the state up to
- * the store, publishes. */
+ * the store, publishes. `small` (the writer's own round): EAGAIN rather than wait for files_mu
+ * or read more than a small delta (a full build, a large change). Called with round_mu held. */
 static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
-                       struct ik_error *err)
+                       bool small, struct ik_error *err)
 {
     struct ik_segset *from = NULL, *next = NULL;
     double t0 = ik_now_ms();
     int rc;
     /* files_mu first: from taking a compacted state until it is published, no prune may run
      * (no other state names its files meanwhile) */
-    pthread_mutex_lock(&d->files_mu);
+    if (!small)
+        pthread_mutex_lock(&d->files_mu);
+    else if (pthread_mutex_trylock(&d->files_mu) != 0)
+        return EAGAIN; /* a vfs_stats base or a prune holds it: the builder waits instead */
     pthread_mutex_lock(&d->build_mu);
     from = d->compacted;
     d->compacted = NULL;
@@ -294,9 +303,9 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
         ik__stop_point("install");
     }
     if (from == NULL)
-        rc = full_build(d, pr, st, &next, err);
+        rc = small ? EAGAIN : full_build(d, pr, st, &next, err);
     else
-        rc = next_state(d, pr, st, from, &next, err);
+        rc = next_state(d, pr, st, from, small, &next, err);
     if (rc == 0 && next == NULL && from != NULL) {
         pthread_mutex_lock(&d->pub_mu);
         if (d->pins.set != from) /* a compacted state with nothing after it */
@@ -364,9 +373,9 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
         d->durable_vfs = vfs;
         pins = vfs = NULL;
         if (rc == 0)
-            rc = build_round(d, NULL, d->wstore, err); /* what changed while no daemon ran */
+            rc = build_round(d, NULL, d->wstore, false, err); /* changed while no daemon ran */
     } else {
-        rc = build_round(d, NULL, d->wstore, err);
+        rc = build_round(d, NULL, d->wstore, false, err);
     }
     ik_segset_release(pins);
     ik_segset_release(vfs);
@@ -443,11 +452,52 @@ static void build_failed(struct ik_daemon *d, const struct ik_error *err)
     ik_build_wait(d, &d->build_cv, ms, false);
 }
 
+/* Whether a round has something to do: a committed generation not published, or a compacted
+ * state to install. */
+static bool round_needed(struct ik_daemon *d)
+{
+    bool need;
+    pthread_mutex_lock(&d->build_mu);
+    pthread_mutex_lock(&d->pub_mu);
+    need = d->build_wanted > d->published_gen || d->compacted != NULL;
+    pthread_mutex_unlock(&d->pub_mu);
+    pthread_mutex_unlock(&d->build_mu);
+    return need;
+}
+
+bool ik_segbuild_inline(struct ik_daemon *d, uint64_t gen)
+{
+    struct ik_error err = {{0}};
+    static int off = -1; /* IPFS_KIT_FAIL_BUILDS: failures are the builder thread's to make;
+                          * IPFS_KIT_NO_INLINE_BUILD (benchmarks): every build on the builder */
+    bool done, leave;
+    int rc;
+    if (off < 0)
+        off = getenv("IPFS_KIT_FAIL_BUILDS") != NULL || getenv("IPFS_KIT_NO_INLINE_BUILD") != NULL;
+    pthread_mutex_lock(&d->pub_mu);
+    done = d->published_gen >= gen;
+    /* failing builds: the builder's backoff and retries decide; no state yet: a full build */
+    leave = d->build_failed || off || d->pins.set == NULL;
+    pthread_mutex_unlock(&d->pub_mu);
+    if (done || leave || pthread_mutex_trylock(&d->round_mu) != 0)
+        return done;
+    rc = build_round(d, NULL, d->wstore, true, &err);
+    pthread_mutex_unlock(&d->round_mu);
+    if (rc != 0 && rc != EAGAIN)
+        fprintf(stderr, "ipfs-kit daemon: the writer's snapshot build: %s (the builder retries)\n",
+                err.message);
+    pthread_mutex_lock(&d->pub_mu);
+    done = d->published_gen >= gen;
+    pthread_mutex_unlock(&d->pub_mu);
+    return done;
+}
+
 static void *builder_main(void *arg)
 {
     struct ik_daemon *d = arg;
     struct ik_pin_reader *pr = NULL;
     struct ik_error err = {{0}};
+    int rc;
     /* one reading thread per core of this 2-core target; each has its own connection */
     if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0 ||
         ik_store_open(d->dir, IK_STORE_READONLY, &d->bstore, &err) != 0) {
@@ -470,7 +520,16 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&d->build_mu);
         if (atomic_load(&d->stop))
             break;
-        if (injected_failure(&err) != 0 || build_round(d, pr, d->bstore, &err) != 0)
+        pthread_mutex_lock(&d->round_mu);
+        if (!round_needed(d)) { /* the writer published it meanwhile (ik_segbuild_inline) */
+            pthread_mutex_unlock(&d->round_mu);
+            continue;
+        }
+        rc = injected_failure(&err);
+        if (rc == 0)
+            rc = build_round(d, pr, d->bstore, false, &err);
+        pthread_mutex_unlock(&d->round_mu);
+        if (rc != 0)
             build_failed(d, &err); /* retried after a backoff, not only at the next write */
     }
     ik_pin_reader_close(pr);
@@ -479,14 +538,36 @@ static void *builder_main(void *arg)
 
 /* The settler: makes each newest published state durable and prunes what no state names, on
  * its own thread (an fsync on a busy disk takes up to a second; the compactor's merges must
- * not wait for it, or the deltas pile up under a stream of writes). */
+ * not wait for it, or the deltas pile up under a stream of writes). At most one round per
+ * SETTLE_EVERY_MS: under a stream of single writes a round per publish made two fsyncs and
+ * their unlinks per write (12% of the daemon's CPU on two cores, beside the write path), and
+ * only the newest state of a round needs them. A snapshot is derived data: a crash loses at
+ * most the states of the last round, which the next start rebuilds from the store's log. */
+#define SETTLE_EVERY_MS 100
+
 static void *settler_main(void *arg)
 {
     struct ik_daemon *d = arg;
     ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
     while (!atomic_load(&d->stop)) {
+        double next = ik_now_ms() + SETTLE_EVERY_MS, now;
         ik_segbuild_settle(d);
+        while (!atomic_load(&d->stop) && (now = ik_now_ms()) < next) /* publishes wake it */
+            ik_build_wait(d, &d->settle_cv, (long)(next - now) + 1, false);
         ik_build_wait(d, &d->settle_cv, 200, true);
+    }
+    return NULL;
+}
+
+/* The spare files' filler (lib/snapshot/spare.c): tops the pool up whenever takes have halved
+ * it, at the daemon's priority (at nice 19, as the vfs_stats thread, it starved under a stream
+ * of writes on a loaded machine and the writes created their files themselves again). */
+static void *sparer_main(void *arg)
+{
+    struct ik_daemon *d = arg;
+    while (!atomic_load(&d->stop)) {
+        ik_spare_fill();
+        ik_spare_wait(500);
     }
     return NULL;
 }
@@ -505,6 +586,11 @@ int ik_segbuild_start(struct ik_daemon *d, struct ik_error *err)
         atomic_store(&d->stop, true);
         ik_segbuild_stop(d);
         return ik_error_set(err, rc, "starting the settler: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&d->sparer, NULL, sparer_main, d)) != 0) {
+        atomic_store(&d->stop, true);
+        ik_segbuild_stop(d);
+        return ik_error_set(err, rc, "starting the spare file filler: %s", strerror(rc));
     }
     if ((rc = pthread_create(&d->vfsbuilder, NULL, ik_vfsbuild_main, d)) != 0) {
         atomic_store(&d->stop, true);
@@ -531,6 +617,11 @@ void ik_segbuild_stop(struct ik_daemon *d)
     if (d->vfsbuilder)
         pthread_join(d->vfsbuilder, NULL);
     d->vfsbuilder = 0;
+    if (d->sparer) {
+        ik_spare_wake();
+        pthread_join(d->sparer, NULL);
+    }
+    d->sparer = 0;
     ik_segbuild_settle(d); /* a clean stop leaves the newest states durable */
 }
 

@@ -19,6 +19,7 @@
 #include "ipfskit/arrow.h"
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
+#include "ipfskit/seglog.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
 
@@ -138,6 +139,15 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
     return rc;
 }
 
+static bool queue_empty(struct ik_queue *q)
+{
+    bool empty;
+    pthread_mutex_lock(&q->mu);
+    empty = q->head == NULL;
+    pthread_mutex_unlock(&q->mu);
+    return empty;
+}
+
 static void write_job(struct ik_daemon *d, struct ik_job *j)
 {
     struct ik_error err = {{0}};
@@ -180,16 +190,10 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
         json_decref(h);
     }
     j->generation = gen;
-    ik_build_request(d, gen);
-}
-
-static bool queue_empty(struct ik_queue *q)
-{
-    bool empty;
-    pthread_mutex_lock(&q->mu);
-    empty = q->head == NULL;
-    pthread_mutex_unlock(&q->mu);
-    return empty;
+    /* published here when nothing else waits (no handoff to the builder thread), else by the
+     * builder, which groups the writes that came meanwhile */
+    if (!(queue_empty(&d->writes) && j->req.op != IK_REQ_IMPORT && ik_segbuild_inline(d, gen)))
+        ik_build_request(d, gen);
 }
 
 /* Drops change-log versions past the retention window (config.json "changes") while no write
@@ -197,14 +201,16 @@ static bool queue_empty(struct ik_queue *q)
 static void trim_changes(struct ik_daemon *d)
 {
     struct ik_error err = {{0}};
+    uint64_t floor = 0;
     bool more = true;
     while (more && queue_empty(&d->writes)) {
         if (ik_store_changes_trim(d->wstore, d->cfg.changes_retain_versions,
                                   d->cfg.changes_retain_seconds, (int64_t)(ik_wall_ms() * 1000.0),
-                                  &more, &err) != 0) {
+                                  &more, &floor, &err) != 0) {
             fprintf(stderr, "ipfs-kit daemon: trimming the change log: %s\n", err.message);
             return;
         }
+        ik_change_tail_set_floor(d->ctail, floor); /* older since: gone, as the store says */
     }
 }
 

@@ -288,7 +288,7 @@ TEST(test_changes_too_old_since_is_gone_naming_oldest)
     ASSERT_TRUE(st != NULL);
     add_n(st, 0, 40); /* versions 1..40 */
     /* keep the newest 16 versions: since >= 24 stays answerable */
-    ASSERT_OK(ik_store_changes_trim(st, 16, 86400, ik__now_us(), &more, &err), &err);
+    ASSERT_OK(ik_store_changes_trim(st, 16, 86400, ik__now_us(), &more, NULL, &err), &err);
     ASSERT_TRUE(!more);
     ASSERT_OK(ik_store_changes_range(st, &oldest, &newest, &err), &err);
     ASSERT_EQ(oldest, 24);
@@ -300,7 +300,7 @@ TEST(test_changes_too_old_since_is_gone_naming_oldest)
     a.release(&a);
     s.release(&s);
     /* the age limit: every version committed over a second before "now" goes */
-    ASSERT_OK(ik_store_changes_trim(st, 1000, 1, ik__now_us() + 5000000, &more, &err), &err);
+    ASSERT_OK(ik_store_changes_trim(st, 1000, 1, ik__now_us() + 5000000, &more, NULL, &err), &err);
     ASSERT_OK(ik_store_changes_range(st, &oldest, &newest, &err), &err);
     ASSERT_EQ(oldest, 40);
     ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 0);

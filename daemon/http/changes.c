@@ -187,9 +187,8 @@ enum MHD_Result ik__http_changes(struct ik_http *h, struct MHD_Connection *conn)
     r.file_fd = -1; /* no segment file: ik__http_result_reset closes one that is set */
     if ((r.batches = calloc(1, sizeof *r.batches)) == NULL)
         return ik__http_error(h, conn, 500, "internal", NULL, "out of memory");
-    rc = ik_store_open(h->d->dir, IK_STORE_READONLY, &st, &err);
-    if (rc == 0)
-        rc = ik_store_changes(st, "pin_index", args.since, &r.schema, &r.batches[0], &newest, &err);
+    rc = ik_daemon_changes(h->d, &st, "pin_index", args.since, &r.schema, &r.batches[0], &newest,
+                           &err);
     ik_store_close(st);
     if (rc != 0) {
         unsigned status = ik__http_changes_status(rc, &code);

@@ -131,7 +131,8 @@ void ik__ws_catchup_start(struct ik_ws_hub *hub, struct ik_ws_sub *s)
     ik__ws_catchup_reset(s);
     if (s->dead || s->closing)
         return;
-    rc = ik_store_changes(hub->st, "pin_index", s->cursor, &s->cschema, &s->cbatch, &newest, &err);
+    rc = ik_daemon_changes(hub->d, &hub->st, "pin_index", s->cursor, &s->cschema, &s->cbatch,
+                           &newest, &err);
     if (rc == 0) {
         s->catching = true;
         s->cto = newest;
@@ -222,7 +223,8 @@ void ik__ws_live(struct ik_ws_hub *hub)
     pthread_mutex_unlock(&hub->d->pub_mu);
     if (published <= hub->head)
         return;
-    rc = ik_store_changes(hub->st, "pin_index", hub->head, &schema, &batch, &newest, &err);
+    rc =
+        ik_daemon_changes(hub->d, &hub->st, "pin_index", hub->head, &schema, &batch, &newest, &err);
     if (rc == IK_EGONE) { /* the subscribers at the head catch up alone, and hear it is gone */
         if (ik_store_changes_range(hub->st, &oldest, &newest, NULL) == 0)
             hub->head = newest;

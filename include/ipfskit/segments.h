@@ -182,6 +182,19 @@ int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const 
 /* The highest manifest seq of `table` under dir (0 when none). */
 uint64_t ik_segset_max_seq(const char *dir, const char *table);
 
+/* Spare files (lib/snapshot/spare.c): empty files created ahead in `<dir>/spares/`, which the
+ * writing of segments and manifests takes instead of creating a temp file (creating a file is
+ * the dearest step of a small write on some file systems). ik_spare_enable removes what a
+ * previous process left there and keeps `n` (at most 256) from then on; ik_spare_fill creates
+ * the missing ones (call it off the write path) and returns how many; ik_spare_wait blocks
+ * until the pool is below half (or timeout_ms, or ik_spare_wake); ik_spare_disable removes
+ * them. Process-wide: one data directory per process. */
+int ik_spare_enable(const char *dir, int n, struct ik_error *err);
+int ik_spare_fill(void);
+void ik_spare_wait(int timeout_ms);
+void ik_spare_wake(void);
+void ik_spare_disable(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -164,9 +164,10 @@ int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newe
 /* Drops versions past the retention window: those more than `retain_versions` behind the newest
  * or committed more than `retain_seconds` before `now_us`. Does nothing (and writes nothing)
  * until the window has moved a few versions; deletes a bounded chunk of log rows per call and
- * sets *more when rows past the window remain (call again when idle). */
+ * sets *more when rows past the window remain (call again when idle). *floor (may be NULL)
+ * receives the oldest `since` still answerable after the call. */
 int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
-                          int64_t now_us, bool *more, struct ik_error *err);
+                          int64_t now_us, bool *more, uint64_t *floor, struct ik_error *err);
 
 /* ---- sync: making a source's rows equal to its listing (lib/sync, docs/sync.md) ---------- */
 

@@ -331,6 +331,11 @@ static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **d
             free(p);
             break;
         }
+        if (buf == NULL) { /* the first frame's payload becomes the buffer: no copy of it */
+            buf = p;
+            n = cap = plen;
+            continue;
+        }
         if (n + plen > cap) {
             size_t ncap = cap ? cap : 1 << 16;
             uint8_t *q;

@@ -130,7 +130,7 @@ static int direct_write(struct ik_client *c, struct wargs *a, uint64_t *gen, str
         clock_gettime(CLOCK_REALTIME, &now);
         (void)ik_store_changes_trim(
             st, c->cfg.changes_retain_versions, c->cfg.changes_retain_seconds,
-            (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &more, NULL);
+            (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &more, NULL, NULL);
     }
     ik_store_close(st);
     ik_lock_release(lock_fd, c->dir);

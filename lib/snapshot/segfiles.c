@@ -58,8 +58,11 @@ int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *p
         return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
     if ((rc = ik_segset_manifest(s, &bytes, &len, err)) != 0)
         return rc;
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+    if ((fd = ik__spare_take(tmp, sizeof tmp)) < 0) { /* no spare file: create one */
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+    }
+    if (fd < 0) {
         rc = ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
         free(bytes);
         return rc;
@@ -305,8 +308,11 @@ static int write_segment(const char *dir, const char *table, const char *name, u
     if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
         return ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
     snprintf(path, sizeof path, "%s/%s", sdir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+    if ((fd = ik__spare_take(tmp, sizeof tmp)) < 0) { /* no spare file: create one */
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+    }
+    if (fd < 0)
         return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
     if (fchmod(fd, 0400) != 0)
         rc = ik_error_set(err, errno, "%s: chmod: %s", tmp, strerror(errno));

@@ -52,4 +52,8 @@ bool ik__seg_is_gone(const struct ik_seg *g, int64_t row);
 int ik__seg_view(const struct ik_seg *g, const int64_t *cols, int64_t n_cols, int64_t start,
                  int64_t k, struct ArrowArray *out);
 
+/* A spare file (spare.c) as a temp file: its descriptor, open for writing, and its path in
+ * tmp; -1 when the pool is off or empty (then create one). */
+int ik__spare_take(char *tmp, size_t cap);
+
 #endif

@@ -130,9 +130,8 @@ static void now_rfc3339(char *out, size_t cap)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
-static int fd_write(void *ctx, const void *data, size_t len, struct ik_error *err)
+static int write_all(int fd, const void *data, size_t len, struct ik_error *err)
 {
-    int fd = *(const int *)ctx;
     const uint8_t *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -148,6 +147,40 @@ static int fd_write(void *ctx, const void *data, size_t len, struct ik_error *er
     return 0;
 }
 
+/* The IPC writer hands over each flatbuffer, body buffer and padding on its own (a one-row
+ * delta is ~60 pieces): they are gathered here and written in WRITE_CHUNK pieces, so a small
+ * segment costs one write() instead of one per piece. */
+#define WRITE_CHUNK (256 * 1024)
+
+struct fd_out {
+    int fd;
+    uint8_t *buf;
+    size_t len;
+};
+
+static int fd_flush(struct fd_out *o, struct ik_error *err)
+{
+    int rc = o->len ? write_all(o->fd, o->buf, o->len, err) : 0;
+    o->len = 0;
+    return rc;
+}
+
+static int fd_write(void *ctx, const void *data, size_t len, struct ik_error *err)
+{
+    struct fd_out *o = ctx;
+    int rc;
+    if (o->buf == NULL || len >= WRITE_CHUNK) { /* large pieces go straight to the file */
+        if ((rc = fd_flush(o, err)) != 0)
+            return rc;
+        return write_all(o->fd, data, len, err);
+    }
+    if (o->len + len > WRITE_CHUNK && (rc = fd_flush(o, err)) != 0)
+        return rc;
+    memcpy(o->buf + o->len, data, len);
+    o->len += len;
+    return 0;
+}
+
 int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
                          const struct ArrowSchema *schema, const struct ArrowArray *batch,
                          struct ik_error *err)
@@ -158,6 +191,7 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     struct ArrowSchema view;
     struct ik_write_options o;
     struct ik_ipc_writer *w = NULL;
+    struct fd_out out = {fd, NULL, 0};
     char *meta;
     int rc;
     if ((rc = check_table_name(table, err)) != 0)
@@ -176,12 +210,16 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     ik_write_options_init(&o);
     o.format = IK_IPC_FILE;
     o.compression = IK_COMPRESSION_NONE;
-    rc = ik_ipc_writer_create(&view, &o, fd_write, &fd, &w, err);
+    out.buf = malloc(WRITE_CHUNK); /* without it, every piece is written as it comes */
+    rc = ik_ipc_writer_create(&view, &o, fd_write, &out, &w, err);
     if (rc == 0)
         rc = ik_ipc_writer_write(w, batch, err);
     if (rc == 0)
         rc = ik_ipc_writer_finish(w, err);
+    if (rc == 0)
+        rc = fd_flush(&out, err);
     ik_ipc_writer_destroy(w);
+    free(out.buf);
     free(meta);
     return rc;
 }

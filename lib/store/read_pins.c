@@ -50,6 +50,7 @@ struct part {
     const char *lo, *hi; /* the cid range [lo, hi); NULL: open */
     size_t lo_len, hi_len;
     bool changed; /* only pins changed after generation `since` (lib/store/seglog.c) */
+    bool cached;  /* s is the store's cached statement (ik__stmt): reset, never finalized */
     int64_t since;
     int64_t rows, cap;
     struct ik__gbuf buf[IK__NCOLS][3];
@@ -75,11 +76,23 @@ static int dict_find(struct part *p, int c, const void *s, size_t n, int64_t *id
 
 /* ---- parts ----------------------------------------------------------------------------- */
 
+/* Lets go of p's statement: reset when it is the store's cached one. */
+static void stmt_done(struct part *p)
+{
+    if (p->cached) {
+        sqlite3_reset(p->s);
+        sqlite3_clear_bindings(p->s);
+    } else {
+        sqlite3_finalize(p->s);
+    }
+    p->s = NULL;
+    p->cached = false;
+}
+
 static void part_free(struct part *p)
 {
     int c, k;
-    sqlite3_finalize(p->s);
-    p->s = NULL;
+    stmt_done(p);
     for (c = 0; c < IK__NCOLS; c++) {
         for (k = 0; k < 3; k++)
             ik__gb_free(&p->buf[c][k]);
@@ -234,9 +247,13 @@ static int part_read(struct part *p, struct ik_error *err)
         snprintf(sql, sizeof sql, "%s%s%s%s ORDER BY cid", select_sql,
                  p->lo || p->hi ? " WHERE " : "", p->lo ? "cid >= ?1" : "",
                  p->hi ? (p->lo ? " AND cid < ?2" : "cid < ?1") : "");
-    sqlrc = sqlite3_prepare_v2(p->st->db, sql, -1, &p->s, NULL);
-    if (sqlrc != SQLITE_OK)
+    if (p->changed) { /* every snapshot build: prepared once (ik__stmt) */
+        if ((rc = ik__stmt(p->st, IK__S_CHANGED_PINS, sql, &p->s, err)) != 0)
+            return rc;
+        p->cached = true;
+    } else if ((sqlrc = sqlite3_prepare_v2(p->st->db, sql, -1, &p->s, NULL)) != SQLITE_OK) {
         return ik__sql_error(p->st, sqlrc, "pins.db: reading the pins", err);
+    }
     if (p->changed)
         sqlite3_bind_int64(p->s, 1, p->since);
     if (p->lo)
@@ -248,8 +265,7 @@ static int part_read(struct part *p, struct ik_error *err)
             return rc;
     if (sqlrc != SQLITE_DONE)
         return ik__sql_error(p->st, sqlrc, "pins.db: reading the pins", err);
-    sqlite3_finalize(p->s);
-    p->s = NULL;
+    stmt_done(p);
     return 0;
 }
 

@@ -50,22 +50,25 @@ void ik_changeset_reset(struct ik_changeset *c)
     memset(c, 0, sizeof *c);
 }
 
-static int int_query(struct ik_store *st, const char *sql, int64_t arg, int64_t *out,
+/* The first integer of cached statement `which` bound to `arg` (-1 without a row). */
+static int int_query(struct ik_store *st, int which, const char *sql, int64_t arg, int64_t *out,
                      struct ik_error *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(ik__store_db(st), sql, -1, &s, NULL);
-    if (rc == SQLITE_OK) {
+    int rc = ik__stmt(st, which, sql, &s, err);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_bind_parameter_count(s) > 0)
         sqlite3_bind_int64(s, 1, arg);
-        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            *out = sqlite3_column_int64(s, 0);
-            rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE) {
-            *out = -1;
-            rc = SQLITE_OK;
-        }
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        *out = -1;
+        rc = SQLITE_OK;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, "pins.db: segment log", err);
 }
 
@@ -74,12 +77,12 @@ static int read_deleted(struct ik_store *st, uint64_t since, struct ik_changeset
 {
     sqlite3_stmt *s = NULL;
     size_t cap = 0;
-    int rc = sqlite3_prepare_v2(ik__store_db(st),
-                                "SELECT DISTINCT l.cid FROM changes l WHERE l.version > ?1 AND NOT"
-                                " EXISTS (SELECT 1 FROM pins p WHERE p.cid = l.cid) ORDER BY 1",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return ik__sql_error(st, rc, "pins.db: segment log", err);
+    int rc = ik__stmt(st, IK__S_DELETED,
+                      "SELECT DISTINCT l.cid FROM changes l WHERE l.version > ?1 AND NOT"
+                      " EXISTS (SELECT 1 FROM pins p WHERE p.cid = l.cid) ORDER BY 1",
+                      &s, err);
+    if (rc != 0)
+        return rc;
     sqlite3_bind_int64(s, 1, (int64_t)since);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(s, 0);
@@ -93,7 +96,8 @@ static int read_deleted(struct ik_store *st, uint64_t since, struct ik_changeset
             break;
         out->n_deleted++;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     if (rc == SQLITE_ROW)
         return ik_error_set(err, ENOMEM, "out of memory");
     return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: segment log", err);
@@ -101,6 +105,13 @@ static int read_deleted(struct ik_store *st, uint64_t since, struct ik_changeset
 
 int ik_store_changes_since(struct ik_store *st, uint64_t since, int64_t max_rows,
                            struct ik_changeset *out, struct ik_error *err)
+{
+    return ik_store_changes_since_tail(st, since, max_rows, NULL, out, err);
+}
+
+int ik_store_changes_since_tail(struct ik_store *st, uint64_t since, int64_t max_rows,
+                                struct ik_change_tail *tail, struct ik_changeset *out,
+                                struct ik_error *err)
 {
     sqlite3 *db = ik__store_db(st);
     int64_t floor = -1, n = 0;
@@ -111,13 +122,14 @@ int ik_store_changes_since(struct ik_store *st, uint64_t since, int64_t max_rows
         return ik__sql_error(st, rc, "pins.db: begin", err);
     if ((rc = ik_store_generation(st, &out->generation, err)) != 0)
         goto done;
-    if (int_query(st, "SELECT value FROM meta WHERE key = 'changes_floor'", 0, &floor, NULL) != 0 ||
-        floor < 0 || (uint64_t)floor > since || since > out->generation) {
+    if (ik__meta_get(st, "changes_floor", &floor, NULL) != 0 || floor < 0 ||
+        (uint64_t)floor > since || since > out->generation) {
         rc = ik_error_set(err, ESTALE, "pins.db: the segment log does not reach back to %llu",
                           (unsigned long long)since);
         goto done;
     }
-    if ((rc = int_query(st, "SELECT count(DISTINCT cid) FROM changes WHERE version > ?1",
+    if ((rc = int_query(st, IK__S_CHANGED_COUNT,
+                        "SELECT count(DISTINCT cid) FROM changes WHERE version > ?1",
                         (int64_t)since, &n, err)) != 0)
         goto done;
     if (n > max_rows) {
@@ -127,6 +139,8 @@ int ik_store_changes_since(struct ik_store *st, uint64_t since, int64_t max_rows
     }
     if ((rc = ik__read_changed_pins(st, since, &out->schema, &out->rows, err)) == 0)
         rc = read_deleted(st, since, out, err);
+    if (rc == 0 && tail)
+        (void)ik__change_tail_fill(st, tail, since, out->generation, (uint64_t)floor);
 done:
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != 0)

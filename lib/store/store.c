@@ -94,17 +94,30 @@ static int exec(struct ik_store *st, const char *sql, const char *what, struct i
     return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, what, err);
 }
 
-static int meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_error *err)
+int ik__stmt(struct ik_store *st, int which, const char *sql, sqlite3_stmt **out,
+             struct ik_error *err)
+{
+    int rc;
+    if (st->cached[which] == NULL &&
+        (rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->cached[which],
+                                 NULL)) != SQLITE_OK)
+        return ik__sql_error(st, rc, "pins.db: prepare", err);
+    *out = st->cached[which];
+    return 0;
+}
+
+int ik__meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_error *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?1", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return ik__sql_error(st, rc, "pins.db", err);
+    int rc = ik__stmt(st, IK__S_META, "SELECT value FROM meta WHERE key = ?1", &s, err);
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     if (rc == SQLITE_ROW)
         return 0;
     if (rc == SQLITE_DONE)
@@ -172,7 +185,7 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
     if (rc == 0 && create)
         rc = exec(st, schema_sql, "pins.db: creating the schema", err);
     if (rc == 0)
-        rc = meta_get(st, "schema_version", &version, err);
+        rc = ik__meta_get(st, "schema_version", &version, err);
     if (rc != 0)
         return rc;
     if (version > SCHEMA_VERSION)
@@ -269,6 +282,8 @@ void ik_store_close(struct ik_store *st)
     sqlite3_finalize(st->probe);
     sqlite3_finalize(st->log);
     sqlite3_finalize(st->next);
+    for (size_t i = 0; i < sizeof st->cached / sizeof st->cached[0]; i++)
+        sqlite3_finalize(st->cached[i]);
     sqlite3_close(st->db);
     free(st);
 }
@@ -556,7 +571,7 @@ int64_t ik_store_count(struct ik_store *st)
 int ik_store_generation(struct ik_store *st, uint64_t *gen, struct ik_error *err)
 {
     int64_t v = 0;
-    int rc = meta_get(st, "generation", &v, err);
+    int rc = ik__meta_get(st, "generation", &v, err);
     if (rc == 0)
         *gen = (uint64_t)v;
     return rc;

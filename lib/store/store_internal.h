@@ -96,21 +96,52 @@ struct ik_store {
     sqlite3_stmt *touch;
     sqlite3_stmt *bump;
     /* the change log (changes.c) */
-    sqlite3_stmt *stamp; /* change_versions row of the committing version */
-    sqlite3_stmt *probe; /* is a cid in pins? */
-    sqlite3_stmt *log;   /* one changes row */
-    sqlite3_stmt *next;  /* the version this transaction commits */
-    int64_t log_version; /* set by ik__begin */
-    bool probe_existed;  /* ik__upsert looks up whether the pin is new (ik_store_add) */
-    bool log_at_commit;  /* an import into an empty table: ik__upsert logs nothing, the import
-                            logs every row at once before its commit (ik__changes_log_new) */
-    int64_t upserted;    /* pins rows changed by ik__upsert (SQLite's count), ever */
+    sqlite3_stmt *stamp;      /* change_versions row of the committing version */
+    sqlite3_stmt *probe;      /* is a cid in pins? */
+    sqlite3_stmt *log;        /* one changes row */
+    sqlite3_stmt *next;       /* the version this transaction commits */
+    int64_t log_version;      /* set by ik__begin */
+    bool probe_existed;       /* ik__upsert looks up whether the pin is new (ik_store_add) */
+    bool log_at_commit;       /* an import into an empty table: ik__upsert logs nothing, the import
+                                 logs every row at once before its commit (ik__changes_log_new) */
+    int64_t upserted;         /* pins rows changed by ik__upsert (SQLite's count), ever */
+    sqlite3_stmt *cached[16]; /* ik__stmt: statements of every call, prepared on first use */
 };
+
+/* Statements run on every write or every snapshot build, prepared once per connection (a
+ * prepare costs as much as the query: ~10% of the daemon's CPU under single writes). */
+enum ik__stmt_id {
+    IK__S_META,          /* store.c: a meta value by key */
+    IK__S_TRIM_AGE,      /* changes.c */
+    IK__S_TRIM_LEFT,     /* changes.c */
+    IK__S_CHANGED_COUNT, /* seglog.c */
+    IK__S_CHANGED_PINS,  /* read_pins.c */
+    IK__S_DELETED,       /* seglog.c */
+    IK__S_TAIL_COUNT,    /* change_tail.c */
+    IK__S_TAIL,          /* change_tail.c */
+    IK__S_N
+};
+
+/* The integer meta value `key` (EIO when there is none). */
+int ik__meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_error *err);
+
+/* The statement `which`, whose text is `sql` at every call, prepared on its first use; the
+ * caller resets it (and clears its bindings) after each use, and never finalizes it. */
+int ik__stmt(struct ik_store *st, int which, const char *sql, sqlite3_stmt **out,
+             struct ik_error *err);
 
 /* The change log of an import into a table that was empty when its transaction began: every
  * row now in pins is new in this version (existed 0, present 1), written by one INSERT ... SELECT
  * instead of a logged insert per row. */
 int ik__changes_log_new(struct ik_store *st, struct ik_error *err);
+
+/* The change tail's fill (change_tail.c), inside the builder's read transaction: the log
+ * after the tail's newest version (or after `since` when the log, which starts after `floor`,
+ * no longer reaches back to it) up to `generation`. 0, or what reset the
+ * tail to start at `generation`. */
+struct ik_change_tail;
+int ik__change_tail_fill(struct ik_store *st, struct ik_change_tail *t, uint64_t since,
+                         uint64_t generation, uint64_t floor);
 
 /* Formats SQLite's current error: "what: message" with code EIO (ENOSPC for SQLITE_FULL). */
 int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_error *err);

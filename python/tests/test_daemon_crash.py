@@ -96,10 +96,12 @@ def test_kill_9_during_a_large_import(daemons, tmp_path, big_jsonl):
 def test_kill_9_while_the_snapshot_is_being_written(daemons, tmp_path, big_jsonl):
     d, old = loaded(daemons, tmp_path)
     pid = stopped_at(d, "publish")
-    snaps = d.p("snapshots")
+    snaps, spares = d.p("snapshots"), d.p("spares")
 
-    def building():
-        return any(".arrow.tmp." in f for f in os.listdir(snaps))
+    def building():  # a temp file written, or a spare file (lib/snapshot/spare.c) taken for it
+        return any(".arrow.tmp." in f for f in os.listdir(snaps)) or (
+            os.path.isdir(spares) and any(os.path.getsize(os.path.join(spares, f)) > 0
+                                          for f in os.listdir(spares)))
 
     imp = d.popen("pin", "import", big_jsonl)
     try:
