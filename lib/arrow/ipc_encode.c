@@ -13,11 +13,19 @@ void ik__enc_init(struct ik__enc *e)
     memset(e, 0, sizeof *e);
 }
 
+static void scratch_free(struct ik__enc *e, void *p)
+{
+    if (e->sa.free)
+        e->sa.free(e->sa.ctx, p);
+    else
+        free(p);
+}
+
 void ik__enc_clear(struct ik__enc *e)
 {
     int64_t i;
     for (i = 0; i < e->n_scratch; i++)
-        free(e->scratch[i]);
+        scratch_free(e, e->scratch[i]);
     e->n_nodes = e->n_bufs = e->n_variadic = e->n_scratch = 0;
 }
 
@@ -33,12 +41,14 @@ bool ik__enc_take_scratch(struct ik__enc *e, const void *p)
 
 void ik__enc_reset(struct ik__enc *e)
 {
+    struct ik__scratch_alloc sa = e->sa;
     ik__enc_clear(e);
     free(e->nodes);
     free(e->bufs);
     free(e->variadic);
     free(e->scratch);
     ik__enc_init(e);
+    e->sa = sa;
 }
 
 static int grow(void **p, int64_t *cap, int64_t need, size_t elem)
@@ -86,7 +96,12 @@ static void *scratch_of(struct ik__enc *e, size_t n, bool fill)
     void *p;
     if (grow((void **)&e->scratch, &e->cap_scratch, e->n_scratch + 1, sizeof *e->scratch))
         return NULL;
-    p = fill ? malloc(n ? n : 1) : calloc(1, n ? n : 1);
+    if (e->sa.alloc) {
+        if ((p = e->sa.alloc(e->sa.ctx, n ? n : 1)) != NULL && !fill)
+            memset(p, 0, n ? n : 1);
+    } else {
+        p = fill ? malloc(n ? n : 1) : calloc(1, n ? n : 1);
+    }
     if (p)
         e->scratch[e->n_scratch++] = p;
     return p;
