@@ -28,6 +28,9 @@
  * held it back by milliseconds (bench/results/flight.md). */
 #define IK_FLIGHT_FIRST_ROWS ((int64_t)256)
 #define IK_FLIGHT_FIRST_PAUSE_MS 1.0
+/* Free blocks of rebased offsets kept for the next DoGet messages (lib/flight/pool.c): a
+ * message of 65,536 rows needs about 1.3 MB of them while gRPC sends it. */
+#define IK_FLIGHT_POOL_KEEP ((size_t)8 << 20)
 
 enum ik_fmethod {
     IK_FM_HANDSHAKE,
@@ -128,6 +131,7 @@ struct ik_flight {
     atomic_llong requests[IK_FM_COUNT];
     atomic_llong errors;
     atomic_llong referenced, copied;    /* DoGet body bytes */
+    struct ik_flight_pool *pool;        /* blocks DoGets rebase offsets into, or NULL */
     grpc_server_credentials *tls_creds; /* grpc+tls locations' (tls.c), made at the first */
 };
 

@@ -376,8 +376,11 @@ static int fget_open(struct ik_fcall *c, grpc_byte_buffer *req, struct ik_error 
             ranges[n_ranges++] = (struct ik_flight_range){p, size};
     }
     struct ik_flight_owner owner = {owner_ref, owner_unref, g->src.set};
-    return ik_flight_encoder_create(&g->src.schema, ranges, n_ranges, n_ranges ? &owner : NULL,
-                                    &g->enc, err);
+    rc = ik_flight_encoder_create(&g->src.schema, ranges, n_ranges, n_ranges ? &owner : NULL,
+                                  &g->enc, err);
+    if (rc == 0 && c->f->pool)
+        ik_flight_encoder_use_pool(g->enc, c->f->pool);
+    return rc;
 }
 
 /* Rows [off, off + k) of the struct batch `b` as a batch that borrows b's columns: each child a

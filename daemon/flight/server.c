@@ -599,6 +599,8 @@ static int serve(struct ik_flight *f, struct ik_error *err)
     args[3].type = GRPC_ARG_INTEGER; /* a connection stalled in its TLS or HTTP/2 handshake */
     args[3].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
     args[3].value.integer = IK_FLIGHT_HANDSHAKE_MS;
+    if (ik_flight_pool_create(IK_FLIGHT_POOL_KEEP, &f->pool) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
     f->server = grpc_server_create(&ca, NULL);
     f->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(f->server, f->cq, NULL);
@@ -668,6 +670,8 @@ static void teardown(struct ik_flight *f)
     }
     ik__flight_retained_clear(f);
     ik__flight_tls_release(f);
+    ik_flight_pool_release(f->pool); /* blocks gRPC still holds keep it until they are back */
+    f->pool = NULL;
     f->server = NULL;
     f->n_listeners = 0;
 }

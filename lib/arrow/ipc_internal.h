@@ -95,10 +95,14 @@ int ik__decode_dictionary(const struct ik__msg *m, struct ik_buffer *body, size_
  * there are none), so a writer can keep the fields that share one. ENOENT for other streams. */
 /* Called from a writer's sink with the bytes it was handed: when `p` is the start of a block
  * the writer computed for this message (rebased offsets, a bitmap moved to bit 0), the block
- * becomes the caller's (free() it) instead of being freed by the writer, so the sink can keep
- * it rather than copy it. False for bytes the writer does not own (the batch's own buffers,
- * padding). */
+ * becomes the caller's (free() it, or the scratch allocator's free when one is set) instead
+ * of being freed by the writer, so the sink can keep it rather than copy it. False for bytes
+ * the writer does not own (the batch's own buffers, padding). */
 bool ik__ipc_writer_take_scratch(struct ik_ipc_writer *w, const void *p);
+/* Scratch blocks (rebased offsets, shifted bitmaps) come from `alloc` and go back through
+ * `free` from now on, taken-over blocks included (ipc_encode.h); set before the first batch. */
+struct ik__scratch_alloc;
+void ik__ipc_writer_set_scratch_alloc(struct ik_ipc_writer *w, const struct ik__scratch_alloc *a);
 
 int ik__ipc_stream_dictionary_ids(const struct ArrowArrayStream *s, int64_t **ids, int64_t *n);
 

@@ -69,6 +69,11 @@ bool ik__ipc_writer_take_scratch(struct ik_ipc_writer *w, const void *p)
     return w != NULL && ik__enc_take_scratch(&w->enc, p);
 }
 
+void ik__ipc_writer_set_scratch_alloc(struct ik_ipc_writer *w, const struct ik__scratch_alloc *a)
+{
+    w->enc.sa = *a;
+}
+
 static int emit(struct ik_ipc_writer *w, const void *p, size_t n, struct ik_error *err)
 {
     int rc = w->write(w->ctx, p, n, err);

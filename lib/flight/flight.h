@@ -71,11 +71,29 @@ struct ik_flight_owner {
 
 struct ik_flight_encoder;
 
+/* Blocks the encoder rebases offsets into, reused across messages and encoders (lib/flight/
+ * pool.c): a block handed to gRPC comes back when gRPC lets go of its slice. Thread-safe and
+ * counted: create gives the caller one reference (ik_flight_pool_release), each encoder using
+ * it and each block out of it hold one more. At most `keep_bytes` of free blocks are kept;
+ * the rest go back to malloc. ENOMEM. */
+struct ik_flight_pool;
+int ik_flight_pool_create(size_t keep_bytes, struct ik_flight_pool **out);
+void ik_flight_pool_ref(struct ik_flight_pool *p);
+void ik_flight_pool_release(struct ik_flight_pool *p); /* NULL is a no-op */
+/* A block of at least n bytes (uninitialised), or NULL; ik_flight_pool_put gives it back. */
+void *ik_flight_pool_get(struct ik_flight_pool *p, size_t n);
+void ik_flight_pool_put(void *block); /* NULL is a no-op */
+/* Blocks made with malloc, and blocks handed out again from the free list, so far. */
+void ik_flight_pool_counts(const struct ik_flight_pool *p, int64_t *made, int64_t *reused);
+
 /* Starts a stream of FlightData for `schema`: the schema message is queued first. `ranges`
  * (n_ranges, copied) and `owner` (may be NULL when n_ranges is 0) say what may be referenced. */
 int ik_flight_encoder_create(const struct ArrowSchema *schema, const struct ik_flight_range *ranges,
                              size_t n_ranges, const struct ik_flight_owner *owner,
                              struct ik_flight_encoder **out, struct ik_error *err);
+/* The encoder's computed blocks (rebased offsets) come from `pool` (a reference is taken)
+ * instead of malloc; call before the first ik_flight_encoder_write. */
+void ik_flight_encoder_use_pool(struct ik_flight_encoder *e, struct ik_flight_pool *pool);
 /* Encodes one record batch (a struct array; borrowed, must stay valid while the messages made
  * from it are alive unless its buffers lie in the ranges): queues any dictionary messages it
  * needs, then the batch. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arrow/internal.h"
+#include "arrow/ipc_encode.h"
 #include "arrow/ipc_internal.h"
 #include "flight/flight.h"
 
@@ -42,6 +43,7 @@ struct ik_flight_encoder {
     grpc_byte_buffer **q; /* finished messages, q[head..len) */
     size_t q_head, q_len, q_cap;
     int64_t referenced, copied;
+    struct ik_flight_pool *pool; /* where the writer's computed blocks come from, or NULL */
 };
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -129,11 +131,37 @@ static void free_with_len(void *p, size_t len)
     free(p);
 }
 
+static void *pool_alloc(void *ctx, size_t n)
+{
+    return ik_flight_pool_get(ctx, n);
+}
+
+static void pool_free(void *ctx, void *p)
+{
+    (void)ctx;
+    ik_flight_pool_put(p);
+}
+
+static void pool_free_slice(void *p)
+{
+    ik_flight_pool_put(p);
+}
+
+/* Gives back a block the writer computed and the encoder took over. */
+static void own_free(const struct ik_flight_encoder *e, void *p)
+{
+    if (e->pool)
+        ik_flight_pool_put(p);
+    else
+        free(p);
+}
+
 /* Forgets the pieces gathered, freeing the blocks taken over that no slice holds yet. */
 static void drop_pieces(struct ik_flight_encoder *e)
 {
     for (size_t i = 0; i < e->n_pieces; i++)
-        free(e->pieces[i].own);
+        if (e->pieces[i].own)
+            own_free(e, e->pieces[i].own);
     e->n_pieces = 0;
 }
 
@@ -173,7 +201,9 @@ static int finish_message(struct ik_flight_encoder *e, struct ik_error *err)
     for (size_t i = 0; i < e->n_pieces; i++) {
         const struct piece *pc = &e->pieces[i];
         if (pc->own) { /* computed here (rebased offsets): the slice frees it */
-            slices[k++] = grpc_slice_new_with_len(pc->own, pc->len, free_with_len);
+            slices[k++] =
+                e->pool ? grpc_slice_new_with_user_data(pc->own, pc->len, pool_free_slice, pc->own)
+                        : grpc_slice_new_with_len(pc->own, pc->len, free_with_len);
             e->copied += (int64_t)pc->len;
         } else if (pc->ref) {
             e->owner.ref(e->owner.ctx);
@@ -226,7 +256,7 @@ static int body_bytes(struct ik_flight_encoder *e, const uint8_t *p, size_t k, s
             return ik_error_set(err, ENOMEM, "out of memory");
     } else if (k >= TAKE_MIN && ik__ipc_writer_take_scratch(e->w, p)) {
         if (add_piece(e, (struct piece){NULL, 0, k, (void *)p}) != 0) {
-            free((void *)p);
+            own_free(e, (void *)p);
             return ik_error_set(err, ENOMEM, "out of memory");
         }
     } else {
@@ -315,6 +345,15 @@ int ik_flight_encoder_create(const struct ArrowSchema *schema, const struct ik_f
     return 0;
 }
 
+void ik_flight_encoder_use_pool(struct ik_flight_encoder *e, struct ik_flight_pool *pool)
+{
+    struct ik__scratch_alloc sa = {pool_alloc, pool_free, pool};
+    ik_flight_pool_ref(pool);
+    ik_flight_pool_release(e->pool);
+    e->pool = pool;
+    ik__ipc_writer_set_scratch_alloc(e->w, &sa);
+}
+
 int ik_flight_encoder_write(struct ik_flight_encoder *e, const struct ArrowArray *batch,
                             struct ik_error *err)
 {
@@ -348,6 +387,7 @@ void ik_flight_encoder_destroy(struct ik_flight_encoder *e)
     free(e->pieces);
     free(e->copy);
     free(e->ranges);
+    ik_flight_pool_release(e->pool);
     free(e);
 }
 
