@@ -199,8 +199,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < clients; i++)
         pthread_create(&th[i], NULL, reader, (void *)(size_t)(i + 1));
     for (int i = 0; i < writers; i++) {
-        wr[i] = (struct writer){.index = i, .of = writers, .rate = rate, .t0 = t0,
-                                .lat = lat + (size_t)i * (size_t)cap, .cap = cap};
+        wr[i] = (struct writer){.index = i,
+                                .of = writers,
+                                .rate = rate,
+                                .t0 = t0,
+                                .lat = lat + (size_t)i * (size_t)cap,
+                                .cap = cap};
         pthread_create(&wr[i].th, NULL, writer, &wr[i]);
     }
     for (int i = 0; i < writers; i++) {
@@ -222,8 +226,7 @@ int main(int argc, char **argv)
            "\"queries_per_s\": %.0f, \"failures\": %ld, \"first_error\": \"",
            seconds, clients, writers, rate, n, (double)n / seconds, n ? lat[0] : 0,
            n ? lat[n / 2] : 0, n ? lat[n - 1 - n / 100] : 0, n ? lat[n - 1] : 0, late_max,
-           atomic_load(&queries), (double)atomic_load(&queries) / seconds,
-           atomic_load(&failures));
+           atomic_load(&queries), (double)atomic_load(&queries) / seconds, atomic_load(&failures));
     for (const char *p = first_error; *p; p++) {
         if (*p == '"' || *p == '\\')
             putchar('\\');

@@ -111,6 +111,8 @@ struct ik_metrics {
     atomic_llong snapshot_builds;
     atomic_llong snapshot_build_us_last;
     atomic_llong compactions;
+    atomic_llong full_builds; /* bases the builder made from every pin (start, a log gap) */
+    atomic_llong segment_limit_merges; /* a state at IK_SEG_MAX: its newer deltas merged */
     atomic_llong compaction_us_last;
     atomic_llong hist[IK_M_HIST]; /* request latency, log2 buckets of microseconds */
 };
@@ -250,8 +252,9 @@ int ik_vfs_publish(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *
  * WebSocket feed): from the change tail when it covers `since`, else from the store through
  * *st (opened read-only on first use when NULL; the caller closes it). */
 #define IK_CHANGE_TAIL_BYTES (32 << 20)
-#define IK_SPARE_FILES 128 /* spare files kept for segments and manifests (lib/snapshot/spare.c)   \
-                            */
+#define IK_SPARE_FILES                                                                             \
+    128 /* spare files kept for segments and manifests (lib/snapshot/spare.c)                      \
+         */
 int ik_changes_tail_start(struct ik_daemon *d, struct ik_error *err);
 int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *table, uint64_t since,
                       struct ArrowSchema *schema_out, struct ArrowArray *out, uint64_t *newest,

@@ -150,6 +150,8 @@ int ik_metrics_build(struct ik_daemon *d, struct ArrowSchema *schema, struct Arr
     row(&r, "request_latency_ms", percentile(m, 0.99), "histogram_p99", NULL);
     row(&r, "snapshot_builds_total", load(&m->snapshot_builds), "counter", NULL);
     row(&r, "snapshot_build_ms", load(&m->snapshot_build_us_last) / 1000.0, "gauge", NULL);
+    row(&r, "snapshot_full_builds_total", load(&m->full_builds), "counter", NULL);
+    row(&r, "snapshot_segment_limit_merges_total", load(&m->segment_limit_merges), "counter", NULL);
     row(&r, "snapshot_build_failures_total", load(&m->snapshot_build_failures), "counter", NULL);
     row(&r, "snapshot_build_failing", failing ? 1 : 0, "gauge", NULL);
     row(&r, "writes_not_visible_total", load(&m->writes_not_visible), "counter", NULL);

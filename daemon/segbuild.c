@@ -222,6 +222,7 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     struct ik_segset *vset = NULL;
     uint64_t gen = 0;
     int rc;
+    atomic_fetch_add_explicit(&d->metrics.full_builds, 1, memory_order_relaxed);
     if (pr != NULL)
         rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
     else if ((rc = ik_store_generation(st, &gen, err)) == 0)
@@ -261,11 +262,33 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
         max = DELTA_MAX_MIN;
     if (small && max > INLINE_MAX_ROWS)
         max = INLINE_MAX_ROWS;
-    if (ik_segset_count(from) >= IK_SEG_MAX - 1)
-        return small ? EAGAIN : full_build(d, pr, st, out, err);
+    if (ik_segset_count(from) >= IK_SEG_MAX - 1) {
+        /* the compactor fell behind a stream of writes (each may be a delta of its own): the
+         * newer half of the deltas goes into the next delta with the new changes, as its minor
+         * merge does (O(rows changed since the older half), not a full build of every pin,
+         * which at 10M pins held every write for ~20 s) */
+        struct ik_segset *older = NULL;
+        if (small)
+            return EAGAIN;
+        if ((rc = ik_segset_prefix(from, ik_segset_count(from) / 2, &older, err)) != 0)
+            return rc;
+        atomic_fetch_add_explicit(&d->metrics.segment_limit_merges, 1, memory_order_relaxed);
+        rc = next_state(d, pr, st, older, small, out, err);
+        if (rc == 0 && *out == NULL) /* nothing changed since the older half: it is the state */
+            ik_segset_ref(*out = older);
+        ik_segset_release(older);
+        return rc;
+    }
     rc = ik_store_changes_since_tail(st, ik_segset_version(from), max, d->ctail, &cs, err);
-    if (rc == ESTALE || rc == E2BIG)
-        return small ? EAGAIN : full_build(d, pr, st, out, err);
+    if (rc == ESTALE || rc == E2BIG) {
+        if (small)
+            return EAGAIN;
+        fprintf(stderr, "ipfs-kit daemon: pin_index after %llu: a full build (%s)\n",
+                (unsigned long long)ik_segset_version(from),
+                rc == ESTALE ? "the change log no longer reaches back"
+                             : "more rows changed than a delta takes");
+        return full_build(d, pr, st, out, err);
+    }
     if (rc != 0)
         return rc;
     if (cs.generation > ik_segset_version(from))

@@ -55,6 +55,11 @@ static void socket_metrics(FILE *f, struct ik_http *h)
     fprintf(f, "ipfs_kit_connections_total %lld\n", ld(&m->connections));
     head(f, "snapshot_builds_total", "counter", "Snapshots built.");
     fprintf(f, "ipfs_kit_snapshot_builds_total %lld\n", ld(&m->snapshot_builds));
+    head(f, "snapshot_full_builds_total", "counter", "Bases built from every pin.");
+    fprintf(f, "ipfs_kit_snapshot_full_builds_total %lld\n", ld(&m->full_builds));
+    head(f, "snapshot_segment_limit_merges_total", "counter",
+         "States at the segment limit whose newer deltas the builder merged.");
+    fprintf(f, "ipfs_kit_snapshot_segment_limit_merges_total %lld\n", ld(&m->segment_limit_merges));
     head(f, "snapshot_build_seconds", "gauge", "Duration of the last snapshot build.");
     fprintf(f, "ipfs_kit_snapshot_build_seconds %.6f\n",
             (double)ld(&m->snapshot_build_us_last) / 1e6);

@@ -67,16 +67,17 @@ static int get_int(json_t *o, const char *name, int lo, int hi, int *out, struct
     return ik__config_int_in(o, "flight", name, lo, hi, out, err);
 }
 
-/* "tls_cert" / "tls_key": a path or null; the files are read when Flight starts. */
-static int get_path(json_t *o, const char *name, char *out, size_t cap, struct ik_error *err)
+int ik__config_pem_path(json_t *o, const char *section, const char *name, char *out, size_t cap,
+                        struct ik_error *err)
 {
     json_t *v = json_object_get(o, name);
     const char *s = json_string_value(v);
     if (v == NULL || json_is_null(v))
         return 0;
     if (!s || !s[0] || strlen(s) >= cap)
-        return ik_error_set(err, EINVAL, SECTION "%s: expected the path of a PEM file (or null)",
-                            name);
+        return ik_error_set(err, EINVAL,
+                            "config.json: %s.%s: expected the path of a PEM file (or null)",
+                            section, name);
     strcpy(out, s);
     return 0;
 }
@@ -99,8 +100,10 @@ int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_err
         (rc = get_int(fl, "batch_rows", 0, 1 << 30, &f->batch_rows, err)) != 0 ||
         (rc = get_int(fl, "max_calls", 1, 4096, &f->max_calls, err)) != 0)
         return rc;
-    if ((rc = get_path(fl, "tls_cert", f->tls_cert, sizeof f->tls_cert, err)) != 0 ||
-        (rc = get_path(fl, "tls_key", f->tls_key, sizeof f->tls_key, err)) != 0)
+    if ((rc = ik__config_pem_path(fl, "flight", "tls_cert", f->tls_cert, sizeof f->tls_cert,
+                                  err)) != 0 ||
+        (rc = ik__config_pem_path(fl, "flight", "tls_key", f->tls_key, sizeof f->tls_key, err)) !=
+            0)
         return rc;
     if (!f->tls_cert[0] != !f->tls_key[0])
         return ik_error_set(

@@ -112,20 +112,6 @@ static int load_cors(json_t *http, struct ik_http_conf *h, struct ik_error *err)
     return 0;
 }
 
-/* "tls_cert" / "tls_key": a path or null. The files are read when HTTP starts (daemon/http). */
-static int get_path(json_t *http, const char *name, char *out, size_t cap, struct ik_error *err)
-{
-    json_t *v = json_object_get(http, name);
-    const char *s = json_string_value(v);
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!s || !s[0] || strlen(s) >= cap)
-        return ik_error_set(err, EINVAL, SECTION "%s: expected the path of a PEM file (or null)",
-                            name);
-    strcpy(out, s);
-    return 0;
-}
-
 int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *err)
 {
     json_t *http = json_object_get(root, "http"), *v;
@@ -162,8 +148,10 @@ int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *
         (rc = get_limit(http, "max_header_bytes", 1024, 1 << 20, &h->max_header_bytes, err)) != 0 ||
         (rc = get_limit(http, "max_body_bytes", 1, 1 << 30, &h->max_body_bytes, err)) != 0)
         return rc;
-    if ((rc = get_path(http, "tls_cert", h->tls_cert, sizeof h->tls_cert, err)) != 0 ||
-        (rc = get_path(http, "tls_key", h->tls_key, sizeof h->tls_key, err)) != 0)
+    if ((rc = ik__config_pem_path(http, "http", "tls_cert", h->tls_cert, sizeof h->tls_cert,
+                                  err)) != 0 ||
+        (rc = ik__config_pem_path(http, "http", "tls_key", h->tls_key, sizeof h->tls_key, err)) !=
+            0)
         return rc;
     if (!h->tls_cert[0] != !h->tls_key[0])
         return ik_error_set(

@@ -19,6 +19,11 @@ int ik__config_http_load(json_t *root, struct ik_http_conf *h, struct ik_error *
  * naming "<section>.<name>"). */
 int ik__config_int_in(json_t *o, const char *section, const char *name, int lo, int hi, int *out,
                       struct ik_error *err);
+/* A key of an object that names a PEM file ("tls_cert", "tls_key"): a non-empty path shorter
+ * than cap copied to out, or null/absent (out unchanged); EINVAL naming "<section>.<name>".
+ * The files themselves are read when the server that uses them starts. */
+int ik__config_pem_path(json_t *o, const char *section, const char *name, char *out, size_t cap,
+                        struct ik_error *err);
 void ik__config_flight_init(struct ik_flight_conf *f);
 int ik__config_flight_load(json_t *root, struct ik_flight_conf *f, struct ik_error *err);
 

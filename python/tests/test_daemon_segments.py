@@ -314,3 +314,30 @@ def test_single_writes_leave_a_handful_of_deltas(daemons, tmp_path):
             assert status(d)["pins"] == 1000 + upto
     assert status(d)["compactions"] > 0
     assert d.stop().returncode == 0
+
+
+def metric(d, name):
+    rows = json.loads(d.ok("metrics", "--format", "json").stdout)
+    return next(r["metric_value"] for r in rows if r["metric_name"] == name)
+
+
+def test_a_state_at_the_segment_limit_merges_its_deltas_instead_of_a_full_build(daemons,
+                                                                              tmp_path):
+    # compaction off, so every single write stays a delta of its own: at 127 segments the
+    # builder merges the newer half into the next delta (at 10M pins a full build held every
+    # write for ~20 s when the compactor fell behind 1,000 writes/s)
+    d = daemons(start=False)
+    d.start(env=NEVER)
+    d.ok("pin", "import", d.sample(tmp_path / "p.jsonl", 200, seed=4))
+    full0 = metric(d, "snapshot_full_builds_total")
+    with Client(d.path) as c:
+        for i in range(140):
+            c.pin_add(cid_v0(50_000 + i), name=f"s{i}")
+    st = status(d)
+    assert 2 <= st["segments"] < 128, st
+    assert metric(d, "snapshot_segment_limit_merges_total") >= 1
+    assert metric(d, "snapshot_full_builds_total") == full0
+    check_paths(d, 4, "after the merges", exact=False)
+    rows = rows_by(d.path, "zero_copy")[1]
+    assert {cid_v0(50_000 + i) for i in range(140)} <= {r["cid"] for r in rows}
+    assert len(rows) == 340
