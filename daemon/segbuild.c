@@ -96,6 +96,8 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     }
     ik_vpage_publish(d, &d->pins, &d->vfs);
     pthread_mutex_unlock(&d->pub_mu);
+    if (strcmp(table, "pin_index") == 0)
+        ik_queue_wake_all(&d->writes); /* a writer waiting to checkpoint (workers.c) */
     if (old.fd >= 0)
         close(old.fd);
     ik_segset_release(old.set);
