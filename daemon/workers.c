@@ -114,7 +114,7 @@ static int too_big(struct ik_daemon *d, int64_t size, struct ik_error *err)
 }
 
 static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_result *res,
-                     struct ik_error *err)
+                     struct ArrowSchema *schema, struct ArrowArray *rows, struct ik_error *err)
 {
     struct ik_buffer *buf = NULL;
     struct stat st;
@@ -134,8 +134,8 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
         ik_buffer_unref(buf);
         return too_big(d, size, err);
     }
-    rc = ik_store_import(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import, res,
-                         err);
+    rc = ik_store_import_rows(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
+                              res, schema, rows, err);
     ik_buffer_unref(buf);
     return rc;
 }
@@ -153,6 +153,8 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
 {
     struct ik_error err = {{0}};
     struct ik_import_result res = {0};
+    struct ArrowSchema schema = {0};
+    struct ArrowArray rows = {0};
     uint64_t gen = 0;
     int rc;
     switch (j->req.op) {
@@ -166,11 +168,13 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
         rc = ik_store_touch(d->wstore, j->req.cid, 0, &err);
         break;
     default:
-        rc = do_import(d, j, &res, &err);
+        rc = do_import(d, j, &res, &schema, &rows, &err);
         break;
     }
     if (rc == 0)
         rc = ik_store_generation(d->wstore, &gen, &err);
+    if (rows.release) /* handed to the builder, or dropped */
+        ik_segbuild_give(d, rc == 0 ? gen : 0, &schema, &rows);
     if (rc != 0) {
         j->reply = error_reply(ik_reply_code(rc), rc, &err);
         j->generation = 0;
