@@ -147,8 +147,8 @@ struct ik_daemon {
     pthread_mutex_t round_mu; /* held through a build round (builder thread, or the writer's
                                  ik_segbuild_inline); taken before files_mu */
     pthread_cond_t build_cv;
-    uint64_t build_wanted;         /* newest generation committed (builder goal) */
-    struct ik_segset *compacted;   /* guarded by build_mu: a state the compactor made, to install */
+    uint64_t build_wanted;       /* newest generation committed (builder goal) */
+    struct ik_segset *compacted; /* guarded by build_mu: a state the compactor made, to install */
     /* guarded by build_mu: the whole table at generation given_gen, as the writer's import into
      * an empty table left it (ik_store_import_rows); a full build at that generation publishes
      * it instead of reading the store back. given_rows.release is NULL when none. */
