@@ -149,8 +149,14 @@ struct ik_daemon {
     pthread_mutex_t round_mu; /* held through a build round (builder thread, or the writer's
                                  ik_segbuild_inline); taken before files_mu */
     pthread_cond_t build_cv;
-    uint64_t build_wanted;         /* newest generation committed (builder goal) */
-    struct ik_segset *compacted;   /* guarded by build_mu: a state the compactor made, to install */
+    uint64_t build_wanted;       /* newest generation committed (builder goal) */
+    struct ik_segset *compacted; /* guarded by build_mu: a state the compactor made, to install */
+    /* guarded by build_mu: the whole table at generation given_gen, as the writer's import into
+     * an empty table left it (ik_store_import_rows); a full build at that generation publishes
+     * it instead of reading the store back. given_rows.release is NULL when none. */
+    struct ArrowSchema given_schema;
+    struct ArrowArray given_rows;
+    uint64_t given_gen;
     pthread_mutex_t files_mu;      /* held from writing a segment until its state is published,
                                       and while pruning: prune never sees a file no state names
                                       yet */
@@ -267,6 +273,10 @@ int ik_workers_start(struct ik_daemon *d, struct ik_error *err);
 void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
 void ik_build_request(struct ik_daemon *d, uint64_t generation);
+/* The whole table at `gen` as the writer's import left it, for the next full build (moved:
+ * schema and rows are NULL-released after); gen 0 drops what is held. */
+void ik_segbuild_give(struct ik_daemon *d, uint64_t gen, struct ArrowSchema *schema,
+                      struct ArrowArray *rows);
 /* The writer's own build of the delta of its write, when nothing else waits and the builder
  * is idle: no thread handoff between the commit and the publish. True when `gen` is published
  * on return; false leaves it to the builder thread (busy, failing, a large or full build). */

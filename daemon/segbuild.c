@@ -96,6 +96,8 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     }
     ik_vpage_publish(d, &d->pins, &d->vfs);
     pthread_mutex_unlock(&d->pub_mu);
+    if (strcmp(table, "pin_index") == 0)
+        ik_queue_wake_all(&d->writes); /* a writer waiting to checkpoint (workers.c) */
     if (old.fd >= 0)
         close(old.fd);
     ik_segset_release(old.set);
@@ -213,7 +215,72 @@ static uint64_t next_seq(struct ik_daemon *d)
     return atomic_fetch_add(&d->seq, 1);
 }
 
-/* A new base of every pin (and vfs_stats from the same rows). */
+void ik_segbuild_give(struct ik_daemon *d, uint64_t gen, struct ArrowSchema *schema,
+                      struct ArrowArray *rows)
+{
+    struct ArrowSchema os = {0};
+    struct ArrowArray oa = {0};
+    pthread_mutex_lock(&d->build_mu);
+    os = d->given_schema;
+    oa = d->given_rows;
+    d->given_rows.release = NULL;
+    d->given_schema.release = NULL;
+    if (gen > 0) {
+        d->given_schema = *schema;
+        d->given_rows = *rows;
+        d->given_gen = gen;
+        schema->release = NULL;
+        rows->release = NULL;
+    }
+    pthread_mutex_unlock(&d->build_mu);
+    if (oa.release)
+        oa.release(&oa);
+    if (os.release)
+        os.release(&os);
+    if (rows->release)
+        rows->release(rows);
+    if (schema->release)
+        schema->release(schema);
+}
+
+/* Moves out the rows the writer gave when their generation is `gen` (take) or older (they
+ * are no longer the store's: dropped), in one hold of build_mu; true when taken. Rows given
+ * for a newer generation (after this round began) stay. */
+static bool take_or_drop(struct ik_daemon *d, uint64_t gen, bool take, struct ArrowSchema *ps,
+                         struct ArrowArray *pa)
+{
+    struct ArrowSchema os = {0};
+    struct ArrowArray oa = {0};
+    bool ok = false;
+    pthread_mutex_lock(&d->build_mu);
+    if (d->given_rows.release != NULL && d->given_gen <= gen) {
+        os = d->given_schema;
+        oa = d->given_rows;
+        ok = take && d->given_gen == gen;
+        d->given_schema.release = NULL;
+        d->given_rows.release = NULL;
+    }
+    pthread_mutex_unlock(&d->build_mu);
+    if (ok) {
+        *ps = os;
+        *pa = oa;
+        return true;
+    }
+    if (oa.release)
+        oa.release(&oa);
+    if (os.release)
+        os.release(&os);
+    return false;
+}
+
+/* Drops rows the writer gave for a generation `published` covers. */
+static void drop_given(struct ik_daemon *d, uint64_t published)
+{
+    take_or_drop(d, published, false, NULL, NULL);
+}
+
+/* A new base of every pin (and vfs_stats from the same rows): the writer's rows when it gave
+ * them for the store's generation (a first import), else read from the store. */
 static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_store *st,
                       struct ik_segset **out, struct ik_error *err)
 {
@@ -223,7 +290,9 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     uint64_t gen = 0;
     int rc;
     atomic_fetch_add_explicit(&d->metrics.full_builds, 1, memory_order_relaxed);
-    if (pr != NULL)
+    if (ik_store_generation(st, &gen, NULL) == 0 && take_or_drop(d, gen, true, &ps, &pa))
+        rc = 0;
+    else if (pr != NULL)
         rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
     else if ((rc = ik_store_generation(st, &gen, err)) == 0)
         rc = ik_store_read_pins(st, &ps, &pa, err);
@@ -338,6 +407,8 @@ static int build_round(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
     ik_segset_release(from);
     if (rc == 0 && next != NULL)
         rc = ik_segbuild_publish(d, "pin_index", next, err); /* wakes the compactor */
+    if (rc == 0 && next != NULL)
+        drop_given(d, ik_segset_version(next)); /* published by a delta (a small import) */
     pthread_mutex_unlock(&d->files_mu);
     if (rc == 0 && next != NULL) {
         atomic_fetch_add_explicit(&d->metrics.snapshot_builds, 1, memory_order_relaxed);
@@ -658,6 +729,12 @@ void ik_segbuild_free(struct ik_daemon *d)
     ik_segset_release(d->pins.set);
     ik_segset_release(d->vfs.set);
     ik_segset_release(d->compacted);
+    if (d->given_rows.release) /* the threads are gone: no lock */
+        d->given_rows.release(&d->given_rows);
+    if (d->given_schema.release)
+        d->given_schema.release(&d->given_schema);
+    d->given_rows.release = NULL;
+    d->given_schema.release = NULL;
     ik_segset_release(d->durable);
     ik_segset_release(d->durable_vfs);
     ik_segset_release(d->to_sync[0]);

@@ -187,6 +187,100 @@ TEST(test_import_arrow_later_duplicate_wins_across_batches)
     ik_store_close(st);
 }
 
+/* ik_store_import_rows into an empty table gives the table as the commit left it: equal,
+ * value for value, to a read of the store (defaults, the later of two rows merged over the
+ * earlier, a CID in another form stored canonical, skipped rows left out); into a table with
+ * pins, or from another format, no rows are given. */
+static void expect_given_equals_store(const struct arow *rows, int n, const char *backend,
+                                      int64_t want_rows)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_import_options o;
+    struct ik_test_sink bytes = {0};
+    struct ik_store *st = fresh();
+    struct ArrowSchema gs = {0};
+    struct ArrowArray ga = {0};
+    struct pins p;
+    char why[256] = "";
+    ASSERT_TRUE(st != NULL);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ik_import_options_init(&o);
+    o.skip_invalid = true;
+    o.default_backend = backend;
+    ASSERT_OK(ik_store_import_rows(st, bytes.p, bytes.len, &o, &res, &gs, &ga, &err), &err);
+    ASSERT_TRUE(ga.release != NULL);
+    ASSERT_EQ(ga.length, want_rows);
+    ASSERT_OK(ik_array_validate(&gs, &ga, IK_VALIDATE_FULL, true, &err), &err);
+    ASSERT_OK(ik_store_read_pins(st, &p.s, &p.b, &err), &err);
+    ASSERT_EQ(p.b.length, want_rows);
+    ASSERT_EQ(gs.n_children, p.s.n_children);
+    for (int64_t c = 0; c < gs.n_children; c++) {
+        ASSERT_STR_EQ(gs.children[c]->name, p.s.children[c]->name);
+        ASSERT_STR_EQ(gs.children[c]->format, p.s.children[c]->format);
+    }
+    if (!ik_test_batch_equal(&p.s, &p.b, &ga, why, sizeof why))
+        fprintf(stderr, "given rows differ from the store: %s\n", why);
+    ASSERT_TRUE(ik_test_batch_equal(&p.s, &p.b, &ga, why, sizeof why));
+    pins_release(&p);
+    ga.release(&ga);
+    gs.release(&gs);
+    /* the table has pins now: the next import gives none */
+    ASSERT_OK(ik_store_import_rows(st, bytes.p, bytes.len, &o, &res, &gs, &ga, &err), &err);
+    ASSERT_TRUE(ga.release == NULL);
+    free(bytes.p);
+    ik_store_close(st);
+}
+
+TEST(test_import_rows_into_an_empty_table_equal_a_read_of_the_store)
+{
+    char c[6][47];
+    static const char v1[] = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+    static const char v1_upper[] = "BAFYBEIGDYRZT5SFP7UDM7HU76UH7Y26NF3EFUYLQABF3OCLGTQY55FBZDI";
+    int i;
+    for (i = 0; i < 6; i++)
+        ik_test_cidv0(500 + (uint64_t)i, c[i]);
+    {
+        const struct arow rows[] = {
+            {c[0], "a1", "direct", "/a/1", 1700000000000001},
+            {c[1], NULL, NULL, NULL, 0},
+            {v1_upper, "upper", NULL, "/v/1", 0}, /* stored as v1 */
+            {NULL, NULL, NULL, NULL, 0},
+            {c[0], "a2", NULL, NULL, 0},     /* pin_type, vfs_path and timestamp kept */
+            {c[2], "", "indirect", NULL, 5}, /* an empty name is no name */
+            {"Qmbad", "bad", NULL, NULL, 0}, /* skipped */
+            {v1, NULL, "direct", NULL, 0},   /* merged over "upper" */
+            {NULL, NULL, NULL, NULL, 0},
+            {c[3], "d", NULL, "/d/3", 0},
+            {c[1], "b2", NULL, NULL, 7},
+            {c[4], NULL, NULL, NULL, 0},
+            {c[4], NULL, NULL, NULL, 0},
+            {c[5], "f", "recursive", "/f", 9},
+        };
+        expect_given_equals_store(rows, 14, NULL, 7);
+        expect_given_equals_store(rows, 14, "filecoin", 7);
+    }
+}
+
+TEST(test_import_rows_are_not_given_for_other_formats)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st = fresh();
+    struct ArrowSchema gs = {0};
+    struct ArrowArray ga = {0};
+    char c[47], line[128];
+    ASSERT_TRUE(st != NULL);
+    ik_test_cidv0(900, c);
+    snprintf(line, sizeof line, "{\"cid\":\"%s\"}\n", c);
+    ASSERT_OK(
+        ik_store_import_rows(st, (const uint8_t *)line, strlen(line), NULL, &res, &gs, &ga, &err),
+        &err);
+    ASSERT_EQ(res.imported, 1);
+    ASSERT_TRUE(ga.release == NULL);
+    ik_store_close(st);
+}
+
 #define NPERM 300
 
 /* The same distinct pins in file order (one batch) and in a scrambled order (batches of 7)

@@ -272,6 +272,44 @@ TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
     random_versions("segments_merge", 60, true);
 }
 
+/* The delta's size limit counts distinct pins, not log rows, and stops counting one past the
+ * limit: exactly max_rows changed pins are read, one more is E2BIG (a full build instead). */
+TEST(test_changes_since_limit_counts_distinct_pins)
+{
+    char dir[512], cid[47];
+    struct ik_store *st = NULL;
+    struct ik_error err = {{0}};
+    struct ik_changeset cs;
+    struct ik_pin p;
+    uint64_t gen = 0;
+    seg_dir("segments_limit", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_changes_since(st, gen, 0, &cs, &err), 0); /* nothing changed */
+    ASSERT_EQ(cs.rows.length, 0);
+    ik_changeset_reset(&cs);
+    for (uint64_t n = 0; n < 10; n++) {
+        pin_of(n, cid, &p);
+        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+    }
+    for (uint64_t n = 0; n < 5; n++) { /* 15 log rows, 10 pins */
+        pin_of(n, cid, &p);
+        ASSERT_EQ(ik_store_touch(st, cid, 0, &err), 0);
+    }
+    ASSERT_EQ(ik_store_changes_since(st, gen, 10, &cs, &err), 0);
+    ASSERT_EQ(cs.rows.length, 10);
+    ik_changeset_reset(&cs);
+    ASSERT_EQ(ik_store_changes_since(st, gen, 9, &cs, &err), E2BIG);
+    ASSERT_TRUE(strstr(err.message, "pins changed") != NULL);
+    ik_changeset_reset(&cs);
+    ASSERT_EQ(ik_store_changes_since(st, gen, 0, &cs, &err), E2BIG);
+    ik_changeset_reset(&cs);
+    ASSERT_EQ(ik_store_changes_since(st, gen + 10, 5, &cs, &err), 0); /* the 5 touches */
+    ASSERT_EQ(cs.rows.length, 5);
+    ik_changeset_reset(&cs);
+    ik_store_close(st);
+}
+
 TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
 {
     char dir[512], cid[47];

@@ -98,6 +98,17 @@ int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
                     const struct ik_import_options *o, struct ik_import_result *res,
                     struct ik_error *err);
 
+/* ik_store_import, and when Arrow input went into an empty table (a first import), the
+ * table as the commit left it: one pin_index batch equal to what ik_store_read_pins would
+ * read at that generation (cid order, defaults filled, a CID given twice merged as the upsert
+ * merges it), built from the rows as they were upserted, so a caller publishing the table
+ * need not read it back. rows_out->release is NULL when the rows are not given (another
+ * format, a table with pins, or no memory for them: the import itself still stands). */
+int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
+                         const struct ik_import_options *o, struct ik_import_result *res,
+                         struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
+                         struct ik_error *err);
+
 /* Imports the pins of an Arrow stream (columns by name; cid required). One transaction. */
 int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
                            const struct ik_import_options *o, struct ik_import_result *res,

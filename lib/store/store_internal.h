@@ -165,14 +165,25 @@ int ik__upsert(struct ik_store *st, const struct ik__row *r, int64_t now, const 
 /* Import sink: each parser hands rows to ik__sink_row, which checks, counts or skips, and
  * upserts them. Messages start with "<unit> <n>: " ("line 17: ", "record batch 2 row 5: "),
  * formatted only when a row is bad. */
+struct ik__given;
 struct ik__sink {
     struct ik_store *st;
     const struct ik_import_options *opts;
     struct ik_import_result *res;
     int64_t now;
-    int64_t paths;    /* checked rows giving a vfs_path (the two-pass parsers count them) */
-    int64_t changes0; /* st->upserted when the import began */
+    int64_t paths;           /* checked rows giving a vfs_path (the two-pass parsers count them) */
+    int64_t changes0;        /* st->upserted when the import began */
+    struct ik__given *given; /* ik_store_import_rows into an empty table, else NULL */
 };
+/* The rows of an import into an empty table, as the table holds them after it
+ * (ik_store_import_rows): `r` was just upserted, in cid order (import_given.c). A failure
+ * only drops the rows, never the import. */
+void ik__given_add(struct ik__sink *s, const struct ik__row *r);
+void ik__given_end(struct ik__sink *s); /* the last pending row in */
+int ik__given_create(struct ik__given **out);
+void ik__given_free(struct ik__given *g);
+/* The rows as one batch (after the commit); EINVAL when they were dropped. */
+int ik__given_finish(struct ik__given *g, struct ArrowSchema *schema_out, struct ArrowArray *out);
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
 /* A row the parser could not read (bad syntax/value): skipped under skip_invalid, else fatal.

@@ -82,3 +82,51 @@ def test_import_string_views_through_the_daemon(fresh_daemon):
         assert r.method == "zero_copy"
         assert sorted(pa.table(r).to_pylist(), key=str) == \
             sorted(t.select(["cid", "name"]).to_pylist(), key=str)
+
+
+def test_a_first_import_publishes_the_table_the_store_holds(daemons):
+    """An import into an empty store is published from the rows the writer upserted, not read
+    back from SQLite: the snapshot equals a direct read of the store value for value (defaults
+    filled, a CID given twice merged over its first row, another form of a CID stored
+    canonical), and after kill -9 and a restart both still hold the import."""
+    import datetime
+
+    from daemon_util import cid_v0
+    d = daemons()
+    n = 5000  # more than a delta takes (4,096 rows): a full build
+    cids = [cid_v0(i) for i in range(n)]
+    some = lambda f: [f(i) for i in range(n)]  # noqa: E731
+    table = pa.table({
+        "cid": cids + [cids[3], CIDS[2].upper()],
+        "name": some(lambda i: f"f{i}" if i % 3 else None) + ["again", "upper"],
+        "size_bytes": some(lambda i: i * 7 if i % 5 else None) + [None, 1],
+        "pin_type": some(lambda i: ("direct", None, "indirect")[i % 3]) + [None, None],
+        "timestamp": pa.array(
+            some(lambda i: datetime.datetime(2026, 1, 1) + datetime.timedelta(seconds=i)
+                 if i % 4 else None) + [None, None], pa.timestamp("ms")),
+        "metadata": some(lambda i: '{"k": %d}' % i if i % 2 else None) + ['{"x": 1}', None],
+        "backend": some(lambda i: "s3" if i % 7 == 0 else None) + [None, None],
+        "replication_factor": pa.array(some(lambda i: i % 4 if i % 6 else None) + [9, None],
+                                       pa.int32()),
+        "verified": some(lambda i: (None, True, False)[i % 3]) + [True, None],
+        "last_access": pa.array(some(lambda i: 1_700_000_000_000_000 + i if i % 8 else None)
+                                + [None, None], pa.timestamp("us", "UTC")),
+        "vfs_path": some(lambda i: f"/d{i % 10}/f{i}" if i % 9 else None) + [None, "/u"],
+        "access_count": pa.array(some(lambda i: i % 11 if i % 2 else None) + [None, 4],
+                                 pa.int64()),
+    })
+    with ika.connect(d.path) as c:
+        res = c.import_pins(table, default_backend="filecoin")
+        assert res["imported"] == n + 2
+        snap = c.pins(method="zero_copy")
+        assert snap.version == res["generation"]
+        store = pa.table(c.pins(method="direct"))
+        assert store.num_rows == n + 1
+        assert pa.table(snap).equals(store)
+        again = store.filter(pa.compute.equal(store["cid"], cids[3])).to_pylist()[0]
+        assert (again["name"], again["pin_type"], again["size_bytes"]) == ("again", "direct", 21)
+        assert CIDS[2] in store["cid"].to_pylist()
+    d.kill9()
+    d.start()
+    with ika.connect(d.path) as c:
+        assert pa.table(c.pins(method="zero_copy")).equals(store)
