@@ -312,50 +312,26 @@ int ik_client_call(struct ik_client *c, const char *request_json, char **reply_j
     return *reply_json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
 }
 
-/* Reads data frames until the zero-length end frame into one malloc'd buffer. */
+/* Reads data frames until the zero-length end frame into one malloc'd buffer, each frame
+ * received straight into it. */
 static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data, size_t *len,
                      struct ik_error *err)
 {
-    size_t cap = 0, n = 0;
-    uint8_t *buf = NULL;
+    struct ik_sock_dst dst = {0};
     for (;;) {
-        uint8_t *p = NULL;
         size_t plen = 0;
-        int rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_DATA, &p, &plen, NULL, c->timeout_ms, err);
+        int rc =
+            ik_sock_reader_frame_append(rd, IK_PROTO_MAX_DATA, &dst, &plen, c->timeout_ms, err);
         if (rc != 0) {
-            free(buf);
+            free(dst.p);
             return rc == IK_EOS ? ik_error_set(err, IK_EPROTO, "reply ended before its end frame")
                                 : rc;
         }
-        if (plen == 0) {
-            free(p);
+        if (plen == 0)
             break;
-        }
-        if (buf == NULL) { /* the first frame's payload becomes the buffer: no copy of it */
-            buf = p;
-            n = cap = plen;
-            continue;
-        }
-        if (n + plen > cap) {
-            size_t ncap = cap ? cap : 1 << 16;
-            uint8_t *q;
-            while (ncap < n + plen)
-                ncap *= 2;
-            q = realloc(buf, ncap);
-            if (!q) {
-                free(p);
-                free(buf);
-                return ik_error_set(err, ENOMEM, "out of memory reading a reply");
-            }
-            buf = q;
-            cap = ncap;
-        }
-        memcpy(buf + n, p, plen);
-        n += plen;
-        free(p);
     }
-    *data = buf;
-    *len = n;
+    *data = dst.p;
+    *len = dst.len;
     return 0;
 }
 
