@@ -847,6 +847,18 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
     return rc;
 }
 
+/* A query on pin_index with a filter cid = X or cid in [...]: a few rows found by index. */
+static bool point_lookup(const struct ik_query *q)
+{
+    if (strcmp(q->table, "pin_index") != 0)
+        return false;
+    for (size_t i = 0; i < q->n_preds; i++)
+        if (strcmp(q->preds[i].column, "cid") == 0 &&
+            (q->preds[i].op == IK_OP_EQ || q->preds[i].op == IK_OP_IN))
+            return true;
+    return false;
+}
+
 static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                      struct ik_error *err)
 {
@@ -860,7 +872,10 @@ static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_re
     if (m == IK_METHOD_DIRECT) {
         rc = ik__client_direct(c, q, out, err);
     } else {
-        rc = query_daemon(c, q, m, out, err);
+        /* one query and gone: mapping the whole state (a descriptor, a mapping and a
+         * footer per segment) costs more than the daemon's lookup and a reply of its rows */
+        bool rows = m == IK_METHOD_AUTO && c->opts.one_shot && point_lookup(q);
+        rc = query_daemon(c, q, rows ? IK_METHOD_IPC_STREAM : m, out, err);
         if (rc == ETIMEDOUT) { /* stopped or hung: it holds the lock but says nothing */
             char who[64];
             ik__client_daemon_name(c, who, sizeof who);
