@@ -26,6 +26,7 @@ void ik_cli_query_opts_init(struct ik_cli_query_opts *o)
     memset(o, 0, sizeof *o);
     o->format = "table";
     ik_client_options_init(&o->client);
+    o->client.one_shot = true; /* one query per process */
 }
 
 /* Options every query command takes; returns 1 when argv[*i] was one (consumed), 0 when

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -28,16 +30,34 @@ struct sender {
     double deadline; /* the whole reply is sent by then (daemon.send_timeout), monotonic ms */
 };
 
-static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_error *err)
+/* Sends the iovecs whole (advanced in place), waiting for room until the reply's deadline. */
+static int send_iov(struct sender *s, struct iovec *iov, int cnt, struct ik_error *err)
 {
-    while (n > 0) {
+    while (cnt > 0) {
         struct pollfd pfd = {s->fd, POLLOUT, 0};
+        struct msghdr m = {0};
         double left = s->deadline - ik_now_ms();
-        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w;
+        if (iov->iov_len == 0) {
+            iov++;
+            cnt--;
+            continue;
+        }
+        m.msg_iov = iov;
+        m.msg_iovlen = (size_t)cnt;
+        w = sendmsg(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
-            p += w;
-            n -= (size_t)w;
+            size_t k = (size_t)w;
             s->sent += w;
+            while (cnt > 0 && k >= iov->iov_len) {
+                k -= iov->iov_len;
+                iov++;
+                cnt--;
+            }
+            if (cnt > 0) {
+                iov->iov_base = (uint8_t *)iov->iov_base + k;
+                iov->iov_len -= k;
+            }
             continue;
         }
         if (w < 0 && errno == EINTR)
@@ -60,6 +80,12 @@ static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_erro
     return 0;
 }
 
+static int send_all(struct sender *s, const uint8_t *p, size_t n, struct ik_error *err)
+{
+    struct iovec iov = {(void *)(uintptr_t)p, n};
+    return send_iov(s, &iov, 1, err);
+}
+
 static int flush_frame(struct sender *s, struct ik_error *err)
 {
     ik_frame_put_header(s->buf, (uint32_t)s->len);
@@ -68,11 +94,27 @@ static int flush_frame(struct sender *s, struct ik_error *err)
     return rc;
 }
 
+/* Writer output at least this long goes out from where it is (a column's buffer: the batch's
+ * own memory), closing the frame gathered so far, instead of being copied into it. */
+#define DIRECT_MIN (64u << 10)
+
 /* ik_write_fn: gathers writer output into frames of up to FRAME_CAP bytes. */
 static int frame_write(void *ctx, const void *data, size_t len, struct ik_error *err)
 {
     struct sender *s = ctx;
     const uint8_t *p = data;
+    while (len >= DIRECT_MIN) { /* the frame: what is gathered, then this piece, by sendmsg */
+        size_t k = FRAME_CAP - s->len < len ? FRAME_CAP - s->len : len;
+        struct iovec iov[2] = {{s->buf, s->len + 4}, {(void *)(uintptr_t)p, k}};
+        int rc;
+        ik_frame_put_header(s->buf, (uint32_t)(s->len + k));
+        rc = send_iov(s, iov, 2, err);
+        s->len = 0;
+        if (rc)
+            return rc;
+        p += k;
+        len -= k;
+    }
     while (len > 0) {
         size_t k = FRAME_CAP - s->len < len ? FRAME_CAP - s->len : len;
         memcpy(s->buf + 4 + s->len, p, k);

@@ -1172,6 +1172,85 @@ TEST(test_proto_reader_large_frame_timeout_and_close)
     free(big);
 }
 
+/* Frames appended into one buffer (a reply's data frames): small glued frames, a frame larger
+ * than the reader's buffer that arrives in pieces, an empty frame, a descriptor (closed), and
+ * the same limit, truncation and timeout errors as ik_sock_reader_frame, the buffer kept. */
+TEST(test_proto_reader_appends_frames_into_one_buffer)
+{
+    struct ik_error err;
+    struct ik_sock_reader rd;
+    struct ik_sock_dst dst = {0};
+    size_t n = 3 * IK_SOCK_READER_BUF + 17, len = 99;
+    uint8_t *big = malloc(n);
+    int sv[2], file;
+    pid_t pid;
+    int st;
+    for (size_t i = 0; i < n; i++)
+        big[i] = (uint8_t)(i * 13);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    file = temp_file_with("x");
+    ASSERT_TRUE(file >= 0);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "ab", 2, file, 1000, &err), &err);
+    close(file);
+    ASSERT_OK(ik_sock_send_frame(sv[0], "cde", 3, -1, 1000, &err), &err);
+    pid = fork();
+    if (pid == 0) { /* then a large frame in pieces, slowly */
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, (uint32_t)n);
+        (void)!write(sv[0], hdr, 3);
+        usleep(20000);
+        (void)!write(sv[0], hdr + 3, 1);
+        (void)!write(sv[0], big, 100);
+        usleep(20000);
+        (void)!write(sv[0], big + 100, n - 100);
+        (void)!write(sv[0], "\0\0\0\0", 4);
+        _exit(0);
+    }
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_OK(ik_sock_reader_frame_append(&rd, n, &dst, &len, 2000, &err), &err);
+    ASSERT_EQ(len, 2);
+    ASSERT_EQ(rd.n_fds, 0); /* the descriptor was closed, not kept */
+    ASSERT_OK(ik_sock_reader_frame_append(&rd, n, &dst, &len, 2000, &err), &err);
+    ASSERT_EQ(len, 3);
+    ASSERT_OK(ik_sock_reader_frame_append(&rd, n, &dst, &len, 2000, &err), &err);
+    ASSERT_EQ(len, n);
+    ASSERT_OK(ik_sock_reader_frame_append(&rd, n, &dst, &len, 2000, &err), &err);
+    ASSERT_EQ(len, 0);
+    ASSERT_EQ(dst.len, 5 + n);
+    ASSERT_MEM_EQ(dst.p, "abcde", 5);
+    ASSERT_MEM_EQ(dst.p + 5, big, n);
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_EQ(ik_sock_reader_pending(&rd), 0);
+
+    /* over the limit, from the header alone; nothing more: the timeout; the buffer unchanged */
+    ASSERT_OK(ik_sock_send_frame(sv[0], "0123456789", 10, -1, 1000, &err), &err);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame_append(&rd, 9, &dst, &len, 1000, &err), IK_ELIMIT, &err,
+                 "exceeds the limit");
+    ik_sock_reader_init(&rd, sv[1], false); /* (the refused frame was read into the old one) */
+    ASSERT_FAILS(ik_sock_reader_frame_append(&rd, 100, &dst, &len, 30, &err), ETIMEDOUT, &err,
+                 "of 4 header bytes");
+    ASSERT_EQ(dst.len, 5 + n);
+    /* closed mid-frame (a large one), then at a frame boundary */
+    {
+        uint8_t hdr[4];
+        ik_frame_put_header(hdr, (uint32_t)n);
+        ASSERT_EQ(write(sv[0], hdr, 4), 4);
+        ASSERT_EQ(write(sv[0], big, 3000), 3000);
+    }
+    close(sv[0]);
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame_append(&rd, n, &dst, &len, 1000, &err), IK_EPROTO, &err,
+                 "payload bytes");
+    ik_sock_reader_init(&rd, sv[1], true);
+    ASSERT_FAILS(ik_sock_reader_frame_append(&rd, n, &dst, &len, 1000, &err), IK_EOS, &err,
+                 "closed by peer");
+    ASSERT_MEM_EQ(dst.p + 5, big, n);
+    close(sv[1]);
+    free(dst.p);
+    free(big);
+}
+
 /* ---- the client's cheap reply header reader --------------------------------------------- */
 
 TEST(test_proto_reply_query_fast_reads_our_headers_and_defers_the_rest)

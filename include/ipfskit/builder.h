@@ -40,6 +40,11 @@ int ik_builder_int(struct ik_builder *b, int col, int64_t v, struct ik_error *er
 int ik_builder_double(struct ik_builder *b, int col, double v, struct ik_error *err);
 int ik_builder_bool(struct ik_builder *b, int col, bool v, struct ik_error *err);
 
+/* Reserves room for `bytes` more string bytes in column `col` (utf8 and binary columns; other
+ * kinds ignore it): a caller that knows its strings' total saves the buffer's growth. ENOMEM,
+ * EINVAL for no such column. */
+int ik_builder_reserve_bytes(struct ik_builder *b, int col, size_t bytes, struct ik_error *err);
+
 /* Ends the current row: columns given no value become null; a non-nullable column without a
  * value is EINVAL ("column 'cid' is not nullable") and the row is dropped. */
 int ik_builder_end_row(struct ik_builder *b, struct ik_error *err);

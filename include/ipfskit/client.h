@@ -56,6 +56,12 @@ struct ik_client_options {
                               its snapshot unchanged, the client reads the daemon's version
                               page and answers repeated queries from the mapping it holds while
                               the daemon still publishes that snapshot (detail "page") */
+    bool one_shot;         /* the client answers one query and goes (the CLI): in AUTO, a cid
+                              point lookup (cid = X or cid in [...] on pin_index) asks the daemon
+                              for its rows (ipc_stream, found by the daemon's per-segment cid
+                              index) instead of mapping every segment of the state, which pays
+                              off only for a client that asks again. Last, so that code built
+                              against the struct before it keeps its layout */
 };
 
 void ik_client_options_init(struct ik_client_options *o);

@@ -485,6 +485,19 @@ int ik_builder_str(struct ik_builder *b, int col, const char *s, size_t len, str
     return 0;
 }
 
+int ik_builder_reserve_bytes(struct ik_builder *b, int col, size_t bytes, struct ik_error *err)
+{
+    struct column *c;
+    if (col < 0 || col >= b->n_cols)
+        return ik_error_set(err, EINVAL, "no column %d (the schema has %d)", col, b->n_cols);
+    c = &b->cols[col];
+    if (c->kind != K_STR32 && c->kind != K_STR64)
+        return 0;
+    if (ik__gb_reserve(&c->data, bytes) != 0)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
 static int append_fixed(struct column *c, const void *v, struct ik_error *err)
 {
     if (ik__gb_reserve(&c->data, (size_t)c->width) != 0 || mark_valid(c) != 0)

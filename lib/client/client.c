@@ -312,50 +312,26 @@ int ik_client_call(struct ik_client *c, const char *request_json, char **reply_j
     return *reply_json ? 0 : ik_error_set(err, ENOMEM, "out of memory");
 }
 
-/* Reads data frames until the zero-length end frame into one malloc'd buffer. */
+/* Reads data frames until the zero-length end frame into one malloc'd buffer, each frame
+ * received straight into it. */
 static int read_data(struct ik_client *c, struct ik_sock_reader *rd, uint8_t **data, size_t *len,
                      struct ik_error *err)
 {
-    size_t cap = 0, n = 0;
-    uint8_t *buf = NULL;
+    struct ik_sock_dst dst = {0};
     for (;;) {
-        uint8_t *p = NULL;
         size_t plen = 0;
-        int rc = ik_sock_reader_frame(rd, IK_PROTO_MAX_DATA, &p, &plen, NULL, c->timeout_ms, err);
+        int rc =
+            ik_sock_reader_frame_append(rd, IK_PROTO_MAX_DATA, &dst, &plen, c->timeout_ms, err);
         if (rc != 0) {
-            free(buf);
+            free(dst.p);
             return rc == IK_EOS ? ik_error_set(err, IK_EPROTO, "reply ended before its end frame")
                                 : rc;
         }
-        if (plen == 0) {
-            free(p);
+        if (plen == 0)
             break;
-        }
-        if (buf == NULL) { /* the first frame's payload becomes the buffer: no copy of it */
-            buf = p;
-            n = cap = plen;
-            continue;
-        }
-        if (n + plen > cap) {
-            size_t ncap = cap ? cap : 1 << 16;
-            uint8_t *q;
-            while (ncap < n + plen)
-                ncap *= 2;
-            q = realloc(buf, ncap);
-            if (!q) {
-                free(p);
-                free(buf);
-                return ik_error_set(err, ENOMEM, "out of memory reading a reply");
-            }
-            buf = q;
-            cap = ncap;
-        }
-        memcpy(buf + n, p, plen);
-        n += plen;
-        free(p);
     }
-    *data = buf;
-    *len = n;
+    *data = dst.p;
+    *len = dst.len;
     return 0;
 }
 
@@ -871,6 +847,18 @@ int ik_client_query(struct ik_client *c, const struct ik_query *q, struct ik_res
     return rc;
 }
 
+/* A query on pin_index with a filter cid = X or cid in [...]: a few rows found by index. */
+static bool point_lookup(const struct ik_query *q)
+{
+    if (strcmp(q->table, "pin_index") != 0)
+        return false;
+    for (size_t i = 0; i < q->n_preds; i++)
+        if (strcmp(q->preds[i].column, "cid") == 0 &&
+            (q->preds[i].op == IK_OP_EQ || q->preds[i].op == IK_OP_IN))
+            return true;
+    return false;
+}
+
 static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                      struct ik_error *err)
 {
@@ -884,7 +872,10 @@ static int run_query(struct ik_client *c, const struct ik_query *q, struct ik_re
     if (m == IK_METHOD_DIRECT) {
         rc = ik__client_direct(c, q, out, err);
     } else {
-        rc = query_daemon(c, q, m, out, err);
+        /* one query and gone: mapping the whole state (a descriptor, a mapping and a
+         * footer per segment) costs more than the daemon's lookup and a reply of its rows */
+        bool rows = m == IK_METHOD_AUTO && c->opts.one_shot && point_lookup(q);
+        rc = query_daemon(c, q, rows ? IK_METHOD_IPC_STREAM : m, out, err);
         if (rc == ETIMEDOUT) { /* stopped or hung: it holds the lock but says nothing */
             char who[64];
             ik__client_daemon_name(c, who, sizeof who);

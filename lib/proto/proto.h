@@ -126,6 +126,19 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
                              int *fds, int max_fds, int *n_fds, int timeout_ms,
                              struct ik_error *err);
 
+/* A growing buffer that frames are received into (malloc'd; zero-initialise; the caller frees
+ * p). */
+struct ik_sock_dst {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+/* Like ik_sock_reader_frame without a descriptor (one passed is closed), the payload appended
+ * straight to dst (its *len bytes; 0 for an empty frame): a reply of many frames received into
+ * one buffer with no copy between. */
+int ik_sock_reader_frame_append(struct ik_sock_reader *r, size_t max, struct ik_sock_dst *dst,
+                                size_t *len, int timeout_ms, struct ik_error *err);
+
 /* Bytes buffered beyond the frames handed out (0 when the reply was read exactly). */
 size_t ik_sock_reader_pending(const struct ik_sock_reader *r);
 

@@ -568,9 +568,29 @@ int ik_sock_reader_frame(struct ik_sock_reader *r, size_t max, uint8_t **payload
     return rc;
 }
 
-int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
-                             int *fds, int max_fds, int *n_fds, int timeout_ms,
-                             struct ik_error *err)
+/* Room for `n` more bytes at dst->p + dst->len (capacity doubles). */
+static int dst_reserve(struct ik_sock_dst *dst, size_t n)
+{
+    size_t cap = dst->cap ? dst->cap : 1 << 16;
+    uint8_t *p;
+    if (dst->len + n <= dst->cap)
+        return 0;
+    while (cap < dst->len + n) {
+        if (cap > SIZE_MAX / 2)
+            return ENOMEM;
+        cap *= 2;
+    }
+    if ((p = realloc(dst->p, cap)) == NULL)
+        return ENOMEM;
+    dst->p = p;
+    dst->cap = cap;
+    return 0;
+}
+
+/* One frame: its payload malloc'd (dst NULL) or appended to dst (then *payload is NULL). */
+static int reader_frame(struct ik_sock_reader *r, size_t max, struct ik_sock_dst *dst,
+                        uint8_t **payload, size_t *len, int *fds, int max_fds, int *n_fds,
+                        int timeout_ms, struct ik_error *err)
 {
     struct deadline d = deadline_in(timeout_ms);
     bool wait_first = r->wait_first;
@@ -590,7 +610,10 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
         if (rc == 0 ||
             (have >= IK_FRAME_HEADER_SIZE && IK_FRAME_HEADER_SIZE + (size_t)n > sizeof r->buf)) {
             size_t inbuf = have - IK_FRAME_HEADER_SIZE < n ? have - IK_FRAME_HEADER_SIZE : n;
-            p = malloc(n ? n : 1);
+            if (dst)
+                p = dst_reserve(dst, n ? n : 1) == 0 ? dst->p + dst->len : NULL;
+            else
+                p = malloc(n ? n : 1);
             if (p == NULL)
                 return ik_error_set(err, ENOMEM, "out of memory for a frame of %lu bytes",
                                     (unsigned long)n);
@@ -607,7 +630,8 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
                     r->fds[r->n_fds++] = got;
                 }
                 if (rc) {
-                    free(p);
+                    if (!dst)
+                        free(p);
                     return rc;
                 }
             }
@@ -615,7 +639,8 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
                 r->off = r->len = 0;
             if (r->n_fds > max_fds) {
                 int k = r->n_fds;
-                free(p);
+                if (!dst)
+                    free(p);
                 ik_sock_reader_reset(r);
                 return max_fds <= 1 ? ik_error_set(err, IK_EPROTO,
                                                    "more than one file descriptor passed with a "
@@ -624,6 +649,10 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
                                                    "%d file descriptors passed with a frame, at "
                                                    "most %d",
                                                    k, max_fds);
+            }
+            if (dst) {
+                dst->len += n;
+                p = NULL;
             }
             *payload = p;
             *len = n;
@@ -643,4 +672,22 @@ int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **pay
             return rc;
         wait_first = false;
     }
+}
+
+int ik_sock_reader_frame_fds(struct ik_sock_reader *r, size_t max, uint8_t **payload, size_t *len,
+                             int *fds, int max_fds, int *n_fds, int timeout_ms,
+                             struct ik_error *err)
+{
+    return reader_frame(r, max, NULL, payload, len, fds, max_fds, n_fds, timeout_ms, err);
+}
+
+int ik_sock_reader_frame_append(struct ik_sock_reader *r, size_t max, struct ik_sock_dst *dst,
+                                size_t *len, int timeout_ms, struct ik_error *err)
+{
+    uint8_t *none = NULL;
+    int n = 0, got = -1;
+    int rc = reader_frame(r, max, dst, &none, len, &got, 1, &n, timeout_ms, err);
+    if (rc == 0 && n == 1)
+        close(got); /* not wanted */
+    return rc;
 }

@@ -62,7 +62,14 @@ struct ik_change_tail {
     struct bytes arena;  /* records [off[first], arena.len) */
     int64_t *ver;        /* per record: its version */
     size_t *off;         /* per record: its start in the arena */
+    int64_t *prev;       /* per record: the key's record before it (index), or -1 */
+    uint8_t *sup;        /* per record: 1 when a later record has its key */
     int64_t first, n, cap;
+    /* key -> its newest record (index + 1; 0 empty), open addressing on the cid, comparing
+     * against the arena (a dropped record's bytes stay until the move to the front, which
+     * rebuilds the links): what makes a reply's coalescing a walk without hashing */
+    int64_t *slots;
+    size_t n_slots, used;
 };
 
 int ik_change_tail_create(size_t max_bytes, uint64_t floor, struct ik_change_tail **out,
@@ -92,12 +99,93 @@ void ik_change_tail_free(struct ik_change_tail *t)
     free(t->arena.p);
     free(t->ver);
     free(t->off);
+    free(t->prev);
+    free(t->sup);
+    free(t->slots);
     free(t);
+}
+
+/* The cid of the record at p (its first column, never null). */
+static const uint8_t *record_cid(const uint8_t *p, uint32_t *len)
+{
+    uint32_t n;
+    memcpy(&n, p + 3, 4);
+    *len = n;
+    return p + 7;
+}
+
+static size_t cid_hash(const uint8_t *p, uint32_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u ^ len, w;
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    h ^= h >> 32;
+    return (size_t)h;
+}
+
+/* Links record k (its bytes in the arena) to the key's record before it, and marks that one
+ * superseded. ENOMEM when the key table cannot grow. */
+static int link_record(struct ik_change_tail *t, int64_t k)
+{
+    uint32_t len, olen;
+    const uint8_t *cid = record_cid(t->arena.p + t->off[k], &len);
+    size_t mask, j;
+    if ((t->used + 1) * 2 > t->n_slots) {
+        size_t n = t->n_slots ? t->n_slots * 2 : 1024, i;
+        int64_t *old = t->slots, *ns = calloc(n, sizeof *ns);
+        if (ns == NULL)
+            return ENOMEM;
+        for (i = 0; i < t->n_slots; i++) { /* the keys are distinct: no comparisons */
+            const uint8_t *c;
+            if (old[i] == 0)
+                continue;
+            c = record_cid(t->arena.p + t->off[old[i] - 1], &olen);
+            for (j = cid_hash(c, olen) & (n - 1); ns[j]; j = (j + 1) & (n - 1))
+                ;
+            ns[j] = old[i];
+        }
+        free(old);
+        t->slots = ns;
+        t->n_slots = n;
+    }
+    mask = t->n_slots - 1;
+    for (j = cid_hash(cid, len) & mask; t->slots[j]; j = (j + 1) & mask) {
+        int64_t r = t->slots[j] - 1;
+        const uint8_t *c = record_cid(t->arena.p + t->off[r], &olen);
+        if (olen == len && memcmp(c, cid, len) == 0) {
+            t->prev[k] = r >= t->first ? r : -1;
+            if (r >= t->first)
+                t->sup[r] = 1;
+            t->sup[k] = 0;
+            t->slots[j] = k + 1;
+            return 0;
+        }
+    }
+    t->prev[k] = -1;
+    t->sup[k] = 0;
+    t->slots[j] = k + 1;
+    t->used++;
+    return 0;
+}
+
+/* Forgets every key (write lock held). */
+static void keys_clear(struct ik_change_tail *t)
+{
+    if (t->slots)
+        memset(t->slots, 0, t->n_slots * sizeof *t->slots);
+    t->used = 0;
 }
 
 /* Drops every record (write lock held): the tail knows nothing before `v`. */
 static void drop_all(struct ik_change_tail *t, uint64_t v)
 {
+    keys_clear(t);
     t->first = t->n = 0;
     t->arena.len = 0;
     t->started = true;
@@ -120,6 +208,7 @@ static void drop_through(struct ik_change_tail *t, uint64_t v)
         t->first++;
     t->base = v;
     if (t->first == t->n) {
+        keys_clear(t);
         t->first = t->n = 0;
         t->arena.len = 0;
         return;
@@ -135,6 +224,10 @@ static void drop_through(struct ik_change_tail *t, uint64_t v)
     }
     t->n -= t->first;
     t->first = 0;
+    /* the indices moved: the links again (the table only shrinks, so no allocation fails) */
+    keys_clear(t);
+    for (k = 0; k < t->n; k++)
+        (void)link_record(t, k);
 }
 
 /* Drops the oldest versions until the records fit in the cap (write lock held). */
@@ -231,8 +324,9 @@ static int append(struct ik_change_tail *t, const struct bytes *recs, const int6
     size_t at;
     if (need > t->cap) {
         int64_t cap = t->cap ? t->cap : 1024;
-        int64_t *v;
+        int64_t *v, *pv;
         size_t *o;
+        uint8_t *sp;
         while (cap < need)
             cap *= 2;
         if ((v = realloc(t->ver, (size_t)cap * sizeof *v)) == NULL)
@@ -241,6 +335,12 @@ static int append(struct ik_change_tail *t, const struct bytes *recs, const int6
         if ((o = realloc(t->off, (size_t)cap * sizeof *o)) == NULL)
             return ENOMEM;
         t->off = o;
+        if ((pv = realloc(t->prev, (size_t)cap * sizeof *pv)) == NULL)
+            return ENOMEM;
+        t->prev = pv;
+        if ((sp = realloc(t->sup, (size_t)cap)) == NULL)
+            return ENOMEM;
+        t->sup = sp;
         t->cap = cap;
     }
     if (bytes_reserve(&t->arena, recs->len) != 0)
@@ -250,6 +350,10 @@ static int append(struct ik_change_tail *t, const struct bytes *recs, const int6
     for (i = 0; i < n; i++) {
         t->ver[t->n + i] = vers[i];
         t->off[t->n + i] = at + offs[i];
+        if (link_record(t, t->n + i) != 0) {
+            t->n += i; /* the caller drops them all */
+            return ENOMEM;
+        }
     }
     t->n = need;
     t->head = upto;
@@ -369,13 +473,6 @@ static uint32_t get_u32(const uint8_t *p)
     return v;
 }
 
-/* The cid of the record at p (its first column, never null). */
-static const uint8_t *record_cid(const uint8_t *p, uint32_t *len)
-{
-    *len = get_u32(p + 3);
-    return p + 7;
-}
-
 /* Appends the record at p to the builder as changes.c's append() does, with its version. */
 static int replay(struct ik_builder *b, const uint8_t *p, int64_t version, struct ik_error *err)
 {
@@ -414,59 +511,67 @@ static int replay(struct ik_builder *b, const uint8_t *p, int64_t version, struc
     return rc;
 }
 
+/* Adds the string bytes of the record at p to bytes[column]. */
+static void count_strings(const uint8_t *p, size_t *bytes)
+{
+    p += 2;
+    for (int c = 0; c < IK__NCOLS; c++) {
+        uint8_t tag = *p++;
+        uint32_t n;
+        if (tag == TAG_BOOL) {
+            p++;
+        } else if (tag == TAG_STR) {
+            n = get_u32(p);
+            bytes[c] += n;
+            p += 4 + n;
+        } else if (tag == TAG_INT) {
+            p += 8;
+        }
+    }
+}
+
 /* The coalesced changes of records [from, t->n) (read lock held), as ik_store_changes makes
- * them: each key at its newest record unless it came and went after since. */
+ * them: each key at its newest record (one no later record supersedes: the links made as
+ * records came in) unless it came and went after since (its first record after since, down
+ * the links, says whether it existed before). The strings' room is reserved up front. */
 static int coalesce(struct ik_change_tail *t, int64_t from, struct ArrowSchema *schema_out,
                     struct ArrowArray *out, struct ik_error *err)
 {
     struct ArrowSchema schema;
     struct ik_builder *b = NULL;
-    struct ik__strdict keys = {0};
-    int64_t n = t->n - from, i, idx, *last = NULL;
-    uint32_t *key = malloc((size_t)(n ? n : 1) * sizeof *key);
-    bool *existed = malloc((size_t)(n ? n : 1) * sizeof *existed);
-    int rc;
-    if (key == NULL || existed == NULL ||
-        (last = malloc((size_t)(n ? n : 1) * sizeof *last)) == NULL) {
-        rc = ik_error_set(err, ENOMEM, "out of memory");
-        goto done;
+    size_t bytes[IK__NCOLS + 1] = {0};
+    int64_t n = t->n - from, i, k = 0;
+    int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
+    int rc = 0, c;
+    if (rows == NULL)
+        return ik_error_set(err, ENOMEM, "out of memory");
+    for (i = from; i < t->n; i++) {
+        const uint8_t *p = t->arena.p + t->off[i];
+        int64_t j = i;
+        if (t->sup[i])
+            continue; /* superseded */
+        while (t->prev[j] >= from)
+            j = t->prev[j];
+        if (p[1] == 0 && t->arena.p[t->off[j]] == 0)
+            continue; /* came and went after since */
+        rows[k++] = i;
+        count_strings(p, bytes);
     }
-    if ((rc = ik__strdict_reset(&keys)) != 0) {
-        rc = ik_error_set(err, rc, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        const uint8_t *p = t->arena.p + t->off[from + i];
-        uint32_t len;
-        const uint8_t *cid = record_cid(p, &len);
-        int64_t had = keys.n;
-        if ((rc = ik__strdict_find(&keys, cid, len, INT32_MAX - 1, &idx)) != 0) {
-            rc = ik_error_set(err, rc, "changes: too many keys");
-            goto done;
-        }
-        if (keys.n > had)
-            existed[idx] = p[0] != 0;
-        last[idx] = i;
-        key[i] = (uint32_t)idx;
-    }
+    bytes[IK__NCOLS] = (size_t)k * 6; /* op: "upsert" or "delete" */
     if ((rc = ik_changes_schema("pin_index", &schema, err)) != 0)
         goto done;
-    rc = ik_builder_create(&schema, keys.n, &b, err);
+    rc = ik_builder_create(&schema, k, &b, err);
     schema.release(&schema);
-    for (i = 0; i < n && rc == 0; i++) {
-        const uint8_t *p = t->arena.p + t->off[from + i];
-        if (last[key[i]] != i || (p[1] == 0 && !existed[key[i]]))
-            continue; /* superseded, or came and went after since */
-        rc = replay(b, p, t->ver[from + i], err);
-    }
+    for (c = 0; c <= IK__NCOLS && rc == 0; c++)
+        if (bytes[c])
+            rc = ik_builder_reserve_bytes(b, c, bytes[c], err);
+    for (i = 0; i < k && rc == 0; i++)
+        rc = replay(b, t->arena.p + t->off[rows[i]], t->ver[rows[i]], err);
     if (rc == 0)
         rc = ik_builder_finish(b, NULL, schema_out, out, err);
 done:
     ik_builder_destroy(b);
-    ik__strdict_free(&keys);
-    free(key);
-    free(existed);
-    free(last);
+    free(rows);
     return rc;
 }
 

@@ -261,3 +261,25 @@ def test_import_from_standard_input(daemons):
     r = d.ok("pin", "import", "-", input=lines.encode())  # a pipe, spooled by the CLI
     assert b"imported 12 pins" in r.stdout
     assert d.count() == 12
+
+
+def test_pin_list_cid_gets_its_rows_from_the_daemon(daemons):
+    """`pin list --cid X` is one query per process: in auto it asks the daemon for the rows its
+    cid index finds (ipc_stream) instead of mapping every segment of the state; the same rows as
+    zero_copy (and for no match); other filters stay zero_copy; with the daemon gone, the
+    direct path as before."""
+    d = daemons()
+    for i in range(6):
+        d.ok("pin", "add", cid_v0(i), "--name", f"n{i}")  # a delta each
+    t, summary = d.query_arrow("pin", "list", "--cid", cid_v0(3))
+    assert "1 of 1 pins · ipc_stream via arrow_ipc_daemon" in summary, summary
+    z, zs = d.query_arrow("pin", "list", "--cid", cid_v0(3), "--method", "zero_copy")
+    assert "zero_copy via arrow_ipc_daemon" in zs, zs
+    assert t.to_pylist() == z.to_pylist() and t.column("name").to_pylist() == ["n3"]
+    t, summary = d.query_arrow("pin", "list", "--cid", cid_v0(99))
+    assert t.num_rows == 0 and "ipc_stream via" in summary, summary
+    _, summary = d.query_arrow("pin", "list", "--name-contains", "n2")
+    assert "zero_copy via arrow_ipc_daemon" in summary, summary
+    d.stop()
+    t, summary = d.query_arrow("pin", "list", "--cid", cid_v0(4))
+    assert t.column("name").to_pylist() == ["n4"] and "direct" in summary, summary
