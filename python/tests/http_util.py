@@ -96,3 +96,34 @@ def make_cert(dirpath, name="cert.pem", key="key.pem", cn="127.0.0.1"):
                    check=True, capture_output=True, timeout=60)
     os.chmod(os.path.join(dirpath, key), 0o600)
     os.chmod(os.path.join(dirpath, name), 0o644)
+
+
+# Ways to spoil a data directory's TLS files (cert.pem / key.pem made by make_cert), shared by
+# the HTTPS and Flight TLS refusal tests.
+
+def spoil_missing(d):
+    os.unlink(d.p("cert.pem"))
+
+
+def spoil_link(d):
+    os.rename(d.p("key.pem"), d.p("real-key.pem"))
+    os.symlink(d.p("real-key.pem"), d.p("key.pem"))
+
+
+def spoil_key_mode(d):
+    os.chmod(d.p("key.pem"), 0o644)
+
+
+def spoil_garbage_cert(d):
+    with open(d.p("cert.pem"), "w") as f:
+        f.write("not a certificate\n")
+
+
+def spoil_garbage_inside(d):
+    with open(d.p("cert.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n")
+
+
+def spoil_mismatch(d):
+    make_cert(d.path, name="other.pem", key="other-key.pem")
+    os.replace(d.p("other-key.pem"), d.p("key.pem"))

@@ -20,7 +20,8 @@ import pytest
 
 from daemon_util import pid_alive
 from flight_util import bearer, finish, flight_daemon, refresh, status
-from http_util import make_cert
+from http_util import (make_cert, spoil_garbage_cert, spoil_garbage_inside, spoil_key_mode,
+                       spoil_link, spoil_mismatch, spoil_missing)
 
 
 def tls_flight_daemon(flight=None, http=None, prepare=None, pins=0, asan=True):
@@ -215,33 +216,6 @@ def test_non_loopback_tls_needs_a_read_token():
 
 
 # ---- refusals: the TLS location off with the reason, the others served ----------------------
-
-def spoil_missing(d):
-    os.unlink(d.p("cert.pem"))
-
-
-def spoil_link(d):
-    os.rename(d.p("key.pem"), d.p("real-key.pem"))
-    os.symlink(d.p("real-key.pem"), d.p("key.pem"))
-
-
-def spoil_key_mode(d):
-    os.chmod(d.p("key.pem"), 0o644)
-
-
-def spoil_garbage_cert(d):
-    with open(d.p("cert.pem"), "w") as f:
-        f.write("not a certificate\n")
-
-
-def spoil_garbage_inside(d):
-    with open(d.p("cert.pem"), "w") as f:
-        f.write("-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n")
-
-
-def spoil_mismatch(d):
-    make_cert(d.path, name="other.pem", key="other-key.pem")
-    os.replace(d.p("other-key.pem"), d.p("key.pem"))
 
 
 @pytest.mark.parametrize("spoil,words", [

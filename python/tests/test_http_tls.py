@@ -16,7 +16,9 @@ import pyarrow.ipc as ipc
 import pytest
 
 from daemon_util import pid_alive
-from http_util import finish, http_daemon, make_cert, raw, status
+from http_util import (finish, http_daemon, make_cert, raw, spoil_garbage_cert,
+                       spoil_garbage_inside, spoil_key_mode, spoil_link, spoil_mismatch,
+                       spoil_missing, status)
 
 
 def tls_daemon(prepare=None, asan=True, pins=0):
@@ -129,36 +131,9 @@ def test_plain_http_client_gets_no_answer(d):
 
 # ---- refusals: HTTP off with the reason, the socket serving --------------------------------
 
-def spoil_missing(d):
-    os.unlink(d.p("cert.pem"))
-
-
-def spoil_link(d):
-    os.rename(d.p("key.pem"), d.p("real-key.pem"))
-    os.symlink(d.p("real-key.pem"), d.p("key.pem"))
-
-
-def spoil_key_mode(d):
-    os.chmod(d.p("key.pem"), 0o644)
-
 
 def spoil_cert_writable(d):
     os.chmod(d.p("cert.pem"), 0o666)
-
-
-def spoil_garbage_cert(d):
-    with open(d.p("cert.pem"), "w") as f:
-        f.write("not a certificate\n")
-
-
-def spoil_garbage_inside(d):
-    with open(d.p("cert.pem"), "w") as f:
-        f.write("-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n")
-
-
-def spoil_mismatch(d):
-    make_cert(d.path, name="other.pem", key="other-key.pem")
-    os.replace(d.p("other-key.pem"), d.p("key.pem"))
 
 
 def spoil_directory(d):
