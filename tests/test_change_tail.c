@@ -27,43 +27,6 @@ static struct ik_store *fresh(char *dir, size_t cap)
     return st;
 }
 
-static void random_write(struct ik_store *st, unsigned *seed, int keys)
-{
-    struct ik_error err;
-    char cid[47], name[32], path[32], text[2048];
-    int op = rand_r(seed) % 10;
-    ik_test_cidv0((uint64_t)(rand_r(seed) % keys), cid);
-    if (op < 4) {
-        struct ik_pin p;
-        ik_pin_init(&p);
-        snprintf(name, sizeof name, "n%d", rand_r(seed) % 5);
-        snprintf(path, sizeof path, "/d%d/f", rand_r(seed) % 3);
-        p.cid = cid;
-        p.name = rand_r(seed) % 3 ? name : NULL;
-        p.vfs_path = rand_r(seed) % 2 ? path : NULL;
-        p.size_bytes = rand_r(seed) % 2 ? rand_r(seed) % 1000 : -1;
-        p.metadata = rand_r(seed) % 4 == 0 ? "{\"k\":1}" : NULL;
-        (void)ik_store_add(st, &p, &err);
-    } else if (op < 6) {
-        (void)ik_store_remove(st, cid, &err); /* ENOENT is fine */
-    } else if (op < 8) {
-        (void)ik_store_touch(st, cid, 0, &err);
-    } else {
-        struct ik_import_options o;
-        struct ik_import_result res;
-        size_t n = 0;
-        int k, rows = 1 + rand_r(seed) % 6;
-        for (k = 0; k < rows; k++) {
-            ik_test_cidv0((uint64_t)(rand_r(seed) % keys), cid);
-            n += (size_t)snprintf(text + n, sizeof text - n,
-                                  "{\"cid\":\"%s\",\"name\":\"i%d\",\"pin_type\":\"%s\"}\n", cid,
-                                  rand_r(seed) % 4, rand_r(seed) % 2 ? "direct" : "recursive");
-        }
-        ik_import_options_init(&o);
-        (void)ik_store_import(st, (const uint8_t *)text, n, &o, &res, &err);
-    }
-}
-
 /* What the builder does after a group of writes: reads the changes since `from`, filling the
  * tail. *from becomes the changeset's generation. */
 static int fill(struct ik_store *st, struct ik_change_tail *t, uint64_t *from)
@@ -139,7 +102,7 @@ TEST(test_change_tail_equals_store_property)
     for (round = 0; round < 40; round++) {
         int i, n = rand_r(&seed) % 8, answered = 0;
         for (i = 0; i < n; i++)
-            random_write(st, &seed, 30);
+            ik_test_random_write(st, &seed, 30, 1);
         if (round % 7 == 3 && from > 4) {
             uint64_t older = from - 3; /* a compacted state: its fill starts behind the head */
             ASSERT_EQ(fill(st, t, &older), 0);
@@ -189,7 +152,7 @@ TEST(test_change_tail_cap_drops_whole_old_versions)
     ASSERT_TRUE(st != NULL);
     ASSERT_OK(ik_change_tail_create(4000, 0, &t, &err), &err);
     for (i = 0; i < 60; i++) {
-        random_write(st, &seed, 50);
+        ik_test_random_write(st, &seed, 50, 1);
         ASSERT_EQ(fill(st, t, &from), 0);
     }
     ik_change_tail_stats(t, &ts);
@@ -222,7 +185,7 @@ TEST(test_change_tail_links_survive_drops)
     ASSERT_TRUE(st != NULL);
     ASSERT_OK(ik_change_tail_create(3000, 0, &t, &err), &err);
     for (i = 0; i < 240; i++) {
-        random_write(st, &seed, 6);
+        ik_test_random_write(st, &seed, 6, 1);
         ASSERT_EQ(fill(st, t, &from), 0);
         ik_change_tail_stats(t, &ts);
         if (ts.base == base)
@@ -260,7 +223,7 @@ TEST(test_change_tail_declines_what_it_does_not_cover)
     ASSERT_OK(ik_change_tail_changes(t, "pin_index", 0, &s, &a, &newest, &answered, &err), &err);
     ASSERT_TRUE(!answered);
     for (i = 0; i < 10; i++)
-        random_write(st, &seed, 20);
+        ik_test_random_write(st, &seed, 20, 1);
     ASSERT_OK(ik_store_generation(st, &from, &err), &err);
     from -= 4; /* the first fill starts there: nothing before it is known */
     base = from;
@@ -284,7 +247,7 @@ TEST(test_change_tail_declines_what_it_does_not_cover)
     /* a fill from past its head (a compacted state, or a full build, read changes it has not)
      * still reads from its head */
     for (i = 0; i < 6; i++)
-        random_write(st, &seed, 20);
+        ik_test_random_write(st, &seed, 20, 1);
     ASSERT_OK(ik_store_generation(st, &from, &err), &err);
     from -= 2;
     ASSERT_EQ(fill(st, t, &from), 0);
@@ -295,7 +258,7 @@ TEST(test_change_tail_declines_what_it_does_not_cover)
     ASSERT_EQ(same_as_store(st, t, from - 3), 1);
     /* unless the log was trimmed past its head: then it starts over at its since */
     for (i = 0; i < 30; i++)
-        random_write(st, &seed, 20);
+        ik_test_random_write(st, &seed, 20, 1);
     {
         bool more = true;
         uint64_t floor = 0, gen = 0;
@@ -315,7 +278,7 @@ TEST(test_change_tail_declines_what_it_does_not_cover)
     ASSERT_EQ(same_as_store(st, t, from - 1), 0);
     /* a tail of no bytes never holds a record: it declines everything */
     ASSERT_OK(ik_change_tail_create(0, 0, &none, &err), &err);
-    random_write(st, &seed, 20);
+    ik_test_random_write(st, &seed, 20, 1);
     from -= 1;
     ASSERT_EQ(fill(st, none, &from), 0);
     ASSERT_EQ(same_as_store(st, none, from - 1), 0);

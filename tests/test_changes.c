@@ -97,42 +97,6 @@ static json_t *table_now(struct ik_store *st)
     return out;
 }
 
-static void random_op(struct ik_store *st, unsigned *seed)
-{
-    struct ik_error err;
-    char cid[47], name[32], path[32], text[2048];
-    int op = rand_r(seed) % 10;
-    ik_test_cidv0((uint64_t)(rand_r(seed) % 40), cid);
-    if (op < 4) {
-        struct ik_pin p;
-        ik_pin_init(&p);
-        snprintf(name, sizeof name, "n%d", rand_r(seed) % 5);
-        snprintf(path, sizeof path, "/d%d/f", rand_r(seed) % 3);
-        p.cid = cid;
-        p.name = rand_r(seed) % 3 ? name : NULL;
-        p.vfs_path = rand_r(seed) % 2 ? path : NULL;
-        p.size_bytes = rand_r(seed) % 2 ? rand_r(seed) % 1000 : -1;
-        (void)ik_store_add(st, &p, &err);
-    } else if (op < 6) {
-        (void)ik_store_remove(st, cid, &err); /* ENOENT is fine */
-    } else if (op < 8) {
-        (void)ik_store_touch(st, cid, 0, &err);
-    } else {
-        struct ik_import_options o;
-        struct ik_import_result res;
-        size_t n = 0;
-        int k, rows = 1 + rand_r(seed) % 6;
-        for (k = 0; k < rows; k++) {
-            ik_test_cidv0((uint64_t)(rand_r(seed) % 40), cid);
-            n += (size_t)snprintf(text + n, sizeof text - n,
-                                  "{\"cid\":\"%s\",\"name\":\"i%d\",\"pin_type\":\"%s\"}\n", cid,
-                                  rand_r(seed) % 4, rand_r(seed) % 2 ? "direct" : "recursive");
-        }
-        ik_import_options_init(&o);
-        (void)ik_store_import(st, (const uint8_t *)text, n, &o, &res, &err);
-    }
-}
-
 TEST(test_changes_since_v_applied_to_v_gives_newest_property)
 {
     struct ik_error err;
@@ -156,7 +120,7 @@ TEST(test_changes_since_v_applied_to_v_gives_newest_property)
         at_v = table_now(st);
         ASSERT_TRUE(at_v != NULL);
         for (i = 0; i < n; i++)
-            random_op(st, &seed);
+            ik_test_random_write(st, &seed, 40, 0);
         ASSERT_OK(ik_store_changes(st, "pin_index", v, &cs, &ca, &newest, &err), &err);
         ASSERT_OK(ik_store_generation(st, &newest, &err), &err);
         now = table_now(st);
