@@ -24,7 +24,6 @@ int ik_http_pem_read(const char *key, const char *path, bool secret, char **out,
     struct ik_error e = {{0}};
     struct stat st;
     char *buf = NULL;
-    size_t have = 0;
     int fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, &e), rc = 0;
     if (fd < 0)
         return ik_error_set(err, errno ? errno : EIO, "%s: %s", key, e.message);
@@ -48,23 +47,13 @@ int ik_http_pem_read(const char *key, const char *path, bool secret, char **out,
                           st.st_size <= 0 ? "empty" : "larger than 1 MiB: not a PEM file");
         goto cleanup;
     }
-    if (!(buf = malloc((size_t)st.st_size + 1))) {
-        rc = ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = ik__read_all(fd, (size_t)st.st_size, &buf)) != 0) {
+        rc = rc == ENOMEM ? ik_error_set(err, ENOMEM, "out of memory")
+                          : ik_error_set(err, rc == ENODATA ? EIO : rc, "%s: cannot read %s: %s",
+                                         key, path, rc == ENODATA ? "file shrank" : strerror(rc));
         goto cleanup;
     }
-    while (have < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = ik_error_set(err, n < 0 ? errno : EIO, "%s: cannot read %s: %s", key, path,
-                              n < 0 ? strerror(errno) : "file shrank");
-            goto cleanup;
-        }
-        have += (size_t)n;
-    }
-    buf[have] = 0;
-    if (strlen(buf) != have) {
+    if (strlen(buf) != (size_t)st.st_size) {
         rc = ik_error_set(err, EINVAL, "%s: %s holds NUL bytes: not a PEM file", key, path);
         goto cleanup;
     }

@@ -535,6 +535,9 @@ int ik__dlsyms(const char *lib, const char *const *names, ik__fnptr *const *slot
  * with errno set (ELOOP: a symbolic link; EISDIR, EINVAL: not a regular file) and `err` naming the
  * path and what was wrong. */
 int ik__open_nofollow(int dirfd, const char *path, int flags, unsigned mode, struct ik_error *err);
+/* The first `size` bytes of the open file `fd`, malloc'd with a NUL after them, into *out: 0,
+ * ENOMEM, the errno of a failed read, or ENODATA when the file ended sooner (it shrank). */
+int ik__read_all(int fd, size_t size, char **out);
 
 /* The monotonic clock in milliseconds (clock.c). */
 double ik_now_ms(void);

@@ -6,6 +6,7 @@
  * checked separately (ik_data_dir_check, lib/store/config.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,4 +53,27 @@ int ik__open_nofollow(int dirfd, const char *path, int flags, unsigned mode, str
         return -1;
     }
     return fd;
+}
+
+int ik__read_all(int fd, size_t size, char **out)
+{
+    char *buf = malloc(size + 1);
+    size_t have = 0;
+    *out = NULL;
+    if (buf == NULL)
+        return ENOMEM;
+    while (have < size) {
+        ssize_t n = read(fd, buf + have, size - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : ENODATA;
+            free(buf);
+            return e;
+        }
+        have += (size_t)n;
+    }
+    buf[have] = 0;
+    *out = buf;
+    return 0;
 }

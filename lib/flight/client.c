@@ -51,7 +51,6 @@ static int read_roots(const char *path, char **out, struct ik_error *err)
     struct ik_error e = {{0}};
     struct stat st;
     char *buf = NULL;
-    size_t have = 0;
     int rc = 0, fd = ik__open_nofollow(AT_FDCWD, path, O_RDONLY, 0, &e);
     *out = NULL;
     if (fd < 0)
@@ -63,22 +62,13 @@ static int read_roots(const char *path, char **out, struct ik_error *err)
                           path);
         goto cleanup;
     }
-    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = ik_error_set(err, ENOMEM, "out of memory");
+    if ((rc = ik__read_all(fd, (size_t)st.st_size, &buf)) != 0) {
+        rc = rc == ENOMEM
+                 ? ik_error_set(err, ENOMEM, "out of memory")
+                 : ik_error_set(err, rc == ENODATA ? EIO : rc, "TLS roots: cannot read %s", path);
         goto cleanup;
     }
-    while (have < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = ik_error_set(err, n < 0 ? errno : EIO, "TLS roots: cannot read %s", path);
-            goto cleanup;
-        }
-        have += (size_t)n;
-    }
-    buf[have] = 0;
-    if (strlen(buf) != have || !strstr(buf, "-----BEGIN CERTIFICATE-----"))
+    if (strlen(buf) != (size_t)st.st_size || !strstr(buf, "-----BEGIN CERTIFICATE-----"))
         rc = ik_error_set(err, EINVAL, "TLS roots: %s holds no PEM certificate", path);
 cleanup:
     close(fd);
