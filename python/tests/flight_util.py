@@ -23,12 +23,17 @@ def flight_daemon(flight=None, http=None, pins=0, asan=True, start=True):
     hconf = {"listen": "127.0.0.1:0"}
     hconf.update(http or {})
     d.write_config({"http": hconf, "flight": conf})
+    return start_flight(d, pins) if start else d
+
+
+def start_flight(d, pins=0):
+    """Starts `d` (its config written), imports `pins` sample pins and reads where Flight
+    serves (`d.flight`); the daemon is cleaned up if any of it fails."""
     try:
-        if start:
-            d.start()
-            if pins:
-                d.ok("pin", "import", d.sample(d.p("sample.jsonl"), pins), timeout=120)
-            refresh(d)
+        d.start()
+        if pins:
+            d.ok("pin", "import", d.sample(d.p("sample.jsonl"), pins), timeout=120)
+        refresh(d)
     except BaseException:
         d.cleanup()
         raise

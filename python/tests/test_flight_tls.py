@@ -19,7 +19,7 @@ import pyarrow.ipc  # noqa: F401 - pa.ipc
 import pytest
 
 from daemon_util import pid_alive
-from flight_util import bearer, finish, flight_daemon, refresh, status
+from flight_util import bearer, finish, flight_daemon, refresh, start_flight, status
 from http_util import (make_cert, spoil_garbage_cert, spoil_garbage_inside, spoil_key_mode,
                        spoil_link, spoil_mismatch, spoil_missing)
 
@@ -40,14 +40,10 @@ def tls_flight_daemon(flight=None, http=None, prepare=None, pins=0, asan=True):
         d.write_config({"http": hconf, "flight": fconf})
         if prepare:
             prepare(d)
-        d.start()
-        if pins:
-            d.ok("pin", "import", d.sample(d.p("sample.jsonl"), pins), timeout=120)
-        refresh(d)
     except BaseException:
         d.cleanup()
         raise
-    return d
+    return start_flight(d, pins)
 
 
 def tls_client(d, loc=None):
