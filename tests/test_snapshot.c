@@ -2,7 +2,8 @@
  * pointing into the mapping (zero copy) and outliving ik_snapshot_close and unlink, filtered
  * queries, latest() skipping temp, truncated and corrupt files, prune, refusing to replace a
  * version, write errors (full disk, file size limit, closed pipe) naming the file, and opening
- * exactly one version with its metadata checked. */
+ * exactly one version with its metadata checked; a snapshot written in 2 MiB-aligned writes
+ * (so the page cache can hold it in huge folios) that reads back equal. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include "arrow/internal.h"
 #include "ik_test.h"
 #include "ipfskit/snapshot.h"
+#include "batch_eq.h"
 #include "query_fixture.h"
+#include "snapshot/segset_internal.h"
 
 static void test_dir(const char *name, char *out, size_t cap)
 {
@@ -506,4 +509,76 @@ TEST(test_snapshot_open_version_checks_name_metadata_and_links)
     ASSERT_OK(ik_snapshot_discard(dir, "mixed", 9, &err), &err);
     ASSERT_TRUE(access(other, F_OK) != 0);
     ASSERT_OK(ik_snapshot_discard(dir, "mixed", 9, &err), &err); /* absent is fine */
+}
+
+/* ik_snapshot_write_fd's writes, recorded: where each started and how long it was. */
+static struct {
+    int64_t at[4096], len[4096];
+    int n;
+} writes;
+
+static ssize_t record_writev(int fd, const struct iovec *iov, int n)
+{
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    ssize_t w = writev(fd, iov, n);
+    if (w > 0 && writes.n < 4096) {
+        writes.at[writes.n] = (int64_t)at;
+        writes.len[writes.n++] = (int64_t)w;
+    }
+    return w;
+}
+
+TEST(test_snapshot_write_fd_writes_whole_2mib_chunks)
+{
+    static const int64_t rows[3] = {3, 100000, 400000}; /* one write; 5.5 MB; 22 MB */
+    const int64_t chunk = (int64_t)2 << 20;
+    char dir[512], path[1024], why[256];
+    struct ik_error err;
+    int k;
+    test_dir("chunks", dir, sizeof dir);
+    for (k = 0; k < 3; k++) {
+        struct ArrowSchema s, qs;
+        struct ArrowArray b, got;
+        struct ArrowArrayStream st;
+        struct ik_snapshot *snap;
+        struct ik_query q;
+        struct stat sb;
+        int64_t end = 0, i;
+        int fd;
+        fx_pins(rows[k], &s, &b);
+        snprintf(path, sizeof path, "%s/pins.%d.arrow", dir, k);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        writes.n = 0;
+        ik__snapshot_writev = record_writev;
+        ASSERT_OK(ik_snapshot_write_fd(fd, "pin_index", 1, &s, &b, &err), &err);
+        ik__snapshot_writev = writev;
+        ASSERT_EQ(fstat(fd, &sb), 0);
+        close(fd);
+        if (rows[k] == 3)
+            ASSERT_EQ(writes.n, 1); /* a small file: one write */
+        else
+            ASSERT_TRUE(sb.st_size > 2 * chunk && writes.n > 1);
+        for (i = 0; i < writes.n; i++) { /* in order, every one but the last on boundaries */
+            ASSERT_EQ(writes.at[i], end);
+            end += writes.len[i];
+            ASSERT_EQ(writes.at[i] % chunk, 0);
+            if (i + 1 < writes.n)
+                ASSERT_EQ(end % chunk, 0);
+        }
+        ASSERT_EQ(end, (int64_t)sb.st_size);
+        ASSERT_OK(ik_snapshot_open_path(path, 1, &snap, &err), &err);
+        ik_query_init(&q, "pin_index");
+        ASSERT_OK(ik_snapshot_query(snap, &q, &st, NULL, &err), &err);
+        ASSERT_EQ(st.get_schema(&st, &qs), 0);
+        ASSERT_EQ(st.get_next(&st, &got), 0);
+        ASSERT_TRUE(ik_test_batch_equal(&s, &b, &got, why, sizeof why));
+        got.release(&got);
+        qs.release(&qs);
+        st.release(&st);
+        ik_query_reset(&q);
+        ik_snapshot_close(snap);
+        b.release(&b);
+        s.release(&s);
+    }
 }

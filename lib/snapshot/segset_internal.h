@@ -5,6 +5,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "ipfskit/segments.h"
 
@@ -26,6 +28,9 @@ struct ik_segset {
     int n;
     struct ik_seg seg[IK_SEG_MAX];
 };
+
+/* snapshot.c: how ik_snapshot_write_fd writes its file (writev; a test records the writes). */
+extern ssize_t (*ik__snapshot_writev)(int fd, const struct iovec *iov, int n);
 
 /* snapshot.c: the snapshot's one record batch. */
 const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s);

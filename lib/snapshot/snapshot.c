@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,37 +131,55 @@ static void now_rfc3339(char *out, size_t cap)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
-static int write_all(int fd, const void *data, size_t len, struct ik_error *err)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            return ik_error_set(err, e, "write: %s", strerror(e));
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* The IPC writer hands over each flatbuffer, body buffer and padding on its own (a one-row
- * delta is ~60 pieces): they are gathered here and written in WRITE_CHUNK pieces, so a small
- * segment costs one write() instead of one per piece. */
-#define WRITE_CHUNK (256 * 1024)
+ * delta is ~60 pieces): they are gathered here and written in writes that start and end at
+ * multiples of WRITE_CHUNK (2 MiB) in the file, so a small segment costs one write() instead of
+ * one per piece, and a file system with large folios (ext4 and xfs on Linux 6.x) caches the file
+ * in 2 MiB folios: a write covering a 2 MiB-aligned range whole fills one, while a range written
+ * in smaller or straddling pieces is left in small ones. The readers' mappings (MADV_HUGEPAGE,
+ * lib/arrow/buffer.c) then map it with one TLB entry per 2 MiB: Flight's copy of a whole table
+ * into its socket (docs/flight.md, "Huge pages"). A piece that spans a whole chunk goes to the
+ * file from where it lies, beside what is gathered (writev), up to the last boundary it
+ * crosses; only its tail past that boundary is copied. */
+#define WRITE_CHUNK ((size_t)2 << 20)
+
+ssize_t (*ik__snapshot_writev)(int fd, const struct iovec *iov, int n) = writev;
 
 struct fd_out {
     int fd;
     uint8_t *buf;
     size_t len;
+    uint64_t pos; /* the file offset of buf[0] */
 };
+
+static int writev_all(int fd, struct iovec *iov, int n, struct ik_error *err)
+{
+    while (n > 0) {
+        ssize_t w = ik__snapshot_writev(fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            return ik_error_set(err, e, "write: %s", strerror(e));
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
 
 static int fd_flush(struct fd_out *o, struct ik_error *err)
 {
-    int rc = o->len ? write_all(o->fd, o->buf, o->len, err) : 0;
+    struct iovec iov = {o->buf, o->len};
+    int rc = o->len ? writev_all(o->fd, &iov, 1, err) : 0;
+    o->pos += o->len;
     o->len = 0;
     return rc;
 }
@@ -168,17 +187,33 @@ static int fd_flush(struct fd_out *o, struct ik_error *err)
 static int fd_write(void *ctx, const void *data, size_t len, struct ik_error *err)
 {
     struct fd_out *o = ctx;
-    int rc;
-    if (o->buf == NULL || len >= WRITE_CHUNK) { /* large pieces go straight to the file */
-        if ((rc = fd_flush(o, err)) != 0)
-            return rc;
-        return write_all(o->fd, data, len, err);
+    const uint8_t *p = data;
+    int rc = 0;
+    if (o->buf == NULL) { /* every piece as it comes */
+        struct iovec iov = {(void *)p, len};
+        return writev_all(o->fd, &iov, 1, err);
     }
-    if (o->len + len > WRITE_CHUNK && (rc = fd_flush(o, err)) != 0)
-        return rc;
-    memcpy(o->buf + o->len, data, len);
-    o->len += len;
-    return 0;
+    while (len > 0 && rc == 0) {
+        uint64_t at = o->pos + o->len; /* where p[0] goes in the file */
+        size_t room = WRITE_CHUNK - (size_t)(at % WRITE_CHUNK), k;
+        if (len > room && len - room >= WRITE_CHUNK) {
+            struct iovec iov[2] = {{o->buf, o->len}, {(void *)p, 0}};
+            k = len - (size_t)((at + len) % WRITE_CHUNK); /* to the last boundary crossed */
+            iov[1].iov_len = k;
+            rc = writev_all(o->fd, iov, 2, err);
+            o->pos += o->len + k;
+            o->len = 0;
+        } else {
+            k = len < room ? len : room;
+            memcpy(o->buf + o->len, p, k);
+            o->len += k;
+            if (k == room)
+                rc = fd_flush(o, err);
+        }
+        p += k;
+        len -= k;
+    }
+    return rc;
 }
 
 int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
@@ -191,7 +226,8 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     struct ArrowSchema view;
     struct ik_write_options o;
     struct ik_ipc_writer *w = NULL;
-    struct fd_out out = {fd, NULL, 0};
+    struct fd_out out = {fd, NULL, 0, 0};
+    off_t at = lseek(fd, 0, SEEK_CUR);
     char *meta;
     int rc;
     if ((rc = check_table_name(table, err)) != 0)
@@ -211,6 +247,7 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     o.format = IK_IPC_FILE;
     o.compression = IK_COMPRESSION_NONE;
     out.buf = malloc(WRITE_CHUNK); /* without it, every piece is written as it comes */
+    out.pos = at > 0 ? (uint64_t)at : 0; /* not a file (a pipe): from 0 */
     rc = ik_ipc_writer_create(&view, &o, fd_write, &out, &w, err);
     if (rc == 0)
         rc = ik_ipc_writer_write(w, batch, err);
