@@ -4,8 +4,12 @@ with the daemon serving Flight on a unix socket and a free loopback port:
 
 - DoGet of the whole table, the daemon against pyarrow's own Flight server
   (`pyarrow.flight.FlightServerBase` serving the same table from memory, in its own process, in
-  batches of the same size), read by the same pyarrow client over grpc+tcp, alternating, min and
-  median of the runs (target: ≥ 1.0× pyarrow's throughput);
+  batches of the same size), read by the same pyarrow client over grpc+tcp, alternating (ours
+  first in odd rounds, pyarrow's in even ones), min and median of the runs (target: ≥ 1.0×
+  pyarrow's throughput), with each server's CPU and the client's CPU and page faults per read;
+  before the daemon starts, the table's files are dropped from the page cache, as after a
+  reboot: the daemon maps them back in huge pages (docs/flight.md, "Huge pages") whichever
+  build wrote them;
 - the first batch of that DoGet against a gRPC unary round trip to the daemon (GetSchema of
   pin_index), p50 (target: ≤ 2×), interleaved: after an idle gap (GAP_S: the cancelled DoGet
   before has drained) one round trip wakes both ends (reported as the round trip after idle),
@@ -17,6 +21,7 @@ Environment: FLIGHT_PINS (default 1000000,10000000; BENCH_QUICK=1: 100000), BENC
 Writes bench/results/flight.json and flight.md. Nothing here asserts a time."""
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +37,7 @@ import run as R  # noqa: E402 - the suite's helpers (stores, the CLI)
 QUICK = R.QUICK
 PINS = [int(s) for s in os.environ.get("FLIGHT_PINS", "100000" if QUICK else
                                        "1000000,10000000").split(",")]
-REPS = 5 if QUICK else 9
+REPS = 6 if QUICK else 12
 BATCH_ROWS = 65536
 
 SERVER = r'''
@@ -71,6 +76,35 @@ def timed_read(cl, ticket):
     return time.perf_counter() - t0, t
 
 
+def client_usage():
+    """This process's minor page faults and CPU seconds so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_minflt, r.ru_utime + r.ru_stime
+
+
+def drop_cached(d):
+    """Drops the store's snapshot files from the page cache (the daemon is stopped: nothing maps
+    them), so the daemon faults them in as it maps them, as after a reboot."""
+    sdir = os.path.join(d, "snapshots")
+    for name in os.listdir(sdir):
+        fd = os.open(os.path.join(sdir, name), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def huge_kb(pid):
+    """kB of process `pid`'s memory mapped in huge pages: files (FilePmdMapped) and anonymous."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("FilePmdMapped", "AnonHugePages"):
+                out[k] = int(v.split()[0])
+    return out.get("FilePmdMapped", 0) + out.get("AnonHugePages", 0)
+
+
 GAP_S = 0.02  # idle before each first-batch and round-trip sample
 
 
@@ -106,6 +140,8 @@ def measure(pins):
     res = {"pins": pins, "load_start": os.getloadavg()[0]}
     server = None
     try:
+        R.cli(d, "daemon", "stop", check=False)
+        drop_cached(d)
         with R.Daemon(d) as daemon:
             st = status(d)
             loc = st["flight"][1]
@@ -130,19 +166,27 @@ def measure(pins):
                 port = int(server.stdout.readline())
             theirs = fl.FlightClient(f"grpc+tcp://127.0.0.1:{port}")
             t_ours, t_theirs = [], []
-            cpu_ours = cpu_theirs = 0.0
-            for _ in range(REPS):
-                c0 = cpu_s(daemon.pid())
-                t_ours.append(timed_read(ours, ticket)[0])
-                c1 = cpu_s(daemon.pid())
-                cpu_ours += c1 - c0
-                c0 = cpu_s(server.pid)
-                t_theirs.append(timed_read(theirs, fl.Ticket(b"all"))[0])
-                cpu_theirs += cpu_s(server.pid) - c0
+            cpu = {"ours": 0.0, "pyarrow": 0.0}
+            client = {"ours": [], "pyarrow": []}  # (page faults, CPU ms) per read
+            reads = {"ours": (ours, ticket, daemon.pid(), t_ours),
+                     "pyarrow": (theirs, fl.Ticket(b"all"), server.pid, t_theirs)}
+            for i in range(REPS):
+                # each server goes first in every other round: the client's allocator state
+                # left by one read is what the next one starts from
+                for name in (("ours", "pyarrow") if i % 2 == 0 else ("pyarrow", "ours")):
+                    cl, tk, pid, times = reads[name]
+                    c0, (f0, u0) = cpu_s(pid), client_usage()
+                    times.append(timed_read(cl, tk)[0])
+                    f1, u1 = client_usage()
+                    cpu[name] += cpu_s(pid) - c0
+                    client[name].append((f1 - f0, (u1 - u0) * 1e3))
             # the servers' own CPU per read: what each spends, whatever the load does to the
             # client sharing the machine (2 cores here)
-            res["server_cpu_ms"] = {"ours": cpu_ours / REPS * 1e3,
-                                    "pyarrow": cpu_theirs / REPS * 1e3}
+            res["server_cpu_ms"] = {k: v / REPS * 1e3 for k, v in cpu.items()}
+            res["client_per_read"] = {
+                k: {"faults_p50": p50([x[0] for x in v]), "cpu_ms_p50": p50([x[1] for x in v]),
+                    "runs": v} for k, v in client.items()}
+            res["huge_kb"] = {"ours": huge_kb(daemon.pid()), "pyarrow": huge_kb(server.pid)}
             res["doget_s"] = {"ours_min": min(t_ours), "ours_p50": p50(t_ours),
                               "pyarrow_min": min(t_theirs), "pyarrow_p50": p50(t_theirs),
                               "ours_runs": t_ours, "pyarrow_runs": t_theirs}
@@ -190,22 +234,24 @@ def measure(pins):
 
 
 def report(results):
-    lines = ["# Arrow Flight (issue 18)", "",
+    lines = [f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; batches of "
-             f"{BATCH_ROWS} rows; min (p50) of {REPS} alternating runs, one pyarrow client over "
-             "grpc+tcp on loopback.", "",
+             f"{BATCH_ROWS} rows (both servers); min (p50) of {REPS} alternating runs (each "
+             "server first in every other round), one pyarrow client over grpc+tcp on loopback; "
+             "the table's files dropped from the page cache before the daemon started.", "",
              "| pins (load at start / end) | DoGet whole table: daemon | pyarrow FlightServerBase "
              "(memory) | ratio (target ≥ 1.0) | first batch p50 (pyarrow's) | GetSchema round trip "
              "p50 (after idle) | ratio (target ≤ 2) "
              "| body bytes referenced / copied | server CPU per whole-table DoGet: daemon / "
-             "pyarrow |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "pyarrow | client per read, p50: CPU, page faults (reading the daemon / pyarrow) "
+             "| servers' memory in huge pages |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | | |")
+            lines.append(f"| {r['pins']:,} | skipped: {r['skipped']} | | | | | | | | | |")
             continue
-        g = r["doget_s"]
+        g, c = r["doget_s"], r["client_per_read"]
         lines.append(
             f"| {r['pins']:,} ({r['load_start']:.1f} / {r['load_end']:.1f}) | "
             f"{g['ours_min'] * 1e3:.0f} ms ({g['ours_p50'] * 1e3:.0f}), "
@@ -219,7 +265,10 @@ def report(results):
             f"{r['first_batch_ratio']:.2f}× | "
             f"{r['referenced_bytes'] / 1e6:.1f} MB / "
             f"{r['copied_bytes'] / 1e6:.2f} MB of a {r['table_bytes'] / 1e6:.1f} MB table | "
-            f"{r['server_cpu_ms']['ours']:.0f} ms / {r['server_cpu_ms']['pyarrow']:.0f} ms |")
+            f"{r['server_cpu_ms']['ours']:.0f} ms / {r['server_cpu_ms']['pyarrow']:.0f} ms | "
+            f"{c['ours']['cpu_ms_p50']:.0f} ms, {c['ours']['faults_p50']:,.0f} / "
+            f"{c['pyarrow']['cpu_ms_p50']:.0f} ms, {c['pyarrow']['faults_p50']:,.0f} | "
+            f"{r['huge_kb']['ours'] / 1024:.0f} MB / {r['huge_kb']['pyarrow'] / 1024:.0f} MB |")
     lines += ["", "First batch: the daemon's DoGet starts with 256 rows, doubling to batch_rows, "
               "and sends the rest 1 ms after the first batch (docs/flight.md, \"First batch\"). "
               f"Each sample: {GAP_S * 1e3:.0f} ms idle (the cancelled DoGet before drains), one "
@@ -228,8 +277,35 @@ def report(results):
               "(ListActions).", "",
               "Copied bytes are the padding between buffers and the offsets of each batch "
               "after a segment's first (rebased to 0, as IPC wants); no row's values are "
-              "copied (docs/flight.md, \"Zero copy\")."]
+              "copied (docs/flight.md, \"Zero copy\").", "",
+              "Client per read: the pyarrow client copies each message into one buffer it "
+              "allocates (gRPC's `grpc_byte_buffer_reader_readall`, glibc malloc) whichever "
+              "server sent it; when glibc has given the last table's memory back, every page "
+              "of the new one faults (~45,000 at 1M pins) and the client's CPU doubles. Which "
+              "reads do is the client allocator's state, not the stream (docs/flight.md, "
+              "\"Throughput\")."]
     return "\n".join(lines) + "\n"
+
+
+HISTORY = 6  # earlier runs kept below the newest in flight.md
+
+
+def with_history(md, path):
+    """The newest run's section on top of the earlier ones already in `path` (at most
+    HISTORY of them)."""
+    old = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        pass
+    parts = old.split("\n## ")[1:] if "\n## " in old else []
+    if old and not parts and not old.startswith("## "):
+        # a file from before sections: its body is one earlier run
+        body = old.split("\n", 1)[1].lstrip("\n") if old.startswith("# ") else old
+        parts = ["(earlier)\n\n" + body]
+    keep = "".join("\n## " + p.rstrip("\n") + "\n" for p in parts[:HISTORY])
+    return "# Arrow Flight (issue 18)\n\nNewest first.\n\n" + md + keep
 
 
 def main():
@@ -247,8 +323,10 @@ def main():
     os.makedirs(R.RESULTS, exist_ok=True)
     with open(os.path.join(R.RESULTS, "flight.json"), "w") as f:
         json.dump({"results": results, "machine": R.machine()}, f, indent=1)
-    with open(os.path.join(R.RESULTS, "flight.md"), "w") as f:
-        f.write(md)
+    path = os.path.join(R.RESULTS, "flight.md")
+    text = with_history(md, path)
+    with open(path, "w") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":
