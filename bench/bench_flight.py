@@ -287,7 +287,7 @@ def report(results):
     return "\n".join(lines) + "\n"
 
 
-HISTORY = 6  # earlier runs kept below the newest in flight.md
+HISTORY = 8  # earlier runs kept below the newest in flight.md
 
 
 def with_history(md, path):
