@@ -558,12 +558,14 @@ TEST(test_import_journal_applies_to_what_the_import_leaves)
     struct ArrowSchema gs = {0}, rs = {0}, cs1, cs2;
     struct ArrowArray ga = {0}, ra = {0}, ca1, ca2;
     struct pins p, q;
-    char dir[256], path[400], why[256] = "", c[6][47];
+    char dir[256], path[400], why[256] = "", c[6][47], extra[47];
     const struct arow *rows;
     uint64_t pending = 0, gen = 0, newest = 0;
     int n, applied = 0;
-    struct ik_store *st = fresh_in(dir, sizeof dir), *ref = fresh();
+    struct ik_store *st = fresh_in(dir, sizeof dir), *ref = fresh(), *other = NULL;
+    struct ik_pin pin;
     ASSERT_TRUE(st != NULL && ref != NULL);
+    ASSERT_OK(ik_store_open(dir, 0, &other, &err), &err); /* a second writer, open before */
     journal_rows(&rows, &n, c);
     ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
     ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
@@ -580,12 +582,20 @@ TEST(test_import_journal_applies_to_what_the_import_leaves)
                  "version 1");
     ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
     ASSERT_EQ(pending, 1);
+    /* no write over it until it is applied */
+    ik_test_cidv0(999, extra);
+    ik_pin_init(&pin);
+    pin.cid = extra;
+    ASSERT_FAILS(ik_store_add(other, &pin, &err), EBUSY, &err, "version 1");
 
     ASSERT_OK(ik_store_apply_pending(st, &applied, &err), &err);
+    ASSERT_OK(ik_store_add(other, &pin, &err), &err);     /* now after it: version 2 */
+    ASSERT_OK(ik_store_remove(other, extra, &err), &err); /* and gone: version 3 */
+    ik_store_close(other);
     ASSERT_EQ(applied, 1);
     ASSERT_TRUE(access(path, F_OK) != 0); /* removed after the commit */
     ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
-    ASSERT_EQ(gen, 1); /* the apply adds no version */
+    ASSERT_EQ(gen, 3); /* the apply adds no version: 1, then the remove and the add */
     ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
     ASSERT_EQ(pending, 0);
 
@@ -609,7 +619,7 @@ TEST(test_import_journal_applies_to_what_the_import_leaves)
         }
     }
     ASSERT_OK(ik_store_changes(st, "pin_index", 0, &cs1, &ca1, &newest, &err), &err);
-    ASSERT_EQ(newest, 1);
+    ASSERT_EQ(newest, 3);
     ASSERT_OK(ik_store_changes(ref, "pin_index", 0, &cs2, &ca2, &newest, &err), &err);
     ASSERT_EQ(ca1.length, ca2.length);
     ASSERT_EQ(ca1.length, 6);

@@ -441,7 +441,10 @@ int ik_store_apply_pending(struct ik_store *st, int *applied, struct ik_error *e
             break;
         if (rc != 0)
             return rc;
-        if ((rc = ik__begin(st, err)) != 0)
+        st->applying = true;
+        rc = ik__begin(st, err);
+        st->applying = false;
+        if (rc != 0)
             return rc;
         if ((rc = oldest(st, &p, err)) == ENOENT) { /* another connection applied it */
             ik__rollback(st);

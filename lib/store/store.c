@@ -305,7 +305,10 @@ int ik__begin(struct ik_store *st, struct ik_error *err)
         return ik_error_set(err, EINVAL, "the store is open read-only");
     if ((rc = exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err)) != 0)
         return rc;
-    if ((rc = ik__changes_begin(st, err)) != 0)
+    /* no write over an import acknowledged from its journal and not applied yet: it is older,
+     * and its rows are not in pins (import_journal.c applies it first) */
+    if ((rc = ik__changes_begin(st, err)) != 0 ||
+        (!st->applying && (rc = ik__pending_none(st, err)) != 0))
         ik__rollback(st);
     return rc;
 }

@@ -107,6 +107,7 @@ struct ik_store {
     int64_t upserted;         /* pins rows changed by ik__upsert (SQLite's count), ever */
     sqlite3_stmt *cached[16]; /* ik__stmt: statements of every call, prepared on first use */
     char *dir;                /* the data directory (import journals live in dir/journal) */
+    bool applying;            /* ik_store_apply_pending's transaction (ik__begin lets it in) */
 };
 
 /* Statements run on every write or every snapshot build, prepared once per connection (a
