@@ -171,7 +171,6 @@ static int apply_now(struct ik_daemon *d, struct ik_error *err)
     pthread_mutex_unlock(&d->apply_mu);
     if (v == 0)
         return 0;
-    ik__stop_point("import-apply"); /* acknowledged and published, not applied */
     rc = ik_store_apply_pending(d->wstore, NULL, err);
     if (rc != 0) {
         fprintf(stderr, "ipfs-kit daemon: applying import version %llu: %s\n",
@@ -329,6 +328,27 @@ static void await_publish(struct ik_daemon *d, uint64_t gen)
     pthread_mutex_unlock(&d->writes.mu);
 }
 
+/* Waits at most `ms` for a write to arrive (or the daemon to stop); true when none came. */
+static bool wait_for_write(struct ik_daemon *d, long ms)
+{
+    struct timespec until;
+    bool none;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->writes.mu);
+    while (d->writes.head == NULL && !atomic_load(&d->stop))
+        if (pthread_cond_timedwait(&d->writes.cv, &d->writes.mu, &until) == ETIMEDOUT)
+            break;
+    none = d->writes.head == NULL;
+    pthread_mutex_unlock(&d->writes.mu);
+    return none;
+}
+
 /* The store is opened with IK_STORE_MANUAL_CHECKPOINT: commits do not copy the WAL into
  * pins.db (for a 1M-pin import that was a second write of the whole table and two fsyncs
  * before the build could start); the writer does it here once no write is waiting and the
@@ -350,7 +370,16 @@ static void *writer_main(void *arg)
         ik_job_done(d, j);
         if (gen > 0 && queue_empty(&d->writes))
             await_publish(d, gen);
-        (void)apply_now(d, &err); /* an import acknowledged from its journal: now its rows */
+        /* an import acknowledged from its journal: now its rows; retried while it fails (a
+         * full disk, a lock held past busy_timeout) and no write comes, which would try it */
+        pthread_mutex_lock(&d->apply_mu);
+        gen = d->unapplied;
+        pthread_mutex_unlock(&d->apply_mu);
+        if (gen != 0)
+            ik__stop_point("import-apply"); /* acknowledged and published, not applied */
+        for (long ms = 50; apply_now(d, &err) != 0 && !atomic_load(&d->stop); ms *= 2)
+            if (!wait_for_write(d, ms < 5000 ? ms : 5000))
+                break;
         if (queue_empty(&d->writes) && ik_store_checkpoint(d->wstore, &err) != 0)
             fprintf(stderr, "ipfs-kit daemon: checkpoint: %s\n", err.message);
         trim_changes(d);

@@ -239,3 +239,31 @@ def test_changes_from_the_store_right_after_the_import(daemons, pins_arrow):
     t = changes_rows(d, 2)
     assert t.num_rows == N
     check_store(d, N)
+
+
+def test_an_apply_that_fails_is_retried_without_a_new_write(daemons, pins_arrow):
+    """The apply meets pins.db locked by another process past SQLite's busy timeout (5 s): it
+    fails, is logged, and is retried with a backoff; once the lock goes the import is applied
+    with no write to prompt it, and reads through the daemon never stopped seeing it."""
+    import sqlite3
+    d = daemons()
+    assert d.stop().returncode == 0
+    pid = d.start(env={"IPFS_KIT_STOP_AT": "import-apply"})
+    imp = d.popen("pin", "import", pins_arrow)
+    wait_for(lambda: pid_stopped(pid), 60, what="the daemon to reach import-apply")
+    db = sqlite3.connect(d.p("pins.db"), timeout=0)
+    db.execute("BEGIN IMMEDIATE")  # the write lock, held while the daemon tries to apply
+    try:
+        os.kill(pid, signal.SIGCONT)
+        imp.communicate(timeout=60)
+        assert imp.returncode == 0  # acknowledged (published) before the apply
+        wait_for(lambda: "applying import version 1" in d.log(), 30,
+                 what="the apply to fail on the lock")
+        assert journals(d) == ["import.1.arrow"]
+        assert d.count() == N  # published: readers see it meanwhile
+    finally:
+        db.rollback()
+        db.close()
+    wait_for(lambda: journals(d) == [], 30, what="the retried apply")
+    assert d.stop().returncode == 0
+    assert d.count(method="direct") == N
