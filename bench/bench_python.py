@@ -260,6 +260,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["writes"], help="run only section 4")
     ap.add_argument("--import-pins", type=int, default=100_000, help="section 4's import size")
+    ap.add_argument("--rounds", type=int, default=3, help="section 4: rounds of imports")
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="section 4: seconds between the daemon's start and the import (its "
+                    "start-up work, e.g. filling its spare files, then falls outside)")
+    ap.add_argument("--against", metavar="BIN",
+                    help="section 4: also another build's ipfs-kit (its daemon), alternated "
+                    "round by round with this one")
     ap.add_argument("--import-pins-large", type=int, default=1_000_000,
                     help="section 4: one CLI import of this many pins with no daemon (0: none; "
                     "not with --quick)")
@@ -389,44 +396,92 @@ def writes_and_fork(a, path, say):
     cli(path, "arrow", "sample-pins", src, "--rows", n, "--seed", 5, "--to", "file")
     with open(src, "rb") as fh:
         table = ipc.RecordBatchFileReader(fh).read_all()
-    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
-    for i in range(3):
-        for which in ("table", "cli"):
-            d = tempfile.mkdtemp(prefix="ikbenchw", dir="/tmp")
-            try:
-                cli(d, "daemon", "start")
-                pid, kids = daemon_pid(d), children_cpu()
-                cpu0 = proc_cpu(pid)
-                t0 = time.perf_counter_ns()
-                if which == "table":
-                    with ika.connect(d) as c:
-                        assert c.import_pins(table)["imported"] == n
-                    ours.append(time.perf_counter_ns() - t0)
-                    ours_cpu.append(proc_cpu(pid) - cpu0)
-                else:
-                    cli(d, "pin", "import", src)
-                    theirs.append(time.perf_counter_ns() - t0)
-                    theirs_cpu.append(proc_cpu(pid) - cpu0 + children_cpu() - kids)
-            finally:
-                subprocess.run([BIN, "--path", d, "daemon", "stop"], capture_output=True)
-                shutil.rmtree(d, ignore_errors=True)
+    # each binary's rows: wall, daemon CPU at the reply, the time from the reply until the
+    # import is applied to pins.db (its journal removed; 0 for a binary that applies before
+    # replying) and the daemon CPU by then; the CLI import: wall and CPU (daemon + CLI)
+    bins = [("this build", BIN)] + ([("against", a.against)] if a.against else [])
+    res = {name: {"wall": [], "cpu": [], "apply": [], "cpu_all": [], "cli": [], "cli_cpu": [],
+                  "after": []}
+           for name, _ in bins}
+    loads = []
+    for i in range(a.rounds):
+        for name, binary in bins:
+            for which in ("table", "cli", "write-after"):
+                r = res[name]
+                d = tempfile.mkdtemp(prefix="ikbenchw", dir="/tmp")
+                try:
+                    subprocess.run([binary, "--path", d, "daemon", "start"], check=True,
+                                   capture_output=True)
+                    time.sleep(a.settle)
+                    pid, kids = daemon_pid(d), children_cpu()
+                    loads.append(os.getloadavg()[0])
+                    cpu0 = proc_cpu(pid)
+                    t0 = time.perf_counter_ns()
+                    if which == "table":
+                        with ika.connect(d) as c:
+                            assert c.import_pins(table)["imported"] == n
+                        t1 = time.perf_counter_ns()
+                        r["wall"].append(t1 - t0)
+                        r["cpu"].append(proc_cpu(pid) - cpu0)
+                        jdir = os.path.join(d, "journal")
+                        deadline = time.monotonic() + 60
+                        while (os.path.isdir(jdir) and os.listdir(jdir)
+                               and time.monotonic() < deadline):
+                            time.sleep(0.001)
+                        r["apply"].append(time.perf_counter_ns() - t1)
+                        r["cpu_all"].append(proc_cpu(pid) - cpu0)
+                    elif which == "write-after":  # a pin add at once: waits for the apply
+                        with ika.connect(d) as c:
+                            assert c.import_pins(table)["imported"] == n
+                            t1 = time.perf_counter_ns()
+                            c.add("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n")
+                            r["after"].append(time.perf_counter_ns() - t1)
+                    else:
+                        subprocess.run([binary, "--path", d, "pin", "import", src], check=True,
+                                       capture_output=True)
+                        r["cli"].append(time.perf_counter_ns() - t0)
+                        r["cli_cpu"].append(proc_cpu(pid) - cpu0 + children_cpu() - kids)
+                finally:
+                    subprocess.run([binary, "--path", d, "daemon", "stop"], capture_output=True)
+                    shutil.rmtree(d, ignore_errors=True)
     os.unlink(src)
-    ours.sort()
-    theirs.sort()
+    for r in res.values():
+        for k in ("wall", "apply", "cli", "after"):
+            r[k].sort()
     say()
     say("## Writes and fork")
     say()
     say("Imports: wall times on this machine (shared: other processes take CPU), and the CPU "
-        "seconds spent (daemon, plus the CLI's own) at the median, which load changes less.")
+        "seconds spent (daemon, plus the CLI's own) at the median, which load changes less. "
+        "An import acknowledged from its journal is applied to pins.db after the reply: "
+        "'applied' is the time from the reply until then, and the daemon CPU by then. "
+        f"{a.rounds} rounds"
+        + (f", the daemon idle {a.settle:g} s after its start" if a.settle else "")
+        + (", the binaries alternated round by round, each on a fresh store" if a.against
+           else "")
+        + f"; load average {min(loads):.1f}-{max(loads):.1f}.")
     say()
-    say("| operation | min | p50 | max | CPU p50 | target |")
-    say("|---|---|---|---|---|---|")
-    say(f"| `c.import_pins(table)`, {n:,} pins from a pyarrow Table into a fresh store (daemon "
-        f"running; 3 runs) | {fmt_us(pct(ours, 0))} | {fmt_us(pct(ours, .5))} | "
-        f"{fmt_us(pct(ours, 1))} | {statistics.median(ours_cpu):.2f} s | ≤ 0.2 s at 100k |")
-    say(f"| `ipfs-kit pin import` of the same pins as an Arrow file (3 runs) | "
-        f"{fmt_us(pct(theirs, 0))} | {fmt_us(pct(theirs, .5))} | {fmt_us(pct(theirs, 1))} | "
-        f"{statistics.median(theirs_cpu):.2f} s | |")
+    say("| operation | binary | min | p50 | max | daemon CPU at reply p50 | applied after "
+        "reply p50 | daemon CPU to applied p50 | target |")
+    say("|---|---|---|---|---|---|---|---|---|")
+    for name, binary in bins:
+        r = res[name]
+        say(f"| `c.import_pins(table)`, {n:,} pins from a pyarrow Table into a fresh store "
+            f"(daemon running) | {name} | {fmt_us(pct(r['wall'], 0))} | "
+            f"{fmt_us(pct(r['wall'], .5))} | {fmt_us(pct(r['wall'], 1))} | "
+            f"{statistics.median(r['cpu']):.2f} s | {fmt_us(pct(r['apply'], .5))} | "
+            f"{statistics.median(r['cpu_all']):.2f} s | ≤ 0.2 s at 100k |")
+    for name, binary in bins:
+        r = res[name]
+        say(f"| `c.add(cid)` sent right after the import's reply (ordered after its apply) | "
+            f"{name} | {fmt_us(pct(r['after'], 0))} | {fmt_us(pct(r['after'], .5))} | "
+            f"{fmt_us(pct(r['after'], 1))} | | | | |")
+    for name, binary in bins:
+        r = res[name]
+        say(f"| `ipfs-kit pin import` of the same pins as an Arrow file | {name} | "
+            f"{fmt_us(pct(r['cli'], 0))} | {fmt_us(pct(r['cli'], .5))} | "
+            f"{fmt_us(pct(r['cli'], 1))} | {statistics.median(r['cli_cpu']):.2f} s (with the "
+            f"CLI's) | | | |")
     if not a.quick and a.import_pins_large > 0:
         big = a.import_pins_large
         src = os.path.join(path, "import-large.arrow")
@@ -438,7 +493,7 @@ def writes_and_fork(a, path, say):
             cli(d, "pin", "import", src)  # no daemon: the CLI writes the store itself
             wall = (time.perf_counter_ns() - t0) / 1000.0
             say(f"| `ipfs-kit pin import` of {big:,} pins as an Arrow file, no daemon (1 run) "
-                f"| | {fmt_us(wall)} | | {children_cpu() - kids:.2f} s | |")
+                f"| this build | | {fmt_us(wall)} | | {children_cpu() - kids:.2f} s | | | |")
         finally:
             shutil.rmtree(d, ignore_errors=True)
             os.unlink(src)
@@ -467,6 +522,9 @@ def writes_and_fork(a, path, say):
     c.close()
     total.sort()
     first.sort()
+    say()
+    say("| operation | min | p50 | max | | |")
+    say("|---|---|---|---|---|---|")
     say(f"| fork, then `pa.table(c.pins(limit=100))` in the child: fork() to rows "
         f"({len(total)} forks) | {fmt_us(pct(total, 0))} | {fmt_us(pct(total, .5))} | "
         f"{fmt_us(pct(total, 1))} | | |")

@@ -34,5 +34,12 @@ int ik_daemon_changes(struct ik_daemon *d, struct ik_store **st, const char *tab
         return rc;
     if (*st == NULL && (rc = ik_store_open(d->dir, IK_STORE_READONLY, st, err)) != 0)
         return rc;
-    return ik_store_changes(*st, table, since, schema_out, out, newest, err);
+    /* EBUSY: the store's newest version is an import acknowledged from its journal whose rows
+     * the writer has not applied yet (it does right after the publish): wait for it */
+    for (int tries = 0; tries < 100; tries++) {
+        rc = ik_store_changes(*st, table, since, schema_out, out, newest, err);
+        if (rc != EBUSY || (rc = ik_apply_wait(d, 30000, err)) != 0)
+            return rc;
+    }
+    return ik_error_set(err, EBUSY, "changes: imports kept landing while reading; try again");
 }

@@ -171,7 +171,7 @@ static bool round_once(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_
                 atomic_store_explicit(&d->metrics.compaction_us_last,
                                       (long long)(d->minor_ms * 1000.0), memory_order_relaxed);
             }
-        } else if (rc != ESTALE) {
+        } else if (rc != ESTALE && rc != EBUSY) { /* EBUSY: an import not applied yet */
             fprintf(stderr, "ipfs-kit daemon: compaction: %s\n", err.message);
         }
         ik_segset_release(cur);

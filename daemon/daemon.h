@@ -206,7 +206,21 @@ struct ik_daemon {
 
     struct ik_change_tail *ctail; /* the newest changes in memory (changes.c), filled by the
                                      builder; the writer moves its floor */
+
+    /* Import journals (workers.c, docs/architecture.md "Imports are acknowledged from a
+     * journal"), guarded by apply_mu; apply_cv is broadcast whenever they change. */
+    pthread_mutex_t apply_mu;
+    pthread_cond_t apply_cv;
+    uint64_t unapplied; /* an import's version acknowledged, not yet applied to pins.db; or
+                           IK_IMPORT_RUNNING while the writer runs an import; 0 otherwise */
+    char apply_error[IK_ERROR_SIZE]; /* why the last apply failed, "" when it did not */
 };
+
+#define IK_IMPORT_RUNNING UINT64_MAX
+
+/* workers.c: waits at most `ms` until no import waits to be applied (reader threads whose store
+ * read met one: EBUSY from the store); 0, or EBUSY with why (the apply's error or a timeout). */
+int ik_apply_wait(struct ik_daemon *d, long ms, struct ik_error *err);
 
 /* loop.c */
 int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err);

@@ -665,6 +665,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_cond_init(&d->compact_cv, NULL);
     pthread_cond_init(&d->settle_cv, NULL);
     pthread_mutex_init(&d->prune_mu, NULL);
+    pthread_mutex_init(&d->apply_mu, NULL);
+    pthread_cond_init(&d->apply_cv, NULL);
 
     if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))
         goto fail;
@@ -683,7 +685,17 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         ik_error_set(err, rc, "cannot mark daemon.lock: %s", strerror(rc));
         goto fail;
     }
+    /* the open applies every import acknowledged from its journal but not yet applied (a
+     * killed writer); then journals no pending import names (killed before its commit, or
+     * applied but not removed) go */
     rc = ik_store_open(d->dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &d->wstore, err);
+    if (rc == 0) {
+        int removed = 0;
+        rc = ik_store_journal_clean(d->wstore, &removed, err);
+        if (rc == 0 && removed > 0 && !quiet)
+            fprintf(stderr, "ipfs-kit daemon: removed %d import journal(s) no import names\n",
+                    removed);
+    }
     if (rc != 0 || (rc = ik_changes_tail_start(d, err)) != 0)
         goto fail;
     {

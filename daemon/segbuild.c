@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +274,17 @@ static bool take_or_drop(struct ik_daemon *d, uint64_t gen, bool take, struct Ar
     return false;
 }
 
+/* Whether the writer gave the rows of generation `gen` (a first import: when acknowledged
+ * from its journal, pins.db does not hold them until the writer applies it). */
+static bool given_for(struct ik_daemon *d, uint64_t gen)
+{
+    bool yes;
+    pthread_mutex_lock(&d->build_mu);
+    yes = d->given_rows.release != NULL && d->given_gen == gen;
+    pthread_mutex_unlock(&d->build_mu);
+    return yes;
+}
+
 /* Drops rows the writer gave for a generation `published` covers. */
 static void drop_given(struct ik_daemon *d, uint64_t published)
 {
@@ -347,6 +359,12 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
             ik_segset_ref(*out = older);
         ik_segset_release(older);
         return rc;
+    }
+    {
+        uint64_t gen = 0; /* the writer's rows of the store's generation: a new base of them */
+        if (ik_store_generation(st, &gen, NULL) == 0 && gen > ik_segset_version(from) &&
+            given_for(d, gen))
+            return small ? EAGAIN : full_build(d, pr, st, out, err);
     }
     rc = ik_store_changes_since_tail(st, ik_segset_version(from), max, d->ctail, &cs, err);
     if (rc == ESTALE || rc == E2BIG) {
@@ -577,7 +595,7 @@ bool ik_segbuild_inline(struct ik_daemon *d, uint64_t gen)
         return done;
     rc = build_round(d, NULL, d->wstore, true, &err);
     pthread_mutex_unlock(&d->round_mu);
-    if (rc != 0 && rc != EAGAIN)
+    if (rc != 0 && rc != EAGAIN && rc != EBUSY)
         fprintf(stderr, "ipfs-kit daemon: the writer's snapshot build: %s (the builder retries)\n",
                 err.message);
     pthread_mutex_lock(&d->pub_mu);
@@ -623,6 +641,21 @@ static void *builder_main(void *arg)
         if (rc == 0)
             rc = build_round(d, pr, d->bstore, false, &err);
         pthread_mutex_unlock(&d->round_mu);
+        if (rc == EBUSY) { /* the store's newest version is an import not applied yet: its
+                              rows come from the writer (given) or, once applied, the store */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&d->apply_mu); /* woken when the writer gives or applies */
+            if (d->unapplied != 0 && !atomic_load(&d->stop))
+                pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);
+            pthread_mutex_unlock(&d->apply_mu);
+            continue;
+        }
         if (rc != 0)
             build_failed(d, &err); /* retried after a backoff, not only at the next write */
     }

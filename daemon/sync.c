@@ -106,8 +106,14 @@ static void run_source(struct ik_daemon *d, struct ik_syncer *y, size_t i)
     double ms = 0, t0;
     int prc = ik_source_probe(src, &ms, &err), rc = prc;
     t0 = ik_now_ms();
-    if (prc == 0)
-        rc = ik_sync_once(y->store, src, note_progress, &prog, &res, &err);
+    /* an import acknowledged from its journal is applied first (the store refuses writes
+     * over it with EBUSY; the writer applies it right after its publish) */
+    for (int tries = 0; prc == 0 && tries < 3; tries++) {
+        if ((rc = ik_apply_wait(d, 30000, &err)) == 0)
+            rc = ik_sync_once(y->store, src, note_progress, &prog, &res, &err);
+        if (rc != EBUSY)
+            break;
+    }
     pthread_mutex_lock(&y->mu);
     {
         struct src_state *s = &y->st[i];
@@ -199,6 +205,8 @@ static void size_pins(struct ik_daemon *d, struct ik_syncer *y, const struct ik_
                 uint64_t gen = 0;
                 if (ik_store_generation(y->store, &gen, &err) == 0)
                     ik_build_request(d, gen);
+            } else if (rc == EBUSY) { /* an import not applied yet: after it, again */
+                (void)ik_apply_wait(d, 30000, &err);
             } else if (rc != 0) {
                 fprintf(stderr, "ipfs-kit daemon: sizes of %s: %s\n", src->name, err.message);
             }

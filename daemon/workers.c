@@ -114,8 +114,10 @@ static int too_big(struct ik_daemon *d, int64_t size, struct ik_error *err)
 }
 
 static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_result *res,
-                     struct ArrowSchema *schema, struct ArrowArray *rows, struct ik_error *err)
+                     struct ArrowSchema *schema, struct ArrowArray *rows, uint64_t *pending,
+                     struct ik_error *err)
 {
+    static int no_journal = -1; /* IPFS_KIT_NO_JOURNAL=1: every import through pins (bench) */
     struct ik_buffer *buf = NULL;
     struct stat st;
     int rc;
@@ -134,9 +136,74 @@ static int do_import(struct ik_daemon *d, struct ik_job *j, struct ik_import_res
         ik_buffer_unref(buf);
         return too_big(d, size, err);
     }
-    rc = ik_store_import_rows(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf), &j->req.import,
-                              res, schema, rows, err);
+    if (no_journal < 0)
+        no_journal = getenv("IPFS_KIT_NO_JOURNAL") != NULL;
+    if (no_journal)
+        rc = ik_store_import_rows(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf),
+                                  &j->req.import, res, schema, rows, err);
+    else
+        rc = ik_store_import_journal(d->wstore, ik_buffer_data(buf), ik_buffer_size(buf),
+                                     &j->req.import, res, schema, rows, pending, err);
     ik_buffer_unref(buf);
+    return rc;
+}
+
+/* ---- import journals ------------------------------------------------------------------ */
+
+static void set_unapplied(struct ik_daemon *d, uint64_t v, const char *error)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    d->unapplied = v;
+    snprintf(d->apply_error, sizeof d->apply_error, "%s", error ? error : "");
+    pthread_cond_broadcast(&d->apply_cv);
+    pthread_mutex_unlock(&d->apply_mu);
+}
+
+/* Applies the acknowledged import (its journal) to pins.db: after its reply and publish, and
+ * before any other write. A failure is logged and kept (readers waiting for it get it); the
+ * next write tries again and fails with it until it succeeds. */
+static int apply_now(struct ik_daemon *d, struct ik_error *err)
+{
+    uint64_t v;
+    int rc;
+    pthread_mutex_lock(&d->apply_mu);
+    v = d->unapplied;
+    pthread_mutex_unlock(&d->apply_mu);
+    if (v == 0)
+        return 0;
+    rc = ik_store_apply_pending(d->wstore, NULL, err);
+    if (rc != 0) {
+        fprintf(stderr, "ipfs-kit daemon: applying import version %llu: %s\n",
+                (unsigned long long)v, err->message);
+        set_unapplied(d, v, err->message);
+        return ik_error_prefix(err, rc, "the import of version %llu is not applied yet",
+                               (unsigned long long)v);
+    }
+    set_unapplied(d, 0, NULL);
+    return 0;
+}
+
+int ik_apply_wait(struct ik_daemon *d, long ms, struct ik_error *err)
+{
+    struct timespec until;
+    int rc = 0;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->apply_mu);
+    while (d->unapplied != 0 && d->apply_error[0] == 0 && !atomic_load(&d->stop) && rc == 0)
+        rc = pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);
+    if (d->unapplied != 0)
+        rc = ik_error_set(err, EBUSY, "the import of version %llu is not applied yet: %s",
+                          (unsigned long long)d->unapplied,
+                          d->apply_error[0] ? d->apply_error : "timed out waiting for it");
+    else
+        rc = 0;
+    pthread_mutex_unlock(&d->apply_mu);
     return rc;
 }
 
@@ -155,8 +222,15 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
     struct ik_import_result res = {0};
     struct ArrowSchema schema = {0};
     struct ArrowArray rows = {0};
-    uint64_t gen = 0;
+    uint64_t gen = 0, pending = 0;
     int rc;
+    /* an acknowledged import is applied before any later write (normally done already, right
+     * after its publish) */
+    if ((rc = apply_now(d, &err)) != 0) {
+        j->reply = error_reply(ik_reply_code(rc), rc, &err);
+        j->generation = 0;
+        return;
+    }
     switch (j->req.op) {
     case IK_REQ_PIN_ADD:
         rc = ik_store_add(d->wstore, &j->req.pin, &err);
@@ -168,13 +242,25 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
         rc = ik_store_touch(d->wstore, j->req.cid, 0, &err);
         break;
     default:
-        rc = do_import(d, j, &res, &schema, &rows, &err);
+        /* readers whose store snapshot shows a pending import (EBUSY) wait while it runs */
+        set_unapplied(d, IK_IMPORT_RUNNING, NULL);
+        rc = do_import(d, j, &res, &schema, &rows, &pending, &err);
         break;
     }
     if (rc == 0)
         rc = ik_store_generation(d->wstore, &gen, &err);
+    if (rc != 0 && pending != 0) /* committed: the generation is the pending version */
+        rc = 0, gen = pending;
     if (rows.release) /* handed to the builder, or dropped */
         ik_segbuild_give(d, rc == 0 ? gen : 0, &schema, &rows);
+    if (pending != 0) {
+        /* the tail learns the import's rows from the log once applied: until then it starts
+         * at its version, and older since go to the store (which waits for the apply) */
+        ik_change_tail_reset(d->ctail, pending);
+        ik__stop_point("import-pending"); /* committed, not published */
+    }
+    if (j->req.op == IK_REQ_IMPORT)
+        set_unapplied(d, pending, NULL);
     if (rc != 0) {
         j->reply = error_reply(ik_reply_code(rc), rc, &err);
         j->generation = 0;
@@ -242,6 +328,27 @@ static void await_publish(struct ik_daemon *d, uint64_t gen)
     pthread_mutex_unlock(&d->writes.mu);
 }
 
+/* Waits at most `ms` for a write to arrive (or the daemon to stop); true when none came. */
+static bool wait_for_write(struct ik_daemon *d, long ms)
+{
+    struct timespec until;
+    bool none;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->writes.mu);
+    while (d->writes.head == NULL && !atomic_load(&d->stop))
+        if (pthread_cond_timedwait(&d->writes.cv, &d->writes.mu, &until) == ETIMEDOUT)
+            break;
+    none = d->writes.head == NULL;
+    pthread_mutex_unlock(&d->writes.mu);
+    return none;
+}
+
 /* The store is opened with IK_STORE_MANUAL_CHECKPOINT: commits do not copy the WAL into
  * pins.db (for a 1M-pin import that was a second write of the whole table and two fsyncs
  * before the build could start); the writer does it here once no write is waiting and the
@@ -263,10 +370,21 @@ static void *writer_main(void *arg)
         ik_job_done(d, j);
         if (gen > 0 && queue_empty(&d->writes))
             await_publish(d, gen);
+        /* an import acknowledged from its journal: now its rows; retried while it fails (a
+         * full disk, a lock held past busy_timeout) and no write comes, which would try it */
+        pthread_mutex_lock(&d->apply_mu);
+        gen = d->unapplied;
+        pthread_mutex_unlock(&d->apply_mu);
+        if (gen != 0)
+            ik__stop_point("import-apply"); /* acknowledged and published, not applied */
+        for (long ms = 50; apply_now(d, &err) != 0 && !atomic_load(&d->stop); ms *= 2)
+            if (!wait_for_write(d, ms < 5000 ? ms : 5000))
+                break;
         if (queue_empty(&d->writes) && ik_store_checkpoint(d->wstore, &err) != 0)
             fprintf(stderr, "ipfs-kit daemon: checkpoint: %s\n", err.message);
         trim_changes(d);
     }
+    (void)apply_now(d, &err); /* a stop leaves nothing pending */
     return NULL;
 }
 

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "arrow/internal.h"
 #include "batch_eq.h"
@@ -513,4 +515,283 @@ TEST(test_import_arrow_rejects_invalid_utf8_strings)
     ASSERT_OK(two_names("fine", "bad \xff\xfe name", &bytes, &err), &err);
     expect_refused(&bytes, "UTF-8");
     free(bytes.p);
+}
+
+/* ---- import journals (lib/store/import_journal.c) ----------------------------------------- */
+
+static struct ik_store *fresh_in(char *dir, size_t cap)
+{
+    struct ik_error err;
+    struct ik_store *st = NULL;
+    snprintf(dir, cap, "%s/arrow-import%d", ik_test_tmpdir(), ++dir_no);
+    if (ik_store_open(dir, IK_STORE_CREATE, &st, &err) != 0)
+        fprintf(stderr, "open: %s\n", err.message);
+    return st;
+}
+
+static void journal_rows(const struct arow **rows, int *n, char c[6][47])
+{
+    static struct arow r[8];
+    for (int i = 0; i < 6; i++)
+        ik_test_cidv0(700 + (uint64_t)i, c[i]);
+    r[0] = (struct arow){c[0], "a1", "direct", "/a/1", 1700000000000001};
+    r[1] = (struct arow){c[1], NULL, NULL, NULL, 0};
+    r[2] = (struct arow){c[0], "a2", NULL, NULL, 0}; /* merged over the first */
+    r[3] = (struct arow){NULL, NULL, NULL, NULL, 0};
+    r[4] = (struct arow){c[2], "", "indirect", NULL, 5};
+    r[5] = (struct arow){c[3], "d", NULL, "/d/3", 0};
+    r[6] = (struct arow){c[4], NULL, NULL, NULL, 0};
+    r[7] = (struct arow){c[5], "f", "recursive", "/f", 9};
+    *rows = r;
+    *n = 8;
+}
+
+/* An Arrow import into an empty table acknowledged from its journal: the version is committed
+ * with the rows only in journal/import.1.arrow (pins empty, readers of the store told EBUSY);
+ * once applied, pins, the given rows and the change log equal those of the same import through
+ * pins; a second import (the table has pins) takes the old path. */
+TEST(test_import_journal_applies_to_what_the_import_leaves)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs = {0}, rs = {0}, cs1, cs2;
+    struct ArrowArray ga = {0}, ra = {0}, ca1, ca2;
+    struct pins p, q;
+    char dir[256], path[400], why[256] = "", c[6][47], extra[47];
+    const struct arow *rows;
+    uint64_t pending = 0, gen = 0, newest = 0;
+    int n, applied = 0;
+    struct ik_store *st = fresh_in(dir, sizeof dir), *ref = fresh(), *other = NULL;
+    struct ik_pin pin;
+    ASSERT_TRUE(st != NULL && ref != NULL);
+    ASSERT_OK(ik_store_open(dir, 0, &other, &err), &err); /* a second writer, open before */
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    ASSERT_EQ(res.imported, 7);
+    ASSERT_EQ(ga.length, 6);
+    ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
+    ASSERT_EQ(gen, 1);
+    ASSERT_EQ(ik_store_count(st), 0); /* not yet in pins */
+    snprintf(path, sizeof path, "%s/journal/import.1.arrow", dir);
+    ASSERT_TRUE(access(path, F_OK) == 0);
+    ASSERT_FAILS(ik_store_changes(st, "pin_index", 0, &cs1, &ca1, &newest, &err), EBUSY, &err,
+                 "version 1");
+    ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
+    ASSERT_EQ(pending, 1);
+    /* no write over it until it is applied */
+    ik_test_cidv0(999, extra);
+    ik_pin_init(&pin);
+    pin.cid = extra;
+    ASSERT_FAILS(ik_store_add(other, &pin, &err), EBUSY, &err, "version 1");
+
+    ASSERT_OK(ik_store_apply_pending(st, &applied, &err), &err);
+    ASSERT_OK(ik_store_add(other, &pin, &err), &err);     /* now after it: version 2 */
+    ASSERT_OK(ik_store_remove(other, extra, &err), &err); /* and gone: version 3 */
+    ik_store_close(other);
+    ASSERT_EQ(applied, 1);
+    ASSERT_TRUE(access(path, F_OK) != 0); /* removed after the commit */
+    ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
+    ASSERT_EQ(gen, 3); /* the apply adds no version: 1, then the remove and the add */
+    ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
+    ASSERT_EQ(pending, 0);
+
+    /* the same input through pins, into another empty store */
+    ASSERT_OK(ik_store_import_rows(ref, bytes.p, bytes.len, NULL, &res, &rs, &ra, &err), &err);
+    ASSERT_OK(ik_store_read_pins(st, &p.s, &p.b, &err), &err);
+    ASSERT_OK(ik_store_read_pins(ref, &q.s, &q.b, &err), &err);
+    ASSERT_EQ(p.b.length, 6);
+    /* the timestamp default is each import's own "now": equal where the input gave it */
+    ASSERT_TRUE(ik_test_batch_equal(&p.s, &p.b, &ga, why, sizeof why));
+    {
+        int ts = -1;
+        for (int k = 0; k < p.s.n_children; k++)
+            if (strcmp(p.s.children[k]->name, "timestamp") == 0)
+                ts = k;
+        ASSERT_TRUE(ts >= 0);
+        for (int64_t i = 0; i < p.b.length; i++) { /* rows given a time: the same */
+            int64_t a = ik_test_int(p.s.children[ts], p.b.children[ts], i);
+            int64_t b = ik_test_int(q.s.children[ts], q.b.children[ts], i);
+            ASSERT_TRUE(a == b || (a > 1700000000000001 && b > 1700000000000001));
+        }
+    }
+    ASSERT_OK(ik_store_changes(st, "pin_index", 0, &cs1, &ca1, &newest, &err), &err);
+    ASSERT_EQ(newest, 3);
+    ASSERT_OK(ik_store_changes(ref, "pin_index", 0, &cs2, &ca2, &newest, &err), &err);
+    ASSERT_EQ(ca1.length, ca2.length);
+    ASSERT_EQ(ca1.length, 6);
+    ca1.release(&ca1), cs1.release(&cs1), ca2.release(&ca2), cs2.release(&cs2);
+    pins_release(&p);
+    pins_release(&q);
+    ga.release(&ga), gs.release(&gs), ra.release(&ra), rs.release(&rs);
+
+    /* the table has pins: no journal */
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 0);
+    ASSERT_TRUE(ga.release == NULL);
+    free(bytes.p);
+    ik_store_close(st);
+    ik_store_close(ref);
+}
+
+/* A journal missing, truncated or altered is an error naming the file and the version, at the
+ * apply and at every writable open; the import stays pending until the file is right. */
+TEST(test_import_journal_damaged_is_an_error_never_dropped)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs;
+    struct ArrowArray ga;
+    char dir[256], path[400], c[6][47];
+    const struct arow *rows;
+    uint64_t pending = 0;
+    int n;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    FILE *f;
+    char *saved;
+    long size;
+    ASSERT_TRUE(st != NULL);
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    ga.release(&ga), gs.release(&gs);
+    ik_store_close(st);
+    snprintf(path, sizeof path, "%s/journal/import.1.arrow", dir);
+    ASSERT_TRUE((f = fopen(path, "rb")) != NULL);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    saved = malloc((size_t)size);
+    ASSERT_EQ(fread(saved, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+
+    /* one byte altered inside a value */
+    saved[size / 2] ^= 0x20;
+    f = fopen(path, "wb");
+    fwrite(saved, 1, (size_t)size, f);
+    fclose(f);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "checksum mismatch");
+    ASSERT_TRUE(strstr(err.message, "import.1.arrow") && strstr(err.message, "version 1"));
+    ASSERT_FAILS(ik_store_recover(dir, &err), IK_EFORMAT, &err, "import.1.arrow");
+    saved[size / 2] ^= 0x20;
+    /* truncated */
+    ASSERT_TRUE(truncate(path, size - 9) == 0);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "truncated or altered");
+    ASSERT_TRUE(strstr(err.message, "version 1") != NULL);
+    /* missing */
+    ASSERT_TRUE(unlink(path) == 0);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "missing");
+    ASSERT_TRUE(strstr(err.message, "import.1.arrow") && strstr(err.message, "version 1"));
+    /* a link planted in its place is not followed */
+    ASSERT_TRUE(symlink("/etc/hostname", path) == 0);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "import.1.arrow");
+    ASSERT_TRUE(unlink(path) == 0);
+    /* put back: applied at the next open, nothing lost */
+    f = fopen(path, "wb");
+    fwrite(saved, 1, (size_t)size, f);
+    fclose(f);
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 6);
+    ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
+    ASSERT_EQ(pending, 0);
+    ASSERT_TRUE(access(path, F_OK) != 0);
+    free(saved);
+    free(bytes.p);
+    ik_store_close(st);
+}
+
+/* A file or a link already where the journal goes: the import fails naming it, nothing is
+ * committed, and the planted file is neither followed nor changed. */
+TEST(test_import_journal_refuses_a_planted_file)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs;
+    struct ArrowArray ga;
+    char dir[256], path[400], target[400], jdir[400], c[6][47];
+    const struct arow *rows;
+    uint64_t pending = 7, gen = 9;
+    int n;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    snprintf(jdir, sizeof jdir, "%s/journal", dir);
+    snprintf(path, sizeof path, "%s/journal/import.1.arrow", dir);
+    snprintf(target, sizeof target, "%s/elsewhere", dir);
+    ASSERT_TRUE(mkdir(jdir, 0700) == 0);
+    ASSERT_TRUE(symlink(target, path) == 0);
+    ASSERT_FAILS(
+        ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+        EEXIST, &err, "import.1.arrow");
+    ASSERT_EQ(pending, 0);
+    ASSERT_TRUE(ga.release == NULL);
+    ASSERT_TRUE(access(target, F_OK) != 0); /* not created through the link */
+    ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
+    ASSERT_EQ(gen, 0);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ASSERT_TRUE(unlink(path) == 0);
+    /* the journal directory itself a link */
+    ASSERT_TRUE(rmdir(jdir) == 0);
+    ASSERT_TRUE(mkdir(target, 0700) == 0);
+    ASSERT_TRUE(symlink(target, jdir) == 0);
+    ASSERT_FAILS(
+        ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+        ELOOP, &err, "symbolic link");
+    ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
+    ASSERT_EQ(gen, 0);
+    ASSERT_TRUE(unlink(jdir) == 0);
+    /* and then it works */
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    ga.release(&ga), gs.release(&gs);
+    ASSERT_OK(ik_store_apply_pending(st, NULL, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 6);
+    free(bytes.p);
+    ik_store_close(st);
+}
+
+/* A journal whose buffers are larger than the writer's staging (written straight to the file,
+ * in order after what was staged) applies with its checksum: 5,000 pins, 200-byte names. */
+TEST(test_import_journal_large_buffers_apply)
+{
+    enum { ROWS = 5000 };
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs;
+    struct ArrowArray ga;
+    struct arow *rows = calloc(ROWS, sizeof *rows);
+    char(*cids)[47] = calloc(ROWS, 47), *names = calloc(ROWS, 201), dir[256];
+    uint64_t pending = 0;
+    int applied = 0;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL && rows && cids && names);
+    for (int i = 0; i < ROWS; i++) {
+        ik_test_cidv0(20000 + (uint64_t)i, cids[i]);
+        memset(names + 201 * i, 'a' + i % 26, 200);
+        rows[i] = (struct arow){cids[i], names + 201 * i, NULL, NULL, 0};
+    }
+    ASSERT_OK(arrow_rows(rows, ROWS, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    ga.release(&ga), gs.release(&gs);
+    ASSERT_OK(ik_store_apply_pending(st, &applied, &err), &err);
+    ASSERT_EQ(applied, 1);
+    ASSERT_EQ(ik_store_count(st), ROWS);
+    free(bytes.p);
+    free(rows);
+    free(cids);
+    free(names);
+    ik_store_close(st);
 }

@@ -139,11 +139,11 @@ TEST(test_store_refuses_newer_schema_version)
     st = fresh(dir, sizeof dir);
     ASSERT_TRUE(st != NULL);
     ASSERT_EQ(sqlite3_exec(ik__store_db(st),
-                           "UPDATE meta SET value = 3 WHERE key = 'schema_version'", NULL, NULL,
+                           "UPDATE meta SET value = 4 WHERE key = 'schema_version'", NULL, NULL,
                            NULL),
               SQLITE_OK);
     ik_store_close(st);
-    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), ENOTSUP, &err, "schema version 3");
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), ENOTSUP, &err, "schema version 4");
 }
 
 TEST(test_store_add_upsert_remove_touch)

@@ -109,6 +109,43 @@ int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
                          struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
                          struct ik_error *err);
 
+/* ik_store_import_rows, acknowledged from a journal when Arrow input goes into an empty table
+ * (the daemon's import; docs/architecture.md "Imports are acknowledged from a journal"): the
+ * rows are checked and sorted as for ik_store_import_rows, written to the data directory as an
+ * import journal (journal/import.<version>.arrow, an Arrow IPC file of the rows as the table
+ * will hold them), and a small transaction commits the version with the journal recorded as
+ * pending; the rows do not go through pins. *pending is that version, the rows are returned
+ * as by ik_store_import_rows, and the caller publishes them, then calls ik_store_apply_pending
+ * before any other write of the store. Every other import runs as ik_store_import_rows with
+ * *pending 0. A failure leaves the store and the directory as they were. */
+int ik_store_import_journal(struct ik_store *st, const uint8_t *data, size_t len,
+                            const struct ik_import_options *o, struct ik_import_result *res,
+                            struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
+                            uint64_t *pending, struct ik_error *err);
+
+/* Applies the pending import journals, oldest version first, each in one transaction that
+ * writes its rows to pins (and the change log, at its version) and clears its pending record;
+ * the journal file is removed after that commit. A writable ik_store_open calls it. *applied
+ * (optional) counts them. A journal that is missing, of another size or checksum, or not a
+ * valid pin file is IK_EFORMAT naming the file and the version, and
+ * stays pending: never dropped. */
+int ik_store_apply_pending(struct ik_store *st, int *applied, struct ik_error *err);
+
+/* The oldest pending import's version, 0 when none (any store, read-only too). */
+int ik_store_pending(struct ik_store *st, uint64_t *version, struct ik_error *err);
+
+/* ik_store_recover, then waits (at most timeout_ms) while a daemon holding the store has an
+ * import pending: a reader of pins.db (the direct path) then sees it. EBUSY on timeout. */
+int ik_store_await_applied(const char *dir, int timeout_ms, struct ik_error *err);
+
+/* Removes the journal files no pending import names (an import killed before its commit, or
+ * one applied but not yet removed): the daemon, at start, with the lock held. */
+int ik_store_journal_clean(struct ik_store *st, int *removed, struct ik_error *err);
+
+/* For readers opening `dir` read-only: when an import is pending and no daemon holds the store,
+ * applies it (a writable open) so that the reader sees it. 0 too when there is no store. */
+int ik_store_recover(const char *dir, struct ik_error *err);
+
 /* Imports the pins of an Arrow stream (columns by name; cid required). One transaction. */
 int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
                            const struct ik_import_options *o, struct ik_import_result *res,

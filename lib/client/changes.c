@@ -75,6 +75,13 @@ static int from_store(struct ik_client *c, const char *table, uint64_t since, st
     if (rc != 0)
         return rc;
     rc = ik_store_changes(st, table, since, &s, &a, &out->version, err);
+    if (rc == EBUSY) { /* an import not applied yet: applied here, or waited for */
+        ik_store_close(st);
+        st = NULL;
+        if ((rc = ik_store_await_applied(c->dir, c->timeout_ms, err)) == 0 &&
+            (rc = ik_store_open(c->dir, IK_STORE_READONLY, &st, err)) == 0)
+            rc = ik_store_changes(st, table, since, &s, &a, &out->version, err);
+    }
     ik_store_close(st);
     if (rc != 0)
         return rc;

@@ -151,6 +151,22 @@ int ik__client_direct(struct ik_client *c, const struct ik_query *q, struct ik_r
         rc = from_state(c, q, set, out, err);
         goto done;
     }
+    {
+        /* an import acknowledged from its journal, not applied to pins.db yet: applied here
+         * when no daemon holds the store (its daemon was killed), else waited for (the daemon
+         * applies it right after its publish); docs/architecture.md, import journals */
+        uint64_t pending = 0;
+        if ((rc = ik_store_pending(st, &pending, err)) != 0)
+            goto done;
+        if (pending != 0) {
+            ik_store_close(st);
+            st = NULL;
+            if ((rc = ik_store_await_applied(c->dir, c->timeout_ms, err)) != 0 ||
+                (rc = ik_store_open(c->dir, IK_STORE_READONLY, &st, err)) != 0 ||
+                (rc = ik_store_generation(st, &gen, err)) != 0)
+                goto done;
+        }
+    }
     if (have_set != 0 && have_set != ENOENT)
         snprintf(warning, sizeof warning,
                  "the %s snapshot is damaged, read from SQLite instead (the daemon rebuilds "

@@ -305,6 +305,8 @@ int ik_store_changes(struct ik_store *st, const char *table, uint64_t since,
     if ((rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
         return ik__sql_error(st, rc, "pins.db: begin", err);
     rc = ik_store_changes_range(st, &oldest, &gen, err);
+    if (rc == 0)
+        rc = ik__pending_none(st, err);
     if (rc == 0 && since < oldest)
         rc = ik_error_set(err, IK_EGONE,
                           "changes since version %llu are gone: the oldest version still "

@@ -149,13 +149,18 @@ static int start(struct ik_store *st, const struct ik_import_options *o,
     s->paths = 0;
     s->changes0 = st->upserted;
     s->given = NULL;
+    s->journal = false;
     rc = ik__begin(st, err);
     return rc != 0 ? rc : log_at_commit(st, err);
 }
 
+/* `journal_dir` (ik_store_import_journal): an Arrow import into an empty table is acknowledged
+ * from a journal of its rows instead of going through pins (*pending its version); other
+ * imports run as ik_store_import_rows (*pending 0). */
 static int import(struct ik_store *st, const uint8_t *data, size_t len,
                   const struct ik_import_options *o, struct ik_import_result *res,
-                  struct ik__given **given, struct ik_error *err)
+                  struct ik__given **given, const char *journal_dir, struct ArrowSchema *schema_out,
+                  struct ArrowArray *rows_out, uint64_t *pending, struct ik_error *err)
 {
     struct ik_import_options defaults;
     struct ik_import_result scratch;
@@ -170,8 +175,10 @@ static int import(struct ik_store *st, const uint8_t *data, size_t len,
         return rc;
     f = s.opts->format == IK_IMPORT_AUTO ? detect(data, len) : s.opts->format;
     s.given = NULL;
-    if (given && f == IK_IMPORT_ARROW && st->log_at_commit && ik__given_create(given) == 0)
+    if (given && f == IK_IMPORT_ARROW && st->log_at_commit && ik__given_create(given) == 0) {
         s.given = *given; /* an empty table: what it will hold is what pass 2 upserts */
+        s.journal = journal_dir != NULL;
+    }
     if (f != IK_IMPORT_ARROW && len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
         text += 3; /* a UTF-8 byte order mark, as spreadsheets write */
         len -= 3;
@@ -192,6 +199,11 @@ static int import(struct ik_store *st, const uint8_t *data, size_t len,
     default:
         rc = ik_error_set(err, EINVAL, "unknown import format %d", (int)f);
     }
+    if (s.journal) {
+        rc = ik__journal_finish(&s, rc, *given, journal_dir, schema_out, rows_out, pending, err);
+        sqlite3_db_release_memory(st->db);
+        return rc;
+    }
     return finish(&s, rc, err);
 }
 
@@ -199,7 +211,36 @@ int ik_store_import(struct ik_store *st, const uint8_t *data, size_t len,
                     const struct ik_import_options *o, struct ik_import_result *res,
                     struct ik_error *err)
 {
-    return import(st, data, len, o, res, NULL, err);
+    struct ArrowSchema schema; /* unused: no rows are given without a journal or given */
+    struct ArrowArray rows;
+    uint64_t pending;
+    return import(st, data, len, o, res, NULL, NULL, &schema, &rows, &pending, err);
+}
+
+static int import_rows(struct ik_store *st, const uint8_t *data, size_t len,
+                       const struct ik_import_options *o, struct ik_import_result *res,
+                       const char *journal_dir, struct ArrowSchema *schema_out,
+                       struct ArrowArray *rows_out, uint64_t *pending, struct ik_error *err)
+{
+    struct ik__given *g = NULL;
+    uint64_t none = 0;
+    int rc;
+    if (pending == NULL)
+        pending = &none;
+    *pending = 0;
+    rows_out->release = NULL;
+    rc = import(st, data, len, o, res, &g, journal_dir, schema_out, rows_out, pending, err);
+    if (*pending == 0) { /* not journalled: the rows pass 2 upserted, if it built them */
+        if (rows_out->release != NULL) {
+            rows_out->release(rows_out);
+            schema_out->release(schema_out);
+        }
+        rows_out->release = NULL;
+        if (rc == 0 && g != NULL && ik__given_finish(g, schema_out, rows_out) != 0)
+            rows_out->release = NULL;
+    }
+    ik__given_free(g);
+    return rc;
 }
 
 int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
@@ -207,13 +248,15 @@ int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
                          struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
                          struct ik_error *err)
 {
-    struct ik__given *g = NULL;
-    int rc = import(st, data, len, o, res, &g, err);
-    rows_out->release = NULL;
-    if (rc == 0 && g != NULL && ik__given_finish(g, schema_out, rows_out) != 0)
-        rows_out->release = NULL;
-    ik__given_free(g);
-    return rc;
+    return import_rows(st, data, len, o, res, NULL, schema_out, rows_out, NULL, err);
+}
+
+int ik_store_import_journal(struct ik_store *st, const uint8_t *data, size_t len,
+                            const struct ik_import_options *o, struct ik_import_result *res,
+                            struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
+                            uint64_t *pending, struct ik_error *err)
+{
+    return import_rows(st, data, len, o, res, st->dir, schema_out, rows_out, pending, err);
 }
 
 int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,

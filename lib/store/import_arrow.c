@@ -264,7 +264,7 @@ static int check_batch(struct ik__sink *s, struct acol *cols, int n, const struc
     return rc;
 }
 
-/* Pass 2: upserts the entered rows in cid order. */
+/* Pass 2: upserts the entered rows in cid order (for a journal: only builds them, s->given). */
 static int upsert_sorted(struct ik__sink *s, struct acol *cols, int n, const int64_t *child,
                          const struct held *h, const struct ik__pending_list *todo,
                          struct ik_error *err)
@@ -280,7 +280,7 @@ static int upsert_sorted(struct ik__sink *s, struct acol *cols, int n, const int
         for (k = 0; k < n; k++)
             cols[k].arr = h->v[b].children[child[k]];
         read_row(cols, n, &h->v[b], row, &r);
-        if ((rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
+        if (!s->journal && (rc = ik__upsert(s->st, &r, s->now, s->opts->default_backend, err)) != 0)
             return ik_error_prefix(err, rc, "record batch %zu row %lld", b, (long long)row);
         ik__given_add(s, &r);
         s->res->imported++;
@@ -361,7 +361,8 @@ int ik__import_arrow_stream(struct ik__sink *s, struct ArrowArrayStream *stream,
     }
     if (rc == 0) {
         ik__pending_sort(&todo);
-        rc = ik__defer_vfs_index(s->st, s->paths, err);
+        if (!s->journal) /* the apply defers it (import_journal.c) */
+            rc = ik__defer_vfs_index(s->st, s->paths, err);
     }
     if (rc == 0) {
         ik__stop_point("import-pass2");

@@ -543,7 +543,8 @@ static int begin_read(struct ik_store *st, uint64_t *gen, struct ik_error *err)
     int sqlrc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
     if (sqlrc != SQLITE_OK)
         return ik__sql_error(st, sqlrc, "pins.db: begin", err);
-    return ik_store_generation(st, gen, err);
+    sqlrc = ik_store_generation(st, gen, err);
+    return sqlrc != 0 ? sqlrc : ik__pending_none(st, err);
 }
 
 int ik_pin_reader_read(struct ik_pin_reader *r, uint64_t *generation,

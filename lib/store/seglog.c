@@ -122,7 +122,8 @@ int ik_store_changes_since_tail(struct ik_store *st, uint64_t since, int64_t max
     out->since = since;
     if ((rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
         return ik__sql_error(st, rc, "pins.db: begin", err);
-    if ((rc = ik_store_generation(st, &out->generation, err)) != 0)
+    if ((rc = ik_store_generation(st, &out->generation, err)) != 0 ||
+        (rc = ik__pending_none(st, err)) != 0)
         goto done;
     if (ik__meta_get(st, "changes_floor", &floor, NULL) != 0 || floor < 0 ||
         (uint64_t)floor > since || since > out->generation) {

@@ -15,8 +15,9 @@
 #include "store/store_internal.h"
 
 /* 2: the change log (changes.c). An older ipfs-kit would write without logging, so it is
- * refused. */
-#define SCHEMA_VERSION 2
+ * refused. 3: import journals (import_journal.c): an older one would ignore a pending import
+ * (acknowledged, not yet in pins) and write over it. */
+#define SCHEMA_VERSION 3
 
 #define VFS_INDEX_SQL                                                                              \
     "CREATE INDEX IF NOT EXISTS pins_vfs_path ON pins(vfs_path) WHERE vfs_path IS NOT NULL"
@@ -198,8 +199,8 @@ static int setup(struct ik_store *st, bool create, bool manual, struct ik_error 
         return rc;
     if (manual && (rc = manual_checkpoints(st, err)) != 0)
         return rc;
-    if ((rc = ik__changes_setup(st, err)) != 0 ||
-        (rc = exec(st, "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value < 2",
+    if ((rc = ik__changes_setup(st, err)) != 0 || (rc = ik__pending_setup(st, err)) != 0 ||
+        (rc = exec(st, "UPDATE meta SET value = 3 WHERE key = 'schema_version' AND value < 3",
                    "pins.db", err)) != 0)
         return rc;
     if ((rc = prepare(st, upsert_sql, &st->upsert, err)) != 0 ||
@@ -250,6 +251,10 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
     if (st == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
     st->readonly = readonly;
+    if ((st->dir = strdup(dir)) == NULL) {
+        free(st);
+        return ik_error_set(err, ENOMEM, "out of memory");
+    }
     /* NOFOLLOW: pins.db may not be a link (SQLite opens -wal and -shm with O_NOFOLLOW itself) */
     oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
              SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
@@ -261,6 +266,10 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
         return rc;
     }
     rc = setup(st, !readonly, (flags & IK_STORE_MANUAL_CHECKPOINT) != 0, err);
+    /* an import acknowledged from its journal and not applied yet (the writer was killed):
+     * every writer and reader of this connection must see it, so before anything else */
+    if (rc == 0 && !readonly)
+        rc = ik_store_apply_pending(st, NULL, err);
     if (rc != 0) {
         ik_error_prefix(err, rc, "%s", path);
         ik_store_close(st);
@@ -285,6 +294,7 @@ void ik_store_close(struct ik_store *st)
     for (size_t i = 0; i < sizeof st->cached / sizeof st->cached[0]; i++)
         sqlite3_finalize(st->cached[i]);
     sqlite3_close(st->db);
+    free(st->dir);
     free(st);
 }
 
@@ -295,7 +305,10 @@ int ik__begin(struct ik_store *st, struct ik_error *err)
         return ik_error_set(err, EINVAL, "the store is open read-only");
     if ((rc = exec(st, "BEGIN IMMEDIATE", "pins.db: begin", err)) != 0)
         return rc;
-    if ((rc = ik__changes_begin(st, err)) != 0)
+    /* no write over an import acknowledged from its journal and not applied yet: it is older,
+     * and its rows are not in pins (import_journal.c applies it first) */
+    if ((rc = ik__changes_begin(st, err)) != 0 ||
+        (!st->applying && (rc = ik__pending_none(st, err)) != 0))
         ik__rollback(st);
     return rc;
 }
@@ -336,7 +349,7 @@ int ik__defer_vfs_index(struct ik_store *st, int64_t rows, struct ik_error *err)
     return 0;
 }
 
-int ik__commit(struct ik_store *st, struct ik_error *err)
+static int commit(struct ik_store *st, bool bump, struct ik_error *err)
 {
     int rc;
     if (st->vfs_index_deferred) {
@@ -348,18 +361,30 @@ int ik__commit(struct ik_store *st, struct ik_error *err)
         if (rc != 0)
             return rc;
     }
-    rc = sqlite3_step(st->bump);
-    sqlite3_reset(st->bump);
-    if (rc != SQLITE_DONE)
-        return ik__sql_error(st, rc, "pins.db: generation", err);
-    if ((rc = ik__changes_stamp(st, err)) != 0)
-        return rc;
-    ik__stop_point("commit");
+    if (bump) {
+        rc = sqlite3_step(st->bump);
+        sqlite3_reset(st->bump);
+        if (rc != SQLITE_DONE)
+            return ik__sql_error(st, rc, "pins.db: generation", err);
+        if ((rc = ik__changes_stamp(st, err)) != 0)
+            return rc;
+        ik__stop_point("commit");
+    }
     if ((rc = exec(st, "COMMIT", "pins.db: commit", err)) != 0)
         return rc;
     if (st->manual_checkpoint && st->wal_frames * st->page_size >= WAL_CAP_BYTES)
         (void)ik_store_checkpoint(st, NULL); /* committed; a failure here is retried later */
     return 0;
+}
+
+int ik__commit(struct ik_store *st, struct ik_error *err)
+{
+    return commit(st, true, err);
+}
+
+int ik__commit_applied(struct ik_store *st, struct ik_error *err)
+{
+    return commit(st, false, err);
 }
 
 int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)

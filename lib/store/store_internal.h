@@ -106,6 +106,8 @@ struct ik_store {
                                  logs every row at once before its commit (ik__changes_log_new) */
     int64_t upserted;         /* pins rows changed by ik__upsert (SQLite's count), ever */
     sqlite3_stmt *cached[16]; /* ik__stmt: statements of every call, prepared on first use */
+    char *dir;                /* the data directory (import journals live in dir/journal) */
+    bool applying;            /* ik_store_apply_pending's transaction (ik__begin lets it in) */
 };
 
 /* Statements run on every write or every snapshot build, prepared once per connection (a
@@ -119,6 +121,7 @@ enum ik__stmt_id {
     IK__S_DELETED,       /* seglog.c */
     IK__S_TAIL_COUNT,    /* change_tail.c */
     IK__S_TAIL,          /* change_tail.c */
+    IK__S_PENDING,       /* import_journal.c */
     IK__S_N
 };
 
@@ -149,6 +152,9 @@ int ik__sql_error(struct ik_store *st, int sqlrc, const char *what, struct ik_er
 /* Write transactions: BEGIN IMMEDIATE ... bump generation, COMMIT; rollback on failure. */
 int ik__begin(struct ik_store *st, struct ik_error *err);
 int ik__commit(struct ik_store *st, struct ik_error *err);
+/* ik__commit without the generation bump and version stamp: a journal's apply, whose version
+ * was committed with its pending record (import_journal.c). */
+int ik__commit_applied(struct ik_store *st, struct ik_error *err);
 void ik__rollback(struct ik_store *st);
 
 /* Called inside a write transaction before upserting `rows` rows that carry a vfs_path: when
@@ -174,6 +180,7 @@ struct ik__sink {
     int64_t paths;           /* checked rows giving a vfs_path (the two-pass parsers count them) */
     int64_t changes0;        /* st->upserted when the import began */
     struct ik__given *given; /* ik_store_import_rows into an empty table, else NULL */
+    bool journal;            /* ik_store_import_journal: rows go to the journal, not to pins */
 };
 /* The rows of an import into an empty table, as the table holds them after it
  * (ik_store_import_rows): `r` was just upserted, in cid order (import_given.c). A failure
@@ -234,6 +241,19 @@ int ik__changes_exists(struct ik_store *st, const char *cid, size_t n, bool *out
 int ik__changes_log(struct ik_store *st, const char *cid, size_t n, bool existed, bool present,
                     struct ik_error *err);
 int ik__changes_stamp(struct ik_store *st, struct ik_error *err);
+
+/* Import journals (import_journal.c). finish: the end of ik_store_import_journal's import once
+ * pass 1 checked and sorted the rows (rc its result): writes the rows as the journal, records
+ * it as pending and commits the version; rolls back on failure. pending_setup: its table
+ * (writable opens). */
+int ik__journal_finish(struct ik__sink *s, int rc, struct ik__given *g, const char *dir,
+                       struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
+                       uint64_t *pending, struct ik_error *err);
+int ik__pending_setup(struct ik_store *st, struct ik_error *err);
+/* Inside a read transaction: 0 when its snapshot holds no pending import, else EBUSY naming
+ * the version. A reader of pins or of the change log must not answer from such a snapshot: its
+ * generation counts an import whose rows are still only in the journal. */
+int ik__pending_none(struct ik_store *st, struct ik_error *err);
 
 /* For tests: the store's SQLite handle. */
 sqlite3 *ik__store_db(struct ik_store *st);
