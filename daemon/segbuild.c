@@ -166,10 +166,15 @@ static int make_durable(struct ik_daemon *d, struct ik_segset *set, struct ik_se
 }
 
 /* Unlinks the files of `table` that neither the published, the durable nor a pending compacted
- * state names. Holds files_mu: every linked file is named by one of them meanwhile. */
+ * state names. Lists them holding files_mu (every linked file is named by one of them
+ * meanwhile), and unlinks all but bases after letting it go: the builder takes files_mu for
+ * every delta, and an unlink on a busy disk (ext4 waiting for its journal) took up to 120 ms;
+ * those names are never made again (ik_segset_prune_deferred). */
 static void prune(struct ik_daemon *d, const char *table, struct ik_segset *durable)
 {
     struct ik_segset *keep[3] = {durable, NULL, NULL};
+    char **later = NULL;
+    size_t n_later = 0;
     int n = 1, i;
     pthread_mutex_lock(&d->prune_mu);
     if (d->compacting) { /* its files are named by no state yet: the next settle prunes */
@@ -185,9 +190,10 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
     if (strcmp(table, "pin_index") == 0 && (keep[n] = d->compacted) != NULL)
         ik_segset_ref(keep[n++]);
     pthread_mutex_unlock(&d->build_mu);
-    ik_segset_prune(d->dir, table, keep, n, NULL);
+    (void)ik_segset_prune_deferred(d->dir, table, keep, n, &later, &n_later, NULL);
     pthread_mutex_unlock(&d->files_mu);
     pthread_mutex_unlock(&d->prune_mu);
+    ik_segset_unlink_all(later, n_later);
     for (i = 1; i < n; i++)
         ik_segset_release(keep[i]);
 }
