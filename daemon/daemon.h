@@ -139,6 +139,12 @@ struct ik_daemon {
     bool stopping; /* loop: shutdown requested, finish and exit */
 
     struct ik_store *wstore; /* writer thread's connection */
+    struct ik_store *cstore; /* the checkpoint thread's (workers.c) */
+    pthread_t checkpointer;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int64_t ckpt_pages; /* guarded by ckpt_mu: WAL pages after the writer's last commit */
+    int64_t ckpt_base;  /* guarded by ckpt_mu: WAL pages at the last checkpoint */
     struct ik_queue writes;  /* WRITE jobs */
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */

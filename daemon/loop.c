@@ -509,6 +509,7 @@ static void daemon_free(struct ik_daemon *d)
         close(d->reserve_fd);
     ik_segbuild_free(d);
     ik_store_close(d->wstore);
+    ik_store_close(d->cstore);
     ik_change_tail_free(d->ctail);
     d->ctail = NULL;
     ik_spare_disable();
@@ -664,6 +665,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_mutex_init(&d->round_mu, NULL);
     pthread_cond_init(&d->compact_cv, NULL);
     pthread_cond_init(&d->settle_cv, NULL);
+    pthread_mutex_init(&d->ckpt_mu, NULL);
+    pthread_cond_init(&d->ckpt_cv, NULL);
     pthread_mutex_init(&d->prune_mu, NULL);
 
     if ((rc = ik_data_dir_ensure(dir, err)) != 0 || (rc = ik_data_dir_check(dir, &dir_fd, err)))

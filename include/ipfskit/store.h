@@ -122,6 +122,11 @@ int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
  * checkpointing; EIO (ENOSPC) with SQLite's message on an I/O error; EINVAL on a read-only
  * store. */
 int ik_store_checkpoint(struct ik_store *st, struct ik_error *err);
+/* Pages in the WAL after this connection's last commit, as SQLite reported them (stores opened
+ * with IK_STORE_MANUAL_CHECKPOINT; 0 otherwise). Another connection of the same store, opened
+ * without that flag, can then checkpoint for it (ik_store_checkpoint there checkpoints at each
+ * call): the daemon's checkpoint thread, so that no fsync of pins.db holds the writer. */
+int64_t ik_store_wal_pages(const struct ik_store *st);
 
 /* Number of pins. */
 int64_t ik_store_count(struct ik_store *st);

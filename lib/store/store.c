@@ -379,6 +379,11 @@ int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
     return 0;
 }
 
+int64_t ik_store_wal_pages(const struct ik_store *st)
+{
+    return st->manual_checkpoint ? st->wal_frames : 0;
+}
+
 void ik__rollback(struct ik_store *st)
 {
     st->vfs_index_deferred = false;
