@@ -212,6 +212,9 @@ struct ik_daemon {
 
     struct ik_change_tail *ctail; /* the newest changes in memory (changes.c), filled by the
                                      builder; the writer moves its floor */
+
+    int base_nice;  /* the daemon's nice at start (sched.c) */
+    int write_nice; /* the write path's: base_nice - 5 when the kernel allowed it, else base */
 };
 
 /* loop.c */
@@ -301,6 +304,22 @@ void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
                       const struct ik_published *vfs);
 void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page */
 void ik_vpage_free(struct ik_daemon *d);
+
+/* sched.c: thread names and priorities (docs/architecture.md, "Threads"). */
+enum ik_thread_role {
+    IK_THREAD_NORMAL,     /* the daemon's own nice */
+    IK_THREAD_WRITE_PATH, /* loop, writer, builder: 5 below, when allowed */
+    IK_THREAD_COMPACTOR,  /* 5 above */
+    IK_THREAD_BACKGROUND, /* settler, checkpointer: 10 above */
+    IK_THREAD_IDLE,       /* vfs_stats rebuilder: 19 */
+};
+/* Reads the daemon's nice and whether the write path may go below it. Call on the loop thread
+ * before any other thread starts. */
+void ik_sched_init(struct ik_daemon *d);
+/* The nice value of a role. */
+int ik_sched_nice(const struct ik_daemon *d, enum ik_thread_role role);
+/* Names the calling thread (NULL: keeps its name) and gives it its role's nice. */
+void ik_sched_thread(const struct ik_daemon *d, const char *name, enum ik_thread_role role);
 
 /* metrics.c */
 extern const char *const ik_metrics_op_names[IK_M_OPS];         /* "ping", "query", ... */

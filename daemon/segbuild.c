@@ -598,6 +598,7 @@ static void *builder_main(void *arg)
     struct ik_pin_reader *pr = NULL;
     struct ik_error err = {{0}};
     int rc;
+    ik_sched_thread(d, "ik-builder", IK_THREAD_WRITE_PATH); /* it publishes write replies */
     /* one reading thread per core of this 2-core target; each has its own connection */
     if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0 ||
         ik_store_open(d->dir, IK_STORE_READONLY, &d->bstore, &err) != 0) {
@@ -649,6 +650,7 @@ static void *settler_main(void *arg)
 {
     struct ik_daemon *d = arg;
     ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
+    ik_sched_thread(d, "ik-settle", IK_THREAD_BACKGROUND);
     while (!atomic_load(&d->stop)) {
         double next = ik_now_ms() + SETTLE_EVERY_MS, now;
         ik_segbuild_settle(d);
@@ -665,6 +667,7 @@ static void *settler_main(void *arg)
 static void *sparer_main(void *arg)
 {
     struct ik_daemon *d = arg;
+    ik_sched_thread(d, "ik-spare", IK_THREAD_NORMAL);
     while (!atomic_load(&d->stop)) {
         ik_spare_fill();
         ik_spare_wait(500);

@@ -269,6 +269,7 @@ static void *checkpointer_main(void *arg)
 {
     struct ik_daemon *d = arg;
     struct ik_error err = {{0}};
+    ik_sched_thread(d, "ik-checkpoint", IK_THREAD_BACKGROUND);
     pthread_mutex_lock(&d->ckpt_mu);
     while (!atomic_load(&d->stop)) {
         int64_t pages = d->ckpt_pages;
@@ -293,6 +294,7 @@ static void *writer_main(void *arg)
 {
     struct ik_daemon *d = arg;
     struct ik_job *j;
+    ik_sched_thread(d, "ik-writer", IK_THREAD_WRITE_PATH);
     while ((j = ik_queue_pop(&d->writes, &d->stop)) != NULL) {
         uint64_t gen;
         write_job(d, j);
