@@ -145,6 +145,7 @@ struct ik_daemon {
     pthread_cond_t ckpt_cv;
     int64_t ckpt_pages; /* guarded by ckpt_mu: WAL pages after the writer's last commit */
     int64_t ckpt_base;  /* guarded by ckpt_mu: WAL pages at the last checkpoint */
+    int64_t ckpt_copied; /* guarded by ckpt_mu: WAL frames copied into pins.db, from its start */
     struct ik_queue writes;  /* WRITE jobs */
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
@@ -307,9 +308,8 @@ void ik_vpage_free(struct ik_daemon *d);
 
 /* sched.c: thread names and priorities (docs/architecture.md, "Threads"). */
 enum ik_thread_role {
-    IK_THREAD_NORMAL,     /* the daemon's own nice */
+    IK_THREAD_NORMAL,     /* the daemon's own nice (the compactor too) */
     IK_THREAD_WRITE_PATH, /* loop, writer, builder: 5 below, when allowed */
-    IK_THREAD_COMPACTOR,  /* 5 above */
     IK_THREAD_BACKGROUND, /* settler, checkpointer: 10 above */
     IK_THREAD_IDLE,       /* vfs_stats rebuilder: 19 */
 };

@@ -1,6 +1,6 @@
 """The daemon's threads are named and take the nice values docs/architecture.md ("Threads")
 gives them: the write path (loop, writer, builder) 5 below the daemon's own nice when the kernel
-allows it, the compactor 5 above, the settler and the checkpoint thread 10 above, the vfs_stats
+allows it, the compactor at the daemon's own, the settler and the checkpoint thread 10 above, the vfs_stats
 rebuilder 19; `daemon status` and the start message say whether the write path's raise applied,
 and without CAP_SYS_NICE the daemon runs as before, the write path at its own nice."""
 import json
@@ -44,7 +44,7 @@ def check_roles(d, pid, can_raise):
     assert set(t["ik-reply"]) == {base} and t["ik-spare"] == [base]
     write = clamp(base - 5) if can_raise else base
     assert t["ik-writer"] == [write] and t["ik-builder"] == [write] and t["<main>"] == [write]
-    assert t["ik-compact"] == [clamp(base + 5)]
+    assert t["ik-compact"] == [base]
     assert t["ik-settle"] == [clamp(base + 10)] and t["ik-checkpoint"] == [clamp(base + 10)]
     assert t["ik-vfs"] == [19]
     st = status(d)
