@@ -807,7 +807,11 @@ TEST(test_store_checkpoint_from_another_connection)
     ASSERT_TRUE(file_size(dir, "pins.db") < (1 << 20));
     ASSERT_OK(ik_store_open(dir, 0, &c, &err), &err);
     ASSERT_EQ(ik_store_wal_pages(c), 0); /* it commits nothing itself */
-    ASSERT_OK(ik_store_checkpoint(c, &err), &err);
+    {
+        int64_t copied = -2;
+        ASSERT_OK(ik_store_checkpoint_now(c, &copied, &err), &err);
+        ASSERT_EQ(copied, ik_store_wal_pages(w)); /* every frame, counted from the WAL's start */
+    }
     ASSERT_TRUE(file_size(dir, "pins.db") > (20 << 20));
     ik_pin_init(&pin);
     ik_test_cidv0(99, cid);
