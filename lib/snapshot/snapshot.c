@@ -635,6 +635,13 @@ static void drop_mapping(const struct ik_buffer *buf)
         (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+/* The release of a window's view: never called (the view owns nothing), but a column checked
+ * as a root array must have one, and a decoded batch's children may have none of their own. */
+static void view_release(struct ArrowArray *a)
+{
+    a->release = NULL;
+}
+
 /* Whether every column is flat (no child arrays): those are validated window by window. */
 static bool flat_columns(const struct ArrowArray *batch)
 {
@@ -669,10 +676,12 @@ static int validate_full(struct ik_snapshot *s, struct ik_error *err)
         int64_t len = b->length - start < chunk ? b->length - start : chunk;
         for (i = 0; rc == 0 && i < b->n_children; i++) {
             const struct ArrowArray *c = b->children[i];
-            struct ArrowArray w = *c; /* a view, never released (its release is the column's) */
+            struct ArrowArray w = *c; /* a view, never released */
             w.offset = c->offset + b->offset + start;
             w.length = len;
             w.null_count = -1; /* counted here, compared below */
+            if (w.release == NULL)
+                w.release = view_release;
             if (c->buffers && c->n_buffers > 0 && c->buffers[0] != NULL)
                 nulls[i] += len - ik__bits_count(c->buffers[0], w.offset, len);
             rc = ik_array_validate(schema->children[i], &w, IK_VALIDATE_FULL, true, err);
