@@ -4,6 +4,8 @@
  * version (seed printed on failure); unfiltered results are slices inside the mapped segments
  * (nothing copied); point lookups by cid find the live row; manifests round-trip and a damaged one
  * is refused; prune keeps what is named, and the daemon's deferred prune unlinks bases at once. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +498,21 @@ TEST(test_prune_deferred_lists_what_is_never_named_again)
     b.release(&b);
     s.release(&s);
     ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), 0);
+    /* never over an existing manifest (renameat2 RENAME_NOREPLACE), and no temp name left */
+    ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), EEXIST);
+    ASSERT_TRUE(strstr(err.message, "manifest exists already") != NULL);
+    {
+        char mdir[600];
+        struct dirent *e;
+        DIR *md;
+        int files = 0;
+        snprintf(mdir, sizeof mdir, "%s/manifests", dir);
+        ASSERT_TRUE((md = opendir(mdir)) != NULL);
+        while ((e = readdir(md)) != NULL)
+            files += e->d_name[0] != '.';
+        closedir(md);
+        ASSERT_EQ(files, 1);
+    }
     {
         /* the daemon's start: full validation of a pin_index segment, in windows of 3 rows
          * (its decoded columns have no release of their own: the batch owns them) */
