@@ -202,8 +202,7 @@ int main(int argc, char **argv)
     if (argc == 7)
         read_rate = atof(argv[6]);
     n_clients = clients;
-    if (seconds <= 0 || clients < 0 || rate <= 0 || writers < 1 || writers > 256 ||
-        read_rate < 0) {
+    if (seconds <= 0 || clients < 0 || rate <= 0 || writers < 1 || writers > 256 || read_rate < 0) {
         fprintf(stderr, "bench-soak: SECONDS and RATE must be > 0, CLIENTS >= 0, "
                         "WRITERS 1 to 256\n");
         return 2;
@@ -244,7 +243,8 @@ int main(int argc, char **argv)
     qsort(lat, (size_t)n, sizeof *lat, cmp_d);
     printf("{\"seconds\": %.2f, \"clients\": %d, \"writers\": %d, \"rate\": %.0f, "
            "\"writes\": %ld, "
-           "\"read_rate\": %.0f, \"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, "
+           "\"read_rate\": %.0f, \"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": "
+           "%.3f, \"p99\": %.3f, "
            "\"max\": %.3f}, \"writer_late_max_ms\": %.1f, \"queries\": %ld, "
            "\"queries_per_s\": %.0f, \"failures\": %ld, \"first_error\": \"",
            seconds, clients, writers, rate, n, read_rate, (double)n / seconds, n ? lat[0] : 0,

@@ -143,10 +143,10 @@ struct ik_daemon {
     pthread_t checkpointer;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
-    int64_t ckpt_pages; /* guarded by ckpt_mu: WAL pages after the writer's last commit */
-    int64_t ckpt_base;  /* guarded by ckpt_mu: WAL pages at the last checkpoint */
-    int64_t ckpt_copied; /* guarded by ckpt_mu: WAL frames copied into pins.db, from its start */
-    struct ik_queue writes;  /* WRITE jobs */
+    int64_t ckpt_pages;     /* guarded by ckpt_mu: WAL pages after the writer's last commit */
+    int64_t ckpt_base;      /* guarded by ckpt_mu: WAL pages at the last checkpoint */
+    int64_t ckpt_copied;    /* guarded by ckpt_mu: WAL frames copied into pins.db, from its start */
+    struct ik_queue writes; /* WRITE jobs */
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 

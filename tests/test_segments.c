@@ -525,11 +525,11 @@ TEST(test_prune_deferred_lists_what_is_never_named_again)
         ASSERT_EQ(ik_snapshot_rows(again), 10);
         ik_snapshot_close(again);
     }
-    touch_at(dir, "snapshots", "pin_index.3.arrow");           /* a dead base */
-    touch_at(dir, "snapshots", "pin_index.4.d2.arrow");        /* a dead delta */
+    touch_at(dir, "snapshots", "pin_index.3.arrow");            /* a dead base */
+    touch_at(dir, "snapshots", "pin_index.4.d2.arrow");         /* a dead delta */
     touch_at(dir, "snapshots", "pin_index.4.arrow.tmp.Ab3dEf"); /* a temp file left */
-    touch_at(dir, "manifests", "pin_index.2.manifest");        /* an older state's */
-    touch_at(dir, "snapshots", "vfs_stats.3.arrow");           /* another table's */
+    touch_at(dir, "manifests", "pin_index.2.manifest");         /* an older state's */
+    touch_at(dir, "snapshots", "vfs_stats.3.arrow");            /* another table's */
     ASSERT_EQ(ik_segset_prune_deferred(dir, "pin_index", &set, 1, &later, &n_later, &err), 0);
     ASSERT_EQ(n_later, 3);
     ASSERT_TRUE(!exists_at(dir, "snapshots", "pin_index.3.arrow"));
