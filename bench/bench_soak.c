@@ -6,7 +6,9 @@
  * (defaults: zero_copy, version page), look up a random one of those pins by cid, reading the
  * batch. Every touch and every query must succeed; a lookup must find its one row. Several
  * writers are what a node's many touching processes look like, and what group commit is for.
- * Usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS]
+ * Usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS [READ_RATE]]
+ * READ_RATE: lookups per second between the clients, each paced by the clock at
+ * READ_RATE/CLIENTS as the writers are (0, the default: each as fast as it can).
  * Prints one JSON object: writes (count, rate, reply ms min/p50/p99/max, how late the writer
  * fell behind its schedule), queries (count, per second, errors). */
 #include <pthread.h>
@@ -23,7 +25,8 @@
 static char cids[N_CIDS][80];
 static int n_cids;
 static const char *dir;
-static double end_ms;
+static double end_ms, read_rate, t_start;
+static int n_clients;
 static atomic_long queries, failures;
 static char first_error[512];
 static pthread_mutex_t error_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -97,7 +100,23 @@ static void *reader(void *arg)
 {
     struct ik_client *c = open_client();
     unsigned seed = (unsigned)(size_t)arg * 2654435761u;
+    long k = 0;
+    int index = (int)(size_t)arg - 1;
     while (now_ms() < end_ms) {
+        if (read_rate > 0) { /* client i's k-th lookup is due at t0 + (k * clients + i) / rate */
+            double due = t_start + ((double)k++ * n_clients + index) * 1e3 / read_rate,
+                   now = now_ms();
+            if (due >= end_ms)
+                break;
+            if (due > now) {
+                struct timespec ts = {0, (long)((due - now) * 1e6)};
+                if (due - now >= 1e3) {
+                    ts.tv_sec = (time_t)((due - now) / 1e3);
+                    ts.tv_nsec = (long)((due - now - (double)ts.tv_sec * 1e3) * 1e6);
+                }
+                nanosleep(&ts, NULL);
+            }
+        }
         struct ik_query q;
         struct ik_result r;
         struct ik_error err = {{0}};
@@ -170,17 +189,20 @@ int main(int argc, char **argv)
     long n = 0, cap;
     pthread_t *th;
     struct writer *wr;
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS]\n");
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: bench-soak DIR SECONDS CLIENTS RATE [WRITERS [READ_RATE]]\n");
         return 2;
     }
     dir = argv[1];
     seconds = atof(argv[2]);
     clients = atoi(argv[3]);
     rate = atof(argv[4]);
-    if (argc == 6)
+    if (argc >= 6)
         writers = atoi(argv[5]);
-    if (seconds <= 0 || clients < 0 || rate <= 0 || writers < 1 || writers > 256) {
+    if (argc == 7)
+        read_rate = atof(argv[6]);
+    n_clients = clients;
+    if (seconds <= 0 || clients < 0 || rate <= 0 || writers < 1 || writers > 256 || read_rate < 0) {
         fprintf(stderr, "bench-soak: SECONDS and RATE must be > 0, CLIENTS >= 0, "
                         "WRITERS 1 to 256\n");
         return 2;
@@ -194,7 +216,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-soak: out of memory\n");
         return 1;
     }
-    t0 = now_ms();
+    t0 = t_start = now_ms();
     end_ms = t0 + seconds * 1e3;
     for (int i = 0; i < clients; i++)
         pthread_create(&th[i], NULL, reader, (void *)(size_t)(i + 1));
@@ -221,10 +243,11 @@ int main(int argc, char **argv)
     qsort(lat, (size_t)n, sizeof *lat, cmp_d);
     printf("{\"seconds\": %.2f, \"clients\": %d, \"writers\": %d, \"rate\": %.0f, "
            "\"writes\": %ld, "
-           "\"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p99\": %.3f, "
+           "\"read_rate\": %.0f, \"writes_per_s\": %.1f, \"write_ms\": {\"min\": %.3f, \"p50\": "
+           "%.3f, \"p99\": %.3f, "
            "\"max\": %.3f}, \"writer_late_max_ms\": %.1f, \"queries\": %ld, "
            "\"queries_per_s\": %.0f, \"failures\": %ld, \"first_error\": \"",
-           seconds, clients, writers, rate, n, (double)n / seconds, n ? lat[0] : 0,
+           seconds, clients, writers, rate, n, read_rate, (double)n / seconds, n ? lat[0] : 0,
            n ? lat[n / 2] : 0, n ? lat[n - 1 - n / 100] : 0, n ? lat[n - 1] : 0, late_max,
            atomic_load(&queries), (double)atomic_load(&queries) / seconds, atomic_load(&failures));
     for (const char *p = first_error; *p; p++) {

@@ -188,6 +188,7 @@ void *ik_compactor_main(void *arg)
     struct ik_store *st = NULL;
     struct ik_error err = {{0}};
     ik__stop_point_scope("compact"); /* its points: compact-compact, compact-publish, ... */
+    ik_sched_thread(d, "ik-compact", IK_THREAD_NORMAL); /* not lower (sched.c) */
     /* one reading thread: the builder and the write path keep the other core */
     if (ik_pin_reader_open(d->dir, 1, &pr, &err) != 0 ||
         ik_store_open(d->dir, IK_STORE_READONLY, &st, &err) != 0) {

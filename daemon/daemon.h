@@ -139,7 +139,14 @@ struct ik_daemon {
     bool stopping; /* loop: shutdown requested, finish and exit */
 
     struct ik_store *wstore; /* writer thread's connection */
-    struct ik_queue writes;  /* WRITE jobs */
+    struct ik_store *cstore; /* the checkpoint thread's (workers.c) */
+    pthread_t checkpointer;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int64_t ckpt_pages;     /* guarded by ckpt_mu: WAL pages after the writer's last commit */
+    int64_t ckpt_base;      /* guarded by ckpt_mu: WAL pages at the last checkpoint */
+    int64_t ckpt_copied;    /* guarded by ckpt_mu: WAL frames copied into pins.db, from its start */
+    struct ik_queue writes; /* WRITE jobs */
     struct ik_queue replies; /* REPLY jobs (ipc_stream / traditional) */
     struct ik_queue done;    /* finished jobs, for the loop */
 
@@ -214,6 +221,9 @@ struct ik_daemon {
     uint64_t unapplied; /* an import's version acknowledged, not yet applied to pins.db; or
                            IK_IMPORT_RUNNING while the writer runs an import; 0 otherwise */
     char apply_error[IK_ERROR_SIZE]; /* why the last apply failed, "" when it did not */
+
+    int base_nice;  /* the daemon's nice at start (sched.c) */
+    int write_nice; /* the write path's: base_nice - 5 when the kernel allowed it, else base */
 };
 
 #define IK_IMPORT_RUNNING UINT64_MAX
@@ -309,6 +319,21 @@ void ik_vpage_publish(struct ik_daemon *d, const struct ik_published *pins,
                       const struct ik_published *vfs);
 void ik_vpage_stopping(struct ik_daemon *d); /* clients stop trusting the page */
 void ik_vpage_free(struct ik_daemon *d);
+
+/* sched.c: thread names and priorities (docs/architecture.md, "Threads"). */
+enum ik_thread_role {
+    IK_THREAD_NORMAL,     /* the daemon's own nice (the compactor too) */
+    IK_THREAD_WRITE_PATH, /* loop, writer, builder: 5 below, when allowed */
+    IK_THREAD_BACKGROUND, /* settler, checkpointer: 10 above */
+    IK_THREAD_IDLE,       /* vfs_stats rebuilder: 19 */
+};
+/* Reads the daemon's nice and whether the write path may go below it. Call on the loop thread
+ * before any other thread starts. */
+void ik_sched_init(struct ik_daemon *d);
+/* The nice value of a role. */
+int ik_sched_nice(const struct ik_daemon *d, enum ik_thread_role role);
+/* Names the calling thread (NULL: keeps its name) and gives it its role's nice. */
+void ik_sched_thread(const struct ik_daemon *d, const char *name, enum ik_thread_role role);
 
 /* metrics.c */
 extern const char *const ik_metrics_op_names[IK_M_OPS];         /* "ping", "query", ... */

@@ -346,6 +346,8 @@ static void handle_status(struct ik_daemon *d, struct ik_conn *c, int op)
                 h, "build_ms_last",
                 json_real((double)atomic_load(&d->metrics.snapshot_build_us_last) / 1000.0));
             json_object_set_new(h, "change_tail", change_tail_state(d));
+            json_object_set_new(h, "write_path_nice", json_integer(d->write_nice));
+            json_object_set_new(h, "write_path_raised", json_boolean(d->write_nice < d->base_nice));
         }
         http_status(d, h);
         flight_status(d, h);

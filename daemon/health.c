@@ -122,6 +122,7 @@ static void *health_main(void *arg)
     struct ik_health *h = d->health;
     size_t n = d->cfg.n_backends;
     int interval = d->cfg.health_interval_s > 0 ? d->cfg.health_interval_s : 10;
+    ik_sched_thread(d, "ik-health", IK_THREAD_NORMAL);
     struct probe_state *tmp = calloc(n ? n : 1, sizeof *tmp);
     if (!tmp)
         return NULL;

@@ -509,6 +509,7 @@ static void daemon_free(struct ik_daemon *d)
         close(d->reserve_fd);
     ik_segbuild_free(d);
     ik_store_close(d->wstore);
+    ik_store_close(d->cstore);
     ik_change_tail_free(d->ctail);
     d->ctail = NULL;
     ik_spare_disable();
@@ -664,6 +665,8 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     pthread_mutex_init(&d->round_mu, NULL);
     pthread_cond_init(&d->compact_cv, NULL);
     pthread_cond_init(&d->settle_cv, NULL);
+    pthread_mutex_init(&d->ckpt_mu, NULL);
+    pthread_cond_init(&d->ckpt_cv, NULL);
     pthread_mutex_init(&d->prune_mu, NULL);
     pthread_mutex_init(&d->apply_mu, NULL);
     pthread_cond_init(&d->apply_cv, NULL);
@@ -681,6 +684,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
         goto fail;
     if ((rc = ik_lock_acquire(d->dir, &d->lock_fd, &holder, err)) != 0)
         goto fail;
+    ik_sched_init(d); /* before any thread starts */
     if ((rc = ik_lock_mark_daemon(d->lock_fd)) != 0) {
         ik_error_set(err, rc, "cannot mark daemon.lock: %s", strerror(rc));
         goto fail;
@@ -740,10 +744,15 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     ik_flight_start(d, quiet);
     close(dir_fd); /* the working directory holds it from here on */
     dir_fd = -1;
+    ik_sched_thread(d, NULL, IK_THREAD_WRITE_PATH); /* its name stays the program's */
     if (!quiet)
-        fprintf(stderr, "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins)\n",
+        fprintf(stderr,
+                "ipfs-kit daemon: pid %ld serving %s (snapshot version %llu, %lld pins); write "
+                "path at nice %d%s, background at %d\n",
                 (long)getpid(), d->sock_path, (unsigned long long)d->published_gen,
-                (long long)d->pins.rows);
+                (long long)d->pins.rows, d->write_nice,
+                d->write_nice < d->base_nice ? "" : " (not raised: needs CAP_SYS_NICE)",
+                ik_sched_nice(d, IK_THREAD_BACKGROUND));
     loop(d, sig_fd);
     ik_vpage_stopping(d);         /* watching clients ask again, and find nobody */
     begin_stop(d);                /* after a failed epoll_wait: not accepting either */

@@ -319,6 +319,7 @@ void *ik_reply_worker_main(void *arg)
     uint8_t *buf = malloc(FRAME_CAP + 4);
     struct ik_store *ro = NULL; /* for "changes" */
     struct ik_job *j;
+    ik_sched_thread(d, "ik-reply", IK_THREAD_NORMAL);
     while ((j = ik_queue_pop(&d->replies, &d->stop)) != NULL) {
         if (buf)
             reply_job(d, j, buf, &ro);

@@ -167,10 +167,15 @@ static int make_durable(struct ik_daemon *d, struct ik_segset *set, struct ik_se
 }
 
 /* Unlinks the files of `table` that neither the published, the durable nor a pending compacted
- * state names. Holds files_mu: every linked file is named by one of them meanwhile. */
+ * state names. Lists them holding files_mu (every linked file is named by one of them
+ * meanwhile), and unlinks all but bases after letting it go: the builder takes files_mu for
+ * every delta, and an unlink on a busy disk (ext4 waiting for its journal) took up to 120 ms;
+ * those names are never made again (ik_segset_prune_deferred). */
 static void prune(struct ik_daemon *d, const char *table, struct ik_segset *durable)
 {
     struct ik_segset *keep[3] = {durable, NULL, NULL};
+    char **later = NULL;
+    size_t n_later = 0;
     int n = 1, i;
     pthread_mutex_lock(&d->prune_mu);
     if (d->compacting) { /* its files are named by no state yet: the next settle prunes */
@@ -186,9 +191,10 @@ static void prune(struct ik_daemon *d, const char *table, struct ik_segset *dura
     if (strcmp(table, "pin_index") == 0 && (keep[n] = d->compacted) != NULL)
         ik_segset_ref(keep[n++]);
     pthread_mutex_unlock(&d->build_mu);
-    ik_segset_prune(d->dir, table, keep, n, NULL);
+    (void)ik_segset_prune_deferred(d->dir, table, keep, n, &later, &n_later, NULL);
     pthread_mutex_unlock(&d->files_mu);
     pthread_mutex_unlock(&d->prune_mu);
+    ik_segset_unlink_all(later, n_later);
     for (i = 1; i < n; i++)
         ik_segset_release(keep[i]);
 }
@@ -610,6 +616,7 @@ static void *builder_main(void *arg)
     struct ik_pin_reader *pr = NULL;
     struct ik_error err = {{0}};
     int rc;
+    ik_sched_thread(d, "ik-builder", IK_THREAD_WRITE_PATH); /* it publishes write replies */
     /* one reading thread per core of this 2-core target; each has its own connection */
     if (ik_pin_reader_open(d->dir, 2, &pr, &err) != 0 ||
         ik_store_open(d->dir, IK_STORE_READONLY, &d->bstore, &err) != 0) {
@@ -676,6 +683,7 @@ static void *settler_main(void *arg)
 {
     struct ik_daemon *d = arg;
     ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
+    ik_sched_thread(d, "ik-settle", IK_THREAD_BACKGROUND);
     while (!atomic_load(&d->stop)) {
         double next = ik_now_ms() + SETTLE_EVERY_MS, now;
         ik_segbuild_settle(d);
@@ -692,6 +700,7 @@ static void *settler_main(void *arg)
 static void *sparer_main(void *arg)
 {
     struct ik_daemon *d = arg;
+    ik_sched_thread(d, "ik-spare", IK_THREAD_NORMAL);
     while (!atomic_load(&d->stop)) {
         ik_spare_fill();
         ik_spare_wait(500);

@@ -224,6 +224,7 @@ static void *syncer_main(void *arg)
 {
     struct ik_daemon *d = arg;
     struct ik_syncer *y = d->syncer;
+    ik_sched_thread(d, "ik-sync", IK_THREAD_NORMAL);
     pthread_mutex_lock(&y->mu);
     while (!atomic_load(&d->stop)) {
         double now = ik_now_ms(), soonest = now + 3600e3;

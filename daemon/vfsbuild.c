@@ -8,12 +8,9 @@
  * to the limit of a state behind one, and the builder then read every pin). The thread runs at
  * the lowest priority (nice 19, this thread alone): on a 2-core machine a rebuild took a core
  * from the write path (pin add p50 at 1M pins during a stream of writes rose by half). */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "daemon.h"
 #include "ipfskit/schemas.h"
@@ -81,9 +78,7 @@ void *ik_vfsbuild_main(void *arg)
     struct ik_daemon *d = arg;
     struct ik_error err = {{0}};
     double last = 0, lag_since = 0, build_ms = 0;
-    /* Linux: the id of a thread sets the priority of that thread alone */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0)
-        fprintf(stderr, "ipfs-kit daemon: vfs_stats builder: nice 19: %s\n", strerror(errno));
+    ik_sched_thread(d, "ik-vfs", IK_THREAD_IDLE); /* nice 19 (sched.c) */
     while (!atomic_load(&d->stop)) {
         uint64_t pins_version = 0, vfs_version = 0;
         double now = ik_now_ms(), quiet;

@@ -3,7 +3,9 @@
  * ik_segset_write_delta) holds exactly the rows of a from-scratch read of the store, at every
  * version (seed printed on failure); unfiltered results are slices inside the mapped segments
  * (nothing copied); point lookups by cid find the live row; manifests round-trip and a damaged one
- * is refused; prune keeps what is named. */
+ * is refused; prune keeps what is named, and the daemon's deferred prune unlinks bases at once. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "ipfskit/json_rows.h"
 #include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
+#include "ipfskit/snapshot.h"
 #include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
 #include "proto/proto.h"
@@ -447,6 +450,102 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
         ik_segset_release(again);
     }
     ik_segset_release(next);
+    ik_segset_release(set);
+    ik_store_close(st);
+}
+
+static bool exists_at(const char *dir, const char *sub, const char *name)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    return stat(path, &st) == 0;
+}
+
+static void touch_at(const char *dir, const char *sub, const char *name)
+{
+    char path[1024];
+    int fd;
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The daemon's prune lists under its lock and unlinks after: a dead base goes at once (its
+ * name, the version alone, may be written again), the dead delta, manifest and temp file are
+ * listed, still there, and gone after ik_segset_unlink_all; what the state names stays. */
+TEST(test_prune_deferred_lists_what_is_never_named_again)
+{
+    char dir[512], cid[47], **later = NULL;
+    size_t n_later = 0;
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    struct ik_pin p;
+    uint64_t gen = 0;
+    seg_dir("segments_prune_deferred", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    for (uint64_t n = 0; n < 10; n++) {
+        pin_of(n, cid, &p);
+        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+    }
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 5, &s, &b, &set, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), 0);
+    /* never over an existing manifest (renameat2 RENAME_NOREPLACE), and no temp name left */
+    ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), EEXIST);
+    ASSERT_TRUE(strstr(err.message, "manifest exists already") != NULL);
+    {
+        char mdir[600];
+        struct dirent *e;
+        DIR *md;
+        int files = 0;
+        snprintf(mdir, sizeof mdir, "%s/manifests", dir);
+        ASSERT_TRUE((md = opendir(mdir)) != NULL);
+        while ((e = readdir(md)) != NULL)
+            files += e->d_name[0] != '.';
+        closedir(md);
+        ASSERT_EQ(files, 1);
+    }
+    {
+        /* the daemon's start: full validation of a pin_index segment, in windows of 3 rows
+         * (its decoded columns have no release of their own: the batch owns them) */
+        struct ik_snapshot *again = NULL;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/snapshots/%s", dir, ik_segset_name(set, 0));
+        setenv("IPFS_KIT_VALIDATE_CHUNK", "3", 1);
+        ASSERT_EQ(ik_snapshot_open_path(path, 1, &again, &err), 0);
+        unsetenv("IPFS_KIT_VALIDATE_CHUNK");
+        ASSERT_EQ(ik_snapshot_rows(again), 10);
+        ik_snapshot_close(again);
+    }
+    touch_at(dir, "snapshots", "pin_index.3.arrow");            /* a dead base */
+    touch_at(dir, "snapshots", "pin_index.4.d2.arrow");         /* a dead delta */
+    touch_at(dir, "snapshots", "pin_index.4.arrow.tmp.Ab3dEf"); /* a temp file left */
+    touch_at(dir, "manifests", "pin_index.2.manifest");         /* an older state's */
+    touch_at(dir, "snapshots", "vfs_stats.3.arrow");            /* another table's */
+    ASSERT_EQ(ik_segset_prune_deferred(dir, "pin_index", &set, 1, &later, &n_later, &err), 0);
+    ASSERT_EQ(n_later, 3);
+    ASSERT_TRUE(!exists_at(dir, "snapshots", "pin_index.3.arrow"));
+    ASSERT_TRUE(exists_at(dir, "snapshots", "pin_index.4.d2.arrow"));
+    ASSERT_TRUE(exists_at(dir, "snapshots", "pin_index.4.arrow.tmp.Ab3dEf"));
+    ASSERT_TRUE(exists_at(dir, "manifests", "pin_index.2.manifest"));
+    for (size_t i = 0; i < n_later; i++)
+        ASSERT_TRUE(strstr(later[i], "pin_index.4.d2.arrow") || strstr(later[i], ".tmp.") ||
+                    strstr(later[i], "pin_index.2.manifest"));
+    ik_segset_unlink_all(later, n_later);
+    ASSERT_TRUE(!exists_at(dir, "snapshots", "pin_index.4.d2.arrow"));
+    ASSERT_TRUE(!exists_at(dir, "snapshots", "pin_index.4.arrow.tmp.Ab3dEf"));
+    ASSERT_TRUE(!exists_at(dir, "manifests", "pin_index.2.manifest"));
+    ASSERT_TRUE(exists_at(dir, "snapshots", ik_segset_name(set, 0))); /* named: kept */
+    ASSERT_TRUE(exists_at(dir, "manifests", "pin_index.5.manifest"));
+    ASSERT_TRUE(exists_at(dir, "snapshots", "vfs_stats.3.arrow"));
     ik_segset_release(set);
     ik_store_close(st);
 }

@@ -770,7 +770,9 @@ TEST(test_store_manual_checkpoint_leaves_the_wal_to_the_caller)
     ASSERT_OK(import_text(w, text, false, &res, &err), &err);
     ASSERT_TRUE(file_size(dir, "pins.db") < (1 << 20)); /* all of it still in the WAL */
     ASSERT_TRUE(file_size(dir, "pins.db-wal") > (20 << 20));
+    ASSERT_TRUE(ik_store_wal_pages(w) > 1000); /* what the daemon's writer hands on */
     ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &r, &err), &err);
+    ASSERT_EQ(ik_store_wal_pages(r), 0);
     ASSERT_EQ(ik_store_count(r), 20000);
     ASSERT_FAILS(ik_store_checkpoint(r, &err), EINVAL, &err, "read-only");
     ASSERT_OK(ik_store_checkpoint(w, &err), &err);
@@ -784,6 +786,42 @@ TEST(test_store_manual_checkpoint_leaves_the_wal_to_the_caller)
     ASSERT_OK(import_text(auto_st, text, false, &res, &err), &err);
     ASSERT_TRUE(file_size(dir2, "pins.db") > (20 << 20));
     ik_store_close(auto_st);
+    free(text);
+}
+
+/* The daemon's checkpoint thread: a second connection opened without the flag checkpoints
+ * for the writer at each call; the writer's next commit then starts the WAL over, and the
+ * pages it reports say so. */
+TEST(test_store_checkpoint_from_another_connection)
+{
+    struct ik_error err;
+    struct ik_store *w, *c;
+    struct ik_import_result res;
+    struct ik_pin pin;
+    char dir[256], cid[47];
+    char *text = big_lines();
+    snprintf(dir, sizeof dir, "%s/store%d", ik_test_tmpdir(), ++dir_no);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_CREATE | IK_STORE_MANUAL_CHECKPOINT, &w, &err), &err);
+    ASSERT_OK(import_text(w, text, false, &res, &err), &err);
+    ASSERT_TRUE(ik_store_wal_pages(w) > 1000);
+    ASSERT_TRUE(file_size(dir, "pins.db") < (1 << 20));
+    ASSERT_OK(ik_store_open(dir, 0, &c, &err), &err);
+    ASSERT_EQ(ik_store_wal_pages(c), 0); /* it commits nothing itself */
+    {
+        int64_t copied = -2;
+        ASSERT_OK(ik_store_checkpoint_now(c, &copied, &err), &err);
+        ASSERT_EQ(copied, ik_store_wal_pages(w)); /* every frame, counted from the WAL's start */
+    }
+    ASSERT_TRUE(file_size(dir, "pins.db") > (20 << 20));
+    ik_pin_init(&pin);
+    ik_test_cidv0(99, cid);
+    pin.cid = cid;
+    ASSERT_OK(ik_store_add(w, &pin, &err), &err);
+    ASSERT_TRUE(ik_store_wal_pages(w) > 0);
+    ASSERT_TRUE(ik_store_wal_pages(w) < 100); /* written from the WAL's start again */
+    ASSERT_EQ(ik_store_count(w), 20001);
+    ik_store_close(c);
+    ik_store_close(w);
     free(text);
 }
 

@@ -179,6 +179,16 @@ int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const
  * table's files may call it, while it writes none. */
 int ik_segset_prune(const char *dir, const char *table, struct ik_segset *const *keep, int n_keep,
                     struct ik_error *err);
+/* The same, except that the files whose names are never made again (deltas, whose names carry
+ * their state's seq; manifests; temp files) are not unlinked: *later (malloc'd; *n_later paths)
+ * lists them for ik_segset_unlink_all, which the caller runs once it no longer excludes the
+ * writers of the table's files (an unlink on a busy disk took up to 120 ms, and the daemon's
+ * builder waited for it). Bases, named by their version alone, are unlinked here: a later
+ * state at the same version writes that name again. On an error *later holds what was listed. */
+int ik_segset_prune_deferred(const char *dir, const char *table, struct ik_segset *const *keep,
+                             int n_keep, char ***later, size_t *n_later, struct ik_error *err);
+/* Unlinks paths[0..n) (errors ignored: a file left is pruned the next time) and frees them. */
+void ik_segset_unlink_all(char **paths, size_t n);
 /* The highest manifest seq of `table` under dir (0 when none). */
 uint64_t ik_segset_max_seq(const char *dir, const char *table);
 

@@ -159,6 +159,18 @@ int ik_store_import_stream(struct ik_store *st, struct ArrowArrayStream *stream,
  * checkpointing; EIO (ENOSPC) with SQLite's message on an I/O error; EINVAL on a read-only
  * store. */
 int ik_store_checkpoint(struct ik_store *st, struct ik_error *err);
+/* A PASSIVE checkpoint now, whatever the WAL holds. *copied (may be NULL): the WAL's frames
+ * copied into pins.db as of this checkpoint, counted from the WAL's start (frames from there on
+ * came during it, or a reader still needs them); -1 when another connection was checkpointing
+ * (nothing done, 0 returned). Errors as ik_store_checkpoint. */
+int ik_store_checkpoint_now(struct ik_store *st, int64_t *copied, struct ik_error *err);
+/* Pages in the WAL after this connection's last commit, as SQLite reported them (stores opened
+ * with IK_STORE_MANUAL_CHECKPOINT; 0 otherwise). Another connection of the same store can then
+ * checkpoint most of it for the writer (the daemon's checkpoint thread, so that no fsync of
+ * pins.db holds the writer). The WAL starts over only at a commit that finds it all copied:
+ * under a stream of writes the writer itself copies the last few frames
+ * (ik_store_checkpoint_now), or the WAL grows to 256 MiB and a commit checkpoints it all. */
+int64_t ik_store_wal_pages(const struct ik_store *st);
 
 /* Number of pins. */
 int64_t ik_store_count(struct ik_store *st);

@@ -130,7 +130,10 @@ int ik__meta_get(struct ik_store *st, const char *key, int64_t *v, struct ik_err
  * which acts from SQLite's own autocheckpoint threshold on, so small writes keep costing no
  * fsync. A commit still checkpoints inline once the WAL passes WAL_CAP_BYTES, for a writer
  * that is never idle. journal_size_limit makes the first commit after the WAL is rewound
- * truncate the file, so one large import does not leave a WAL of its size on disk. */
+ * truncate the file, so one large import does not leave a WAL of its size on disk; at
+ * WAL_CAP_BYTES, not below: the daemon rewinds its WAL at 128 MiB under a stream of writes,
+ * and truncating 64 MiB of it at each rewind (freeing its blocks; this machine's ext4 is
+ * mounted with discard) held that commit up to 110 ms. */
 #define CHECKPOINT_FRAMES 1000
 #define WAL_CAP_BYTES ((int64_t)256 << 20)
 
@@ -156,7 +159,7 @@ static int manual_checkpoints(struct ik_store *st, struct ik_error *err)
         return ik__sql_error(st, rc, "pins.db", err);
     st->manual_checkpoint = true;
     sqlite3_wal_hook(st->db, wal_hook, st); /* replaces SQLite's autocheckpoint hook */
-    return exec(st, "PRAGMA journal_size_limit = 67108864", "pins.db", err);
+    return exec(st, "PRAGMA journal_size_limit = 268435456", "pins.db", err); /* WAL_CAP_BYTES */
 }
 
 static int prepare(struct ik_store *st, const char *sql, sqlite3_stmt **out, struct ik_error *err)
@@ -387,13 +390,13 @@ int ik__commit_applied(struct ik_store *st, struct ik_error *err)
     return commit(st, false, err);
 }
 
-int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
+int ik_store_checkpoint_now(struct ik_store *st, int64_t *copied, struct ik_error *err)
 {
     int log = 0, done = 0, rc;
+    if (copied)
+        *copied = -1;
     if (st->readonly)
         return ik_error_set(err, EINVAL, "the store is open read-only");
-    if (st->manual_checkpoint && st->wal_frames < CHECKPOINT_FRAMES)
-        return 0;
     rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc == SQLITE_BUSY)
         return 0; /* another connection is checkpointing */
@@ -401,7 +404,21 @@ int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
         return ik__sql_error(st, rc, "pins.db: checkpoint", err);
     if (done == log)
         st->wal_frames = 0;
+    if (copied)
+        *copied = done;
     return 0;
+}
+
+int ik_store_checkpoint(struct ik_store *st, struct ik_error *err)
+{
+    if (!st->readonly && st->manual_checkpoint && st->wal_frames < CHECKPOINT_FRAMES)
+        return 0;
+    return ik_store_checkpoint_now(st, NULL, err);
+}
+
+int64_t ik_store_wal_pages(const struct ik_store *st)
+{
+    return st->manual_checkpoint ? st->wal_frames : 0;
 }
 
 void ik__rollback(struct ik_store *st)
