@@ -445,6 +445,7 @@ static void *writer_main(void *arg)
 {
     struct ik_daemon *d = arg;
     struct ik_job *j;
+    struct ik_error err = {{0}};
     ik_sched_thread(d, "ik-writer", IK_THREAD_WRITE_PATH);
     while ((j = ik_queue_pop(&d->writes, &d->stop)) != NULL) {
         uint64_t gen;
