@@ -1,5 +1,6 @@
-/* `ipfs-kit pin add|rm|touch|import|list`: pin writes go through the daemon when it runs
- * (else straight into the store), `list` queries pin_index with filters. */
+/* `ipfs-kit pin add|rm|touch|import|list|drop-import`: pin writes go through the daemon when it
+ * runs (else straight into the store), `list` queries pin_index with filters, `drop-import`
+ * gives up an import whose journal a power cut lost (the daemon stopped). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 #include "cli.h"
 #include "ipfskit/client.h"
+#include "ipfskit/config.h"
+#include "ipfskit/store.h"
 
 /* Opens the client with the command's --timeout (milliseconds, 0 for the config's); the exit
  * code when it cannot be opened (the message printed). */
@@ -294,6 +297,36 @@ static int cmd_list(int argc, char **argv)
     return rc;
 }
 
+/* `pin drop-import VERSION`: ik_store_drop_import, with what was lost said on stdout. */
+static int cmd_drop_import(int argc, char **argv)
+{
+    struct ik_dropped_import out;
+    struct ik_error err = {{0}};
+    char dir[4096], *end;
+    unsigned long long v;
+    int rc;
+    if (argc != 1 || argv[0][0] < '0' || argv[0][0] > '9')
+        return ik_cli_usage_error("pin", "drop-import");
+    errno = 0;
+    v = strtoull(argv[0], &end, 10);
+    if (errno || *end || v == 0) {
+        ik_cli_errorf("drop-import takes the pending import's version (an integer > 0), not '%s'",
+                      argv[0]);
+        return IK_EXIT_USAGE;
+    }
+    if ((rc = ik_data_dir(dir, sizeof dir, &err)) != 0 ||
+        (rc = ik_store_drop_import(dir, v, &out, &err)) != 0)
+        return fail(rc == EEXIST ? EINVAL : rc, &err); /* refused: 65, as a wrong version */
+    printf("dropped import version %llu: %lld pins (%lld journal bytes) are lost and not in the "
+           "store%s\n",
+           (unsigned long long)out.version, (long long)out.rows, (long long)out.bytes,
+           out.journal_removed ? "; its damaged journal is removed" : "");
+    printf("the store is now at version %llu; changes since any older version are gone (clients "
+           "re-read the table)\n",
+           (unsigned long long)out.new_version);
+    return 0;
+}
+
 int ik_cli_pin(int argc, char **argv)
 {
     if (argc < 1)
@@ -310,6 +343,9 @@ int ik_cli_pin(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[0], "changes") == 0)
         return ik_cli_pin_changes(argc - 1, argv + 1);
-    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes)", argv[0]);
+    if (strcmp(argv[0], "drop-import") == 0)
+        return cmd_drop_import(argc - 1, argv + 1);
+    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes, drop-import)",
+                  argv[0]);
     return IK_EXIT_USAGE;
 }
