@@ -760,7 +760,7 @@ TEST(test_import_journal_drop)
     ik_lock_release(lock_fd, dir);
     snprintf(nodir, sizeof nodir, "%s/none", dir);
     ASSERT_TRUE(mkdir(nodir, 0700) == 0);
-    ASSERT_FAILS(ik_store_drop_import(nodir, 1, &out, &err), ENOENT, &err, "pins.db");
+    ASSERT_FAILS(ik_store_drop_import(nodir, 1, &out, &err), ENOENT, &err, "no store at");
     ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &st, &err), &err);
     ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
     ASSERT_EQ(pending, 1);
@@ -801,6 +801,45 @@ TEST(test_import_journal_drop)
     ca0.release(&ca0), cs0.release(&cs0);
     free(bytes.p);
     ik_store_close(st);
+}
+
+/* A pending record altered to name another file (pins.db through ".."): the drop gives the
+ * import up (its journal cannot be that) but removes nothing it names. */
+TEST(test_import_journal_drop_removes_only_the_journal)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ik_dropped_import out;
+    struct ArrowSchema gs;
+    struct ArrowArray ga;
+    char dir[256], path[400], c[6][47];
+    const struct arow *rows;
+    uint64_t pending = 0;
+    int n;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ga.release(&ga), gs.release(&gs);
+    ik_store_close(st);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_KEEP_PENDING, &st, &err), &err);
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st),
+                           "UPDATE pending_imports SET file = 'journal/../pins.db'", NULL, NULL,
+                           NULL),
+              SQLITE_OK);
+    ik_store_close(st);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "pin drop-import 1");
+    ASSERT_OK(ik_store_drop_import(dir, 1, &out, &err), &err);
+    ASSERT_TRUE(!out.journal_removed);
+    snprintf(path, sizeof path, "%s/pins.db", dir);
+    ASSERT_TRUE(access(path, F_OK) == 0);
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+    free(bytes.p);
 }
 
 /* A file or a link already where the journal goes: the import fails naming it, nothing is

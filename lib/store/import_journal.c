@@ -674,7 +674,7 @@ static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_
     struct ik_error why = {0};
     sqlite3_stmt *q = NULL;
     char path[4400], floor_sql[128];
-    int rc;
+    int rc, dfd;
     if ((rc = oldest(st, &p, err)) == ENOENT)
         return ik_error_set(err, ENOENT, "no import is pending in %s: nothing to drop", st->dir);
     if (rc != 0)
@@ -726,8 +726,14 @@ static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_
     out->version = p.version;
     out->rows = p.rows;
     out->bytes = p.bytes;
-    snprintf(path, sizeof path, "%s/%s", st->dir, p.file);
-    out->journal_removed = unlink(path) == 0;
+    /* only the name the daemon writes for that version: a record altered to name another
+     * file (journal/../pins.db) never has it removed */
+    snprintf(path, sizeof path, JOURNAL_DIR "/import.%llu.arrow", (unsigned long long)p.version);
+    if (strcmp(path, p.file) == 0 && (dfd = open_dir(st->dir, false, &why)) >= 0) {
+        /* a link there: the link goes, not its target; a linked directory is not opened */
+        out->journal_removed = unlinkat(dfd, path + sizeof JOURNAL_DIR, 0) == 0;
+        close(dfd);
+    }
     return 0;
 }
 
@@ -737,7 +743,15 @@ int ik_store_drop_import(const char *dir, uint64_t version, struct ik_dropped_im
     struct ik_store *st = NULL;
     long pid = 0;
     int lock_fd = -1, rc;
+    char db[4200];
+    struct stat sb;
     memset(out, 0, sizeof *out);
+    snprintf(db, sizeof db, "%s/pins.db", dir);
+    if (lstat(db, &sb) != 0)
+        return ik_error_set(err, ENOENT, "no store at %s: nothing to drop", db);
+    /* this process is the store's writer: the daemon's rules for the directory apply */
+    if ((rc = ik_data_dir_check(dir, NULL, err)) != 0)
+        return rc;
     if ((rc = ik_lock_acquire(dir, &lock_fd, &pid, err)) != 0) {
         if (rc == IK_ELOCKED)
             ik_error_set(err, IK_ELOCKED,

@@ -359,8 +359,10 @@ def _drop_import(daemons, pins_arrow, damage, point):
     assert db.execute("SELECT count(*) FROM pins").fetchone() == (0,)
     assert db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() == (4,)
     db.close()
-    # the snapshot published from the lost journal is on disk still; the start must not serve it
+    # the snapshot published from the lost journal is on disk still; neither the direct path
+    # (daemon down) nor the daemon's start may serve it
     assert segs_before, "the import's snapshot was published before the power cut"
+    assert d.count(method="direct") == 0
     d.start()
     assert status_version(d) == 4  # on, never back to 3 or before
     check_store(d, 0)
