@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "cli.h"
 #include "ipfskit/client.h"
 #include "ipfskit/config.h"
@@ -302,9 +303,9 @@ static int cmd_drop_import(int argc, char **argv)
 {
     struct ik_dropped_import out;
     struct ik_error err = {{0}};
-    char dir[4096], *end;
+    char dir[4096], log[4200], line[1024], *end;
     unsigned long long v;
-    int rc;
+    int rc, fd;
     if (argc != 1 || argv[0][0] < '0' || argv[0][0] > '9')
         return ik_cli_usage_error("pin", "drop-import");
     errno = 0;
@@ -317,13 +318,25 @@ static int cmd_drop_import(int argc, char **argv)
     if ((rc = ik_data_dir(dir, sizeof dir, &err)) != 0 ||
         (rc = ik_store_drop_import(dir, v, &out, &err)) != 0)
         return fail(rc == EEXIST ? EINVAL : rc, &err); /* refused: 65, as a wrong version */
-    printf("dropped import version %llu: %lld pins (%lld journal bytes) are lost and not in the "
-           "store%s\n",
-           (unsigned long long)out.version, (long long)out.rows, (long long)out.bytes,
-           out.journal_removed ? "; its damaged journal is removed" : "");
-    printf("the store is now at version %llu; changes since any older version are gone (clients "
-           "re-read the table)\n",
-           (unsigned long long)out.new_version);
+    snprintf(line, sizeof line,
+             "dropped import version %llu: %lld pins (%lld journal bytes) are lost and not in "
+             "the store (its journal: %s)%s\n"
+             "the store is now at version %llu; changes since any older version are gone "
+             "(clients re-read the table)\n",
+             (unsigned long long)out.version, (long long)out.rows, (long long)out.bytes, out.why,
+             out.journal_removed ? "; the damaged journal file is removed" : "",
+             (unsigned long long)out.new_version);
+    fputs(line, stdout);
+    /* and in the store's log, beside the refusals that named this command (best effort: the
+     * drop is committed) */
+    snprintf(log, sizeof log, "%s/daemon.log", dir);
+    if ((fd = ik__open_nofollow(AT_FDCWD, log, O_WRONLY | O_CREAT | O_APPEND, 0600, NULL)) >= 0) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = ';';
+        dprintf(fd, "ipfs-kit pin drop-import: %s", line);
+        close(fd);
+    }
     return 0;
 }
 

@@ -141,6 +141,7 @@ struct ik_dropped_import {
     uint64_t version, new_version;
     int64_t rows, bytes;
     bool journal_removed; /* a (damaged) journal file was there and is removed */
+    char why[256];        /* why its journal could not be applied (missing, checksum, ...) */
 };
 
 /* Gives up the pending import of `version` whose journal is missing or damaged (after a power

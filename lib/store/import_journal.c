@@ -404,16 +404,15 @@ static int load(struct ik_store *st, const struct pending *p, uint8_t **out, str
     if (fd < 0) {
         int e = errno;
         return ik_error_set(err, IK_EFORMAT, /* not ENOENT: that is "no store" to callers */
-                            "import journal %s of version %llu (%lld pins, acknowledged): %s; the "
-                            "import cannot be applied, and nothing is dropped",
-                            path, (unsigned long long)p->version, (long long)p->rows,
+                            "import journal %s of version %llu (%lld pins, acknowledged): %s", path,
+                            (unsigned long long)p->version, (long long)p->rows,
                             e == ENOENT ? "missing" : strerror(e));
     }
     if (fstat(fd, &sb) != 0 || sb.st_size != p->bytes) {
         close(fd);
         return ik_error_set(err, IK_EFORMAT,
                             "import journal %s of version %llu (%lld pins, acknowledged): %lld "
-                            "bytes, %lld recorded (truncated or altered); nothing is dropped",
+                            "bytes, %lld recorded (truncated or altered)",
                             path, (unsigned long long)p->version, (long long)p->rows,
                             (long long)sb.st_size, (long long)p->bytes);
     }
@@ -427,7 +426,7 @@ static int load(struct ik_store *st, const struct pending *p, uint8_t **out, str
         free(bytes);
         return ik_error_set(err, IK_EFORMAT,
                             "import journal %s of version %llu (%lld pins, acknowledged): checksum "
-                            "mismatch (torn or altered); nothing is dropped",
+                            "mismatch (torn or altered)",
                             path, (unsigned long long)p->version, (long long)p->rows);
     }
     *out = (uint8_t *)bytes;
@@ -500,8 +499,9 @@ static void drop_hint(const char *dir, const struct pending *p, struct ik_error 
     size_t n = strlen(err->message);
     if (n < sizeof err->message)
         snprintf(err->message + n, sizeof err->message - n,
-                 ": restore the file (or the store from a backup), or give the import up (its "
-                 "%lld pins are lost) with: ipfs-kit --path %s%s%s pin drop-import %llu",
+                 "; the import cannot be applied and nothing is dropped: restore the file (or "
+                 "the store from a backup), or give the import up (its %lld pins are lost) with: "
+                 "ipfs-kit --path %s%s%s pin drop-import %llu",
                  (long long)p->rows, plain ? "" : "'", d, plain ? "" : "'",
                  (unsigned long long)p->version);
     free(abs);
@@ -724,6 +724,7 @@ static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_
         return rc;
     }
     out->version = p.version;
+    snprintf(out->why, sizeof out->why, "%.*s", (int)sizeof out->why - 1, why.message);
     out->rows = p.rows;
     out->bytes = p.bytes;
     /* only the name the daemon writes for that version: a record altered to name another

@@ -351,6 +351,9 @@ def _drop_import(daemons, pins_arrow, damage, point):
     out = r.stdout.decode()
     assert f"dropped import version 3: {N} pins" in out, out
     assert "now at version 4" in out, out
+    why = {"remove": "missing", "truncate": "truncated", "flip": "checksum"}[damage]
+    assert why in out, out
+    assert f"pin drop-import: dropped import version 3: {N} pins" in d.log(), d.log()[-2000:]
     assert journals(d) == []
     r = d.ik("pin", "drop-import", "3")  # once only
     assert r.returncode == 65 and b"no import is pending" in r.stderr, (r.returncode, r.stderr)
