@@ -1,5 +1,6 @@
-/* `ipfs-kit pin add|rm|touch|import|list`: pin writes go through the daemon when it runs
- * (else straight into the store), `list` queries pin_index with filters. */
+/* `ipfs-kit pin add|rm|touch|import|list|drop-import`: pin writes go through the daemon when it
+ * runs (else straight into the store), `list` queries pin_index with filters, `drop-import`
+ * gives up an import whose journal a power cut lost (the daemon stopped). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arrow/internal.h"
 #include "cli.h"
 #include "ipfskit/client.h"
+#include "ipfskit/config.h"
+#include "ipfskit/store.h"
 
 /* Opens the client with the command's --timeout (milliseconds, 0 for the config's); the exit
  * code when it cannot be opened (the message printed). */
@@ -294,6 +298,48 @@ static int cmd_list(int argc, char **argv)
     return rc;
 }
 
+/* `pin drop-import VERSION`: ik_store_drop_import, with what was lost said on stdout. */
+static int cmd_drop_import(int argc, char **argv)
+{
+    struct ik_dropped_import out;
+    struct ik_error err = {{0}};
+    char dir[4096], log[4200], line[1024], *end;
+    unsigned long long v;
+    int rc, fd;
+    if (argc != 1 || argv[0][0] < '0' || argv[0][0] > '9')
+        return ik_cli_usage_error("pin", "drop-import");
+    errno = 0;
+    v = strtoull(argv[0], &end, 10);
+    if (errno || *end || v == 0) {
+        ik_cli_errorf("drop-import takes the pending import's version (an integer > 0), not '%s'",
+                      argv[0]);
+        return IK_EXIT_USAGE;
+    }
+    if ((rc = ik_data_dir(dir, sizeof dir, &err)) != 0 ||
+        (rc = ik_store_drop_import(dir, v, &out, &err)) != 0)
+        return fail(rc == EEXIST ? EINVAL : rc, &err); /* refused: 65, as a wrong version */
+    snprintf(line, sizeof line,
+             "dropped import version %llu: %lld pins (%lld journal bytes) are lost and not in "
+             "the store (its journal: %s)%s\n"
+             "the store is now at version %llu; changes since any older version are gone "
+             "(clients re-read the table)\n",
+             (unsigned long long)out.version, (long long)out.rows, (long long)out.bytes, out.why,
+             out.journal_removed ? "; the damaged journal file is removed" : "",
+             (unsigned long long)out.new_version);
+    fputs(line, stdout);
+    /* and in the store's log, beside the refusals that named this command (best effort: the
+     * drop is committed) */
+    snprintf(log, sizeof log, "%s/daemon.log", dir);
+    if ((fd = ik__open_nofollow(AT_FDCWD, log, O_WRONLY | O_CREAT | O_APPEND, 0600, NULL)) >= 0) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = ';';
+        dprintf(fd, "ipfs-kit pin drop-import: %s", line);
+        close(fd);
+    }
+    return 0;
+}
+
 int ik_cli_pin(int argc, char **argv)
 {
     if (argc < 1)
@@ -310,6 +356,9 @@ int ik_cli_pin(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[0], "changes") == 0)
         return ik_cli_pin_changes(argc - 1, argv + 1);
-    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes)", argv[0]);
+    if (strcmp(argv[0], "drop-import") == 0)
+        return cmd_drop_import(argc - 1, argv + 1);
+    ik_cli_errorf("unknown pin command '%s' (add, rm, touch, import, list, changes, drop-import)",
+                  argv[0]);
     return IK_EXIT_USAGE;
 }

@@ -65,6 +65,11 @@ static const struct usage usages[] = {
      "What changed after version V: one row per pin (op upsert or delete, version, and for\n"
      "upserts the pin's columns). --follow keeps printing each new version's changes until\n"
      "interrupted (Ctrl-C: exit 0).\n" TIMEOUT_OPT},
+    {"pin", "drop-import", "pin drop-import VERSION",
+     "Gives up the pending import VERSION whose journal (journal/import.VERSION.arrow) a\n"
+     "power cut lost or damaged, so that the store opens again: its pins are lost, the store\n"
+     "moves to a new version, and changes since older versions are gone (re-read the table).\n"
+     "Only with the daemon stopped; refused while the journal is valid (then it is applied).\n"},
     {"sync", "status", "sync status [--format table|json] [--timeout SECONDS]",
      "Each source as the running daemon syncs it: status (ok, degraded, down), last success,\n"
      "lag, what the last sync changed, seconds to the next run, the last error, and since\n"

@@ -13,6 +13,8 @@
 #include "ipfskit/arrow.h"
 #include "ipfskit/builder.h"
 #include "ipfskit/cid.h"
+#include "ipfskit/config.h"
+#include "ipfskit/seglog.h"
 #include "ipfskit/store.h"
 #include "store/store_internal.h"
 #include "store_testutil.h"
@@ -705,6 +707,139 @@ TEST(test_import_journal_damaged_is_an_error_never_dropped)
     free(saved);
     free(bytes.p);
     ik_store_close(st);
+}
+
+/* A journal a power cut lost (the pending record kept): the open names `pin drop-import 1`;
+ * ik_store_drop_import refuses while the lock is held, for another version and while the
+ * journal is valid, then gives it up in one transaction: the version goes on (2), the change
+ * log's floor is there (since 0 or 1: IK_EGONE, the segment log ESTALE), the store opens and
+ * takes an import again. */
+TEST(test_import_journal_drop)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ik_dropped_import out;
+    struct ik_changeset cs;
+    struct ArrowSchema gs, cs0;
+    struct ArrowArray ga, ca0;
+    char dir[256], path[400], nodir[300], c[6][47];
+    const struct arow *rows;
+    uint64_t pending = 0, gen = 0, newest = 0;
+    long pid = 0;
+    int n, lock_fd = -1;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    ga.release(&ga), gs.release(&gs);
+    ik_store_close(st);
+    snprintf(path, sizeof path, "%s/journal/import.1.arrow", dir);
+
+    /* refused: the journal is valid (and the check applied nothing) */
+    ASSERT_FAILS(ik_store_drop_import(dir, 1, &out, &err), EEXIST, &err, "present and valid");
+    ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &st, &err), &err);
+    ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
+    ASSERT_EQ(pending, 1);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+    ASSERT_TRUE(access(path, F_OK) == 0);
+    /* the power cut: the journal's pages lost */
+    ASSERT_TRUE(truncate(path, 0) == 0);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "pin drop-import 1");
+    ASSERT_TRUE(strstr(err.message, "ipfs-kit --path /") != NULL); /* absolute */
+    /* refused: another version, the lock held */
+    ASSERT_FAILS(ik_store_drop_import(dir, 2, &out, &err), EINVAL, &err,
+                 "version 2 is not a pending import");
+    ASSERT_TRUE(strstr(err.message, "version 1") != NULL);
+    ASSERT_OK(ik_lock_acquire(dir, &lock_fd, &pid, &err), &err);
+    ASSERT_FAILS(ik_store_drop_import(dir, 1, &out, &err), IK_ELOCKED, &err, "nothing dropped");
+    ik_lock_release(lock_fd, dir);
+    snprintf(nodir, sizeof nodir, "%s/none", dir);
+    ASSERT_TRUE(mkdir(nodir, 0700) == 0);
+    ASSERT_FAILS(ik_store_drop_import(nodir, 1, &out, &err), ENOENT, &err, "no store at");
+    ASSERT_OK(ik_store_open(dir, IK_STORE_READONLY, &st, &err), &err);
+    ASSERT_OK(ik_store_pending(st, &pending, &err), &err);
+    ASSERT_EQ(pending, 1);
+    ik_store_close(st);
+
+    /* given up */
+    ASSERT_OK(ik_store_drop_import(dir, 1, &out, &err), &err);
+    ASSERT_EQ(out.version, 1);
+    ASSERT_EQ(out.new_version, 2);
+    ASSERT_EQ(out.rows, 6);
+    ASSERT_TRUE(out.bytes > 0 && out.journal_removed);
+    ASSERT_TRUE(access(path, F_OK) != 0);
+    ASSERT_FAILS(ik_store_drop_import(dir, 1, &out, &err), ENOENT, &err, "no import is pending");
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    ASSERT_OK(ik_store_generation(st, &gen, &err), &err);
+    ASSERT_EQ(gen, 2);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ASSERT_FAILS(ik_store_changes(st, "pin_index", 0, &cs0, &ca0, &newest, &err), IK_EGONE, &err,
+                 "gone");
+    ASSERT_FAILS(ik_store_changes(st, "pin_index", 1, &cs0, &ca0, &newest, &err), IK_EGONE, &err,
+                 "gone");
+    ASSERT_OK(ik_store_changes(st, "pin_index", 2, &cs0, &ca0, &newest, &err), &err);
+    ASSERT_EQ(ca0.length, 0);
+    ASSERT_EQ(newest, 2);
+    ca0.release(&ca0), cs0.release(&cs0);
+    /* a snapshot of version 1 (published from the journal) cannot be brought up to date */
+    ASSERT_FAILS(ik_store_changes_since(st, 1, -1, &cs, &err), ESTALE, &err, "reach back");
+    ik_changeset_reset(&cs);
+    /* a new import works: version 3 */
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 3);
+    ga.release(&ga), gs.release(&gs);
+    ASSERT_OK(ik_store_apply_pending(st, NULL, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 6);
+    ASSERT_OK(ik_store_changes(st, "pin_index", 2, &cs0, &ca0, &newest, &err), &err);
+    ASSERT_EQ(ca0.length, 6);
+    ca0.release(&ca0), cs0.release(&cs0);
+    free(bytes.p);
+    ik_store_close(st);
+}
+
+/* A pending record altered to name another file (pins.db through ".."): the drop gives the
+ * import up (its journal cannot be that) but removes nothing it names. */
+TEST(test_import_journal_drop_removes_only_the_journal)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ik_dropped_import out;
+    struct ArrowSchema gs;
+    struct ArrowArray ga;
+    char dir[256], path[400], c[6][47];
+    const struct arow *rows;
+    uint64_t pending = 0;
+    int n;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    journal_rows(&rows, &n, c);
+    ASSERT_OK(arrow_rows(rows, n, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ga.release(&ga), gs.release(&gs);
+    ik_store_close(st);
+    ASSERT_OK(ik_store_open(dir, IK_STORE_KEEP_PENDING, &st, &err), &err);
+    ASSERT_EQ(sqlite3_exec(ik__store_db(st),
+                           "UPDATE pending_imports SET file = 'journal/../pins.db'", NULL, NULL,
+                           NULL),
+              SQLITE_OK);
+    ik_store_close(st);
+    ASSERT_FAILS(ik_store_open(dir, 0, &st, &err), IK_EFORMAT, &err, "pin drop-import 1");
+    ASSERT_OK(ik_store_drop_import(dir, 1, &out, &err), &err);
+    ASSERT_TRUE(!out.journal_removed);
+    snprintf(path, sizeof path, "%s/pins.db", dir);
+    ASSERT_TRUE(access(path, F_OK) == 0);
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    ASSERT_EQ(ik_store_count(st), 0);
+    ik_store_close(st);
+    free(bytes.p);
 }
 
 /* A file or a link already where the journal goes: the import fails naming it, nothing is

@@ -26,6 +26,9 @@ enum {
      * like the daemon's writer thread); without it SQLite checkpoints inside each commit that
      * leaves 1000 pages or more in the WAL */
     IK_STORE_MANUAL_CHECKPOINT = 4,
+    /* a writable open that leaves pending imports as they are (ik_store_drop_import's own
+     * open; any other writer must apply them first) */
+    IK_STORE_KEEP_PENDING = 8,
 };
 
 /* Opens `dir`/pins.db. ENOENT when it does not exist and IK_STORE_CREATE is not set; EIO with
@@ -127,9 +130,29 @@ int ik_store_import_journal(struct ik_store *st, const uint8_t *data, size_t len
  * writes its rows to pins (and the change log, at its version) and clears its pending record;
  * the journal file is removed after that commit. A writable ik_store_open calls it. *applied
  * (optional) counts them. A journal that is missing, of another size or checksum, or not a
- * valid pin file is IK_EFORMAT naming the file and the version, and
- * stays pending: never dropped. */
+ * valid pin file is IK_EFORMAT naming the file, the version and the command that gives it up
+ * (ik_store_drop_import), and stays pending: never dropped by itself. */
 int ik_store_apply_pending(struct ik_store *st, int *applied, struct ik_error *err);
+
+/* What ik_store_drop_import gave up: the pending record's version, rows and journal bytes,
+ * and the version the store is at after the drop (the change log's floor: changes since any
+ * older version are IK_EGONE). */
+struct ik_dropped_import {
+    uint64_t version, new_version;
+    int64_t rows, bytes;
+    bool journal_removed; /* a (damaged) journal file was there and is removed */
+    char why[256];        /* why its journal could not be applied (missing, checksum, ...) */
+};
+
+/* Gives up the pending import of `version` whose journal is missing or damaged (after a power
+ * cut; docs/architecture.md "Imports are acknowledged from a journal"), so that the store opens
+ * again: takes the store's lock (IK_ELOCKED while a daemon or a direct writer holds it), and in
+ * one transaction deletes the pending record, bumps the generation past it and moves the change
+ * log's floor to the new version (a reader who saw the import is told IK_EGONE, re-read the
+ * table). Refused with EEXIST when the journal is present and valid (any writable open applies
+ * it), ENOENT when no import is pending, EINVAL when `version` is not the oldest pending one. */
+int ik_store_drop_import(const char *dir, uint64_t version, struct ik_dropped_import *out,
+                         struct ik_error *err);
 
 /* The oldest pending import's version, 0 when none (any store, read-only too). */
 int ik_store_pending(struct ik_store *st, uint64_t *version, struct ik_error *err);

@@ -404,18 +404,15 @@ static int load(struct ik_store *st, const struct pending *p, uint8_t **out, str
     if (fd < 0) {
         int e = errno;
         return ik_error_set(err, IK_EFORMAT, /* not ENOENT: that is "no store" to callers */
-                            "import journal %s of version %llu (%lld pins, acknowledged): %s; the "
-                            "import cannot be applied, and nothing is dropped: restore the file "
-                            "or the store from a backup",
-                            path, (unsigned long long)p->version, (long long)p->rows,
+                            "import journal %s of version %llu (%lld pins, acknowledged): %s", path,
+                            (unsigned long long)p->version, (long long)p->rows,
                             e == ENOENT ? "missing" : strerror(e));
     }
     if (fstat(fd, &sb) != 0 || sb.st_size != p->bytes) {
         close(fd);
         return ik_error_set(err, IK_EFORMAT,
                             "import journal %s of version %llu (%lld pins, acknowledged): %lld "
-                            "bytes, %lld recorded (truncated or altered); nothing is dropped: "
-                            "restore the file or the store from a backup",
+                            "bytes, %lld recorded (truncated or altered)",
                             path, (unsigned long long)p->version, (long long)p->rows,
                             (long long)sb.st_size, (long long)p->bytes);
     }
@@ -429,8 +426,7 @@ static int load(struct ik_store *st, const struct pending *p, uint8_t **out, str
         free(bytes);
         return ik_error_set(err, IK_EFORMAT,
                             "import journal %s of version %llu (%lld pins, acknowledged): checksum "
-                            "mismatch (torn or altered); nothing is dropped: restore the file or "
-                            "the store from a backup",
+                            "mismatch (torn or altered)",
                             path, (unsigned long long)p->version, (long long)p->rows);
     }
     *out = (uint8_t *)bytes;
@@ -491,6 +487,26 @@ static int apply_one(struct ik_store *st, const struct pending *p, const uint8_t
     return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: pending imports", err);
 }
 
+/* The way out named in the error of a journal that cannot be applied: the exact command, with
+ * the data directory absolute (the daemon opens "." after its chdir) and quoted for a shell
+ * when it needs to be. */
+static void drop_hint(const char *dir, const struct pending *p, struct ik_error *err)
+{
+    char *abs = realpath(dir, NULL);
+    const char *d = abs ? abs : dir;
+    bool plain = strspn(d, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,"
+                           ":@%") == strlen(d);
+    size_t n = strlen(err->message);
+    if (n < sizeof err->message)
+        snprintf(err->message + n, sizeof err->message - n,
+                 "; the import cannot be applied and nothing is dropped: restore the file (or "
+                 "the store from a backup), or give the import up (its %lld pins are lost) with: "
+                 "ipfs-kit --path %s%s%s pin drop-import %llu",
+                 (long long)p->rows, plain ? "" : "'", d, plain ? "" : "'",
+                 (unsigned long long)p->version);
+    free(abs);
+}
+
 int ik_store_apply_pending(struct ik_store *st, int *applied, struct ik_error *err)
 {
     struct pending p;
@@ -528,6 +544,8 @@ int ik_store_apply_pending(struct ik_store *st, int *applied, struct ik_error *e
         if (rc != 0) {
             ik__rollback(st);
             sqlite3_db_release_memory(st->db);
+            if (rc == IK_EFORMAT)
+                drop_hint(st->dir, &p, err);
             return rc;
         }
         sqlite3_db_release_memory(st->db);
@@ -625,5 +643,127 @@ int ik_store_journal_clean(struct ik_store *st, int *removed, struct ik_error *e
     }
     sqlite3_finalize(q);
     closedir(d);
+    return rc;
+}
+
+/* ---- giving one up ----------------------------------------------------------------------- */
+
+/* Whether the pending import `p` could be applied: its journal loaded and its rows applied in a
+ * transaction rolled back at once. 0 when it could (then it must not be dropped). */
+static int try_apply(struct ik_store *st, const struct pending *p, struct ik_error *err)
+{
+    uint8_t *bytes = NULL;
+    int rc;
+    st->applying = true;
+    rc = ik__begin(st, err);
+    st->applying = false;
+    if (rc != 0)
+        return rc;
+    if ((rc = load(st, p, &bytes, err)) == 0)
+        rc = apply_one(st, p, bytes, err);
+    free(bytes);
+    ik__rollback(st);
+    sqlite3_db_release_memory(st->db);
+    return rc;
+}
+
+static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_import *out,
+                       struct ik_error *err)
+{
+    struct pending p;
+    struct ik_error why = {0};
+    sqlite3_stmt *q = NULL;
+    char path[4400], floor_sql[128];
+    int rc, dfd;
+    if ((rc = oldest(st, &p, err)) == ENOENT)
+        return ik_error_set(err, ENOENT, "no import is pending in %s: nothing to drop", st->dir);
+    if (rc != 0)
+        return rc;
+    if (p.version != version)
+        return ik_error_set(err, EINVAL,
+                            "version %llu is not a pending import; the pending import is version "
+                            "%llu (%lld pins, journal %s)",
+                            (unsigned long long)version, (unsigned long long)p.version,
+                            (long long)p.rows, p.file);
+    rc = try_apply(st, &p, &why);
+    if (rc == 0)
+        return ik_error_set(err, EEXIST,
+                            "the journal of version %llu (%s, %lld pins) is present and valid: "
+                            "nothing needs to be dropped; it is applied by the next start of the "
+                            "daemon (ipfs-kit daemon start) or any direct command",
+                            (unsigned long long)version, p.file, (long long)p.rows);
+    if (rc != IK_EFORMAT)
+        return ik_error_set(err, rc, "%s", why.message); /* not the journal's fault: kept */
+    /* one transaction: the record gone, a new version past the lost one, and the change log's
+     * floor at that version (since any older one: gone, re-read the table) */
+    st->applying = true;
+    rc = ik__begin(st, err); /* log_version: the version this commit makes */
+    st->applying = false;
+    if (rc != 0)
+        return rc;
+    if ((rc = sqlite3_prepare_v2(st->db, "DELETE FROM pending_imports WHERE version = ?1", -1, &q,
+                                 NULL)) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, (int64_t)p.version);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    rc = rc == SQLITE_DONE && sqlite3_changes(st->db) == 1
+             ? 0
+             : ik__sql_error(st, rc == SQLITE_DONE ? SQLITE_ERROR : rc, "pins.db: pending imports",
+                             err);
+    snprintf(floor_sql, sizeof floor_sql,
+             "UPDATE meta SET value = %lld WHERE key = 'changes_floor'",
+             (long long)st->log_version);
+    if (rc == 0 && (rc = sqlite3_exec(st->db, floor_sql, NULL, NULL, NULL)) != SQLITE_OK)
+        rc = ik__sql_error(st, rc, "pins.db: change log", err);
+    out->new_version = (uint64_t)st->log_version;
+    if (rc == 0)
+        rc = ik__commit(st, err);
+    if (rc != 0) {
+        ik__rollback(st);
+        return rc;
+    }
+    out->version = p.version;
+    snprintf(out->why, sizeof out->why, "%.*s", (int)sizeof out->why - 1, why.message);
+    out->rows = p.rows;
+    out->bytes = p.bytes;
+    /* only the name the daemon writes for that version: a record altered to name another
+     * file (journal/../pins.db) never has it removed */
+    snprintf(path, sizeof path, JOURNAL_DIR "/import.%llu.arrow", (unsigned long long)p.version);
+    if (strcmp(path, p.file) == 0 && (dfd = open_dir(st->dir, false, &why)) >= 0) {
+        /* a link there: the link goes, not its target; a linked directory is not opened */
+        out->journal_removed = unlinkat(dfd, path + sizeof JOURNAL_DIR, 0) == 0;
+        close(dfd);
+    }
+    return 0;
+}
+
+int ik_store_drop_import(const char *dir, uint64_t version, struct ik_dropped_import *out,
+                         struct ik_error *err)
+{
+    struct ik_store *st = NULL;
+    long pid = 0;
+    int lock_fd = -1, rc;
+    char db[4200];
+    struct stat sb;
+    memset(out, 0, sizeof *out);
+    snprintf(db, sizeof db, "%s/pins.db", dir);
+    if (lstat(db, &sb) != 0)
+        return ik_error_set(err, ENOENT, "no store at %s: nothing to drop", db);
+    /* this process is the store's writer: the daemon's rules for the directory apply */
+    if ((rc = ik_data_dir_check(dir, NULL, err)) != 0)
+        return rc;
+    if ((rc = ik_lock_acquire(dir, &lock_fd, &pid, err)) != 0) {
+        if (rc == IK_ELOCKED)
+            ik_error_set(err, IK_ELOCKED,
+                         "the store %s is held by PID %ld (a running daemon or a direct writer): "
+                         "nothing dropped; stop it first (ipfs-kit daemon stop)",
+                         dir, pid);
+        return rc;
+    }
+    if ((rc = ik_store_open(dir, IK_STORE_KEEP_PENDING, &st, err)) == 0)
+        rc = drop_locked(st, version, out, err);
+    ik_store_close(st);
+    ik_lock_release(lock_fd, dir);
     return rc;
 }

@@ -271,7 +271,7 @@ int ik_store_open(const char *dir, unsigned flags, struct ik_store **out, struct
     rc = setup(st, !readonly, (flags & IK_STORE_MANUAL_CHECKPOINT) != 0, err);
     /* an import acknowledged from its journal and not applied yet (the writer was killed):
      * every writer and reader of this connection must see it, so before anything else */
-    if (rc == 0 && !readonly)
+    if (rc == 0 && !readonly && !(flags & IK_STORE_KEEP_PENDING))
         rc = ik_store_apply_pending(st, NULL, err);
     if (rc != 0) {
         ik_error_prefix(err, rc, "%s", path);

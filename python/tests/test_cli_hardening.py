@@ -17,7 +17,7 @@ SUBCOMMANDS = [
     ("arrow", "validate"), ("arrow", "convert"), ("arrow", "cat"), ("arrow", "schema"),
     ("arrow", "sample-pins"), ("daemon", "run"), ("daemon", "start"), ("daemon", "stop"),
     ("daemon", "status"), ("pin", "add"), ("pin", "rm"), ("pin", "touch"), ("pin", "import"),
-    ("pin", "list"), ("metrics", None), ("vfs", "stats"), ("backend", "health"),
+    ("pin", "list"), ("pin", "drop-import"), ("metrics", None), ("vfs", "stats"), ("backend", "health"),
 ]
 
 
@@ -31,7 +31,9 @@ def test_help_on_every_subcommand(daemons):
             assert r.returncode == 0, (words, flag, r.stderr)
             assert r.stderr == b"", (words, flag, r.stderr)
             assert out.startswith("usage: ipfs-kit " + " ".join(words)), (words, out)
-            if cmd in ("pin", "metrics", "vfs", "backend") or sub in ("start", "stop", "status"):
+            if sub == "drop-import":  # the daemon stopped: a direct writer, no timeout
+                assert "--timeout" not in out, (words, out)
+            elif cmd in ("pin", "metrics", "vfs", "backend") or sub in ("start", "stop", "status"):
                 assert "--timeout SECONDS" in out, (words, out)  # talks to the daemon
     for words in (["vfs"], ["metrics", "--format", "json"]):  # one usage: with its options
         r = d.ik(*words, "-h")

@@ -8,7 +8,8 @@ paths agree, no version goes back, and changes(since 0) has every row. Also: a d
 is an error naming it and its version (never a dropped import), a link planted where the journal
 goes is refused, a file size limit while writing it fails the import with nothing published, a
 write right after the import is ordered after it, and a direct read after a kill before the
-apply shows the import."""
+apply shows the import. A journal a power cut lost is given up with `pin drop-import V` (the
+refusals first), after which no read path serves its rows and changes since it are gone."""
 import json
 import os
 import resource
@@ -267,3 +268,119 @@ def test_an_apply_that_fails_is_retried_without_a_new_write(daemons, pins_arrow)
     wait_for(lambda: journals(d) == [], 30, what="the retried apply")
     assert d.stop().returncode == 0
     assert d.count(method="direct") == N
+
+
+
+@pytest.mark.parametrize("damage,point", [("remove", "import-pending"),
+                                          ("truncate", "import-apply"),
+                                          ("flip", "import-apply")])
+def test_drop_import(daemons, pins_arrow, damage, point):
+    _drop_import(daemons, pins_arrow, damage, point)
+
+
+def _drop_import(daemons, pins_arrow, damage, point):
+    """A power cut kept the pending record's WAL frame but not the journal's pages (simulated:
+    kill -9 at the stop point, then the journal removed, truncated or altered): the store refuses
+    to open naming `pin drop-import V`; the command is refused while the daemon holds the store,
+    while the journal is valid, and for another version; then it drops the import in one
+    transaction: the daemon starts, every read path serves pins.db without the import (not the
+    snapshot published from the journal), the version goes on (never back), changes since an
+    older version are gone, and a new import works."""
+    import sqlite3
+    d = daemons()
+    cid = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"
+    d.ok("pin", "add", cid)
+    d.ok("pin", "rm", cid)  # versions 1, 2; the table empty again: the import is journalled
+    assert d.stop().returncode == 0
+    pid = d.start(env={"IPFS_KIT_STOP_AT": point})
+    imp = d.popen("pin", "import", pins_arrow)
+    try:
+        wait_for(lambda: pid_stopped(pid), 60, what=f"the daemon to reach {point}")
+        # the daemon holds the store (stopped, pending record committed): refused, nothing done
+        r = d.ik("pin", "drop-import", "3")
+        assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+        assert f"held by PID {pid}".encode() in r.stderr, r.stderr
+        assert r.stdout == b""
+        d.kill9()
+        imp.communicate(timeout=30)
+    finally:
+        if imp.poll() is None:
+            imp.kill()
+            imp.wait()
+    assert journals(d) == ["import.3.arrow"]
+    # the journal is there and valid: nothing to drop (and the check applied nothing)
+    r = d.ik("pin", "drop-import", "3")
+    assert r.returncode == 65 and b"present and valid" in r.stderr, (r.returncode, r.stderr)
+    assert journals(d) == ["import.3.arrow"]
+    db = sqlite3.connect(d.p("pins.db"))
+    assert db.execute("SELECT version, rows FROM pending_imports").fetchall() == [(3, N)]
+    assert db.execute("SELECT count(*) FROM pins").fetchone() == (0,)
+    db.close()
+    # the power cut: the journal's pages lost
+    path = d.p("journal", "import.3.arrow")
+    if damage == "remove":
+        os.unlink(path)
+    elif damage == "truncate":
+        os.truncate(path, 0)
+    else:
+        with open(path, "r+b") as f:
+            f.seek(os.path.getsize(path) // 2)
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 1]))
+    segs_before = d.snapshot_files()
+    # the refusal names the way out, exactly
+    r = d.ik("daemon", "start", "--timeout", "20", binary=d.binary)
+    assert r.returncode != 0
+    msg = r.stdout.decode() + r.stderr.decode() + d.log()
+    assert f"ipfs-kit --path {d.path} pin drop-import 3" in msg, msg[-2000:]
+    r = d.ik("pin", "list", "--method", "direct", "--limit", "1")
+    assert r.returncode != 0 and b"pin drop-import 3" in r.stderr, r.stderr
+    # hostile arguments: another version, not a number, none, two
+    r = d.ik("pin", "drop-import", "2")
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert b"version 2 is not a pending import" in r.stderr and b"version 3" in r.stderr, r.stderr
+    for bad in (["abc"], ["-1"], ["0"], ["3x"], [], ["3", "4"], ["99999999999999999999999"]):
+        r = d.ik("pin", "drop-import", *bad)
+        assert r.returncode == 2, (bad, r.returncode, r.stderr)
+    db = sqlite3.connect(d.p("pins.db"))
+    assert db.execute("SELECT version FROM pending_imports").fetchall() == [(3,)]
+    db.close()
+    # the drop
+    r = d.ok("pin", "drop-import", "3")
+    out = r.stdout.decode()
+    assert f"dropped import version 3: {N} pins" in out, out
+    assert "now at version 4" in out, out
+    why = {"remove": "missing", "truncate": "truncated", "flip": "checksum"}[damage]
+    assert why in out, out
+    assert f"pin drop-import: dropped import version 3: {N} pins" in d.log(), d.log()[-2000:]
+    assert journals(d) == []
+    r = d.ik("pin", "drop-import", "3")  # once only
+    assert r.returncode == 65 and b"no import is pending" in r.stderr, (r.returncode, r.stderr)
+    db = sqlite3.connect(d.p("pins.db"))
+    assert db.execute("SELECT count(*) FROM pending_imports").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM pins").fetchone() == (0,)
+    assert db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() == (4,)
+    db.close()
+    # the snapshot published from the lost journal is on disk still; neither the direct path
+    # (daemon down) nor the daemon's start may serve it
+    assert segs_before, "the import's snapshot was published before the power cut"
+    assert d.count(method="direct") == 0
+    d.start()
+    assert status_version(d) == 4  # on, never back to 3 or before
+    check_store(d, 0)
+    assert cid not in d.cids()
+    for since in (0, 2, 3):  # a reader who saw version 3 (or older) re-reads the table
+        r = d.ik("pin", "changes", "--since", since)
+        assert r.returncode == 65 and b"gone" in r.stderr, (since, r.returncode, r.stderr)
+    assert changes_rows(d, 4).num_rows == 0
+    # a new import works, after the drop
+    d.ok("pin", "import", pins_arrow)
+    assert status_version(d) == 5
+    check_store(d, N)
+    assert changes_rows(d, 4).num_rows == N
+    d.assert_clean_log()
+    assert d.stop().returncode == 0
+    assert d.count(method="direct") == N
+    r = d.ik("pin", "changes", "--since", "3", "--method", "direct")
+    assert r.returncode == 65 and b"gone" in r.stderr, r.stderr
