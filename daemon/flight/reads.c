@@ -404,9 +404,10 @@ static int borrow_rows(const struct ArrowArray *b, int64_t off, int64_t k, struc
     static const void *no_buffers[1];
     int64_t n = b->n_children, i;
     struct ArrowArray *kids = malloc((size_t)(n ? n : 1) * (sizeof *kids + sizeof(void *)));
-    struct ArrowArray **ptrs = (struct ArrowArray **)(void *)(kids + n);
+    struct ArrowArray **ptrs;
     if (kids == NULL)
         return ENOMEM;
+    ptrs = (struct ArrowArray **)(void *)(kids + n); /* the pointers follow the children */
     for (i = 0; i < n; i++) {
         const struct ArrowArray *c = b->children[i];
         kids[i] = *c;

@@ -247,7 +247,7 @@ int ik_snapshot_write_fd(int fd, const char *table, uint64_t version,
     ik_write_options_init(&o);
     o.format = IK_IPC_FILE;
     o.compression = IK_COMPRESSION_NONE;
-    out.buf = malloc(WRITE_CHUNK); /* without it, every piece is written as it comes */
+    out.buf = malloc(WRITE_CHUNK);       /* without it, every piece is written as it comes */
     out.pos = at > 0 ? (uint64_t)at : 0; /* not a file (a pipe): from 0 */
     rc = ik_ipc_writer_create(&view, &o, fd_write, &out, &w, err);
     if (rc == 0)
