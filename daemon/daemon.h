@@ -245,8 +245,9 @@ void ik_conn_send_error(struct ik_daemon *d, struct ik_conn *c, const char *code
 void ik_loop_wake(struct ik_daemon *d);
 /* Closes a dead or finished connection (not while busy). */
 void ik_conn_settle(struct ik_daemon *d, struct ik_conn *c);
-double ik_now_ms(void);  /* monotonic (lib/arrow/clock.c) */
-double ik_wall_ms(void); /* since the epoch */
+double ik_now_ms(void);                  /* monotonic (lib/arrow/clock.c) */
+struct timespec ik_realtime_in(long ms); /* a cond wait's deadline (lib/arrow/clock.c) */
+double ik_wall_ms(void);                 /* since the epoch */
 
 /* handlers.c: handles one parsed request on the loop thread. */
 void ik_handle_request(struct ik_daemon *d, struct ik_conn *c, struct ik_request *req, int in_fd);

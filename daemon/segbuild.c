@@ -508,13 +508,7 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->build_mu);
     if (!atomic_load(&d->stop) &&
         !(unless_to_sync && (d->to_sync[0] != NULL || d->to_sync[1] != NULL)))
@@ -651,12 +645,7 @@ static void *builder_main(void *arg)
         if (rc == EBUSY) { /* the store's newest version is an import not applied yet: its
                               rows come from the writer (given) or, once applied, the store */
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 100 * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            until = ik_realtime_in(100);
             pthread_mutex_lock(&d->apply_mu); /* woken when the writer gives or applies */
             if (d->unapplied != 0 && !atomic_load(&d->stop))
                 pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);

@@ -251,15 +251,7 @@ static void *syncer_main(void *arg)
             continue;
         }
         {
-            struct timespec until;
-            double wait_ms = soonest - now;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += (time_t)(wait_ms / 1000.0);
-            until.tv_nsec += (long)fmod(wait_ms, 1000.0) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = ik_realtime_in((long)ceil(soonest - now));
             pthread_cond_timedwait(&y->cv, &y->mu, &until);
         }
     }

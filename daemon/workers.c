@@ -187,13 +187,7 @@ int ik_apply_wait(struct ik_daemon *d, long ms, struct ik_error *err)
 {
     struct timespec until;
     int rc = 0;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->apply_mu);
     while (d->unapplied != 0 && d->apply_error[0] == 0 && !atomic_load(&d->stop) && rc == 0)
         rc = pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);
@@ -333,13 +327,7 @@ static bool wait_for_write(struct ik_daemon *d, long ms)
 {
     struct timespec until;
     bool none;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->writes.mu);
     while (d->writes.head == NULL && !atomic_load(&d->stop))
         if (pthread_cond_timedwait(&d->writes.cv, &d->writes.mu, &until) == ETIMEDOUT)
@@ -427,12 +415,7 @@ static void *checkpointer_main(void *arg)
             d->ckpt_copied = copied;
         if (copied <= before) { /* nothing new copied: not again at once */
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += RETRY_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            until = ik_realtime_in(RETRY_MS);
             if (!atomic_load(&d->stop))
                 pthread_cond_timedwait(&d->ckpt_cv, &d->ckpt_mu, &until);
         }

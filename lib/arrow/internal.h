@@ -541,5 +541,7 @@ int ik__read_all(int fd, size_t size, char **out);
 
 /* The monotonic clock in milliseconds (clock.c). */
 double ik_now_ms(void);
+/* CLOCK_REALTIME `ms` (>= 0) from now: the absolute time pthread_cond_timedwait takes. */
+struct timespec ik_realtime_in(long ms);
 
 #endif

@@ -88,13 +88,7 @@ void ik_spare_disable(void)
 void ik_spare_wait(int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = ik_realtime_in(timeout_ms);
     pthread_mutex_lock(&mu);
     if (want == 0 || n_pool >= want / 2) /* off: only the timeout (or a wake) ends it */
         pthread_cond_timedwait(&low, &mu, &until);
