@@ -119,53 +119,18 @@ static uint64_t checksum(const uint8_t *p, size_t n)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-/* The IPC writer's bytes straight to the journal file (small pieces gathered first: the
- * writer emits each buffer, its padding and the metadata separately), summed on the way. */
-#define STAGE_BYTES (256 * 1024)
-
+/* The IPC writer's bytes to the journal file through the library's file sink (small pieces
+ * staged, large ones written from where they lie), summed on the way. */
 struct out {
-    int fd;
+    struct ik__fd_sink sink;
     struct sum sum;
-    uint8_t *stage;
-    size_t staged;
 };
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return errno;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int flush(struct out *o)
-{
-    int rc = write_all(o->fd, o->stage, o->staged);
-    o->staged = 0;
-    return rc;
-}
 
 static int to_file(void *ctx, const void *data, size_t len, struct ik_error *err)
 {
     struct out *o = ctx;
-    int rc = 0;
-    (void)err;
     sum_update(&o->sum, data, len);
-    if (o->staged + len > STAGE_BYTES || len >= STAGE_BYTES / 4)
-        rc = flush(o); /* in order: what is staged goes first */
-    if (rc == 0 && len >= STAGE_BYTES / 4)
-        return write_all(o->fd, data, len);
-    if (rc == 0) {
-        memcpy(o->stage + o->staged, data, len);
-        o->staged += len;
-    }
-    return rc;
+    return ik__fd_sink_write(&o->sink, data, len, err);
 }
 
 /* Encodes the rows as an Arrow IPC file into fd: *bytes and *sum of what it wrote. */
@@ -174,18 +139,18 @@ static int encode(const struct ArrowSchema *schema, const struct ArrowArray *row
 {
     struct ik_write_options opt;
     struct ik_ipc_writer *w = NULL;
-    struct out o = {fd, {{0}, 0, {0}, 0}, malloc(STAGE_BYTES), 0};
+    struct out o;
     int rc;
-    if (o.stage == NULL)
+    if (ik__fd_sink_init(&o.sink, fd, false) != 0)
         return ik_error_set(err, ENOMEM, "out of memory");
     sum_init(&o.sum);
     ik_write_options_init(&opt);
     opt.format = IK_IPC_FILE;
     if ((rc = ik_ipc_writer_create(schema, &opt, to_file, &o, &w, err)) == 0 &&
         (rc = ik_ipc_writer_write(w, rows, err)) == 0 && (rc = ik_ipc_writer_finish(w, err)) == 0)
-        rc = flush(&o);
+        rc = ik__fd_sink_flush(&o.sink, err);
     ik_ipc_writer_destroy(w);
-    free(o.stage);
+    ik__fd_sink_reset(&o.sink);
     *bytes = o.sum.total;
     *sum = sum_final(&o.sum);
     return rc;
@@ -433,6 +398,20 @@ static int load(struct ik_store *st, const struct pending *p, uint8_t **out, str
     return 0;
 }
 
+/* Deletes the pending record of `version`: SQLite's result code (SQLITE_DONE when done). */
+static int unrecord(struct ik_store *st, uint64_t version)
+{
+    sqlite3_stmt *q = NULL;
+    int rc =
+        sqlite3_prepare_v2(st->db, "DELETE FROM pending_imports WHERE version = ?1", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, (int64_t)version);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /* Applies one journal in the transaction the caller began (its version is `p->version`). */
 static int apply_one(struct ik_store *st, const struct pending *p, const uint8_t *bytes,
                      struct ik_error *err)
@@ -478,12 +457,7 @@ static int apply_one(struct ik_store *st, const struct pending *p, const uint8_t
         return ik_error_prefix(err, rc == ENOMEM ? ENOMEM : IK_EFORMAT,
                                "import journal %s/%s of version %llu", st->dir, p->file,
                                (unsigned long long)p->version);
-    if ((rc = sqlite3_prepare_v2(st->db, "DELETE FROM pending_imports WHERE version = ?1", -1, &q,
-                                 NULL)) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, (int64_t)p->version);
-        rc = sqlite3_step(q);
-    }
-    sqlite3_finalize(q);
+    rc = unrecord(st, p->version);
     return rc == SQLITE_DONE ? 0 : ik__sql_error(st, rc, "pins.db: pending imports", err);
 }
 
@@ -672,7 +646,6 @@ static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_
 {
     struct pending p;
     struct ik_error why = {0};
-    sqlite3_stmt *q = NULL;
     char path[4400], floor_sql[128];
     int rc, dfd;
     if ((rc = oldest(st, &p, err)) == ENOENT)
@@ -701,12 +674,7 @@ static int drop_locked(struct ik_store *st, uint64_t version, struct ik_dropped_
     st->applying = false;
     if (rc != 0)
         return rc;
-    if ((rc = sqlite3_prepare_v2(st->db, "DELETE FROM pending_imports WHERE version = ?1", -1, &q,
-                                 NULL)) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, (int64_t)p.version);
-        rc = sqlite3_step(q);
-    }
-    sqlite3_finalize(q);
+    rc = unrecord(st, p.version);
     rc = rc == SQLITE_DONE && sqlite3_changes(st->db) == 1
              ? 0
              : ik__sql_error(st, rc == SQLITE_DONE ? SQLITE_ERROR : rc, "pins.db: pending imports",
