@@ -149,6 +149,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static int manual_checkpoints(struct ik_store *st, struct ik_error *err)
 {
     sqlite3_stmt *s = NULL;
+    char limit[64];
     int rc = sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         st->page_size = sqlite3_column_int64(s, 0);
@@ -159,7 +160,8 @@ static int manual_checkpoints(struct ik_store *st, struct ik_error *err)
         return ik__sql_error(st, rc, "pins.db", err);
     st->manual_checkpoint = true;
     sqlite3_wal_hook(st->db, wal_hook, st); /* replaces SQLite's autocheckpoint hook */
-    return exec(st, "PRAGMA journal_size_limit = 268435456", "pins.db", err); /* WAL_CAP_BYTES */
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit = %lld", (long long)WAL_CAP_BYTES);
+    return exec(st, limit, "pins.db", err);
 }
 
 static int prepare(struct ik_store *st, const char *sql, sqlite3_stmt **out, struct ik_error *err)
