@@ -507,8 +507,7 @@ int ik_build_initial(struct ik_daemon *d, struct ik_error *err)
 
 void ik_build_wait(struct ik_daemon *d, pthread_cond_t *cv, long ms, bool unless_to_sync)
 {
-    struct timespec until;
-    until = ik_realtime_in(ms);
+    struct timespec until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->build_mu);
     if (!atomic_load(&d->stop) &&
         !(unless_to_sync && (d->to_sync[0] != NULL || d->to_sync[1] != NULL)))
@@ -644,8 +643,7 @@ static void *builder_main(void *arg)
         pthread_mutex_unlock(&d->round_mu);
         if (rc == EBUSY) { /* the store's newest version is an import not applied yet: its
                               rows come from the writer (given) or, once applied, the store */
-            struct timespec until;
-            until = ik_realtime_in(100);
+            struct timespec until = ik_realtime_in(100);
             pthread_mutex_lock(&d->apply_mu); /* woken when the writer gives or applies */
             if (d->unapplied != 0 && !atomic_load(&d->stop))
                 pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);

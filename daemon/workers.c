@@ -185,9 +185,8 @@ static int apply_now(struct ik_daemon *d, struct ik_error *err)
 
 int ik_apply_wait(struct ik_daemon *d, long ms, struct ik_error *err)
 {
-    struct timespec until;
+    struct timespec until = ik_realtime_in(ms);
     int rc = 0;
-    until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->apply_mu);
     while (d->unapplied != 0 && d->apply_error[0] == 0 && !atomic_load(&d->stop) && rc == 0)
         rc = pthread_cond_timedwait(&d->apply_cv, &d->apply_mu, &until);
@@ -325,9 +324,8 @@ static void await_publish(struct ik_daemon *d, uint64_t gen)
 /* Waits at most `ms` for a write to arrive (or the daemon to stop); true when none came. */
 static bool wait_for_write(struct ik_daemon *d, long ms)
 {
-    struct timespec until;
+    struct timespec until = ik_realtime_in(ms);
     bool none;
-    until = ik_realtime_in(ms);
     pthread_mutex_lock(&d->writes.mu);
     while (d->writes.head == NULL && !atomic_load(&d->stop))
         if (pthread_cond_timedwait(&d->writes.cv, &d->writes.mu, &until) == ETIMEDOUT)
@@ -414,8 +412,7 @@ static void *checkpointer_main(void *arg)
         if (copied > d->ckpt_copied)
             d->ckpt_copied = copied;
         if (copied <= before) { /* nothing new copied: not again at once */
-            struct timespec until;
-            until = ik_realtime_in(RETRY_MS);
+            struct timespec until = ik_realtime_in(RETRY_MS);
             if (!atomic_load(&d->stop))
                 pthread_cond_timedwait(&d->ckpt_cv, &d->ckpt_mu, &until);
         }

@@ -87,8 +87,7 @@ void ik_spare_disable(void)
 
 void ik_spare_wait(int timeout_ms)
 {
-    struct timespec until;
-    until = ik_realtime_in(timeout_ms);
+    struct timespec until = ik_realtime_in(timeout_ms);
     pthread_mutex_lock(&mu);
     if (want == 0 || n_pool >= want / 2) /* off: only the timeout (or a wake) ends it */
         pthread_cond_timedwait(&low, &mu, &until);
