@@ -275,6 +275,79 @@ TEST(test_merging_the_newest_deltas_keeps_every_version_equal_to_a_rebuild)
     random_versions("segments_merge", 60, true);
 }
 
+/* 110 deltas (more batches than one block of views holds: segview.c): equal to a rebuild at
+ * every version, and the whole-table result's batches outlive the stream and the state,
+ * released in any order, with a column and a dictionary moved out and released last. */
+TEST(test_a_state_of_110_deltas_equals_a_rebuild_and_its_views_outlive_it)
+{
+    char dir[512], why[512] = "";
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowArrayStream out = {0};
+    struct ArrowArray *kept = calloc(4096, sizeof *kept), col = {0}, dict = {0};
+    struct ik_query q;
+    unsigned seed, seed0;
+    int n = 0, i, step;
+    int64_t rows = 0;
+    ASSERT_TRUE(kept != NULL);
+    ASSERT_EQ(random_base("segments_110", dir, sizeof dir, &seed, &seed0, &st, &set), 0);
+    for (step = 0; step < 110; step++) {
+        struct ik_changeset cs;
+        struct ik_segset *next = NULL;
+        char cid[47];
+        struct ik_pin p;
+        pin_of(1000 + (uint64_t)step, cid, &p); /* a live row in every delta */
+        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+        ASSERT_EQ(random_write(st, &seed, 200), 0);
+        ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(set), 1 << 20, &cs, &err), 0);
+        ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, (uint64_t)step + 2, &cs.schema,
+                                        &cs.rows, (const char *const *)cs.deleted, cs.n_deleted,
+                                        &next, &err),
+                  0);
+        ik_changeset_reset(&cs);
+        ik_segset_release(set);
+        set = next;
+        if (!check_state(st, set, why, sizeof why)) {
+            ik_test_fail(__FILE__, __LINE__, "seed %u (IK_TEST_SEED), step %d: %s", seed0, step,
+                         why);
+            break;
+        }
+    }
+    ASSERT_EQ(ik_segset_count(set), 111);
+    ik_query_init(&q, "pin_index");
+    ASSERT_EQ(ik_segset_query(set, &q, &out, NULL, &err), 0);
+    while (n < 4096 && out.get_next(&out, &kept[n]) == 0 && kept[n].release)
+        rows += kept[n++].length;
+    out.release(&out);
+    ASSERT_EQ(rows, ik_segset_rows(set));
+    ASSERT_TRUE(n > 110);   /* four blocks of views at least */
+    ik_segset_release(set); /* the batches keep the segments mapped */
+    ik_store_close(st);
+    col = *kept[n / 2].children[1]; /* name: a column moved out of its batch */
+    kept[n / 2].children[1]->release = NULL;
+    dict = *kept[n - 1].children[3]->dictionary; /* pin_type's dictionary */
+    kept[n - 1].children[3]->dictionary->release = NULL;
+    for (i = 0; i < n; i += 2) /* every other batch, then the rest backwards */
+        kept[i].release(&kept[i]);
+    for (i = n - 1; i >= 0; i--)
+        if (i % 2)
+            kept[i].release(&kept[i]);
+    for (i = 0; i < n; i++)
+        ASSERT_TRUE(kept[i].release == NULL);
+    {
+        const int32_t *off = dict.buffers[1];
+        ASSERT_TRUE(dict.length >= 1);
+        ASSERT_TRUE(off[dict.offset + dict.length] >= off[dict.offset]); /* still mapped */
+    }
+    ASSERT_EQ(col.length, kept[n / 2].length);
+    col.release(&col);
+    dict.release(&dict);
+    ASSERT_TRUE(col.release == NULL && dict.release == NULL);
+    ik_query_reset(&q);
+    free(kept);
+}
+
 /* The delta's size limit counts distinct pins, not log rows, and stops counting one past the
  * limit: exactly max_rows changed pins are read, one more is E2BIG (a full build instead). */
 TEST(test_changes_since_limit_counts_distinct_pins)

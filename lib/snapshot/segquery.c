@@ -17,7 +17,9 @@ struct seg_stream {
     struct ArrowSchema schema;
     struct ArrowArray *batches;
     int64_t n, next;
-    int64_t *cols, n_cols; /* the projection's column indices (slices are views) */
+    int64_t *cols, n_cols;    /* the projection's column indices (slices are views) */
+    struct ik__view_arena va; /* where the views' arrays come from */
+    int64_t runs_left;        /* runs of live rows not yet visited (no filter) */
     char error[IK_ERROR_SIZE];
 };
 
@@ -55,6 +57,7 @@ static void ss_free(struct seg_stream *r)
     for (i = r->next; i < r->n; i++)
         if (r->batches[i].release)
             r->batches[i].release(&r->batches[i]);
+    ik__view_arena_seal(&r->va);
     free(r->batches);
     free(r->cols);
     if (r->schema.release)
@@ -222,10 +225,11 @@ static int project(struct seg_stream *r, const struct ArrowSchema *sc, struct ik
     return 0;
 }
 
-/* Adds the batch for rows sel[0..k) (or the slice [start, start + k) when sel is NULL). */
+/* Adds the batch for rows sel[0..k) (or the slice [start, start + k) when sel is NULL, with
+ * about `more` slices to come, this one included). */
 static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *q,
                      const struct ik_seg *g, const int64_t *sel, int64_t start, int64_t k,
-                     struct ik_query_cost *cost, struct ik_error *err)
+                     int64_t more, struct ik_query_cost *cost, struct ik_error *err)
 {
     const struct ArrowSchema *sc = ik_snapshot_schema(g->snap);
     struct ArrowArray *b;
@@ -238,7 +242,7 @@ static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *
     if (sel == NULL && !r->schema.release && r->cols && (rc = project(r, sc, err)) != 0)
         return rc;
     if (sel == NULL && r->schema.release && r->cols) { /* a slice: views, nothing copied */
-        if (ik__seg_view(g, r->cols, r->n_cols, start, k, b) != 0)
+        if (ik__seg_view(&r->va, g, r->cols, r->n_cols, start, k, more, b) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         r->n++;
         return 0;
@@ -269,7 +273,7 @@ static int take_selected(struct seg_stream *r, int64_t *cap, const struct ik_que
         *left -= k;
     if (k <= 0)
         return 0;
-    return add_batch(r, cap, q, g, sel + from, 0, k, cost, err);
+    return add_batch(r, cap, q, g, sel + from, 0, k, 1, cost, err);
 }
 
 /* No filter: the runs of live rows of segment g, cut by offset and limit. */
@@ -281,6 +285,7 @@ static int take_runs(struct seg_stream *r, int64_t *cap, const struct ik_query *
     int rc;
     for (i = 0; i <= g->n_gone && (*left < 0 || *left > 0); i++) {
         int64_t to = i < g->n_gone ? g->gone[i] : g->rows, len = to - from, k;
+        r->runs_left--;
         if (*skip >= len) {
             *skip -= len;
         } else {
@@ -290,7 +295,8 @@ static int take_runs(struct seg_stream *r, int64_t *cap, const struct ik_query *
             k = *left >= 0 && *left < len ? *left : len;
             if (*left >= 0)
                 *left -= k;
-            if (k > 0 && (rc = add_batch(r, cap, q, g, NULL, from, k, cost, err)) != 0)
+            if (k > 0 && (rc = add_batch(r, cap, q, g, NULL, from, k,
+                                         *left == 0 ? 1 : r->runs_left + 1, cost, err)) != 0)
                 return rc;
         }
         from = to + 1;
@@ -320,6 +326,9 @@ int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowA
         return ik_error_set(err, ENOMEM, "out of memory");
     ik_segset_ref(s);
     r->set = s;
+    ik__view_arena_init(&r->va, s);
+    for (i = 0; i < s->n && q->n_preds == 0; i++)
+        r->runs_left += s->seg[i].n_gone + 1;
     if ((rc = projection(q, sc, r, err)) != 0) {
         ss_free(r);
         return rc;
@@ -347,7 +356,8 @@ int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowA
     }
     /* an empty result is one empty batch, with the projected schema */
     if (rc == 0 && r->n == 0)
-        rc = add_batch(r, &cap, q, &s->seg[0], NULL, 0, 0, cost, err);
+        rc = add_batch(r, &cap, q, &s->seg[0], NULL, 0, 0, 1, cost, err);
+    ik__view_arena_seal(&r->va);
     if (rc != 0) {
         ss_free(r);
         return rc;

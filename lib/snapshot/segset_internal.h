@@ -34,6 +34,11 @@ extern ssize_t (*ik__snapshot_writev)(int fd, const struct iovec *iov, int n);
 
 /* snapshot.c: the snapshot's one record batch. */
 const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s);
+/* snapshot.c: segview.c's template of the snapshot's batch (an opaque malloc'd block freed with
+ * the snapshot), or NULL before the first view; set_views stores one unless another thread
+ * did first (then frees it) and returns the one stored. */
+void *ik__snapshot_views(const struct ik_snapshot *s);
+void *ik__snapshot_set_views(const struct ik_snapshot *s, void *views);
 /* snapshot.c: whether `name` is exactly "<table>.<number><suffix>" (*v the number). */
 bool ik__parse_numbered(const char *name, const char *table, const char *suffix, uint64_t *v);
 /* snapshot.c: the numbers of the files "<table>.<number><suffix>" in directory sdir, malloc'd
@@ -52,10 +57,21 @@ int ik__seg_key(const struct ik_seg *g, int64_t row, const uint8_t **p, size_t *
 /* The row whose key is `key` (binary search; the segment is sorted by key), or -1. */
 int64_t ik__seg_find(const struct ik_seg *g, const void *key, size_t n);
 bool ik__seg_is_gone(const struct ik_seg *g, int64_t row);
+/* segview.c: the blocks a query's views are taken from (one reference to the set each). */
+struct view_block;
+struct ik__view_arena {
+    struct ik_segset *set;
+    struct view_block *cur;
+};
+void ik__view_arena_init(struct ik__view_arena *va, struct ik_segset *set);
+/* Done taking views: the current block's unused room is given up (it is freed when the arrays
+ * taken from it are all released, or now when none were). */
+void ik__view_arena_seal(struct ik__view_arena *va);
 /* segview.c: rows [start, start + k) of g, columns cols[0..n_cols), as views of the segment's
- * arrays in one allocation holding a reference to it: 0 or ENOMEM. */
-int ik__seg_view(const struct ik_seg *g, const int64_t *cols, int64_t n_cols, int64_t start,
-                 int64_t k, struct ArrowArray *out);
+ * arrays taken from va's blocks (a new block has room for `more` such batches, at most a few
+ * dozen): 0 or ENOMEM. */
+int ik__seg_view(struct ik__view_arena *va, const struct ik_seg *g, const int64_t *cols,
+                 int64_t n_cols, int64_t start, int64_t k, int64_t more, struct ArrowArray *out);
 
 /* A spare file (spare.c) as a temp file: its descriptor, open for writing, and its path in
  * tmp; -1 when the pool is off or empty (then create one). */

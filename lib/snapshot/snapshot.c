@@ -30,6 +30,7 @@ struct ik_snapshot {
     struct ik_ipc_file *file;
     struct ArrowArray batch;
     uint64_t version;
+    _Atomic(void *) views; /* segview.c's template of the batch's arrays (malloc'd), or NULL */
 };
 
 /* ---- names ----------------------------------------------------------------------------- */
@@ -817,6 +818,21 @@ const struct ArrowArray *ik__snapshot_batch(const struct ik_snapshot *s)
     return &s->batch;
 }
 
+void *ik__snapshot_views(const struct ik_snapshot *s)
+{
+    return atomic_load_explicit(&((struct ik_snapshot *)s)->views, memory_order_acquire);
+}
+
+void *ik__snapshot_set_views(const struct ik_snapshot *s, void *views)
+{
+    void *none = NULL;
+    if (atomic_compare_exchange_strong_explicit(&((struct ik_snapshot *)s)->views, &none, views,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return views;
+    free(views); /* another thread's came first: the same content */
+    return none;
+}
+
 void ik_snapshot_ref(struct ik_snapshot *s)
 {
     atomic_fetch_add(&s->refs, 1);
@@ -828,6 +844,7 @@ void ik_snapshot_close(struct ik_snapshot *s)
         return;
     if (s->batch.release)
         s->batch.release(&s->batch);
+    free(atomic_load(&s->views));
     ik_ipc_file_destroy(s->file);
     ik_buffer_unref(s->buf);
     free(s);
