@@ -478,8 +478,20 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
     ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, cid, &err), 0);
     ASSERT_EQ(ik_segset_query(next, &q, &out, &cost, &err), 0);
     ASSERT_EQ(cost.matched, 1);
-    ASSERT_EQ(cost.copied_rows, 0); /* one row is a slice */
-    out.release(&out);
+    ASSERT_EQ(cost.copied_rows, 0); /* one row is a slice: a view into the delta's mapping */
+    {
+        size_t size1;
+        const uint8_t *m1 = ik_snapshot_data(ik_segset_segment(next, 1), &size1), *d;
+        ASSERT_EQ(out.get_next(&out, &b), 0);
+        ASSERT_EQ(b.length, 1);
+        d = b.children[0]->buffers[2];
+        ASSERT_TRUE(d >= m1 && d < m1 + size1);
+        out.release(&out); /* the batch outlives its stream */
+        ASSERT_EQ(((const int32_t *)b.children[0]->buffers[1])[b.children[0]->offset + 1] -
+                      ((const int32_t *)b.children[0]->buffers[1])[b.children[0]->offset],
+                  46);
+        b.release(&b);
+    }
     ik_query_reset(&q);
     ik_query_init(&q, "pin_index");
     pin_of(8, cid, &p);
@@ -508,6 +520,35 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
         ASSERT_EQ(m.seg[0].n_gone + m.seg[1].n_gone, 2);
         bytes[100] ^= 1;
         ASSERT_EQ(ik_manifest_parse(bytes, len, &m, &err), IK_EFORMAT);
+        bytes[100] ^= 1;
+        /* trusted (the running daemon's): the checksum not summed, every other check made */
+        bytes[len - 1] ^= 1;
+        ASSERT_EQ(ik_manifest_parse(bytes, len, &m, &err), IK_EFORMAT);
+        ASSERT_EQ(ik_manifest_parse_flags(bytes, len, IK_MANIFEST_TRUSTED, &m, &err), 0);
+        ASSERT_EQ(m.seg[0].n_gone + m.seg[1].n_gone, 2);
+        {
+            uint8_t *g = bytes + len - 8 - 16, save[16]; /* the two gone rows */
+            uint32_t cnt = 0;
+            memcpy(save, g, 16);
+            memcpy(g, save + 8, 8); /* out of order */
+            memcpy(g + 8, save, 8);
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, len, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT);
+            memset(g, 0xff, 8); /* negative */
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, len, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT);
+            memcpy(g, save, 16);
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, len - 8, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT); /* cut */
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, 20, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT);
+            memcpy(bytes + 24, &(uint32_t){200}, 4); /* more segments than a state holds */
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, len, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT);
+            memcpy(bytes + 24, &cnt, 4);
+            ASSERT_EQ(ik_manifest_parse_flags(bytes, len, IK_MANIFEST_TRUSTED, &m, &err),
+                      IK_EFORMAT);
+        }
         free(bytes);
     }
     /* durable and found again; prune keeps what the state names */

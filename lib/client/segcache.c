@@ -73,7 +73,9 @@ int ik__client_map_state(struct ik_client *c, const int *fds, int n, const struc
         }
     }
     if (rc == 0)
-        rc = ik_segset_open(bytes, len, segs, n - 1, out, err);
+        /* the running daemon's published manifest: its checksum only with full validation */
+        rc = ik_segset_open_flags(bytes, len, c->opts.validate ? 0 : IK_MANIFEST_TRUSTED, segs,
+                                  n - 1, out, err);
     /* keep the segments' descriptors for identity (the next state reuses what it can) */
     if (rc == 0)
         rc = ik_segset_adopt_fds(*out, fds + 1, n - 1);

@@ -226,22 +226,27 @@ static int project(struct seg_stream *r, const struct ArrowSchema *sc, struct ik
 }
 
 /* Adds the batch for rows sel[0..k) (or the slice [start, start + k) when sel is NULL, with
- * about `more` slices to come, this one included). */
+ * about `more` slices to come, this one included). Rows that follow each other (a point
+ * lookup's one row) are a slice too: views, as an unfiltered result's are. */
 static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *q,
                      const struct ik_seg *g, const int64_t *sel, int64_t start, int64_t k,
                      int64_t more, struct ik_query_cost *cost, struct ik_error *err)
 {
     const struct ArrowSchema *sc = ik_snapshot_schema(g->snap);
     struct ArrowArray *b;
-    bool any = false;
+    bool any = false, slice = true;
     int rc;
     int64_t i;
     if ((rc = push(r, cap, err)) != 0)
         return rc;
     b = &r->batches[r->n];
-    if (sel == NULL && !r->schema.release && r->cols && (rc = project(r, sc, err)) != 0)
+    for (i = 1; sel != NULL && i < k && slice; i++) /* selected rows that follow each other */
+        slice = sel[i] == sel[i - 1] + 1;
+    if (sel != NULL && slice && k > 0)
+        start = sel[0];
+    if (slice && !r->schema.release && r->cols && (rc = project(r, sc, err)) != 0)
         return rc;
-    if (sel == NULL && r->schema.release && r->cols) { /* a slice: views, nothing copied */
+    if (slice && r->schema.release && r->cols) { /* a slice: views, nothing copied */
         if (ik__seg_view(&r->va, g, r->cols, r->n_cols, start, k, more, b) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         r->n++;
