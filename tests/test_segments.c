@@ -299,6 +299,10 @@ TEST(test_a_state_of_110_deltas_equals_a_rebuild_and_its_views_outlive_it)
         struct ik_pin p;
         pin_of(1000 + (uint64_t)step, cid, &p); /* a live row in every delta */
         ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+        if (step > 0) { /* and the previous delta's, superseded: a gone row in each */
+            pin_of(999 + (uint64_t)step, cid, &p);
+            ASSERT_EQ(ik_store_touch(st, cid, 0, &err), 0);
+        }
         ASSERT_EQ(random_write(st, &seed, 200), 0);
         ASSERT_EQ(ik_store_changes_since(st, ik_segset_version(set), 1 << 20, &cs, &err), 0);
         ASSERT_EQ(ik_segset_write_delta(set, dir, cs.generation, (uint64_t)step + 2, &cs.schema,
@@ -315,6 +319,26 @@ TEST(test_a_state_of_110_deltas_equals_a_rebuild_and_its_views_outlive_it)
         }
     }
     ASSERT_EQ(ik_segset_count(set), 111);
+    { /* every pin looked up by cid (binary search, gone rows skipped by binary search too):
+       * each live one found once, the rest not, as many as the state's rows */
+        int64_t found = 0;
+        for (uint64_t k = 0; k < 1110; k = k == 199 ? 1000 : k + 1) {
+            char cid[47];
+            struct ik_pin p;
+            struct ik_query_cost cost;
+            pin_of(k, cid, &p);
+            ik_query_init(&q, "pin_index");
+            ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, cid, &err), 0);
+            ASSERT_EQ(ik_segset_query(set, &q, &out, &cost, &err), 0);
+            ASSERT_TRUE(cost.matched == 0 || cost.matched == 1);
+            ASSERT_EQ(cost.copied_rows, 0);
+            found += cost.matched;
+            out.release(&out);
+            ik_query_reset(&q);
+        }
+        ASSERT_EQ(found, ik_segset_rows(set));
+        ASSERT_TRUE(ik_segset_gone_rows(set) >= 109); /* the lookups skipped gone rows */
+    }
     ik_query_init(&q, "pin_index");
     ASSERT_EQ(ik_segset_query(set, &q, &out, NULL, &err), 0);
     while (n < 4096 && out.get_next(&out, &kept[n]) == 0 && kept[n].release)

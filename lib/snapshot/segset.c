@@ -43,22 +43,45 @@ static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return c ? c : (an > bn) - (an < bn);
 }
 
+/* The first 8 bytes of p (n of them when fewer) as a big-endian number: comparing two such
+ * numbers orders the keys as memcmp does their first 8 bytes. */
+static uint64_t prefix8(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? p[i] : 0);
+    return v;
+}
+
 int64_t ik__seg_find(const struct ik_seg *g, const void *key, size_t n)
 {
+    const struct ArrowArray *b = ik__seg_batch(g), *c;
+    const int32_t *offs;
+    const uint8_t *data;
+    uint64_t kp = prefix8(key, n);
     int64_t lo = 0, hi = g->rows;
-    const uint8_t *p;
-    size_t pn;
+    if (b == NULL || b->n_children < 1)
+        return -1;
+    c = b->children[0]; /* the invariants of every probe, out of the loop (ik__seg_key) */
+    offs = (const int32_t *)c->buffers[1] + c->offset + b->offset;
+    data = c->buffers[2];
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (ik__seg_key(g, mid, &p, &pn) != 0)
-            return -1;
-        if (key_cmp(p, pn, key, n) < 0)
+        const uint8_t *p = data + offs[mid];
+        size_t pn = (size_t)(offs[mid + 1] - offs[mid]);
+        uint64_t pp = prefix8(p, pn);
+        /* the prefixes decide unless equal (then the whole keys: a prefix padded with zeros
+         * equals a longer key's with zero bytes, which memcmp orders by length) */
+        if (pp != kp ? pp < kp : key_cmp(p, pn, key, n) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < g->rows && ik__seg_key(g, lo, &p, &pn) == 0 && key_cmp(p, pn, key, n) == 0)
-        return lo;
+    if (lo < g->rows) {
+        const uint8_t *p = data + offs[lo];
+        if (key_cmp(p, (size_t)(offs[lo + 1] - offs[lo]), key, n) == 0)
+            return lo;
+    }
     return -1;
 }
 

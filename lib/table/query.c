@@ -857,6 +857,16 @@ int ik__query_select(const struct ik_query *q, const struct ArrowSchema *schema,
     }
     for (i = 0; i < n; i++) {
         int64_t row = cand ? cand[i] : i;
+        if (cand) { /* a few rows: the skip list's first >= row by binary search, not a walk */
+            int64_t hi = n_skip;
+            while (s < hi) {
+                int64_t mid = s + (hi - s) / 2;
+                if (skip[mid] < row)
+                    s = mid + 1;
+                else
+                    hi = mid;
+            }
+        }
         while (s < n_skip && skip[s] < row)
             s++;
         if (mask[i] && !(s < n_skip && skip[s] == row))
