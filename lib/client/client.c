@@ -119,19 +119,21 @@ int ik_client_open(const struct ik_client_options *o, struct ik_client **out, st
 
 static void snap_drop(struct ik_client *c, struct ik__snap_ref *r)
 {
-    bool last;
-    if (!r)
-        return;
+    (void)c;
+    ik__snap_unref(r);
+}
+
+/* Makes r (a reference of the caller's) the client's cached state of `slot`, with a reference
+ * of the cache's own. */
+static void snap_install(struct ik_client *c, int slot, struct ik__snap_ref *r)
+{
+    struct ik__snap_ref *old;
+    atomic_fetch_add(&r->refs, 1);
     pthread_mutex_lock(&c->mu);
-    last = --r->refs == 0;
+    old = c->snaps[slot];
+    c->snaps[slot] = r;
     pthread_mutex_unlock(&c->mu);
-    if (last) {
-        ik_snapshot_close(r->s); /* arrays handed out keep the mapping alive */
-        ik_segset_release(r->set);
-        if (r->manifest_fd >= 0)
-            close(r->manifest_fd);
-        free(r);
-    }
+    snap_drop(c, old);
 }
 
 static void watch_drop(struct ik_client *c, struct ik__watch *w)
@@ -443,7 +445,7 @@ static struct ik__snap_ref *snap_held(struct ik_client *c, const char *table)
         return NULL;
     pthread_mutex_lock(&c->mu);
     if ((r = c->snaps[slot]) != NULL)
-        r->refs++;
+        atomic_fetch_add(&r->refs, 1);
     pthread_mutex_unlock(&c->mu);
     return r;
 }
@@ -457,7 +459,7 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
                     struct ik_error *err)
 {
     int slot = snap_slot(table), i;
-    struct ik__snap_ref *r, *old = NULL, *prev = NULL;
+    struct ik__snap_ref *r, *prev = NULL;
     struct stat sb;
     int rc;
     bool have_id = slot >= 0 && fstat(fds[0], &sb) == 0;
@@ -466,7 +468,7 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
         pthread_mutex_lock(&c->mu);
         r = c->snaps[slot];
         if (r && r->dev == sb.st_dev && r->ino == sb.st_ino) {
-            r->refs++;
+            atomic_fetch_add(&r->refs, 1);
             pthread_mutex_unlock(&c->mu);
             for (i = 0; i < n; i++)
                 close(fds[i]);
@@ -474,8 +476,17 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
             return 0;
         }
         if ((prev = r) != NULL)
-            r->refs++;
+            atomic_fetch_add(&r->refs, 1);
         pthread_mutex_unlock(&c->mu);
+        /* another client of this process mapped it already */
+        if ((r = ik__shared_find(version, sb.st_dev, sb.st_ino)) != NULL) {
+            for (i = 0; i < n; i++)
+                close(fds[i]);
+            snap_drop(c, prev);
+            snap_install(c, slot, r);
+            *out = r;
+            return 0;
+        }
     }
     r = calloc(1, sizeof *r);
     if (!r) {
@@ -501,18 +512,14 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
         free(r);
         return rc;
     }
-    r->refs = 1;
+    atomic_init(&r->refs, 1);
     r->version = version;
     r->table_rows = table_rows;
     if (have_id) {
         r->dev = sb.st_dev;
         r->ino = sb.st_ino;
-        r->refs = 2; /* ours and the cache's */
-        pthread_mutex_lock(&c->mu);
-        old = c->snaps[slot];
-        c->snaps[slot] = r;
-        pthread_mutex_unlock(&c->mu);
-        snap_drop(c, old);
+        snap_install(c, slot, r);
+        ik__shared_put(r);
     }
     *out = r;
     return 0;
@@ -566,25 +573,30 @@ static int page_word(const char *table)
 /* Whether the page, read consistently (seqlock), names `s` as the table's published snapshot
  * while the daemon serves. A read that overlaps a rewrite is retried a few times, then counts
  * as no. */
-static bool page_names(const _Atomic uint64_t *page, int word, const struct ik__snap_ref *s)
+static bool page_read(const _Atomic uint64_t *page, int word, uint64_t *v, uint64_t *dev,
+                      uint64_t *ino)
 {
     const _Atomic uint64_t *w = page + word;
     for (int tries = 0; tries < 4; tries++) {
-        uint64_t seq = atomic_load_explicit(&page[IK_VPAGE_W_SEQ], memory_order_acquire), v, dev,
-                 ino;
+        uint64_t seq = atomic_load_explicit(&page[IK_VPAGE_W_SEQ], memory_order_acquire);
         if (seq & 1)
             continue;
-        v = atomic_load_explicit(&w[IK_VPAGE_T_VERSION], memory_order_relaxed);
-        dev = atomic_load_explicit(&w[IK_VPAGE_T_DEV], memory_order_relaxed);
-        ino = atomic_load_explicit(&w[IK_VPAGE_T_INO], memory_order_relaxed);
+        *v = atomic_load_explicit(&w[IK_VPAGE_T_VERSION], memory_order_relaxed);
+        *dev = atomic_load_explicit(&w[IK_VPAGE_T_DEV], memory_order_relaxed);
+        *ino = atomic_load_explicit(&w[IK_VPAGE_T_INO], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire); /* the words before the second look */
         if (atomic_load_explicit(&page[IK_VPAGE_W_SEQ], memory_order_relaxed) != seq)
             continue;
         return atomic_load_explicit(&page[IK_VPAGE_W_STATE], memory_order_acquire) ==
-                   IK_VPAGE_SERVING &&
-               v == s->version && dev == (uint64_t)s->dev && ino == (uint64_t)s->ino;
+               IK_VPAGE_SERVING;
     }
     return false;
+}
+
+/* Whether s is the state (version, device, inode) the page names. */
+static bool is_state(const struct ik__snap_ref *s, uint64_t v, uint64_t dev, uint64_t ino)
+{
+    return v == s->version && dev == (uint64_t)s->dev && ino == (uint64_t)s->ino;
 }
 
 /* Asks the daemon for its version page on a connection of its own, kept open afterwards. A
@@ -654,8 +666,26 @@ static void watch_open(struct ik_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* q answered from s, which the version page names (t0: when the page was looked at). */
+static int page_answer(const struct ik_query *q, const struct ik__snap_ref *s,
+                       struct ik_result *out, double t0, struct ik_error *err)
+{
+    double t1 = ik__mono_ms();
+    int rc = ik__client_ref_query(s, q, out, err);
+    out->method = IK_METHOD_ZERO_COPY;
+    out->source = "arrow_ipc_daemon";
+    out->detail = "page";
+    out->version = s->version;
+    out->table_rows = s->table_rows;
+    out->timings.request_ms = t1 - t0; /* the poll and the page read */
+    out->timings.decode_ms = ik__mono_ms() - t1;
+    return rc;
+}
+
 /* Answers `q` from the snapshot the client holds when the version page says the daemon still
- * publishes it: no request, no reply. *answered false leaves the query to the round trip. */
+ * publishes it, or from the one another client of this process mapped when the page names
+ * that (segcache.c's registry): no request, no reply. *answered false leaves the query to the
+ * round trip. */
 static int answer_from_page(struct ik_client *c, const struct ik_query *q, struct ik_result *out,
                             bool *answered, struct ik_error *err)
 {
@@ -671,7 +701,7 @@ static int answer_from_page(struct ik_client *c, const struct ik_query *q, struc
     if (c->watch && (s = c->snaps[slot]) != NULL) {
         w = c->watch;
         w->refs++;
-        s->refs++;
+        atomic_fetch_add(&s->refs, 1);
     }
     pthread_mutex_unlock(&c->mu);
     if (!w)
@@ -689,17 +719,21 @@ static int answer_from_page(struct ik_client *c, const struct ik_query *q, struc
             w->refs--; /* the client's reference; ours is dropped below */
         }
         pthread_mutex_unlock(&c->mu);
-    } else if (page_names(w->page, word, s)) {
-        double t1 = ik__mono_ms();
-        rc = ik__client_ref_query(s, q, out, err);
-        out->method = IK_METHOD_ZERO_COPY;
-        out->source = "arrow_ipc_daemon";
-        out->detail = "page";
-        out->version = s->version;
-        out->table_rows = s->table_rows;
-        out->timings.request_ms = t1 - t0; /* the poll and the page read */
-        out->timings.decode_ms = ik__mono_ms() - t1;
-        *answered = true;
+    } else {
+        uint64_t v, dev, ino;
+        struct ik__snap_ref *n;
+        bool serving = page_read(w->page, word, &v, &dev, &ino);
+        if (serving && !is_state(s, v, dev, ino) && dev == (uint64_t)(dev_t)dev &&
+            ino == (uint64_t)(ino_t)ino &&
+            (n = ik__shared_find(v, (dev_t)dev, (ino_t)ino)) != NULL) {
+            snap_install(c, slot, n);
+            snap_drop(c, s);
+            s = n; /* our reference */
+        }
+        if (serving && is_state(s, v, dev, ino)) {
+            rc = page_answer(q, s, out, t0, err);
+            *answered = true;
+        }
     }
     snap_drop(c, s);
     watch_drop(c, w);

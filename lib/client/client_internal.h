@@ -16,8 +16,9 @@ struct ik_snapshot;
 
 /* A mapped snapshot kept between queries: snapshot files are immutable, so when the daemon
  * passes the same file again (same device and inode) the client reuses the mapping instead of
- * mapping, parsing the footer and unmapping it on every query. Shared by the client's threads;
- * `refs` counts the cache's own reference and every query using it (guarded by mu). */
+ * mapping, parsing the footer and unmapping it on every query. Shared by the client's threads
+ * and by the process's other clients (segcache.c's registry); `refs` counts the client caches'
+ * references, the registry's and every query using it. */
 struct ik_segset;
 
 struct ik__snap_ref {
@@ -29,7 +30,8 @@ struct ik__snap_ref {
     ino_t ino;
     uint64_t version;   /* as the daemon's reply announced it; sent back in "have" */
     int64_t table_rows; /* as the reply announced it */
-    int refs;
+    atomic_int refs;
+    bool shared; /* in the process's registry (guarded by its lock) */
 };
 
 /* The daemon's version page (lib/proto/proto.h) and the connection it came on, kept open and
@@ -68,6 +70,16 @@ struct ik_client {
  * after a small write only the new delta is mapped. */
 int ik__client_map_state(struct ik_client *c, const int *fds, int n, const struct ik_segset *prev,
                          struct ik_segset **out, struct ik_error *err);
+/* segcache.c: the process's registry of mapped states, by the manifest's (or snapshot's)
+ * identity, so that the clients of one process map each new state once: the first client to
+ * be passed a state maps it and registers it, the others find it (after their round trip, or
+ * with no round trip when the version page names it). Weak: a state goes from the registry
+ * when no client holds it any more. */
+struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino); /* a ref, or NULL */
+void ik__shared_put(struct ik__snap_ref *r); /* registers r (with a reference of its own) */
+void ik__snap_unref(struct ik__snap_ref *r); /* drops a reference; NULL is a no-op */
+void ik__shared_lock(void);                  /* fork.c: held across fork() */
+void ik__shared_unlock(void);
 /* Runs q on a held mapping (snapshot or state), filling matched and the copy costs. */
 int ik__client_ref_query(const struct ik__snap_ref *r, const struct ik_query *q,
                          struct ik_result *out, struct ik_error *err);

@@ -22,10 +22,12 @@ static void before_fork(void)
     pthread_mutex_lock(&reg_mu);
     for (struct ik_client *c = reg_head; c; c = c->fork_next)
         pthread_mutex_lock(&c->mu);
+    ik__shared_lock(); /* the registry of mapped states (segcache.c) */
 }
 
 static void after_fork_parent(void)
 {
+    ik__shared_unlock();
     for (struct ik_client *c = reg_head; c; c = c->fork_next)
         pthread_mutex_unlock(&c->mu);
     pthread_mutex_unlock(&reg_mu);
@@ -34,6 +36,7 @@ static void after_fork_parent(void)
 /* The child has one thread (this one), which holds every lock taken in before_fork. */
 static void after_fork_child(void)
 {
+    ik__shared_unlock(); /* its states stay: read-only mappings, valid here too */
     for (struct ik_client *c = reg_head; c; c = c->fork_next) {
         for (int i = 0; i < c->n_idle; i++)
             close(c->idle[i]); /* the parent's descriptors stay open */

@@ -1,7 +1,7 @@
 /* The client's side of segmented states: mapping a state passed as a manifest and its segment
  * descriptors, reusing segments it holds mapped already (snapshots and segments never change
- * once published, so device and inode name their content), and running a query on whatever it
- * holds. */
+ * once published, so device and inode name their content), the process's registry of mapped
+ * states shared by its clients, and running a query on whatever it holds. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +10,106 @@
 #include "client_internal.h"
 #include "ipfskit/segments.h"
 #include "ipfskit/snapshot.h"
+
+/* ---- the registry --------------------------------------------------------------------------
+ * Every write publishes a new version, and every client that queries next is passed it: 16
+ * clients in one process each read the manifest, looked up and mapped the new delta and
+ * unmapped what went, 16 times per version. The registry holds the states mapped lately (a
+ * reference each) by identity; a state leaves it when the registry's reference is the last
+ * (the clients have moved on) or when newer ones push it out. Lock order: a client's mu is
+ * never held while taking shared_mu. */
+
+#define SHARED_MAX 8
+
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ik__snap_ref *shared[SHARED_MAX]; /* oldest first */
+static int n_shared;
+
+static void ref_free(struct ik__snap_ref *r)
+{
+    ik_snapshot_close(r->s); /* arrays handed out keep the mapping alive */
+    ik_segset_release(r->set);
+    if (r->manifest_fd >= 0)
+        close(r->manifest_fd);
+    free(r);
+}
+
+/* Takes r out of the registry (shared_mu held). */
+static void shared_remove(struct ik__snap_ref *r)
+{
+    int i, k = 0;
+    for (i = 0; i < n_shared; i++)
+        if (shared[i] != r)
+            shared[k++] = shared[i];
+    n_shared = k;
+    r->shared = false;
+}
+
+void ik__snap_unref(struct ik__snap_ref *r)
+{
+    int left;
+    if (r == NULL)
+        return;
+    left = atomic_fetch_sub(&r->refs, 1) - 1;
+    if (left == 1) { /* perhaps only the registry's: nobody else can take one meanwhile */
+        pthread_mutex_lock(&shared_mu);
+        if (r->shared && atomic_load(&r->refs) == 1) {
+            shared_remove(r);
+            left = atomic_fetch_sub(&r->refs, 1) - 1;
+        }
+        pthread_mutex_unlock(&shared_mu);
+    }
+    if (left == 0)
+        ref_free(r);
+}
+
+struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino)
+{
+    struct ik__snap_ref *r = NULL;
+    int i;
+    pthread_mutex_lock(&shared_mu);
+    for (i = n_shared - 1; i >= 0 && r == NULL; i--)
+        if (shared[i]->dev == dev && shared[i]->ino == ino && shared[i]->version == version) {
+            r = shared[i];
+            atomic_fetch_add(&r->refs, 1);
+        }
+    pthread_mutex_unlock(&shared_mu);
+    return r;
+}
+
+void ik__shared_put(struct ik__snap_ref *r)
+{
+    struct ik__snap_ref *out = NULL;
+    int i;
+    pthread_mutex_lock(&shared_mu);
+    for (i = 0; i < n_shared; i++)
+        if (shared[i]->dev == r->dev && shared[i]->ino == r->ino)
+            break; /* another client registered this state first: keep that one */
+    if (i == n_shared) {
+        if (n_shared == SHARED_MAX) {
+            out = shared[0];
+            shared_remove(out);
+        }
+        atomic_fetch_add(&r->refs, 1);
+        r->shared = true;
+        shared[n_shared++] = r;
+    }
+    pthread_mutex_unlock(&shared_mu);
+    if (out != NULL && atomic_fetch_sub(&out->refs, 1) == 1)
+        ref_free(out);
+}
+
+void ik__shared_lock(void)
+{
+    pthread_mutex_lock(&shared_mu);
+}
+
+void ik__shared_unlock(void)
+{
+    pthread_mutex_unlock(&shared_mu);
+}
+
+/* ---- mapping a state ---------------------------------------------------------------------- */
 
 /* Reads the whole (small) manifest file on fd. */
 static int read_manifest(int fd, uint8_t **out, size_t *len, struct ik_error *err)

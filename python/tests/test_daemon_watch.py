@@ -95,6 +95,46 @@ def test_a_write_from_another_process_is_seen_at_once(loaded):
             assert meta["detail"] == "page" and meta["version"] == v0 and len(got) == 1
 
 
+def query_requests(d):
+    """The daemon's count of "query" requests so far."""
+    for line in d.ok("metrics", "--format", "jsonl").stdout.splitlines():
+        m = json.loads(line)
+        if m["metric_name"] == "requests_total" and json.loads(m["tags"])["op"] == "query":
+            return m["metric_value"]
+    return 0
+
+
+def test_clients_of_one_process_map_a_new_version_once(loaded):
+    """The process's registry of mapped states (lib/client/segcache.c): after a write, the first
+    client asks the daemon and maps the new version; another client of the same process whose
+    page names that version answers from it with no round trip, the same rows."""
+    with Client(loaded.path) as a, Client(loaded.path) as b, \
+            Client(loaded.path, watch=False) as plain:
+        until_page(a, limit=1)
+        until_page(b, limit=1)
+        cid = cid_v0(91_000)
+        loaded.ok("pin", "add", cid, "--name", "shared")
+        meta_a, got_a = rows(a, filters=[("cid", "eq", cid)])
+        assert meta_a["detail"] == "fd" and [r["name"] for r in got_a] == ["shared"]
+        before = query_requests(loaded)
+        own = query_requests(loaded) - before  # the metrics query itself counts
+        before += own
+        meta_b, got_b = rows(b, filters=[("cid", "eq", cid)])
+        assert meta_b["detail"] == "page" and meta_b["version"] == meta_a["version"], meta_b
+        assert got_b == got_a and meta_b["table_rows"] == meta_a["table_rows"] == PINS + 1
+        meta_b, whole = rows(b)
+        assert meta_b["detail"] == "page" and len(whole) == PINS + 1
+        assert query_requests(loaded) == before + own  # b never asked the daemon
+        # a client without the page asks, is passed the same state, and reads the same rows
+        meta_p, got_p = rows(plain, filters=[("cid", "eq", cid)])
+        assert meta_p["detail"] == "fd" and got_p == got_a
+        assert rows(plain)[1] == whole
+        # a's client keeps its own state when b closes; both ask again after the next write
+    with Client(loaded.path) as c:
+        meta, got = rows(c, filters=[("cid", "eq", cid)])
+        assert meta["detail"] == "fd" and got == got_a
+
+
 def test_a_killed_daemon_is_not_trusted(loaded):
     with Client(loaded.path) as c:
         until_page(c, limit=10)
