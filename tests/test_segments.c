@@ -508,6 +508,10 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
         const uint8_t *m1 = ik_snapshot_data(ik_segset_segment(next, 1), &size1), *d;
         ASSERT_EQ(out.get_next(&out, &b), 0);
         ASSERT_EQ(b.length, 1);
+        ASSERT_EQ(out.get_schema(&out, &s), 0); /* made when asked: views only so far */
+        ASSERT_EQ(s.n_children, b.n_children);
+        ASSERT_TRUE(strcmp(s.children[0]->name, "cid") == 0);
+        s.release(&s);
         d = b.children[0]->buffers[2];
         ASSERT_TRUE(d >= m1 && d < m1 + size1);
         out.release(&out); /* the batch outlives its stream */

@@ -23,11 +23,17 @@ struct seg_stream {
     char error[IK_ERROR_SIZE];
 };
 
+static int project(struct seg_stream *r, const struct ArrowSchema *sc, struct ik_error *err);
+
 static int ss_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
 {
     struct seg_stream *r = st->private_data;
     struct ik_error err;
-    int rc = ik_schema_copy(&r->schema, out, &err);
+    int rc = 0;
+    if (!r->schema.release) /* views only so far: the projection made when first asked */
+        rc = project(r, ik_snapshot_schema(r->set->seg[0].snap), &err);
+    if (rc == 0)
+        rc = ik_schema_copy(&r->schema, out, &err);
     if (rc != 0)
         snprintf(r->error, sizeof r->error, "%s", err.message);
     return rc;
@@ -244,9 +250,7 @@ static int add_batch(struct seg_stream *r, int64_t *cap, const struct ik_query *
         slice = sel[i] == sel[i - 1] + 1;
     if (sel != NULL && slice && k > 0)
         start = sel[0];
-    if (slice && !r->schema.release && r->cols && (rc = project(r, sc, err)) != 0)
-        return rc;
-    if (slice && r->schema.release && r->cols) { /* a slice: views, nothing copied */
+    if (slice && r->cols) { /* a slice: views, nothing copied (the schema made when asked) */
         if (ik__seg_view(&r->va, g, r->cols, r->n_cols, start, k, more, b) != 0)
             return ik_error_set(err, ENOMEM, "out of memory");
         r->n++;
@@ -349,9 +353,16 @@ int ik_segset_query(struct ik_segset *s, const struct ik_query *q, struct ArrowA
         }
         if (kp && (rc = key_rows(g, kp, &cand, &n_cand, err)) != 0)
             break;
-        if (!kp || n_cand > 0)
+        if (kp && q->n_preds == 1) { /* the key alone: its rows are the match, less the gone */
+            for (int64_t c = 0; c < n_cand; c++)
+                if (!ik__seg_is_gone(g, cand[c]))
+                    cand[n_sel++] = cand[c];
+            sel = cand;
+            cand = NULL;
+        } else if (!kp || n_cand > 0) {
             rc = ik__query_select(q, ik_snapshot_schema(g->snap), ik__seg_batch(g), cand, n_cand,
                                   g->gone, g->n_gone, &sel, &n_sel, err);
+        }
         if (rc == 0) {
             matched += n_sel;
             rc = take_selected(r, &cap, q, g, sel, n_sel, &skip, &left, cost, err);
