@@ -7,6 +7,7 @@
 
 #include "ik_test.h"
 #include "ipfskit/cid.h"
+#include "ipfskit/client.h"
 #include "store/cid_internal.h"
 
 #define V0 "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"
@@ -697,4 +698,34 @@ TEST(test_cid_rejects_embedded_nul)
     text[10] = 0;
     ASSERT_FAILS(ik_cid_parse(text, sizeof text - 1, &c, &err), IK_EFORMAT, &err,
                  "invalid base32 character '\\x00' at 10");
+}
+
+/* A query's cid filters: canonical texts (and non-CIDs) are left as they are without being
+ * decoded; other forms of a CID are rewritten to the canonical one, whatever the decode path. */
+TEST(test_query_cid_filters_rewrite_only_other_forms)
+{
+    static const char *canonical[] = {V0, V0_AS_V1, "Qm123", "not a cid", "bafy-not-a-cid"};
+    static const char *other[] = {"BAFYBEIHDWDCEFGH4DQKJV67UZCMW7OJEE6XEDZDETOJUZJEVTENXQUVYKU",
+                                  "ZCJ7vKKGXBU2RSHn6gtYhckSrkk47KCtnEJAfQbttGmfsyjbH",
+                                  "uAXASIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV"};
+    struct ik_error err = {{0}};
+    struct ik_query q;
+    size_t i;
+    for (i = 0; i < sizeof canonical / sizeof canonical[0]; i++) {
+        ik_query_init(&q, "pin_index");
+        ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, canonical[i], &err), 0);
+        ASSERT_TRUE(!ik_query_has_other_cids(&q));
+        ASSERT_EQ(ik_query_canonical_cids(&q, &err), 0);
+        ASSERT_STR_EQ(q.preds[0].values[0].s, canonical[i]);
+        ik_query_reset(&q);
+    }
+    for (i = 0; i < sizeof other / sizeof other[0]; i++) {
+        ik_query_init(&q, "pin_index");
+        ASSERT_EQ(ik_query_filter_str(&q, "cid", IK_OP_EQ, other[i], &err), 0);
+        ASSERT_TRUE(ik_query_has_other_cids(&q));
+        ASSERT_EQ(ik_query_canonical_cids(&q, &err), 0);
+        ASSERT_STR_EQ(q.preds[0].values[0].s, V0_AS_V1);
+        ASSERT_TRUE(!ik_query_has_other_cids(&q));
+        ik_query_reset(&q);
+    }
 }

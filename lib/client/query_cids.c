@@ -8,6 +8,7 @@
 
 #include "ipfskit/cid.h"
 #include "ipfskit/client.h"
+#include "store/cid_internal.h"
 
 static bool on_cid(const struct ik_predicate *p)
 {
@@ -21,6 +22,8 @@ static size_t other_form(const struct ik_value *v, char *buf, size_t cap)
     size_t n;
     if (v->kind != IK_VAL_STR || v->s == NULL)
         return 0;
+    if (!ik__cid_needs_canonical(v->s, v->len))
+        return 0; /* in the form ik_cid_canonical keeps, CID or not: no decode (every lookup) */
     n = ik_cid_canonical(v->s, v->len, buf, cap);
     return n > 0 && (n != v->len || memcmp(buf, v->s, n) != 0) ? n : 0;
 }
