@@ -479,7 +479,7 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
             atomic_fetch_add(&r->refs, 1);
         pthread_mutex_unlock(&c->mu);
         /* another client of this process mapped it already */
-        if ((r = ik__shared_find(version, sb.st_dev, sb.st_ino)) != NULL) {
+        if ((r = ik__shared_find(version, sb.st_dev, sb.st_ino, c->opts.validate)) != NULL) {
             for (i = 0; i < n; i++)
                 close(fds[i]);
             snap_drop(c, prev);
@@ -513,6 +513,7 @@ static int snap_get(struct ik_client *c, const char *table, uint64_t version, in
         return rc;
     }
     atomic_init(&r->refs, 1);
+    r->validated = c->opts.validate;
     r->version = version;
     r->table_rows = table_rows;
     if (have_id) {
@@ -725,7 +726,7 @@ static int answer_from_page(struct ik_client *c, const struct ik_query *q, struc
         bool serving = page_read(w->page, word, &v, &dev, &ino);
         if (serving && !is_state(s, v, dev, ino) && dev == (uint64_t)(dev_t)dev &&
             ino == (uint64_t)(ino_t)ino &&
-            (n = ik__shared_find(v, (dev_t)dev, (ino_t)ino)) != NULL) {
+            (n = ik__shared_find(v, (dev_t)dev, (ino_t)ino, c->opts.validate)) != NULL) {
             snap_install(c, slot, n);
             snap_drop(c, s);
             s = n; /* our reference */

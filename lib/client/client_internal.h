@@ -31,7 +31,8 @@ struct ik__snap_ref {
     uint64_t version;   /* as the daemon's reply announced it; sent back in "have" */
     int64_t table_rows; /* as the reply announced it */
     atomic_int refs;
-    bool shared; /* in the process's registry (guarded by its lock) */
+    bool shared;    /* in the process's registry (guarded by its lock) */
+    bool validated; /* mapped by a client with ik_client_options.validate */
 };
 
 /* The daemon's version page (lib/proto/proto.h) and the connection it came on, kept open and
@@ -75,7 +76,9 @@ int ik__client_map_state(struct ik_client *c, const int *fds, int n, const struc
  * be passed a state maps it and registers it, the others find it (after their round trip, or
  * with no round trip when the version page names it). Weak: a state goes from the registry
  * when no client holds it any more. */
-struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino); /* a ref, or NULL */
+/* A registered state (with a reference), or NULL; with `validated`, only one whose segments
+ * were fully validated when mapped (a client asking for validation trusts no other's). */
+struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino, bool validated);
 void ik__shared_put(struct ik__snap_ref *r); /* registers r (with a reference of its own) */
 void ik__snap_unref(struct ik__snap_ref *r); /* drops a reference; NULL is a no-op */
 void ik__shared_lock(void);                  /* fork.c: held across fork() */

@@ -63,13 +63,14 @@ void ik__snap_unref(struct ik__snap_ref *r)
         ref_free(r);
 }
 
-struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino)
+struct ik__snap_ref *ik__shared_find(uint64_t version, dev_t dev, ino_t ino, bool validated)
 {
     struct ik__snap_ref *r = NULL;
     int i;
     pthread_mutex_lock(&shared_mu);
     for (i = n_shared - 1; i >= 0 && r == NULL; i--)
-        if (shared[i]->dev == dev && shared[i]->ino == ino && shared[i]->version == version) {
+        if (shared[i]->dev == dev && shared[i]->ino == ino && shared[i]->version == version &&
+            (shared[i]->validated || !validated)) {
             r = shared[i];
             atomic_fetch_add(&r->refs, 1);
         }

@@ -360,7 +360,7 @@ class Client:
     thread-safe). ctypes releases the GIL during each C call."""
 
     def __init__(self, path, method="auto", compression="none", direct_sqlite=False,
-                 timeout_ms=0, watch=True):
+                 timeout_ms=0, watch=True, validate=False):
         L = lib()
         self.L = L
         o = ClientOptions()
@@ -371,6 +371,7 @@ class Client:
         o.compression = COMPRESSION[compression]
         o.direct_sqlite = direct_sqlite
         o.no_watch = not watch
+        o.validate = validate
         o.timeout_ms = timeout_ms
         self.c = ctypes.c_void_p()
         err = Err()

@@ -129,7 +129,18 @@ def test_clients_of_one_process_map_a_new_version_once(loaded):
         meta_p, got_p = rows(plain, filters=[("cid", "eq", cid)])
         assert meta_p["detail"] == "fd" and got_p == got_a
         assert rows(plain)[1] == whole
-        # a's client keeps its own state when b closes; both ask again after the next write
+    # a client that validates what it maps trusts no other client's mapping: it asks and maps
+    with Client(loaded.path) as a, Client(loaded.path, validate=True) as v:
+        until_page(a, limit=1)
+        until_page(v, limit=1)
+        cid2 = cid_v0(91_001)
+        loaded.ok("pin", "add", cid2, "--name", "shared2")
+        meta_a, got_a2 = rows(a, filters=[("cid", "eq", cid2)])
+        assert meta_a["detail"] == "fd"
+        meta_v, got_v = rows(v, filters=[("cid", "eq", cid2)])
+        assert meta_v["detail"] == "fd" and got_v == got_a2, meta_v
+        meta_v, _ = rows(v, filters=[("cid", "eq", cid2)])
+        assert meta_v["detail"] == "page"  # its own mapping, through the page
     with Client(loaded.path) as c:
         meta, got = rows(c, filters=[("cid", "eq", cid)])
         assert meta["detail"] == "fd" and got == got_a
