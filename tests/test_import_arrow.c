@@ -1148,3 +1148,44 @@ TEST(test_import_journal_is_the_base_segment)
     free(bytes.p);
     ik_store_close(st);
 }
+
+/* Pass 1 checks a large batch's halves on two threads: the outcome is the sequential one. The
+ * first bad row fails the import, whichever half it is in; skipped, every bad row counts and
+ * the first one is the one named; the good rows all land. */
+TEST(test_import_arrow_checks_in_two_halves_as_in_one)
+{
+    enum { NR = 10000 };
+    struct arow *rows = calloc(NR, sizeof *rows);
+    static char cids[NR][47];
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st;
+    ASSERT_TRUE(rows != NULL);
+    for (int i = 0; i < NR; i++) {
+        ik_test_cidv0(40000 + (uint64_t)i, cids[i]);
+        rows[i] = (struct arow){cids[i], NULL, NULL, NULL, 0};
+    }
+    rows[9000].cid = "Qmbad9000"; /* the second half only */
+    st = fresh();
+    ASSERT_FAILS(import_rows(st, rows, NR, false, &res, &err), EINVAL, &err,
+                 "record batch 0 row 9000");
+    ASSERT_EQ(ik_store_count(st), 0);
+    rows[7000].pin_type = "sideways"; /* then a bad row in each half: the first one named */
+    rows[3000].cid = "Qmbad3000";
+    ASSERT_FAILS(import_rows(st, rows, NR, false, &res, &err), EINVAL, &err,
+                 "record batch 0 row 3000");
+    ASSERT_OK(import_rows(st, rows, NR, true, &res, &err), &err);
+    ASSERT_EQ(res.imported, NR - 3);
+    ASSERT_EQ(res.skipped, 3);
+    ASSERT_TRUE(strstr(res.first_skip, "record batch 0 row 3000") != NULL);
+    ASSERT_EQ(ik_store_count(st), NR - 3);
+    rows[3000].cid = cids[3000]; /* only the second half skips: its first is named */
+    ik_store_close(st);
+    st = fresh();
+    ASSERT_OK(import_rows(st, rows, NR, true, &res, &err), &err);
+    ASSERT_EQ(res.skipped, 2);
+    ASSERT_TRUE(strstr(res.first_skip, "record batch 0 row 7000") != NULL);
+    ASSERT_EQ(ik_store_count(st), NR - 2);
+    ik_store_close(st);
+    free(rows);
+}

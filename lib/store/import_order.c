@@ -76,6 +76,23 @@ int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint6
     return 0;
 }
 
+int ik__pending_append(struct ik__pending_list *l, const struct ik__pending_list *more,
+                       struct ik_error *err)
+{
+    if (more->n == 0)
+        return 0;
+    if (l->n + more->n > l->cap) {
+        struct ik__pending *t = realloc(l->v, (l->n + more->n) * sizeof *t);
+        if (t == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        l->v = t;
+        l->cap = l->n + more->n;
+    }
+    memcpy(l->v + l->n, more->v, more->n * sizeof *more->v);
+    l->n += more->n;
+    return 0;
+}
+
 void ik__pending_free(struct ik__pending_list *l)
 {
     free(l->v);

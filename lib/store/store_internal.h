@@ -223,6 +223,9 @@ struct ik__pending_list {
 /* Appends an entry (ENOMEM; EFBIG when seq passes UINT32_MAX). */
 int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
                     struct ik_error *err);
+/* Appends the entries of `more` (ENOMEM). */
+int ik__pending_append(struct ik__pending_list *l, const struct ik__pending_list *more,
+                       struct ik_error *err);
 /* The CID text an entry sorts by, the canonical form (written into buf, of cap >=
  * IK_CID_MAX_TEXT + 1) for one given in another form: its length, *text pointing to it. */
 size_t ik__pending_text(const struct ik__pending *t, char *buf, size_t cap, const char **text);
