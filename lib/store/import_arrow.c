@@ -369,27 +369,64 @@ struct at {
     uint32_t batch, row;
 };
 
+/* Input row i's value of column c (read_value's i, in child `a`) as the upsert binds it: true
+ * with *o set, false when the row does not give it. utf8 and plain integer columns are read
+ * here directly (the common case), the others through read_value. */
+static bool read_gval(struct acol *c, const struct ArrowArray *a, int64_t i, struct ik__gval *o)
+{
+    struct ik__row r;
+    if (!c->dict && (c->kind == K_STR32 || c->kind == K_INT)) {
+        const uint8_t *bits = a->buffers[0];
+        int64_t k = a->offset + i;
+        if (bits != NULL && !((bits[k >> 3] >> (k & 7)) & 1))
+            return false;
+        if (c->kind == K_INT) {
+            int64_t v = load_int(a->buffers[1], c->int_fmt, k);
+            o->v = c->ts_div > 1 ? v / c->ts_div : v * c->ts_mul;
+            o->p = NULL;
+            return o->has = true;
+        }
+        if (a->buffers[2] == NULL) /* no bytes at all: bound to nothing, as bound() says */
+            return false;
+        {
+            const int32_t *off = a->buffers[1];
+            o->p = (const char *)a->buffers[2] + off[k];
+            o->v = off[k + 1] - off[k];
+        }
+        return c->col == IK__NAME && o->v == 0 ? false : (o->has = true); /* "" is no name */
+    }
+    c->arr = a;
+    r.given = 0;
+    read_value(c, i, &r);
+    if (!bound(&r, c->col))
+        return false;
+    o->p = ik__col_is_str(c->col) ? r.str[c->col].p : NULL;
+    o->v = ik__col_is_str(c->col) ? (int64_t)r.str[c->col].n : r.num[c->col];
+    return o->has = true;
+}
+
+#define GATHER_CHUNK 256
+
 /* Column c of every row the table will hold (s->given), row j's value taken from the last of
  * its twins (entries first[j] .. first[j + 1] - 1) that gives it, as the upserts in that order
  * leave it; `k` is c's input column (-1: none, every row takes the default). */
 static int gather_column(struct ik__given *g, int c, struct acol *cols, int k, const int64_t *child,
                          const struct held *h, const struct at *at, const uint32_t *first, size_t m)
 {
-    struct ik__row r;
+    struct ik__gval v[GATHER_CHUNK];
     int rc = 0;
-    for (size_t j = 0; j < m && rc == 0; j++) {
-        const struct ik__row *give = NULL;
-        for (uint32_t i = first[j + 1]; k >= 0 && i-- > first[j];) {
-            const struct ArrowArray *b = &h->v[at[i].batch];
-            cols[k].arr = b->children[child[k]];
-            r.given = 0;
-            read_value(&cols[k], b->offset + (int64_t)at[i].row, &r);
-            if (bound(&r, c)) {
-                give = &r;
-                break;
+    for (size_t j0 = 0; j0 < m && rc == 0; j0 += GATHER_CHUNK) {
+        size_t n = m - j0 < GATHER_CHUNK ? m - j0 : GATHER_CHUNK;
+        for (size_t j = 0; j < n; j++) {
+            v[j].has = false;
+            for (uint32_t i = first[j0 + j + 1]; k >= 0 && i-- > first[j0 + j];) {
+                const struct ArrowArray *b = &h->v[at[i].batch];
+                if (read_gval(&cols[k], b->children[child[k]], b->offset + (int64_t)at[i].row,
+                              &v[j]))
+                    break;
             }
         }
-        rc = ik__given_value(g, c, give);
+        rc = ik__given_values(g, c, v, n);
     }
     return rc;
 }

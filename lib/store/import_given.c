@@ -215,16 +215,15 @@ int ik__given_cid(struct ik__given *g, const char *p, size_t n)
     return rc;
 }
 
-int ik__given_value(struct ik__given *g, int c, const struct ik__row *r)
+/* Appends column c's next value: (p, v bytes) for a string, v for a number, or when !has the
+ * default (or null). */
+static inline int put_value(struct ik__given *g, struct gcol *k, int c, bool has, const char *p,
+                            int64_t v)
 {
-    struct gcol *k = &g->c[c];
-    bool has = r != NULL && IK__HAS(r, c) && (!ik__col_is_str(c) || r->str[c].p != NULL);
     int64_t i = k->len;
     int rc = 0;
-    if (c == IK__CID || i >= g->rows)
-        return EINVAL;
     if (k->kind == G_BOOL) { /* verified: false when not given */
-        if (has && r->num[c] != 0)
+        if (has && v != 0)
             ik__bit_set(k->data.data, i);
         if (has && k->nullable)
             ik__bit_set(k->valid.data, i);
@@ -232,11 +231,11 @@ int ik__given_value(struct ik__given *g, int c, const struct ik__row *r)
             k->nulls++;
     } else if (has) {
         if (k->kind == G_STR)
-            rc = put_str(k, r->str[c].p, r->str[c].n);
+            rc = put_str(k, p, (size_t)v);
         else if (k->kind == G_DICT)
-            rc = put_dict(k, r->str[c].p, r->str[c].n);
+            rc = put_dict(k, p, (size_t)v);
         else
-            put_int(k, r->num[c]);
+            put_int(k, v);
         if (rc == 0 && k->nullable)
             ik__bit_set(k->valid.data, i);
     } else if (c == IK__PIN_TYPE) { /* the INSERT's defaults */
@@ -256,6 +255,28 @@ int ik__given_value(struct ik__given *g, int c, const struct ik__row *r)
     }
     if (rc == 0)
         k->len++;
+    return rc;
+}
+
+int ik__given_value(struct ik__given *g, int c, const struct ik__row *r)
+{
+    bool has = r != NULL && IK__HAS(r, c) && (!ik__col_is_str(c) || r->str[c].p != NULL);
+    if (c == IK__CID || g->c[c].len >= g->rows)
+        return EINVAL;
+    if (!has)
+        return put_value(g, &g->c[c], c, false, NULL, 0);
+    return ik__col_is_str(c) ? put_value(g, &g->c[c], c, true, r->str[c].p, (int64_t)r->str[c].n)
+                             : put_value(g, &g->c[c], c, true, NULL, r->num[c]);
+}
+
+int ik__given_values(struct ik__given *g, int c, const struct ik__gval *v, size_t n)
+{
+    struct gcol *k = &g->c[c];
+    int rc = 0;
+    if (c == IK__CID || n > (size_t)(g->rows - k->len))
+        return EINVAL;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = put_value(g, k, c, v[i].has, v[i].p, v[i].v);
     return rc;
 }
 

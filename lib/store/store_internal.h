@@ -194,6 +194,14 @@ void ik__given_free(struct ik__given *g);
 int ik__given_begin(struct ik__given *g, int64_t rows, int64_t now, const char *backend);
 int ik__given_cid(struct ik__given *g, const char *p, size_t n);
 int ik__given_value(struct ik__given *g, int c, const struct ik__row *r);
+/* A value for ik__given_values: a string (p, v bytes) or a number (v); has false: not given. */
+struct ik__gval {
+    const char *p;
+    int64_t v;
+    bool has;
+};
+/* n values of column c at once (as n calls of ik__given_value). */
+int ik__given_values(struct ik__given *g, int c, const struct ik__gval *v, size_t n);
 void ik__given_drop(struct ik__given *g);
 /* The rows as one batch of pin_index's schema; EINVAL when they were dropped or are short. */
 int ik__given_finish(struct ik__given *g, struct ArrowSchema *schema_out, struct ArrowArray *out);
