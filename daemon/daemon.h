@@ -164,6 +164,7 @@ struct ik_daemon {
     struct ArrowSchema given_schema;
     struct ArrowArray given_rows;
     uint64_t given_gen;
+    int given_fd; /* the import's journal (read-only), published as the base: -1 when none */
     pthread_mutex_t files_mu;      /* held from writing a segment until its state is published,
                                       and while pruning: prune never sees a file no state names
                                       yet */
@@ -299,9 +300,11 @@ void ik_workers_stop(struct ik_daemon *d);
 int ik_build_initial(struct ik_daemon *d, struct ik_error *err);
 void ik_build_request(struct ik_daemon *d, uint64_t generation);
 /* The whole table at `gen` as the writer's import left it, for the next full build (moved:
- * schema and rows are NULL-released after); gen 0 drops what is held. */
+ * schema and rows are NULL-released after); gen 0 drops what is held. `journal_fd` (taken,
+ * -1: none) is the import's journal, the same rows as a snapshot file: linked as the base
+ * instead of writing them again. */
 void ik_segbuild_give(struct ik_daemon *d, uint64_t gen, struct ArrowSchema *schema,
-                      struct ArrowArray *rows);
+                      struct ArrowArray *rows, int journal_fd);
 /* The writer's own build of the delta of its write, when nothing else waits and the builder
  * is idle: no thread handoff between the commit and the publish. True when `gen` is published
  * on return; false leaves it to the builder thread (busy, failing, a large or full build). */

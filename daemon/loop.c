@@ -648,6 +648,7 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
     if (!d)
         return ik_error_set(err, ENOMEM, "out of memory");
     d->listen_fd = d->ep_fd = d->wake_fd = d->lock_fd = d->pins.fd = d->vfs.fd = -1;
+    d->given_fd = -1;
     d->vpage_fd = d->reserve_fd = -1;
     d->uid = getuid();
     snprintf(d->dir, sizeof d->dir, ".");

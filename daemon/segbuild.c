@@ -223,23 +223,32 @@ static uint64_t next_seq(struct ik_daemon *d)
 }
 
 void ik_segbuild_give(struct ik_daemon *d, uint64_t gen, struct ArrowSchema *schema,
-                      struct ArrowArray *rows)
+                      struct ArrowArray *rows, int journal_fd)
 {
     struct ArrowSchema os = {0};
     struct ArrowArray oa = {0};
+    int ofd;
     pthread_mutex_lock(&d->build_mu);
     os = d->given_schema;
     oa = d->given_rows;
+    ofd = d->given_fd;
     d->given_rows.release = NULL;
     d->given_schema.release = NULL;
+    d->given_fd = -1;
     if (gen > 0) {
         d->given_schema = *schema;
         d->given_rows = *rows;
         d->given_gen = gen;
+        d->given_fd = journal_fd;
         schema->release = NULL;
         rows->release = NULL;
+        journal_fd = -1;
     }
     pthread_mutex_unlock(&d->build_mu);
+    if (ofd >= 0)
+        close(ofd);
+    if (journal_fd >= 0)
+        close(journal_fd);
     if (oa.release)
         oa.release(&oa);
     if (os.release)
@@ -254,25 +263,31 @@ void ik_segbuild_give(struct ik_daemon *d, uint64_t gen, struct ArrowSchema *sch
  * are no longer the store's: dropped), in one hold of build_mu; true when taken. Rows given
  * for a newer generation (after this round began) stay. */
 static bool take_or_drop(struct ik_daemon *d, uint64_t gen, bool take, struct ArrowSchema *ps,
-                         struct ArrowArray *pa)
+                         struct ArrowArray *pa, int *journal_fd)
 {
     struct ArrowSchema os = {0};
     struct ArrowArray oa = {0};
     bool ok = false;
+    int fd = -1;
     pthread_mutex_lock(&d->build_mu);
     if (d->given_rows.release != NULL && d->given_gen <= gen) {
         os = d->given_schema;
         oa = d->given_rows;
+        fd = d->given_fd;
         ok = take && d->given_gen == gen;
         d->given_schema.release = NULL;
         d->given_rows.release = NULL;
+        d->given_fd = -1;
     }
     pthread_mutex_unlock(&d->build_mu);
     if (ok) {
         *ps = os;
         *pa = oa;
+        *journal_fd = fd;
         return true;
     }
+    if (fd >= 0)
+        close(fd);
     if (oa.release)
         oa.release(&oa);
     if (os.release)
@@ -294,7 +309,23 @@ static bool given_for(struct ik_daemon *d, uint64_t gen)
 /* Drops rows the writer gave for a generation `published` covers. */
 static void drop_given(struct ik_daemon *d, uint64_t published)
 {
-    take_or_drop(d, published, false, NULL, NULL);
+    take_or_drop(d, published, false, NULL, NULL, NULL);
+}
+
+/* The import's journal (jfd, closed here), which holds the rows of `gen` as a snapshot file,
+ * linked as the base segment of `gen`: the rows are not written a second time. A failure is
+ * logged, and the caller writes the rows instead. */
+static int link_journal(struct ik_daemon *d, uint64_t gen, int jfd, struct ik_segset **out)
+{
+    struct ik_error err = {{0}};
+    int rc = ik_segset_link_base(d->dir, "pin_index", gen, next_seq(d), jfd, out, &err);
+    close(jfd);
+    if (rc != 0)
+        fprintf(stderr,
+                "ipfs-kit daemon: the import's journal as the base of %llu: %s (writing "
+                "the rows instead)\n",
+                (unsigned long long)gen, err.message);
+    return rc;
 }
 
 /* A new base of every pin (and vfs_stats from the same rows): the writer's rows when it gave
@@ -306,9 +337,9 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     struct ArrowArray pa = {0}, va = {0};
     struct ik_segset *vset = NULL;
     uint64_t gen = 0;
-    int rc;
+    int rc, jfd = -1;
     atomic_fetch_add_explicit(&d->metrics.full_builds, 1, memory_order_relaxed);
-    if (ik_store_generation(st, &gen, NULL) == 0 && take_or_drop(d, gen, true, &ps, &pa))
+    if (ik_store_generation(st, &gen, NULL) == 0 && take_or_drop(d, gen, true, &ps, &pa, &jfd))
         rc = 0;
     else if (pr != NULL)
         rc = ik_pin_reader_read(pr, &gen, &ps, &pa, err);
@@ -316,7 +347,9 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
         rc = ik_store_read_pins(st, &ps, &pa, err);
     if (rc != 0)
         return rc;
-    rc = ik_segset_write_base(d->dir, "pin_index", gen, next_seq(d), &ps, &pa, out, err);
+    rc = jfd >= 0 ? link_journal(d, gen, jfd, out) : ENOENT;
+    if (rc != 0)
+        rc = ik_segset_write_base(d->dir, "pin_index", gen, next_seq(d), &ps, &pa, out, err);
     if (rc == 0 && (rc = ik_vfs_stats_build(&ps, &pa, &vs, &va, err)) == 0) {
         rc = ik_segset_write_base(d->dir, "vfs_stats", gen, next_seq(d), &vs, &va, &vset, err);
         va.release(&va);
@@ -762,6 +795,9 @@ void ik_segbuild_free(struct ik_daemon *d)
         d->given_rows.release(&d->given_rows);
     if (d->given_schema.release)
         d->given_schema.release(&d->given_schema);
+    if (d->given_fd >= 0)
+        close(d->given_fd);
+    d->given_fd = -1;
     d->given_rows.release = NULL;
     d->given_schema.release = NULL;
     ik_segset_release(d->durable);

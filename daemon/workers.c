@@ -245,7 +245,8 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
     if (rc != 0 && pending != 0) /* committed: the generation is the pending version */
         rc = 0, gen = pending;
     if (rows.release) /* handed to the builder, or dropped */
-        ik_segbuild_give(d, rc == 0 ? gen : 0, &schema, &rows);
+        ik_segbuild_give(d, rc == 0 ? gen : 0, &schema, &rows,
+                         rc == 0 && pending != 0 ? ik_store_journal_open(d->wstore, pending) : -1);
     if (pending != 0) {
         /* the tail learns the import's rows from the log once applied: until then it starts
          * at its version, and older since go to the store (which waits for the apply) */

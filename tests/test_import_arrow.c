@@ -1,6 +1,7 @@
 /* Tests of the Arrow import, which checks every row and then upserts in cid order: across record
  * batches the later of two rows with one CID wins, the input order does not change the store,
  * errors name the record batch and row (of a check and of the insert), skip_invalid skips. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "ipfskit/cid.h"
 #include "ipfskit/config.h"
 #include "ipfskit/seglog.h"
+#include "ipfskit/segments.h"
 #include "ipfskit/store.h"
 #include "store/store_internal.h"
 #include "store_testutil.h"
@@ -929,4 +931,261 @@ TEST(test_import_journal_large_buffers_apply)
     free(cids);
     free(names);
     ik_store_close(st);
+}
+
+/* ---- the rows built a column at a time (import_given.c), on two threads from 8192 rows ---- */
+
+/* An IPC stream of `n` pins with every pin_index column in another type than the table's (large
+ * strings, a dictionary of int16, int32 sizes, seconds and milliseconds, int64 replication,
+ * uint16 counts, a plain backend string), in shuffled order, two record batches, with nulls,
+ * empty names, CIDv1 in upper case and twins whose later row gives fewer columns. */
+static int mixed_rows(int n, unsigned seed, struct ik_test_sink *out, struct ik_error *err)
+{
+    static const char *const names[IK__NCOLS] = {
+        "cid",       "name",        "size_bytes", "pin_type",
+        "timestamp", "metadata",    "backend",    "replication_factor",
+        "verified",  "last_access", "vfs_path",   "access_count"};
+    static const char *const fmts[IK__NCOLS] = {"u", "U", "i", "s",       "tss:UTC", "u",
+                                                "u", "l", "b", "tsm:UTC", "u",       "S"};
+    static const char v1_upper[] = "BAFYBEIGDYRZT5SFP7UDM7HU76UH7Y26NF3EFUYLQABF3OCLGTQY55FBZDI";
+    static const char *const types[3] = {"recursive", "direct", "indirect"};
+    struct ArrowSchema s;
+    struct ik_builder *b = NULL;
+    struct ik_ipc_writer *w = NULL;
+    struct ik_write_options o;
+    int *order = malloc((size_t)n * sizeof *order);
+    int i, k, rc = 0;
+    if (order == NULL || ik__schema_alloc(&s, "+s", "", NULL, 0, IK__NCOLS) != 0) {
+        free(order);
+        return ENOMEM;
+    }
+    for (k = 0; k < IK__NCOLS && rc == 0; k++) {
+        rc = ik__schema_alloc(s.children[k], fmts[k], names[k], NULL, k ? ARROW_FLAG_NULLABLE : 0,
+                              0);
+        if (rc == 0 && k == IK__PIN_TYPE)
+            rc = ik__schema_alloc_dictionary(s.children[k]) ||
+                 ik__schema_alloc(s.children[k]->dictionary, "u", NULL, NULL, ARROW_FLAG_NULLABLE,
+                                  0);
+    }
+    for (i = 0; i < n; i++)
+        order[i] = i;
+    for (i = n - 1; i > 0; i--) { /* shuffled: the gather reads every column at random */
+        int j = (int)((unsigned)rand_r(&seed) % (unsigned)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    ik_write_options_init(&o);
+    o.format = IK_IPC_STREAM;
+    if (rc == 0)
+        rc = ik_builder_create(&s, 0, &b, err);
+    if (rc == 0)
+        rc = ik_ipc_writer_create(&s, &o, ik_test_sink_write, out, &w, err);
+    for (i = 0; i < n && rc == 0; i++) {
+        int p = order[i], twin = p % 97 == 3; /* a later row of an earlier pin */
+        char cid[47], text[96];
+        ik_test_cidv0(twin ? (uint64_t)(p - 1) : (uint64_t)p, cid);
+        if (p == 7 || p == 8) /* the same CIDv1, upper case twice: stored canonical, merged */
+            rc = ik_builder_str(b, 0, v1_upper, strlen(v1_upper), err);
+        else
+            rc = ik_builder_str(b, 0, cid, strlen(cid), err);
+        snprintf(text, sizeof text, "file-%d", p);
+        if (rc == 0 && p % 5 != 0)
+            rc = ik_builder_str(b, 1, p % 11 == 1 ? "" : text, p % 11 == 1 ? 0 : strlen(text), err);
+        if (rc == 0 && p % 7 != 0 && !twin)
+            rc = ik_builder_int(b, 2, p * 3, err);
+        if (rc == 0 && p % 4 != 0)
+            rc = ik_builder_str(b, 3, types[p % 3], strlen(types[p % 3]), err);
+        if (rc == 0 && p % 6 != 0)
+            rc = ik_builder_int(b, 4, 1700000000 + p, err);
+        snprintf(text, sizeof text, "{\"n\":%d}", p);
+        if (rc == 0 && p % 3 == 0)
+            rc = ik_builder_str(b, 5, text, strlen(text), err);
+        if (rc == 0 && p % 8 != 0 && !twin)
+            rc = ik_builder_str(b, 6, p % 2 ? "ipfs" : "s3", p % 2 ? 4 : 2, err);
+        if (rc == 0 && p % 9 != 0)
+            rc = ik_builder_int(b, 7, p % 4, err);
+        if (rc == 0 && p % 10 != 0)
+            rc = ik_builder_bool(b, 8, p % 2 == 0, err);
+        if (rc == 0 && p % 2 == 0)
+            rc = ik_builder_int(b, 9, 1700000000000LL + p, err);
+        snprintf(text, sizeof text, "/d/%d/f%d", p % 13, p);
+        if (rc == 0 && p % 12 != 0 && !twin)
+            rc = ik_builder_str(b, 10, text, strlen(text), err);
+        if (rc == 0 && p % 3 != 0)
+            rc = ik_builder_int(b, 11, p % 60000, err);
+        if (rc == 0)
+            rc = ik_builder_end_row(b, err);
+        if (rc == 0 && (i == n / 3 || i == n - 1)) {
+            struct ArrowArray a;
+            rc = ik_builder_finish(b, NULL, NULL, &a, err);
+            if (rc == 0) {
+                rc = ik_ipc_writer_write(w, &a, err);
+                a.release(&a);
+            }
+        }
+    }
+    if (rc == 0)
+        rc = ik_ipc_writer_finish(w, err);
+    ik_ipc_writer_destroy(w);
+    ik_builder_destroy(b);
+    s.release(&s);
+    free(order);
+    return rc;
+}
+
+/* Every column of every type, twins merged, defaults filled: the rows given (built on two
+ * threads) equal a read of the store, through pins and from the journal once applied. */
+TEST(test_import_rows_of_every_column_equal_the_store_on_two_threads)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_import_options o;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs = {0};
+    struct ArrowArray ga = {0};
+    struct pins p;
+    char dir[256], why[256] = "";
+    uint64_t pending = 0;
+    int n = 20000;
+    ASSERT_OK(mixed_rows(n, 7, &bytes, &err), &err);
+    ik_import_options_init(&o);
+    o.default_backend = "filecoin";
+    for (int journal = 0; journal < 2; journal++) {
+        struct ik_store *st = fresh_in(dir, sizeof dir);
+        ASSERT_TRUE(st != NULL);
+        if (journal) {
+            ASSERT_OK(
+                ik_store_import_journal(st, bytes.p, bytes.len, &o, &res, &gs, &ga, &pending, &err),
+                &err);
+            ASSERT_EQ(pending, 1);
+            ASSERT_OK(ik_store_apply_pending(st, NULL, &err), &err);
+        } else {
+            ASSERT_OK(ik_store_import_rows(st, bytes.p, bytes.len, &o, &res, &gs, &ga, &err), &err);
+        }
+        ASSERT_EQ(res.imported, n);
+        ASSERT_TRUE(ga.release != NULL);
+        ASSERT_EQ(ga.length, n - (n + 93) / 97 - 1); /* twins (p % 97 == 3), the CIDv1 pair */
+        ASSERT_OK(ik_array_validate(&gs, &ga, IK_VALIDATE_FULL, true, &err), &err);
+        ASSERT_OK(ik_store_read_pins(st, &p.s, &p.b, &err), &err);
+        ASSERT_EQ(p.b.length, ga.length);
+        if (!ik_test_batch_equal(&p.s, &p.b, &ga, why, sizeof why))
+            fprintf(stderr, "given rows differ from the store: %s\n", why);
+        ASSERT_TRUE(ik_test_batch_equal(&p.s, &p.b, &ga, why, sizeof why));
+        pins_release(&p);
+        ga.release(&ga);
+        gs.release(&gs);
+        ik_store_close(st);
+    }
+    free(bytes.p);
+}
+
+/* The journal is a snapshot file of pin_index at its version (read-only, metadata naming both),
+ * so the daemon can publish it as the base: linked, the segment holds the journal's rows. A
+ * writable descriptor, another version or another table is refused (the daemon then writes). */
+TEST(test_import_journal_is_the_base_segment)
+{
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_test_sink bytes = {0};
+    struct ArrowSchema gs = {0};
+    struct ArrowArray ga = {0};
+    struct ik_segset *set = NULL;
+    struct stat a, b;
+    char dir[256], path[400], seg[400], why[256] = "";
+    uint64_t pending = 0;
+    int fd, wfd;
+    struct ik_store *st = fresh_in(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    ASSERT_OK(mixed_rows(300, 3, &bytes, &err), &err);
+    ASSERT_OK(ik_store_import_journal(st, bytes.p, bytes.len, NULL, &res, &gs, &ga, &pending, &err),
+              &err);
+    ASSERT_EQ(pending, 1);
+    snprintf(path, sizeof path, "%s/journal/import.1.arrow", dir);
+    ASSERT_TRUE(stat(path, &a) == 0);
+    ASSERT_EQ(a.st_mode & 0777, 0400);
+    fd = ik_store_journal_open(st, 1);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_TRUE(ik_store_journal_open(st, 2) < 0); /* none at 2 */
+    wfd = open(path, O_RDWR); /* a writable descriptor (root may open a 0400 file so) */
+    if (wfd >= 0) {
+        ASSERT_FAILS(ik_segset_link_base(dir, "pin_index", 1, 1, wfd, &set, &err), EINVAL, &err,
+                     "read-only");
+        close(wfd);
+    }
+    ASSERT_FAILS(ik_segset_link_base(dir, "pin_index", 2, 1, fd, &set, &err), EINVAL, &err,
+                 "not the snapshot of pin_index at 2");
+    ASSERT_FAILS(ik_segset_link_base(dir, "vfs_stats", 1, 1, fd, &set, &err), EINVAL, &err,
+                 "not the snapshot of vfs_stats");
+    ASSERT_OK(ik_segset_link_base(dir, "pin_index", 1, 1, fd, &set, &err), &err);
+    close(fd); /* the state holds its own */
+    snprintf(seg, sizeof seg, "%s/snapshots/pin_index.1.arrow", dir);
+    ASSERT_TRUE(stat(seg, &b) == 0);
+    ASSERT_TRUE(a.st_ino == b.st_ino && a.st_dev == b.st_dev); /* one file, two names */
+    ASSERT_EQ(ik_segset_version(set), 1);
+    ASSERT_EQ(ik_segset_rows(set), ga.length);
+    { /* the segment's file holds the rows given */
+        struct ik_buffer *buf = NULL;
+        struct ik_ipc_file *f = NULL;
+        struct ArrowArray sb;
+        int sfd = open(seg, O_RDONLY);
+        ASSERT_TRUE(sfd >= 0);
+        ASSERT_OK(ik_buffer_map_fd(sfd, &buf, &err), &err);
+        close(sfd);
+        ASSERT_OK(ik_ipc_file_open(buf, NULL, &f, &err), &err);
+        ASSERT_OK(ik_ipc_file_read_batch(f, 0, &sb, &err), &err);
+        ASSERT_TRUE(ik_test_batch_equal(ik_ipc_file_schema(f), &sb, &ga, why, sizeof why));
+        sb.release(&sb);
+        ik_ipc_file_destroy(f);
+        ik_buffer_unref(buf);
+    }
+    ik_segset_release(set);
+    /* the apply removes the journal's name only: the base stays */
+    ASSERT_OK(ik_store_apply_pending(st, NULL, &err), &err);
+    ASSERT_TRUE(access(path, F_OK) != 0);
+    ASSERT_TRUE(stat(seg, &b) == 0 && b.st_nlink == 1);
+    ga.release(&ga);
+    gs.release(&gs);
+    free(bytes.p);
+    ik_store_close(st);
+}
+
+/* Pass 1 checks a large batch's halves on two threads: the outcome is the sequential one. The
+ * first bad row fails the import, whichever half it is in; skipped, every bad row counts and
+ * the first one is the one named; the good rows all land. */
+TEST(test_import_arrow_checks_in_two_halves_as_in_one)
+{
+    enum { NR = 10000 };
+    struct arow *rows = calloc(NR, sizeof *rows);
+    static char cids[NR][47];
+    struct ik_error err;
+    struct ik_import_result res;
+    struct ik_store *st;
+    ASSERT_TRUE(rows != NULL);
+    for (int i = 0; i < NR; i++) {
+        ik_test_cidv0(40000 + (uint64_t)i, cids[i]);
+        rows[i] = (struct arow){cids[i], NULL, NULL, NULL, 0};
+    }
+    rows[9000].cid = "Qmbad9000"; /* the second half only */
+    st = fresh();
+    ASSERT_FAILS(import_rows(st, rows, NR, false, &res, &err), EINVAL, &err,
+                 "record batch 0 row 9000");
+    ASSERT_EQ(ik_store_count(st), 0);
+    rows[7000].pin_type = "sideways"; /* then a bad row in each half: the first one named */
+    rows[3000].cid = "Qmbad3000";
+    ASSERT_FAILS(import_rows(st, rows, NR, false, &res, &err), EINVAL, &err,
+                 "record batch 0 row 3000");
+    ASSERT_OK(import_rows(st, rows, NR, true, &res, &err), &err);
+    ASSERT_EQ(res.imported, NR - 3);
+    ASSERT_EQ(res.skipped, 3);
+    ASSERT_TRUE(strstr(res.first_skip, "record batch 0 row 3000") != NULL);
+    ASSERT_EQ(ik_store_count(st), NR - 3);
+    rows[3000].cid = cids[3000]; /* only the second half skips: its first is named */
+    ik_store_close(st);
+    st = fresh();
+    ASSERT_OK(import_rows(st, rows, NR, true, &res, &err), &err);
+    ASSERT_EQ(res.skipped, 2);
+    ASSERT_TRUE(strstr(res.first_skip, "record batch 0 row 7000") != NULL);
+    ASSERT_EQ(ik_store_count(st), NR - 2);
+    ik_store_close(st);
+    free(rows);
 }

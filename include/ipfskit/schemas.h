@@ -14,6 +14,18 @@ extern "C" {
  * carries the custom metadata key "ipfs_kit.table". */
 int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *err);
 
+/* The custom metadata keys of a table's schema, and of a snapshot's (lib/snapshot). */
+#define IK_META_TABLE "ipfs_kit.table"
+#define IK_META_VERSION "ipfs_kit.snapshot_version"
+#define IK_META_CREATED "ipfs_kit.created_at"
+
+/* ik_table_schema with the metadata a snapshot of `version` carries: "ipfs_kit.table", then
+ * "ipfs_kit.snapshot_version" and "ipfs_kit.created_at" (now, RFC 3339), as lib/snapshot
+ * writes them: rows encoded with it are a snapshot file (an import's journal, published as
+ * its base segment). */
+int ik_table_snapshot_schema(const char *name, uint64_t version, struct ArrowSchema *out,
+                             struct ik_error *err);
+
 /* The table names, NULL-terminated. */
 extern const char *const ik_table_names[];
 

@@ -167,6 +167,14 @@ int ik_segset_manifest_path(const char *dir, const char *table, uint64_t seq, ch
  * fsynced: see ik_segset_sync). path_out may be NULL. */
 int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *path_out,
                              size_t path_cap, struct ik_error *err);
+/* Links the snapshot file open on `fd` (read-only; not taken: the state holds a dup) as the
+ * base segment dir/snapshots/<table>.<version>.arrow and returns the state of that one
+ * segment, as ik_segset_write_base would for the same rows: an import's journal, already a
+ * snapshot of `version`, published without writing its rows again. EINVAL when the file is
+ * not a snapshot of that table and version (or fd is writable); the link's errors (EXDEV, no
+ * /proc) as they come: the caller then writes the rows. Not fsynced (ik_segset_sync). */
+int ik_segset_link_base(const char *dir, const char *table, uint64_t version, uint64_t seq, int fd,
+                        struct ik_segset **out, struct ik_error *err);
 /* Writes `batch` (key-sorted) as the base segment dir/snapshots/<table>.<version>.arrow (a
  * file of that name already there is the same version and is reused) and returns the state of
  * that one segment. Not fsynced (ik_segset_sync). */

@@ -120,11 +120,17 @@ int ik_store_import_rows(struct ik_store *st, const uint8_t *data, size_t len,
  * pending; the rows do not go through pins. *pending is that version, the rows are returned
  * as by ik_store_import_rows, and the caller publishes them, then calls ik_store_apply_pending
  * before any other write of the store. Every other import runs as ik_store_import_rows with
- * *pending 0. A failure leaves the store and the directory as they were. */
+ * *pending 0. A failure leaves the store and the directory as they were. The journal is a
+ * snapshot file of pin_index at *pending (0400, its schema's metadata naming the table and
+ * the version), so the caller may publish the file itself (ik_store_journal_open). */
 int ik_store_import_journal(struct ik_store *st, const uint8_t *data, size_t len,
                             const struct ik_import_options *o, struct ik_import_result *res,
                             struct ArrowSchema *schema_out, struct ArrowArray *rows_out,
                             uint64_t *pending, struct ik_error *err);
+
+/* The journal of the import pending at `version`, opened read-only (no link followed): a
+ * descriptor the caller closes, or -1 when it cannot be opened. */
+int ik_store_journal_open(struct ik_store *st, uint64_t version);
 
 /* Applies the pending import journals, oldest version first, each in one transaction that
  * writes its rows to pins (and the change log, at its version) and clears its pending record;

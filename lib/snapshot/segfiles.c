@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/schemas.h"
 #include "ipfskit/segments.h"
+#include "ipfskit/snapshot.h"
 #include "snapshot/segset_internal.h"
 
 #define PATH_CAP 4400
@@ -413,6 +415,73 @@ int ik_segset_write_base(const char *dir, const char *table, uint64_t version, u
         return rc;
     rc = ik_segset_new(table, version, seq, snap, name, fd, out, err);
     ik_snapshot_close(snap);
+    return rc;
+}
+
+/* The snapshot open on fd is table's at version (its schema's metadata). */
+static int same_snapshot(const struct ik_snapshot *snap, const char *table, uint64_t version,
+                         struct ik_error *err)
+{
+    int32_t tl = 0;
+    const char *t = ik_metadata_get(ik_snapshot_schema(snap)->metadata, IK_META_TABLE, &tl);
+    if (ik_snapshot_version(snap) != version || t == NULL || (size_t)tl != strlen(table) ||
+        memcmp(t, table, (size_t)tl) != 0)
+        return ik_error_set(err, EINVAL, "the file is not the snapshot of %s at %llu", table,
+                            (unsigned long long)version);
+    return 0;
+}
+
+int ik_segset_link_base(const char *dir, const char *table, uint64_t version, uint64_t seq, int fd,
+                        struct ik_segset **out, struct ik_error *err)
+{
+    char name[IK_SEG_NAME_MAX], sdir[PATH_CAP], path[PATH_CAP + 128], tmp[PATH_CAP + 192];
+    char proc[64];
+    struct ik_snapshot *snap = NULL;
+    struct stat a, b;
+    int own, rc;
+    *out = NULL;
+    if ((size_t)snprintf(name, sizeof name, "%s.%llu.arrow", table, (unsigned long long)version) >=
+        sizeof name)
+        return ik_error_set(err, ENAMETOOLONG, "table name '%s' too long", table);
+    if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY || fstat(fd, &a) != 0 || !S_ISREG(a.st_mode))
+        return ik_error_set(err, EINVAL, "not a read-only descriptor of a regular file");
+    if ((own = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) /* the state's, handed to clients */
+        return ik_error_set(err, errno, "dup: %s", strerror(errno));
+    if ((rc = ik_snapshot_open_fd(own, 0, &snap, err)) != 0 ||
+        (rc = same_snapshot(snap, table, version, err)) != 0)
+        goto fail;
+    snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
+    if (mkdir(sdir, 0700) != 0 && errno != EEXIST) {
+        rc = ik_error_set(err, errno, "%s: %s", sdir, strerror(errno));
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/%s", sdir, name);
+    /* a temp name first, then renamed over whatever had the name (as write_segment does); a
+     * temp name left by a crash is pruned (".tmp.") */
+    snprintf(tmp, sizeof tmp, "%s.tmp.link.%ld.%llu", path, (long)getpid(),
+             (unsigned long long)seq);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", own);
+    (void)unlink(tmp);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+        rc = ik_error_set(err, errno, "link %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    ik__stop_point("publish");
+    if (rename(tmp, path) != 0) {
+        rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        goto fail;
+    }
+    if (lstat(path, &b) != 0 || b.st_ino != a.st_ino || b.st_dev != a.st_dev) {
+        rc = ik_error_set(err, EIO, "%s: not the file linked", path);
+        goto fail;
+    }
+    rc = ik_segset_new(table, version, seq, snap, name, own, out, err); /* takes own */
+    ik_snapshot_close(snap);
+    return rc;
+fail:
+    ik_snapshot_close(snap);
+    close(own);
     return rc;
 }
 

@@ -20,9 +20,9 @@
 #include "ipfskit/snapshot.h"
 #include "snapshot/segset_internal.h"
 
-#define KEY_TABLE "ipfs_kit.table"
-#define KEY_VERSION "ipfs_kit.snapshot_version"
-#define KEY_CREATED "ipfs_kit.created_at"
+#define KEY_TABLE IK_META_TABLE /* include/ipfskit/schemas.h */
+#define KEY_VERSION IK_META_VERSION
+#define KEY_CREATED IK_META_CREATED
 
 struct ik_snapshot {
     atomic_int refs; /* the opener's, and one per unprojected result (its schema lives here) */

@@ -25,6 +25,7 @@
 #include "arrow/internal.h"
 #include "ipfskit/arrow.h"
 #include "ipfskit/config.h"
+#include "ipfskit/schemas.h"
 #include "store/store_internal.h"
 
 #define JOURNAL_DIR "journal"
@@ -180,15 +181,23 @@ static int open_dir(const char *dir, bool make, struct ik_error *err)
 }
 
 /* Writes the rows as journal/<name>, new (O_EXCL: never over a file or through a link planted
- * there); *bytes and *sum of it. Removed again on failure. */
-static int write_journal(const char *dir, const char *name, const struct ArrowSchema *schema,
+ * there); *bytes and *sum of it. Removed again on failure. The file is a snapshot of pin_index
+ * at `version` (its schema's metadata says so) and read-only (0400) like one: the daemon links
+ * it into snapshots/ as the version's base segment instead of writing the rows a second time
+ * (ik_segset_link_base). */
+static int write_journal(const char *dir, const char *name, uint64_t version,
                          const struct ArrowArray *rows, uint64_t *bytes, uint64_t *sum,
                          struct ik_error *err)
 {
-    int dfd = open_dir(dir, true, err), fd, rc;
-    if (dfd < 0)
+    struct ArrowSchema schema;
+    int dfd, fd, rc;
+    if ((rc = ik_table_snapshot_schema("pin_index", version, &schema, err)) != 0)
+        return rc;
+    if ((dfd = open_dir(dir, true, err)) < 0) {
+        schema.release(&schema);
         return -dfd;
-    fd = ik__open_nofollow(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+    }
+    fd = ik__open_nofollow(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0400, err);
     if (fd < 0) {
         rc = errno == EEXIST ? ik_error_set(err, EEXIST,
                                             "import journal %s/" JOURNAL_DIR "/%s already exists "
@@ -197,9 +206,11 @@ static int write_journal(const char *dir, const char *name, const struct ArrowSc
                                             dir, name)
                              : ik_error_prefix(err, errno, "import journal");
         close(dfd);
+        schema.release(&schema);
         return rc;
     }
-    rc = encode(schema, rows, fd, bytes, sum, err);
+    rc = encode(&schema, rows, fd, bytes, sum, err);
+    schema.release(&schema);
     if (rc != 0) {
         char why[IK_ERROR_SIZE];
         snprintf(why, sizeof why, "%s", err->message[0] ? err->message : strerror(rc));
@@ -211,6 +222,18 @@ static int write_journal(const char *dir, const char *name, const struct ArrowSc
     close(fd);
     close(dfd);
     return rc;
+}
+
+int ik_store_journal_open(struct ik_store *st, uint64_t version)
+{
+    char name[64];
+    int dfd = open_dir(st->dir, false, NULL), fd;
+    if (dfd < 0)
+        return -1;
+    snprintf(name, sizeof name, "import.%llu.arrow", (unsigned long long)version);
+    fd = ik__open_nofollow(dfd, name, O_RDONLY, 0, NULL);
+    close(dfd);
+    return fd;
 }
 
 static int record(struct ik_store *st, uint64_t version, const char *file, int64_t rows,
@@ -251,7 +274,7 @@ int ik__journal_finish(struct ik__sink *s, int rc, struct ik__given *g, const ch
     if (rc == 0 && rows_out->length > s->res->imported) /* merged twins make fewer, not more */
         rc = ik_error_set(err, EIO, "import: %lld rows built from %lld (nothing committed)",
                           (long long)rows_out->length, (long long)s->res->imported);
-    if (rc == 0 && (rc = write_journal(dir, name, schema_out, rows_out, &bytes, &sum, err)) == 0)
+    if (rc == 0 && (rc = write_journal(dir, name, version, rows_out, &bytes, &sum, err)) == 0)
         written = true;
     if (rc == 0) {
         ik__stop_point("import-journal"); /* written, not recorded: not acknowledged */

@@ -24,6 +24,25 @@ static const char *sort_text(const struct ik__pending *t, char *buf, size_t cap,
     return buf;
 }
 
+size_t ik__pending_text(const struct ik__pending *t, char *buf, size_t cap, const char **text)
+{
+    size_t n;
+    *text = sort_text(t, buf, cap, &n);
+    return n;
+}
+
+bool ik__pending_same_cid(const struct ik__pending *a, const struct ik__pending *b)
+{
+    char ba[IK_CID_MAX_TEXT + 1], bb[IK_CID_MAX_TEXT + 1];
+    const char *ta, *tb;
+    size_t na, nb;
+    if (a->key[0] != b->key[0] || a->key[1] != b->key[1])
+        return false;
+    ta = sort_text(a, ba, sizeof ba, &na);
+    tb = sort_text(b, bb, sizeof bb, &nb);
+    return na == nb && memcmp(ta, tb, na) == 0;
+}
+
 int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
                     struct ik_error *err)
 {
@@ -54,6 +73,23 @@ int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint6
     }
     for (i = 0; i < 16 && i < kn; i++)
         t->key[i / 8] |= (uint64_t)(unsigned char)k[i] << (56 - 8 * (i % 8));
+    return 0;
+}
+
+int ik__pending_append(struct ik__pending_list *l, const struct ik__pending_list *more,
+                       struct ik_error *err)
+{
+    if (more->n == 0)
+        return 0;
+    if (l->n + more->n > l->cap) {
+        struct ik__pending *t = realloc(l->v, (l->n + more->n) * sizeof *t);
+        if (t == NULL)
+            return ik_error_set(err, ENOMEM, "out of memory");
+        l->v = t;
+        l->cap = l->n + more->n;
+    }
+    memcpy(l->v + l->n, more->v, more->n * sizeof *more->v);
+    l->n += more->n;
     return 0;
 }
 

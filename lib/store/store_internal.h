@@ -183,13 +183,27 @@ struct ik__sink {
     bool journal;            /* ik_store_import_journal: rows go to the journal, not to pins */
 };
 /* The rows of an import into an empty table, as the table holds them after it
- * (ik_store_import_rows): `r` was just upserted, in cid order (import_given.c). A failure
- * only drops the rows, never the import. */
-void ik__given_add(struct ik__sink *s, const struct ik__row *r);
-void ik__given_end(struct ik__sink *s); /* the last pending row in */
+ * (import_given.c), built a column at a time: begin with the number of rows (one per CID once
+ * twins are merged), then each column's values in row order, the columns in any order: cid
+ * (canonical) with ik__given_cid, the others with ik__given_value (`r` NULL or not giving
+ * column c: the INSERT's default, `now` and `backend` (NULL: "ipfs") among them). Errors
+ * (ENOMEM, EINVAL past the rows, IK_ELIMIT past 2 GiB of one column's strings) leave a column
+ * short, and finish then refuses (EINVAL), as after ik__given_drop. */
 int ik__given_create(struct ik__given **out);
 void ik__given_free(struct ik__given *g);
-/* The rows as one batch (after the commit); EINVAL when they were dropped. */
+int ik__given_begin(struct ik__given *g, int64_t rows, int64_t now, const char *backend);
+int ik__given_cid(struct ik__given *g, const char *p, size_t n);
+int ik__given_value(struct ik__given *g, int c, const struct ik__row *r);
+/* A value for ik__given_values: a string (p, v bytes) or a number (v); has false: not given. */
+struct ik__gval {
+    const char *p;
+    int64_t v;
+    bool has;
+};
+/* n values of column c at once (as n calls of ik__given_value). */
+int ik__given_values(struct ik__given *g, int c, const struct ik__gval *v, size_t n);
+void ik__given_drop(struct ik__given *g);
+/* The rows as one batch of pin_index's schema; EINVAL when they were dropped or are short. */
 int ik__given_finish(struct ik__given *g, struct ArrowSchema *schema_out, struct ArrowArray *out);
 int ik__sink_row(struct ik__sink *s, const struct ik__row *r, const char *unit, int64_t n,
                  struct ik_error *err);
@@ -217,6 +231,14 @@ struct ik__pending_list {
 /* Appends an entry (ENOMEM; EFBIG when seq passes UINT32_MAX). */
 int ik__pending_add(struct ik__pending_list *l, const char *cid, size_t n, uint64_t seq,
                     struct ik_error *err);
+/* Appends the entries of `more` (ENOMEM). */
+int ik__pending_append(struct ik__pending_list *l, const struct ik__pending_list *more,
+                       struct ik_error *err);
+/* The CID text an entry sorts by, the canonical form (written into buf, of cap >=
+ * IK_CID_MAX_TEXT + 1) for one given in another form: its length, *text pointing to it. */
+size_t ik__pending_text(const struct ik__pending *t, char *buf, size_t cap, const char **text);
+/* Whether two entries name the same pin (their canonical CIDs are equal). */
+bool ik__pending_same_cid(const struct ik__pending *a, const struct ik__pending *b);
 /* Sorts by (cid, seq); needs n more entries of scratch, else falls back to qsort. */
 void ik__pending_sort(struct ik__pending_list *l);
 void ik__pending_free(struct ik__pending_list *l);

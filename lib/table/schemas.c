@@ -1,8 +1,11 @@
 /* The single definition of the four ipfs-kit table schemas (DESIGN.md "Tables"). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arrow/internal.h"
+#include "ipfskit/builder.h"
 #include "ipfskit/schemas.h"
 
 const char *const ik_table_names[] = {"pin_index", "metrics", "vfs_stats", "backend_health", NULL};
@@ -73,7 +76,43 @@ static char *metadata1(const char *k, const char *v)
     return m;
 }
 
+static int table_schema(const char *name, const char *version, struct ArrowSchema *out,
+                        struct ik_error *err);
+
 int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *err)
+{
+    return table_schema(name, NULL, out, err);
+}
+
+int ik_table_snapshot_schema(const char *name, uint64_t version, struct ArrowSchema *out,
+                             struct ik_error *err)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)version);
+    return table_schema(name, v, out, err);
+}
+
+/* The metadata of a table's schema: its name, and for a snapshot's (`version` not NULL) the
+ * version and the time it was made, in that order (as lib/snapshot/snapshot.c writes them). */
+static char *table_metadata(const char *name, const char *version)
+{
+    static const char *const keys[3] = {IK_META_TABLE, IK_META_VERSION, IK_META_CREATED};
+    const char *vals[3] = {name, version, NULL};
+    char created[80];
+    struct timespec ts;
+    struct tm tm;
+    if (version == NULL)
+        return metadata1(IK_META_TABLE, name);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(created, sizeof created, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+    vals[2] = created;
+    return ik_metadata_build(keys, vals, 3);
+}
+
+static int table_schema(const char *name, const char *version, struct ArrowSchema *out,
+                        struct ik_error *err)
 {
     const struct col *cols = NULL;
     int64_t n = 0, i;
@@ -91,7 +130,7 @@ int ik_table_schema(const char *name, struct ArrowSchema *out, struct ik_error *
         return ik_error_set(err, ENOENT, "unknown table '%s'", name);
     while (cols[n].name)
         n++;
-    meta = metadata1("ipfs_kit.table", name);
+    meta = table_metadata(name, version);
     if (meta == NULL)
         return ik_error_set(err, ENOMEM, "out of memory");
     rc = ik__schema_alloc(out, "+s", "", meta, 0, n);

@@ -130,6 +130,11 @@ def test_direct_read_after_a_kill_before_the_apply_shows_the_import(daemons, pin
     d = daemons()
     _, dead = import_stopped_at(d, "import-apply", pins_arrow)
     assert journals(d) == ["import.1.arrow"]  # acknowledged, not applied
+    # published: the journal itself is the base segment (one file, two names), read-only
+    j, seg = os.stat(d.p("journal", "import.1.arrow")), os.stat(d.p("snapshots",
+                                                                   "pin_index.1.arrow"))
+    assert (j.st_dev, j.st_ino) == (seg.st_dev, seg.st_ino) and j.st_nlink == 2
+    assert j.st_mode & 0o777 == 0o400
     # daemon down: the direct readers apply it first
     assert d.count(method="direct") == N
     assert journals(d) == []
@@ -146,6 +151,7 @@ def test_damaged_journal_is_an_error_naming_it(daemons, pins_arrow, damage):
     path = d.p("journal", "import.1.arrow")
     with open(path, "rb") as f:
         good = f.read()
+    os.chmod(path, 0o600)  # read-only as written (a segment's twin); the damage is the test's
     if damage == "flip":
         bad = bytearray(good)
         bad[len(bad) // 2] ^= 0x01
@@ -318,6 +324,7 @@ def _drop_import(daemons, pins_arrow, damage, point):
     db.close()
     # the power cut: the journal's pages lost
     path = d.p("journal", "import.3.arrow")
+    os.chmod(path, 0o600)  # read-only as written; the damage is the test's
     if damage == "remove":
         os.unlink(path)
     elif damage == "truncate":
