@@ -17,8 +17,9 @@ run.py (build/bench/store-N), each with its own daemon:
 (`make bench`), or alone: `BENCH_PINS=1000,1000000 .venv/bin/python
 bench/bench_segments.py` writes bench/results/segments.json, segments.md and
 write_latency.png; BENCH_SEGMENTS=handoff measures the whole-table handoff with 100 deltas at
-the largest count alone (a section on top of segments.md, handoff.json). Nothing here asserts a
-time (bench/check.py reads the JSON)."""
+the largest count alone (a section on top of segments.md, handoff.json), and
+BENCH_SEGMENTS=compaction a major compaction against the full build there (compaction.json).
+Nothing here asserts a time (bench/check.py reads the JSON)."""
 import json
 import os
 import shutil
@@ -277,9 +278,62 @@ def handoff(pins):
     return out, lines
 
 
+def compaction(pins):
+    """BENCH_SEGMENTS=compaction: a major compaction against the full build at `pins` (the
+    largest count), on one copy of the store whose snapshot files are removed first, so the
+    daemon's start reads every pin and writes the base (`build_ms_last`); then one write with
+    the thresholds at their lowest makes the compactor merge everything into a new base in
+    the background (`compaction_ms_last`), ROUNDS times."""
+    rounds = int(os.environ.get("BENCH_COMPACTION_ROUNDS", "2"))
+    cp = copy_store(pins, "compaction")
+    out = {"pins": pins, "loadavg_start": os.getloadavg()[0], "full_build_ms": [],
+           "compaction_ms": []}
+    force = {"IPFS_KIT_COMPACT_SHARE": "1000000", "IPFS_KIT_COMPACT_MIN_ROWS": "1"}
+    for _ in range(rounds):
+        for name in ("snapshots", "manifests", "spares"):
+            subprocess.run(["rm", "-rf", os.path.join(cp, name)], check=True)
+        for name in os.listdir(cp):
+            if name.startswith("manifest-synced."):
+                os.unlink(os.path.join(cp, name))
+        with Daemon(cp, force):
+            st = status(cp)
+            out["full_build_ms"].append(st["build_ms_last"])
+            before = st["compactions"]
+            R.drun("pinadd", cp, 1)
+            wait(lambda: status(cp)["compactions"] > before, 900, "the compaction")
+            out["compaction_ms"].append(status(cp)["compaction_ms_last"])
+    out["loadavg_end"] = os.getloadavg()[0]
+    subprocess.run(["rm", "-rf", cp], check=True)
+    ratios = [c / f for c, f in zip(out["compaction_ms"], out["full_build_ms"]) if f]
+    out["ratio"] = sorted(ratios)[len(ratios) // 2] if ratios else None
+    lines = [
+        f"\n## Major compaction against the full build at {pins:,} pins (issue 12)\n",
+        f"One copy of the store, its snapshot files removed before each start: the start's full "
+        f"build (`build_ms_last`), then one `pin add` with the compaction thresholds at their "
+        f"lowest, the whole table merged into a new base in the background "
+        f"(`compaction_ms_last`); {rounds} rounds. Load average {out['loadavg_start']:.1f} at "
+        f"the start, {out['loadavg_end']:.1f} at the end.\n",
+        "| round | full build ms | compaction ms | ratio | target |", "|---|---|---|---|---|",
+    ] + [f"| {i + 1} | {f:,.0f} | {c:,.0f} | {c / f:.2f}× | ≤ 1.0× |"
+         for i, (f, c) in enumerate(zip(out["full_build_ms"], out["compaction_ms"])) if f]
+    return out, lines
+
+
 def main():
     os.makedirs(R.WORK, exist_ok=True)
     res = {"machine": R.machine()}
+    if os.environ.get("BENCH_SEGMENTS") == "compaction":  # a section on top, the rest kept
+        pins = max(p for p in R.PINS if p <= 1_000_000 or not R.room_for(p))
+        res["compaction"], lines = compaction(pins)
+        path = os.path.join(R.RESULTS, "segments.md")
+        with open(path) as f:
+            first, rest = f.readline(), f.read()
+        with open(path, "w") as f:
+            f.write(first + "\n".join(lines) + "\n" + rest)
+        with open(os.path.join(R.RESULTS, "compaction.json"), "w") as f:
+            json.dump(res, f, indent=2)
+        print("\n".join(lines))
+        return 0
     if os.environ.get("BENCH_SEGMENTS") == "handoff":  # a section on top, the rest kept
         pins = max(p for p in R.PINS if p <= 1_000_000 or not R.room_for(p))
         res["handoff"], lines = handoff(pins)
