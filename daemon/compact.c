@@ -109,8 +109,15 @@ static int minor(struct ik_daemon *d, struct ik_store *st, struct ik_segset *cur
     rc = ik_store_changes_since(st, ik_segset_version(base), INT64_MAX, &cs, err);
     if (rc == 0) {
         ik__stop_point("read");
-        rc = ik_segset_write_delta(base, d->dir, cs.generation, next_seq(d), &cs.schema, &cs.rows,
-                                   (const char *const *)cs.deleted, cs.n_deleted, out, err);
+        /* in memory when small (a merge under a stream of single writes, ~100 a second: each
+         * a file created and renamed, and unlinked later, kept the disk's journal busy) */
+        if (cs.rows.length <= IK_MEM_MAX_ROWS)
+            rc = ik_segset_mem_delta(base, cs.generation, next_seq(d), &cs.schema, &cs.rows,
+                                     (const char *const *)cs.deleted, cs.n_deleted, out, err);
+        else
+            rc = ik_segset_write_delta(base, d->dir, cs.generation, next_seq(d), &cs.schema,
+                                       &cs.rows, (const char *const *)cs.deleted, cs.n_deleted, out,
+                                       err);
         ik_changeset_reset(&cs);
     }
     ik_segset_release(base);

@@ -270,6 +270,15 @@ void ik_segbuild_settle(struct ik_daemon *d);
  * ik_segbuild_settle. Call with files_mu held since its files were written. */
 int ik_segbuild_publish(struct ik_daemon *d, const char *table, struct ik_segset *set,
                         struct ik_error *err);
+/* Deltas (the builder's and the compactor's minor merges) and vfs_stats bases of up to this
+ * many rows are published from memory (sealed memfds) and written as files by the settler;
+ * larger ones (an import's, a merge of many changes) are written as files at once: a memfd's
+ * pages are memory for as long as a state or a client holds it, and work of that size waits
+ * for far more than a file's creation anyway. */
+#define IK_MEM_MAX_ROWS 65536
+/* A vfs_stats base at generation gen (a small one in memory, the settler writes its file). */
+int ik_segbuild_vfs_base(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *vs,
+                         const struct ArrowArray *va, struct ik_segset **out, struct ik_error *err);
 void *ik_compactor_main(void *arg);
 /* Waits on cv (with build_mu) until it is signalled or ms pass; not when the daemon stops, nor,
  * with unless_to_sync, when a published state waits to be made durable. */

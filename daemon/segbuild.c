@@ -4,9 +4,10 @@
  * base is never rewritten; a full read of the store makes a new base only at start, when the
  * log cannot say what changed, or when more changed than a delta should hold. States the
  * compactor (compact.c) prepares are installed here, so manifests have one writer. Each state
- * is published (write replies go) before it is made durable: the compactor's thread fsyncs the
- * newest published state and prunes older files (ik_segbuild_settle), so no fsync is ever on
- * the way of the next write. */
+ * is published (write replies go) from memory: a small delta and the manifest are sealed
+ * memfds, no file is made. The settler's thread writes the newest published state's files,
+ * fsyncs them and prunes older files (ik_segbuild_settle), so no file operation is ever on the
+ * way of the next write. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,9 @@ static void to_sync(struct ik_daemon *d, int t, struct ik_segset *set)
     ik_segset_release(old);
 }
 
-/* Publishes `set`, whose manifest is written now, or with `on_disk` was found there. */
+/* Publishes `set`: its manifest in a sealed memfd (its file is the settler's to write), or with
+ * `on_disk`, the manifest file it was found by. No file is made here: a write's reply waits for
+ * this, and on a busy disk a file's creation or rename waited 10-120 ms for the journal. */
 static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set, bool on_disk,
                    struct ik_error *err)
 {
@@ -57,11 +60,16 @@ static int publish(struct ik_daemon *d, const char *table, struct ik_segset *set
     struct ik_published p = {.fd = -1}, old;
     struct stat st;
     int rc, i;
-    if (on_disk)
+    if (on_disk) {
         ik_segset_manifest_path(d->dir, table, ik_segset_seq(set), path, sizeof path);
-    else if ((rc = ik_segset_write_manifest(set, d->dir, path, sizeof path, err)) != 0)
-        return rc;
-    if ((p.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(p.fd, &st) != 0) {
+        p.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    } else if ((rc = ik_segset_manifest_memfd(set, &p.fd, err)) != 0) {
+        return rc; /* a sealed memfd: the settler writes the file (ik_segset_sync) */
+    } else {
+        snprintf(path, sizeof path, "%s.%llu.manifest (in memory)", table,
+                 (unsigned long long)ik_segset_seq(set));
+    }
+    if (p.fd < 0 || fstat(p.fd, &st) != 0) {
         rc = ik_error_set(err, errno, "%s: %s", path, strerror(errno));
         if (p.fd >= 0)
             close(p.fd);
@@ -217,6 +225,15 @@ void ik_segbuild_settle(struct ik_daemon *d)
 
 /* ---- building -------------------------------------------------------------------------- */
 
+int ik_segbuild_vfs_base(struct ik_daemon *d, uint64_t gen, const struct ArrowSchema *vs,
+                         const struct ArrowArray *va, struct ik_segset **out, struct ik_error *err)
+{
+    uint64_t seq = atomic_fetch_add(&d->seq, 1);
+    if (va->length <= IK_MEM_MAX_ROWS)
+        return ik_segset_mem_base("vfs_stats", gen, seq, vs, va, out, err);
+    return ik_segset_write_base(d->dir, "vfs_stats", gen, seq, vs, va, out, err);
+}
+
 static uint64_t next_seq(struct ik_daemon *d)
 {
     return atomic_fetch_add(&d->seq, 1);
@@ -351,7 +368,7 @@ static int full_build(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     if (rc != 0)
         rc = ik_segset_write_base(d->dir, "pin_index", gen, next_seq(d), &ps, &pa, out, err);
     if (rc == 0 && (rc = ik_vfs_stats_build(&ps, &pa, &vs, &va, err)) == 0) {
-        rc = ik_segset_write_base(d->dir, "vfs_stats", gen, next_seq(d), &vs, &va, &vset, err);
+        rc = ik_segbuild_vfs_base(d, gen, &vs, &va, &vset, err);
         va.release(&va);
         vs.release(&vs);
     }
@@ -417,7 +434,10 @@ static int next_state(struct ik_daemon *d, struct ik_pin_reader *pr, struct ik_s
     }
     if (rc != 0)
         return rc;
-    if (cs.generation > ik_segset_version(from))
+    if (cs.generation > ik_segset_version(from) && cs.rows.length <= IK_MEM_MAX_ROWS)
+        rc = ik_segset_mem_delta(from, cs.generation, next_seq(d), &cs.schema, &cs.rows,
+                                 (const char *const *)cs.deleted, cs.n_deleted, out, err);
+    else if (cs.generation > ik_segset_version(from)) /* a large import's */
         rc = ik_segset_write_delta(from, d->dir, cs.generation, next_seq(d), &cs.schema, &cs.rows,
                                    (const char *const *)cs.deleted, cs.n_deleted, out, err);
     ik_changeset_reset(&cs);
@@ -692,20 +712,26 @@ static void *builder_main(void *arg)
 
 /* The settler: makes each newest published state durable and prunes what no state names, on
  * its own thread (an fsync on a busy disk takes up to a second; the compactor's merges must
- * not wait for it, or the deltas pile up under a stream of writes). At most one round per
- * SETTLE_EVERY_MS: under a stream of single writes a round per publish made two fsyncs and
- * their unlinks per write (12% of the daemon's CPU on two cores, beside the write path), and
- * only the newest state of a round needs them. A snapshot is derived data: a crash loses at
- * most the states of the last round, which the next start rebuilds from the store's log. */
-#define SETTLE_EVERY_MS 100
+ * not wait for it, or the deltas pile up under a stream of writes). A write publishes its delta
+ * and manifest in memory (sealed memfds); the settler writes the files of the newest state
+ * only, at most once per SETTLE_EVERY_MS: under a stream of single writes, files per write (a
+ * delta and a manifest created and renamed, and later fsynced and unlinked) kept the ext4
+ * journal busy, and the write path's own creates and renames waited for it 10-120 ms at a time.
+ * A snapshot is derived data: a crash loses at most the states published since the last
+ * round, which the next start rebuilds from the store's log (the direct path reads SQLite
+ * meanwhile: the durable manifest is older than the store's generation).
+ * IPFS_KIT_SETTLE_MS (tests) sets the period. */
+#define SETTLE_EVERY_MS 1000
 
 static void *settler_main(void *arg)
 {
     struct ik_daemon *d = arg;
-    ik__stop_point_scope("compact"); /* its point compact-mark, as when the compactor synced */
+    const char *env = getenv("IPFS_KIT_SETTLE_MS");
+    long every = env && atol(env) > 0 ? atol(env) : SETTLE_EVERY_MS;
+    ik__stop_point_scope("settle"); /* settle-file, settle-manifest, settle-mark */
     ik_sched_thread(d, "ik-settle", IK_THREAD_BACKGROUND);
     while (!atomic_load(&d->stop)) {
-        double next = ik_now_ms() + SETTLE_EVERY_MS, now;
+        double next = ik_now_ms() + (double)every, now;
         ik_segbuild_settle(d);
         while (!atomic_load(&d->stop) && (now = ik_now_ms()) < next) /* publishes wake it */
             ik_build_wait(d, &d->settle_cv, (long)(next - now) + 1, false);

@@ -27,8 +27,7 @@ static int publish_arrays(struct ik_daemon *d, uint64_t gen, const struct ArrowS
     struct ik_segset *set = NULL;
     int rc;
     pthread_mutex_lock(&d->files_mu);
-    rc = ik_segset_write_base(d->dir, "vfs_stats", gen, atomic_fetch_add(&d->seq, 1), vs, va, &set,
-                              err);
+    rc = ik_segbuild_vfs_base(d, gen, vs, va, &set, err);
     if (rc == 0)
         rc = ik_segbuild_publish(d, "vfs_stats", set, err); /* made durable by the settle */
     pthread_mutex_unlock(&d->files_mu);

@@ -282,13 +282,15 @@ static void write_job(struct ik_daemon *d, struct ik_job *j)
 }
 
 /* Drops change-log versions past the retention window (config.json "changes") while no write
- * waits: one bounded chunk at a time, checking the queue between chunks. */
+ * waits and the daemon is not stopping: one bounded chunk at a time (about 2 ms each,
+ * lib/store/changes.c), checking the queue between chunks. A stop used to wait for the whole
+ * trim: after the 10M soak, minutes of it. */
 static void trim_changes(struct ik_daemon *d)
 {
     struct ik_error err = {{0}};
     uint64_t floor = 0;
     bool more = true;
-    while (more && queue_empty(&d->writes)) {
+    while (more && queue_empty(&d->writes) && !atomic_load(&d->stop)) {
         if (ik_store_changes_trim(d->wstore, d->cfg.changes_retain_versions,
                                   d->cfg.changes_retain_seconds, (int64_t)(ik_wall_ms() * 1000.0),
                                   &more, &floor, &err) != 0) {

@@ -271,6 +271,51 @@ TEST(test_changes_too_old_since_is_gone_naming_oldest)
     ik_store_close(st);
 }
 
+/* A version with more log rows than a trim deletes at once (an import's) goes over several
+ * calls, each deleting a bounded chunk (at most 20,000 rows; it starts at 1,024 and adapts to
+ * the time a chunk takes), *more set until the last; then the window is exactly as asked. */
+TEST(test_changes_trim_of_a_large_version_goes_in_bounded_chunks)
+{
+    struct ik_error err;
+    struct ik_store *st;
+    struct ik_import_options o;
+    struct ik_import_result res;
+    char dir[256], cid[47];
+    size_t cap = 3000 * 64, len = 0;
+    char *text = malloc(cap);
+    uint64_t oldest = 0, newest = 0;
+    bool more = true;
+    int64_t before, left, calls = 0;
+    ASSERT_TRUE(text != NULL);
+    st = fresh(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    for (int i = 0; i < 3000; i++) {
+        ik_test_cidv0((uint64_t)(10000 + i), cid);
+        len += (size_t)snprintf(text + len, cap - len, "{\"cid\":\"%s\"}\n", cid);
+    }
+    ik_import_options_init(&o);
+    ASSERT_OK(ik_store_import(st, (const uint8_t *)text, len, &o, &res, &err), &err);
+    free(text);
+    add_n(st, 0, 20); /* versions 2..21 */
+    before = sql_count(st, "SELECT count(*) FROM changes");
+    ASSERT_EQ(before, 3020);
+    while (more) {
+        ASSERT_OK(ik_store_changes_trim(st, 4, 86400, ik__now_us(), &more, NULL, &err), &err);
+        left = sql_count(st, "SELECT count(*) FROM changes");
+        ASSERT_TRUE(before - left <= 20000 && (before - left > 0 || !more));
+        if (more)
+            ASSERT_TRUE(before - left < 3000 + 17); /* never the whole import in one go */
+        before = left;
+        ASSERT_TRUE(++calls < 1000);
+    }
+    ASSERT_TRUE(calls >= 2);
+    ASSERT_OK(ik_store_changes_range(st, &oldest, &newest, &err), &err);
+    ASSERT_EQ(oldest, 17);
+    ASSERT_EQ(newest, 21);
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 4);
+    ik_store_close(st);
+}
+
 TEST(test_changes_log_exists_for_each_write_path_and_not_for_a_failed_one)
 {
     struct ik_error err;

@@ -604,6 +604,25 @@ static bool exists_at(const char *dir, const char *sub, const char *name)
     return stat(path, &st) == 0;
 }
 
+/* Temp files left under dir/snapshots and dir/manifests. */
+static int n_tmp_files(const char *dir)
+{
+    const char *subs[2] = {"snapshots", "manifests"};
+    char path[1024];
+    struct dirent *e;
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        DIR *d;
+        snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+        if ((d = opendir(path)) == NULL)
+            continue;
+        while ((e = readdir(d)) != NULL)
+            n += strstr(e->d_name, ".tmp.") != NULL;
+        closedir(d);
+    }
+    return n;
+}
+
 static void touch_at(const char *dir, const char *sub, const char *name)
 {
     char path[1024];
@@ -688,6 +707,134 @@ TEST(test_prune_deferred_lists_what_is_never_named_again)
     ASSERT_TRUE(exists_at(dir, "snapshots", ik_segset_name(set, 0))); /* named: kept */
     ASSERT_TRUE(exists_at(dir, "manifests", "pin_index.5.manifest"));
     ASSERT_TRUE(exists_at(dir, "snapshots", "vfs_stats.3.arrow"));
+    ik_segset_release(set);
+    ik_store_close(st);
+}
+
+/* The bytes of open file fd, malloc'd (*n of them). */
+static uint8_t *fd_bytes(int fd, size_t *n)
+{
+    struct stat st;
+    uint8_t *b;
+    if (fstat(fd, &st) != 0 || (b = malloc((size_t)st.st_size + 1)) == NULL)
+        return NULL;
+    *n = (size_t)st.st_size;
+    if (pread(fd, b, *n, 0) != (ssize_t)*n) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* A state published from memory: its delta and manifest are sealed memfds, nothing is written
+ * under snapshots/ or manifests/ until ik_segset_sync, which writes them (byte for byte what
+ * the memfds hold) before the durable mark; ik_segset_latest then opens that state. */
+TEST(test_memory_segments_are_written_by_the_sync)
+{
+    char dir[512], cid[47], path[1024];
+    struct ik_store *st = NULL;
+    struct ik_segset *set = NULL, *next = NULL, *again = NULL, *vset = NULL;
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    struct ik_changeset cs;
+    struct ik_pin p;
+    uint64_t gen = 0;
+    uint8_t *mem_bytes, *file_bytes, *want = NULL;
+    size_t mem_n = 0, file_n = 0, want_n = 0;
+    const char *fresh[1];
+    int mfd = -1, fd, seals;
+    seg_dir("segments_memory", dir, sizeof dir);
+    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
+    for (uint64_t n = 0; n < 20; n++) {
+        pin_of(n, cid, &p);
+        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
+    }
+    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, &set, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    ASSERT_TRUE(!ik_segset_in_memory(set, 0));
+    fresh[0] = ik_segset_name(set, 0);
+    ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), 0);
+    ASSERT_EQ(ik_segset_sync(set, dir, fresh, 1, &err), 0);
+
+    pin_of(4, cid, &p);
+    ASSERT_EQ(ik_store_touch(st, cid, 0, &err), 0);
+    pin_of(5, cid, &p);
+    ASSERT_EQ(ik_store_remove(st, cid, &err), 0);
+    ASSERT_EQ(ik_store_changes_since(st, gen, 1000, &cs, &err), 0);
+    ASSERT_EQ(ik_segset_mem_delta(set, cs.generation, 2, &cs.schema, &cs.rows,
+                                  (const char *const *)cs.deleted, cs.n_deleted, &next, &err),
+              0);
+    ik_changeset_reset(&cs);
+    ASSERT_EQ(ik_segset_count(next), 2);
+    ASSERT_TRUE(ik_segset_in_memory(next, 1) && !ik_segset_in_memory(next, 0));
+    ASSERT_EQ(ik_segset_rows(next), 19);
+    ASSERT_TRUE(!exists_at(dir, "snapshots", ik_segset_name(next, 1)));
+    /* sealed: nobody holding the descriptor (a client) can change or shrink it */
+    fd = ik_segset_fd(next, 1);
+    seals = fcntl(fd, F_GET_SEALS);
+    ASSERT_TRUE(seals >= 0 && (seals & F_SEAL_WRITE) && (seals & F_SEAL_SHRINK) &&
+                (seals & F_SEAL_GROW) && (seals & F_SEAL_SEAL));
+    ASSERT_EQ(pwrite(fd, "x", 1, 0), -1);
+    ASSERT_EQ(errno, EPERM);
+    ASSERT_TRUE(ftruncate(fd, 0) != 0);
+    /* the manifest in memory: what ik_segset_manifest says, sealed, no file */
+    ASSERT_EQ(ik_segset_manifest_memfd(next, &mfd, &err), 0);
+    ASSERT_TRUE((mem_bytes = fd_bytes(mfd, &mem_n)) != NULL);
+    ASSERT_EQ(ik_segset_manifest(next, &want, &want_n, &err), 0);
+    ASSERT_TRUE(mem_n == want_n && memcmp(mem_bytes, want, want_n) == 0);
+    ASSERT_TRUE(fcntl(mfd, F_GET_SEALS) & F_SEAL_WRITE);
+    ASSERT_TRUE(!exists_at(dir, "manifests", "pin_index.2.manifest"));
+    /* not durable yet: the newest durable state is still the base */
+    ASSERT_EQ(ik_segset_latest(dir, "pin_index", 1, &again, NULL, 0, &err), 0);
+    ASSERT_EQ(ik_segset_version(again), gen);
+    ik_segset_release(again);
+
+    fresh[0] = ik_segset_name(next, 1);
+    ASSERT_EQ(ik_segset_sync(next, dir, fresh, 1, &err), 0);
+    ASSERT_TRUE(exists_at(dir, "manifests", "pin_index.2.manifest"));
+    snprintf(path, sizeof path, "%s/manifests/pin_index.2.manifest", dir);
+    ASSERT_TRUE((fd = open(path, O_RDONLY)) >= 0);
+    ASSERT_TRUE((file_bytes = fd_bytes(fd, &file_n)) != NULL);
+    close(fd);
+    ASSERT_TRUE(file_n == mem_n && memcmp(file_bytes, mem_bytes, mem_n) == 0);
+    free(file_bytes);
+    free(mem_bytes);
+    free(want);
+    ASSERT_TRUE((mem_bytes = fd_bytes(ik_segset_fd(next, 1), &mem_n)) != NULL);
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, ik_segset_name(next, 1));
+    ASSERT_TRUE((fd = open(path, O_RDONLY)) >= 0);
+    ASSERT_TRUE((file_bytes = fd_bytes(fd, &file_n)) != NULL);
+    close(fd);
+    ASSERT_TRUE(file_n == mem_n && memcmp(file_bytes, mem_bytes, mem_n) == 0);
+    free(file_bytes);
+    free(mem_bytes);
+    ASSERT_TRUE(!exists_at(dir, "snapshots", "x") && n_tmp_files(dir) == 0);
+    ASSERT_EQ(ik_segset_latest(dir, "pin_index", 1, &again, NULL, 0, &err), 0);
+    ASSERT_EQ(ik_segset_version(again), ik_segset_version(next));
+    ASSERT_EQ(ik_segset_count(again), 2);
+    ASSERT_EQ(ik_segset_rows(again), 19);
+    ik_segset_release(again);
+
+    /* a base in memory (the daemon's vfs_stats), written by the sync of its state too */
+    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
+    ASSERT_EQ(ik_segset_mem_base("pin_index", ik_segset_version(next), 3, &s, &b, &vset, &err), 0);
+    b.release(&b);
+    s.release(&s);
+    ASSERT_TRUE(ik_segset_in_memory(vset, 0));
+    ASSERT_TRUE(!exists_at(dir, "snapshots", ik_segset_name(vset, 0)));
+    fresh[0] = ik_segset_name(vset, 0);
+    ASSERT_EQ(ik_segset_sync(vset, dir, fresh, 1, &err), 0);
+    ASSERT_EQ(ik_segset_latest(dir, "pin_index", 1, &again, NULL, 0, &err), 0);
+    ASSERT_EQ(ik_segset_count(again), 1);
+    ASSERT_EQ(ik_segset_rows(again), 19);
+    ik_segset_release(again);
+    close(mfd);
+    ik_segset_release(vset);
+    ik_segset_release(next);
     ik_segset_release(set);
     ik_store_close(st);
 }

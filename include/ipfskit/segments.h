@@ -18,6 +18,7 @@
 #ifndef IPFSKIT_SEGMENTS_H
 #define IPFSKIT_SEGMENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -181,6 +182,25 @@ int ik_segset_link_base(const char *dir, const char *table, uint64_t version, ui
 int ik_segset_write_base(const char *dir, const char *table, uint64_t version, uint64_t seq,
                          const struct ArrowSchema *schema, const struct ArrowArray *batch,
                          struct ik_segset **out, struct ik_error *err);
+/* The same two, except that the segment is held in a sealed memfd named as its file would be
+ * (`<table>.<version>.arrow`, `<table>.<version>.d<seq>.arrow`), not written under snapshots/:
+ * the daemon publishes a write without touching the file system, and ik_segset_sync writes the
+ * file once that state (or a later one naming the segment) is made durable. The segment's
+ * descriptor (ik_segset_fd) is the memfd; a state made from it keeps it (ik_segset_add,
+ * ik_segset_prefix dup it), so its identity (device, inode) never changes. */
+int ik_segset_mem_base(const char *table, uint64_t version, uint64_t seq,
+                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                       struct ik_segset **out, struct ik_error *err);
+int ik_segset_mem_delta(const struct ik_segset *cur, uint64_t version, uint64_t seq,
+                        const struct ArrowSchema *schema, const struct ArrowArray *rows,
+                        const char *const *deleted, size_t n_deleted, struct ik_segset **out,
+                        struct ik_error *err);
+/* Whether segment i of s is held in memory (made by ik_segset_mem_*), its file maybe not
+ * written yet. */
+bool ik_segset_in_memory(const struct ik_segset *s, int i);
+/* The manifest of s in a sealed memfd named `<table>.<seq>.manifest` (what the daemon passes
+ * to clients for a state published from memory): *fd_out, taken by the caller. */
+int ik_segset_manifest_memfd(const struct ik_segset *s, int *fd_out, struct ik_error *err);
 /* Writes `rows` (key-sorted; the rows inserted or changed after cur's version) as delta segment
  * dir/snapshots/<table>.<version>.d<seq>.arrow and returns cur plus that delta, with
  * `deleted` (keys removed) and the rows the delta supersedes gone (ik_segset_add). */
@@ -188,9 +208,11 @@ int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t
                           uint64_t seq, const struct ArrowSchema *schema,
                           const struct ArrowArray *rows, const char *const *deleted,
                           size_t n_deleted, struct ik_segset **out, struct ik_error *err);
-/* Makes the state durable: fsyncs its manifest, the segments named in `fresh` (n_fresh file
- * names, the ones written since the last durable state) and snapshots/, then records seq in
- * dir/manifest-synced.<table>, which ik_segset_latest trusts. */
+/* Makes the state durable: the segments named in `fresh` (n_fresh file names, the ones not in
+ * the last durable state) are fsynced, or, held in memory (ik_segset_in_memory), written as
+ * files and fsynced; its manifest is written when there is no file of it yet, and fsynced;
+ * then snapshots/ and manifests/, and seq is recorded in dir/manifest-synced.<table>, which
+ * ik_segset_latest trusts. */
 int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const *fresh,
                    int n_fresh, struct ik_error *err);
 /* Unlinks every manifest of the table with a seq below `keep`'s and every segment file of

@@ -1,12 +1,15 @@
 /* Segment set files: manifests under dir/manifests (`<table>.<seq>.manifest`, written to a
  * temp name and linked, never replaced; not in snapshots/, which holds only Arrow files), the
  * durable mark dir/manifest-synced.<table> (the newest seq whose manifest and segments were
- * fsynced), finding the newest durable state, and pruning files no state needs. */
+ * fsynced), finding the newest durable state, and pruning files no state needs. Segments and
+ * manifests can also be made in sealed memfds (the daemon's write path: no file operation),
+ * whose files ik_segset_sync writes when their state is made durable. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +20,8 @@
 #include "snapshot/segset_internal.h"
 
 #define PATH_CAP 4400
+/* The seals of a memory segment or manifest: its bytes and size are fixed for good. */
+#define MEM_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 
 /* Parses "<table>.<seq>.manifest" exactly. */
 static bool parse_manifest_name(const char *name, const char *table, uint64_t *seq)
@@ -96,6 +101,34 @@ int ik_segset_write_manifest(const struct ik_segset *s, const char *dir, char *p
     return 0;
 }
 
+int ik_segset_manifest_memfd(const struct ik_segset *s, int *fd_out, struct ik_error *err)
+{
+    char name[IK_SEG_NAME_MAX + 32];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int fd, rc;
+    *fd_out = -1;
+    snprintf(name, sizeof name, "%s.%llu.manifest", s->table, (unsigned long long)s->seq);
+    if ((rc = ik_segset_manifest(s, &bytes, &len, err)) != 0)
+        return rc;
+    if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+        rc = ik_error_set(err, errno, "%s: memfd_create: %s", name, strerror(errno));
+        free(bytes);
+        return rc;
+    }
+    rc = write_all(fd, bytes, len);
+    free(bytes);
+    if (rc == 0 && fcntl(fd, F_ADD_SEALS, MEM_SEALS) != 0)
+        rc = errno;
+    if (rc != 0) {
+        close(fd);
+        return ik_error_set(err, rc, "%s (in memory): %s", name, strerror(rc));
+    }
+    ik__stop_point("manifest");
+    *fd_out = fd;
+    return 0;
+}
+
 static int fsync_path(const char *path, int flags, struct ik_error *err)
 {
     int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW), rc = 0;
@@ -107,17 +140,86 @@ static int fsync_path(const char *path, int flags, struct ik_error *err)
     return rc;
 }
 
+/* Writes memory segment g (its sealed memfd) as dir/snapshots/<name>, fsynced: a temp file
+ * (or a spare) renamed over whatever had that name (write_segment says why). */
+static int save_segment(const char *dir, const struct ik_seg *g, struct ik_error *err)
+{
+    char path[PATH_CAP + 128], tmp[PATH_CAP + 160];
+    uint8_t buf[1 << 16];
+    off_t at = 0;
+    int fd, rc = 0;
+    snprintf(tmp, sizeof tmp, "%s/snapshots", dir);
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, g->name);
+    if ((fd = ik__spare_take(tmp, sizeof tmp)) < 0) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+    }
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+    if (fchmod(fd, 0400) != 0)
+        rc = errno;
+    /* read from the descriptor, not the mapping: the pages stay out of this process's RSS */
+    while (rc == 0) {
+        ssize_t r = pread(g->fd, buf, sizeof buf, at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = errno;
+        if (r <= 0)
+            break;
+        rc = write_all(fd, buf, (size_t)r);
+        at += r;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
+    if (rc == 0) {
+        ik__stop_point("file");
+        if (rename(tmp, path) != 0)
+            rc = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        return ik_error_set(err, rc, "%s: %s", path, strerror(rc));
+    }
+    return 0;
+}
+
+static const struct ik_seg *seg_named(const struct ik_segset *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->seg[i].name, name) == 0)
+            return &s->seg[i];
+    return NULL;
+}
+
 int ik_segset_sync(const struct ik_segset *s, const char *dir, const char *const *fresh,
                    int n_fresh, struct ik_error *err)
 {
     char path[PATH_CAP];
-    int i, rc;
+    int i, rc, fd;
     for (i = 0; i < n_fresh; i++) {
+        const struct ik_seg *g = seg_named(s, fresh[i]);
+        if (g != NULL && g->mem && g->fd >= 0) { /* only in memory until now */
+            if ((rc = save_segment(dir, g, err)) != 0)
+                return rc;
+            continue;
+        }
         snprintf(path, sizeof path, "%s/snapshots/%s", dir, fresh[i]);
         if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
             return rc;
     }
+    /* the manifest: written here when its state was published from memory */
     ik_segset_manifest_path(dir, s->table, s->seq, path, sizeof path);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
+        close(fd);
+    else if (errno != ENOENT)
+        return ik_error_set(err, errno, "%s: %s", path, strerror(errno));
+    else if ((rc = ik_segset_write_manifest(s, dir, NULL, 0, err)) != 0)
+        return rc;
     if ((rc = fsync_path(path, O_RDONLY, err)) != 0)
         return rc;
     snprintf(path, sizeof path, "%s/snapshots", dir);
@@ -354,16 +456,45 @@ void ik_segset_unlink_all(char **paths, size_t n)
 
 /* ---- writing segments ------------------------------------------------------------------ */
 
+/* Writes `batch` as a sealed memfd named `name` (no file): *fd and *snap. */
+static int mem_segment(const char *table, const char *name, uint64_t version,
+                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                       int *fd_out, struct ik_snapshot **snap, struct ik_error *err)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), rc;
+    *fd_out = -1;
+    *snap = NULL;
+    if (fd < 0)
+        return ik_error_set(err, errno, "%s: memfd_create: %s", name, strerror(errno));
+    if ((rc = ik_snapshot_write_fd(fd, table, version, schema, batch, err)) != 0)
+        ik_error_prefix(err, rc, "%s (in memory)", name);
+    else if (fcntl(fd, F_ADD_SEALS, MEM_SEALS) != 0)
+        rc = ik_error_set(err, errno, "%s: sealing: %s", name, strerror(errno));
+    if (rc == 0) {
+        ik__stop_point("publish");
+        rc = ik_snapshot_open_fd(fd, 0, snap, err);
+    }
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
 /* Writes `batch` as dir/snapshots/<name> (temp name, renamed; not fsynced) and opens it: *fd
  * and *snap. Whatever had that name is replaced, never used or followed: a name carries the
  * version, so a file there is a copy of the same rows at best, and at worst a torn or damaged
- * one, or a link planted in the directory (rename replaces the link itself). */
+ * one, or a link planted in the directory (rename replaces the link itself). With `mem`, a
+ * sealed memfd instead (mem_segment). */
 static int write_segment(const char *dir, const char *table, const char *name, uint64_t version,
-                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch, bool mem,
                          int *fd_out, struct ik_snapshot **snap, struct ik_error *err)
 {
     char sdir[PATH_CAP], path[PATH_CAP + 128], tmp[PATH_CAP + 160];
     int fd, rc = 0;
+    if (mem)
+        return mem_segment(table, name, version, schema, batch, fd_out, snap, err);
     *fd_out = -1;
     *snap = NULL;
     snprintf(sdir, sizeof sdir, "%s/snapshots", dir);
@@ -400,9 +531,9 @@ static int write_segment(const char *dir, const char *table, const char *name, u
     return 0;
 }
 
-int ik_segset_write_base(const char *dir, const char *table, uint64_t version, uint64_t seq,
-                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
-                         struct ik_segset **out, struct ik_error *err)
+static int base(const char *dir, const char *table, uint64_t version, uint64_t seq,
+                const struct ArrowSchema *schema, const struct ArrowArray *batch, bool mem,
+                struct ik_segset **out, struct ik_error *err)
 {
     char name[IK_SEG_NAME_MAX];
     struct ik_snapshot *snap = NULL;
@@ -411,11 +542,27 @@ int ik_segset_write_base(const char *dir, const char *table, uint64_t version, u
     if ((size_t)snprintf(name, sizeof name, "%s.%llu.arrow", table, (unsigned long long)version) >=
         sizeof name)
         return ik_error_set(err, ENAMETOOLONG, "table name '%s' too long", table);
-    if ((rc = write_segment(dir, table, name, version, schema, batch, &fd, &snap, err)) != 0)
+    if ((rc = write_segment(dir, table, name, version, schema, batch, mem, &fd, &snap, err)) != 0)
         return rc;
     rc = ik_segset_new(table, version, seq, snap, name, fd, out, err);
     ik_snapshot_close(snap);
+    if (rc == 0)
+        (*out)->seg[0].mem = mem;
     return rc;
+}
+
+int ik_segset_write_base(const char *dir, const char *table, uint64_t version, uint64_t seq,
+                         const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                         struct ik_segset **out, struct ik_error *err)
+{
+    return base(dir, table, version, seq, schema, batch, false, out, err);
+}
+
+int ik_segset_mem_base(const char *table, uint64_t version, uint64_t seq,
+                       const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                       struct ik_segset **out, struct ik_error *err)
+{
+    return base(NULL, table, version, seq, schema, batch, true, out, err);
 }
 
 /* The snapshot open on fd is table's at version (its schema's metadata). */
@@ -485,10 +632,10 @@ fail:
     return rc;
 }
 
-int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t version,
-                          uint64_t seq, const struct ArrowSchema *schema,
-                          const struct ArrowArray *rows, const char *const *deleted,
-                          size_t n_deleted, struct ik_segset **out, struct ik_error *err)
+static int delta(const struct ik_segset *cur, const char *dir, uint64_t version, uint64_t seq,
+                 const struct ArrowSchema *schema, const struct ArrowArray *rows,
+                 const char *const *deleted, size_t n_deleted, bool mem, struct ik_segset **out,
+                 struct ik_error *err)
 {
     char name[IK_SEG_NAME_MAX];
     struct ik_snapshot *snap = NULL;
@@ -497,11 +644,35 @@ int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t
     if ((size_t)snprintf(name, sizeof name, "%s.%llu.d%llu.arrow", cur->table,
                          (unsigned long long)version, (unsigned long long)seq) >= sizeof name)
         return ik_error_set(err, ENAMETOOLONG, "table name '%s' too long", cur->table);
-    if ((rc = write_segment(dir, cur->table, name, version, schema, rows, &fd, &snap, err)) != 0)
+    if ((rc = write_segment(dir, cur->table, name, version, schema, rows, mem, &fd, &snap, err)) !=
+        0)
         return rc;
     rc = ik_segset_add(cur, version, seq, snap, name, fd, deleted, n_deleted, out, err);
     ik_snapshot_close(snap);
+    if (rc == 0)
+        (*out)->seg[(*out)->n - 1].mem = mem;
     return rc;
+}
+
+int ik_segset_write_delta(const struct ik_segset *cur, const char *dir, uint64_t version,
+                          uint64_t seq, const struct ArrowSchema *schema,
+                          const struct ArrowArray *rows, const char *const *deleted,
+                          size_t n_deleted, struct ik_segset **out, struct ik_error *err)
+{
+    return delta(cur, dir, version, seq, schema, rows, deleted, n_deleted, false, out, err);
+}
+
+int ik_segset_mem_delta(const struct ik_segset *cur, uint64_t version, uint64_t seq,
+                        const struct ArrowSchema *schema, const struct ArrowArray *rows,
+                        const char *const *deleted, size_t n_deleted, struct ik_segset **out,
+                        struct ik_error *err)
+{
+    return delta(cur, NULL, version, seq, schema, rows, deleted, n_deleted, true, out, err);
+}
+
+bool ik_segset_in_memory(const struct ik_segset *s, int i)
+{
+    return i >= 0 && i < s->n && s->seg[i].mem;
 }
 
 int ik_segset_open_fds(struct ik_segset *s, const char *dir, struct ik_error *err)

@@ -18,6 +18,8 @@ struct ik_seg {
     int64_t n_gone;
     int fd; /* the daemon's descriptor of the file, or -1 */
     bool own_fd;
+    bool mem;          /* held in a sealed memfd (fd), not written under snapshots/ by its maker:
+                        * ik_segset_sync writes its file */
     uint64_t dev, ino; /* the file's identity once fds are adopted (0 unknown) */
 };
 

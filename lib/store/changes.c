@@ -395,11 +395,19 @@ static int cutoff(struct ik_store *st, int64_t retain_versions, int64_t retain_s
     return 0;
 }
 
-/* Trimming deletes at most TRIM_CHUNK log rows per transaction (a large import's version is
- * dropped over several idle moments). Under the count limit it waits until the window has moved
- * TRIM_STEP versions (or a sixteenth of the window) so that a steady stream of small writes
- * does not pay a second commit each; the age limit trims as soon as a version passes it. */
-#define TRIM_CHUNK 20000
+/* Trimming deletes a bounded chunk of log rows per transaction (a large import's version is
+ * dropped over many idle moments). The daemon's writer runs it between writes, and a write that
+ * comes meanwhile waits for it: the chunk adapts to take about TRIM_TARGET_MS, halving (down to
+ * TRIM_CHUNK_MIN rows) after a slower one and doubling (up to TRIM_CHUNK_MAX) after one under
+ * half of it. A fixed 20,000 rows took 50 ms to 6.6 s each on the 10M bench store, whose
+ * import left 10M log rows at one version, in the soak on this shared disk (session 9): every
+ * write arriving meanwhile waited as long. Under the count limit it waits until the window has
+ * moved TRIM_STEP versions (or a sixteenth of the window) so that a steady stream of small
+ * writes does not pay a second commit each; the age limit trims as soon as a version passes it. */
+#define TRIM_CHUNK_MIN 256
+#define TRIM_CHUNK_START 1024
+#define TRIM_CHUNK_MAX 20000
+#define TRIM_TARGET_MS 2.0
 #define TRIM_STEP 64
 
 /* Whether log rows at or below `floor` remain. */
@@ -412,8 +420,9 @@ static int leftover(struct ik_store *st, int64_t floor, bool *out, struct ik_err
 int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
                           int64_t now_us, bool *more, uint64_t *floor_out, struct ik_error *err)
 {
-    int64_t floor = 0, cut = 0, step;
+    int64_t floor = 0, cut = 0, step, t0;
     bool left = false, by_age = false;
+    double ms;
     int rc;
     char sql[320];
     *more = false;
@@ -430,6 +439,9 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
         return 0;
     if (cut > floor)
         floor = cut;
+    if (st->trim_chunk <= 0)
+        st->trim_chunk = TRIM_CHUNK_START;
+    t0 = ik__now_us();
     if ((rc = ik__begin(st, err)) != 0)
         return rc;
     snprintf(sql, sizeof sql,
@@ -437,7 +449,7 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
              "DELETE FROM changes WHERE (version, cid) IN (SELECT version, cid FROM changes"
              " WHERE version <= %lld LIMIT %d);"
              "DELETE FROM change_versions WHERE version <= %lld;",
-             (long long)floor, (long long)floor, TRIM_CHUNK, (long long)floor);
+             (long long)floor, (long long)floor, (int)st->trim_chunk, (long long)floor);
     if ((rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
         rc = ik__sql_error(st, rc, "pins.db: trimming the change log", err);
         goto fail;
@@ -448,6 +460,11 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
         rc = ik__sql_error(st, rc, "pins.db: commit", err);
         goto fail;
     }
+    ms = (double)(ik__now_us() - t0) / 1000.0;
+    if (ms > TRIM_TARGET_MS && st->trim_chunk / 2 >= TRIM_CHUNK_MIN)
+        st->trim_chunk /= 2;
+    else if (ms < TRIM_TARGET_MS / 2 && st->trim_chunk * 2 <= TRIM_CHUNK_MAX)
+        st->trim_chunk *= 2;
     if (floor_out)
         *floor_out = (uint64_t)floor;
     return 0;

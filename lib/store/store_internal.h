@@ -108,6 +108,7 @@ struct ik_store {
     sqlite3_stmt *cached[16]; /* ik__stmt: statements of every call, prepared on first use */
     char *dir;                /* the data directory (import journals live in dir/journal) */
     bool applying;            /* ik_store_apply_pending's transaction (ik__begin lets it in) */
+    int64_t trim_chunk;       /* changes.c: log rows the next trim deletes (0: not set yet) */
 };
 
 /* Statements run on every write or every snapshot build, prepared once per connection (a

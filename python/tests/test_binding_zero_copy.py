@@ -1,5 +1,6 @@
 """Zero-copy, proven from Python: the buffers pyarrow sees lie inside the mappings of the
-daemon's segment files (the base and the deltas of pin_index), nothing the size of the table is
+daemon's segments (the base and the deltas of pin_index: files, or memfds for deltas published
+from memory), nothing the size of the table is
 allocated, and a Result stays readable after its client closes, the daemon stops and the
 segment files are unlinked."""
 import os
@@ -20,14 +21,17 @@ def segment_files(path):
 
 
 def snapshot_mappings(path):
-    """[(start, end)] of this process's mappings of pin_index segments under path/snapshots."""
-    prefix = os.path.join(path, "snapshots") + "/"
+    """[(start, end)] of this process's mappings of pin_index segments: files under
+    path/snapshots, or the daemon's memfds of segments published from memory (named as their
+    files; their files come later, from the daemon's settler)."""
+    prefixes = (os.path.join(path, "snapshots") + "/", "/memfd:")
     spans = []
     with open("/proc/self/maps") as f:
         for line in f:
             parts = line.split(None, 5)
             name = parts[5].rstrip("\n").removesuffix(" (deleted)") if len(parts) == 6 else ""
-            if name.startswith(prefix) and SEGMENT.match(name[len(prefix):]):
+            prefix = next((p for p in prefixes if name.startswith(p)), None)
+            if prefix is not None and SEGMENT.match(name[len(prefix):]):
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 spans.append((lo, hi))
     return spans

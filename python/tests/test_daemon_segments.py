@@ -13,6 +13,7 @@
 - 64 clients query while 8 writers add, touch and remove and compactions run, against the
   ASan+UBSan daemon: consistent versions, nothing lost, a clean log."""
 import json
+import mmap
 import os
 import random
 import re
@@ -20,7 +21,7 @@ import threading
 
 import pytest
 
-from daemon_util import Client, cid_v0, mappings, pid_stopped, wait_for
+from daemon_util import Client, cid_v0, mappings, pid_stopped, raw_request, wait_for
 
 FORCED = {"IPFS_KIT_COMPACT_DELTAS": "3", "IPFS_KIT_COMPACT_MIN_ROWS": "20",
           "IPFS_KIT_COMPACT_SHARE": "4"}
@@ -113,9 +114,10 @@ def test_every_path_equals_a_rebuild_after_random_writes(daemons, tmp_path, comp
 
 
 def segment_mappings(path):
-    """(start, end) of every mapping of a pin_index segment of data dir `path`."""
-    return mappings(re.compile(re.escape(os.path.join(path, "snapshots")) +
-                               r"/pin_index\.[0-9]+(\.d[0-9]+)?\.arrow$"))
+    """(start, end) of every mapping of a pin_index segment of data dir `path`: its file under
+    snapshots/, or the daemon's memfd of a delta published from memory (named as its file)."""
+    return mappings(re.compile("(^/memfd:|^" + re.escape(os.path.join(path, "snapshots")) +
+                               r"/)pin_index\.[0-9]+(\.d[0-9]+)?\.arrow$"))
 
 
 def all_buffers(arr):
@@ -183,12 +185,14 @@ def restart_and_check(d, acked, removed, last_version):
     d.assert_clean_log()
 
 
-# publish: a delta written under its temp name; manifest: the new manifest under its temp
-# name (both before the write's reply); compact-mark: the state fsynced, its durable mark not
-# yet written (after the reply, on the compactor's thread, which makes states durable);
-# compact-read / compact-publish: a compaction has read the store / written its segment
-@pytest.mark.parametrize("point", ["publish", "manifest", "compact-mark", "compact-read",
-                                   "compact-publish"])
+# publish: a delta written into its memfd; manifest: the new manifest in its memfd (both
+# before the write's reply, nothing on disk yet); settle-file / settle-manifest / settle-mark:
+# the settler (after the reply, on its own thread, making the newest state durable) has
+# written a delta's file under its temp name / written the manifest's temp file / fsynced
+# it all, its durable mark not yet written; compact-read / compact-publish: a compaction has
+# read the store / written its segment
+@pytest.mark.parametrize("point", ["publish", "manifest", "settle-file", "settle-manifest",
+                                   "settle-mark", "compact-read", "compact-publish"])
 def test_kill_9_at_each_step_loses_no_acknowledged_write(daemons, tmp_path, point):
     compaction = point in ("compact-read", "compact-publish")
     d = daemons(start=False)
@@ -224,6 +228,98 @@ def test_kill_9_at_each_step_loses_no_acknowledged_write(daemons, tmp_path, poin
     if writer.returncode == 0:  # acknowledged before the stop: it must survive
         acked.add(cid_v0(1000))
     restart_and_check(d, acked, removed, last)
+
+
+def files(d):
+    """The data directory's snapshot and manifest files (names), what the settler writes."""
+    out = set(d.snapshot_files())
+    if os.path.isdir(d.p("manifests")):
+        out |= {"manifests/" + f for f in os.listdir(d.p("manifests"))}
+    return out
+
+
+# the settler held off for the test's length (its period): only the start and a clean stop
+# make files
+LATE_SETTLER = dict(NEVER, IPFS_KIT_SETTLE_MS="3600000")
+
+
+def test_a_write_is_published_from_memory_and_its_files_come_from_the_settler(daemons,
+                                                                             tmp_path):
+    d = daemons(start=False)
+    d.start(env=LATE_SETTLER)
+    d.ok("pin", "import", d.sample(tmp_path / "p.jsonl", 300, seed=3))
+    before, v0 = files(d), status(d)["snapshot_version"]
+    acked, removed = set(d.cids()), set()
+    with Client(d.path, watch=False) as c:
+        for i in range(4):
+            c.pin_add(cid_v0(i), name=f"m{i}")  # replies once visible to queries
+            acked.add(cid_v0(i))
+            meta, r = c.query(filters=[("cid", "eq", cid_v0(i))])
+            assert r.read_all().column("name").to_pylist() == [f"m{i}"]
+        # the state clients get is in memory: a manifest and deltas no directory holds
+        hdr, fds = raw_request(d.path, {"v": 1, "op": "query", "table": "pin_index",
+                                        "transport": "fd"})
+        try:
+            names = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+            assert names[0].startswith("/memfd:pin_index.") and ".manifest" in names[0], names
+            assert any(n.startswith("/memfd:pin_index.") and ".d" in n for n in names[1:]), names
+            # sealed: a client can neither change nor shrink what every other client maps (the
+            # memfds are open read-write: the seals alone refuse it)
+            for fd, name in zip(fds, names):
+                if not name.startswith("/memfd:"):
+                    continue  # the base: a 0400 file passed read-only
+                with pytest.raises(PermissionError):
+                    os.write(fd, b"x")
+                with pytest.raises(PermissionError):
+                    os.ftruncate(fd, 0)
+                with pytest.raises(PermissionError):
+                    mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    d.ok("pin", "rm", cid_v0(3))
+    acked.discard(cid_v0(3))
+    removed.add(cid_v0(3))
+    d.ok("pin", "touch", cid_v0(1))
+    last = status(d)["snapshot_version"]
+    assert last > v0
+    assert files(d) == before, sorted(files(d) ^ before)  # no file made by a write
+    # the durable state on disk is older than the store: direct reads SQLite, every write there
+    meta, rows = rows_by(d.path, "direct")
+    assert meta["detail"] == "sqlite" and meta["version"] == last, meta
+    assert {r["cid"] for r in rows} == acked
+    # kill -9 before the settler wrote anything: the restart serves every acknowledged write
+    d.kill9()
+    meta, rows = rows_by(d.path, "direct")
+    assert meta["detail"] == "sqlite" and {r["cid"] for r in rows} == acked, meta
+    restart_and_check(d, acked, removed, last)
+    # a clean stop writes the newest state's files: direct then reads that state from disk
+    d.ok("pin", "add", cid_v0(50), "--name", "at-stop")
+    acked.add(cid_v0(50))
+    zc_meta, zc = rows_by(d.path, "zero_copy")
+    assert d.stop().returncode == 0
+    meta, rows = rows_by(d.path, "direct")
+    assert meta["detail"] == "snapshot" and meta["version"] == zc_meta["version"], meta
+    assert rows == zc
+
+
+def test_the_settler_writes_the_newest_state_and_direct_reads_it(daemons, tmp_path):
+    d = daemons(start=False)
+    d.start(env=dict(NEVER, IPFS_KIT_SETTLE_MS="50"))
+    d.ok("pin", "import", d.sample(tmp_path / "p.jsonl", 200, seed=4))
+    with Client(d.path, watch=False) as c:
+        for i in range(5):
+            c.pin_add(cid_v0(i), name=f"s{i}")
+    zc_meta, zc = rows_by(d.path, "zero_copy")
+    wait_for(lambda: rows_by(d.path, "direct")[0]["detail"] == "snapshot", 30,
+             what="the settler to write the newest state")
+    meta, rows = rows_by(d.path, "direct")
+    assert meta["version"] == zc_meta["version"] and rows == zc
+    for f in d.snapshot_files():  # every file it wrote validates
+        r = d.ik("arrow", "validate", d.p("snapshots", f))
+        assert r.returncode == 0 or not os.path.exists(d.p("snapshots", f)), (f, r.stderr)
+    assert not [f for f in d.snapshot_files() if ".tmp." in f]
+    d.assert_clean_log()
 
 
 def test_64_clients_8_writers_and_compaction_under_asan(daemons, tmp_path):

@@ -192,15 +192,18 @@ def table_words(page, t):
 
 
 def snapshot_id(d, table, version):
-    """(st_dev, st_ino) of the table's published state: its newest manifest, which must be of
-    `version` (the manifest's second word)."""
-    names = [n for n in os.listdir(d.p("manifests"))
-             if n.startswith(table + ".") and n.endswith(".manifest")]
-    newest = d.p("manifests", max(names, key=lambda n: int(n.split(".")[1])))
-    with open(newest, "rb") as f:
-        assert struct.unpack_from("<Q", f.read(16), 8)[0] == version
-    st = os.stat(newest)
-    return st.st_dev, st.st_ino
+    """(st_dev, st_ino) of the table's published state: the manifest a zero_copy query passes
+    (a sealed memfd once a write published it, the file found at start otherwise), which must
+    be of `version` (the manifest's second word)."""
+    hdr, fds = raw_request(d.path, {"v": 1, "op": "query", "table": table, "transport": "fd"})
+    try:
+        assert hdr["version"] == version and len(fds) == hdr["segments"] + 1, hdr
+        assert struct.unpack_from("<Q", os.pread(fds[0], 16, 0), 8)[0] == version
+        st = os.fstat(fds[0])
+        return st.st_dev, st.st_ino
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def wait_vfs(page, version):
