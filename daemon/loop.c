@@ -701,6 +701,19 @@ int ik_daemon_run(const char *dir, bool quiet, struct ik_error *err)
             fprintf(stderr, "ipfs-kit daemon: removed %d import journal(s) no import names\n",
                     removed);
     }
+    if (rc == 0) { /* a large aged-out version: one rewrite now, not minutes of trims later */
+        struct ik_error e = {{0}};
+        int64_t dropped = 0;
+        if (ik_store_changes_trim_bulk(d->wstore, d->cfg.changes_retain_versions,
+                                       d->cfg.changes_retain_seconds,
+                                       (int64_t)(ik_wall_ms() * 1000.0), &dropped, &e) != 0)
+            fprintf(stderr, "ipfs-kit daemon: trimming the change log: %s\n", e.message);
+        else if (dropped > 0 && !quiet)
+            fprintf(stderr,
+                    "ipfs-kit daemon: dropped %lld change-log rows past the retention window "
+                    "(one rewrite)\n",
+                    (long long)dropped);
+    }
     if (rc != 0 || (rc = ik_changes_tail_start(d, err)) != 0)
         goto fail;
     {

@@ -316,6 +316,69 @@ TEST(test_changes_trim_of_a_large_version_goes_in_bounded_chunks)
     ik_store_close(st);
 }
 
+/* At a daemon's start a large aged-out version goes in one rewrite (the kept rows copied, the
+ * old table dropped): the window, the floor and changes(since) are then exactly what the
+ * chunked trim leaves, later writes still log, and a second call has nothing to do. Rows past
+ * the window fewer than the kept ones, or under 100,000, are left to the chunked trim. */
+TEST(test_changes_trim_bulk_rewrites_a_large_aged_out_version)
+{
+    struct ik_error err;
+    struct ik_store *st;
+    struct ik_import_options o;
+    struct ik_import_result res;
+    struct ArrowSchema s;
+    struct ArrowArray a;
+    char dir[256], cid[47];
+    size_t cap = 120000 * 64, len = 0;
+    char *text = malloc(cap);
+    uint64_t oldest = 0, newest = 0;
+    int64_t dropped = -1;
+    ASSERT_TRUE(text != NULL);
+    st = fresh(dir, sizeof dir);
+    ASSERT_TRUE(st != NULL);
+    for (int i = 0; i < 120000; i++) {
+        ik_test_cidv0((uint64_t)(1000000 + i), cid);
+        len += (size_t)snprintf(text + len, cap - len, "{\"cid\":\"%s\"}\n", cid);
+    }
+    ik_import_options_init(&o);
+    ASSERT_OK(ik_store_import(st, (const uint8_t *)text, len, &o, &res, &err), &err);
+    free(text);
+    add_n(st, 0, 20); /* versions 2..21 */
+    /* a window holding more rows than go: nothing */
+    ASSERT_OK(ik_store_changes_trim_bulk(st, 21, 86400, ik__now_us(), &dropped, &err), &err);
+    ASSERT_EQ(dropped, 0);
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 120020);
+    /* keep the newest 4 versions: 120,000 + 16 rows go at once */
+    ASSERT_OK(ik_store_changes_trim_bulk(st, 4, 86400, ik__now_us(), &dropped, &err), &err);
+    ASSERT_EQ(dropped, 120016);
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 4);
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM change_versions WHERE version <= 17"), 0);
+    ASSERT_OK(ik_store_changes_range(st, &oldest, &newest, &err), &err);
+    ASSERT_EQ(oldest, 17);
+    ASSERT_EQ(newest, 21);
+    ASSERT_FAILS(ik_store_changes(st, "pin_index", 16, &s, &a, NULL, &err), IK_EGONE, &err,
+                 "the oldest version still available is 17");
+    ASSERT_OK(ik_store_changes(st, "pin_index", 17, &s, &a, NULL, &err), &err);
+    ASSERT_EQ(a.length, 4);
+    a.release(&a);
+    s.release(&s);
+    ASSERT_OK(ik_store_changes_trim_bulk(st, 4, 86400, ik__now_us(), &dropped, &err), &err);
+    ASSERT_EQ(dropped, 0);
+    add_n(st, 100, 3); /* versions 22..24 log into the rewritten table */
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 7);
+    ASSERT_OK(ik_store_changes(st, "pin_index", 21, &s, &a, NULL, &err), &err);
+    ASSERT_EQ(a.length, 3);
+    a.release(&a);
+    s.release(&s);
+    ik_store_close(st);
+    /* the rewritten log is what a reopened store finds */
+    ASSERT_OK(ik_store_open(dir, 0, &st, &err), &err);
+    ASSERT_EQ(sql_count(st, "SELECT count(*) FROM changes"), 7);
+    ASSERT_OK(ik_store_changes_range(st, &oldest, &newest, &err), &err);
+    ASSERT_EQ(oldest, 17);
+    ik_store_close(st);
+}
+
 TEST(test_changes_log_exists_for_each_write_path_and_not_for_a_failed_one)
 {
     struct ik_error err;

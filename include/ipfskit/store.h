@@ -258,6 +258,14 @@ int ik_store_changes_range(struct ik_store *st, uint64_t *oldest, uint64_t *newe
 int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
                           int64_t now_us, bool *more, uint64_t *floor, struct ik_error *err);
 
+/* The same window, at a daemon's start: when at least 100,000 log rows are past it and they
+ * outnumber the rows kept (a large import aged out), rewrites the log in one transaction (the
+ * kept rows copied, the old table dropped) instead of deleting row by row; otherwise does
+ * nothing and leaves the rest to ik_store_changes_trim. *dropped: the rows that went. */
+int ik_store_changes_trim_bulk(struct ik_store *st, int64_t retain_versions,
+                               int64_t retain_seconds, int64_t now_us, int64_t *dropped,
+                               struct ik_error *err);
+
 /* ---- sync: making a source's rows equal to its listing (lib/sync, docs/sync.md) ---------- */
 
 struct ik_store_sync;
