@@ -262,9 +262,8 @@ int ik_store_changes_trim(struct ik_store *st, int64_t retain_versions, int64_t 
  * outnumber the rows kept (a large import aged out), rewrites the log in one transaction (the
  * kept rows copied, the old table dropped) instead of deleting row by row; otherwise does
  * nothing and leaves the rest to ik_store_changes_trim. *dropped: the rows that went. */
-int ik_store_changes_trim_bulk(struct ik_store *st, int64_t retain_versions,
-                               int64_t retain_seconds, int64_t now_us, int64_t *dropped,
-                               struct ik_error *err);
+int ik_store_changes_trim_bulk(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
+                               int64_t now_us, int64_t *dropped, struct ik_error *err);
 
 /* ---- sync: making a source's rows equal to its listing (lib/sync, docs/sync.md) ---------- */
 

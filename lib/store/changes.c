@@ -24,8 +24,8 @@
  * as "existed", so a pin imported and removed again after `since` comes out as a delete
  * (which changes nothing when applied) rather than not at all. An import into an empty table
  * logs all its rows at once as new (ik__changes_log_new). */
-#define CHANGES_COLUMNS                                                                       \
-    "(version INTEGER NOT NULL, cid TEXT NOT NULL, existed INTEGER NOT NULL,"                 \
+#define CHANGES_COLUMNS                                                                            \
+    "(version INTEGER NOT NULL, cid TEXT NOT NULL, existed INTEGER NOT NULL,"                      \
     " present INTEGER NOT NULL, PRIMARY KEY(version, cid)) WITHOUT ROWID"
 static const char *const changes_sql =
     "CREATE TABLE IF NOT EXISTS changes" CHANGES_COLUMNS ";"
@@ -445,9 +445,8 @@ static int count_rows(struct ik_store *st, const char *sql, int64_t a, int64_t b
     return rc == SQLITE_OK ? 0 : ik__sql_error(st, rc, "pins.db: change log", err);
 }
 
-int ik_store_changes_trim_bulk(struct ik_store *st, int64_t retain_versions,
-                               int64_t retain_seconds, int64_t now_us, int64_t *dropped,
-                               struct ik_error *err)
+int ik_store_changes_trim_bulk(struct ik_store *st, int64_t retain_versions, int64_t retain_seconds,
+                               int64_t now_us, int64_t *dropped, struct ik_error *err)
 {
     int64_t floor = 0, cut = 0, gone = 0, kept = 0;
     bool by_age = false;
