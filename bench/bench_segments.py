@@ -288,7 +288,7 @@ def compaction(pins):
     cp = copy_store(pins, "compaction")
     out = {"pins": pins, "loadavg_start": os.getloadavg()[0], "full_build_ms": [],
            "compaction_ms": []}
-    force = {"IPFS_KIT_COMPACT_SHARE": "1000000", "IPFS_KIT_COMPACT_MIN_ROWS": "1"}
+    force = {"IPFS_KIT_COMPACT_SHARE": "1000000000000", "IPFS_KIT_COMPACT_MIN_ROWS": "1"}
     for _ in range(rounds):
         for name in ("snapshots", "manifests", "spares"):
             subprocess.run(["rm", "-rf", os.path.join(cp, name)], check=True)
