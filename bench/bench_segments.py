@@ -322,27 +322,17 @@ def compaction(pins):
 def main():
     os.makedirs(R.WORK, exist_ok=True)
     res = {"machine": R.machine()}
-    if os.environ.get("BENCH_SEGMENTS") == "compaction":  # a section on top, the rest kept
+    alone = {"compaction": compaction, "handoff": handoff}  # a section on top, the rest kept
+    mode = os.environ.get("BENCH_SEGMENTS")
+    if mode in alone:
         pins = max(p for p in R.PINS if p <= 1_000_000 or not R.room_for(p))
-        res["compaction"], lines = compaction(pins)
+        res[mode], lines = alone[mode](pins)
         path = os.path.join(R.RESULTS, "segments.md")
         with open(path) as f:
             first, rest = f.readline(), f.read()
         with open(path, "w") as f:
             f.write(first + "\n".join(lines) + "\n" + rest)
-        with open(os.path.join(R.RESULTS, "compaction.json"), "w") as f:
-            json.dump(res, f, indent=2)
-        print("\n".join(lines))
-        return 0
-    if os.environ.get("BENCH_SEGMENTS") == "handoff":  # a section on top, the rest kept
-        pins = max(p for p in R.PINS if p <= 1_000_000 or not R.room_for(p))
-        res["handoff"], lines = handoff(pins)
-        path = os.path.join(R.RESULTS, "segments.md")
-        with open(path) as f:
-            first, rest = f.readline(), f.read()
-        with open(path, "w") as f:
-            f.write(first + "\n".join(lines) + "\n" + rest)
-        with open(os.path.join(R.RESULTS, "handoff.json"), "w") as f:
+        with open(os.path.join(R.RESULTS, f"{mode}.json"), "w") as f:
             json.dump(res, f, indent=2)
         print("\n".join(lines))
         return 0

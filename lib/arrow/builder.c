@@ -738,6 +738,21 @@ int ik__gb_give(struct ArrowArray *a, int i, struct ik__gbuf *g)
     return rc;
 }
 
+int ik__gb_give_dictionary(struct ArrowArray *a, struct ik__gbuf *offs, struct ik__gbuf *data,
+                           int64_t n)
+{
+    struct ArrowArray *d;
+    if (ik__array_alloc_dictionary(a) != 0)
+        return ENOMEM;
+    d = a->dictionary;
+    if (ik__array_alloc(d, 3, 0) != 0)
+        return ENOMEM;
+    d->length = n;
+    if (ik__gb_give(d, 1, offs) != 0 || ik__gb_give(d, 2, data) != 0)
+        return ENOMEM;
+    return 0;
+}
+
 static int finish_column(struct column *c, struct ArrowArray *a)
 {
     int n_buffers = (c->kind == K_STR32 || c->kind == K_STR64) ? 3 : 2;
@@ -755,17 +770,9 @@ static int finish_column(struct column *c, struct ArrowArray *a)
     } else if (ik__gb_give(a, 1, &c->data) != 0) {
         return ENOMEM;
     }
-    if (c->kind == K_DICT) {
-        struct ArrowArray *d;
-        if (ik__array_alloc_dictionary(a) != 0)
-            return ENOMEM;
-        d = a->dictionary;
-        if (ik__array_alloc(d, 3, 0) != 0)
-            return ENOMEM;
-        d->length = c->dict.n;
-        if (ik__gb_give(d, 1, &c->dict.offs) != 0 || ik__gb_give(d, 2, &c->dict.data) != 0)
-            return ENOMEM;
-    }
+    if (c->kind == K_DICT &&
+        ik__gb_give_dictionary(a, &c->dict.offs, &c->dict.data, c->dict.n) != 0)
+        return ENOMEM;
     return 0;
 }
 

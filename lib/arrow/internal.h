@@ -291,6 +291,9 @@ void ik__gb_free(struct ik__gbuf *g);
 /* Hands g's memory to array `a` (from ik__array_alloc) as buffer `i`, padding zeroed to 64
  * bytes; g becomes empty either way. ENOMEM. */
 int ik__gb_give(struct ArrowArray *a, int i, struct ik__gbuf *g);
+/* Gives a a dictionary<..., utf8> of n values built in offs (int32) and data (moved). */
+int ik__gb_give_dictionary(struct ArrowArray *a, struct ik__gbuf *offs, struct ik__gbuf *data,
+                           int64_t n);
 
 /* Allocates an owned schema with copies of format, name (may be NULL) and metadata (may be
  * NULL), and n_children zeroed children. */

@@ -297,17 +297,9 @@ static int give_column(struct gcol *k, int64_t rows, struct ArrowArray *a)
     if (n_buffers == 3 ? ik__gb_give(a, 1, &k->offs) != 0 || ik__gb_give(a, 2, &k->data) != 0
                        : ik__gb_give(a, 1, &k->data) != 0)
         return ENOMEM;
-    if (k->kind == G_DICT) {
-        struct ArrowArray *d;
-        if (ik__array_alloc_dictionary(a) != 0)
-            return ENOMEM;
-        d = a->dictionary;
-        if (ik__array_alloc(d, 3, 0) != 0)
-            return ENOMEM;
-        d->length = k->dict.n;
-        if (ik__gb_give(d, 1, &k->dict.offs) != 0 || ik__gb_give(d, 2, &k->dict.data) != 0)
-            return ENOMEM;
-    }
+    if (k->kind == G_DICT &&
+        ik__gb_give_dictionary(a, &k->dict.offs, &k->dict.data, k->dict.n) != 0)
+        return ENOMEM;
     return 0;
 }
 
