@@ -211,6 +211,34 @@ static int random_base(const char *name, char *dir, size_t cap, unsigned *seed, 
     return rc;
 }
 
+/* A store under test dir `name` holding pins 0..n-1 (pin_of), its generation in *gen, and its
+ * state of one base file written with `seq`. */
+static int pins_base(const char *name, uint64_t n, uint64_t seq, char *dir, size_t cap,
+                     struct ik_store **st, struct ik_segset **set, uint64_t *gen)
+{
+    struct ik_error err = {{0}};
+    struct ArrowSchema s = {0};
+    struct ArrowArray b = {0};
+    struct ik_pin p;
+    char cid[47];
+    int rc;
+    seg_dir(name, dir, cap);
+    if ((rc = ik_store_open(dir, IK_STORE_CREATE, st, &err)) != 0)
+        return rc;
+    for (uint64_t i = 0; i < n; i++) {
+        pin_of(i, cid, &p);
+        if ((rc = ik_store_add(*st, &p, &err)) != 0)
+            return rc;
+    }
+    if ((rc = ik_store_generation(*st, gen, &err)) != 0 ||
+        (rc = ik_store_read_pins(*st, &s, &b, &err)) != 0)
+        return rc;
+    rc = ik_segset_write_base(dir, "pin_index", *gen, seq, &s, &b, set, &err);
+    b.release(&b);
+    s.release(&s);
+    return rc;
+}
+
 /* Random writes, then a delta of their changes, `steps` times, the state checked against the
  * store after each; with `merging`, a third of the steps first keep a random prefix of the
  * state, as a minor merge does (compact.c), so the delta replaces the deltas after it. */
@@ -425,17 +453,7 @@ TEST(test_segment_results_are_slices_and_point_lookups_find_the_live_row)
     struct ik_pin p;
     uint64_t gen = 0;
     int64_t rows = 0;
-    seg_dir("segments_slices", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (uint64_t n = 0; n < 100; n++) {
-        pin_of(n, cid, &p);
-        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
-    }
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
+    ASSERT_EQ(pins_base("segments_slices", 100, 1, dir, sizeof dir, &st, &set, &gen), 0);
     pin_of(7, cid, &p);
     ASSERT_EQ(ik_store_touch(st, cid, 0, &err), 0); /* superseded in the base */
     pin_of(8, cid, &p);
@@ -638,26 +656,13 @@ static void touch_at(const char *dir, const char *sub, const char *name)
  * listed, still there, and gone after ik_segset_unlink_all; what the state names stays. */
 TEST(test_prune_deferred_lists_what_is_never_named_again)
 {
-    char dir[512], cid[47], **later = NULL;
+    char dir[512], **later = NULL;
     size_t n_later = 0;
     struct ik_store *st = NULL;
     struct ik_segset *set = NULL;
     struct ik_error err = {{0}};
-    struct ArrowSchema s = {0};
-    struct ArrowArray b = {0};
-    struct ik_pin p;
     uint64_t gen = 0;
-    seg_dir("segments_prune_deferred", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (uint64_t n = 0; n < 10; n++) {
-        pin_of(n, cid, &p);
-        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
-    }
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 5, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
+    ASSERT_EQ(pins_base("segments_prune_deferred", 10, 5, dir, sizeof dir, &st, &set, &gen), 0);
     ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), 0);
     /* never over an existing manifest (renameat2 RENAME_NOREPLACE), and no temp name left */
     ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), EEXIST);
@@ -744,17 +749,7 @@ TEST(test_memory_segments_are_written_by_the_sync)
     size_t mem_n = 0, file_n = 0, want_n = 0;
     const char *fresh[1];
     int mfd = -1, fd, seals;
-    seg_dir("segments_memory", dir, sizeof dir);
-    ASSERT_EQ(ik_store_open(dir, IK_STORE_CREATE, &st, &err), 0);
-    for (uint64_t n = 0; n < 20; n++) {
-        pin_of(n, cid, &p);
-        ASSERT_EQ(ik_store_add(st, &p, &err), 0);
-    }
-    ASSERT_EQ(ik_store_generation(st, &gen, &err), 0);
-    ASSERT_EQ(ik_store_read_pins(st, &s, &b, &err), 0);
-    ASSERT_EQ(ik_segset_write_base(dir, "pin_index", gen, 1, &s, &b, &set, &err), 0);
-    b.release(&b);
-    s.release(&s);
+    ASSERT_EQ(pins_base("segments_memory", 20, 1, dir, sizeof dir, &st, &set, &gen), 0);
     ASSERT_TRUE(!ik_segset_in_memory(set, 0));
     fresh[0] = ik_segset_name(set, 0);
     ASSERT_EQ(ik_segset_write_manifest(set, dir, NULL, 0, &err), 0);
